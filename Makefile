@@ -1,0 +1,44 @@
+# Every target bootstraps .venv itself, so a fresh clone needs only python3 (>= 3.11) and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: venv crawl demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+## Crawl the real site into output/ (lock, log file, run report; non-zero exit on failure).
+crawl: $(STAMP)
+	$(BIN)/hepza-run
+
+## Serve the local replica on a free port, crawl it with the same spider, print a summary.
+demo: $(STAMP)
+	$(BIN)/python -m tests.replica.demo
+
+## The whole test suite (starts the replica and a PostgreSQL server itself).
+test: $(STAMP)
+	$(BIN)/ruff check crawler pipelines tests
+	$(BIN)/ruff format --check crawler pipelines tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check crawler pipelines tests
+	$(BIN)/ruff format --check crawler pipelines tests
+	$(BIN)/mypy
+
+## Benchmarks (not part of the test suite): prints a table, writes output/bench/results.md.
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.run
+
+clean:
+	rm -rf $(VENV) output/*
+	touch output/.gitkeep
