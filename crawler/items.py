@@ -78,3 +78,11 @@ class ArticleItem:
     full_description: str | None = None
     # the page said it is not an article (soft 404, empty shell): the reason, for the rejects file
     not_article_reason: str | None = None
+
+
+@dataclass
+class ArticleUrlItem:
+    """Another URL met for an article the run already handled; stored as an alias, not exported."""
+
+    url: str
+    canonical_url: str

@@ -1,0 +1,538 @@
+"""Article pages: Liferay 7.4 display pages (/w/<slug>), Web Content Display and the Asset
+Publisher full-content view.
+
+Every field is extracted in layers, most trusted first: structured data (JSON-LD, og: meta),
+then the fragment / template markup, then generic fallbacks, so that one missing element does
+not lose the field. Values come out as the page shows them (whitespace folded); dates stay raw
+strings: the date normalizer parses them with the page's locale.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lxml import html as lxml_html
+from parsel import Selector
+
+from crawler.parsers.common import absolute, clean, first_text, meta_content, page_locale, text_of
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
+
+# --- selectors, most trusted first ---------------------------------------------------------
+
+TITLE_SELECTORS = (
+    "h1.component-heading",
+    "[data-lfr-editable-id*=title] h1",
+    ".asset-full-content .asset-title",
+    ".asset-full-content .component-title",
+    ".journal-content-article h1",
+    "#content h1",
+    "h1",
+)
+# Containers that hold the article template's output (title, summary, body, byline).
+BODY_CONTAINERS = (
+    ".journal-content-article",
+    ".asset-full-content .asset-content",
+    ".asset-full-content",
+)
+RICH_TEXT_FRAGMENTS = '[data-lfr-editable-type="rich-text"]'
+GENERIC_CONTAINERS = ("article", "main", "#content", "#main-content", "body")
+DATE_SELECTORS = (
+    "time[datetime]",
+    "[data-lfr-editable-id*=date]",
+    ".metadata-publish-date",
+    ".date-info",
+    ".publish-date",
+    ".asset-user-info .date",
+)
+AUTHOR_SELECTORS = (
+    ".metadata-author .user-info",
+    ".asset-author",
+    ".author-name",
+    "[data-lfr-editable-id*=author]",
+)
+CATEGORY_SELECTORS = (
+    ".asset-categories .asset-category",
+    ".asset-categories a",
+    ".taglib-asset-categories-summary a",
+    ".taglib-asset-categories-summary .badge",
+    ".breadcrumb .breadcrumb-item:nth-last-child(2) a",
+)
+TAG_SELECTORS = (
+    ".taglib-asset-tags-summary a",
+    ".taglib-asset-tags-summary .badge",
+    ".asset-tags a",
+    ".asset-tag",
+)
+SUMMARY_CLASSES = ("summary", "sapo", "description", "lead", "abstract", "intro")
+BYLINE_CLASSES = ("author", "byline", "signature")
+
+# Liferay's "page not found" texts (portal language keys, en and vi).
+NOT_FOUND_TEXTS = (
+    "the requested resource could not be found",
+    "không tìm thấy tài nguyên được yêu cầu",
+    "không tìm thấy trang",
+)
+RELATED_HEADING = re.compile(
+    r"^(bài viết liên quan|tin liên quan|tin bài liên quan|các tin khác|tin khác|"
+    r"related (articles|news|posts|content)|other news)\s*:?$",
+    re.IGNORECASE,
+)
+# A short string that is a whole date line in any form the site prints (numeric, Vietnamese
+# "tháng", English month names), optionally behind a label. Parsing happens in the normalizer.
+DATE_LINE = re.compile(
+    r"^[^\d]{0,24}("
+    r"\d{1,2}[:h]\d{2}.{0,6}\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}"
+    r"|\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}(.{0,4}\d{1,2}:\d{2}(.{0,3}[AP]M)?)?"
+    r"|.{0,12}\d{1,2} tháng \d{1,2}(,| năm) \d{4}.*"
+    r"|[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4}.*"
+    r")\s*$",
+    re.IGNORECASE,
+)
+ATTACHMENT_EXTENSIONS = re.compile(
+    r"\.(pdf|docx?|xlsx?|pptx?|zip|rar|7z|odt|ods|csv|txt)(?:$|[/?#])", re.IGNORECASE
+)
+BLOCK_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "table", "figure"}
+HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+SENTENCE_END = (".", "!", "?", ":", ";", "…")
+
+
+@dataclass
+class ArticlePage:
+    canonical_url: str | None = None
+    alternate_urls: list[str] = field(default_factory=list)
+    locale: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    full_description: str | None = None
+    body_text: str | None = None
+    body_html: str | None = None
+    author: str | None = None
+    category: str | None = None
+    tags: list[str] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    related_urls: list[str] = field(default_factory=list)
+    date_candidates: list[dict[str, Any]] = field(default_factory=list)
+    not_article_reason: str | None = None
+    # which layer produced each field, for the run report's per-layer coverage
+    layers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Body:
+    paragraphs: list[str] = field(default_factory=list)
+    html: str | None = None
+    summary: str | None = None
+    byline: str | None = None
+    display_date: str | None = None
+    images: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    related_urls: list[str] = field(default_factory=list)
+    layer: str | None = None
+
+
+def parse_article(html: str, url: str) -> ArticlePage:
+    sel = Selector(text=html)
+    page = ArticlePage(locale=page_locale(sel))
+    page.canonical_url = extract_canonical_url(sel, url)
+    page.alternate_urls = extract_alternate_urls(sel, url)
+    page.full_description = meta_content(sel, "og:description", "description")
+    json_ld = _json_ld_articles(sel)
+
+    page.title, page.layers["title"] = extract_title(sel, json_ld)
+    body = extract_body(sel, url, page.title)
+    if body.layer:
+        page.layers["body_text"] = body.layer
+    page.body_text = "\n\n".join(body.paragraphs) or None
+    page.body_html = body.html
+    page.summary = body.summary
+    page.images = body.images or extract_og_images(sel, url)
+    page.attachments = body.attachments
+    page.related_urls = body.related_urls
+    page.author, page.layers["author"] = extract_author(sel, json_ld, body)
+    page.category, page.layers["category"] = extract_category(sel)
+    page.tags = extract_tags(sel)
+    page.date_candidates = extract_date_candidates(sel, json_ld, body, page.locale)
+    page.layers["published_at"] = page.date_candidates[0]["source"] if page.date_candidates else ""
+    page.not_article_reason = extract_not_article_reason(sel, page)
+    page.layers = {k: v for k, v in page.layers.items() if v}
+    return page
+
+
+def extract_canonical_url(sel: Selector, url: str) -> str | None:
+    for href in (
+        sel.xpath('//link[@rel="canonical"]/@href').get(),
+        meta_content(sel, "og:url"),
+    ):
+        value = absolute(url, href)
+        if value:
+            return value
+    return None
+
+
+def extract_alternate_urls(sel: Selector, url: str) -> list[str]:
+    urls = []
+    for href in sel.xpath('//link[@rel="alternate"][@hreflang]/@href').getall():
+        value = absolute(url, href)
+        if value and value not in urls:
+            urls.append(value)
+    return urls
+
+
+def extract_title(sel: Selector, json_ld: list[dict[str, Any]]) -> tuple[str | None, str]:
+    for data in json_ld:
+        headline = data.get("headline") or data.get("name")
+        if isinstance(headline, str) and clean(headline):
+            return clean(headline), "json_ld"
+    value, css = first_text(sel, TITLE_SELECTORS)
+    if value:
+        return value, f"css:{css}"
+    og_title = meta_content(sel, "og:title")
+    if og_title:
+        return _strip_site_suffix(og_title, sel), "og:title"
+    page_title = clean(sel.xpath("//title/text()").get())
+    if page_title:
+        return _strip_site_suffix(page_title, sel), "title"
+    return None, ""
+
+
+def _strip_site_suffix(title: str, sel: Selector) -> str:
+    # Liferay joins "Article - Site - Company" with " - ".
+    site = meta_content(sel, "og:site_name")
+    if site and f" - {site}" in title:
+        return clean(title.split(f" - {site}", maxsplit=1)[0])
+    return clean(title)
+
+
+def extract_body(sel: Selector, url: str, title: str | None) -> _Body:
+    container, layer = _body_container(sel)
+    if container is None:
+        return _Body()
+    root = copy.deepcopy(container.root)
+    body = _Body(layer=layer)
+    _split_related(root, url, body)
+    _collect_media(root, url, body)
+    blocks = _blocks(root)
+    kept: list[_Element] = []
+    texts: list[str] = []
+    title_key = clean(title).casefold() if title else None
+    for block in blocks:
+        text = clean(block.text_content())
+        if not text:
+            _drop(block)
+            continue
+        if title_key and text.casefold() == title_key and not texts:
+            _drop(block)
+            continue
+        if not texts and body.display_date is None and _is_date_line(text):
+            body.display_date = text
+            _drop(block)
+            continue
+        if body.summary is None and not texts and _is_summary(block, text):
+            body.summary = text
+            _drop(block)
+            continue
+        kept.append(block)
+        texts.append(text)
+    if kept and _is_byline(kept[-1], texts[-1]):
+        body.byline = _strip_byline_label(texts[-1])
+        _drop(kept.pop())
+        texts.pop()
+    # A summary cut with "..." repeats the start of the body: when the template printed it as
+    # the first body paragraph instead of marking it, take it out here.
+    if body.summary is None and len(texts) > 1 and _is_cut_prefix(texts[0], texts[1]):
+        body.summary = texts.pop(0)
+        _drop(kept.pop(0))
+    body.paragraphs = texts
+    for heading in root.xpath(".//h1"):
+        _drop(heading)
+    body.html = lxml_html.tostring(root, encoding="unicode") if texts else None
+    return body
+
+
+def _body_container(sel: Selector) -> tuple[Selector | None, str | None]:
+    for css in BODY_CONTAINERS:
+        for node in sel.css(css):
+            if len(text_of(node)) > 80:
+                return node, f"css:{css}"
+    fragments = [n for n in sel.css(RICH_TEXT_FRAGMENTS) if text_of(n)]
+    if fragments:
+        biggest = max(fragments, key=lambda n: len(text_of(n)))
+        if len(text_of(biggest)) > 80:
+            return biggest, "fragment:rich-text"
+    for css in GENERIC_CONTAINERS:
+        candidates = [n for n in sel.css(css) if len(n.xpath(".//p")) >= 2]
+        if candidates:
+            best = max(candidates, key=lambda n: len(n.xpath("./p | ./*/p")))
+            if len(best.xpath("./p | ./*/p")) >= 2:
+                return best, f"generic:{css}"
+    return None, None
+
+
+def _blocks(root: _Element) -> list[_Element]:
+    """Leaf-level text blocks in document order (a block inside another block is not repeated)."""
+    found: list[_Element] = []
+    for el in root.iter():
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in BLOCK_TAGS or (tag == "div" and not _has_block_child(el)):
+            if any(anc in found for anc in el.iterancestors()):
+                continue
+            found.append(el)
+    return found
+
+
+def _has_block_child(el: _Element) -> bool:
+    return any(
+        isinstance(d.tag, str) and (d.tag in BLOCK_TAGS or d.tag == "div")
+        for d in el.iterdescendants()
+    )
+
+
+def _drop(el: _Element) -> None:
+    parent = el.getparent()
+    if parent is not None:
+        parent.remove(el)
+
+
+def _classes(el: _Element) -> str:
+    return " ".join(
+        (a.get("class") or "") + " " + (a.get("id") or "")
+        for a in (el, *list(el.iterancestors())[:2])
+    ).lower()
+
+
+def _is_date_line(text: str) -> bool:
+    return len(text) <= 60 and DATE_LINE.match(text) is not None
+
+
+def _is_summary(block: _Element, text: str) -> bool:
+    classes = _classes(block)
+    return any(c in classes for c in SUMMARY_CLASSES) or text.endswith(("...", "…"))
+
+
+def _is_cut_prefix(summary: str, paragraph: str) -> bool:
+    if not summary.endswith(("...", "…")):
+        return False
+    stem = summary.rstrip(".… ").strip()
+    return len(stem) > 20 and paragraph.startswith(stem)
+
+
+def _is_byline(block: _Element, text: str) -> bool:
+    if len(text) > 60 or len(text.split()) > 7 or text.endswith(SENTENCE_END):
+        return False
+    classes = _classes(block)
+    if any(c in classes for c in BYLINE_CLASSES):
+        return True
+    style = (block.get("style") or "").replace(" ", "").lower()
+    if "text-align:right" in style or (block.get("align") or "").lower() == "right":
+        return True
+    emphasis = clean(" ".join(block.xpath(".//strong//text() | .//b//text() | .//em//text()")))
+    if emphasis and emphasis == text:
+        return True
+    stripped = _strip_byline_label(text)
+    words = stripped.replace("-", " ").split()
+    return stripped != text or (0 < len(words) <= 5 and all(w[:1].isupper() for w in words))
+
+
+_BYLINE_LABEL = re.compile(r"^(tác giả|theo|bài|tin|bài và ảnh|tin, ảnh|by)\s*:?\s+", re.I)
+
+
+def _strip_byline_label(text: str) -> str:
+    return clean(_BYLINE_LABEL.sub("", text))
+
+
+def _split_related(root: _Element, url: str, body: _Body) -> None:
+    """Cut the "Bài viết liên quan" block (and everything after it) out of the body."""
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        text = clean(el.text_content())
+        if not RELATED_HEADING.match(text):
+            continue
+        heading = el
+        # climb while the parent holds nothing but this heading's text
+        while heading.getparent() is not None and heading.getparent() is not root:
+            parent = heading.getparent()
+            if clean(parent.text_content()) != text:
+                break
+            heading = parent
+        following = []
+        sibling = heading.getnext()
+        while sibling is not None:
+            following.append(sibling)
+            sibling = sibling.getnext()
+        for node in following:
+            for href in node.xpath(".//a/@href"):
+                link = absolute(url, href)
+                if link and link not in body.related_urls:
+                    body.related_urls.append(link)
+        for node in [heading, *following]:
+            _drop(node)
+        return
+
+
+def _collect_media(root: _Element, url: str, body: _Body) -> None:
+    for img in root.iter("img"):
+        src = absolute(url, img.get("src") or img.get("data-src"))
+        if not src:
+            continue
+        body.images.append({"url": src, "caption": _caption(img)})
+    for link in root.iter("a"):
+        href = absolute(url, link.get("href"))
+        if href and (ATTACHMENT_EXTENSIONS.search(href) or "/documents/" in href):
+            title = clean(link.text_content()) or None
+            if not any(a["url"] == href for a in body.attachments):
+                body.attachments.append({"url": href, "title": title})
+
+
+def _caption(img: _Element) -> str | None:
+    for fig in img.iterancestors("figure"):
+        caption = fig.find(".//figcaption")
+        if caption is not None and clean(caption.text_content()):
+            return clean(caption.text_content())
+    holder = img.getparent()
+    while holder is not None and holder.tag not in {"p", "div", "td"}:
+        holder = holder.getparent()
+    if holder is not None:
+        after = holder.getnext()
+        if after is not None and isinstance(after.tag, str):
+            text = clean(after.text_content())
+            cls = (after.get("class") or "").lower()
+            emphasised = clean(" ".join(after.xpath(".//em//text() | .//i//text()")))
+            if text and ("caption" in cls or (emphasised and emphasised == text)):
+                return text
+    for attr in ("alt", "title"):
+        value = clean(img.get(attr))
+        if value:
+            return value
+    return None
+
+
+def extract_og_images(sel: Selector, url: str) -> list[dict[str, Any]]:
+    src = absolute(url, meta_content(sel, "og:image", "og:image:url"))
+    return [{"url": src, "caption": meta_content(sel, "og:image:alt")}] if src else []
+
+
+def extract_author(
+    sel: Selector, json_ld: list[dict[str, Any]], body: _Body
+) -> tuple[str | None, str]:
+    for data in json_ld:
+        author = data.get("author")
+        if isinstance(author, list) and author:
+            author = author[0]
+        if isinstance(author, dict):
+            author = author.get("name")
+        if isinstance(author, str) and clean(author):
+            return clean(author), "json_ld"
+    value = meta_content(sel, "author", "article:author")
+    if value and not value.startswith("http"):
+        return clean(value), "meta:author"
+    if body.byline:
+        return body.byline, "byline"
+    value, css = first_text(sel, AUTHOR_SELECTORS)
+    if value:
+        return value, f"css:{css}"
+    return None, ""
+
+
+def extract_category(sel: Selector) -> tuple[str | None, str]:
+    value = meta_content(sel, "article:section")
+    if value:
+        return clean(value), "meta:article:section"
+    value, css = first_text(sel, CATEGORY_SELECTORS)
+    return (value, f"css:{css}") if value else (None, "")
+
+
+def extract_tags(sel: Selector) -> list[str]:
+    for css in TAG_SELECTORS:
+        tags = [t for t in (text_of(n) for n in sel.css(css)) if t]
+        if tags:
+            return list(dict.fromkeys(tags))
+    keywords = meta_content(sel, "keywords", "news_keywords")
+    if keywords:
+        return list(dict.fromkeys(k.strip() for k in keywords.split(",") if k.strip()))
+    return []
+
+
+def extract_date_candidates(
+    sel: Selector, json_ld: list[dict[str, Any]], body: _Body, locale: str | None
+) -> list[dict[str, Any]]:
+    """Every date the page states, most trusted first; the normalizer picks and cross-checks."""
+    found: list[dict[str, Any]] = []
+
+    def add(source: str, raw: str | None, kind: str = "published") -> None:
+        raw = clean(raw)
+        if raw and not any(c["raw"] == raw and c["kind"] == kind for c in found):
+            found.append({"source": source, "raw": raw, "locale": locale, "kind": kind})
+
+    for data in json_ld:
+        add("json_ld", _str(data.get("datePublished")))
+        add("json_ld", _str(data.get("dateModified")), "modified")
+    add("meta", meta_content(sel, "article:published_time", "datePublished", "dcterms.created"))
+    add("meta", meta_content(sel, "article:modified_time", "dateModified"), "modified")
+    for css in DATE_SELECTORS:
+        for node in sel.css(css):
+            raw = node.attrib.get("datetime") or text_of(node)
+            if raw and (node.attrib.get("datetime") or _is_date_line(raw)):
+                add("display_date", raw)
+                break
+        else:
+            continue
+        break
+    if body.display_date:
+        add("display_date", body.display_date)
+    if not any(c["source"] == "display_date" for c in found):
+        add("display_date", _first_date_line(sel))
+    return found
+
+
+def _first_date_line(sel: Selector) -> str | None:
+    """Generic fallback: the first short element in the main content whose text is a date."""
+    scope = sel.css("#content") or sel.css("main") or sel.css("body")
+    for node in scope.xpath(
+        ".//*[self::p or self::span or self::div or self::small or self::time or self::h6"
+        " or self::h5 or self::li][not(ancestor::header or ancestor::footer or ancestor::nav"
+        " or ancestor::script)]"
+    ):
+        own = clean(" ".join(node.xpath("./text()").getall()))
+        if own and _is_date_line(own):
+            return own
+    return None
+
+
+def extract_not_article_reason(sel: Selector, page: ArticlePage) -> str | None:
+    body_text = text_of(sel.css("#content") or sel.css("body")).casefold()
+    for marker in NOT_FOUND_TEXTS:
+        if marker in body_text and (not page.body_text or len(page.body_text) < 400):
+            return f"soft_404: page says {marker!r}"
+    if not page.title and not page.body_text:
+        return "empty_shell: no title and no body"
+    if not page.body_text:
+        return "no_body: no article body found"
+    return None
+
+
+def _json_ld_articles(sel: Selector) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for raw in sel.xpath('//script[@type="application/ld+json"]/text()').getall():
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        items = data if isinstance(data, list) else data.get("@graph", [data])
+        for entry in items:
+            kind = entry.get("@type") if isinstance(entry, dict) else None
+            kinds = kind if isinstance(kind, list) else [kind]
+            if any(k in {"NewsArticle", "Article", "BlogPosting", "Report"} for k in kinds):
+                found.append(entry)
+    return found
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,69 @@
+"""Small extraction helpers shared by the page parsers (no normalization beyond whitespace)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+
+if TYPE_CHECKING:
+    from parsel import Selector, SelectorList
+
+_WS = re.compile(r"\s+")
+
+# Liferay renders "lang" as a W3C id (vi-VN), og:locale as a language id (vi_VN).
+_LOCALE = re.compile(r"^([a-z]{2,3})(?:[-_]([A-Za-z]{2}))?$")
+
+
+def clean(text: str | None) -> str:
+    return _WS.sub(" ", text or "").strip()
+
+
+def text_of(node: Selector | SelectorList[Selector]) -> str:
+    """Visible text of a node: scripts, styles and templates left out."""
+    parts = node.xpath(
+        ".//text()[not(ancestor::script or ancestor::style or ancestor::template "
+        "or ancestor::noscript)]"
+    ).getall()
+    return clean(" ".join(parts))
+
+
+def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """Text of the first selector (CSS) that matches with non-empty text, and that selector."""
+    for css in selectors:
+        for node in sel.css(css):
+            value = text_of(node)
+            if value:
+                return value, css
+    return None, None
+
+
+def meta_content(sel: Selector, *names: str) -> str | None:
+    for name in names:
+        value = sel.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content').get()
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+def page_locale(sel: Selector) -> str | None:
+    """The page's locale as a W3C id (vi-VN), from html lang, then og:locale."""
+    for raw in (sel.xpath("/html/@lang").get(), meta_content(sel, "og:locale")):
+        if not raw:
+            continue
+        match = _LOCALE.match(raw.strip())
+        if match:
+            lang, region = match.groups()
+            return f"{lang}-{region.upper()}" if region else lang
+    return None
+
+
+def absolute(base_url: str, href: str | None) -> str | None:
+    """An absolute http(s) URL, or None for mailto:, javascript:, tel: and empty links."""
+    if not href:
+        return None
+    href = href.strip()
+    if not href or href.startswith("#"):
+        return None
+    url = urljoin(base_url, href)
+    return url if url.startswith(("http://", "https://")) else None

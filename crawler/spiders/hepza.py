@@ -1,0 +1,342 @@
+"""Crawls a Liferay news site: robots.txt -> sitemaps, home navigation -> listings -> pager,
+articles -> related articles. Only article pages become items.
+
+Spider arguments:
+  base_url=http://host:port  crawl another copy of the site (allowed host follows it)
+  full=1                     ignore what the database already holds and fetch everything
+  since=YYYY-MM-DD           re-fetch every article published on or after that day
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
+from scrapy import Request, Spider
+from scrapy.http import HtmlResponse, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from crawler.crawl_state import CrawlState, load_crawl_state
+from crawler.items import ArticleItem, ArticleUrlItem
+from crawler.parsers.article import parse_article
+from crawler.parsers.listing import parse_listing
+from crawler.parsers.navigation import extract_navigation_links
+from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
+from pipelines.urls import canonical_article_url, is_article_url, normalize_url
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from scrapy.crawler import Crawler
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+# Links that are never pages to crawl: login/portlet actions, files, feeds, search.
+SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
+SKIP_QUERY_PARTS = ("p_p_lifecycle=1", "p_p_lifecycle=2", "LoginPortlet", "p_p_state=maximized")
+PRIORITY_ARTICLE = 20
+PRIORITY_SITEMAP = 10
+PRIORITY_LISTING = 0
+
+
+class HepzaSpider(Spider):
+    name = "hepza"
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        full: str | None = None,
+        since: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.base_url_arg = base_url
+        self.full = str(full).lower() in {"1", "true", "yes"}
+        self.since: date | None = None
+        if since:
+            try:
+                self.since = date.fromisoformat(since)
+            except ValueError as exc:
+                raise ValueError(f"since must be YYYY-MM-DD, got {since!r}") from exc
+        self.scheduled: dict[str, str] = {}  # article key -> URL requested for it
+        self.seen_urls: set[str] = set()
+        self.lastmods: dict[str, str] = {}  # article key -> raw sitemap lastmod
+        self.state = CrawlState()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        base = (spider.base_url_arg or crawler.settings.get("HEPZA_BASE_URL")).rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"base_url must be an http(s) URL, got {base!r}")
+        spider.base_url = base
+        spider.origin = f"{parts.scheme}://{parts.netloc}".lower()
+        spider.allowed_domains = [parts.hostname]
+        spider.tz = ZoneInfo(crawler.settings.get("SITE_TIMEZONE"))
+        spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
+        return spider
+
+    base_url: str
+    origin: str
+    tz: ZoneInfo
+    recheck_recent: int
+
+    async def start(self) -> AsyncIterator[Any]:
+        self.state = load_crawl_state(self.crawler.settings)
+        self.crawler.stats.set_value("crawl/mode", self.mode)
+        self.crawler.stats.set_value("crawl/known_articles", len(self.state.known))
+        logger.info(
+            "crawling %s (%s mode, %d articles already stored)",
+            self.base_url,
+            self.mode,
+            len(self.state.known),
+        )
+        yield Request(
+            f"{self.base_url}/robots.txt",
+            callback=self.parse_robots,
+            errback=self.on_robots_error,
+            priority=PRIORITY_SITEMAP,
+        )
+        yield Request(f"{self.base_url}/", callback=self.parse_page, errback=self.on_error)
+        for url in self.state.recent_urls[: self.recheck_recent]:
+            key = canonical_article_url(url)
+            self.scheduled[key] = url
+            self.crawler.stats.inc_value("crawl/rechecked")
+            yield self._article_request(url, key, {})
+
+    @property
+    def mode(self) -> str:
+        if self.full:
+            return "full"
+        return f"since {self.since.isoformat()}" if self.since else "incremental"
+
+    # --- discovery ----------------------------------------------------------------------------
+
+    def parse_robots(self, response: TextResponse) -> Iterator[Request]:
+        sitemaps = parse_robots_sitemaps(response.text, response.url)
+        if not sitemaps:
+            # Liferay serves /sitemap.xml whether or not robots.txt names it.
+            sitemaps = [f"{self.base_url}/sitemap.xml"]
+        for url in sitemaps:
+            yield from self._follow(url, self.parse_sitemap, PRIORITY_SITEMAP)
+
+    def on_robots_error(self, failure: Failure) -> Iterator[Request]:
+        self.on_error(failure)
+        yield from self._follow(f"{self.base_url}/sitemap.xml", self.parse_sitemap, 10)
+
+    def parse_sitemap(self, response: TextResponse) -> Iterator[Any]:
+        doc = parse_sitemap(response.body, response.url)
+        self.crawler.stats.inc_value("crawl/sitemaps")
+        if not doc.kind:
+            logger.warning("not a sitemap (or empty): %s", response.url)
+            self.crawler.stats.inc_value("crawl/sitemaps_empty")
+        for url in doc.sitemaps:
+            yield from self._follow(url, self.parse_sitemap, PRIORITY_SITEMAP)
+        for entry in doc.entries:
+            if not is_article_url(entry.url):
+                yield from self._follow(entry.url, self.parse_page, PRIORITY_LISTING)
+                continue
+            key = canonical_article_url(entry.url)
+            if entry.lastmod:
+                self.lastmods.setdefault(key, entry.lastmod)
+            for url in (entry.url, *entry.alternates):
+                if is_article_url(url):
+                    yield from self._article(url, {}, lastmod=entry.lastmod)
+
+    def parse_page(self, response: TextResponse) -> Iterator[Any]:
+        """Any non-article page: its navigation, and its Asset Publisher listing if it has one."""
+        if not isinstance(response, HtmlResponse):
+            return
+        for url in extract_navigation_links(response.text, response.url):
+            if is_article_url(url):
+                yield from self._article(url, {})
+            else:
+                yield from self._follow(url, self.parse_page, PRIORITY_LISTING)
+        listing = parse_listing(response.text, response.url)
+        if not listing.is_listing:
+            return
+        self.crawler.stats.inc_value("crawl/listing_pages")
+        is_home = urlsplit(response.url).path in {"", "/"}
+        context = {
+            "listing_name": None if is_home else listing.name,
+            "listing_locale": listing.locale,
+        }
+        unknown = 0
+        for entry in listing.entries:
+            if not is_article_url(entry.url):
+                continue
+            key = canonical_article_url(entry.url)
+            if self._wanted(key, entry.date_raw, listing.locale):
+                unknown += 1
+            meta = {**context, "listing_date_raw": entry.date_raw}
+            yield from self._article(entry.url, meta)
+        # Newest first: a page whose every entry is already stored ends the walk.
+        if unknown or self.full or not listing.entries:
+            if listing.next_url:
+                yield from self._follow(listing.next_url, self.parse_page, PRIORITY_LISTING - 1)
+            if self.full:
+                for url in listing.page_urls:
+                    yield from self._follow(url, self.parse_page, PRIORITY_LISTING - 1)
+        else:
+            self.crawler.stats.inc_value("crawl/listing_walk_stopped")
+
+    # --- articles -----------------------------------------------------------------------------
+
+    def parse_article(self, response: TextResponse) -> Iterator[Any]:
+        if not isinstance(response, HtmlResponse):
+            self.crawler.stats.inc_value("crawl/article_not_html")
+            logger.warning("article URL did not return HTML: %s", response.url)
+            return
+        page = parse_article(response.text, response.url)
+        meta = response.meta
+        for fld, layer in page.layers.items():
+            self.crawler.stats.inc_value(f"extract/{fld}/{layer}")
+        category = page.category
+        if not category and meta.get("listing_name"):
+            category = meta["listing_name"]
+            self.crawler.stats.inc_value("extract/category/listing")
+        candidates = list(page.date_candidates)
+        if meta.get("listing_date_raw"):
+            candidates.append(
+                {
+                    "source": "listing",
+                    "raw": meta["listing_date_raw"],
+                    "locale": meta.get("listing_locale"),
+                    "kind": "published",
+                }
+            )
+        key = meta.get("article_key") or canonical_article_url(response.url)
+        lastmod = self.lastmods.get(key)
+        if lastmod:
+            candidates.append(
+                {"source": "sitemap_lastmod", "raw": lastmod, "locale": None, "kind": "modified"}
+            )
+        met = [u for u in (meta.get("met_url"), response.request.url) if u]
+        yield ArticleItem(
+            url=page.canonical_url or response.url,
+            alternate_urls=[*page.alternate_urls, *met],
+            title=page.title,
+            summary=page.summary,
+            body_text=page.body_text,
+            body_html=page.body_html,
+            author=page.author,
+            language=page.locale,
+            category=category,
+            tags=page.tags,
+            images=page.images,
+            attachments=page.attachments,
+            related_urls=page.related_urls,
+            source=urlsplit(self.base_url).netloc,
+            fetched_url=response.url,
+            date_candidates=candidates,
+            page_locale=page.locale,
+            full_description=page.full_description,
+            not_article_reason=page.not_article_reason,
+        )
+        for url in page.related_urls:
+            if is_article_url(url):
+                yield from self._article(url, {})
+
+    def _article(self, url: str, meta: dict[str, Any], lastmod: str | None = None) -> Iterator[Any]:
+        url = normalize_url(url)
+        if not self._allowed(url) or url in self.seen_urls:
+            return
+        self.seen_urls.add(url)
+        key = canonical_article_url(url)
+        if key in self.scheduled:
+            if url != self.scheduled[key]:
+                yield ArticleUrlItem(url=url, canonical_url=key)
+            return
+        if not self._wanted(key, meta.get("listing_date_raw"), meta.get("listing_locale"), lastmod):
+            self.crawler.stats.inc_value("crawl/skipped_known")
+            if url not in self.state.known:
+                yield ArticleUrlItem(url=url, canonical_url=key)
+            return
+        self.scheduled[key] = url
+        yield self._article_request(url, key, meta)
+
+    def _article_request(self, url: str, key: str, meta: dict[str, Any]) -> Request:
+        return Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            priority=PRIORITY_ARTICLE,
+            meta={**meta, "article_key": key, "met_url": url},
+        )
+
+    def _wanted(
+        self,
+        key: str,
+        listing_date: str | None = None,
+        locale: str | None = None,
+        lastmod: str | None = None,
+    ) -> bool:
+        """Whether an article must be fetched in this run's mode."""
+        if self.full:
+            return True
+        known = self.state.known.get(key)
+        if self.since is not None:
+            published = self._listing_day(listing_date, locale)
+            if published is not None:
+                return published >= self.since
+            return (
+                known is None
+                or known.published_at is None
+                or (known.published_at.astimezone(self.tz).date() >= self.since)
+            )
+        if known is None:
+            return True
+        if lastmod and known.modified_at is not None:
+            try:
+                changed = parse_machine_date(lastmod, self.tz).value
+            except DateParseError:
+                return False
+            # Liferay rounds lastmod to the second; anything newer is an edit.
+            return changed > known.modified_at + timedelta(seconds=1)
+        return bool(lastmod) and known.modified_at is None
+
+    def _listing_day(self, raw: str | None, locale: str | None) -> date | None:
+        if not raw:
+            return None
+        try:
+            return parse_display_date(raw, locale, self.tz).value.date()
+        except DateParseError:
+            return None
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _follow(self, url: str, callback: Any, priority: int) -> Iterator[Request]:
+        url = normalize_url(url)
+        if not self._allowed(url) or url in self.seen_urls:
+            return
+        path = urlsplit(url).path.lower()
+        if any(part in path for part in SKIP_PATH_PARTS) or any(
+            part in url for part in SKIP_QUERY_PARTS
+        ):
+            self.crawler.stats.inc_value("crawl/skipped_link")
+            return
+        self.seen_urls.add(url)
+        yield Request(url, callback=callback, errback=self.on_error, priority=priority)
+
+    def _allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}".lower() == self.origin
+
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            self.crawler.stats.inc_value(f"fetch/http_{status}")
+            if status in {404, 410}:
+                self.crawler.stats.inc_value("fetch/not_found")
+                logger.warning("not found (%s): %s", status, url)
+                return
+        self.crawler.stats.inc_value("fetch/failed")
+        logger.error("request failed: %s: %s", url, failure.getErrorMessage())

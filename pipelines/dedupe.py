@@ -1,0 +1,84 @@
+"""Deduplication within a run: one record per canonical URL and per content.
+
+The content hash covers what an analyst reads (not crawl times or the URLs it was found under),
+so the same article under two URLs is one article with an alias, and an edit shows up as a new
+hash. Duplicates across runs are the storage pipeline's job (it asks the database).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+from crawler.items import ArticleItem
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+CONTENT_FIELDS = (
+    "title",
+    "summary",
+    "body_text",
+    "author",
+    "published_at",
+    "category",
+    "tags",
+    "images",
+    "attachments",
+)
+
+
+def content_hash(adapter: ItemAdapter) -> str:
+    content = {name: adapter.get(name) for name in CONTENT_FIELDS}
+    blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class DedupePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.by_id: dict[str, ItemAdapter] = {}
+        self.by_hash: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        adapter = ItemAdapter(item)
+        adapter["content_hash"] = content_hash(adapter)
+        article_id, digest = adapter["id"], adapter["content_hash"]
+        first_id = article_id if article_id in self.by_id else self.by_hash.get(digest)
+        if first_id is None:
+            self.by_id[article_id] = adapter
+            self.by_hash[digest] = article_id
+            return item
+        reason = "duplicate_url" if first_id == article_id else "duplicate_content"
+        self.stats.inc_value(f"dedupe/{reason}")
+        self._keep_urls(first_id, adapter)
+        raise DropItem(
+            f"{reason}: {adapter['url']} is article {first_id} already handled in this run",
+            log_level="INFO",
+        )
+
+    def _keep_urls(self, first_id: str, duplicate: ItemAdapter) -> None:
+        # The first record may already be written; its URLs are recorded as aliases so no URL
+        # met for the article is lost.
+        urls = [duplicate["url"], *(duplicate.get("alternate_urls") or [])]
+        first = self.by_id[first_id]
+        store = getattr(self.crawler, "hepza_store", None)
+        if store is not None:
+            run_id = self.stats.get_value("run/id")
+            store.record_aliases([(first["url"], u) for u in urls if u != first["url"]], run_id)
+        else:
+            logger.warning("no store to record aliases of %s: %s", first["url"], urls)

@@ -1,0 +1,119 @@
+"""Validation with a paper trail: items missing a required field, and pages that are not
+articles (soft 404, empty shells), go to the rejects file with every reason; the run's stats
+count reasons, and field coverage is counted here for the run report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+from crawler.items import EXPORT_FIELDS, ArticleItem
+
+if TYPE_CHECKING:
+    from typing import IO
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_FIELDS = ("url", "title", "body_text", "published_at")
+# Fields whose coverage the run report judges; published_at counts only when the article page
+# itself gave it (a date rescued from a listing or sitemap means the page's markup changed).
+COVERAGE_FIELDS = ("title", "published_at", "body_text", "author")
+PAGE_DATE_SOURCES = frozenset({"json_ld", "meta", "display_date"})
+
+PROBLEM_CODES = {
+    "not_article": "the page is not an article (soft 404, empty shell, no body)",
+    "missing_url": "no URL could be determined",
+    "missing_title": "no title on the page",
+    "missing_body_text": "no article body on the page",
+    "missing_published_at": "no publication date could be read",
+}
+
+
+def rejection_reasons(adapter: ItemAdapter) -> list[dict[str, str]]:
+    reasons = []
+    not_article = adapter.get("not_article_reason")
+    if not_article:
+        reasons.append({"field": "url", "code": "not_article", "message": not_article})
+    for name in REQUIRED_FIELDS:
+        if not adapter.get(name):
+            reasons.append(
+                {
+                    "field": name,
+                    "code": f"missing_{name}",
+                    "message": PROBLEM_CODES[f"missing_{name}"],
+                }
+            )
+    # Say why a date is missing when the date normalizer recorded it.
+    if not adapter.get("published_at"):
+        reasons.extend(p for p in adapter.get("problems") or [] if p.get("field") == "published_at")
+    return reasons
+
+
+class ValidationPipeline:
+    def __init__(self, crawler: Crawler, rejects_path: Path) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.rejects_path = rejects_path
+        self._file: IO[str] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidationPipeline:
+        return cls(crawler, Path(crawler.settings.get("REJECTS_PATH")))
+
+    def close_spider(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        adapter = ItemAdapter(item)
+        is_article = not adapter.get("not_article_reason")
+        if is_article:
+            self._count_coverage(adapter)
+        for problem in adapter.get("problems") or []:
+            self.stats.inc_value(f"validate/problem/{problem.get('code', 'unknown')}")
+        reasons = rejection_reasons(adapter)
+        if not reasons:
+            return item
+        self.stats.inc_value("validate/rejected")
+        for reason in reasons:
+            self.stats.inc_value(f"validate/reason/{reason['code']}")
+        self._write_reject(adapter, reasons)
+        codes = ", ".join(dict.fromkeys(r["code"] for r in reasons))
+        raise DropItem(
+            f"rejected ({codes}): {adapter.get('fetched_url') or adapter.get('url')}",
+            log_level="INFO" if not is_article else "WARNING",
+        )
+
+    def _count_coverage(self, adapter: ItemAdapter) -> None:
+        self.stats.inc_value("coverage/articles")
+        for name in COVERAGE_FIELDS:
+            value = adapter.get(name)
+            if name == "published_at":
+                value = value if adapter.get("published_at_source") in PAGE_DATE_SOURCES else None
+            if value:
+                self.stats.inc_value(f"coverage/{name}")
+
+    def _write_reject(self, adapter: ItemAdapter, reasons: list[dict[str, str]]) -> None:
+        if self._file is None:
+            self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.rejects_path.open("a", encoding="utf-8")
+        record = {
+            "run_id": self.stats.get_value("run/id"),
+            "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "url": adapter.get("url"),
+            "fetched_url": adapter.get("fetched_url"),
+            "reasons": reasons,
+            "record": {name: adapter.get(name) for name in EXPORT_FIELDS},
+        }
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
