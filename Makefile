@@ -21,7 +21,7 @@ crawl: $(STAMP)
 
 ## Serve the local replica on a free port, crawl it with the same spider, print a summary.
 demo: $(STAMP)
-	$(BIN)/python -m tests.replica.demo
+	$(BIN)/python -m tests.demo
 
 ## The whole test suite (starts the replica and a PostgreSQL server itself).
 test: $(STAMP)

@@ -1,0 +1,320 @@
+"""``hepza-run``: one crawl of the site for cron and ``make crawl``.
+
+Takes a lock so that runs never overlap, gives each run its own log file, keeps a job
+directory so that a stopped run resumes, sets that directory aside when the previous run was
+killed too hard to save it, forwards SIGINT/SIGTERM to Scrapy, and ends with a summary line
+and Scrapy's exit code.
+
+Relative paths are taken from the project root (where scrapy.cfg is and where Scrapy runs),
+so cron's working directory does not matter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import itertools
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+PROG = "hepza-run"
+SPIDER = "hepza"
+# EX_TEMPFAIL: "try again later", which is what cron should make of an overlapping run.
+EXIT_LOCKED = 75
+KEEP_LOGS = 30
+KEEP_CRASHED_JOBDIRS = 3
+# For tests only: a command line that replaces `<python> -m scrapy crawl hepza`; the wrapper
+# appends the same -s options and extra arguments to it.
+COMMAND_ENV = "HEPZA_RUN_COMMAND"
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    project_root: Path
+    output_dir: Path
+    lock_file: Path
+    log_dir: Path
+    log_file: Path
+    jobdir: Path | None
+
+    @property
+    def marker(self) -> Path | None:
+        return None if self.jobdir is None else _sibling(self.jobdir, ".running")
+
+
+class LockHeld(Exception):
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def find_project_root() -> Path:
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "scrapy.cfg").is_file():
+        return package_parent
+    # Installed without the source tree: fall back to Scrapy's own search from the cwd.
+    # Imported here because importing Scrapy doubles the wrapper's start-up time.
+    from scrapy.utils.conf import closest_scrapy_cfg  # noqa: PLC0415
+
+    cfg = closest_scrapy_cfg()
+    if not cfg:
+        raise SystemExit(f"{PROG}: cannot find scrapy.cfg (the project root)")
+    return Path(cfg).resolve().parent
+
+
+def utc_stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def acquire_lock(path: Path, started: datetime) -> int:
+    """Lock ``path`` for this process and its child; raise LockHeld with the holder's details."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not O_TRUNC: the file holds the current holder's pid until we own the lock.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").split()
+        os.close(fd)
+        pid = holder[0] if holder else "?"
+        since = holder[1] if len(holder) > 1 else "?"
+        raise LockHeld(f"pid {pid}, started {since}") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {started.isoformat(timespec='seconds')}\n".encode(), 0)
+    return fd
+
+
+def set_aside_crashed_jobdir(
+    jobdir: Path, now: datetime, keep: int = KEEP_CRASHED_JOBDIRS
+) -> Path | None:
+    """Move a job directory that a killed run may have left corrupt out of the way."""
+    moved: Path | None = None
+    if jobdir.exists():
+        base = _sibling(jobdir, f".crashed-{utc_stamp(now)}")
+        moved, n = base, 1
+        while moved.exists():
+            moved, n = _sibling(base, f"-{n}"), n + 1
+        jobdir.rename(moved)
+    crashed = sorted(jobdir.parent.glob(f"{jobdir.name}.crashed-*"), key=lambda p: p.name)
+    for old in crashed[: max(len(crashed) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return moved
+
+
+def rotate_logs(log_dir: Path, keep: int = KEEP_LOGS) -> list[Path]:
+    # Names carry a UTC timestamp, so sorting the stems sorts by start time.
+    logs = sorted(log_dir.glob(f"{SPIDER}-*.log"), key=lambda p: p.stem)
+    old = logs[: max(len(logs) - keep, 0)]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
+def new_log_file(log_dir: Path, started: datetime) -> Path:
+    base = f"{SPIDER}-{utc_stamp(started)}"
+    path, n = log_dir / f"{base}.log", 1
+    while path.exists():
+        path, n = log_dir / f"{base}-{n}.log", n + 1
+    return path
+
+
+def crawl_command(paths: RunPaths, extra: Sequence[str]) -> list[str]:
+    override = os.environ.get(COMMAND_ENV)
+    command = (
+        shlex.split(override) if override else [sys.executable, "-m", "scrapy", "crawl", SPIDER]
+    )
+    command += ["-s", f"LOG_FILE={paths.log_file}"]
+    if paths.jobdir is not None:
+        command += ["-s", f"JOBDIR={paths.jobdir}"]
+    return command + list(extra)
+
+
+def report_path(project_root: Path, extra: Sequence[str]) -> Path:
+    try:
+        from crawler import settings  # noqa: PLC0415  (reads the HEPZA_* environment)
+
+        reports_dir = str(settings.REPORTS_DIR)
+    except (ImportError, AttributeError):
+        reports_dir = "output/reports"
+    for option, value in itertools.pairwise(extra):
+        if option in ("-s", "--set") and value.startswith("REPORTS_DIR="):
+            reports_dir = value.partition("=")[2]
+    return project_root / reports_dir / "latest.json"
+
+
+def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[str]]:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        allow_abbrev=False,
+        description="Crawl the HEPZA news into the output directory (cron-safe).",
+        epilog="Arguments after -- (or not known here) are passed to `scrapy crawl hepza`. "
+        "Relative paths are taken from the project root. Exits 75 if another run holds the lock.",
+    )
+    parser.add_argument("--output-dir", default="output", type=Path)
+    parser.add_argument("--lock-file", type=Path, help="default: OUTPUT_DIR/hepza.lock")
+    jobdir = parser.add_mutually_exclusive_group()
+    jobdir.add_argument("--jobdir", type=Path, help="default: OUTPUT_DIR/jobs/hepza")
+    jobdir.add_argument("--no-jobdir", action="store_true", help="do not keep resumable state")
+    argv = list(argv)
+    head, tail = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    )
+    options, unknown = parser.parse_known_args(head)
+
+    output_dir = project_root / options.output_dir
+    log_dir = output_dir / "logs"
+    paths = RunPaths(
+        project_root=project_root,
+        output_dir=output_dir,
+        lock_file=project_root / (options.lock_file or output_dir / f"{SPIDER}.lock"),
+        log_dir=log_dir,
+        log_file=log_dir / f"{SPIDER}.log",  # replaced once the start time is known
+        jobdir=None
+        if options.no_jobdir
+        else project_root / (options.jobdir or output_dir / "jobs" / SPIDER),
+    )
+    return paths, unknown + tail
+
+
+class Run:
+    def __init__(self, paths: RunPaths) -> None:
+        self.paths = paths
+        self.child: subprocess.Popen[bytes] | None = None
+        self.received: list[int] = []
+
+    def say(self, message: str, level: str = "INFO") -> None:
+        with contextlib.suppress(OSError):
+            print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+        self.log(message, level)
+
+    def log(self, message: str, level: str = "INFO") -> None:
+        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        with contextlib.suppress(OSError), self.paths.log_file.open("a", encoding="utf-8") as f:
+            f.write(f"{stamp} [{PROG}] {level}: {message}\n")
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        # SIGHUP means the terminal went away; Scrapy stops gracefully on SIGTERM.
+        forward = signal.SIGTERM if signum == signal.SIGHUP else signum
+        if self.child is not None:
+            self.child.send_signal(forward)
+
+    def start_child(self, command: list[str], keep_open: int) -> int:
+        """Run the crawl; return Popen's return code (negative for a signal death)."""
+        previous = {sig: signal.signal(sig, self.on_signal) for sig in FORWARDED_SIGNALS}
+        try:
+            if self.received:
+                return -self.received[0]
+            try:
+                # Own process group: a Ctrl-C at the terminal reaches only this wrapper, which
+                # forwards it once. Twice would make Scrapy skip its clean shutdown.
+                self.child = subprocess.Popen(
+                    command, cwd=self.paths.project_root, process_group=0, pass_fds=(keep_open,)
+                )
+            except OSError as exc:
+                self.say(f"cannot start {command[0]}: {exc}", "ERROR")
+                return 127 if isinstance(exc, FileNotFoundError) else 126
+            for signum in self.received:
+                self.on_signal(signum, None)
+            return self.child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = datetime.now(UTC)
+    started_clock = time.time()
+    project_root = find_project_root()
+    paths, extra = parse_args(sys.argv[1:] if argv is None else argv, project_root)
+
+    try:
+        # Inherited by the crawl, so the lock outlives a wrapper killed while Scrapy runs on.
+        lock_fd = acquire_lock(paths.lock_file, started)
+    except LockHeld as held:
+        print(f"{PROG}: another run is in progress ({held.holder}); exiting", file=sys.stderr)
+        return EXIT_LOCKED
+
+    try:
+        paths.log_dir.mkdir(parents=True, exist_ok=True)
+        paths = replace(paths, log_file=new_log_file(paths.log_dir, started))
+        run = Run(paths)
+        marker = paths.marker
+        if paths.jobdir is not None and marker is not None:
+            paths.jobdir.parent.mkdir(parents=True, exist_ok=True)
+            if marker.exists():
+                moved = set_aside_crashed_jobdir(paths.jobdir, started)
+                run.say(
+                    "the previous run was killed before it could save its job state; "
+                    + (f"moved {paths.jobdir} to {moved}" if moved else "no job dir to move")
+                    + "; starting afresh (the database keeps what was stored)",
+                    "WARNING",
+                )
+            marker.write_text(f"{os.getpid()} {started.isoformat(timespec='seconds')}\n")
+
+        command = crawl_command(paths, extra)
+        returncode = run.start_child(command, lock_fd)
+
+        if returncode < 0 and run.child is None:
+            exit_code = 128 - returncode
+            outcome = f"stopped by {_signal_name(-returncode)} before the crawl started"
+            if marker is not None:
+                marker.unlink(missing_ok=True)
+        elif returncode < 0:
+            # Scrapy handles SIGINT/SIGTERM itself, so a signal death is a hard kill and the
+            # job state was not saved: keep the marker and the next run sets the job dir aside.
+            exit_code = 128 - returncode
+            outcome = f"killed by {_signal_name(-returncode)}"
+            if marker is not None:
+                outcome += "; the next run starts afresh"
+        else:
+            exit_code = returncode
+            if marker is not None:
+                marker.unlink(missing_ok=True)
+            if run.received:
+                outcome = f"stopped by {_signal_name(run.received[0])}"
+            else:
+                outcome = "ok" if returncode == 0 else "failed"
+
+        rotate_logs(paths.log_dir)
+        summary = f"{outcome}, exit code {exit_code}, log {paths.log_file}"
+        report = report_path(project_root, extra)
+        with contextlib.suppress(OSError):
+            if report.stat().st_mtime >= started_clock - 1:
+                summary += f", report {report}"
+        run.log(summary, "INFO" if exit_code == 0 else "ERROR")
+        with contextlib.suppress(OSError):
+            print(f"{PROG}: {summary}", flush=True)
+        return exit_code
+    finally:
+        os.close(lock_fd)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,541 @@
+"""Every date rule of the crawler: display dates as Liferay renders them, machine dates, and the
+choice of published_at / modified_at among what the page and its listings showed.
+
+Display forms are those of ``FastDateFormatFactoryUtil`` under the JDK's COMPAT and CLDR locale
+data for en_US and vi_VN (reference: liferay.md §3). A numeric d/m date is read in the order its
+locale dictates and never guessed from the digits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from itemadapter import ItemAdapter
+
+from crawler.items import ArticleItem
+from pipelines.text import normalize_text
+from pipelines.urls import LOCALE_SEGMENT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+PROBLEM_CODES: dict[str, str] = {
+    "unparseable_date": "a date string matches no supported form, or names an impossible date",
+    "ambiguous_date": "a numeric d/m date whose locale is unknown, so day and month cannot be told",
+    "unknown_locale": "a numeric date in a locale other than English or Vietnamese",
+    "published_at_date_only": "no published date candidate had a time; published_at is midnight",
+    "date_disagreement": "two published date candidates name different instants (or days)",
+    "missing_published_at": "the page showed no published date at all",
+    "modified_before_published": "the newest modification date is earlier than published_at",
+}
+PARSE_ERROR_CODES = frozenset({"unparseable_date", "ambiguous_date", "unknown_locale"})
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+DEFAULT_LOCALE = "vi-VN"
+# Sources of published dates, most trusted first; any other source comes after these.
+PUBLISHED_TRUST_ORDER: tuple[str, ...] = ("json_ld", "meta", "display_date", "listing")
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    value: datetime
+    has_time: bool
+    pattern: str
+
+
+class DateParseError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- locales --------------------------------------------------------------------------------
+
+_LOCALE_TAG = re.compile(
+    r"(?P<lang>[A-Za-z]{2,3})(?:[-_](?P<script>[A-Za-z]{4}))?(?:[-_](?P<region>[A-Za-z]{2}|\d{3}))?"
+)
+# HEPZA's pages name only the language ("en" in the URL); these are the site's two locales.
+_DEFAULT_REGIONS = {"en": "US", "vi": "VN"}
+
+
+def _format_locale(match: re.Match[str]) -> str:
+    lang = match["lang"].lower()
+    parts = [lang]
+    if match["script"]:
+        parts.append(match["script"].title())
+    region = match["region"] or (None if match["script"] else _DEFAULT_REGIONS.get(lang))
+    if region:
+        parts.append(region.upper())
+    return "-".join(parts)
+
+
+def locale_of(*hints: str | None) -> str | None:
+    for hint in hints:
+        tag = (hint or "").strip()
+        if "/" in tag:
+            # A URL or path: only a Liferay i18n prefix names a locale.
+            tag = urlsplit(tag).path.lstrip("/").partition("/")[0]
+            if not LOCALE_SEGMENT.fullmatch(tag):
+                continue
+        match = _LOCALE_TAG.fullmatch(tag)
+        if match:
+            return _format_locale(match)
+    return None
+
+
+def format_iso(dt: datetime) -> str:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt!r} has no offset to print")
+    return dt.isoformat(timespec="seconds")
+
+
+# --- display dates --------------------------------------------------------------------------
+
+_MONTHS: dict[str, int] = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6,
+    "july": 7, "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
+    "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_FULL_MONTH_NAMES = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"}
+)  # fmt: skip
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+
+# Labels Liferay and Vietnamese portals put before a listing date; what they say about the
+# locale is kept as a hint. Text before the first digit or month name is dropped in any case.
+DATE_LABELS: dict[str, str] = {
+    "published on": "en",
+    "published": "en",
+    "posted on": "en",
+    "posted": "en",
+    "last updated": "en",
+    "updated on": "en",
+    "updated": "en",
+    "last modified": "en",
+    "modified": "en",
+    "ngày đăng": "vi",
+    "đăng ngày": "vi",
+    "đăng lúc": "vi",
+    "ngày cập nhật": "vi",
+    "cập nhật lúc": "vi",
+    "cập nhật ngày": "vi",
+    "cập nhật": "vi",
+    "ngày xuất bản": "vi",
+    "xuất bản": "vi",
+    "thời gian": "vi",
+}
+_LABEL = re.compile(
+    r"(?P<label>"
+    + "|".join(re.escape(label) for label in sorted(DATE_LABELS, key=len, reverse=True))
+    + r")\s*[:\-–]?\s*"
+)
+_DATE_START = re.compile(rf"\d|\b(?:{_MONTH})\b")
+_VI_WORDS = re.compile(r"\b(?:ngày|tháng|năm|lúc)\b")
+
+
+def _time(n: int) -> str:
+    return (
+        rf"(?P<h{n}>\d{{1,2}}):(?P<mi{n}>\d{{2}})(?::(?P<s{n}>\d{{2}}))?"
+        rf"(?:\s?(?P<ap{n}>[ap]\.?m\.?))?"
+    )
+
+
+def _sep(n: int) -> str:
+    return rf"(?P<sep{n}>\s*[,|]\s*|\s+-\s+|\s+(?:lúc|at)\s+|\s+)"
+
+
+_NUMERIC = r"(?P<n1>\d{1,2})(?P<nsep>[/.\-])(?P<n2>\d{1,2})(?P=nsep)(?P<ny>\d{4}|\d{2})"
+_VI_LONG = r"(?P<vd>\d{1,2})\s+tháng\s+(?P<vm>\d{1,2})(?P<vsep>\s+năm\s+|\s*,\s*|\s+)(?P<vy>\d{4})"
+_EN_MONTH_FIRST = rf"(?P<em>{_MONTH})\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ey>\d{{4}})"
+_EN_DAY_FIRST = rf"(?P<fd>\d{{1,2}})\s+(?P<fm>{_MONTH})\.?,?\s+(?P<fy>\d{{4}})"
+_DISPLAY_FORM = re.compile(
+    rf"(?:{_time(1)}{_sep(1)})?"
+    rf"(?:(?:ngày\s+)?(?:{_NUMERIC}|{_VI_LONG})|{_EN_MONTH_FIRST}|{_EN_DAY_FIRST})"
+    rf"(?:{_sep(2)}{_time(2)})?"
+)
+
+
+def _two_digit_year(yy: int, now: datetime) -> int:
+    # java.text.SimpleDateFormat: the century that puts the year within 80 years before and
+    # 20 years after now (at year precision).
+    start = now.year - 80
+    year = start - start % 100 + yy
+    return year + 100 if year < start else year
+
+
+def _form_locales(
+    match: re.Match[str], label_locale: str | None, vietnamese_words: bool
+) -> set[str]:
+    hints: set[str] = set()
+    if label_locale:
+        hints.add(label_locale)
+    if match["ap1"] or match["ap2"] or match["em"] or match["fm"]:
+        hints.add("en")
+    if match["vd"] or vietnamese_words:
+        hints.add("vi")
+    # Only Vietnamese puts a 24-hour time before the date (COMPAT "HH:mm dd/MM/yyyy").
+    if match["h1"] and not match["ap1"]:
+        hints.add("vi")
+    return hints
+
+
+def _provider(separator: str | None) -> str:
+    # CLDR data put a comma between date and time; COMPAT (JRE) data do not.
+    return "cldr" if separator and "," in separator else "compat"
+
+
+# SHORT is d/M/y in both locales; vi_VN MEDIUM under COMPAT is dd-MM-yyyy.
+_NUMERIC_DATE_STYLES = {"/": "short", "-": "medium"}
+
+
+def _pattern_name(lang: str, match: re.Match[str]) -> str:
+    time_first = match["h1"] is not None
+    has_time = time_first or match["h2"] is not None
+    separator = match["sep1"] if time_first else match["sep2"]
+    if match["n1"]:
+        if not has_time:
+            return f"{lang}.{_NUMERIC_DATE_STYLES.get(match['nsep'], 'dotted')}"
+        liferay_order = (lang == "vi" and time_first) or (lang == "en" and not time_first)
+        if liferay_order:
+            return f"{lang}.{_provider(separator)}.short_short"
+        return f"{lang}.{'time_date' if time_first else 'date_time'}"
+    if match["vd"]:
+        provider = "compat" if "năm" in match["vsep"] else "cldr"
+        return f"vi.{provider}.{'long_short' if has_time else 'long'}"
+    if match["em"]:
+        if has_time:
+            return f"en.{_provider(separator)}.long_short"
+        return "en.long" if match["em"] in _FULL_MONTH_NAMES else "en.medium"
+    return "en.day_month_year" + (".time" if has_time else "")
+
+
+def _date_order_language(hints: set[str], locale: str | None, raw: str) -> str:
+    # The form's own evidence wins over the page locale: Liferay never prints AM/PM for vi_VN
+    # nor a time before the date for en_US.
+    if len(hints) == 1:
+        return next(iter(hints))
+    resolved = locale_of(locale)
+    if resolved is None:
+        raise DateParseError("ambiguous_date", f"{raw!r}: day/month order unknown without a locale")
+    lang = resolved.split("-")[0]
+    if lang not in ("en", "vi"):
+        raise DateParseError("unknown_locale", f"{raw!r}: no date order known for {resolved}")
+    return lang
+
+
+def _clock_time(match: re.Match[str], raw: str) -> tuple[int, int, int] | None:
+    n = 1 if match["h1"] is not None else 2 if match["h2"] is not None else 0
+    if not n:
+        return None
+    hour, minute = int(match[f"h{n}"]), int(match[f"mi{n}"])
+    second = int(match[f"s{n}"] or 0)
+    meridiem = match[f"ap{n}"]
+    if meridiem:
+        if not 1 <= hour <= 12:
+            raise DateParseError("unparseable_date", f"{raw!r}: hour {hour} with AM/PM")
+        hour = hour % 12 + (12 if meridiem.startswith("p") else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise DateParseError("unparseable_date", f"{raw!r}: impossible time")
+    return hour, minute, second
+
+
+def parse_display_date(
+    raw: str, locale: str | None, tz: tzinfo, *, now: datetime | None = None
+) -> ParsedDate:
+    text = normalize_text(raw).lower()
+    # Looked for before the noise in front of the date is cut: "Ngày 01/02/2023" is Vietnamese.
+    vietnamese_words = _VI_WORDS.search(text) is not None
+    label_locale = None
+    label = _LABEL.match(text)
+    if label:
+        label_locale = DATE_LABELS[label["label"]]
+        text = text[label.end() :]
+    start = _DATE_START.search(text)
+    if start is None:
+        raise DateParseError("unparseable_date", f"{raw!r}: no date in it")
+    text = text[start.start() :].rstrip(" .,;|-")
+    match = _DISPLAY_FORM.fullmatch(text)
+    if match is None or (match["h1"] and match["h2"]):
+        raise DateParseError("unparseable_date", f"{raw!r}: matches no supported date form")
+
+    hints = _form_locales(match, label_locale, vietnamese_words)
+    lang = "en" if (match["em"] or match["fm"]) else "vi" if match["vd"] else ""
+    if match["n1"]:
+        lang = _date_order_language(hints, locale, raw)
+        first, second = int(match["n1"]), int(match["n2"])
+        month, day = (first, second) if lang == "en" else (second, first)
+        year = int(match["ny"])
+        if len(match["ny"]) == 2:
+            year = _two_digit_year(year, now or datetime.now(tz))
+    elif match["vd"]:
+        day, month, year = int(match["vd"]), int(match["vm"]), int(match["vy"])
+    elif match["em"]:
+        day, month, year = int(match["ed"]), _MONTHS[match["em"]], int(match["ey"])
+    else:
+        day, month, year = int(match["fd"]), _MONTHS[match["fm"]], int(match["fy"])
+
+    clock = _clock_time(match, raw)
+    hour, minute, second = clock or (0, 0, 0)
+    try:
+        value = datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    except ValueError as exc:
+        raise DateParseError("unparseable_date", f"{raw!r}: {exc}") from None
+    return ParsedDate(value=value, has_time=clock is not None, pattern=_pattern_name(lang, match))
+
+
+# --- machine dates --------------------------------------------------------------------------
+
+_ISO_8601 = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})"
+    r"(?:[T ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
+    r"\s*(?P<off>Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?)?",
+    re.IGNORECASE,
+)
+_RFC_2822 = re.compile(
+    r"(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*\S*"
+)
+
+
+def looks_machine(raw: str) -> bool:
+    raw = raw.strip()
+    return bool(_ISO_8601.fullmatch(raw) or _RFC_2822.fullmatch(raw))
+
+
+def _offset(text: str, raw: str) -> tzinfo:
+    if text.upper() == "Z":
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    # Seconds appear only in historical local-mean-time offsets, as Python prints them.
+    hours, minutes, seconds = int(digits[:2]), int(digits[2:4] or 0), int(digits[4:6] or 0)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise DateParseError("unparseable_date", f"{raw!r}: impossible UTC offset")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes, seconds=seconds))
+
+
+def parse_machine_date(raw: str, tz: tzinfo) -> ParsedDate:
+    text = raw.strip()
+    match = _ISO_8601.fullmatch(text)
+    if match is None:
+        if _RFC_2822.fullmatch(text):
+            return _parse_rfc_2822(text, raw, tz)
+        raise DateParseError("unparseable_date", f"{raw!r}: not an ISO 8601 or RFC 2822 date")
+    has_time = match["h"] is not None
+    zone = _offset(match["off"], raw) if match["off"] else tz
+    micro = int((match["frac"] or "0")[:6].ljust(6, "0"))
+    try:
+        value = datetime(
+            int(match["y"]),
+            int(match["mo"]),
+            int(match["d"]),
+            int(match["h"] or 0),
+            int(match["mi"] or 0),
+            int(match["s"] or 0),
+            micro,
+            tzinfo=zone,
+        )
+    except ValueError as exc:
+        raise DateParseError("unparseable_date", f"{raw!r}: {exc}") from None
+    pattern = "iso8601" if match["off"] else "iso8601.local" if has_time else "iso8601.date"
+    return ParsedDate(value=value.astimezone(tz), has_time=has_time, pattern=pattern)
+
+
+def _parse_rfc_2822(text: str, raw: str, tz: tzinfo) -> ParsedDate:
+    try:
+        value = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        raise DateParseError("unparseable_date", f"{raw!r}: bad RFC 2822 date") from None
+    if value.tzinfo is None:
+        # RFC 2822 "-0000": UTC with no claim about the local zone.
+        value = value.replace(tzinfo=UTC)
+    return ParsedDate(value=value.astimezone(tz), has_time=True, pattern="rfc2822")
+
+
+# --- the pipeline ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    source: str
+    raw: str
+    parsed: ParsedDate
+
+
+def _trust(candidate: dict[str, Any]) -> int:
+    source = candidate.get("source")
+    if source in PUBLISHED_TRUST_ORDER:
+        return PUBLISHED_TRUST_ORDER.index(source)
+    return len(PUBLISHED_TRUST_ORDER)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DateNormalizationPipeline:
+    def __init__(
+        self,
+        stats: StatsCollector,
+        tz: tzinfo,
+        default_locale: str = DEFAULT_LOCALE,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.stats = stats
+        self.tz = tz
+        self.default_locale = default_locale
+        self.clock = clock
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        settings = crawler.settings
+        return cls(
+            crawler.stats,
+            ZoneInfo(settings.get("SITE_TIMEZONE") or DEFAULT_TIMEZONE),
+            settings.get("SITE_DEFAULT_LOCALE") or DEFAULT_LOCALE,
+        )
+
+    def parse_candidate(
+        self, candidate: dict[str, Any], item: ArticleItem, now: datetime
+    ) -> ParsedDate:
+        raw = candidate["raw"]
+        if looks_machine(raw):
+            return parse_machine_date(raw, self.tz)
+        locale = locale_of(
+            candidate.get("locale"), item.page_locale, item.fetched_url, self.default_locale
+        )
+        return parse_display_date(raw, locale, self.tz, now=now)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        adapter = ItemAdapter(item)
+        now = self.clock()
+        published: list[_Candidate] = []
+        modified: list[_Candidate] = []
+        published_seen = modified_seen = False
+        for candidate in sorted(adapter.get("date_candidates") or [], key=_trust):
+            raw = candidate.get("raw")
+            kind = candidate.get("kind") or "published"
+            if not isinstance(raw, str) or not raw.strip() or kind not in ("published", "modified"):
+                continue
+            source = str(candidate.get("source") or "unknown")
+            field = f"{kind}_at"
+            if kind == "published":
+                published_seen = True
+            else:
+                modified_seen = True
+            try:
+                parsed = self.parse_candidate(candidate, item, now)
+            except DateParseError as exc:
+                self.stats.inc_value(f"normalize/{exc.code}")
+                self._problem(adapter, field, exc.code, f"{source}: {raw!r}: {exc}")
+                continue
+            (published if kind == "published" else modified).append(_Candidate(source, raw, parsed))
+
+        chosen = self._choose_published(adapter, published, published_seen)
+        if modified:
+            self._set_modified(adapter, chosen, modified)
+        elif modified_seen:
+            adapter["modified_at"] = None
+        if not adapter.get("crawled_at"):
+            adapter["crawled_at"] = format_iso(now.astimezone(self.tz))
+        return item
+
+    def _choose_published(
+        self, adapter: ItemAdapter, published: list[_Candidate], seen: bool
+    ) -> _Candidate | None:
+        if not published:
+            if seen:
+                # Every candidate failed; each already left a problem with its parse code.
+                adapter["published_at"] = adapter["published_at_raw"] = None
+                adapter["published_at_source"] = None
+            elif not adapter.get("published_at"):
+                self.stats.inc_value("normalize/missing_published_at")
+                self._problem(
+                    adapter, "published_at", "missing_published_at", "no published date found"
+                )
+            return None
+        chosen = next((c for c in published if c.parsed.has_time), None)
+        if chosen is None:
+            chosen = published[0]
+            self.stats.inc_value("normalize/published_at_date_only")
+            self._problem(
+                adapter,
+                "published_at",
+                "published_at_date_only",
+                f"only date-only candidates; {chosen.source} {chosen.raw!r} used as midnight",
+            )
+        adapter["published_at"] = format_iso(chosen.parsed.value.astimezone(self.tz))
+        adapter["published_at_raw"] = chosen.raw
+        adapter["published_at_source"] = chosen.source
+        self.stats.inc_value("normalize/published_at")
+        self.stats.inc_value(f"normalize/published_at_source/{chosen.source}")
+        for other in published:
+            if other is chosen or self._agree(chosen.parsed, other.parsed):
+                continue
+            self.stats.inc_value("normalize/date_disagreement")
+            self._problem(
+                adapter,
+                "published_at",
+                "date_disagreement",
+                f"{chosen.source} {self._show(chosen)} vs {other.source} {self._show(other)}",
+            )
+        return chosen
+
+    def _set_modified(
+        self, adapter: ItemAdapter, chosen: _Candidate | None, modified: list[_Candidate]
+    ) -> None:
+        newest = max(modified, key=lambda c: c.parsed.value)
+        adapter["modified_at"] = format_iso(newest.parsed.value.astimezone(self.tz))
+        self.stats.inc_value("normalize/modified_at")
+        if chosen is not None and self._before(newest.parsed, chosen.parsed):
+            self.stats.inc_value("normalize/modified_before_published")
+            self._problem(
+                adapter,
+                "modified_at",
+                "modified_before_published",
+                f"{newest.source} {self._show(newest)} is before "
+                f"{chosen.source} {self._show(chosen)}",
+            )
+
+    def _coarse(self, a: ParsedDate, b: ParsedDate) -> tuple[Any, Any]:
+        # Compare at the coarser precision of the two: local calendar day, or minute (display
+        # dates carry no seconds).
+        if a.has_time and b.has_time:
+            return (
+                a.value.replace(second=0, microsecond=0),
+                b.value.replace(second=0, microsecond=0),
+            )
+        return a.value.astimezone(self.tz).date(), b.value.astimezone(self.tz).date()
+
+    def _agree(self, a: ParsedDate, b: ParsedDate) -> bool:
+        left, right = self._coarse(a, b)
+        return bool(left == right)
+
+    def _before(self, a: ParsedDate, b: ParsedDate) -> bool:
+        left, right = self._coarse(a, b)
+        return bool(left < right)
+
+    def _show(self, candidate: _Candidate) -> str:
+        value = candidate.parsed.value.astimezone(self.tz)
+        shown = format_iso(value) if candidate.parsed.has_time else value.date().isoformat()
+        return f"{shown} ({candidate.raw!r})"
+
+    def _problem(self, adapter: ItemAdapter, field: str, code: str, message: str) -> None:
+        adapter["problems"] = [
+            *(adapter.get("problems") or []),
+            {"field": field, "code": code, "message": message},
+        ]

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import html as html_lib
+import unicodedata
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import lxml.html
+import nh3
+from itemadapter import ItemAdapter
+
+from crawler.items import ArticleItem
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+PROBLEM_CODES: dict[str, str] = {
+    "body_html_sanitized": (
+        "the sanitizer removed elements or event-handler attributes from body_html "
+        "(the message lists them)"
+    ),
+}
+
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "p", "br", "strong", "b", "em", "i", "u", "a", "ul", "ol", "li",
+        "h2", "h3", "h4", "h5", "h6", "blockquote",
+        "table", "thead", "tbody", "tr", "th", "td",
+        "img", "figure", "figcaption", "span", "div", "sub", "sup",
+    }
+)  # fmt: skip
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+}
+URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+LINK_REL = "noopener noreferrer nofollow"
+# Removed with their content: their text is code or a fallback for a plugin, never article text.
+_DROP_WITH_CONTENT = {"script", "style", "iframe", "noscript", "template", "object"}
+# Wrappers that carry no content of their own, so a <p> made only of them and blanks is empty.
+_INLINE_WRAPPERS = {"br", "span", "strong", "b", "em", "i", "u", "sub", "sup", "font"}
+
+
+def _parse_fragment(markup: str) -> lxml.html.HtmlElement:
+    return lxml.html.fragment_fromstring(markup, create_parent="div")
+
+
+def _serialize_children(root: lxml.html.HtmlElement) -> str:
+    head = html_lib.escape(root.text or "", quote=False)
+    return head + "".join(
+        lxml.html.tostring(child, encoding="unicode", with_tail=True) for child in root
+    )
+
+
+def _is_empty_paragraph(element: lxml.html.HtmlElement) -> bool:
+    if element.tag != "p":
+        return False
+    for descendant in element.iterdescendants():
+        if not isinstance(descendant.tag, str):
+            continue
+        if descendant.tag not in _INLINE_WRAPPERS:
+            return False
+    text = element.text_content().translate(dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff")))
+    return not text.strip()
+
+
+def _drop_empty_paragraphs(root: lxml.html.HtmlElement) -> None:
+    for paragraph in list(root.iter("p")):
+        if _is_empty_paragraph(paragraph):
+            paragraph.drop_tree()
+
+
+_URL_INVISIBLE = dict.fromkeys(map(ord, "\t\n\r"))
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def _clean_url(value: str) -> str:
+    # As browsers do (WHATWG URL): "java\tscript:" is "javascript:" and must be seen so.
+    return value.translate(_URL_INVISIBLE).strip(_C0_AND_SPACE)
+
+
+def _make_links_absolute(root: lxml.html.HtmlElement, base_url: str) -> None:
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for attribute in ("href", "src"):
+            value = element.get(attribute)
+            if value is None:
+                continue
+            try:
+                element.set(attribute, urljoin(base_url, _clean_url(value)))
+            except ValueError:
+                # An unparseable URL (e.g. "http://[broken") cannot be linked to; drop it.
+                del element.attrib[attribute]
+
+
+def sanitize_html(html: str, base_url: str) -> str:
+    if not html.strip():
+        return ""
+    root = _parse_fragment(html)
+    _make_links_absolute(root, base_url)
+    cleaned = nh3.clean(
+        unicodedata.normalize("NFC", _serialize_children(root)),
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=set(URL_SCHEMES),
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
+    if not cleaned.strip():
+        return ""
+    root = _parse_fragment(cleaned)
+    _drop_empty_paragraphs(root)
+    return _serialize_children(root).strip()
+
+
+def element_counts(html: str) -> Counter[str]:
+    """Tags, plus on* handlers and javascript: URLs, of a fragment, empty paragraphs ignored."""
+    counts: Counter[str] = Counter()
+    if not html.strip():
+        return counts
+    root = _parse_fragment(html)
+    _drop_empty_paragraphs(root)
+    for element in root.iterdescendants():
+        if not isinstance(element.tag, str):
+            continue
+        counts[element.tag] += 1
+        for name, value in element.attrib.items():
+            if name.lower().startswith("on"):
+                counts[f"@{name.lower()}"] += 1
+            elif name in ("href", "src") and _clean_url(value).lower().startswith("javascript:"):
+                counts[f"{name}=javascript:"] += 1
+    return counts
+
+
+def removed_elements(before: str, after: str) -> Counter[str]:
+    return element_counts(before) - element_counts(after)
+
+
+class BodyHtmlPipeline:
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        return cls(crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        adapter = ItemAdapter(item)
+        body = adapter.get("body_html")
+        if not body:
+            adapter["body_html"] = None
+            return item
+        base_url = adapter.get("url") or adapter.get("fetched_url") or ""
+        cleaned = sanitize_html(body, base_url)
+        adapter["body_html"] = cleaned or None
+        self.stats.inc_value("normalize/body_html")
+        removed = removed_elements(body, cleaned)
+        if removed:
+            self.stats.inc_value("normalize/body_html_removed_elements", sum(removed.values()))
+            listing = ", ".join(f"{name} x{count}" for name, count in sorted(removed.items()))
+            adapter["problems"] = [
+                *(adapter.get("problems") or []),
+                {
+                    "field": "body_html",
+                    "code": "body_html_sanitized",
+                    "message": f"removed: {listing}",
+                },
+            ]
+        return item

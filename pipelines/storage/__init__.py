@@ -1,0 +1,1 @@
+"""Articles, their URLs and versions, and crawl runs in SQLite or PostgreSQL."""

@@ -1,0 +1,162 @@
+"""Database schema (revision 0002). Alembic migrations in ``migrations/versions`` must match it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Dates keep two columns: the ISO string exactly as the pipelines produced it (with the site's
+# offset; a DateTime column would lose the offset on PostgreSQL and the whole zone on SQLite) and
+# a UTC instant for sorting and ``--since`` filters.
+ISO_LENGTH = 40
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; SQLite hands back naive values, so the zone is restored."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime refused: {value!r}")
+        value = value.astimezone(UTC)
+        # SQLite stores the text form; without the offset every value sorts as text in UTC.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSON (not JSONB) on PostgreSQL so that objects keep their key order in exports.
+JsonValue = JSON(none_as_null=True)
+
+
+class Base(DeclarativeBase):
+    # Named constraints: SQLite batch migrations and PostgreSQL drops refer to them by name.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012
+        datetime: UTCDateTime(),
+    }
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    alternate_urls: Mapped[list[str]] = mapped_column(JsonValue)
+    title: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    summary_truncated: Mapped[bool] = mapped_column(Boolean)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
+    published_at_raw: Mapped[str | None] = mapped_column(Text)
+    published_at_source: Mapped[str | None] = mapped_column(String(40))
+    modified_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
+    language: Mapped[str | None] = mapped_column(String(20))
+    category: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JsonValue)
+    images: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
+    related_urls: Mapped[list[str]] = mapped_column(JsonValue)
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    crawled_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
+    source: Mapped[str | None] = mapped_column(Text)
+    problems: Mapped[list[dict[str, str]]] = mapped_column(JsonValue)
+
+    published_at_utc: Mapped[datetime | None] = mapped_column(index=True)
+    modified_at_utc: Mapped[datetime | None] = mapped_column()
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+    last_run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ArticleUrl(Base):
+    __tablename__ = "article_urls"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[str] = mapped_column(
+        String(20), ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+
+
+class ArticleVersion(Base):
+    __tablename__ = "article_versions"
+    __table_args__ = (Index("ix_article_versions_article_id_id", "article_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[str] = mapped_column(
+        String(20), ForeignKey("articles.id", ondelete="CASCADE")
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    captured_at: Mapped[datetime] = mapped_column()
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    record: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(20))
+    spider_args: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+
+
+# A version snapshot holds what a reader sees of the article, not crawl bookkeeping.
+VERSION_FIELDS: tuple[str, ...] = (
+    "url",
+    "title",
+    "summary",
+    "summary_truncated",
+    "body_text",
+    "body_html",
+    "author",
+    "published_at",
+    "published_at_raw",
+    "published_at_source",
+    "modified_at",
+    "language",
+    "category",
+    "tags",
+    "images",
+    "attachments",
+    "related_urls",
+    "problems",
+)

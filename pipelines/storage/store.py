@@ -1,0 +1,478 @@
+"""ArticleStore: one code path for SQLite and PostgreSQL (native upserts, Alembic migrations)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from crawler.items import EXPORT_FIELDS
+from pipelines.storage.models import VERSION_FIELDS, Article, ArticleUrl, ArticleVersion, CrawlRun
+from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# pg_advisory_xact_lock key shared by every process that migrates this database ("HEPZA" + 1).
+MIGRATION_LOCK_KEY = 0x4845505A41_01
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Bound parameters per statement stay far below SQLite's and PostgreSQL's limits.
+IN_CHUNK = 500
+
+LIST_FIELDS = frozenset(
+    {"alternate_urls", "tags", "images", "attachments", "related_urls", "problems"}
+)
+OUTCOMES = frozenset({"running", "succeeded", "failed", "interrupted"})
+
+
+class StorageError(RuntimeError):
+    """A database failure, its message scrubbed of the connection password."""
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    # "new" | "changed" | "unchanged" | "duplicate_content"
+    status: str
+    # the record's own id, or for "duplicate_content" the article that already has this content
+    article_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    id: str
+    url: str
+    modified_at: datetime | None
+    published_at: datetime | None
+
+
+def article_id(canonical_url: str) -> str:
+    try:
+        from pipelines.urls import article_id as shared_article_id  # noqa: PLC0415
+    except ImportError:
+        # Same definition as pipelines.urls.article_id, for trees where it is not there yet.
+        return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:20]
+    return shared_article_id(canonical_url)
+
+
+def content_fingerprint(record: dict[str, Any]) -> str:
+    """Fallback hash for records that arrive without ``content_hash``."""
+    content = {name: record.get(name) for name in VERSION_FIELDS if name != "url"}
+    payload = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _json_default(value: object) -> object:
+    # Scrapy stats hold datetimes (start_time, finish_time) and sometimes other objects.
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+_json_dumps = partial(json.dumps, ensure_ascii=False, default=_json_default)
+
+
+def create_db_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    kwargs: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        # Error messages and echo logs then show statements without row values (bodies, URLs).
+        "hide_parameters": True,
+    }
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs["pool_pre_ping"] = True
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling skips BEGIN before DDL and cannot BEGIN IMMEDIATE;
+    # SQLAlchemy's documented recipe takes over so that migrations and batches are atomic.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the lock up front: a deferred transaction that reads first and then
+        # writes fails at once with SQLITE_BUSY when another writer got in between.
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def upgrade_database(engine: Engine, revision: str = "head") -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    with engine.connect() as raw_conn:
+        sqlite_db = engine.dialect.name == "sqlite"
+        if sqlite_db:
+            # Batch migrations rebuild tables; with foreign keys on, dropping the old copy
+            # would cascade-delete child rows. The pragma is ignored inside a transaction.
+            raw_conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        conn = raw_conn.execution_options(sqlite_immediate=True)
+        try:
+            with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    # Released at commit or rollback, even if this process dies mid-upgrade.
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        finally:
+            if sqlite_db:
+                raw_conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def _chunks(values: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class ArticleStore:
+    def __init__(self, database_url: str) -> None:
+        self.redacted_url = redact_url(database_url)
+        self._scrubber = RedactSecretsFilter(url_secrets(database_url))
+        with self.guard("open"):
+            self._engine = create_db_engine(database_url)
+            self._dialect = self._engine.dialect.name
+            upgrade_database(self._engine)
+        self._insert: Callable[..., Any] = (
+            postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        )
+        self._deferred_aliases: list[tuple[str, str]] = []
+        logger.info("storage: %s database at %s is up to date", self._dialect, self.redacted_url)
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> ArticleStore:
+        return cls(settings.get("DATABASE_URL"))
+
+    def __repr__(self) -> str:
+        return f"ArticleStore({self.redacted_url!r})"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def guard(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            # Chaining would print the driver's message in tracebacks; scrub and cut the chain.
+            message = self._scrubber.scrub(f"{type(exc).__name__}: {exc}")
+            raise StorageError(
+                f"storage {action} failed on {self.redacted_url}: {message}"
+            ) from None
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[Connection]:
+        with self.guard(action), self._engine.connect() as raw:
+            conn = raw.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+
+    # --- articles -------------------------------------------------------------------------
+
+    def classify(self, record: dict[str, Any]) -> Classification:
+        record_id = record.get("id") or article_id(record["url"])
+        content_hash = record.get("content_hash") or content_fingerprint(record)
+        with self.guard("classify"), self._engine.connect() as conn:
+            stored = conn.execute(
+                select(Article.content_hash).where(Article.id == record_id)
+            ).first()
+            if stored is not None:
+                status = "unchanged" if stored.content_hash == content_hash else "changed"
+                return Classification(status, record_id)
+            twin = conn.scalar(
+                select(Article.id)
+                .where(Article.content_hash == content_hash, Article.id != record_id)
+                .order_by(Article.first_seen, Article.id)
+                .limit(1)
+            )
+        if twin is not None:
+            return Classification("duplicate_content", twin)
+        return Classification("new", record_id)
+
+    def write_batch(self, records: list[dict[str, Any]], run_id: str) -> None:
+        merged, urls = self._merge(records)
+        if not merged:
+            return
+        now = datetime.now(UTC)
+        with self._write("write_batch") as conn:
+            previous: dict[str, str | None] = {}
+            for ids in _chunks(list(merged)):
+                rows = conn.execute(
+                    select(Article.id, Article.content_hash).where(Article.id.in_(ids))
+                )
+                previous.update({row.id: row.content_hash for row in rows})
+
+            article_rows = [self._article_row(rec, now, run_id) for rec in merged.values()]
+            stmt = self._insert(Article)
+            kept = {"id", "first_seen"}
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[Article.id],
+                set_={
+                    col.name: stmt.excluded[col.name]
+                    for col in Article.__table__.columns
+                    if col.name not in kept
+                },
+            )
+            conn.execute(stmt, article_rows)
+
+            versions = [
+                {
+                    "article_id": row["id"],
+                    "content_hash": row["content_hash"],
+                    "captured_at": now,
+                    "run_id": run_id,
+                    "record": {name: row[name] for name in VERSION_FIELDS},
+                }
+                for row in article_rows
+                if row["id"] not in previous or previous[row["id"]] != row["content_hash"]
+            ]
+            if versions:
+                conn.execute(self._insert(ArticleVersion), versions)
+
+            # A URL met on an article's own page belongs to that article from now on, unless it
+            # is another article's canonical URL.
+            for chunk in _chunks(list(urls)):
+                for row in conn.execute(
+                    select(Article.url, Article.id).where(Article.url.in_(chunk))
+                ):
+                    urls[row.url] = row.id
+            url_stmt = self._insert(ArticleUrl)
+            url_stmt = url_stmt.on_conflict_do_update(
+                index_elements=[ArticleUrl.url],
+                set_={
+                    "last_seen": url_stmt.excluded.last_seen,
+                    "article_id": url_stmt.excluded.article_id,
+                },
+            )
+            conn.execute(
+                url_stmt,
+                [
+                    {"url": url, "article_id": owner, "first_seen": now, "last_seen": now}
+                    for url, owner in urls.items()
+                ],
+            )
+            self._write_deferred_aliases(conn, now)
+
+    def _merge(
+        self, records: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        merged: dict[str, dict[str, Any]] = {}
+        urls: dict[str, str] = {}
+        for record in records:
+            record_id = record.get("id") or article_id(record["url"])
+            merged[record_id] = {**record, "id": record_id}
+            for url in [record["url"], *(record.get("alternate_urls") or [])]:
+                if url:
+                    urls[url] = record_id
+        # Canonical URLs win over an alternate URL that another record of the batch listed.
+        for record_id, record in merged.items():
+            urls[record["url"]] = record_id
+        return merged, urls
+
+    @staticmethod
+    def _article_row(record: dict[str, Any], now: datetime, run_id: str) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for name in EXPORT_FIELDS:
+            value = record.get(name)
+            if value is None and name in LIST_FIELDS:
+                value = []
+            row[name] = value
+        row["summary_truncated"] = bool(row["summary_truncated"])
+        row["content_hash"] = row["content_hash"] or content_fingerprint(row)
+        published, modified = parse_iso(row["published_at"]), parse_iso(row["modified_at"])
+        row["published_at_utc"] = published.astimezone(UTC) if published else None
+        row["modified_at_utc"] = modified.astimezone(UTC) if modified else None
+        row["first_seen"] = now
+        row["last_seen"] = now
+        row["last_run_id"] = run_id
+        return row
+
+    # --- URLs -----------------------------------------------------------------------------
+
+    def resolve_article_ids(self, urls: list[str]) -> dict[str, str]:
+        """Article id for each URL that is an article's canonical URL or a known alias."""
+        with self.guard("resolve"), self._engine.connect() as conn:
+            return self._resolve(conn, urls)
+
+    @staticmethod
+    def _resolve(conn: Connection, urls: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(urls))):
+            for row in conn.execute(
+                select(ArticleUrl.url, ArticleUrl.article_id).where(ArticleUrl.url.in_(chunk))
+            ):
+                found[row.url] = row.article_id
+            for row in conn.execute(select(Article.url, Article.id).where(Article.url.in_(chunk))):
+                found[row.url] = row.id
+        return found
+
+    def record_aliases(self, pairs: list[tuple[str, str]], run_id: str) -> None:
+        """Store ``url`` as another address of the article whose canonical URL is given.
+
+        An article still waiting in a caller's open batch is not in the database yet: its
+        aliases wait here and are written with the next batch (or dropped, with a warning, at
+        ``close``).
+        """
+        pairs = [(canonical, url) for canonical, url in pairs if url and url != canonical]
+        if not pairs:
+            return
+        owners = self.resolve_article_ids([canonical for canonical, _ in pairs])
+        resolved = [(owners[canonical], url) for canonical, url in pairs if canonical in owners]
+        self._deferred_aliases.extend(
+            (canonical, url) for canonical, url in pairs if canonical not in owners
+        )
+        if resolved:
+            self.record_alias_ids(resolved, run_id)
+
+    def record_alias_ids(self, pairs: list[tuple[str, str]], run_id: str) -> int:
+        """Store ``(article_id, url)`` pairs; returns how many URLs were written or refreshed."""
+        if not pairs:
+            return 0
+        with self._write("record_aliases") as conn:
+            written = self._write_aliases(conn, pairs, datetime.now(UTC))
+        logger.debug("storage: %d aliases recorded (run %s)", written, run_id)
+        return written
+
+    def _write_aliases(self, conn: Connection, pairs: list[tuple[str, str]], now: datetime) -> int:
+        rows = {url: owner for owner, url in pairs if url}
+        canonical: set[str] = set()
+        for chunk in _chunks(list(rows)):
+            canonical.update(conn.scalars(select(Article.url).where(Article.url.in_(chunk))))
+        # An alias never takes over a URL that is some article's own canonical URL.
+        values = [
+            {"url": url, "article_id": owner, "first_seen": now, "last_seen": now}
+            for url, owner in rows.items()
+            if url not in canonical
+        ]
+        if values:
+            stmt = self._insert(ArticleUrl)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[ArticleUrl.url], set_={"last_seen": stmt.excluded.last_seen}
+            )
+            conn.execute(stmt, values)
+        return len(values)
+
+    def _write_deferred_aliases(self, conn: Connection, now: datetime) -> None:
+        if not self._deferred_aliases:
+            return
+        owners = self._resolve(conn, [canonical for canonical, _ in self._deferred_aliases])
+        ready = [(owners[c], url) for c, url in self._deferred_aliases if c in owners]
+        if ready:
+            self._write_aliases(conn, ready, now)
+            self._deferred_aliases = [p for p in self._deferred_aliases if p[0] not in owners]
+
+    def known_index(self) -> dict[str, KnownArticle]:
+        index: dict[str, KnownArticle] = {}
+        canonical: dict[str, KnownArticle] = {}
+        query = select(
+            Article.id, Article.url, Article.modified_at, Article.published_at, ArticleUrl.url
+        ).outerjoin(ArticleUrl, ArticleUrl.article_id == Article.id)
+        with self.guard("known_index"), self._engine.connect() as conn:
+            for art_id, url, modified, published, alias in conn.execute(query):
+                known = canonical.get(url)
+                if known is None:
+                    known = KnownArticle(art_id, url, parse_iso(modified), parse_iso(published))
+                    canonical[url] = known
+                if alias:
+                    index[alias] = known
+        index.update(canonical)
+        return index
+
+    # --- runs -----------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, started_at: datetime, spider_args: dict[str, Any]) -> None:
+        stmt = self._insert(CrawlRun).on_conflict_do_nothing(index_elements=[CrawlRun.run_id])
+        with self._write("start_run") as conn:
+            conn.execute(
+                stmt,
+                {
+                    "run_id": run_id,
+                    "started_at": started_at,
+                    "outcome": "running",
+                    "spider_args": spider_args,
+                },
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        finished_at: datetime,
+        outcome: str,
+        stats: dict[str, Any],
+        report: dict[str, Any],
+        *,
+        only_if_running: bool = False,
+    ) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown run outcome {outcome!r}, expected one of {sorted(OUTCOMES)}")
+        values = {"finished_at": finished_at, "outcome": outcome, "stats": stats, "report": report}
+        with self._write("finish_run") as conn:
+            stmt = update(CrawlRun).where(CrawlRun.run_id == run_id)
+            if only_if_running:
+                stmt = stmt.where(CrawlRun.outcome == "running")
+            if conn.execute(stmt.values(**values)).rowcount:
+                return
+            if conn.scalar(select(CrawlRun.run_id).where(CrawlRun.run_id == run_id)) is None:
+                # start_run never ran (the store opened late): keep the run anyway.
+                conn.execute(
+                    self._insert(CrawlRun),
+                    {"run_id": run_id, "started_at": finished_at, "spider_args": {}, **values},
+                )
+
+    def close(self) -> None:
+        if self._deferred_aliases:
+            logger.warning(
+                "storage: %d aliases dropped, their article was never stored: %s",
+                len(self._deferred_aliases),
+                ", ".join(f"{url} -> {canonical}" for canonical, url in self._deferred_aliases[:5]),
+            )
+            self._deferred_aliases = []
+        # The engine stays usable: a later call opens new connections (see StoragePipeline).
+        self._engine.dispose()

@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+from itemadapter import ItemAdapter
+
+from crawler.items import ArticleItem
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+PROBLEM_CODES: dict[str, str] = {
+    "missing_url": "the item has neither a url nor a fetched_url",
+    "url_not_article": (
+        "the canonical URL is neither a /w/<slug> display page nor an asset_publisher content URL"
+    ),
+}
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_JSESSIONID = re.compile(r";jsessionid=[^/?#;]*", re.IGNORECASE)
+_ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+# RFC 3986 gen-delims + sub-delims, plus "%": decoding any of these would change what the URL
+# means, so their escapes are kept (upper-cased) while every other escape is decoded.
+_RESERVED = frozenset(b":/?#[]@!$&'()*+,;=%")
+_PATH_SAFE = "/:@!$&'()*+,;="
+_QUERY_SAFE = "/?:@!$&'()*+,;="
+
+# A Liferay i18n path prefix: en, vi, en-US, en_US, vi-VN, zh-Hant-TW, fil-PH. Three-letter
+# languages only with a region so that short layout names ("tin") are not taken for locales.
+LOCALE_SEGMENT = re.compile(
+    r"[a-z]{2}(?:[-_][A-Za-z]{4})?(?:[-_](?:[A-Za-z]{2}|\d{3}))?"
+    r"|[a-z]{3}(?:[-_][A-Za-z]{4})?[-_](?:[A-Za-z]{2}|\d{3})"
+)
+_SITE_PREFIX = r"(?:/web/(?P<site>[^/]+))?"
+_DISPLAY_PAGE = re.compile(rf"^{_SITE_PREFIX}/w/(?P<slug>[^/]+)/?$")
+# Older Liferay versions append the group id after the urlTitle: .../content/<slug>/40615.
+_ASSET_PUBLISHER_CONTENT = re.compile(
+    rf"^{_SITE_PREFIX}(?:/[^/]+)*/-/asset_publisher/[^/]+/content/(?P<slug>[^/]+)(?:/\d+)?/?$"
+)
+# The guest group is the site served at the virtual host's root (HEPZA's login link points at
+# /web/guest/trang-chu), so /web/guest/w/x and /w/x are one page. Any other group is another
+# site with its own urlTitle namespace and keeps its /web/<site> prefix.
+_ROOT_SITE = "guest"
+
+
+def _requote(component: str, safe: str) -> str:
+    chunks: list[tuple[bool, str]] = []  # (is a kept escape, text)
+    pos = 0
+    for match in _ESCAPE_RUN.finditer(component):
+        chunks.append((False, component[pos : match.start()]))
+        chunks.extend(_decode_run(match.group()))
+        pos = match.end()
+    chunks.append((False, component[pos:]))
+
+    out: list[str] = []
+    text: list[str] = []
+    for kept, value in chunks:
+        if kept:
+            out.append(quote(unicodedata.normalize("NFC", "".join(text)), safe=safe))
+            text = []
+            out.append(value)
+        else:
+            text.append(value)
+    out.append(quote(unicodedata.normalize("NFC", "".join(text)), safe=safe))
+    return "".join(out)
+
+
+def _decode_run(run: str) -> list[tuple[bool, str]]:
+    raw = bytes.fromhex(run.replace("%", ""))
+    chunks: list[tuple[bool, str]] = []
+    pending = bytearray()
+    for byte in raw:
+        if byte in _RESERVED:
+            chunks.append((False, pending.decode("utf-8", errors="strict")))
+            pending.clear()
+            chunks.append((True, f"%{byte:02X}"))
+        else:
+            pending.append(byte)
+    chunks.append((False, pending.decode("utf-8", errors="strict")))
+    return chunks
+
+
+def _normalize_component(component: str, safe: str) -> str:
+    try:
+        return _requote(component, safe)
+    except UnicodeDecodeError:
+        # Not UTF-8 (a Latin-1 link from an old page): leave the bytes alone, only fix hex case.
+        return _ESCAPE_RUN.sub(lambda m: m.group().upper(), component)
+
+
+def _netloc(scheme: str, netloc: str) -> str:
+    parts = urlsplit(f"//{netloc}")
+    try:
+        port = parts.port
+    except ValueError:
+        return netloc.lower()
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    userinfo = netloc.rpartition("@")[0]
+    result = f"{userinfo}@{host}" if userinfo else host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        result = f"{result}:{port}"
+    return result
+
+
+def normalize_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    netloc = _netloc(scheme, parts.netloc) if parts.netloc else ""
+    path = _normalize_component(_JSESSIONID.sub("", parts.path), _PATH_SAFE)
+    if netloc and not path:
+        path = "/"
+    query = _normalize_component(parts.query, _QUERY_SAFE)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _strip_locale(path: str) -> str:
+    first, sep, rest = path.lstrip("/").partition("/")
+    if first and LOCALE_SEGMENT.fullmatch(first):
+        return "/" + rest if sep else "/"
+    return path
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _lower_ascii_outside_escapes(slug: str) -> str:
+    # Liferay lower-cases urlTitles; the hex digits of escapes must stay upper-case.
+    return "".join(
+        part if part.startswith("%") else part.translate(_ASCII_LOWER)
+        for part in re.split(r"(%[0-9A-Fa-f]{2})", slug)
+    )
+
+
+def _article_match(path: str) -> re.Match[str] | None:
+    return _DISPLAY_PAGE.match(path) or _ASSET_PUBLISHER_CONTENT.match(path)
+
+
+def is_article_url(url: str) -> bool:
+    path = _strip_locale(urlsplit(normalize_url(url)).path)
+    match = _article_match(path)
+    return match is not None and bool(match["slug"])
+
+
+def canonical_article_url(url: str) -> str:
+    parts = urlsplit(normalize_url(url))
+    path = _strip_locale(parts.path)
+    query = parts.query
+    match = _article_match(path)
+    if match is not None:
+        site = match["site"]
+        prefix = f"/web/{site}" if site and site != _ROOT_SITE else ""
+        path = f"{prefix}/w/{_lower_ascii_outside_escapes(match['slug'])}"
+        # A display page renders the same article whatever the portlet, paging or redirect
+        # parameters say, so none of them belong in its identity.
+        query = ""
+    elif len(path) > 1:
+        path = path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+def article_id(canonical_url: str) -> str:
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:20]
+
+
+class UrlNormalizationPipeline:
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        return cls(crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        adapter = ItemAdapter(item)
+        original = adapter.get("url") or ""
+        fetched = adapter.get("fetched_url") or ""
+        source = original or fetched
+        if not source:
+            self._problem(adapter, "url", "missing_url", "no url and no fetched_url")
+            return item
+
+        canonical = canonical_article_url(source)
+        if canonical != original:
+            self.stats.inc_value("normalize/url_canonicalized")
+        adapter["url"] = canonical
+        adapter["id"] = article_id(canonical)
+        if not is_article_url(canonical):
+            self.stats.inc_value("normalize/url_not_article")
+            self._problem(adapter, "url", "url_not_article", f"{canonical} is not an article URL")
+
+        met = [*(adapter.get("alternate_urls") or []), fetched, original]
+        alternates = {normalize_url(urljoin(canonical, u)) for u in met if u}
+        alternates.discard(canonical)
+        adapter["alternate_urls"] = sorted(alternates)
+        self.stats.inc_value("normalize/alternate_urls", len(alternates))
+
+        related: list[str] = []
+        for url in adapter.get("related_urls") or []:
+            if not url:
+                continue
+            related_url = canonical_article_url(urljoin(fetched or canonical, url))
+            if related_url not in related:
+                related.append(related_url)
+        adapter["related_urls"] = related
+
+        for name in ("images", "attachments"):
+            for entry in adapter.get(name) or []:
+                if entry.get("url"):
+                    entry["url"] = normalize_url(urljoin(fetched or canonical, entry["url"]))
+        return item
+
+    def _problem(self, adapter: ItemAdapter, field: str, code: str, message: str) -> None:
+        adapter["problems"] = [
+            *(adapter.get("problems") or []),
+            {"field": field, "code": code, "message": message},
+        ]

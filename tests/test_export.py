@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from jsonschema import Draft202012Validator
+
+from crawler.commands.export import (
+    EXPORT_COLUMNS,
+    PARQUET_SCHEMA,
+    default_output,
+    iter_articles,
+    parse_csv_row,
+    since_instant,
+    to_jsonable,
+    write_export,
+)
+from crawler.items import EXPORT_FIELDS
+from pipelines.storage.store import ArticleStore, article_id
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads(
+    (PROJECT_ROOT / "pipelines" / "schema" / "article.schema.json").read_text(encoding="utf-8")
+)
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@pytest.fixture
+def filled_store(
+    database_url: str, make_article_record: Callable[..., dict[str, Any]]
+) -> Iterator[ArticleStore]:
+    store = ArticleStore(database_url)
+    store.write_batch(
+        [
+            make_article_record("late", body_text="L", published_at="2023-03-05T08:00:00+07:00"),
+            make_article_record("undated", body_text="U", published_at=None),
+            # 00:30 in Ho Chi Minh City is still the previous day in UTC.
+            make_article_record("b-early", body_text="E", published_at="2023-01-18T00:30:00+07:00"),
+            make_article_record("a-early", body_text="A", published_at="2023-01-18T00:30:00+07:00"),
+            make_article_record(
+                "before",
+                body_text="Trước",
+                published_at="2023-01-17T23:59:00+07:00",
+                problems=[{"field": "author", "code": "missing_author", "message": "không có"}],
+                attachments=[{"url": "https://hepza.hochiminhcity.gov.vn/d/a.pdf", "title": None}],
+                images=[],
+            ),
+        ],
+        "run-1",
+    )
+    yield store
+    store.close()
+
+
+def database_rows(store: ArticleStore) -> list[dict[str, Any]]:
+    return [to_jsonable(row) for row in iter_articles(store.engine)]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == EXPORT_COLUMNS
+        return [parse_csv_row(row) for row in reader]
+
+
+def read_parquet(path: Path) -> list[dict[str, Any]]:
+    table = pq.read_table(path)
+    assert table.schema.equals(PARQUET_SCHEMA)
+    rows = table.to_pylist()
+    for row in rows:
+        for name in ("images", "attachments", "problems"):
+            row[name] = json.loads(row[name])
+        for name in ("first_seen", "last_seen"):
+            row[name] = row[name].isoformat()
+    return rows
+
+
+READERS = {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet}
+
+
+def test_export_order_is_published_then_id_undated_last(filled_store):
+    slugs = [row["url"].rsplit("/", 1)[1] for row in database_rows(filled_store)]
+    # Same instant: the id decides.
+    base = "https://hepza.hochiminhcity.gov.vn/w/"
+    early = sorted(["a-early", "b-early"], key=lambda slug: article_id(base + slug))
+    assert slugs == ["before", *early, "late", "undated"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_export_matches_the_database_row_for_row(filled_store, tmp_path, fmt):
+    output = tmp_path / "out" / f"snapshot.{fmt}"
+    assert write_export(filled_store.engine, fmt, output) == 5
+    exported = READERS[fmt](output)
+    assert exported == database_rows(filled_store)
+    assert [list(row) for row in exported] == [list(EXPORT_COLUMNS)] * 5
+    for row in exported:
+        VALIDATOR.validate(row)
+    assert not list(output.parent.glob(".*partial"))
+
+
+def test_jsonl_keeps_vietnamese_unescaped(filled_store, tmp_path):
+    output = tmp_path / "snapshot.jsonl"
+    write_export(filled_store.engine, "jsonl", output)
+    text = output.read_text(encoding="utf-8")
+    assert "Tiêu đề late" in text
+    assert "\\u" not in text
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_since_keeps_the_site_day_inclusive(filled_store, tmp_path, fmt):
+    since = since_instant(date(2023, 1, 18), "Asia/Ho_Chi_Minh")
+    assert since == datetime(2023, 1, 17, 17, 0, tzinfo=UTC)
+    output = tmp_path / f"since.{fmt}"
+    assert write_export(filled_store.engine, fmt, output, since) == 3
+    slugs = {row["url"].rsplit("/", 1)[1] for row in READERS[fmt](output)}
+    assert slugs == {"a-early", "b-early", "late"}
+
+
+def test_empty_database_exports_an_empty_parquet_with_the_schema(database_url, tmp_path):
+    store = ArticleStore(database_url)
+    output = tmp_path / "empty.parquet"
+    assert write_export(store.engine, "parquet", output) == 0
+    store.close()
+    table = pq.read_table(output)
+    assert table.num_rows == 0
+    assert table.schema.field("first_seen").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("tags").type == pa.list_(pa.string())
+    assert table.schema.field("summary_truncated").type == pa.bool_()
+
+
+def test_default_output_name():
+    when = datetime(2024, 5, 2, 9, 15, 30, tzinfo=UTC)
+    assert default_output("parquet", when) == Path("output/exports/hepza-20240502T091530Z.parquet")
+
+
+def run_scrapy_export(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "SCRAPY_SETTINGS_MODULE": "crawler.settings",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", "export", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_scrapy_export_command(filled_store, database_url, tmp_path):
+    result = run_scrapy_export(
+        tmp_path, "--format", "jsonl", "--since", "2023-01-18", "-s", f"DATABASE_URL={database_url}"
+    )
+    assert result.returncode == 0, result.stderr
+    [written] = (tmp_path / "output" / "exports").glob("hepza-*Z.jsonl")
+    assert f"exported 3 articles to {written.relative_to(tmp_path)}" in result.stdout
+    expected = [
+        row for row in database_rows(filled_store) if row["url"].rsplit("/", 1)[1] != "before"
+    ]
+    assert read_jsonl(written) == [row for row in expected if row["published_at"]]
+
+
+def test_scrapy_export_rejects_a_bad_since(tmp_path):
+    result = run_scrapy_export(tmp_path, "--format", "csv", "--since", "18/01/2023")
+    assert result.returncode != 0
+    assert "--since wants YYYY-MM-DD" in result.stderr
+
+
+# --- the JSON schema is not vacuous ------------------------------------------------------------
+
+
+def valid_record(make_article_record: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    record = make_article_record("a")
+    assert list(record) == list(EXPORT_FIELDS)
+    VALIDATOR.validate(record)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("published_at", "2023-01-18T17:48:00"),  # no offset
+        ("crawled_at", "18/01/2023 17:48"),
+        ("id", "XYZ"),
+        ("url", "/w/relative"),
+        ("summary_truncated", "yes"),
+        ("tags", "đầu tư"),
+        ("images", [{"src": "https://x/y.jpg"}]),
+        ("problems", [{"field": "title"}]),
+        ("content_hash", None),
+    ],
+)
+def test_schema_rejects_malformed_records(make_article_record, field, value):
+    record = copy.deepcopy(valid_record(make_article_record))
+    record[field] = value
+    assert not VALIDATOR.is_valid(record)
+
+
+def test_schema_rejects_unknown_and_missing_fields(make_article_record):
+    record = valid_record(make_article_record)
+    assert not VALIDATOR.is_valid({**record, "fetched_url": record["url"]})
+    assert not VALIDATOR.is_valid({k: v for k, v in record.items() if k != "problems"})
+    # Problem codes are an open list: new codes stay valid.
+    problems = [{"field": "x", "code": "brand_new_code", "message": "m"}]
+    assert VALIDATOR.is_valid({**record, "problems": problems})
+
+
+def test_schema_is_valid_draft_2020_12():
+    Draft202012Validator.check_schema(SCHEMA)
+    assert SCHEMA["required"] == list(EXPORT_FIELDS)
+    assert set(SCHEMA["properties"]) == set(EXPORT_COLUMNS)

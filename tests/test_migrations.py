@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from pipelines.storage.models import Article, Base
+from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
+
+LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
+
+
+def release_one_table() -> sa.Table:
+    # The 0001 table as the first release wrote it, independent of today's models.
+    metadata = sa.MetaData()
+    columns: list[sa.Column[Any]] = [sa.Column("id", sa.String(20), primary_key=True)]
+    for name in (
+        "url",
+        "title",
+        "summary",
+        "body_text",
+        "body_html",
+        "author",
+        "published_at",
+        "published_at_raw",
+        "published_at_source",
+        "modified_at",
+        "language",
+        "category",
+        "content_hash",
+        "crawled_at",
+        "source",
+    ):
+        columns.append(sa.Column(name, sa.Text()))
+    columns.append(sa.Column("summary_truncated", sa.Boolean()))
+    columns.extend(sa.Column(name, sa.JSON()) for name in LIST_COLUMNS)
+    return sa.Table("articles", metadata, *columns)
+
+
+def test_models_match_the_migrations(database_url):
+    store = ArticleStore(database_url)
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    store.close()
+
+
+def test_release_one_database_upgrades_without_data_loss(database_url, make_article_record):
+    engine = create_db_engine(database_url)
+    upgrade_database(engine, "0001")
+    old = [
+        make_article_record("a", modified_at="2023-02-01T08:00:00+07:00"),
+        # Release one could store an article without a date or a hash.
+        make_article_record(
+            "b", body_text="B", published_at=None, content_hash=None, crawled_at=None
+        ),
+        # ... and list another article's URL among its alternates.
+        make_article_record(
+            "c", body_text="C", alternate_urls=["https://hepza.hochiminhcity.gov.vn/vi/w/a"]
+        ),
+    ]
+    articles = release_one_table()
+    with engine.begin() as conn:
+        conn.execute(articles.insert(), old)
+    engine.dispose()
+
+    store = ArticleStore(database_url)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        rows = {
+            row["id"]: dict(row)
+            for row in conn.execute(sa.text("SELECT * FROM articles")).mappings()
+        }
+        urls = dict(conn.execute(sa.text("SELECT url, article_id FROM article_urls")).all())
+        versions = conn.execute(
+            sa.text("SELECT article_id, content_hash, run_id FROM article_versions ORDER BY id")
+        ).all()
+
+    a, b, c = old
+    for record in (a, c):
+        kept = {name: rows[record["id"]][name] for name in record if name not in LIST_COLUMNS}
+        assert kept == {name: record[name] for name in kept}
+    assert store.known_index()[a["url"]].published_at == datetime.fromisoformat(a["published_at"])
+    # Backfilled: URLs (the first article keeps a URL listed twice), one version each, times.
+    assert urls == {
+        a["url"]: a["id"],
+        a["alternate_urls"][0]: a["id"],
+        b["url"]: b["id"],
+        b["alternate_urls"][0]: b["id"],
+        c["url"]: c["id"],
+    }
+    assert sorted(v.article_id for v in versions) == sorted(r["id"] for r in old)
+    assert all(v.run_id is None for v in versions)
+    assert rows[b["id"]]["content_hash"]  # computed for the row that had none
+    assert {v.article_id: v.content_hash for v in versions}[a["id"]] == a["content_hash"]
+    assert store.classify(a).status == "unchanged"
+    assert store.classify(make_article_record("a", body_text="sửa")).status == "changed"
+
+    with store.engine.connect() as conn:
+        typed = conn.execute(sa.select(Article.__table__).where(Article.id == a["id"])).one()
+        assert typed.tags == a["tags"]
+        assert typed.images == a["images"]
+        assert typed.published_at_utc == datetime(2023, 1, 18, 10, 48, tzinfo=UTC)
+        assert typed.modified_at_utc == datetime(2023, 2, 1, 1, 0, tzinfo=UTC)
+        # first_seen comes from the old crawled_at.
+        assert typed.first_seen == datetime(2024, 5, 2, 2, 15, 30, tzinfo=UTC)
+        undated = conn.execute(sa.select(Article.__table__).where(Article.id == b["id"])).one()
+        assert undated.published_at_utc is None
+        assert undated.first_seen.tzinfo is not None
+    store.close()
+
+
+def test_upgrade_is_a_no_op_at_head(database_url, make_article_record):
+    store = ArticleStore(database_url)
+    store.write_batch([make_article_record("a")], "run-1")
+    store.close()
+    again = ArticleStore(database_url)
+    assert len(again.known_index()) == 2
+    again.close()

@@ -1,0 +1,414 @@
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+from sqlalchemy import func, select
+
+from crawler.items import ArticleItem, ArticleUrlItem
+from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
+from pipelines.storage.pipeline import StoragePipeline
+from pipelines.storage.store import ArticleStore, Classification, KnownArticle
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from scrapy.crawler import Crawler
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[ArticleStore]:
+    store = ArticleStore(database_url)
+    yield store
+    store.close()
+
+
+def table(store: ArticleStore, model: Any, order: Any) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        return [dict(row) for row in conn.execute(select(model).order_by(order)).mappings()]
+
+
+def versions_of(store: ArticleStore, article_id: str) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        query = (
+            select(ArticleVersion.__table__)
+            .where(ArticleVersion.article_id == article_id)
+            .order_by(ArticleVersion.id)
+        )
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def article(store: ArticleStore, article_id: str) -> dict[str, Any]:
+    with store.engine.connect() as conn:
+        query = select(Article.__table__).where(Article.id == article_id)
+        return dict(conn.execute(query).mappings().one())
+
+
+def count(store: ArticleStore, model: Any) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# --- store -------------------------------------------------------------------------------------
+
+
+def test_first_sighting_is_new_and_gets_version_one(store, make_article_record):
+    record = make_article_record("a")
+    assert store.classify(record) == Classification("new", record["id"])
+    store.write_batch([record], "run-1")
+    assert store.classify(record) == Classification("unchanged", record["id"])
+    versions = versions_of(store, record["id"])
+    assert len(versions) == 1
+    assert versions[0]["content_hash"] == record["content_hash"]
+    assert versions[0]["run_id"] == "run-1"
+    assert versions[0]["record"]["title"] == "Tiêu đề a"
+    assert versions[0]["record"]["images"] == record["images"]
+
+
+def test_same_batch_twice_gives_the_same_rows(store, make_article_record):
+    batch = [make_article_record("a"), make_article_record("b", body_text="Khác")]
+    store.write_batch(batch, "run-1")
+    ignore = {"last_seen"}
+    first = {
+        name: [{k: v for k, v in row.items() if k not in ignore} for row in table(store, *spec)]
+        for name, spec in {
+            "articles": (Article.__table__, Article.id),
+            "urls": (ArticleUrl.__table__, ArticleUrl.url),
+            "versions": (ArticleVersion.__table__, ArticleVersion.id),
+        }.items()
+    }
+    store.write_batch(batch, "run-1")
+    second = {
+        name: [{k: v for k, v in row.items() if k not in ignore} for row in table(store, *spec)]
+        for name, spec in {
+            "articles": (Article.__table__, Article.id),
+            "urls": (ArticleUrl.__table__, ArticleUrl.url),
+            "versions": (ArticleVersion.__table__, ArticleVersion.id),
+        }.items()
+    }
+    assert second == first
+    assert len(first["articles"]) == 2
+    assert len(first["urls"]) == 4
+    assert len(first["versions"]) == 2
+
+
+def test_every_exported_field_round_trips(store, make_article_record):
+    record = make_article_record(
+        "đặc-biệt",
+        published_at="2023-01-18T17:48:00.250000+07:00",
+        modified_at="2023-02-01T08:00:00+07:00",
+        problems=[{"field": "summary", "code": "summary_truncated", "message": "cắt ngắn"}],
+        attachments=[{"url": "https://hepza.hochiminhcity.gov.vn/d/1.pdf", "title": "Tờ trình"}],
+        summary_truncated=False,
+        author=None,
+    )
+    store.write_batch([record], "run-1")
+    row = article(store, record["id"])
+    assert {name: row[name] for name in record} == record
+    assert row["published_at_utc"] == datetime(2023, 1, 18, 10, 48, 0, 250000, tzinfo=UTC)
+    assert row["modified_at_utc"] == datetime(2023, 2, 1, 1, 0, tzinfo=UTC)
+    assert row["first_seen"].tzinfo is not None
+    assert row["last_run_id"] == "run-1"
+
+
+def test_changed_content_adds_exactly_one_version(store, make_article_record):
+    record = make_article_record("a")
+    store.write_batch([record], "run-1")
+    edited = make_article_record("a", body_text="Nội dung đã sửa.")
+    assert store.classify(edited) == Classification("changed", record["id"])
+    store.write_batch([edited], "run-2")
+    store.write_batch([edited], "run-3")
+    versions = versions_of(store, record["id"])
+    assert [v["content_hash"] for v in versions] == [
+        record["content_hash"],
+        edited["content_hash"],
+    ]
+    assert versions[1]["record"]["body_text"] == "Nội dung đã sửa."
+    assert versions[1]["run_id"] == "run-2"
+    assert article(store, record["id"])["body_text"] == "Nội dung đã sửa."
+
+
+def test_unchanged_rewrite_refreshes_last_seen_and_modified_at(store, make_article_record):
+    record = make_article_record("a")
+    store.write_batch([record], "run-1")
+    before = article(store, record["id"])
+    moved = make_article_record("a", modified_at="2024-06-01T10:00:00+07:00")
+    assert store.classify(moved).status == "unchanged"
+    store.write_batch([moved], "run-2")
+    after = article(store, record["id"])
+    assert len(versions_of(store, record["id"])) == 1
+    assert after["first_seen"] == before["first_seen"]
+    assert after["last_seen"] > before["last_seen"]
+    assert after["modified_at"] == "2024-06-01T10:00:00+07:00"
+    assert after["modified_at_utc"] == datetime(2024, 6, 1, 3, 0, tzinfo=UTC)
+    assert after["last_run_id"] == "run-2"
+
+
+def test_same_content_under_another_url_is_a_duplicate(store, make_article_record):
+    original = make_article_record("a")
+    store.write_batch([original], "run-1")
+    copy = make_article_record("a-copy", content_hash=original["content_hash"])
+    assert store.classify(copy) == Classification("duplicate_content", original["id"])
+
+
+def test_batch_merges_records_of_one_article_last_wins(store, make_article_record):
+    first = make_article_record("a", alternate_urls=["https://hepza.hochiminhcity.gov.vn/en/w/a"])
+    second = make_article_record("a", title="Tiêu đề mới")
+    store.write_batch([first, second], "run-1")
+    assert count(store, Article) == 1
+    assert article(store, first["id"])["title"] == "Tiêu đề mới"
+    urls = {row["url"]: row["article_id"] for row in table(store, ArticleUrl, ArticleUrl.url)}
+    assert urls == {
+        "https://hepza.hochiminhcity.gov.vn/w/a": first["id"],
+        "https://hepza.hochiminhcity.gov.vn/en/w/a": first["id"],
+        "https://hepza.hochiminhcity.gov.vn/vi/w/a": first["id"],
+    }
+
+
+def test_aliases_and_known_index(store, make_article_record):
+    a = make_article_record("a", modified_at="2023-03-01T09:00:00+07:00")
+    b = make_article_record("b", body_text="B", published_at=None)
+    store.write_batch([a, b], "run-1")
+    alias = "https://hepza.hochiminhcity.gov.vn/web/guest/-/asset_publisher/Ab12/content/a"
+    store.record_aliases([(a["url"], alias), ("https://unknown.example/w/x", "https://x/y")], "r")
+    index = store.known_index()
+    tz7 = timezone(timedelta(hours=7))
+    known_a = KnownArticle(
+        a["id"],
+        a["url"],
+        datetime(2023, 3, 1, 9, 0, tzinfo=tz7),
+        datetime(2023, 1, 18, 17, 48, tzinfo=tz7),
+    )
+    assert index == {
+        a["url"]: known_a,
+        a["alternate_urls"][0]: known_a,
+        alias: known_a,
+        b["url"]: KnownArticle(b["id"], b["url"], None, None),
+        b["alternate_urls"][0]: KnownArticle(b["id"], b["url"], None, None),
+    }
+    assert index[a["url"]].published_at.utcoffset() == timedelta(hours=7)
+
+
+def test_alias_of_an_article_not_yet_stored_waits_for_its_batch(store, make_article_record):
+    a = make_article_record("a")
+    alias = "https://hepza.hochiminhcity.gov.vn/w/a-old"
+    store.record_aliases([(a["url"], alias)], "run-1")
+    assert alias not in store.known_index()
+    store.write_batch([a], "run-1")
+    assert store.known_index()[alias].id == a["id"]
+
+
+def test_alias_never_takes_over_a_canonical_url(store, make_article_record):
+    a, b = make_article_record("a"), make_article_record("b", body_text="B")
+    store.write_batch([a, b], "run-1")
+    store.record_aliases([(a["url"], b["url"])], "run-1")
+    assert store.known_index()[b["url"]].id == b["id"]
+
+
+def test_runs_are_recorded(store):
+    started = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
+    store.start_run("run-1", started, {"mode": "incremental"})
+    [row] = table(store, CrawlRun, CrawlRun.run_id)
+    assert (row["outcome"], row["started_at"], row["spider_args"]) == (
+        "running",
+        started,
+        {"mode": "incremental"},
+    )
+    finished = started + timedelta(minutes=5)
+    stats = {"start_time": started, "item_scraped_count": 3}
+    store.finish_run("run-1", finished, "succeeded", stats, {"coverage": {"title": 1.0}})
+    # A later "only if still running" close must not overwrite the outcome set above.
+    store.finish_run("run-1", finished, "failed", {}, {}, only_if_running=True)
+    [row] = table(store, CrawlRun, CrawlRun.run_id)
+    assert row["outcome"] == "succeeded"
+    assert row["finished_at"] == finished
+    assert row["stats"] == {"start_time": "2024-05-01T01:00:00+00:00", "item_scraped_count": 3}
+    assert row["report"] == {"coverage": {"title": 1.0}}
+    with pytest.raises(ValueError, match="unknown run outcome"):
+        store.finish_run("run-1", finished, "done", {}, {})
+
+
+def test_finish_run_works_after_close(store):
+    store.start_run("run-1", datetime.now(UTC), {})
+    store.close()
+    store.finish_run("run-1", datetime.now(UTC), "interrupted", {}, {})
+    assert table(store, CrawlRun, CrawlRun.run_id)[0]["outcome"] == "interrupted"
+
+
+def test_concurrent_starts_migrate_once(database_url):
+    errors: list[BaseException] = []
+    stores: list[ArticleStore] = []
+
+    def start() -> None:
+        try:
+            stores.append(ArticleStore(database_url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with stores[0].engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0002",)]
+    for store in stores:
+        store.close()
+
+
+# --- pipeline ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def crawler(database_url: str) -> Crawler:
+    crawler = get_crawler(settings_dict={"DATABASE_URL": database_url, "STORAGE_BATCH_SIZE": 3})
+    crawler.stats.open_spider()
+    return crawler
+
+
+@pytest.fixture
+def pipeline(crawler: Crawler) -> Iterator[StoragePipeline]:
+    pipeline = StoragePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    yield pipeline
+    pipeline.store.close()
+
+
+def item(record: dict[str, Any]) -> ArticleItem:
+    return ArticleItem(**record)
+
+
+def process(pipeline: StoragePipeline, value: Any) -> tuple[Any, DropItem | None]:
+    try:
+        return pipeline.process_item(value), None
+    except DropItem as exc:
+        return None, exc
+
+
+def test_pipeline_returns_only_new_and_changed(pipeline, crawler, make_article_record):
+    stats = crawler.stats
+    a, b = make_article_record("a"), make_article_record("b", body_text="B")
+    assert process(pipeline, item(a))[0] is not None
+    assert process(pipeline, item(b))[0] is not None
+    pipeline.close_spider()
+
+    second = StoragePipeline.from_crawler(crawler)
+    second.open_spider()
+    _, dropped = process(second, item(a))
+    assert dropped is not None
+    assert dropped.log_level == "DEBUG"
+    assert str(dropped) == f"unchanged since last run: {a['url']}"
+    changed = make_article_record("b", body_text="B, sửa lại")
+    assert process(second, item(changed))[0] is not None
+    copy = make_article_record("c", content_hash=a["content_hash"])
+    _, dropped = process(second, item(copy))
+    assert dropped is not None
+    assert dropped.log_level == "INFO"
+    second.close_spider()
+
+    assert stats.get_value("storage/new") == 2
+    assert stats.get_value("storage/changed") == 1
+    assert stats.get_value("storage/unchanged") == 1
+    assert stats.get_value("storage/duplicate_content") == 1
+    assert stats.get_value("storage/aliases") == 2
+    assert len(versions_of(second.store, b["id"])) == 2
+    index = second.store.known_index()
+    assert index[copy["url"]].id == a["id"]
+    assert copy["id"] not in {known.id for known in index.values()}
+
+
+def test_pipeline_commits_per_batch(pipeline, crawler, make_article_record):
+    records = [make_article_record(f"n{i}", body_text=f"Bài {i}") for i in range(7)]
+    for record in records:
+        process(pipeline, item(record))
+    # Batch size 3: two batches are in the database, the seventh item waits for close.
+    assert crawler.stats.get_value("storage/batches") == 2
+    assert count(pipeline.store, Article) == 6
+    pipeline.close_spider()
+    assert crawler.stats.get_value("storage/batches") == 3
+    assert count(pipeline.store, Article) == 7
+
+
+def test_pipeline_records_alias_items(pipeline, crawler, make_article_record):
+    a = make_article_record("a")
+    process(pipeline, item(a))
+    alias = "https://hepza.hochiminhcity.gov.vn/w/a?redirect=x"
+    _, dropped = process(pipeline, ArticleUrlItem(url=alias, canonical_url=a["url"]))
+    assert dropped is not None
+    assert (str(dropped), dropped.log_level) == ("alias recorded", "DEBUG")
+    pipeline.close_spider()
+    assert pipeline.store.known_index()[alias].id == a["id"]
+    assert crawler.stats.get_value("storage/aliases") == 1
+
+
+def test_pipeline_alias_met_before_its_article_waits_for_it(pipeline, crawler, make_article_record):
+    a = make_article_record("a")
+    early = "https://hepza.hochiminhcity.gov.vn/en/w/a?p_p_id=x"
+    never = ("https://hepza.hochiminhcity.gov.vn/w/never-stored", "https://h/w/never-stored/")
+    process(pipeline, ArticleUrlItem(url=early, canonical_url=a["url"]))
+    process(pipeline, ArticleUrlItem(url=never[1], canonical_url=never[0]))
+    for i in range(3):  # batch size 3: flushes while the article of the aliases is unknown
+        process(pipeline, item(make_article_record(f"n{i}", body_text=f"Bài {i}")))
+    assert crawler.stats.get_value("storage/batches") == 1
+    process(pipeline, item(a))
+    pipeline.close_spider()
+    index = pipeline.store.known_index()
+    assert index[early].id == a["id"]
+    assert never[1] not in index
+    assert crawler.stats.get_value("storage/aliases") == 1
+    assert crawler.stats.get_value("storage/aliases_unknown") == 1
+
+
+def test_pipeline_passes_other_items(pipeline):
+    other = {"kind": "not an article"}
+    assert pipeline.process_item(other) is other
+
+
+def test_pipeline_run_id_and_finish_after_close(pipeline, crawler):
+    run_id = crawler.stats.get_value("run/id")
+    assert run_id == pipeline.run_id
+    assert len(run_id) == 32
+    assert crawler.hepza_store is pipeline.store
+    pipeline.close_spider()
+    # What the run report extension does on spider_closed, after the pipelines closed.
+    crawler.hepza_store.finish_run(run_id, datetime.now(UTC), "succeeded", {"x": 1}, {"ok": 1})
+    pipeline.spider_closed("finished")
+    [row] = table(pipeline.store, CrawlRun, CrawlRun.run_id)
+    assert (row["run_id"], row["outcome"], row["report"]) == (run_id, "succeeded", {"ok": 1})
+
+
+def test_pipeline_marks_unfinished_runs_from_the_close_reason(pipeline, crawler):
+    pipeline.close_spider()
+    pipeline.spider_closed("shutdown")
+    [row] = table(pipeline.store, CrawlRun, CrawlRun.run_id)
+    assert row["outcome"] == "interrupted"
+    assert row["report"] == {"reason": "shutdown"}
+
+
+def test_pipeline_reuses_a_run_id_set_earlier(database_url):
+    crawler = get_crawler(settings_dict={"DATABASE_URL": database_url})
+    crawler.stats.open_spider()
+    crawler.stats.set_value("run/id", "from-report-extension")
+    pipeline = StoragePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    assert pipeline.run_id == "from-report-extension"
+    pipeline.close_spider()
+
+
+@pytest.mark.postgres
+def test_pipeline_logs_the_database_url_redacted(postgres_url, caplog):
+    caplog.set_level(logging.DEBUG)
+    crawler = get_crawler(settings_dict={"DATABASE_URL": postgres_url})
+    crawler.stats.open_spider()
+    pipeline = StoragePipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    pipeline.close_spider()
+    password = postgres_url.split(":")[2].split("@")[0]
+    assert "hepza_test:***@127.0.0.1" in caplog.text
+    assert password not in caplog.text
