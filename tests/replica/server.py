@@ -1,0 +1,181 @@
+"""Threaded HTTP/1.1 server for the replica, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import urlsplit
+
+from tests.replica.site import ReplicaConfig, ReplicaSite
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+SLOW_SECONDS = 1.5
+
+
+class RequestRecord(NamedTuple):
+    method: str
+    path_and_query: str
+    status: int  # 0 when the connection was dropped without a response
+    fault: str | None
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    owner: ReplicaServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # one small write per response; Nagle plus delayed ACKs would add 40 ms per keep-alive request
+    disable_nagle_algorithm = True
+    timeout = 30
+    server: _HTTPServer
+    server_version = "Apache-Coyote/1.1"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.owner._track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_HEAD(self) -> None:
+        self._serve("HEAD")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        owner = self.server.owner
+        target = self.path
+        if not target.startswith("/"):
+            parts = urlsplit(target)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        attempt = owner._next_attempt(target)
+        host = self.headers.get("Host") or owner.url.removeprefix("http://")
+        resp = owner.site.handle(method, target, attempt, base_url=f"http://{host}")
+        if resp.fault == "drop":
+            self.close_connection = True
+            owner._record(RequestRecord(method, target, 0, resp.fault))
+            return
+        if resp.fault == "slow":
+            time.sleep(SLOW_SECONDS)
+        body = resp.body
+        self.send_response_only(resp.status)
+        for name, value in resp.headers:
+            self.send_header(name, value)
+        if resp.fault == "truncated":
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            # headers and body in one write (BaseHTTPRequestHandler buffers the headers)
+            buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]
+            buffer.append(b"\r\n")
+            if method != "HEAD":
+                buffer.append(body)
+            self.flush_headers()
+        owner._record(RequestRecord(method, target, resp.status, resp.fault))
+
+
+class ReplicaServer:
+    def __init__(
+        self,
+        config: ReplicaConfig,
+        port: int = 0,
+        *,
+        on_request: Callable[[RequestRecord], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.site = ReplicaSite(config)
+        self.port = port
+        self.url = ""
+        self.requests: list[RequestRecord] = []
+        self._on_request = on_request
+        self._lock = threading.Lock()
+        self._attempts: dict[str, int] = {}
+        self._connections: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ReplicaServer:
+        httpd = _HTTPServer(("127.0.0.1", self.port), _Handler)
+        httpd.owner = self
+        self._httpd = httpd
+        self.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        # keep-alive handler threads block on reads; closing their sockets lets them end
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ReplicaServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _next_attempt(self, path_and_query: str) -> int:
+        with self._lock:
+            attempt = self._attempts.get(path_and_query, 0) + 1
+            self._attempts[path_and_query] = attempt
+            return attempt
+
+    def _record(self, record: RequestRecord) -> None:
+        with self._lock:
+            self.requests.append(record)
+        if self._on_request is not None:
+            self._on_request(record)
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)

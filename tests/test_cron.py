@@ -1,0 +1,361 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler import cron
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Stands in for `scrapy crawl hepza`: records what it was given, then behaves as FAKE_* says.
+FAKE_CHILD = r"""
+import json, os, signal, sys, time
+from pathlib import Path
+
+args = sys.argv[1:]
+settings = dict(v.split("=", 1) for k, v in zip(args, args[1:]) if k == "-s")
+env = os.environ
+record = {
+    "argv": args,
+    "cwd": os.getcwd(),
+    "pid": os.getpid(),
+    "pgid": os.getpgid(0),
+    "jobdir_existed": Path(settings["JOBDIR"]).exists() if "JOBDIR" in settings else None,
+}
+Path(env["FAKE_RECORD"]).write_text(json.dumps(record))
+with open(settings["LOG_FILE"], "a") as log:  # Scrapy appends (LOG_FILE_APPEND)
+    log.write("scrapy log\n")
+if env.get("FAKE_REPORT"):
+    Path(env["FAKE_REPORT"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(env["FAKE_REPORT"]).write_text("{}")
+
+def on_signal(signum, frame):
+    with open(env["FAKE_SIGNALS"], "a") as f:
+        f.write(signal.Signals(signum).name + "\n")
+    sys.exit(int(env.get("FAKE_SIGNAL_EXIT", "0")))
+
+signal.signal(signal.SIGTERM, on_signal)
+signal.signal(signal.SIGINT, on_signal)
+Path(env["FAKE_READY"]).touch()
+if env.get("FAKE_SELF_KILL"):
+    os.kill(os.getpid(), signal.SIGKILL)
+while env.get("FAKE_WAIT") and not Path(env["FAKE_RELEASE"]).exists():
+    time.sleep(0.02)
+sys.exit(int(env.get("FAKE_EXIT", "0")))
+"""
+
+
+class Harness:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.output = tmp_path / "output"
+        self.fake = tmp_path / "fake_scrapy.py"
+        self.fake.write_text(FAKE_CHILD)
+        self.release = tmp_path / "release"
+        self.ready = tmp_path / "ready"
+        self.signals = tmp_path / "signals"
+        self.record = tmp_path / "record.json"
+
+    def env(self, **fake: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            cron.COMMAND_ENV: f"{sys.executable} {self.fake}",
+            "HEPZA_REPORTS_DIR": str(self.tmp / "reports"),
+            "FAKE_RECORD": str(self.record),
+            "FAKE_READY": str(self.ready),
+            "FAKE_RELEASE": str(self.release),
+            "FAKE_SIGNALS": str(self.signals),
+        }
+        env.update({f"FAKE_{key.upper()}": value for key, value in fake.items()})
+        return env
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "crawler.cron", "--output-dir", str(self.output), *args]
+
+    def run(self, *args: str, **fake: str) -> subprocess.CompletedProcess[str]:
+        # cwd is not the project: cron starts jobs from $HOME.
+        return subprocess.run(
+            self.argv(*args),
+            cwd=self.tmp,
+            env=self.env(**fake),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def start(self, *args: str, **fake: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            self.argv(*args),
+            cwd=self.tmp,
+            env=self.env(wait="1", **fake),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not self.ready.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the fake crawl never started"
+            time.sleep(0.02)
+        return process
+
+    def recorded(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.record.read_text())
+        return result
+
+    @property
+    def jobdir(self) -> Path:
+        return self.output / "jobs" / "hepza"
+
+    @property
+    def marker(self) -> Path:
+        return self.output / "jobs" / "hepza.running"
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Any:
+    harness = Harness(tmp_path)
+    yield harness
+    # Never leave a fake crawl behind, whatever the test did to its wrapper.
+    harness.release.touch()
+    if harness.record.exists():
+        pid = harness.recorded()["pid"]
+        for _ in range(250):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+
+
+# --- the command it runs --------------------------------------------------------------------
+
+
+def test_runs_the_crawl_in_the_project_root_with_log_file_and_jobdir(harness: Harness) -> None:
+    result = harness.run("--", "-a", "since=2024-01-01")
+    assert result.returncode == 0, result.stderr
+    record = harness.recorded()
+    assert record["cwd"] == str(PROJECT_ROOT)
+    argv = record["argv"]
+    assert argv[0] == "-s"
+    assert re.fullmatch(
+        rf"LOG_FILE={re.escape(str(harness.output))}/logs/hepza-\d{{8}}T\d{{6}}Z\.log", argv[1]
+    )
+    assert argv[2:] == ["-s", f"JOBDIR={harness.jobdir}", "-a", "since=2024-01-01"]
+
+
+def test_unknown_options_go_to_scrapy(harness: Harness) -> None:
+    assert harness.run("-s", "LOG_LEVEL=DEBUG").returncode == 0
+    assert harness.recorded()["argv"][-2:] == ["-s", "LOG_LEVEL=DEBUG"]
+
+
+def test_no_jobdir(harness: Harness) -> None:
+    assert harness.run("--no-jobdir").returncode == 0
+    assert not any(arg.startswith("JOBDIR=") for arg in harness.recorded()["argv"])
+    assert not (harness.output / "jobs").exists()
+
+
+def test_custom_jobdir(harness: Harness) -> None:
+    jobdir = harness.tmp / "state" / "job"
+    assert harness.run("--jobdir", str(jobdir)).returncode == 0
+    assert f"JOBDIR={jobdir}" in harness.recorded()["argv"]
+
+
+def test_console_script_is_declared() -> None:
+    (script,) = entry_points(group="console_scripts", name="hepza-run")
+    assert script.load() is cron.main
+
+
+# --- exit codes and the summary -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "outcome"), [(0, "ok"), (1, "failed"), (3, "failed")])
+def test_exit_code_propagates(harness: Harness, code: int, outcome: str) -> None:
+    result = harness.run(exit=str(code))
+    assert result.returncode == code
+    (log,) = (harness.output / "logs").glob("hepza-*.log")
+    assert result.stdout == f"hepza-run: {outcome}, exit code {code}, log {log}\n"
+    assert f"[hepza-run] {'INFO' if code == 0 else 'ERROR'}: {outcome}" in log.read_text()
+
+
+def test_signal_death_exits_128_plus_signum_and_keeps_the_marker(harness: Harness) -> None:
+    result = harness.run(self_kill="1")
+    assert result.returncode == 128 + signal.SIGKILL
+    assert "killed by SIGKILL" in result.stdout
+    assert harness.marker.exists()
+
+
+def test_summary_names_the_report_written_by_this_run(harness: Harness) -> None:
+    report = harness.tmp / "reports" / "latest.json"
+    result = harness.run(report=str(report))
+    assert result.stdout.rstrip().endswith(f", report {report}")
+
+
+def test_summary_skips_a_report_left_by_an_earlier_run(harness: Harness) -> None:
+    report = harness.tmp / "reports" / "latest.json"
+    report.parent.mkdir()
+    report.write_text("{}")
+    os.utime(report, (time.time() - 3600, time.time() - 3600))
+    assert ", report " not in harness.run().stdout
+
+
+def test_the_child_cannot_start(harness: Harness) -> None:
+    env = harness.env()
+    env[cron.COMMAND_ENV] = str(harness.tmp / "no-such-program")
+    result = subprocess.run(
+        harness.argv(), cwd=harness.tmp, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 127
+    assert "cannot start" in result.stderr
+    assert not harness.marker.exists()
+
+
+# --- the lock -------------------------------------------------------------------------------
+
+
+def test_overlapping_run_exits_75_at_once(harness: Harness) -> None:
+    first = harness.start()
+    try:
+        second = harness.run(record=str(harness.tmp / "second.json"))
+        assert second.returncode == 75
+        assert re.fullmatch(
+            rf"hepza-run: another run is in progress \(pid {first.pid}, started "
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\); exiting\n",
+            second.stderr,
+        )
+        assert not (harness.tmp / "second.json").exists()
+        assert first.poll() is None
+    finally:
+        harness.release.touch()
+        first.communicate(timeout=30)
+    assert first.returncode == 0
+
+
+def test_lock_is_released_after_a_run(harness: Harness) -> None:
+    assert harness.run().returncode == 0
+    assert harness.run().returncode == 0
+
+
+def test_lock_outlives_a_wrapper_killed_while_the_crawl_runs(harness: Harness) -> None:
+    first = harness.start()
+    first.kill()
+    # not communicate(): the orphaned crawl still holds the inherited pipes open
+    first.wait(timeout=30)
+    assert first.stdout is not None and first.stderr is not None
+    first.stdout.close()
+    first.stderr.close()
+    child_pid = harness.recorded()["pid"]
+    os.kill(child_pid, 0)  # the crawl is still running
+    assert harness.run(record=str(harness.tmp / "second.json")).returncode == 75
+
+
+# --- signals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_is_forwarded_once(harness: Harness, signum: signal.Signals) -> None:
+    wrapper = harness.start(signal_exit="0")
+    wrapper.send_signal(signum)
+    stdout, _ = wrapper.communicate(timeout=30)
+    assert wrapper.returncode == 0
+    assert harness.signals.read_text() == f"{signum.name}\n"
+    assert f"stopped by {signum.name}, exit code 0" in stdout
+    # Scrapy saved its state on the graceful stop, so the next run resumes from JOBDIR.
+    assert not harness.marker.exists()
+
+
+def test_child_exit_code_after_a_forwarded_signal(harness: Harness) -> None:
+    wrapper = harness.start(signal_exit="1")
+    wrapper.send_signal(signal.SIGTERM)
+    wrapper.communicate(timeout=30)
+    assert wrapper.returncode == 1
+
+
+def test_terminal_ctrl_c_reaches_the_crawl_only_through_the_wrapper(harness: Harness) -> None:
+    wrapper = harness.start()
+    try:
+        assert harness.recorded()["pgid"] != os.getpgid(wrapper.pid)
+    finally:
+        harness.release.touch()
+        wrapper.communicate(timeout=30)
+
+
+# --- JOBDIR after a hard kill ---------------------------------------------------------------
+
+
+def test_stale_marker_moves_the_job_dir_aside(harness: Harness) -> None:
+    (harness.jobdir / "requests.queue").mkdir(parents=True)
+    (harness.jobdir / "requests.queue" / "active.json").write_text("[1, 2")
+    harness.marker.write_text("123 2024-01-01T00:00:00+00:00\n")
+    result = harness.run()
+    assert result.returncode == 0
+    (crashed,) = harness.jobdir.parent.glob("hepza.crashed-*")
+    assert re.fullmatch(r"hepza\.crashed-\d{8}T\d{6}Z", crashed.name)
+    assert (crashed / "requests.queue" / "active.json").read_text() == "[1, 2"
+    assert harness.recorded()["jobdir_existed"] is False
+    warning = (
+        "the previous run was killed before it could save its job state; "
+        f"moved {harness.jobdir} to {crashed}; starting afresh"
+    )
+    assert f"hepza-run: {warning}" in result.stderr
+    (log,) = (harness.output / "logs").glob("hepza-*.log")
+    assert f"[hepza-run] WARNING: {warning}" in log.read_text()
+    assert not harness.marker.exists()
+
+
+def test_only_the_last_three_crashed_job_dirs_are_kept(harness: Harness) -> None:
+    for stamp in ("20240101T000000Z", "20240201T000000Z", "20240301T000000Z"):
+        (harness.jobdir.parent / f"hepza.crashed-{stamp}").mkdir(parents=True)
+    harness.jobdir.mkdir()
+    harness.marker.touch()
+    assert harness.run().returncode == 0
+    kept = sorted(p.name for p in harness.jobdir.parent.glob("hepza.crashed-*"))
+    assert len(kept) == 3
+    assert kept[:2] == ["hepza.crashed-20240201T000000Z", "hepza.crashed-20240301T000000Z"]
+
+
+def test_a_run_after_a_hard_kill_starts_afresh(harness: Harness) -> None:
+    harness.jobdir.mkdir(parents=True)
+    assert harness.run(self_kill="1").returncode == 128 + signal.SIGKILL
+    harness.record.unlink()
+    assert harness.run().returncode == 0
+    assert len(list(harness.jobdir.parent.glob("hepza.crashed-*"))) == 1
+
+
+def test_clean_run_keeps_the_job_dir(harness: Harness) -> None:
+    (harness.jobdir / "requests.seen").parent.mkdir(parents=True)
+    (harness.jobdir / "requests.seen").write_text("abc\n")
+    assert harness.run().returncode == 0
+    assert (harness.jobdir / "requests.seen").read_text() == "abc\n"
+    assert not list(harness.jobdir.parent.glob("hepza.crashed-*"))
+
+
+# --- log rotation ---------------------------------------------------------------------------
+
+
+def test_keeps_the_last_30_logs(harness: Harness) -> None:
+    logs = harness.output / "logs"
+    logs.mkdir(parents=True)
+    old = [logs / f"hepza-202401{day:02d}T000000Z.log" for day in range(1, 36)]
+    for path in old:
+        path.write_text("old\n")
+    other = logs / "keep-me.txt"
+    other.write_text("not a run log")
+    assert harness.run().returncode == 0
+    remaining = sorted(logs.glob("hepza-*.log"))
+    assert len(remaining) == 30
+    assert remaining[:-1] == old[6:]
+    assert "scrapy log\n" in remaining[-1].read_text()
+    assert other.exists()

@@ -1,0 +1,271 @@
+"""End-to-end: crawl the local replica over HTTP in a subprocess and compare with its truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.crawl_runner import PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaConfig, ReplicaSite
+
+pytestmark = pytest.mark.e2e
+
+SEED_TITLE = (
+    "Hội nghị sơ kết công tác Đảng bộ 9 tháng đầu năm và triển khai phương hướng, "
+    "nhiệm vụ 3 tháng cuối năm 2022"
+)
+
+
+def truth_of(config: ReplicaConfig, base_url: str) -> dict[str, dict[str, Any]]:
+    truth = ReplicaSite(config).truth()
+    return {base_url + a["canonical_path"]: a for a in truth["articles"]}
+
+
+def body_of(record: dict[str, Any]) -> list[str]:
+    return (record["body_text"] or "").split("\n\n")
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return []
+
+
+def db_count(result: CrawlResult, table: str) -> int:
+    path = result.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def request_paths(server: ReplicaServer) -> list[str]:
+    return [r.path_and_query for r in server.requests]
+
+
+@pytest.fixture(scope="module")
+def first_crawl(tmp_path_factory: pytest.TempPathFactory) -> tuple[CrawlResult, dict[str, Any]]:
+    config = ReplicaConfig()
+    with ReplicaServer(config) as server:
+        result = run_crawl(server.url, tmp_path_factory.mktemp("crawl"))
+        truth = truth_of(config, server.url)
+        requests = request_paths(server)
+    return result, {"truth": truth, "requests": requests, "base": server.url}
+
+
+def test_crawl_succeeds(first_crawl: tuple[CrawlResult, dict[str, Any]]) -> None:
+    result, _ = first_crawl
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.report["outcome"] == "succeeded"
+
+
+def test_every_article_exported_exactly_once(
+    first_crawl: tuple[CrawlResult, dict[str, Any]],
+) -> None:
+    result, ctx = first_crawl
+    urls = [r["url"] for r in result.feed()]
+    assert len(urls) == len(set(urls))
+    assert sorted(urls) == sorted(ctx["truth"])
+    assert db_count(result, "articles") == len(ctx["truth"])
+
+
+@pytest.mark.parametrize("field", ["title", "author", "published_at", "category", "body"])
+def test_fields_match_truth(first_crawl: tuple[CrawlResult, dict[str, Any]], field: str) -> None:
+    result, ctx = first_crawl
+    wrong = {}
+    for record in result.feed():
+        expected = ctx["truth"][record["url"]]
+        if field == "body":
+            got, want = body_of(record), expected["body_paragraphs"]
+        else:
+            got, want = record[field], expected[field]
+        if got != want:
+            wrong[record["url"]] = (got, want)
+    assert wrong == {}
+
+
+def test_seed_article_is_exact(first_crawl: tuple[CrawlResult, dict[str, Any]]) -> None:
+    result, ctx = first_crawl
+    seed = [r for r in result.feed() if r["title"] == SEED_TITLE]
+    assert len(seed) == 1
+    record = seed[0]
+    assert record["author"] == "Minh Trí"
+    assert record["published_at"] == "2023-01-18T17:48:00+07:00"
+    paragraphs = body_of(record)
+    assert paragraphs[0].startswith("Ngày 12/10, Đảng ủy Ban Quản lý các Khu Chế xuất")
+    assert paragraphs[-1].endswith("chăm lo Tết cho công nhân, người lao động …")
+    assert "Minh Trí" not in record["body_text"]
+    assert "Bài viết liên quan" not in record["body_text"]
+    assert record["body_text"] == "\n\n".join(ctx["truth"][record["url"]]["body_paragraphs"])
+
+
+def test_no_non_article_page_exported(first_crawl: tuple[CrawlResult, dict[str, Any]]) -> None:
+    result, ctx = first_crawl
+    truth = ReplicaSite(ReplicaConfig()).truth()
+    non_articles = {ctx["base"] + p.split("?")[0].split("#")[0] for p in truth["non_article_paths"]}
+    exported = {r["url"] for r in result.feed()}
+    assert exported.isdisjoint(non_articles)
+    reasons = [reason["code"] for r in result.rejects() for reason in r["reasons"]]
+    assert "not_article" in reasons
+
+
+def test_data_is_clean(first_crawl: tuple[CrawlResult, dict[str, Any]]) -> None:
+    result, _ = first_crawl
+    raw = result.feed_path.read_text(encoding="utf-8")
+    assert "\\u" not in raw
+    assert "Hội nghị" in raw
+    for record in result.feed():
+        for text in strings_in(record):
+            assert unicodedata.is_normalized("NFC", text), text[:80]
+        for name in ("published_at", "modified_at", "crawled_at"):
+            if record[name]:
+                assert datetime.fromisoformat(record[name]).tzinfo is not None
+        assert "<script" not in (record["body_html"] or "")
+        assert "javascript:" not in (record["body_html"] or "")
+
+
+def test_nothing_outside_the_site_requested(
+    first_crawl: tuple[CrawlResult, dict[str, Any]],
+) -> None:
+    result, _ = first_crawl
+    assert "offsite" not in result.report["counts"]
+    assert "mailto:" not in result.log
+    assert "facebook.com" not in result.log
+
+
+def test_rerun_of_unchanged_site_adds_nothing(tmp_path: Path) -> None:
+    config = ReplicaConfig(articles=30)
+    with ReplicaServer(config) as server:
+        first = run_crawl(server.url, tmp_path)
+        articles, versions = db_count(first, "articles"), db_count(first, "article_versions")
+        before = len(server.requests)
+        second = run_crawl(server.url, tmp_path, feed_name="second.jsonl")
+        rerun_requests = len(server.requests) - before
+    assert first.returncode == 0 and second.returncode == 0, second.log[-3000:]
+    assert second.feed() == []
+    assert db_count(second, "articles") == articles
+    assert db_count(second, "article_versions") == versions
+    assert rerun_requests < 25
+
+
+def _rerun_requests(articles: int, workdir: Path) -> int:
+    config = ReplicaConfig(articles=articles)
+    with ReplicaServer(config) as server:
+        run_crawl(server.url, workdir, settings={"RECHECK_RECENT": "0"})
+        before = len(server.requests)
+        run_crawl(server.url, workdir, settings={"RECHECK_RECENT": "0"}, feed_name="re.jsonl")
+        return len(server.requests) - before
+
+
+def test_rerun_cost_does_not_grow_with_the_site(tmp_path: Path) -> None:
+    small = _rerun_requests(100, tmp_path / "small")
+    large = _rerun_requests(2000, tmp_path / "large")
+    assert small == large
+    assert small < 25
+
+
+def test_new_and_edited_articles_are_picked_up(tmp_path: Path) -> None:
+    base_config = ReplicaConfig(articles=30)
+    with ReplicaServer(base_config) as server:
+        first = run_crawl(server.url, tmp_path)
+        port = int(server.url.rsplit(":", 1)[1])
+    versions_before = db_count(first, "article_versions")
+    changed = ReplicaConfig(articles=30, extra_articles=3, edited=(5,))
+    with ReplicaServer(changed, port=port) as server:
+        before = len(server.requests)
+        result = run_crawl(server.url, tmp_path, feed_name="changes.jsonl")
+        article_requests = [
+            r.path_and_query for r in server.requests[before:] if "/w/" in r.path_and_query
+        ]
+    truth = truth_of(changed, server.url)
+    new_urls = {u for u, a in truth.items() if a["number"] > 30 or a.get("variant") == "extra"}
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.report["counts"]["stored_new"] == 3
+    assert result.report["counts"]["stored_changed"] == 1
+    assert db_count(result, "article_versions") == versions_before + 4
+    exported = {r["url"] for r in result.feed()}
+    assert len(exported) == 4
+    assert new_urls <= exported or len(new_urls) == 0
+    assert len(article_requests) <= 4 + 5  # 3 new + 1 edited + the re-checked recent ones
+
+
+def test_faults_still_export_every_article_once(tmp_path: Path) -> None:
+    config = ReplicaConfig(articles=40, faults=True)
+    with ReplicaServer(config) as server:
+        result = run_crawl(server.url, tmp_path)
+        faults = [r.fault for r in server.requests if r.fault]
+        truth = truth_of(config, server.url)
+    assert len(set(faults)) >= 5
+    assert result.returncode == 0, result.log[-3000:]
+    urls = [r["url"] for r in result.feed()]
+    assert sorted(urls) == sorted(truth)
+    assert result.report["counts"]["retries"] >= len(faults) - 2
+
+
+def test_sigkill_mid_crawl_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    config = ReplicaConfig(articles=300)
+    with ReplicaServer(config) as server:
+        cmd, database_url, _ = crawl_command(
+            server.url, tmp_path, settings={"STORAGE_BATCH_SIZE": "10", "DOWNLOAD_DELAY": "0.01"}
+        )
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT)
+        db_path = Path(database_url.removeprefix("sqlite:///"))
+        deadline = time.monotonic() + 120
+        stored = 0
+        while time.monotonic() < deadline and stored < 40:
+            time.sleep(0.2)
+            if db_path.exists():
+                try:
+                    with sqlite3.connect(db_path, timeout=1) as conn:
+                        stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                except sqlite3.Error:
+                    stored = 0
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert stored > 0, "the crawl stored nothing before the kill"
+        result = run_crawl(server.url, tmp_path, feed_name="after-kill.jsonl")
+        truth = truth_of(config, server.url)
+    assert result.returncode == 0, result.log[-3000:]
+    with sqlite3.connect(db_path) as conn:
+        rows = [r[0] for r in conn.execute("SELECT url FROM articles")]
+        per_article = conn.execute(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM article_versions GROUP BY article_id)"
+        ).fetchone()[0]
+    assert sorted(rows) == sorted(truth)
+    assert per_article == 1
+
+
+def test_layout_break_fails_the_run_and_names_the_field(tmp_path: Path) -> None:
+    config = ReplicaConfig(articles=30, broken=("date",))
+    with ReplicaServer(config) as server:
+        result = run_crawl(server.url, tmp_path)
+    assert result.returncode != 0
+    report = result.report
+    assert report["outcome"] == "failed"
+    assert any("published_at" in failure for failure in report["failures"])
+    assert report["coverage"]["published_at"] < 0.5
+
+
+def test_feed_matches_json_schema(first_crawl: tuple[CrawlResult, dict[str, Any]]) -> None:
+    schema = json.loads(
+        (PROJECT_ROOT / "pipelines" / "schema" / "article.schema.json").read_text("utf-8")
+    )
+    result, _ = first_crawl
+    validator = jsonschema.Draft202012Validator(schema)
+    for record in result.feed():
+        errors = [e.message for e in validator.iter_errors(record)]
+        assert errors == [], record["url"]

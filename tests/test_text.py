@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scrapy.utils.test import get_crawler
+
+from crawler.items import ArticleItem, ArticleUrlItem
+from pipelines.text import (
+    PROBLEM_CODES,
+    TextNormalizationPipeline,
+    is_truncated,
+    normalize_paragraphs,
+    normalize_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Hội   nghị \n sơ kết  ", "Hội nghị sơ kết"),
+        ("Minh\u00a0Trí", "Minh Trí"),
+        ("5:48\u202fPM", "5:48 PM"),
+        ("1\u2007000", "1 000"),
+        ("a\u2003\u3000b", "a b"),
+        ("Đảng\u200b ủy\u200c\u200d", "Đảng ủy"),
+        ("\ufeffBan Quản lý", "Ban Quản lý"),
+        ("công\u00adnghiệp", "côngnghiệp"),
+        ("tab\tand\r\nnewline", "tab and newline"),
+        ("\u00a0\u200b \n", ""),
+        # NFD "Hội nghị" (o + combining horn + combining dot below) becomes NFC.
+        (unicodedata.normalize("NFD", "Hội nghị"), "Hội nghị"),
+    ],
+)
+def test_normalize_text(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+
+
+@given(st.text())
+def test_normalize_text_is_idempotent_nfc_and_trimmed(raw: str) -> None:
+    once = normalize_text(raw)
+    assert normalize_text(once) == once
+    assert unicodedata.is_normalized("NFC", once)
+    assert once == once.strip()
+    assert "  " not in once
+    assert not any(ch in once for ch in "\u00a0\u202f\u2007\u200b\u200c\u200d\ufeff\u00ad\n")
+
+
+def test_normalize_paragraphs_splits_on_blank_lines_and_drops_empty_ones() -> None:
+    text = (
+        "  Ngày 12/10,  Đảng ủy\ntổ chức hội nghị.\n\n\u00a0\n\n\n"
+        "Trong 9 tháng\u00a0đầu năm\n \n\u200b\nMinh Trí "
+    )
+    assert normalize_paragraphs(text) == (
+        "Ngày 12/10, Đảng ủy tổ chức hội nghị.\n\nTrong 9 tháng đầu năm\n\nMinh Trí"
+    )
+
+
+def test_normalize_paragraphs_handles_crlf_and_empty_input() -> None:
+    assert normalize_paragraphs("a\r\n\r\nb\r\nc") == "a\n\nb c"
+    assert normalize_paragraphs(" \n\u00a0\n") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "truncated"),
+    [
+        ("Ngày 12/10, Đảng ủy Ban Quản lý...", True),
+        ("Ngày 12/10, Đảng ủy Ban Quản lý…", True),
+        ("Ngày 12/10, Đảng ủy Ban Quản lý...\u00a0", True),
+        ("Ngày 12/10, Đảng ủy Ban Quản lý.", False),
+        ("3.5 tỷ USD", False),
+        ("", False),
+    ],
+)
+def test_is_truncated(text: str, truncated: bool) -> None:
+    assert is_truncated(text) is truncated
+
+
+FULL = (
+    "Ngày 12/10, Đảng ủy Ban Quản lý các Khu Chế xuất và Công nghiệp Thành phố tổ chức "
+    "hội nghị sơ kết công tác xây dựng Đảng bộ 9 tháng đầu năm."
+)
+
+
+def _pipeline() -> tuple[TextNormalizationPipeline, dict[str, Any]]:
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    return TextNormalizationPipeline.from_crawler(crawler), crawler.stats.get_stats()
+
+
+def test_pipeline_normalizes_every_text_field() -> None:
+    pipeline, stats = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        title=" Hội\u00a0nghị  sơ kết ",
+        body_text="Đoạn\u00a0một\n\n\n đoạn hai ",
+        author="\u200b",
+        category=" Tin  hoạt động ",
+        tags=["KCX", " kcx ", "Đảng\u00a0ủy", "", "KCN", "Đảng ủy"],
+        images=[{"url": "https://h/a.jpg", "caption": " Ảnh\u00a0hội nghị "}],
+        attachments=[{"url": "https://h/a.pdf", "title": "  "}],
+        full_description=f" {FULL} ",
+    )
+    pipeline.process_item(item)
+    assert item.title == "Hội nghị sơ kết"
+    assert item.body_text == "Đoạn một\n\nđoạn hai"
+    assert item.author is None
+    assert item.category == "Tin hoạt động"
+    assert item.tags == ["KCX", "Đảng ủy", "KCN"]
+    assert item.images == [{"url": "https://h/a.jpg", "caption": "Ảnh hội nghị"}]
+    assert item.attachments == [{"url": "https://h/a.pdf", "title": None}]
+    assert item.full_description == FULL
+    assert stats["normalize/tags_deduplicated"] == 2
+
+
+def test_truncated_summary_is_replaced_by_the_full_description() -> None:
+    pipeline, stats = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        summary=FULL[:120] + "...",
+        full_description=FULL,
+    )
+    pipeline.process_item(item)
+    assert item.summary == FULL
+    assert item.summary_truncated is False
+    assert item.problems == []
+    assert stats["normalize/summary_expanded"] == 1
+
+
+def test_truncated_summary_matches_description_after_folding_case_and_spaces() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        summary="NGÀY 12/10,\u00a0ĐẢNG ỦY ban quản lý…",
+        full_description=FULL,
+    )
+    pipeline.process_item(item)
+    assert item.summary == FULL
+    assert item.summary_truncated is False
+
+
+def test_truncated_summary_without_description_is_kept_and_flagged() -> None:
+    pipeline, stats = _pipeline()
+    item = ArticleItem(url="https://h/w/x", summary="Ngày 12/10, Đảng ủy Ban Quản lý...")
+    pipeline.process_item(item)
+    assert item.summary == "Ngày 12/10, Đảng ủy Ban Quản lý..."
+    assert item.summary_truncated is True
+    assert [p["code"] for p in item.problems] == ["summary_truncated"]
+    assert item.problems[0]["field"] == "summary"
+    assert stats["normalize/summary_truncated"] == 1
+
+
+def test_truncated_summary_with_an_unrelated_description_is_kept_and_flagged() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        summary="Trong 9 tháng đầu năm 2022...",
+        full_description=FULL,
+    )
+    pipeline.process_item(item)
+    assert item.summary == "Trong 9 tháng đầu năm 2022..."
+    assert item.summary_truncated is True
+    assert [p["code"] for p in item.problems] == ["summary_truncated"]
+
+
+def test_untruncated_summary_is_kept_even_when_description_differs() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(url="https://h/w/x", summary="Tóm tắt ngắn.", full_description=FULL)
+    pipeline.process_item(item)
+    assert item.summary == "Tóm tắt ngắn."
+    assert item.summary_truncated is False
+
+
+def test_missing_summary_is_taken_from_the_full_description() -> None:
+    pipeline, stats = _pipeline()
+    item = ArticleItem(url="https://h/w/x", summary=" ", full_description=FULL)
+    pipeline.process_item(item)
+    assert item.summary == FULL
+    assert stats["normalize/summary_from_description"] == 1
+
+
+def test_byline_equal_to_author_is_dropped_from_body() -> None:
+    pipeline, stats = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        author="Minh Trí",
+        body_text="Đoạn một.\n\nĐoạn hai.\n\n\u00a0\n\nMinh\u00a0Trí",
+    )
+    pipeline.process_item(item)
+    assert item.body_text == "Đoạn một.\n\nĐoạn hai."
+    assert stats["normalize/byline_dropped"] == 1
+
+
+def test_last_paragraph_that_is_not_the_author_stays() -> None:
+    pipeline, stats = _pipeline()
+    item = ArticleItem(url="https://h/w/x", author="Minh Trí", body_text="Đoạn một.\n\nHết.")
+    pipeline.process_item(item)
+    assert item.body_text == "Đoạn một.\n\nHết."
+    assert "normalize/byline_dropped" not in stats
+
+
+def test_empty_strings_become_none() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(url="https://h/w/x", title="\u00a0", body_text="\n\n", summary="")
+    pipeline.process_item(item)
+    assert (item.title, item.body_text, item.summary) == (None, None, None)
+
+
+def test_other_items_pass_through_untouched() -> None:
+    pipeline, _ = _pipeline()
+    other = ArticleUrlItem(url=" https://h/w/x ", canonical_url="https://h/w/x")
+    assert pipeline.process_item(other) is other
+    assert other.url == " https://h/w/x "
+
+
+def test_pipeline_is_idempotent() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        title=" A\u00a0b ",
+        summary="Ngày 12/10, Đảng ủy...",
+        full_description=FULL,
+        body_text="x\n\ny",
+        tags=["a", "A"],
+    )
+    pipeline.process_item(item)
+    snapshot = (item.title, item.summary, item.body_text, list(item.tags), list(item.problems))
+    pipeline.process_item(item)
+    assert (item.title, item.summary, item.body_text, item.tags, item.problems) == snapshot
+
+
+def test_problem_codes_are_documented() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(url="https://h/w/x", summary="abc...")
+    pipeline.process_item(item)
+    assert {p["code"] for p in item.problems} <= set(PROBLEM_CODES)

@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scrapy.utils.test import get_crawler
+
+from crawler.items import ArticleItem, ArticleUrlItem
+from pipelines.urls import (
+    PROBLEM_CODES,
+    UrlNormalizationPipeline,
+    article_id,
+    canonical_article_url,
+    is_article_url,
+    normalize_url,
+)
+
+HOST = "https://hepza.hochiminhcity.gov.vn"
+SLUG_TEXT = "hội-nghị-sơ-kết-công-tác-đảng-bộ-9-tháng-đầu-năm"
+SLUG = quote(SLUG_TEXT)  # upper-case hex, NFC
+CANONICAL = f"{HOST}/w/{SLUG}"
+AP = "/tin-tuc-su-kien/-/asset_publisher/q4USy75NdpUZ/content"
+LISTING = f"{HOST}/tin-tuc-su-kien"
+REDIRECT = quote(
+    f"{LISTING}?p_p_id=com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_"
+    "q4USy75NdpUZ&p_p_lifecycle=0",
+    safe="",
+)
+NS = "_com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_q4USy75NdpUZ_"
+
+VARIANTS = [
+    CANONICAL,
+    f"{HOST}/w/{SLUG_TEXT}",
+    f"{HOST}/w/{SLUG.lower()}",
+    f"{HOST}/w/{quote(unicodedata.normalize('NFD', SLUG_TEXT))}",
+    f"{HOST}/w/{unicodedata.normalize('NFD', SLUG_TEXT)}",
+    f"{HOST}/en/w/{SLUG}",
+    f"{HOST}/vi/w/{SLUG}",
+    f"{HOST}/en-US/w/{SLUG}",
+    f"{HOST}/en_US/w/{SLUG}",
+    f"{HOST}/vi-VN/w/{SLUG}",
+    f"{HOST}/zh-Hant-TW/w/{SLUG}",
+    f"{HOST}/w/{SLUG};jsessionid=88E523AA090895947D45A00896B3DAE7",
+    f"{HOST}/en/w/{SLUG};jsessionid=88E523AA090895947D45A00896B3DAE7?redirect={REDIRECT}",
+    f"{HOST}/w/{SLUG}?redirect={REDIRECT}&inheritRedirect=true",
+    f"{HOST}/w/{SLUG}?p_p_id=x&p_p_lifecycle=0&p_l_id=12&p_r_p_resetCur=false&{NS}cur=2",
+    f"{HOST}{AP}/{SLUG}",
+    f"{HOST}{AP}/{SLUG}?redirect={REDIRECT}",
+    f"{HOST}{AP}/{SLUG}?redirect={REDIRECT}&inheritRedirect=true",
+    f"{HOST}/en{AP}/{SLUG}?redirect={REDIRECT}&inheritRedirect=true",
+    f"{HOST}/web/guest{AP}/{SLUG}",
+    f"{HOST}{AP}/{SLUG}/40615",
+    f"{HOST}/web/guest/w/{SLUG}",
+    f"{HOST}/en/web/guest/w/{SLUG}",
+    f"HTTPS://HEPZA.HochiMinhCity.gov.vn/w/{SLUG}",
+    f"https://hepza.hochiminhcity.gov.vn:443/w/{SLUG}",
+    f"{HOST}/w/{SLUG}/",
+    f"{HOST}/w/{SLUG}#bai-viet-lien-quan",
+    f"  {HOST}/en/w/{SLUG}/#top ",
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variant_maps_to_one_canonical_url(variant: str) -> None:
+    assert canonical_article_url(variant) == CANONICAL
+    assert is_article_url(variant)
+
+
+def test_canonical_url_is_a_fixed_point() -> None:
+    assert canonical_article_url(CANONICAL) == CANONICAL
+    assert normalize_url(CANONICAL) == CANONICAL
+
+
+def test_http_keeps_its_scheme_and_drops_port_80() -> None:
+    assert canonical_article_url("HTTP://Host:80/en/w/Abc") == "http://host/w/abc"
+    assert normalize_url("http://host:8080/w/a") == "http://host:8080/w/a"
+    assert normalize_url("https://host:80/w/a") == "https://host:80/w/a"
+
+
+def test_ascii_slug_letters_are_lower_cased_but_not_escapes() -> None:
+    assert canonical_article_url(f"{HOST}/w/Tin-%c4%90ang") == f"{HOST}/w/tin-%C4%90ang"
+
+
+def test_other_sites_keep_their_web_prefix() -> None:
+    assert canonical_article_url(f"{HOST}/web/hepza-eng/w/a") == f"{HOST}/web/hepza-eng/w/a"
+    assert (
+        canonical_article_url(f"{HOST}/web/hepza-eng{AP}/a?redirect=x")
+        == f"{HOST}/web/hepza-eng/w/a"
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (f"{HOST}/w/hoi-nghi", f"{HOST}/w/hoi-nghi-2"),
+        (f"{HOST}/w/{quote('hội-nghị')}", f"{HOST}/w/{quote('hoi-nghi')}"),
+        (f"{HOST}/w/a", f"{HOST}/web/other/w/a"),
+        (f"{HOST}/w/a", "https://other.example/w/a"),
+    ],
+)
+def test_different_articles_stay_different(a: str, b: str) -> None:
+    assert canonical_article_url(a) != canonical_article_url(b)
+    assert article_id(canonical_article_url(a)) != article_id(canonical_article_url(b))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{HOST}/",
+        f"{HOST}/web/guest/trang-chu",
+        LISTING,
+        f"{LISTING}?p_p_id=x&p_p_lifecycle=0&{NS}delta=20&p_r_p_resetCur=false&{NS}cur=2",
+        f"{HOST}/tin-tuc/w/a",
+        f"{HOST}/w/",
+        f"{HOST}/w/a/b",
+        f"{HOST}/tin-tuc-su-kien/-/asset_publisher/q4USy75NdpUZ/rss",
+        f"{HOST}/tin-tuc-su-kien/-/asset_publisher/q4USy75NdpUZ/journal_article/id/40615",
+        f"{HOST}/documents/20122/0/a.pdf/9f0c",
+        f"{HOST}/sitemap.xml?p_l_id=1&layoutUuid=2&groupId=20122&privateLayout=false",
+    ],
+)
+def test_non_article_urls(url: str) -> None:
+    assert not is_article_url(url)
+
+
+def test_listing_urls_keep_paging_params_in_order() -> None:
+    url = f"{LISTING}?p_p_id=x&p_p_lifecycle=0&{NS}delta=20&p_r_p_resetCur=false&{NS}cur=2#top"
+    assert normalize_url(url) == url.removesuffix("#top")
+    assert canonical_article_url(url) == url.removesuffix("#top")
+
+
+def test_normalize_url_percent_encoding() -> None:
+    # Unreserved escapes are decoded, reserved ones kept, hex upper-cased, NFC applied.
+    assert normalize_url("https://h/a%7eb%2fc%3Fd%41") == "https://h/a~b%2Fc%3FdA"
+    assert normalize_url("https://h/s?q=a%2bb&r=%e1%bb%87&s=a+b") == (
+        "https://h/s?q=a%2Bb&r=%E1%BB%87&s=a+b"
+    )
+    assert normalize_url("https://h/e%CC%82") == "https://h/%C3%AA"
+    assert normalize_url("https://h/a b") == "https://h/a%20b"
+    assert normalize_url("https://h/100%") == "https://h/100%25"
+    # Not UTF-8: the bytes cannot be decoded, only their hex case is fixed.
+    assert normalize_url("https://h/caf%e9") == "https://h/caf%E9"
+
+
+def test_normalize_url_host_port_fragment_and_session() -> None:
+    assert normalize_url("HTTPS://Example.COM") == "https://example.com/"
+    assert normalize_url("https://Example.com:443/x;JSESSIONID=abc;v=1#f") == (
+        "https://example.com/x;v=1"
+    )
+    assert normalize_url("https://user@Example.com:8443/") == "https://user@example.com:8443/"
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30))
+def test_normalize_url_is_idempotent(path: str) -> None:
+    url = normalize_url(f"https://h/{quote(path)}")
+    assert normalize_url(url) == url
+    assert canonical_article_url(canonical_article_url(url)) == canonical_article_url(url)
+
+
+def test_article_id_is_sha256_prefix() -> None:
+    expected = hashlib.sha256(CANONICAL.encode("utf-8")).hexdigest()[:20]
+    assert article_id(CANONICAL) == expected
+    assert len(expected) == 20
+
+
+def _pipeline() -> tuple[UrlNormalizationPipeline, dict[str, Any]]:
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    return UrlNormalizationPipeline.from_crawler(crawler), crawler.stats.get_stats()
+
+
+def test_pipeline_sets_url_id_and_alternates() -> None:
+    pipeline, stats = _pipeline()
+    fetched = f"{HOST}/en/w/{SLUG};jsessionid=88E523AA090895947D45A00896B3DAE7"
+    original = f"{HOST}{AP}/{SLUG}?redirect={REDIRECT}&inheritRedirect=true"
+    item = ArticleItem(
+        url=original,
+        fetched_url=fetched,
+        alternate_urls=[f"{HOST}/w/{SLUG}", f"{HOST}/en/w/{SLUG}#x", f"{HOST}/vi/w/{SLUG}"],
+        related_urls=[
+            "/en/w/other;jsessionid=88E523AA090895947D45A00896B3DAE7",
+            f"{HOST}/w/other#top",
+            f"{HOST}{AP}/third?redirect=x",
+            "",
+        ],
+        images=[{"url": "HTTPS://HEPZA.hochiminhcity.gov.vn:443/documents/1/2/a b.jpg#x"}],
+        attachments=[{"url": "/documents/1/2/van-ban.pdf/uuid", "title": "Văn bản"}],
+    )
+    pipeline.process_item(item)
+    assert item.url == CANONICAL
+    assert item.id == article_id(CANONICAL)
+    assert item.alternate_urls == sorted(
+        [f"{HOST}/en/w/{SLUG}", f"{HOST}/vi/w/{SLUG}", normalize_url(original)]
+    )
+    assert item.related_urls == [f"{HOST}/w/other", f"{HOST}/w/third"]
+    assert item.images == [{"url": f"{HOST}/documents/1/2/a%20b.jpg"}]
+    assert item.attachments == [
+        {"url": f"{HOST}/documents/1/2/van-ban.pdf/uuid", "title": "Văn bản"}
+    ]
+    assert item.problems == []
+    assert stats["normalize/url_canonicalized"] == 1
+
+
+def test_pipeline_uses_fetched_url_when_url_is_empty() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(url="", fetched_url=f"{HOST}/en/w/{SLUG}")
+    pipeline.process_item(item)
+    assert item.url == CANONICAL
+    assert item.alternate_urls == [f"{HOST}/en/w/{SLUG}"]
+
+
+def test_pipeline_flags_non_article_and_missing_urls() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(url=f"{LISTING}/")
+    pipeline.process_item(item)
+    assert item.url == LISTING
+    assert [p["code"] for p in item.problems] == ["url_not_article"]
+    empty = ArticleItem(url="")
+    pipeline.process_item(empty)
+    assert [p["code"] for p in empty.problems] == ["missing_url"]
+    assert empty.id is None
+    codes = {p["code"] for p in [*item.problems, *empty.problems]}
+    assert codes <= set(PROBLEM_CODES)
+
+
+def test_pipeline_is_idempotent() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(url=f"{HOST}/en/w/{SLUG}", fetched_url=f"{HOST}/en/w/{SLUG}#a")
+    pipeline.process_item(item)
+    first = (item.url, item.id, list(item.alternate_urls))
+    pipeline.process_item(item)
+    assert (item.url, item.id, item.alternate_urls) == first
+
+
+def test_other_items_pass_through_untouched() -> None:
+    pipeline, _ = _pipeline()
+    other = ArticleUrlItem(url=f"{HOST}/en/w/{SLUG}", canonical_url=CANONICAL)
+    assert pipeline.process_item(other) is other
+    assert other.url == f"{HOST}/en/w/{SLUG}"
