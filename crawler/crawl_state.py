@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipelines.storage.store import ArticleStore, KnownArticle
-
 from pipelines.storage.secrets import redact_url
+from pipelines.storage.store import ArticleStore, KnownArticle
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

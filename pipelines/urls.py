@@ -50,7 +50,10 @@ _ASSET_PUBLISHER_CONTENT = re.compile(
 _ROOT_SITE = "guest"
 
 
-def _requote(component: str, safe: str) -> str:
+def _requote(component: str, safe: str, nfc: bool) -> str:
+    def form(text: str) -> str:
+        return unicodedata.normalize("NFC", text) if nfc else text
+
     chunks: list[tuple[bool, str]] = []  # (is a kept escape, text)
     pos = 0
     for match in _ESCAPE_RUN.finditer(component):
@@ -63,12 +66,12 @@ def _requote(component: str, safe: str) -> str:
     text: list[str] = []
     for kept, value in chunks:
         if kept:
-            out.append(quote(unicodedata.normalize("NFC", "".join(text)), safe=safe))
+            out.append(quote(form("".join(text)), safe=safe))
             text = []
             out.append(value)
         else:
             text.append(value)
-    out.append(quote(unicodedata.normalize("NFC", "".join(text)), safe=safe))
+    out.append(quote(form("".join(text)), safe=safe))
     return "".join(out)
 
 
@@ -87,9 +90,9 @@ def _decode_run(run: str) -> list[tuple[bool, str]]:
     return chunks
 
 
-def _normalize_component(component: str, safe: str) -> str:
+def _normalize_component(component: str, safe: str, nfc: bool = False) -> str:
     try:
-        return _requote(component, safe)
+        return _requote(component, safe, nfc)
     except UnicodeDecodeError:
         # Not UTF-8 (a Latin-1 link from an old page): leave the bytes alone, only fix hex case.
         return _ESCAPE_RUN.sub(lambda m: m.group().upper(), component)
@@ -111,14 +114,17 @@ def _netloc(scheme: str, netloc: str) -> str:
     return result
 
 
-def normalize_url(url: str) -> str:
+def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
+    """A URL that still fetches the same resource; ``unicode_nfc`` also folds the Unicode form
+    of its escapes, which is only right for identity keys: Liferay matches the bytes of a
+    urlTitle, so an NFD slug must be requested as NFD."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     netloc = _netloc(scheme, parts.netloc) if parts.netloc else ""
-    path = _normalize_component(_JSESSIONID.sub("", parts.path), _PATH_SAFE)
+    path = _normalize_component(_JSESSIONID.sub("", parts.path), _PATH_SAFE, unicode_nfc)
     if netloc and not path:
         path = "/"
-    query = _normalize_component(parts.query, _QUERY_SAFE)
+    query = _normalize_component(parts.query, _QUERY_SAFE, unicode_nfc)
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
@@ -151,7 +157,7 @@ def is_article_url(url: str) -> bool:
 
 
 def canonical_article_url(url: str) -> str:
-    parts = urlsplit(normalize_url(url))
+    parts = urlsplit(normalize_url(url, unicode_nfc=True))
     path = _strip_locale(parts.path)
     query = parts.query
     match = _article_match(path)

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pipelines.urls import canonical_article_url
 from tests.crawl_runner import PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig, ReplicaSite
@@ -29,8 +30,9 @@ SEED_TITLE = (
 
 
 def truth_of(config: ReplicaConfig, base_url: str) -> dict[str, dict[str, Any]]:
+    # The record's URL is the canonical form (NFC slug, upper-case percent-encoding).
     truth = ReplicaSite(config).truth()
-    return {base_url + a["canonical_path"]: a for a in truth["articles"]}
+    return {canonical_article_url(base_url + a["canonical_path"]): a for a in truth["articles"]}
 
 
 def body_of(record: dict[str, Any]) -> list[str]:
@@ -159,7 +161,8 @@ def test_rerun_of_unchanged_site_adds_nothing(tmp_path: Path) -> None:
     assert second.feed() == []
     assert db_count(second, "articles") == articles
     assert db_count(second, "article_versions") == versions
-    assert rerun_requests < 25
+    # robots.txt, the sitemaps, the home page and each listing's first page: no articles
+    assert rerun_requests < 40
 
 
 def _rerun_requests(articles: int, workdir: Path) -> int:
@@ -175,7 +178,7 @@ def test_rerun_cost_does_not_grow_with_the_site(tmp_path: Path) -> None:
     small = _rerun_requests(100, tmp_path / "small")
     large = _rerun_requests(2000, tmp_path / "large")
     assert small == large
-    assert small < 25
+    assert small < 40
 
 
 def test_new_and_edited_articles_are_picked_up(tmp_path: Path) -> None:
@@ -191,16 +194,19 @@ def test_new_and_edited_articles_are_picked_up(tmp_path: Path) -> None:
         article_requests = [
             r.path_and_query for r in server.requests[before:] if "/w/" in r.path_and_query
         ]
-    truth = truth_of(changed, server.url)
-    new_urls = {u for u, a in truth.items() if a["number"] > 30 or a.get("variant") == "extra"}
+    before_urls = set(truth_of(base_config, server.url))
+    after = truth_of(changed, server.url)
+    new_urls = set(after) - before_urls
+    edited_url = next(u for u, a in after.items() if a["number"] == 5)
     assert result.returncode == 0, result.log[-3000:]
+    assert len(new_urls) == 3
     assert result.report["counts"]["stored_new"] == 3
     assert result.report["counts"]["stored_changed"] == 1
     assert db_count(result, "article_versions") == versions_before + 4
-    exported = {r["url"] for r in result.feed()}
-    assert len(exported) == 4
-    assert new_urls <= exported or len(new_urls) == 0
-    assert len(article_requests) <= 4 + 5  # 3 new + 1 edited + the re-checked recent ones
+    assert {r["url"] for r in result.feed()} == new_urls | {edited_url}
+    # 3 new + 1 edited + the 5 re-checked recent ones + the empty-shell /w/ page the site lists
+    # in its sitemap (rejected, so never stored, so looked at again)
+    assert len(article_requests) <= 4 + 5 + 1
 
 
 def test_faults_still_export_every_article_once(tmp_path: Path) -> None:
@@ -208,12 +214,14 @@ def test_faults_still_export_every_article_once(tmp_path: Path) -> None:
     with ReplicaServer(config) as server:
         result = run_crawl(server.url, tmp_path)
         faults = [r.fault for r in server.requests if r.fault]
+        # a slow answer is a success, not something to retry
+        retried = [f for f in faults if f != "slow"]
         truth = truth_of(config, server.url)
     assert len(set(faults)) >= 5
     assert result.returncode == 0, result.log[-3000:]
     urls = [r["url"] for r in result.feed()]
     assert sorted(urls) == sorted(truth)
-    assert result.report["counts"]["retries"] >= len(faults) - 2
+    assert result.report["counts"]["retries"] >= len(retried)
 
 
 def test_sigkill_mid_crawl_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:

@@ -106,6 +106,8 @@ SENTENCE_END = (".", "!", "?", ":", ";", "…")
 class ArticlePage:
     canonical_url: str | None = None
     alternate_urls: list[str] = field(default_factory=list)
+    # hreflang -> URL of the hreflang alternates (x-default: the default-locale page)
+    alternate_by_lang: dict[str, str] = field(default_factory=dict)
     locale: str | None = None
     title: str | None = None
     summary: str | None = None
@@ -141,7 +143,8 @@ def parse_article(html: str, url: str) -> ArticlePage:
     sel = Selector(text=html)
     page = ArticlePage(locale=page_locale(sel))
     page.canonical_url = extract_canonical_url(sel, url)
-    page.alternate_urls = extract_alternate_urls(sel, url)
+    page.alternate_by_lang = extract_alternates_by_lang(sel, url)
+    page.alternate_urls = list(dict.fromkeys(page.alternate_by_lang.values()))
     page.full_description = meta_content(sel, "og:description", "description")
     json_ld = _json_ld_articles(sel)
 
@@ -176,13 +179,13 @@ def extract_canonical_url(sel: Selector, url: str) -> str | None:
     return None
 
 
-def extract_alternate_urls(sel: Selector, url: str) -> list[str]:
-    urls = []
-    for href in sel.xpath('//link[@rel="alternate"][@hreflang]/@href').getall():
-        value = absolute(url, href)
-        if value and value not in urls:
-            urls.append(value)
-    return urls
+def extract_alternates_by_lang(sel: Selector, url: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for link in sel.xpath('//link[@rel="alternate"][@hreflang][@href]'):
+        value = absolute(url, link.attrib["href"])
+        if value:
+            found.setdefault(link.attrib["hreflang"], value)
+    return found
 
 
 def extract_title(sel: Selector, json_ld: list[dict[str, Any]]) -> tuple[str | None, str]:
@@ -224,7 +227,7 @@ def extract_body(sel: Selector, url: str, title: str | None) -> _Body:
     title_key = clean(title).casefold() if title else None
     for block in blocks:
         text = clean(block.text_content())
-        if not text:
+        if not text or _is_attachment_block(block, text, url):
             _drop(block)
             continue
         if title_key and text.casefold() == title_key and not texts:
@@ -307,6 +310,18 @@ def _classes(el: _Element) -> str:
     ).lower()
 
 
+def _is_attachment_block(block: _Element, text: str, url: str) -> bool:
+    """A list item or paragraph that is nothing but download links (collected as attachments)."""
+    links = [a for a in block.iter("a") if _is_attachment(absolute(url, a.get("href")))]
+    return bool(links) and clean(" ".join(a.text_content() for a in links)) == text
+
+
+def _is_attachment(href: str | None) -> bool:
+    return bool(href) and bool(
+        ATTACHMENT_EXTENSIONS.search(href or "") or "/documents/" in (href or "")
+    )
+
+
 def _is_date_line(text: str) -> bool:
     return len(text) <= 60 and DATE_LINE.match(text) is not None
 
@@ -385,7 +400,7 @@ def _collect_media(root: _Element, url: str, body: _Body) -> None:
         body.images.append({"url": src, "caption": _caption(img)})
     for link in root.iter("a"):
         href = absolute(url, link.get("href"))
-        if href and (ATTACHMENT_EXTENSIONS.search(href) or "/documents/" in href):
+        if href and _is_attachment(href):
             title = clean(link.text_content()) or None
             if not any(a["url"] == href for a in body.attachments):
                 body.attachments.append({"url": href, "title": title})

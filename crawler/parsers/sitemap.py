@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from io import BytesIO
 from urllib.parse import urljoin
 
-from scrapy.utils.sitemap import Sitemap
+from lxml import etree
 
 
 @dataclass
 class SitemapEntry:
     url: str
     lastmod: str | None = None
-    alternates: list[str] = field(default_factory=list)
+    # (hreflang, absolute URL) from xhtml:link alternates
+    alternates: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def default_url(self) -> str:
+        """The x-default alternate (the site's default-locale page), else the entry's URL."""
+        return next((href for lang, href in self.alternates if lang == "x-default"), self.url)
 
 
 @dataclass
@@ -31,20 +38,56 @@ def parse_robots_sitemaps(text: str, base_url: str) -> list[str]:
     return urls
 
 
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
 def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:
     # Liferay answers an empty sub-sitemap with a blank body.
     if not body.strip():
         return SitemapDocument(kind="")
+    events = etree.iterparse(
+        BytesIO(body),
+        events=("start", "end"),
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        remove_comments=True,
+        huge_tree=True,
+    )
+    doc = SitemapDocument(kind="")
     try:
-        sitemap = Sitemap(body)
-    except (StopIteration, SyntaxError, ValueError):
-        return SitemapDocument(kind="")
-    doc = SitemapDocument(kind=sitemap.type)
-    for entry in sitemap:
-        loc = urljoin(base_url, entry["loc"])
-        if sitemap.type == "sitemapindex":
-            doc.sitemaps.append(loc)
-        elif sitemap.type == "urlset":
-            alternates = [urljoin(base_url, a) for a in entry.get("alternate", [])]
-            doc.entries.append(SitemapEntry(loc, entry.get("lastmod") or None, alternates))
+        for event, elem in events:
+            name = _local(elem.tag)
+            if event == "start":
+                if not doc.kind:
+                    doc.kind = name if name in {"sitemapindex", "urlset"} else "?"
+                continue
+            if name == "sitemap" and doc.kind == "sitemapindex":
+                loc = _child_text(elem, "loc")
+                if loc:
+                    doc.sitemaps.append(urljoin(base_url, loc))
+                elem.clear()
+            elif name == "url" and doc.kind == "urlset":
+                loc = _child_text(elem, "loc")
+                if loc:
+                    alternates = [
+                        (link.get("hreflang", ""), urljoin(base_url, link.get("href")))
+                        for link in elem
+                        if _local(link.tag) == "link" and link.get("href")
+                    ]
+                    lastmod = _child_text(elem, "lastmod") or None
+                    doc.entries.append(SitemapEntry(urljoin(base_url, loc), lastmod, alternates))
+                elem.clear()
+    except etree.XMLSyntaxError:
+        pass
+    if doc.kind == "?":
+        doc.kind = ""
     return doc
+
+
+def _child_text(elem: etree._Element, name: str) -> str:
+    for child in elem:
+        if _local(child.tag) == name:
+            return (child.text or "").strip()
+    return ""

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 from scrapy import Request, Spider
-from scrapy.http import HtmlResponse, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.crawl_state import CrawlState, load_crawl_state
 from crawler.items import ArticleItem, ArticleUrlItem
-from crawler.parsers.article import parse_article
+from crawler.parsers.article import ArticlePage, parse_article
 from crawler.parsers.listing import parse_listing
-from crawler.parsers.navigation import extract_navigation_links
+from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
+from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 from pipelines.urls import canonical_article_url, is_article_url, normalize_url
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ PRIORITY_LISTING = 0
 
 class HepzaSpider(Spider):
     name = "hepza"
+    allowed_domains: list[str]
 
     def __init__(
         self,
@@ -67,6 +68,8 @@ class HepzaSpider(Spider):
         self.seen_urls: set[str] = set()
         self.lastmods: dict[str, str] = {}  # article key -> raw sitemap lastmod
         self.state = CrawlState()
+        self.pending_sitemaps = 0
+        self.navigation_started = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
@@ -97,18 +100,36 @@ class HepzaSpider(Spider):
             self.mode,
             len(self.state.known),
         )
+        # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
+        # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
         yield Request(
             f"{self.base_url}/robots.txt",
             callback=self.parse_robots,
             errback=self.on_robots_error,
             priority=PRIORITY_SITEMAP,
         )
-        yield Request(f"{self.base_url}/", callback=self.parse_page, errback=self.on_error)
+
+    def _after_sitemaps(self) -> Iterator[Request]:
+        """Once every sitemap is read: the home page's navigation, and the recent re-checks."""
+        if self.pending_sitemaps > 0 or self.navigation_started:
+            return
+        self.navigation_started = True
+        yield from self._follow(f"{self.base_url}/", self.parse_page, PRIORITY_LISTING)
         for url in self.state.recent_urls[: self.recheck_recent]:
             key = canonical_article_url(url)
+            if key in self.scheduled:
+                continue
             self.scheduled[key] = url
             self.crawler.stats.inc_value("crawl/rechecked")
             yield self._article_request(url, key, {})
+
+    def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
+        for url in urls:
+            for request in self._follow(
+                url, self.parse_sitemap, PRIORITY_SITEMAP, errback=self.on_sitemap_error
+            ):
+                self.pending_sitemaps += 1
+                yield request
 
     @property
     def mode(self) -> str:
@@ -118,41 +139,57 @@ class HepzaSpider(Spider):
 
     # --- discovery ----------------------------------------------------------------------------
 
-    def parse_robots(self, response: TextResponse) -> Iterator[Request]:
-        sitemaps = parse_robots_sitemaps(response.text, response.url)
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        text = response.text if isinstance(response, TextResponse) else ""
+        sitemaps = parse_robots_sitemaps(text, response.url)
         if not sitemaps:
             # Liferay serves /sitemap.xml whether or not robots.txt names it.
             sitemaps = [f"{self.base_url}/sitemap.xml"]
-        for url in sitemaps:
-            yield from self._follow(url, self.parse_sitemap, PRIORITY_SITEMAP)
+        yield from self._sitemap_requests(sitemaps)
+        yield from self._after_sitemaps()
 
     def on_robots_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
-        yield from self._follow(f"{self.base_url}/sitemap.xml", self.parse_sitemap, 10)
+        yield from self._sitemap_requests([f"{self.base_url}/sitemap.xml"])
+        yield from self._after_sitemaps()
 
-    def parse_sitemap(self, response: TextResponse) -> Iterator[Any]:
+    def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
+        self.on_error(failure)
+        self.pending_sitemaps -= 1
+        yield from self._after_sitemaps()
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
         doc = parse_sitemap(response.body, response.url)
         self.crawler.stats.inc_value("crawl/sitemaps")
         if not doc.kind:
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
-        for url in doc.sitemaps:
-            yield from self._follow(url, self.parse_sitemap, PRIORITY_SITEMAP)
+        yield from self._sitemap_requests(doc.sitemaps)
         for entry in doc.entries:
             if not is_article_url(entry.url):
-                yield from self._follow(entry.url, self.parse_page, PRIORITY_LISTING)
+                # One locale of each page is enough: the others list the same articles.
+                for _, href in entry.alternates:
+                    if href != entry.default_url:
+                        self.seen_urls.add(normalize_url(href))
+                yield from self._follow(entry.default_url, self.parse_page, PRIORITY_LISTING)
                 continue
             key = canonical_article_url(entry.url)
             if entry.lastmod:
                 self.lastmods.setdefault(key, entry.lastmod)
-            for url in (entry.url, *entry.alternates):
-                if is_article_url(url):
+            # The default-locale page first, so that is the one fetched.
+            for url in (entry.default_url, entry.url, *(href for _, href in entry.alternates)):
+                if is_article_url(url) and canonical_article_url(url) == key:
                     yield from self._article(url, {}, lastmod=entry.lastmod)
+        self.pending_sitemaps -= 1
+        yield from self._after_sitemaps()
 
-    def parse_page(self, response: TextResponse) -> Iterator[Any]:
+    def parse_page(self, response: Response) -> Iterator[Any]:
         """Any non-article page: its navigation, and its Asset Publisher listing if it has one."""
         if not isinstance(response, HtmlResponse):
             return
+        # The same page in the site's other locales lists the same articles: skip it.
+        for url in extract_locale_alternates(response.text, response.url):
+            self.seen_urls.add(normalize_url(url))
         for url in extract_navigation_links(response.text, response.url):
             if is_article_url(url):
                 yield from self._article(url, {})
@@ -188,13 +225,24 @@ class HepzaSpider(Spider):
 
     # --- articles -----------------------------------------------------------------------------
 
-    def parse_article(self, response: TextResponse) -> Iterator[Any]:
+    def parse_article(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("crawl/article_not_html")
             logger.warning("article URL did not return HTML: %s", response.url)
             return
         page = parse_article(response.text, response.url)
         meta = response.meta
+        key = meta.get("article_key") or canonical_article_url(response.url)
+        preferred = self._preferred_url(page, key)
+        elsewhere = preferred and normalize_url(preferred) != normalize_url(response.url)
+        if preferred and elsewhere and not meta.get("via_preferred"):
+            # Record an article from its default-locale display page, whichever of its URLs
+            # (locale prefix, Asset Publisher view) was met first.
+            self.crawler.stats.inc_value("crawl/followed_to_default_page")
+            yield self._article_request(
+                preferred, key, {**meta, "via_preferred": True}, dont_filter=True
+            )
+            return
         for fld, layer in page.layers.items():
             self.crawler.stats.inc_value(f"extract/{fld}/{layer}")
         category = page.category
@@ -211,16 +259,18 @@ class HepzaSpider(Spider):
                     "kind": "published",
                 }
             )
-        key = meta.get("article_key") or canonical_article_url(response.url)
         lastmod = self.lastmods.get(key)
         if lastmod:
             candidates.append(
                 {"source": "sitemap_lastmod", "raw": lastmod, "locale": None, "kind": "modified"}
             )
-        met = [u for u in (meta.get("met_url"), response.request.url) if u]
+        met = [u for u in (meta.get("met_url"), response.url) if u]
         yield ArticleItem(
             url=page.canonical_url or response.url,
-            alternate_urls=[*page.alternate_urls, *met],
+            alternate_urls=[
+                *(u for u in page.alternate_urls if self._same_article(u, key)),
+                *met,
+            ],
             title=page.title,
             summary=page.summary,
             body_text=page.body_text,
@@ -243,6 +293,17 @@ class HepzaSpider(Spider):
             if is_article_url(url):
                 yield from self._article(url, {})
 
+    @staticmethod
+    def _same_article(url: str, key: str) -> bool:
+        return is_article_url(url) and canonical_article_url(url) == key
+
+    def _preferred_url(self, page: ArticlePage, key: str) -> str | None:
+        x_default = page.alternate_by_lang.get("x-default")
+        for url in (x_default, page.canonical_url):
+            if url and self._allowed(normalize_url(url)) and self._same_article(url, key):
+                return url
+        return None
+
     def _article(self, url: str, meta: dict[str, Any], lastmod: str | None = None) -> Iterator[Any]:
         url = normalize_url(url)
         if not self._allowed(url) or url in self.seen_urls:
@@ -261,13 +322,16 @@ class HepzaSpider(Spider):
         self.scheduled[key] = url
         yield self._article_request(url, key, meta)
 
-    def _article_request(self, url: str, key: str, meta: dict[str, Any]) -> Request:
+    def _article_request(
+        self, url: str, key: str, meta: dict[str, Any], *, dont_filter: bool = False
+    ) -> Request:
         return Request(
             url,
+            dont_filter=dont_filter,
             callback=self.parse_article,
             errback=self.on_error,
             priority=PRIORITY_ARTICLE,
-            meta={**meta, "article_key": key, "met_url": url},
+            meta={"met_url": url, **meta, "article_key": key},
         )
 
     def _wanted(
@@ -311,7 +375,9 @@ class HepzaSpider(Spider):
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _follow(self, url: str, callback: Any, priority: int) -> Iterator[Request]:
+    def _follow(
+        self, url: str, callback: Any, priority: int, errback: Any = None
+    ) -> Iterator[Request]:
         url = normalize_url(url)
         if not self._allowed(url) or url in self.seen_urls:
             return
@@ -322,7 +388,7 @@ class HepzaSpider(Spider):
             self.crawler.stats.inc_value("crawl/skipped_link")
             return
         self.seen_urls.add(url)
-        yield Request(url, callback=callback, errback=self.on_error, priority=priority)
+        yield Request(url, callback=callback, errback=errback or self.on_error, priority=priority)
 
     def _allowed(self, url: str) -> bool:
         parts = urlsplit(url)
