@@ -12,12 +12,14 @@ import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 import pytest
 
 from pipelines.urls import canonical_article_url
 from tests.crawl_runner import PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
+from tests.postgres import PASSWORD
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig, ReplicaSite
 
@@ -277,3 +279,52 @@ def test_feed_matches_json_schema(first_crawl: tuple[CrawlResult, dict[str, Any]
     for record in result.feed():
         errors = [e.message for e in validator.iter_errors(record)]
         assert errors == [], record["url"]
+
+
+@pytest.mark.postgres
+def test_postgres_crawl_never_logs_the_password(tmp_path: Path, postgres_url: str) -> None:
+    config = ReplicaConfig(articles=10)
+    with ReplicaServer(config) as server:
+        result = run_crawl(
+            server.url,
+            tmp_path,
+            database_url=postgres_url,
+            settings={"LOG_LEVEL": "DEBUG"},
+        )
+        # a second run whose database is unreachable must fail loudly, still without it
+        bad_url = postgres_url.replace("@127.0.0.1:", "@127.0.0.1:1").rsplit("/", 1)[0] + "/x"
+        broken = run_crawl(server.url, tmp_path / "broken", database_url=bad_url)
+    assert result.returncode == 0, result.log[-3000:]
+    assert len(result.feed()) == len(truth_of(config, server.url))
+    assert broken.returncode != 0
+    report_text = (tmp_path / "reports" / "latest.json").read_text("utf-8")
+    for secret in (PASSWORD, quote(PASSWORD, safe="")):
+        assert secret not in result.log
+        assert secret not in broken.log
+        assert secret not in report_text
+
+
+def test_full_and_since_arguments(tmp_path: Path) -> None:
+    config = ReplicaConfig(articles=20)
+    with ReplicaServer(config) as server:
+        run_crawl(server.url, tmp_path)
+        full = run_crawl(server.url, tmp_path, spider_args={"full": "1"}, feed_name="full.jsonl")
+        full_counts = full.report["counts"]
+        since = run_crawl(
+            server.url, tmp_path, spider_args={"since": "2025-01-01"}, feed_name="since.jsonl"
+        )
+        since_counts = since.report["counts"]
+        bad = run_crawl(server.url, tmp_path, spider_args={"since": "last week"}, feed_name="b")
+        truth = truth_of(config, server.url)
+    assert full.returncode == 0, full.log[-3000:]
+    # everything fetched again, nothing changed, so nothing new in the feed or the database
+    assert full_counts["articles_parsed"] == len(truth)
+    assert full_counts["unchanged"] == len(truth)
+    assert full.feed() == []
+    recent = [u for u, a in truth.items() if a["published_at"][:10] >= "2025-01-01"]
+    assert 0 < len(recent) < len(truth)
+    assert since.returncode == 0, since.log[-3000:]
+    assert since_counts["articles_parsed"] >= len(recent)
+    assert since_counts["articles_parsed"] < len(truth)
+    assert bad.returncode != 0
+    assert "since must be YYYY-MM-DD" in bad.log

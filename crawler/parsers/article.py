@@ -157,7 +157,7 @@ def parse_article(html: str, url: str) -> ArticlePage:
     page.summary = body.summary
     page.images = body.images or extract_og_images(sel, url)
     page.attachments = body.attachments
-    page.related_urls = body.related_urls
+    page.related_urls = body.related_urls or extract_related_urls(sel, url)
     page.author, page.layers["author"] = extract_author(sel, json_ld, body)
     page.category, page.layers["category"] = extract_category(sel)
     page.tags = extract_tags(sel)
@@ -390,6 +390,31 @@ def _split_related(root: _Element, url: str, body: _Body) -> None:
         for node in [heading, *following]:
             _drop(node)
         return
+
+
+def extract_related_urls(sel: Selector, url: str) -> list[str]:
+    """Links listed after a "Bài viết liên quan" heading outside the body (its own fragment)."""
+    scope = sel.css("#content") or sel.css("body")
+    for node in scope.xpath(
+        ".//*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5"
+        " or self::p or self::div or self::span or self::strong]"
+    ):
+        heading = node.root
+        text = clean(heading.text_content())
+        if not RELATED_HEADING.match(text):
+            continue
+        # Climb to the block that holds only the heading (the fragment wrapper), then take
+        # the links of what follows it; a level up when nothing follows at this one.
+        for _ in range(6):
+            for sibling in heading.itersiblings():
+                links = [link for h in sibling.xpath(".//a/@href") if (link := absolute(url, h))]
+                if links:
+                    return list(dict.fromkeys(links))
+            parent = heading.getparent()
+            if parent is None or clean(parent.text_content()) != text:
+                break
+            heading = parent
+    return []
 
 
 def _collect_media(root: _Element, url: str, body: _Body) -> None:

@@ -281,7 +281,7 @@ class HepzaSpider(Spider):
             tags=page.tags,
             images=page.images,
             attachments=page.attachments,
-            related_urls=page.related_urls,
+            related_urls=[u for u in page.related_urls if is_article_url(u)],
             source=urlsplit(self.base_url).netloc,
             fetched_url=response.url,
             date_candidates=candidates,
