@@ -67,7 +67,7 @@ class HepzaSpider(Spider):
         self.scheduled: dict[str, str] = {}  # article key -> URL requested for it
         self.seen_urls: set[str] = set()
         self.lastmods: dict[str, str] = {}  # article key -> raw sitemap lastmod
-        self.state = CrawlState()
+        self.stored = CrawlState()
         self.pending_sitemaps = 0
         self.navigation_started = False
 
@@ -91,14 +91,19 @@ class HepzaSpider(Spider):
     recheck_recent: int
 
     async def start(self) -> AsyncIterator[Any]:
-        self.state = load_crawl_state(self.crawler.settings)
+        self.stored = load_crawl_state(self.crawler.settings)
+        # With a JOBDIR, Scrapy's SpiderState keeps ``self.state`` across a stop and resume:
+        # the articles already scheduled are then in its queue, not to be scheduled again.
+        jobstate = getattr(self, "state", None)
+        if isinstance(jobstate, dict):
+            self.scheduled = jobstate.setdefault("scheduled_articles", self.scheduled)
         self.crawler.stats.set_value("crawl/mode", self.mode)
-        self.crawler.stats.set_value("crawl/known_articles", len(self.state.known))
+        self.crawler.stats.set_value("crawl/known_articles", len(self.stored.known))
         logger.info(
             "crawling %s (%s mode, %d articles already stored)",
             self.base_url,
             self.mode,
-            len(self.state.known),
+            len(self.stored.known),
         )
         # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
         # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
@@ -107,6 +112,7 @@ class HepzaSpider(Spider):
             callback=self.parse_robots,
             errback=self.on_robots_error,
             priority=PRIORITY_SITEMAP,
+            dont_filter=True,
         )
 
     def _after_sitemaps(self) -> Iterator[Request]:
@@ -114,8 +120,10 @@ class HepzaSpider(Spider):
         if self.pending_sitemaps > 0 or self.navigation_started:
             return
         self.navigation_started = True
-        yield from self._follow(f"{self.base_url}/", self.parse_page, PRIORITY_LISTING)
-        for url in self.state.recent_urls[: self.recheck_recent]:
+        yield from self._follow(
+            f"{self.base_url}/", self.parse_page, PRIORITY_LISTING, every_run=True
+        )
+        for url in self.stored.recent_urls[: self.recheck_recent]:
             key = canonical_article_url(url)
             if key in self.scheduled:
                 continue
@@ -126,7 +134,11 @@ class HepzaSpider(Spider):
     def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
         for url in urls:
             for request in self._follow(
-                url, self.parse_sitemap, PRIORITY_SITEMAP, errback=self.on_sitemap_error
+                url,
+                self.parse_sitemap,
+                PRIORITY_SITEMAP,
+                errback=self.on_sitemap_error,
+                every_run=True,
             ):
                 self.pending_sitemaps += 1
                 yield request
@@ -239,9 +251,8 @@ class HepzaSpider(Spider):
             # Record an article from its default-locale display page, whichever of its URLs
             # (locale prefix, Asset Publisher view) was met first.
             self.crawler.stats.inc_value("crawl/followed_to_default_page")
-            yield self._article_request(
-                preferred, key, {**meta, "via_preferred": True}, dont_filter=True
-            )
+            # Not dont_filter: in a resumed JOBDIR run the preferred page may already be queued.
+            yield self._article_request(preferred, key, {**meta, "via_preferred": True})
             return
         for fld, layer in page.layers.items():
             self.crawler.stats.inc_value(f"extract/{fld}/{layer}")
@@ -316,18 +327,15 @@ class HepzaSpider(Spider):
             return
         if not self._wanted(key, meta.get("listing_date_raw"), meta.get("listing_locale"), lastmod):
             self.crawler.stats.inc_value("crawl/skipped_known")
-            if url not in self.state.known:
+            if url not in self.stored.known:
                 yield ArticleUrlItem(url=url, canonical_url=key)
             return
         self.scheduled[key] = url
         yield self._article_request(url, key, meta)
 
-    def _article_request(
-        self, url: str, key: str, meta: dict[str, Any], *, dont_filter: bool = False
-    ) -> Request:
+    def _article_request(self, url: str, key: str, meta: dict[str, Any]) -> Request:
         return Request(
             url,
-            dont_filter=dont_filter,
             callback=self.parse_article,
             errback=self.on_error,
             priority=PRIORITY_ARTICLE,
@@ -344,7 +352,7 @@ class HepzaSpider(Spider):
         """Whether an article must be fetched in this run's mode."""
         if self.full:
             return True
-        known = self.state.known.get(key)
+        known = self.stored.known.get(key)
         if self.since is not None:
             published = self._listing_day(listing_date, locale)
             if published is not None:
@@ -376,8 +384,17 @@ class HepzaSpider(Spider):
     # --- plumbing -----------------------------------------------------------------------------
 
     def _follow(
-        self, url: str, callback: Any, priority: int, errback: Any = None
+        self,
+        url: str,
+        callback: Any,
+        priority: int,
+        errback: Any = None,
+        *,
+        every_run: bool = False,
     ) -> Iterator[Request]:
+        """A request for a page of the site; ``every_run`` pages (robots.txt, sitemaps, the home
+        page) bypass the duplicate filter that a resumed JOBDIR run inherits, since discovery
+        starts from them."""
         url = normalize_url(url)
         if not self._allowed(url) or url in self.seen_urls:
             return
@@ -388,7 +405,13 @@ class HepzaSpider(Spider):
             self.crawler.stats.inc_value("crawl/skipped_link")
             return
         self.seen_urls.add(url)
-        yield Request(url, callback=callback, errback=errback or self.on_error, priority=priority)
+        yield Request(
+            url,
+            callback=callback,
+            errback=errback or self.on_error,
+            priority=priority,
+            dont_filter=every_run,
+        )
 
     def _allowed(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -79,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             owner._record(RequestRecord(method, target, 0, resp.fault))
             return
+        # Recorded before the answer goes out, so a client that has its response sees the record.
+        owner._record(RequestRecord(method, target, resp.status, resp.fault))
         if resp.fault == "slow":
             time.sleep(SLOW_SECONDS)
         body = resp.body
@@ -101,7 +103,6 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "HEAD":
                 buffer.append(body)
             self.flush_headers()
-        owner._record(RequestRecord(method, target, resp.status, resp.fault))
 
 
 class ReplicaServer:
