@@ -149,6 +149,16 @@ def test_unchanged_rewrite_refreshes_last_seen_and_modified_at(store, make_artic
     assert after["last_run_id"] == "run-2"
 
 
+def test_a_rewrite_without_modified_at_keeps_the_stored_one(store, make_article_record):
+    record = make_article_record("a", modified_at="2024-06-01T10:00:00+07:00")
+    store.write_batch([record], "run-1")
+    store.write_batch([make_article_record("a", modified_at=None)], "run-2")
+    after = article(store, record["id"])
+    assert after["modified_at"] == "2024-06-01T10:00:00+07:00"
+    assert after["modified_at_utc"] == datetime(2024, 6, 1, 3, 0, tzinfo=UTC)
+    assert after["last_run_id"] == "run-2"
+
+
 def test_same_content_under_another_url_is_a_duplicate(store, make_article_record):
     original = make_article_record("a")
     store.write_batch([original], "run-1")

@@ -70,6 +70,7 @@ class HepzaSpider(Spider):
         self.stored = CrawlState()
         self.pending_sitemaps = 0
         self.navigation_started = False
+        self.deferred_articles: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
@@ -120,6 +121,9 @@ class HepzaSpider(Spider):
         if self.pending_sitemaps > 0 or self.navigation_started:
             return
         self.navigation_started = True
+        for url in self.deferred_articles:
+            yield from self._article(url, {})
+        self.deferred_articles.clear()
         yield from self._follow(
             f"{self.base_url}/", self.parse_page, PRIORITY_LISTING, every_run=True
         )
@@ -301,8 +305,13 @@ class HepzaSpider(Spider):
             not_article_reason=page.not_article_reason,
         )
         for url in page.related_urls:
-            if is_article_url(url):
+            if not is_article_url(url):
+                continue
+            if self.navigation_started:
                 yield from self._article(url, {})
+            else:
+                # A related article may sit in a sitemap not read yet: wait for its lastmod.
+                self.deferred_articles.append(url)
 
     @staticmethod
     def _same_article(url: str, key: str) -> bool:

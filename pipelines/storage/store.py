@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -252,10 +262,17 @@ class ArticleStore:
             article_rows = [self._article_row(rec, now, run_id) for rec in merged.values()]
             stmt = self._insert(Article)
             kept = {"id", "first_seen"}
+            # A run that met the article without its sitemap lastmod must not erase the one
+            # stored: incremental runs compare against it.
+            keep_if_missing = {"modified_at", "modified_at_utc"}
             stmt = stmt.on_conflict_do_update(
                 index_elements=[Article.id],
                 set_={
-                    col.name: stmt.excluded[col.name]
+                    col.name: (
+                        func.coalesce(stmt.excluded[col.name], col)
+                        if col.name in keep_if_missing
+                        else stmt.excluded[col.name]
+                    )
                     for col in Article.__table__.columns
                     if col.name not in kept
                 },
