@@ -270,9 +270,7 @@ def _body_container(sel: Selector) -> tuple[Selector | None, str | None]:
         if len(text_of(biggest)) > 80:
             return biggest, "fragment:rich-text"
     for css in GENERIC_CONTAINERS:
-        candidates = [
-            n for n in sel.css(css) if len(n.xpath(".//p")) >= 2 and len(text_of(n)) > 80
-        ]
+        candidates = [n for n in sel.css(css) if len(n.xpath(".//p")) >= 2 and len(text_of(n)) > 80]
         if candidates:
             best = max(candidates, key=lambda n: len(n.xpath("./p | ./*/p")))
             if len(best.xpath("./p | ./*/p")) >= 2:

@@ -71,6 +71,7 @@ class HepzaSpider(Spider):
         self.pending_sitemaps = 0
         self.navigation_started = False
         self.deferred_articles: list[str] = []
+        self.deferred_pages: list[str] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
@@ -121,12 +122,15 @@ class HepzaSpider(Spider):
         if self.pending_sitemaps > 0 or self.navigation_started:
             return
         self.navigation_started = True
-        for url in self.deferred_articles:
-            yield from self._article(url, {})
-        self.deferred_articles.clear()
         yield from self._follow(
             f"{self.base_url}/", self.parse_page, PRIORITY_LISTING, every_run=True
         )
+        for url in self.deferred_pages:
+            yield from self._follow(url, self.parse_page, PRIORITY_LISTING)
+        for url in self.deferred_articles:
+            yield from self._article(url, {})
+        self.deferred_pages.clear()
+        self.deferred_articles.clear()
         for url in self.stored.recent_urls[: self.recheck_recent]:
             key = canonical_article_url(url)
             if key in self.scheduled:
@@ -187,7 +191,8 @@ class HepzaSpider(Spider):
                 for _, href in entry.alternates:
                     if href != entry.default_url:
                         self.seen_urls.add(normalize_url(href))
-                yield from self._follow(entry.default_url, self.parse_page, PRIORITY_LISTING)
+                # Listings lead to articles: they wait until every sitemap (and lastmod) is in.
+                self.deferred_pages.append(entry.default_url)
                 continue
             key = canonical_article_url(entry.url)
             if entry.lastmod:
