@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 import unicodedata
 from datetime import datetime
@@ -18,7 +19,7 @@ import jsonschema
 import pytest
 
 from pipelines.urls import canonical_article_url
-from tests.crawl_runner import PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
+from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
 from tests.postgres import PASSWORD
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig, ReplicaSite
@@ -366,3 +367,44 @@ def test_full_and_since_arguments(tmp_path: Path) -> None:
     assert since_counts["articles_parsed"] < len(truth)
     assert bad.returncode != 0
     assert "since must be YYYY-MM-DD" in bad.log
+
+
+def test_cron_wrapper_runs_the_real_crawl_and_refuses_to_overlap(tmp_path: Path) -> None:
+    config = ReplicaConfig(articles=40)
+    out = tmp_path / "out"
+    runner = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
+    scrapy_args = ["-a", "base_url={url}"]
+    settings = {
+        **FAST_SETTINGS,
+        "DOWNLOAD_DELAY": "0.05",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REPORTS_DIR": str(out / "reports"),
+        "REJECTS_PATH": str(out / "rejects.jsonl"),
+        "FEEDS": "{}",
+    }
+    for name, value in settings.items():
+        scrapy_args += ["-s", f"{name}={value}"]
+    with ReplicaServer(config) as server:
+        args = [a.replace("{url}", server.url) for a in scrapy_args]
+        first = subprocess.Popen(
+            [*runner, *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        time.sleep(1.5)  # the first run holds the lock by now
+        second = subprocess.run(
+            [*runner, *args],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        out_first, err_first = first.communicate(timeout=300)
+    assert second.returncode == 75
+    assert "another run is in progress" in second.stderr
+    assert first.returncode == 0, err_first.decode()[-2000:]
+    logs = list((out / "logs").glob("hepza-*.log"))
+    assert len(logs) == 1 and "Spider closed (finished)" in logs[0].read_text("utf-8")
+    report = json.loads((out / "reports" / "latest.json").read_text("utf-8"))
+    assert report["outcome"] == "succeeded"
+    assert report["counts"]["stored_new"] == len(ReplicaSite(config).truth()["articles"])
+    assert "hepza-run:" in (out_first + err_first).decode()
