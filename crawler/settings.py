@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from crawler.items import EXPORT_FIELDS
+
 BOT_NAME = "hepza"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -79,31 +81,8 @@ FEEDS = {
         "item_classes": ["crawler.items.ArticleItem"],
     },
 }
-FEED_EXPORT_FIELDS = [
-    "id",
-    "url",
-    "alternate_urls",
-    "title",
-    "summary",
-    "summary_truncated",
-    "body_text",
-    "body_html",
-    "author",
-    "published_at",
-    "published_at_raw",
-    "published_at_source",
-    "modified_at",
-    "language",
-    "category",
-    "tags",
-    "images",
-    "attachments",
-    "related_urls",
-    "content_hash",
-    "crawled_at",
-    "source",
-    "problems",
-]
+# the documented record, in its documented order (crawler/items.py)
+FEED_EXPORT_FIELDS = list(EXPORT_FIELDS)
 
 # --- storage --------------------------------------------------------------------------------
 # A password in this URL is never logged (see pipelines/storage/secrets.py).
