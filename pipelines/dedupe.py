@@ -45,7 +45,9 @@ class DedupePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.by_id: dict[str, ItemAdapter] = {}
+        # id -> canonical URL and content hash -> id: enough to name the first record, without
+        # keeping whole records (bodies) in memory for the length of a crawl.
+        self.by_id: dict[str, str] = {}
         self.by_hash: dict[str, str] = {}
 
     @classmethod
@@ -60,7 +62,7 @@ class DedupePipeline:
         article_id, digest = adapter["id"], adapter["content_hash"]
         first_id = article_id if article_id in self.by_id else self.by_hash.get(digest)
         if first_id is None:
-            self.by_id[article_id] = adapter
+            self.by_id[article_id] = adapter["url"]
             self.by_hash[digest] = article_id
             return item
         reason = "duplicate_url" if first_id == article_id else "duplicate_content"
@@ -75,10 +77,10 @@ class DedupePipeline:
         # The first record may already be written; its URLs are recorded as aliases so no URL
         # met for the article is lost.
         urls = [duplicate["url"], *(duplicate.get("alternate_urls") or [])]
-        first = self.by_id[first_id]
+        first_url = self.by_id[first_id]
         store = getattr(self.crawler, "hepza_store", None)
         if store is not None:
             run_id = self.stats.get_value("run/id")
-            store.record_aliases([(first["url"], u) for u in urls if u != first["url"]], run_id)
+            store.record_aliases([(first_url, u) for u in urls if u != first_url], run_id)
         else:
-            logger.warning("no store to record aliases of %s: %s", first["url"], urls)
+            logger.warning("no store to record aliases of %s: %s", first_url, urls)

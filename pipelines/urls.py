@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -114,6 +115,9 @@ def _netloc(scheme: str, netloc: str) -> str:
     return result
 
 
+# The crawler meets the same URLs many times (every listing, sitemap entry and related link);
+# these are pure functions of the string, so they are cached.
+@lru_cache(maxsize=1 << 16)
 def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
     """A URL that still fetches the same resource; ``unicode_nfc`` also folds the Unicode form
     of its escapes, which is only right for identity keys: Liferay matches the bytes of a
@@ -150,12 +154,14 @@ def _article_match(path: str) -> re.Match[str] | None:
     return _DISPLAY_PAGE.match(path) or _ASSET_PUBLISHER_CONTENT.match(path)
 
 
+@lru_cache(maxsize=1 << 16)
 def is_article_url(url: str) -> bool:
     path = _strip_locale(urlsplit(normalize_url(url)).path)
     match = _article_match(path)
     return match is not None and bool(match["slug"])
 
 
+@lru_cache(maxsize=1 << 16)
 def canonical_article_url(url: str) -> str:
     parts = urlsplit(normalize_url(url, unicode_nfc=True))
     path = _strip_locale(parts.path)

@@ -264,10 +264,10 @@ def _body_container(sel: Selector) -> tuple[Selector | None, str | None]:
         for node in sel.css(css):
             if len(text_of(node)) > 80:
                 return node, f"css:{css}"
-    fragments = [n for n in sel.css(RICH_TEXT_FRAGMENTS) if text_of(n)]
-    if fragments:
-        biggest = max(fragments, key=lambda n: len(text_of(n)))
-        if len(text_of(biggest)) > 80:
+    sized = [(len(text_of(n)), n) for n in sel.css(RICH_TEXT_FRAGMENTS)]
+    if sized:
+        size, biggest = max(sized, key=lambda pair: pair[0])
+        if size > 80:
             return biggest, "fragment:rich-text"
     for css in GENERIC_CONTAINERS:
         candidates = [n for n in sel.css(css) if len(n.xpath(".//p")) >= 2 and len(text_of(n)) > 80]
@@ -364,9 +364,7 @@ def _strip_byline_label(text: str) -> str:
 
 def _split_related(root: _Element, url: str, body: _Body) -> None:
     """Cut the "Bài viết liên quan" block (and everything after it) out of the body."""
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
+    for el in _related_headings(root):
         text = clean(el.text_content())
         if not RELATED_HEADING.match(text):
             continue
@@ -392,17 +390,25 @@ def _split_related(root: _Element, url: str, body: _Body) -> None:
         return
 
 
+def _related_headings(root: _Element) -> list[_Element]:
+    """Elements whose text is a "Bài viết liên quan" heading, found through the (short) text
+    nodes rather than the text of every element."""
+    found = []
+    for text in root.xpath(".//text()[normalize-space()][not(ancestor::script)]"):
+        if len(text) < 60 and RELATED_HEADING.match(clean(text)):
+            parent = text.getparent()
+            if parent is not None and parent not in found:
+                found.append(parent)
+    return found
+
+
 def extract_related_urls(sel: Selector, url: str) -> list[str]:
     """Links listed after a "Bài viết liên quan" heading outside the body (its own fragment)."""
     scope = sel.css("#content") or sel.css("body")
-    for node in scope.xpath(
-        ".//*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5"
-        " or self::p or self::div or self::span or self::strong]"
-    ):
-        heading = node.root
-        text = clean(heading.text_content())
-        if not RELATED_HEADING.match(text):
-            continue
+    if not scope:
+        return []
+    for found in _related_headings(scope[0].root):
+        heading, text = found, clean(found.text_content())
         # Climb to the block that holds only the heading (the fragment wrapper), then take
         # the links of what follows it; a level up when nothing follows at this one.
         for _ in range(6):
@@ -533,24 +539,26 @@ def extract_date_candidates(
 
 
 def _first_date_line(sel: Selector) -> str | None:
-    """Generic fallback: the first short element in the main content whose text is a date."""
+    """Generic fallback: the first short text in the main content that is a whole date."""
     scope = sel.css("#content") or sel.css("main") or sel.css("body")
-    for node in scope.xpath(
-        ".//*[self::p or self::span or self::div or self::small or self::time or self::h6"
-        " or self::h5 or self::li][not(ancestor::header or ancestor::footer or ancestor::nav"
-        " or ancestor::script)]"
-    ):
-        own = clean(" ".join(node.xpath("./text()").getall()))
-        if own and _is_date_line(own):
-            return own
+    for text in scope.xpath(
+        ".//text()[normalize-space()][not(ancestor::header or ancestor::footer or ancestor::nav"
+        " or ancestor::script or ancestor::style)]"
+    ).getall():
+        if len(text) <= 80:
+            value = clean(text)
+            if _is_date_line(value):
+                return value
     return None
 
 
 def extract_not_article_reason(sel: Selector, page: ArticlePage) -> str | None:
-    body_text = text_of(sel.css("#content") or sel.css("body")).casefold()
-    for marker in NOT_FOUND_TEXTS:
-        if marker in body_text and (not page.body_text or len(page.body_text) < 400):
-            return f"soft_404: page says {marker!r}"
+    if not page.body_text or len(page.body_text) < 400:
+        # Liferay's not-found page can sit in an otherwise normal layout: look at its text.
+        page_text = text_of(sel.css("#content") or sel.css("body")).casefold()
+        for marker in NOT_FOUND_TEXTS:
+            if marker in page_text:
+                return f"soft_404: page says {marker!r}"
     if not page.title and not page.body_text:
         return "empty_shell: no title and no body"
     if not page.body_text:

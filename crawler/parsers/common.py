@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
@@ -38,11 +39,28 @@ def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, s
     return None, None
 
 
+# A page's <meta> tags, read once per document: the parsers ask for a dozen of them.
+_META_CACHE: weakref.WeakKeyDictionary[Selector, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _meta_map(sel: Selector) -> dict[str, str]:
+    found = _META_CACHE.get(sel)
+    if found is None:
+        found = {}
+        for meta in sel.xpath("//meta[@content]"):
+            key = meta.attrib.get("property") or meta.attrib.get("name")
+            value = meta.attrib["content"].strip()
+            if key and value and key not in found:
+                found[key] = value
+        _META_CACHE[sel] = found
+    return found
+
+
 def meta_content(sel: Selector, *names: str) -> str | None:
+    metas = _meta_map(sel)
     for name in names:
-        value = sel.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content').get()
-        if value and value.strip():
-            return value.strip()
+        if name in metas:
+            return metas[name]
     return None
 
 

@@ -22,7 +22,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.crawl_state import CrawlState, load_crawl_state
 from crawler.items import ArticleItem, ArticleUrlItem
 from crawler.parsers.article import ArticlePage, parse_article
-from crawler.parsers.listing import parse_listing
+from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
 from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
@@ -72,6 +72,8 @@ class HepzaSpider(Spider):
         self.navigation_started = False
         self.deferred_articles: list[str] = []
         self.deferred_pages: list[str] = []
+        self.parsed: set[str] = set()  # article keys whose page was parsed in this run
+        self.pending_aliases: dict[str, list[str]] = {}  # key -> URLs met before its page
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
@@ -208,14 +210,16 @@ class HepzaSpider(Spider):
         """Any non-article page: its navigation, and its Asset Publisher listing if it has one."""
         if not isinstance(response, HtmlResponse):
             return
-        # The same page in the site's other locales lists the same articles: skip it.
-        for url in extract_locale_alternates(response.text, response.url):
-            self.seen_urls.add(normalize_url(url))
-        for url in extract_navigation_links(response.text, response.url):
-            if is_article_url(url):
-                yield from self._article(url, {})
-            else:
-                yield from self._follow(url, self.parse_page, PRIORITY_LISTING)
+        # Further pages of a listing carry the same menus as its first page.
+        if page_number(response.url) is None:
+            # The same page in the site's other locales lists the same articles: skip it.
+            for url in extract_locale_alternates(response.text, response.url):
+                self.seen_urls.add(normalize_url(url))
+            for url in extract_navigation_links(response.text, response.url):
+                if is_article_url(url):
+                    yield from self._article(url, {})
+                else:
+                    yield from self._follow(url, self.parse_page, PRIORITY_LISTING)
         listing = parse_listing(response.text, response.url)
         if not listing.is_listing:
             return
@@ -285,6 +289,8 @@ class HepzaSpider(Spider):
                 {"source": "sitemap_lastmod", "raw": lastmod, "locale": None, "kind": "modified"}
             )
         met = [u for u in (meta.get("met_url"), response.url) if u]
+        met += self.pending_aliases.pop(key, [])
+        self.parsed.add(key)
         yield ArticleItem(
             url=page.canonical_url or response.url,
             alternate_urls=[
@@ -336,8 +342,13 @@ class HepzaSpider(Spider):
         self.seen_urls.add(url)
         key = canonical_article_url(url)
         if key in self.scheduled:
-            if url != self.scheduled[key]:
+            if url == self.scheduled[key]:
+                return
+            if key in self.parsed:
                 yield ArticleUrlItem(url=url, canonical_url=key)
+            else:
+                # Not fetched yet: the URL travels in the article's own record.
+                self.pending_aliases.setdefault(key, []).append(url)
             return
         if not self._wanted(key, meta.get("listing_date_raw"), meta.get("listing_locale"), lastmod):
             self.crawler.stats.inc_value("crawl/skipped_known")

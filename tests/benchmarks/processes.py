@@ -1,0 +1,223 @@
+"""Subprocess plumbing for the benchmarks: the replica server in its own process, and measured
+child runs (wall time, CPU seconds and peak RSS of exactly that child, via ``os.wait4``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.crawl_runner import PROJECT_ROOT
+
+READY_URL = re.compile(r"^http://127\.0\.0\.1:(\d+)$")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Measured:
+    returncode: int
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    timed_out: bool
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.sys_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "cpu_s": round(self.cpu_s, 3)}
+
+
+def run_measured(
+    cmd: list[str],
+    *,
+    cwd: Path,
+    timeout: float,
+    output_path: Path,
+    env: dict[str, str] | None = None,
+) -> Measured:
+    """Run ``cmd`` to completion (killed at ``timeout``) and return what it cost; ``env`` is
+    the child's whole environment (default: ours).
+
+    ``os.wait4`` reports the rusage of this one child, so other children of the benchmark (the
+    replica server) never leak into the numbers the way RUSAGE_CHILDREN deltas could.
+    """
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with output_path.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env if env is not None else dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    timed_out = False
+    try:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - start > timeout:
+                timed_out = True
+                _kill_group(proc.pid, signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+    except BaseException:
+        _kill_group(proc.pid, signal.SIGKILL)
+        os.waitpid(proc.pid, 0)
+        proc.returncode = -9
+        raise
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(
+        returncode=proc.returncode,
+        wall_s=round(wall, 3),
+        user_s=round(usage.ru_utime, 3),
+        sys_s=round(usage.ru_stime, 3),
+        # Linux reports ru_maxrss in KiB.
+        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        timed_out=timed_out,
+    )
+
+
+def _kill_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; fields after its ")" are fixed.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class ReplicaProcess:
+    """``python -m tests.replica serve`` in its own process (own core, own GIL).
+
+    Always use it as a context manager: the server is stopped on any exit.
+    """
+
+    def __init__(
+        self,
+        articles: int,
+        workdir: Path,
+        *,
+        port: int = 0,
+        extra_articles: int = 0,
+        startup_timeout: float = 300,
+        name: str = "replica",
+    ) -> None:
+        self.articles = articles
+        self.port = port
+        self.extra_articles = extra_articles
+        self.startup_timeout = startup_timeout
+        self.ready_file = workdir / f"{name}.ready"
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.startup_s = 0.0
+
+    def __enter__(self) -> ReplicaProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> ReplicaProcess:
+        # Restarting on a fixed port can race the old socket's release: retry a few times.
+        attempts = 1 if self.port == 0 else 5
+        for attempt in range(attempts):
+            try:
+                self._start_once()
+                return self
+            except RuntimeError:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(1.0)
+        return self
+
+    def _start_once(self) -> None:
+        self.ready_file.parent.mkdir(parents=True, exist_ok=True)
+        self.ready_file.unlink(missing_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.replica",
+            "serve",
+            "--port",
+            str(self.port),
+            "--articles",
+            str(self.articles),
+            "--ready-file",
+            str(self.ready_file),
+        ]
+        if self.extra_articles:
+            cmd += ["--extra-articles", str(self.extra_articles)]
+        start = time.perf_counter()
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        while time.perf_counter() - start < self.startup_timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"replica server exited with {self.proc.returncode}: {self._log_tail()}"
+                )
+            if self.ready_file.exists():
+                match = READY_URL.match(self.ready_file.read_text(encoding="utf-8").strip())
+                if match:
+                    self.url = match.group(0)
+                    self.port = int(match.group(1))
+                    self.startup_s = round(time.perf_counter() - start, 3)
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"replica server not ready after {self.startup_timeout:.0f} s")
+
+    def cpu_seconds(self) -> float | None:
+        return process_cpu_seconds(self.proc.pid) if self.proc else None
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        except OSError:
+            return "(no log)"

@@ -1,0 +1,380 @@
+"""Benchmarks: ``python -m tests.benchmarks.run [--quick | --sizes 500,5000] [--profile]``.
+
+Per size: our full crawl and a bare Scrapy spider against the replica (each server in its own
+process), the replica's own ceiling, our parser against trafilatura/htmldate, and incremental
+re-runs. Prints a Markdown table and writes ``output/bench/results.md`` and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks.extractors import compare, fetch_pages, sample_articles
+from tests.benchmarks.load import server_ceiling
+from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
+from tests.benchmarks.report import evaluate_targets, render_markdown
+from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command
+from tests.replica.site import ReplicaConfig, ReplicaSite
+
+DEFAULT_SIZES = (500, 5000, 20000)
+QUICK_SIZES = (200, 1000)
+EXTRA_ARTICLES = 10
+PROFILE_SIZE = 1000
+# Seconds between pyinstrument samples: 1 ms (its default) makes a session of ~4 MB/s of crawl.
+PROFILE_INTERVAL = 0.005
+BARE_SPIDER = Path(__file__).with_name("bare_spider.py")
+# Scrapy defaults differ from our settings in these; give the bare spider the same values.
+BARE_SETTINGS = {
+    **FAST_SETTINGS,
+    "ROBOTSTXT_OBEY": "True",
+    "COOKIES_ENABLED": "False",
+    "TELNETCONSOLE_ENABLED": "False",
+    "LOGSTATS_INTERVAL": "0",
+    "LOG_LEVEL": "INFO",
+    "DOWNLOAD_TIMEOUT": "60",
+    "RETRY_TIMES": "5",
+    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+}
+
+
+def source_fingerprint() -> str:
+    """A hash of the crawler's source: tells when the code changed between sizes of one run."""
+    digest = hashlib.sha256()
+    for package in ("crawler", "pipelines"):
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def crawl_timeout(size: int) -> float:
+    return 180 + 0.08 * size
+
+
+def _mb(*paths: Path) -> float:
+    return round(sum(p.stat().st_size for p in paths if p.exists()) / 1e6, 2)
+
+
+def _rate(count: Any, seconds: float) -> float | None:
+    return round(count / seconds, 1) if count and seconds else None
+
+
+def run_ours(server: ReplicaProcess, workdir: Path, phase: str, timeout: float) -> dict[str, Any]:
+    cmd, database_url, feed_path = crawl_command(
+        server.url,
+        workdir,
+        feed_name=f"feed-{phase}.jsonl",
+        settings={"LOG_FILE": str(workdir / f"crawl-{phase}.log")},
+    )
+    latest = workdir / "reports" / "latest.json"
+    latest.unlink(missing_ok=True)
+    server_cpu = server.cpu_seconds()
+    measured = run_measured(
+        cmd, cwd=PROJECT_ROOT, timeout=timeout, output_path=workdir / f"crawl-{phase}.out"
+    )
+    server_cpu_after = server.cpu_seconds()
+    report: dict[str, Any] = {}
+    if latest.exists():
+        report = json.loads(latest.read_text(encoding="utf-8"))
+        shutil.copy(latest, workdir / f"report-{phase}.json")
+    counts = report.get("counts", {})
+    stored = counts.get("stored_new", 0) + counts.get("stored_changed", 0)
+    db_path = Path(database_url.removeprefix("sqlite:///"))
+    result: dict[str, Any] = {
+        **measured.as_dict(),
+        "outcome": report.get("outcome", "no report"),
+        "failures": report.get("failures", []),
+        "counts": counts,
+        "requests": counts.get("requests"),
+        "responses": counts.get("responses"),
+        "stored": stored,
+        "stored_new": counts.get("stored_new"),
+        "stored_changed": counts.get("stored_changed"),
+        "pages_per_s": _rate(counts.get("responses"), measured.wall_s),
+        "articles_per_s": _rate(stored, measured.wall_s),
+        "cpu_ms_per_article": round(measured.cpu_s * 1000 / stored, 2) if stored else None,
+        "db_mb": _mb(db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")),
+        "jsonl_mb": _mb(feed_path),
+    }
+    if server_cpu is not None and server_cpu_after is not None and measured.wall_s:
+        result["server_busy"] = round((server_cpu_after - server_cpu) / measured.wall_s, 3)
+    return result
+
+
+def run_bare(server: ReplicaProcess, workdir: Path, timeout: float) -> dict[str, Any]:
+    stats_path = workdir / "bare-stats.json"
+    stats_path.unlink(missing_ok=True)
+    settings = {**BARE_SETTINGS, "LOG_FILE": str(workdir / "bare.log")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "runspider",
+        str(BARE_SPIDER),
+        "-a",
+        f"base_url={server.url}",
+        "-a",
+        f"stats_path={stats_path}",
+    ]
+    for name, value in settings.items():
+        cmd += ["-s", f"{name}={value}"]
+    # Outside any scrapy.cfg and without SCRAPY_SETTINGS_MODULE, no project settings load.
+    env = {k: v for k, v in os.environ.items() if k not in {"SCRAPY_SETTINGS_MODULE", "PYTHONPATH"}}
+    with tempfile.TemporaryDirectory(prefix="hepza-bench-bare-") as cwd:
+        measured = run_measured(
+            cmd, cwd=Path(cwd), timeout=timeout, output_path=workdir / "bare.out", env=env
+        )
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    responses = stats.get("response_received_count")
+    return {
+        **measured.as_dict(),
+        "finish_reason": stats.get("finish_reason", "no stats"),
+        "requests": stats.get("downloader/request_count"),
+        "responses": responses,
+        "errors": stats.get("bare/errors", 0),
+        "pages_per_s": _rate(responses, measured.wall_s),
+    }
+
+
+def bench_size(size: int, out: Path, sample: int) -> dict[str, Any]:
+    workdir = out / "work" / str(size)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    phases: dict[str, float] = {}
+    result: dict[str, Any] = {
+        "size": size,
+        "phase_seconds": phases,
+        "startup_s": {},
+        "code_before": source_fingerprint(),
+    }
+    timeout = crawl_timeout(size)
+
+    def phase(name: str, started: float) -> None:
+        phases[name] = round(time.perf_counter() - started, 1)
+        print(f"  [{size}] {name}: {phases[name]} s", flush=True)
+
+    started = time.perf_counter()
+    truth = ReplicaSite(ReplicaConfig(articles=size)).truth()
+    articles = truth["articles"]
+    result["truth_articles"] = len(articles)
+    phase("truth", started)
+
+    started = time.perf_counter()
+    with ReplicaProcess(size, workdir, name="replica-bare") as server:
+        result["startup_s"]["bare"] = server.startup_s
+        result["bare"] = run_bare(server, workdir / "bare", timeout)
+    phase("bare crawl", started)
+
+    started = time.perf_counter()
+    ours_dir = workdir / "ours"
+    with ReplicaProcess(size, workdir, name="replica-ours") as server:
+        result["startup_s"]["ours"] = server.startup_s
+        port = server.port
+        result["ours"] = run_ours(server, ours_dir, "first", timeout)
+        phase("our crawl", started)
+
+        started = time.perf_counter()
+        result["rerun"] = run_ours(server, ours_dir, "rerun", timeout)
+        phase("unchanged re-run", started)
+
+        started = time.perf_counter()
+        paths = [a["canonical_path"] for a in articles]
+        result["ceiling"] = server_ceiling(*server.host_port, paths)
+        phase("replica ceiling", started)
+
+        started = time.perf_counter()
+        chosen = sample_articles(articles, len(articles) if size <= 500 else sample)
+        pages = fetch_pages(*server.host_port, server.url, chosen)
+    result["parser"] = compare(pages)
+    phase("parser comparison", started)
+
+    started = time.perf_counter()
+    with ReplicaProcess(
+        size, workdir, port=port, extra_articles=EXTRA_ARTICLES, name="replica-plus10"
+    ) as server:
+        result["startup_s"]["plus10"] = server.startup_s
+        result["plus10"] = run_ours(server, ours_dir, "plus10", timeout)
+    phase("+10 re-run", started)
+
+    result["code_after"] = source_fingerprint()
+    ours, bare = result["ours"], result["bare"]
+    result["ratio"] = {
+        "pages_per_s": round(ours["pages_per_s"] / bare["pages_per_s"], 3)
+        if ours.get("pages_per_s") and bare.get("pages_per_s")
+        else None,
+        "wall": round(bare["wall_s"] / ours["wall_s"], 3) if ours["wall_s"] else None,
+        "responses": round(ours["responses"] / bare["responses"], 3)
+        if ours.get("responses") and bare.get("responses")
+        else None,
+    }
+    return result
+
+
+def machine_facts() -> dict[str, Any]:
+    model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    versions = {
+        name: metadata.version(name)
+        for name in ("scrapy", "twisted", "lxml", "trafilatura", "htmldate")
+    }
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        **versions,
+    }
+
+
+def run_benchmarks(sizes: list[int], out: Path, sample: int, command: str) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "command": command,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "total_seconds": 0.0,
+        "machine": machine_facts(),
+        "fast_settings": FAST_SETTINGS,
+        "bare_settings": BARE_SETTINGS,
+        "sizes": sizes,
+        "per_size": {},
+        "targets": [],
+    }
+    start = time.perf_counter()
+    for size in sizes:
+        print(f"size {size:,}", flush=True)
+        try:
+            results["per_size"][str(size)] = bench_size(size, out, sample)
+        except Exception as exc:
+            traceback.print_exc()
+            results["per_size"][str(size)] = {"size": size, "error": f"{type(exc).__name__}: {exc}"}
+        results["total_seconds"] = round(time.perf_counter() - start, 1)
+        results["targets"] = evaluate_targets(results["per_size"])
+        write_results(results, out)
+    return results
+
+
+def write_results(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (out / "results.md").write_text(render_markdown(results), encoding="utf-8")
+
+
+def profile(size: int, out: Path) -> list[Path]:
+    workdir = out / "work" / f"profile-{size}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    session = out / f"profile-{size}.pyisession"
+    with ReplicaProcess(size, workdir, name="replica-profile") as server:
+        cmd, _, _ = crawl_command(
+            server.url, workdir, settings={"LOG_FILE": str(workdir / "crawl.log")}
+        )
+        # cmd is [python, "-m", "scrapy", ...]: pyinstrument takes the same "-m module args".
+        profiled = [
+            *(sys.executable, "-m", "pyinstrument", "-i", str(PROFILE_INTERVAL)),
+            *("-r", "pyisession", "-o", str(session)),
+        ]
+        measured: Measured = run_measured(
+            [*profiled, *cmd[1:]],
+            cwd=PROJECT_ROOT,
+            timeout=crawl_timeout(size) * 3,
+            output_path=workdir / "crawl.out",
+        )
+    print(f"profiled crawl: {measured.as_dict()}", flush=True)
+    if not session.exists():
+        raise RuntimeError(f"pyinstrument wrote no session; see {workdir / 'crawl.out'}")
+    written = []
+    for renderer, suffix, extra in (("html", "html", []), ("text", "txt", ["--no-color"])):
+        target = out / f"profile-{size}.{suffix}"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pyinstrument",
+                "--load",
+                str(session),
+                "-r",
+                renderer,
+                *extra,
+                "-o",
+                str(target),
+            ],
+            cwd=PROJECT_ROOT,
+            timeout=600,
+            check=True,
+        )
+        written.append(target)
+    # The raw session is hundreds of MB and the two renderings hold what it has.
+    session.unlink()
+    return written
+
+
+def parse_sizes(text: str) -> list[int]:
+    sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError("sizes must be positive integers, e.g. 500,5000")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.run", description=__doc__)
+    parser.add_argument("--sizes", type=parse_sizes, help="article counts, e.g. 500,5000,20000")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: sizes {QUICK_SIZES}")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=300,
+        help="article pages for the parser comparison above 500 articles (all pages up to 500)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only profile our crawl at --profile-size under pyinstrument",
+    )
+    parser.add_argument(
+        "--profile-size",
+        type=int,
+        default=None,
+        help=f"articles for --profile (default {PROFILE_SIZE})",
+    )
+    parser.add_argument("--output-dir", type=Path, default=PROJECT_ROOT / "output" / "bench")
+    args = parser.parse_args(argv)
+    out: Path = args.output_dir.resolve()
+    command = "python -m tests.benchmarks.run " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+    if args.profile:
+        size = args.profile_size or PROFILE_SIZE
+        for path in profile(size, out):
+            print(f"wrote {path}")
+        return 0
+
+    sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    results = run_benchmarks(sizes, out, args.sample, command.strip())
+    print(render_markdown(results))
+    print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
+    return 0 if all("error" not in d for d in results["per_size"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
