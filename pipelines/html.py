@@ -3,20 +3,16 @@ from __future__ import annotations
 import html as html_lib
 import unicodedata
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import lxml.html
 import nh3
-from itemadapter import ItemAdapter
 
-from crawler.items import ArticleItem
+from pipelines.base import ArticlePipeline
 
 if TYPE_CHECKING:
-    from typing import Self
-
-    from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
+    from itemadapter import ItemAdapter
 
 PROBLEM_CODES: dict[str, str] = {
     "body_html_sanitized": (
@@ -142,23 +138,12 @@ def removed_elements(before: str, after: str) -> Counter[str]:
     return element_counts(before) - element_counts(after)
 
 
-class BodyHtmlPipeline:
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
-
-    def process_item(self, item: Any) -> Any:
-        if not isinstance(item, ArticleItem):
-            return item
-        adapter = ItemAdapter(item)
+class BodyHtmlPipeline(ArticlePipeline):
+    def process_article(self, adapter: ItemAdapter) -> None:
         body = adapter.get("body_html")
         if not body:
             adapter["body_html"] = None
-            return item
+            return
         base_url = adapter.get("url") or adapter.get("fetched_url") or ""
         cleaned = sanitize_html(body, base_url)
         adapter["body_html"] = cleaned or None
@@ -175,4 +160,3 @@ class BodyHtmlPipeline:
                     "message": f"removed: {listing}",
                 },
             ]
-        return item

@@ -3,15 +3,10 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
-from itemadapter import ItemAdapter
-
-from crawler.items import ArticleItem
+from pipelines.base import ArticlePipeline
 
 if TYPE_CHECKING:
-    from typing import Self
-
-    from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
+    from itemadapter import ItemAdapter
 
 PROBLEM_CODES: dict[str, str] = {
     "summary_truncated": (
@@ -78,19 +73,8 @@ def _none_if_empty(s: str | None) -> str | None:
     return s or None
 
 
-class TextNormalizationPipeline:
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
-
-    def process_item(self, item: Any) -> Any:
-        if not isinstance(item, ArticleItem):
-            return item
-        adapter = ItemAdapter(item)
+class TextNormalizationPipeline(ArticlePipeline):
+    def process_article(self, adapter: ItemAdapter) -> None:
         for name in _SCALAR_FIELDS:
             value = adapter.get(name)
             if value is not None:
@@ -103,7 +87,6 @@ class TextNormalizationPipeline:
         self._normalize_captions(adapter, "attachments", "title")
         self._normalize_summary(adapter)
         self._drop_byline(adapter)
-        return item
 
     def _set(self, adapter: ItemAdapter, name: str, value: Any) -> None:
         if adapter.get(name) != value:

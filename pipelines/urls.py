@@ -4,18 +4,13 @@ import hashlib
 import re
 import unicodedata
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
-from itemadapter import ItemAdapter
-
-from crawler.items import ArticleItem
+from pipelines.base import ArticlePipeline
 
 if TYPE_CHECKING:
-    from typing import Self
-
-    from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
+    from itemadapter import ItemAdapter
 
 PROBLEM_CODES: dict[str, str] = {
     "missing_url": "the item has neither a url nor a fetched_url",
@@ -183,25 +178,14 @@ def article_id(canonical_url: str) -> str:
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:20]
 
 
-class UrlNormalizationPipeline:
-    def __init__(self, stats: StatsCollector) -> None:
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        assert crawler.stats is not None
-        return cls(crawler.stats)
-
-    def process_item(self, item: Any) -> Any:
-        if not isinstance(item, ArticleItem):
-            return item
-        adapter = ItemAdapter(item)
+class UrlNormalizationPipeline(ArticlePipeline):
+    def process_article(self, adapter: ItemAdapter) -> None:
         original = adapter.get("url") or ""
         fetched = adapter.get("fetched_url") or ""
         source = original or fetched
         if not source:
             self._problem(adapter, "url", "missing_url", "no url and no fetched_url")
-            return item
+            return
 
         canonical = canonical_article_url(source)
         if canonical != original:
@@ -231,7 +215,6 @@ class UrlNormalizationPipeline:
             for entry in adapter.get(name) or []:
                 if entry.get("url"):
                     entry["url"] = normalize_url(urljoin(fetched or canonical, entry["url"]))
-        return item
 
     def _problem(self, adapter: ItemAdapter, field: str, code: str, message: str) -> None:
         adapter["problems"] = [
