@@ -20,10 +20,12 @@ import pytest
 from protego import Protego
 
 from tests.replica import ReplicaConfig, ReplicaServer, ReplicaSite
+from tests.replica.content import SEED_TEXT_PATH
 from tests.replica.site import FAULT_KINDS, NON_ARTICLE_BY_KIND, fault_for
 from tests.replica.structure import CATEGORY_BY_KEY, DISPLAY, LOGIN_URL
 
-REFERENCE = Path("/work/shared/reference/seed-article.txt")
+# shared/ sits beside the project checkout (in CI too).
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "seed-article.txt"
 BASE = "https://hepza.hochiminhcity.gov.vn"
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "div", "li", "ul", "figure", "figcaption", "section"}
@@ -526,3 +528,8 @@ def test_cli_serve_writes_ready_file_logs_and_stops_on_sigterm(tmp_path: Path) -
     assert lines == [
         {"method": "GET", "path_and_query": "/thong-bao", "status": 200, "fault": None}
     ]
+
+
+def test_the_replica_seed_copy_is_the_reference_text() -> None:
+    assert REFERENCE.is_file(), f"the reference text is missing: {REFERENCE}"
+    assert SEED_TEXT_PATH.read_bytes() == REFERENCE.read_bytes()

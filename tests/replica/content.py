@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-SEED_TEXT_PATH = Path("/work/shared/reference/seed-article.txt")
+# A verbatim copy of shared/reference/seed-article.txt (tests/test_replica.py checks that it
+# still matches the reference), so the replica needs nothing outside the repository.
+SEED_TEXT_PATH = Path(__file__).with_name("seed-article.txt")
 GROUP_ID = 20122
 COMPANY_ID = 20098
 NBSP = "\u00a0"
