@@ -9,7 +9,7 @@ from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, KnownArticle
 
 if TYPE_CHECKING:
-    from scrapy.settings import BaseSettings
+    from scrapy.crawler import Crawler
 
 
 @dataclass
@@ -20,17 +20,21 @@ class CrawlState:
     recent_urls: list[str] = field(default_factory=list)
 
 
-def load_crawl_state(settings: BaseSettings) -> CrawlState:
-    store = ArticleStore.from_settings(settings)
+def load_crawl_state(crawler: Crawler) -> CrawlState:
+    # The storage pipeline's store when it runs (its migrations are already applied), else a
+    # store of our own for this one read.
+    shared = getattr(crawler, "hepza_store", None)
+    store = shared or ArticleStore.from_settings(crawler.settings)
     try:
         known = store.known_index()
     except Exception as exc:
+        url = redact_url(crawler.settings.get("DATABASE_URL"))
         raise RuntimeError(
-            f"cannot read the article index from {redact_url(settings.get('DATABASE_URL'))}: "
-            f"{type(exc).__name__}"
+            f"cannot read the article index from {url}: {type(exc).__name__}"
         ) from None
     finally:
-        store.close()
+        if shared is None:
+            store.close()
     articles = {k.id: k for k in known.values()}
     recent = sorted(
         articles.values(),

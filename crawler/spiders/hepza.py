@@ -95,7 +95,7 @@ class HepzaSpider(Spider):
     recheck_recent: int
 
     async def start(self) -> AsyncIterator[Any]:
-        self.stored = load_crawl_state(self.crawler.settings)
+        self.stored = load_crawl_state(self.crawler)
         # With a JOBDIR, Scrapy's SpiderState keeps ``self.state`` across a stop and resume:
         # the articles already scheduled are then in its queue, not to be scheduled again.
         jobstate = getattr(self, "state", None)
