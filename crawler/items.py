@@ -36,6 +36,10 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "problems",
 )
 
+# The per-run feed: the record, then what this run found it to be against the database.
+FEED_FIELDS: tuple[str, ...] = (*EXPORT_FIELDS, "change")
+CHANGES: tuple[str, ...] = ("new", "changed", "unchanged")
+
 
 @dataclass
 class ArticleItem:
@@ -65,6 +69,8 @@ class ArticleItem:
     source: str | None = None
     # {"field": name, "code": short-slug, "message": human readable}
     problems: list[dict[str, str]] = field(default_factory=list)
+    # feed only: "new" | "changed" | "unchanged" against the database (set by storage)
+    change: str | None = None
 
     # crawl evidence (not exported)
     fetched_url: str | None = None

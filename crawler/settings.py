@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from crawler.items import EXPORT_FIELDS
+from crawler.items import FEED_FIELDS
 
 BOT_NAME = "hepza"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -75,15 +75,17 @@ REJECTS_PATH = os.environ.get("HEPZA_REJECTS_PATH", "output/rejects.jsonl")
 
 # --- feeds ----------------------------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
-FEEDS = {
-    "output/feeds/hepza-%(time)s.jsonl": {
-        "format": "jsonlines",
-        "encoding": "utf-8",
-        "item_classes": ["crawler.items.ArticleItem"],
-    },
+# `scrapy crawl` writes this per-run feed unless -o/-O (or FEEDS) name another; other commands
+# (parse, shell, check) write none (crawler/commands/crawl.py).
+FEEDS: dict[str, dict[str, object]] = {}
+DEFAULT_FEED_URI = "output/feeds/hepza-%(time)s.jsonl"
+DEFAULT_FEED_OPTIONS = {
+    "format": "jsonlines",
+    "encoding": "utf-8",
+    "item_classes": ["crawler.items.ArticleItem"],
 }
-# the documented record, in its documented order (crawler/items.py)
-FEED_EXPORT_FIELDS = list(EXPORT_FIELDS)
+# the documented record, in its documented order, then `change` (crawler/items.py)
+FEED_EXPORT_FIELDS = list(FEED_FIELDS)
 
 # --- storage --------------------------------------------------------------------------------
 # A password in this URL is never logged (see pipelines/storage/secrets.py).

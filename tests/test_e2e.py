@@ -161,7 +161,8 @@ def test_rerun_of_unchanged_site_adds_nothing(tmp_path: Path) -> None:
         second = run_crawl(server.url, tmp_path, feed_name="second.jsonl")
         rerun_requests = len(server.requests) - before
     assert first.returncode == 0 and second.returncode == 0, second.log[-3000:]
-    assert second.feed() == []
+    # the feed holds what the run parsed: only the RECHECK_RECENT re-checks, all unchanged
+    assert [r["change"] for r in second.feed()] == ["unchanged"] * 5
     assert db_count(second, "articles") == articles
     assert db_count(second, "article_versions") == versions
     # robots.txt, the sitemaps, the home page and each listing's first page: no articles
@@ -208,7 +209,9 @@ def test_new_and_edited_articles_are_picked_up(tmp_path: Path) -> None:
     assert result.report["counts"]["stored_new"] == 3
     assert result.report["counts"]["stored_changed"] == 1
     assert db_count(result, "article_versions") == versions_before + 4
-    assert {r["url"] for r in result.feed()} == new_urls | {edited_url}
+    changes = {r["url"]: r["change"] for r in result.feed()}
+    assert {u for u, c in changes.items() if c == "new"} == new_urls
+    assert {u for u, c in changes.items() if c == "changed"} == {edited_url}
     # the new and the edited articles, the 5 newest stored ones re-checked (RECHECK_RECENT), and
     # no other article; non-articles (the sitemap's empty shell, a dead related link) are not
     # stored, so they are looked at again
@@ -290,7 +293,8 @@ def test_sigterm_then_resume_from_jobdir(tmp_path: Path) -> None:
         article_fetches = [r.path_and_query for r in server.requests if "/w/" in r.path_and_query]
     assert interrupted["outcome"] == "interrupted"
     assert resumed.returncode == 0, resumed.log[-3000:]
-    urls = [r["url"] for r in first_feed] + [r["url"] for r in resumed.feed()]
+    records = first_feed + resumed.feed()
+    urls = [r["url"] for r in records if r["change"] != "unchanged"]
     assert sorted(urls) == sorted(truth)
     assert db_count(resumed, "articles") == len(truth)
     assert db_count(resumed, "article_versions") == len(truth)
@@ -356,10 +360,11 @@ def test_full_and_since_arguments(tmp_path: Path) -> None:
         bad = run_crawl(server.url, tmp_path, spider_args={"since": "last week"}, feed_name="b")
         truth = truth_of(config, server.url)
     assert full.returncode == 0, full.log[-3000:]
-    # everything fetched again, nothing changed, so nothing new in the feed or the database
+    # everything fetched again and in the feed, nothing changed in the database
     assert full_counts["articles_parsed"] == len(truth)
     assert full_counts["unchanged"] == len(truth)
-    assert full.feed() == []
+    assert sorted(r["url"] for r in full.feed()) == sorted(truth)
+    assert {r["change"] for r in full.feed()} == {"unchanged"}
     recent = [u for u, a in truth.items() if a["published_at"][:10] >= "2025-01-01"]
     assert 0 < len(recent) < len(truth)
     assert since.returncode == 0, since.log[-3000:]
@@ -380,7 +385,7 @@ def test_cron_wrapper_runs_the_real_crawl_and_refuses_to_overlap(tmp_path: Path)
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REPORTS_DIR": str(out / "reports"),
         "REJECTS_PATH": str(out / "rejects.jsonl"),
-        "FEEDS": "{}",
+        "FEEDS": "{}",  # no feed: -s FEEDS={} turns the default one off
     }
     for name, value in settings.items():
         scrapy_args += ["-s", f"{name}={value}"]

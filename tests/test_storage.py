@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -8,12 +12,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from crawler.items import ArticleItem, ArticleUrlItem
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
-from pipelines.storage.store import ArticleStore, Classification, KnownArticle
+from pipelines.storage.store import (
+    ArticleStore,
+    Classification,
+    KnownArticle,
+    StorageError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -243,6 +252,35 @@ def test_runs_are_recorded(store):
         store.finish_run("run-1", finished, "done", {}, {})
 
 
+def test_a_dead_running_run_is_marked_abandoned_by_the_next_start(store):
+    now = datetime.now(UTC)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.start_run("dead-here", now - timedelta(hours=1), {})
+    store.start_run("alive-here", now - timedelta(hours=1), {})
+    store.start_run("old-elsewhere", now - timedelta(hours=72), {})
+    store.start_run("recent-elsewhere", now - timedelta(hours=1), {})
+    with store.engine.begin() as conn:
+        for run_id, process in {
+            "dead-here": {"host": socket.gethostname(), "pid": dead.pid},
+            "alive-here": {"host": socket.gethostname(), "pid": os.getpid()},
+            "old-elsewhere": {"host": "other-host", "pid": 1},
+            "recent-elsewhere": {"host": "other-host", "pid": 1},
+        }.items():
+            where = CrawlRun.run_id == run_id
+            conn.execute(update(CrawlRun).where(where).values(report={"process": process}))
+    abandoned = store.start_run("new", now, {})
+    assert sorted(abandoned) == ["dead-here", "old-elsewhere"]
+    outcomes = {row["run_id"]: row["outcome"] for row in table(store, CrawlRun, CrawlRun.run_id)}
+    assert outcomes == {
+        "alive-here": "running",
+        "dead-here": "abandoned",
+        "new": "running",
+        "old-elsewhere": "abandoned",
+        "recent-elsewhere": "running",
+    }
+
+
 def test_finish_run_works_after_close(store):
     store.start_run("run-1", datetime.now(UTC), {})
     store.close()
@@ -277,7 +315,9 @@ def test_concurrent_starts_migrate_once(database_url):
 
 @pytest.fixture
 def crawler(database_url: str) -> Crawler:
-    crawler = get_crawler(settings_dict={"DATABASE_URL": database_url, "STORAGE_BATCH_SIZE": 3})
+    crawler = get_crawler(
+        settings_dict={"DATABASE_URL": database_url, "STORAGE_BATCH_SIZE": 3, "RECORD_RUN": True}
+    )
     crawler.stats.open_spider()
     return crawler
 
@@ -301,21 +341,22 @@ def process(pipeline: StoragePipeline, value: Any) -> tuple[Any, DropItem | None
         return None, exc
 
 
-def test_pipeline_returns_only_new_and_changed(pipeline, crawler, make_article_record):
+def test_pipeline_passes_every_article_with_its_change_and_drops_same_content(
+    pipeline, crawler, make_article_record
+):
     stats = crawler.stats
     a, b = make_article_record("a"), make_article_record("b", body_text="B")
-    assert process(pipeline, item(a))[0] is not None
-    assert process(pipeline, item(b))[0] is not None
+    first = [process(pipeline, item(a))[0], process(pipeline, item(b))[0]]
+    assert [x.change for x in first] == ["new", "new"]
     pipeline.close_spider()
 
     second = StoragePipeline.from_crawler(crawler)
     second.open_spider()
-    _, dropped = process(second, item(a))
-    assert dropped is not None
-    assert dropped.log_level == "DEBUG"
-    assert str(dropped) == f"unchanged since last run: {a['url']}"
+    same, dropped = process(second, item(a))
+    assert dropped is None
+    assert same.change == "unchanged"
     changed = make_article_record("b", body_text="B, sửa lại")
-    assert process(second, item(changed))[0] is not None
+    assert process(second, item(changed))[0].change == "changed"
     copy = make_article_record("c", content_hash=a["content_hash"])
     _, dropped = process(second, item(copy))
     assert dropped is not None
@@ -331,6 +372,49 @@ def test_pipeline_returns_only_new_and_changed(pipeline, crawler, make_article_r
     index = second.store.known_index()
     assert index[copy["url"]].id == a["id"]
     assert copy["id"] not in {known.id for known in index.values()}
+
+
+def test_pipeline_counts_articles_as_stored_only_once_committed(
+    pipeline, crawler, make_article_record
+):
+    process(pipeline, item(make_article_record("a")))
+    process(pipeline, item(make_article_record("b", body_text="B")))
+    assert crawler.stats.get_value("storage/new") is None  # batch of 3 still open
+    process(pipeline, item(make_article_record("c", body_text="C")))
+    assert crawler.stats.get_value("storage/new") == 3
+
+
+def test_pipeline_lost_batch_fails_the_run_and_is_not_counted_stored(
+    pipeline, crawler, make_article_record, monkeypatch
+):
+    def refuse(records, run_id):
+        raise StorageError("storage write_batch failed on sqlite:///x: OperationalError: gone")
+
+    process(pipeline, item(make_article_record("a")))
+    monkeypatch.setattr(pipeline.store, "write_batch", refuse)
+    process(pipeline, item(make_article_record("b", body_text="B")))
+    process(pipeline, item(make_article_record("c", body_text="C")))  # flush fails, kept
+    assert crawler.stats.get_value("storage/write_errors") == 1
+    assert crawler.stats.get_value("run/failure/storage_lost") is None
+    pipeline.close_spider()  # the final flush fails too: the 3 articles are lost
+    assert crawler.stats.get_value("storage/new") is None
+    assert crawler.stats.get_value("storage/lost") == 3
+    assert crawler.stats.get_value("run/failure/storage_lost") == 3
+    assert "gone" in crawler.stats.get_value("run/failure_message/storage_lost")
+
+
+def test_pipeline_unclassifiable_article_is_dropped_counted_and_fails_the_run(
+    pipeline, crawler, make_article_record, monkeypatch
+):
+    def refuse(record):
+        raise StorageError("storage classify failed on sqlite:///x: OperationalError: gone")
+
+    monkeypatch.setattr(pipeline.store, "classify", refuse)
+    _, dropped = process(pipeline, item(make_article_record("a")))
+    assert dropped is not None
+    assert "not stored" in str(dropped)
+    assert crawler.stats.get_value("storage/lost") == 1
+    assert crawler.stats.get_value("run/failure/storage_lost") == 1
 
 
 def test_pipeline_commits_per_batch(pipeline, crawler, make_article_record):
@@ -402,7 +486,7 @@ def test_pipeline_marks_unfinished_runs_from_the_close_reason(pipeline, crawler)
 
 
 def test_pipeline_reuses_a_run_id_set_earlier(database_url):
-    crawler = get_crawler(settings_dict={"DATABASE_URL": database_url})
+    crawler = get_crawler(settings_dict={"DATABASE_URL": database_url, "RECORD_RUN": True})
     crawler.stats.open_spider()
     crawler.stats.set_value("run/id", "from-report-extension")
     pipeline = StoragePipeline.from_crawler(crawler)
@@ -414,7 +498,7 @@ def test_pipeline_reuses_a_run_id_set_earlier(database_url):
 @pytest.mark.postgres
 def test_pipeline_logs_the_database_url_redacted(postgres_url, caplog):
     caplog.set_level(logging.DEBUG)
-    crawler = get_crawler(settings_dict={"DATABASE_URL": postgres_url})
+    crawler = get_crawler(settings_dict={"DATABASE_URL": postgres_url, "RECORD_RUN": True})
     crawler.stats.open_spider()
     pipeline = StoragePipeline.from_crawler(crawler)
     pipeline.open_spider()

@@ -1,19 +1,55 @@
-"""``scrapy crawl`` that exits non-zero when the run report judged the run a failure."""
+"""``scrapy crawl``: records the run, exits non-zero when the run report judged it a failure,
+and keeps job state (``JOBDIR``) only for a run that was interrupted.
+
+Exit status: 0 the run succeeded, 1 the run failed (or was interrupted; the report and the log
+say why), 2 bad usage.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES
 
 if TYPE_CHECKING:
     import argparse
 
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+# A crawl stopped by these finish reasons resumes from its JOBDIR; any other end discards it.
+RESUMABLE_REASONS = frozenset({"shutdown", "cancelled"})
+# What Scrapy keeps in a JOBDIR (scheduler queues, duplicate filter, spider state).
+JOBDIR_ENTRIES = ("requests.queue", "requests.seen", "spider.state")
+
 
 class Command(ScrapyCrawlCommand):
+    # Only a crawl records a run (crawl_runs row, run report); parse, shell and check do not.
+    default_settings: ClassVar[dict[str, Any]] = {
+        **ScrapyCrawlCommand.default_settings,
+        "RECORD_RUN": True,
+    }
+
     def short_desc(self) -> str:
         return "Run a spider; exit status 1 when the run failed (see the run report)"
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        given = (self.settings.getpriority("FEEDS") or 0) >= SETTINGS_PRIORITIES["cmdline"]
+        if not given and not self.settings.getdict("FEEDS"):
+            # The per-run feed, unless -o/-O or -s FEEDS name others (which then replace it;
+            # `-s FEEDS={}` writes no feed).
+            uri = self.settings.get("DEFAULT_FEED_URI")
+            if uri:
+                options = dict(self.settings.getdict("DEFAULT_FEED_OPTIONS"))
+                self.settings.set("FEEDS", {uri: options}, priority="project")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -25,3 +61,25 @@ class Command(ScrapyCrawlCommand):
         failed = crawler.stats.get_value("run/failed") if crawler.stats else False
         if self.crawler_process.bootstrap_failed or failed:
             self.exitcode = 1
+        discard_ended_jobdir(crawler)
+
+
+def discard_ended_jobdir(crawler: Crawler) -> Path | None:
+    """Remove the job state of a crawl that reached its end, whatever its outcome: a finished
+    run must not hand its seen-requests filter and scheduled articles to the next one. Only a
+    run stopped by SIGINT/SIGTERM (finish reason ``shutdown``) keeps it, to resume."""
+    jobdir = crawler.settings.get("JOBDIR")
+    if not jobdir or crawler.stats is None:
+        return None
+    reason = crawler.stats.get_value("finish_reason")
+    if reason is None or reason in RESUMABLE_REASONS:
+        return None
+    path = Path(jobdir)
+    for name in JOBDIR_ENTRIES:
+        entry = path / name
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    logger.debug("job state in %s discarded: the run ended (%s)", path, reason)
+    return path

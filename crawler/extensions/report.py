@@ -9,6 +9,7 @@ shows up, since selectors stop matching silently.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -17,6 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.extensions.feedexport import FeedExporter, FileFeedStorage
+
+from crawler.outcome import fail_run, recorded_failures
+from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -69,8 +75,9 @@ def judge_run(
             f"{failed} of {requests} requests failed ({failed / requests:.1%} > "
             f"{max_error_rate:.1%})"
         )
-    if int(stats.get("storage/errors", 0)):
-        failures.append(f"{stats['storage/errors']} storage errors")
+    # Whatever a component recorded with crawler.outcome.fail_run: lost writes, unwritable
+    # files, a crawl cut short by a run-wide limit, an unreachable site...
+    failures.extend(recorded_failures(stats))
     first_run = int(stats.get("crawl/known_articles", 0)) == 0
     stored = int(stats.get("storage/new", 0)) + int(stats.get("storage/changed", 0))
     if first_run and stored == 0:
@@ -90,7 +97,16 @@ def judge_run(
     return outcome, failures, coverage
 
 
+# How long the report waits for the feed exporter to close its files at the end of a crawl.
+FEED_CLOSE_TIMEOUT = 120.0
+
+
 class RunReport:
+    """The owner of a run's outcome: judges it at ``spider_closed``, once every feed is
+    closed, from the stats and the failures every component recorded (``crawler.outcome``);
+    writes the report file and the ``crawl_runs`` row. Only ``scrapy crawl`` records runs
+    (``RECORD_RUN``): ``parse``, ``shell`` and ``check`` leave no trace."""
+
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         settings = crawler.settings
@@ -99,27 +115,124 @@ class RunReport:
         self.min_articles = settings.getint("COVERAGE_MIN_ARTICLES")
         self.max_error_rate = settings.getfloat("MAX_ERROR_RATE")
         self.started_at = datetime.now(UTC)
+        self._feeds_closed = asyncio.Event()
+        # feed URI -> items the feed accepted, to compare with what it wrote
+        self._feed_items: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunReport:
+        if not crawler.settings.getbool("RECORD_RUN", False):
+            raise NotConfigured("RECORD_RUN is off: this command records no run")
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.feeds_closed, signal=signals.feed_exporter_closed)
         return ext
 
     def spider_opened(self, spider: Spider) -> None:
         stats = self.crawler.stats
+        assert stats is not None
         if not stats.get_value("run/id"):
             stats.set_value("run/id", uuid.uuid4().hex)
         self.started_at = datetime.now(UTC)
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
-        stats = self.crawler.stats.get_stats()
+    def _feed_exporter(self) -> FeedExporter | None:
+        return self.crawler.get_extension(FeedExporter)
+
+    def item_scraped(self, item: Any) -> None:
+        exporter = self._feed_exporter()
+        if exporter is None:
+            return
+        for slot in exporter.slots:
+            if slot.filter.accepts(item):
+                self._feed_items[slot.uri] = self._feed_items.get(slot.uri, 0) + 1
+
+    def feeds_closed(self) -> None:
+        self._feeds_closed.set()
+
+    async def _wait_for_feeds(self) -> None:
+        exporter = self._feed_exporter()
+        if exporter is None:
+            return
+        # The feed exporter closes its files in tasks of its own spider_closed handler.
+        try:
+            await asyncio.wait_for(self._feeds_closed.wait(), FEED_CLOSE_TIMEOUT)
+        except TimeoutError:
+            fail_run(self.crawler, "feed_not_closed", "the feed exporter did not close its files")
+            return
+        self._check_feeds(exporter)
+
+    def _check_feeds(self, exporter: FeedExporter) -> None:
+        """A feed that lost items or was never written fails the run."""
+        stats = self.crawler.stats
+        assert stats is not None
+        for key, value in stats.get_stats().items():
+            if key.startswith("feedexport/failed_count/") and value:
+                fail_run(self.crawler, "feed_unwritable", f"{value} feed(s) could not be stored")
+        for slot in exporter.slots:
+            expected = self._feed_items.get(slot.uri, 0)
+            path = getattr(slot.storage, "path", None)
+            missing = (
+                isinstance(slot.storage, FileFeedStorage)
+                and (expected or slot.store_empty)
+                and not Path(str(path)).is_file()
+            )
+            if slot.itemcount < expected or missing:
+                fail_run(
+                    self.crawler,
+                    "feed_unwritable",
+                    f"the feed {slot.uri} holds {slot.itemcount if not missing else 0} of "
+                    f"{expected} items: it could not be written (see the log)",
+                )
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        await self._wait_for_feeds()
+        stats = self.crawler.stats
+        assert stats is not None
         finished_at = datetime.now(UTC)
+        run_id = str(stats.get_value("run/id") or uuid.uuid4().hex)
+        try:
+            self.reports_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._unwritable(exc)
+        outcome, failures, report = self._judge(spider, reason, run_id, finished_at)
+        try:
+            self._write(run_id, report)
+        except OSError as exc:
+            self._unwritable(exc)
+            outcome, failures, report = self._judge(spider, reason, run_id, finished_at)
+        stats.set_value("run/outcome", outcome)
+        stats.set_value("run/failed", outcome != "succeeded")
+        self._record(run_id, finished_at, outcome, stats.get_stats(), report)
+        if outcome == "succeeded":
+            logger.info("run %s succeeded: %s", run_id, json.dumps(report["counts"]))
+        else:
+            logger.error("RUN %s %s", run_id, outcome.upper())
+            for failure in failures:
+                logger.error("run %s: %s", run_id, failure)
+
+    def _unwritable(self, exc: OSError) -> None:
+        fail_run(
+            self.crawler,
+            "report_unwritable",
+            f"cannot write the run report in {self.reports_dir}: {exc.strerror or exc}",
+        )
+
+    def _judge(
+        self, spider: Spider, reason: str, run_id: str, finished_at: datetime
+    ) -> tuple[str, list[str], dict[str, Any]]:
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats.get_stats()
         outcome, failures, coverage = judge_run(
             stats, reason, self.thresholds, self.min_articles, self.max_error_rate
         )
-        run_id = str(stats.get("run/id") or uuid.uuid4().hex)
+
+        def prefixed(prefix: str, *, keep: str = "") -> dict[str, Any]:
+            return {
+                k.removeprefix(prefix): v for k, v in stats.items() if k.startswith(prefix + keep)
+            }
+
         report = {
             "run_id": run_id,
             "spider": spider.name,
@@ -134,39 +247,22 @@ class RunReport:
             "counts": {name: int(stats.get(key, 0)) for name, key in COUNTERS.items()},
             "coverage": coverage,
             "coverage_thresholds": self.thresholds,
-            "extraction_layers": {
-                k.removeprefix("extract/"): v for k, v in stats.items() if k.startswith("extract/")
-            },
-            "problems": {
-                k.removeprefix("validate/problem/"): v
-                for k, v in stats.items()
-                if k.startswith("validate/problem/")
-            },
-            "reject_reasons": {
-                k.removeprefix("validate/reason/"): v
-                for k, v in stats.items()
-                if k.startswith("validate/reason/")
-            },
-            "http_errors": {
-                k.removeprefix("fetch/"): v for k, v in stats.items() if k.startswith("fetch/http_")
-            },
+            "limits_reached": prefixed("limits/"),
+            "extraction_layers": prefixed("extract/"),
+            "problems": prefixed("validate/problem/"),
+            "reject_reasons": prefixed("validate/reason/"),
+            "http_errors": prefixed("fetch/", keep="http_"),
         }
-        self.crawler.stats.set_value("run/outcome", outcome)
-        self.crawler.stats.set_value("run/failed", outcome != "succeeded")
-        self._write(run_id, report)
-        self._record(run_id, finished_at, outcome, stats, report)
-        if outcome == "succeeded":
-            logger.info("run %s succeeded: %s", run_id, json.dumps(report["counts"]))
-        else:
-            logger.error("RUN %s %s", run_id, outcome.upper())
-            for failure in failures:
-                logger.error("run %s: %s", run_id, failure)
+        return outcome, failures, report
 
     def _write(self, run_id: str, report: dict[str, Any]) -> None:
-        self.reports_dir.mkdir(parents=True, exist_ok=True)
         text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-        (self.reports_dir / f"{run_id}.json").write_text(text, encoding="utf-8")
-        (self.reports_dir / "latest.json").write_text(text, encoding="utf-8")
+        for name in (f"{run_id}.json", "latest.json"):
+            # Written whole or not at all: a reader never sees half a report.
+            target = self.reports_dir / name
+            partial = target.with_name(f".{name}.partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(target)
         logger.info("run report: %s", self.reports_dir / f"{run_id}.json")
 
     def _record(
@@ -183,5 +279,10 @@ class RunReport:
         try:
             plain = json.loads(json.dumps(stats, default=str))
             store.finish_run(run_id, finished_at, outcome, plain, report)
+        except StorageError as exc:
+            # The report file says it; the exit status says it too.
+            logger.error("run %s: not recorded in crawl_runs: %s", run_id, exc)
+            assert self.crawler.stats is not None
+            self.crawler.stats.set_value("run/failed", True)
         finally:
             store.close()

@@ -454,3 +454,13 @@ class HepzaSpider(Spider):
                 return
         self.crawler.stats.inc_value("fetch/failed")
         logger.error("request failed: %s: %s", url, failure.getErrorMessage())
+
+    # --- side commands ------------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """What ``scrapy parse URL`` calls without ``-c``: an article page as an article,
+        any other page as a listing/navigation page."""
+        if is_article_url(response.url):
+            yield from self.parse_article(response)
+        else:
+            yield from self.parse_page(response)

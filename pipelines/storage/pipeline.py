@@ -6,6 +6,16 @@ report extension therefore finishes the run after this pipeline has flushed its 
 ``close_spider`` only releases the connections and the store stays usable through
 ``crawler.hepza_store``. Extensions connect to ``spider_closed`` before pipelines exist, so the
 handler here runs after theirs and only marks a run that nobody finished.
+
+Nothing is counted as stored before its batch is committed: ``storage/new``, ``storage/changed``
+and ``storage/unchanged`` grow at commit time. A batch that cannot be written stays queued and
+is tried again at the next flush; whatever is still unwritten when the crawl closes is counted
+in ``storage/lost`` and fails the run (``crawler.outcome.fail_run``), as does an article that
+could not even be classified because the database did not answer.
+
+Every article that reaches this pipeline goes on to the feed with its ``change``
+(``new``, ``changed`` or ``unchanged``); the same content under another URL is stored as an
+alias of the first article and leaves the feed.
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawler.items import EXPORT_FIELDS, ArticleItem, ArticleUrlItem
+from crawler.items import CHANGES, EXPORT_FIELDS, ArticleItem, ArticleUrlItem
+from crawler.outcome import fail_run
 from pipelines.storage.secrets import install_redaction
 from pipelines.storage.store import ArticleStore, StorageError, article_id, content_fingerprint
 
@@ -30,10 +41,14 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 50
 # How a spider_closed reason maps to a run outcome when no report extension set one.
-SUCCESS_REASONS = frozenset(
-    {"finished", "closespider_timeout", "closespider_itemcount", "closespider_pagecount"}
-)
+SUCCESS_REASONS = frozenset({"finished"})
 INTERRUPT_REASONS = frozenset({"shutdown", "cancelled"})
+
+
+def records_runs(crawler: Crawler) -> bool:
+    """Whether this process records a run (``scrapy crawl`` does; ``parse``, ``shell`` and
+    ``check`` do not): the ``RECORD_RUN`` setting, which the crawl command turns on."""
+    return crawler.settings.getbool("RECORD_RUN", False)
 
 
 class StoragePipeline:
@@ -44,15 +59,21 @@ class StoragePipeline:
         self.batch_size = max(1, batch_size)
         self.run_id = ""
         self._records: list[dict[str, Any]] = []
+        # the change of each queued record, counted once its batch is committed
+        self._changes: list[str] = []
         # What the open batch holds, so that items of one batch classify against each other.
         self._pending_hash: dict[str, str] = {}
         self._pending_owner: dict[str, str] = {}
         self._alias_urls: list[tuple[str, str]] = []
         self._alias_ids: list[tuple[str, str]] = []
         self._waiting_aliases: list[tuple[str, str]] = []
+        self._last_error = ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        if not records_runs(crawler):
+            # parse, shell and check never touch the database
+            raise NotConfigured("RECORD_RUN is off: this command stores nothing")
         database_url = crawler.settings.get("DATABASE_URL")
         if not database_url:
             raise NotConfigured("DATABASE_URL is empty")
@@ -69,7 +90,14 @@ class StoragePipeline:
         assert self.stats is not None
         self.run_id = self.stats.get_value("run/id") or uuid.uuid4().hex
         self.stats.set_value("run/id", self.run_id)
-        self.store.start_run(self.run_id, datetime.now(UTC), self._spider_args())
+        abandoned = self.store.start_run(self.run_id, datetime.now(UTC), self._spider_args())
+        if abandoned:
+            self.stats.set_value("run/abandoned_marked", len(abandoned))
+            logger.warning(
+                "storage: %d earlier run(s) never finished and are now marked abandoned: %s",
+                len(abandoned),
+                ", ".join(abandoned),
+            )
 
     def _spider_args(self) -> dict[str, Any]:
         spider = self.crawler.spider
@@ -96,10 +124,14 @@ class StoragePipeline:
         record_id: str = record["id"] or article_id(str(record["url"]))
         content_hash: str = record["content_hash"] or content_fingerprint(record)
         record["id"], record["content_hash"] = record_id, content_hash
-        status, owner = self._classify(record_id, content_hash, record)
-        self._inc(status)
+        try:
+            status, owner = self._classify(record_id, content_hash, record)
+        except StorageError as exc:
+            self._lose(1, str(exc))
+            raise DropItem(f"not stored, the database did not answer: {record['url']}") from None
 
         if status == "duplicate_content":
+            self._inc("duplicate_content")
             for url in [record["url"], *(record["alternate_urls"] or [])]:
                 self._alias_ids.append((owner, url))
             self._flush_if_full()
@@ -108,11 +140,11 @@ class StoragePipeline:
             )
 
         self._records.append(record)
+        self._changes.append(status)
         self._pending_hash[record_id] = content_hash
         self._pending_owner.setdefault(content_hash, record_id)
+        adapter["change"] = status
         self._flush_if_full()
-        if status == "unchanged":
-            raise DropItem(f"unchanged since last run: {record['url']}", log_level="DEBUG")
         return item
 
     def _classify(
@@ -131,6 +163,16 @@ class StoragePipeline:
         if self.stats is not None and count:
             self.stats.inc_value(f"storage/{what}", count)
 
+    def _lose(self, count: int, error: str) -> None:
+        """``count`` articles will not reach the database: the run must say so."""
+        self._inc("lost", count)
+        fail_run(
+            self.crawler,
+            "storage_lost",
+            f"articles parsed but not stored in the database: {error}",
+            count,
+        )
+
     def _flush_if_full(self) -> None:
         if len(self._records) + len(self._alias_urls) + len(self._alias_ids) >= self.batch_size:
             self.flush()
@@ -140,7 +182,9 @@ class StoragePipeline:
             if self._records:
                 self.store.write_batch(self._records, self.run_id)
                 self._inc("batches")
-                self._records = []
+                for change in CHANGES:
+                    self._inc(change, self._changes.count(change))
+                self._records, self._changes = [], []
                 self._pending_hash.clear()
                 self._pending_owner.clear()
             waiting = self._waiting_aliases + self._alias_urls
@@ -162,25 +206,50 @@ class StoragePipeline:
             if self._alias_ids:
                 self._inc("aliases", self.store.record_alias_ids(self._alias_ids, self.run_id))
                 self._alias_ids = []
-        except StorageError:
-            # The batch stays queued and is retried at the next flush or at close.
-            logger.exception("storage: batch of %d articles not written", len(self._records))
+        except StorageError as exc:
+            # The batch stays queued and is tried again at the next flush or at close.
             self._inc("write_errors")
+            if str(exc) != self._last_error:
+                logger.error(
+                    "storage: batch of %d articles not written (kept for the next try): %s",
+                    len(self._records),
+                    exc,
+                )
+                self._last_error = str(exc)
+            if final:
+                self._lose_queue(str(exc))
+
+    def _lose_queue(self, error: str) -> None:
+        if self._records:
+            self._lose(len(self._records), error)
+        unwritten_aliases = len(self._alias_urls) + len(self._alias_ids)
+        if unwritten_aliases:
+            self._inc("aliases_lost", unwritten_aliases)
+            fail_run(
+                self.crawler,
+                "storage_aliases_lost",
+                f"{unwritten_aliases} article URLs not stored in the database: {error}",
+            )
+        self._records, self._changes = [], []
+        self._alias_urls, self._alias_ids = [], []
+        self._pending_hash.clear()
+        self._pending_owner.clear()
 
     def close_spider(self) -> None:
         self.flush(final=True)
         self.store.close()
 
     def spider_closed(self, reason: str) -> None:
+        """Mark the run finished when no run report did (the report normally has)."""
         if reason in SUCCESS_REASONS:
             outcome = "succeeded"
         elif reason in INTERRUPT_REASONS:
             outcome = "interrupted"
         else:
             outcome = "failed"
-        if self._records or self._alias_urls or self._alias_ids:
-            outcome = "failed"
         stats = self.stats.get_stats() if self.stats is not None else {}
+        if any(key.startswith("run/failure/") for key in stats):
+            outcome = "failed"
         try:
             self.store.finish_run(
                 self.run_id,
@@ -190,7 +259,7 @@ class StoragePipeline:
                 {"reason": reason},
                 only_if_running=True,
             )
-        except StorageError:
-            logger.exception("storage: run %s not recorded as finished", self.run_id)
+        except StorageError as exc:
+            logger.error("storage: run %s not recorded as finished: %s", self.run_id, exc)
         finally:
             self.store.close()

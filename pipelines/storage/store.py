@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +52,9 @@ IN_CHUNK = 500
 LIST_FIELDS = frozenset(
     {"alternate_urls", "tags", "images", "attachments", "related_urls", "problems"}
 )
-OUTCOMES = frozenset({"running", "succeeded", "failed", "interrupted"})
+OUTCOMES = frozenset({"running", "succeeded", "failed", "interrupted", "abandoned"})
+# A running run of another host older than this is taken as dead (runs are capped far below).
+STALE_RUN_AGE = timedelta(hours=48)
 
 
 class StorageError(RuntimeError):
@@ -179,6 +183,23 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
 def _chunks(values: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _run_is_dead(
+    report: dict[str, Any] | None, started: datetime, now: datetime, host: str
+) -> bool:
+    process = (report or {}).get("process") or {}
+    if process.get("host") == host and isinstance(process.get("pid"), int):
+        try:
+            os.kill(process["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return now - started > STALE_RUN_AGE
 
 
 class ArticleStore:
@@ -444,9 +465,35 @@ class ArticleStore:
 
     # --- runs -----------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, started_at: datetime, spider_args: dict[str, Any]) -> None:
+    def start_run(
+        self, run_id: str, started_at: datetime, spider_args: dict[str, Any]
+    ) -> list[str]:
+        """Record a new run as ``running``; mark earlier runs that died while running as
+        ``abandoned`` and return their ids.
+
+        A running run is dead when its process (host and pid, kept in its report until it
+        finishes) no longer exists on this host, or, for a run of another host, when it
+        started more than STALE_RUN_AGE ago.
+        """
+        host = socket.gethostname()
+        process: dict[str, Any] = {"host": host, "pid": os.getpid()}
+        abandoned: list[str] = []
         stmt = self._insert(CrawlRun).on_conflict_do_nothing(index_elements=[CrawlRun.run_id])
         with self._write("start_run") as conn:
+            running = conn.execute(
+                select(CrawlRun.run_id, CrawlRun.started_at, CrawlRun.report).where(
+                    CrawlRun.outcome == "running", CrawlRun.run_id != run_id
+                )
+            ).all()
+            for other_id, other_start, other_report in running:
+                if _run_is_dead(other_report, other_start, started_at, host):
+                    abandoned.append(other_id)
+            if abandoned:
+                conn.execute(
+                    update(CrawlRun)
+                    .where(CrawlRun.run_id.in_(abandoned), CrawlRun.outcome == "running")
+                    .values(outcome="abandoned")
+                )
             conn.execute(
                 stmt,
                 {
@@ -454,8 +501,10 @@ class ArticleStore:
                     "started_at": started_at,
                     "outcome": "running",
                     "spider_args": spider_args,
+                    "report": {"process": process},
                 },
             )
+        return abandoned
 
     def finish_run(
         self,
