@@ -16,6 +16,8 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import ArticleItem
+from crawler.outcome import fail_run
+from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -81,6 +83,14 @@ class DedupePipeline:
         store = getattr(self.crawler, "hepza_store", None)
         if store is not None:
             run_id = self.stats.get_value("run/id")
-            store.record_aliases([(first_url, u) for u in urls if u != first_url], run_id)
+            try:
+                store.record_aliases([(first_url, u) for u in urls if u != first_url], run_id)
+            except StorageError as exc:
+                fail_run(
+                    self.crawler,
+                    "storage_aliases_lost",
+                    f"article URLs not stored in the database: {exc}",
+                    len(urls),
+                )
         else:
             logger.warning("no store to record aliases of %s: %s", first_url, urls)
