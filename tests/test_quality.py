@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,12 @@ from crawler.middlewares.charset import (
 from crawler.middlewares.size import TooLargeMiddleware
 from pipelines.storage.models import Article, ArticleVersion
 from pipelines.storage.store import ArticleStore, KnownArticle
+from pipelines.urls import canonical_article_url
 from pipelines.validate import ValidationPipeline
+from tests.crawl_runner import run_crawl
+from tests.replica.content import fold_text
+from tests.replica.server import ReplicaServer
+from tests.replica.site import CONTROL_CHARS, QUALITY_TRAPS, ReplicaConfig, ReplicaSite
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -280,3 +287,100 @@ def test_stored_articles_are_counted_by_article_not_by_url() -> None:
         }
     )
     assert state.article_count == 2
+
+
+# --- end to end: every trap on the replica, one crawl --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trapped_crawl(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    config = ReplicaConfig(articles=10, quality_traps=(*QUALITY_TRAPS, "dot_slug"))
+    site = ReplicaSite(config)
+    with ReplicaServer(config) as server:
+        result = run_crawl(
+            server.url,
+            tmp_path_factory.mktemp("quality"),
+            # the oversized article is 6 MiB; a small limit keeps the test's memory small
+            settings={"DOWNLOAD_MAXSIZE": str(4 * 1024 * 1024)},
+        )
+        requests = [r.path_and_query for r in server.requests]
+        base = server.url
+    by_number = {
+        number: canonical_article_url(base + site.by_number[number].canonical_path)
+        for number in QUALITY_TRAPS.values()
+    }
+    path = result.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        (stats,) = conn.execute("SELECT stats FROM crawl_runs").fetchone()
+    conn.close()
+    return {
+        "result": result,
+        "feed": {record["url"]: record for record in result.feed()},
+        "urls": by_number,
+        "site": site,
+        "requests": requests,
+        "stats": json.loads(stats),
+    }
+
+
+def _trap_record(crawl: dict[str, Any], trap: str) -> dict[str, Any]:
+    url = crawl["urls"][QUALITY_TRAPS[trap]]
+    assert url in crawl["feed"], crawl["result"].log[-3000:]
+    record: dict[str, Any] = crawl["feed"][url]
+    return record
+
+
+@pytest.mark.e2e
+def test_e2e_utf8_page_under_a_latin1_header_is_stored_in_correct_vietnamese(
+    trapped_crawl: dict[str, Any],
+) -> None:
+    record = _trap_record(trapped_crawl, "charset")
+    article = trapped_crawl["site"].by_number[QUALITY_TRAPS["charset"]]
+    assert record["title"] == fold_text(article.title)
+    assert "Ã" not in record["body_text"]
+    assert "charset_corrected" in [p["code"] for p in record["problems"]]
+    assert trapped_crawl["stats"]["fetch/charset_corrected"] >= 1
+
+
+@pytest.mark.e2e
+def test_e2e_control_characters_never_reach_the_record(trapped_crawl: dict[str, Any]) -> None:
+    record = _trap_record(trapped_crawl, "controls")
+    article = trapped_crawl["site"].by_number[QUALITY_TRAPS["controls"]]
+    clean_title = fold_text("".join(ch for ch in article.title if ch not in CONTROL_CHARS))
+    assert record["title"] == clean_title
+    assert "Đoạn văn có ký tự điều khiển giữa các từ." in record["body_text"].split("\n\n")
+    for name in ("title", "body_text", "body_html", "summary"):
+        value = record[name] or ""
+        assert not [ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in "\n"]
+
+
+@pytest.mark.e2e
+def test_e2e_a_100000_character_title_is_capped_with_a_problem(
+    trapped_crawl: dict[str, Any],
+) -> None:
+    record = _trap_record(trapped_crawl, "long_title")
+    assert 0 < len(record["title"]) <= 1000
+    assert "title_too_long" in [p["code"] for p in record["problems"]]
+
+
+@pytest.mark.e2e
+def test_e2e_dot_segment_links_are_never_requested_or_stored(
+    trapped_crawl: dict[str, Any],
+) -> None:
+    requested = [p for p in trapped_crawl["requests"] if "/w/.." in p or "%2e" in p.lower()]
+    assert requested == []
+    assert not [url for url in trapped_crawl["feed"] if "/.." in url or url.endswith("/w/")]
+
+
+@pytest.mark.e2e
+def test_e2e_an_oversized_article_is_refused_counted_and_named(
+    trapped_crawl: dict[str, Any],
+) -> None:
+    url = trapped_crawl["urls"][QUALITY_TRAPS["oversized"]]
+    result = trapped_crawl["result"]
+    assert url not in trapped_crawl["feed"]
+    assert trapped_crawl["stats"]["fetch/too_large"] == 1
+    assert "refused (too large): " in result.log
+    assert "over the 4,194,304-byte limit" in result.log
+    # every other article is still stored
+    assert len(trapped_crawl["feed"]) == len(trapped_crawl["site"].articles) - 1
