@@ -384,3 +384,19 @@ def test_e2e_an_oversized_article_is_refused_counted_and_named(
     assert "over the 4,194,304-byte limit" in result.log
     # every other article is still stored
     assert len(trapped_crawl["feed"]) == len(trapped_crawl["site"].articles) - 1
+
+
+def test_sitemap_requests_may_be_larger_than_pages() -> None:
+    from crawler.spiders.hepza import HepzaSpider  # noqa: PLC0415
+
+    crawler = get_crawler(
+        HepzaSpider,
+        settings_dict={
+            "SITE_TIMEZONE": "Asia/Ho_Chi_Minh",
+            "DOWNLOAD_MAXSIZE": 1000,
+            "SITEMAP_MAXSIZE": 5000,
+        },
+    )
+    spider = HepzaSpider.from_crawler(crawler, base_url="http://127.0.0.1:8000")
+    (request,) = spider._sitemap_requests(["http://127.0.0.1:8000/sitemap.xml"])
+    assert request.meta["download_maxsize"] == 5000
