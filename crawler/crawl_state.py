@@ -19,6 +19,11 @@ class CrawlState:
     # canonical URLs of the stored articles, most recently published first
     recent_urls: list[str] = field(default_factory=list)
 
+    @property
+    def article_count(self) -> int:
+        # ``known`` holds every alias URL too; an article is one id.
+        return len({k.id for k in self.known.values()})
+
 
 def load_crawl_state(crawler: Crawler) -> CrawlState:
     # The storage pipeline's store when it runs (its migrations are already applied), else a

@@ -38,8 +38,8 @@ AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 60
-# Liferay caps a sitemap at 50 MB; nothing else on the site comes near.
-DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+# Pages over this are refused (counted in fetch/too_large); sitemaps get SITEMAP_MAXSIZE.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -112,3 +112,23 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # `return value` costs a few percent of the CPU of a crawl.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 LOG_LEVEL = os.environ.get("HEPZA_LOG_LEVEL", "INFO")
+
+# --- data-quality guards --------------------------------------------------------------------
+# Liferay caps a sitemap at 50 MB (50,000 URLs); only sitemap requests may be that large.
+SITEMAP_MAXSIZE = 64 * 1024 * 1024
+# Longer values are cut, with a <field>_too_long problem on the record saying so.
+MAX_TITLE_CHARS = 1000
+MAX_SUMMARY_CHARS = 5000
+MAX_AUTHOR_CHARS = 500
+MAX_CATEGORY_CHARS = 500
+# An article whose body_text or body_html is longer is rejected (body_too_long), not cut.
+MAX_BODY_CHARS = 2_000_000
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        "crawler.middlewares.charset.CharsetMiddleware": 560,
+        "crawler.middlewares.size.TooLargeMiddleware": 570,
+    }
+)
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.charset.CharsetProblemMiddleware": 550,
+}

@@ -10,6 +10,7 @@ import lxml.html
 import nh3
 
 from pipelines.base import ArticlePipeline
+from pipelines.text import strip_controls
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter
@@ -95,6 +96,8 @@ def _make_links_absolute(root: lxml.html.HtmlElement, base_url: str) -> None:
 
 
 def sanitize_html(html: str, base_url: str) -> str:
+    # Control characters are not text and lxml refuses them ("must be XML compatible").
+    html = strip_controls(html)
     if not html.strip():
         return ""
     root = _parse_fragment(html)
@@ -118,6 +121,7 @@ def sanitize_html(html: str, base_url: str) -> str:
 def element_counts(html: str) -> Counter[str]:
     """Tags, plus on* handlers and javascript: URLs, of a fragment, empty paragraphs ignored."""
     counts: Counter[str] = Counter()
+    html = strip_controls(html)
     if not html.strip():
         return counts
     root = _parse_fragment(html)

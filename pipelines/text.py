@@ -1,29 +1,62 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pipelines.base import ArticlePipeline
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
 
 PROBLEM_CODES: dict[str, str] = {
     "summary_truncated": (
         "the summary ends with '...' and no untruncated description continues it; "
         "the shortened text was kept"
     ),
+    "title_too_long": "the title was longer than MAX_TITLE_CHARS; the first characters were kept",
+    "summary_too_long": (
+        "the summary was longer than MAX_SUMMARY_CHARS; the first characters were kept"
+    ),
+    "author_too_long": (
+        "the author was longer than MAX_AUTHOR_CHARS; the first characters were kept"
+    ),
+    "category_too_long": (
+        "the category was longer than MAX_CATEGORY_CHARS; the first characters were kept"
+    ),
+}
+
+# field -> the setting that caps its length (in characters, after normalization)
+LENGTH_SETTINGS: dict[str, str] = {
+    "title": "MAX_TITLE_CHARS",
+    "summary": "MAX_SUMMARY_CHARS",
+    "author": "MAX_AUTHOR_CHARS",
+    "category": "MAX_CATEGORY_CHARS",
 }
 
 # Invisible characters that Liferay's rich-text editor and copy-paste from Word leave in text.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _ELLIPSES = ("...", "…")
+# C0 and C1 control characters and DEL: bytes of a broken encoding, never text. Those that
+# Python counts as whitespace (VT, FF, the information separators, NEL) become a space so that
+# the words they separated stay apart; tab, CR and LF stay for the paragraph logic.
+_CONTROLS = {
+    code: (" " if chr(code).isspace() else None)
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+    if chr(code) not in "\t\n\r"
+}
+
+
+def strip_controls(s: str) -> str:
+    return s.translate(_CONTROLS)
+
 
 _SCALAR_FIELDS = ("title", "author", "category", "full_description")
 
 
 def normalize_text(s: str) -> str:
-    s = unicodedata.normalize("NFC", s.translate(_INVISIBLE))
+    s = unicodedata.normalize("NFC", strip_controls(s).translate(_INVISIBLE))
     # str.split() treats every Zs character (U+00A0, U+202F, U+2007...) and line break as a
     # separator, which is exactly the collapse wanted here.
     return " ".join(s.split())
@@ -34,7 +67,7 @@ def normalize_paragraphs(text: str) -> str:
     current: list[str] = []
     # A line holding only no-break spaces or zero-width characters is blank too: that is how
     # Liferay's editor renders an "empty" paragraph once the markup is stripped.
-    for line in text.splitlines():
+    for line in strip_controls(text).splitlines():
         cleaned = normalize_text(line)
         if cleaned:
             current.append(cleaned)
@@ -73,7 +106,27 @@ def _none_if_empty(s: str | None) -> str | None:
     return s or None
 
 
+def cap_length(value: str, limit: int) -> str:
+    """The first ``limit`` characters, cut back to the last space when one is near the end."""
+    cut = value[:limit]
+    space = cut.rfind(" ")
+    if space >= limit * 0.9:
+        cut = cut[:space]
+    return cut.rstrip()
+
+
 class TextNormalizationPipeline(ArticlePipeline):
+    def __init__(self, stats: StatsCollector, limits: dict[str, int] | None = None) -> None:
+        super().__init__(stats)
+        # field -> maximum length; 0 or absent: no cap
+        self.limits = limits or {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        limits = {name: crawler.settings.getint(key) for name, key in LENGTH_SETTINGS.items()}
+        return cls(crawler.stats, limits)
+
     def process_article(self, adapter: ItemAdapter) -> None:
         for name in _SCALAR_FIELDS:
             value = adapter.get(name)
@@ -87,6 +140,26 @@ class TextNormalizationPipeline(ArticlePipeline):
         self._normalize_captions(adapter, "attachments", "title")
         self._normalize_summary(adapter)
         self._drop_byline(adapter)
+        self._cap_lengths(adapter)
+
+    def _cap_lengths(self, adapter: ItemAdapter) -> None:
+        for name, limit in self.limits.items():
+            value = adapter.get(name)
+            if not limit or value is None or len(value) <= limit:
+                continue
+            adapter[name] = cap_length(value, limit)
+            self.stats.inc_value(f"normalize/{name}_too_long")
+            adapter["problems"] = [
+                *(adapter.get("problems") or []),
+                {
+                    "field": name,
+                    "code": f"{name}_too_long",
+                    "message": (
+                        f"{name} had {len(value)} characters; the first "
+                        f"{len(adapter[name])} were kept ({LENGTH_SETTINGS[name]}={limit})"
+                    ),
+                },
+            ]
 
     def _set(self, adapter: ItemAdapter, name: str, value: Any) -> None:
         if adapter.get(name) != value:

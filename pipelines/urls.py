@@ -110,6 +110,31 @@ def _netloc(scheme: str, netloc: str) -> str:
     return result
 
 
+def _is_dot_segment(segment: str) -> bool:
+    # Tomcat (Liferay's server) ignores path parameters, so "..;x=1" climbs a level too.
+    return segment.split(";", 1)[0] in {".", ".."}
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4, as browsers apply it: "/w/.." is "/", never a page called "..".
+    Run after the escapes are decoded, so "%2e%2E" is a dot segment as well."""
+    segments = path.split("/")
+    if not any(_is_dot_segment(segment) for segment in segments):
+        return path
+    out: list[str] = []
+    for segment in segments[1:] if path.startswith("/") else segments:
+        if segment.split(";", 1)[0] == "..":
+            if out:
+                out.pop()
+        elif segment.split(";", 1)[0] != ".":
+            out.append(segment)
+    # A path ending in a dot segment names a directory: keep its trailing slash.
+    if _is_dot_segment(segments[-1]):
+        out.append("")
+    joined = "/".join(out)
+    return "/" + joined if path.startswith("/") else joined
+
+
 # The crawler meets the same URLs many times (every listing, sitemap entry and related link);
 # these are pure functions of the string, so they are cached.
 @lru_cache(maxsize=1 << 16)
@@ -121,6 +146,7 @@ def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
     scheme = parts.scheme.lower()
     netloc = _netloc(scheme, parts.netloc) if parts.netloc else ""
     path = _normalize_component(_JSESSIONID.sub("", parts.path), _PATH_SAFE, unicode_nfc)
+    path = remove_dot_segments(path)
     if netloc and not path:
         path = "/"
     query = _normalize_component(parts.query, _QUERY_SAFE, unicode_nfc)
@@ -153,7 +179,7 @@ def _article_match(path: str) -> re.Match[str] | None:
 def is_article_url(url: str) -> bool:
     path = _strip_locale(urlsplit(normalize_url(url)).path)
     match = _article_match(path)
-    return match is not None and bool(match["slug"])
+    return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
 
 
 @lru_cache(maxsize=1 << 16)

@@ -34,7 +34,26 @@ PROBLEM_CODES = {
     "missing_title": "no title on the page",
     "missing_body_text": "no article body on the page",
     "missing_published_at": "no publication date could be read",
+    "body_too_long": (
+        "body_text or body_html is longer than MAX_BODY_CHARS (the message gives the lengths); "
+        "the page is rejected rather than stored cut"
+    ),
 }
+BODY_FIELDS = ("body_text", "body_html")
+
+
+def body_too_long(adapter: ItemAdapter, max_chars: int) -> dict[str, str] | None:
+    # A body this long is not a news article a reader can use (a runaway template, a document
+    # pasted as text); stored cut, it would pass for the whole article, so it is refused.
+    lengths = {name: len(adapter.get(name) or "") for name in BODY_FIELDS}
+    if not max_chars or max(lengths.values()) <= max_chars:
+        return None
+    sizes = ", ".join(f"{name} {length:,}" for name, length in lengths.items())
+    return {
+        "field": "body_text",
+        "code": "body_too_long",
+        "message": f"{sizes} characters, over MAX_BODY_CHARS={max_chars:,}",
+    }
 
 
 def rejection_reasons(adapter: ItemAdapter) -> list[dict[str, str]]:
@@ -63,6 +82,7 @@ class ValidationPipeline:
         self.stats = crawler.stats
         self.rejects_path = rejects_path
         self._file: IO[str] | None = None
+        self.max_body_chars = crawler.settings.getint("MAX_BODY_CHARS")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidationPipeline:
@@ -82,6 +102,12 @@ class ValidationPipeline:
         for problem in adapter.get("problems") or []:
             self.stats.inc_value(f"validate/problem/{problem.get('code', 'unknown')}")
         reasons = rejection_reasons(adapter)
+        too_long = body_too_long(adapter, self.max_body_chars)
+        if too_long:
+            reasons.append(too_long)
+            # The rejects file keeps the reason and the lengths, not another copy of the body.
+            for name in BODY_FIELDS:
+                adapter[name] = None
         if not reasons:
             return item
         self.stats.inc_value("validate/rejected")

@@ -193,3 +193,8 @@ def test_other_items_pass_through_untouched() -> None:
     pipeline, _ = _pipeline()
     other = ArticleUrlItem(url=BASE, canonical_url=BASE)
     assert pipeline.process_item(other) is other
+
+
+def test_control_characters_are_stripped_from_body_html() -> None:
+    cleaned = sanitize_html("<p>Nội\x00 dung\x1b</p><p>Đoạn\x0chai\x85</p>", "https://h/w/x")
+    assert cleaned == "<p>Nội dung</p><p>Đoạn hai </p>"

@@ -43,13 +43,7 @@ def table(store: ArticleStore, model: Any, order: Any) -> list[dict[str, Any]]:
 
 
 def versions_of(store: ArticleStore, article_id: str) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
-        query = (
-            select(ArticleVersion.__table__)
-            .where(ArticleVersion.article_id == article_id)
-            .order_by(ArticleVersion.id)
-        )
-        return [dict(row) for row in conn.execute(query).mappings()]
+    return store.versions(article_id)
 
 
 def article(store: ArticleStore, article_id: str) -> dict[str, Any]:

@@ -237,3 +237,106 @@ def test_problem_codes_are_documented() -> None:
     item = ArticleItem(url="https://h/w/x", summary="abc...")
     pipeline.process_item(item)
     assert {p["code"] for p in item.problems} <= set(PROBLEM_CODES)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Hội\x00 nghị\x1b", "Hội nghị"),
+        ("Ban\x7f Quản\x9d lý", "Ban Quản lý"),
+        ("tách\x0bbằng\x0cdấu\x85cách", "tách bằng dấu cách"),
+        ("tab\tgiữ", "tab giữ"),
+    ],
+)
+def test_normalize_text_strips_control_characters(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+
+
+def test_normalize_paragraphs_strips_control_characters_and_keeps_paragraphs() -> None:
+    text = "Đoạn\x01 một\x02.\n\n\x03\n\nĐoạn\x9f hai."
+    assert normalize_paragraphs(text) == "Đoạn một.\n\nĐoạn hai."
+
+
+def test_pipeline_strips_control_characters_from_every_text_field() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        title="Tiêu\x00 đề\x1f",
+        summary="Tóm\x08 tắt.",
+        body_text="Nội\x07 dung.",
+        author="Minh\x81 Trí",
+        category="Tin\x10 hoạt động",
+        tags=["KCX\x0e"],
+        images=[{"url": "https://h/a.jpg", "caption": "Ảnh\x05"}],
+        attachments=[{"url": "https://h/a.pdf", "title": "Tờ\x06 trình"}],
+    )
+    pipeline.process_item(item)
+    values = [
+        item.title,
+        item.summary,
+        item.body_text,
+        item.author,
+        item.category,
+        *item.tags,
+        item.images[0]["caption"],
+        item.attachments[0]["title"],
+    ]
+    assert values == [
+        "Tiêu đề",
+        "Tóm tắt.",
+        "Nội dung.",
+        "Minh Trí",
+        "Tin hoạt động",
+        "KCX",
+        "Ảnh",
+        "Tờ trình",
+    ]
+
+
+def _capped_pipeline(**limits: int) -> TextNormalizationPipeline:
+    settings = {f"MAX_{name.upper()}_CHARS": limit for name, limit in limits.items()}
+    return TextNormalizationPipeline.from_crawler(get_crawler(settings_dict=settings))
+
+
+def test_a_100000_character_title_is_capped_with_a_problem_naming_its_length() -> None:
+    pipeline = _capped_pipeline(title=1000)
+    item = ArticleItem(url="https://h/w/x", title="Hội nghị " * 12_500)
+    pipeline.process_item(item)
+    assert item.title is not None
+    assert len(item.title) <= 1000
+    assert item.title.startswith("Hội nghị Hội nghị")
+    assert [(p["field"], p["code"]) for p in item.problems] == [("title", "title_too_long")]
+    assert "112499 characters" in item.problems[0]["message"]
+
+
+def test_summary_author_and_category_are_capped_by_their_settings() -> None:
+    pipeline = _capped_pipeline(summary=50, author=10, category=10)
+    item = ArticleItem(
+        url="https://h/w/x", summary="x" * 60, author="y" * 11, category="Tin hoạt động"
+    )
+    pipeline.process_item(item)
+    assert (item.summary, item.author, item.category) == ("x" * 50, "y" * 10, "Tin hoạt đ")
+    assert [p["code"] for p in item.problems] == [
+        "summary_too_long",
+        "author_too_long",
+        "category_too_long",
+    ]
+    assert {p["code"] for p in item.problems} <= set(PROBLEM_CODES)
+
+
+def test_values_within_the_caps_carry_no_problem_and_capping_is_idempotent() -> None:
+    pipeline = _capped_pipeline(title=20)
+    item = ArticleItem(url="https://h/w/x", title="Tiêu đề vừa đủ dài để bị cắt bớt")
+    pipeline.process_item(item)
+    capped = (item.title, list(item.problems))
+    pipeline.process_item(item)
+    assert (item.title, item.problems) == capped
+    short = ArticleItem(url="https://h/w/x", title="Ngắn")
+    pipeline.process_item(short)
+    assert short.problems == []
+
+
+def test_default_caps_come_from_the_project_settings() -> None:
+    from crawler import settings  # noqa: PLC0415
+
+    assert (settings.MAX_TITLE_CHARS, settings.MAX_SUMMARY_CHARS) == (1000, 5000)

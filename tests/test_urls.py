@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from hypothesis import given
@@ -244,3 +244,33 @@ def test_other_items_pass_through_untouched() -> None:
     other = ArticleUrlItem(url=f"{HOST}/en/w/{SLUG}", canonical_url=CANONICAL)
     assert pipeline.process_item(other) is other
     assert other.url == f"{HOST}/en/w/{SLUG}"
+
+
+DOT_SLUGS = ["..", ".", "%2e%2e", "%2E%2e", "%2E", ".%2E", "%2e.", "..;jsessionid=AB12", "..;x=1"]
+
+
+@pytest.mark.parametrize("slug", DOT_SLUGS)
+@pytest.mark.parametrize(
+    "prefix", ["/w/", "/en/w/", "/web/guest/w/", "/tin/-/asset_publisher/a/content/"]
+)
+def test_dot_segment_slugs_are_not_article_urls(prefix: str, slug: str) -> None:
+    assert not is_article_url(f"{HOST}{prefix}{slug}")
+
+
+@pytest.mark.parametrize("slug", DOT_SLUGS)
+def test_canonicalization_never_produces_a_dot_segment(slug: str) -> None:
+    for url in (f"{HOST}/w/{slug}", f"{HOST}/w/{slug}/", f"{HOST}/a/{slug}/w/b"):
+        for form in (canonical_article_url(url), normalize_url(url)):
+            segments = urlsplit(form).path.split("/")
+            assert not {".", ".."} & {s.split(";")[0] for s in segments}, form
+
+
+def test_dot_segments_resolve_as_a_browser_resolves_them() -> None:
+    assert normalize_url(f"{HOST}/w/%2e%2e") == f"{HOST}/"
+    assert normalize_url(f"{HOST}/tin/%2E%2E/w/bai-viet") == f"{HOST}/w/bai-viet"
+    assert normalize_url(f"{HOST}/a/./b/") == f"{HOST}/a/b/"
+
+
+@pytest.mark.parametrize("slug", ["...", "a..b", "v1.2", ".htaccess-khong-phai"])
+def test_slugs_with_dots_that_are_not_dot_segments_stay_articles(slug: str) -> None:
+    assert is_article_url(f"{HOST}/w/{slug}")

@@ -102,12 +102,12 @@ class HepzaSpider(Spider):
         if isinstance(jobstate, dict):
             self.scheduled = jobstate.setdefault("scheduled_articles", self.scheduled)
         self.crawler.stats.set_value("crawl/mode", self.mode)
-        self.crawler.stats.set_value("crawl/known_articles", len(self.stored.known))
+        self.crawler.stats.set_value("crawl/known_articles", self.stored.article_count)
         logger.info(
             "crawling %s (%s mode, %d articles already stored)",
             self.base_url,
             self.mode,
-            len(self.stored.known),
+            self.stored.article_count,
         )
         # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
         # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
@@ -151,6 +151,8 @@ class HepzaSpider(Spider):
                 every_run=True,
             ):
                 self.pending_sitemaps += 1
+                # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
+                request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
                 yield request
 
     @property

@@ -160,3 +160,7 @@ VERSION_FIELDS: tuple[str, ...] = (
     "related_urls",
     "problems",
 )
+# Kept once per version: the newest version's record leaves them out (they are the article
+# row's); a version that a newer one replaces gets them back from the row, and
+# ``ArticleStore.versions`` reads a history whose every record is complete.
+BODY_FIELDS: tuple[str, ...] = ("body_text", "body_html")

@@ -32,7 +32,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from crawler.items import EXPORT_FIELDS
-from pipelines.storage.models import VERSION_FIELDS, Article, ArticleUrl, ArticleVersion, CrawlRun
+from pipelines.storage.models import (
+    BODY_FIELDS,
+    VERSION_FIELDS,
+    Article,
+    ArticleUrl,
+    ArticleVersion,
+    CrawlRun,
+)
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
 if TYPE_CHECKING:
@@ -281,6 +288,13 @@ class ArticleStore:
                 previous.update({row.id: row.content_hash for row in rows})
 
             article_rows = [self._article_row(rec, now, run_id) for rec in merged.values()]
+            changed = [
+                row["id"]
+                for row in article_rows
+                if row["id"] in previous and previous[row["id"]] != row["content_hash"]
+            ]
+            # Before the article row takes the new bodies, the version they belong to gets them.
+            self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
             kept = {"id", "first_seen"}
             # A run that met the article without its sitemap lastmod must not erase the one
@@ -306,7 +320,10 @@ class ArticleStore:
                     "content_hash": row["content_hash"],
                     "captured_at": now,
                     "run_id": run_id,
-                    "record": {name: row[name] for name in VERSION_FIELDS},
+                    # The newest version's bodies are the article row's: not stored twice.
+                    "record": {
+                        name: row[name] for name in VERSION_FIELDS if name not in BODY_FIELDS
+                    },
                 }
                 for row in article_rows
                 if row["id"] not in previous or previous[row["id"]] != row["content_hash"]
@@ -337,6 +354,55 @@ class ArticleStore:
                 ],
             )
             self._write_deferred_aliases(conn, now)
+
+    @staticmethod
+    def _move_bodies_to_versions(conn: Connection, article_ids: list[str]) -> None:
+        for ids in _chunks(article_ids):
+            latest = (
+                select(ArticleVersion.article_id, func.max(ArticleVersion.id).label("id"))
+                .where(ArticleVersion.article_id.in_(ids))
+                .group_by(ArticleVersion.article_id)
+                .subquery()
+            )
+            rows = conn.execute(
+                select(
+                    ArticleVersion.id, ArticleVersion.record, Article.body_text, Article.body_html
+                )
+                .join(latest, latest.c.id == ArticleVersion.id)
+                .join(Article, Article.id == ArticleVersion.article_id)
+            )
+            for version_id, record, body_text, body_html in rows:
+                if all(name in record for name in BODY_FIELDS):
+                    # written before bodies were kept once (or already complete)
+                    continue
+                full = {**record, "body_text": body_text, "body_html": body_html}
+                conn.execute(
+                    update(ArticleVersion)
+                    .where(ArticleVersion.id == version_id)
+                    .values(record=full)
+                )
+
+    def versions(self, article_id: str) -> list[dict[str, Any]]:
+        """Every version of an article, oldest first, each record complete (bodies included)."""
+        with self.guard("versions"), self._engine.connect() as conn:
+            bodies = conn.execute(
+                select(Article.body_text, Article.body_html).where(Article.id == article_id)
+            ).first()
+            rows = conn.execute(
+                select(ArticleVersion.__table__)
+                .where(ArticleVersion.article_id == article_id)
+                .order_by(ArticleVersion.id)
+            ).mappings()
+            out = [dict(row) for row in rows]
+        for version in out:
+            record = version["record"]
+            if bodies is not None and not all(name in record for name in BODY_FIELDS):
+                version["record"] = {
+                    **record,
+                    "body_text": bodies.body_text,
+                    "body_html": bodies.body_html,
+                }
+        return out
 
     def _merge(
         self, records: list[dict[str, Any]]

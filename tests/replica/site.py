@@ -87,6 +87,25 @@ class ReplicaConfig:
     broken: tuple[str, ...] = ()
     faults: bool = False
     delta: int = 5
+    # data-quality traps (issue 9), each off by default; see QUALITY_TRAPS
+    quality_traps: tuple[str, ...] = ()
+
+
+# Data-quality traps, by name -> the generated article (by number) that carries it:
+#   charset     served with "charset=ISO-8859-1" in its Content-Type over its UTF-8 bytes
+#   controls    C0/C1 control characters in its title and in a body paragraph
+#   long_title  a 100,000-character title
+#   oversized   a body padded to OVERSIZED_BYTES
+# and "dot_slug": links to /w/%2e%2e and /w/%2E%2E on the home page.
+QUALITY_TRAPS: dict[str, int] = {"charset": 6, "controls": 7, "long_title": 8, "oversized": 9}
+CONTROL_CHARS = "\x01\x08\x1b\x7f\x9f"
+CONTROLS_PARAGRAPH = "Đoạn văn có ký tự\x02 điều khiển\x1f giữa\x90 các từ."
+OVERSIZED_BYTES = 6 * 1024 * 1024
+DOT_SLUG_HREFS = ("/w/%2e%2e", "/w/%2E%2E", "/en/w/%2e%2E")
+
+
+def quality_trap_of(config: ReplicaConfig, number: int) -> str | None:
+    return next((name for name in config.quality_traps if QUALITY_TRAPS.get(name) == number), None)
 
 
 @dataclass(frozen=True)
@@ -194,6 +213,12 @@ class ReplicaSite:
             rng = stable_rng(cfg.seed, number, "extra")
             published = newest + timedelta(hours=3 * (k + 1), minutes=rng.randint(0, 120))
             self._add(self._generated(number, "extra", published))
+        for art in self.articles:
+            trap = quality_trap_of(cfg, art.number)
+            if trap == "controls":
+                art.title = art.title[:12] + CONTROL_CHARS + art.title[12:]
+            elif trap == "long_title":
+                art.title = (art.title + " " + "Khu chế xuất Tân Thuận " * 5000)[:100_000]
         for art in self.articles:
             if art.number in cfg.edited:
                 art.edited = True
@@ -436,6 +461,12 @@ class ReplicaSite:
             ]
         else:
             out = self._generated_blocks(art)
+        trap = quality_trap_of(self.config, art.number)
+        if trap == "controls":
+            out.append(para(CONTROLS_PARAGRAPH))
+        elif trap == "oversized":
+            filler = "Khu chế xuất Tân Thuận. " * (OVERSIZED_BYTES // 24 + 1)
+            out.append(para(filler))
         if art.edited:
             out.append(para(EDIT_NOTE))
         if art.author:
@@ -756,6 +787,7 @@ class ReplicaSite:
             f'<li><a href="{render.layout_href(ctx, lay.key)}">{esc(lay.name)}</a></li>'
             for lay in CATEGORIES
         )
+
         content = render.layout_grid(
             render.listing_portlet(ctx, latest, entries, "", None)
             + "\n"
@@ -773,6 +805,12 @@ class ReplicaSite:
             "điện tử Thành phố</a></li>"
             '<li><a href="mailto:hepza@tphcm.gov.vn">Gửi thư góp ý</a></li></ul></div>'
         )
+        if "dot_slug" in self.config.quality_traps:
+            content += (
+                "<nav><ul>"
+                + "".join(f'<li><a href="{href}">..</a></li>' for href in DOT_SLUG_HREFS)
+                + "</ul></nav>"
+            )
         seo = Seo(full_title("Trang chủ"), "/", "/en/")
         return render.theme(ctx, seo, content, "home")
 
@@ -955,7 +993,11 @@ class ReplicaSite:
             )
         )
         seo = self._article_seo(ctx, art, full_title(art.title))
-        return self._html(render.theme(ctx, seo, content, "display-page"))
+        page = render.theme(ctx, seo, content, "display-page")
+        if quality_trap_of(self.config, art.number) == "charset":
+            # a proxy or a misconfigured theme: the bytes stay UTF-8, the header says Latin-1
+            return 200, (("Content-Type", "text/html;charset=ISO-8859-1"),), page.encode()
+        return self._html(page)
 
     def _content_view(self, ctx: Ctx, lay: Layout, art: Article, redirect: str) -> str:
         lab = ctx.labels
