@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler.paths import resolve_output_paths
+
 if TYPE_CHECKING:
     import argparse
 
@@ -14,6 +16,11 @@ if TYPE_CHECKING:
 class Command(ScrapyCrawlCommand):
     def short_desc(self) -> str:
         return "Run a spider; exit status 1 when the run failed (see the run report)"
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        resolve_output_paths(self.settings)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
