@@ -1,4 +1,5 @@
-"""The rejects file: one JSON line per rejected URL, however many runs rejected it.
+"""The rejects file: one JSON line per rejected page (the URL fetched), however many runs
+rejected it.
 
 Each line: ``url``, ``fetched_url``, ``count`` (rejections over all runs), ``first_rejected_at``,
 ``last_rejected_at``, and from the last rejection ``run_id``, ``reasons`` and ``record``. The
@@ -106,7 +107,7 @@ class RejectsFile:
         if not self.loaded:
             self.load()
         now = self.clock()
-        key = url or fetched_url or ""
+        key = fetched_url or url or ""
         entry = self.entries.get(key)
         if entry is None:
             entry = self.entries[key] = {"url": url, "count": 0, "first_rejected_at": now}
@@ -161,8 +162,7 @@ class RejectsFile:
         self.flush()
 
     def _merge(self, entry: dict[str, Any]) -> None:
-        url = entry.get("url")
-        key = url or entry.get("fetched_url") or ""
+        key = entry.get("fetched_url") or entry.get("url") or ""
         # The older form: one line per rejection, its time in rejected_at.
         first = entry.get("first_rejected_at") or entry.get("rejected_at")
         last = entry.get("last_rejected_at") or entry.get("rejected_at")

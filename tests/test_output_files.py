@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,9 @@ from crawler.extensions.retention import REPORT_NAME, Retention, prune_series
 from crawler.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.paths import default_feed_uri, resolve_output_paths, series_pattern
 from pipelines.rejects import RejectsFile
+from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
+from tests.replica.server import ReplicaServer
+from tests.replica.site import ReplicaConfig
 
 # --- one output directory -------------------------------------------------------------------
 
@@ -260,7 +267,7 @@ def test_the_older_one_line_per_rejection_form_is_merged(tmp_path: Path) -> None
     path = tmp_path / "rejects.jsonl"
     old = [
         {"run_id": f"r{n}", "rejected_at": f"2024-01-0{n}T00:00:00+00:00", "url": "https://x/w/a"}
-        | {"fetched_url": "https://x/w/a", "reasons": [], "record": {}}
+        | {"fetched_url": "https://x/w/a?p_p_id=x", "reasons": [], "record": {}}
         for n in (1, 2, 3)
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in old))
@@ -331,3 +338,73 @@ def test_a_rejects_file_under_a_file_fails_the_run(tmp_path: Path) -> None:
     assert crawler.stats.get_value(f"{FAILURE_PREFIX}rejects_unwritable") == 1
     message = crawler.stats.get_value(f"{MESSAGE_PREFIX}rejects_unwritable")
     assert message.startswith(f"cannot write rejects file {path}: ")
+
+
+# --- the real wrapper on the replica --------------------------------------------------------
+
+
+def files_under(root: Path) -> dict[str, float]:
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.e2e
+def test_two_wrapper_runs_keep_every_file_in_the_output_dir_and_bounded(tmp_path: Path) -> None:
+    config = ReplicaConfig(articles=30)
+    out = tmp_path / "out"
+    project_output = files_under(PROJECT_ROOT / "output")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("HEPZA_") and key != "DATABASE_URL"
+    }
+    env.update(
+        {"PYTHONPATH": str(PROJECT_ROOT), "HEPZA_KEEP_FEEDS": "1", "HEPZA_KEEP_REPORTS": "1"}
+    )
+    runs = []
+    with ReplicaServer(config) as server:
+        command = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
+        command += ["-a", f"base_url={server.url}"]
+        for name, value in FAST_SETTINGS.items():
+            command += ["-s", f"{name}={value}"]
+        for _ in range(2):
+            runs.append(
+                subprocess.run(
+                    command,
+                    cwd=tmp_path,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    check=False,
+                )
+            )
+            time.sleep(1.1)  # feed names carry the start time to the second
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert re.match(r"hepza-run: ok; new \d+, changed 0, rejected [1-9]\d*, ", run.stdout)
+    # nothing of these runs went to the project's own output directory
+    assert files_under(PROJECT_ROOT / "output") == project_output
+    written = files_under(out)
+    assert "hepza.lock" in written and "hepza.sqlite3" in written and "rejects.jsonl" in written
+    assert len([name for name in written if re.fullmatch(r"logs/hepza-\S+\.log", name)]) == 2
+    # KEEP_FEEDS=1, KEEP_REPORTS=1: the second run's feed and report only, plus latest.json
+    (feed,) = [name for name in written if name.startswith("feeds/")]
+    assert series_pattern("hepza-%(time)s.jsonl").fullmatch(feed.removeprefix("feeds/"))
+    latest = json.loads((out / "reports" / "latest.json").read_text("utf-8"))
+    assert sorted(n for n in written if n.startswith("reports/")) == [
+        f"reports/{latest['run_id']}.json",
+        "reports/latest.json",
+    ]
+    assert f"; report {out / 'reports' / 'latest.json'}" in runs[1].stdout
+    # the runs reached their end: no job state for the next run to resume from
+    assert not (out / "jobs" / "hepza").exists()
+    # one line per rejected page, however many runs rejected it
+    rejects = read_lines(out / "rejects.jsonl")
+    pages = [line["fetched_url"] for line in rejects]
+    assert rejects and len(pages) == len(set(pages))
+    rejected = [int(re.findall(r"rejected (\d+)", run.stdout)[0]) for run in runs]
+    assert sum(line["count"] for line in rejects) == sum(rejected)
+    again = [line for line in rejects if line["run_id"] == latest["run_id"]]
+    assert len(again) == rejected[1] and {line["count"] for line in again} == {2}
