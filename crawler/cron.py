@@ -173,7 +173,9 @@ def report_path(paths: RunPaths, extra: Sequence[str]) -> Path:
     place = PLACES_BY_SETTING["REPORTS_DIR"]
     reports_dir = setting_in_args(extra, place.setting) or os.environ.get(place.env)
     if not reports_dir:
-        return paths.output_dir / place.relative / "latest.json"
+        # `-s OUTPUT_DIR=...` after `--` comes after the wrapper's own and wins in Scrapy
+        output_dir = setting_in_args(extra, "OUTPUT_DIR") or paths.output_dir
+        return paths.project_root / output_dir / place.relative / "latest.json"
     return paths.project_root / reports_dir / "latest.json"
 
 

@@ -218,6 +218,24 @@ def test_retention_extension_prunes_feeds_and_reports_and_spares_this_run(
     assert sorted(reports_dir.iterdir()) == sorted([this_report, old_reports[-1]])
 
 
+def test_retention_prunes_nothing_without_a_report_of_this_run(tmp_path: Path) -> None:
+    feeds_dir, reports_dir = tmp_path / "feeds", tmp_path / "reports"
+    feeds = make_files(feeds_dir, feed_names(3))
+    reports = make_files(reports_dir, [f"{n:032x}.json" for n in range(1, 4)])
+    crawler = get_crawler(
+        settings_dict={
+            "KEEP_FEEDS": 1,
+            "KEEP_REPORTS": 1,
+            "REPORTS_DIR": str(reports_dir),
+            "FEEDS": {str(feeds_dir / "hepza-%(time)s.jsonl"): {"format": "jsonlines"}},
+        }
+    )
+    extension = Retention.from_crawler(crawler)
+    extension.run_id = "f" * 32  # as `scrapy parse` would: no report written
+    extension.engine_stopped()
+    assert sorted([*feeds_dir.iterdir(), *reports_dir.iterdir()]) == sorted([*feeds, *reports])
+
+
 # --- rejects: one line per URL --------------------------------------------------------------
 
 

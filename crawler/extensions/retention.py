@@ -1,11 +1,13 @@
 """Retention: per-run feeds and run reports keep the last KEEP_FEEDS / KEEP_REPORTS files.
 
 Runs at ``engine_stopped``, after every ``spider_closed`` handler finished: the feed exporter
-has closed this run's feed and the run report is written. Only files named the way this
-project names them are candidates (a feed URI's template such as ``hepza-%(time)s.jsonl``, a
-report ``<run id>.json``); ``latest.json``, anything else in those directories and this run's
-own files are never removed. An empty feed is this run's truthful output (nothing was parsed),
-so it is kept and counts like any other. Logs are rotated by ``hepza-run``.
+has closed this run's feed and the run report is written. A run without its report (a side
+command such as ``scrapy parse``, a report that could not be written) prunes nothing. Only
+files named the way this project names them are candidates (a feed URI's template such as
+``hepza-%(time)s.jsonl``, a report ``<run id>.json``); ``latest.json``, anything else in those
+directories and this run's own files are never removed. An empty feed is this run's truthful
+output (nothing was parsed), so it is kept and counts like any other. 0 keeps every file.
+Logs are rotated by ``hepza-run``.
 """
 
 from __future__ import annotations
@@ -128,6 +130,12 @@ class Retention:
         self.run_id = str(self.crawler.stats.get_value("run/id") or "") or None
 
     def engine_stopped(self) -> None:
+        this_report = self.reports_dir / f"{self.run_id}.json" if self.run_id else None
+        if this_report is None or not this_report.is_file():
+            # Not a recorded run (scrapy parse, shell, a run whose report failed): leave the
+            # files of the recorded runs alone.
+            logger.debug("retention: no report of this run, nothing pruned")
+            return
         removed: list[Path] = []
         if self.keep_feeds > 0:
             for template in self.feed_templates:
@@ -139,9 +147,8 @@ class Retention:
                     self.started,
                 )
         if self.keep_reports > 0 and self.reports_dir.parts:
-            current = [self.reports_dir / f"{self.run_id}.json"] if self.run_id else []
             removed += prune_series(
-                self.reports_dir, REPORT_NAME, self.keep_reports, current, self.started
+                self.reports_dir, REPORT_NAME, self.keep_reports, [this_report], self.started
             )
         if removed:
             logger.info(
