@@ -1,9 +1,11 @@
 """``hepza-run``: one crawl of the site for cron and ``make crawl``.
 
-Takes a lock so that runs never overlap, gives each run its own log file, keeps a job
-directory so that a stopped run resumes, sets that directory aside when the previous run was
-killed too hard to save it, forwards SIGINT/SIGTERM to Scrapy, and ends with a summary line
-and Scrapy's exit code.
+Takes a lock so that runs never overlap, gives each run its own log file (the last KEEP_LOGS
+kept), keeps a job directory so that a stopped run resumes, sets that directory aside when the
+previous run was killed too hard to save it, removes it once a run reached its end, forwards
+SIGINT/SIGTERM to Scrapy, and ends with a summary line (the outcome, its reasons and the counts
+from this run's report) and Scrapy's exit code. ``--output-dir`` moves every file the wrapper
+and the crawl write (``-s OUTPUT_DIR=...``, see crawler/paths.py).
 
 Relative paths are taken from the project root (where scrapy.cfg is and where Scrapy runs),
 so cron's working directory does not matter.
@@ -14,18 +16,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import itertools
+import json
 import os
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from crawler.paths import PLACES_BY_SETTING, env_output_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,7 +38,9 @@ PROG = "hepza-run"
 SPIDER = "hepza"
 # EX_TEMPFAIL: "try again later", which is what cron should make of an overlapping run.
 EXIT_LOCKED = 75
+EXIT_USAGE = 2
 KEEP_LOGS = 30
+KEEP_LOGS_ENV = "HEPZA_KEEP_LOGS"
 KEEP_CRASHED_JOBDIRS = 3
 # For tests only: a command line that replaces `<python> -m scrapy crawl hepza`; the wrapper
 # appends the same -s options and extra arguments to it.
@@ -138,23 +143,93 @@ def crawl_command(paths: RunPaths, extra: Sequence[str]) -> list[str]:
     command = (
         shlex.split(override) if override else [sys.executable, "-m", "scrapy", "crawl", SPIDER]
     )
-    command += ["-s", f"LOG_FILE={paths.log_file}"]
+    command += ["-s", f"LOG_FILE={paths.log_file}", "-s", f"OUTPUT_DIR={paths.output_dir}"]
     if paths.jobdir is not None:
         command += ["-s", f"JOBDIR={paths.jobdir}"]
     return command + list(extra)
 
 
-def report_path(project_root: Path, extra: Sequence[str]) -> Path:
-    try:
-        from crawler import settings  # noqa: PLC0415  (reads the HEPZA_* environment)
+def setting_in_args(extra: Sequence[str], name: str) -> str | None:
+    """The last ``-s NAME=value`` (``--set``) among the arguments given to ``scrapy crawl``."""
+    value = None
+    args = list(extra)
+    for n, arg in enumerate(args):
+        if arg in ("-s", "--set") and n + 1 < len(args):
+            given = args[n + 1]
+        elif arg.startswith("--set="):
+            given = arg.removeprefix("--set=")
+        elif arg.startswith("-s") and len(arg) > 2:
+            given = arg[2:]
+        else:
+            continue
+        key, sep, rest = given.partition("=")
+        if sep and key == name:
+            value = rest
+    return value
 
-        reports_dir = str(settings.REPORTS_DIR)
-    except (ImportError, AttributeError):
-        reports_dir = "output/reports"
-    for option, value in itertools.pairwise(extra):
-        if option in ("-s", "--set") and value.startswith("REPORTS_DIR="):
-            reports_dir = value.partition("=")[2]
-    return project_root / reports_dir / "latest.json"
+
+def report_path(paths: RunPaths, extra: Sequence[str]) -> Path:
+    """Where this run's ``latest.json`` goes: REPORTS_DIR as the crawl resolves it."""
+    place = PLACES_BY_SETTING["REPORTS_DIR"]
+    reports_dir = setting_in_args(extra, place.setting) or os.environ.get(place.env)
+    if not reports_dir:
+        # `-s OUTPUT_DIR=...` after `--` comes after the wrapper's own and wins in Scrapy
+        output_dir = setting_in_args(extra, "OUTPUT_DIR") or paths.output_dir
+        return paths.project_root / output_dir / place.relative / "latest.json"
+    return paths.project_root / reports_dir / "latest.json"
+
+
+def keep_logs(extra: Sequence[str]) -> int:
+    given = setting_in_args(extra, "KEEP_LOGS") or os.environ.get(KEEP_LOGS_ENV)
+    if given is None or given == "":
+        return KEEP_LOGS
+    try:
+        keep = int(given)
+    except ValueError:
+        keep = -1
+    if keep < 1:
+        raise ValueError(f"KEEP_LOGS must be a whole number of at least 1, got {given!r}")
+    return keep
+
+
+def read_report(path: Path, started: datetime) -> dict[str, Any] | None:
+    """The run report at ``path`` if this run wrote it (not one left by an earlier run)."""
+    try:
+        if path.stat().st_mtime < started.timestamp() - 1:
+            return None
+        report = json.loads(path.read_text(encoding="utf-8"))
+        report_started = datetime.fromisoformat(report["started_at"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    # started_at is written to the second
+    if report_started < started.replace(microsecond=0):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def report_summary(report: dict[str, Any] | None) -> tuple[list[str], str]:
+    """(failure reasons, counts) of a run report, as the summary line shows them."""
+    if report is None:
+        return [], "no report from this run"
+    counts = report.get("counts") or {}
+
+    def count(name: str) -> int:
+        try:
+            return int(counts.get(name) or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    errors = count("failed_requests") + count("spider_exceptions")
+    try:
+        duration = f"{float(report.get('duration_seconds') or 0):.1f} s"
+    except (TypeError, ValueError):
+        duration = "? s"
+    reasons = [str(reason) for reason in report.get("failures") or []]
+    return reasons, (
+        f"new {count('stored_new')}, changed {count('stored_changed')}, "
+        f"rejected {count('rejected')}, requests {count('requests')}, errors {errors}, "
+        f"{duration}"
+    )
 
 
 def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[str]]:
@@ -165,7 +240,12 @@ def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[
         epilog="Arguments after -- (or not known here) are passed to `scrapy crawl hepza`. "
         "Relative paths are taken from the project root. Exits 75 if another run holds the lock.",
     )
-    parser.add_argument("--output-dir", default="output", type=Path)
+    parser.add_argument(
+        "--output-dir",
+        default=Path(env_output_dir()),
+        type=Path,
+        help="where every file of the run goes (default: $HEPZA_OUTPUT_DIR or output)",
+    )
     parser.add_argument("--lock-file", type=Path, help="default: OUTPUT_DIR/hepza.lock")
     jobdir = parser.add_mutually_exclusive_group()
     jobdir.add_argument("--jobdir", type=Path, help="default: OUTPUT_DIR/jobs/hepza")
@@ -239,9 +319,13 @@ class Run:
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
-    started_clock = time.time()
     project_root = find_project_root()
     paths, extra = parse_args(sys.argv[1:] if argv is None else argv, project_root)
+    try:
+        keep = keep_logs(extra)
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
     try:
         # Inherited by the crawl, so the lock outlives a wrapper killed while Scrapy runs on.
@@ -291,18 +375,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 outcome = "ok" if returncode == 0 else "failed"
 
-        rotate_logs(paths.log_dir)
-        summary = f"{outcome}, exit code {exit_code}, log {paths.log_file}"
-        report = report_path(project_root, extra)
-        with contextlib.suppress(OSError):
-            if report.stat().st_mtime >= started_clock - 1:
-                summary += f", report {report}"
+        report_file = report_path(paths, extra)
+        report = read_report(report_file, started)
+        reasons, counts = report_summary(report)
+        if (
+            returncode >= 0
+            and run.child is not None
+            and not run.received
+            and report is not None
+            and report.get("outcome") != "interrupted"
+        ):
+            # The crawl reached its end: state kept now would make the next run skip its
+            # re-checks and treat pages as already seen (only a stopped run resumes).
+            remove_jobdir(run, paths.jobdir)
+        rotate_logs(paths.log_dir, keep)
+        if reasons:
+            outcome += ": " + "; ".join(reasons)
+        summary = f"{outcome}; {counts}; exit code {exit_code}; log {paths.log_file}"
+        if report is not None:
+            summary += f"; report {report_file}"
         run.log(summary, "INFO" if exit_code == 0 else "ERROR")
         with contextlib.suppress(OSError):
             print(f"{PROG}: {summary}", flush=True)
         return exit_code
     finally:
         os.close(lock_fd)
+
+
+def remove_jobdir(run: Run, jobdir: Path | None) -> None:
+    if jobdir is None or not jobdir.exists():
+        return
+    try:
+        shutil.rmtree(jobdir)
+    except OSError as exc:
+        run.say(f"cannot remove the finished run's job state {jobdir}: {exc}", "WARNING")
 
 
 def _signal_name(signum: int) -> str:

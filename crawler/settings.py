@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from crawler.items import FEED_FIELDS
+from crawler.paths import default_place, env_output_dir
 
 BOT_NAME = "hepza"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -21,6 +22,16 @@ USER_AGENT = os.environ.get(
     "HEPZA_USER_AGENT",
     f"hepza-news-crawler/0.1 (+{PROJECT_URL}; research crawler of public news pages)",
 )
+
+# --- output files ---------------------------------------------------------------------------
+# Every default output place (database, reports, rejects, feeds, exports) lies under OUTPUT_DIR;
+# `scrapy crawl` and `scrapy export` re-derive them from `-s OUTPUT_DIR=...` (crawler/paths.py).
+OUTPUT_DIR = env_output_dir()
+# Per-run files kept; older ones are removed at the end of a crawl (logs: by hepza-run).
+KEEP_FEEDS = int(os.environ.get("HEPZA_KEEP_FEEDS", "60"))
+KEEP_REPORTS = int(os.environ.get("HEPZA_KEEP_REPORTS", "200"))
+KEEP_LOGS = int(os.environ.get("HEPZA_KEEP_LOGS", "30"))
+EXPORTS_DIR = default_place("EXPORTS_DIR")
 
 # --- the site -------------------------------------------------------------------------------
 HEPZA_BASE_URL = os.environ.get("HEPZA_BASE_URL", "https://hepza.hochiminhcity.gov.vn")
@@ -71,29 +82,24 @@ ITEM_PIPELINES = {
     "pipelines.dedupe.DedupePipeline": 600,
     "pipelines.storage.pipeline.StoragePipeline": 700,
 }
-REJECTS_PATH = os.environ.get("HEPZA_REJECTS_PATH", "output/rejects.jsonl")
+REJECTS_PATH = default_place("REJECTS_PATH")
 
 # --- feeds ----------------------------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
-# `scrapy crawl` writes this per-run feed unless -o/-O (or FEEDS) name another; other commands
-# (parse, shell, check) write none (crawler/commands/crawl.py).
+# `scrapy crawl` writes the per-run feed <OUTPUT_DIR>/feeds/hepza-<time>.jsonl unless -o/-O or
+# -s FEEDS name others (`-s FEEDS={}`: no feed); other commands (parse, shell, check) write none
+# (crawler/commands/crawl.py).
 FEEDS: dict[str, dict[str, object]] = {}
-DEFAULT_FEED_URI = "output/feeds/hepza-%(time)s.jsonl"
-DEFAULT_FEED_OPTIONS = {
-    "format": "jsonlines",
-    "encoding": "utf-8",
-    "item_classes": ["crawler.items.ArticleItem"],
-}
 # the documented record, in its documented order, then `change` (crawler/items.py)
 FEED_EXPORT_FIELDS = list(FEED_FIELDS)
 
 # --- storage --------------------------------------------------------------------------------
 # A password in this URL is never logged (see pipelines/storage/secrets.py).
-DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///output/hepza.sqlite3")
+DATABASE_URL = default_place("DATABASE_URL")
 STORAGE_BATCH_SIZE = int(os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50"))
 
 # --- run report and failure thresholds -----------------------------------------------------
-REPORTS_DIR = os.environ.get("HEPZA_REPORTS_DIR", "output/reports")
+REPORTS_DIR = default_place("REPORTS_DIR")
 # Share of stored articles that must carry each field; below it the run fails (layout change).
 COVERAGE_THRESHOLDS = {"title": 0.98, "published_at": 0.95, "body_text": 0.95, "author": 0.6}
 # Coverage is judged only when at least this many articles were parsed in the run.
@@ -103,6 +109,8 @@ MAX_ERROR_RATE = 0.05
 EXTENSIONS = {
     "crawler.extensions.report.RunReport": 500,
     "crawler.extensions.progress.Progress": 510,
+    # after the feed exporter and the run report: prunes at engine_stopped
+    "crawler.extensions.retention.Retention": 900,
 }
 LOGSTATS_INTERVAL = 0
 

@@ -1,12 +1,11 @@
 """Validation with a paper trail: items missing a required field, and pages that are not
-articles (soft 404, empty shells), go to the rejects file with every reason; the run's stats
-count reasons, and field coverage is counted here for the run report."""
+articles (soft 404, empty shells), go to the rejects file (pipelines/rejects.py, one line per
+URL) with every reason; the run's stats count reasons, and field coverage is counted here for
+the run report."""
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +13,9 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import EXPORT_FIELDS, ArticleItem
+from pipelines.rejects import RejectsFile
 
 if TYPE_CHECKING:
-    from typing import IO
-
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -81,16 +79,18 @@ class ValidationPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.rejects_path = rejects_path
-        self._file: IO[str] | None = None
         self.max_body_chars = crawler.settings.getint("MAX_BODY_CHARS")
+        self.rejects = RejectsFile(rejects_path, crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidationPipeline:
         return cls(crawler, Path(crawler.settings.get("REJECTS_PATH")))
 
+    def open_spider(self) -> None:
+        self.rejects.load()
+
     def close_spider(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        self.rejects.close()
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
@@ -130,16 +130,10 @@ class ValidationPipeline:
                 self.stats.inc_value(f"coverage/{name}")
 
     def _write_reject(self, adapter: ItemAdapter, reasons: list[dict[str, str]]) -> None:
-        if self._file is None:
-            self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.rejects_path.open("a", encoding="utf-8")
-        record = {
-            "run_id": self.stats.get_value("run/id"),
-            "rejected_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "url": adapter.get("url"),
-            "fetched_url": adapter.get("fetched_url"),
-            "reasons": reasons,
-            "record": {name: adapter.get(name) for name in EXPORT_FIELDS},
-        }
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
+        self.rejects.add(
+            url=adapter.get("url"),
+            fetched_url=adapter.get("fetched_url"),
+            run_id=self.stats.get_value("run/id"),
+            reasons=reasons,
+            record={name: adapter.get(name) for name in EXPORT_FIELDS},
+        )

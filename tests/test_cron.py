@@ -36,8 +36,11 @@ Path(env["FAKE_RECORD"]).write_text(json.dumps(record))
 with open(settings["LOG_FILE"], "a") as log:  # Scrapy appends (LOG_FILE_APPEND)
     log.write("scrapy log\n")
 if env.get("FAKE_REPORT"):
+    from datetime import datetime, timezone
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report = {"started_at": started, **json.loads(env.get("FAKE_REPORT_JSON", "{}"))}
     Path(env["FAKE_REPORT"]).parent.mkdir(parents=True, exist_ok=True)
-    Path(env["FAKE_REPORT"]).write_text("{}")
+    Path(env["FAKE_REPORT"]).write_text(json.dumps(report))
 
 def on_signal(signum, frame):
     with open(env["FAKE_SIGNALS"], "a") as f:
@@ -83,12 +86,14 @@ class Harness:
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "crawler.cron", "--output-dir", str(self.output), *args]
 
-    def run(self, *args: str, **fake: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, environ: dict[str, str] | None = None, **fake: str
+    ) -> subprocess.CompletedProcess[str]:
         # cwd is not the project: cron starts jobs from $HOME.
         return subprocess.run(
             self.argv(*args),
             cwd=self.tmp,
-            env=self.env(**fake),
+            env={**self.env(**fake), **(environ or {})},
             capture_output=True,
             text=True,
             timeout=60,
@@ -153,7 +158,14 @@ def test_runs_the_crawl_in_the_project_root_with_log_file_and_jobdir(harness: Ha
     assert re.fullmatch(
         rf"LOG_FILE={re.escape(str(harness.output))}/logs/hepza-\d{{8}}T\d{{6}}Z\.log", argv[1]
     )
-    assert argv[2:] == ["-s", f"JOBDIR={harness.jobdir}", "-a", "since=2024-01-01"]
+    assert argv[2:] == [
+        "-s",
+        f"OUTPUT_DIR={harness.output}",
+        "-s",
+        f"JOBDIR={harness.jobdir}",
+        "-a",
+        "since=2024-01-01",
+    ]
 
 
 def test_unknown_options_go_to_scrapy(harness: Harness) -> None:
@@ -186,7 +198,9 @@ def test_exit_code_propagates(harness: Harness, code: int, outcome: str) -> None
     result = harness.run(exit=str(code))
     assert result.returncode == code
     (log,) = (harness.output / "logs").glob("hepza-*.log")
-    assert result.stdout == f"hepza-run: {outcome}, exit code {code}, log {log}\n"
+    assert result.stdout == (
+        f"hepza-run: {outcome}; no report from this run; exit code {code}; log {log}\n"
+    )
     assert f"[hepza-run] {'INFO' if code == 0 else 'ERROR'}: {outcome}" in log.read_text()
 
 
@@ -200,7 +214,7 @@ def test_signal_death_exits_128_plus_signum_and_keeps_the_marker(harness: Harnes
 def test_summary_names_the_report_written_by_this_run(harness: Harness) -> None:
     report = harness.tmp / "reports" / "latest.json"
     result = harness.run(report=str(report))
-    assert result.stdout.rstrip().endswith(f", report {report}")
+    assert result.stdout.rstrip().endswith(f"; report {report}")
 
 
 def test_summary_skips_a_report_left_by_an_earlier_run(harness: Harness) -> None:
@@ -208,7 +222,60 @@ def test_summary_skips_a_report_left_by_an_earlier_run(harness: Harness) -> None
     report.parent.mkdir()
     report.write_text("{}")
     os.utime(report, (time.time() - 3600, time.time() - 3600))
-    assert ", report " not in harness.run().stdout
+    stdout = harness.run().stdout
+    assert "; report " not in stdout
+    assert "; no report from this run; " in stdout
+
+
+def test_summary_skips_a_fresh_report_of_a_run_that_started_earlier(harness: Harness) -> None:
+    report = harness.tmp / "reports" / "latest.json"
+    earlier = json.dumps({"started_at": "2024-01-01T00:00:00+00:00", "outcome": "succeeded"})
+    stdout = harness.run(report=str(report), report_json=earlier).stdout
+    assert "; no report from this run; " in stdout
+
+
+def test_summary_carries_the_reasons_and_counts_of_this_run(harness: Harness) -> None:
+    report = harness.tmp / "reports" / "latest.json"
+    failed = {
+        "outcome": "failed",
+        "failures": [
+            "the site example.org could not be reached: DNS lookup failed",
+            "first run stored zero articles",
+        ],
+        "counts": {
+            "requests": 3,
+            "stored_new": 0,
+            "stored_changed": 0,
+            "rejected": 0,
+            "failed_requests": 3,
+            "spider_exceptions": 0,
+        },
+        "duration_seconds": 4.14,
+    }
+    result = harness.run(exit="1", report=str(report), report_json=json.dumps(failed))
+    assert result.returncode == 1
+    (log,) = (harness.output / "logs").glob("hepza-*.log")
+    summary = (
+        "failed: the site example.org could not be reached: DNS lookup failed; "
+        "first run stored zero articles; new 0, changed 0, rejected 0, requests 3, errors 3, "
+        f"4.1 s; exit code 1; log {log}; report {report}"
+    )
+    assert result.stdout == f"hepza-run: {summary}\n"
+    assert f"[hepza-run] ERROR: {summary}" in log.read_text()
+
+
+def test_summary_of_a_good_run_has_its_counts(harness: Harness) -> None:
+    report = harness.tmp / "reports" / "latest.json"
+    ok = {
+        "outcome": "succeeded",
+        "failures": [],
+        "counts": {"requests": 40, "stored_new": 5, "stored_changed": 2, "rejected": 1},
+        "duration_seconds": 12,
+    }
+    result = harness.run(report=str(report), report_json=json.dumps(ok))
+    assert result.stdout.startswith(
+        "hepza-run: ok; new 5, changed 2, rejected 1, requests 40, errors 0, 12.0 s; exit code 0; "
+    )
 
 
 def test_the_child_cannot_start(harness: Harness) -> None:
@@ -271,7 +338,7 @@ def test_signal_is_forwarded_once(harness: Harness, signum: signal.Signals) -> N
     stdout, _ = wrapper.communicate(timeout=30)
     assert wrapper.returncode == 0
     assert harness.signals.read_text() == f"{signum.name}\n"
-    assert f"stopped by {signum.name}, exit code 0" in stdout
+    assert f"stopped by {signum.name}; no report from this run; exit code 0" in stdout
     # Scrapy saved its state on the graceful stop, so the next run resumes from JOBDIR.
     assert not harness.marker.exists()
 
@@ -334,12 +401,54 @@ def test_a_run_after_a_hard_kill_starts_afresh(harness: Harness) -> None:
     assert len(list(harness.jobdir.parent.glob("hepza.crashed-*"))) == 1
 
 
-def test_clean_run_keeps_the_job_dir(harness: Harness) -> None:
-    (harness.jobdir / "requests.seen").parent.mkdir(parents=True)
-    (harness.jobdir / "requests.seen").write_text("abc\n")
-    assert harness.run().returncode == 0
-    assert (harness.jobdir / "requests.seen").read_text() == "abc\n"
+def job_state(harness: Harness) -> Path:
+    state = harness.jobdir / "spider.state"
+    state.parent.mkdir(parents=True)
+    state.write_text("scheduled_articles")
+    return state
+
+
+@pytest.mark.parametrize(("outcome", "code"), [("succeeded", "0"), ("failed", "1")])
+def test_a_run_that_reached_its_end_leaves_no_job_state(
+    harness: Harness, outcome: str, code: str
+) -> None:
+    job_state(harness)
+    report = json.dumps({"outcome": outcome})
+    result = harness.run(
+        exit=code, report=str(harness.tmp / "reports" / "latest.json"), report_json=report
+    )
+    assert result.returncode == int(code)
+    assert harness.recorded()["jobdir_existed"] is True
+    assert not harness.jobdir.exists()
+    assert not harness.marker.exists()
     assert not list(harness.jobdir.parent.glob("hepza.crashed-*"))
+
+
+def test_an_interrupted_run_keeps_its_job_state(harness: Harness) -> None:
+    state = job_state(harness)
+    report = json.dumps({"outcome": "interrupted"})
+    result = harness.run(report=str(harness.tmp / "reports" / "latest.json"), report_json=report)
+    assert result.returncode == 0
+    assert state.read_text() == "scheduled_articles"
+
+
+def test_a_run_stopped_by_the_wrapper_keeps_its_job_state(harness: Harness) -> None:
+    state = job_state(harness)
+    # the crawl's report says it ended; the wrapper knows it forwarded SIGTERM
+    report = json.dumps({"outcome": "succeeded"})
+    wrapper = harness.start(
+        signal_exit="0", report=str(harness.tmp / "reports" / "latest.json"), report_json=report
+    )
+    wrapper.send_signal(signal.SIGTERM)
+    wrapper.communicate(timeout=30)
+    assert wrapper.returncode == 0
+    assert state.read_text() == "scheduled_articles"
+
+
+def test_a_run_without_a_report_keeps_the_job_state(harness: Harness) -> None:
+    state = job_state(harness)
+    assert harness.run(exit="2").returncode == 2
+    assert state.read_text() == "scheduled_articles"
 
 
 # --- log rotation ---------------------------------------------------------------------------
@@ -359,3 +468,43 @@ def test_keeps_the_last_30_logs(harness: Harness) -> None:
     assert remaining[:-1] == old[6:]
     assert "scrapy log\n" in remaining[-1].read_text()
     assert other.exists()
+
+
+@pytest.mark.parametrize("how", ["env", "setting"])
+def test_keep_logs_is_a_setting(harness: Harness, how: str) -> None:
+    logs = harness.output / "logs"
+    logs.mkdir(parents=True)
+    for day in range(1, 10):
+        (logs / f"hepza-202401{day:02d}T000000Z.log").write_text("old\n")
+    if how == "env":
+        result = harness.run(environ={"HEPZA_KEEP_LOGS": "1"})
+    else:
+        result = harness.run("-s", "KEEP_LOGS=3")
+    assert result.returncode == 0
+    assert len(list(logs.glob("hepza-*.log"))) == (1 if how == "env" else 3)
+
+
+def test_a_bad_keep_logs_is_bad_usage(harness: Harness) -> None:
+    result = harness.run("-s", "KEEP_LOGS=lots")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "hepza-run: KEEP_LOGS must be a whole number of at least 1, got 'lots'\n"
+    )
+    assert not harness.record.exists()
+
+
+def test_output_dir_defaults_to_hepza_output_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HEPZA_OUTPUT_DIR", str(tmp_path / "elsewhere"))
+    paths, _ = cron.parse_args([], PROJECT_ROOT)
+    assert paths.output_dir == tmp_path / "elsewhere"
+    assert paths.lock_file == tmp_path / "elsewhere" / "hepza.lock"
+    assert paths.jobdir == tmp_path / "elsewhere" / "jobs" / "hepza"
+
+
+def test_setting_in_args_reads_every_form_of_s() -> None:
+    args = ["-s", "KEEP_LOGS=1", "--set", "KEEP_LOGS=2", "-sKEEP_LOGS=3", "-a", "x=1"]
+    assert cron.setting_in_args(args, "KEEP_LOGS") == "3"
+    assert cron.setting_in_args([*args, "--set=KEEP_LOGS=4"], "KEEP_LOGS") == "4"
+    assert cron.setting_in_args(args, "REPORTS_DIR") is None

@@ -4,6 +4,7 @@ import copy
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -178,6 +179,40 @@ def test_scrapy_export_command(filled_store, database_url, tmp_path):
         row for row in database_rows(filled_store) if row["url"].rsplit("/", 1)[1] != "before"
     ]
     assert read_jsonl(written) == [row for row in expected if row["published_at"]]
+
+
+def test_scrapy_export_writes_under_output_dir(filled_store, database_url, tmp_path):
+    out = tmp_path / "elsewhere"
+    result = run_scrapy_export(
+        tmp_path, "--format", "csv", "-s", f"DATABASE_URL={database_url}", "-s", f"OUTPUT_DIR={out}"
+    )
+    assert result.returncode == 0, result.stderr
+    [written] = (out / "exports").glob("hepza-*Z.csv")
+    assert f"exported 5 articles to {written}" in result.stdout
+    assert not (tmp_path / "output").exists()
+
+
+def test_scrapy_export_refuses_a_sqlite_file_that_does_not_exist(tmp_path):
+    missing = tmp_path / "mistyped.sqlite3"
+    result = run_scrapy_export(
+        tmp_path, "--format", "jsonl", "-s", f"DATABASE_URL=sqlite:///{missing}"
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"export: no database at {missing}\n"
+    assert result.stdout == ""
+    assert not missing.exists()
+    assert not (tmp_path / "output").exists()
+
+
+def test_scrapy_export_refuses_a_database_without_articles(tmp_path):
+    empty = tmp_path / "empty.sqlite3"
+    with sqlite3.connect(empty) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.close()
+    result = run_scrapy_export(tmp_path, "--format", "csv", "-s", f"DATABASE_URL=sqlite:///{empty}")
+    assert result.returncode == 2
+    assert result.stderr == f"export: no articles table in the database at sqlite:///{empty}\n"
+    assert not (tmp_path / "output").exists()
 
 
 def test_scrapy_export_rejects_a_bad_since(tmp_path):

@@ -16,6 +16,8 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
+from crawler.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
+
 if TYPE_CHECKING:
     import argparse
 
@@ -42,14 +44,13 @@ class Command(ScrapyCrawlCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
+        resolve_output_paths(self.settings)
         given = (self.settings.getpriority("FEEDS") or 0) >= SETTINGS_PRIORITIES["cmdline"]
         if not given and not self.settings.getdict("FEEDS"):
             # The per-run feed, unless -o/-O or -s FEEDS name others (which then replace it;
             # `-s FEEDS={}` writes no feed).
-            uri = self.settings.get("DEFAULT_FEED_URI")
-            if uri:
-                options = dict(self.settings.getdict("DEFAULT_FEED_OPTIONS"))
-                self.settings.set("FEEDS", {uri: options}, priority="project")
+            feeds = default_feeds(self.settings.get("OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
+            self.settings.set("FEEDS", feeds, priority="project")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:

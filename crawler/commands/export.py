@@ -26,12 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, make_url, select
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.items import EXPORT_FIELDS
+from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING, resolve_output_paths
 from pipelines.storage.models import Article
-from pipelines.storage.secrets import install_redaction
-from pipelines.storage.store import ArticleStore, StorageError
+from pipelines.storage.secrets import install_redaction, redact_url
+from pipelines.storage.store import ArticleStore, StorageError, create_db_engine
 
 if TYPE_CHECKING:
     import argparse
@@ -162,9 +164,43 @@ def write_export(engine: Engine, fmt: str, output: Path, since: datetime | None 
     return count
 
 
-def default_output(fmt: str, now: datetime | None = None) -> Path:
+def default_output(
+    fmt: str, now: datetime | None = None, exports_dir: str | Path | None = None
+) -> Path:
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("output") / "exports" / f"hepza-{stamp}.{fmt}"
+    directory = Path(exports_dir or PLACES_BY_SETTING["EXPORTS_DIR"].under(DEFAULT_OUTPUT_DIR))
+    return directory / f"hepza-{stamp}.{fmt}"
+
+
+def missing_database(database_url: str) -> str | None:
+    """Why ``database_url`` holds no crawl to export (None when it does).
+
+    An export reads; it must not create an empty database at a mistyped path and report
+    "0 articles" as if the crawl had found none.
+    """
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return f"DATABASE_URL is not a database URL: {redact_url(database_url)}"
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database).expanduser()
+            if not path.is_file():
+                return f"no database at {path}"
+    try:
+        engine = create_db_engine(database_url)
+    except (SQLAlchemyError, ImportError):
+        return None  # ArticleStore reports it with the driver's reason
+    try:
+        has_articles = inspect(engine).has_table(Article.__tablename__)
+    except SQLAlchemyError:
+        return None  # unreachable: ArticleStore reports it with the driver's reason
+    finally:
+        engine.dispose()
+    if not has_articles:
+        return f"no articles table in the database at {redact_url(database_url)}"
+    return None
 
 
 class Command(ScrapyCommand):
@@ -182,7 +218,9 @@ class Command(ScrapyCommand):
         return (
             "Write every stored article, one row each, ordered by publication date then id. "
             "--since keeps articles published on or after that day (site timezone). "
-            "The database is DATABASE_URL (-s DATABASE_URL=...)."
+            "The database is DATABASE_URL (-s DATABASE_URL=...); one that does not exist or "
+            "holds no articles table is refused (exit status 2). The default output is under "
+            "OUTPUT_DIR/exports (-s OUTPUT_DIR=... or -s EXPORTS_DIR=...)."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -190,6 +228,11 @@ class Command(ScrapyCommand):
         parser.add_argument("-f", "--format", dest="format", choices=sorted(FORMATS), required=True)
         parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)
         parser.add_argument("-o", "--output", metavar="PATH", default=None)
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        resolve_output_paths(self.settings)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
@@ -206,7 +249,16 @@ class Command(ScrapyCommand):
         if not database_url:
             raise UsageError("DATABASE_URL is empty")
         install_redaction(url=database_url)
-        output = Path(opts.output) if opts.output else default_output(opts.format)
+        missing = missing_database(database_url)
+        if missing:
+            print(f"export: {missing}", file=sys.stderr)
+            self.exitcode = 2
+            return
+        output = (
+            Path(opts.output)
+            if opts.output
+            else default_output(opts.format, exports_dir=self.settings.get("EXPORTS_DIR"))
+        )
         try:
             store = ArticleStore(database_url)
             try:
