@@ -263,4 +263,4 @@ def test_schema_rejects_unknown_and_missing_fields(make_article_record):
 def test_schema_is_valid_draft_2020_12():
     Draft202012Validator.check_schema(SCHEMA)
     assert SCHEMA["required"] == list(EXPORT_FIELDS)
-    assert set(SCHEMA["properties"]) == set(EXPORT_COLUMNS)
+    assert set(SCHEMA["properties"]) == {*EXPORT_COLUMNS, "change"}  # change: feed only

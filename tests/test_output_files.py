@@ -3,6 +3,7 @@ per URL."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -15,8 +16,10 @@ from typing import Any
 
 import pytest
 from scrapy.settings import Settings
+from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
+from crawler.commands.crawl import Command as CrawlCommand
 from crawler.extensions.retention import REPORT_NAME, Retention, prune_series
 from crawler.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.paths import default_feed_uri, resolve_output_paths, series_pattern
@@ -113,7 +116,32 @@ def test_the_settings_module_derives_its_defaults_from_output_dir() -> None:
     assert settings.DATABASE_URL == "sqlite:///output/hepza.sqlite3"
     assert settings.REPORTS_DIR == "output/reports"
     assert settings.REJECTS_PATH == "output/rejects.jsonl"
-    assert list(settings.FEEDS) == ["output/feeds/hepza-%(time)s.jsonl"]
+    assert settings.FEEDS == {}  # the crawl command adds the per-run feed
+
+
+def crawl_settings(*argv: str) -> Settings:
+    """The settings ``scrapy crawl hepza ARGV`` runs with (its option processing only)."""
+    command = CrawlCommand()
+    command.settings = get_project_settings()
+    parser = argparse.ArgumentParser()
+    command.add_options(parser)
+    opts, args = parser.parse_known_args(["hepza", *argv])
+    command.process_options(args, opts)
+    return command.settings
+
+
+def test_crawl_writes_the_default_feed_under_output_dir() -> None:
+    settings = crawl_settings("-s", "OUTPUT_DIR=/srv/out")
+    assert list(settings.getdict("FEEDS")) == ["/srv/out/feeds/hepza-%(time)s.jsonl"]
+
+
+def test_overwrite_output_replaces_the_default_feed() -> None:
+    settings = crawl_settings("-O", "all.jsonl")
+    assert list(settings.getdict("FEEDS")) == ["all.jsonl"]
+
+
+def test_an_empty_feeds_setting_turns_the_default_feed_off() -> None:
+    assert crawl_settings("-s", "FEEDS={}").getdict("FEEDS") == {}
 
 
 # --- retention ------------------------------------------------------------------------------
