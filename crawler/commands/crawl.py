@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from crawler.preflight import run_preflight
+
 if TYPE_CHECKING:
     import argparse
 
@@ -14,6 +16,13 @@ if TYPE_CHECKING:
 class Command(ScrapyCrawlCommand):
     def short_desc(self) -> str:
         return "Run a spider; exit status 1 when the run failed (see the run report)"
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        # Here, not in run(): building the crawler process (which comes before run) already
+        # opens LOG_FILE and installs the reactor. A bad value exits with one line (status 2).
+        if len(args) == 1 and self.settings is not None:
+            run_preflight(self.settings, args[0], opts.spargs)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
