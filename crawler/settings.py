@@ -113,6 +113,9 @@ EXTENSIONS = {
     "crawler.extensions.retention.Retention": 900,
 }
 LOGSTATS_INTERVAL = 0
+# A run that never got one response from the site fails naming the host and the reason;
+# before the run report (500), which then sees that failure.
+EXTENSIONS["crawler.extensions.reachability.SiteReachability"] = 490
 
 # --- engine ---------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

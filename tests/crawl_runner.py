@@ -71,6 +71,9 @@ def crawl_command(
         "REJECTS_PATH": str(workdir / "rejects.jsonl"),
         "LOG_FILE": str(workdir / "crawl.log"),
         "LOG_FILE_APPEND": "False",
+        # Every output place in the workdir: Scrapy merges FEEDS into the -O feed below, so
+        # the project's default feed (output/feeds/) would otherwise be written as well.
+        "FEEDS": "{}",
         **(settings or {}),
     }
     cmd = [sys.executable, "-m", "scrapy", "crawl", "hepza", "-a", f"base_url={base_url}"]

@@ -25,6 +25,10 @@ class PostgresUnavailable(RuntimeError):
     pass
 
 
+class PostgresNotInstalled(PostgresUnavailable):
+    """No server binaries on this machine: the PostgreSQL tests skip (``.ci/run`` forbids it)."""
+
+
 def find_bindir() -> Path:
     on_path = shutil.which("pg_ctl")
     candidates = [Path(on_path).resolve().parent] if on_path else []
@@ -35,7 +39,7 @@ def find_bindir() -> Path:
     for bindir in candidates:
         if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
             return bindir
-    raise PostgresUnavailable(
+    raise PostgresNotInstalled(
         "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in "
         "/usr/lib/postgresql/*/bin; install them (Debian/Ubuntu: apt-get install postgresql)"
     )

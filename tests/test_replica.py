@@ -24,8 +24,9 @@ from tests.replica.content import SEED_TEXT_PATH
 from tests.replica.site import FAULT_KINDS, NON_ARTICLE_BY_KIND, fault_for
 from tests.replica.structure import CATEGORY_BY_KEY, DISPLAY, LOGIN_URL
 
-# shared/ sits beside the project checkout (in CI too).
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "seed-article.txt"
+# The seed article as published on the real site, byte for byte: the oracle the replica's own
+# copy (tests/replica/seed-article.txt) and its rendered page are checked against.
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference" / "seed-article.txt"
 BASE = "https://hepza.hochiminhcity.gov.vn"
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 BLOCK_TAGS = {"p", "h1", "h2", "h3", "h4", "div", "li", "ul", "figure", "figcaption", "section"}

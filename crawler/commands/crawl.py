@@ -17,6 +17,7 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
+from crawler.preflight import run_preflight
 
 if TYPE_CHECKING:
     import argparse
@@ -51,6 +52,10 @@ class Command(ScrapyCrawlCommand):
             # `-s FEEDS={}` writes no feed).
             feeds = default_feeds(self.settings.get("OUTPUT_DIR") or DEFAULT_OUTPUT_DIR)
             self.settings.set("FEEDS", feeds, priority="project")
+        # Here, not in run(): building the crawler process (which comes before run) already
+        # opens LOG_FILE and installs the reactor. A bad value exits with one line (status 2).
+        if len(args) == 1 and self.settings is not None:
+            run_preflight(self.settings, args[0], opts.spargs)
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -59,10 +64,15 @@ class Command(ScrapyCrawlCommand):
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
-        failed = crawler.stats.get_value("run/failed") if crawler.stats else False
+        try:
+            stats = crawler.stats
+        except RuntimeError:  # the crawl failed before its stats existed
+            stats = None
+        failed = stats is None or bool(stats.get_value("run/failed"))
         if self.crawler_process.bootstrap_failed or failed:
             self.exitcode = 1
-        discard_ended_jobdir(crawler)
+        if stats is not None:
+            discard_ended_jobdir(crawler)
 
 
 def discard_ended_jobdir(crawler: Crawler) -> Path | None:

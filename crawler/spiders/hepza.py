@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from scrapy import Request, Spider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.config import SPIDER_ARGUMENTS, parse_base_url, parse_spider_args, parse_timezone
 from crawler.crawl_state import CrawlState, load_crawl_state
+from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.items import ArticleItem, ArticleUrlItem
 from crawler.parsers.article import ArticlePage, parse_article
 from crawler.parsers.listing import page_number, parse_listing
@@ -30,6 +31,7 @@ from pipelines.urls import canonical_article_url, is_article_url, normalize_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from zoneinfo import ZoneInfo
 
     from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
@@ -47,6 +49,8 @@ PRIORITY_LISTING = 0
 class HepzaSpider(Spider):
     name = "hepza"
     allowed_domains: list[str]
+    # The -a arguments it takes; `scrapy crawl` refuses any other (crawler/preflight.py).
+    arguments: ClassVar[dict[str, str]] = SPIDER_ARGUMENTS
 
     def __init__(
         self,
@@ -55,15 +59,14 @@ class HepzaSpider(Spider):
         since: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.base_url_arg = base_url
-        self.full = str(full).lower() in {"1", "true", "yes"}
-        self.since: date | None = None
-        if since:
-            try:
-                self.since = date.fromisoformat(since)
-            except ValueError as exc:
-                raise ValueError(f"since must be YYYY-MM-DD, got {since!r}") from exc
+        # Parsed by the same functions as the `scrapy crawl` preflight, so the two agree.
+        parsed = parse_spider_args(
+            {"base_url": base_url, "full": full, "since": since, **kwargs}, self.arguments
+        )
+        super().__init__()
+        self.base_url_arg = parsed.base_url
+        self.full = parsed.full
+        self.since: date | None = parsed.since
         self.scheduled: dict[str, str] = {}  # article key -> URL requested for it
         self.seen_urls: set[str] = set()
         self.lastmods: dict[str, str] = {}  # article key -> raw sitemap lastmod
@@ -78,14 +81,14 @@ class HepzaSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        base = (spider.base_url_arg or crawler.settings.get("HEPZA_BASE_URL")).rstrip("/")
+        base = spider.base_url_arg or parse_base_url(
+            crawler.settings.get("HEPZA_BASE_URL"), "HEPZA_BASE_URL"
+        )
         parts = urlsplit(base)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"base_url must be an http(s) URL, got {base!r}")
         spider.base_url = base
         spider.origin = f"{parts.scheme}://{parts.netloc}".lower()
-        spider.allowed_domains = [parts.hostname]
-        spider.tz = ZoneInfo(crawler.settings.get("SITE_TIMEZONE"))
+        spider.allowed_domains = [str(parts.hostname)]  # parse_base_url checked there is one
+        spider.tz = parse_timezone(crawler.settings.get("SITE_TIMEZONE"))
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         return spider
 
@@ -456,6 +459,11 @@ class HepzaSpider(Spider):
                 return
         self.crawler.stats.inc_value("fetch/failed")
         logger.error("request failed: %s: %s", url, failure.getErrorMessage())
+        # The first error of each kind: the reason a run that got no response at all reports
+        # (crawler/extensions/reachability.py).
+        kind = failure.type.__name__ if failure.type is not None else "Exception"
+        if self.crawler.stats.get_value(f"{FIRST_ERROR_PREFIX}{kind}") is None:
+            self.crawler.stats.set_value(f"{FIRST_ERROR_PREFIX}{kind}", failure.getErrorMessage())
 
     # --- side commands ------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-# A verbatim copy of shared/reference/seed-article.txt (tests/test_replica.py checks that it
-# still matches the reference), so the replica needs nothing outside the repository.
+# A verbatim copy of the reference text, tests/fixtures/reference/seed-article.txt
+# (tests/test_replica.py checks that the two still match).
 SEED_TEXT_PATH = Path(__file__).with_name("seed-article.txt")
 GROUP_ID = 20122
 COMPANY_ID = 20098

@@ -1,0 +1,143 @@
+"""Every value a person gives a run (spider arguments, settings), parsed in one place.
+
+The spider and the ``scrapy crawl`` preflight (crawler/preflight.py) both parse through these
+functions, so what the preflight accepts is exactly what the spider runs with. A bad value
+raises :class:`ConfigError` with one line naming the value and what is expected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.settings import BaseSettings
+
+
+class ConfigError(ValueError):
+    """Bad usage: a spider argument or setting a run cannot start with (exit status 2)."""
+
+
+# name -> meaning, as `scrapy crawl hepza -a name=value` takes them.
+SPIDER_ARGUMENTS: dict[str, str] = {
+    "base_url": "crawl another copy of the site, an http(s) URL such as http://host:port",
+    "full": "fetch every article again whatever the database holds (1/0, true/false, yes/no)",
+    "since": "re-fetch every article published on or after that day (YYYY-MM-DD)",
+}
+TRUE_WORDS = frozenset({"1", "true", "yes"})
+FALSE_WORDS = frozenset({"0", "false", "no"})
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class SpiderArguments:
+    base_url: str | None = None
+    full: bool = False
+    since: date | None = None
+
+
+def parse_base_url(value: str, name: str = "base_url") -> str:
+    """An http(s) URL with a host, without its trailing slash."""
+    parts = urlsplit(value.strip())
+    try:
+        has_host = bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number, or out of range
+        has_host = False
+    if parts.scheme.lower() not in {"http", "https"} or not has_host:
+        raise ConfigError(
+            f"{name}={value!r} is not a site URL: expected http(s)://host[:port], "
+            "e.g. https://hepza.hochiminhcity.gov.vn"
+        )
+    return value.strip().rstrip("/")
+
+
+def parse_full(value: str) -> bool:
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"full={value!r} is not a yes/no word: expected 1/0, true/false or yes/no")
+
+
+def parse_since(value: str) -> date:
+    text = str(value).strip()
+    try:
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"since={value!r} is not a day: since must be YYYY-MM-DD, e.g. since=2025-01-31"
+        ) from None
+
+
+def parse_spider_args(
+    args: Mapping[str, object], known: Mapping[str, str] = SPIDER_ARGUMENTS
+) -> SpiderArguments:
+    """The spider's arguments; an unknown name or a bad value is a :class:`ConfigError`."""
+    unknown = sorted(set(args) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown spider argument {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
+    values = {name: value for name, value in args.items() if value is not None}
+    return SpiderArguments(
+        base_url=parse_base_url(str(values["base_url"])) if "base_url" in values else None,
+        full=parse_full(str(values["full"])) if "full" in values else False,
+        since=parse_since(str(values["since"])) if "since" in values else None,
+    )
+
+
+def parse_timezone(value: str, name: str = "SITE_TIMEZONE") -> ZoneInfo:
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name}={value!r} is not a known time zone: expected an IANA name "
+            "such as Asia/Ho_Chi_Minh"
+        ) from None
+
+
+# Numeric settings a person sets: name -> (type, minimum, maximum or None).
+NUMERIC_SETTINGS: dict[str, tuple[type[int] | type[float], float, float | None]] = {
+    "RECHECK_RECENT": (int, 0, None),
+    "STORAGE_BATCH_SIZE": (int, 1, None),
+    "PROGRESS_INTERVAL": (float, 0, None),
+    "COVERAGE_MIN_ARTICLES": (int, 0, None),
+    "MAX_ERROR_RATE": (float, 0, 1),
+    "CONCURRENT_REQUESTS": (int, 1, None),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": (int, 1, None),
+    "DOWNLOAD_DELAY": (float, 0, None),
+    "DOWNLOAD_TIMEOUT": (float, 0, None),
+    "DOWNLOAD_MAXSIZE": (int, 0, None),
+    "RETRY_TIMES": (int, 0, None),
+    "RETRY_BACKOFF_BASE": (float, 0, None),
+    "RETRY_BACKOFF_MAX": (float, 0, None),
+}
+
+
+def parse_number(name: str, value: object) -> float:
+    kind, low, high = NUMERIC_SETTINGS[name]
+    noun = "a whole number" if kind is int else "a number"
+    bounds = f" from {low:g} to {high:g}" if high is not None else f" of at least {low:g}"
+    try:
+        number: float = kind(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not {noun}: expected {noun}{bounds}") from None
+    if number < low or (high is not None and number > high):
+        raise ConfigError(f"{name}={value!r} is out of range: expected {noun}{bounds}")
+    return number
+
+
+def check_numeric_settings(settings: BaseSettings) -> None:
+    for name in NUMERIC_SETTINGS:
+        value = settings.get(name)
+        if value is not None:
+            parse_number(name, value)
