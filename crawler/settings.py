@@ -56,6 +56,21 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
 }
 
+# --- crawl bounds: every crawl ends ---------------------------------------------------------
+# Before every built-in middleware (OffsiteMiddleware 50, robots.txt 100): redirected requests
+# come back through process_request, so the fence sees them too.
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.fence.OriginFence"] = 30
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.run_limits.RunLimits"] = 40
+# Pages of one listing's pager walk (the walk also ends on an empty or a repeated page).
+MAX_LISTING_PAGES = int(os.environ.get("HEPZA_MAX_LISTING_PAGES", "2000"))
+# Navigation hops from the home page (sitemap-listed pages are 1; pager pages add none).
+MAX_LINK_DEPTH = int(os.environ.get("HEPZA_MAX_LINK_DEPTH", "10"))
+# New pages followed from one page's navigation links.
+MAX_LINKS_PER_PAGE = int(os.environ.get("HEPZA_MAX_LINKS_PER_PAGE", "500"))
+# Run-wide caps; reaching one fails the run (0: no cap).
+MAX_REQUESTS = int(os.environ.get("HEPZA_MAX_REQUESTS", "200000"))
+MAX_RUN_SECONDS = float(os.environ.get("HEPZA_MAX_RUN_SECONDS", str(12 * 3600)))
+
 # --- crawl behaviour ------------------------------------------------------------------------
 # Re-fetch the newest N known articles of each listing on incremental runs to catch edits.
 RECHECK_RECENT = int(os.environ.get("HEPZA_RECHECK_RECENT", "5"))
