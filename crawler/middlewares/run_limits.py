@@ -99,5 +99,5 @@ class RunLimits:
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("limits/run_limit", setting)
         fail_run(self.crawler, "limit_reached", message)
-        if self.crawler.engine is not None:
+        if self.crawler.crawling:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=CLOSE_REASON))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -90,15 +91,20 @@ class HepzaSpider(Spider):
         spider.allowed_domains = [parts.hostname]
         spider.tz = ZoneInfo(crawler.settings.get("SITE_TIMEZONE"))
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
-        assert crawler.stats is not None
-        spider.bounds = CrawlBounds(CrawlLimits.from_settings(crawler.settings), crawler.stats)
+        spider.limits = CrawlLimits.from_settings(crawler.settings)
         return spider
 
     base_url: str
     origin: str
     tz: ZoneInfo
     recheck_recent: int
-    bounds: CrawlBounds
+    limits: CrawlLimits
+
+    @cached_property
+    def bounds(self) -> CrawlBounds:
+        # The crawler's stats exist only once the crawl starts, after from_crawler.
+        assert self.crawler.stats is not None
+        return CrawlBounds(self.limits, self.crawler.stats)
 
     async def start(self) -> AsyncIterator[Any]:
         self.stored = load_crawl_state(self.crawler)
