@@ -236,6 +236,8 @@ class HepzaSpider(Spider):
             for url in extract_navigation_links(response.text, response.url):
                 if is_article_url(url):
                     yield from self._article(url, {})
+                elif self._skipped(normalize_url(url)):
+                    self.crawler.stats.inc_value("crawl/skipped_link")
                 elif self._unseen_page(url):
                     pages.append(url)
             for url in self.bounds.admit_links(pages, depth + 1, response.url):
