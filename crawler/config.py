@@ -105,7 +105,8 @@ def parse_timezone(value: str, name: str = "SITE_TIMEZONE") -> ZoneInfo:
         ) from None
 
 
-# Numeric settings a person sets: name -> (type, minimum, maximum or None).
+# Numeric settings a person sets (-s or HEPZA_* environment): name -> (type, minimum, maximum
+# or None). crawler/settings.py keeps environment values as strings so a bad one is reported here.
 NUMERIC_SETTINGS: dict[str, tuple[type[int] | type[float], float, float | None]] = {
     "RECHECK_RECENT": (int, 0, None),
     "STORAGE_BATCH_SIZE": (int, 1, None),
@@ -120,6 +121,20 @@ NUMERIC_SETTINGS: dict[str, tuple[type[int] | type[float], float, float | None]]
     "RETRY_TIMES": (int, 0, None),
     "RETRY_BACKOFF_BASE": (float, 0, None),
     "RETRY_BACKOFF_MAX": (float, 0, None),
+    "MAX_LISTING_PAGES": (int, 1, None),
+    "MAX_LINK_DEPTH": (int, 1, None),
+    "MAX_LINKS_PER_PAGE": (int, 1, None),
+    "MAX_REQUESTS": (int, 0, None),
+    "MAX_RUN_SECONDS": (float, 0, None),
+    "KEEP_FEEDS": (int, 0, None),
+    "KEEP_REPORTS": (int, 0, None),
+    "KEEP_LOGS": (int, 1, None),
+    "MAX_TITLE_CHARS": (int, 1, None),
+    "MAX_SUMMARY_CHARS": (int, 1, None),
+    "MAX_AUTHOR_CHARS": (int, 1, None),
+    "MAX_CATEGORY_CHARS": (int, 1, None),
+    "MAX_BODY_CHARS": (int, 1, None),
+    "SITEMAP_MAXSIZE": (int, 0, None),
 }
 
 

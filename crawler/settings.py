@@ -28,9 +28,9 @@ USER_AGENT = os.environ.get(
 # `scrapy crawl` and `scrapy export` re-derive them from `-s OUTPUT_DIR=...` (crawler/paths.py).
 OUTPUT_DIR = env_output_dir()
 # Per-run files kept; older ones are removed at the end of a crawl (logs: by hepza-run).
-KEEP_FEEDS = int(os.environ.get("HEPZA_KEEP_FEEDS", "60"))
-KEEP_REPORTS = int(os.environ.get("HEPZA_KEEP_REPORTS", "200"))
-KEEP_LOGS = int(os.environ.get("HEPZA_KEEP_LOGS", "30"))
+KEEP_FEEDS = os.environ.get("HEPZA_KEEP_FEEDS", "60")
+KEEP_REPORTS = os.environ.get("HEPZA_KEEP_REPORTS", "200")
+KEEP_LOGS = os.environ.get("HEPZA_KEEP_LOGS", "30")
 EXPORTS_DIR = default_place("EXPORTS_DIR")
 
 # --- the site -------------------------------------------------------------------------------
@@ -42,8 +42,8 @@ SITE_DEFAULT_LOCALE = os.environ.get("HEPZA_SITE_DEFAULT_LOCALE", "vi-VN")
 # --- politeness -----------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
-CONCURRENT_REQUESTS_PER_DOMAIN = int(os.environ.get("HEPZA_CONCURRENCY", "2"))
-DOWNLOAD_DELAY = float(os.environ.get("HEPZA_DOWNLOAD_DELAY", "1.0"))
+CONCURRENT_REQUESTS_PER_DOMAIN = os.environ.get("HEPZA_CONCURRENCY", "2")
+DOWNLOAD_DELAY = os.environ.get("HEPZA_DOWNLOAD_DELAY", "1.0")
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
@@ -67,10 +67,25 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.retry.BackoffRetryMiddleware": 550,
 }
 
+# --- crawl bounds: every crawl ends ---------------------------------------------------------
+# Before every built-in middleware (OffsiteMiddleware 50, robots.txt 100): redirected requests
+# come back through process_request, so the fence sees them too.
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.fence.OriginFence"] = 30
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.run_limits.RunLimits"] = 40
+# Pages of one listing's pager walk (the walk also ends on an empty or a repeated page).
+MAX_LISTING_PAGES = os.environ.get("HEPZA_MAX_LISTING_PAGES", "2000")
+# Navigation hops from the home page (sitemap-listed pages are 1; pager pages add none).
+MAX_LINK_DEPTH = os.environ.get("HEPZA_MAX_LINK_DEPTH", "10")
+# New pages followed from one page's navigation links.
+MAX_LINKS_PER_PAGE = os.environ.get("HEPZA_MAX_LINKS_PER_PAGE", "500")
+# Run-wide caps; reaching one fails the run (0: no cap).
+MAX_REQUESTS = os.environ.get("HEPZA_MAX_REQUESTS", "200000")
+MAX_RUN_SECONDS = os.environ.get("HEPZA_MAX_RUN_SECONDS", str(12 * 3600))
+
 # --- crawl behaviour ------------------------------------------------------------------------
 # Re-fetch the newest N known articles of each listing on incremental runs to catch edits.
-RECHECK_RECENT = int(os.environ.get("HEPZA_RECHECK_RECENT", "5"))
-PROGRESS_INTERVAL = float(os.environ.get("HEPZA_PROGRESS_INTERVAL", "30"))
+RECHECK_RECENT = os.environ.get("HEPZA_RECHECK_RECENT", "5")
+PROGRESS_INTERVAL = os.environ.get("HEPZA_PROGRESS_INTERVAL", "30")
 
 # --- pipelines ------------------------------------------------------------------------------
 ITEM_PIPELINES = {
@@ -96,7 +111,7 @@ FEED_EXPORT_FIELDS = list(FEED_FIELDS)
 # --- storage --------------------------------------------------------------------------------
 # A password in this URL is never logged (see pipelines/storage/secrets.py).
 DATABASE_URL = default_place("DATABASE_URL")
-STORAGE_BATCH_SIZE = int(os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50"))
+STORAGE_BATCH_SIZE = os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50")
 
 # --- run report and failure thresholds -----------------------------------------------------
 REPORTS_DIR = default_place("REPORTS_DIR")

@@ -118,6 +118,8 @@ BAD_SETTINGS = [
     pytest.param({"RECHECK_RECENT": "many"}, "RECHECK_RECENT='many'", "whole number", id="int"),
     pytest.param({"MAX_ERROR_RATE": "2"}, "MAX_ERROR_RATE='2'", "from 0 to 1", id="range"),
     pytest.param({"DOWNLOAD_DELAY": "1s"}, "DOWNLOAD_DELAY='1s'", "a number", id="float"),
+    pytest.param({"MAX_LINK_DEPTH": "x"}, "MAX_LINK_DEPTH='x'", "whole number", id="limit"),
+    pytest.param({"KEEP_FEEDS": "-1"}, "KEEP_FEEDS='-1'", "at least 0", id="retention"),
 ]
 
 
@@ -141,6 +143,13 @@ def test_bad_base_url_from_the_environment_is_one_line_and_exit_2(tmp_path: Path
     line = one_line(result)
     assert result.returncode == 2
     assert "HEPZA_BASE_URL='hepza.example'" in line
+
+
+def test_bad_number_in_the_environment_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = scrapy_crawl(tmp_path, env={"HEPZA_CONCURRENCY": "lots"})
+    line = one_line(result)
+    assert result.returncode == 2
+    assert "CONCURRENT_REQUESTS_PER_DOMAIN='lots'" in line
 
 
 UNWRITABLE_PLACES = [

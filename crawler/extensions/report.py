@@ -47,6 +47,11 @@ COUNTERS = {
     "skipped_known": "crawl/skipped_known",
     "listing_pages": "crawl/listing_pages",
     "sitemaps": "crawl/sitemaps",
+    "lost": "storage/lost",
+    "too_large": "fetch/too_large",
+    "charset_corrected": "fetch/charset_corrected",
+    "off_origin_refused": "fence/refused",
+    "requests_refused_by_limits": "limits/requests_refused",
     "errors_logged": "log_count/ERROR",
     "spider_exceptions": "spider_exceptions/count",
 }

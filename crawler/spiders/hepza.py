@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -22,6 +23,9 @@ from crawler.config import SPIDER_ARGUMENTS, parse_base_url, parse_spider_args, 
 from crawler.crawl_state import CrawlState, load_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.items import ArticleItem, ArticleUrlItem
+from crawler.limits import CrawlBounds, CrawlLimits
+from crawler.middlewares.fence import OffOriginRequest
+from crawler.middlewares.run_limits import RunLimitReached
 from crawler.parsers.article import ArticlePage, parse_article
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
@@ -90,12 +94,20 @@ class HepzaSpider(Spider):
         spider.allowed_domains = [str(parts.hostname)]  # parse_base_url checked there is one
         spider.tz = parse_timezone(crawler.settings.get("SITE_TIMEZONE"))
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
+        spider.limits = CrawlLimits.from_settings(crawler.settings)
         return spider
 
     base_url: str
     origin: str
     tz: ZoneInfo
     recheck_recent: int
+    limits: CrawlLimits
+
+    @cached_property
+    def bounds(self) -> CrawlBounds:
+        # The crawler's stats exist only once the crawl starts, after from_crawler.
+        assert self.crawler.stats is not None
+        return CrawlBounds(self.limits, self.crawler.stats)
 
     async def start(self) -> AsyncIterator[Any]:
         self.stored = load_crawl_state(self.crawler)
@@ -131,7 +143,8 @@ class HepzaSpider(Spider):
             f"{self.base_url}/", self.parse_page, PRIORITY_LISTING, every_run=True
         )
         for url in self.deferred_pages:
-            yield from self._follow(url, self.parse_page, PRIORITY_LISTING)
+            # A page the sitemap lists is one hop from the home page.
+            yield from self._follow(url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1})
         for url in self.deferred_articles:
             yield from self._article(url, {})
         self.deferred_pages.clear()
@@ -211,8 +224,12 @@ class HepzaSpider(Spider):
         self.pending_sitemaps -= 1
         yield from self._after_sitemaps()
 
-    def parse_page(self, response: Response) -> Iterator[Any]:
-        """Any non-article page: its navigation, and its Asset Publisher listing if it has one."""
+    def parse_page(
+        self, response: Response, depth: int = 0, walk: str | None = None
+    ) -> Iterator[Any]:
+        """Any non-article page: its navigation, and its Asset Publisher listing if it has one.
+        ``depth``: navigation hops from the home page; ``walk``: the first page of the listing
+        walk this page belongs to."""
         if not isinstance(response, HtmlResponse):
             return
         # Further pages of a listing carry the same menus as its first page.
@@ -220,11 +237,18 @@ class HepzaSpider(Spider):
             # The same page in the site's other locales lists the same articles: skip it.
             for url in extract_locale_alternates(response.text, response.url):
                 self.seen_urls.add(normalize_url(url))
+            pages = []
             for url in extract_navigation_links(response.text, response.url):
                 if is_article_url(url):
                     yield from self._article(url, {})
-                else:
-                    yield from self._follow(url, self.parse_page, PRIORITY_LISTING)
+                elif self._skipped(normalize_url(url)):
+                    self.crawler.stats.inc_value("crawl/skipped_link")
+                elif self._unseen_page(url):
+                    pages.append(url)
+            for url in self.bounds.admit_links(pages, depth + 1, response.url):
+                yield from self._follow(
+                    url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": depth + 1}
+                )
         listing = parse_listing(response.text, response.url)
         if not listing.is_listing:
             return
@@ -234,6 +258,8 @@ class HepzaSpider(Spider):
             "listing_name": None if is_home else listing.name,
             "listing_locale": listing.locale,
         }
+        walk = walk or response.url
+        walk_ended = self.bounds.listing_page(walk, [e.url for e in listing.entries])
         unknown = 0
         for entry in listing.entries:
             if not is_article_url(entry.url):
@@ -243,13 +269,22 @@ class HepzaSpider(Spider):
                 unknown += 1
             meta = {**context, "listing_date_raw": entry.date_raw}
             yield from self._article(entry.url, meta)
+        if walk_ended:
+            # An empty page, or one already seen: pagers past the end may keep offering a next.
+            return
         # Newest first: a page whose every entry is already stored ends the walk.
-        if unknown or self.full or not listing.entries:
-            if listing.next_url:
-                yield from self._follow(listing.next_url, self.parse_page, PRIORITY_LISTING - 1)
+        if unknown or self.full:
+            further = [listing.next_url] if listing.next_url else []
             if self.full:
-                for url in listing.page_urls:
-                    yield from self._follow(url, self.parse_page, PRIORITY_LISTING - 1)
+                further += listing.page_urls
+            for url in further:
+                if self._unseen_page(url) and self.bounds.admit_listing_page(walk, url):
+                    yield from self._follow(
+                        url,
+                        self.parse_page,
+                        PRIORITY_LISTING - 1,
+                        cb_kwargs={"depth": depth, "walk": walk},
+                    )
         else:
             self.crawler.stats.inc_value("crawl/listing_walk_stopped")
 
@@ -421,6 +456,7 @@ class HepzaSpider(Spider):
         errback: Any = None,
         *,
         every_run: bool = False,
+        cb_kwargs: dict[str, Any] | None = None,
     ) -> Iterator[Request]:
         """A request for a page of the site; ``every_run`` pages (robots.txt, sitemaps, the home
         page) bypass the duplicate filter that a resumed JOBDIR run inherits, since discovery
@@ -428,10 +464,7 @@ class HepzaSpider(Spider):
         url = normalize_url(url)
         if not self._allowed(url) or url in self.seen_urls:
             return
-        path = urlsplit(url).path.lower()
-        if any(part in path for part in SKIP_PATH_PARTS) or any(
-            part in url for part in SKIP_QUERY_PARTS
-        ):
+        if self._skipped(url):
             self.crawler.stats.inc_value("crawl/skipped_link")
             return
         self.seen_urls.add(url)
@@ -441,7 +474,20 @@ class HepzaSpider(Spider):
             errback=errback or self.on_error,
             priority=priority,
             dont_filter=every_run,
+            cb_kwargs=cb_kwargs,
         )
+
+    @staticmethod
+    def _skipped(url: str) -> bool:
+        path = urlsplit(url).path.lower()
+        return any(part in path for part in SKIP_PATH_PARTS) or any(
+            part in url for part in SKIP_QUERY_PARTS
+        )
+
+    def _unseen_page(self, url: str) -> bool:
+        """Whether ``_follow`` would request this page (what the per-page bounds count)."""
+        url = normalize_url(url)
+        return self._allowed(url) and url not in self.seen_urls and not self._skipped(url)
 
     def _allowed(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -450,6 +496,12 @@ class HepzaSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
+        if failure.check(OffOriginRequest):
+            # The fence logged it; a page only reachable off the origin is not recorded.
+            self.crawler.stats.inc_value("fetch/off_origin")
+            return
+        if failure.check(RunLimitReached):
+            return
         if failure.check(HttpError):
             status = failure.value.response.status
             self.crawler.stats.inc_value(f"fetch/http_{status}")

@@ -88,6 +88,7 @@ def esc(text: str) -> str:
 class Ctx:
     base: str  # scheme://host[:port], no trailing slash
     locale: str  # vi-VN | en-US
+    extra_menu: tuple[tuple[str, str], ...] = ()  # (label, path) menu items of trap modes
 
     @property
     def prefix(self) -> str:
@@ -198,6 +199,11 @@ def navigation(ctx: Ctx) -> str:
                 f'<li class="nav-item"><a class="nav-link text-uppercase" '
                 f'href="{layout_href(ctx, key)}">{esc(label)}</a></li>'
             )
+    items += [
+        f'<li class="nav-item"><a class="nav-link text-uppercase" href="{esc(path)}">'
+        f"{esc(label)}</a></li>"
+        for label, path in ctx.extra_menu
+    ]
     return (
         '<section class="hmenu pr-7 pl-7"><ul class="nav justify-content-between">'
         + "".join(items)

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from tests.replica import render
 from tests.replica.content import (
@@ -76,6 +76,13 @@ LAYOUT_MODIFIED = datetime(2022, 12, 1, 10, 0, tzinfo=SITE_TZ)
 GENERATED_START = datetime(2021, 1, 4, 7, 0, tzinfo=SITE_TZ)
 GENERATED_END = datetime(2025, 12, 31, 18, 0, tzinfo=SITE_TZ)
 CACHE_SIZE = 1024
+# Crawler traps (ReplicaConfig fields, all off by default).
+ENDLESS_LISTING = "tin-hoat-dong"
+ENDLESS_PAGES = 999_999
+CALENDAR_PATH = "/lich-cong-tac"
+CALENDAR_FIRST_DAY = 738_000
+LINK_FARM_PATH = "/danh-ba-lien-ket"
+MOVED_SLUG = "bai-viet-da-chuyen-sang-dia-chi-khac"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,15 @@ class ReplicaConfig:
     delta: int = 5
     # data-quality traps (issue 9), each off by default; see QUALITY_TRAPS
     quality_traps: tuple[str, ...] = ()
+    # The ENDLESS_LISTING pager always offers a next page: past the real pages they are
+    # "empty", or "repeat" the last real page.
+    endless_pager: str = ""
+    # A menu item leads to CALENDAR_PATH?ngay=N, each day linking to N-1 and N+1.
+    calendar_links: bool = False
+    # A menu item leads to a page of this many links to distinct small non-article pages.
+    link_farm: int = 0
+    # When set, MOVED_SLUG (in the sitemap) answers 302 to a real article on this port.
+    redirect_port: int = 0
 
 
 # Data-quality traps, by name -> the generated article (by number) that carries it:
@@ -702,9 +718,12 @@ class ReplicaSite:
             if path == prefix or path.startswith(prefix + "/"):
                 locale, rest = loc, path[len(prefix) :] or "/"
                 break
-        ctx = Ctx(base, locale)
+        ctx = Ctx(base, locale, self._trap_menu())
         if rest == "/search":
             return self._html(self._simple_page(ctx, "Tìm kiếm", "/search", "<p>Tìm kiếm</p>"))
+        trap = self._trap_page(ctx, rest, query)
+        if trap is not None:
+            return trap
         if rest.startswith("/w/"):
             return self._display_page(ctx, unquote(rest[3:]), path_and_query)
         if rest.startswith("/web/guest"):
@@ -831,9 +850,15 @@ class ReplicaSite:
         delta = self.config.delta
         total = len(nums)
         pages = max(1, -(-total // delta))
+        endless = self.config.endless_pager if lay.key == ENDLESS_LISTING else ""
+        real_pages = pages
+        if endless:
+            pages, total = ENDLESS_PAGES, ENDLESS_PAGES * delta
         # SearchContainer moves an out-of-range cur back to the last page
         cur = min(max(cur, 1), pages)
         start = (cur - 1) * delta
+        if endless == "repeat" and cur > real_pages:
+            start = (real_pages - 1) * delta
         entries = [
             self._entry(lay, self.by_number[n], ctx, start + i)
             for i, n in enumerate(nums[start : start + delta])
@@ -951,6 +976,10 @@ class ReplicaSite:
     def _display_page(
         self, ctx: Ctx, slug: str, path_and_query: str
     ) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+        if slug == MOVED_SLUG and self.config.redirect_port:
+            host = urlsplit(ctx.base).hostname
+            target = f"http://{host}:{self.config.redirect_port}{self.by_number[1].canonical_path}"
+            return 302, (("Content-Type", HTML), ("Location", target)), b""
         art = self.by_slug.get(slug)
         if art is None:
             special = next((n for n in NON_ARTICLES if n.slug == slug), None)
@@ -1104,6 +1133,44 @@ class ReplicaSite:
             "<p>Cập nhật: 17:48 18/01/2023</p>"
         )
 
+    # ------------------------------------------------------------------------------- traps
+
+    def _trap_menu(self) -> tuple[tuple[str, str], ...]:
+        menu: list[tuple[str, str]] = []
+        if self.config.calendar_links:
+            menu.append(("Lịch công tác", CALENDAR_PATH))
+        if self.config.link_farm:
+            menu.append(("Danh bạ liên kết", LINK_FARM_PATH))
+        return tuple(menu)
+
+    def _trap_page(
+        self, ctx: Ctx, rest: str, query: str
+    ) -> tuple[int, tuple[tuple[str, str], ...], bytes] | None:
+        if self.config.calendar_links and rest == CALENDAR_PATH:
+            raw = parse_qs(query).get("ngay", [""])[0] if query else ""
+            day = int(raw) if raw.isdigit() else CALENDAR_FIRST_DAY
+            inner = (
+                f'<nav class="calendar-pager"><a href="{CALENDAR_PATH}?ngay={day - 1}">'
+                f'Ngày trước</a> <a href="{CALENDAR_PATH}?ngay={day + 1}">Ngày sau</a></nav>'
+                f"<p>Lịch công tác ngày {day}: không có sự kiện.</p>"
+            )
+            return self._html(self._simple_page(ctx, "Lịch công tác", CALENDAR_PATH, inner))
+        if self.config.link_farm and rest == LINK_FARM_PATH:
+            links = "".join(
+                f'<li><a href="{LINK_FARM_PATH}/muc-{i}">Mục {i}</a></li>'
+                for i in range(1, self.config.link_farm + 1)
+            )
+            inner = f'<nav class="link-directory"><ul>{links}</ul></nav>'
+            return self._html(self._simple_page(ctx, "Danh bạ liên kết", LINK_FARM_PATH, inner))
+        if self.config.link_farm and rest.startswith(LINK_FARM_PATH + "/muc-"):
+            number = rest.removeprefix(LINK_FARM_PATH + "/muc-")
+            if number.isdigit() and 1 <= int(number) <= self.config.link_farm:
+                return self._html(
+                    f'<!DOCTYPE html><html lang="vi-VN"><head><title>Mục {number}</title>'
+                    f"</head><body><p>Mục {number} của danh bạ liên kết.</p></body></html>"
+                )
+        return None
+
     # ------------------------------------------------------------------------------- sitemaps
 
     def _sitemap_layouts(self) -> list[Layout]:
@@ -1138,6 +1205,8 @@ class ReplicaSite:
                 for n in self.newest_first
             ]
             items.append((shell.path, LAYOUT_MODIFIED))
+            if self.config.redirect_port:
+                items.append(("/w/" + MOVED_SLUG, LAYOUT_MODIFIED))
             for path, modified in items:
                 urls += _url_pair(base, path, "/en" + path, modified, "daily", "0.5")
         else:
