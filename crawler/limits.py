@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crawler.config import parse_number
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -42,16 +44,7 @@ class CrawlLimits:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CrawlLimits:
-        values = {}
-        for name in LIMIT_SETTINGS:
-            raw = settings.get(name)
-            try:
-                value = int(raw)
-            except (TypeError, ValueError):
-                value = -1
-            if value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
-            values[name] = value
+        values = {name: int(parse_number(name, settings.get(name))) for name in LIMIT_SETTINGS}
         return cls(
             max_listing_pages=values["MAX_LISTING_PAGES"],
             max_link_depth=values["MAX_LINK_DEPTH"],

@@ -14,6 +14,7 @@ from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project
+from crawler.config import ConfigError
 from crawler.limits import LIMIT_SETTINGS, CrawlBounds, CrawlLimits, entries_fingerprint
 from crawler.middlewares.run_limits import RunLimitReached, RunLimits
 from crawler.outcome import recorded_failures
@@ -124,7 +125,9 @@ def test_a_page_gives_at_most_max_links_per_page_in_page_order() -> None:
 def test_a_bad_limit_setting_is_a_clear_error(name: str, value: str) -> None:
     settings = Settings({"MAX_LISTING_PAGES": 5, "MAX_LINK_DEPTH": 5, "MAX_LINKS_PER_PAGE": 5})
     settings.set(name, value)
-    with pytest.raises(ValueError, match=f"{name} must be a whole number of at least 1"):
+    with pytest.raises(
+        ConfigError, match=f"{name}='{value}' .*expected a whole number of at least 1"
+    ):
         CrawlLimits.from_settings(settings)
 
 
@@ -238,5 +241,5 @@ def test_run_limits_off_when_both_caps_are_zero() -> None:
 
 @pytest.mark.parametrize("name", ["MAX_REQUESTS", "MAX_RUN_SECONDS"])
 def test_a_bad_run_cap_is_a_clear_error(name: str) -> None:
-    with pytest.raises(ValueError, match=f"{name} must be a number of at least 0"):
+    with pytest.raises(ConfigError, match=f"{name}='lots' is not .*expected .* of at least 0"):
         make_run_limits(**{"MAX_REQUESTS": 10, "MAX_RUN_SECONDS": 10, name: "lots"})

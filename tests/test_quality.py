@@ -395,6 +395,9 @@ def test_sitemap_requests_may_be_larger_than_pages() -> None:
             "SITE_TIMEZONE": "Asia/Ho_Chi_Minh",
             "DOWNLOAD_MAXSIZE": 1000,
             "SITEMAP_MAXSIZE": 5000,
+            "MAX_LISTING_PAGES": 10,
+            "MAX_LINK_DEPTH": 10,
+            "MAX_LINKS_PER_PAGE": 10,
         },
     )
     spider = HepzaSpider.from_crawler(crawler, base_url="http://127.0.0.1:8000")

@@ -153,21 +153,22 @@ def test_postgres_stopped_mid_run_fails_the_run_and_counts_only_what_is_stored(
 # --- finding 2: unwritable files fail the run ---------------------------------------------------
 
 
-def test_unwritable_feed_fails_the_run(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a file where the feed's directory should be")
+def test_feed_that_cannot_be_written_at_run_time_fails_the_run(tmp_path: Path) -> None:
+    # Its directory passes the preflight; the feed's own name is taken by a directory, so the
+    # first item cannot open it (a place unwritable before the run is exit 2: test_errors.py).
+    (tmp_path / "feed.jsonl").mkdir()
     with ReplicaServer(ReplicaConfig(articles=10)) as server:
-        result = run_crawl(server.url, tmp_path, feed_name="not-a-directory/feed.jsonl")
+        result = run_crawl(server.url, tmp_path, feed_name="feed.jsonl")
     assert result.returncode == 1, result.log[-3000:]
     assert result.report["outcome"] == "failed"
     assert any("feed" in f and "could not be written" in f for f in result.report["failures"])
 
 
-def test_unwritable_report_directory_still_fails_the_exit_status(tmp_path: Path) -> None:
-    blocker = tmp_path / "blocked"
-    blocker.write_text("a file where the reports directory should be")
+def test_report_that_cannot_be_written_still_fails_the_exit_status(tmp_path: Path) -> None:
+    # The reports directory is writable; latest.json is taken by a directory.
+    (tmp_path / "reports" / "latest.json").mkdir(parents=True)
     with ReplicaServer(ReplicaConfig(articles=10)) as server:
-        result = run_crawl(server.url, tmp_path, settings={"REPORTS_DIR": str(blocker / "r")})
+        result = run_crawl(server.url, tmp_path)
     assert result.returncode == 1
     assert "cannot write the run report" in result.log
     runs = sqlite3.connect(result.database_url.removeprefix("sqlite:///")).execute(

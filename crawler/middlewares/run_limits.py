@@ -16,6 +16,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.config import parse_number
 from crawler.outcome import fail_run
 
 if TYPE_CHECKING:
@@ -35,14 +36,7 @@ class RunLimitReached(IgnoreRequest):
 
 
 def _cap(crawler: Crawler, name: str) -> float:
-    raw = crawler.settings.get(name)
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = -1.0
-    if value < 0:
-        raise ValueError(f"{name} must be a number of at least 0 (0: no limit), got {raw!r}")
-    return value
+    return parse_number(name, crawler.settings.get(name))
 
 
 class RunLimits:
