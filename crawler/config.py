@@ -30,9 +30,18 @@ SPIDER_ARGUMENTS: dict[str, str] = {
     "full": "fetch every article again whatever the database holds (1/0, true/false, yes/no)",
     "since": "re-fetch every article published on or after that day (YYYY-MM-DD)",
 }
+# The generic `liferay` spider (and a profile's spider) also take these.
+SITE_ARGUMENTS: dict[str, str] = {
+    "site": "a site profile's name (crawler/sites/profiles/NAME.toml); `scrapy list` lists them",
+    "timezone": "the zone of the portal's display dates, an IANA name such as Asia/Ho_Chi_Minh",
+    "default_locale": "the locale of pages that do not say theirs, xx-YY such as en-US",
+}
+LIFERAY_ARGUMENTS: dict[str, str] = {**SPIDER_ARGUMENTS, **SITE_ARGUMENTS}
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 FALSE_WORDS = frozenset({"0", "false", "no"})
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LOCALE = re.compile(r"([a-z]{2,3})[-_]([A-Za-z]{2})")
+_SITE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,9 @@ class SpiderArguments:
     base_url: str | None = None
     full: bool = False
     since: date | None = None
+    site: str | None = None
+    timezone: str | None = None
+    default_locale: str | None = None
 
 
 def parse_base_url(value: str, name: str = "base_url") -> str:
@@ -87,12 +99,38 @@ def parse_spider_args(
         raise ConfigError(
             f"unknown spider argument {unknown[0]!r} (known: {', '.join(sorted(known))})"
         )
-    values = {name: value for name, value in args.items() if value is not None}
+    values = {name: str(value) for name, value in args.items() if value is not None}
+    timezone = values.get("timezone")
+    if timezone is not None:
+        parse_timezone(timezone, "timezone")
     return SpiderArguments(
-        base_url=parse_base_url(str(values["base_url"])) if "base_url" in values else None,
-        full=parse_full(str(values["full"])) if "full" in values else False,
-        since=parse_since(str(values["since"])) if "since" in values else None,
+        base_url=parse_base_url(values["base_url"]) if "base_url" in values else None,
+        full=parse_full(values["full"]) if "full" in values else False,
+        since=parse_since(values["since"]) if "since" in values else None,
+        site=parse_site_name(values["site"]) if "site" in values else None,
+        timezone=timezone,
+        default_locale=(
+            parse_locale(values["default_locale"], "default_locale")
+            if "default_locale" in values
+            else None
+        ),
     )
+
+
+def parse_site_name(value: str, name: str = "site") -> str:
+    if not _SITE_NAME.fullmatch(value.strip()):
+        raise ConfigError(
+            f"{name}={value!r} is not a site name: expected a-z, 0-9 and '-', e.g. hepza"
+        )
+    return value.strip()
+
+
+def parse_locale(value: str, name: str = "default_locale") -> str:
+    """A locale as ``xx-YY`` (``vi_VN``, Liferay's own spelling, is read as ``vi-VN``)."""
+    match = _LOCALE.fullmatch(str(value).strip())
+    if not match:
+        raise ConfigError(f"{name}={value!r} is not a locale: expected xx-YY, e.g. vi-VN or en-US")
+    return f"{match.group(1)}-{match.group(2).upper()}"
 
 
 def parse_timezone(value: str, name: str = "SITE_TIMEZONE") -> ZoneInfo:

@@ -35,6 +35,8 @@ from crawler.config import (
     parse_spider_args,
     parse_timezone,
 )
+from crawler.sites.profile import load_profiles
+from crawler.sites.resolve import resolve_site
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
 if TYPE_CHECKING:
@@ -181,6 +183,11 @@ def check_run(
         if base_url:
             parse_base_url(str(base_url), "HEPZA_BASE_URL")
     parse_timezone(settings.get("SITE_TIMEZONE", "UTC"))
+    # Every profile file must be right (a wrong field names itself), then the run's site must
+    # resolve: a known profile, or a base_url for a portal without one.
+    load_profiles()
+    if arguments is not None and hasattr(spidercls, "profile_name"):
+        resolve_site(arguments, settings, spidercls.profile_name)
     check_numeric_settings(settings)
     database_value = str(settings.get("DATABASE_URL") or "")
     database = check_database_url(database_value)

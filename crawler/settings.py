@@ -15,6 +15,8 @@ BOT_NAME = "hepza"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 COMMANDS_MODULE = "crawler.commands"
+# The spider classes plus one spider per site profile (crawler/sites/profiles/*.toml).
+SPIDER_LOADER_CLASS = "crawler.sites.loader.SiteSpiderLoader"
 
 # --- identity -------------------------------------------------------------------------------
 PROJECT_URL = "https://github.com/hepza-crawler/hepza-crawler"

@@ -19,7 +19,7 @@ from scrapy import Request, Spider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawler.config import SPIDER_ARGUMENTS, parse_base_url, parse_spider_args, parse_timezone
+from crawler.config import SPIDER_ARGUMENTS, parse_spider_args, parse_timezone
 from crawler.crawl_state import CrawlState, load_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.items import ArticleItem, ArticleUrlItem
@@ -30,6 +30,7 @@ from crawler.parsers.article import ArticlePage, parse_article
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
+from crawler.sites.resolve import apply_site_settings, resolve_site
 from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 from pipelines.urls import canonical_article_url, is_article_url, normalize_url
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
+
+    from crawler.sites.profile import SiteProfile
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,10 @@ class HepzaSpider(Spider):
     # The -a arguments it takes; `scrapy crawl` refuses any other (crawler/preflight.py).
     arguments: ClassVar[dict[str, str]] = SPIDER_ARGUMENTS
 
+    # The site profile this spider always crawls (crawler/sites/profiles/<name>.toml); None for
+    # the generic `liferay` spider, which takes -a site=NAME or crawls from its arguments alone.
+    profile_name: ClassVar[str | None] = "hepza"
+
     def __init__(
         self,
         base_url: str | None = None,
@@ -68,6 +75,7 @@ class HepzaSpider(Spider):
             {"base_url": base_url, "full": full, "since": since, **kwargs}, self.arguments
         )
         super().__init__()
+        self.args = parsed
         self.base_url_arg = parsed.base_url
         self.full = parsed.full
         self.since: date | None = parsed.since
@@ -85,18 +93,21 @@ class HepzaSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        base = spider.base_url_arg or parse_base_url(
-            crawler.settings.get("HEPZA_BASE_URL"), "HEPZA_BASE_URL"
-        )
+        # The settings are not frozen yet: the site's zone, locale, politeness and thresholds
+        # go where the pipelines and extensions read them.
+        spider.profile = resolve_site(spider.args, crawler.settings, cls.profile_name)
+        apply_site_settings(crawler.settings, spider.profile)
+        base = spider.profile.base_url
         parts = urlsplit(base)
         spider.base_url = base
         spider.origin = f"{parts.scheme}://{parts.netloc}".lower()
         spider.allowed_domains = [str(parts.hostname)]  # parse_base_url checked there is one
-        spider.tz = parse_timezone(crawler.settings.get("SITE_TIMEZONE"))
+        spider.tz = parse_timezone(spider.profile.timezone, "timezone")
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         spider.limits = CrawlLimits.from_settings(crawler.settings)
         return spider
 
+    profile: SiteProfile
     base_url: str
     origin: str
     tz: ZoneInfo
