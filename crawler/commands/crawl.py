@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,7 +18,7 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
-from crawler.preflight import run_preflight
+from crawler.preflight import EXIT_BAD_USAGE, run_preflight
 
 if TYPE_CHECKING:
     import argparse
@@ -71,6 +72,11 @@ class Command(ScrapyCrawlCommand):
         failed = stats is None or bool(stats.get_value("run/failed"))
         if self.crawler_process.bootstrap_failed or failed:
             self.exitcode = 1
+        usage_error = stats.get_value("run/usage_error") if stats is not None else None
+        if usage_error:
+            # Found by the crawl itself (not a Liferay portal): bad usage, one line.
+            sys.stderr.write(f"scrapy crawl {args[0]}: error: {usage_error}\n")
+            self.exitcode = EXIT_BAD_USAGE
         if stats is not None:
             discard_ended_jobdir(crawler)
 

@@ -12,7 +12,6 @@ Fields (README.md, "Adding a portal", lists them with examples):
     name            slug [a-z0-9-]+, the site's key in the database and in `scrapy list`
     base_url        http(s)://host[:port] of the portal
     group           the site group path when the news lives under /web/<group>/ (else none)
-    root_group      the group Liferay serves at the host's root, /web/<root>/x == /x ("guest")
     locales         the portal's locales, "xx-YY"
     default_locale  the locale of pages that do not say theirs; decides day/month order
     timezone        the zone of the display dates (an IANA name zoneinfo knows)
@@ -72,7 +71,6 @@ KNOWN_FIELDS = frozenset(
         "name",
         "base_url",
         "group",
-        "root_group",
         "locales",
         "default_locale",
         "timezone",
@@ -124,7 +122,6 @@ class SiteProfile:
     name: str
     base_url: str
     group: str | None = None
-    root_group: str = "guest"
     locales: tuple[str, ...] = ()
     default_locale: str = "vi-VN"
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -239,9 +236,6 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Sit
     group = data.get("group")
     if group is not None and (not isinstance(group, str) or not _GROUP.fullmatch(group)):
         raise _fail(source, "group", group, "a Liferay site group name such as 'guest'")
-    root_group = data.get("root_group", "guest")
-    if not isinstance(root_group, str) or not _GROUP.fullmatch(root_group):
-        raise _fail(source, "root_group", root_group, "a Liferay site group name")
     default_locale = _locale(source, "default_locale", data.get("default_locale", "vi-VN"))
     given = _strings(source, "locales", data.get("locales", [default_locale]))
     locales = tuple(_locale(source, "locales", v) for v in given)
@@ -309,7 +303,6 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Sit
         name=name,
         base_url=base_url,
         group=group,
-        root_group=root_group,
         locales=locales,
         default_locale=default_locale,
         timezone=str(timezone),

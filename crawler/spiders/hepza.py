@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
+from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -26,7 +27,9 @@ from crawler.items import ArticleItem, ArticleUrlItem
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.run_limits import RunLimitReached
+from crawler.outcome import fail_run
 from crawler.parsers.article import ArticlePage, parse_article
+from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
@@ -137,7 +140,22 @@ class HepzaSpider(Spider):
         )
         # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
         # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
+        # Is it a Liferay portal at all? Its home page says so before anything else is fetched.
         yield Request(
+            self.home_url,
+            callback=self.check_portal,
+            errback=self.on_probe_error,
+            priority=PRIORITY_SITEMAP,
+            dont_filter=True,
+        )
+
+    @property
+    def home_url(self) -> str:
+        group = self.profile.group
+        return f"{self.base_url}/web/{group}/" if group else f"{self.base_url}/"
+
+    def _robots_request(self) -> Request:
+        return Request(
             f"{self.base_url}/robots.txt",
             callback=self.parse_robots,
             errback=self.on_robots_error,
@@ -145,14 +163,33 @@ class HepzaSpider(Spider):
             dont_filter=True,
         )
 
+    def check_portal(self, response: Response) -> Iterator[Request]:
+        html = response.text if isinstance(response, TextResponse) else ""
+        markers = liferay_markers(html)
+        if len(markers) < MIN_MARKERS:
+            message = (
+                f"{self.base_url} is not a Liferay portal: its home page shows "
+                f"{len(markers)} of Liferay's markers (at least {MIN_MARKERS} expected: the "
+                "Liferay JavaScript object, portlet ids, lfr- classes...); check base_url"
+            )
+            self.crawler.stats.set_value("run/usage_error", message)
+            fail_run(self.crawler, "not_liferay", message)
+            raise CloseSpider("not_liferay")
+        self.crawler.stats.set_value("crawl/liferay_markers", len(markers))
+        yield self._robots_request()
+
+    def on_probe_error(self, failure: Failure) -> Iterator[Request]:
+        # No home page to judge by (an error, a 404): discovery goes on, and an unreachable
+        # site fails the run with its own reason.
+        self.on_error(failure)
+        yield self._robots_request()
+
     def _after_sitemaps(self) -> Iterator[Request]:
         """Once every sitemap is read: the home page's navigation, and the recent re-checks."""
         if self.pending_sitemaps > 0 or self.navigation_started:
             return
         self.navigation_started = True
-        yield from self._follow(
-            f"{self.base_url}/", self.parse_page, PRIORITY_LISTING, every_run=True
-        )
+        yield from self._follow(self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True)
         for url in self.deferred_pages:
             # A page the sitemap lists is one hop from the home page.
             yield from self._follow(url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1})
