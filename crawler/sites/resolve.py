@@ -104,7 +104,12 @@ def _deployment_base_url(settings: BaseSettings, profile: SiteProfile) -> str | 
 
 def apply_site_settings(settings: BaseSettings, profile: SiteProfile) -> None:
     """Write the site's values into the (not yet frozen) crawl settings, where the pipelines
-    and extensions read them; a value a person gave explicitly stays."""
+    and extensions read them; a value a person gave explicitly stays.
+
+    A crawl creates its spider before it freezes its settings (``Crawler.crawl``); a crawler
+    that is frozen already (``scrapy.utils.test.get_crawler``) keeps the settings it has."""
+    if settings.frozen:
+        return
     spider_priority = "spider"
     settings.set("SITE_NAME", profile.name, priority="cmdline")
     settings.set("SITE_BASE_URL", profile.base_url, priority="cmdline")
