@@ -152,9 +152,9 @@ def make_spider(**settings: Any) -> HepzaSpider:
         name: getattr(project, name)
         for name in ("SITE_TIMEZONE", "RECHECK_RECENT", *LIMIT_SETTINGS)
     }
-    crawler = get_crawler(HepzaSpider, {**defaults, "HEPZA_BASE_URL": BASE, **settings})
+    crawler = get_crawler(HepzaSpider, {**defaults, **settings})
     crawler.stats = MemoryStatsCollector(crawler)
-    spider = HepzaSpider.from_crawler(crawler)
+    spider = HepzaSpider.from_crawler(crawler, base_url=BASE)
     spider.navigation_started = True
     return spider
 
