@@ -37,10 +37,7 @@ def parse_locale(value: str, name: str = "default_locale") -> str:
     is a one-line :class:`ConfigError`."""
     match = _LOCALE_ID.fullmatch(str(value).strip())
     if match is None:
-        raise ConfigError(
-            f"{name}={value!r} is not a locale: expected language-REGION (xx-YY), "
-            "e.g. vi-VN or en-US"
-        )
+        raise ConfigError(f"{name}={value!r} is not a locale: expected xx-YY, e.g. vi-VN or en-US")
     return f"{match['lang'].lower()}-{match['region'].upper()}"
 
 
@@ -166,7 +163,7 @@ ZONE_NAMES: dict[str, str] = {
     "china standard time": "+08:00",
     "giờ chuẩn trung quốc": "+08:00",
     "singapore standard time": "+08:00",
-    "giờ singapore": "+08:00",
+    "giờ singapore": "Asia/Singapore",
     "sgt": "+08:00",
     "malaysia time": "+08:00",
     "giờ malaysia": "+08:00",
@@ -237,6 +234,29 @@ ZONE_NAMES: dict[str, str] = {
     "pacific time": "America/Los_Angeles",
     "giờ thái bình dương": "America/Los_Angeles",
 }
+# A single-zone country's generic name (CLDR vvvv prints "Vietnam Time" there), read with the
+# zone's own history (Saigon kept +08:00 until 1975).
+ZONE_NAMES.update(
+    {
+        "vietnam time": "Asia/Ho_Chi_Minh",
+        "giờ việt nam": "Asia/Ho_Chi_Minh",
+        "thailand time": "Asia/Bangkok",
+        "giờ thái lan": "Asia/Bangkok",
+        "china time": "Asia/Shanghai",
+        "giờ trung quốc": "Asia/Shanghai",
+        "singapore time": "Asia/Singapore",
+        "india time": "Asia/Kolkata",
+        "giờ ấn độ": "Asia/Kolkata",
+        "japan time": "Asia/Tokyo",
+        "giờ nhật bản": "Asia/Tokyo",
+        "korean time": "Asia/Seoul",
+        "giờ hàn quốc": "Asia/Seoul",
+        "philippine time": "Asia/Manila",
+        "giờ philippin": "Asia/Manila",
+        "hong kong time": "Asia/Hong_Kong",
+        "giờ hồng kông": "Asia/Hong_Kong",
+    }
+)
 # Abbreviations that name different zones in different places (CST: China or US Central; IST:
 # India, Ireland or Israel; BST, PST, MST, EST ...) are not in ZONE_NAMES: the date normalizer
 # accepts one only when it is the site zone's own abbreviation at that time, never by guessing.

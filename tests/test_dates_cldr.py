@@ -14,8 +14,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date, format_datetime, get_time_format
+from scrapy.utils.test import get_crawler
 
-from pipelines.dates import DateParseError, parse_display_date
+from crawler.items import ArticleItem
+from pipelines.dates import (
+    PROBLEM_CODES,
+    DateNormalizationPipeline,
+    DateParseError,
+    parse_display_date,
+)
 
 SEED = 20200301
 INSTANTS = 400
@@ -132,3 +139,129 @@ def test_every_babel_cldr_form_is_read_without_a_page_locale(
             assert parsed.value.date() == case.expected.date()
         else:
             assert parsed.value.astimezone(UTC) == case.expected.astimezone(UTC)
+
+
+# --- printed zones and weekdays ----------------------------------------------------------------
+
+INSTANT = datetime(2020, 3, 1, 4, 6, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "March 1, 2020, 11:06:00 AM +0700",
+        "March 1, 2020, 11:06:00\u202fAM +0700",
+        "Sunday, March 1, 2020, 11:06:00 AM Indochina Time",
+        "Sunday, March 1, 2020 at 11:06:00 AM Indochina Time",
+        "11:06:00 Giờ Đông Dương Chủ Nhật, 1 tháng 3, 2020",
+        "11:06:00 +0700 1 tháng 3, 2020",
+        "March 1, 2020, 11:06 AM GMT+7",
+        "March 1, 2020, 11:06 AM GMT+07:00",
+        "11:06 UTC+07:00 1/3/2020",
+        "04:06:00 UTC 1 thg 3, 2020",
+        "March 1, 2020, 4:06:00 AM Coordinated Universal Time",
+        "11:06:00 Giờ Việt Nam Chủ Nhật, 1 tháng 3, 2020",
+        "March 1, 2020, 11:06:00 AM ICT",
+    ],
+)
+def test_a_printed_offset_or_zone_name_wins_over_the_site_zone(raw: str) -> None:
+    site_tz = ZoneInfo("America/New_York")
+    parsed = parse_display_date(raw, "vi-VN" if "/" in raw else None, site_tz, now=NOW)
+    assert parsed.value == INSTANT
+    assert parsed.value.tzinfo is site_tz
+
+
+def test_a_country_s_zone_name_follows_that_zone_s_history() -> None:
+    # Saigon kept +08:00 until 1975; "Vietnam Time" is the zone, not today's offset.
+    parsed = parse_display_date("21:03:04 Giờ Việt Nam 4 tháng 1, 1974", None, UTC, now=NOW)
+    assert parsed.value == datetime(1974, 1, 4, 13, 3, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "March 1, 2020, 11:06:00 AM Mars Standard Time",
+        "11:06:00 Giờ Sao Hỏa 1 tháng 3, 2020",
+        "March 1, 2020, 11:06:00 AM XYZT",
+    ],
+)
+def test_an_unknown_zone_name_is_refused_not_read_as_the_site_zone(raw: str) -> None:
+    with pytest.raises(DateParseError) as excinfo:
+        parse_display_date(raw, None, SITE_TZ, now=NOW)
+    assert excinfo.value.code == "unknown_timezone"
+
+
+def test_an_ambiguous_abbreviation_is_read_only_in_the_site_zone_that_prints_it() -> None:
+    raw = "March 1, 2020, 11:06:00 AM CST"
+    chicago = parse_display_date(raw, None, ZoneInfo("America/Chicago"), now=NOW)
+    assert chicago.value == datetime(2020, 3, 1, 17, 6, tzinfo=UTC)
+    shanghai = parse_display_date(raw, None, ZoneInfo("Asia/Shanghai"), now=NOW)
+    assert shanghai.value == datetime(2020, 3, 1, 3, 6, tzinfo=UTC)
+    with pytest.raises(DateParseError) as excinfo:
+        parse_display_date(raw, None, SITE_TZ, now=NOW)
+    assert excinfo.value.code == "unknown_timezone"
+
+
+def test_the_printed_abbreviation_tells_which_repeated_hour_was_meant() -> None:
+    new_york = ZoneInfo("America/New_York")
+    first = parse_display_date("November 3, 2024, 1:30:00 AM EDT", None, new_york, now=NOW)
+    second = parse_display_date("November 3, 2024, 1:30:00 AM EST", None, new_york, now=NOW)
+    # Compared in UTC: a wall time in the fold never equals another zone's (PEP 495).
+    assert first.value.astimezone(UTC) == datetime(2024, 11, 3, 5, 30, tzinfo=UTC)
+    assert second.value.astimezone(UTC) == datetime(2024, 11, 3, 6, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "raw", ["18/01/2023 17:48 xem", "17:48 abc 18/01/2023", "March 1, 2020, 11:06 AM GMT+25"]
+)
+def test_a_word_or_impossible_offset_after_a_time_is_unparseable(raw: str) -> None:
+    with pytest.raises(DateParseError) as excinfo:
+        parse_display_date(raw, "vi-VN", SITE_TZ, now=NOW)
+    assert excinfo.value.code == "unparseable_date"
+
+
+@pytest.mark.parametrize(
+    ("raw", "locale"),
+    [
+        ("Monday, March 1, 2020", None),
+        ("Thứ Hai, 1 tháng 3, 2020", None),
+        ("11:06:00 Giờ Đông Dương Thứ Hai, 1 tháng 3, 2020", None),
+        ("Thứ Hai, 01/03/2020", "vi-VN"),
+    ],
+)
+def test_a_weekday_that_is_not_the_date_s_is_unparseable(raw: str, locale: str | None) -> None:
+    with pytest.raises(DateParseError) as excinfo:
+        parse_display_date(raw, locale, SITE_TZ, now=NOW)
+    assert excinfo.value.code == "unparseable_date"
+    assert "Sunday" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "locale"),
+    [
+        ("Chủ Nhật, 01/03/2020", "vi-VN"),
+        ("CN, 1 thg 3, 2020", None),
+        ("Sun, Mar 1, 2020", None),
+        ("Sunday, 3/1/2020", "en-US"),
+        ("Sunday edition 1/3/2020", "vi-VN"),
+    ],
+)
+def test_a_weekday_before_the_date_is_read(raw: str, locale: str | None) -> None:
+    parsed = parse_display_date(raw, locale, SITE_TZ, now=NOW)
+    assert parsed.value.date() == INSTANT.date()
+
+
+def test_the_pipeline_records_an_unknown_zone_as_a_problem() -> None:
+    crawler = get_crawler()
+    assert crawler.stats is not None
+    pipeline = DateNormalizationPipeline.from_crawler(crawler)
+    raw = "March 1, 2020, 11:06:00 AM Mars Standard Time"
+    item = ArticleItem(
+        url="https://h/w/x",
+        date_candidates=[{"source": "display_date", "raw": raw, "locale": None}],
+    )
+    pipeline.process_item(item)
+    assert item.published_at is None
+    assert [p["code"] for p in item.problems] == ["unknown_timezone"]
+    assert crawler.stats.get_value("normalize/unknown_timezone") == 1
+    assert "unknown_timezone" in PROBLEM_CODES
