@@ -40,7 +40,6 @@ LIFERAY_ARGUMENTS: dict[str, str] = {**SPIDER_ARGUMENTS, **SITE_ARGUMENTS}
 TRUE_WORDS = frozenset({"1", "true", "yes"})
 FALSE_WORDS = frozenset({"0", "false", "no"})
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_LOCALE = re.compile(r"([a-z]{2,3})[-_]([A-Za-z]{2})")
 _SITE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
@@ -127,10 +126,10 @@ def parse_site_name(value: str, name: str = "site") -> str:
 
 def parse_locale(value: str, name: str = "default_locale") -> str:
     """A locale as ``xx-YY`` (``vi_VN``, Liferay's own spelling, is read as ``vi-VN``)."""
-    match = _LOCALE.fullmatch(str(value).strip())
-    if not match:
-        raise ConfigError(f"{name}={value!r} is not a locale: expected xx-YY, e.g. vi-VN or en-US")
-    return f"{match.group(1)}-{match.group(2).upper()}"
+    # crawler.locales owns locale ids; it raises this module's ConfigError, hence the late import.
+    from crawler.locales import parse_locale as parse_locale_id  # noqa: PLC0415
+
+    return parse_locale_id(value, name)
 
 
 def parse_timezone(value: str, name: str = "SITE_TIMEZONE") -> ZoneInfo:

@@ -2,8 +2,12 @@
 choice of published_at / modified_at among what the page and its listings showed.
 
 Display forms are those of ``FastDateFormatFactoryUtil`` under the JDK's COMPAT and CLDR locale
-data for en_US and vi_VN (reference: liferay.md §3). A numeric d/m date is read in the order its
-locale dictates and never guessed from the digits.
+data for en_US and vi_VN (reference: liferay.md §3), every CLDR style from SHORT to FULL
+(tests/test_dates_cldr.py checks them against Babel). A numeric d/m date is read in the order its
+locale dictates and never guessed from the digits. A zone printed after the time (``+0700``,
+``GMT+7``, ``UTC``, ``Indochina Time``, ``Giờ Đông Dương``) wins over the site's zone; a zone
+name without a known offset is refused, never read as the site's zone. The words and orders of
+each locale live in crawler/locales.py.
 """
 
 from __future__ import annotations
@@ -13,17 +17,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from itemadapter import ItemAdapter
 
 from crawler.items import ArticleItem
+from crawler.locales import (
+    FULL_MONTH_NAMES,
+    MERIDIEMS,
+    MONTH_NAMES,
+    NUMERIC_DATE_ORDER,
+    VI_MONTH_WORDS,
+    WEEKDAYS,
+    ZONE_NAMES,
+    locale_of,
+)
 from pipelines.text import normalize_text
-from pipelines.urls import LOCALE_SEGMENT
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -33,12 +45,15 @@ PROBLEM_CODES: dict[str, str] = {
     "unparseable_date": "a date string matches no supported form, or names an impossible date",
     "ambiguous_date": "a numeric d/m date whose locale is unknown, so day and month cannot be told",
     "unknown_locale": "a numeric date in a locale other than English or Vietnamese",
+    "unknown_timezone": "a date-time printed a time zone name the crawler cannot map to an offset",
     "published_at_date_only": "no published date candidate had a time; published_at is midnight",
     "date_disagreement": "two published date candidates name different instants (or days)",
     "missing_published_at": "the page showed no published date at all",
     "modified_before_published": "the newest modification date is earlier than published_at",
 }
-PARSE_ERROR_CODES = frozenset({"unparseable_date", "ambiguous_date", "unknown_locale"})
+PARSE_ERROR_CODES = frozenset(
+    {"unparseable_date", "ambiguous_date", "unknown_locale", "unknown_timezone"}
+)
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_LOCALE = "vi-VN"
@@ -59,40 +74,6 @@ class DateParseError(ValueError):
         self.code = code
 
 
-# --- locales --------------------------------------------------------------------------------
-
-_LOCALE_TAG = re.compile(
-    r"(?P<lang>[A-Za-z]{2,3})(?:[-_](?P<script>[A-Za-z]{4}))?(?:[-_](?P<region>[A-Za-z]{2}|\d{3}))?"
-)
-# HEPZA's pages name only the language ("en" in the URL); these are the site's two locales.
-_DEFAULT_REGIONS = {"en": "US", "vi": "VN"}
-
-
-def _format_locale(match: re.Match[str]) -> str:
-    lang = match["lang"].lower()
-    parts = [lang]
-    if match["script"]:
-        parts.append(match["script"].title())
-    region = match["region"] or (None if match["script"] else _DEFAULT_REGIONS.get(lang))
-    if region:
-        parts.append(region.upper())
-    return "-".join(parts)
-
-
-def locale_of(*hints: str | None) -> str | None:
-    for hint in hints:
-        tag = (hint or "").strip()
-        if "/" in tag:
-            # A URL or path: only a Liferay i18n prefix names a locale.
-            tag = urlsplit(tag).path.lstrip("/").partition("/")[0]
-            if not LOCALE_SEGMENT.fullmatch(tag):
-                continue
-        match = _LOCALE_TAG.fullmatch(tag)
-        if match:
-            return _format_locale(match)
-    return None
-
-
 def format_iso(dt: datetime) -> str:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"naive datetime {dt!r} has no offset to print")
@@ -100,18 +81,6 @@ def format_iso(dt: datetime) -> str:
 
 
 # --- display dates --------------------------------------------------------------------------
-
-_MONTHS: dict[str, int] = {
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6,
-    "july": 7, "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8,
-    "sep": 9, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
-}  # fmt: skip
-_FULL_MONTH_NAMES = frozenset(
-    {"january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"}
-)  # fmt: skip
-_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 
 # Labels Liferay and Vietnamese portals put before a listing date; what they say about the
 # locale is kept as a hint. Text before the first digit or month name is dropped in any case.
@@ -136,19 +105,38 @@ DATE_LABELS: dict[str, str] = {
     "xuất bản": "vi",
     "thời gian": "vi",
 }
-_LABEL = re.compile(
-    r"(?P<label>"
-    + "|".join(re.escape(label) for label in sorted(DATE_LABELS, key=len, reverse=True))
-    + r")\s*[:\-–]?\s*"
-)
+
+
+def _alternatives(words: Iterable[str]) -> str:
+    return "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+
+
+_MONTH = _alternatives(MONTH_NAMES)
+_WEEKDAY = _alternatives(WEEKDAYS)
+_MERIDIEM = "|".join(r"\.?".join(word) + r"\.?" for word in MERIDIEMS)
+_LABEL = re.compile(rf"(?P<label>{_alternatives(DATE_LABELS)})\s*[:\-–]?\s*")
 _DATE_START = re.compile(rf"\d|\b(?:{_MONTH})\b")
+# A weekday before the date is read (and checked against the date) when the date follows it.
+_WEEKDAY_OR_DATE_START = re.compile(rf"\d|\b(?:{_MONTH}|{_WEEKDAY})\b")
 _VI_WORDS = re.compile(r"\b(?:ngày|tháng|năm|lúc)\b")
+# What may follow a time as its zone: an offset (+0700, GMT+7, UTC+07:00), a zone name as CLDR
+# words it ("Indochina Time", "Giờ Đông Dương") or an abbreviation (UTC, ICT).
+_ZONE = (
+    r"(?:gmt|utc|ut)?\s?[+-]\d{1,2}(?::?\d{2})?"
+    r"|(?:[^\W\d_]+\s+){0,5}?time"
+    r"|giờ(?:\s+[^\W\d_]+){0,6}?"
+    r"|[a-z]{2,5}"
+)
+_OFFSET = re.compile(r"(?:gmt|utc|ut)?\s?(?P<sign>[+-])(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?")
+_ABBREVIATION = re.compile(r"[a-z]{2,5}")
 
 
 def _time(n: int) -> str:
+    # The zone is tried last (lazy): "17:48 ngày 04/02/2026" has no zone called "ngày".
     return (
         rf"(?P<h{n}>\d{{1,2}}):(?P<mi{n}>\d{{2}})(?::(?P<s{n}>\d{{2}}))?"
-        rf"(?:\s?(?P<ap{n}>[ap]\.?m\.?))?"
+        rf"(?:\s?(?P<ap{n}>{_MERIDIEM}))?"
+        rf"(?:\s*(?P<z{n}>{_ZONE}))??"
     )
 
 
@@ -157,11 +145,16 @@ def _sep(n: int) -> str:
 
 
 _NUMERIC = r"(?P<n1>\d{1,2})(?P<nsep>[/.\-])(?P<n2>\d{1,2})(?P=nsep)(?P<ny>\d{4}|\d{2})"
-_VI_LONG = r"(?P<vd>\d{1,2})\s+tháng\s+(?P<vm>\d{1,2})(?P<vsep>\s+năm\s+|\s*,\s*|\s+)(?P<vy>\d{4})"
+_VI_MONTH_WORD = _alternatives(VI_MONTH_WORDS)
+_VI_LONG = (
+    rf"(?P<vd>\d{{1,2}})\s+(?P<vw>{_VI_MONTH_WORD})\s+(?P<vm>\d{{1,2}})"
+    r"(?P<vsep>\s+năm\s+|\s*,\s*|\s+)(?P<vy>\d{4})"
+)
 _EN_MONTH_FIRST = rf"(?P<em>{_MONTH})\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<ey>\d{{4}})"
 _EN_DAY_FIRST = rf"(?P<fd>\d{{1,2}})\s+(?P<fm>{_MONTH})\.?,?\s+(?P<fy>\d{{4}})"
 _DISPLAY_FORM = re.compile(
     rf"(?:{_time(1)}{_sep(1)})?"
+    rf"(?:(?P<wd>{_WEEKDAY})\.?\s*,?\s*)?"
     rf"(?:(?:ngày\s+)?(?:{_NUMERIC}|{_VI_LONG})|{_EN_MONTH_FIRST}|{_EN_DAY_FIRST})"
     rf"(?:{_sep(2)}{_time(2)})?"
 )
@@ -175,14 +168,25 @@ def _two_digit_year(yy: int, now: datetime) -> int:
     return year + 100 if year < start else year
 
 
+def _meridiem(match: re.Match[str], n: int) -> tuple[str, bool] | None:
+    word = match[f"ap{n}"]
+    return MERIDIEMS[word.replace(".", "")] if word else None
+
+
 def _form_locales(
     match: re.Match[str], label_locale: str | None, vietnamese_words: bool
 ) -> set[str]:
     hints: set[str] = set()
     if label_locale:
         hints.add(label_locale)
-    if match["ap1"] or match["ap2"] or match["em"] or match["fm"]:
+    for n in (1, 2):
+        meridiem = _meridiem(match, n)
+        if meridiem:
+            hints.add(meridiem[0])
+    if match["em"] or match["fm"]:
         hints.add("en")
+    if match["wd"]:
+        hints.add(WEEKDAYS[match["wd"]][0])
     if match["vd"] or vietnamese_words:
         hints.add("vi")
     # Only Vietnamese puts a 24-hour time before the date (COMPAT "HH:mm dd/MM/yyyy").
@@ -200,24 +204,35 @@ def _provider(separator: str | None) -> str:
 _NUMERIC_DATE_STYLES = {"/": "short", "-": "medium"}
 
 
+def _time_style(match: re.Match[str], n: int) -> str:
+    # Java's styles: SHORT h:mm, MEDIUM h:mm:ss, LONG adds the zone (z), FULL its name (zzzz).
+    zone = match[f"z{n}"]
+    if zone:
+        return "full" if " " in zone else "long"
+    return "medium" if match[f"s{n}"] else "short"
+
+
 def _pattern_name(lang: str, match: re.Match[str]) -> str:
     time_first = match["h1"] is not None
     has_time = time_first or match["h2"] is not None
     separator = match["sep1"] if time_first else match["sep2"]
+    time_style = f"_{_time_style(match, 1 if time_first else 2)}" if has_time else ""
     if match["n1"]:
         if not has_time:
             return f"{lang}.{_NUMERIC_DATE_STYLES.get(match['nsep'], 'dotted')}"
         liferay_order = (lang == "vi" and time_first) or (lang == "en" and not time_first)
         if liferay_order:
-            return f"{lang}.{_provider(separator)}.short_short"
+            return f"{lang}.{_provider(separator)}.short{time_style}"
         return f"{lang}.{'time_date' if time_first else 'date_time'}"
     if match["vd"]:
         provider = "compat" if "năm" in match["vsep"] else "cldr"
-        return f"vi.{provider}.{'long_short' if has_time else 'long'}"
+        style = "full" if match["wd"] else VI_MONTH_WORDS[match["vw"]]
+        return f"vi.{provider}.{style}{time_style}"
     if match["em"]:
+        style = "full" if match["wd"] else "long" if match["em"] in FULL_MONTH_NAMES else "medium"
         if has_time:
-            return f"en.{_provider(separator)}.long_short"
-        return "en.long" if match["em"] in _FULL_MONTH_NAMES else "en.medium"
+            return f"en.{_provider(separator)}.{style}{time_style}"
+        return f"en.{style}"
     return "en.day_month_year" + (".time" if has_time else "")
 
 
@@ -230,7 +245,7 @@ def _date_order_language(hints: set[str], locale: str | None, raw: str) -> str:
     if resolved is None:
         raise DateParseError("ambiguous_date", f"{raw!r}: day/month order unknown without a locale")
     lang = resolved.split("-")[0]
-    if lang not in ("en", "vi"):
+    if lang not in NUMERIC_DATE_ORDER:
         raise DateParseError("unknown_locale", f"{raw!r}: no date order known for {resolved}")
     return lang
 
@@ -241,14 +256,64 @@ def _clock_time(match: re.Match[str], raw: str) -> tuple[int, int, int] | None:
         return None
     hour, minute = int(match[f"h{n}"]), int(match[f"mi{n}"])
     second = int(match[f"s{n}"] or 0)
-    meridiem = match[f"ap{n}"]
+    meridiem = _meridiem(match, n)
     if meridiem:
         if not 1 <= hour <= 12:
             raise DateParseError("unparseable_date", f"{raw!r}: hour {hour} with AM/PM")
-        hour = hour % 12 + (12 if meridiem.startswith("p") else 0)
+        hour = hour % 12 + (12 if meridiem[1] else 0)
     if hour > 23 or minute > 59 or second > 59:
         raise DateParseError("unparseable_date", f"{raw!r}: impossible time")
     return hour, minute, second
+
+
+def _fixed_offset(text: str) -> tzinfo | None:
+    match = _OFFSET.fullmatch(text)
+    if match is None:
+        return None
+    hours, minutes = int(match["h"]), int(match["m"] or 0)
+    if hours > 23 or minutes > 59:
+        return None
+    sign = -1 if match["sign"] == "-" else 1
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _in_printed_zone(name: str, wall: datetime, raw: str) -> datetime:
+    """The instant of ``wall`` (a wall time in the site's zone) read in the zone printed after
+    its time, which wins over the site's zone."""
+    name = " ".join(name.split())
+    if _OFFSET.fullmatch(name):
+        offset = _fixed_offset(name)
+        if offset is None:
+            raise DateParseError("unparseable_date", f"{raw!r}: impossible UTC offset {name!r}")
+        return wall.replace(tzinfo=offset)
+    known = ZONE_NAMES.get(name)
+    if known is not None:
+        return wall.replace(tzinfo=_fixed_offset(known) or ZoneInfo(known))
+    # An abbreviation that names zones in several places (EST, CST, IST) is only taken when it
+    # is the site zone's own at that time: EST on an America/New_York portal. It also tells
+    # which of the two 1:30 AM of a DST end was meant.
+    for fold in (0, 1):
+        candidate = wall.replace(fold=fold)
+        if (candidate.tzname() or "").lower() == name:
+            return candidate
+    if _ABBREVIATION.fullmatch(name) and name.upper() not in normalize_text(raw):
+        # A lower-case word after a time is no zone abbreviation, only a form we do not know.
+        raise DateParseError("unparseable_date", f"{raw!r}: matches no supported date form")
+    raise DateParseError(
+        "unknown_timezone",
+        f"{raw!r}: the time zone {name!r} is not one the crawler can name an offset for",
+    )
+
+
+def _match_display_form(text: str) -> re.Match[str] | None:
+    for start_pattern in (_WEEKDAY_OR_DATE_START, _DATE_START):
+        start = start_pattern.search(text)
+        if start is None:
+            continue
+        match = _DISPLAY_FORM.fullmatch(text[start.start() :])
+        if match is not None:
+            return match
+    return None
 
 
 def parse_display_date(
@@ -262,11 +327,9 @@ def parse_display_date(
     if label:
         label_locale = DATE_LABELS[label["label"]]
         text = text[label.end() :]
-    start = _DATE_START.search(text)
-    if start is None:
+    if _DATE_START.search(text) is None:
         raise DateParseError("unparseable_date", f"{raw!r}: no date in it")
-    text = text[start.start() :].rstrip(" .,;|-")
-    match = _DISPLAY_FORM.fullmatch(text)
+    match = _match_display_form(text.rstrip(" .,;|-"))
     if match is None or (match["h1"] and match["h2"]):
         raise DateParseError("unparseable_date", f"{raw!r}: matches no supported date form")
 
@@ -275,16 +338,17 @@ def parse_display_date(
     if match["n1"]:
         lang = _date_order_language(hints, locale, raw)
         first, second = int(match["n1"]), int(match["n2"])
-        month, day = (first, second) if lang == "en" else (second, first)
+        month_first = NUMERIC_DATE_ORDER[lang] == "md"
+        month, day = (first, second) if month_first else (second, first)
         year = int(match["ny"])
         if len(match["ny"]) == 2:
             year = _two_digit_year(year, now or datetime.now(tz))
     elif match["vd"]:
         day, month, year = int(match["vd"]), int(match["vm"]), int(match["vy"])
     elif match["em"]:
-        day, month, year = int(match["ed"]), _MONTHS[match["em"]], int(match["ey"])
+        day, month, year = int(match["ed"]), MONTH_NAMES[match["em"]], int(match["ey"])
     else:
-        day, month, year = int(match["fd"]), _MONTHS[match["fm"]], int(match["fy"])
+        day, month, year = int(match["fd"]), MONTH_NAMES[match["fm"]], int(match["fy"])
 
     clock = _clock_time(match, raw)
     hour, minute, second = clock or (0, 0, 0)
@@ -292,6 +356,14 @@ def parse_display_date(
         value = datetime(year, month, day, hour, minute, second, tzinfo=tz)
     except ValueError as exc:
         raise DateParseError("unparseable_date", f"{raw!r}: {exc}") from None
+    if match["wd"] and WEEKDAYS[match["wd"]][1] != value.weekday():
+        raise DateParseError(
+            "unparseable_date", f"{raw!r}: {value.date()} is a {value:%A}, not {match['wd']!r}"
+        )
+    # A printed offset or zone name wins over the site's zone.
+    zone_name = match["z1"] or match["z2"]
+    if zone_name:
+        value = _in_printed_zone(zone_name, value, raw).astimezone(tz)
     return ParsedDate(value=value, has_time=clock is not None, pattern=_pattern_name(lang, match))
 
 

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
+from crawler.locales import split_locale_prefix
 from pipelines.base import ArticlePipeline
 
 if TYPE_CHECKING:
@@ -28,12 +29,6 @@ _RESERVED = frozenset(b":/?#[]@!$&'()*+,;=%")
 _PATH_SAFE = "/:@!$&'()*+,;="
 _QUERY_SAFE = "/?:@!$&'()*+,;="
 
-# A Liferay i18n path prefix: en, vi, en-US, en_US, vi-VN, zh-Hant-TW, fil-PH. Three-letter
-# languages only with a region so that short layout names ("tin") are not taken for locales.
-LOCALE_SEGMENT = re.compile(
-    r"[a-z]{2}(?:[-_][A-Za-z]{4})?(?:[-_](?:[A-Za-z]{2}|\d{3}))?"
-    r"|[a-z]{3}(?:[-_][A-Za-z]{4})?[-_](?:[A-Za-z]{2}|\d{3})"
-)
 _SITE_PREFIX = r"(?:/web/(?P<site>[^/]+))?"
 _DISPLAY_PAGE = re.compile(rf"^{_SITE_PREFIX}/w/(?P<slug>[^/]+)/?$")
 # Older Liferay versions append the group id after the urlTitle: .../content/<slug>/40615.
@@ -154,10 +149,7 @@ def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
 
 
 def _strip_locale(path: str) -> str:
-    first, sep, rest = path.lstrip("/").partition("/")
-    if first and LOCALE_SEGMENT.fullmatch(first):
-        return "/" + rest if sep else "/"
-    return path
+    return split_locale_prefix(path)[1]
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

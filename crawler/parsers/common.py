@@ -7,13 +7,12 @@ import weakref
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
+from crawler.locales import page_locale_of
+
 if TYPE_CHECKING:
     from parsel import Selector, SelectorList
 
 _WS = re.compile(r"\s+")
-
-# Liferay renders "lang" as a W3C id (vi-VN), og:locale as a language id (vi_VN).
-_LOCALE = re.compile(r"^([a-z]{2,3})(?:[-_]([A-Za-z]{2}))?$")
 
 
 def clean(text: str | None) -> str:
@@ -66,14 +65,7 @@ def meta_content(sel: Selector, *names: str) -> str | None:
 
 def page_locale(sel: Selector) -> str | None:
     """The page's locale as a W3C id (vi-VN), from html lang, then og:locale."""
-    for raw in (sel.xpath("/html/@lang").get(), meta_content(sel, "og:locale")):
-        if not raw:
-            continue
-        match = _LOCALE.match(raw.strip())
-        if match:
-            lang, region = match.groups()
-            return f"{lang}-{region.upper()}" if region else lang
-    return None
+    return page_locale_of(sel.xpath("/html/@lang").get(), meta_content(sel, "og:locale"))
 
 
 def absolute(base_url: str, href: str | None) -> str | None:

@@ -26,6 +26,7 @@ Fields (README.md, "Adding a portal", lists them with examples):
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from crawler.config import ConfigError, parse_base_url, parse_timezone
+from crawler.locales import parse_locale
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -64,7 +66,6 @@ LABEL_KINDS: dict[str, str] = {
 }
 COVERAGE_FIELDS = ("title", "published_at", "body_text", "author")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-_LOCALE = re.compile(r"[a-z]{2,3}-[A-Z]{2}")
 _GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 KNOWN_FIELDS = frozenset(
     {
@@ -194,9 +195,10 @@ def _table(source: str, name: str, value: object, known: Mapping[str, str]) -> S
 
 
 def _locale(source: str, name: str, value: object) -> str:
-    if not isinstance(value, str) or not _LOCALE.fullmatch(value):
-        raise _fail(source, name, value, "a locale of the form xx-YY, e.g. vi-VN")
-    return value
+    if isinstance(value, str):
+        with contextlib.suppress(ConfigError):
+            return parse_locale(value, name)
+    raise _fail(source, name, value, "a locale of the form xx-YY, e.g. vi-VN")
 
 
 def _day(source: str, name: str, value: object) -> date | None:
