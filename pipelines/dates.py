@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from itemadapter import ItemAdapter
 
 from crawler.items import ArticleItem
+from pipelines.problems import problem_codes
 from pipelines.text import normalize_text
 from pipelines.urls import LOCALE_SEGMENT
 
@@ -29,15 +30,15 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-PROBLEM_CODES: dict[str, str] = {
-    "unparseable_date": "a date string matches no supported form, or names an impossible date",
-    "ambiguous_date": "a numeric d/m date whose locale is unknown, so day and month cannot be told",
-    "unknown_locale": "a numeric date in a locale other than English or Vietnamese",
-    "published_at_date_only": "no published date candidate had a time; published_at is midnight",
-    "date_disagreement": "two published date candidates name different instants (or days)",
-    "missing_published_at": "the page showed no published date at all",
-    "modified_before_published": "the newest modification date is earlier than published_at",
-}
+PROBLEM_CODES: dict[str, str] = problem_codes(
+    "unparseable_date",
+    "ambiguous_date",
+    "unknown_locale",
+    "published_at_date_only",
+    "date_disagreement",
+    "missing_published_at",
+    "modified_before_published",
+)
 PARSE_ERROR_CODES = frozenset({"unparseable_date", "ambiguous_date", "unknown_locale"})
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
