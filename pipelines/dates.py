@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from itemadapter import ItemAdapter
 
-from crawler.items import ArticleItem
+from crawler.items import ArticleItem, DateCandidate
 from pipelines.problems import problem_codes
 from pipelines.text import normalize_text
 from pipelines.urls import LOCALE_SEGMENT
@@ -374,8 +374,8 @@ class _Candidate:
     parsed: ParsedDate
 
 
-def _trust(candidate: dict[str, Any]) -> int:
-    source = candidate.get("source")
+def _trust(candidate: DateCandidate) -> int:
+    source = candidate.source
     if source in PUBLISHED_TRUST_ORDER:
         return PUBLISHED_TRUST_ORDER.index(source)
     return len(PUBLISHED_TRUST_ORDER)
@@ -409,13 +409,13 @@ class DateNormalizationPipeline:
         )
 
     def parse_candidate(
-        self, candidate: dict[str, Any], item: ArticleItem, now: datetime
+        self, candidate: DateCandidate, item: ArticleItem, now: datetime
     ) -> ParsedDate:
-        raw = candidate["raw"]
+        raw = candidate.raw
         if looks_machine(raw):
             return parse_machine_date(raw, self.tz)
         locale = locale_of(
-            candidate.get("locale"), item.page_locale, item.fetched_url, self.default_locale
+            candidate.locale, item.page_locale, item.fetched_url, self.default_locale
         )
         return parse_display_date(raw, locale, self.tz, now=now)
 
@@ -428,11 +428,11 @@ class DateNormalizationPipeline:
         modified: list[_Candidate] = []
         published_seen = modified_seen = False
         for candidate in sorted(adapter.get("date_candidates") or [], key=_trust):
-            raw = candidate.get("raw")
-            kind = candidate.get("kind") or "published"
+            raw = candidate.raw
+            kind = candidate.kind or "published"
             if not isinstance(raw, str) or not raw.strip() or kind not in ("published", "modified"):
                 continue
-            source = str(candidate.get("source") or "unknown")
+            source = candidate.source or "unknown"
             field = f"{kind}_at"
             if kind == "published":
                 published_seen = True
