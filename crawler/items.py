@@ -36,6 +36,42 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "problems",
 )
 
+DATE_SOURCES: tuple[str, ...] = (
+    "json_ld",
+    "meta",
+    "display_date",
+    "listing",
+    "sitemap_lastmod",
+)
+DATE_KINDS: tuple[str, ...] = ("published", "modified")
+
+
+@dataclass(frozen=True, slots=True)
+class DateCandidate:
+    """A date string the page (or the listing or sitemap that led to it) showed, unparsed:
+    the date normalizer (pipelines/dates.py) reads it with its locale and the site's zone."""
+
+    source: str  # where it was read: one of DATE_SOURCES (a parser may add its own)
+    raw: str  # as printed
+    locale: str | None = None  # "vi-VN", "en-US"; None: the page's or the site's default
+    kind: str = "published"  # one of DATE_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class ListingHint:
+    """What the listing an article was found in says about it; travels to the article's
+    callback as ``cb_kwargs={"hint": ...}``."""
+
+    name: str | None = None  # the listing's name: the category when the page gives none
+    locale: str | None = None  # the listing page's locale, for its date
+    date_raw: str | None = None  # the entry's date as the listing printed it
+
+    def date_candidate(self) -> DateCandidate | None:
+        if not self.date_raw:
+            return None
+        return DateCandidate("listing", self.date_raw, self.locale, "published")
+
+
 # The per-run feed: the record, then what this run found it to be against the database.
 FEED_FIELDS: tuple[str, ...] = (*EXPORT_FIELDS, "change")
 CHANGES: tuple[str, ...] = ("new", "changed", "unchanged")
@@ -74,10 +110,8 @@ class ArticleItem:
 
     # crawl evidence (not exported)
     fetched_url: str | None = None
-    # every date string the page (or the listing/sitemap that led to it) showed:
-    # {"source": "display_date" | "meta" | "json_ld" | "listing" | "sitemap_lastmod" | ...,
-    #  "raw": str, "locale": "vi-VN" | "en-US" | None, "kind": "published" | "modified"}
-    date_candidates: list[dict[str, Any]] = field(default_factory=list)
+    # every date string the page (or the listing/sitemap that led to it) showed
+    date_candidates: list[DateCandidate] = field(default_factory=list)
     # locale of the fetched page: html lang, og:locale, URL prefix, in that order of trust
     page_locale: str | None = None
     # og:description or another untruncated description, if the page had one

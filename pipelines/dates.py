@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from itemadapter import ItemAdapter
 
-from crawler.items import ArticleItem
+from crawler.items import ArticleItem, DateCandidate
 from crawler.locales import (
     FULL_MONTH_NAMES,
     MERIDIEMS,
@@ -32,6 +32,7 @@ from crawler.locales import (
     ZONE_NAMES,
     locale_of,
 )
+from pipelines.problems import problem_codes
 from pipelines.text import normalize_text
 
 if TYPE_CHECKING:
@@ -41,16 +42,16 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-PROBLEM_CODES: dict[str, str] = {
-    "unparseable_date": "a date string matches no supported form, or names an impossible date",
-    "ambiguous_date": "a numeric d/m date whose locale is unknown, so day and month cannot be told",
-    "unknown_locale": "a numeric date in a locale other than English or Vietnamese",
-    "unknown_timezone": "a date-time printed a time zone name the crawler cannot map to an offset",
-    "published_at_date_only": "no published date candidate had a time; published_at is midnight",
-    "date_disagreement": "two published date candidates name different instants (or days)",
-    "missing_published_at": "the page showed no published date at all",
-    "modified_before_published": "the newest modification date is earlier than published_at",
-}
+PROBLEM_CODES: dict[str, str] = problem_codes(
+    "unparseable_date",
+    "ambiguous_date",
+    "unknown_locale",
+    "unknown_timezone",
+    "published_at_date_only",
+    "date_disagreement",
+    "missing_published_at",
+    "modified_before_published",
+)
 PARSE_ERROR_CODES = frozenset(
     {"unparseable_date", "ambiguous_date", "unknown_locale", "unknown_timezone"}
 )
@@ -445,8 +446,8 @@ class _Candidate:
     parsed: ParsedDate
 
 
-def _trust(candidate: dict[str, Any]) -> int:
-    source = candidate.get("source")
+def _trust(candidate: DateCandidate) -> int:
+    source = candidate.source
     if source in PUBLISHED_TRUST_ORDER:
         return PUBLISHED_TRUST_ORDER.index(source)
     return len(PUBLISHED_TRUST_ORDER)
@@ -480,13 +481,13 @@ class DateNormalizationPipeline:
         )
 
     def parse_candidate(
-        self, candidate: dict[str, Any], item: ArticleItem, now: datetime
+        self, candidate: DateCandidate, item: ArticleItem, now: datetime
     ) -> ParsedDate:
-        raw = candidate["raw"]
+        raw = candidate.raw
         if looks_machine(raw):
             return parse_machine_date(raw, self.tz)
         locale = locale_of(
-            candidate.get("locale"), item.page_locale, item.fetched_url, self.default_locale
+            candidate.locale, item.page_locale, item.fetched_url, self.default_locale
         )
         return parse_display_date(raw, locale, self.tz, now=now)
 
@@ -499,11 +500,11 @@ class DateNormalizationPipeline:
         modified: list[_Candidate] = []
         published_seen = modified_seen = False
         for candidate in sorted(adapter.get("date_candidates") or [], key=_trust):
-            raw = candidate.get("raw")
-            kind = candidate.get("kind") or "published"
+            raw = candidate.raw
+            kind = candidate.kind or "published"
             if not isinstance(raw, str) or not raw.strip() or kind not in ("published", "modified"):
                 continue
-            source = str(candidate.get("source") or "unknown")
+            source = candidate.source or "unknown"
             field = f"{kind}_at"
             if kind == "published":
                 published_seen = True

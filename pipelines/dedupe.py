@@ -7,14 +7,13 @@ hash. Duplicates across runs are the storage pipeline's job (it asks the databas
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from crawler.identity import content_hash
 from crawler.items import ArticleItem
 from crawler.outcome import fail_run
 from pipelines.storage.store import StorageError
@@ -23,24 +22,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
-
-CONTENT_FIELDS = (
-    "title",
-    "summary",
-    "body_text",
-    "author",
-    "published_at",
-    "category",
-    "tags",
-    "images",
-    "attachments",
-)
-
-
-def content_hash(adapter: ItemAdapter) -> str:
-    content = {name: adapter.get(name) for name in CONTENT_FIELDS}
-    blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 class DedupePipeline:

@@ -10,17 +10,13 @@ import lxml.html
 import nh3
 
 from pipelines.base import ArticlePipeline
+from pipelines.problems import add_problem, problem_codes
 from pipelines.text import strip_controls
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter
 
-PROBLEM_CODES: dict[str, str] = {
-    "body_html_sanitized": (
-        "the sanitizer removed elements or event-handler attributes from body_html "
-        "(the message lists them)"
-    ),
-}
+PROBLEM_CODES: dict[str, str] = problem_codes("body_html_sanitized")
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -156,11 +152,4 @@ class BodyHtmlPipeline(ArticlePipeline):
         if removed:
             self.stats.inc_value("normalize/body_html_removed_elements", sum(removed.values()))
             listing = ", ".join(f"{name} x{count}" for name, count in sorted(removed.items()))
-            adapter["problems"] = [
-                *(adapter.get("problems") or []),
-                {
-                    "field": "body_html",
-                    "code": "body_html_sanitized",
-                    "message": f"removed: {listing}",
-                },
-            ]
+            add_problem(adapter, "body_html_sanitized", f"removed: {listing}")

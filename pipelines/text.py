@@ -4,28 +4,20 @@ import unicodedata
 from typing import TYPE_CHECKING, Any, Self
 
 from pipelines.base import ArticlePipeline
+from pipelines.problems import add_problem, problem_codes
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-PROBLEM_CODES: dict[str, str] = {
-    "summary_truncated": (
-        "the summary ends with '...' and no untruncated description continues it; "
-        "the shortened text was kept"
-    ),
-    "title_too_long": "the title was longer than MAX_TITLE_CHARS; the first characters were kept",
-    "summary_too_long": (
-        "the summary was longer than MAX_SUMMARY_CHARS; the first characters were kept"
-    ),
-    "author_too_long": (
-        "the author was longer than MAX_AUTHOR_CHARS; the first characters were kept"
-    ),
-    "category_too_long": (
-        "the category was longer than MAX_CATEGORY_CHARS; the first characters were kept"
-    ),
-}
+PROBLEM_CODES: dict[str, str] = problem_codes(
+    "summary_truncated",
+    "title_too_long",
+    "summary_too_long",
+    "author_too_long",
+    "category_too_long",
+)
 
 # field -> the setting that caps its length (in characters, after normalization)
 LENGTH_SETTINGS: dict[str, str] = {
@@ -149,17 +141,12 @@ class TextNormalizationPipeline(ArticlePipeline):
                 continue
             adapter[name] = cap_length(value, limit)
             self.stats.inc_value(f"normalize/{name}_too_long")
-            adapter["problems"] = [
-                *(adapter.get("problems") or []),
-                {
-                    "field": name,
-                    "code": f"{name}_too_long",
-                    "message": (
-                        f"{name} had {len(value)} characters; the first "
-                        f"{len(adapter[name])} were kept ({LENGTH_SETTINGS[name]}={limit})"
-                    ),
-                },
-            ]
+            add_problem(
+                adapter,
+                f"{name}_too_long",
+                f"{name} had {len(value)} characters; the first "
+                f"{len(adapter[name])} were kept ({LENGTH_SETTINGS[name]}={limit})",
+            )
 
     def _set(self, adapter: ItemAdapter, name: str, value: Any) -> None:
         if adapter.get(name) != value:
@@ -221,14 +208,7 @@ class TextNormalizationPipeline(ArticlePipeline):
             if full
             else "the page has no full description"
         )
-        adapter["problems"] = [
-            *(adapter.get("problems") or []),
-            {
-                "field": "summary",
-                "code": "summary_truncated",
-                "message": f"summary ends with an ellipsis and {reason}",
-            },
-        ]
+        add_problem(adapter, "summary_truncated", f"summary ends with an ellipsis and {reason}")
 
     def _drop_byline(self, adapter: ItemAdapter) -> None:
         body = adapter.get("body_text")

@@ -9,16 +9,12 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from crawler.locales import split_locale_prefix
 from pipelines.base import ArticlePipeline
+from pipelines.problems import add_problem, problem_codes
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter
 
-PROBLEM_CODES: dict[str, str] = {
-    "missing_url": "the item has neither a url nor a fetched_url",
-    "url_not_article": (
-        "the canonical URL is neither a /w/<slug> display page nor an asset_publisher content URL"
-    ),
-}
+PROBLEM_CODES: dict[str, str] = problem_codes("missing_url", "url_not_article")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _JSESSIONID = re.compile(r";jsessionid=[^/?#;]*", re.IGNORECASE)
@@ -235,7 +231,4 @@ class UrlNormalizationPipeline(ArticlePipeline):
                     entry["url"] = normalize_url(urljoin(fetched or canonical, entry["url"]))
 
     def _problem(self, adapter: ItemAdapter, field: str, code: str, message: str) -> None:
-        adapter["problems"] = [
-            *(adapter.get("problems") or []),
-            {"field": field, "code": code, "message": message},
-        ]
+        add_problem(adapter, code, message, field)

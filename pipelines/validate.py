@@ -13,6 +13,8 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import EXPORT_FIELDS, ArticleItem
+from pipelines.problems import problem as reject_reason
+from pipelines.problems import problem_codes
 from pipelines.rejects import RejectsFile
 
 if TYPE_CHECKING:
@@ -26,17 +28,14 @@ REQUIRED_FIELDS = ("url", "title", "body_text", "published_at")
 COVERAGE_FIELDS = ("title", "published_at", "body_text", "author")
 PAGE_DATE_SOURCES = frozenset({"json_ld", "meta", "display_date"})
 
-PROBLEM_CODES = {
-    "not_article": "the page is not an article (soft 404, empty shell, no body)",
-    "missing_url": "no URL could be determined",
-    "missing_title": "no title on the page",
-    "missing_body_text": "no article body on the page",
-    "missing_published_at": "no publication date could be read",
-    "body_too_long": (
-        "body_text or body_html is longer than MAX_BODY_CHARS (the message gives the lengths); "
-        "the page is rejected rather than stored cut"
-    ),
-}
+PROBLEM_CODES: dict[str, str] = problem_codes(
+    "not_article",
+    "missing_url",
+    "missing_title",
+    "missing_body_text",
+    "missing_published_at",
+    "body_too_long",
+)
 BODY_FIELDS = ("body_text", "body_html")
 
 
@@ -47,27 +46,18 @@ def body_too_long(adapter: ItemAdapter, max_chars: int) -> dict[str, str] | None
     if not max_chars or max(lengths.values()) <= max_chars:
         return None
     sizes = ", ".join(f"{name} {length:,}" for name, length in lengths.items())
-    return {
-        "field": "body_text",
-        "code": "body_too_long",
-        "message": f"{sizes} characters, over MAX_BODY_CHARS={max_chars:,}",
-    }
+    return reject_reason("body_too_long", f"{sizes} characters, over MAX_BODY_CHARS={max_chars:,}")
 
 
 def rejection_reasons(adapter: ItemAdapter) -> list[dict[str, str]]:
     reasons = []
     not_article = adapter.get("not_article_reason")
     if not_article:
-        reasons.append({"field": "url", "code": "not_article", "message": not_article})
+        reasons.append(reject_reason("not_article", not_article))
     for name in REQUIRED_FIELDS:
         if not adapter.get(name):
-            reasons.append(
-                {
-                    "field": name,
-                    "code": f"missing_{name}",
-                    "message": PROBLEM_CODES[f"missing_{name}"],
-                }
-            )
+            code = f"missing_{name}"
+            reasons.append(reject_reason(code, PROBLEM_CODES[code], name))
     # Say why a date is missing when the date normalizer recorded it.
     if not adapter.get("published_at"):
         reasons.extend(p for p in adapter.get("problems") or [] if p.get("field") == "published_at")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pipelines.storage.store import article_id
+from crawler.identity import article_id
 from tests.postgres import PostgresNotInstalled, PostgresServer
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem
-from crawler.parsers.article import parse_article
+from crawler.parsers.article import article_item, parse_article
 from pipelines.dates import DateNormalizationPipeline
 from pipelines.dedupe import DedupePipeline
 from pipelines.html import BodyHtmlPipeline
@@ -36,20 +36,7 @@ def page(head: str = "", content: str = "", lang: str = "vi-VN") -> str:
 
 def run_pipelines(html: str, rejects: Path) -> tuple[ArticleItem | None, list[dict[str, Any]]]:
     crawler = get_crawler(settings_dict={"REJECTS_PATH": str(rejects)})
-    parsed = parse_article(html, URL)
-    item: Any = ArticleItem(
-        url=parsed.canonical_url or URL,
-        title=parsed.title,
-        summary=parsed.summary,
-        body_text=parsed.body_text,
-        body_html=parsed.body_html,
-        author=parsed.author,
-        fetched_url=URL,
-        date_candidates=parsed.date_candidates,
-        page_locale=parsed.locale,
-        full_description=parsed.full_description,
-        not_article_reason=parsed.not_article_reason,
-    )
+    item: Any = article_item(parse_article(html, URL), URL)
     stages = [
         TextNormalizationPipeline,
         UrlNormalizationPipeline,

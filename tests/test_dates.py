@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem, ArticleUrlItem
+from crawler.items import ArticleItem, ArticleUrlItem, DateCandidate
 from pipelines.dates import (
     PROBLEM_CODES,
     DateNormalizationPipeline,
@@ -510,8 +510,8 @@ def _pipeline(**settings_dict: Any) -> tuple[DateNormalizationPipeline, dict[str
 
 def _candidate(
     source: str, raw: str, kind: str = "published", locale: str | None = None
-) -> dict[str, Any]:
-    return {"source": source, "raw": raw, "locale": locale, "kind": kind}
+) -> DateCandidate:
+    return DateCandidate(source, raw, locale, kind)
 
 
 def _codes(item: ArticleItem) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 from babel.dates import format_date, format_datetime, get_time_format
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem
+from crawler.items import ArticleItem, DateCandidate
 from pipelines.dates import (
     PROBLEM_CODES,
     DateNormalizationPipeline,
@@ -258,7 +258,7 @@ def test_the_pipeline_records_an_unknown_zone_as_a_problem() -> None:
     raw = "March 1, 2020, 11:06:00 AM Mars Standard Time"
     item = ArticleItem(
         url="https://h/w/x",
-        date_candidates=[{"source": "display_date", "raw": raw, "locale": None}],
+        date_candidates=[DateCandidate("display_date", raw, None, "published")],
     )
     pipeline.process_item(item)
     assert item.published_at is None

@@ -26,8 +26,9 @@ from crawler.commands.export import (
     to_jsonable,
     write_export,
 )
+from crawler.identity import article_id
 from crawler.items import EXPORT_FIELDS
-from pipelines.storage.store import ArticleStore, article_id
+from pipelines.storage.store import ArticleStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

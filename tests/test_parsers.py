@@ -51,7 +51,7 @@ def test_seed_page_vi() -> None:
         "nhiệm vụ 3 tháng cuối năm 2022"
     )
     assert page.author == "Minh Trí"
-    assert [c["raw"] for c in page.date_candidates] == ["17:48 18/01/2023"]
+    assert [c.raw for c in page.date_candidates] == ["17:48 18/01/2023"]
     assert page.locale == "vi-VN"
     assert page.summary is not None and page.summary.endswith("...")
     assert page.body_text is not None
@@ -63,7 +63,7 @@ def test_seed_page_vi() -> None:
 
 def test_seed_page_en_has_the_en_date_and_same_content() -> None:
     en, vi = _article("article-seed-en.html"), _article("article-seed-vi.html")
-    assert [c["raw"] for c in en.date_candidates] == ["1/18/23 5:48 PM"]
+    assert [c.raw for c in en.date_candidates] == ["1/18/23 5:48 PM"]
     assert en.locale == "en-US"
     assert (en.title, en.body_text, en.author) == (vi.title, vi.body_text, vi.author)
     assert en.alternate_by_lang["x-default"] == vi.canonical_url

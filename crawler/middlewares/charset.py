@@ -19,6 +19,7 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from crawler.items import ArticleItem
+from pipelines.problems import add_problem, problem_codes
 
 if TYPE_CHECKING:
     from typing import Self
@@ -29,12 +30,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_CODES: dict[str, str] = {
-    "charset_corrected": (
-        "the page declared a single-byte charset (e.g. ISO-8859-1) but its bytes are UTF-8; "
-        "it was decoded as UTF-8 (the message names the declared charset)"
-    ),
-}
+PROBLEM_CODES: dict[str, str] = problem_codes("charset_corrected")
 # request meta key: the charset the page declared, when it was corrected
 CORRECTED_META = "charset_corrected_from"
 _ALL_BYTES = bytes(range(256))
@@ -102,12 +98,9 @@ class CharsetProblemMiddleware(BaseSpiderMiddleware):
         declared = response.meta.get(CORRECTED_META)
         if declared:
             adapter = ItemAdapter(item)
-            adapter["problems"] = [
-                *(adapter.get("problems") or []),
-                {
-                    "field": "body_text",
-                    "code": "charset_corrected",
-                    "message": f"the page declared {declared} but is UTF-8; read as UTF-8",
-                },
-            ]
+            add_problem(
+                adapter,
+                "charset_corrected",
+                f"the page declared {declared} but is UTF-8; read as UTF-8",
+            )
         return item

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Any
 from lxml import html as lxml_html
 from parsel import Selector
 
+from crawler.identity import is_article_url
+from crawler.items import ArticleItem, DateCandidate, ListingHint
 from crawler.parsers.common import absolute, clean, first_text, meta_content, page_locale, text_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from lxml.etree import _Element
 
 # --- selectors, most trusted first ---------------------------------------------------------
@@ -120,7 +124,7 @@ class ArticlePage:
     images: list[dict[str, Any]] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
     related_urls: list[str] = field(default_factory=list)
-    date_candidates: list[dict[str, Any]] = field(default_factory=list)
+    date_candidates: list[DateCandidate] = field(default_factory=list)
     not_article_reason: str | None = None
     # which layer produced each field, for the run report's per-layer coverage
     layers: dict[str, str] = field(default_factory=dict)
@@ -162,10 +166,54 @@ def parse_article(html: str, url: str) -> ArticlePage:
     page.category, page.layers["category"] = extract_category(sel)
     page.tags = extract_tags(sel)
     page.date_candidates = extract_date_candidates(sel, json_ld, body, page.locale)
-    page.layers["published_at"] = page.date_candidates[0]["source"] if page.date_candidates else ""
+    page.layers["published_at"] = page.date_candidates[0].source if page.date_candidates else ""
     page.not_article_reason = extract_not_article_reason(sel, page)
     page.layers = {k: v for k, v in page.layers.items() if v}
     return page
+
+
+def article_item(
+    page: ArticlePage,
+    fetched_url: str,
+    *,
+    source: str | None = None,
+    hint: ListingHint | None = None,
+    lastmod: str | None = None,
+    met_urls: Sequence[str] = (),
+    same_article: Callable[[str], bool] | None = None,
+) -> ArticleItem:
+    """The record of a parsed article page: the one page-to-item mapping (the spider, the
+    tests and the benchmarks use it). ``hint``: what the listing that led here said;
+    ``lastmod``: the sitemap's; ``met_urls``: other URLs met for the article;
+    ``same_article``: which of the page's alternate URLs are this article (default: all)."""
+    candidates = list(page.date_candidates)
+    listing_date = hint.date_candidate() if hint else None
+    if listing_date:
+        candidates.append(listing_date)
+    if lastmod:
+        candidates.append(DateCandidate("sitemap_lastmod", lastmod, None, "modified"))
+    alternates = [u for u in page.alternate_urls if same_article is None or same_article(u)]
+    return ArticleItem(
+        url=page.canonical_url or fetched_url,
+        alternate_urls=[*alternates, *met_urls],
+        title=page.title,
+        summary=page.summary,
+        body_text=page.body_text,
+        body_html=page.body_html,
+        author=page.author,
+        language=page.locale,
+        category=page.category or (hint.name if hint else None),
+        tags=page.tags,
+        images=page.images,
+        attachments=page.attachments,
+        related_urls=[u for u in page.related_urls if is_article_url(u)],
+        source=source,
+        fetched_url=fetched_url,
+        date_candidates=candidates,
+        page_locale=page.locale,
+        full_description=page.full_description,
+        not_article_reason=page.not_article_reason,
+    )
 
 
 def extract_canonical_url(sel: Selector, url: str) -> str | None:
@@ -508,14 +556,14 @@ def extract_tags(sel: Selector) -> list[str]:
 
 def extract_date_candidates(
     sel: Selector, json_ld: list[dict[str, Any]], body: _Body, locale: str | None
-) -> list[dict[str, Any]]:
+) -> list[DateCandidate]:
     """Every date the page states, most trusted first; the normalizer picks and cross-checks."""
-    found: list[dict[str, Any]] = []
+    found: list[DateCandidate] = []
 
     def add(source: str, raw: str | None, kind: str = "published") -> None:
         raw = clean(raw)
-        if raw and not any(c["raw"] == raw and c["kind"] == kind for c in found):
-            found.append({"source": source, "raw": raw, "locale": locale, "kind": kind})
+        if raw and not any(c.raw == raw and c.kind == kind for c in found):
+            found.append(DateCandidate(source, raw, locale, kind))
 
     for data in json_ld:
         add("json_ld", _str(data.get("datePublished")))
@@ -533,7 +581,7 @@ def extract_date_candidates(
         break
     if body.display_date:
         add("display_date", body.display_date)
-    if not any(c["source"] == "display_date" for c in found):
+    if not any(c.source == "display_date" for c in found):
         add("display_date", _first_date_line(sel))
     return found
 

@@ -10,7 +10,6 @@ Spider arguments:
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -21,24 +20,25 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.config import SPIDER_ARGUMENTS, parse_spider_args, parse_timezone
-from crawler.crawl_state import CrawlState, load_crawl_state
+from crawler.crawl_state import load_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
-from crawler.items import ArticleItem, ArticleUrlItem
+from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
+from crawler.identity import is_article_url, normalize_url
+from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.run_limits import RunLimitReached
 from crawler.outcome import fail_run
-from crawler.parsers.article import ArticlePage, parse_article
+from crawler.parsers.article import article_item, parse_article
 from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
 from crawler.sites.resolve import apply_site_settings, resolve_site
-from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
-from pipelines.urls import canonical_article_url, is_article_url, normalize_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from datetime import date
     from zoneinfo import ZoneInfo
 
     from scrapy.crawler import Crawler
@@ -48,9 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Links that are never pages to crawl: login/portlet actions, files, feeds, search.
-SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
-SKIP_QUERY_PARTS = ("p_p_lifecycle=1", "p_p_lifecycle=2", "LoginPortlet", "p_p_state=maximized")
 PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
@@ -82,16 +79,6 @@ class HepzaSpider(Spider):
         self.base_url_arg = parsed.base_url
         self.full = parsed.full
         self.since: date | None = parsed.since
-        self.scheduled: dict[str, str] = {}  # article key -> URL requested for it
-        self.seen_urls: set[str] = set()
-        self.lastmods: dict[str, str] = {}  # article key -> raw sitemap lastmod
-        self.stored = CrawlState()
-        self.pending_sitemaps = 0
-        self.navigation_started = False
-        self.deferred_articles: list[str] = []
-        self.deferred_pages: list[str] = []
-        self.parsed: set[str] = set()  # article keys whose page was parsed in this run
-        self.pending_aliases: dict[str, list[str]] = {}  # key -> URLs met before its page
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HepzaSpider:
@@ -108,6 +95,8 @@ class HepzaSpider(Spider):
         spider.tz = parse_timezone(spider.profile.timezone, "timezone")
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         spider.limits = CrawlLimits.from_settings(crawler.settings)
+        # URL identity, seen and scheduled, aliases and the incremental decisions.
+        spider.frontier = Frontier(spider.origin, spider.tz, full=spider.full, since=spider.since)
         return spider
 
     profile: SiteProfile
@@ -116,6 +105,7 @@ class HepzaSpider(Spider):
     tz: ZoneInfo
     recheck_recent: int
     limits: CrawlLimits
+    frontier: Frontier
 
     @cached_property
     def bounds(self) -> CrawlBounds:
@@ -124,19 +114,20 @@ class HepzaSpider(Spider):
         return CrawlBounds(self.limits, self.crawler.stats)
 
     async def start(self) -> AsyncIterator[Any]:
-        self.stored = load_crawl_state(self.crawler)
+        stored = load_crawl_state(self.crawler)
+        self.frontier.use_index(stored)
         # With a JOBDIR, Scrapy's SpiderState keeps ``self.state`` across a stop and resume:
         # the articles already scheduled are then in its queue, not to be scheduled again.
         jobstate = getattr(self, "state", None)
-        if isinstance(jobstate, dict):
-            self.scheduled = jobstate.setdefault("scheduled_articles", self.scheduled)
-        self.crawler.stats.set_value("crawl/mode", self.mode)
-        self.crawler.stats.set_value("crawl/known_articles", self.stored.article_count)
+        if isinstance(jobstate, dict) and "frontier" in jobstate:
+            self.frontier.load_state(jobstate["frontier"])
+        self.crawler.stats.set_value("crawl/mode", self.frontier.mode)
+        self.crawler.stats.set_value("crawl/known_articles", stored.article_count)
         logger.info(
             "crawling %s (%s mode, %d articles already stored)",
             self.base_url,
-            self.mode,
-            self.stored.article_count,
+            self.frontier.mode,
+            stored.article_count,
         )
         # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
         # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
@@ -184,26 +175,27 @@ class HepzaSpider(Spider):
         self.on_error(failure)
         yield self._robots_request()
 
+    def closed(self, reason: str) -> None:
+        # Runs before SpiderState pickles ``self.state`` (both on spider_closed, the spider's
+        # handler connected first).
+        jobstate = getattr(self, "state", None)
+        if isinstance(jobstate, dict):
+            jobstate["frontier"] = self.frontier.to_state()
+
     def _after_sitemaps(self) -> Iterator[Request]:
         """Once every sitemap is read: the home page's navigation, and the recent re-checks."""
-        if self.pending_sitemaps > 0 or self.navigation_started:
+        if not self.frontier.start_navigation():
             return
-        self.navigation_started = True
         yield from self._follow(self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True)
-        for url in self.deferred_pages:
+        pages, articles = self.frontier.take_deferred()
+        for url in pages:
             # A page the sitemap lists is one hop from the home page.
             yield from self._follow(url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1})
-        for url in self.deferred_articles:
-            yield from self._article(url, {})
-        self.deferred_pages.clear()
-        self.deferred_articles.clear()
-        for url in self.stored.recent_urls[: self.recheck_recent]:
-            key = canonical_article_url(url)
-            if key in self.scheduled:
-                continue
-            self.scheduled[key] = url
+        for url in articles:
+            yield from self._article(url)
+        for decision in self.frontier.rechecks(self.recheck_recent):
             self.crawler.stats.inc_value("crawl/rechecked")
-            yield self._article_request(url, key, {})
+            yield self._article_request(decision.url, decision.key)
 
     def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
         for url in urls:
@@ -214,16 +206,14 @@ class HepzaSpider(Spider):
                 errback=self.on_sitemap_error,
                 every_run=True,
             ):
-                self.pending_sitemaps += 1
+                self.frontier.sitemap_requested()
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
                 request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
                 yield request
 
     @property
     def mode(self) -> str:
-        if self.full:
-            return "full"
-        return f"since {self.since.isoformat()}" if self.since else "incremental"
+        return self.frontier.mode
 
     # --- discovery ----------------------------------------------------------------------------
 
@@ -243,7 +233,7 @@ class HepzaSpider(Spider):
 
     def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
-        self.pending_sitemaps -= 1
+        self.frontier.sitemap_done()
         yield from self._after_sitemaps()
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
@@ -258,18 +248,18 @@ class HepzaSpider(Spider):
                 # One locale of each page is enough: the others list the same articles.
                 for _, href in entry.alternates:
                     if href != entry.default_url:
-                        self.seen_urls.add(normalize_url(href))
+                        self.frontier.mark_seen(href)
                 # Listings lead to articles: they wait until every sitemap (and lastmod) is in.
-                self.deferred_pages.append(entry.default_url)
+                self.frontier.defer_page(entry.default_url)
                 continue
-            key = canonical_article_url(entry.url)
+            key = self.frontier.key(entry.url)
             if entry.lastmod:
-                self.lastmods.setdefault(key, entry.lastmod)
+                self.frontier.note_lastmod(key, entry.lastmod)
             # The default-locale page first, so that is the one fetched.
             for url in (entry.default_url, entry.url, *(href for _, href in entry.alternates)):
-                if is_article_url(url) and canonical_article_url(url) == key:
-                    yield from self._article(url, {}, lastmod=entry.lastmod)
-        self.pending_sitemaps -= 1
+                if self.frontier.same_article(url, key):
+                    yield from self._article(url, lastmod=entry.lastmod)
+        self.frontier.sitemap_done()
         yield from self._after_sitemaps()
 
     def parse_page(
@@ -282,217 +272,149 @@ class HepzaSpider(Spider):
             return
         # Further pages of a listing carry the same menus as its first page.
         if page_number(response.url) is None:
-            # The same page in the site's other locales lists the same articles: skip it.
-            for url in extract_locale_alternates(response.text, response.url):
-                self.seen_urls.add(normalize_url(url))
-            pages = []
-            for url in extract_navigation_links(response.text, response.url):
-                if is_article_url(url):
-                    yield from self._article(url, {})
-                elif self._skipped(normalize_url(url)):
-                    self.crawler.stats.inc_value("crawl/skipped_link")
-                elif self._unseen_page(url):
-                    pages.append(url)
-            for url in self.bounds.admit_links(pages, depth + 1, response.url):
-                yield from self._follow(
-                    url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": depth + 1}
-                )
+            yield from self._navigation(response, depth)
         listing = parse_listing(response.text, response.url)
         if not listing.is_listing:
             return
         self.crawler.stats.inc_value("crawl/listing_pages")
         is_home = urlsplit(response.url).path in {"", "/"}
-        context = {
-            "listing_name": None if is_home else listing.name,
-            "listing_locale": listing.locale,
-        }
+        name = None if is_home else listing.name
         walk = walk or response.url
         walk_ended = self.bounds.listing_page(walk, [e.url for e in listing.entries])
         unknown = 0
         for entry in listing.entries:
             if not is_article_url(entry.url):
                 continue
-            key = canonical_article_url(entry.url)
-            if self._wanted(key, entry.date_raw, listing.locale):
+            hint = ListingHint(name, listing.locale, entry.date_raw)
+            if self.frontier.wanted(self.frontier.key(entry.url), hint):
                 unknown += 1
-            meta = {**context, "listing_date_raw": entry.date_raw}
-            yield from self._article(entry.url, meta)
+            yield from self._article(entry.url, hint)
         if walk_ended:
             # An empty page, or one already seen: pagers past the end may keep offering a next.
             return
         # Newest first: a page whose every entry is already stored ends the walk.
-        if unknown or self.full:
-            further = [listing.next_url] if listing.next_url else []
-            if self.full:
-                further += listing.page_urls
-            for url in further:
-                if self._unseen_page(url) and self.bounds.admit_listing_page(walk, url):
-                    yield from self._follow(
-                        url,
-                        self.parse_page,
-                        PRIORITY_LISTING - 1,
-                        cb_kwargs={"depth": depth, "walk": walk},
-                    )
-        else:
+        if not (unknown or self.full):
             self.crawler.stats.inc_value("crawl/listing_walk_stopped")
+            return
+        further = [listing.next_url] if listing.next_url else []
+        if self.full:
+            further += listing.page_urls
+        for url in further:
+            if self.frontier.is_new_page(url) and self.bounds.admit_listing_page(walk, url):
+                yield from self._follow(
+                    url,
+                    self.parse_page,
+                    PRIORITY_LISTING - 1,
+                    cb_kwargs={"depth": depth, "walk": walk},
+                )
+
+    def _navigation(self, response: HtmlResponse, depth: int) -> Iterator[Any]:
+        # The same page in the site's other locales lists the same articles: skip it.
+        for url in extract_locale_alternates(response.text, response.url):
+            self.frontier.mark_seen(url)
+        pages = []
+        for url in extract_navigation_links(response.text, response.url):
+            if is_article_url(url):
+                yield from self._article(url)
+            elif self.frontier.skipped(url):
+                self.crawler.stats.inc_value("crawl/skipped_link")
+            elif self.frontier.is_new_page(url):
+                pages.append(url)
+        for url in self.bounds.admit_links(pages, depth + 1, response.url):
+            yield from self._follow(
+                url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": depth + 1}
+            )
 
     # --- articles -----------------------------------------------------------------------------
 
-    def parse_article(self, response: Response) -> Iterator[Any]:
+    def parse_article(
+        self,
+        response: Response,
+        key: str | None = None,
+        hint: ListingHint | None = None,
+        via_preferred: bool = False,
+        met_url: str | None = None,
+    ) -> Iterator[Any]:
+        """An article page. ``key``: the article's canonical URL; ``hint``: what the listing
+        that led here said; ``via_preferred``: this is already the page the article is
+        recorded from; ``met_url``: the URL first met for it, when the page is another."""
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("crawl/article_not_html")
             logger.warning("article URL did not return HTML: %s", response.url)
             return
         page = parse_article(response.text, response.url)
-        meta = response.meta
-        key = meta.get("article_key") or canonical_article_url(response.url)
-        preferred = self._preferred_url(page, key)
-        elsewhere = preferred and normalize_url(preferred) != normalize_url(response.url)
-        if preferred and elsewhere and not meta.get("via_preferred"):
+        key = key or self.frontier.key(response.url)
+        preferred = self.frontier.preferred_url(
+            (page.alternate_by_lang.get("x-default"), page.canonical_url), key
+        )
+        if (
+            not via_preferred
+            and preferred
+            and normalize_url(preferred) != normalize_url(response.url)
+        ):
             # Record an article from its default-locale display page, whichever of its URLs
             # (locale prefix, Asset Publisher view) was met first.
             self.crawler.stats.inc_value("crawl/followed_to_default_page")
-            # Not dont_filter: in a resumed JOBDIR run the preferred page may already be queued.
-            yield self._article_request(preferred, key, {**meta, "via_preferred": True})
+            yield self._article_request(
+                preferred, key, hint, via_preferred=True, met_url=met_url or response.url
+            )
             return
         for fld, layer in page.layers.items():
             self.crawler.stats.inc_value(f"extract/{fld}/{layer}")
-        category = page.category
-        if not category and meta.get("listing_name"):
-            category = meta["listing_name"]
+        if not page.category and hint and hint.name:
             self.crawler.stats.inc_value("extract/category/listing")
-        candidates = list(page.date_candidates)
-        if meta.get("listing_date_raw"):
-            candidates.append(
-                {
-                    "source": "listing",
-                    "raw": meta["listing_date_raw"],
-                    "locale": meta.get("listing_locale"),
-                    "kind": "published",
-                }
-            )
-        lastmod = self.lastmods.get(key)
-        if lastmod:
-            candidates.append(
-                {"source": "sitemap_lastmod", "raw": lastmod, "locale": None, "kind": "modified"}
-            )
-        met = [u for u in (meta.get("met_url"), response.url) if u]
-        met += self.pending_aliases.pop(key, [])
-        self.parsed.add(key)
-        yield ArticleItem(
-            url=page.canonical_url or response.url,
-            alternate_urls=[
-                *(u for u in page.alternate_urls if self._same_article(u, key)),
-                *met,
-            ],
-            title=page.title,
-            summary=page.summary,
-            body_text=page.body_text,
-            body_html=page.body_html,
-            author=page.author,
-            language=page.locale,
-            category=category,
-            tags=page.tags,
-            images=page.images,
-            attachments=page.attachments,
-            related_urls=[u for u in page.related_urls if is_article_url(u)],
+        met = [u for u in (met_url, response.url) if u]
+        yield article_item(
+            page,
+            response.url,
             source=urlsplit(self.base_url).netloc,
-            fetched_url=response.url,
-            date_candidates=candidates,
-            page_locale=page.locale,
-            full_description=page.full_description,
-            not_article_reason=page.not_article_reason,
+            hint=hint,
+            lastmod=self.frontier.lastmod(key),
+            met_urls=[*met, *self.frontier.parsed(key)],
+            same_article=lambda url: self.frontier.same_article(url, key),
         )
         for url in page.related_urls:
             if not is_article_url(url):
                 continue
-            if self.navigation_started:
-                yield from self._article(url, {})
+            if self.frontier.navigation_started:
+                yield from self._article(url)
             else:
                 # A related article may sit in a sitemap not read yet: wait for its lastmod.
-                self.deferred_articles.append(url)
+                self.frontier.defer_article(url)
 
-    @staticmethod
-    def _same_article(url: str, key: str) -> bool:
-        return is_article_url(url) and canonical_article_url(url) == key
-
-    def _preferred_url(self, page: ArticlePage, key: str) -> str | None:
-        x_default = page.alternate_by_lang.get("x-default")
-        for url in (x_default, page.canonical_url):
-            if url and self._allowed(normalize_url(url)) and self._same_article(url, key):
-                return url
-        return None
-
-    def _article(self, url: str, meta: dict[str, Any], lastmod: str | None = None) -> Iterator[Any]:
-        url = normalize_url(url)
-        if not self._allowed(url) or url in self.seen_urls:
-            return
-        self.seen_urls.add(url)
-        key = canonical_article_url(url)
-        if key in self.scheduled:
-            if url == self.scheduled[key]:
-                return
-            if key in self.parsed:
-                yield ArticleUrlItem(url=url, canonical_url=key)
-            else:
-                # Not fetched yet: the URL travels in the article's own record.
-                self.pending_aliases.setdefault(key, []).append(url)
-            return
-        if not self._wanted(key, meta.get("listing_date_raw"), meta.get("listing_locale"), lastmod):
+    def _article(
+        self, url: str, hint: ListingHint | None = None, lastmod: str | None = None
+    ) -> Iterator[Any]:
+        decision = self.frontier.article(url, hint, lastmod)
+        if decision.action == SKIP_KNOWN:
             self.crawler.stats.inc_value("crawl/skipped_known")
-            if url not in self.stored.known:
-                yield ArticleUrlItem(url=url, canonical_url=key)
-            return
-        self.scheduled[key] = url
-        yield self._article_request(url, key, meta)
+        if decision.alias:
+            yield ArticleUrlItem(url=decision.url, canonical_url=decision.key)
+        if decision.fetch:
+            yield self._article_request(decision.url, decision.key, hint)
 
-    def _article_request(self, url: str, key: str, meta: dict[str, Any]) -> Request:
+    def _article_request(
+        self,
+        url: str,
+        key: str,
+        hint: ListingHint | None = None,
+        *,
+        via_preferred: bool = False,
+        met_url: str | None = None,
+    ) -> Request:
+        # Not dont_filter: in a resumed JOBDIR run the page may already be queued.
         return Request(
             url,
             callback=self.parse_article,
             errback=self.on_error,
             priority=PRIORITY_ARTICLE,
-            meta={"met_url": url, **meta, "article_key": key},
+            cb_kwargs={
+                "key": key,
+                "hint": hint,
+                "via_preferred": via_preferred,
+                "met_url": met_url or url,
+            },
         )
-
-    def _wanted(
-        self,
-        key: str,
-        listing_date: str | None = None,
-        locale: str | None = None,
-        lastmod: str | None = None,
-    ) -> bool:
-        """Whether an article must be fetched in this run's mode."""
-        if self.full:
-            return True
-        known = self.stored.known.get(key)
-        if self.since is not None:
-            published = self._listing_day(listing_date, locale)
-            if published is not None:
-                return published >= self.since
-            return (
-                known is None
-                or known.published_at is None
-                or (known.published_at.astimezone(self.tz).date() >= self.since)
-            )
-        if known is None:
-            return True
-        if lastmod and known.modified_at is not None:
-            try:
-                changed = parse_machine_date(lastmod, self.tz).value
-            except DateParseError:
-                return False
-            # Liferay rounds lastmod to the second; anything newer is an edit.
-            return changed > known.modified_at + timedelta(seconds=1)
-        return bool(lastmod) and known.modified_at is None
-
-    def _listing_day(self, raw: str | None, locale: str | None) -> date | None:
-        if not raw:
-            return None
-        try:
-            return parse_display_date(raw, locale, self.tz).value.date()
-        except DateParseError:
-            return None
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -509,37 +431,19 @@ class HepzaSpider(Spider):
         """A request for a page of the site; ``every_run`` pages (robots.txt, sitemaps, the home
         page) bypass the duplicate filter that a resumed JOBDIR run inherits, since discovery
         starts from them."""
-        url = normalize_url(url)
-        if not self._allowed(url) or url in self.seen_urls:
-            return
-        if self._skipped(url):
+        decision: Decision = self.frontier.page(url)
+        if decision.action == SKIP_LINK:
             self.crawler.stats.inc_value("crawl/skipped_link")
+        if not decision.fetch:
             return
-        self.seen_urls.add(url)
         yield Request(
-            url,
+            decision.url,
             callback=callback,
             errback=errback or self.on_error,
             priority=priority,
             dont_filter=every_run,
             cb_kwargs=cb_kwargs,
         )
-
-    @staticmethod
-    def _skipped(url: str) -> bool:
-        path = urlsplit(url).path.lower()
-        return any(part in path for part in SKIP_PATH_PARTS) or any(
-            part in url for part in SKIP_QUERY_PARTS
-        )
-
-    def _unseen_page(self, url: str) -> bool:
-        """Whether ``_follow`` would request this page (what the per-page bounds count)."""
-        url = normalize_url(url)
-        return self._allowed(url) and url not in self.seen_urls and not self._skipped(url)
-
-    def _allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}".lower() == self.origin
 
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)

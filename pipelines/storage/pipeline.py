@@ -29,10 +29,11 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler.identity import article_id, content_hash
 from crawler.items import CHANGES, EXPORT_FIELDS, ArticleItem, ArticleUrlItem
 from crawler.outcome import fail_run
 from pipelines.storage.secrets import install_redaction
-from pipelines.storage.store import ArticleStore, StorageError, article_id, content_fingerprint
+from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -122,10 +123,10 @@ class StoragePipeline:
         adapter = ItemAdapter(item)
         record = {name: adapter.get(name) for name in EXPORT_FIELDS}
         record_id: str = record["id"] or article_id(str(record["url"]))
-        content_hash: str = record["content_hash"] or content_fingerprint(record)
-        record["id"], record["content_hash"] = record_id, content_hash
+        digest: str = record["content_hash"] or content_hash(record)
+        record["id"], record["content_hash"] = record_id, digest
         try:
-            status, owner = self._classify(record_id, content_hash, record)
+            status, owner = self._classify(record_id, digest, record)
         except StorageError as exc:
             self._lose(1, str(exc))
             raise DropItem(f"not stored, the database did not answer: {record['url']}") from None
@@ -141,8 +142,8 @@ class StoragePipeline:
 
         self._records.append(record)
         self._changes.append(status)
-        self._pending_hash[record_id] = content_hash
-        self._pending_owner.setdefault(content_hash, record_id)
+        self._pending_hash[record_id] = digest
+        self._pending_owner.setdefault(digest, record_id)
         adapter["change"] = status
         self._flush_if_full()
         return item

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from crawler.identity import article_id, content_hash
 from crawler.items import EXPORT_FIELDS
 from pipelines.storage.models import (
     BODY_FIELDS,
@@ -82,22 +82,6 @@ class KnownArticle:
     url: str
     modified_at: datetime | None
     published_at: datetime | None
-
-
-def article_id(canonical_url: str) -> str:
-    try:
-        from pipelines.urls import article_id as shared_article_id  # noqa: PLC0415
-    except ImportError:
-        # Same definition as pipelines.urls.article_id, for trees where it is not there yet.
-        return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:20]
-    return shared_article_id(canonical_url)
-
-
-def content_fingerprint(record: dict[str, Any]) -> str:
-    """Fallback hash for records that arrive without ``content_hash``."""
-    content = {name: record.get(name) for name in VERSION_FIELDS if name != "url"}
-    payload = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def parse_iso(value: str | None) -> datetime | None:
@@ -256,17 +240,17 @@ class ArticleStore:
 
     def classify(self, record: dict[str, Any]) -> Classification:
         record_id = record.get("id") or article_id(record["url"])
-        content_hash = record.get("content_hash") or content_fingerprint(record)
+        digest = record.get("content_hash") or content_hash(record)
         with self.guard("classify"), self._engine.connect() as conn:
             stored = conn.execute(
                 select(Article.content_hash).where(Article.id == record_id)
             ).first()
             if stored is not None:
-                status = "unchanged" if stored.content_hash == content_hash else "changed"
+                status = "unchanged" if stored.content_hash == digest else "changed"
                 return Classification(status, record_id)
             twin = conn.scalar(
                 select(Article.id)
-                .where(Article.content_hash == content_hash, Article.id != record_id)
+                .where(Article.content_hash == digest, Article.id != record_id)
                 .order_by(Article.first_seen, Article.id)
                 .limit(1)
             )
@@ -429,7 +413,7 @@ class ArticleStore:
                 value = []
             row[name] = value
         row["summary_truncated"] = bool(row["summary_truncated"])
-        row["content_hash"] = row["content_hash"] or content_fingerprint(row)
+        row["content_hash"] = row["content_hash"] or content_hash(row)
         published, modified = parse_iso(row["published_at"]), parse_iso(row["modified_at"])
         row["published_at_utc"] = published.astimezone(UTC) if published else None
         row["modified_at_utc"] = modified.astimezone(UTC) if modified else None

@@ -20,7 +20,7 @@ import trafilatura
 from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem
-from crawler.parsers.article import parse_article
+from crawler.parsers.article import article_item, parse_article
 from pipelines.dates import DateNormalizationPipeline
 from pipelines.text import TextNormalizationPipeline
 
@@ -86,19 +86,7 @@ class OurExtractor:
         self.dates = DateNormalizationPipeline.from_crawler(crawler)
 
     def __call__(self, html: str, url: str) -> ArticleItem:
-        page = parse_article(html, url)
-        item = ArticleItem(
-            url=page.canonical_url or url,
-            title=page.title,
-            summary=page.summary,
-            body_text=page.body_text,
-            author=page.author,
-            language=page.locale,
-            fetched_url=url,
-            date_candidates=list(page.date_candidates),
-            page_locale=page.locale,
-            full_description=page.full_description,
-        )
+        item = article_item(parse_article(html, url), url)
         self.text.process_item(item)
         self.dates.process_item(item)
         return item

@@ -228,8 +228,23 @@ def _db_time(value: datetime | None, sqlite: bool) -> datetime | None:
     return value.replace(tzinfo=None) if sqlite else value
 
 
-def _fingerprint(row: sa.RowMapping) -> str:
-    content = {name: row[name] for name in VERSION_FIELDS if name != "url"}
+# The one content hash (crawler.identity.content_hash), frozen here: a row that had none gets
+# the hash the crawler computes, so the next run finds the article unchanged.
+CONTENT_FIELDS = (
+    "title",
+    "summary",
+    "body_text",
+    "author",
+    "published_at",
+    "category",
+    "tags",
+    "images",
+    "attachments",
+)
+
+
+def _fingerprint(row: sa.RowMapping | dict[str, Any]) -> str:
+    content = {name: row[name] for name in CONTENT_FIELDS}
     payload = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

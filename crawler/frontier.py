@@ -1,0 +1,345 @@
+"""The frontier: what the crawl fetches next, and what it already has.
+
+Plain Python (no Scrapy): the spider asks it every question and turns its answers into
+requests and alias items. It owns
+
+- URL identity: a URL met is normalized, its article key is the canonical URL
+  (:mod:`crawler.identity`), a page outside the origin or one that is never a page to crawl
+  (login, files, portlet actions) is not followed;
+- the seen URLs and the scheduled articles: one fetch per article, whichever URL comes first;
+- aliases: another URL of an article already scheduled is held until the article's page is
+  parsed (it then travels in the article's own record) or, once parsed, recorded at once;
+- the run's sitemap ``lastmod`` per article;
+- the incremental decisions (full, since a day, incremental against the stored index);
+- the discovery order: sitemaps first, navigation after, so that an article's ``lastmod`` is
+  known before it is fetched.
+
+Its state (:meth:`Frontier.to_state`) is a small JSON-able dict: the scheduled articles, the
+aliases held for them, which were parsed and their lastmods, each URL written once. A resumed
+run (JOBDIR) loads it so that the articles already queued are not scheduled again. The seen
+set is not part of it: every run (a resumed one too) starts discovery again from robots.txt,
+the sitemaps and the home page, and Scrapy's own duplicate filter keeps the pages it fetched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from crawler.identity import canonical_url, is_article_url, normalize_url
+from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import date, tzinfo
+
+    from crawler.crawl_state import CrawlState
+    from crawler.items import ListingHint
+    from pipelines.storage.store import KnownArticle
+
+# Links that are never pages to crawl: login/portlet actions, files, feeds, search.
+SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
+SKIP_QUERY_PARTS = ("p_p_lifecycle=1", "p_p_lifecycle=2", "LoginPortlet", "p_p_state=maximized")
+STATE_VERSION = 1
+
+# What the frontier says about a URL met.
+FETCH = "fetch"  # request it (an article page, or a page to crawl)
+ALIAS = "alias"  # another URL of an article handled in this run: record it as an alias now
+HELD = "held"  # another URL of an article whose page is not parsed yet: it travels in its record
+SKIP_KNOWN = "skip_known"  # a stored article this run's mode does not fetch again
+SKIP_LINK = "skip_link"  # never a page to crawl (login, files, portlet actions)
+IGNORE = "ignore"  # off the origin, or already met in this run
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: str
+    url: str  # the normalized URL
+    key: str = ""  # the article's canonical URL (articles only)
+    alias: bool = False  # record ``url`` as an alias of ``key`` now
+
+    @property
+    def fetch(self) -> bool:
+        return self.action == FETCH
+
+
+@dataclass(slots=True)
+class _Article:
+    url: str | None = None  # the URL requested for it; None: not scheduled
+    parsed: bool = False
+    held: list[str] = field(default_factory=list)  # URLs met before its page was parsed
+    lastmod: str | None = None  # the raw sitemap lastmod met in this run
+
+
+class Frontier:
+    def __init__(
+        self,
+        origin: str,
+        tz: tzinfo,
+        *,
+        full: bool = False,
+        since: date | None = None,
+    ) -> None:
+        parts = urlsplit(origin)
+        self.origin = f"{parts.scheme}://{parts.netloc}".lower()
+        self.tz = tz
+        self.full = full
+        self.since = since
+        self.stored: CrawlState | None = None
+        self._seen: set[str] = set()
+        self._articles: dict[str, _Article] = {}
+        self._pending_sitemaps = 0
+        self._navigation_started = False
+        self._deferred_pages: list[str] = []
+        self._deferred_articles: list[str] = []
+
+    @property
+    def mode(self) -> str:
+        if self.full:
+            return "full"
+        return f"since {self.since.isoformat()}" if self.since else "incremental"
+
+    def use_index(self, stored: CrawlState) -> None:
+        """What the database already holds: the incremental decisions compare against it."""
+        self.stored = stored
+
+    # --- URL identity ---------------------------------------------------------------------
+
+    @staticmethod
+    def key(url: str) -> str:
+        return canonical_url(url)
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}".lower() == self.origin
+
+    @staticmethod
+    def skipped(url: str) -> bool:
+        """Never a page to crawl: login and portlet actions, files, feeds, search."""
+        path = urlsplit(url).path.lower()
+        return any(part in path for part in SKIP_PATH_PARTS) or any(
+            part in url for part in SKIP_QUERY_PARTS
+        )
+
+    def same_article(self, url: str, key: str) -> bool:
+        return is_article_url(url) and canonical_url(url) == key
+
+    def preferred_url(self, candidates: Iterable[str | None], key: str) -> str | None:
+        """The first of ``candidates`` (x-default, canonical link) that is this article on
+        the origin: the page an article is recorded from, whichever URL was met first."""
+        for url in candidates:
+            if url and self.allowed(normalize_url(url)) and self.same_article(url, key):
+                return url
+        return None
+
+    def mark_seen(self, url: str) -> None:
+        """A URL not to follow (a sibling-locale copy of a page already handled)."""
+        self._seen.add(normalize_url(url))
+
+    # --- pages ----------------------------------------------------------------------------
+
+    def is_new_page(self, url: str) -> bool:
+        """Whether :meth:`page` would follow it (what the per-page bounds count)."""
+        url = normalize_url(url)
+        return self.allowed(url) and url not in self._seen and not self.skipped(url)
+
+    def page(self, url: str) -> Decision:
+        """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE."""
+        url = normalize_url(url)
+        if not self.allowed(url) or url in self._seen:
+            return Decision(IGNORE, url)
+        if self.skipped(url):
+            return Decision(SKIP_LINK, url)
+        self._seen.add(url)
+        return Decision(FETCH, url)
+
+    # --- articles -------------------------------------------------------------------------
+
+    def article(
+        self, url: str, hint: ListingHint | None = None, lastmod: str | None = None
+    ) -> Decision:
+        """An article URL met: FETCH it, or what becomes of it (ALIAS, HELD, SKIP_KNOWN,
+        IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's."""
+        url = normalize_url(url)
+        if not self.allowed(url) or url in self._seen:
+            return Decision(IGNORE, url)
+        self._seen.add(url)
+        key = canonical_url(url)
+        entry = self._articles.get(key)
+        if entry is not None and entry.url is not None:
+            if url == entry.url:
+                return Decision(IGNORE, url, key)
+            if entry.parsed:
+                return Decision(ALIAS, url, key, alias=True)
+            entry.held.append(url)
+            return Decision(HELD, url, key)
+        if not self.wanted(key, hint, lastmod):
+            known = self.stored.known if self.stored is not None else {}
+            return Decision(SKIP_KNOWN, url, key, alias=url not in known)
+        self._schedule(key, url)
+        return Decision(FETCH, url, key)
+
+    def _schedule(self, key: str, url: str) -> None:
+        entry = self._articles.setdefault(key, _Article())
+        # The same string object when the URL is the key: a URL is kept once.
+        entry.url = key if url == key else url
+
+    def is_scheduled(self, key: str) -> bool:
+        entry = self._articles.get(key)
+        return entry is not None and entry.url is not None
+
+    def note_lastmod(self, key: str, lastmod: str) -> None:
+        """The sitemap's lastmod of an article (the first one met in this run wins)."""
+        entry = self._articles.setdefault(key, _Article())
+        if entry.lastmod is None:
+            entry.lastmod = lastmod
+
+    def lastmod(self, key: str) -> str | None:
+        entry = self._articles.get(key)
+        return entry.lastmod if entry is not None else None
+
+    def parsed(self, key: str) -> list[str]:
+        """The article's page is parsed: the URLs held for it, to go in its record. URLs met
+        for it from now on are aliases to record at once."""
+        entry = self._articles.setdefault(key, _Article())
+        entry.parsed = True
+        held, entry.held = entry.held, []
+        return held
+
+    def rechecks(self, limit: int) -> list[Decision]:
+        """The ``limit`` newest stored articles not scheduled yet: fetched again to catch
+        edits the sitemap does not show."""
+        if self.stored is None or limit <= 0:
+            return []
+        due: list[Decision] = []
+        for url in self.stored.recent_urls[:limit]:
+            key = canonical_url(url)
+            if self.is_scheduled(key):
+                continue
+            self._schedule(key, url)
+            due.append(Decision(FETCH, url, key))
+        return due
+
+    # --- incremental decisions ------------------------------------------------------------
+
+    def wanted(self, key: str, hint: ListingHint | None = None, lastmod: str | None = None) -> bool:
+        """Whether an article must be fetched in this run's mode."""
+        if self.full:
+            return True
+        known = self._known(key)
+        if self.since is not None:
+            published = self._listing_day(hint)
+            if published is not None:
+                return published >= self.since
+            return (
+                known is None
+                or known.published_at is None
+                or known.published_at.astimezone(self.tz).date() >= self.since
+            )
+        if known is None:
+            return True
+        if lastmod and known.modified_at is not None:
+            try:
+                changed = parse_machine_date(lastmod, self.tz).value
+            except DateParseError:
+                return False
+            # Liferay rounds lastmod to the second; anything newer is an edit.
+            return changed > known.modified_at + timedelta(seconds=1)
+        return bool(lastmod) and known.modified_at is None
+
+    def _known(self, key: str) -> KnownArticle | None:
+        return self.stored.known.get(key) if self.stored is not None else None
+
+    def _listing_day(self, hint: ListingHint | None) -> date | None:
+        if hint is None or not hint.date_raw:
+            return None
+        try:
+            return parse_display_date(hint.date_raw, hint.locale, self.tz).value.date()
+        except DateParseError:
+            return None
+
+    # --- discovery order ------------------------------------------------------------------
+
+    def sitemap_requested(self) -> None:
+        self._pending_sitemaps += 1
+
+    def sitemap_done(self) -> None:
+        self._pending_sitemaps -= 1
+
+    @property
+    def navigation_started(self) -> bool:
+        return self._navigation_started
+
+    def start_navigation(self) -> bool:
+        """True once, when every sitemap requested so far is read: navigation may start."""
+        if self._pending_sitemaps > 0 or self._navigation_started:
+            return False
+        self._navigation_started = True
+        return True
+
+    def defer_page(self, url: str) -> None:
+        """A page a sitemap lists: followed once every sitemap (and lastmod) is in."""
+        self._deferred_pages.append(url)
+
+    def defer_article(self, url: str) -> None:
+        """An article met before the sitemaps are all read (its lastmod may still come)."""
+        self._deferred_articles.append(url)
+
+    def take_deferred(self) -> tuple[list[str], list[str]]:
+        """The deferred pages and articles, emptied."""
+        pages, articles = self._deferred_pages, self._deferred_articles
+        self._deferred_pages, self._deferred_articles = [], []
+        return pages, articles
+
+    # --- state ----------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """The frontier's articles as a JSON-able dict, each URL once: ``{"version": 1,
+        "articles": {key: {"url": requested URL ("" when it is the key; absent when not
+        scheduled), "parsed": true, "held": [URLs], "lastmod": raw}}}`` (empty fields left
+        out)."""
+        articles: dict[str, dict[str, Any]] = {}
+        for key, entry in self._articles.items():
+            data: dict[str, Any] = {}
+            if entry.url is not None:
+                data["url"] = "" if entry.url == key else entry.url
+            if entry.parsed:
+                data["parsed"] = True
+            if entry.held:
+                data["held"] = list(entry.held)
+            if entry.lastmod is not None:
+                data["lastmod"] = entry.lastmod
+            articles[key] = data
+        return {"version": STATE_VERSION, "articles": articles}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take over the articles of :meth:`to_state` (a resumed run)."""
+        version = state.get("version")
+        if version != STATE_VERSION:
+            raise ValueError(f"frontier state version {version!r}, expected {STATE_VERSION}")
+        for key, data in state["articles"].items():
+            entry = self._articles.setdefault(key, _Article())
+            url = data.get("url")
+            if url is not None:
+                entry.url = url or key
+                self._seen.add(normalize_url(entry.url))
+            entry.parsed = entry.parsed or bool(data.get("parsed"))
+            entry.held.extend(u for u in data.get("held", ()) if u not in entry.held)
+            if entry.lastmod is None:
+                entry.lastmod = data.get("lastmod")
+
+    @classmethod
+    def from_state(
+        cls,
+        state: dict[str, Any],
+        origin: str,
+        tz: tzinfo,
+        *,
+        full: bool = False,
+        since: date | None = None,
+    ) -> Frontier:
+        frontier = cls(origin, tz, full=full, since=since)
+        frontier.load_state(state)
+        return frontier

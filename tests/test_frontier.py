@@ -1,0 +1,250 @@
+"""The frontier's decisions, without Scrapy: every question the spider asks it."""
+
+from __future__ import annotations
+
+import ast
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import crawler.frontier as frontier_module
+from crawler.crawl_state import CrawlState
+from crawler.frontier import (
+    ALIAS,
+    FETCH,
+    HELD,
+    IGNORE,
+    SKIP_KNOWN,
+    SKIP_LINK,
+    STATE_VERSION,
+    Frontier,
+)
+from crawler.items import ListingHint
+from pipelines.storage.store import KnownArticle
+
+HOST = "https://hepza.example.gov.vn"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+A = f"{HOST}/w/tin-a"
+
+
+def frontier(*known: KnownArticle, full: bool = False, since: date | None = None) -> Frontier:
+    f = Frontier(HOST, TZ, full=full, since=since)
+    f.use_index(CrawlState(known={k.url: k for k in known}))
+    return f
+
+
+def stored(
+    url: str, modified: datetime | None = None, published: datetime | None = None
+) -> KnownArticle:
+    return KnownArticle(id="x" * 20, url=url, modified_at=modified, published_at=published)
+
+
+# --- URL identity ---------------------------------------------------------------------------
+
+
+def test_first_url_of_an_article_is_fetched_under_its_canonical_key() -> None:
+    decision = frontier().article(f"{HOST}/en/w/Tin-A")
+    assert (decision.action, decision.url, decision.key) == (FETCH, f"{HOST}/en/w/Tin-A", A)
+
+
+def test_the_same_url_met_again_is_ignored() -> None:
+    f = frontier()
+    f.article(A)
+    assert f.article(A).action == IGNORE
+    assert f.article(f"{A};jsessionid=ABC").action == IGNORE  # the same URL once normalized
+
+
+def test_another_url_of_a_scheduled_article_is_held_for_its_record() -> None:
+    f = frontier()
+    f.article(A)
+    decision = f.article(f"{HOST}/en/w/tin-a")
+    assert (decision.action, decision.alias) == (HELD, False)
+    assert f.parsed(A) == [f"{HOST}/en/w/tin-a"]
+    assert f.parsed(A) == []  # handed over once
+
+
+def test_another_url_of_a_parsed_article_is_an_alias_to_record_now() -> None:
+    f = frontier()
+    f.article(A)
+    f.parsed(A)
+    decision = f.article(f"{HOST}/tin-tuc/-/asset_publisher/x1/content/tin-a")
+    assert (decision.action, decision.key, decision.alias) == (ALIAS, A, True)
+
+
+def test_off_origin_urls_are_ignored() -> None:
+    f = frontier()
+    assert f.article("https://other.example/w/tin-a").action == IGNORE
+    assert f.article(f"{HOST}:8443/w/tin-a").action == IGNORE
+    assert f.page("http://hepza.example.gov.vn/tin-tuc").action == IGNORE
+
+
+def test_a_page_is_followed_once_and_never_pages_are_skipped_links() -> None:
+    f = frontier()
+    assert f.page(f"{HOST}/tin-tuc").action == FETCH
+    assert f.page(f"{HOST}/tin-tuc").action == IGNORE
+    assert f.page(f"{HOST}/documents/1/a.pdf").action == SKIP_LINK
+    assert f.page(f"{HOST}/c/portal/login?p_p_lifecycle=1").action == SKIP_LINK
+
+
+def test_is_new_page_does_not_mark_the_page_seen() -> None:
+    f = frontier()
+    assert f.is_new_page(f"{HOST}/tin-tuc")
+    assert f.is_new_page(f"{HOST}/tin-tuc")
+    f.mark_seen(f"{HOST}/en/tin-tuc")
+    assert not f.is_new_page(f"{HOST}/en/tin-tuc")
+    assert not f.is_new_page(f"{HOST}/search?q=x")
+
+
+def test_preferred_url_is_the_first_candidate_that_is_this_article_on_the_origin() -> None:
+    f = frontier()
+    assert f.preferred_url([None, "https://other.example/w/tin-a", f"{HOST}/w/tin-a"], A) == A
+    assert f.preferred_url([f"{HOST}/w/tin-b"], A) is None
+
+
+# --- incremental decisions ------------------------------------------------------------------
+
+
+def test_incremental_fetches_an_unknown_article_and_skips_a_stored_one() -> None:
+    f = frontier(stored(A, modified=datetime(2023, 1, 18, tzinfo=UTC)))
+    assert f.article(f"{HOST}/w/tin-b").action == FETCH
+    decision = f.article(A)
+    assert (decision.action, decision.alias) == (SKIP_KNOWN, False)
+
+
+def test_a_skipped_stored_article_met_under_a_new_url_records_that_url_as_alias() -> None:
+    f = frontier(stored(A))
+    decision = f.article(f"{HOST}/en/w/tin-a")
+    assert (decision.action, decision.key, decision.alias) == (SKIP_KNOWN, A, True)
+
+
+def test_incremental_fetches_a_stored_article_whose_lastmod_is_newer() -> None:
+    modified = datetime(2023, 1, 18, 10, 0, 0, tzinfo=UTC)
+    f = frontier(stored(A, modified=modified))
+    assert not f.wanted(A, lastmod="2023-01-18T10:00:01Z")  # rounding to the second
+    assert f.wanted(A, lastmod="2023-01-18T10:00:02Z")
+    assert not f.wanted(A, lastmod="not a date")
+
+
+def test_incremental_fetches_a_stored_article_without_modified_at_only_with_a_lastmod() -> None:
+    f = frontier(stored(A))
+    assert not f.wanted(A)
+    assert f.wanted(A, lastmod="2023-01-18T10:00:00Z")
+
+
+def test_full_mode_fetches_every_article() -> None:
+    f = frontier(stored(A, modified=datetime(2023, 1, 18, tzinfo=UTC)), full=True)
+    assert f.mode == "full"
+    assert f.article(A).action == FETCH
+
+
+def test_since_mode_decides_by_the_listing_day_then_the_stored_publication_day() -> None:
+    published = datetime(2023, 1, 17, 20, 0, tzinfo=UTC)  # 18 Jan in Ho Chi Minh City
+    f = frontier(stored(A, published=published), since=date(2023, 1, 18))
+    assert f.mode == "since 2023-01-18"
+    assert f.wanted(A)
+    assert not f.wanted(A, ListingHint("Tin", "vi-VN", "17/01/2023"))
+    assert f.wanted(f"{HOST}/w/tin-b", ListingHint("Tin", "vi-VN", "18/01/2023"))
+    assert f.wanted(f"{HOST}/w/tin-c")  # not stored, no listing date
+
+
+def test_rechecks_schedule_the_newest_stored_articles_not_scheduled_yet() -> None:
+    f = Frontier(HOST, TZ)
+    b = f"{HOST}/w/tin-b"
+    f.use_index(CrawlState(known={}, recent_urls=[A, b, f"{HOST}/w/tin-c"]))
+    f.article(b)
+    assert [d.url for d in f.rechecks(2)] == [A]
+    assert [d.url for d in f.rechecks(5)] == [f"{HOST}/w/tin-c"]
+
+
+def test_rechecks_are_fetched_once() -> None:
+    f = Frontier(HOST, TZ)
+    f.use_index(CrawlState(known={}, recent_urls=[A]))
+    assert [d.action for d in f.rechecks(1)] == [FETCH]
+    assert f.rechecks(1) == []
+    assert f.article(A).action == IGNORE
+
+
+# --- lastmods and discovery order -----------------------------------------------------------
+
+
+def test_the_first_lastmod_met_for_an_article_is_kept() -> None:
+    f = frontier()
+    f.note_lastmod(A, "2023-01-18T10:00:00Z")
+    f.note_lastmod(A, "2020-01-01T00:00:00Z")
+    assert f.lastmod(A) == "2023-01-18T10:00:00Z"
+    assert f.lastmod(f"{HOST}/w/tin-b") is None
+
+
+def test_navigation_starts_once_after_every_sitemap_is_read() -> None:
+    f = frontier()
+    f.sitemap_requested()
+    f.sitemap_requested()
+    f.defer_page(f"{HOST}/tin-tuc")
+    f.defer_article(A)
+    f.sitemap_done()
+    assert not f.start_navigation()
+    f.sitemap_done()
+    assert f.start_navigation()
+    assert f.navigation_started
+    assert not f.start_navigation()
+    assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [A])
+    assert f.take_deferred() == ([], [])
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+def test_state_round_trips_through_json_with_each_url_once() -> None:
+    f = frontier()
+    b = f"{HOST}/w/tin-b"
+    f.note_lastmod(A, "2023-01-18T10:00:00Z")
+    f.article(A)
+    f.article(f"{HOST}/en/w/tin-b")
+    f.article(b)  # held for b
+    f.parsed(A)
+    state = json.loads(json.dumps(f.to_state()))
+    assert state == {
+        "version": STATE_VERSION,
+        "articles": {
+            A: {"url": "", "parsed": True, "lastmod": "2023-01-18T10:00:00Z"},
+            b: {"url": f"{HOST}/en/w/tin-b", "held": [b]},
+        },
+    }
+    again = Frontier.from_state(state, HOST, TZ)
+    assert again.to_state() == state
+
+
+def test_a_resumed_frontier_does_not_schedule_queued_articles_again() -> None:
+    first = frontier()
+    first.article(A)
+    resumed = Frontier.from_state(first.to_state(), HOST, TZ)
+    resumed.use_index(CrawlState())
+    assert resumed.article(A).action == IGNORE
+    assert resumed.article(f"{HOST}/en/w/tin-a").action == HELD
+    assert resumed.parsed(A) == [f"{HOST}/en/w/tin-a"]
+    assert resumed.rechecks(5) == []
+
+
+def test_a_resumed_frontier_still_reads_every_page_again() -> None:
+    first = frontier()
+    first.page(f"{HOST}/sitemap.xml")
+    resumed = Frontier.from_state(first.to_state(), HOST, TZ)
+    assert resumed.page(f"{HOST}/sitemap.xml").action == FETCH
+
+
+def test_a_state_of_another_version_is_refused_with_its_version() -> None:
+    with pytest.raises(ValueError, match="version 99"):
+        Frontier.from_state({"version": 99, "articles": {}}, HOST, TZ)
+
+
+def test_the_frontier_module_imports_no_scrapy() -> None:
+    tree = ast.parse(Path(str(frontier_module.__file__)).read_text(encoding="utf-8"))
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+    assert imported
+    assert not [name for name in imported if name.split(".")[0] in {"scrapy", "twisted"}]
