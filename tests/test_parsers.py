@@ -13,7 +13,14 @@ from crawler.parsers.article import parse_article
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
-from tests.fixtures.regenerate import EXPECTED, PAGES, page_index, parse_fixture, parsed_fixtures
+from tests.fixtures.regenerate import (
+    EXPECTED,
+    HEPZA,
+    PAGES,
+    page_index,
+    parse_fixture,
+    parsed_fixtures,
+)
 
 SITE = "https://hepza.hochiminhcity.gov.vn"
 
@@ -39,7 +46,7 @@ def test_saved_page_field(parsed: dict[str, dict[str, Any]], page: str, field: s
 
 
 def _article(name: str) -> Any:
-    return parse_article((PAGES / name).read_text("utf-8"), page_index()[name]["url"])
+    return parse_article((PAGES / name).read_text("utf-8"), page_index()[name]["url"], HEPZA)
 
 
 # Independent checks of what the expected files must say, so a careless regeneration that
@@ -98,7 +105,7 @@ def test_broken_date_markup_leaves_no_date() -> None:
 
 def test_listing_pager_reads_page_numbers_not_labels() -> None:
     name = "category-abstracts-regular-page3-vi.html"
-    page = parse_listing((PAGES / name).read_text("utf-8"), page_index()[name]["url"])
+    page = parse_listing((PAGES / name).read_text("utf-8"), page_index()[name]["url"], HEPZA)
     assert page.current_page == 3
     assert page.next_url is not None and page_number(page.next_url) == 4
     assert len(page.entries) == 5
@@ -106,7 +113,7 @@ def test_listing_pager_reads_page_numbers_not_labels() -> None:
 
 def test_last_listing_page_has_no_next() -> None:
     name = "category-title-list-simple-last-vi.html"
-    page = parse_listing((PAGES / name).read_text("utf-8"), page_index()[name]["url"])
+    page = parse_listing((PAGES / name).read_text("utf-8"), page_index()[name]["url"], HEPZA)
     assert page.next_url is None
     assert page.entries and all(e.date_raw for e in page.entries)
 
@@ -116,13 +123,15 @@ def test_non_news_page_is_not_a_listing() -> None:
     assert names
     for name in names:
         assert not parse_listing(
-            (PAGES / name).read_text("utf-8"), page_index()[name]["url"]
+            (PAGES / name).read_text("utf-8"), page_index()[name]["url"], HEPZA
         ).entries
 
 
 def test_navigation_links_stay_out_of_the_pager_and_keep_the_menu() -> None:
     name = "category-abstracts-regular-page1-vi.html"
-    links = extract_navigation_links((PAGES / name).read_text("utf-8"), page_index()[name]["url"])
+    links = extract_navigation_links(
+        (PAGES / name).read_text("utf-8"), page_index()[name]["url"], HEPZA
+    )
     assert f"{SITE}/tin-hoat-dong" in links or f"{SITE}/web/guest/tin-hoat-dong" in links
     assert all(page_number(link) is None for link in links)
     alternates = extract_locale_alternates(

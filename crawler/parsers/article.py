@@ -5,6 +5,11 @@ Every field is extracted in layers, most trusted first: structured data (JSON-LD
 then the fragment / template markup, then generic fallbacks, so that one missing element does
 not lose the field. Values come out as the page shows them (whitespace folded); dates stay raw
 strings: the date normalizer parses them with the page's locale.
+
+A profile's ``ParserConfig`` (crawler/sites/profile.py) is tried first for every field and
+label; the generic layers below know only what any Liferay 7.x portal renders (fragments,
+journal content, the Asset Publisher views) and the words Liferay and news sites commonly print
+in English and Vietnamese.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from parsel import Selector
 from crawler.identity import is_article_url
 from crawler.items import ArticleItem, DateCandidate, ListingHint
 from crawler.parsers.common import absolute, clean, first_text, meta_content, page_locale, text_of
+from crawler.sites.profile import GENERIC, ParserConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -67,6 +73,9 @@ CATEGORY_SELECTORS = (
     ".taglib-asset-categories-summary .badge",
     ".breadcrumb .breadcrumb-item:nth-last-child(2) a",
 )
+# The Asset Publisher full-content view's related assets (asset-links taglib): found by its
+# markup, whatever the portal's language calls the heading.
+RELATED_SELECTORS = (".asset-full-content .asset-links",)
 TAG_SELECTORS = (
     ".taglib-asset-tags-summary a",
     ".taglib-asset-tags-summary .badge",
@@ -76,7 +85,7 @@ TAG_SELECTORS = (
 SUMMARY_CLASSES = ("summary", "sapo", "description", "lead", "abstract", "intro")
 BYLINE_CLASSES = ("author", "byline", "signature")
 
-# Liferay's "page not found" texts (portal language keys, en and vi).
+# Liferay's "page not found" texts (portal language keys, en and vi) and common variants.
 NOT_FOUND_TEXTS = (
     "the requested resource could not be found",
     "không tìm thấy tài nguyên được yêu cầu",
@@ -84,7 +93,7 @@ NOT_FOUND_TEXTS = (
 )
 RELATED_HEADING = re.compile(
     r"^(bài viết liên quan|tin liên quan|tin bài liên quan|các tin khác|tin khác|"
-    r"related (articles|news|posts|content)|other news)\s*:?$",
+    r"related (assets|articles|news|posts|content)|other news)\s*:?$",
     re.IGNORECASE,
 )
 # A short string that is a whole date line in any form the site prints (numeric, Vietnamese
@@ -143,7 +152,7 @@ class _Body:
     layer: str | None = None
 
 
-def parse_article(html: str, url: str) -> ArticlePage:
+def parse_article(html: str, url: str, config: ParserConfig = GENERIC) -> ArticlePage:
     sel = Selector(text=html)
     page = ArticlePage(locale=page_locale(sel))
     page.canonical_url = extract_canonical_url(sel, url)
@@ -152,8 +161,8 @@ def parse_article(html: str, url: str) -> ArticlePage:
     page.full_description = meta_content(sel, "og:description", "description")
     json_ld = _json_ld_articles(sel)
 
-    page.title, page.layers["title"] = extract_title(sel, json_ld)
-    body = extract_body(sel, url, page.title)
+    page.title, page.layers["title"] = extract_title(sel, json_ld, config)
+    body = extract_body(sel, url, page.title, config)
     if body.layer:
         page.layers["body_text"] = body.layer
     page.body_text = "\n\n".join(body.paragraphs) or None
@@ -161,13 +170,13 @@ def parse_article(html: str, url: str) -> ArticlePage:
     page.summary = body.summary
     page.images = body.images or extract_og_images(sel, url)
     page.attachments = body.attachments
-    page.related_urls = body.related_urls or extract_related_urls(sel, url)
-    page.author, page.layers["author"] = extract_author(sel, json_ld, body)
-    page.category, page.layers["category"] = extract_category(sel)
-    page.tags = extract_tags(sel)
-    page.date_candidates = extract_date_candidates(sel, json_ld, body, page.locale)
+    page.related_urls = body.related_urls or extract_related_urls(sel, url, config)
+    page.author, page.layers["author"] = extract_author(sel, json_ld, body, config)
+    page.category, page.layers["category"] = extract_category(sel, config)
+    page.tags = extract_tags(sel, config)
+    page.date_candidates = extract_date_candidates(sel, json_ld, body, page.locale, config)
     page.layers["published_at"] = page.date_candidates[0].source if page.date_candidates else ""
-    page.not_article_reason = extract_not_article_reason(sel, page)
+    page.not_article_reason = extract_not_article_reason(sel, page, config)
     page.layers = {k: v for k, v in page.layers.items() if v}
     return page
 
@@ -236,7 +245,12 @@ def extract_alternates_by_lang(sel: Selector, url: str) -> dict[str, str]:
     return found
 
 
-def extract_title(sel: Selector, json_ld: list[dict[str, Any]]) -> tuple[str | None, str]:
+def extract_title(
+    sel: Selector, json_ld: list[dict[str, Any]], config: ParserConfig = GENERIC
+) -> tuple[str | None, str]:
+    value, css = first_text(sel, config.selectors_for("title"))
+    if value:
+        return value, f"profile:{css}"
     for data in json_ld:
         headline = data.get("headline") or data.get("name")
         if isinstance(headline, str) and clean(headline):
@@ -261,13 +275,15 @@ def _strip_site_suffix(title: str, sel: Selector) -> str:
     return clean(title)
 
 
-def extract_body(sel: Selector, url: str, title: str | None) -> _Body:
-    container, layer = _body_container(sel)
+def extract_body(
+    sel: Selector, url: str, title: str | None, config: ParserConfig = GENERIC
+) -> _Body:
+    container, layer = _body_container(sel, config)
     if container is None:
         return _Body()
     root = copy.deepcopy(container.root)
     body = _Body(layer=layer)
-    _split_related(root, url, body)
+    _split_related(root, url, body, config)
     _collect_media(root, url, body)
     blocks = _blocks(root)
     kept: list[_Element] = []
@@ -285,14 +301,14 @@ def extract_body(sel: Selector, url: str, title: str | None) -> _Body:
             body.display_date = text
             _drop(block)
             continue
-        if body.summary is None and not texts and _is_summary(block, text):
+        if body.summary is None and not texts and _is_summary(block, text, config):
             body.summary = text
             _drop(block)
             continue
         kept.append(block)
         texts.append(text)
-    if kept and _is_byline(kept[-1], texts[-1]):
-        body.byline = _strip_byline_label(texts[-1])
+    if kept and _is_byline(kept[-1], texts[-1], config):
+        body.byline = _strip_byline_label(texts[-1], config)
         _drop(kept.pop())
         texts.pop()
     # A summary cut with "..." repeats the start of the body: when the template printed it as
@@ -307,7 +323,13 @@ def extract_body(sel: Selector, url: str, title: str | None) -> _Body:
     return body
 
 
-def _body_container(sel: Selector) -> tuple[Selector | None, str | None]:
+def _body_container(
+    sel: Selector, config: ParserConfig = GENERIC
+) -> tuple[Selector | None, str | None]:
+    for css in config.selectors_for("body"):
+        for node in sel.css(css):
+            if text_of(node):
+                return node, f"profile:{css}"
     for css in BODY_CONTAINERS:
         for node in sel.css(css):
             if len(text_of(node)) > 80:
@@ -374,7 +396,9 @@ def _is_date_line(text: str) -> bool:
     return len(text) <= 60 and DATE_LINE.match(text) is not None
 
 
-def _is_summary(block: _Element, text: str) -> bool:
+def _is_summary(block: _Element, text: str, config: ParserConfig = GENERIC) -> bool:
+    if any(block in _matches(block, css) for css in config.selectors_for("summary")):
+        return True
     classes = _classes(block)
     return any(c in classes for c in SUMMARY_CLASSES) or text.endswith(("...", "…"))
 
@@ -386,7 +410,7 @@ def _is_cut_prefix(summary: str, paragraph: str) -> bool:
     return len(stem) > 20 and paragraph.startswith(stem)
 
 
-def _is_byline(block: _Element, text: str) -> bool:
+def _is_byline(block: _Element, text: str, config: ParserConfig = GENERIC) -> bool:
     if len(text) > 60 or len(text.split()) > 7 or text.endswith(SENTENCE_END):
         return False
     classes = _classes(block)
@@ -398,7 +422,7 @@ def _is_byline(block: _Element, text: str) -> bool:
     emphasis = clean(" ".join(block.xpath(".//strong//text() | .//b//text() | .//em//text()")))
     if emphasis and emphasis == text:
         return True
-    stripped = _strip_byline_label(text)
+    stripped = _strip_byline_label(text, config)
     words = stripped.replace("-", " ").split()
     return stripped != text or (0 < len(words) <= 5 and all(w[:1].isupper() for w in words))
 
@@ -406,15 +430,35 @@ def _is_byline(block: _Element, text: str) -> bool:
 _BYLINE_LABEL = re.compile(r"^(tác giả|theo|bài|tin|bài và ảnh|tin, ảnh|by)\s*:?\s+", re.I)
 
 
-def _strip_byline_label(text: str) -> str:
+def _strip_byline_label(text: str, config: ParserConfig = GENERIC) -> str:
+    folded = text.casefold()
+    for label in config.labels_for("byline"):
+        if folded.startswith(label.casefold()) and len(text) > len(label):
+            rest = text[len(label) :]
+            if label.endswith(":") or rest[:1].isspace() or rest[:1] == ":":
+                return clean(rest.lstrip(" :"))
     return clean(_BYLINE_LABEL.sub("", text))
 
 
-def _split_related(root: _Element, url: str, body: _Body) -> None:
+def _is_related_heading(text: str, config: ParserConfig = GENERIC) -> bool:
+    key = clean(text).rstrip(":").strip().casefold()
+    if any(
+        key == clean(label).rstrip(":").strip().casefold() for label in config.labels_for("related")
+    ):
+        return True
+    return RELATED_HEADING.match(clean(text)) is not None
+
+
+def _matches(el: _Element, css: str) -> list[_Element]:
+    """Elements of el's document that a CSS selector selects (for profile selectors)."""
+    return list(el.getroottree().getroot().cssselect(css))
+
+
+def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig = GENERIC) -> None:
     """Cut the "Bài viết liên quan" block (and everything after it) out of the body."""
-    for el in _related_headings(root):
+    for el in _related_headings(root, config):
         text = clean(el.text_content())
-        if not RELATED_HEADING.match(text):
+        if not _is_related_heading(text, config):
             continue
         heading = el
         # climb while the parent holds nothing but this heading's text
@@ -438,24 +482,31 @@ def _split_related(root: _Element, url: str, body: _Body) -> None:
         return
 
 
-def _related_headings(root: _Element) -> list[_Element]:
+def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_Element]:
     """Elements whose text is a "Bài viết liên quan" heading, found through the (short) text
     nodes rather than the text of every element."""
     found = []
     for text in root.xpath(".//text()[normalize-space()][not(ancestor::script)]"):
-        if len(text) < 60 and RELATED_HEADING.match(clean(text)):
+        if len(text) < 60 and _is_related_heading(text, config):
             parent = text.getparent()
             if parent is not None and parent not in found:
                 found.append(parent)
     return found
 
 
-def extract_related_urls(sel: Selector, url: str) -> list[str]:
-    """Links listed after a "Bài viết liên quan" heading outside the body (its own fragment)."""
+def extract_related_urls(sel: Selector, url: str, config: ParserConfig = GENERIC) -> list[str]:
+    """Links of the related-articles block outside the body: a profile's or the Asset
+    Publisher's related-assets container, else the links after a related-articles heading."""
+    for css in (*config.selectors_for("related"), *RELATED_SELECTORS):
+        links = [
+            link for h in sel.css(css).xpath(".//a/@href").getall() if (link := absolute(url, h))
+        ]
+        if links:
+            return list(dict.fromkeys(links))
     scope = sel.css("#content") or sel.css("body")
     if not scope:
         return []
-    for found in _related_headings(scope[0].root):
+    for found in _related_headings(scope[0].root, config):
         heading, text = found, clean(found.text_content())
         # Climb to the block that holds only the heading (the fragment wrapper), then take
         # the links of what follows it; a level up when nothing follows at this one.
@@ -514,8 +565,11 @@ def extract_og_images(sel: Selector, url: str) -> list[dict[str, Any]]:
 
 
 def extract_author(
-    sel: Selector, json_ld: list[dict[str, Any]], body: _Body
+    sel: Selector, json_ld: list[dict[str, Any]], body: _Body, config: ParserConfig = GENERIC
 ) -> tuple[str | None, str]:
+    value, css = first_text(sel, config.selectors_for("author"))
+    if value:
+        return _strip_byline_label(value, config), f"profile:{css}"
     for data in json_ld:
         author = data.get("author")
         if isinstance(author, list) and author:
@@ -535,7 +589,10 @@ def extract_author(
     return None, ""
 
 
-def extract_category(sel: Selector) -> tuple[str | None, str]:
+def extract_category(sel: Selector, config: ParserConfig = GENERIC) -> tuple[str | None, str]:
+    value, css = first_text(sel, config.selectors_for("category"))
+    if value:
+        return value, f"profile:{css}"
     value = meta_content(sel, "article:section")
     if value:
         return clean(value), "meta:article:section"
@@ -543,8 +600,8 @@ def extract_category(sel: Selector) -> tuple[str | None, str]:
     return (value, f"css:{css}") if value else (None, "")
 
 
-def extract_tags(sel: Selector) -> list[str]:
-    for css in TAG_SELECTORS:
+def extract_tags(sel: Selector, config: ParserConfig = GENERIC) -> list[str]:
+    for css in (*config.selectors_for("tags"), *TAG_SELECTORS):
         tags = [t for t in (text_of(n) for n in sel.css(css)) if t]
         if tags:
             return list(dict.fromkeys(tags))
@@ -555,7 +612,11 @@ def extract_tags(sel: Selector) -> list[str]:
 
 
 def extract_date_candidates(
-    sel: Selector, json_ld: list[dict[str, Any]], body: _Body, locale: str | None
+    sel: Selector,
+    json_ld: list[dict[str, Any]],
+    body: _Body,
+    locale: str | None,
+    config: ParserConfig = GENERIC,
 ) -> list[DateCandidate]:
     """Every date the page states, most trusted first; the normalizer picks and cross-checks."""
     found: list[DateCandidate] = []
@@ -565,6 +626,9 @@ def extract_date_candidates(
         if raw and not any(c.raw == raw and c.kind == kind for c in found):
             found.append(DateCandidate(source, raw, locale, kind))
 
+    for css in config.selectors_for("date"):
+        for hit in sel.css(css)[:1]:
+            add("display_date", hit.attrib.get("datetime") or text_of(hit))
     for data in json_ld:
         add("json_ld", _str(data.get("datePublished")))
         add("json_ld", _str(data.get("dateModified")), "modified")
@@ -600,11 +664,14 @@ def _first_date_line(sel: Selector) -> str | None:
     return None
 
 
-def extract_not_article_reason(sel: Selector, page: ArticlePage) -> str | None:
+def extract_not_article_reason(
+    sel: Selector, page: ArticlePage, config: ParserConfig = GENERIC
+) -> str | None:
     if not page.body_text or len(page.body_text) < 400:
         # Liferay's not-found page can sit in an otherwise normal layout: look at its text.
         page_text = text_of(sel.css("#content") or sel.css("body")).casefold()
-        for marker in NOT_FOUND_TEXTS:
+        profile_markers = [m.casefold() for m in config.labels_for("not_found")]
+        for marker in dict.fromkeys([*profile_markers, *NOT_FOUND_TEXTS]):
             if marker in page_text:
                 return f"soft_404: page says {marker!r}"
     if not page.title and not page.body_text:

@@ -2,7 +2,8 @@
 pagers (legacy ``lfr-pagination`` in simple and regular forms, Clay/lexicon pagination).
 
 Paging is read from the URLs, not from labels: the next page is the pager link whose ``cur``
-parameter is the current page plus one, whatever the locale calls it.
+parameter is the current page plus one, whatever the locale calls it. A profile's
+``listing_title`` selectors are tried before the generic ones.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from parsel import Selector
 
 from crawler.parsers.common import absolute, clean, first_text, page_locale, text_of
+from crawler.sites.profile import GENERIC, ParserConfig
 
 PORTLET_SELECTORS = (
     ".portlet-asset-publisher",
@@ -38,7 +40,6 @@ LISTING_TITLE_SELECTORS = (
     ".portlet-asset-publisher .portlet-title-text",
     ".portlet-asset-publisher .portlet-title",
     ".list-group-header-title",
-    ".hmenu .nav-item.active > a",
     ".breadcrumb .breadcrumb-item.active",
     ".breadcrumb li:last-child",
 )
@@ -68,11 +69,11 @@ class ListingPage:
     feed_urls: list[str] = field(default_factory=list)
 
 
-def parse_listing(html: str, url: str) -> ListingPage:
+def parse_listing(html: str, url: str, config: ParserConfig = GENERIC) -> ListingPage:
     sel = Selector(text=html)
     portlets = [p for css in PORTLET_SELECTORS for p in sel.css(css)]
     page = ListingPage(is_listing=bool(portlets), locale=page_locale(sel))
-    page.name = extract_listing_name(sel)
+    page.name = extract_listing_name(sel, config)
     page.entries = extract_entries(sel, url)
     page.current_page = page_number(url) or 1
     page.page_urls = extract_page_urls(sel, url)
@@ -86,8 +87,8 @@ def parse_listing(html: str, url: str) -> ListingPage:
     return page
 
 
-def extract_listing_name(sel: Selector) -> str | None:
-    value, _ = first_text(sel, LISTING_TITLE_SELECTORS)
+def extract_listing_name(sel: Selector, config: ParserConfig = GENERIC) -> str | None:
+    value, _ = first_text(sel, (*config.selectors_for("listing_title"), *LISTING_TITLE_SELECTORS))
     if value:
         return value
     title = clean(sel.xpath("//title/text()").get())

@@ -1,4 +1,6 @@
-"""Site navigation: the links a theme's menus offer (HEPZA theme, Liferay classic, generic)."""
+"""Site navigation: the links a theme's menus offer. A profile's selectors come first, then
+what any Liferay 7.x theme renders (the navigation menu widget of the Classic theme and of
+custom themes, Bootstrap navbars, footers)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,11 @@ from parsel import Selector
 
 from crawler.parsers.common import absolute
 from crawler.parsers.listing import page_number
+from crawler.sites.profile import GENERIC, ParserConfig
 
 NAV_LINK_SELECTORS = (
-    "section.hmenu a[href]",
+    # the navigation menu widget (SiteNavigationMenuPortlet): Classic theme, most ADTs
+    ".navbar-site a[href]",
     "nav a[href]",
     "#navigation a[href]",
     ".navbar a[href]",
@@ -17,16 +21,20 @@ NAV_LINK_SELECTORS = (
     "footer a[href]",
 )
 
+# Links inside a portlet are content (listing entries, pagers), except those of the navigation
+# menu widget, which the Classic theme embeds as a portlet in its header.
 NOT_IN_PORTLET = (
-    "self::*[not(ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' portlet-body ')"
-    " or contains(@class, 'lfr-pagination') or contains(@class, 'pagination')])]"
+    "self::*[not(ancestor::*[contains(@class, 'pagination')])]"
+    "[not(ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' portlet-body ')]"
+    "[not(ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' portlet-navigation ')"
+    " or contains(@id, 'SiteNavigationMenuPortlet')])])]"
 )
 
 
-def extract_navigation_links(html: str, url: str) -> list[str]:
+def extract_navigation_links(html: str, url: str, config: ParserConfig = GENERIC) -> list[str]:
     sel = Selector(text=html)
     links: list[str] = []
-    for css in NAV_LINK_SELECTORS:
+    for css in (*config.selectors_for("navigation"), *NAV_LINK_SELECTORS):
         # A pager's page selector is a dropdown menu too; paging is the listing's business.
         for href in sel.css(css).xpath(f"{NOT_IN_PORTLET}/@href").getall():
             link = absolute(url, href)

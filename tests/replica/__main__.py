@@ -11,9 +11,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from tests.replica.portal import PORTALS, make_site
 from tests.replica.save_pages import save_pages
 from tests.replica.server import ReplicaServer, RequestRecord
-from tests.replica.site import ReplicaConfig, ReplicaSite
+from tests.replica.site import ReplicaConfig
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -27,6 +28,7 @@ def _site_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--break", dest="broken", action="append", default=[], choices=["date"])
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--delta", type=int, default=ReplicaConfig.delta)
+    parser.add_argument("--portal", default=ReplicaConfig.portal, choices=["hepza", *PORTALS])
 
 
 def config_from(args: argparse.Namespace) -> ReplicaConfig:
@@ -38,6 +40,7 @@ def config_from(args: argparse.Namespace) -> ReplicaConfig:
         broken=tuple(args.broken),
         faults=args.faults,
         delta=args.delta,
+        portal=args.portal,
     )
 
 
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args)
     if args.command == "truth":
-        json.dump(ReplicaSite(config_from(args)).truth(), sys.stdout, ensure_ascii=False, indent=1)
+        json.dump(make_site(config_from(args)).truth(), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
         return 0
     for name in save_pages(Path(args.directory)):

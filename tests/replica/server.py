@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
+from tests.replica.portal import PortalSite, make_site
 from tests.replica.site import ReplicaConfig, ReplicaSite
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ class ReplicaServer:
         on_request: Callable[[RequestRecord], None] | None = None,
     ) -> None:
         self.config = config
-        self.site = ReplicaSite(config)
+        self.site: ReplicaSite | PortalSite = make_site(config)
         self.port = port
         self.url = ""
         self.requests: list[RequestRecord] = []

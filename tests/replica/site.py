@@ -105,6 +105,8 @@ class ReplicaConfig:
     link_farm: int = 0
     # When set, MOVED_SLUG (in the sitemap) answers 302 to a real article on this port.
     redirect_port: int = 0
+    # Which portal is served: "hepza" (this module) or one of tests.replica.portal.PORTALS.
+    portal: str = "hepza"
 
 
 # Data-quality traps, by name -> the generated article (by number) that carries it:
