@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, KnownArticle
+from pipelines.urls import canonical_article_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -41,6 +42,10 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
         if shared is None:
             store.close()
     articles = {k.id: k for k in known.values()}
+    # The frontier asks by identity key (the display-page form of any of an article's URLs);
+    # on a portal without display pages the stored address is an Asset Publisher URL.
+    for article in articles.values():
+        known.setdefault(canonical_article_url(article.url), article)
     recent = sorted(
         articles.values(),
         key=lambda k: k.published_at.timestamp() if k.published_at else float("-inf"),

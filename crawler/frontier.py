@@ -252,6 +252,10 @@ class Frontier:
     def _known(self, key: str) -> KnownArticle | None:
         return self.stored.known.get(key) if self.stored is not None else None
 
+    def listing_day(self, hint: ListingHint | None) -> date | None:
+        """The publication day a listing gave for an article (chooses a profile's layout)."""
+        return self._listing_day(hint)
+
     def _listing_day(self, hint: ListingHint | None) -> date | None:
         if hint is None or not hint.date_raw:
             return None

@@ -11,13 +11,20 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from pipelines.urls import article_id, canonical_article_url, is_article_url, normalize_url
+from pipelines.urls import (
+    article_address,
+    article_id,
+    canonical_article_url,
+    is_article_url,
+    normalize_url,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
     "CONTENT_FIELDS",
+    "article_address",
     "article_id",
     "canonical_url",
     "content_hash",

@@ -12,6 +12,8 @@ from pipelines.base import ArticlePipeline
 from pipelines.problems import add_problem, problem_codes
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from itemadapter import ItemAdapter
 
 PROBLEM_CODES: dict[str, str] = problem_codes("missing_url", "url_not_article")
@@ -188,6 +190,32 @@ def canonical_article_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
+@lru_cache(maxsize=1 << 16)
+def article_address(url: str) -> str:
+    """Where an article can be read, as the record's ``url``.
+
+    A display page (``/w/<slug>``) is the article's own address and its identity key at once.
+    A portal without display pages shows an article only through Asset Publisher content URLs
+    (``/<page>/-/asset_publisher/<id>/content/<slug>``): the one met is kept, without its locale
+    prefix, query or fragment, since the key's ``/w/<slug>`` would answer 404 there. The
+    article's id comes from the key (:func:`canonical_article_url`) either way, so it does not
+    change with the listing the article was found in.
+    """
+    parts = urlsplit(normalize_url(url, unicode_nfc=True))
+    path = _strip_locale(parts.path)
+    match = _ASSET_PUBLISHER_CONTENT.match(path)
+    if match is None or _DISPLAY_PAGE.match(path):
+        return canonical_article_url(url)
+    start, end = match.span("slug")
+    path = path[:start] + _lower_ascii_outside_escapes(match["slug"]) + path[end:]
+    return urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
+
+
+def is_display_page(url: str) -> bool:
+    """Whether the URL is a display page (``/w/<slug>``, any locale or group prefix)."""
+    return _DISPLAY_PAGE.match(_strip_locale(urlsplit(normalize_url(url)).path)) is not None
+
+
 def article_id(canonical_url: str) -> str:
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:20]
 
@@ -201,18 +229,26 @@ class UrlNormalizationPipeline(ArticlePipeline):
             self._problem(adapter, "url", "missing_url", "no url and no fetched_url")
             return
 
-        canonical = canonical_article_url(source)
+        # The key (display-page form) identifies the article; the address is where it is read.
+        key = canonical_article_url(source)
+        met = [*(adapter.get("alternate_urls") or []), fetched, original]
+        # A portal that has display pages records every article under its display page.
+        display_pages = any(is_display_page(u) for u in met if u)
+        address: Callable[[str], str] = canonical_article_url if display_pages else article_address
+        canonical = address(source)
         if canonical != original:
             self.stats.inc_value("normalize/url_canonicalized")
         adapter["url"] = canonical
-        adapter["id"] = article_id(canonical)
+        adapter["id"] = article_id(key)
         if not is_article_url(canonical):
             self.stats.inc_value("normalize/url_not_article")
             self._problem(adapter, "url", "url_not_article", f"{canonical} is not an article URL")
 
-        met = [*(adapter.get("alternate_urls") or []), fetched, original]
         alternates = {normalize_url(urljoin(canonical, u)) for u in met if u}
         alternates.discard(canonical)
+        if key != canonical:
+            # no display page on this portal: the key is not an address to list
+            alternates.discard(key)
         adapter["alternate_urls"] = sorted(alternates)
         self.stats.inc_value("normalize/alternate_urls", len(alternates))
 
@@ -220,7 +256,7 @@ class UrlNormalizationPipeline(ArticlePipeline):
         for url in adapter.get("related_urls") or []:
             if not url:
                 continue
-            related_url = canonical_article_url(urljoin(fetched or canonical, url))
+            related_url = address(urljoin(fetched or canonical, url))
             if related_url not in related:
                 related.append(related_url)
         adapter["related_urls"] = related

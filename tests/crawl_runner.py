@@ -60,6 +60,7 @@ def crawl_command(
     settings: dict[str, str] | None = None,
     feed_name: str = "feed.jsonl",
     fast: bool = True,
+    spider: str = "hepza",
 ) -> tuple[list[str], str, Path]:
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = database_url or f"sqlite:///{workdir / 'hepza.sqlite3'}"
@@ -76,7 +77,7 @@ def crawl_command(
         "FEEDS": "{}",
         **(settings or {}),
     }
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "hepza", "-a", f"base_url={base_url}"]
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"base_url={base_url}"]
     for name, value in (spider_args or {}).items():
         cmd += ["-a", f"{name}={value}"]
     for name, value in merged.items():

@@ -19,7 +19,15 @@ class SitemapEntry:
     @property
     def default_url(self) -> str:
         """The x-default alternate (the site's default-locale page), else the entry's URL."""
-        return next((href for lang, href in self.alternates if lang == "x-default"), self.url)
+        return self.default_for(None)
+
+    def default_for(self, locale: str | None) -> str:
+        """The x-default alternate, else the alternate in ``locale`` (the site's default
+        locale: a sitemap without x-default still names one page per locale), else the
+        entry's URL."""
+        langs = {lang.lower(): href for lang, href in self.alternates}
+        found = langs.get("x-default") or (langs.get(locale.lower()) if locale else None)
+        return found or self.url
 
 
 @dataclass

@@ -53,6 +53,11 @@ PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
 
 
+def _page_of(url: str) -> str:
+    """A URL without its query: the same page whatever its redirect or portlet parameters."""
+    return normalize_url(url).split("?", 1)[0]
+
+
 class HepzaSpider(Spider):
     name = "hepza"
     allowed_domains: list[str]
@@ -244,19 +249,20 @@ class HepzaSpider(Spider):
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
         yield from self._sitemap_requests(doc.sitemaps)
         for entry in doc.entries:
+            default = entry.default_for(self.profile.default_locale)
             if not is_article_url(entry.url):
                 # One locale of each page is enough: the others list the same articles.
                 for _, href in entry.alternates:
-                    if href != entry.default_url:
+                    if href != default:
                         self.frontier.mark_seen(href)
                 # Listings lead to articles: they wait until every sitemap (and lastmod) is in.
-                self.frontier.defer_page(entry.default_url)
+                self.frontier.defer_page(default)
                 continue
             key = self.frontier.key(entry.url)
             if entry.lastmod:
                 self.frontier.note_lastmod(key, entry.lastmod)
             # The default-locale page first, so that is the one fetched.
-            for url in (entry.default_url, entry.url, *(href for _, href in entry.alternates)):
+            for url in (default, entry.url, *(href for _, href in entry.alternates)):
                 if self.frontier.same_article(url, key):
                     yield from self._article(url, lastmod=entry.lastmod)
         self.frontier.sitemap_done()
@@ -273,7 +279,7 @@ class HepzaSpider(Spider):
         # Further pages of a listing carry the same menus as its first page.
         if page_number(response.url) is None:
             yield from self._navigation(response, depth)
-        listing = parse_listing(response.text, response.url)
+        listing = parse_listing(response.text, response.url, self.profile.parser_config())
         if not listing.is_listing:
             return
         self.crawler.stats.inc_value("crawl/listing_pages")
@@ -313,7 +319,9 @@ class HepzaSpider(Spider):
         for url in extract_locale_alternates(response.text, response.url):
             self.frontier.mark_seen(url)
         pages = []
-        for url in extract_navigation_links(response.text, response.url):
+        for url in extract_navigation_links(
+            response.text, response.url, self.profile.parser_config()
+        ):
             if is_article_url(url):
                 yield from self._article(url)
             elif self.frontier.skipped(url):
@@ -342,16 +350,14 @@ class HepzaSpider(Spider):
             self.crawler.stats.inc_value("crawl/article_not_html")
             logger.warning("article URL did not return HTML: %s", response.url)
             return
-        page = parse_article(response.text, response.url)
+        # The profile's selectors first; its layout of the day the listing says, if it said.
+        config = self.profile.parser_config(self.frontier.listing_day(hint))
+        page = parse_article(response.text, response.url, config)
         key = key or self.frontier.key(response.url)
         preferred = self.frontier.preferred_url(
             (page.alternate_by_lang.get("x-default"), page.canonical_url), key
         )
-        if (
-            not via_preferred
-            and preferred
-            and normalize_url(preferred) != normalize_url(response.url)
-        ):
+        if not via_preferred and preferred and _page_of(preferred) != _page_of(response.url):
             # Record an article from its default-locale display page, whichever of its URLs
             # (locale prefix, Asset Publisher view) was met first.
             self.crawler.stats.inc_value("crawl/followed_to_default_page")
