@@ -30,6 +30,7 @@ from crawler.parsers.article import ArticlePage, parse_article
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
+from crawler.sites.key import site_of
 from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 from pipelines.urls import canonical_article_url, is_article_url, normalize_url
 
@@ -333,6 +334,7 @@ class HepzaSpider(Spider):
         self.parsed.add(key)
         yield ArticleItem(
             url=page.canonical_url or response.url,
+            site=site_of(self),
             alternate_urls=[
                 *(u for u in page.alternate_urls if self._same_article(u, key)),
                 *met,

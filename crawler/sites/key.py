@@ -1,0 +1,23 @@
+"""The site key of a crawl: the name that keys its rows in every table and its records."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.sites.profile import SiteProfile
+
+# The site of a spider that carries no profile yet (the HEPZA spider before its profile is
+# wired in): the only site a database held before sites existed.
+LEGACY_SITE = "hepza"
+
+
+def site_of(spider: object) -> str:
+    """The spider's profile name."""
+    if not hasattr(spider, "profile"):
+        return LEGACY_SITE  # a spider without a profile attribute: delete once all have one
+    profile: SiteProfile | None = getattr(spider, "profile", None)
+    if profile is None:
+        name = getattr(spider, "name", type(spider).__name__)
+        raise ValueError(f"the spider {name!r} has no site profile: its site is unknown")
+    return profile.name
