@@ -10,9 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from crawler.commands.export import stored_sites, write_export
+from crawler.items import ArticleItem
 from pipelines.storage.models import ArticleUrl, ArticleVersion, CrawlRun
+from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, Classification, article_id
 from tests.test_export import run_scrapy_export
+from tests.test_storage import recording_crawler
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -166,3 +169,25 @@ def test_scrapy_export_site_names_its_file_and_refuses_an_unknown_site(
         f"(sites: {OTHER}, hepza)\n"
     )
     assert len(list((tmp_path / "output" / "exports").iterdir())) == 1
+
+
+def test_two_sites_crawled_one_after_the_other_through_the_pipeline(
+    database_url, make_article_record, other_record, tmp_path: Path
+):
+    changes: dict[str, list[str | None]] = {}
+    for site, records in {
+        "hepza": [make_article_record("a"), make_article_record("b", body_text="B")],
+        # the same content as hepza's "a", republished on the district portal
+        OTHER: [other_record("a", content_hash=make_article_record("a")["content_hash"])],
+    }.items():
+        crawler = recording_crawler(database_url, STORAGE_BATCH_SIZE=1)
+        pipeline = StoragePipeline.from_crawler(crawler)
+        changes[site] = [pipeline.process_item(ArticleItem(**r)).change for r in records]
+        pipeline.close_spider()
+        assert crawler.stats.get_value("storage/new") == len(records)
+        pipeline.store.close()
+    assert changes == {"hepza": ["new", "new"], OTHER: ["new"]}
+    store = ArticleStore(database_url)
+    assert write_export(store.engine, "jsonl", tmp_path / "both.jsonl") == 3
+    assert len({k.id for k in store.known_index(OTHER).values()}) == 1
+    store.close()

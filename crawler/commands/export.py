@@ -49,6 +49,7 @@ STRING_LIST_COLUMNS = frozenset({"alternate_urls", "tags", "related_urls"})
 OBJECT_LIST_COLUMNS = frozenset({"images", "attachments", "problems"})
 BOOL_COLUMNS = frozenset({"summary_truncated"})
 TIME_COLUMNS = frozenset({"first_seen", "last_seen"})
+NOT_NULL_COLUMNS = BOOL_COLUMNS | TIME_COLUMNS | STRING_LIST_COLUMNS | {"id", "site", "url"}
 CHUNK_ROWS = 1000
 # the default file name of an export of every site
 ALL_SITES_NAME = "articles"
@@ -64,7 +65,7 @@ PARQUET_SCHEMA = pa.schema(
             else pa.timestamp("us", tz="UTC")
             if name in TIME_COLUMNS
             else pa.string(),
-            nullable=name not in BOOL_COLUMNS | TIME_COLUMNS | STRING_LIST_COLUMNS | {"id", "url"},
+            nullable=name not in NOT_NULL_COLUMNS,
         )
         for name in EXPORT_COLUMNS
     ]
