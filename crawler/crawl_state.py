@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crawler.extensions.run import RunOwner
+from crawler.sites.key import site_of
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, KnownArticle
 from pipelines.urls import canonical_article_url
@@ -27,12 +29,14 @@ class CrawlState:
 
 
 def load_crawl_state(crawler: Crawler) -> CrawlState:
-    # The storage pipeline's store when it runs (its migrations are already applied), else a
-    # store of our own for this one read.
-    shared = getattr(crawler, "hepza_store", None)
+    """What the database knows of the crawling spider's site (other sites are not read)."""
+    # The run owner's store when this command records runs (its migrations are already
+    # applied), else a store of our own for this one read.
+    owner = crawler.get_extension(RunOwner)
+    shared = owner.store if owner is not None else None
     store = shared or ArticleStore.from_settings(crawler.settings)
     try:
-        known = store.known_index()
+        known = store.known_index(site_of(crawler.spider))
     except Exception as exc:
         url = redact_url(crawler.settings.get("DATABASE_URL"))
         raise RuntimeError(

@@ -12,6 +12,7 @@ from typing import Any
 
 EXPORT_FIELDS: tuple[str, ...] = (
     "id",
+    "site",
     "url",
     "alternate_urls",
     "title",
@@ -81,6 +82,8 @@ CHANGES: tuple[str, ...] = ("new", "changed", "unchanged")
 class ArticleItem:
     url: str
     id: str | None = None
+    # the site key (the profile's name): set by the spider, required by storage
+    site: str | None = None
     alternate_urls: list[str] = field(default_factory=list)
     title: str | None = None
     summary: str | None = None

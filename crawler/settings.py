@@ -124,14 +124,14 @@ COVERAGE_MIN_ARTICLES = 5
 # The run fails when more than this share of responses end in an error.
 MAX_ERROR_RATE = 0.05
 EXTENSIONS = {
-    "crawler.extensions.report.RunReport": 500,
+    "crawler.extensions.run.RunOwner": 500,
     "crawler.extensions.progress.Progress": 510,
     # after the feed exporter and the run report: prunes at engine_stopped
     "crawler.extensions.retention.Retention": 900,
 }
 LOGSTATS_INTERVAL = 0
 # A run that never got one response from the site fails naming the host and the reason;
-# before the run report (500), which then sees that failure.
+# before the run owner (500), which then sees that failure.
 EXTENSIONS["crawler.extensions.reachability.SiteReachability"] = 490
 
 # --- engine ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from crawler.extensions.run import RunOwner
 from crawler.identity import content_hash
 from crawler.items import ArticleItem
 from crawler.outcome import fail_run
@@ -32,6 +33,8 @@ class DedupePipeline:
         # keeping whole records (bodies) in memory for the length of a crawl.
         self.by_id: dict[str, str] = {}
         self.by_hash: dict[str, str] = {}
+        # the run's store, when this command records runs
+        self.owner = crawler.get_extension(RunOwner)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
@@ -61,9 +64,9 @@ class DedupePipeline:
         # met for the article is lost.
         urls = [duplicate["url"], *(duplicate.get("alternate_urls") or [])]
         first_url = self.by_id[first_id]
-        store = getattr(self.crawler, "hepza_store", None)
-        if store is not None:
-            run_id = self.stats.get_value("run/id")
+        store = self.owner.store if self.owner is not None else None
+        if store is not None and self.owner is not None:
+            run_id = self.owner.run_id
             try:
                 store.record_aliases([(first_url, u) for u in urls if u != first_url], run_id)
             except StorageError as exc:

@@ -103,6 +103,7 @@ def _article_record(slug: str, **overrides: Any) -> dict[str, Any]:
     body = f"Ban Quản lý các Khu chế xuất và công nghiệp TP.HCM: bài {slug}."
     record: dict[str, Any] = {
         "id": article_id(url),
+        "site": "hepza",
         "url": url,
         "alternate_urls": [f"https://hepza.hochiminhcity.gov.vn/vi/w/{slug}"],
         "title": f"Tiêu đề {slug}",

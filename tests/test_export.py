@@ -149,7 +149,12 @@ def test_empty_database_exports_an_empty_parquet_with_the_schema(database_url, t
 
 def test_default_output_name():
     when = datetime(2024, 5, 2, 9, 15, 30, tzinfo=UTC)
-    assert default_output("parquet", when) == Path("output/exports/hepza-20240502T091530Z.parquet")
+    assert default_output("parquet", when) == Path(
+        "output/exports/articles-20240502T091530Z.parquet"
+    )
+    assert default_output("csv", when, site="hepza") == Path(
+        "output/exports/hepza-20240502T091530Z.csv"
+    )
 
 
 def run_scrapy_export(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -174,7 +179,7 @@ def test_scrapy_export_command(filled_store, database_url, tmp_path):
         tmp_path, "--format", "jsonl", "--since", "2023-01-18", "-s", f"DATABASE_URL={database_url}"
     )
     assert result.returncode == 0, result.stderr
-    [written] = (tmp_path / "output" / "exports").glob("hepza-*Z.jsonl")
+    [written] = (tmp_path / "output" / "exports").glob("articles-*Z.jsonl")
     assert f"exported 3 articles to {written.relative_to(tmp_path)}" in result.stdout
     expected = [
         row for row in database_rows(filled_store) if row["url"].rsplit("/", 1)[1] != "before"
@@ -188,7 +193,7 @@ def test_scrapy_export_writes_under_output_dir(filled_store, database_url, tmp_p
         tmp_path, "--format", "csv", "-s", f"DATABASE_URL={database_url}", "-s", f"OUTPUT_DIR={out}"
     )
     assert result.returncode == 0, result.stderr
-    [written] = (out / "exports").glob("hepza-*Z.csv")
+    [written] = (out / "exports").glob("articles-*Z.csv")
     assert f"exported 5 articles to {written}" in result.stdout
     assert not (tmp_path / "output").exists()
 

@@ -86,9 +86,10 @@ def test_item_adapter_and_plain_record_hash_the_same() -> None:
 def test_store_classifies_a_record_without_hash_by_the_one_content_hash() -> None:
     store = ArticleStore("sqlite:///:memory:")
     try:
-        record = {**RECORD, "id": article_id(RECORD["url"]), "content_hash": content_hash(RECORD)}
+        stored = {**RECORD, "site": "hepza"}
+        record = {**stored, "id": article_id(RECORD["url"]), "content_hash": content_hash(RECORD)}
         store.write_batch([record], "run-1")
-        unhashed = {**RECORD, "id": record["id"], "content_hash": None}
+        unhashed = {**stored, "id": record["id"], "content_hash": None}
         assert store.classify(unhashed).status == "unchanged"
     finally:
         store.close()

@@ -9,7 +9,7 @@ import pytest
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.test import get_crawler
 
-from crawler.extensions.report import RunReport, judge_run
+from crawler.extensions.run import RunOwner, judge_run
 from crawler.items import ArticleItem
 from crawler.outcome import fail_run, recorded_failures
 from pipelines.dedupe import DedupePipeline
@@ -59,11 +59,11 @@ def test_an_interrupted_run_is_not_a_success() -> None:
     assert judge(GOOD, "shutdown")[0] == "interrupted"
 
 
-def test_the_run_report_is_off_unless_the_command_records_runs() -> None:
+def test_the_run_owner_is_off_unless_the_command_records_runs() -> None:
     with pytest.raises(NotConfigured):
-        RunReport.from_crawler(get_crawler())
-    settings = {"RECORD_RUN": True, "REPORTS_DIR": "reports"}
-    assert RunReport.from_crawler(get_crawler(settings_dict=settings))
+        RunOwner.from_crawler(get_crawler())
+    settings = {"RECORD_RUN": True, "REPORTS_DIR": "reports", "DATABASE_URL": ""}
+    assert RunOwner.from_crawler(get_crawler(settings_dict=settings)).store is None
 
 
 class RefusingStore:
@@ -72,9 +72,17 @@ class RefusingStore:
 
 
 def test_dedupe_alias_write_failure_fails_the_run() -> None:
-    crawler = get_crawler()
+    settings = {
+        "RECORD_RUN": True,
+        "REPORTS_DIR": "reports",
+        "DATABASE_URL": "",
+        "EXTENSIONS": {RunOwner: 500},
+    }
+    crawler = get_crawler(settings_dict=settings)
     crawler.stats.open_spider()
-    crawler.hepza_store = RefusingStore()  # type: ignore[attr-defined]
+    owner = crawler.get_extension(RunOwner)
+    assert owner is not None
+    owner.store = RefusingStore()  # type: ignore[assignment]
     pipeline = DedupePipeline.from_crawler(crawler)
     first = ArticleItem(url="https://h/w/a", id="a" * 20, title="T", body_text="B")
     pipeline.process_item(first)

@@ -128,3 +128,27 @@ def test_a_rerun_of_an_unchanged_portal_stores_nothing_new(tmp_path: Path) -> No
     assert counts["stored_new"] == 0 and counts["stored_changed"] == 0
     db = sqlite3.connect(second.database_url.removeprefix("sqlite:///"))
     assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == len(truth["articles"])
+
+
+def test_two_portals_crawled_into_one_database_side_by_side(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'portals.sqlite3'}"
+    generic = {"spider": "liferay", "spider_args": {"timezone": "UTC", "default_locale": "en-US"}}
+    how: dict[str, dict[str, Any]] = {"classic-en": generic, "hepza": {}}
+    runs = {}
+    for portal, kwargs in how.items():
+        config = ReplicaConfig(portal=portal, articles=20)
+        with ReplicaServer(config) as server:
+            first = run_crawl(server.url, tmp_path / portal, database_url=database, **kwargs)
+            again = run_crawl(
+                server.url, tmp_path / portal, database_url=database, feed_name="2.jsonl", **kwargs
+            )
+        assert first.returncode == 0 and again.returncode == 0, again.log[-3000:]
+        # incremental per site: the other site's articles do not count as known or new
+        assert again.report["counts"]["stored_new"] == 0
+        runs[portal] = (first, len(make_site(config).truth()["articles"]))
+    db = sqlite3.connect(database.removeprefix("sqlite:///"))
+    per_site = dict(db.execute("SELECT site, count(*) FROM articles GROUP BY site").fetchall())
+    (en_site,) = {r["site"] for r in runs["classic-en"][0].feed()}
+    assert per_site == {"hepza": runs["hepza"][1], en_site: runs["classic-en"][1]}
+    run_sites = [r[0] for r in db.execute("SELECT site FROM crawl_runs")]
+    assert sorted(run_sites) == sorted([en_site, en_site, "hepza", "hepza"])

@@ -128,7 +128,7 @@ def test_wrong_password_never_appears(postgres_server: PostgresServer, postgres_
 def test_right_password_never_logged(postgres_url, caplog):
     caplog.set_level(logging.DEBUG)
     store = ArticleStore(postgres_url)
-    store.known_index()
+    store.known_index("hepza")
     store.close()
     assert repr(store) == f"ArticleStore({store.redacted_url!r})"
     assert PASSWORD not in caplog.text

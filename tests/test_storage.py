@@ -14,6 +14,7 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select, update
 
+from crawler.extensions.run import RunOwner
 from crawler.items import ArticleItem, ArticleUrlItem
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
@@ -189,7 +190,7 @@ def test_aliases_and_known_index(store, make_article_record):
     store.write_batch([a, b], "run-1")
     alias = "https://hepza.hochiminhcity.gov.vn/web/guest/-/asset_publisher/Ab12/content/a"
     store.record_aliases([(a["url"], alias), ("https://unknown.example/w/x", "https://x/y")], "r")
-    index = store.known_index()
+    index = store.known_index("hepza")
     tz7 = timezone(timedelta(hours=7))
     known_a = KnownArticle(
         a["id"],
@@ -211,21 +212,21 @@ def test_alias_of_an_article_not_yet_stored_waits_for_its_batch(store, make_arti
     a = make_article_record("a")
     alias = "https://hepza.hochiminhcity.gov.vn/w/a-old"
     store.record_aliases([(a["url"], alias)], "run-1")
-    assert alias not in store.known_index()
+    assert alias not in store.known_index("hepza")
     store.write_batch([a], "run-1")
-    assert store.known_index()[alias].id == a["id"]
+    assert store.known_index("hepza")[alias].id == a["id"]
 
 
 def test_alias_never_takes_over_a_canonical_url(store, make_article_record):
     a, b = make_article_record("a"), make_article_record("b", body_text="B")
     store.write_batch([a, b], "run-1")
     store.record_aliases([(a["url"], b["url"])], "run-1")
-    assert store.known_index()[b["url"]].id == b["id"]
+    assert store.known_index("hepza")[b["url"]].id == b["id"]
 
 
 def test_runs_are_recorded(store):
     started = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
-    store.start_run("run-1", started, {"mode": "incremental"})
+    store.start_run("run-1", started, {"mode": "incremental"}, site="hepza")
     [row] = table(store, CrawlRun, CrawlRun.run_id)
     assert (row["outcome"], row["started_at"], row["spider_args"]) == (
         "running",
@@ -234,26 +235,27 @@ def test_runs_are_recorded(store):
     )
     finished = started + timedelta(minutes=5)
     stats = {"start_time": started, "item_scraped_count": 3}
-    store.finish_run("run-1", finished, "succeeded", stats, {"coverage": {"title": 1.0}})
+    report = {"coverage": {"title": 1.0}}
+    store.finish_run("run-1", finished, "succeeded", stats, report, site="hepza")
     # A later "only if still running" close must not overwrite the outcome set above.
-    store.finish_run("run-1", finished, "failed", {}, {}, only_if_running=True)
+    store.finish_run("run-1", finished, "failed", {}, {}, site="hepza", only_if_running=True)
     [row] = table(store, CrawlRun, CrawlRun.run_id)
     assert row["outcome"] == "succeeded"
     assert row["finished_at"] == finished
     assert row["stats"] == {"start_time": "2024-05-01T01:00:00+00:00", "item_scraped_count": 3}
     assert row["report"] == {"coverage": {"title": 1.0}}
     with pytest.raises(ValueError, match="unknown run outcome"):
-        store.finish_run("run-1", finished, "done", {}, {})
+        store.finish_run("run-1", finished, "done", {}, {}, site="hepza")
 
 
 def test_a_dead_running_run_is_marked_abandoned_by_the_next_start(store):
     now = datetime.now(UTC)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    store.start_run("dead-here", now - timedelta(hours=1), {})
-    store.start_run("alive-here", now - timedelta(hours=1), {})
-    store.start_run("old-elsewhere", now - timedelta(hours=72), {})
-    store.start_run("recent-elsewhere", now - timedelta(hours=1), {})
+    store.start_run("dead-here", now - timedelta(hours=1), {}, site="hepza")
+    store.start_run("alive-here", now - timedelta(hours=1), {}, site="hepza")
+    store.start_run("old-elsewhere", now - timedelta(hours=72), {}, site="hepza")
+    store.start_run("recent-elsewhere", now - timedelta(hours=1), {}, site="hepza")
     with store.engine.begin() as conn:
         for run_id, process in {
             "dead-here": {"host": socket.gethostname(), "pid": dead.pid},
@@ -263,7 +265,7 @@ def test_a_dead_running_run_is_marked_abandoned_by_the_next_start(store):
         }.items():
             where = CrawlRun.run_id == run_id
             conn.execute(update(CrawlRun).where(where).values(report={"process": process}))
-    abandoned = store.start_run("new", now, {})
+    abandoned = store.start_run("new", now, {}, site="hepza")
     assert sorted(abandoned) == ["dead-here", "old-elsewhere"]
     outcomes = {row["run_id"]: row["outcome"] for row in table(store, CrawlRun, CrawlRun.run_id)}
     assert outcomes == {
@@ -276,9 +278,9 @@ def test_a_dead_running_run_is_marked_abandoned_by_the_next_start(store):
 
 
 def test_finish_run_works_after_close(store):
-    store.start_run("run-1", datetime.now(UTC), {})
+    store.start_run("run-1", datetime.now(UTC), {}, site="hepza")
     store.close()
-    store.finish_run("run-1", datetime.now(UTC), "interrupted", {}, {})
+    store.finish_run("run-1", datetime.now(UTC), "interrupted", {}, {}, site="hepza")
     assert table(store, CrawlRun, CrawlRun.run_id)[0]["outcome"] == "interrupted"
 
 
@@ -299,7 +301,7 @@ def test_concurrent_starts_migrate_once(database_url):
         thread.join()
     assert errors == []
     with stores[0].engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0002",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0003",)]
     for store in stores:
         store.close()
 
@@ -307,19 +309,30 @@ def test_concurrent_starts_migrate_once(database_url):
 # --- pipeline ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def crawler(database_url: str) -> Crawler:
+def recording_crawler(database_url: str, **settings: Any) -> Crawler:
+    """A crawler as ``scrapy crawl`` builds it: RECORD_RUN on, the run owner in place."""
     crawler = get_crawler(
-        settings_dict={"DATABASE_URL": database_url, "STORAGE_BATCH_SIZE": 3, "RECORD_RUN": True}
+        settings_dict={
+            "DATABASE_URL": database_url,
+            "RECORD_RUN": True,
+            "EXTENSIONS": {RunOwner: 500},
+            # never written: these crawlers send no spider_closed
+            "REPORTS_DIR": "reports",
+            **settings,
+        }
     )
     crawler.stats.open_spider()
     return crawler
 
 
 @pytest.fixture
+def crawler(database_url: str) -> Crawler:
+    return recording_crawler(database_url, STORAGE_BATCH_SIZE=3)
+
+
+@pytest.fixture
 def pipeline(crawler: Crawler) -> Iterator[StoragePipeline]:
     pipeline = StoragePipeline.from_crawler(crawler)
-    pipeline.open_spider()
     yield pipeline
     pipeline.store.close()
 
@@ -345,7 +358,6 @@ def test_pipeline_passes_every_article_with_its_change_and_drops_same_content(
     pipeline.close_spider()
 
     second = StoragePipeline.from_crawler(crawler)
-    second.open_spider()
     same, dropped = process(second, item(a))
     assert dropped is None
     assert same.change == "unchanged"
@@ -363,7 +375,7 @@ def test_pipeline_passes_every_article_with_its_change_and_drops_same_content(
     assert stats.get_value("storage/duplicate_content") == 1
     assert stats.get_value("storage/aliases") == 2
     assert len(versions_of(second.store, b["id"])) == 2
-    index = second.store.known_index()
+    index = second.store.known_index("hepza")
     assert index[copy["url"]].id == a["id"]
     assert copy["id"] not in {known.id for known in index.values()}
 
@@ -431,7 +443,7 @@ def test_pipeline_records_alias_items(pipeline, crawler, make_article_record):
     assert dropped is not None
     assert (str(dropped), dropped.log_level) == ("alias recorded", "DEBUG")
     pipeline.close_spider()
-    assert pipeline.store.known_index()[alias].id == a["id"]
+    assert pipeline.store.known_index("hepza")[alias].id == a["id"]
     assert crawler.stats.get_value("storage/aliases") == 1
 
 
@@ -446,7 +458,7 @@ def test_pipeline_alias_met_before_its_article_waits_for_it(pipeline, crawler, m
     assert crawler.stats.get_value("storage/batches") == 1
     process(pipeline, item(a))
     pipeline.close_spider()
-    index = pipeline.store.known_index()
+    index = pipeline.store.known_index("hepza")
     assert index[early].id == a["id"]
     assert never[1] not in index
     assert crawler.stats.get_value("storage/aliases") == 1
@@ -458,45 +470,43 @@ def test_pipeline_passes_other_items(pipeline):
     assert pipeline.process_item(other) is other
 
 
-def test_pipeline_run_id_and_finish_after_close(pipeline, crawler):
-    run_id = crawler.stats.get_value("run/id")
-    assert run_id == pipeline.run_id
-    assert len(run_id) == 32
-    assert crawler.hepza_store is pipeline.store
+def test_pipeline_stores_through_the_run_owner_and_leaves_the_store_open(
+    pipeline, crawler, make_article_record
+):
+    owner = crawler.get_extension(RunOwner)
+    assert pipeline.store is owner.store
+    assert pipeline.run_id == owner.run_id
+    process(pipeline, item(make_article_record("a")))
     pipeline.close_spider()
-    # What the run report extension does on spider_closed, after the pipelines closed.
-    crawler.hepza_store.finish_run(run_id, datetime.now(UTC), "succeeded", {"x": 1}, {"ok": 1})
-    pipeline.spider_closed("finished")
-    [row] = table(pipeline.store, CrawlRun, CrawlRun.run_id)
-    assert (row["run_id"], row["outcome"], row["report"]) == (run_id, "succeeded", {"ok": 1})
+    # The owner records the run after the pipelines closed: the store still answers.
+    assert article(owner.store, make_article_record("a")["id"])["last_run_id"] == owner.run_id
 
 
-def test_pipeline_marks_unfinished_runs_from_the_close_reason(pipeline, crawler):
+def test_pipeline_refuses_an_article_without_site_and_fails_the_run(
+    pipeline, crawler, make_article_record
+):
+    _, dropped = process(pipeline, item(make_article_record("a", site=None)))
+    assert dropped is not None
+    assert "no site" in str(dropped)
     pipeline.close_spider()
-    pipeline.spider_closed("shutdown")
-    [row] = table(pipeline.store, CrawlRun, CrawlRun.run_id)
-    assert row["outcome"] == "interrupted"
-    assert row["report"] == {"reason": "shutdown"}
+    assert count(pipeline.store, Article) == 0
+    assert crawler.stats.get_value("storage/lost") == 1
+    assert crawler.stats.get_value("run/failure/storage_no_site") == 1
 
 
-def test_pipeline_reuses_a_run_id_set_earlier(database_url):
+def test_pipeline_without_the_run_owner_refuses_to_start(database_url):
     crawler = get_crawler(settings_dict={"DATABASE_URL": database_url, "RECORD_RUN": True})
-    crawler.stats.open_spider()
-    crawler.stats.set_value("run/id", "from-report-extension")
-    pipeline = StoragePipeline.from_crawler(crawler)
-    pipeline.open_spider()
-    assert pipeline.run_id == "from-report-extension"
-    pipeline.close_spider()
+    with pytest.raises(RuntimeError, match="run owner"):
+        StoragePipeline.from_crawler(crawler)
 
 
 @pytest.mark.postgres
 def test_pipeline_logs_the_database_url_redacted(postgres_url, caplog):
     caplog.set_level(logging.DEBUG)
-    crawler = get_crawler(settings_dict={"DATABASE_URL": postgres_url, "RECORD_RUN": True})
-    crawler.stats.open_spider()
+    crawler = recording_crawler(postgres_url)
     pipeline = StoragePipeline.from_crawler(crawler)
-    pipeline.open_spider()
     pipeline.close_spider()
+    pipeline.store.close()
     password = postgres_url.split(":")[2].split("@")[0]
     assert "hepza_test:***@127.0.0.1" in caplog.text
     assert password not in caplog.text

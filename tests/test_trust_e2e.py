@@ -134,7 +134,7 @@ def test_postgres_stopped_mid_run_fails_the_run_and_counts_only_what_is_stored(
         report = json.loads((tmp_path / "reports" / "latest.json").read_text("utf-8"))
         store = ArticleStore(url)
         try:
-            abandoned = store.start_run("next-run", datetime.now(UTC), {})
+            abandoned = store.start_run("next-run", datetime.now(UTC), {}, site="hepza")
         finally:
             store.close()
     finally:

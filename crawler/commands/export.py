@@ -2,7 +2,9 @@
 
 Columns, in this order: ``EXPORT_FIELDS`` (crawler/items.py), then ``first_seen`` and
 ``last_seen`` (UTC, when the crawler first and last met the article). Rows are ordered by
-publication instant, then id; articles without a publication date come last.
+publication instant, then id; articles without a publication date come last. Every site in the
+database, or one (``--site NAME``; a name the database does not hold is refused, naming those
+it holds).
 
 - JSONL: one UTF-8 JSON object per line, Vietnamese unescaped.
 - CSV: text columns as they are (an empty cell is null), ``summary_truncated`` as
@@ -29,8 +31,10 @@ from scrapy.exceptions import UsageError
 from sqlalchemy import Engine, inspect, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from crawler.config import ConfigError
 from crawler.items import EXPORT_FIELDS
 from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING, resolve_output_paths
+from crawler.sites.profile import find_profile
 from pipelines.storage.models import Article
 from pipelines.storage.secrets import install_redaction, redact_url
 from pipelines.storage.store import ArticleStore, StorageError, create_db_engine
@@ -45,7 +49,10 @@ STRING_LIST_COLUMNS = frozenset({"alternate_urls", "tags", "related_urls"})
 OBJECT_LIST_COLUMNS = frozenset({"images", "attachments", "problems"})
 BOOL_COLUMNS = frozenset({"summary_truncated"})
 TIME_COLUMNS = frozenset({"first_seen", "last_seen"})
+NOT_NULL_COLUMNS = BOOL_COLUMNS | TIME_COLUMNS | STRING_LIST_COLUMNS | {"id", "site", "url"}
 CHUNK_ROWS = 1000
+# the default file name of an export of every site
+ALL_SITES_NAME = "articles"
 
 PARQUET_SCHEMA = pa.schema(
     [
@@ -58,7 +65,7 @@ PARQUET_SCHEMA = pa.schema(
             else pa.timestamp("us", tz="UTC")
             if name in TIME_COLUMNS
             else pa.string(),
-            nullable=name not in BOOL_COLUMNS | TIME_COLUMNS | STRING_LIST_COLUMNS | {"id", "url"},
+            nullable=name not in NOT_NULL_COLUMNS,
         )
         for name in EXPORT_COLUMNS
     ]
@@ -70,12 +77,16 @@ def since_instant(since: date, site_timezone: str) -> datetime:
     return datetime.combine(since, time(0), tzinfo=ZoneInfo(site_timezone)).astimezone(UTC)
 
 
-def iter_articles(engine: Engine, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+def iter_articles(
+    engine: Engine, since: datetime | None = None, site: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Rows as Python values (lists, bools, aware datetimes), in export order."""
     columns = [Article.__table__.c[name] for name in EXPORT_COLUMNS]
     query = select(*columns).order_by(Article.published_at_utc.asc().nulls_last(), Article.id)
     if since is not None:
         query = query.where(Article.published_at_utc >= since)
+    if site is not None:
+        query = query.where(Article.site == site)
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
         for row in result.mappings():
@@ -125,13 +136,25 @@ def to_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_export(engine: Engine, fmt: str, output: Path, since: datetime | None = None) -> int:
+def stored_sites(engine: Engine) -> list[str]:
+    """The sites the database holds articles of, sorted."""
+    with engine.connect() as conn:
+        return list(conn.scalars(select(Article.site).distinct().order_by(Article.site)))
+
+
+def write_export(
+    engine: Engine,
+    fmt: str,
+    output: Path,
+    since: datetime | None = None,
+    site: str | None = None,
+) -> int:
     """Write the snapshot atomically (temporary file, then rename); returns the row count."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    rows = iter_articles(engine, since)
+    rows = iter_articles(engine, since, site)
     count = 0
     try:
         if fmt == "jsonl":
@@ -165,11 +188,15 @@ def write_export(engine: Engine, fmt: str, output: Path, since: datetime | None 
 
 
 def default_output(
-    fmt: str, now: datetime | None = None, exports_dir: str | Path | None = None
+    fmt: str,
+    now: datetime | None = None,
+    exports_dir: str | Path | None = None,
+    site: str | None = None,
 ) -> Path:
+    """``<EXPORTS_DIR>/<site>-<time>.<fmt>``, or ``articles-<time>`` for every site."""
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     directory = Path(exports_dir or PLACES_BY_SETTING["EXPORTS_DIR"].under(DEFAULT_OUTPUT_DIR))
-    return directory / f"hepza-{stamp}.{fmt}"
+    return directory / f"{site or ALL_SITES_NAME}-{stamp}.{fmt}"
 
 
 def missing_database(database_url: str) -> str | None:
@@ -209,7 +236,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
 
     def syntax(self) -> str:
-        return "--format jsonl|csv|parquet [--since YYYY-MM-DD] [--output PATH]"
+        return "--format jsonl|csv|parquet [--site NAME] [--since YYYY-MM-DD] [--output PATH]"
 
     def short_desc(self) -> str:
         return "Write a full snapshot of the stored articles from the database"
@@ -217,6 +244,7 @@ class Command(ScrapyCommand):
     def long_desc(self) -> str:
         return (
             "Write every stored article, one row each, ordered by publication date then id. "
+            "--site keeps one site's articles (its profile name); "
             "--since keeps articles published on or after that day (site timezone). "
             "The database is DATABASE_URL (-s DATABASE_URL=...); one that does not exist or "
             "holds no articles table is refused (exit status 2). The default output is under "
@@ -226,6 +254,7 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("-f", "--format", dest="format", choices=sorted(FORMATS), required=True)
+        parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)
         parser.add_argument("-o", "--output", metavar="PATH", default=None)
 
@@ -244,7 +273,7 @@ class Command(ScrapyCommand):
                 day = date.fromisoformat(opts.since)
             except ValueError:
                 raise UsageError(f"--since wants YYYY-MM-DD, got {opts.since!r}") from None
-            since = since_instant(day, self.settings.get("SITE_TIMEZONE", "Asia/Ho_Chi_Minh"))
+            since = since_instant(day, self._timezone(opts.site))
         database_url = self.settings.get("DATABASE_URL")
         if not database_url:
             raise UsageError("DATABASE_URL is empty")
@@ -257,13 +286,20 @@ class Command(ScrapyCommand):
         output = (
             Path(opts.output)
             if opts.output
-            else default_output(opts.format, exports_dir=self.settings.get("EXPORTS_DIR"))
+            else default_output(
+                opts.format, exports_dir=self.settings.get("EXPORTS_DIR"), site=opts.site
+            )
         )
         try:
             store = ArticleStore(database_url)
             try:
                 with store.guard("export"):
-                    count = write_export(store.engine, opts.format, output, since)
+                    unknown = self._unknown_site(store.engine, opts.site)
+                    if unknown:
+                        print(f"export: {unknown}", file=sys.stderr)
+                        self.exitcode = 2
+                        return
+                    count = write_export(store.engine, opts.format, output, since, opts.site)
             finally:
                 store.close()
         except StorageError as exc:
@@ -271,3 +307,24 @@ class Command(ScrapyCommand):
             self.exitcode = 1
             return
         print(f"exported {count} articles to {output}")
+
+    def _timezone(self, site: str | None) -> str:
+        """The zone of ``--since``: the site's profile's, else SITE_TIMEZONE."""
+        assert self.settings is not None
+        if site is not None:
+            try:
+                return find_profile(site).timezone
+            except ConfigError:
+                pass  # a site crawled without a profile (generic spider)
+        return str(self.settings.get("SITE_TIMEZONE", "Asia/Ho_Chi_Minh"))
+
+    @staticmethod
+    def _unknown_site(engine: Engine, site: str | None) -> str | None:
+        # An export of a mistyped site must not look like a site with no articles.
+        if site is None:
+            return None
+        sites = stored_sites(engine)
+        if site in sites:
+            return None
+        held = ", ".join(sites) if sites else "none"
+        return f"--site {site!r}: the database holds no articles of that site (sites: {held})"

@@ -185,6 +185,7 @@ def article_item(
     page: ArticlePage,
     fetched_url: str,
     *,
+    site: str | None = None,
     source: str | None = None,
     hint: ListingHint | None = None,
     lastmod: str | None = None,
@@ -204,6 +205,7 @@ def article_item(
     alternates = [u for u in page.alternate_urls if same_article is None or same_article(u)]
     return ArticleItem(
         url=page.canonical_url or fetched_url,
+        site=site,
         alternate_urls=[*alternates, *met_urls],
         title=page.title,
         summary=page.summary,

@@ -373,6 +373,7 @@ class HepzaSpider(Spider):
         yield article_item(
             page,
             response.url,
+            site=self.profile.name,
             source=urlsplit(self.base_url).netloc,
             hint=hint,
             lastmod=self.frontier.lastmod(key),

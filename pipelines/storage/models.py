@@ -1,4 +1,4 @@
-"""Database schema (revision 0002). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0003). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
@@ -51,6 +51,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON (not JSONB) on PostgreSQL so that objects keep their key order in exports.
 JsonValue = JSON(none_as_null=True)
+# The site key: a profile's name ("hepza"), or the -a site name of a generic crawl.
+SITE_LENGTH = 64
 
 
 class Base(DeclarativeBase):
@@ -70,8 +72,15 @@ class Base(DeclarativeBase):
 
 class Article(Base):
     __tablename__ = "articles"
+    __table_args__ = (
+        Index("ix_articles_site_published_at_utc", "site", "published_at_utc"),
+        Index("ix_articles_site_last_seen", "site", "last_seen"),
+        Index("ix_articles_site_content_hash", "site", "content_hash"),
+    )
 
+    # sha256 of the canonical URL, which carries the host: ids of two sites never collide.
     id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    site: Mapped[str] = mapped_column(String(SITE_LENGTH))
     url: Mapped[str] = mapped_column(Text, unique=True)
     alternate_urls: Mapped[list[str]] = mapped_column(JsonValue)
     title: Mapped[str | None] = mapped_column(Text)
@@ -90,7 +99,7 @@ class Article(Base):
     images: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
     related_urls: Mapped[list[str]] = mapped_column(JsonValue)
-    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     crawled_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
     source: Mapped[str | None] = mapped_column(Text)
     problems: Mapped[list[dict[str, str]]] = mapped_column(JsonValue)
@@ -104,8 +113,11 @@ class Article(Base):
 
 class ArticleUrl(Base):
     __tablename__ = "article_urls"
+    __table_args__ = (Index("ix_article_urls_site_last_seen", "site", "last_seen"),)
 
     url: Mapped[str] = mapped_column(Text, primary_key=True)
+    # the site of the article the URL belongs to
+    site: Mapped[str] = mapped_column(String(SITE_LENGTH))
     article_id: Mapped[str] = mapped_column(
         String(20), ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
@@ -115,9 +127,13 @@ class ArticleUrl(Base):
 
 class ArticleVersion(Base):
     __tablename__ = "article_versions"
-    __table_args__ = (Index("ix_article_versions_article_id_id", "article_id", "id"),)
+    __table_args__ = (
+        Index("ix_article_versions_article_id_id", "article_id", "id"),
+        Index("ix_article_versions_site_captured_at", "site", "captured_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(SITE_LENGTH))
     article_id: Mapped[str] = mapped_column(
         String(20), ForeignKey("articles.id", ondelete="CASCADE")
     )
@@ -129,8 +145,13 @@ class ArticleVersion(Base):
 
 class CrawlRun(Base):
     __tablename__ = "crawl_runs"
+    __table_args__ = (
+        Index("ix_crawl_runs_site_started_at", "site", "started_at"),
+        Index("ix_crawl_runs_site_outcome", "site", "outcome"),
+    )
 
     run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(SITE_LENGTH))
     started_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     outcome: Mapped[str] = mapped_column(String(20))

@@ -1,11 +1,9 @@
 """StoragePipeline: classify each article against the database, store it in batches.
 
-Scrapy 2.19 closes the item pipelines (``close_spider``) BEFORE it sends ``spider_closed``
-(``ExecutionEngine.close_spider_async``: scraper, then the signal, then the stats). The run
-report extension therefore finishes the run after this pipeline has flushed its last batch:
-``close_spider`` only releases the connections and the store stays usable through
-``crawler.hepza_store``. Extensions connect to ``spider_closed`` before pipelines exist, so the
-handler here runs after theirs and only marks a run that nobody finished.
+The store and the run id are the run owner's (``crawler.extensions.run.RunOwner``, reached
+through ``crawler.get_extension``): it opens the store, starts and finishes the run and closes
+the store. Scrapy 2.19 closes the item pipelines (``close_spider``) BEFORE it sends
+``spider_closed``, so this pipeline flushes its last batch before the owner judges the run.
 
 Nothing is counted as stored before its batch is committed: ``storage/new``, ``storage/changed``
 and ``storage/unchanged`` grow at commit time. A batch that cannot be written stays queued and
@@ -14,51 +12,41 @@ in ``storage/lost`` and fails the run (``crawler.outcome.fail_run``), as does an
 could not even be classified because the database did not answer.
 
 Every article that reaches this pipeline goes on to the feed with its ``change``
-(``new``, ``changed`` or ``unchanged``); the same content under another URL is stored as an
-alias of the first article and leaves the feed.
+(``new``, ``changed`` or ``unchanged``); the same content under another URL of the same site is
+stored as an alias of the first article and leaves the feed. An article without its ``site``
+is not stored: it is counted in ``storage/lost`` and fails the run, it never gets a guessed one.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from itemadapter import ItemAdapter
-from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler.extensions.run import RunOwner, records_runs
 from crawler.identity import article_id, content_hash
 from crawler.items import CHANGES, EXPORT_FIELDS, ArticleItem, ArticleUrlItem
 from crawler.outcome import fail_run
-from pipelines.storage.secrets import install_redaction
-from pipelines.storage.store import ArticleStore, StorageError
+from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from pipelines.storage.store import ArticleStore
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 50
-# How a spider_closed reason maps to a run outcome when no report extension set one.
-SUCCESS_REASONS = frozenset({"finished"})
-INTERRUPT_REASONS = frozenset({"shutdown", "cancelled"})
-
-
-def records_runs(crawler: Crawler) -> bool:
-    """Whether this process records a run (``scrapy crawl`` does; ``parse``, ``shell`` and
-    ``check`` do not): the ``RECORD_RUN`` setting, which the crawl command turns on."""
-    return crawler.settings.getbool("RECORD_RUN", False)
 
 
 class StoragePipeline:
-    def __init__(self, crawler: Crawler, store: ArticleStore, batch_size: int) -> None:
+    def __init__(self, crawler: Crawler, owner: RunOwner, batch_size: int) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.store = store
+        self.owner = owner
         self.batch_size = max(1, batch_size)
-        self.run_id = ""
         self._records: list[dict[str, Any]] = []
         # the change of each queued record, counted once its batch is committed
         self._changes: list[str] = []
@@ -75,42 +63,27 @@ class StoragePipeline:
         if not records_runs(crawler):
             # parse, shell and check never touch the database
             raise NotConfigured("RECORD_RUN is off: this command stores nothing")
-        database_url = crawler.settings.get("DATABASE_URL")
-        if not database_url:
-            raise NotConfigured("DATABASE_URL is empty")
-        install_redaction(url=database_url)
-        store = ArticleStore.from_settings(crawler.settings)
-        crawler.hepza_store = store  # type: ignore[attr-defined]
-        pipeline = cls(
-            crawler, store, crawler.settings.getint("STORAGE_BATCH_SIZE", DEFAULT_BATCH_SIZE)
-        )
-        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
-        return pipeline
-
-    def open_spider(self) -> None:
-        assert self.stats is not None
-        self.run_id = self.stats.get_value("run/id") or uuid.uuid4().hex
-        self.stats.set_value("run/id", self.run_id)
-        abandoned = self.store.start_run(self.run_id, datetime.now(UTC), self._spider_args())
-        if abandoned:
-            self.stats.set_value("run/abandoned_marked", len(abandoned))
-            logger.warning(
-                "storage: %d earlier run(s) never finished and are now marked abandoned: %s",
-                len(abandoned),
-                ", ".join(abandoned),
+        owner = crawler.get_extension(RunOwner)
+        if owner is None:
+            # Storing without the owner would leave no run row and no judged outcome.
+            raise RuntimeError(
+                "the storage pipeline needs the run owner extension "
+                "(EXTENSIONS: crawler.extensions.run.RunOwner)"
             )
+        if owner.store is None:
+            raise NotConfigured("DATABASE_URL is empty")
+        return cls(
+            crawler, owner, crawler.settings.getint("STORAGE_BATCH_SIZE", DEFAULT_BATCH_SIZE)
+        )
 
-    def _spider_args(self) -> dict[str, Any]:
-        spider = self.crawler.spider
-        if spider is None:
-            return {}
-        args: dict[str, Any] = {}
-        for name, value in vars(spider).items():
-            if name.startswith("_") or name in {"crawler", "settings"}:
-                continue
-            if value is None or isinstance(value, (str, int, float, bool)):
-                args[name] = value
-        return args
+    @property
+    def store(self) -> ArticleStore:
+        assert self.owner.store is not None  # checked in from_crawler
+        return self.owner.store
+
+    @property
+    def run_id(self) -> str:
+        return self.owner.run_id
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, ArticleUrlItem):
@@ -122,6 +95,14 @@ class StoragePipeline:
 
         adapter = ItemAdapter(item)
         record = {name: adapter.get(name) for name in EXPORT_FIELDS}
+        if not record["site"]:
+            self._inc("lost")
+            fail_run(
+                self.crawler,
+                "storage_no_site",
+                f"articles without a site not stored (the spider must set it): {record['url']}",
+            )
+            raise DropItem(f"not stored, the record has no site: {record['url']}")
         record_id: str = record["id"] or article_id(str(record["url"]))
         digest: str = record["content_hash"] or content_hash(record)
         record["id"], record["content_hash"] = record_id, digest
@@ -237,30 +218,5 @@ class StoragePipeline:
         self._pending_owner.clear()
 
     def close_spider(self) -> None:
+        # The store stays open: the run owner records the run and closes it.
         self.flush(final=True)
-        self.store.close()
-
-    def spider_closed(self, reason: str) -> None:
-        """Mark the run finished when no run report did (the report normally has)."""
-        if reason in SUCCESS_REASONS:
-            outcome = "succeeded"
-        elif reason in INTERRUPT_REASONS:
-            outcome = "interrupted"
-        else:
-            outcome = "failed"
-        stats = self.stats.get_stats() if self.stats is not None else {}
-        if any(key.startswith("run/failure/") for key in stats):
-            outcome = "failed"
-        try:
-            self.store.finish_run(
-                self.run_id,
-                datetime.now(UTC),
-                outcome,
-                stats,
-                {"reason": reason},
-                only_if_running=True,
-            )
-        except StorageError as exc:
-            logger.error("storage: run %s not recorded as finished: %s", self.run_id, exc)
-        finally:
-            self.store.close()

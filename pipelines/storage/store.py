@@ -84,6 +84,14 @@ class KnownArticle:
     published_at: datetime | None
 
 
+def record_site(record: dict[str, Any]) -> str:
+    """The record's site; a record without one is refused, never given a guessed site."""
+    site = record.get("site")
+    if not site or not isinstance(site, str):
+        raise ValueError(f"record without a site, not stored: {record.get('url')}")
+    return site
+
+
 def parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -239,6 +247,7 @@ class ArticleStore:
     # --- articles -------------------------------------------------------------------------
 
     def classify(self, record: dict[str, Any]) -> Classification:
+        site = record_site(record)
         record_id = record.get("id") or article_id(record["url"])
         digest = record.get("content_hash") or content_hash(record)
         with self.guard("classify"), self._engine.connect() as conn:
@@ -250,7 +259,11 @@ class ArticleStore:
                 return Classification(status, record_id)
             twin = conn.scalar(
                 select(Article.id)
-                .where(Article.content_hash == digest, Article.id != record_id)
+                .where(
+                    Article.site == site,
+                    Article.content_hash == digest,
+                    Article.id != record_id,
+                )
                 .order_by(Article.first_seen, Article.id)
                 .limit(1)
             )
@@ -280,7 +293,8 @@ class ArticleStore:
             # Before the article row takes the new bodies, the version they belong to gets them.
             self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
-            kept = {"id", "first_seen"}
+            # An article belongs to the site that stored it first.
+            kept = {"id", "site", "first_seen"}
             # A run that met the article without its sitemap lastmod must not erase the one
             # stored: incremental runs compare against it.
             keep_if_missing = {"modified_at", "modified_at_utc"}
@@ -301,6 +315,7 @@ class ArticleStore:
             versions = [
                 {
                     "article_id": row["id"],
+                    "site": row["site"],
                     "content_hash": row["content_hash"],
                     "captured_at": now,
                     "run_id": run_id,
@@ -322,22 +337,38 @@ class ArticleStore:
                     select(Article.url, Article.id).where(Article.url.in_(chunk))
                 ):
                     urls[row.url] = row.id
+            sites = self._sites_of(conn, set(urls.values()))
             url_stmt = self._insert(ArticleUrl)
             url_stmt = url_stmt.on_conflict_do_update(
                 index_elements=[ArticleUrl.url],
                 set_={
                     "last_seen": url_stmt.excluded.last_seen,
                     "article_id": url_stmt.excluded.article_id,
+                    "site": url_stmt.excluded.site,
                 },
             )
             conn.execute(
                 url_stmt,
                 [
-                    {"url": url, "article_id": owner, "first_seen": now, "last_seen": now}
+                    {
+                        "url": url,
+                        "site": sites[owner],
+                        "article_id": owner,
+                        "first_seen": now,
+                        "last_seen": now,
+                    }
                     for url, owner in urls.items()
                 ],
             )
             self._write_deferred_aliases(conn, now)
+
+    @staticmethod
+    def _sites_of(conn: Connection, article_ids: set[str]) -> dict[str, str]:
+        sites: dict[str, str] = {}
+        for ids in _chunks(list(article_ids)):
+            query = select(Article.id, Article.site).where(Article.id.in_(ids))
+            sites.update((row.id, row.site) for row in conn.execute(query))
+        return sites
 
     @staticmethod
     def _move_bodies_to_versions(conn: Connection, article_ids: list[str]) -> None:
@@ -412,6 +443,7 @@ class ArticleStore:
             if value is None and name in LIST_FIELDS:
                 value = []
             row[name] = value
+        row["site"] = record_site(record)
         row["summary_truncated"] = bool(row["summary_truncated"])
         row["content_hash"] = row["content_hash"] or content_hash(row)
         published, modified = parse_iso(row["published_at"]), parse_iso(row["modified_at"])
@@ -473,11 +505,18 @@ class ArticleStore:
         canonical: set[str] = set()
         for chunk in _chunks(list(rows)):
             canonical.update(conn.scalars(select(Article.url).where(Article.url.in_(chunk))))
+        sites = self._sites_of(conn, set(rows.values()))
         # An alias never takes over a URL that is some article's own canonical URL.
         values = [
-            {"url": url, "article_id": owner, "first_seen": now, "last_seen": now}
+            {
+                "url": url,
+                "site": sites[owner],
+                "article_id": owner,
+                "first_seen": now,
+                "last_seen": now,
+            }
             for url, owner in rows.items()
-            if url not in canonical
+            if url not in canonical and owner in sites
         ]
         if values:
             stmt = self._insert(ArticleUrl)
@@ -496,12 +535,17 @@ class ArticleStore:
             self._write_aliases(conn, ready, now)
             self._deferred_aliases = [p for p in self._deferred_aliases if p[0] not in owners]
 
-    def known_index(self) -> dict[str, KnownArticle]:
+    def known_index(self, site: str) -> dict[str, KnownArticle]:
+        """What one site's incremental crawl knows: every URL of its stored articles."""
         index: dict[str, KnownArticle] = {}
         canonical: dict[str, KnownArticle] = {}
-        query = select(
-            Article.id, Article.url, Article.modified_at, Article.published_at, ArticleUrl.url
-        ).outerjoin(ArticleUrl, ArticleUrl.article_id == Article.id)
+        query = (
+            select(
+                Article.id, Article.url, Article.modified_at, Article.published_at, ArticleUrl.url
+            )
+            .outerjoin(ArticleUrl, ArticleUrl.article_id == Article.id)
+            .where(Article.site == site)
+        )
         with self.guard("known_index"), self._engine.connect() as conn:
             for art_id, url, modified, published, alias in conn.execute(query):
                 known = canonical.get(url)
@@ -516,10 +560,10 @@ class ArticleStore:
     # --- runs -----------------------------------------------------------------------------
 
     def start_run(
-        self, run_id: str, started_at: datetime, spider_args: dict[str, Any]
+        self, run_id: str, started_at: datetime, spider_args: dict[str, Any], *, site: str
     ) -> list[str]:
-        """Record a new run as ``running``; mark earlier runs that died while running as
-        ``abandoned`` and return their ids.
+        """Record a new run of ``site`` as ``running``; mark earlier runs of the same site that
+        died while running as ``abandoned`` and return their ids.
 
         A running run is dead when its process (host and pid, kept in its report until it
         finishes) no longer exists on this host, or, for a run of another host, when it
@@ -532,7 +576,7 @@ class ArticleStore:
         with self._write("start_run") as conn:
             running = conn.execute(
                 select(CrawlRun.run_id, CrawlRun.started_at, CrawlRun.report).where(
-                    CrawlRun.outcome == "running", CrawlRun.run_id != run_id
+                    CrawlRun.site == site, CrawlRun.outcome == "running", CrawlRun.run_id != run_id
                 )
             ).all()
             for other_id, other_start, other_report in running:
@@ -548,6 +592,7 @@ class ArticleStore:
                 stmt,
                 {
                     "run_id": run_id,
+                    "site": site,
                     "started_at": started_at,
                     "outcome": "running",
                     "spider_args": spider_args,
@@ -564,6 +609,7 @@ class ArticleStore:
         stats: dict[str, Any],
         report: dict[str, Any],
         *,
+        site: str,
         only_if_running: bool = False,
     ) -> None:
         if outcome not in OUTCOMES:
@@ -579,7 +625,13 @@ class ArticleStore:
                 # start_run never ran (the store opened late): keep the run anyway.
                 conn.execute(
                     self._insert(CrawlRun),
-                    {"run_id": run_id, "started_at": finished_at, "spider_args": {}, **values},
+                    {
+                        "run_id": run_id,
+                        "site": site,
+                        "started_at": finished_at,
+                        "spider_args": {},
+                        **values,
+                    },
                 )
 
     def close(self) -> None:

@@ -1,10 +1,19 @@
-"""The run report: counts, durations, errors, field coverage and the run's outcome.
+"""The run owner: the store, the run id, the outcome and the report of one ``scrapy crawl``.
 
-Written as JSON to REPORTS_DIR (``<run id>.json`` and ``latest.json``), recorded in the
-``crawl_runs`` table, and turned into the process exit code by the project's ``crawl`` command.
+One Scrapy extension, :class:`RunOwner`, reached by pipelines and the spider through
+``crawler.get_extension(RunOwner)``. It opens the store once (when the command records runs,
+``RECORD_RUN``), creates the run id, starts the run (``crawl_runs`` row, with its site) at
+``spider_opened`` and, at ``spider_closed``, once every feed is closed, judges the run, writes
+the report, finishes the run row and closes the store. Nobody else finishes a run or closes the
+store: Scrapy 2.19 closes the item pipelines (``close_spider``) before it sends
+``spider_closed``, so the storage pipeline has flushed its last batch by then.
+
+The report is written as JSON to REPORTS_DIR (``<run id>.json`` and ``latest.json``), recorded
+in ``crawl_runs``, and turned into the process exit code by the project's ``crawl`` command.
 A run fails when it could not finish, when errors pass MAX_ERROR_RATE, when a first run stores
-nothing, or when a field's coverage falls below COVERAGE_THRESHOLDS: the way a layout change
-shows up, since selectors stop matching silently.
+nothing, when a component recorded a failure (``crawler.outcome.fail_run``), or when a field's
+coverage falls below COVERAGE_THRESHOLDS: the way a layout change shows up, since selectors
+stop matching silently.
 """
 
 from __future__ import annotations
@@ -22,7 +31,9 @@ from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter, FileFeedStorage
 
 from crawler.outcome import fail_run, recorded_failures
-from pipelines.storage.store import StorageError
+from crawler.sites.key import site_of
+from pipelines.storage.secrets import install_redaction
+from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -106,14 +117,45 @@ def judge_run(
 FEED_CLOSE_TIMEOUT = 120.0
 
 
-class RunReport:
-    """The owner of a run's outcome: judges it at ``spider_closed``, once every feed is
-    closed, from the stats and the failures every component recorded (``crawler.outcome``);
-    writes the report file and the ``crawl_runs`` row. Only ``scrapy crawl`` records runs
-    (``RECORD_RUN``): ``parse``, ``shell`` and ``check`` leave no trace."""
+def records_runs(crawler: Crawler) -> bool:
+    """Whether this process records a run (``scrapy crawl`` does; ``parse``, ``shell`` and
+    ``check`` do not): the ``RECORD_RUN`` setting, which the crawl command turns on."""
+    return crawler.settings.getbool("RECORD_RUN", False)
 
-    def __init__(self, crawler: Crawler) -> None:
+
+def open_store(crawler: Crawler) -> ArticleStore | None:
+    """The run's store, its schema migrated; None when DATABASE_URL is empty."""
+    database_url = crawler.settings.get("DATABASE_URL")
+    if not database_url:
+        return None
+    install_redaction(url=database_url)
+    return ArticleStore.from_settings(crawler.settings)
+
+
+def spider_arguments(spider: Spider) -> dict[str, Any]:
+    """The spider's plain attributes (its arguments and modes), kept with the run."""
+    args: dict[str, Any] = {}
+    for name, value in vars(spider).items():
+        if name.startswith("_") or name in {"crawler", "settings"}:
+            continue
+        if value is None or isinstance(value, (str, int, float, bool)):
+            args[name] = value
+    return args
+
+
+class RunOwner:
+    """The one owner of a run: its store, id, site, outcome and report. Only ``scrapy crawl``
+    records runs (``RECORD_RUN``): ``parse``, ``shell`` and ``check`` leave no trace and never
+    open the database."""
+
+    def __init__(self, crawler: Crawler, store: ArticleStore | None = None) -> None:
         self.crawler = crawler
+        self.store = store
+        self.run_id = uuid.uuid4().hex
+        # set at spider_opened (the spider's profile name) and spider_closed
+        self.site: str | None = None
+        self.outcome: str | None = None
+        self.report: dict[str, Any] | None = None
         settings = crawler.settings
         self.reports_dir = Path(settings.get("REPORTS_DIR"))
         self.thresholds = {k: float(v) for k, v in settings.getdict("COVERAGE_THRESHOLDS").items()}
@@ -125,10 +167,10 @@ class RunReport:
         self._feed_items: dict[str, int] = {}
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RunReport:
-        if not crawler.settings.getbool("RECORD_RUN", False):
+    def from_crawler(cls, crawler: Crawler) -> RunOwner:
+        if not records_runs(crawler):
             raise NotConfigured("RECORD_RUN is off: this command records no run")
-        ext = cls(crawler)
+        ext = cls(crawler, open_store(crawler))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
@@ -138,9 +180,28 @@ class RunReport:
     def spider_opened(self, spider: Spider) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        if not stats.get_value("run/id"):
-            stats.set_value("run/id", uuid.uuid4().hex)
+        stats.set_value("run/id", self.run_id)
         self.started_at = datetime.now(UTC)
+        self.site = site_of(spider)
+        stats.set_value("run/site", self.site)
+        if self.store is None:
+            return
+        try:
+            abandoned = self.store.start_run(
+                self.run_id, self.started_at, spider_arguments(spider), site=self.site
+            )
+        except StorageError as exc:
+            # finish_run writes the row at the end if the database answers by then.
+            fail_run(self.crawler, "run_not_recorded", f"the run could not be recorded: {exc}")
+            return
+        if abandoned:
+            stats.set_value("run/abandoned_marked", len(abandoned))
+            logger.warning(
+                "%d earlier run(s) of %s never finished and are now marked abandoned: %s",
+                len(abandoned),
+                self.site,
+                ", ".join(abandoned),
+            )
 
     def _feed_exporter(self) -> FeedExporter | None:
         return self.crawler.get_extension(FeedExporter)
@@ -196,7 +257,8 @@ class RunReport:
         stats = self.crawler.stats
         assert stats is not None
         finished_at = datetime.now(UTC)
-        run_id = str(stats.get_value("run/id") or uuid.uuid4().hex)
+        run_id = self.run_id
+        self.site = self.site or site_of(spider)
         try:
             self.reports_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -209,6 +271,7 @@ class RunReport:
             outcome, failures, report = self._judge(spider, reason, run_id, finished_at)
         stats.set_value("run/outcome", outcome)
         stats.set_value("run/failed", outcome != "succeeded")
+        self.outcome, self.report = outcome, report
         self._record(run_id, finished_at, outcome, stats.get_stats(), report)
         if outcome == "succeeded":
             logger.info("run %s succeeded: %s", run_id, json.dumps(report["counts"]))
@@ -241,7 +304,8 @@ class RunReport:
         report = {
             "run_id": run_id,
             "spider": spider.name,
-            "site": getattr(spider, "base_url", None),
+            "site": self.site,
+            "base_url": getattr(spider, "base_url", None),
             "mode": stats.get("crawl/mode"),
             "started_at": self.started_at.isoformat(timespec="seconds"),
             "finished_at": finished_at.isoformat(timespec="seconds"),
@@ -278,12 +342,13 @@ class RunReport:
         stats: dict[str, Any],
         report: dict[str, Any],
     ) -> None:
-        store = getattr(self.crawler, "hepza_store", None)
+        store = self.store
         if store is None:
             return
+        assert self.site is not None
         try:
             plain = json.loads(json.dumps(stats, default=str))
-            store.finish_run(run_id, finished_at, outcome, plain, report)
+            store.finish_run(run_id, finished_at, outcome, plain, report, site=self.site)
         except StorageError as exc:
             # The report file says it; the exit status says it too.
             logger.error("run %s: not recorded in crawl_runs: %s", run_id, exc)
