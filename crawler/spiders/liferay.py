@@ -1,16 +1,490 @@
-"""``scrapy crawl liferay -a base_url=URL [-a timezone=Area/City] [-a default_locale=xx-YY]
-[-a site=NAME]``: any Liferay 7.x portal, discovered from its robots.txt, sitemaps, navigation
-and paging, with or without a site profile."""
+"""Crawls any Liferay 7.x portal's news: robots.txt -> sitemaps, home navigation -> listings ->
+pager, articles -> related articles. Only article pages become items.
+
+    scrapy crawl liferay -a base_url=URL [-a timezone=Area/City] [-a default_locale=xx-YY]
+                         [-a site=NAME] [-a full=1] [-a since=YYYY-MM-DD]
+
+A site profile (crawler/sites/profiles/NAME.toml, ``-a site=NAME``, or a spider of its own such
+as ``hepza``) adds what discovery cannot know; without one the portal is crawled from its
+arguments alone. The frontier (crawler/frontier.py) decides what to fetch; this spider turns
+its decisions into requests and pages into items.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
-from crawler.config import LIFERAY_ARGUMENTS
-from crawler.spiders.hepza import HepzaSpider
+from scrapy import Request, Spider
+from scrapy.exceptions import CloseSpider
+from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from crawler.config import LIFERAY_ARGUMENTS, parse_spider_args, parse_timezone
+from crawler.crawl_state import load_crawl_state
+from crawler.extensions.reachability import FIRST_ERROR_PREFIX
+from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
+from crawler.identity import is_article_url, normalize_url
+from crawler.items import ArticleUrlItem, ListingHint
+from crawler.limits import CrawlBounds, CrawlLimits
+from crawler.middlewares.fence import OffOriginRequest
+from crawler.middlewares.run_limits import RunLimitReached
+from crawler.outcome import fail_run
+from crawler.parsers.article import article_item, parse_article
+from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
+from crawler.parsers.listing import page_number, parse_listing
+from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
+from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
+from crawler.sites.resolve import apply_site_settings, resolve_site
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from scrapy.crawler import Crawler
+    from twisted.python.failure import Failure
+
+    from crawler.sites.profile import SiteProfile
+
+logger = logging.getLogger(__name__)
+
+PRIORITY_ARTICLE = 20
+PRIORITY_SITEMAP = 10
+PRIORITY_LISTING = 0
 
 
-class LiferaySpider(HepzaSpider):
+def _page_of(url: str) -> str:
+    """A URL without its query: the same page whatever its redirect or portlet parameters."""
+    return normalize_url(url).split("?", 1)[0]
+
+
+class LiferaySpider(Spider):
     name = "liferay"
-    profile_name: ClassVar[str | None] = None
+    allowed_domains: list[str]
+    # The -a arguments it takes; `scrapy crawl` refuses any other (crawler/preflight.py).
     arguments: ClassVar[dict[str, str]] = LIFERAY_ARGUMENTS
+
+    # The site profile this spider always crawls (crawler/sites/profiles/<name>.toml); None for
+    # the generic `liferay` spider, which takes -a site=NAME or crawls from its arguments alone.
+    profile_name: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        full: str | None = None,
+        since: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Parsed by the same functions as the `scrapy crawl` preflight, so the two agree.
+        parsed = parse_spider_args(
+            {"base_url": base_url, "full": full, "since": since, **kwargs}, self.arguments
+        )
+        super().__init__()
+        self.args = parsed
+        self.base_url_arg = parsed.base_url
+        self.full = parsed.full
+        self.since: date | None = parsed.since
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> LiferaySpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # The settings are not frozen yet: the site's zone, locale, politeness and thresholds
+        # go where the pipelines and extensions read them.
+        spider.profile = resolve_site(spider.args, crawler.settings, cls.profile_name)
+        apply_site_settings(crawler.settings, spider.profile)
+        base = spider.profile.base_url
+        parts = urlsplit(base)
+        spider.base_url = base
+        spider.origin = f"{parts.scheme}://{parts.netloc}".lower()
+        spider.allowed_domains = [str(parts.hostname)]  # parse_base_url checked there is one
+        spider.tz = parse_timezone(spider.profile.timezone, "timezone")
+        spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
+        spider.limits = CrawlLimits.from_settings(crawler.settings)
+        # URL identity, seen and scheduled, aliases and the incremental decisions.
+        spider.frontier = Frontier(spider.origin, spider.tz, full=spider.full, since=spider.since)
+        return spider
+
+    profile: SiteProfile
+    base_url: str
+    origin: str
+    tz: ZoneInfo
+    recheck_recent: int
+    limits: CrawlLimits
+    frontier: Frontier
+
+    @cached_property
+    def bounds(self) -> CrawlBounds:
+        # The crawler's stats exist only once the crawl starts, after from_crawler.
+        assert self.crawler.stats is not None
+        return CrawlBounds(self.limits, self.crawler.stats)
+
+    async def start(self) -> AsyncIterator[Any]:
+        stored = load_crawl_state(self.crawler)
+        self.frontier.use_index(stored)
+        # With a JOBDIR, Scrapy's SpiderState keeps ``self.state`` across a stop and resume:
+        # the articles already scheduled are then in its queue, not to be scheduled again.
+        jobstate = getattr(self, "state", None)
+        if isinstance(jobstate, dict) and "frontier" in jobstate:
+            self.frontier.load_state(jobstate["frontier"])
+        self.crawler.stats.set_value("crawl/mode", self.frontier.mode)
+        self.crawler.stats.set_value("crawl/known_articles", stored.article_count)
+        logger.info(
+            "crawling %s (%s mode, %d articles already stored)",
+            self.base_url,
+            self.frontier.mode,
+            stored.article_count,
+        )
+        # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
+        # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
+        # Is it a Liferay portal at all? Its home page says so before anything else is fetched.
+        yield Request(
+            self.home_url,
+            callback=self.check_portal,
+            errback=self.on_probe_error,
+            priority=PRIORITY_SITEMAP,
+            dont_filter=True,
+        )
+
+    @property
+    def home_url(self) -> str:
+        group = self.profile.group
+        return f"{self.base_url}/web/{group}/" if group else f"{self.base_url}/"
+
+    def _robots_request(self) -> Request:
+        return Request(
+            f"{self.base_url}/robots.txt",
+            callback=self.parse_robots,
+            errback=self.on_robots_error,
+            priority=PRIORITY_SITEMAP,
+            dont_filter=True,
+        )
+
+    def check_portal(self, response: Response) -> Iterator[Request]:
+        html = response.text if isinstance(response, TextResponse) else ""
+        markers = liferay_markers(html)
+        if len(markers) < MIN_MARKERS:
+            message = (
+                f"{self.base_url} is not a Liferay portal: its home page shows "
+                f"{len(markers)} of Liferay's markers (at least {MIN_MARKERS} expected: the "
+                "Liferay JavaScript object, portlet ids, lfr- classes...); check base_url"
+            )
+            self.crawler.stats.set_value("run/usage_error", message)
+            fail_run(self.crawler, "not_liferay", message)
+            raise CloseSpider("not_liferay")
+        self.crawler.stats.set_value("crawl/liferay_markers", len(markers))
+        yield self._robots_request()
+
+    def on_probe_error(self, failure: Failure) -> Iterator[Request]:
+        # No home page to judge by (an error, a 404): discovery goes on, and an unreachable
+        # site fails the run with its own reason.
+        self.on_error(failure)
+        yield self._robots_request()
+
+    def closed(self, reason: str) -> None:
+        # Runs before SpiderState pickles ``self.state`` (both on spider_closed, the spider's
+        # handler connected first).
+        jobstate = getattr(self, "state", None)
+        if isinstance(jobstate, dict):
+            jobstate["frontier"] = self.frontier.to_state()
+
+    def _after_sitemaps(self) -> Iterator[Request]:
+        """Once every sitemap is read: the home page's navigation, and the recent re-checks."""
+        if not self.frontier.start_navigation():
+            return
+        yield from self._follow(self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True)
+        pages, articles = self.frontier.take_deferred()
+        for url in pages:
+            # A page the sitemap lists is one hop from the home page.
+            yield from self._follow(url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1})
+        for url in articles:
+            yield from self._article(url)
+        for decision in self.frontier.rechecks(self.recheck_recent):
+            self.crawler.stats.inc_value("crawl/rechecked")
+            yield self._article_request(decision.url, decision.key)
+
+    def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
+        for url in urls:
+            for request in self._follow(
+                url,
+                self.parse_sitemap,
+                PRIORITY_SITEMAP,
+                errback=self.on_sitemap_error,
+                every_run=True,
+            ):
+                self.frontier.sitemap_requested()
+                # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
+                request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
+                yield request
+
+    @property
+    def mode(self) -> str:
+        return self.frontier.mode
+
+    # --- discovery ----------------------------------------------------------------------------
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        text = response.text if isinstance(response, TextResponse) else ""
+        sitemaps = parse_robots_sitemaps(text, response.url)
+        if not sitemaps:
+            # Liferay serves /sitemap.xml whether or not robots.txt names it.
+            sitemaps = [f"{self.base_url}/sitemap.xml"]
+        yield from self._sitemap_requests(sitemaps)
+        yield from self._after_sitemaps()
+
+    def on_robots_error(self, failure: Failure) -> Iterator[Request]:
+        self.on_error(failure)
+        yield from self._sitemap_requests([f"{self.base_url}/sitemap.xml"])
+        yield from self._after_sitemaps()
+
+    def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
+        self.on_error(failure)
+        self.frontier.sitemap_done()
+        yield from self._after_sitemaps()
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        doc = parse_sitemap(response.body, response.url)
+        self.crawler.stats.inc_value("crawl/sitemaps")
+        if not doc.kind:
+            logger.warning("not a sitemap (or empty): %s", response.url)
+            self.crawler.stats.inc_value("crawl/sitemaps_empty")
+        yield from self._sitemap_requests(doc.sitemaps)
+        for entry in doc.entries:
+            default = entry.default_for(self.profile.default_locale)
+            if not is_article_url(entry.url):
+                # One locale of each page is enough: the others list the same articles.
+                for _, href in entry.alternates:
+                    if href != default:
+                        self.frontier.mark_seen(href)
+                # Listings lead to articles: they wait until every sitemap (and lastmod) is in.
+                self.frontier.defer_page(default)
+                continue
+            key = self.frontier.key(entry.url)
+            if entry.lastmod:
+                self.frontier.note_lastmod(key, entry.lastmod)
+            # The default-locale page first, so that is the one fetched.
+            for url in (default, entry.url, *(href for _, href in entry.alternates)):
+                if self.frontier.same_article(url, key):
+                    yield from self._article(url, lastmod=entry.lastmod)
+        self.frontier.sitemap_done()
+        yield from self._after_sitemaps()
+
+    def parse_page(
+        self, response: Response, depth: int = 0, walk: str | None = None
+    ) -> Iterator[Any]:
+        """Any non-article page: its navigation, and its Asset Publisher listing if it has one.
+        ``depth``: navigation hops from the home page; ``walk``: the first page of the listing
+        walk this page belongs to."""
+        if not isinstance(response, HtmlResponse):
+            return
+        # Further pages of a listing carry the same menus as its first page.
+        if page_number(response.url) is None:
+            yield from self._navigation(response, depth)
+        listing = parse_listing(response.text, response.url, self.profile.parser_config())
+        if not listing.is_listing:
+            return
+        self.crawler.stats.inc_value("crawl/listing_pages")
+        is_home = urlsplit(response.url).path in {"", "/"}
+        name = None if is_home else listing.name
+        walk = walk or response.url
+        walk_ended = self.bounds.listing_page(walk, [e.url for e in listing.entries])
+        unknown = 0
+        for entry in listing.entries:
+            if not is_article_url(entry.url):
+                continue
+            hint = ListingHint(name, listing.locale, entry.date_raw)
+            if self.frontier.wanted(self.frontier.key(entry.url), hint):
+                unknown += 1
+            yield from self._article(entry.url, hint)
+        if walk_ended:
+            # An empty page, or one already seen: pagers past the end may keep offering a next.
+            return
+        # Newest first: a page whose every entry is already stored ends the walk.
+        if not (unknown or self.full):
+            self.crawler.stats.inc_value("crawl/listing_walk_stopped")
+            return
+        further = [listing.next_url] if listing.next_url else []
+        if self.full:
+            further += listing.page_urls
+        for url in further:
+            if self.frontier.is_new_page(url) and self.bounds.admit_listing_page(walk, url):
+                yield from self._follow(
+                    url,
+                    self.parse_page,
+                    PRIORITY_LISTING - 1,
+                    cb_kwargs={"depth": depth, "walk": walk},
+                )
+
+    def _navigation(self, response: HtmlResponse, depth: int) -> Iterator[Any]:
+        # The same page in the site's other locales lists the same articles: skip it.
+        for url in extract_locale_alternates(response.text, response.url):
+            self.frontier.mark_seen(url)
+        pages = []
+        for url in extract_navigation_links(
+            response.text, response.url, self.profile.parser_config()
+        ):
+            if is_article_url(url):
+                yield from self._article(url)
+            elif self.frontier.skipped(url):
+                self.crawler.stats.inc_value("crawl/skipped_link")
+            elif self.frontier.is_new_page(url):
+                pages.append(url)
+        for url in self.bounds.admit_links(pages, depth + 1, response.url):
+            yield from self._follow(
+                url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": depth + 1}
+            )
+
+    # --- articles -----------------------------------------------------------------------------
+
+    def parse_article(
+        self,
+        response: Response,
+        key: str | None = None,
+        hint: ListingHint | None = None,
+        via_preferred: bool = False,
+        met_url: str | None = None,
+    ) -> Iterator[Any]:
+        """An article page. ``key``: the article's canonical URL; ``hint``: what the listing
+        that led here said; ``via_preferred``: this is already the page the article is
+        recorded from; ``met_url``: the URL first met for it, when the page is another."""
+        if not isinstance(response, HtmlResponse):
+            self.crawler.stats.inc_value("crawl/article_not_html")
+            logger.warning("article URL did not return HTML: %s", response.url)
+            return
+        # The profile's selectors first; its layout of the day the listing says, if it said.
+        config = self.profile.parser_config(self.frontier.listing_day(hint))
+        page = parse_article(response.text, response.url, config)
+        key = key or self.frontier.key(response.url)
+        preferred = self.frontier.preferred_url(
+            (page.alternate_by_lang.get("x-default"), page.canonical_url), key
+        )
+        if not via_preferred and preferred and _page_of(preferred) != _page_of(response.url):
+            # Record an article from its default-locale display page, whichever of its URLs
+            # (locale prefix, Asset Publisher view) was met first.
+            self.crawler.stats.inc_value("crawl/followed_to_default_page")
+            yield self._article_request(
+                preferred, key, hint, via_preferred=True, met_url=met_url or response.url
+            )
+            return
+        for fld, layer in page.layers.items():
+            self.crawler.stats.inc_value(f"extract/{fld}/{layer}")
+        if not page.category and hint and hint.name:
+            self.crawler.stats.inc_value("extract/category/listing")
+        met = [u for u in (met_url, response.url) if u]
+        yield article_item(
+            page,
+            response.url,
+            site=self.profile.name,
+            source=urlsplit(self.base_url).netloc,
+            hint=hint,
+            lastmod=self.frontier.lastmod(key),
+            met_urls=[*met, *self.frontier.parsed(key)],
+            same_article=lambda url: self.frontier.same_article(url, key),
+        )
+        for url in page.related_urls:
+            if not is_article_url(url):
+                continue
+            if self.frontier.navigation_started:
+                yield from self._article(url)
+            else:
+                # A related article may sit in a sitemap not read yet: wait for its lastmod.
+                self.frontier.defer_article(url)
+
+    def _article(
+        self, url: str, hint: ListingHint | None = None, lastmod: str | None = None
+    ) -> Iterator[Any]:
+        decision = self.frontier.article(url, hint, lastmod)
+        if decision.action == SKIP_KNOWN:
+            self.crawler.stats.inc_value("crawl/skipped_known")
+        if decision.alias:
+            yield ArticleUrlItem(url=decision.url, canonical_url=decision.key)
+        if decision.fetch:
+            yield self._article_request(decision.url, decision.key, hint)
+
+    def _article_request(
+        self,
+        url: str,
+        key: str,
+        hint: ListingHint | None = None,
+        *,
+        via_preferred: bool = False,
+        met_url: str | None = None,
+    ) -> Request:
+        # Not dont_filter: in a resumed JOBDIR run the page may already be queued.
+        return Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            priority=PRIORITY_ARTICLE,
+            cb_kwargs={
+                "key": key,
+                "hint": hint,
+                "via_preferred": via_preferred,
+                "met_url": met_url or url,
+            },
+        )
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _follow(
+        self,
+        url: str,
+        callback: Any,
+        priority: int,
+        errback: Any = None,
+        *,
+        every_run: bool = False,
+        cb_kwargs: dict[str, Any] | None = None,
+    ) -> Iterator[Request]:
+        """A request for a page of the site; ``every_run`` pages (robots.txt, sitemaps, the home
+        page) bypass the duplicate filter that a resumed JOBDIR run inherits, since discovery
+        starts from them."""
+        decision: Decision = self.frontier.page(url)
+        if decision.action == SKIP_LINK:
+            self.crawler.stats.inc_value("crawl/skipped_link")
+        if not decision.fetch:
+            return
+        yield Request(
+            decision.url,
+            callback=callback,
+            errback=errback or self.on_error,
+            priority=priority,
+            dont_filter=every_run,
+            cb_kwargs=cb_kwargs,
+        )
+
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        if failure.check(OffOriginRequest):
+            # The fence logged it; a page only reachable off the origin is not recorded.
+            self.crawler.stats.inc_value("fetch/off_origin")
+            return
+        if failure.check(RunLimitReached):
+            return
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            self.crawler.stats.inc_value(f"fetch/http_{status}")
+            if status in {404, 410}:
+                self.crawler.stats.inc_value("fetch/not_found")
+                logger.warning("not found (%s): %s", status, url)
+                return
+        self.crawler.stats.inc_value("fetch/failed")
+        logger.error("request failed: %s: %s", url, failure.getErrorMessage())
+        # The first error of each kind: the reason a run that got no response at all reports
+        # (crawler/extensions/reachability.py).
+        kind = failure.type.__name__ if failure.type is not None else "Exception"
+        if self.crawler.stats.get_value(f"{FIRST_ERROR_PREFIX}{kind}") is None:
+            self.crawler.stats.set_value(f"{FIRST_ERROR_PREFIX}{kind}", failure.getErrorMessage())
+
+    # --- side commands ------------------------------------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """What ``scrapy parse URL`` calls without ``-c``: an article page as an article,
+        any other page as a listing/navigation page."""
+        if is_article_url(response.url):
+            yield from self.parse_article(response)
+        else:
+            yield from self.parse_page(response)
