@@ -92,6 +92,7 @@ PROGRESS_INTERVAL = os.environ.get("HEPZA_PROGRESS_INTERVAL", "30")
 # --- pipelines ------------------------------------------------------------------------------
 ITEM_PIPELINES = {
     "pipelines.text.TextNormalizationPipeline": 100,
+    "pipelines.fields.ArticleFieldsPipeline": 150,
     "pipelines.urls.UrlNormalizationPipeline": 200,
     "pipelines.dates.DateNormalizationPipeline": 300,
     "pipelines.html.BodyHtmlPipeline": 400,

@@ -37,7 +37,7 @@ def _too_long(name: str) -> ProblemCode:
         f"{name}_too_long",
         name,
         f"the {name} was longer than {setting}; the first characters were kept",
-        owner="pipelines.text",
+        owner="pipelines.fields",
     )
 
 
@@ -54,7 +54,7 @@ PROBLEMS: dict[str, ProblemCode] = _codes(
         "summary",
         "the summary ends with '...' and no untruncated description continues it; "
         "the shortened text was kept",
-        owner="pipelines.text",
+        owner="pipelines.fields",
     ),
     _too_long("title"),
     _too_long("summary"),

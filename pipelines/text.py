@@ -1,23 +1,12 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from pipelines.base import ArticlePipeline
-from pipelines.problems import add_problem, problem_codes
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter
-    from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
-
-PROBLEM_CODES: dict[str, str] = problem_codes(
-    "summary_truncated",
-    "title_too_long",
-    "summary_too_long",
-    "author_too_long",
-    "category_too_long",
-)
 
 # field -> the setting that caps its length (in characters, after normalization)
 LENGTH_SETTINGS: dict[str, str] = {
@@ -82,19 +71,19 @@ def strip_ellipsis(s: str) -> str:
     return s
 
 
-def _fold(s: str) -> str:
+def fold_text(s: str) -> str:
     return normalize_text(s).casefold()
 
 
 def description_continues(summary: str, full_description: str) -> bool:
-    stem = _fold(strip_ellipsis(summary))
-    full = _fold(full_description)
+    stem = fold_text(strip_ellipsis(summary))
+    full = fold_text(full_description)
     if not stem or not full:
         return False
-    return full.startswith(stem) or _fold(strip_ellipsis(full)) == stem
+    return full.startswith(stem) or fold_text(strip_ellipsis(full)) == stem
 
 
-def _none_if_empty(s: str | None) -> str | None:
+def none_if_empty(s: str | None) -> str | None:
     return s or None
 
 
@@ -108,45 +97,23 @@ def cap_length(value: str, limit: int) -> str:
 
 
 class TextNormalizationPipeline(ArticlePipeline):
-    def __init__(self, stats: StatsCollector, limits: dict[str, int] | None = None) -> None:
-        super().__init__(stats)
-        # field -> maximum length; 0 or absent: no cap
-        self.limits = limits or {}
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        assert crawler.stats is not None
-        limits = {name: crawler.settings.getint(key) for name, key in LENGTH_SETTINGS.items()}
-        return cls(crawler.stats, limits)
+    """Text only: NFC, spaces, invisible and control characters, in every text field. Which
+    summary to keep, a repeated byline and length caps are pipelines/fields.py's."""
 
     def process_article(self, adapter: ItemAdapter) -> None:
         for name in _SCALAR_FIELDS:
             value = adapter.get(name)
             if value is not None:
-                self._set(adapter, name, _none_if_empty(normalize_text(value)))
+                self._set(adapter, name, none_if_empty(normalize_text(value)))
         body = adapter.get("body_text")
         if body is not None:
-            self._set(adapter, "body_text", _none_if_empty(normalize_paragraphs(body)))
+            self._set(adapter, "body_text", none_if_empty(normalize_paragraphs(body)))
+        summary = adapter.get("summary")
+        if summary is not None:
+            self._set(adapter, "summary", none_if_empty(normalize_text(summary)))
         self._normalize_tags(adapter)
         self._normalize_captions(adapter, "images", "caption")
         self._normalize_captions(adapter, "attachments", "title")
-        self._normalize_summary(adapter)
-        self._drop_byline(adapter)
-        self._cap_lengths(adapter)
-
-    def _cap_lengths(self, adapter: ItemAdapter) -> None:
-        for name, limit in self.limits.items():
-            value = adapter.get(name)
-            if not limit or value is None or len(value) <= limit:
-                continue
-            adapter[name] = cap_length(value, limit)
-            self.stats.inc_value(f"normalize/{name}_too_long")
-            add_problem(
-                adapter,
-                f"{name}_too_long",
-                f"{name} had {len(value)} characters; the first "
-                f"{len(adapter[name])} were kept ({LENGTH_SETTINGS[name]}={limit})",
-            )
 
     def _set(self, adapter: ItemAdapter, name: str, value: Any) -> None:
         if adapter.get(name) != value:
@@ -174,49 +141,9 @@ class TextNormalizationPipeline(ArticlePipeline):
             value = entry.get(key)
             if value is None:
                 continue
-            cleaned = _none_if_empty(normalize_text(value))
+            cleaned = none_if_empty(normalize_text(value))
             if cleaned != value:
                 entry[key] = cleaned
                 changed = True
         if changed:
             self.stats.inc_value("normalize/text_fields_changed")
-
-    def _normalize_summary(self, adapter: ItemAdapter) -> None:
-        summary = adapter.get("summary")
-        full = adapter.get("full_description")
-        if summary is not None:
-            summary = _none_if_empty(normalize_text(summary))
-            self._set(adapter, "summary", summary)
-        if summary is None:
-            if full:
-                # The listing or template gave no summary; og:description is the same text.
-                adapter["summary"] = full
-                adapter["summary_truncated"] = False
-                self.stats.inc_value("normalize/summary_from_description")
-            return
-        if not is_truncated(summary):
-            return
-        if full and description_continues(summary, full):
-            adapter["summary"] = full
-            adapter["summary_truncated"] = False
-            self.stats.inc_value("normalize/summary_expanded")
-            return
-        adapter["summary_truncated"] = True
-        self.stats.inc_value("normalize/summary_truncated")
-        reason = (
-            "the full description does not continue it"
-            if full
-            else "the page has no full description"
-        )
-        add_problem(adapter, "summary_truncated", f"summary ends with an ellipsis and {reason}")
-
-    def _drop_byline(self, adapter: ItemAdapter) -> None:
-        body = adapter.get("body_text")
-        author = adapter.get("author")
-        if not body or not author:
-            return
-        paragraphs = body.split("\n\n")
-        if _fold(paragraphs[-1]) != _fold(author):
-            return
-        adapter["body_text"] = "\n\n".join(paragraphs[:-1]) or None
-        self.stats.inc_value("normalize/byline_dropped")

@@ -15,6 +15,7 @@ from crawler.items import ArticleItem
 from crawler.parsers.article import article_item, parse_article
 from pipelines.dates import DateNormalizationPipeline
 from pipelines.dedupe import DedupePipeline
+from pipelines.fields import ArticleFieldsPipeline
 from pipelines.html import BodyHtmlPipeline
 from pipelines.text import TextNormalizationPipeline
 from pipelines.urls import UrlNormalizationPipeline
@@ -39,6 +40,7 @@ def run_pipelines(html: str, rejects: Path) -> tuple[ArticleItem | None, list[di
     item: Any = article_item(parse_article(html, URL), URL)
     stages = [
         TextNormalizationPipeline,
+        ArticleFieldsPipeline,
         UrlNormalizationPipeline,
         DateNormalizationPipeline,
         BodyHtmlPipeline,

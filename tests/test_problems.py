@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from crawler.middlewares import charset
-from pipelines import dates, html, text, urls, validate
+from pipelines import dates, fields, html, urls, validate
 from pipelines.problems import PROBLEMS, REJECT, problem
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 COMPONENT_CODES = {
     "crawler.middlewares.charset": charset.PROBLEM_CODES,
-    "pipelines.text": text.PROBLEM_CODES,
+    "pipelines.fields": fields.PROBLEM_CODES,
     "pipelines.urls": urls.PROBLEM_CODES,
     "pipelines.dates": dates.PROBLEM_CODES,
     "pipelines.html": html.PROBLEM_CODES,

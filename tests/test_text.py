@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
@@ -9,13 +9,16 @@ from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem, ArticleUrlItem
+from pipelines.fields import PROBLEM_CODES, ArticleFieldsPipeline
 from pipelines.text import (
-    PROBLEM_CODES,
     TextNormalizationPipeline,
     is_truncated,
     normalize_paragraphs,
     normalize_text,
 )
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 
 @pytest.mark.parametrize(
@@ -85,10 +88,25 @@ FULL = (
 )
 
 
-def _pipeline() -> tuple[TextNormalizationPipeline, dict[str, Any]]:
+class TextStages:
+    """The text pipeline, then the fields pipeline (summary, byline, caps), as a crawl runs them."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.stages = [
+            TextNormalizationPipeline.from_crawler(crawler),
+            ArticleFieldsPipeline.from_crawler(crawler),
+        ]
+
+    def process_item(self, item: Any) -> Any:
+        for stage in self.stages:
+            item = stage.process_item(item)
+        return item
+
+
+def _pipeline() -> tuple[TextStages, dict[str, Any]]:
     crawler = get_crawler()
     assert crawler.stats is not None
-    return TextNormalizationPipeline.from_crawler(crawler), crawler.stats.get_stats()
+    return TextStages(crawler), crawler.stats.get_stats()
 
 
 def test_pipeline_normalizes_every_text_field() -> None:
@@ -293,9 +311,9 @@ def test_pipeline_strips_control_characters_from_every_text_field() -> None:
     ]
 
 
-def _capped_pipeline(**limits: int) -> TextNormalizationPipeline:
+def _capped_pipeline(**limits: int) -> TextStages:
     settings = {f"MAX_{name.upper()}_CHARS": limit for name, limit in limits.items()}
-    return TextNormalizationPipeline.from_crawler(get_crawler(settings_dict=settings))
+    return TextStages(get_crawler(settings_dict=settings))
 
 
 def test_a_100000_character_title_is_capped_with_a_problem_naming_its_length() -> None:
