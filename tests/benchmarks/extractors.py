@@ -21,7 +21,9 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem
 from crawler.parsers.article import article_item, parse_article
+from crawler.sites.profile import find_profile
 from pipelines.dates import DateNormalizationPipeline
+from pipelines.fields import ArticleFieldsPipeline
 from pipelines.text import TextNormalizationPipeline
 
 HTMLDATE_FORMAT = "%Y-%m-%d %H:%M"
@@ -82,13 +84,17 @@ def similarity(a: str, b: str) -> float:
 class OurExtractor:
     def __init__(self) -> None:
         crawler = get_crawler()
-        self.text = TextNormalizationPipeline.from_crawler(crawler)
-        self.dates = DateNormalizationPipeline.from_crawler(crawler)
+        self.config = find_profile("hepza").parser_config()
+        self.stages = [
+            TextNormalizationPipeline.from_crawler(crawler),
+            ArticleFieldsPipeline.from_crawler(crawler),
+            DateNormalizationPipeline.from_crawler(crawler),
+        ]
 
     def __call__(self, html: str, url: str) -> ArticleItem:
-        item = article_item(parse_article(html, url), url)
-        self.text.process_item(item)
-        self.dates.process_item(item)
+        item = article_item(parse_article(html, url, self.config), url)
+        for stage in self.stages:
+            stage.process_item(item)
         return item
 
 
