@@ -35,7 +35,7 @@ from crawler.config import (
     parse_spider_args,
     parse_timezone,
 )
-from crawler.sites.profile import load_profiles
+from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
@@ -185,7 +185,7 @@ def check_run(
     parse_timezone(settings.get("SITE_TIMEZONE", "UTC"))
     # Every profile file must be right (a wrong field names itself), then the run's site must
     # resolve: a known profile, or a base_url for a portal without one.
-    load_profiles()
+    load_profiles(profile_dirs(settings))
     if arguments is not None and hasattr(spidercls, "profile_name"):
         resolve_site(arguments, settings, spidercls.profile_name)
     check_numeric_settings(settings)
@@ -198,6 +198,11 @@ def check_run(
 
 def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping[str, str]) -> None:
     """Run :func:`check_run` for ``scrapy crawl``; on a problem print one line and exit."""
+    try:
+        # The site profiles first: the spider loader makes a spider of each.
+        load_profiles(profile_dirs(settings))
+    except ConfigError as exc:
+        _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
     try:
         spidercls = get_spider_loader(settings).load(spider_name)
     except KeyError:

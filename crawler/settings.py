@@ -15,8 +15,10 @@ BOT_NAME = "hepza"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 COMMANDS_MODULE = "crawler.commands"
-# The spider classes plus one spider per site profile (crawler/sites/profiles/*.toml).
+# The spider classes plus one spider per site profile (crawler/sites/profiles/*.toml, and the
+# deployment's own in SITE_PROFILES_DIR).
 SPIDER_LOADER_CLASS = "crawler.sites.loader.SiteSpiderLoader"
+SITE_PROFILES_DIR = os.environ.get("HEPZA_SITE_PROFILES_DIR")
 
 # --- identity -------------------------------------------------------------------------------
 PROJECT_URL = "https://github.com/hepza-crawler/hepza-crawler"

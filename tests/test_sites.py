@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -200,7 +201,7 @@ def test_scrapy_list_lists_the_generic_spider_and_every_profile(tmp_path: Path) 
 def test_a_profile_without_a_spider_class_gets_one(monkeypatch) -> None:
     extra = profile_from_dict(BASE)
     monkeypatch.setattr(
-        "crawler.sites.loader.load_profiles", lambda: {**load_profiles(), "quan-1": extra}
+        "crawler.sites.loader.load_profiles", lambda *_: {**load_profiles(), "quan-1": extra}
     )
     loader = SiteSpiderLoader(get_project_settings())
     spider = loader.load("quan-1")
@@ -271,3 +272,50 @@ def test_a_site_that_is_not_liferay_is_one_line_and_exit_2(plain_site: str, tmp_
     assert "Traceback" not in result.stderr
     # nothing but robots.txt and the home page was asked for
     assert set(PlainSite.requested) <= {"/robots.txt", "/"}
+
+
+# --- a deployment's own profiles (SITE_PROFILES_DIR) ---------------------------------------------
+
+
+def scrapy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_a_deployment_profile_gets_its_own_spider(tmp_path: Path) -> None:
+    (tmp_path / "quan-1.toml").write_text(
+        'name = "quan-1"\nbase_url = "https://quan1.hochiminhcity.gov.vn"\n', encoding="utf-8"
+    )
+    listed = scrapy("list", env={"HEPZA_SITE_PROFILES_DIR": str(tmp_path)}).stdout.split()
+    assert listed == ["hepza", "liferay", "quan-1"]
+
+
+@pytest.mark.e2e
+def test_a_wrong_profile_field_stops_the_crawl_in_one_line(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "quan-1.toml").write_text(
+        'name = "quan-1"\nbase_url = "https://quan1.example.vn"\ntimezone = "Mars/Olympus"\n',
+        encoding="utf-8",
+    )
+    result = scrapy(
+        "crawl",
+        "hepza",
+        "-s",
+        f"SITE_PROFILES_DIR={profiles}",
+        "-s",
+        f"OUTPUT_DIR={tmp_path / 'out'}",
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "scrapy crawl hepza: error: profile quan-1.toml: timezone = 'Mars/Olympus': "
+        "expected an IANA time zone, e.g. Asia/Ho_Chi_Minh"
+    ]

@@ -34,7 +34,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from crawler.config import ConfigError
 from crawler.items import EXPORT_FIELDS
 from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING, resolve_output_paths
-from crawler.sites.profile import find_profile
+from crawler.sites.profile import find_profile, profile_dirs
 from pipelines.storage.models import Article
 from pipelines.storage.secrets import install_redaction, redact_url
 from pipelines.storage.store import ArticleStore, StorageError, create_db_engine
@@ -313,7 +313,7 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         if site is not None:
             try:
-                return find_profile(site).timezone
+                return find_profile(site, profile_dirs(self.settings)).timezone
             except ConfigError:
                 pass  # a site crawled without a profile (generic spider)
         return str(self.settings.get("SITE_TIMEZONE", "Asia/Ho_Chi_Minh"))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.spiderloader import SpiderLoader
 
 from crawler.config import SPIDER_ARGUMENTS
-from crawler.sites.profile import ProfileError, load_profiles
+from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -36,7 +36,7 @@ class SiteSpiderLoader(SpiderLoader):
         if generic is None:
             return
         try:
-            profiles = load_profiles()
+            profiles = load_profiles(profile_dirs(settings))
         except ProfileError as exc:
             # `scrapy crawl` reports it as bad usage (crawler/preflight.py); other commands go on.
             logger.error("%s", exc)

@@ -39,7 +39,9 @@ from crawler.config import ConfigError, parse_base_url, parse_timezone
 from crawler.locales import parse_locale
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+
+    from scrapy.settings import BaseSettings
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -336,13 +338,28 @@ def load_profile(path: Path) -> SiteProfile:
     return profile
 
 
-def load_profiles(directory: Path = PROFILES_DIR) -> dict[str, SiteProfile]:
-    """Every profile of the directory, by name."""
-    return {p.stem: load_profile(p) for p in sorted(directory.glob("*.toml"))}
+def profile_dirs(settings: BaseSettings | None = None) -> list[Path]:
+    """Where profiles are read: the project's own, then ``SITE_PROFILES_DIR`` (a deployment's
+    profiles, outside the code; a profile there replaces the project's of the same name)."""
+    dirs = [PROFILES_DIR]
+    extra = settings.get("SITE_PROFILES_DIR") if settings is not None else None
+    if extra:
+        dirs.append(Path(str(extra)))
+    return dirs
 
 
-def find_profile(name: str, directory: Path = PROFILES_DIR) -> SiteProfile:
-    profiles = load_profiles(directory)
+def load_profiles(directories: Sequence[Path] | None = None) -> dict[str, SiteProfile]:
+    """Every profile of the directories, by name (a later directory wins)."""
+    profiles: dict[str, SiteProfile] = {}
+    for directory in directories or [PROFILES_DIR]:
+        if directory != PROFILES_DIR and not directory.is_dir():
+            raise ProfileError(f"SITE_PROFILES_DIR={str(directory)!r} is not a directory")
+        profiles.update({p.stem: load_profile(p) for p in sorted(directory.glob("*.toml"))})
+    return profiles
+
+
+def find_profile(name: str, directories: Sequence[Path] | None = None) -> SiteProfile:
+    profiles = load_profiles(directories)
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none"
         raise ConfigError(f"site={name!r} is not a known site profile: expected one of {known}")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.config import ConfigError, parse_base_url, parse_locale, parse_timezone
-from crawler.sites.profile import SiteProfile, find_profile, profile_from_dict
+from crawler.sites.profile import SiteProfile, find_profile, profile_dirs, profile_from_dict
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -59,7 +59,7 @@ def resolve_site(
     """The profile a run crawls with (``profile_name``: the spider's own profile, if any)."""
     name = profile_name or args.site
     if name is not None:
-        profile = find_profile(name)
+        profile = find_profile(name, profile_dirs(settings))
         base_url = args.base_url or _deployment_base_url(settings, profile) or profile.base_url
     else:
         if not args.base_url:
