@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -56,6 +57,7 @@ class RunPaths:
     log_dir: Path
     log_file: Path
     jobdir: Path | None
+    spider: str = SPIDER
 
     @property
     def marker(self) -> Path | None:
@@ -121,17 +123,17 @@ def set_aside_crashed_jobdir(
     return moved
 
 
-def rotate_logs(log_dir: Path, keep: int = KEEP_LOGS) -> list[Path]:
+def rotate_logs(log_dir: Path, keep: int = KEEP_LOGS, spider: str = SPIDER) -> list[Path]:
     # Names carry a UTC timestamp, so sorting the stems sorts by start time.
-    logs = sorted(log_dir.glob(f"{SPIDER}-*.log"), key=lambda p: p.stem)
+    logs = sorted(log_dir.glob(f"{spider}-*.log"), key=lambda p: p.stem)
     old = logs[: max(len(logs) - keep, 0)]
     for path in old:
         path.unlink(missing_ok=True)
     return old
 
 
-def new_log_file(log_dir: Path, started: datetime) -> Path:
-    base = f"{SPIDER}-{utc_stamp(started)}"
+def new_log_file(log_dir: Path, started: datetime, spider: str = SPIDER) -> Path:
+    base = f"{spider}-{utc_stamp(started)}"
     path, n = log_dir / f"{base}.log", 1
     while path.exists():
         path, n = log_dir / f"{base}-{n}.log", n + 1
@@ -141,7 +143,9 @@ def new_log_file(log_dir: Path, started: datetime) -> Path:
 def crawl_command(paths: RunPaths, extra: Sequence[str]) -> list[str]:
     override = os.environ.get(COMMAND_ENV)
     command = (
-        shlex.split(override) if override else [sys.executable, "-m", "scrapy", "crawl", SPIDER]
+        shlex.split(override)
+        if override
+        else [sys.executable, "-m", "scrapy", "crawl", paths.spider]
     )
     command += ["-s", f"LOG_FILE={paths.log_file}", "-s", f"OUTPUT_DIR={paths.output_dir}"]
     if paths.jobdir is not None:
@@ -236,8 +240,8 @@ def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[
     parser = argparse.ArgumentParser(
         prog=PROG,
         allow_abbrev=False,
-        description="Crawl the HEPZA news into the output directory (cron-safe).",
-        epilog="Arguments after -- (or not known here) are passed to `scrapy crawl hepza`. "
+        description="Crawl a portal's news into the output directory (cron-safe).",
+        epilog="Arguments after -- (or not known here) are passed to `scrapy crawl SPIDER`. "
         "Relative paths are taken from the project root. Exits 75 if another run holds the lock.",
     )
     parser.add_argument(
@@ -246,9 +250,15 @@ def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[
         type=Path,
         help="where every file of the run goes (default: $HEPZA_OUTPUT_DIR or output)",
     )
-    parser.add_argument("--lock-file", type=Path, help="default: OUTPUT_DIR/hepza.lock")
+    parser.add_argument(
+        "--spider",
+        default=SPIDER,
+        help="the spider to run: hepza (default), liferay or a site profile's (`scrapy list`); "
+        "the lock, logs and job state are named after it, so portals run side by side",
+    )
+    parser.add_argument("--lock-file", type=Path, help="default: OUTPUT_DIR/SPIDER.lock")
     jobdir = parser.add_mutually_exclusive_group()
-    jobdir.add_argument("--jobdir", type=Path, help="default: OUTPUT_DIR/jobs/hepza")
+    jobdir.add_argument("--jobdir", type=Path, help="default: OUTPUT_DIR/jobs/SPIDER")
     jobdir.add_argument("--no-jobdir", action="store_true", help="do not keep resumable state")
     argv = list(argv)
     head, tail = (
@@ -258,15 +268,19 @@ def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[
 
     output_dir = project_root / options.output_dir
     log_dir = output_dir / "logs"
+    spider = options.spider
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", spider):
+        parser.error(f"--spider {spider!r} is not a spider name (see `scrapy list`)")
     paths = RunPaths(
         project_root=project_root,
         output_dir=output_dir,
-        lock_file=project_root / (options.lock_file or output_dir / f"{SPIDER}.lock"),
+        lock_file=project_root / (options.lock_file or output_dir / f"{spider}.lock"),
         log_dir=log_dir,
-        log_file=log_dir / f"{SPIDER}.log",  # replaced once the start time is known
+        log_file=log_dir / f"{spider}.log",  # replaced once the start time is known
         jobdir=None
         if options.no_jobdir
-        else project_root / (options.jobdir or output_dir / "jobs" / SPIDER),
+        else project_root / (options.jobdir or output_dir / "jobs" / spider),
+        spider=spider,
     )
     return paths, unknown + tail
 
@@ -336,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         paths.log_dir.mkdir(parents=True, exist_ok=True)
-        paths = replace(paths, log_file=new_log_file(paths.log_dir, started))
+        paths = replace(paths, log_file=new_log_file(paths.log_dir, started, paths.spider))
         run = Run(paths)
         marker = paths.marker
         if paths.jobdir is not None and marker is not None:
@@ -388,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The crawl reached its end: state kept now would make the next run skip its
             # re-checks and treat pages as already seen (only a stopped run resumes).
             remove_jobdir(run, paths.jobdir)
-        rotate_logs(paths.log_dir, keep)
+        rotate_logs(paths.log_dir, keep, paths.spider)
         if reasons:
             outcome += ": " + "; ".join(reasons)
         summary = f"{outcome}; {counts}; exit code {exit_code}; log {paths.log_file}"

@@ -508,3 +508,31 @@ def test_setting_in_args_reads_every_form_of_s() -> None:
     assert cron.setting_in_args(args, "KEEP_LOGS") == "3"
     assert cron.setting_in_args([*args, "--set=KEEP_LOGS=4"], "KEEP_LOGS") == "4"
     assert cron.setting_in_args(args, "REPORTS_DIR") is None
+
+
+# --- other portals ----------------------------------------------------------------------------
+
+
+def test_spider_option_names_the_lock_logs_and_job_state_after_the_spider(harness: Harness) -> None:
+    result = harness.run("--spider", "quan-1")
+    assert result.returncode == 0, result.stderr
+    argv = harness.recorded()["argv"]
+    assert f"JOBDIR={harness.output / 'jobs' / 'quan-1'}" in argv
+    assert (harness.output / "quan-1.lock").exists()
+    assert [p.name.split("-2")[0] for p in (harness.output / "logs").glob("*.log")] == ["quan-1"]
+
+
+def test_portals_run_side_by_side_under_their_own_locks(harness: Harness) -> None:
+    first = harness.start()  # hepza holds hepza.lock
+    try:
+        other = harness.run("--spider", "quan-1", environ={"FAKE_WAIT": ""})
+        assert other.returncode == 0, other.stderr
+    finally:
+        harness.release.touch()
+        first.communicate(timeout=30)
+
+
+def test_a_spider_name_that_is_not_one_is_usage_error(harness: Harness) -> None:
+    result = harness.run("--spider", "../etc")
+    assert result.returncode == 2
+    assert "--spider '../etc' is not a spider name" in result.stderr
