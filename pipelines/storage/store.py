@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import socket
+import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -134,6 +136,22 @@ def create_db_engine(database_url: str) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def _enable_wal(cursor: Any) -> None:
+    """WAL mode (it stays with the file once set). SQLite does not wait on its busy timeout
+    while another connection switches a new database's journal at the same moment: "database
+    is locked" at once, so the switch is tried again for up to the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling skips BEGIN before DDL and cannot BEGIN IMMEDIATE;
     # SQLAlchemy's documented recipe takes over so that migrations and batches are atomic.
@@ -141,8 +159,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
