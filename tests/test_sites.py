@@ -34,6 +34,18 @@ if TYPE_CHECKING:
 BASE = {"name": "quan-1", "base_url": "https://quan1.hochiminhcity.gov.vn"}
 
 
+def scrapy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
 # --- profiles ----------------------------------------------------------------------------------
 
 
@@ -255,15 +267,15 @@ def plain_site() -> Iterator[str]:
 
 @pytest.mark.e2e
 def test_a_site_that_is_not_liferay_is_one_line_and_exit_2(plain_site: str, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "scrapy", "crawl", "liferay", "-a", f"base_url={plain_site}"]
-    command += ["-s", f"OUTPUT_DIR={tmp_path}", "-s", f"LOG_FILE={tmp_path / 'crawl.log'}"]
-    result = subprocess.run(
-        command,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = scrapy(
+        "crawl",
+        "liferay",
+        "-a",
+        f"base_url={plain_site}",
+        "-s",
+        f"OUTPUT_DIR={tmp_path}",
+        "-s",
+        f"LOG_FILE={tmp_path / 'crawl.log'}",
     )
     assert result.returncode == 2, result.stderr[-2000:]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -275,18 +287,6 @@ def test_a_site_that_is_not_liferay_is_one_line_and_exit_2(plain_site: str, tmp_
 
 
 # --- a deployment's own profiles (SITE_PROFILES_DIR) ---------------------------------------------
-
-
-def scrapy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_a_deployment_profile_gets_its_own_spider(tmp_path: Path) -> None:
