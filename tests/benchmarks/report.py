@@ -140,19 +140,18 @@ def evaluate_targets(per_size: dict[str, dict[str, Any]]) -> list[dict[str, Any]
         _growth(sizes, value, "ours", "peak_rss_mb", "peak RSS", "MB", MEMORY_GROWTH_TARGET)
     )
 
-    for phase, label in (("rerun", "unchanged re-run"), ("plus10", "re-run after +10 articles")):
-        counts = {s: value(s, phase, "requests") for s in sizes}
-        shown = ", ".join(
-            f"{s:,}: {_num(v, 0) if v is not None else '-'}" for s, v in counts.items()
+    # The re-run after +10 articles stays in the per-size table, not here: issue 11 sets no
+    # target for it, and its count moves by one request between runs of the same size.
+    counts = {s: value(s, "rerun", "requests") for s in sizes}
+    shown = ", ".join(f"{s:,}: {_num(v, 0) if v is not None else '-'}" for s, v in counts.items())
+    complete = None not in counts.values()
+    targets.append(
+        _target(
+            "unchanged re-run: requests equal at every size",
+            shown or "-",
+            None if len(sizes) < 2 else complete and len(set(counts.values())) == 1,
         )
-        complete = None not in counts.values()
-        targets.append(
-            _target(
-                f"{label}: requests equal at every size",
-                shown or "-",
-                None if len(sizes) < 2 else complete and len(set(counts.values())) == 1,
-            )
-        )
+    )
     targets.append(
         _growth(
             sizes, value, "rerun", "wall_s", "unchanged re-run wall", "s", RERUN_WALL_GROWTH_TARGET
