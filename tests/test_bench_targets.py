@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.benchmarks.replay_spider import replayed_targets
+from tests.benchmarks.replay_spider import check_same_requests, replayed_targets
 from tests.benchmarks.report import (
     NOT_APPLICABLE,
     NOT_REACHED,
@@ -294,6 +294,25 @@ def test_plus10_rerun_request_count_is_shown_per_size_but_judges_no_target() -> 
     targets = evaluate_targets(per_size)
     assert not [t for t in targets if "+10" in t["target"]]
     assert "| +10 articles: requests | 54 | 55 | - |" in render_markdown(results_of(per_size))
+
+
+def write_log(path: Path, targets: list[str]) -> Path:
+    lines = [json.dumps({"method": "GET", "path_and_query": t, "status": 200}) for t in targets]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_replay_with_the_same_requests_in_another_order_passes_the_check(tmp_path: Path) -> None:
+    ours = write_log(tmp_path / "ours.jsonl", ["/robots.txt", "/w/a", "/w/b", "/w/a"])
+    replay = write_log(tmp_path / "replay.jsonl", ["/w/a", "/robots.txt", "/w/a", "/w/b"])
+    check_same_requests(ours, replay)
+
+
+def test_replay_missing_or_adding_a_request_fails_the_check(tmp_path: Path) -> None:
+    ours = write_log(tmp_path / "ours.jsonl", ["/robots.txt", "/w/a", "/w/a"])
+    replay = write_log(tmp_path / "replay.jsonl", ["/robots.txt", "/w/a", "/w/c"])
+    with pytest.raises(RuntimeError, match=r"1 extra \(e.g. \['/w/c'\]\), 1 missing"):
+        check_same_requests(ours, replay)
 
 
 def test_evaluation_does_not_change_the_measurements() -> None:

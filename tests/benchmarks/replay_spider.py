@@ -13,6 +13,7 @@ request, so the replay runs with ROBOTSTXT_OBEY off and fetches it once, as a pl
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,23 @@ def replayed_targets(lines: Iterator[str]) -> Iterator[str]:
             raise ValueError(f"request log line {number} is not JSON: {exc}") from exc
         if record.get("method") == "GET":
             yield record["path_and_query"]
+
+
+def requested(request_log: Path) -> Counter[str]:
+    with request_log.open(encoding="utf-8") as lines:
+        return Counter(replayed_targets(lines))
+
+
+def check_same_requests(ours: Path, replay: Path) -> None:
+    """The replay is only a measure of our crawl's requests if the server saw the same ones."""
+    wanted, got = requested(ours), requested(replay)
+    if wanted != got:
+        extra, lacking = got - wanted, wanted - got
+        raise RuntimeError(
+            f"the replay's requests differ from our crawl's: {sum(extra.values())} extra "
+            f"(e.g. {sorted(extra)[:3]}), {sum(lacking.values())} missing "
+            f"(e.g. {sorted(lacking)[:3]})"
+        )
 
 
 class ReplaySpider(Spider):

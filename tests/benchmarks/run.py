@@ -32,6 +32,7 @@ from typing import Any
 from tests.benchmarks.extractors import compare, fetch_pages, sample_articles
 from tests.benchmarks.load import server_ceiling
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
+from tests.benchmarks.replay_spider import check_same_requests
 from tests.benchmarks.report import evaluate_targets, exit_status, render_markdown, render_targets
 from tests.benchmarks.truth_score import score_feed
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command
@@ -263,9 +264,13 @@ def bench_size(size: int, out: Path, sample: int, *, bare: bool = False) -> dict
 
     started = time.perf_counter()
     replayed = first_crawl_requests(request_log, first_end, workdir / "requests-first.jsonl")
-    with ReplicaProcess(size, workdir, name="replica-replay") as server:
+    # The replay's server logs too: the same cost per request as ours had, and the proof that
+    # the replay asked for exactly what our crawl asked for.
+    replay_log = workdir / "replica-replay-requests.jsonl"
+    with ReplicaProcess(size, workdir, name="replica-replay", request_log=replay_log) as server:
         result["startup_s"]["replay"] = server.startup_s
         result["replay"] = run_replay(server, replayed, workdir / "replay", timeout)
+    check_same_requests(replayed, replay_log)
     phase("replay of our requests", started)
 
     if bare:
