@@ -127,7 +127,7 @@ def compare(pages: list[Page]) -> dict[str, Any]:
 
     ours_sim: list[float] = []
     traf_sim: list[float] = []
-    ours_exact = traf_exact = ours_day = ours_minute = hd_day = hd_minute = 0
+    ours_exact = traf_exact = ours_day = ours_minute = hd_day = hd_minute = ours_title = 0
     misses: list[dict[str, Any]] = []
     for page, item, traf_text, hd_date in zip(pages, our_items, traf_texts, hd_dates, strict=True):
         truth_body = fold(" ".join(page.truth["body_paragraphs"]))
@@ -135,6 +135,7 @@ def compare(pages: list[Page]) -> dict[str, Any]:
         ours_sim.append(similarity(ours_body, truth_body))
         traf_sim.append(similarity(traf_body, truth_body))
         ours_exact += ours_body == truth_body
+        ours_title += item.title == page.truth["title"]
         traf_exact += traf_body == truth_body
         truth_minute = page.truth["published_at"][:16].replace("T", " ")
         our_minute = (item.published_at or "")[:16].replace("T", " ")
@@ -168,6 +169,7 @@ def compare(pages: list[Page]) -> dict[str, Any]:
         "body_similarity_min_trafilatura": round(min(traf_sim), 4),
         "body_exact_ours": round(ours_exact / n, 4),
         "body_exact_trafilatura": round(traf_exact / n, 4),
+        "title_exact_ours": round(ours_title / n, 4),
         "date_day_ours": round(ours_day / n, 4),
         "date_minute_ours": round(ours_minute / n, 4),
         "date_day_htmldate": round(hd_day / n, 4),

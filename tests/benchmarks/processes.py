@@ -123,6 +123,7 @@ class ReplicaProcess:
         extra_articles: int = 0,
         startup_timeout: float = 300,
         name: str = "replica",
+        request_log: Path | None = None,
     ) -> None:
         self.articles = articles
         self.port = port
@@ -130,6 +131,8 @@ class ReplicaProcess:
         self.startup_timeout = startup_timeout
         self.ready_file = workdir / f"{name}.ready"
         self.log_path = workdir / f"{name}.log"
+        # Every request the server answers, one JSON line each (tests.replica's RequestRecord).
+        self.request_log = request_log
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.startup_s = 0.0
@@ -172,6 +175,8 @@ class ReplicaProcess:
         ]
         if self.extra_articles:
             cmd += ["--extra-articles", str(self.extra_articles)]
+        if self.request_log is not None:
+            cmd += ["--request-log", str(self.request_log)]
         start = time.perf_counter()
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
