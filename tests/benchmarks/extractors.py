@@ -22,6 +22,7 @@ from scrapy.utils.test import get_crawler
 from crawler.items import ArticleItem
 from crawler.parsers.article import article_item, parse_article
 from crawler.sites.profile import find_profile
+from pipelines.base import ArticlePipeline
 from pipelines.dates import DateNormalizationPipeline
 from pipelines.fields import ArticleFieldsPipeline
 from pipelines.text import TextNormalizationPipeline
@@ -85,7 +86,7 @@ class OurExtractor:
     def __init__(self) -> None:
         crawler = get_crawler()
         self.config = find_profile("hepza").parser_config()
-        self.stages = [
+        self.stages: list[ArticlePipeline] = [
             TextNormalizationPipeline.from_crawler(crawler),
             ArticleFieldsPipeline.from_crawler(crawler),
             DateNormalizationPipeline.from_crawler(crawler),
