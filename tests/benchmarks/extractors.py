@@ -86,7 +86,7 @@ class OurExtractor:
     def __init__(self) -> None:
         crawler = get_crawler()
         self.config = find_profile("hepza").parser_config()
-        self.stages: list[ArticlePipeline] = [
+        self.stages: list[ArticlePipeline | DateNormalizationPipeline] = [
             TextNormalizationPipeline.from_crawler(crawler),
             ArticleFieldsPipeline.from_crawler(crawler),
             DateNormalizationPipeline.from_crawler(crawler),
