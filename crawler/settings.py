@@ -104,6 +104,12 @@ ITEM_PIPELINES = {
 }
 REJECTS_PATH = default_place("REJECTS_PATH")
 
+# --- item concurrency ------------------------------------------------------------------------
+# Every item pipeline is synchronous, so items of one callback gain nothing from running side
+# by side, while Scrapy starts CONCURRENT_ITEMS asyncio tasks for every callback (default 100:
+# a fifth of the crawl's CPU went to them). tests/test_speed.py keeps the premise true.
+CONCURRENT_ITEMS = 1
+
 # --- feeds ----------------------------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
 # `scrapy crawl` writes the per-run feed <OUTPUT_DIR>/feeds/hepza-<time>.jsonl unless -o/-O or
