@@ -1,9 +1,22 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
+import pytest
+from parsel import Selector
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
+
+from crawler.parsers.article import (
+    AUTHOR_SELECTORS,
+    BODY_CONTAINERS,
+    CATEGORY_SELECTORS,
+    DATE_SELECTORS,
+    TAG_SELECTORS,
+    TITLE_SELECTORS,
+)
+from crawler.parsers.common import PageSelector
 
 
 def test_item_pipelines_are_synchronous_so_one_concurrent_item_loses_nothing() -> None:
@@ -13,3 +26,35 @@ def test_item_pipelines_are_synchronous_so_one_concurrent_item_loses_nothing() -
         process_item = load_object(path).process_item
         assert not inspect.iscoroutinefunction(process_item), path
         assert not inspect.isasyncgenfunction(process_item), path
+
+
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+QUERIES = (
+    *TITLE_SELECTORS,
+    *BODY_CONTAINERS,
+    *DATE_SELECTORS,
+    *AUTHOR_SELECTORS,
+    *CATEGORY_SELECTORS,
+    *TAG_SELECTORS,
+    "#content",
+    "#no-such-id h1",
+    "body",
+    ".no-such-class",
+    "div:not(.no-such-class)",
+    "p, .no-such-class",
+    ".no-such-class, h1",
+    "[data-lfr-editable-id*=title] h1",
+    "a::attr(href)",
+    "*::text",
+)
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html")))
+def test_page_selector_finds_what_parsel_finds(page: str) -> None:
+    html = (PAGES / page).read_text(encoding="utf-8")
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in QUERIES:
+        expected = plain.css(query).getall()
+        assert fast.css(query).getall() == expected, query
+        # asked again: the page's remembered answer
+        assert fast.css(query).getall() == expected, query
