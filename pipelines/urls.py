@@ -79,7 +79,17 @@ def _decode_run(run: str) -> list[tuple[bool, str]]:
     return chunks
 
 
+# A component of only these characters (no escape, nothing quote() would escape) comes out of
+# _requote unchanged: most links, so they skip it.
+_UNCHANGED = {
+    safe: re.compile(rf"[A-Za-z0-9_.~{re.escape(safe)}-]*") for safe in (_PATH_SAFE, _QUERY_SAFE)
+}
+
+
 def _normalize_component(component: str, safe: str, nfc: bool = False) -> str:
+    unchanged = _UNCHANGED.get(safe)
+    if unchanged is not None and unchanged.fullmatch(component):
+        return component
     try:
         return _requote(component, safe, nfc)
     except UnicodeDecodeError:

@@ -18,6 +18,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -453,11 +454,14 @@ def _strip_byline_label(text: str, config: ParserConfig = GENERIC) -> str:
 
 def _is_related_heading(text: str, config: ParserConfig = GENERIC) -> bool:
     key = clean(text).rstrip(":").strip().casefold()
-    if any(
-        key == clean(label).rstrip(":").strip().casefold() for label in config.labels_for("related")
-    ):
+    if key in _heading_keys(config.labels_for("related")):
         return True
     return RELATED_HEADING.match(clean(text)) is not None
+
+
+@lru_cache(maxsize=64)
+def _heading_keys(labels: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(clean(label).rstrip(":").strip().casefold() for label in labels)
 
 
 def _matches(el: _Element, css: str) -> list[_Element]:
