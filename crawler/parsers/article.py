@@ -27,12 +27,12 @@ from lxml import html as lxml_html
 from crawler.identity import is_article_url
 from crawler.items import ArticleItem, DateCandidate, ListingHint
 from crawler.parsers.common import (
-    PageSelector,
     absolute,
     clean,
     first_text,
     meta_content,
     page_locale,
+    page_selector,
     text_of,
 )
 from crawler.sites.profile import GENERIC, ParserConfig
@@ -163,7 +163,7 @@ class _Body:
 
 
 def parse_article(html: str, url: str, config: ParserConfig = GENERIC) -> ArticlePage:
-    sel = PageSelector(text=html)
+    sel = page_selector(html)
     page = ArticlePage(locale=page_locale(sel))
     page.canonical_url = extract_canonical_url(sel, url)
     page.alternate_by_lang = extract_alternates_by_lang(sel, url)

@@ -55,6 +55,13 @@ class PageSelector(Selector):
         return classes, frozenset(_ID_VALUES(self.root))
 
 
+@lru_cache(maxsize=4)
+def page_selector(html: str) -> PageSelector:
+    """One parse per page for every parser that reads it (listing, navigation, alternates):
+    Scrapy hands each of them the same ``response.text`` string."""
+    return PageSelector(text=html)
+
+
 def _may_match(query: str, known: tuple[frozenset[str], frozenset[str]]) -> bool:
     needs = _needed_classes_and_ids(query)
     if needs is None:

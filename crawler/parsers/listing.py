@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from parsel import Selector
-
-from crawler.parsers.common import absolute, clean, first_text, page_locale, text_of
+from crawler.parsers.common import absolute, clean, first_text, page_locale, page_selector, text_of
 from crawler.sites.profile import GENERIC, ParserConfig
+
+if TYPE_CHECKING:
+    from parsel import Selector
 
 PORTLET_SELECTORS = (
     ".portlet-asset-publisher",
@@ -70,7 +72,7 @@ class ListingPage:
 
 
 def parse_listing(html: str, url: str, config: ParserConfig = GENERIC) -> ListingPage:
-    sel = Selector(text=html)
+    sel = page_selector(html)
     portlets = [p for css in PORTLET_SELECTORS for p in sel.css(css)]
     page = ListingPage(is_listing=bool(portlets), locale=page_locale(sel))
     page.name = extract_listing_name(sel, config)
