@@ -24,6 +24,7 @@ _ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 # RFC 3986 gen-delims + sub-delims, plus "%": decoding any of these would change what the URL
 # means, so their escapes are kept (upper-cased) while every other escape is decoded.
 _RESERVED = frozenset(b":/?#[]@!$&'()*+,;=%")
+_RESERVED_BYTE = re.compile(b"[" + re.escape(bytes(sorted(_RESERVED))) + b"]")
 _PATH_SAFE = "/:@!$&'()*+,;="
 _QUERY_SAFE = "/?:@!$&'()*+,;="
 
@@ -66,6 +67,9 @@ def _requote(component: str, safe: str, nfc: bool) -> str:
 
 def _decode_run(run: str) -> list[tuple[bool, str]]:
     raw = bytes.fromhex(run.replace("%", ""))
+    if not _RESERVED_BYTE.search(raw):
+        # the usual run: the UTF-8 bytes of letters (a Vietnamese slug), decoded whole
+        return [(False, raw.decode("utf-8", errors="strict"))]
     chunks: list[tuple[bool, str]] = []
     pending = bytearray()
     for byte in raw:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
@@ -114,15 +115,16 @@ def extract_entries(sel: Selector, url: str) -> list[ListingEntry]:
 
 
 def extract_page_urls(sel: Selector, url: str) -> list[str]:
-    urls: list[str] = []
+    urls: dict[str, None] = {}
     for css in PAGER_LINKS:
         for href in sel.css(css).xpath("@href").getall():
             link = absolute(url, href)
-            if link and page_number(link) is not None and link not in urls:
-                urls.append(link)
-    return urls
+            if link and link not in urls and page_number(link) is not None:
+                urls[link] = None
+    return list(urls)
 
 
+@lru_cache(maxsize=1 << 14)
 def page_number(url: str) -> int | None:
     """The Asset Publisher page in a URL (``_<portlet ns>_cur`` or ``cur``), if any."""
     for name, value in parse_qsl(urlsplit(url).query):
