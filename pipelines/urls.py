@@ -5,7 +5,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 from crawler.locales import split_locale_prefix
 from pipelines.base import ArticlePipeline
@@ -24,6 +24,9 @@ _ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 # RFC 3986 gen-delims + sub-delims, plus "%": decoding any of these would change what the URL
 # means, so their escapes are kept (upper-cased) while every other escape is decoded.
 _RESERVED = frozenset(b":/?#[]@!$&'()*+,;=%")
+_KEPT_ESCAPE = re.compile(
+    "%(?:" + "|".join(f"{byte:02X}" for byte in sorted(_RESERVED)) + ")", re.IGNORECASE
+)
 _RESERVED_BYTE = re.compile(b"[" + re.escape(bytes(sorted(_RESERVED))) + b"]")
 _PATH_SAFE = "/:@!$&'()*+,;="
 _QUERY_SAFE = "/?:@!$&'()*+,;="
@@ -44,6 +47,9 @@ def _requote(component: str, safe: str, nfc: bool) -> str:
     def form(text: str) -> str:
         return unicodedata.normalize("NFC", text) if nfc else text
 
+    if not _KEPT_ESCAPE.search(component):
+        # Every escape is decoded: the whole component at once (same UTF-8 check).
+        return quote(form(unquote_to_bytes(component).decode("utf-8", errors="strict")), safe)
     chunks: list[tuple[bool, str]] = []  # (is a kept escape, text)
     pos = 0
     for match in _ESCAPE_RUN.finditer(component):
