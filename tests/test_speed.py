@@ -58,3 +58,6 @@ def test_page_selector_finds_what_parsel_finds(page: str) -> None:
         assert fast.css(query).getall() == expected, query
         # asked again: the page's remembered answer
         assert fast.css(query).getall() == expected, query
+        # and inside a part of the page
+        for part in ("body", "#content", ".portlet-asset-publisher", ".asset-abstract"):
+            assert fast.css(part).css(query).getall() == plain.css(part).css(query).getall()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import weakref
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urljoin
 
 import cssselect
@@ -15,6 +15,8 @@ from parsel import Selector
 from crawler.locales import page_locale_of
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from parsel import SelectorList
 
 # XML whitespace: what XPath's normalize-space() splits a class attribute on.
@@ -31,11 +33,27 @@ class PageSelector(Selector):
     every one is an XPath scan of the whole document. A query needing a class or id that no
     element of the page has is known empty from the page's class and id sets, read in one pass;
     any other query runs as parsel runs it, once per page (the parsers never change the page:
-    they edit copies), so results are the same.
+    they edit copies), so results are the same. Selectors found in the page keep a reference to
+    it: a part of the page has no class the page lacks.
     """
 
+    # the page this selector was found in (None: this is the page)
+    _page: PageSelector | None = None
+
+    def xpath(
+        self, query: str, namespaces: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> SelectorList[Self]:
+        found = super().xpath(query, namespaces, **kwargs)
+        # not "or": a Selector's truth value is its serialized text
+        page = self if self._page is None else self._page
+        for selector in found:
+            selector._page = page
+        return found
+
     def css(self, query: str) -> SelectorList[Self]:
-        if self.root.getparent() is not None:
+        if self._page is not None:
+            if not _may_match(query, self._page._classes_and_ids):
+                return cast("SelectorList[Self]", self.selectorlist_cls([]))
             return super().css(query)
         found = self._css_results.get(query)
         if found is None:
