@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import inspect
+import weakref
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def test_page_selector_finds_what_parsel_finds(page: str) -> None:
         # and inside a part of the page
         for part in ("body", "#content", ".portlet-asset-publisher", ".asset-abstract"):
             assert fast.css(part).css(query).getall() == plain.css(part).css(query).getall()
+
+
+def test_a_parsed_page_is_freed_as_soon_as_unused_without_the_cycle_collector() -> None:
+    html = (PAGES / "category-abstracts-regular-page1-vi.html").read_text(encoding="utf-8")
+    gc.disable()
+    try:
+        page = PageSelector(text=html)
+        assert page.css(".asset-abstract").css("a").xpath("@href").getall()
+        assert page.xpath("//body").css("p")
+        freed = weakref.ref(page)
+        del page
+        assert freed() is None
+    finally:
+        gc.enable()

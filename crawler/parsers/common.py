@@ -33,26 +33,26 @@ class PageSelector(Selector):
     every one is an XPath scan of the whole document. A query needing a class or id that no
     element of the page has is known empty from the page's class and id sets, read in one pass;
     any other query runs as parsel runs it, once per page (the parsers never change the page:
-    they edit copies), so results are the same. Selectors found in the page keep a reference to
-    it: a part of the page has no class the page lacks.
+    they edit copies), so results are the same. Selectors found in the page carry the page's
+    class and id sets (not the page: a cycle would keep every parsed page alive until the
+    garbage collector runs): a part of the page has no class the page lacks.
     """
 
-    # the page this selector was found in (None: this is the page)
-    _page: PageSelector | None = None
+    # the classes and ids of the page this selector was found in (None: this is the page)
+    _page_known: tuple[frozenset[str], frozenset[str]] | None = None
 
     def xpath(
         self, query: str, namespaces: Mapping[str, str] | None = None, **kwargs: Any
     ) -> SelectorList[Self]:
         found = super().xpath(query, namespaces, **kwargs)
-        # not "or": a Selector's truth value is its serialized text
-        page = self if self._page is None else self._page
+        known = self._classes_and_ids if self._page_known is None else self._page_known
         for selector in found:
-            selector._page = page
+            selector._page_known = known
         return found
 
     def css(self, query: str) -> SelectorList[Self]:
-        if self._page is not None:
-            if not _may_match(query, self._page._classes_and_ids):
+        if self._page_known is not None:
+            if not _may_match(query, self._page_known):
                 return cast("SelectorList[Self]", self.selectorlist_cls([]))
             return super().css(query)
         found = self._css_results.get(query)
