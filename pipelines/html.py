@@ -36,6 +36,7 @@ LINK_REL = "noopener noreferrer nofollow"
 _DROP_WITH_CONTENT = {"script", "style", "iframe", "noscript", "template", "object"}
 # Wrappers that carry no content of their own, so a <p> made only of them and blanks is empty.
 _INLINE_WRAPPERS = {"br", "span", "strong", "b", "em", "i", "u", "sub", "sup", "font"}
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff"))
 
 
 def _parse_fragment(markup: str) -> lxml.html.HtmlElement:
@@ -57,8 +58,7 @@ def _is_empty_paragraph(element: lxml.html.HtmlElement) -> bool:
             continue
         if descendant.tag not in _INLINE_WRAPPERS:
             return False
-    text = element.text_content().translate(dict.fromkeys(map(ord, "\u200b\u200c\u200d\ufeff")))
-    return not text.strip()
+    return not element.text_content().translate(_ZERO_WIDTH).strip()
 
 
 def _drop_empty_paragraphs(root: lxml.html.HtmlElement) -> None:
@@ -92,11 +92,18 @@ def _make_links_absolute(root: lxml.html.HtmlElement, base_url: str) -> None:
 
 
 def sanitize_html(html: str, base_url: str) -> str:
+    return sanitize_with_report(html, base_url)[0]
+
+
+def sanitize_with_report(html: str, base_url: str) -> tuple[str, Counter[str]]:
+    """The sanitized fragment and what sanitizing removed (as ``removed_elements`` counts it),
+    counted on the trees sanitizing parses anyway."""
     # Control characters are not text and lxml refuses them ("must be XML compatible").
     html = strip_controls(html)
     if not html.strip():
-        return ""
+        return "", Counter()
     root = _parse_fragment(html)
+    before = _count_elements(root, skip_empty_paragraphs=True)
     _make_links_absolute(root, base_url)
     cleaned = nh3.clean(
         unicodedata.normalize("NFC", _serialize_children(root)),
@@ -108,10 +115,10 @@ def sanitize_html(html: str, base_url: str) -> str:
         strip_comments=True,
     )
     if not cleaned.strip():
-        return ""
+        return "", before
     root = _parse_fragment(cleaned)
     _drop_empty_paragraphs(root)
-    return _serialize_children(root).strip()
+    return _serialize_children(root).strip(), before - _count_elements(root)
 
 
 def element_counts(html: str) -> Counter[str]:
@@ -120,10 +127,20 @@ def element_counts(html: str) -> Counter[str]:
     html = strip_controls(html)
     if not html.strip():
         return counts
-    root = _parse_fragment(html)
-    _drop_empty_paragraphs(root)
-    for element in root.iterdescendants():
+    return _count_elements(_parse_fragment(html), skip_empty_paragraphs=True)
+
+
+def _count_elements(
+    root: lxml.html.HtmlElement, *, skip_empty_paragraphs: bool = False
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    # An explicit stack: hostile markup may nest deeper than Python's recursion limit.
+    stack = list(reversed(root))
+    while stack:
+        element = stack.pop()
         if not isinstance(element.tag, str):
+            continue
+        if skip_empty_paragraphs and _is_empty_paragraph(element):
             continue
         counts[element.tag] += 1
         for name, value in element.attrib.items():
@@ -131,6 +148,7 @@ def element_counts(html: str) -> Counter[str]:
                 counts[f"@{name.lower()}"] += 1
             elif name in ("href", "src") and _clean_url(value).lower().startswith("javascript:"):
                 counts[f"{name}=javascript:"] += 1
+        stack.extend(reversed(element))
     return counts
 
 
@@ -145,10 +163,9 @@ class BodyHtmlPipeline(ArticlePipeline):
             adapter["body_html"] = None
             return
         base_url = adapter.get("url") or adapter.get("fetched_url") or ""
-        cleaned = sanitize_html(body, base_url)
+        cleaned, removed = sanitize_with_report(body, base_url)
         adapter["body_html"] = cleaned or None
         self.stats.inc_value("normalize/body_html")
-        removed = removed_elements(body, cleaned)
         if removed:
             self.stats.inc_value("normalize/body_html_removed_elements", sum(removed.values()))
             listing = ", ".join(f"{name} x{count}" for name, count in sorted(removed.items()))

@@ -5,7 +5,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
 from crawler.locales import split_locale_prefix
 from pipelines.base import ArticlePipeline
@@ -24,6 +24,10 @@ _ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 # RFC 3986 gen-delims + sub-delims, plus "%": decoding any of these would change what the URL
 # means, so their escapes are kept (upper-cased) while every other escape is decoded.
 _RESERVED = frozenset(b":/?#[]@!$&'()*+,;=%")
+_KEPT_ESCAPE = re.compile(
+    "%(?:" + "|".join(f"{byte:02X}" for byte in sorted(_RESERVED)) + ")", re.IGNORECASE
+)
+_RESERVED_BYTE = re.compile(b"[" + re.escape(bytes(sorted(_RESERVED))) + b"]")
 _PATH_SAFE = "/:@!$&'()*+,;="
 _QUERY_SAFE = "/?:@!$&'()*+,;="
 
@@ -43,6 +47,9 @@ def _requote(component: str, safe: str, nfc: bool) -> str:
     def form(text: str) -> str:
         return unicodedata.normalize("NFC", text) if nfc else text
 
+    if not _KEPT_ESCAPE.search(component):
+        # Every escape is decoded: the whole component at once (same UTF-8 check).
+        return quote(form(unquote_to_bytes(component).decode("utf-8", errors="strict")), safe)
     chunks: list[tuple[bool, str]] = []  # (is a kept escape, text)
     pos = 0
     for match in _ESCAPE_RUN.finditer(component):
@@ -66,6 +73,9 @@ def _requote(component: str, safe: str, nfc: bool) -> str:
 
 def _decode_run(run: str) -> list[tuple[bool, str]]:
     raw = bytes.fromhex(run.replace("%", ""))
+    if not _RESERVED_BYTE.search(raw):
+        # the usual run: the UTF-8 bytes of letters (a Vietnamese slug), decoded whole
+        return [(False, raw.decode("utf-8", errors="strict"))]
     chunks: list[tuple[bool, str]] = []
     pending = bytearray()
     for byte in raw:
@@ -79,7 +89,17 @@ def _decode_run(run: str) -> list[tuple[bool, str]]:
     return chunks
 
 
+# A component of only these characters (no escape, nothing quote() would escape) comes out of
+# _requote unchanged: most links, so they skip it.
+_UNCHANGED = {
+    safe: re.compile(rf"[A-Za-z0-9_.~{re.escape(safe)}-]*") for safe in (_PATH_SAFE, _QUERY_SAFE)
+}
+
+
 def _normalize_component(component: str, safe: str, nfc: bool = False) -> str:
+    unchanged = _UNCHANGED.get(safe)
+    if unchanged is not None and unchanged.fullmatch(component):
+        return component
     try:
         return _requote(component, safe, nfc)
     except UnicodeDecodeError:

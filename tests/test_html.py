@@ -7,7 +7,13 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem, ArticleUrlItem
-from pipelines.html import PROBLEM_CODES, BodyHtmlPipeline, removed_elements, sanitize_html
+from pipelines.html import (
+    PROBLEM_CODES,
+    BodyHtmlPipeline,
+    removed_elements,
+    sanitize_html,
+    sanitize_with_report,
+)
 
 HOST = "https://hepza.hochiminhcity.gov.vn"
 BASE = f"{HOST}/w/hoi-nghi"
@@ -198,3 +204,20 @@ def test_other_items_pass_through_untouched() -> None:
 def test_control_characters_are_stripped_from_body_html() -> None:
     cleaned = sanitize_html("<p>Nội\x00 dung\x1b</p><p>Đoạn\x0chai\x85</p>", "https://h/w/x")
     assert cleaned == "<p>Nội dung</p><p>Đoạn hai </p>"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        HOSTILE,
+        "",
+        "<script>x()</script>",
+        "<p>&nbsp;<span>\u200b</span></p><p onclick='x()'>chữ</p><p><br></p>",
+        "<div><p><b>a</b><p><span><p> </p></span></p></div><a href=' java\tscript:x'>b</a>",
+        "<table><tr><td><p>\u00a0</p><object>o</object></td></tr></table>" * 3,
+    ],
+)
+def test_one_pass_report_equals_counting_both_fragments_again(markup: str) -> None:
+    cleaned, removed = sanitize_with_report(markup, BASE)
+    assert cleaned == sanitize_html(markup, BASE)
+    assert removed == removed_elements(markup, cleaned)

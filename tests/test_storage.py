@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from crawler.extensions.run import RunOwner
 from crawler.items import ArticleItem, ArticleUrlItem
+from pipelines.storage.content_index import ContentIndex
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import (
@@ -412,10 +413,10 @@ def test_pipeline_lost_batch_fails_the_run_and_is_not_counted_stored(
 def test_pipeline_unclassifiable_article_is_dropped_counted_and_fails_the_run(
     pipeline, crawler, make_article_record, monkeypatch
 ):
-    def refuse(record):
+    def refuse(site):
         raise StorageError("storage classify failed on sqlite:///x: OperationalError: gone")
 
-    monkeypatch.setattr(pipeline.store, "classify", refuse)
+    monkeypatch.setattr(pipeline.store, "content_index", refuse)
     _, dropped = process(pipeline, item(make_article_record("a")))
     assert dropped is not None
     assert "not stored" in str(dropped)
@@ -510,3 +511,49 @@ def test_pipeline_logs_the_database_url_redacted(postgres_url, caplog):
     password = postgres_url.split(":")[2].split("@")[0]
     assert "hepza_test:***@127.0.0.1" in caplog.text
     assert password not in caplog.text
+
+
+def test_pipeline_reads_each_sites_stored_hashes_once(
+    pipeline, crawler, make_article_record, monkeypatch
+):
+    process(pipeline, item(make_article_record("a")))
+    pipeline.close_spider()
+
+    second = StoragePipeline.from_crawler(crawler)
+    reads: list[str] = []
+    content_index = second.store.content_index
+
+    def counted(site: str) -> ContentIndex:
+        reads.append(site)
+        return content_index(site)
+
+    monkeypatch.setattr(second.store, "content_index", counted)
+    changes = [
+        process(second, item(make_article_record(f"n{i}", body_text=f"Bài {i}")))[0].change
+        for i in range(7)
+    ]
+    changes.append(process(second, item(make_article_record("a")))[0].change)
+    changes.append(process(second, item(make_article_record("q", site="quan1")))[0].change)
+    second.close_spider()
+    assert changes == ["new"] * 7 + ["unchanged", "new"]
+    assert sorted(reads) == ["hepza", "quan1"]
+
+
+def test_content_index_classifies_like_the_database_after_queued_changes():
+    index = ContentIndex([("old", "h1"), ("twin", "h1"), ("other", "h2")])
+    assert index.classify("old", "h1") == Classification("unchanged", "old")
+    assert index.classify("old", "h9") == Classification("changed", "old")
+    assert index.classify("copy", "h1") == Classification("duplicate_content", "old")
+    assert index.classify("fresh", "h3") == Classification("new", "fresh")
+
+    index.accept("fresh", "h3")
+    assert index.classify("fresh", "h3") == Classification("unchanged", "fresh")
+    assert index.classify("copy", "h3") == Classification("duplicate_content", "fresh")
+    # The oldest holder of h1 changes its content: the next oldest holder owns h1 now.
+    index.accept("old", "h4")
+    assert index.classify("copy", "h1") == Classification("duplicate_content", "twin")
+    assert index.classify("copy", "h4") == Classification("duplicate_content", "old")
+    # An older article taking a newer one's content becomes the owner of that content.
+    index.accept("twin", "h3")
+    assert index.classify("copy", "h3") == Classification("duplicate_content", "twin")
+    assert index.classify("copy", "h1") == Classification("new", "copy")

@@ -18,20 +18,30 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
 from lxml import html as lxml_html
-from parsel import Selector
 
 from crawler.identity import is_article_url
 from crawler.items import ArticleItem, DateCandidate, ListingHint
-from crawler.parsers.common import absolute, clean, first_text, meta_content, page_locale, text_of
+from crawler.parsers.common import (
+    absolute,
+    clean,
+    first_text,
+    meta_content,
+    page_locale,
+    page_selector,
+    text_of,
+)
 from crawler.sites.profile import GENERIC, ParserConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from lxml.etree import _Element
+    from parsel import Selector
 
 # --- selectors, most trusted first ---------------------------------------------------------
 
@@ -153,7 +163,7 @@ class _Body:
 
 
 def parse_article(html: str, url: str, config: ParserConfig = GENERIC) -> ArticlePage:
-    sel = Selector(text=html)
+    sel = page_selector(html)
     page = ArticlePage(locale=page_locale(sel))
     page.canonical_url = extract_canonical_url(sel, url)
     page.alternate_by_lang = extract_alternates_by_lang(sel, url)
@@ -444,11 +454,14 @@ def _strip_byline_label(text: str, config: ParserConfig = GENERIC) -> str:
 
 def _is_related_heading(text: str, config: ParserConfig = GENERIC) -> bool:
     key = clean(text).rstrip(":").strip().casefold()
-    if any(
-        key == clean(label).rstrip(":").strip().casefold() for label in config.labels_for("related")
-    ):
+    if key in _heading_keys(config.labels_for("related")):
         return True
     return RELATED_HEADING.match(clean(text)) is not None
+
+
+@lru_cache(maxsize=64)
+def _heading_keys(labels: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(clean(label).rstrip(":").strip().casefold() for label in labels)
 
 
 def _matches(el: _Element, css: str) -> list[_Element]:
@@ -484,11 +497,14 @@ def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig =
         return
 
 
+_TEXT_NODES = etree.XPath(".//text()[normalize-space()][not(ancestor::script)]")
+
+
 def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_Element]:
     """Elements whose text is a "Bài viết liên quan" heading, found through the (short) text
     nodes rather than the text of every element."""
     found = []
-    for text in root.xpath(".//text()[normalize-space()][not(ancestor::script)]"):
+    for text in _TEXT_NODES(root):
         if len(text) < 60 and _is_related_heading(text, config):
             parent = text.getparent()
             if parent is not None and parent not in found:
@@ -652,13 +668,17 @@ def extract_date_candidates(
     return found
 
 
+_CONTENT_TEXTS = etree.XPath(
+    ".//text()[normalize-space()][not(ancestor::header or ancestor::footer or ancestor::nav"
+    " or ancestor::script or ancestor::style)]",
+    smart_strings=False,
+)
+
+
 def _first_date_line(sel: Selector) -> str | None:
     """Generic fallback: the first short text in the main content that is a whole date."""
     scope = sel.css("#content") or sel.css("main") or sel.css("body")
-    for text in scope.xpath(
-        ".//text()[normalize-space()][not(ancestor::header or ancestor::footer or ancestor::nav"
-        " or ancestor::script or ancestor::style)]"
-    ).getall():
+    for text in (text for node in scope for text in _CONTENT_TEXTS(node.root)):
         if len(text) <= 80:
             value = clean(text)
             if _is_date_line(value):

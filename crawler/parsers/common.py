@@ -4,27 +4,154 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import TYPE_CHECKING
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urljoin
+
+import cssselect
+from lxml import etree
+from parsel import Selector
 
 from crawler.locales import page_locale_of
 
 if TYPE_CHECKING:
-    from parsel import Selector, SelectorList
+    from collections.abc import Mapping
 
-_WS = re.compile(r"\s+")
+    from parsel import SelectorList
+
+# XML whitespace: what XPath's normalize-space() splits a class attribute on.
+_CLASS_TOKEN = re.compile(r"[^ \t\r\n]+")
+# read in C, without an element proxy per element
+_CLASS_VALUES = etree.XPath("//@class", smart_strings=False)
+_ID_VALUES = etree.XPath("//@id", smart_strings=False)
+
+
+class PageSelector(Selector):
+    """A page's Selector that answers at once a CSS query that cannot match.
+
+    The parsers try many selectors per field, most of them absent from a given portal, and
+    every one is an XPath scan of the whole document. A query needing a class or id that no
+    element of the page has is known empty from the page's class and id sets, read in one pass;
+    any other query runs as parsel runs it, once per page (the parsers never change the page:
+    they edit copies), so results are the same. Selectors found in the page carry the page's
+    class and id sets (not the page: a cycle would keep every parsed page alive until the
+    garbage collector runs): a part of the page has no class the page lacks.
+    """
+
+    # the classes and ids of the page this selector was found in (None: this is the page)
+    _page_known: tuple[frozenset[str], frozenset[str]] | None = None
+
+    def xpath(
+        self, query: str, namespaces: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> SelectorList[Self]:
+        found = super().xpath(query, namespaces, **kwargs)
+        known = self._classes_and_ids if self._page_known is None else self._page_known
+        for selector in found:
+            selector._page_known = known
+        return found
+
+    def css(self, query: str) -> SelectorList[Self]:
+        if self._page_known is not None:
+            if not _may_match(query, self._page_known):
+                return cast("SelectorList[Self]", self.selectorlist_cls([]))
+            return super().css(query)
+        found = self._css_results.get(query)
+        if found is None:
+            found = list(super().css(query)) if _may_match(query, self._classes_and_ids) else []
+            self._css_results[query] = found
+        return cast("SelectorList[Self]", self.selectorlist_cls(found))
+
+    @cached_property
+    def _css_results(self) -> dict[str, list[Self]]:
+        return {}
+
+    @cached_property
+    def _classes_and_ids(self) -> tuple[frozenset[str], frozenset[str]]:
+        classes = frozenset(
+            token for value in _CLASS_VALUES(self.root) for token in _CLASS_TOKEN.findall(value)
+        )
+        return classes, frozenset(_ID_VALUES(self.root))
+
+
+@lru_cache(maxsize=4)
+def page_selector(html: str) -> PageSelector:
+    """One parse per page for every parser that reads it (listing, navigation, alternates):
+    Scrapy hands each of them the same ``response.text`` string."""
+    return PageSelector(text=html)
+
+
+def _may_match(query: str, known: tuple[frozenset[str], frozenset[str]]) -> bool:
+    needs = _needed_classes_and_ids(query)
+    if needs is None:
+        return True
+    classes, ids = known
+    return any(c <= classes and i <= ids for c, i in needs)
+
+
+@lru_cache(maxsize=1024)
+def _needed_classes_and_ids(
+    query: str,
+) -> tuple[tuple[frozenset[str], frozenset[str]], ...] | None:
+    """Per comma-separated part of ``query``, the classes and ids some element of the page
+    must have for it to match; None when the query is not understood well enough to say."""
+    try:
+        parts = cssselect.parse(query)
+    except cssselect.SelectorError:
+        return None
+    needs = []
+    for part in parts:
+        classes: set[str] = set()
+        ids: set[str] = set()
+        if not _collect_needs(part.parsed_tree, classes, ids):
+            return None
+        needs.append((frozenset(classes), frozenset(ids)))
+    return tuple(needs)
+
+
+def _collect_needs(node: object, classes: set[str], ids: set[str]) -> bool:
+    if isinstance(node, cssselect.parser.Element):
+        return True
+    if isinstance(node, cssselect.parser.Class):
+        classes.add(node.class_name)
+    elif isinstance(node, cssselect.parser.Hash):
+        ids.add(node.id)
+    elif isinstance(node, cssselect.parser.CombinedSelector):
+        if not _collect_needs(node.subselector, classes, ids):
+            return False
+    elif not isinstance(
+        node,
+        # what these add narrows a match further; a :not() needs nothing
+        cssselect.parser.Attrib
+        | cssselect.parser.Function
+        | cssselect.parser.Pseudo
+        | cssselect.parser.Negation,
+    ):
+        return False
+    return _collect_needs(node.selector, classes, ids)
 
 
 def clean(text: str | None) -> str:
-    return _WS.sub(" ", text or "").strip()
+    # str.split() and the regex \s agree on what whitespace is; split and join is faster
+    return " ".join((text or "").split())
+
+
+_VISIBLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style or ancestor::template "
+    "or ancestor::noscript)]",
+    smart_strings=False,
+)
 
 
 def text_of(node: Selector | SelectorList[Selector]) -> str:
     """Visible text of a node: scripts, styles and templates left out."""
-    parts = node.xpath(
-        ".//text()[not(ancestor::script or ancestor::style or ancestor::template "
-        "or ancestor::noscript)]"
-    ).getall()
+    nodes = [node] if isinstance(node, Selector) else node
+    parts: list[str] = []
+    for one in nodes:
+        if isinstance(one.root, etree._Element):
+            # compiled once: parsel would compile the expression again for every node
+            parts.extend(_VISIBLE_TEXT(one.root))
+        else:
+            parts.extend(one.xpath(_VISIBLE_TEXT.path).getall())
     return clean(" ".join(parts))
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from parsel import Selector
-
-from crawler.parsers.common import absolute, clean, first_text, page_locale, text_of
+from crawler.parsers.common import absolute, clean, first_text, page_locale, page_selector, text_of
 from crawler.sites.profile import GENERIC, ParserConfig
+
+if TYPE_CHECKING:
+    from parsel import Selector
 
 PORTLET_SELECTORS = (
     ".portlet-asset-publisher",
@@ -70,7 +73,7 @@ class ListingPage:
 
 
 def parse_listing(html: str, url: str, config: ParserConfig = GENERIC) -> ListingPage:
-    sel = Selector(text=html)
+    sel = page_selector(html)
     portlets = [p for css in PORTLET_SELECTORS for p in sel.css(css)]
     page = ListingPage(is_listing=bool(portlets), locale=page_locale(sel))
     page.name = extract_listing_name(sel, config)
@@ -112,15 +115,16 @@ def extract_entries(sel: Selector, url: str) -> list[ListingEntry]:
 
 
 def extract_page_urls(sel: Selector, url: str) -> list[str]:
-    urls: list[str] = []
+    urls: dict[str, None] = {}
     for css in PAGER_LINKS:
         for href in sel.css(css).xpath("@href").getall():
             link = absolute(url, href)
-            if link and page_number(link) is not None and link not in urls:
-                urls.append(link)
-    return urls
+            if link and link not in urls and page_number(link) is not None:
+                urls[link] = None
+    return list(urls)
 
 
+@lru_cache(maxsize=1 << 14)
 def page_number(url: str) -> int | None:
     """The Asset Publisher page in a URL (``_<portlet ns>_cur`` or ``cur``), if any."""
     for name, value in parse_qsl(urlsplit(url).query):

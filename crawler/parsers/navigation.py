@@ -4,9 +4,7 @@ custom themes, Bootstrap navbars, footers)."""
 
 from __future__ import annotations
 
-from parsel import Selector
-
-from crawler.parsers.common import absolute
+from crawler.parsers.common import absolute, page_selector
 from crawler.parsers.listing import page_number
 from crawler.sites.profile import GENERIC, ParserConfig
 
@@ -32,7 +30,7 @@ NOT_IN_PORTLET = (
 
 
 def extract_navigation_links(html: str, url: str, config: ParserConfig = GENERIC) -> list[str]:
-    sel = Selector(text=html)
+    sel = page_selector(html)
     links: list[str] = []
     for css in (*config.selectors_for("navigation"), *NAV_LINK_SELECTORS):
         # A pager's page selector is a dropdown menu too; paging is the listing's business.
@@ -45,7 +43,7 @@ def extract_navigation_links(html: str, url: str, config: ParserConfig = GENERIC
 
 def extract_locale_alternates(html: str, url: str) -> list[str]:
     """The page's hreflang alternates (the same page in other locales), x-default excluded."""
-    sel = Selector(text=html)
+    sel = page_selector(html)
     links = []
     for link in sel.xpath('//link[@rel="alternate"][@hreflang][@href]'):
         if link.attrib["hreflang"] != "x-default":

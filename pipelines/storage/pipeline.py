@@ -1,5 +1,8 @@
 """StoragePipeline: classify each article against the database, store it in batches.
 
+Each site's stored ids and content hashes are read once (``ContentIndex``); articles are
+classified against that index and the articles queued since, not with a query each.
+
 The store and the run id are the run owner's (``crawler.extensions.run.RunOwner``, reached
 through ``crawler.get_extension``): it opens the store, starts and finishes the run and closes
 the store. Scrapy 2.19 closes the item pipelines (``close_spider``) BEFORE it sends
@@ -34,6 +37,7 @@ from pipelines.storage.store import StorageError
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from pipelines.storage.content_index import ContentIndex
     from pipelines.storage.store import ArticleStore
 
 logger = logging.getLogger(__name__)
@@ -50,9 +54,9 @@ class StoragePipeline:
         self._records: list[dict[str, Any]] = []
         # the change of each queued record, counted once its batch is committed
         self._changes: list[str] = []
-        # What the open batch holds, so that items of one batch classify against each other.
-        self._pending_hash: dict[str, str] = {}
-        self._pending_owner: dict[str, str] = {}
+        # site -> its stored articles and those accepted since, read once: one query per
+        # site and run instead of one per article
+        self._indexes: dict[str, ContentIndex] = {}
         self._alias_urls: list[tuple[str, str]] = []
         self._alias_ids: list[tuple[str, str]] = []
         self._waiting_aliases: list[tuple[str, str]] = []
@@ -107,10 +111,12 @@ class StoragePipeline:
         digest: str = record["content_hash"] or content_hash(record)
         record["id"], record["content_hash"] = record_id, digest
         try:
-            status, owner = self._classify(record_id, digest, record)
+            index = self._index(record["site"])
         except StorageError as exc:
             self._lose(1, str(exc))
             raise DropItem(f"not stored, the database did not answer: {record['url']}") from None
+        found = index.classify(record_id, digest)
+        status, owner = found.status, found.article_id
 
         if status == "duplicate_content":
             self._inc("duplicate_content")
@@ -123,23 +129,16 @@ class StoragePipeline:
 
         self._records.append(record)
         self._changes.append(status)
-        self._pending_hash[record_id] = digest
-        self._pending_owner.setdefault(digest, record_id)
+        index.accept(record_id, digest)
         adapter["change"] = status
         self._flush_if_full()
         return item
 
-    def _classify(
-        self, record_id: str, content_hash: str, record: dict[str, Any]
-    ) -> tuple[str, str]:
-        if record_id in self._pending_hash:
-            same = self._pending_hash[record_id] == content_hash
-            return ("unchanged" if same else "changed"), record_id
-        owner = self._pending_owner.get(content_hash)
-        if owner is not None and owner != record_id:
-            return "duplicate_content", owner
-        found = self.store.classify(record)
-        return found.status, found.article_id
+    def _index(self, site: str) -> ContentIndex:
+        index = self._indexes.get(site)
+        if index is None:
+            index = self._indexes[site] = self.store.content_index(site)
+        return index
 
     def _inc(self, what: str, count: int = 1) -> None:
         if self.stats is not None and count:
@@ -167,8 +166,6 @@ class StoragePipeline:
                 for change in CHANGES:
                     self._inc(change, self._changes.count(change))
                 self._records, self._changes = [], []
-                self._pending_hash.clear()
-                self._pending_owner.clear()
             waiting = self._waiting_aliases + self._alias_urls
             if waiting:
                 owners = self.store.resolve_article_ids([c for c, _ in waiting])
@@ -214,8 +211,6 @@ class StoragePipeline:
             )
         self._records, self._changes = [], []
         self._alias_urls, self._alias_ids = [], []
-        self._pending_hash.clear()
-        self._pending_owner.clear()
 
     def close_spider(self) -> None:
         # The store stays open: the run owner records the run and closes it.

@@ -34,6 +34,7 @@ from sqlalchemy.pool import StaticPool
 
 from crawler.identity import article_id, content_hash
 from crawler.items import EXPORT_FIELDS
+from pipelines.storage.content_index import Classification, ContentIndex
 from pipelines.storage.models import (
     BODY_FIELDS,
     VERSION_FIELDS,
@@ -68,14 +69,6 @@ STALE_RUN_AGE = timedelta(hours=48)
 
 class StorageError(RuntimeError):
     """A database failure, its message scrubbed of the connection password."""
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    # "new" | "changed" | "unchanged" | "duplicate_content"
-    status: str
-    # the record's own id, or for "duplicate_content" the article that already has this content
-    article_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +281,16 @@ class ArticleStore:
         if twin is not None:
             return Classification("duplicate_content", twin)
         return Classification("new", record_id)
+
+    def content_index(self, site: str) -> ContentIndex:
+        """Every stored article of ``site`` with its content hash, in one query."""
+        query = (
+            select(Article.id, Article.content_hash)
+            .where(Article.site == site)
+            .order_by(Article.first_seen, Article.id)
+        )
+        with self.guard("classify"), self._engine.connect() as conn:
+            return ContentIndex((row.id, row.content_hash) for row in conn.execute(query))
 
     def write_batch(self, records: list[dict[str, Any]], run_id: str) -> None:
         merged, urls = self._merge(records)

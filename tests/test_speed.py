@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import gc
+import inspect
+import weakref
+from pathlib import Path
+
+import pytest
+from parsel import Selector
+from scrapy.utils.misc import load_object
+from scrapy.utils.project import get_project_settings
+
+from crawler.parsers.article import (
+    AUTHOR_SELECTORS,
+    BODY_CONTAINERS,
+    CATEGORY_SELECTORS,
+    DATE_SELECTORS,
+    TAG_SELECTORS,
+    TITLE_SELECTORS,
+)
+from crawler.parsers.common import PageSelector
+
+
+def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
+    settings = get_project_settings()
+    for path in settings.getdict("ITEM_PIPELINES"):
+        process_item = load_object(path).process_item
+        assert not inspect.iscoroutinefunction(process_item), path
+        assert not inspect.isasyncgenfunction(process_item), path
+
+
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+QUERIES = (
+    *TITLE_SELECTORS,
+    *BODY_CONTAINERS,
+    *DATE_SELECTORS,
+    *AUTHOR_SELECTORS,
+    *CATEGORY_SELECTORS,
+    *TAG_SELECTORS,
+    "#content",
+    "#no-such-id h1",
+    "body",
+    ".no-such-class",
+    "div:not(.no-such-class)",
+    "p, .no-such-class",
+    ".no-such-class, h1",
+    "[data-lfr-editable-id*=title] h1",
+    "a::attr(href)",
+    "*::text",
+)
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html")))
+def test_page_selector_finds_what_parsel_finds(page: str) -> None:
+    html = (PAGES / page).read_text(encoding="utf-8")
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in QUERIES:
+        expected = plain.css(query).getall()
+        assert fast.css(query).getall() == expected, query
+        # asked again: the page's remembered answer
+        assert fast.css(query).getall() == expected, query
+        # and inside a part of the page
+        for part in ("body", "#content", ".portlet-asset-publisher", ".asset-abstract"):
+            assert fast.css(part).css(query).getall() == plain.css(part).css(query).getall()
+
+
+def test_a_parsed_page_is_freed_as_soon_as_unused_without_the_cycle_collector() -> None:
+    html = (PAGES / "category-abstracts-regular-page1-vi.html").read_text(encoding="utf-8")
+    gc.disable()
+    try:
+        page = PageSelector(text=html)
+        assert page.css(".asset-abstract").css("a").xpath("@href").getall()
+        assert page.xpath("//body").css("p")
+        freed = weakref.ref(page)
+        del page
+        assert freed() is None
+    finally:
+        gc.enable()
