@@ -258,7 +258,9 @@ class LiferaySpider(Spider):
                 for _, href in entry.alternates:
                     if href != default:
                         self.frontier.mark_seen(href)
-                # Listings lead to articles: they wait until every sitemap (and lastmod) is in.
+                # Listings lead to articles: they wait until every sitemap (and lastmod) is in;
+                # and which of a page's URLs (/x, /web/guest/x naming /x its x-default) is
+                # fetched must not depend on whether its sitemap or its menu answers first.
                 self.frontier.defer_page(default)
                 continue
             key = self.frontier.key(entry.url)
