@@ -23,7 +23,8 @@ the sitemaps and the home page, and Scrapy's own duplicate filter keeps the page
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -69,7 +70,7 @@ class Decision:
 class _Article:
     url: str | None = None  # the URL requested for it; None: not scheduled
     parsed: bool = False
-    held: list[str] = field(default_factory=list)  # URLs met before its page was parsed
+    held: tuple[str, ...] = ()  # URLs met before its page was parsed (rare: no list each)
     lastmod: str | None = None  # the raw sitemap lastmod met in this run
 
 
@@ -88,7 +89,9 @@ class Frontier:
         self.full = full
         self.since = since
         self.stored: CrawlState | None = None
-        self._seen: set[str] = set()
+        # Digests, not URLs: the URLs an article is fetched or recorded under live in its
+        # entry; every other URL met is kept as 16 bytes, not a string of 100 to 300.
+        self._seen: set[bytes] = set()
         self._articles: dict[str, _Article] = {}
         self._pending_sitemaps = 0
         self._navigation_started = False
@@ -136,23 +139,24 @@ class Frontier:
 
     def mark_seen(self, url: str) -> None:
         """A URL not to follow (a sibling-locale copy of a page already handled)."""
-        self._seen.add(normalize_url(url))
+        self._seen.add(_digest(normalize_url(url)))
 
     # --- pages ----------------------------------------------------------------------------
 
     def is_new_page(self, url: str) -> bool:
         """Whether :meth:`page` would follow it (what the per-page bounds count)."""
         url = normalize_url(url)
-        return self.allowed(url) and url not in self._seen and not self.skipped(url)
+        return self.allowed(url) and _digest(url) not in self._seen and not self.skipped(url)
 
     def page(self, url: str) -> Decision:
         """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE."""
         url = normalize_url(url)
-        if not self.allowed(url) or url in self._seen:
+        digest = _digest(url)
+        if not self.allowed(url) or digest in self._seen:
             return Decision(IGNORE, url)
         if self.skipped(url):
             return Decision(SKIP_LINK, url)
-        self._seen.add(url)
+        self._seen.add(digest)
         return Decision(FETCH, url)
 
     # --- articles -------------------------------------------------------------------------
@@ -163,9 +167,10 @@ class Frontier:
         """An article URL met: FETCH it, or what becomes of it (ALIAS, HELD, SKIP_KNOWN,
         IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's."""
         url = normalize_url(url)
-        if not self.allowed(url) or url in self._seen:
+        digest = _digest(url)
+        if not self.allowed(url) or digest in self._seen:
             return Decision(IGNORE, url)
-        self._seen.add(url)
+        self._seen.add(digest)
         key = canonical_url(url)
         entry = self._articles.get(key)
         if entry is not None and entry.url is not None:
@@ -173,7 +178,7 @@ class Frontier:
                 return Decision(IGNORE, url, key)
             if entry.parsed:
                 return Decision(ALIAS, url, key, alias=True)
-            entry.held.append(url)
+            entry.held = (*entry.held, url)
             return Decision(HELD, url, key)
         if not self.wanted(key, hint, lastmod):
             known = self.stored.known if self.stored is not None else {}
@@ -205,8 +210,8 @@ class Frontier:
         for it from now on are aliases to record at once."""
         entry = self._articles.setdefault(key, _Article())
         entry.parsed = True
-        held, entry.held = entry.held, []
-        return held
+        held, entry.held = entry.held, ()
+        return list(held)
 
     def rechecks(self, limit: int) -> list[Decision]:
         """The ``limit`` newest stored articles not scheduled yet: fetched again to catch
@@ -328,9 +333,9 @@ class Frontier:
             url = data.get("url")
             if url is not None:
                 entry.url = url or key
-                self._seen.add(normalize_url(entry.url))
+                self._seen.add(_digest(normalize_url(entry.url)))
             entry.parsed = entry.parsed or bool(data.get("parsed"))
-            entry.held.extend(u for u in data.get("held", ()) if u not in entry.held)
+            entry.held += tuple(u for u in data.get("held", ()) if u not in entry.held)
             if entry.lastmod is None:
                 entry.lastmod = data.get("lastmod")
 
@@ -347,3 +352,8 @@ class Frontier:
         frontier = cls(origin, tz, full=full, since=since)
         frontier.load_state(state)
         return frontier
+
+
+def _digest(url: str) -> bytes:
+    # 128 bits: no two URLs of any crawl share one (a collision would skip a URL unseen).
+    return hashlib.blake2b(url.encode(), digest_size=16).digest()

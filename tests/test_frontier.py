@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import gc
 import json
+import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +27,7 @@ from crawler.frontier import (
 )
 from crawler.items import ListingHint
 from pipelines.storage.store import KnownArticle
+from pipelines.urls import article_address, canonical_article_url, is_article_url, normalize_url
 
 HOST = "https://hepza.example.gov.vn"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -192,6 +196,55 @@ def test_navigation_starts_once_after_every_sitemap_is_read() -> None:
     assert not f.start_navigation()
     assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [A])
     assert f.take_deferred() == ([], [])
+
+
+def _held_bytes(frontier_of: Callable[[], Frontier]) -> int:
+    """Memory a frontier holds (the URL helpers' caches emptied, so only its own state)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        kept = frontier_of()
+        for cached in (normalize_url, is_article_url, canonical_article_url, article_address):
+            cached.cache_clear()
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept is not None
+    return held
+
+
+def test_urls_met_for_a_parsed_article_are_not_kept_as_strings() -> None:
+    count = 500
+    # Asset Publisher URLs: long (a portlet's redirect parameter), another URL of the article.
+    tail = "?_com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_x_redirect="
+    long_urls = [
+        f"{HOST}/tin-tuc/-/asset_publisher/x/content/tin-{i}{tail}{'%2F' * 100}"
+        for i in range(count)
+    ]
+
+    def met_once() -> Frontier:
+        f = frontier()
+        for i in range(count):
+            f.article(f"{HOST}/w/tin-{i}")
+            f.parsed(f"{HOST}/w/tin-{i}")
+        return f
+
+    def met_three_times() -> Frontier:
+        f = frontier()
+        for i in range(count):
+            f.article(f"{HOST}/w/tin-{i}")
+            f.article(f"{HOST}/en/w/tin-{i}")
+            f.article(long_urls[i])
+            assert len(f.parsed(f"{HOST}/w/tin-{i}")) == 2
+        return f
+
+    extra_per_url = (_held_bytes(met_three_times) - _held_bytes(met_once)) / (2 * count)
+    url_length = sum(map(len, long_urls)) / count
+    assert url_length > 400
+    # What stays of a URL met (so that it is not followed again) is a 16-byte digest in a set:
+    # far less than the string itself.
+    assert extra_per_url < url_length / 2, f"{extra_per_url:.0f} bytes per URL met"
 
 
 # --- state ----------------------------------------------------------------------------------

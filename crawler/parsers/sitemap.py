@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from io import BytesIO
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from lxml import etree
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
-@dataclass
+
+@dataclass(slots=True)
 class SitemapEntry:
     url: str
     lastmod: str | None = None
@@ -30,7 +35,7 @@ class SitemapEntry:
         return found or self.url
 
 
-@dataclass
+@dataclass(slots=True)
 class SitemapDocument:
     kind: str  # "sitemapindex", "urlset" or "" when the body is not a sitemap
     sitemaps: list[str] = field(default_factory=list)
@@ -50,47 +55,84 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+class SitemapStream:
+    """A sitemap read entry by entry: iterating yields each sub-sitemap URL (a ``str``, in a
+    sitemap index) or :class:`SitemapEntry` (in a urlset) as its element ends, and drops the
+    element, so neither the whole tree nor every entry is ever held (Liferay's sitemaps reach
+    tens of megabytes). ``kind`` is known once the root element is read."""
+
+    def __init__(self, body: bytes, base_url: str) -> None:
+        self.body = body
+        self.base_url = base_url
+        self.kind = ""
+
+    def __iter__(self) -> Iterator[str | SitemapEntry]:
+        # Liferay answers an empty sub-sitemap with a blank body.
+        if not self.body.strip():
+            return
+        events = etree.iterparse(
+            BytesIO(self.body),
+            events=("start", "end"),
+            recover=True,
+            resolve_entities=False,
+            no_network=True,
+            remove_comments=True,
+            huge_tree=True,
+        )
+        root: etree._Element | None = None
+        try:
+            for event, elem in events:
+                if root is None:
+                    root = elem
+                    name = _local(elem.tag)
+                    self.kind = name if name in {"sitemapindex", "urlset"} else ""
+                    if not self.kind:
+                        return
+                    continue
+                if event == "start" or elem.getparent() is not root:
+                    continue
+                found = self._read(elem)
+                # The element and every sibling before it are done: free them.
+                elem.clear()
+                while elem.getprevious() is not None:
+                    del root[0]
+                if found is not None:
+                    yield found
+        except etree.XMLSyntaxError:
+            pass
+
+    def _read(self, elem: etree._Element) -> str | SitemapEntry | None:
+        name = _local(elem.tag)
+        if name == "sitemap" and self.kind == "sitemapindex":
+            loc = _child_text(elem, "loc")
+            return urljoin(self.base_url, loc) if loc else None
+        if name != "url" or self.kind != "urlset":
+            return None
+        loc = _child_text(elem, "loc")
+        if not loc:
+            return None
+        url = urljoin(self.base_url, loc)
+        alternates = []
+        for link in elem:
+            href = link.get("href")
+            if href and _local(link.tag) == "link":
+                href = urljoin(self.base_url, href)
+                # The same string object as the entry's URL when it is (x-default often is).
+                alternates.append(
+                    (sys.intern(link.get("hreflang", "")), url if href == url else href)
+                )
+        return SitemapEntry(url, _child_text(elem, "lastmod") or None, alternates)
+
+
 def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:
-    # Liferay answers an empty sub-sitemap with a blank body.
-    if not body.strip():
-        return SitemapDocument(kind="")
-    events = etree.iterparse(
-        BytesIO(body),
-        events=("start", "end"),
-        recover=True,
-        resolve_entities=False,
-        no_network=True,
-        remove_comments=True,
-        huge_tree=True,
-    )
+    stream = SitemapStream(body, base_url)
     doc = SitemapDocument(kind="")
-    try:
-        for event, elem in events:
-            name = _local(elem.tag)
-            if event == "start":
-                if not doc.kind:
-                    doc.kind = name if name in {"sitemapindex", "urlset"} else "?"
-                continue
-            if name == "sitemap" and doc.kind == "sitemapindex":
-                loc = _child_text(elem, "loc")
-                if loc:
-                    doc.sitemaps.append(urljoin(base_url, loc))
-                elem.clear()
-            elif name == "url" and doc.kind == "urlset":
-                loc = _child_text(elem, "loc")
-                if loc:
-                    alternates = [
-                        (link.get("hreflang", ""), urljoin(base_url, link.get("href")))
-                        for link in elem
-                        if _local(link.tag) == "link" and link.get("href")
-                    ]
-                    lastmod = _child_text(elem, "lastmod") or None
-                    doc.entries.append(SitemapEntry(urljoin(base_url, loc), lastmod, alternates))
-                elem.clear()
-    except etree.XMLSyntaxError:
-        pass
-    if doc.kind == "?":
-        doc.kind = ""
+    for found in stream:
+        if isinstance(found, str):
+            doc.sitemaps.append(found)
+        else:
+            doc.entries.append(found)
+    doc.kind = stream.kind
     return doc
 
 

@@ -36,7 +36,7 @@ from crawler.parsers.article import article_item, parse_article
 from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
-from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
+from crawler.parsers.sitemap import SitemapStream, parse_robots_sitemaps
 from crawler.sites.resolve import apply_site_settings, resolve_site
 
 if TYPE_CHECKING:
@@ -245,20 +245,22 @@ class LiferaySpider(Spider):
         yield from self._after_sitemaps()
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
-        doc = parse_sitemap(response.body, response.url)
+        # Read entry by entry: a sitemap's entries are never all held at once.
+        stream = SitemapStream(response.body, response.url)
         self.crawler.stats.inc_value("crawl/sitemaps")
-        if not doc.kind:
-            logger.warning("not a sitemap (or empty): %s", response.url)
-            self.crawler.stats.inc_value("crawl/sitemaps_empty")
-        yield from self._sitemap_requests(doc.sitemaps)
-        for entry in doc.entries:
+        for entry in stream:
+            if isinstance(entry, str):
+                yield from self._sitemap_requests([entry])
+                continue
             default = entry.default_for(self.profile.default_locale)
             if not is_article_url(entry.url):
                 # One locale of each page is enough: the others list the same articles.
                 for _, href in entry.alternates:
                     if href != default:
                         self.frontier.mark_seen(href)
-                # Listings lead to articles: they wait until every sitemap (and lastmod) is in.
+                # Listings lead to articles: they wait until every sitemap (and lastmod) is in;
+                # and which of a page's URLs (/x, /web/guest/x naming /x its x-default) is
+                # fetched must not depend on whether its sitemap or its menu answers first.
                 self.frontier.defer_page(default)
                 continue
             key = self.frontier.key(entry.url)
@@ -268,6 +270,9 @@ class LiferaySpider(Spider):
             for url in (default, entry.url, *(href for _, href in entry.alternates)):
                 if self.frontier.same_article(url, key):
                     yield from self._article(url, lastmod=entry.lastmod)
+        if not stream.kind:
+            logger.warning("not a sitemap (or empty): %s", response.url)
+            self.crawler.stats.inc_value("crawl/sitemaps_empty")
         self.frontier.sitemap_done()
         yield from self._after_sitemaps()
 
