@@ -155,7 +155,8 @@ def make_spider(**settings: Any) -> HepzaSpider:
     crawler = get_crawler(HepzaSpider, {**defaults, **settings})
     crawler.stats = MemoryStatsCollector(crawler)
     spider = HepzaSpider.from_crawler(crawler, base_url=BASE)
-    spider.navigation_started = True
+    # no sitemaps in these tests: navigation (and the listing walks) may start at once
+    assert spider.frontier.start_navigation()
     return spider
 
 
