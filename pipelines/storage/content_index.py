@@ -3,8 +3,10 @@
 The storage pipeline must give every article its ``change`` before the article leaves it, one
 article at a time; asking the database for each would cost a query per article. The index is
 read once per site and run, then follows what the pipeline accepts, so it answers as the
-database would once the open batch is committed. A site is crawled by one run at a time (the
-run owner's lock), so nothing else writes its articles meanwhile.
+database would once the open batch is committed. It assumes one run writes a site at a time
+(``hepza-run`` holds a lock per spider). A second run writing the same site meanwhile could make
+a ``change`` label stale, never a row: ``ArticleStore.write_batch`` compares with the stored hash
+inside its transaction before it adds a version.
 """
 
 from __future__ import annotations
