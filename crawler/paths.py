@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 DEFAULT_OUTPUT_DIR = "output"
 OUTPUT_DIR_ENV = "HEPZA_OUTPUT_DIR"
 # Scrapy's %(time)s: the run's start time, ISO 8601 with ":" replaced by "-".
-FEED_TEMPLATE = "feeds/hepza-%(time)s.jsonl"
+# %(name)s: the spider (hepza, liferay or a profile's), so portals sharing OUTPUT_DIR keep
+# their feeds apart.
+FEED_TEMPLATE = "feeds/%(name)s-%(time)s.jsonl"
 FEED_OPTIONS: dict[str, Any] = {
     "format": "jsonlines",
     "encoding": "utf-8",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy import Spider
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
@@ -54,8 +55,8 @@ def test_output_dir_moves_every_default_place() -> None:
     assert settings["REPORTS_DIR"] == "/srv/out/reports"
     assert settings["REJECTS_PATH"] == "/srv/out/rejects.jsonl"
     assert settings["EXPORTS_DIR"] == "/srv/out/exports"
-    assert list(settings.getdict("FEEDS")) == ["/srv/out/feeds/hepza-%(time)s.jsonl"]
-    assert settings.getdict("FEEDS")["/srv/out/feeds/hepza-%(time)s.jsonl"] == {"format": "jl"}
+    assert list(settings.getdict("FEEDS")) == ["/srv/out/feeds/%(name)s-%(time)s.jsonl"]
+    assert settings.getdict("FEEDS")["/srv/out/feeds/%(name)s-%(time)s.jsonl"] == {"format": "jl"}
 
 
 def test_settings_given_with_s_win_over_output_dir() -> None:
@@ -88,7 +89,7 @@ def test_output_dir_from_the_environment_is_the_start() -> None:
         "REJECTS_PATH": "/env/out/rejects.jsonl",
         "EXPORTS_DIR": "/env/out/exports",
     }
-    assert list(settings.getdict("FEEDS")) == ["/env/out/feeds/hepza-%(time)s.jsonl"]
+    assert list(settings.getdict("FEEDS")) == ["/env/out/feeds/%(name)s-%(time)s.jsonl"]
 
 
 def test_the_default_feed_follows_output_dir_when_o_adds_a_feed() -> None:
@@ -99,7 +100,7 @@ def test_the_default_feed_follows_output_dir_when_o_adds_a_feed() -> None:
     settings.set("OUTPUT_DIR", "/srv/out", priority="cmdline")
     resolve_output_paths(settings, environ={})
     assert sorted(settings.getdict("FEEDS")) == [
-        "/srv/out/feeds/hepza-%(time)s.jsonl",
+        "/srv/out/feeds/%(name)s-%(time)s.jsonl",
         "extra.jsonl",
     ]
 
@@ -132,7 +133,7 @@ def crawl_settings(*argv: str) -> Settings:
 
 def test_crawl_writes_the_default_feed_under_output_dir() -> None:
     settings = crawl_settings("-s", "OUTPUT_DIR=/srv/out")
-    assert list(settings.getdict("FEEDS")) == ["/srv/out/feeds/hepza-%(time)s.jsonl"]
+    assert list(settings.getdict("FEEDS")) == ["/srv/out/feeds/%(name)s-%(time)s.jsonl"]
 
 
 def test_overwrite_output_replaces_the_default_feed() -> None:
@@ -454,3 +455,26 @@ def test_two_wrapper_runs_keep_every_file_in_the_output_dir_and_bounded(tmp_path
     assert sum(line["count"] for line in rejects) == sum(rejected)
     again = [line for line in rejects if line["run_id"] == latest["run_id"]]
     assert len(again) == rejected[1] and {line["count"] for line in again} == {2}
+
+
+def test_retention_prunes_only_this_spiders_feeds(tmp_path: Path) -> None:
+    feeds_dir, reports_dir = tmp_path / "feeds", tmp_path / "reports"
+    ours = make_files(feeds_dir, feed_names(4))
+    theirs = make_files(feeds_dir, [n.replace("hepza-", "quan-1-") for n in feed_names(4)])
+    this_report = reports_dir / f"{'f' * 32}.json"
+    reports_dir.mkdir()
+    this_report.write_text("{}")
+    crawler = get_crawler(
+        settings_dict={
+            "KEEP_FEEDS": 2,
+            "KEEP_REPORTS": 5,
+            "REPORTS_DIR": str(reports_dir),
+            "FEEDS": {str(feeds_dir / "%(name)s-%(time)s.jsonl"): {"format": "jsonlines"}},
+        }
+    )
+    crawler.stats.set_value("run/id", "f" * 32)
+    extension = Retention.from_crawler(crawler)
+    extension.spider_closed(Spider("hepza"), "finished")
+    extension.started = 1_900_000_000
+    extension.engine_stopped()
+    assert sorted(feeds_dir.iterdir()) == sorted([*ours[2:], *theirs])

@@ -4,7 +4,7 @@ Runs at ``engine_stopped``, after every ``spider_closed`` handler finished: the 
 has closed this run's feed and the run report is written. A run without its report (a side
 command such as ``scrapy parse``, a report that could not be written) prunes nothing. Only
 files named the way this project names them are candidates (a feed URI's template such as
-``hepza-%(time)s.jsonl``, a report ``<run id>.json``); ``latest.json``, anything else in those
+``%(name)s-%(time)s.jsonl``, a report ``<run id>.json``); ``latest.json``, anything else in those
 directories and this run's own files are never removed. An empty feed is this run's truthful
 output (nothing was parsed), so it is kept and counts like any other. 0 keeps every file.
 Logs are rotated by ``hepza-run``.
@@ -128,6 +128,12 @@ class Retention:
             if path is not None:
                 self.current_feeds.append(path)
         self.run_id = str(self.crawler.stats.get_value("run/id") or "") or None
+        # A feed named after the spider is this spider's series: other portals' feeds in the
+        # same directory are theirs to keep.
+        self.feed_templates = [
+            template.with_name(template.name.replace("%(name)s", spider.name))
+            for template in self.feed_templates
+        ]
 
     def engine_stopped(self) -> None:
         this_report = self.reports_dir / f"{self.run_id}.json" if self.run_id else None
