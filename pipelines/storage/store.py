@@ -258,29 +258,12 @@ class ArticleStore:
     # --- articles -------------------------------------------------------------------------
 
     def classify(self, record: dict[str, Any]) -> Classification:
+        """How one record compares with what its site has stored: the storage pipeline's own
+        classification (:class:`ContentIndex`), which keeps the index for a whole run."""
         site = record_site(record)
         record_id = record.get("id") or article_id(record["url"])
         digest = record.get("content_hash") or content_hash(record)
-        with self.guard("classify"), self._engine.connect() as conn:
-            stored = conn.execute(
-                select(Article.content_hash).where(Article.id == record_id)
-            ).first()
-            if stored is not None:
-                status = "unchanged" if stored.content_hash == digest else "changed"
-                return Classification(status, record_id)
-            twin = conn.scalar(
-                select(Article.id)
-                .where(
-                    Article.site == site,
-                    Article.content_hash == digest,
-                    Article.id != record_id,
-                )
-                .order_by(Article.first_seen, Article.id)
-                .limit(1)
-            )
-        if twin is not None:
-            return Classification("duplicate_content", twin)
-        return Classification("new", record_id)
+        return self.content_index(site).classify(record_id, digest)
 
     def content_index(self, site: str) -> ContentIndex:
         """Every stored article of ``site`` with its content hash, in one query."""
