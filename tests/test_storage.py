@@ -238,8 +238,6 @@ def test_runs_are_recorded(store):
     stats = {"start_time": started, "item_scraped_count": 3}
     report = {"coverage": {"title": 1.0}}
     store.finish_run("run-1", finished, "succeeded", stats, report, site="hepza")
-    # A later "only if still running" close must not overwrite the outcome set above.
-    store.finish_run("run-1", finished, "failed", {}, {}, site="hepza", only_if_running=True)
     [row] = table(store, CrawlRun, CrawlRun.run_id)
     assert row["outcome"] == "succeeded"
     assert row["finished_at"] == finished

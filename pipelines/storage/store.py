@@ -614,15 +614,12 @@ class ArticleStore:
         report: dict[str, Any],
         *,
         site: str,
-        only_if_running: bool = False,
     ) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown run outcome {outcome!r}, expected one of {sorted(OUTCOMES)}")
         values = {"finished_at": finished_at, "outcome": outcome, "stats": stats, "report": report}
         with self._write("finish_run") as conn:
             stmt = update(CrawlRun).where(CrawlRun.run_id == run_id)
-            if only_if_running:
-                stmt = stmt.where(CrawlRun.outcome == "running")
             if conn.execute(stmt.values(**values)).rowcount:
                 return
             if conn.scalar(select(CrawlRun.run_id).where(CrawlRun.run_id == run_id)) is None:
