@@ -93,16 +93,8 @@ def resolve_output_paths(
         if settings.get(place.setting) != value:
             settings.set(place.setting, value, priority="project")
             moved[place.setting] = value
-    # The project's default feed, wherever it sits among FEEDS (-o merges it with the CLI's
-    # feeds), follows OUTPUT_DIR; a feed the user named stays where it was named.
-    start_uri = default_feed_uri(env_output_dir(environ))
-    target_uri = default_feed_uri(output_dir)
-    feeds = settings.getdict("FEEDS")
-    if start_uri in feeds and start_uri != target_uri:
-        renamed = {(target_uri if uri == start_uri else uri): opts for uri, opts in feeds.items()}
-        priority = settings.getpriority("FEEDS") or PROJECT_PRIORITY
-        settings.set("FEEDS", renamed, priority=priority)
-        moved["FEEDS"] = target_uri
+    # The per-run feed is not among FEEDS: the crawl command adds default_feeds(OUTPUT_DIR)
+    # when no feed was given (crawler/commands/crawl.py).
     return moved
 
 

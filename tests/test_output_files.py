@@ -23,7 +23,7 @@ from scrapy.utils.test import get_crawler
 from crawler.commands.crawl import Command as CrawlCommand
 from crawler.extensions.retention import REPORT_NAME, Retention, prune_series
 from crawler.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
-from crawler.paths import default_feed_uri, resolve_output_paths, series_pattern
+from crawler.paths import default_feeds, resolve_output_paths, series_pattern
 from pipelines.rejects import RejectsFile
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
 from tests.replica.server import ReplicaServer
@@ -41,7 +41,7 @@ def project_settings(**environ: str) -> Settings:
         "REPORTS_DIR": environ.get("HEPZA_REPORTS_DIR", "output/reports"),
         "REJECTS_PATH": environ.get("HEPZA_REJECTS_PATH", "output/rejects.jsonl"),
         "EXPORTS_DIR": environ.get("HEPZA_EXPORTS_DIR", "output/exports"),
-        "FEEDS": {default_feed_uri(environ.get("HEPZA_OUTPUT_DIR", "output")): {"format": "jl"}},
+        "FEEDS": {},
     }
     settings.setdict(values, priority="project")
     return settings
@@ -55,8 +55,6 @@ def test_output_dir_moves_every_default_place() -> None:
     assert settings["REPORTS_DIR"] == "/srv/out/reports"
     assert settings["REJECTS_PATH"] == "/srv/out/rejects.jsonl"
     assert settings["EXPORTS_DIR"] == "/srv/out/exports"
-    assert list(settings.getdict("FEEDS")) == ["/srv/out/feeds/%(name)s-%(time)s.jsonl"]
-    assert settings.getdict("FEEDS")["/srv/out/feeds/%(name)s-%(time)s.jsonl"] == {"format": "jl"}
 
 
 def test_settings_given_with_s_win_over_output_dir() -> None:
@@ -89,20 +87,8 @@ def test_output_dir_from_the_environment_is_the_start() -> None:
         "REJECTS_PATH": "/env/out/rejects.jsonl",
         "EXPORTS_DIR": "/env/out/exports",
     }
-    assert list(settings.getdict("FEEDS")) == ["/env/out/feeds/%(name)s-%(time)s.jsonl"]
-
-
-def test_the_default_feed_follows_output_dir_when_o_adds_a_feed() -> None:
-    # `-o` merges the CLI's feeds with the project's FEEDS at the command line's priority.
-    settings = project_settings()
-    merged = {"extra.jsonl": {"format": "jsonlines"}, **settings.getdict("FEEDS")}
-    settings.set("FEEDS", merged, priority="cmdline")
-    settings.set("OUTPUT_DIR", "/srv/out", priority="cmdline")
-    resolve_output_paths(settings, environ={})
-    assert sorted(settings.getdict("FEEDS")) == [
-        "/srv/out/feeds/%(name)s-%(time)s.jsonl",
-        "extra.jsonl",
-    ]
+    # the crawl command's per-run feed follows the same OUTPUT_DIR
+    assert list(default_feeds(settings["OUTPUT_DIR"])) == ["/env/out/feeds/%(name)s-%(time)s.jsonl"]
 
 
 def test_the_settings_module_derives_its_defaults_from_output_dir() -> None:
