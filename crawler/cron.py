@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crawler.config import parse_number
 from crawler.paths import PLACES_BY_SETTING, env_output_dir
 
 if TYPE_CHECKING:
@@ -187,13 +188,8 @@ def keep_logs(extra: Sequence[str]) -> int:
     given = setting_in_args(extra, "KEEP_LOGS") or os.environ.get(KEEP_LOGS_ENV)
     if given is None or given == "":
         return KEEP_LOGS
-    try:
-        keep = int(given)
-    except ValueError:
-        keep = -1
-    if keep < 1:
-        raise ValueError(f"KEEP_LOGS must be a whole number of at least 1, got {given!r}")
-    return keep
+    # The same parse (and the same one-line error) as `scrapy crawl`'s preflight.
+    return int(parse_number("KEEP_LOGS", given))
 
 
 def read_report(path: Path, started: datetime) -> dict[str, Any] | None:

@@ -488,7 +488,7 @@ def test_a_bad_keep_logs_is_bad_usage(harness: Harness) -> None:
     result = harness.run("-s", "KEEP_LOGS=lots")
     assert result.returncode == 2
     assert result.stderr == (
-        "hepza-run: KEEP_LOGS must be a whole number of at least 1, got 'lots'\n"
+        "hepza-run: KEEP_LOGS='lots' is not a whole number: expected a whole number of at least 1\n"
     )
     assert not harness.record.exists()
 
