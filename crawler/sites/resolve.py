@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.config import ConfigError, parse_base_url, parse_locale, parse_timezone
+from crawler.paths import PROJECT_PRIORITY
 from crawler.sites.profile import SiteProfile, find_profile, profile_dirs, profile_from_dict
 
 if TYPE_CHECKING:
@@ -23,11 +24,10 @@ if TYPE_CHECKING:
 
     from crawler.config import SpiderArguments
 
-# Scrapy's settings priorities (scrapy.settings.SETTINGS_PRIORITIES).
-PROJECT_PRIORITY = 20
 # setting -> the environment variable a deployment sets it with: such a value wins over the
 # profile's, as a -s value does.
 ENVIRONMENT = {
+    "HEPZA_BASE_URL": "HEPZA_BASE_URL",
     "SITE_TIMEZONE": "HEPZA_SITE_TIMEZONE",
     "SITE_DEFAULT_LOCALE": "HEPZA_SITE_DEFAULT_LOCALE",
     "CONCURRENT_REQUESTS_PER_DOMAIN": "HEPZA_CONCURRENCY",
@@ -95,11 +95,8 @@ def _deployment_base_url(settings: BaseSettings, profile: SiteProfile) -> str | 
     """``HEPZA_BASE_URL`` (``-s`` or environment) moves the hepza profile to a mirror."""
     if profile.name != "hepza":
         return None
-    given = (settings.getpriority("HEPZA_BASE_URL") or 0) > PROJECT_PRIORITY or os.environ.get(
-        "HEPZA_BASE_URL"
-    )
-    value = settings.get("HEPZA_BASE_URL")
-    return parse_base_url(str(value), "HEPZA_BASE_URL") if given and value else None
+    value = _setting(settings, "HEPZA_BASE_URL")
+    return parse_base_url(value, "HEPZA_BASE_URL") if value else None
 
 
 def apply_site_settings(settings: BaseSettings, profile: SiteProfile) -> None:
