@@ -53,6 +53,9 @@ def _serialize_children(root: lxml.html.HtmlElement) -> str:
 def _is_empty_paragraph(element: lxml.html.HtmlElement) -> bool:
     if element.tag != "p":
         return False
+    if (element.text or "").translate(_ZERO_WIDTH).strip():
+        # text of its own: not empty, whatever it holds besides
+        return False
     for descendant in element.iterdescendants():
         if not isinstance(descendant.tag, str):
             continue

@@ -96,10 +96,29 @@ _UNCHANGED = {
 }
 
 
+# ...and, most other links (a Vietnamese slug), of those plus upper-case escapes of non-ASCII
+# bytes only: decoding and re-quoting them gives them back as they are, whether or not they are
+# UTF-8, so only the NFC form (for identity keys) can change them.
+_CANONICAL_ESCAPES = {
+    safe: re.compile(rf"(?:[A-Za-z0-9_.~{re.escape(safe)}-]|%[89A-F][0-9A-F])*")
+    for safe in (_PATH_SAFE, _QUERY_SAFE)
+}
+
+
 def _normalize_component(component: str, safe: str, nfc: bool = False) -> str:
     unchanged = _UNCHANGED.get(safe)
     if unchanged is not None and unchanged.fullmatch(component):
         return component
+    canonical = _CANONICAL_ESCAPES.get(safe)
+    if canonical is not None and canonical.fullmatch(component):
+        if not nfc:
+            return component
+        try:
+            text = unquote_to_bytes(component).decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            return component
+        if unicodedata.is_normalized("NFC", text):
+            return component
     try:
         return _requote(component, safe, nfc)
     except UnicodeDecodeError:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem, ArticleUrlItem
+from pipelines import urls as urls_module
 from pipelines.urls import (
     PROBLEM_CODES,
     UrlNormalizationPipeline,
@@ -274,3 +275,32 @@ def test_dot_segments_resolve_as_a_browser_resolves_them() -> None:
 @pytest.mark.parametrize("slug", ["...", "a..b", "v1.2", ".htaccess-khong-phai"])
 def test_slugs_with_dots_that_are_not_dot_segments_stay_articles(slug: str) -> None:
     assert is_article_url(f"{HOST}/w/{slug}")
+
+
+def _requoted_the_long_way(component: str, safe: str, nfc: bool) -> str:
+    """What _normalize_component answers without its shortcuts."""
+    try:
+        return urls_module._requote(component, safe, nfc)
+    except UnicodeDecodeError:
+        return urls_module._ESCAPE_RUN.sub(lambda m: m.group().upper(), component)
+
+
+_COMPONENT_PIECES = [
+    "tin-tuc", "a", "-", "~", ".", "%C3%A1", "%c3%a1", "%E1%BA%AD", "%e1%ba%ad",
+    "a%CC%81",  # NFD: "a" and a combining acute
+    "%CC%81", "%FF", "%C3", "%2F", "%2f", "%20", " ", "á", "ậ", "/", "?", "=", "&",
+    "%41", "%7E", ";", "%25", "%E2%80%8B",
+]  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(_COMPONENT_PIECES), min_size=1, max_size=8).map("".join),
+    st.sampled_from([urls_module._PATH_SAFE, urls_module._QUERY_SAFE]),
+    st.booleans(),
+)
+def test_component_shortcuts_answer_what_requoting_answers(
+    component: str, safe: str, nfc: bool
+) -> None:
+    assert urls_module._normalize_component(component, safe, nfc) == _requoted_the_long_way(
+        component, safe, nfc
+    )
