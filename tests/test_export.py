@@ -11,6 +11,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+import pandas
+import polars
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -28,6 +31,7 @@ from crawler.commands.export import (
 )
 from crawler.identity import article_id
 from crawler.items import EXPORT_FIELDS
+from pipelines.schema import CHANGE_COLUMNS, from_arrow_row
 from pipelines.storage.store import ArticleStore
 
 if TYPE_CHECKING:
@@ -85,13 +89,7 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
 def read_parquet(path: Path) -> list[dict[str, Any]]:
     table = pq.read_table(path)
     assert table.schema.equals(PARQUET_SCHEMA)
-    rows = table.to_pylist()
-    for row in rows:
-        for name in ("images", "attachments", "problems"):
-            row[name] = json.loads(row[name])
-        for name in ("first_seen", "last_seen"):
-            row[name] = row[name].isoformat()
-    return rows
+    return [from_arrow_row(row, EXPORT_COLUMNS) for row in table.to_pylist()]
 
 
 READERS = {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet}
@@ -269,4 +267,76 @@ def test_schema_rejects_unknown_and_missing_fields(make_article_record):
 def test_schema_is_valid_draft_2020_12():
     Draft202012Validator.check_schema(SCHEMA)
     assert SCHEMA["required"] == list(EXPORT_FIELDS)
-    assert set(SCHEMA["properties"]) == {*EXPORT_COLUMNS, "change"}  # change: feed only
+    # change: the feed's and the change feed's; version, changed_fields: the change feed's
+    assert list(SCHEMA["properties"]) == list(CHANGE_COLUMNS)
+    assert set(CHANGE_COLUMNS) == {*EXPORT_COLUMNS, "change", "version", "changed_fields"}
+
+
+# --- Parquet is typed for the tools analysts load it with ------------------------------------
+
+
+@pytest.fixture
+def typed_parquet(filled_store: ArticleStore, tmp_path: Path) -> Path:
+    output = tmp_path / "typed.parquet"
+    assert write_export(filled_store.engine, "parquet", output) == 5
+    return output
+
+
+def test_parquet_read_by_pandas_has_aware_timestamps_bools_and_struct_lists(typed_parquet):
+    frame = pandas.read_parquet(typed_parquet).set_index("url")
+    for name in ("published_at", "crawled_at", "first_seen", "last_seen"):
+        assert str(frame[name].dtype.tz) == "UTC", name
+    assert frame["summary_truncated"].dtype == bool
+    before = frame.loc["https://hepza.hochiminhcity.gov.vn/w/before"]
+    # 23:59 on the 17th in Ho Chi Minh City is 16:59 UTC; the local string keeps the offset
+    assert before["published_at"] == pandas.Timestamp("2023-01-17T16:59:00Z")
+    assert before["published_at_local"] == "2023-01-17T23:59:00+07:00"
+    assert list(before["problems"]) == [
+        {"field": "author", "code": "missing_author", "message": "không có"}
+    ]
+    assert list(before["attachments"]) == [
+        {"url": "https://hepza.hochiminhcity.gov.vn/d/a.pdf", "title": None}
+    ]
+    undated = frame.loc["https://hepza.hochiminhcity.gov.vn/w/undated"]
+    assert pandas.isna(undated["published_at"])
+    assert pandas.isna(undated["published_at_local"])
+
+
+def test_parquet_read_by_polars_has_aware_datetimes_and_list_of_structs(typed_parquet):
+    frame = polars.read_parquet(typed_parquet)
+    for name in ("published_at", "modified_at", "crawled_at", "first_seen", "last_seen"):
+        assert frame.schema[name] == polars.Datetime("us", "UTC"), name
+    assert frame.schema["summary_truncated"] == polars.Boolean
+    assert frame.schema["tags"] == polars.List(polars.String)
+    assert frame.schema["images"] == polars.List(
+        polars.Struct({"url": polars.String, "caption": polars.String})
+    )
+    assert frame.schema["problems"] == polars.List(
+        polars.Struct({"field": polars.String, "code": polars.String, "message": polars.String})
+    )
+    codes = frame.select(polars.col("problems").list.eval(polars.element().struct.field("code")))
+    assert codes.to_series().to_list().count(["missing_author"]) == 1
+
+
+def test_parquet_read_by_duckdb_has_timestamptz_and_struct_lists(typed_parquet):
+    conn = duckdb.connect()
+    types = dict(
+        conn.execute(
+            "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+            [str(typed_parquet)],
+        ).fetchall()
+    )
+    assert types["published_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["published_at_local"] == "VARCHAR"
+    assert types["first_seen"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["summary_truncated"] == "BOOLEAN"
+    assert types["tags"] == "VARCHAR[]"
+    assert types["images"] == "STRUCT(url VARCHAR, caption VARCHAR)[]"
+    assert types["problems"] == "STRUCT(field VARCHAR, code VARCHAR, message VARCHAR)[]"
+    [(code, month)] = conn.execute(
+        "SELECT p.code, strftime(published_at AT TIME ZONE 'UTC', '%Y-%m') "
+        "FROM read_parquet(?), unnest(problems) AS t(p)",
+        [str(typed_parquet)],
+    ).fetchall()
+    assert (code, month) == ("missing_author", "2023-01")
+    conn.close()

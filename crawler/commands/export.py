@@ -1,16 +1,18 @@
-"""``scrapy export``: a full snapshot of the stored articles as JSONL, CSV or Parquet.
+"""``scrapy export``: a full snapshot of the stored articles as JSONL, CSV or Parquet, or with
+``--changed-since`` the articles new or changed since a time or a run (the change feed).
 
-Columns, in this order: ``EXPORT_FIELDS`` (crawler/items.py), then ``first_seen`` and
-``last_seen`` (UTC, when the crawler first and last met the article). Rows are ordered by
-publication instant, then id; articles without a publication date come last. Every site in the
-database, or one (``--site NAME``; a name the database does not hold is refused, naming those
-it holds).
+Columns and how each format writes them come from the record schema (``pipelines/schema``,
+whose ``DATA.md`` documents every one): the snapshot's are ``EXPORT_COLUMNS`` (the record, then
+``first_seen`` and ``last_seen``), the change feed's ``CHANGE_COLUMNS`` (those, then ``change``,
+``version``, ``changed_fields``). Rows are ordered by publication instant, then id; articles
+without a publication date come last. Every site in the database, or one (``--site NAME``; a
+name the database does not hold is refused, naming those it holds).
 
-- JSONL: one UTF-8 JSON object per line, Vietnamese unescaped.
-- CSV: text columns as they are (an empty cell is null), ``summary_truncated`` as
-  ``true``/``false``, list and object columns as JSON text; :func:`parse_csv_row` reverses it.
-- Parquet: strings, a bool, ``list<string>`` for URL/tag lists, JSON text for lists of objects
-  (images, attachments, problems), ``timestamp[us, tz=UTC]`` for first_seen/last_seen.
+- JSONL: one UTF-8 JSON object per line, Vietnamese unescaped (the JSON Schema's shape).
+- CSV: text columns as they are (an empty cell is null), booleans ``true``/``false``, list and
+  object columns as JSON text; :func:`parse_csv_row` reverses it.
+- Parquet: every time ``timestamp[us, tz=UTC]``, a time with the site's offset followed by its
+  ``<name>_local`` string; lists of objects (images, attachments, problems) as lists of structs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import csv
 import json
 import os
 import sys
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,44 +35,39 @@ from sqlalchemy import Engine, inspect, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.config import ConfigError
-from crawler.items import EXPORT_FIELDS
 from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING, resolve_output_paths
 from crawler.sites.profile import find_profile, profile_dirs
-from pipelines.storage.models import Article
+from pipelines.schema import (
+    CHANGE_COLUMNS,
+    EXPORT_COLUMNS,
+    arrow_schema,
+    from_csv_cell,
+    to_arrow_row,
+    to_csv_cell,
+)
+from pipelines.storage.models import (
+    BODY_FIELDS,
+    VERSION_FIELDS,
+    Article,
+    ArticleVersion,
+    CrawlRun,
+)
 from pipelines.storage.secrets import install_redaction, redact_url
 from pipelines.storage.store import ArticleStore, StorageError, create_db_engine
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
-EXPORT_COLUMNS: tuple[str, ...] = (*EXPORT_FIELDS, "first_seen", "last_seen")
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
-STRING_LIST_COLUMNS = frozenset({"alternate_urls", "tags", "related_urls"})
-OBJECT_LIST_COLUMNS = frozenset({"images", "attachments", "problems"})
-BOOL_COLUMNS = frozenset({"summary_truncated"})
-TIME_COLUMNS = frozenset({"first_seen", "last_seen"})
-NOT_NULL_COLUMNS = BOOL_COLUMNS | TIME_COLUMNS | STRING_LIST_COLUMNS | {"id", "site", "url"}
 CHUNK_ROWS = 1000
 # the default file name of an export of every site
 ALL_SITES_NAME = "articles"
+# the default file name's marker of a change feed: <site>-changes-<time>.<ext>
+CHANGES_NAME = "changes"
 
-PARQUET_SCHEMA = pa.schema(
-    [
-        pa.field(
-            name,
-            pa.list_(pa.string())
-            if name in STRING_LIST_COLUMNS
-            else pa.bool_()
-            if name in BOOL_COLUMNS
-            else pa.timestamp("us", tz="UTC")
-            if name in TIME_COLUMNS
-            else pa.string(),
-            nullable=name not in NOT_NULL_COLUMNS,
-        )
-        for name in EXPORT_COLUMNS
-    ]
-)
+PARQUET_SCHEMA = arrow_schema(EXPORT_COLUMNS)
+CHANGES_PARQUET_SCHEMA = arrow_schema(CHANGE_COLUMNS)
 
 
 def since_instant(since: date, site_timezone: str) -> datetime:
@@ -77,63 +75,189 @@ def since_instant(since: date, site_timezone: str) -> datetime:
     return datetime.combine(since, time(0), tzinfo=ZoneInfo(site_timezone)).astimezone(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeCutoff:
+    """Where a change feed starts: versions captured at or after ``instant``, except those of
+    ``run_id`` itself (a feed since a run holds what came after that run)."""
+
+    instant: datetime
+    run_id: str | None = None
+
+    def describe(self) -> str:
+        if self.run_id:
+            return f"run {self.run_id} (started {self.instant.isoformat()})"
+        return self.instant.isoformat()
+
+
+def parse_changed_since(value: str, site_timezone: str) -> datetime | None:
+    """An ISO timestamp with offset (or ``Z``), or a day (its start on the site's clock), as
+    UTC; None when ``value`` is neither. A time without an offset is refused: it would be a
+    guess between the site's clock and UTC."""
+    text = value.strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        if len(text) == 10:
+            return since_instant(day, site_timezone)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
+
+
+def resolve_cutoff(engine: Engine, value: str, site_timezone: str) -> ChangeCutoff | None:
+    """``--changed-since``: a run id of the database, else a timestamp; None when neither."""
+    with engine.connect() as conn:
+        started = conn.scalar(select(CrawlRun.started_at).where(CrawlRun.run_id == value.strip()))
+    if started is not None:
+        return ChangeCutoff(started, value.strip())
+    instant = parse_changed_since(value, site_timezone)
+    return ChangeCutoff(instant) if instant is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleChange:
+    change: str  # "new" | "changed"
+    version: int  # the newest version's number (1: the first sighting)
+    changed_fields: list[str]  # against the newest version before the cut-off
+
+
+def _window(cutoff: ChangeCutoff, site: str | None) -> list[Any]:
+    conditions: list[Any] = [ArticleVersion.captured_at >= cutoff.instant]
+    if cutoff.run_id is not None:
+        conditions.append(
+            ArticleVersion.run_id.is_(None) | (ArticleVersion.run_id != cutoff.run_id)
+        )
+    if site is not None:
+        conditions.append(ArticleVersion.site == site)
+    return conditions
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [name for name in VERSION_FIELDS if before.get(name) != after.get(name)]
+
+
+def article_changes(
+    engine: Engine, cutoff: ChangeCutoff, site: str | None = None
+) -> dict[str, ArticleChange]:
+    """What happened to each article that got a version since the cut-off."""
+    window = _window(cutoff, site)
+    in_window = select(ArticleVersion.id).where(*window)
+    changed_ids = select(ArticleVersion.article_id).where(*window).distinct()
+    query = (
+        select(
+            ArticleVersion.article_id,
+            ArticleVersion.id,
+            ArticleVersion.record,
+            ArticleVersion.id.in_(in_window).label("in_window"),
+        )
+        .where(ArticleVersion.article_id.in_(changed_ids))
+        .order_by(ArticleVersion.article_id, ArticleVersion.id)
+    )
+    bodies_query = select(Article.id, Article.body_text, Article.body_html).where(
+        Article.id.in_(changed_ids)
+    )
+    out: dict[str, ArticleChange] = {}
+    with engine.connect() as conn:
+        bodies = {row.id: row for row in conn.execute(bodies_query)}
+        history: list[tuple[dict[str, Any], bool]] = []
+        current: str | None = None
+        for article_id, _version_id, record, in_window_flag in conn.execute(query):
+            if article_id != current:
+                if current is not None:
+                    out[current] = _summarize(history, bodies.get(current))
+                current, history = article_id, []
+            history.append((record, bool(in_window_flag)))
+        if current is not None:
+            out[current] = _summarize(history, bodies.get(current))
+    return out
+
+
+def _summarize(history: list[tuple[dict[str, Any], bool]], bodies: Any) -> ArticleChange:
+    first_in_window = next(i for i, (_, inside) in enumerate(history) if inside)
+    newest = history[-1][0]
+    if bodies is not None and not all(name in newest for name in BODY_FIELDS):
+        # the newest version's bodies are the article row's
+        newest = {**newest, "body_text": bodies.body_text, "body_html": bodies.body_html}
+    if first_in_window == 0:
+        return ArticleChange("new", len(history), [])
+    before = history[first_in_window - 1][0]
+    return ArticleChange("changed", len(history), _changed_fields(before, newest))
+
+
 def iter_articles(
-    engine: Engine, since: datetime | None = None, site: str | None = None
+    engine: Engine,
+    since: datetime | None = None,
+    site: str | None = None,
+    cutoff: ChangeCutoff | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Rows as Python values (lists, bools, aware datetimes), in export order."""
+    """Rows as Python values (lists, bools, aware datetimes), in export order; with a cut-off,
+    only the articles new or changed since then, each with its change, version and changed
+    fields."""
     columns = [Article.__table__.c[name] for name in EXPORT_COLUMNS]
     query = select(*columns).order_by(Article.published_at_utc.asc().nulls_last(), Article.id)
     if since is not None:
         query = query.where(Article.published_at_utc >= since)
     if site is not None:
         query = query.where(Article.site == site)
+    changes: dict[str, ArticleChange] = {}
+    if cutoff is not None:
+        changes = article_changes(engine, cutoff, site)
+        changed_ids = select(ArticleVersion.article_id).where(*_window(cutoff, site)).distinct()
+        query = query.where(Article.id.in_(changed_ids))
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
-        for row in result.mappings():
-            yield dict(row)
+        for mapping in result.mappings():
+            row = dict(mapping)
+            if cutoff is not None:
+                change = changes[row["id"]]
+                row["change"] = change.change
+                row["version"] = change.version
+                row["changed_fields"] = change.changed_fields
+            yield row
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def to_jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def to_jsonable(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, Any]:
     return {
-        name: (row[name].isoformat() if name in TIME_COLUMNS else row[name])
-        for name in EXPORT_COLUMNS
+        name: (row[name].isoformat() if isinstance(row[name], datetime) else row[name])
+        for name in columns
     }
 
 
-def to_csv_row(row: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in EXPORT_COLUMNS:
-        value = row[name]
-        if name in TIME_COLUMNS:
-            out[name] = value.isoformat()
-        elif name in STRING_LIST_COLUMNS | OBJECT_LIST_COLUMNS or name in BOOL_COLUMNS:
-            out[name] = _json(value)
-        else:
-            out[name] = "" if value is None else value
-    return out
+def to_csv_row(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, str]:
+    return {name: to_csv_cell(name, row[name]) for name in columns}
 
 
-def parse_csv_row(row: dict[str, str]) -> dict[str, Any]:
+def parse_csv_row(row: dict[str, str], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, Any]:
     """The exported record back from one CSV row (``csv.DictReader``)."""
-    out: dict[str, Any] = {}
-    for name in EXPORT_COLUMNS:
-        value = row[name]
-        if name in STRING_LIST_COLUMNS | OBJECT_LIST_COLUMNS or name in BOOL_COLUMNS:
-            out[name] = json.loads(value)
-        else:
-            out[name] = value if value != "" else None
-    return out
+    return {name: from_csv_cell(name, row[name]) for name in columns}
 
 
-def to_parquet_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: (_json(row[name]) if name in OBJECT_LIST_COLUMNS else row[name])
-        for name in EXPORT_COLUMNS
-    }
+def _write_parquet(
+    path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, ...], schema: pa.Schema
+) -> int:
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        chunk: list[dict[str, Any]] = []
+        for row in rows:
+            chunk.append(to_arrow_row(row, columns))
+            if len(chunk) >= CHUNK_ROWS:
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                count += len(chunk)
+                chunk = []
+        # An empty export still gets a file with the schema.
+        writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+        count += len(chunk)
+    return count
 
 
 def stored_sites(engine: Engine) -> list[str]:
@@ -148,39 +272,34 @@ def write_export(
     output: Path,
     since: datetime | None = None,
     site: str | None = None,
+    *,
+    cutoff: ChangeCutoff | None = None,
 ) -> int:
-    """Write the snapshot atomically (temporary file, then rename); returns the row count."""
+    """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
+    then rename); returns the row count."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
+    columns = EXPORT_COLUMNS if cutoff is None else CHANGE_COLUMNS
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    rows = iter_articles(engine, since, site)
+    rows = iter_articles(engine, since, site, cutoff)
     count = 0
     try:
         if fmt == "jsonl":
             with partial.open("w", encoding="utf-8", newline="\n") as fh:
                 for row in rows:
-                    fh.write(_json(to_jsonable(row)) + "\n")
+                    fh.write(_json(to_jsonable(row, columns)) + "\n")
                     count += 1
         elif fmt == "csv":
             with partial.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS)
+                writer = csv.DictWriter(fh, fieldnames=columns)
                 writer.writeheader()
                 for row in rows:
-                    writer.writerow(to_csv_row(row))
+                    writer.writerow(to_csv_row(row, columns))
                     count += 1
         else:
-            with pq.ParquetWriter(partial, PARQUET_SCHEMA) as writer:
-                chunk: list[dict[str, Any]] = []
-                for row in rows:
-                    chunk.append(to_parquet_row(row))
-                    if len(chunk) >= CHUNK_ROWS:
-                        writer.write_table(pa.Table.from_pylist(chunk, schema=PARQUET_SCHEMA))
-                        count += len(chunk)
-                        chunk = []
-                # An empty snapshot still gets a file with the schema.
-                writer.write_table(pa.Table.from_pylist(chunk, schema=PARQUET_SCHEMA))
-                count += len(chunk)
+            schema = PARQUET_SCHEMA if cutoff is None else CHANGES_PARQUET_SCHEMA
+            count = _write_parquet(partial, rows, columns, schema)
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
@@ -192,11 +311,16 @@ def default_output(
     now: datetime | None = None,
     exports_dir: str | Path | None = None,
     site: str | None = None,
+    changes: bool = False,
 ) -> Path:
-    """``<EXPORTS_DIR>/<site>-<time>.<fmt>``, or ``articles-<time>`` for every site."""
+    """``<EXPORTS_DIR>/<site>-<time>.<fmt>``, or ``articles-<time>`` for every site; a change
+    feed's is ``<site>-changes-<time>.<fmt>``."""
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     directory = Path(exports_dir or PLACES_BY_SETTING["EXPORTS_DIR"].under(DEFAULT_OUTPUT_DIR))
-    return directory / f"{site or ALL_SITES_NAME}-{stamp}.{fmt}"
+    name = site or ALL_SITES_NAME
+    if changes:
+        name = f"{name}-{CHANGES_NAME}"
+    return directory / f"{name}-{stamp}.{fmt}"
 
 
 def missing_database(database_url: str) -> str | None:
@@ -236,16 +360,23 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
 
     def syntax(self) -> str:
-        return "--format jsonl|csv|parquet [--site NAME] [--since YYYY-MM-DD] [--output PATH]"
+        return (
+            "--format jsonl|csv|parquet [--site NAME] [--since YYYY-MM-DD] "
+            "[--changed-since TIMESTAMP|RUN_ID] [--output PATH]"
+        )
 
     def short_desc(self) -> str:
-        return "Write a full snapshot of the stored articles from the database"
+        return "Write the stored articles (or those changed since a time or run) from the database"
 
     def long_desc(self) -> str:
         return (
             "Write every stored article, one row each, ordered by publication date then id. "
             "--site keeps one site's articles (its profile name); "
             "--since keeps articles published on or after that day (site timezone). "
+            "--changed-since writes only the articles new or changed since an ISO timestamp "
+            "with offset (2024-05-02T09:00:00+07:00), a day (its start on the site's clock) "
+            "or a run id of the database (what came after that run), each with its change "
+            "(new/changed), version and changed_fields. "
             "The database is DATABASE_URL (-s DATABASE_URL=...); one that does not exist or "
             "holds no articles table is refused (exit status 2). The default output is under "
             "OUTPUT_DIR/exports (-s OUTPUT_DIR=... or -s EXPORTS_DIR=...)."
@@ -256,6 +387,9 @@ class Command(ScrapyCommand):
         parser.add_argument("-f", "--format", dest="format", choices=sorted(FORMATS), required=True)
         parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)
+        parser.add_argument(
+            "--changed-since", dest="changed_since", metavar="TIMESTAMP|RUN_ID", default=None
+        )
         parser.add_argument("-o", "--output", metavar="PATH", default=None)
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -287,9 +421,13 @@ class Command(ScrapyCommand):
             Path(opts.output)
             if opts.output
             else default_output(
-                opts.format, exports_dir=self.settings.get("EXPORTS_DIR"), site=opts.site
+                opts.format,
+                exports_dir=self.settings.get("EXPORTS_DIR"),
+                site=opts.site,
+                changes=opts.changed_since is not None,
             )
         )
+        cutoff: ChangeCutoff | None = None
         try:
             store = ArticleStore(database_url)
             try:
@@ -299,12 +437,30 @@ class Command(ScrapyCommand):
                         print(f"export: {unknown}", file=sys.stderr)
                         self.exitcode = 2
                         return
-                    count = write_export(store.engine, opts.format, output, since, opts.site)
+                    if opts.changed_since is not None:
+                        cutoff = resolve_cutoff(
+                            store.engine, opts.changed_since, self._timezone(opts.site)
+                        )
+                        if cutoff is None:
+                            print(
+                                f"export: --changed-since {opts.changed_since!r} is neither an "
+                                "ISO timestamp with offset (2024-05-02T09:00:00+07:00), a day "
+                                "(2024-05-02) nor a run id of the database",
+                                file=sys.stderr,
+                            )
+                            self.exitcode = 2
+                            return
+                    count = write_export(
+                        store.engine, opts.format, output, since, opts.site, cutoff=cutoff
+                    )
             finally:
                 store.close()
         except StorageError as exc:
             print(f"export failed: {exc}", file=sys.stderr)
             self.exitcode = 1
+            return
+        if cutoff is not None:
+            print(f"exported {count} articles new or changed since {cutoff.describe()} to {output}")
             return
         print(f"exported {count} articles to {output}")
 

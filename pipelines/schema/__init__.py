@@ -1,0 +1,599 @@
+"""The record schema: one description of every column the crawler writes.
+
+Everything else is generated from ``COLUMNS``: the JSON Schema
+(``pipelines/schema/article.schema.json``, which validates the per-run JSONL feed and the
+JSONL exports), the Arrow schema of the Parquet exports, the CSV cells and the data
+dictionary (``pipelines/schema/DATA.md``). ``python -m pipelines.schema`` rewrites the two
+files; ``python -m pipelines.schema --check`` says whether they are current.
+
+Where a column appears: ``record`` columns are in every output (the feed, the exports, the
+change feed); ``feed`` only in the per-run feed and the change feed; ``export`` in the
+database exports (snapshot and change feed); ``changes`` in the change feed only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+Kind = Literal["string", "bool", "int", "local_time", "utc_time", "string_list", "object_list"]
+Scope = Literal["record", "feed", "export", "changes"]
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+JSON_SCHEMA_PATH = SCHEMA_DIR / "article.schema.json"
+DATA_DICTIONARY_PATH = SCHEMA_DIR / "DATA.md"
+
+URL_PATTERN = r"^https?://[^\s]+$"
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+# The Parquet column that keeps a local_time column's string, offset and all.
+LOCAL_SUFFIX = "_local"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One key of the objects in an ``object_list`` column."""
+
+    name: str
+    nullable: bool
+    description: str
+    url: bool = False
+    pattern: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    kind: Kind
+    nullable: bool
+    description: str
+    example: Any
+    scope: Scope = "record"
+    pattern: str | None = None
+    url: bool = False  # a URL (or, for string_list, a list of URLs)
+    members: tuple[Member, ...] = ()  # object_list only
+    unique: bool = False  # string_list only: no repeated items
+    choices: tuple[str, ...] = ()  # string: the allowed values
+
+
+def _problems_member_code() -> Member:
+    return Member(
+        "code",
+        False,
+        "short slug (README: problem codes); the list grows",
+        pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+    )
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "id",
+        "string",
+        False,
+        "stable id: the first 20 hex digits of SHA-256 of the article's key, its display-page URL",
+        "0f1e2d3c4b5a69788796",
+        pattern=r"^[0-9a-f]{20}$",
+    ),
+    Column(
+        "site",
+        "string",
+        False,
+        "the site's key: its profile's name, or for a portal without a profile its host as a slug",
+        "hepza",
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+    ),
+    Column(
+        "url",
+        "string",
+        False,
+        "the article's canonical URL",
+        "https://hepza.hochiminhcity.gov.vn/w/hoi-nghi-so-ket",
+        url=True,
+    ),
+    Column(
+        "alternate_urls",
+        "string_list",
+        False,
+        "the other URLs met for the article (locale prefixes, Asset Publisher views)",
+        ["https://hepza.hochiminhcity.gov.vn/vi/w/hoi-nghi-so-ket"],
+        url=True,
+        unique=True,
+    ),
+    Column("title", "string", True, "the headline", "Hội nghị sơ kết công tác Đảng bộ"),
+    Column("summary", "string", True, "the lead paragraph or description", "Sáng ngày 18/01…"),
+    Column(
+        "summary_truncated",
+        "bool",
+        False,
+        "the summary is still the page's cut version",
+        False,
+    ),
+    Column(
+        "body_text",
+        "string",
+        True,
+        "the article's paragraphs separated by blank lines",
+        "Đoạn một.\n\nĐoạn hai.",
+    ),
+    Column(
+        "body_html",
+        "string",
+        True,
+        "the body's HTML, sanitized (no scripts, styles, iframes or event handlers)",
+        "<p>Đoạn một.</p>",
+    ),
+    Column("author", "string", True, "the byline", "Phòng Quản lý Doanh nghiệp"),
+    Column(
+        "published_at",
+        "local_time",
+        True,
+        "publication time, ISO 8601 with the site's UTC offset",
+        "2023-01-18T17:48:00+07:00",
+    ),
+    Column(
+        "published_at_raw",
+        "string",
+        True,
+        "the date string as the page showed it",
+        "18/01/2023 17:48",
+    ),
+    Column(
+        "published_at_source",
+        "string",
+        True,
+        "where published_at came from (json_ld, meta, display_date, listing, ...)",
+        "display_date",
+    ),
+    Column(
+        "modified_at",
+        "local_time",
+        True,
+        "last modification time, ISO 8601 with offset",
+        "2023-01-19T08:00:00+07:00",
+    ),
+    Column(
+        "language",
+        "string",
+        True,
+        "the page's locale",
+        "vi-VN",
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$",
+    ),
+    Column("category", "string", True, "the listing or section the article belongs to", "Tin tức"),
+    Column("tags", "string_list", False, "the page's keywords", ["đầu tư", "KCX"]),
+    Column(
+        "images",
+        "object_list",
+        False,
+        "the body's images",
+        [{"url": "https://hepza.hochiminhcity.gov.vn/documents/a.jpg", "caption": "Toàn cảnh"}],
+        members=(
+            Member("url", False, "absolute image URL", url=True),
+            Member("caption", True, "the caption, if any"),
+        ),
+    ),
+    Column(
+        "attachments",
+        "object_list",
+        False,
+        "documents the article links to (PDF, Word, ...)",
+        [{"url": "https://hepza.hochiminhcity.gov.vn/documents/qd.pdf", "title": "Quyết định"}],
+        members=(
+            Member("url", False, "absolute document URL", url=True),
+            Member("title", True, "the link's text, if any"),
+        ),
+    ),
+    Column(
+        "related_urls",
+        "string_list",
+        False,
+        "the related articles' URLs",
+        ["https://hepza.hochiminhcity.gov.vn/w/tin-lien-quan"],
+        url=True,
+    ),
+    Column(
+        "content_hash",
+        "string",
+        False,
+        "SHA-256 of the content fields; a new value means a real edit",
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        pattern=r"^[0-9a-f]{16,128}$",
+    ),
+    Column(
+        "crawled_at",
+        "local_time",
+        True,
+        "when the page was fetched, ISO 8601 with offset",
+        "2024-05-02T09:15:30+07:00",
+    ),
+    Column("source", "string", True, "the host the record came from", "hepza.hochiminhcity.gov.vn"),
+    Column(
+        "problems",
+        "object_list",
+        False,
+        "what the pipelines could not be sure of (README: problem codes)",
+        [{"field": "author", "code": "missing_author", "message": "no byline"}],
+        members=(
+            Member("field", True, "the field concerned"),
+            _problems_member_code(),
+            Member("message", False, "what was found"),
+        ),
+    ),
+    Column(
+        "first_seen",
+        "utc_time",
+        False,
+        "when the crawler first stored the article (UTC)",
+        "2024-05-02T02:15:31.125000+00:00",
+        scope="export",
+    ),
+    Column(
+        "last_seen",
+        "utc_time",
+        False,
+        "when the crawler last met the article (UTC)",
+        "2024-06-01T02:10:04.500000+00:00",
+        scope="export",
+    ),
+    Column(
+        "change",
+        "string",
+        False,
+        "what the run found the article to be against the database (the change feed: new or "
+        "changed since the cut-off)",
+        "new",
+        scope="feed",
+        choices=("new", "changed", "unchanged"),
+    ),
+    Column(
+        "version",
+        "int",
+        False,
+        "the article's version number: 1 for its first sighting, +1 for each edit",
+        2,
+        scope="changes",
+    ),
+    Column(
+        "changed_fields",
+        "string_list",
+        False,
+        "the fields whose values differ from the newest version before the cut-off ([] for "
+        "a new article)",
+        ["title", "body_text", "body_html"],
+        scope="changes",
+    ),
+)
+
+BY_NAME: dict[str, Column] = {column.name: column for column in COLUMNS}
+RECORD_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.scope == "record")
+# scrapy export: the record, then when the crawler first and last met it
+EXPORT_COLUMNS: tuple[str, ...] = (
+    *RECORD_COLUMNS,
+    *(c.name for c in COLUMNS if c.scope == "export"),
+)
+# scrapy export --changed-since: the export's columns, then what changed
+CHANGE_COLUMNS: tuple[str, ...] = (
+    *EXPORT_COLUMNS,
+    "change",
+    *(c.name for c in COLUMNS if c.scope == "changes"),
+)
+
+# --- JSON Schema ------------------------------------------------------------------------------
+
+
+def _json_type(base: str, nullable: bool) -> str | list[str]:
+    return [base, "null"] if nullable else base
+
+
+def _string_schema(
+    nullable: bool, *, url: bool = False, pattern: str | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": _json_type("string", nullable)}
+    if url:
+        out["format"] = "uri"
+        out["pattern"] = URL_PATTERN
+    elif pattern:
+        out["pattern"] = pattern
+    return out
+
+
+def _column_json_schema(column: Column) -> dict[str, Any]:
+    out: dict[str, Any]
+    if column.kind == "string":
+        out = _string_schema(column.nullable, url=column.url, pattern=column.pattern)
+        if column.choices:
+            out["enum"] = list(column.choices)
+    elif column.kind in ("local_time", "utc_time"):
+        out = {"type": _json_type("string", column.nullable), "format": "date-time"}
+        out["pattern"] = ISO_PATTERN
+    elif column.kind == "bool":
+        out = {"type": _json_type("boolean", column.nullable)}
+    elif column.kind == "int":
+        out = {"type": _json_type("integer", column.nullable), "minimum": 1}
+    elif column.kind == "string_list":
+        out = {
+            "type": _json_type("array", column.nullable),
+            "items": _string_schema(False, url=column.url),
+        }
+        if column.unique:
+            out["uniqueItems"] = True
+    else:
+        properties: dict[str, Any] = {}
+        for member in column.members:
+            properties[member.name] = _string_schema(
+                member.nullable, url=member.url, pattern=member.pattern
+            )
+            properties[member.name]["description"] = member.description
+        out = {
+            "type": _json_type("array", column.nullable),
+            "items": {
+                "type": "object",
+                "required": [m.name for m in column.members if not m.nullable],
+                "additionalProperties": False,
+                "properties": properties,
+            },
+        }
+    out["description"] = _scoped_description(column)
+    return out
+
+
+def _scoped_description(column: Column) -> str:
+    where = {
+        "record": "",
+        "feed": "per-run feed and change feed only: ",
+        "export": "database exports only: ",
+        "changes": "change feed only: ",
+    }[column.scope]
+    return where + column.description
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a JSONL line: the feed's, an export's, or the change feed's."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/hepza-crawler/hepza-crawler/pipelines/schema/article.schema.json",
+        "title": "Liferay news article",
+        "description": (
+            "One article as JSONL writes it: the per-run feed (which adds change), `scrapy "
+            "export` (which adds first_seen and last_seen) and `scrapy export --changed-since` "
+            "(which adds first_seen, last_seen, change, version and changed_fields). Generated "
+            "from pipelines/schema/__init__.py; see DATA.md beside it."
+        ),
+        "type": "object",
+        "required": list(RECORD_COLUMNS),
+        "additionalProperties": False,
+        "properties": {column.name: _column_json_schema(column) for column in COLUMNS},
+    }
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
+
+
+# --- Arrow / Parquet --------------------------------------------------------------------------
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _arrow_fields(column: Column) -> list[pa.Field]:
+    if column.kind == "string":
+        return [pa.field(column.name, pa.string(), nullable=column.nullable)]
+    if column.kind == "bool":
+        return [pa.field(column.name, pa.bool_(), nullable=column.nullable)]
+    if column.kind == "int":
+        return [pa.field(column.name, pa.int64(), nullable=column.nullable)]
+    if column.kind == "utc_time":
+        return [pa.field(column.name, TIMESTAMP, nullable=column.nullable)]
+    if column.kind == "local_time":
+        return [
+            pa.field(column.name, TIMESTAMP, nullable=column.nullable),
+            pa.field(column.name + LOCAL_SUFFIX, pa.string(), nullable=column.nullable),
+        ]
+    if column.kind == "string_list":
+        return [pa.field(column.name, pa.list_(pa.string()), nullable=column.nullable)]
+    struct = pa.struct([pa.field(m.name, pa.string(), nullable=m.nullable) for m in column.members])
+    return [pa.field(column.name, pa.list_(struct), nullable=column.nullable)]
+
+
+def arrow_schema(names: tuple[str, ...]) -> pa.Schema:
+    """The Parquet schema of the given columns (a local_time column brings its ``_local``)."""
+    return pa.schema([f for name in names for f in _arrow_fields(BY_NAME[name])])
+
+
+def _instant(value: str | datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"a time without an offset cannot be exported: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def to_arrow_row(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """A row of Python values (ISO strings for local times) as the Arrow schema wants it."""
+    out: dict[str, Any] = {}
+    for name in names:
+        value = row[name]
+        kind = BY_NAME[name].kind
+        if kind == "local_time":
+            out[name] = _instant(value)
+            out[name + LOCAL_SUFFIX] = value
+        elif kind == "utc_time":
+            out[name] = _instant(value)
+        else:
+            out[name] = value
+    return out
+
+
+def from_arrow_row(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The JSONL record back from a Parquet row (``Table.to_pylist()``)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        kind = BY_NAME[name].kind
+        if kind == "local_time":
+            out[name] = row[name + LOCAL_SUFFIX]
+        elif kind == "utc_time":
+            out[name] = row[name].isoformat() if row[name] is not None else None
+        else:
+            out[name] = row[name]
+    return out
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def to_csv_cell(name: str, value: Any) -> str:
+    kind = BY_NAME[name].kind
+    if value is None:
+        return ""
+    if kind == "utc_time":
+        return str(value.isoformat() if isinstance(value, datetime) else value)
+    if kind in ("bool", "string_list", "object_list"):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def from_csv_cell(name: str, cell: str) -> Any:
+    kind = BY_NAME[name].kind
+    if kind in ("bool", "string_list", "object_list"):
+        return json.loads(cell)
+    if kind == "int":
+        return int(cell) if cell else None
+    return cell if cell != "" else None
+
+
+# --- data dictionary ------------------------------------------------------------------------
+
+_TYPE_NAMES: dict[Kind, str] = {
+    "string": "string",
+    "bool": "boolean",
+    "int": "integer",
+    "local_time": "timestamp with the site's offset",
+    "utc_time": "timestamp (UTC)",
+    "string_list": "list of strings",
+    "object_list": "list of objects",
+}
+_JSONL: dict[Kind, str] = {
+    "string": "string",
+    "bool": "`true`/`false`",
+    "int": "number",
+    "local_time": "ISO 8601 string with the site's offset",
+    "utc_time": "ISO 8601 string, `+00:00`",
+    "string_list": "array of strings",
+    "object_list": "array of objects",
+}
+_CSV: dict[Kind, str] = {
+    "string": "text",
+    "bool": "`true`/`false`",
+    "int": "digits",
+    "local_time": "ISO 8601 text with the site's offset",
+    "utc_time": "ISO 8601 text, `+00:00`",
+    "string_list": "JSON array text",
+    "object_list": "JSON array text",
+}
+_SCOPES: dict[Scope, str] = {
+    "record": "all",
+    "feed": "feed, changes",
+    "export": "export, changes",
+    "changes": "changes",
+}
+
+
+def _parquet_type(column: Column) -> str:
+    fields = _arrow_fields(column)
+    text = "; ".join(
+        f"`{f.type}`" if f.name == column.name else f"`{f.name}`: `{f.type}`" for f in fields
+    )
+    if column.kind == "local_time":
+        text += " (the instant in UTC; `_local` keeps the string with the site's offset)"
+    return text
+
+
+def _example(column: Column) -> str:
+    text = json.dumps(column.example, ensure_ascii=False)
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _meaning(column: Column) -> str:
+    text = column.description
+    if column.choices:
+        text += " (" + ", ".join(f"`{c}`" for c in column.choices) + ")"
+    if column.members:
+        keys = ", ".join(
+            f"`{m.name}`{'' if not m.nullable else ' (or null)'}: {m.description}"
+            for m in column.members
+        )
+        text += f"; each object: {keys}"
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def data_dictionary() -> str:
+    """The text of DATA.md."""
+    lines = [
+        "# Data dictionary",
+        "",
+        "<!-- generated by `python -m pipelines.schema` from pipelines/schema/__init__.py:"
+        " do not edit -->",
+        "",
+        "Every column the crawler writes, where it appears and how each format writes it. The",
+        "JSON Schema of a JSONL line is `article.schema.json` beside this file; the Parquet",
+        "schema is `pipelines.schema.arrow_schema`. Both, this page and the CSV cells come from",
+        "one description, `pipelines/schema/__init__.py`.",
+        "",
+        "Where a column appears (**in**):",
+        "",
+        "- **feed**: the per-run JSONL feed `scrapy crawl` writes (every article the run parsed);",
+        "- **export**: `scrapy export --format jsonl|csv|parquet`, the snapshot of the database;",
+        "- **changes**: `scrapy export --changed-since <ISO timestamp | day | run id>`, the",
+        "  articles new or changed since then (same formats);",
+        "- **all**: every one of them.",
+        "",
+        "Columns come in the order below (the feed: the record, then `change`; an export: the",
+        "record, then `first_seen`, `last_seen`; the change feed: an export's columns, then",
+        "`change`, `version`, `changed_fields`). A null is JSON `null` in JSONL, an empty cell",
+        "in CSV and a Parquet null.",
+        "",
+        "How the formats differ:",
+        "",
+        "- **JSONL**: UTF-8, one object per line, Vietnamese unescaped; times are ISO 8601",
+        "  strings (the site's offset as the page gave it; `first_seen`/`last_seen` in UTC).",
+        "- **CSV**: UTF-8 with a header row; text as it is (an empty cell is null), booleans",
+        "  `true`/`false`, lists and objects as JSON text, times as in JSONL.",
+        "- **Parquet**: typed columns. Every time is `timestamp[us, tz=UTC]`; a time that",
+        "  carries the site's offset (`published_at`, `modified_at`, `crawled_at`) has a",
+        "  second column `<name>_local` right after it, the ISO string with the offset exactly",
+        "  as JSONL writes it. Lists of objects are lists of structs, list of strings",
+        "  `list<string>`, booleans `bool`, `version` `int64`.",
+        "",
+        "| field | in | type | null | example | JSONL | CSV | Parquet | meaning |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for column in COLUMNS:
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"`{column.name}`",
+                    _SCOPES[column.scope],
+                    _TYPE_NAMES[column.kind],
+                    "yes" if column.nullable else "no",
+                    _example(column),
+                    _JSONL[column.kind],
+                    _CSV[column.kind],
+                    _parquet_type(column),
+                    _meaning(column),
+                ]
+            )
+            + " |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def generated_files() -> dict[Path, str]:
+    """Each generated file and the text the schema gives it."""
+    return {JSON_SCHEMA_PATH: json_schema_text(), DATA_DICTIONARY_PATH: data_dictionary()}
