@@ -199,3 +199,25 @@ def test_scrapy_export_refuses_a_changed_since_that_is_neither_time_nor_run(
         "(2024-05-02T09:00:00+07:00), a day (2024-05-02) nor a run id of the database\n"
     )
     assert not (tmp_path / "output").exists()
+
+
+def test_an_article_edited_twice_is_one_row_diffed_against_the_version_before_the_cutoff(
+    edited_store, tmp_path, make_article_record
+):
+    store, _, _ = edited_store
+    again = make_article_record(
+        "a", title="Tiêu đề mới", body_text="Nội dung sửa lần hai", summary="Tóm tắt mới"
+    )
+    run(store, "run-3", [again])
+    cutoff = resolve_cutoff(store.engine, "run-1", ZONE)
+    assert cutoff is not None
+    rows = export_rows(store, cutoff, tmp_path)
+    assert slugs_of(rows) == {
+        "a": ("changed", 3, ["title", "summary", "body_text"]),
+        "d": ("new", 1, []),
+    }
+    cutoff = resolve_cutoff(store.engine, "run-2", ZONE)
+    assert cutoff is not None
+    assert slugs_of(export_rows(store, cutoff, tmp_path)) == {
+        "a": ("changed", 3, ["summary", "body_text"])
+    }

@@ -127,8 +127,12 @@ class ArticleChange:
     changed_fields: list[str]  # against the newest version before the cut-off
 
 
-def _window(cutoff: ChangeCutoff, site: str | None) -> list[Any]:
-    conditions: list[Any] = [ArticleVersion.captured_at >= cutoff.instant]
+def _window(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> list[Any]:
+    # as_of: versions a crawl writes while the feed is read wait for the next feed
+    conditions: list[Any] = [
+        ArticleVersion.captured_at >= cutoff.instant,
+        ArticleVersion.captured_at <= as_of,
+    ]
     if cutoff.run_id is not None:
         conditions.append(
             ArticleVersion.run_id.is_(None) | (ArticleVersion.run_id != cutoff.run_id)
@@ -142,52 +146,72 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [name for name in VERSION_FIELDS if before.get(name) != after.get(name)]
 
 
+@dataclass(slots=True)
+class _History:
+    """One article's versions, oldest first, as far as the change feed needs them."""
+
+    count: int = 0
+    before: dict[str, Any] | None = None  # the newest version before the cut-off
+    inside: bool = False  # a version since the cut-off was met
+    newest: dict[str, Any] | None = None
+
+    def add(self, record: dict[str, Any], in_window: bool) -> None:
+        self.count += 1
+        if in_window:
+            self.inside = True
+        elif not self.inside:
+            self.before = record
+        self.newest = record
+
+
 def article_changes(
-    engine: Engine, cutoff: ChangeCutoff, site: str | None = None
+    engine: Engine, cutoff: ChangeCutoff, site: str | None, as_of: datetime
 ) -> dict[str, ArticleChange]:
-    """What happened to each article that got a version since the cut-off."""
-    window = _window(cutoff, site)
+    """What happened to each article that got a version since the cut-off (up to ``as_of``)."""
+    window = _window(cutoff, site, as_of)
     in_window = select(ArticleVersion.id).where(*window)
     changed_ids = select(ArticleVersion.article_id).where(*window).distinct()
     query = (
         select(
             ArticleVersion.article_id,
-            ArticleVersion.id,
             ArticleVersion.record,
             ArticleVersion.id.in_(in_window).label("in_window"),
         )
-        .where(ArticleVersion.article_id.in_(changed_ids))
+        .where(ArticleVersion.article_id.in_(changed_ids), ArticleVersion.captured_at <= as_of)
         .order_by(ArticleVersion.article_id, ArticleVersion.id)
     )
-    bodies_query = select(Article.id, Article.body_text, Article.body_html).where(
-        Article.id.in_(changed_ids)
-    )
+    histories: dict[str, _History] = {}
     out: dict[str, ArticleChange] = {}
     with engine.connect() as conn:
-        bodies = {row.id: row for row in conn.execute(bodies_query)}
-        history: list[tuple[dict[str, Any], bool]] = []
-        current: str | None = None
-        for article_id, _version_id, record, in_window_flag in conn.execute(query):
-            if article_id != current:
-                if current is not None:
-                    out[current] = _summarize(history, bodies.get(current))
-                current, history = article_id, []
-            history.append((record, bool(in_window_flag)))
-        if current is not None:
-            out[current] = _summarize(history, bodies.get(current))
+        rows = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
+        for article_id, record, in_window_flag in rows:
+            history = histories.get(article_id)
+            if history is None:
+                history = histories[article_id] = _History()
+            history.add(record, bool(in_window_flag))
+        # Only an article changed since the cut-off needs its bodies compared; a new one is
+        # done already, and its records are let go.
+        for article_id, history in list(histories.items()):
+            if history.before is None:
+                out[article_id] = ArticleChange("new", history.count, [])
+                del histories[article_id]
+        pending = list(histories)
+        for start in range(0, len(pending), CHUNK_ROWS):
+            ids = pending[start : start + CHUNK_ROWS]
+            bodies = select(Article.id, Article.body_text, Article.body_html).where(
+                Article.id.in_(ids)
+            )
+            for article_id, body_text, body_html in conn.execute(bodies):
+                history = histories.pop(article_id)
+                assert history.before is not None and history.newest is not None
+                newest = history.newest
+                if not all(name in newest for name in BODY_FIELDS):
+                    # the newest version's bodies are the article row's
+                    newest = {**newest, "body_text": body_text, "body_html": body_html}
+                out[article_id] = ArticleChange(
+                    "changed", history.count, _changed_fields(history.before, newest)
+                )
     return out
-
-
-def _summarize(history: list[tuple[dict[str, Any], bool]], bodies: Any) -> ArticleChange:
-    first_in_window = next(i for i, (_, inside) in enumerate(history) if inside)
-    newest = history[-1][0]
-    if bodies is not None and not all(name in newest for name in BODY_FIELDS):
-        # the newest version's bodies are the article row's
-        newest = {**newest, "body_text": bodies.body_text, "body_html": bodies.body_html}
-    if first_in_window == 0:
-        return ArticleChange("new", len(history), [])
-    before = history[first_in_window - 1][0]
-    return ArticleChange("changed", len(history), _changed_fields(before, newest))
 
 
 def iter_articles(
@@ -207,8 +231,10 @@ def iter_articles(
         query = query.where(Article.site == site)
     changes: dict[str, ArticleChange] = {}
     if cutoff is not None:
-        changes = article_changes(engine, cutoff, site)
-        changed_ids = select(ArticleVersion.article_id).where(*_window(cutoff, site)).distinct()
+        as_of = datetime.now(UTC)
+        changes = article_changes(engine, cutoff, site, as_of)
+        window = _window(cutoff, site, as_of)
+        changed_ids = select(ArticleVersion.article_id).where(*window).distinct()
         query = query.where(Article.id.in_(changed_ids))
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
