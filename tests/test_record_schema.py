@@ -18,9 +18,11 @@ from pipelines.schema import (
     RECORD_COLUMNS,
     arrow_schema,
     data_dictionary,
+    from_arrow_row,
     from_csv_cell,
     generated_files,
     json_schema,
+    to_arrow_row,
     to_csv_cell,
 )
 from pipelines.schema.__main__ import main as regenerate
@@ -112,3 +114,15 @@ def test_parquet_schema_types_times_lists_and_structs():
 def test_csv_cell_round_trips(name, value, cell):
     assert to_csv_cell(name, value) == cell
     assert from_csv_cell(name, cell) == value
+
+
+def test_a_local_time_that_is_not_an_instant_keeps_its_string_in_parquet():
+    row = {"published_at": "18/01/2023", "crawled_at": "2024-05-02T09:15:30"}
+    out = to_arrow_row(row, ("published_at", "crawled_at"))
+    assert out == {
+        "published_at": None,
+        "published_at_local": "18/01/2023",
+        "crawled_at": None,
+        "crawled_at_local": "2024-05-02T09:15:30",
+    }
+    assert from_arrow_row(out, ("published_at", "crawled_at")) == row

@@ -405,11 +405,19 @@ def arrow_schema(names: tuple[str, ...]) -> pa.Schema:
 
 
 def _instant(value: str | datetime | None) -> datetime | None:
+    """The UTC instant of a time; None when it is not one with an offset (a row stored by
+    an older crawler): its ``_local`` column keeps the string as it is."""
     if value is None:
         return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
     if moment.tzinfo is None:
-        raise ValueError(f"a time without an offset cannot be exported: {value!r}")
+        return None
     return moment.astimezone(UTC)
 
 
@@ -509,7 +517,10 @@ def _parquet_type(column: Column) -> str:
         f"`{f.type}`" if f.name == column.name else f"`{f.name}`: `{f.type}`" for f in fields
     )
     if column.kind == "local_time":
-        text += " (the instant in UTC; `_local` keeps the string with the site's offset)"
+        text += (
+            " (the instant in UTC, null when the string is not a time with an offset;"
+            " `_local` keeps the string as JSONL writes it)"
+        )
     return text
 
 
