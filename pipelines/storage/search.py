@@ -146,7 +146,8 @@ def _postgresql_query(filters: str) -> Any:
     return text(
         "WITH q AS (SELECT plainto_tsquery('search_folded', :query) AS query) "
         "SELECT a.id, a.site, a.published_at, a.title, a.url, "
-        "ts_headline('search_folded', concat_ws(' ', a.title, a.summary, a.body_text), "
+        "ts_headline('search_folded', "
+        "search_words(concat_ws(' ', a.title, a.summary, a.body_text)), "
         f"q.query, '{headline_options}') AS snippet, "
         f"ts_rank({document}, q.query) AS rank "
         f"FROM articles AS a, q WHERE {document} @@ q.query{filters} "

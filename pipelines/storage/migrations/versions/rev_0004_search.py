@@ -87,17 +87,26 @@ ALTER TEXT SEARCH CONFIGURATION {schema}.search_folded
     ALTER MAPPING FOR hword, hword_part, word, numhword, numword
     WITH {unaccent}.unaccent, pg_catalog.simple
 """
+# A database whose LC_CTYPE is C takes every non-ASCII character for a letter: typographic
+# punctuation would glue onto the word before it ("tắt…" indexed as "tat..."), so it becomes
+# a space first. Vietnamese letters are untouched.
+PUNCTUATION = "…–—‒―“”„‟‘’‚‛«»‹›•·\u00a0\u2009\u200b"
+PG_WORDS = """
+CREATE FUNCTION {schema}.search_words(value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+AS $$ SELECT translate(value, '{punctuation}', '{spaces}') $$
+"""
 PG_DOCUMENT = """
 CREATE FUNCTION {schema}.articles_search_document(
     title text, summary text, body_text text, category text, tags json
 ) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-SELECT setweight(to_tsvector('{schema}.search_folded', coalesce(title, '')), 'A')
-    || setweight(to_tsvector('{schema}.search_folded', coalesce(summary, '')), 'B')
-    || setweight(to_tsvector('{schema}.search_folded', coalesce(category, '')), 'B')
-    || setweight(to_tsvector('{schema}.search_folded', coalesce(tags::text, '')), 'B')
-    || setweight(to_tsvector('{schema}.search_folded', coalesce(body_text, '')), 'D')
+SELECT setweight(to_tsvector('{schema}.search_folded', {words}(coalesce(title, ''))), 'A')
+    || setweight(to_tsvector('{schema}.search_folded', {words}(coalesce(summary, ''))), 'B')
+    || setweight(to_tsvector('{schema}.search_folded', {words}(coalesce(category, ''))), 'B')
+    || setweight(to_tsvector('{schema}.search_folded', {words}(coalesce(tags::text, ''))), 'B')
+    || setweight(to_tsvector('{schema}.search_folded', {words}(coalesce(body_text, ''))), 'D')
 $$
 """
 PG_INDEX = """
@@ -132,7 +141,10 @@ def _postgresql_upgrade() -> None:
     )
     op.execute(PG_CONFIG.format(schema=schema))
     op.execute(PG_MAPPING.format(schema=schema, unaccent=unaccent))
-    op.execute(PG_DOCUMENT.format(schema=schema))
+    op.execute(
+        PG_WORDS.format(schema=schema, punctuation=PUNCTUATION, spaces=" " * len(PUNCTUATION))
+    )
+    op.execute(PG_DOCUMENT.format(schema=schema, words=f"{schema}.search_words"))
     op.execute(PG_INDEX)
 
 
@@ -147,6 +159,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_articles_search_document")
         op.execute("DROP FUNCTION IF EXISTS articles_search_document(text, text, text, text, json)")
+        op.execute("DROP FUNCTION IF EXISTS search_words(text)")
         op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS search_folded")
         # The extension stays: other objects of the database may use it.
         return
