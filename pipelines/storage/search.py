@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 # The index objects are not ORM models: schema comparisons leave them out.
-SEARCH_OBJECTS = frozenset({"articles_fts", "ix_articles_search_document"})
+SEARCH_OBJECTS = frozenset({"articles_fts", "articles_browse", "ix_articles_search_document"})
 # FTS5 keeps an index in shadow tables named after it.
 SEARCH_SHADOW_PREFIX = "articles_fts_"
 DEFAULT_LIMIT = 20

@@ -17,7 +17,8 @@ a diacritic stripper that works from decompositions would) and drop every other 
   no trigger and no column. A server without the extension (Debian:
   ``postgresql-contrib``) stops the migration with one line saying so.
 
-The existing articles are indexed by this revision.
+The existing articles are indexed by this revision. SQLite also gets the ``articles_browse``
+view that ``make browse`` (Datasette) facets by publication month.
 
 Revision ID: 0004
 Revises: 0003
@@ -38,6 +39,17 @@ depends_on = None
 # Frozen copies: later code may change, this revision may not.
 SQLITE_COLUMNS = ("title", "summary", "body_text", "category", "tags")
 SQLITE_TRIGGERS = ("articles_fts_insert", "articles_fts_delete", "articles_fts_update")
+
+
+# What Datasette (``make browse``) shows and facets: one row per article with its publication
+# month (on the site's clock, as printed); ``article_rowid`` links it to ``articles_fts``.
+SQLITE_BROWSE_VIEW = """
+CREATE VIEW articles_browse AS
+SELECT rowid AS article_rowid, id, site, substr(published_at, 1, 7) AS published_month,
+    published_at, published_at_utc, title, summary, category, author, tags, language, url,
+    first_seen, last_seen
+FROM articles
+"""
 
 
 def _fold(expression: str) -> str:
@@ -75,6 +87,7 @@ def _sqlite_upgrade() -> None:
         f"INSERT INTO articles_fts(rowid, {columns}) "
         f"SELECT rowid, {_values('articles')} FROM articles"
     )
+    op.execute(SQLITE_BROWSE_VIEW)
 
 
 # Names are schema-qualified: a restore (pg_dump sets an empty search_path) builds the index
@@ -165,4 +178,5 @@ def downgrade() -> None:
         return
     for trigger in SQLITE_TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.execute("DROP VIEW IF EXISTS articles_browse")
     op.execute("DROP TABLE IF EXISTS articles_fts")
