@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from pipelines.storage.models import Article
 from pipelines.storage.search import EmptyQueryError, query_words, search_articles
-from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
+from pipelines.storage.store import (
+    MIGRATIONS_DIR,
+    ArticleStore,
+    create_db_engine,
+    upgrade_database,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -105,6 +112,7 @@ def test_title_match_ranks_before_body_match(stored, make_article_record):
     store.write_batch([body_only], RUN)
     hits = search_articles(store.engine, "tan thuan")
     assert [hit.id for hit in hits] == [records["invest"]["id"], body_only["id"]]
+    assert hits[0].score > hits[1].score
     assert len(search_articles(store.engine, "tan thuan", limit=1)) == 1
 
 
@@ -241,7 +249,7 @@ def test_scrapy_search_jsonl_with_site_and_limit(stored, database_url, tmp_path)
     hits = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(hits) == 2
     assert all(
-        set(hit) == {"id", "site", "published_at", "title", "url", "snippet", "rank"}
+        set(hit) == {"id", "site", "published_at", "title", "url", "snippet", "score"}
         for hit in hits
     )
 
@@ -267,6 +275,46 @@ def test_scrapy_search_refuses_an_unknown_site(stored, database_url, tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.startswith("search: --site 'hepzaa': the database holds no articles")
+
+
+def test_scrapy_search_since_keeps_articles_published_that_day_or_later(
+    stored, database_url, tmp_path
+):
+    _, records = stored
+    result = run_scrapy_search(
+        tmp_path,
+        "tom tat",
+        "--since",
+        "2024-03-05",
+        "--format",
+        "jsonl",
+        "-s",
+        f"DATABASE_URL={database_url}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [
+        records["dongnai"]["id"]
+    ]
+
+
+def test_search_index_downgrades_and_upgrades_again(database_url, make_article_record):
+    store = ArticleStore(database_url)
+    record = make_article_record("a", title="Thu hút đầu tư")
+    store.write_batch([record], RUN)
+    store.close()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = create_db_engine(database_url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    with engine.connect() as conn:
+        names = set(sa.inspect(conn).get_table_names()) | set(sa.inspect(conn).get_view_names())
+    engine.dispose()
+    assert not {name for name in names if name.startswith("articles_")}
+    store = ArticleStore(database_url)
+    assert found(store, "dau tu") == {record["id"]}
+    store.close()
 
 
 @pytest.mark.parametrize("limit", ["0", "ten"])

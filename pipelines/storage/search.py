@@ -2,8 +2,9 @@
 
 A query is words, all of which an article must hold (in its title, summary, body, category or
 tags), with or without their diacritics: "dau tu", "đầu tư" and "Đầu Tư" find the same articles.
-Results are ranked best first (SQLite: ``bm25``; PostgreSQL: ``ts_rank``), the title weighing
-most, then summary, category and tags, then the body.
+Results are ranked best first by a ``score`` that is higher for a better match (SQLite: minus
+``bm25``; PostgreSQL: ``ts_rank``; the two scales differ), the title weighing most, then
+summary, category and tags, then the body.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class SearchHit:
     title: str | None
     url: str
     snippet: str
-    rank: float
+    score: float
 
 
 def is_search_object(name: str | None) -> bool:
@@ -117,7 +118,7 @@ def search_articles(
             title=row.title,
             url=row.url,
             snippet=" ".join((row.snippet or "").split()),
-            rank=float(row.rank),
+            score=float(row.score),
         )
         for row in rows
     ]
@@ -129,11 +130,11 @@ def _sqlite_query(filters: str) -> Any:
         "SELECT a.id, a.site, a.published_at, a.title, a.url, "
         f"snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '{ELLIPSIS}', "
         f"{SNIPPET_WORDS}) AS snippet, "
-        f"bm25(articles_fts, {weights}) AS rank "
+        # bm25 is lower for a better match.
+        f"-bm25(articles_fts, {weights}) AS score "
         "FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid "
         f"WHERE articles_fts MATCH :match{filters} "
-        # bm25 is lower for a better match.
-        "ORDER BY rank, a.published_at_utc DESC, a.id LIMIT :limit"
+        "ORDER BY score DESC, a.published_at_utc DESC, a.id LIMIT :limit"
     )
 
 
@@ -149,7 +150,7 @@ def _postgresql_query(filters: str) -> Any:
         "ts_headline('search_folded', "
         "search_words(concat_ws(' ', a.title, a.summary, a.body_text)), "
         f"q.query, '{headline_options}') AS snippet, "
-        f"ts_rank({document}, q.query) AS rank "
+        f"ts_rank({document}, q.query) AS score "
         f"FROM articles AS a, q WHERE {document} @@ q.query{filters} "
-        "ORDER BY rank DESC, a.published_at_utc DESC, a.id LIMIT :limit"
+        "ORDER BY score DESC, a.published_at_utc DESC, a.id LIMIT :limit"
     )
