@@ -332,3 +332,21 @@ def test_a_word_glued_to_typographic_punctuation_is_found(stored, make_article_r
     store.write_batch([quoted], RUN)
     assert found(store, "khoi cong du an") == {quoted["id"]}
     assert found(store, "hoan thanh") == {quoted["id"]}
+
+
+def test_the_index_still_matches_its_articles_after_vacuum(tmp_path, make_article_record):
+    # The index is keyed by the articles' rowid, which VACUUM must leave alone.
+    path = tmp_path / "hepza.sqlite3"
+    store = ArticleStore(f"sqlite:///{path}")
+    records = [make_article_record(f"a{i}", title=f"Tin số {i}") for i in range(30)]
+    store.write_batch(records, RUN)
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(Article).where(Article.id.in_([r["id"] for r in records[::3]])))
+    store.close()
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute("VACUUM")
+    conn.close()
+    store = ArticleStore(f"sqlite:///{path}")
+    for i, record in enumerate(records):
+        assert found(store, f"tin so {i}") == (set() if i % 3 == 0 else {record["id"]})
+    store.close()
