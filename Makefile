@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv crawl demo test lint bench clean
+.PHONY: venv crawl demo test lint bench browse clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,browse]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -39,6 +39,11 @@ lint: $(STAMP)
 ## output/bench/results.md, fails when a target is missed. `make bench BENCH_ARGS=--quick`.
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
+
+## Open the crawled SQLite database in Datasette on http://127.0.0.1:8001 (facets, search).
+## `make browse BROWSE_ARGS="--port 8002 --database-url sqlite:///path.sqlite3"`.
+browse: $(STAMP)
+	$(BIN)/python -m crawler.browse $(BROWSE_ARGS)
 
 clean:
 	rm -rf $(VENV) output/*

@@ -1,0 +1,136 @@
+"""``scrapy search "dau tu"``: the stored articles matching every word, best first.
+
+Words match with or without their diacritics ("dau tu" finds "đầu tư"), in the title, summary,
+body, category or tags (pipelines/storage/search.py). ``--format text`` prints a numbered block
+per article (id, publication date, title, URL, a snippet with the matched words in brackets)
+and a count; ``--format jsonl`` one JSON object per article and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from datetime import date
+from typing import TYPE_CHECKING
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from crawler.commands.export import Command as ExportCommand
+from crawler.commands.export import missing_database, since_instant
+from pipelines.storage.search import (
+    DEFAULT_LIMIT,
+    EmptyQueryError,
+    SearchHit,
+    query_words,
+    search_articles,
+)
+from pipelines.storage.secrets import install_redaction
+from pipelines.storage.store import ArticleStore, StorageError
+
+if TYPE_CHECKING:
+    import argparse
+
+FORMATS = ("text", "jsonl")
+
+
+def format_text(hits: list[SearchHit], query: str) -> str:
+    lines: list[str] = []
+    for number, hit in enumerate(hits, 1):
+        lines.append(f"{number}. {hit.id}  {hit.published_at or 'undated'}  {hit.title or ''}")
+        lines.append(f"   {hit.url}")
+        if hit.snippet:
+            lines.append(f"   {hit.snippet}")
+    noun = "article matches" if len(hits) == 1 else "articles match"
+    lines.append(f"{len(hits)} {noun} {query!r}")
+    return "\n".join(lines)
+
+
+def format_jsonl(hits: list[SearchHit]) -> str:
+    return "".join(json.dumps(asdict(hit), ensure_ascii=False) + "\n" for hit in hits)
+
+
+class Command(ExportCommand):
+    """Shares ``scrapy export``'s database checks, ``--site`` and ``--since`` rules."""
+
+    def syntax(self) -> str:
+        return '"QUERY" [--site NAME] [--since YYYY-MM-DD] [--limit N] [--format text|jsonl]'
+
+    def short_desc(self) -> str:
+        return "Search the stored articles, with or without Vietnamese diacritics"
+
+    def long_desc(self) -> str:
+        return (
+            "Print the stored articles holding every word of QUERY (title, summary, body, "
+            "category, tags), best match first; diacritics are optional ('dau tu' finds "
+            "'đầu tư'). --site keeps one site's articles; --since those published on or after "
+            f"that day (site timezone); --limit caps the list (default {DEFAULT_LIMIT}). "
+            "The database is DATABASE_URL (-s DATABASE_URL=...); one that does not exist or "
+            "holds no articles table is refused (exit status 2), as is a query without words."
+        )
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        # Export's own options (--format jsonl|csv|parquet, --output) are not search's.
+        ScrapyCommand.add_options(self, parser)
+        parser.add_argument("-f", "--format", dest="format", choices=FORMATS, default="text")
+        parser.add_argument("--site", metavar="NAME", default=None)
+        parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)
+        parser.add_argument("--limit", metavar="N", default=str(DEFAULT_LIMIT))
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        if not args:
+            raise UsageError('search wants a query, e.g. scrapy search "dau tu"')
+        query = " ".join(args)
+        try:
+            query_words(query)
+        except EmptyQueryError as exc:
+            self._refuse(str(exc))
+            return
+        try:
+            limit = int(opts.limit)
+        except ValueError:
+            limit = 0
+        if limit < 1:
+            raise UsageError(f"--limit wants a whole number of at least 1, got {opts.limit!r}")
+        since = None
+        if opts.since:
+            try:
+                day = date.fromisoformat(opts.since)
+            except ValueError:
+                raise UsageError(f"--since wants YYYY-MM-DD, got {opts.since!r}") from None
+            since = since_instant(day, self._timezone(opts.site))
+        database_url = self.settings.get("DATABASE_URL")
+        if not database_url:
+            raise UsageError("DATABASE_URL is empty")
+        install_redaction(url=database_url)
+        missing = missing_database(database_url)
+        if missing:
+            self._refuse(missing)
+            return
+        try:
+            store = ArticleStore(database_url)
+            try:
+                with store.guard("search"):
+                    unknown = self._unknown_site(store.engine, opts.site)
+                    if unknown:
+                        self._refuse(unknown)
+                        return
+                    hits = search_articles(
+                        store.engine, query, site=opts.site, since=since, limit=limit
+                    )
+            finally:
+                store.close()
+        except StorageError as exc:
+            print(f"search failed: {exc}", file=sys.stderr)
+            self.exitcode = 1
+            return
+        if opts.format == "jsonl":
+            sys.stdout.write(format_jsonl(hits))
+        else:
+            print(format_text(hits, query))
+
+    def _refuse(self, reason: str) -> None:
+        print(f"search: {reason}", file=sys.stderr)
+        self.exitcode = 2
