@@ -184,11 +184,11 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[i
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _counts_table(title: str, counts: dict[str, int]) -> str:
+def _counts_table(title: str, counts: dict[str, int], unit: str) -> str:
     if not counts:
         return f'<p class="note">{esc(title)}: none.</p>'
-    rows = [(esc(code), esc(count)) for code, count in sorted(counts.items(), key=lambda i: -i[1])]
-    return _table(("code", "articles"), rows, {1})
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return _table(("code", unit), [(esc(code), esc(count)) for code, count in ordered], {1})
 
 
 def _runs_table(runs: Sequence[RunSummary], timezone: str) -> str:
