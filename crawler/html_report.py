@@ -66,6 +66,10 @@ p.note { color: #555; font-size: 0.9em; }
 _SVG_START = re.compile(r"<svg\b")
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def esc(value: object) -> str:
     return html.escape(nfc(str(value)), quote=True)
 
@@ -107,7 +111,7 @@ def _thin_ticks(axes: Axes, labels: Sequence[str], most: int = 24) -> None:
 def monthly_chart(monthly: MonthlyCounts, chart_id: str) -> str:
     """Articles published per month, stacked by category (the largest MAX_CATEGORIES)."""
     with mpl.rc_context(CHART_STYLE):
-        figure = Figure(figsize=(10, 4.2))
+        figure = Figure(figsize=(10, 4.2), layout="constrained")
         axes = figure.add_subplot()
         series = list(monthly.by_category.items())
         shown, rest = series[:MAX_CATEGORIES], series[MAX_CATEGORIES:]
@@ -129,7 +133,7 @@ def monthly_chart(monthly: MonthlyCounts, chart_id: str) -> str:
 def runs_chart(runs: Sequence[RunSummary], timezone: str, chart_id: str) -> str:
     """Finished runs over time, oldest left: new/changed, errors, duration, field coverage."""
     with mpl.rc_context(CHART_STYLE):
-        figure = Figure(figsize=(10, 8.5))
+        figure = Figure(figsize=(10, 8.5), layout="constrained")
         axes = figure.subplots(4, 1, sharex=True)
         labels = [f"{local_time(run.started_at, timezone):%Y-%m-%d %H:%M}" for run in runs]
         positions = list(range(len(runs)))
@@ -239,11 +243,14 @@ def _section(section: SiteSection, number: int) -> str:
     if monthly.months:
         parts.append(f"<figure>{monthly_chart(monthly, f'chart-months-{number}')}</figure>")
         parts.append(
-            f'<p class="note">{monthly.total} dated articles over {len(monthly.months)} months '
+            f'<p class="note">{plural(monthly.total, "dated article")} over '
+            f"{plural(len(monthly.months), 'month')} "
             f"(months of the site's own calendar)."
         )
         if monthly.undated:
-            parts.append(f" {monthly.undated} articles without a publication date are not shown.")
+            parts.append(
+                f" {plural(monthly.undated, 'article')} without a publication date not shown."
+            )
         parts.append("</p>")
     else:
         parts.append(f'<p class="note">No dated articles stored ({monthly.undated} undated).</p>')
@@ -271,7 +278,7 @@ def _section(section: SiteSection, number: int) -> str:
         total, articles = section.problem_articles
         if articles:
             parts.append(
-                f'<p class="note">{total} articles stored by this run carry problems'
+                f'<p class="note">{plural(total, "article")} stored by this run carry problems'
                 + (f" (the first {len(articles)} shown)" if total > len(articles) else "")
                 + ".</p>"
             )
@@ -284,7 +291,7 @@ def _section(section: SiteSection, number: int) -> str:
         total, rejects = section.rejects
         if rejects:
             parts.append(
-                f'<p class="note">{total} pages this run rejected'
+                f'<p class="note">{plural(total, "page")} this run rejected'
                 + (f" (the first {len(rejects)} shown)" if total > len(rejects) else "")
                 + ".</p>"
             )

@@ -15,18 +15,30 @@ import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from PIL import Image
 
-from crawler.history import month_range, run_rejects, summarize_run
+from crawler.history import (
+    NO_CATEGORY,
+    known_sites,
+    load_runs,
+    month_range,
+    monthly_counts,
+    run_article_problems,
+    run_rejects,
+    summarize_run,
+)
 from pipelines.storage.store import ArticleStore
 from tests.crawl_runner import PROJECT_ROOT, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REQUIRE_CHROMIUM_ENV = "HEPZA_REQUIRE_CHROMIUM"
 HOSTILE_TITLE = "Đầu tư <script>window.hacked = 1</script> & “ngoặc” $x^2$"
@@ -391,3 +403,48 @@ def test_run_rejects_keeps_this_runs_pages_and_skips_unreadable_lines(
     assert total == 1
     assert [(page.url, page.count) for page in pages] == [("http://x/w/a", 2)]
     assert "line 2 is not JSON" in caplog.text
+
+
+def test_history_reads_runs_months_and_problems_alike_on_sqlite_and_postgres(
+    database_url: str, make_article_record: Callable[..., dict[str, Any]]
+) -> None:
+    store = ArticleStore(database_url)
+    try:
+        t0 = datetime(2026, 11, 1, 4, tzinfo=UTC)
+        report = {
+            "counts": {"stored_new": 3, "stored_changed": 0, "rejected": 1, "requests": 9},
+            "coverage": {"title": 1.0},
+            "failures": ["coverage of author is 0.0% (threshold 50%)"],
+            "duration_seconds": 12.5,
+        }
+        store.start_run("run-1", t0, {}, site="hepza")
+        store.finish_run("run-1", t0 + timedelta(seconds=13), "failed", {}, report, site="hepza")
+        store.start_run("run-2", t0 + timedelta(hours=4), {}, site="hepza")
+        problem = {"field": "author", "code": "missing_author", "message": "không có"}
+        store.write_batch(
+            [
+                make_article_record("a", published_at="2023-01-31T23:30:00+07:00"),
+                make_article_record("b", published_at="2023-03-01T00:10:00+07:00", category=None),
+                make_article_record("c", published_at=None, problems=[problem]),
+            ],
+            "run-1",
+        )
+        runs = load_runs(store.engine)
+        assert [(run.run_id, run.outcome, run.finished) for run in runs] == [
+            ("run-2", "running", False),
+            ("run-1", "failed", True),
+        ]
+        assert runs[1].new == 3
+        assert runs[1].failures == ("coverage of author is 0.0% (threshold 50%)",)
+        assert [run.run_id for run in load_runs(store.engine, "hepza", last=1)] == ["run-2"]
+        monthly = monthly_counts(store.engine, "hepza")
+        # the site's own months: 23:30 on 31 January is January in Ho Chi Minh City
+        assert monthly.months == ["2023-01", "2023-02", "2023-03"]
+        assert monthly.by_category == {"Tin tức": [1, 0, 0], NO_CATEGORY: [0, 0, 1]}
+        assert monthly.undated == 1
+        total, articles = run_article_problems(store.engine, "run-1")
+        assert total == 1
+        assert [(a.title, a.problems) for a in articles] == [("Tiêu đề c", [problem])]
+        assert known_sites(store.engine) == ["hepza"]
+    finally:
+        store.close()
