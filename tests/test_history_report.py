@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,9 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import lxml.html
 import pytest
 from PIL import Image
+from scrapy.settings import Settings
 
+from crawler.commands.report import build_sections
+from crawler.commands.runs import text_lines
 from crawler.history import (
     NO_CATEGORY,
     known_sites,
@@ -32,6 +37,7 @@ from crawler.history import (
     run_rejects,
     summarize_run,
 )
+from crawler.html_report import render_report
 from pipelines.storage.store import ArticleStore
 from tests.crawl_runner import PROJECT_ROOT, run_crawl
 from tests.replica.server import ReplicaServer
@@ -134,6 +140,7 @@ def hostile(crawled: Crawled, tmp_path_factory: pytest.TempPathFactory) -> Crawl
 # --- scrapy runs --------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_runs_lists_both_runs_newest_first_with_their_counts(crawled: Crawled) -> None:
     result = scrapy(crawled.workdir, "runs", *crawled.settings)
     assert result.returncode == 0, result.stderr
@@ -153,6 +160,7 @@ def test_runs_lists_both_runs_newest_first_with_their_counts(crawled: Crawled) -
     assert "coverage: title 100%" in lines[0]
 
 
+@pytest.mark.e2e
 def test_runs_jsonl_holds_what_each_run_report_says(crawled: Crawled) -> None:
     result = scrapy(crawled.workdir, "runs", "--format", "jsonl", *crawled.settings)
     assert result.returncode == 0, result.stderr
@@ -176,6 +184,7 @@ def test_runs_jsonl_holds_what_each_run_report_says(crawled: Crawled) -> None:
     assert (rows[0]["new"], rows[0]["changed"]) == (3, 1)
 
 
+@pytest.mark.e2e
 def test_runs_last_one_keeps_only_the_newest_run(crawled: Crawled) -> None:
     result = scrapy(crawled.workdir, "runs", "--last", "1", "--site", "hepza", *crawled.settings)
     assert result.returncode == 0, result.stderr
@@ -192,6 +201,7 @@ def test_runs_on_a_database_without_runs_says_no_runs_yet_and_exits_0(tmp_path: 
     assert result.stderr == f"runs: no runs yet in {url}\n"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -234,6 +244,7 @@ def test_report_of_a_database_without_runs_or_articles_is_one_line_and_exit_1(
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.e2e
 def test_report_refuses_an_unknown_site_naming_the_known_ones(crawled: Crawled) -> None:
     result = scrapy(crawled.workdir, "report", "--site", "quan-1", *crawled.settings)
     assert result.returncode == 2
@@ -243,6 +254,7 @@ def test_report_refuses_an_unknown_site_naming_the_known_ones(crawled: Crawled) 
     )
 
 
+@pytest.mark.e2e
 def test_report_is_written_under_output_dir_by_default(crawled: Crawled) -> None:
     result = scrapy(crawled.workdir, "report", "--site", "hepza", *crawled.settings)
     assert result.returncode == 0, result.stderr
@@ -305,6 +317,7 @@ def rendered(hostile: Crawled, tmp_path_factory: pytest.TempPathFactory) -> dict
     return {"html": page.read_text(encoding="utf-8"), "dom": dom.stdout, "png": screenshot}
 
 
+@pytest.mark.e2e
 def test_report_renders_its_svg_charts_in_headless_chromium(rendered: dict[str, Any]) -> None:
     dom = rendered["dom"]
     assert dom.count("<svg ") >= 2
@@ -318,6 +331,7 @@ def test_report_renders_its_svg_charts_in_headless_chromium(rendered: dict[str, 
     assert "Tin hoạt động" in dom
 
 
+@pytest.mark.e2e
 def test_report_shows_the_runs_and_the_latest_runs_problems_and_rejects(
     hostile: Crawled, rendered: dict[str, Any]
 ) -> None:
@@ -335,6 +349,7 @@ def test_report_shows_the_runs_and_the_latest_runs_problems_and_rejects(
     assert "body_too_long (body_text)" in dom  # the oversized page's reason, from REJECTS_PATH
 
 
+@pytest.mark.e2e
 def test_report_escapes_article_data_and_keeps_vietnamese_nfc(rendered: dict[str, Any]) -> None:
     dom, page = rendered["dom"], rendered["html"]
     assert "<script" not in page
@@ -352,13 +367,23 @@ def test_report_escapes_article_data_and_keeps_vietnamese_nfc(rendered: dict[str
     assert "Content-Security-Policy" in page
 
 
+@pytest.mark.e2e
 def test_report_needs_nothing_from_the_network(rendered: dict[str, Any]) -> None:
-    page = rendered["html"]
-    assert "http-equiv" in page
-    for remote in ('src="http', "src='http", 'href="http', "@import", "url(http"):
-        assert remote not in page
+    root = lxml.html.document_fromstring(rendered["html"])
+    assert not root.xpath("//script | //link | //iframe | //object | //embed | //img")
+    references = [
+        value
+        for element in root.iter()
+        if isinstance(element.tag, str)
+        for name, value in element.attrib.items()
+        if name.endswith(("href", "src"))
+    ]
+    assert all(value.startswith("#") for value in references), references
+    assert "@import" not in rendered["html"]
+    assert "url(http" not in rendered["html"]
 
 
+@pytest.mark.e2e
 def test_report_screenshot_shows_the_page(rendered: dict[str, Any]) -> None:
     with Image.open(rendered["png"]) as image:
         assert image.size == (1200, 2400)
@@ -448,3 +473,49 @@ def test_history_reads_runs_months_and_problems_alike_on_sqlite_and_postgres(
         assert known_sites(store.engine) == ["hepza"]
     finally:
         store.close()
+
+
+def test_a_failed_run_shows_its_reasons_in_runs_and_in_the_report(tmp_path: Path) -> None:
+    store = ArticleStore(f"sqlite:///{tmp_path / 'hepza.sqlite3'}")
+    try:
+        started = datetime(2026, 11, 30, 4, tzinfo=UTC)
+        reason = "coverage of title is 10.0% (threshold 90%): the site's layout may have changed"
+        report = {"counts": {"stored_new": 0, "fetch_failed": 2}, "failures": [reason]}
+        store.start_run("run-f", started, {}, site="hepza")
+        store.finish_run(
+            "run-f", started + timedelta(minutes=2), "failed", {}, report, site="hepza"
+        )
+        settings = Settings({"SITE_TIMEZONE": "Asia/Ho_Chi_Minh"})
+        [section] = build_sections(store.engine, settings, ["hepza"], tmp_path / "none.jsonl")
+    finally:
+        store.close()
+    [run] = section.runs
+    assert text_lines(run, section.timezone) == [
+        "run-f  hepza  2026-11-30 11:00:00+0700 (2026-11-30 04:00:00 UTC)  2 min 00 s  failed  "
+        "new 0, changed -, rejected -, requests -, errors 0  coverage: -",
+        f"    failure: {reason}",
+    ]
+    page = render_report([section], "sqlite:///x", started)
+    assert (
+        '<ul class="failures"><li>coverage of title is 10.0% (threshold 90%): the site&#x27;s'
+        in page
+    )
+    assert '<span class="failed">failed</span>' in page
+    assert 'id="chart-runs-1"' in page
+    assert "No dated articles stored (0 undated)." in page
+
+
+@pytest.mark.parametrize("command", ["runs", "report"])
+def test_an_unreachable_database_is_one_line_without_its_password_and_exit_1(
+    tmp_path: Path, command: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once closed
+    url = f"postgresql+psycopg://hepza:s3cr3t-pw@127.0.0.1:{port}/hepza"
+    result = scrapy(tmp_path, command, "-s", f"DATABASE_URL={url}", "-s", f"OUTPUT_DIR={tmp_path}")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"{command} failed: storage open failed on ")
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -26,7 +26,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import missing_database
-from crawler.commands.runs import site_timezone
+from crawler.commands.runs import one_line, site_timezone
 from crawler.history import (
     known_sites,
     load_runs,
@@ -155,7 +155,7 @@ class Command(ScrapyCommand):
             finally:
                 store.close()
         except StorageError as exc:
-            print(f"report failed: {exc}", file=sys.stderr)
+            print(f"report failed: {one_line(exc)}", file=sys.stderr)
             self.exitcode = 1
             return
         output = (

@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 FORMATS = ("text", "jsonl")
 
 
+def one_line(message: object) -> str:
+    """A driver's multi-line message as the one line a command prints."""
+    return " ".join(str(message).split())
+
+
 def positive_int(option: str, value: str) -> int:
     try:
         number = int(value)
@@ -141,7 +146,7 @@ class Command(ScrapyCommand):
             finally:
                 store.close()
         except StorageError as exc:
-            print(f"runs failed: {exc}", file=sys.stderr)
+            print(f"runs failed: {one_line(exc)}", file=sys.stderr)
             self.exitcode = 1
             return
         if not runs:
