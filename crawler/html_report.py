@@ -39,6 +39,14 @@ if TYPE_CHECKING:
 
 # Categories drawn one by one in the monthly chart; the rest are summed as "other categories".
 MAX_CATEGORIES = 10
+# A cron run every 4 hours makes ~2,200 runs a year: the chart draws the newest CHART_RUNS
+# finished runs and the table lists the newest TABLE_RUNS (``scrapy runs`` lists them all).
+CHART_RUNS = 500
+TABLE_RUNS = 50
+# Categories in matplotlib's tab10 colours, then grey for the sum of the rest.
+SERIES_COLORS = (*(f"C{i}" for i in range(MAX_CATEGORIES)), "#9e9e9e")
+# More x positions than this are drawn as filled step areas, not bars (see _stacked).
+MANY_BARS = 60
 # Text stays text in the SVG (searchable, selectable, shown in the reader's fonts).
 CHART_STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
@@ -94,7 +102,7 @@ def svg_of(figure: Figure, chart_id: str) -> str:
     buffer = io.StringIO()
     style: dict[RcKeyType, Any] = {**CHART_STYLE, "svg.hashsalt": chart_id}
     with mpl.rc_context(style):
-        figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     start = _SVG_START.search(text)
     if start is None:
@@ -108,6 +116,27 @@ def _thin_ticks(axes: Axes, labels: Sequence[str], most: int = 24) -> None:
     axes.set_xticks(positions, [labels[i] for i in positions], rotation=60, ha="right")
 
 
+def _stacked(
+    axes: Axes,
+    series: Sequence[tuple[str, Sequence[float]]],
+    colors: Sequence[str] | None = None,
+) -> None:
+    """Stacked bars, one per x position; past MANY_BARS positions each series is one filled
+    step area (one SVG path instead of a rectangle per value: a small page, drawn fast)."""
+    length = len(series[0][1]) if series else 0
+    bottom = [0.0] * length
+    palette = colors or SERIES_COLORS
+    for index, (name, values) in enumerate(series):
+        color = palette[index % len(palette)]
+        top = [b + v for b, v in zip(bottom, values, strict=True)]
+        if length <= MANY_BARS:
+            axes.bar(range(length), values, bottom=bottom, label=name, width=0.85, color=color)
+        else:
+            edges = [i - 0.5 for i in range(length + 1)]
+            axes.stairs(top, edges, baseline=bottom, fill=True, label=name, color=color)
+        bottom = top
+
+
 def monthly_chart(monthly: MonthlyCounts, chart_id: str) -> str:
     """Articles published per month, stacked by category (the largest MAX_CATEGORIES)."""
     with mpl.rc_context(CHART_STYLE):
@@ -118,11 +147,7 @@ def monthly_chart(monthly: MonthlyCounts, chart_id: str) -> str:
         if rest:
             other = [sum(values[i] for _, values in rest) for i in range(len(monthly.months))]
             shown.append((f"other categories ({len(rest)})", other))
-        positions = list(range(len(monthly.months)))
-        bottom = [0] * len(positions)
-        for name, values in shown:
-            axes.bar(positions, values, bottom=bottom, label=name, width=0.85)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        _stacked(axes, shown)
         _thin_ticks(axes, monthly.months)
         axes.set_ylabel("articles published")
         axes.set_title(f"Articles published per month and category: {monthly.site}")
@@ -139,16 +164,16 @@ def runs_chart(runs: Sequence[RunSummary], timezone: str, chart_id: str) -> str:
         positions = list(range(len(runs)))
         new = [run.new or 0 for run in runs]
         changed = [run.changed or 0 for run in runs]
-        axes[0].bar(positions, new, label="new", color="#2e7d32")
-        axes[0].bar(positions, changed, bottom=new, label="changed", color="#f9a825")
+        _stacked(axes[0], [("new", new), ("changed", changed)], ["#2e7d32", "#f9a825"])
         axes[0].set_ylabel("articles")
         axes[0].set_title("Articles stored per run")
         axes[0].legend(fontsize=7, frameon=False)
-        axes[1].bar(positions, [run.errors or 0 for run in runs], color="#c62828")
+        _stacked(axes[1], [("errors", [run.errors or 0 for run in runs])], ["#c62828"])
         axes[1].set_ylim(0, max(1, *(run.errors or 0 for run in runs)) * 1.1)
         axes[1].set_ylabel("errors")
         axes[1].set_title("Errors per run (failed requests and spider exceptions)")
-        axes[2].plot(positions, [run.duration_seconds or 0 for run in runs], marker="o")
+        marker = "o" if len(runs) <= MANY_BARS else None
+        axes[2].plot(positions, [run.duration_seconds or 0 for run in runs], marker=marker)
         axes[2].set_ylabel("seconds")
         axes[2].set_title("Run duration")
         fields = sorted({name for run in runs for name in run.coverage})
@@ -157,16 +182,28 @@ def runs_chart(runs: Sequence[RunSummary], timezone: str, chart_id: str) -> str:
                 100 * share if (share := run.coverage.get(name)) is not None else float("nan")
                 for run in runs
             ]
-            axes[3].plot(positions, shares, marker="o", label=name)
+            axes[3].plot(positions, shares, marker=marker, label=name)
         axes[3].set_ylim(0, 105)
         axes[3].set_ylabel("% of articles")
         axes[3].set_title("Field coverage")
         if fields:
             axes[3].legend(fontsize=7, frameon=False, loc="lower left")
-        failed = [i for i, run in enumerate(runs) if run.outcome != "succeeded"]
-        for ax in axes:
-            for i in failed:
-                ax.axvspan(i - 0.45, i + 0.45, color="#b00020", alpha=0.08, linewidth=0)
+        failed = [run.outcome != "succeeded" for run in runs]
+        if any(failed):
+            # each run spans [i - 0.5, i + 0.5]: one shaded area per axes for every failed run
+            edges = [x for i in positions for x in (i - 0.5, i + 0.5)]
+            mask = [flag for flag in failed for _ in range(2)]
+            for ax in axes:
+                ax.fill_between(
+                    edges,
+                    0,
+                    1,
+                    where=mask,
+                    transform=ax.get_xaxis_transform(),
+                    color="#b00020",
+                    alpha=0.1,
+                    linewidth=0,
+                )
         # a few runs keep narrow bars instead of filling the width
         axes[3].set_xlim(-0.6, max(len(runs), 8) - 0.4)
         _thin_ticks(axes[3], labels)
@@ -255,13 +292,17 @@ def _section(section: SiteSection, number: int) -> str:
     else:
         parts.append(f'<p class="note">No dated articles stored ({monthly.undated} undated).</p>')
     parts.append("<h3>Runs</h3>")
-    finished = [run for run in reversed(section.runs) if run.finished]
+    finished = [run for run in section.runs if run.finished][:CHART_RUNS]
     if finished:
-        parts.append(
-            f"<figure>{runs_chart(finished, section.timezone, f'chart-runs-{number}')}</figure>"
-        )
+        chart = runs_chart(finished[::-1], section.timezone, f"chart-runs-{number}")
+        parts.append(f"<figure>{chart}</figure>")
     if section.runs:
-        parts.append(_runs_table(section.runs, section.timezone))
+        parts.append(_runs_table(section.runs[:TABLE_RUNS], section.timezone))
+        if len(section.runs) > TABLE_RUNS:
+            parts.append(
+                f'<p class="note">The newest {TABLE_RUNS} of {len(section.runs)} runs '
+                f"(<code>scrapy runs</code> lists them all).</p>"
+            )
     else:
         parts.append('<p class="note">No runs recorded.</p>')
     latest = section.latest
