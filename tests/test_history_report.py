@@ -29,6 +29,7 @@ from crawler.commands.report import build_sections
 from crawler.commands.runs import text_lines
 from crawler.history import (
     NO_CATEGORY,
+    MonthlyCounts,
     known_sites,
     load_runs,
     month_range,
@@ -37,7 +38,7 @@ from crawler.history import (
     run_rejects,
     summarize_run,
 )
-from crawler.html_report import render_report
+from crawler.html_report import TABLE_RUNS, SiteSection, render_report
 from pipelines.storage.store import ArticleStore
 from tests.crawl_runner import PROJECT_ROOT, run_crawl
 from tests.replica.server import ReplicaServer
@@ -519,3 +520,51 @@ def test_an_unreachable_database_is_one_line_without_its_password_and_exit_1(
     assert line.startswith(f"{command} failed: storage open failed on ")
     assert "s3cr3t-pw" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_report_of_many_runs_charts_them_as_areas_and_lists_the_newest() -> None:
+    started = datetime(2025, 1, 1, tzinfo=UTC)
+    runs = [
+        summarize_run(
+            f"run-{i:03d}",
+            "hepza",
+            "failed" if i % 10 == 0 else "succeeded",
+            started_at=started + timedelta(hours=4 * i),
+            finished_at=started + timedelta(hours=4 * i, minutes=1),
+            report={"counts": {"stored_new": i % 5, "requests": 40}, "coverage": {"title": 1.0}},
+        )
+        for i in range(120)
+    ][::-1]
+    months = month_range("2015-01", "2024-12")
+    monthly = MonthlyCounts("hepza", months, {"Tin tức": [1] * len(months)}, 0)
+    section = SiteSection("hepza", "Asia/Ho_Chi_Minh", monthly, runs, (0, []), (0, []))
+    page = render_report([section], "sqlite:///x", started)
+    assert f"The newest {TABLE_RUNS} of 120 runs" in page
+    root = lxml.html.document_fromstring(page)
+    assert len(root.xpath("//table[1]/tbody/tr")) == TABLE_RUNS
+    assert (
+        root.xpath("//table[1]/tbody/tr[1]/td[1]")[0].text_content() == "2025-01-21 03:00:00 +0700"
+    )
+    for chart in ("chart-months-1", "chart-runs-1"):
+        [svg] = root.xpath(f"//*[@id='{chart}']")
+        # one filled area per series, not one rectangle per month or run
+        # (bars would be a patch per run: 120 runs x 3 series, 120 months)
+        assert len(svg.xpath(".//*[starts-with(@id, 'patch_')]")) < 60
+        assert len(lxml.html.tostring(svg)) < 400_000
+
+
+def test_report_to_a_place_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hepza.sqlite3'}"
+    store = ArticleStore(url)
+    started = datetime(2026, 11, 30, 4, tzinfo=UTC)
+    store.start_run("run-1", started, {}, site="hepza")
+    store.finish_run("run-1", started, "succeeded", {}, {"counts": {"stored_new": 1}}, site="hepza")
+    store.close()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    target = blocker / "report.html"
+    result = scrapy(tmp_path, "report", "--output", str(target), "-s", f"DATABASE_URL={url}")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"report: cannot write {target}: ")
+    assert blocker.read_text(encoding="utf-8") == "not a directory"
