@@ -1,0 +1,162 @@
+"""``scrapy runs``: past runs from ``crawl_runs``, newest first.
+
+Text (default): one line per run: its id, site, start (the site's local time and UTC),
+duration, outcome, new/changed/rejected articles, requests, errors (failed requests plus
+spider exceptions) and field coverage; a failed run's reasons follow on indented lines. A
+run still running or abandoned has no counts (``-``). ``--format jsonl``: one JSON object
+per run (``RunSummary.as_json``).
+
+A database without runs prints ``runs: no runs yet in <database>`` on stderr and exits 0:
+nothing went wrong, there is nothing to list. A database file that does not exist or holds no
+crawler tables, or a ``--site`` the database does not know, is refused (exit 2); a database
+that does not answer is one line, exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from crawler.commands.export import missing_database
+from crawler.config import ConfigError
+from crawler.history import (
+    RunSummary,
+    format_coverage,
+    format_duration,
+    known_sites,
+    load_runs,
+    local_time,
+)
+from crawler.paths import resolve_output_paths
+from crawler.sites.profile import find_profile, profile_dirs
+from pipelines.storage.secrets import install_redaction, redact_url
+from pipelines.storage.store import ArticleStore, StorageError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scrapy.settings import BaseSettings
+
+FORMATS = ("text", "jsonl")
+
+
+def one_line(message: object) -> str:
+    """A driver's multi-line message as the one line a command prints."""
+    return " ".join(str(message).split())
+
+
+def positive_int(option: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise UsageError(f"{option} wants a whole number of at least 1, got {value!r}")
+    return number
+
+
+def site_timezone(settings: BaseSettings, site: str) -> str:
+    """The zone a site's local times are shown in: its profile's, else SITE_TIMEZONE."""
+    try:
+        return find_profile(site, profile_dirs(settings)).timezone
+    except ConfigError:
+        # a portal crawled without a profile (the generic spider)
+        return str(settings.get("SITE_TIMEZONE") or "Asia/Ho_Chi_Minh")
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def text_lines(run: RunSummary, timezone: str) -> list[str]:
+    local = local_time(run.started_at, timezone)
+    line = (
+        f"{run.run_id}  {run.site}  {local:%Y-%m-%d %H:%M:%S%z} "
+        f"({run.started_at:%Y-%m-%d %H:%M:%S} UTC)  {format_duration(run.duration_seconds)}  "
+        f"{run.outcome}  new {_number(run.new)}, changed {_number(run.changed)}, "
+        f"rejected {_number(run.rejected)}, requests {_number(run.requests)}, "
+        f"errors {_number(run.errors)}  coverage: {format_coverage(run.coverage)}"
+    )
+    return [line, *(f"    failure: {reason}" for reason in run.failures)]
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
+
+    def syntax(self) -> str:
+        return "[--last N] [--site NAME] [--format text|jsonl]"
+
+    def short_desc(self) -> str:
+        return "List past crawl runs, newest first"
+
+    def long_desc(self) -> str:
+        return (
+            "List the runs recorded in the database (DATABASE_URL), newest first: start in the "
+            "site's time and UTC, duration, outcome, new/changed/rejected articles, requests, "
+            "errors, field coverage and a failed run's reasons. --last N keeps the newest N, "
+            "--site one site's runs, --format jsonl one JSON object per run. A database "
+            "without runs says so on stderr (exit status 0)."
+        )
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--last", metavar="N", default=None)
+        parser.add_argument("--site", metavar="NAME", default=None)
+        parser.add_argument("-f", "--format", dest="format", choices=FORMATS, default="text")
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        resolve_output_paths(self.settings)
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        if args:
+            raise UsageError(f"unexpected arguments: {' '.join(args)}")
+        last = positive_int("--last", opts.last) if opts.last is not None else None
+        database_url = self.settings.get("DATABASE_URL")
+        if not database_url:
+            raise UsageError("DATABASE_URL is empty")
+        install_redaction(url=database_url)
+        missing = missing_database(database_url)
+        if missing:
+            print(f"runs: {missing}", file=sys.stderr)
+            self.exitcode = 2
+            return
+        try:
+            store = ArticleStore(database_url)
+            try:
+                with store.guard("runs"):
+                    if opts.site is not None and opts.site not in known_sites(store.engine):
+                        held = ", ".join(known_sites(store.engine)) or "none"
+                        print(
+                            f"runs: --site {opts.site!r}: the database holds no runs or articles "
+                            f"of that site (sites: {held})",
+                            file=sys.stderr,
+                        )
+                        self.exitcode = 2
+                        return
+                    runs = load_runs(store.engine, opts.site, last)
+            finally:
+                store.close()
+        except StorageError as exc:
+            print(f"runs failed: {one_line(exc)}", file=sys.stderr)
+            self.exitcode = 1
+            return
+        if not runs:
+            where = f" of {opts.site}" if opts.site else ""
+            print(f"runs: no runs{where} yet in {redact_url(database_url)}", file=sys.stderr)
+            return
+        zones: dict[str, str] = {}
+        for run in runs:
+            timezone = zones.setdefault(run.site, site_timezone(self.settings, run.site))
+            if opts.format == "jsonl":
+                print(json.dumps(run.as_json(timezone), ensure_ascii=False))
+            else:
+                print("\n".join(text_lines(run, timezone)))
