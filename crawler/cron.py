@@ -232,6 +232,17 @@ def report_summary(report: dict[str, Any] | None) -> tuple[list[str], str]:
     )
 
 
+def undelivered_alerts(report: dict[str, Any] | None) -> list[str]:
+    """The errors of the run's alerts that did not go out (crawler/extensions/alerts.py)."""
+    alerts = (report or {}).get("alerts")
+    deliveries = alerts.get("deliveries") if isinstance(alerts, dict) else None
+    return [
+        str(delivery.get("error"))
+        for delivery in deliveries or []
+        if isinstance(delivery, dict) and not delivery.get("delivered")
+    ]
+
+
 def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[str]]:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -402,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reasons:
             outcome += ": " + "; ".join(reasons)
         summary = f"{outcome}; {counts}; exit code {exit_code}; log {paths.log_file}"
+        undelivered = undelivered_alerts(report)
+        if undelivered:
+            summary += "; alert not delivered: " + "; ".join(undelivered)
         if report is not None:
             summary += f"; report {report_file}"
         run.log(summary, "INFO" if exit_code == 0 else "ERROR")

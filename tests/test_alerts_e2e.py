@@ -127,27 +127,36 @@ def test_dead_alert_channels_on_a_good_run_keep_it_succeeded(tmp_path: Path) -> 
     assert second.log.count("alert not delivered") == 2
 
 
+def _hepza_run(out: Path, alerts: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``hepza-run`` of a site that cannot be reached, with these alert settings."""
+    settings = {**FAST_SETTINGS, "RETRY_TIMES": "0", "FEEDS": "{}", **alerts}
+    args = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
+    args += ["-a", f"base_url=http://127.0.0.1:{free_port()}"]
+    for name, value in settings.items():
+        args += ["-s", f"{name}={value}"]
+    return subprocess.run(
+        args, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
 def test_hepza_run_failure_alerts_through_the_same_path(tmp_path: Path) -> None:
-    out = tmp_path / "out"
     with SmtpSink() as sink, WebhookReceiver() as hook:
-        settings = {
-            **FAST_SETTINGS,
-            "RETRY_TIMES": "0",
-            "FEEDS": "{}",
-            **alert_settings(sink.port, hook.url),
-        }
-        args = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
-        args += ["-a", f"base_url=http://127.0.0.1:{free_port()}"]
-        for name, value in settings.items():
-            args += ["-s", f"{name}={value}"]
-        result = subprocess.run(
-            args, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False
-        )
+        result = _hepza_run(tmp_path / "out", alert_settings(sink.port, hook.url))
     assert result.returncode == 1, result.stderr[-3000:]
     assert "hepza-run: failed" in result.stdout
     assert len(sink.messages) == 1
     assert len(hook.bodies) == 1
     assert UNREACHABLE in json.loads(hook.bodies[0])["text"]
+    assert "alert not delivered" not in result.stdout
+
+
+def test_hepza_run_summary_names_an_alert_that_did_not_go_out(tmp_path: Path) -> None:
+    dead_smtp = free_port()
+    result = _hepza_run(tmp_path / "out", alert_settings(dead_smtp, ""))
+    assert result.returncode == 1, result.stderr[-3000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("hepza-run: failed: ")
+    assert f"; alert not delivered: e-mail via 127.0.0.1:{dead_smtp} failed" in summary
 
 
 def test_a_bad_alert_setting_stops_the_crawl_before_it_starts(tmp_path: Path) -> None:
