@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -39,10 +40,31 @@ class _Keep:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    """Keeps every message; with ``credentials`` (user, password) it requires AUTH LOGIN/PLAIN
+    (over plain text: the sink has no certificate) and refuses other credentials."""
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self._keep = _Keep()
         self.port = free_port()
-        self._controller = Controller(self._keep, hostname="127.0.0.1", port=self.port)
+        self.logins: list[str] = []
+        params: dict[str, Any] = {}
+        if credentials is not None:
+
+            def authenticate(
+                server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+            ) -> AuthResult:
+                login = auth_data.login.decode()
+                ok = (login, auth_data.password.decode()) == credentials
+                if ok:
+                    self.logins.append(login)
+                return AuthResult(success=ok)
+
+            params = {
+                "authenticator": authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self._controller = Controller(self._keep, hostname="127.0.0.1", port=self.port, **params)
 
     @property
     def messages(self) -> list[EmailMessage]:

@@ -27,7 +27,7 @@ from pipelines.storage.store import ArticleStore
 from tests.alert_receivers import SmtpSink, WebhookReceiver, free_port
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    pass
 
 ALERT = Alert(subject="[hepza-crawler] hepza: run FAILED", text="- the site could not be reached")
 
@@ -120,10 +120,10 @@ def _store_runs(url: str, runs: list[tuple[str, datetime, str, int]]) -> Article
     return store
 
 
-def test_previous_good_run_is_the_newest_succeeded_run_of_the_site(tmp_path: Path) -> None:
+def test_previous_good_run_is_the_newest_succeeded_run_of_the_site(database_url: str) -> None:
     now = datetime(2026, 11, 30, tzinfo=UTC)
     store = _store_runs(
-        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        database_url,
         [
             ("old", now - timedelta(days=3), "succeeded", 5),
             ("good", now - timedelta(days=2), "succeeded", 0),
@@ -139,11 +139,11 @@ def test_previous_good_run_is_the_newest_succeeded_run_of_the_site(tmp_path: Pat
 
 
 def test_no_new_article_for_n_days_is_a_reason_only_when_the_history_covers_them(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
     now = datetime(2026, 11, 30, tzinfo=UTC)
     store = _store_runs(
-        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        database_url,
         [
             ("first", now - timedelta(days=10), "succeeded", 50),
             ("quiet", now - timedelta(days=2), "succeeded", 0),
@@ -157,10 +157,10 @@ def test_no_new_article_for_n_days_is_a_reason_only_when_the_history_covers_them
     store.close()
 
 
-def test_a_new_article_within_the_days_gives_no_reason(tmp_path: Path) -> None:
+def test_a_new_article_within_the_days_gives_no_reason(database_url: str) -> None:
     now = datetime(2026, 11, 30, tzinfo=UTC)
     store = _store_runs(
-        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        database_url,
         [("first", now - timedelta(days=10), "succeeded", 50), ("this", now, "succeeded", 1)],
     )
     assert no_new_articles(store.engine, "hepza", "this", 3, now) is None
@@ -195,6 +195,24 @@ def test_send_email_delivers_one_message_to_every_recipient() -> None:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     assert "the site could not be reached" in body.get_content()
+
+
+# The sink takes AUTH over plain text (it has no certificate), which aiosmtpd warns about.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")
+def test_send_email_logs_in_with_the_user_and_the_password_from_the_environment() -> None:
+    with SmtpSink(credentials=("ops", "s3cret")) as sink:
+        settings = Settings(
+            {
+                "ALERT_EMAIL_TO": "ops@example.org",
+                "ALERT_SMTP_HOST": "127.0.0.1",
+                "ALERT_SMTP_PORT": str(sink.port),
+                "ALERT_SMTP_USER": "ops",
+            }
+        )
+        send_email(ALERT, parse_alert_config(settings, {"HEPZA_ALERT_SMTP_PASSWORD": "s3cret"}))
+    assert sink.logins == ["ops"]
+    assert len(sink.messages) == 1
 
 
 def test_send_email_to_a_dead_smtp_server_raises_one_line_naming_it() -> None:
