@@ -9,11 +9,12 @@ the JSON Slack incoming webhooks and Teams workflows take. A sender that fails r
 The extension that calls them is ``crawler/extensions/alerts.py``.
 
 Why not spidermon (1.27, which installs with Scrapy 2.19): its SMTP action hands the message to
-Scrapy's MailSender and drops the Deferred, so a delivery that fails is invisible to the run
-(and one started at engine_stopped may never finish before the reactor stops); it refuses an
-SMTP relay without a login; its Slack action needs a Slack API token (no incoming webhooks,
-no Teams); its monitors would judge coverage a second time beside the run owner; and its
-``monitoring`` extra brings some 30 packages (boto, scrapinghub, sentry-sdk...).
+``scrapy.mail.MailSender`` (deprecated in Scrapy 2.19) and drops the Deferred, so against a dead
+SMTP server the action reports "OK" while MailSender logs a traceback: the run cannot know its
+alert was lost. It also refuses an SMTP relay without a login; its Slack action needs a Slack
+API token (no incoming webhooks, no Teams); its monitors would judge coverage a second time
+beside the run owner; and its ``monitoring`` extra brings some 30 packages (boto, scrapinghub,
+sentry-sdk...).
 """
 
 from __future__ import annotations
