@@ -29,7 +29,10 @@ from tests.alert_receivers import SmtpSink, WebhookReceiver, free_port
 if TYPE_CHECKING:
     pass
 
-ALERT = Alert(subject="[hepza-crawler] hepza: run FAILED", text="- the site could not be reached")
+ALERT = Alert(
+    subject="[hepza-crawler] hepza: run FAILED",
+    text="- the site could not be reached\n- coverage of category (Tin tức đầu tư) fell",
+)
 
 
 def config(**values: str) -> AlertConfig:
@@ -195,6 +198,7 @@ def test_send_email_delivers_one_message_to_every_recipient() -> None:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     assert "the site could not be reached" in body.get_content()
+    assert "Tin tức đầu tư" in body.get_content()
 
 
 # The sink takes AUTH over plain text (it has no certificate), which aiosmtpd warns about.
@@ -242,6 +246,7 @@ def test_post_webhook_sends_slack_compatible_text_json() -> None:
     assert list(payload) == ["text"]
     assert payload["text"].startswith(ALERT.subject)
     assert "the site could not be reached" in payload["text"]
+    assert "Tin tức đầu tư" in payload["text"]
     assert receiver.content_types[0].startswith("application/json")
 
 
