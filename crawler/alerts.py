@@ -38,7 +38,7 @@ from crawler.config import ConfigError, parse_number
 from pipelines.storage.models import CrawlRun
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from scrapy.settings import BaseSettings
     from sqlalchemy.engine import Engine
@@ -226,6 +226,43 @@ def build_alert(report: Mapping[str, Any], outcome: str, reasons: list[str]) -> 
 
 
 # --- the senders ----------------------------------------------------------------------------
+
+
+def alert_channels(config: AlertConfig) -> list[tuple[str, Callable[[Alert], None]]]:
+    """(channel as logs name it, sender) for every channel the settings turn on."""
+    channels: list[tuple[str, Callable[[Alert], None]]] = []
+    if config.email_to:
+        channels.append(
+            (f"e-mail to {', '.join(config.email_to)}", lambda a: send_email(a, config))
+        )
+    if config.webhook_url:
+        url = config.webhook_url
+        channels.append(
+            (f"webhook {webhook_place(url)}", lambda a: post_webhook(a, url, config.timeout))
+        )
+    return channels
+
+
+def alert_unstarted_run(
+    settings: BaseSettings, environ: Mapping[str, str], spider_name: str, reason: str
+) -> list[str]:
+    """Alert about a crawl that failed before it started (its database cannot be reached):
+    no run report will hold it. Returns one line per alert that could not be delivered."""
+    try:
+        config = parse_alert_config(settings, environ)
+    except ConfigError:
+        return []  # the preflight stops on a bad alert setting before it tries the database
+    alert = Alert(
+        subject=f"[hepza-crawler] {spider_name}: run FAILED",
+        text=f"The crawl of {spider_name} could not start:\n\n- {reason}",
+    )
+    errors = []
+    for channel, send in alert_channels(config):
+        try:
+            send(alert)
+        except AlertError as exc:
+            errors.append(f"{channel}: {exc}")
+    return errors
 
 
 def send_email(alert: Alert, config: AlertConfig) -> None:

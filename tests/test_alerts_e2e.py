@@ -166,3 +166,46 @@ def test_a_bad_alert_setting_stops_the_crawl_before_it_starts(tmp_path: Path) ->
     assert result.returncode == 2
     assert "scrapy crawl hepza: error: ALERT_SMTP_SECURITY='tls' is not known" in result.log
     assert not (tmp_path / "reports" / "latest.json").exists()
+
+
+def _crawl_with_refused_database(
+    tmp_path: Path, alerts: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl hepza`` whose PostgreSQL refuses connections: it stops before the run
+    starts, so no run report exists to hold the failure."""
+    url = f"postgresql+psycopg://u:pw-4711@127.0.0.1:{free_port()}/db"
+    settings = {"DATABASE_URL": url, "REPORTS_DIR": str(tmp_path / "reports"), **alerts}
+    cmd = [sys.executable, "-m", "scrapy", "crawl", "hepza"]
+    cmd += ["-a", f"base_url=http://127.0.0.1:{free_port()}"]
+    for name, value in settings.items():
+        cmd += ["-s", f"{name}={value}"]
+    return subprocess.run(
+        cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_a_database_that_cannot_be_reached_is_alerted_though_no_run_started(
+    tmp_path: Path,
+) -> None:
+    with SmtpSink() as sink, WebhookReceiver() as hook:
+        result = _crawl_with_refused_database(tmp_path, alert_settings(sink.port, hook.url))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("scrapy crawl hepza: error: the database")
+    assert len(sink.messages) == 1
+    assert len(hook.bodies) == 1
+    text = json.loads(hook.bodies[0])["text"]
+    assert "The crawl of hepza could not start" in text
+    assert "postgresql+psycopg://u:***@127.0.0.1:" in text
+    assert "pw-4711" not in text
+
+
+def test_an_undelivered_alert_of_an_unreachable_database_keeps_exit_1(tmp_path: Path) -> None:
+    dead_smtp = free_port()
+    result = _crawl_with_refused_database(tmp_path, alert_settings(dead_smtp, ""))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("scrapy crawl hepza: error: the database")
+    assert lines[-2].startswith(
+        f"scrapy crawl hepza: alert not delivered: e-mail to ops@example.org: "
+        f"e-mail via 127.0.0.1:{dead_smtp} failed"
+    )

@@ -25,23 +25,18 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.alerts import (
-    Alert,
     AlertConfig,
     AlertError,
+    alert_channels,
     build_alert,
     coverage_drops,
     no_new_articles,
     parse_alert_config,
-    post_webhook,
     previous_good_run,
-    send_email,
-    webhook_place,
 )
 from crawler.extensions.run import RunOwner, records_runs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -109,20 +104,6 @@ class Alerts:
             logger.error("alerts: the run history could not be read: %s", str(exc).splitlines()[0])
         return reasons
 
-    def senders(self) -> list[tuple[str, Callable[[Alert], None]]]:
-        config = self.config
-        senders: list[tuple[str, Callable[[Alert], None]]] = []
-        if config.email_to:
-            senders.append(
-                (f"e-mail to {', '.join(config.email_to)}", lambda a: send_email(a, config))
-            )
-        if config.webhook_url:
-            url = config.webhook_url
-            senders.append(
-                (f"webhook {webhook_place(url)}", lambda a: post_webhook(a, url, config.timeout))
-            )
-        return senders
-
     async def engine_stopped(self) -> None:
         owner = self.crawler.get_extension(RunOwner)
         if owner is None or owner.report is None or owner.outcome is None:
@@ -134,7 +115,7 @@ class Alerts:
         assert stats is not None
         alert = build_alert(owner.report, owner.outcome, reasons)
         deliveries: list[dict[str, Any]] = []
-        for channel, send in self.senders():
+        for channel, send in alert_channels(self.config):
             try:
                 # In a thread: SMTP and HTTP block, the reactor still runs other handlers.
                 await asyncio.to_thread(send, alert)
