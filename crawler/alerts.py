@@ -243,18 +243,23 @@ def alert_channels(config: AlertConfig) -> list[tuple[str, Callable[[Alert], Non
     return channels
 
 
-def alert_unstarted_run(
-    settings: BaseSettings, environ: Mapping[str, str], spider_name: str, reason: str
+def alert_without_report(
+    settings: BaseSettings,
+    environ: Mapping[str, str],
+    spider_name: str,
+    reason: str,
+    *,
+    headline: str = "could not start",
 ) -> list[str]:
-    """Alert about a crawl that failed before it started (its database cannot be reached):
-    no run report will hold it. Returns one line per alert that could not be delivered."""
+    """Alert about a crawl that failed with no run report to hold it (its database cannot be
+    reached; it was killed). Returns one line per alert that could not be delivered."""
     try:
         config = parse_alert_config(settings, environ)
     except ConfigError:
         return []  # the preflight stops on a bad alert setting before it tries the database
     alert = Alert(
         subject=f"[hepza-crawler] {spider_name}: run FAILED",
-        text=f"The crawl of {spider_name} could not start:\n\n- {reason}",
+        text=f"The crawl of {spider_name} {headline}:\n\n- {reason}",
     )
     errors = []
     for channel, send in alert_channels(config):

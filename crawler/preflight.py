@@ -29,7 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from crawler.alerts import alert_unstarted_run, parse_alert_config
+from crawler.alerts import alert_without_report, parse_alert_config
 from crawler.config import (
     ConfigError,
     check_numeric_settings,
@@ -217,7 +217,7 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
         _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
     except DatabaseUnreachable as exc:
         # A failed run that no run report will hold: the operators hear of it now.
-        for error in alert_unstarted_run(settings, os.environ, spider_name, str(exc)):
+        for error in alert_without_report(settings, os.environ, spider_name, str(exc)):
             sys.stderr.write(f"scrapy crawl {spider_name}: alert not delivered: {error}\n")
         _stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
 

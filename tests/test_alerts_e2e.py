@@ -5,6 +5,7 @@ status as they were, recorded in its report (crawler/extensions/alerts.py)."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from tests.alert_receivers import SmtpSink, WebhookReceiver, free_port
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
+from tests.test_cron import Harness
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -209,3 +211,31 @@ def test_an_undelivered_alert_of_an_unreachable_database_keeps_exit_1(tmp_path: 
         f"scrapy crawl hepza: alert not delivered: e-mail to ops@example.org: "
         f"e-mail via 127.0.0.1:{dead_smtp} failed"
     )
+
+
+def test_hepza_run_alerts_about_a_crawl_killed_before_it_could_report(tmp_path: Path) -> None:
+    """The crawl (a stand-in that SIGKILLs itself, as the OOM killer would) leaves no report
+    and sends nothing: the wrapper alerts with the crawl's own alert settings."""
+    harness = Harness(tmp_path)
+    with SmtpSink() as sink, WebhookReceiver() as hook:
+        environ = {"HEPZA_ALERT_WEBHOOK_URL": hook.url}
+        # e-mail from `-s` after `--`, the webhook from the environment: both as the crawl reads
+        smtp = {k: v for k, v in alert_settings(sink.port, "").items() if "WEBHOOK" not in k}
+        args = [arg for name, value in smtp.items() for arg in ("-s", f"{name}={value}")]
+        result = harness.run("--", *args, environ=environ, self_kill="1")
+    assert result.returncode == 128 + signal.SIGKILL
+    assert len(sink.messages) == 1
+    assert len(hook.bodies) == 1
+    text = json.loads(hook.bodies[0])["text"]
+    assert "The crawl of hepza died" in text
+    assert "killed by SIGKILL" in text
+    assert "alert not delivered" not in result.stdout
+
+
+def test_hepza_run_names_an_undelivered_alert_about_a_killed_crawl(tmp_path: Path) -> None:
+    harness = Harness(tmp_path)
+    dead = free_port()
+    environ = {"HEPZA_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{dead}/hook"}
+    result = harness.run(environ=environ, self_kill="1")
+    assert result.returncode == 128 + signal.SIGKILL
+    assert f"; alert not delivered: webhook http://127.0.0.1:{dead}: " in result.stdout
