@@ -9,7 +9,9 @@ stopped by a signal (``interrupted``) is not alerted: someone stopped it.
 
 An alert that cannot be delivered is one ``ERROR`` line, counted in ``alerts/failed`` and kept
 in the report's ``alerts`` section (file and ``crawl_runs``); it never changes the run's outcome
-or exit status.
+or exit status. The failures no run report holds are alerted where they are found, through
+``crawler.alerts.alert_without_report``: a database that cannot be reached (the preflight) and
+a crawl killed before it could report (``hepza-run``).
 """
 
 from __future__ import annotations
