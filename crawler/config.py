@@ -173,6 +173,16 @@ NUMERIC_SETTINGS: dict[str, tuple[type[int] | type[float], float, float | None]]
     "MAX_BODY_CHARS": (int, 1, None),
     "SITEMAP_MAXSIZE": (int, 0, None),
 }
+# Alerts (crawler/alerts.py): 0 is the default port of ALERT_SMTP_SECURITY, and switches the
+# coverage-drop and no-new-articles alerts off.
+NUMERIC_SETTINGS.update(
+    {
+        "ALERT_SMTP_PORT": (int, 0, 65535),
+        "ALERT_TIMEOUT": (float, 0.1, None),
+        "ALERT_COVERAGE_DROP": (float, 0, 1),
+        "ALERT_NO_NEW_DAYS": (int, 0, None),
+    }
+)
 
 
 def parse_number(name: str, value: object) -> float:

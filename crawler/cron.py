@@ -232,6 +232,33 @@ def report_summary(report: dict[str, Any] | None) -> tuple[list[str], str]:
     )
 
 
+def undelivered_alerts(report: dict[str, Any] | None) -> list[str]:
+    """The errors of the run's alerts that did not go out (crawler/extensions/alerts.py)."""
+    alerts = (report or {}).get("alerts")
+    deliveries = alerts.get("deliveries") if isinstance(alerts, dict) else None
+    return [
+        str(delivery.get("error"))
+        for delivery in deliveries or []
+        if isinstance(delivery, dict) and not delivery.get("delivered")
+    ]
+
+
+def alert_killed_crawl(extra: Sequence[str], spider: str, reason: str) -> list[str]:
+    """Alerts for a crawl that died without a report, with the crawl's own alert settings (the
+    project's, the environment's, ``-s ALERT_*`` after ``--``); the errors of those not sent."""
+    # Scrapy only here: the wrapper itself never needs it otherwise.
+    from scrapy.settings import Settings  # noqa: PLC0415
+
+    from crawler.alerts import alert_without_report  # noqa: PLC0415
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    for name in list(settings):
+        if name.startswith("ALERT_") and (value := setting_in_args(extra, name)) is not None:
+            settings.set(name, value, priority="cmdline")
+    return alert_without_report(settings, os.environ, spider, reason, headline="died")
+
+
 def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[str]]:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -402,6 +429,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reasons:
             outcome += ": " + "; ".join(reasons)
         summary = f"{outcome}; {counts}; exit code {exit_code}; log {paths.log_file}"
+        if returncode < 0 and run.child is not None and not run.received:
+            # Killed (SIGKILL, the OOM killer) before it could judge itself and alert.
+            reason = f"{outcome}; the crawl wrote no report (log {paths.log_file})"
+            undelivered = alert_killed_crawl(extra, paths.spider, reason)
+        else:
+            undelivered = undelivered_alerts(report)
+        if undelivered:
+            summary += "; alert not delivered: " + "; ".join(undelivered)
         if report is not None:
             summary += f"; report {report_file}"
         run.log(summary, "INFO" if exit_code == 0 else "ERROR")

@@ -14,6 +14,7 @@ always shown redacted (no password).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from crawler.alerts import alert_without_report, parse_alert_config
 from crawler.config import (
     ConfigError,
     check_numeric_settings,
@@ -189,6 +191,8 @@ def check_run(
     if arguments is not None and hasattr(spidercls, "profile_name"):
         resolve_site(arguments, settings, spidercls.profile_name)
     check_numeric_settings(settings)
+    # E-mail addresses, SMTP security, the webhook URL and the SMTP password's presence.
+    parse_alert_config(settings, os.environ)
     database_value = str(settings.get("DATABASE_URL") or "")
     database = check_database_url(database_value)
     for what, directory in output_places(settings, database):
@@ -212,6 +216,9 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
     except ConfigError as exc:
         _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
     except DatabaseUnreachable as exc:
+        # A failed run that no run report will hold: the operators hear of it now.
+        for error in alert_without_report(settings, os.environ, spider_name, str(exc)):
+            sys.stderr.write(f"scrapy crawl {spider_name}: alert not delivered: {error}\n")
         _stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
 
 

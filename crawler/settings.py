@@ -170,3 +170,20 @@ DOWNLOADER_MIDDLEWARES.update(
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.charset.CharsetProblemMiddleware": 550,
 }
+
+# --- alerts (crawler/extensions/alerts.py) --------------------------------------------------
+# A failed run (and, when set, a coverage drop or no new article for N days) is sent by e-mail
+# and/or to a webhook ({"text": ...}: Slack incoming webhooks, Teams workflows). The SMTP
+# password comes from the environment only (HEPZA_ALERT_SMTP_PASSWORD), never from a setting.
+ALERT_EMAIL_TO = os.environ.get("HEPZA_ALERT_EMAIL_TO", "")
+ALERT_EMAIL_FROM = os.environ.get("HEPZA_ALERT_EMAIL_FROM", "")
+ALERT_SMTP_HOST = os.environ.get("HEPZA_ALERT_SMTP_HOST", "localhost")
+ALERT_SMTP_PORT = os.environ.get("HEPZA_ALERT_SMTP_PORT", "0")
+ALERT_SMTP_SECURITY = os.environ.get("HEPZA_ALERT_SMTP_SECURITY", "none")
+ALERT_SMTP_USER = os.environ.get("HEPZA_ALERT_SMTP_USER", "")
+ALERT_WEBHOOK_URL = os.environ.get("HEPZA_ALERT_WEBHOOK_URL", "")
+ALERT_TIMEOUT = os.environ.get("HEPZA_ALERT_TIMEOUT", "10")
+ALERT_COVERAGE_DROP = os.environ.get("HEPZA_ALERT_COVERAGE_DROP", "0")
+ALERT_NO_NEW_DAYS = os.environ.get("HEPZA_ALERT_NO_NEW_DAYS", "0")
+# After the run owner (500): alerts at engine_stopped, once the run is judged and recorded.
+EXTENSIONS["crawler.extensions.alerts.Alerts"] = 520

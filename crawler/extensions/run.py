@@ -156,6 +156,7 @@ class RunOwner:
         self.site: str | None = None
         self.outcome: str | None = None
         self.report: dict[str, Any] | None = None
+        self.finished_at: datetime | None = None
         settings = crawler.settings
         self.reports_dir = Path(settings.get("REPORTS_DIR"))
         self.thresholds = {k: float(v) for k, v in settings.getdict("COVERAGE_THRESHOLDS").items()}
@@ -272,6 +273,7 @@ class RunOwner:
         stats.set_value("run/outcome", outcome)
         stats.set_value("run/failed", outcome != "succeeded")
         self.outcome, self.report = outcome, report
+        self.finished_at = finished_at
         self._record(run_id, finished_at, outcome, stats.get_stats(), report)
         if outcome == "succeeded":
             logger.info("run %s succeeded: %s", run_id, json.dumps(report["counts"]))
@@ -279,6 +281,33 @@ class RunOwner:
             logger.error("RUN %s %s", run_id, outcome.upper())
             for failure in failures:
                 logger.error("run %s: %s", run_id, failure)
+
+    def amend_report(self, section: str, value: Any) -> None:
+        """Add ``section`` to this run's report (files and ``crawl_runs``) after the run was
+        judged, for what happens after it (alerts): the outcome and exit status stay as they are,
+        and a write that fails now is logged, not a failure of the run."""
+        if self.report is None or self.outcome is None or self.finished_at is None:
+            return
+        self.report[section] = value
+        try:
+            if self.reports_dir.joinpath(f"{self.run_id}.json").is_file():
+                self._write(self.run_id, self.report)
+        except OSError as exc:
+            logger.error("run %s: report %s not written: %s", self.run_id, section, exc)
+        if self.store is None or self.site is None:
+            return
+        assert self.crawler.stats is not None
+        try:
+            plain = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
+            self.store.finish_run(
+                self.run_id, self.finished_at, self.outcome, plain, self.report, site=self.site
+            )
+        except StorageError as exc:
+            logger.error(
+                "run %s: report %s not recorded in crawl_runs: %s", self.run_id, section, exc
+            )
+        finally:
+            self.store.close()
 
     def _unwritable(self, exc: OSError) -> None:
         fail_run(
