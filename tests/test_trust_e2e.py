@@ -179,6 +179,28 @@ def test_report_that_cannot_be_written_still_fails_the_exit_status(tmp_path: Pat
     assert "cannot write the run report" in report
 
 
+def test_run_the_database_refuses_to_record_says_failed_in_its_report_too(tmp_path: Path) -> None:
+    # The schema exists; the database then refuses to record any run's end (a trigger), so the
+    # report, written before the row, must not be left saying the run succeeded.
+    database = tmp_path / "hepza.sqlite3"
+    ArticleStore(f"sqlite:///{database}").close()
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse_run_end BEFORE UPDATE ON crawl_runs "
+            "WHEN NEW.outcome IS NOT NULL BEGIN SELECT RAISE(ABORT, 'runs are read-only'); END"
+        )
+    with ReplicaServer(ReplicaConfig(articles=10)) as server:
+        result = run_crawl(server.url, tmp_path)
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.report["outcome"] == "failed"
+    assert any(
+        "not recorded in crawl_runs" in f and "runs are read-only" in f
+        for f in result.report["failures"]
+    )
+    [(outcome,)] = list(sqlite3.connect(database).execute("SELECT outcome FROM crawl_runs"))
+    assert outcome == "running"  # the next run marks it abandoned
+
+
 # --- finding 7: side commands are side-effect free ------------------------------------------------
 
 

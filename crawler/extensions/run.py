@@ -274,7 +274,16 @@ class RunOwner:
         stats.set_value("run/failed", outcome != "succeeded")
         self.outcome, self.report = outcome, report
         self.finished_at = finished_at
-        self._record(run_id, finished_at, outcome, stats.get_stats(), report)
+        if not self._record(run_id, finished_at, outcome, stats.get_stats(), report):
+            # The report already written must not say otherwise than the exit status.
+            outcome, failures, report = self._judge(spider, reason, run_id, finished_at)
+            stats.set_value("run/outcome", outcome)
+            stats.set_value("run/failed", True)
+            self.outcome, self.report = outcome, report
+            try:
+                self._write(run_id, report)
+            except OSError as exc:
+                logger.error("run %s: report not rewritten: %s", run_id, exc)
         if outcome == "succeeded":
             logger.info("run %s succeeded: %s", run_id, json.dumps(report["counts"]))
         else:
@@ -370,18 +379,20 @@ class RunOwner:
         outcome: str,
         stats: dict[str, Any],
         report: dict[str, Any],
-    ) -> None:
+    ) -> bool:
+        """Whether the run's row holds its outcome (or there is no store to hold it)."""
         store = self.store
         if store is None:
-            return
+            return True
         assert self.site is not None
         try:
             plain = json.loads(json.dumps(stats, default=str))
             store.finish_run(run_id, finished_at, outcome, plain, report, site=self.site)
         except StorageError as exc:
-            # The report file says it; the exit status says it too.
-            logger.error("run %s: not recorded in crawl_runs: %s", run_id, exc)
-            assert self.crawler.stats is not None
-            self.crawler.stats.set_value("run/failed", True)
+            fail_run(
+                self.crawler, "run_not_recorded", f"the run is not recorded in crawl_runs: {exc}"
+            )
+            return False
         finally:
             store.close()
+        return True
