@@ -51,6 +51,15 @@ def parse_robots_sitemaps(text: str, base_url: str) -> list[str]:
     return urls
 
 
+def _absolute(base_url: str, url: str) -> str:
+    # Sitemaps write absolute URLs: urljoin (a parse and a rebuild of each) only for the rest.
+    # What urljoin would still change in an absolute URL (an empty "?" or "#") the frontier's
+    # normalization removes anyway.
+    if url.startswith(("https://", "http://")):
+        return url
+    return urljoin(base_url, url)
+
+
 def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
@@ -105,18 +114,18 @@ class SitemapStream:
         name = _local(elem.tag)
         if name == "sitemap" and self.kind == "sitemapindex":
             loc = _child_text(elem, "loc")
-            return urljoin(self.base_url, loc) if loc else None
+            return _absolute(self.base_url, loc) if loc else None
         if name != "url" or self.kind != "urlset":
             return None
         loc = _child_text(elem, "loc")
         if not loc:
             return None
-        url = urljoin(self.base_url, loc)
+        url = _absolute(self.base_url, loc)
         alternates = []
         for link in elem:
             href = link.get("href")
             if href and _local(link.tag) == "link":
-                href = urljoin(self.base_url, href)
+                href = _absolute(self.base_url, href)
                 # The same string object as the entry's URL when it is (x-default often is).
                 alternates.append(
                     (sys.intern(link.get("hreflang", "")), url if href == url else href)
