@@ -156,9 +156,9 @@ def remove_dot_segments(path: str) -> str:
 _KEPT_HEX = "|".join(f"{byte:02X}" for byte in sorted(_RESERVED))
 _NORMAL_URL = re.compile(
     r"(?P<scheme>https?)://[a-z0-9.-]+(?::(?P<port>[1-9][0-9]{0,4}))?"
-    rf"(?P<path>/(?:[A-Za-z0-9_.~{re.escape(_PATH_SAFE.replace(';', ''))}-]"
-    rf"|%[89A-F][0-9A-F]|%(?:{_KEPT_HEX}))*)"
-    rf"(?:\?(?:[A-Za-z0-9_.~{re.escape(_QUERY_SAFE)}-]|%[89A-F][0-9A-F]|%(?:{_KEPT_HEX}))+)?"
+    rf"(?P<path>/(?:[A-Za-z0-9_.~{re.escape(_PATH_SAFE.replace(';', ''))}-]++"
+    rf"|%[89A-F][0-9A-F]|%(?:{_KEPT_HEX}))*+)"
+    rf"(?:\?(?:[A-Za-z0-9_.~{re.escape(_QUERY_SAFE)}-]++|%[89A-F][0-9A-F]|%(?:{_KEPT_HEX}))++)?"
 )
 
 

@@ -60,8 +60,19 @@ def _absolute(base_url: str, url: str) -> str:
     return urljoin(base_url, url)
 
 
+# Every element of a sitemap has one of a handful of tags: each is split once.
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+    if not isinstance(tag, str):
+        return ""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL_NAMES) < 64:  # a hostile sitemap's made-up tags are not kept
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 class SitemapStream:
@@ -77,11 +88,13 @@ class SitemapStream:
 
     def __iter__(self) -> Iterator[str | SitemapEntry]:
         # Liferay answers an empty sub-sitemap with a blank body.
-        if not self.body.strip():
+        if not self.body or self.body.isspace():
             return
+        # End events only (half the events of a start/end walk): the root is the first ended
+        # element's topmost ancestor, and an entry is a child of the root.
         events = etree.iterparse(
             BytesIO(self.body),
-            events=("start", "end"),
+            events=("end",),
             recover=True,
             resolve_entities=False,
             no_network=True,
@@ -90,15 +103,17 @@ class SitemapStream:
         )
         root: etree._Element | None = None
         try:
-            for event, elem in events:
+            for _, elem in events:
+                parent = elem.getparent()
                 if root is None:
                     root = elem
-                    name = _local(elem.tag)
+                    while (above := root.getparent()) is not None:
+                        root = above
+                    name = _local(root.tag)
                     self.kind = name if name in {"sitemapindex", "urlset"} else ""
                     if not self.kind:
                         return
-                    continue
-                if event == "start" or elem.getparent() is not root:
+                if parent is not root:
                     continue
                 found = self._read(elem)
                 # The element and every sibling before it are done: free them.
@@ -113,24 +128,33 @@ class SitemapStream:
     def _read(self, elem: etree._Element) -> str | SitemapEntry | None:
         name = _local(elem.tag)
         if name == "sitemap" and self.kind == "sitemapindex":
-            loc = _child_text(elem, "loc")
-            return _absolute(self.base_url, loc) if loc else None
+            sitemap = _child_text(elem, "loc")
+            return _absolute(self.base_url, sitemap) if sitemap else None
         if name != "url" or self.kind != "urlset":
             return None
-        loc = _child_text(elem, "loc")
+        # One pass over the entry's children: its loc, lastmod and alternates.
+        loc: str | None = None
+        lastmod: str | None = None
+        links: list[tuple[str, str]] = []
+        for child in elem:
+            child_name = _local(child.tag)
+            if child_name == "link":
+                href = child.get("href")
+                if href:
+                    links.append((child.get("hreflang", ""), href))
+            elif child_name == "loc" and loc is None:
+                loc = (child.text or "").strip()
+            elif child_name == "lastmod" and lastmod is None:
+                lastmod = (child.text or "").strip()
         if not loc:
             return None
         url = _absolute(self.base_url, loc)
         alternates = []
-        for link in elem:
-            href = link.get("href")
-            if href and _local(link.tag) == "link":
-                href = _absolute(self.base_url, href)
-                # The same string object as the entry's URL when it is (x-default often is).
-                alternates.append(
-                    (sys.intern(link.get("hreflang", "")), url if href == url else href)
-                )
-        return SitemapEntry(url, _child_text(elem, "lastmod") or None, alternates)
+        for hreflang, link in links:
+            href = _absolute(self.base_url, link)
+            # The same string object as the entry's URL when it is (x-default often is).
+            alternates.append((sys.intern(hreflang), url if href == url else href))
+        return SitemapEntry(url, lastmod or None, alternates)
 
 
 def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:
