@@ -206,6 +206,21 @@ def _normalize(url: str, unicode_nfc: bool) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def _split_normal(url: str) -> tuple[str, str, str, str]:
+    """``urlsplit`` of a URL normalize_url returned (no fragment; a path after any host),
+    without urlsplit's generic work: (scheme, netloc, path, query)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DEFAULT_PORTS:
+        parts = urlsplit(url)
+        return parts.scheme, parts.netloc, parts.path, parts.query
+    netloc, slash, tail = rest.partition("/")
+    if "?" in netloc or "#" in netloc:
+        parts = urlsplit(url)
+        return parts.scheme, parts.netloc, parts.path, parts.query
+    path, _, query = (slash + tail).partition("?")
+    return scheme, netloc, path, query
+
+
 def _strip_locale(path: str) -> str:
     return split_locale_prefix(path)[1]
 
@@ -231,16 +246,15 @@ def _article_match(path: str) -> re.Match[str] | None:
 
 @lru_cache(maxsize=1 << 16)
 def is_article_url(url: str) -> bool:
-    path = _strip_locale(urlsplit(normalize_url(url)).path)
+    path = _strip_locale(_split_normal(normalize_url(url))[2])
     match = _article_match(path)
     return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
 
 
 @lru_cache(maxsize=1 << 16)
 def canonical_article_url(url: str) -> str:
-    parts = urlsplit(normalize_url(url, unicode_nfc=True))
-    path = _strip_locale(parts.path)
-    query = parts.query
+    scheme, netloc, path, query = _split_normal(normalize_url(url, unicode_nfc=True))
+    path = _strip_locale(path)
     match = _article_match(path)
     if match is not None:
         site = match["site"]
@@ -251,7 +265,7 @@ def canonical_article_url(url: str) -> str:
         query = ""
     elif len(path) > 1:
         path = path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 @lru_cache(maxsize=1 << 16)

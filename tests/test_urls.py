@@ -15,6 +15,7 @@ from pipelines.urls import (
     PROBLEM_CODES,
     UrlNormalizationPipeline,
     _normalize,
+    _split_normal,
     article_id,
     canonical_article_url,
     is_article_url,
@@ -358,3 +359,10 @@ def test_normalize_url_keeps_a_normal_vietnamese_url_as_the_same_string() -> Non
 def test_canonical_article_url_lowers_ascii_but_not_escapes_of_a_normal_slug() -> None:
     assert canonical_article_url(f"{HOST}/w/Tin-%C4%90ang") == f"{HOST}/w/tin-%C4%90ang"
     assert canonical_article_url(f"{HOST}/w/tin-%C4%90ang") == f"{HOST}/w/tin-%C4%90ang"
+
+
+@settings(max_examples=1000)
+@given(head=URL_HEADS, pieces=st.lists(URL_PIECES, max_size=8), nfc=st.booleans())
+def test_split_of_a_normalized_url_is_urlsplit(head: str, pieces: list[str], nfc: bool) -> None:
+    url = normalize_url(head + "/" + "".join(pieces), unicode_nfc=nfc)
+    assert _split_normal(url) == tuple(urlsplit(url))[:4]

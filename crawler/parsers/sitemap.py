@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -90,11 +91,12 @@ class SitemapStream:
         # Liferay answers an empty sub-sitemap with a blank body.
         if not self.body or self.body.isspace():
             return
-        # End events only (half the events of a start/end walk): the root is the first ended
-        # element's topmost ancestor, and an entry is a child of the root.
+        # The end of each entry only (lxml filters the events, not Python): the root is the
+        # first entry's topmost ancestor, or, when no entry came, the document's root.
         events = etree.iterparse(
             BytesIO(self.body),
             events=("end",),
+            tag=("{*}url", "{*}sitemap"),
             recover=True,
             resolve_entities=False,
             no_network=True,
@@ -109,9 +111,7 @@ class SitemapStream:
                     root = elem
                     while (above := root.getparent()) is not None:
                         root = above
-                    name = _local(root.tag)
-                    self.kind = name if name in {"sitemapindex", "urlset"} else ""
-                    if not self.kind:
+                    if not self._kind_of(root):
                         return
                 if parent is not root:
                     continue
@@ -124,6 +124,14 @@ class SitemapStream:
                     yield found
         except etree.XMLSyntaxError:
             pass
+        if root is None:
+            with contextlib.suppress(AttributeError, etree.XMLSyntaxError):
+                self._kind_of(events.root)
+
+    def _kind_of(self, root: etree._Element | None) -> str:
+        name = _local(root.tag) if root is not None else ""
+        self.kind = name if name in {"sitemapindex", "urlset"} else ""
+        return self.kind
 
     def _read(self, elem: etree._Element) -> str | SitemapEntry | None:
         name = _local(elem.tag)
