@@ -118,8 +118,14 @@ class Frontier:
         return canonical_url(url)
 
     def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}".lower() == self.origin
+        # Asked for every URL met: the usual absolute URL skips urlsplit (its netloc ends at
+        # the first "/", "?" or "#").
+        scheme, sep, rest = url.partition("://")
+        netloc = rest.partition("/")[0]
+        if not sep or "?" in netloc or "#" in netloc:
+            parts = urlsplit(url)
+            scheme, netloc = parts.scheme, parts.netloc
+        return f"{scheme}://{netloc}".lower() == self.origin
 
     @staticmethod
     def skipped(url: str) -> bool:
