@@ -34,7 +34,7 @@ from pipelines.dates import DateParseError, parse_display_date, parse_machine_da
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import date, tzinfo
+    from datetime import date, datetime, tzinfo
 
     from crawler.crawl_state import CrawlState
     from crawler.items import ListingHint
@@ -97,6 +97,9 @@ class Frontier:
         self._navigation_started = False
         self._deferred_pages: list[str] = []
         self._deferred_articles: list[str] = []
+        # The last sitemap lastmod parsed: an article's URLs (each locale, each of its entries)
+        # come one after another with the same lastmod.
+        self._last_lastmod: tuple[str, datetime | None] | None = None
 
     @property
     def mode(self) -> str:
@@ -115,8 +118,14 @@ class Frontier:
         return canonical_url(url)
 
     def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}".lower() == self.origin
+        # Asked for every URL met: the usual absolute URL skips urlsplit (its netloc ends at
+        # the first "/", "?" or "#").
+        scheme, sep, rest = url.partition("://")
+        netloc = rest.partition("/")[0]
+        if not sep or "?" in netloc or "#" in netloc:
+            parts = urlsplit(url)
+            scheme, netloc = parts.scheme, parts.netloc
+        return f"{scheme}://{netloc}".lower() == self.origin
 
     @staticmethod
     def skipped(url: str) -> bool:
@@ -246,13 +255,21 @@ class Frontier:
         if known is None:
             return True
         if lastmod and known.modified_at is not None:
-            try:
-                changed = parse_machine_date(lastmod, self.tz).value
-            except DateParseError:
+            changed = self._lastmod_time(lastmod)
+            if changed is None:
                 return False
             # Liferay rounds lastmod to the second; anything newer is an edit.
             return changed > known.modified_at + timedelta(seconds=1)
         return bool(lastmod) and known.modified_at is None
+
+    def _lastmod_time(self, lastmod: str) -> datetime | None:
+        if self._last_lastmod is None or self._last_lastmod[0] != lastmod:
+            try:
+                value: datetime | None = parse_machine_date(lastmod, self.tz).value
+            except DateParseError:
+                value = None
+            self._last_lastmod = (lastmod, value)
+        return self._last_lastmod[1]
 
     def _known(self, key: str) -> KnownArticle | None:
         return self.stored.known.get(key) if self.stored is not None else None

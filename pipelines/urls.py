@@ -167,6 +167,40 @@ def remove_dot_segments(path: str) -> str:
     return "/" + joined if path.startswith("/") else joined
 
 
+# A URL that normalize_url returns unchanged: lower-case scheme and host, a port only when not
+# the default one, no dot segment, no path parameter (";jsessionid"), no fragment, a non-empty
+# query if any, and only characters quote() keeps or escapes it would write itself (upper-case
+# hex of a non-ASCII byte, or of a reserved byte, which is kept). Sitemaps and stored URLs are
+# nearly all of this form: they skip the decode/re-encode of every escape.
+_KEPT_HEX = "|".join(f"{byte:02X}" for byte in sorted(_RESERVED))
+_NORMAL_URL = re.compile(
+    r"(?P<scheme>https?)://[a-z0-9.-]+(?::(?P<port>[1-9][0-9]{0,4}))?"
+    rf"(?P<path>/(?:[A-Za-z0-9_.~{re.escape(_PATH_SAFE.replace(';', ''))}-]++"
+    rf"|%[89A-F][0-9A-F]|%(?:{_KEPT_HEX}))*+)"
+    rf"(?:\?(?:[A-Za-z0-9_.~{re.escape(_QUERY_SAFE)}-]++|%[89A-F][0-9A-F]|%(?:{_KEPT_HEX}))++)?"
+)
+
+
+def _already_normal(url: str, nfc: bool) -> bool:
+    match = _NORMAL_URL.fullmatch(url)
+    if match is None or "/." in match["path"]:
+        return False
+    port = match["port"]
+    if port is not None and (int(port) > 65535 or int(port) == _DEFAULT_PORTS[match["scheme"]]):
+        return False
+    if not nfc or "%" not in url:
+        return True
+    # Its escapes decoded in C: "%E1" -> "\xE1" -> the byte, then UTF-8 (no backslash can be
+    # in a URL of this form, so no other escape is read).
+    raw = url.replace("%", "\\x").encode("ascii").decode("unicode_escape").encode("latin-1")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Not UTF-8 somewhere: the full normalization says which component it leaves alone.
+        return False
+    return unicodedata.is_normalized("NFC", text)
+
+
 # The crawler meets the same URLs many times (every listing, sitemap entry and related link);
 # these are pure functions of the string, so they are cached.
 @lru_cache(maxsize=1 << 16)
@@ -174,6 +208,12 @@ def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
     """A URL that still fetches the same resource; ``unicode_nfc`` also folds the Unicode form
     of its escapes, which is only right for identity keys: Liferay matches the bytes of a
     urlTitle, so an NFD slug must be requested as NFD."""
+    if _already_normal(url, unicode_nfc):
+        return url
+    return _normalize(url, unicode_nfc)
+
+
+def _normalize(url: str, unicode_nfc: bool) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     netloc = _netloc(scheme, parts.netloc) if parts.netloc else ""
@@ -185,15 +225,34 @@ def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def _split_normal(url: str) -> tuple[str, str, str, str]:
+    """``urlsplit`` of a URL normalize_url returned (no fragment; a path after any host),
+    without urlsplit's generic work: (scheme, netloc, path, query)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DEFAULT_PORTS:
+        parts = urlsplit(url)
+        return parts.scheme, parts.netloc, parts.path, parts.query
+    netloc, slash, tail = rest.partition("/")
+    if "?" in netloc or "#" in netloc:
+        parts = urlsplit(url)
+        return parts.scheme, parts.netloc, parts.path, parts.query
+    path, _, query = (slash + tail).partition("?")
+    return scheme, netloc, path, query
+
+
 def _strip_locale(path: str) -> str:
     return split_locale_prefix(path)[1]
 
 
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_UPPER_ASCII = re.compile("[A-Z]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _lower_ascii_outside_escapes(slug: str) -> str:
     # Liferay lower-cases urlTitles; the hex digits of escapes must stay upper-case.
+    if not _UPPER_ASCII.search(_ESCAPE.sub("", slug)):
+        return slug
     return "".join(
         part if part.startswith("%") else part.translate(_ASCII_LOWER)
         for part in re.split(r"(%[0-9A-Fa-f]{2})", slug)
@@ -206,16 +265,15 @@ def _article_match(path: str) -> re.Match[str] | None:
 
 @lru_cache(maxsize=1 << 16)
 def is_article_url(url: str) -> bool:
-    path = _strip_locale(urlsplit(normalize_url(url)).path)
+    path = _strip_locale(_split_normal(normalize_url(url))[2])
     match = _article_match(path)
     return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
 
 
 @lru_cache(maxsize=1 << 16)
 def canonical_article_url(url: str) -> str:
-    parts = urlsplit(normalize_url(url, unicode_nfc=True))
-    path = _strip_locale(parts.path)
-    query = parts.query
+    scheme, netloc, path, query = _split_normal(normalize_url(url, unicode_nfc=True))
+    path = _strip_locale(path)
     match = _article_match(path)
     if match is not None:
         site = match["site"]
@@ -226,7 +284,7 @@ def canonical_article_url(url: str) -> str:
         query = ""
     elif len(path) > 1:
         path = path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, query, ""))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -9,6 +9,7 @@ import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -301,3 +302,26 @@ def test_the_frontier_module_imports_no_scrapy() -> None:
             imported += [alias.name for alias in node.names]
     assert imported
     assert not [name for name in imported if name.split(".")[0] in {"scrapy", "twisted"}]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        A,
+        f"{HOST}",
+        f"{HOST}?x=1",
+        f"{HOST}#top",
+        "HTTPS://HEPZA.example.gov.vn/w/a",
+        "http://hepza.example.gov.vn/w/a",
+        "https://hepza.example.gov.vn:443/w/a",
+        "https://other.example/w/a?next=https://hepza.example.gov.vn/",
+        "/w/a?next=https://hepza.example.gov.vn/",
+        "https://u@hepza.example.gov.vn/w/a",
+        "mailto:someone@hepza.example.gov.vn",
+        "",
+    ],
+)
+def test_allowed_answers_as_the_origin_of_urlsplit(url: str) -> None:
+    parts = urlsplit(url)
+    expected = f"{parts.scheme}://{parts.netloc}".lower() == HOST
+    assert frontier().allowed(url) is expected

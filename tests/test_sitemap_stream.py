@@ -78,3 +78,24 @@ def test_a_truncated_sitemap_still_yields_the_entries_before_the_cut() -> None:
     first = next(iter(stream))
     assert first == next(iter(SitemapStream(URLSET.format(_entry_xml(0)).encode(), SITE)))
     assert stream.kind == "urlset"
+
+
+def test_an_empty_urlset_is_a_sitemap_without_entries() -> None:
+    stream = SitemapStream(URLSET.format("").encode(), SITE)
+    assert list(stream) == [] and stream.kind == "urlset"
+
+
+def test_an_entry_keeps_its_first_loc_and_lastmod_and_every_alternate_in_order() -> None:
+    body = URLSET.format(
+        f"<url><loc>{SITE}/w/a</loc><lastmod>2024-01-02T00:00:00Z</lastmod>"
+        f'<xhtml:link rel="alternate" hreflang="en-US" href="/en/w/a"/>'
+        f"<loc>{SITE}/w/b</loc><lastmod>2025-01-01T00:00:00Z</lastmod>"
+        f'<xhtml:link rel="alternate" hreflang="x-default" href="{SITE}/w/a"/></url>'
+    ).encode()
+    assert list(SitemapStream(body, SITE)) == [
+        SitemapEntry(
+            f"{SITE}/w/a",
+            "2024-01-02T00:00:00Z",
+            [("en-US", f"{SITE}/en/w/a"), ("x-default", f"{SITE}/w/a")],
+        )
+    ]

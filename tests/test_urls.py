@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
@@ -15,6 +15,8 @@ from pipelines import urls as urls_module
 from pipelines.urls import (
     PROBLEM_CODES,
     UrlNormalizationPipeline,
+    _normalize,
+    _split_normal,
     article_id,
     canonical_article_url,
     is_article_url,
@@ -304,3 +306,93 @@ def test_component_shortcuts_answer_what_requoting_answers(
     assert urls_module._normalize_component(component, safe, nfc) == _requoted_the_long_way(
         component, safe, nfc
     )
+
+
+# The fast path of normalize_url (a URL already in normal form is returned as is) must agree
+# with the full normalization on every URL, the ones near its edges above all.
+URL_PIECES = st.sampled_from(
+    [
+        "a",
+        "Z",
+        "-",
+        ".",
+        "..",
+        "/",
+        "/.",
+        "/..",
+        ";",
+        ";jsessionid=1",
+        "?",
+        "&",
+        "=",
+        "+",
+        "~",
+        "_",
+        "%",
+        "%E1%BB%87",
+        "%e1%bb%87",
+        "%C3%AA",
+        "e%CC%82",
+        "%CC%82",
+        "%41",
+        "%2F",
+        "%2f",
+        "%3F",
+        "%20",
+        "%25",
+        "%E1",
+        "%FF%FE",
+        "#",
+        "#x",
+        " ",
+        "ệ",
+        ":",
+        "@",
+        "%7E",
+    ]
+)
+URL_HEADS = st.sampled_from(
+    [
+        "http://h",
+        "https://h",
+        "HTTP://h",
+        "http://H",
+        "http://h:80",
+        "https://h:443",
+        "http://h:8080",
+        "https://h:80",
+        "http://h:080",
+        "http://h:99999",
+        "http://u@h",
+        "http://[::1]",
+        "http://h.",
+        "ftp://h",
+        "",
+    ]
+)
+
+
+@settings(max_examples=3000)
+@given(head=URL_HEADS, pieces=st.lists(URL_PIECES, max_size=8), nfc=st.booleans())
+def test_normalize_url_fast_path_agrees_with_full_normalization(
+    head: str, pieces: list[str], nfc: bool
+) -> None:
+    url = head + "/" + "".join(pieces)
+    assert normalize_url(url, unicode_nfc=nfc) == _normalize(url, nfc)
+
+
+def test_normalize_url_keeps_a_normal_vietnamese_url_as_the_same_string() -> None:
+    assert normalize_url(CANONICAL) is CANONICAL
+    assert normalize_url(CANONICAL, unicode_nfc=True) is CANONICAL
+
+
+def test_canonical_article_url_lowers_ascii_but_not_escapes_of_a_normal_slug() -> None:
+    assert canonical_article_url(f"{HOST}/w/Tin-%C4%90ang") == f"{HOST}/w/tin-%C4%90ang"
+    assert canonical_article_url(f"{HOST}/w/tin-%C4%90ang") == f"{HOST}/w/tin-%C4%90ang"
+
+
+@settings(max_examples=1000)
+@given(head=URL_HEADS, pieces=st.lists(URL_PIECES, max_size=8), nfc=st.booleans())
+def test_split_of_a_normalized_url_is_urlsplit(head: str, pieces: list[str], nfc: bool) -> None:
+    url = normalize_url(head + "/" + "".join(pieces), unicode_nfc=nfc)
+    assert _split_normal(url) == tuple(urlsplit(url))[:4]

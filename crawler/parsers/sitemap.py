@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -51,8 +52,28 @@ def parse_robots_sitemaps(text: str, base_url: str) -> list[str]:
     return urls
 
 
+def _absolute(base_url: str, url: str) -> str:
+    # Sitemaps write absolute URLs: urljoin (a parse and a rebuild of each) only for the rest.
+    # What urljoin would still change in an absolute URL (an empty "?" or "#") the frontier's
+    # normalization removes anyway.
+    if url.startswith(("https://", "http://")):
+        return url
+    return urljoin(base_url, url)
+
+
+# Every element of a sitemap has one of a handful of tags: each is split once.
+_LOCAL_NAMES: dict[str, str] = {}
+
+
 def _local(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+    if not isinstance(tag, str):
+        return ""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL_NAMES) < 64:  # a hostile sitemap's made-up tags are not kept
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 class SitemapStream:
@@ -68,11 +89,14 @@ class SitemapStream:
 
     def __iter__(self) -> Iterator[str | SitemapEntry]:
         # Liferay answers an empty sub-sitemap with a blank body.
-        if not self.body.strip():
+        if not self.body or self.body.isspace():
             return
+        # The end of each entry only (lxml filters the events, not Python): the root is the
+        # first entry's topmost ancestor, or, when no entry came, the document's root.
         events = etree.iterparse(
             BytesIO(self.body),
-            events=("start", "end"),
+            events=("end",),
+            tag=("{*}url", "{*}sitemap"),
             recover=True,
             resolve_entities=False,
             no_network=True,
@@ -81,15 +105,15 @@ class SitemapStream:
         )
         root: etree._Element | None = None
         try:
-            for event, elem in events:
+            for _, elem in events:
+                parent = elem.getparent()
                 if root is None:
                     root = elem
-                    name = _local(elem.tag)
-                    self.kind = name if name in {"sitemapindex", "urlset"} else ""
-                    if not self.kind:
+                    while (above := root.getparent()) is not None:
+                        root = above
+                    if not self._kind_of(root):
                         return
-                    continue
-                if event == "start" or elem.getparent() is not root:
+                if parent is not root:
                     continue
                 found = self._read(elem)
                 # The element and every sibling before it are done: free them.
@@ -100,28 +124,45 @@ class SitemapStream:
                     yield found
         except etree.XMLSyntaxError:
             pass
+        if root is None:
+            with contextlib.suppress(AttributeError, etree.XMLSyntaxError):
+                self._kind_of(events.root)
+
+    def _kind_of(self, root: etree._Element | None) -> str:
+        name = _local(root.tag) if root is not None else ""
+        self.kind = name if name in {"sitemapindex", "urlset"} else ""
+        return self.kind
 
     def _read(self, elem: etree._Element) -> str | SitemapEntry | None:
         name = _local(elem.tag)
         if name == "sitemap" and self.kind == "sitemapindex":
-            loc = _child_text(elem, "loc")
-            return urljoin(self.base_url, loc) if loc else None
+            sitemap = _child_text(elem, "loc")
+            return _absolute(self.base_url, sitemap) if sitemap else None
         if name != "url" or self.kind != "urlset":
             return None
-        loc = _child_text(elem, "loc")
+        # One pass over the entry's children: its loc, lastmod and alternates.
+        loc: str | None = None
+        lastmod: str | None = None
+        links: list[tuple[str, str]] = []
+        for child in elem:
+            child_name = _local(child.tag)
+            if child_name == "link":
+                href = child.get("href")
+                if href:
+                    links.append((child.get("hreflang", ""), href))
+            elif child_name == "loc" and loc is None:
+                loc = (child.text or "").strip()
+            elif child_name == "lastmod" and lastmod is None:
+                lastmod = (child.text or "").strip()
         if not loc:
             return None
-        url = urljoin(self.base_url, loc)
+        url = _absolute(self.base_url, loc)
         alternates = []
-        for link in elem:
-            href = link.get("href")
-            if href and _local(link.tag) == "link":
-                href = urljoin(self.base_url, href)
-                # The same string object as the entry's URL when it is (x-default often is).
-                alternates.append(
-                    (sys.intern(link.get("hreflang", "")), url if href == url else href)
-                )
-        return SitemapEntry(url, _child_text(elem, "lastmod") or None, alternates)
+        for hreflang, link in links:
+            href = _absolute(self.base_url, link)
+            # The same string object as the entry's URL when it is (x-default often is).
+            alternates.append((sys.intern(hreflang), url if href == url else href))
+        return SitemapEntry(url, lastmod or None, alternates)
 
 
 def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:

@@ -266,8 +266,9 @@ class LiferaySpider(Spider):
             key = self.frontier.key(entry.url)
             if entry.lastmod:
                 self.frontier.note_lastmod(key, entry.lastmod)
-            # The default-locale page first, so that is the one fetched.
-            for url in (default, entry.url, *(href for _, href in entry.alternates)):
+            # The default-locale page first, so that is the one fetched; each URL once (the
+            # default is also the entry's URL or one of its alternates).
+            for url in dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates))):
                 if self.frontier.same_article(url, key):
                     yield from self._article(url, lastmod=entry.lastmod)
         if not stream.kind:
