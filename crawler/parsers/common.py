@@ -11,12 +11,14 @@ from urllib.parse import urljoin
 import cssselect
 from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import css2xpath
 
 from crawler.locales import page_locale_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from lxml.etree import _Element
     from parsel import SelectorList
 
 # XML whitespace: what XPath's normalize-space() splits a class attribute on.
@@ -61,8 +63,25 @@ class PageSelector(Selector):
             self._css_results[query] = found
         return cast("SelectorList[Self]", self.selectorlist_cls(found))
 
+    def elements(self, query: str) -> list[_Element]:
+        """The page's elements a CSS query selects, as lxml elements: what ``css`` finds,
+        without a Selector per element nor a translation per call. For queries that select
+        elements (no ``::text`` / ``::attr()``): the parsers' own selectors."""
+        found = self._element_results.get(query)
+        if found is None:
+            if _may_match(query, self._classes_and_ids):
+                found = _compiled_css(query)(self.root)
+            else:
+                found = []
+            self._element_results[query] = found
+        return found
+
     @cached_property
     def _css_results(self) -> dict[str, list[Self]]:
+        return {}
+
+    @cached_property
+    def _element_results(self) -> dict[str, list[_Element]]:
         return {}
 
     @cached_property
@@ -78,6 +97,12 @@ def page_selector(html: str) -> PageSelector:
     """One parse per page for every parser that reads it (listing, navigation, alternates):
     Scrapy hands each of them the same ``response.text`` string."""
     return PageSelector(text=html)
+
+
+@lru_cache(maxsize=1024)
+def _compiled_css(query: str) -> etree.XPath:
+    # parsel's own translation (HTMLTranslator), so the same elements in the same order
+    return etree.XPath(css2xpath(query), smart_strings=False)
 
 
 def _may_match(query: str, known: tuple[frozenset[str], frozenset[str]]) -> bool:
@@ -153,6 +178,11 @@ def text_of(node: Selector | SelectorList[Selector]) -> str:
         else:
             parts.extend(one.xpath(_VISIBLE_TEXT.path).getall())
     return clean(" ".join(parts))
+
+
+def visible_text(element: _Element) -> str:
+    """``text_of`` for an lxml element."""
+    return clean(" ".join(_VISIBLE_TEXT(element)))
 
 
 def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
