@@ -6,7 +6,7 @@ import re
 import weakref
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Self, cast
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import cssselect
 from lxml import etree
@@ -232,5 +232,21 @@ def absolute(base_url: str, href: str | None) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
+    if href[0] == "/" and href[1:2] != "/":
+        # A root-relative link (most links of a portal) resolves against the base's scheme and
+        # host alone: remembered per origin, pages share their menus' and related links.
+        return _absolute_rooted(_origin(base_url), href)
     url = urljoin(base_url, href)
+    return url if url.startswith(("http://", "https://")) else None
+
+
+@lru_cache(maxsize=256)
+def _origin(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+@lru_cache(maxsize=1 << 14)
+def _absolute_rooted(origin: str, href: str) -> str | None:
+    url = urljoin(origin, href)
     return url if url.startswith(("http://", "https://")) else None
