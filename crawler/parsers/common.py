@@ -232,12 +232,22 @@ def absolute(base_url: str, href: str | None) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
-    if href[0] == "/" and href[1:2] != "/":
+    if href.isascii() and _PLAIN_HTTP_URL.fullmatch(href):
+        # urljoin gives such a link back unchanged, whatever the base: no need to ask it.
+        return href
+    if href[0] == "/" and href[1:2] != "/" and not _URL_TABS.search(href):
         # A root-relative link (most links of a portal) resolves against the base's scheme and
         # host alone: remembered per origin, pages share their menus' and related links.
         return _absolute_rooted(_origin(base_url), href)
     url = urljoin(base_url, href)
     return url if url.startswith(("http://", "https://")) else None
+
+
+# An http(s) URL with a host and nothing urlsplit would drop, strip or check (empty query or
+# fragment, path parameters, IPv6 brackets, tabs and line breaks, spaces).
+_PLAIN_HTTP_URL = re.compile(r"https?://[^/?#;\[\]\s][^?#;\[\]\s]*")
+# removed by urlsplit wherever they are, which could turn "/" + tab + "/" into "//"
+_URL_TABS = re.compile("[\t\r\n]")
 
 
 @lru_cache(maxsize=256)
@@ -246,7 +256,7 @@ def _origin(base_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=4096)
 def _absolute_rooted(origin: str, href: str) -> str | None:
     url = urljoin(origin, href)
     return url if url.startswith(("http://", "https://")) else None
