@@ -64,6 +64,22 @@ def test_page_selector_finds_what_parsel_finds(page: str) -> None:
             assert fast.css(part).css(query).getall() == plain.css(part).css(query).getall()
 
 
+@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html")))
+def test_page_elements_are_the_elements_parsel_css_selects(page: str) -> None:
+    html = (PAGES / page).read_text(encoding="utf-8")
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in QUERIES:
+        if "::" in query:
+            continue
+        expected = [node.root for node in plain.css(query)]
+        found = fast.elements(query)
+        assert [el.getroottree().getpath(el) for el in found] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
+        # asked again: the page's remembered answer
+        assert fast.elements(query) is found, query
+
+
 def test_a_parsed_page_is_freed_as_soon_as_unused_without_the_cycle_collector() -> None:
     html = (PAGES / "category-abstracts-regular-page1-vi.html").read_text(encoding="utf-8")
     gc.disable()
