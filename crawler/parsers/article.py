@@ -422,20 +422,20 @@ def _body_container(
 def _blocks(root: _Element) -> list[_Element]:
     """Leaf-level text blocks in document order (a block inside another block is not repeated)."""
     found: list[_Element] = []
-    for el in root.iter():
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in BLOCK_TAGS or (tag == "div" and not _has_block_child(el)):
-            if any(anc in found for anc in el.iterancestors()):
-                continue
-            found.append(el)
+    # the found elements stay referenced, so lxml hands back these same proxies as ancestors
+    taken: set[_Element] = set()
+    for el in root.iter(*BLOCK_TAGS, "div"):
+        if any(anc in taken for anc in el.iterancestors()):
+            continue
+        if el.tag == "div" and _has_block_child(el):
+            continue
+        found.append(el)
+        taken.add(el)
     return found
 
 
 def _has_block_child(el: _Element) -> bool:
-    return any(
-        isinstance(d.tag, str) and (d.tag in BLOCK_TAGS or d.tag == "div")
-        for d in el.iterdescendants()
-    )
+    return next(el.iterdescendants(*BLOCK_TAGS, "div"), None) is not None
 
 
 def _drop(el: _Element) -> None:
@@ -556,7 +556,10 @@ def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig =
         return
 
 
-_TEXT_NODES = etree.XPath(".//text()[normalize-space()][not(ancestor::script)]")
+# only the short ones (string-length counts characters as len() does): a heading is short
+_TEXT_NODES = etree.XPath(
+    ".//text()[string-length() < 60][normalize-space()][not(ancestor::script)]"
+)
 
 
 def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_Element]:
@@ -564,7 +567,7 @@ def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_E
     nodes rather than the text of every element."""
     found = []
     for text in _TEXT_NODES(root):
-        if len(text) < 60 and _is_related_heading(text, config):
+        if _is_related_heading(text, config):
             parent = text.getparent()
             if parent is not None and parent not in found:
                 found.append(parent)

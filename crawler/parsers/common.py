@@ -86,9 +86,8 @@ class PageSelector(Selector):
 
     @cached_property
     def _classes_and_ids(self) -> tuple[frozenset[str], frozenset[str]]:
-        classes = frozenset(
-            token for value in _CLASS_VALUES(self.root) for token in _CLASS_TOKEN.findall(value)
-        )
+        # one regex pass over every class attribute at once (a space separates them)
+        classes = frozenset(_CLASS_TOKEN.findall(" ".join(_CLASS_VALUES(self.root))))
         return classes, frozenset(_ID_VALUES(self.root))
 
 
