@@ -15,6 +15,9 @@ from crawler.parsers.article import (
     BODY_CONTAINERS,
     CATEGORY_SELECTORS,
     DATE_SELECTORS,
+    GENERIC_CONTAINERS,
+    RELATED_SELECTORS,
+    RICH_TEXT_FRAGMENTS,
     TAG_SELECTORS,
     TITLE_SELECTORS,
 )
@@ -64,11 +67,52 @@ def test_page_selector_finds_what_parsel_finds(page: str) -> None:
             assert fast.css(part).css(query).getall() == plain.css(part).css(query).getall()
 
 
+# the parser's own selectors and the CSS forms a profile may give (combinators, attribute
+# tests, groups, pseudo-classes)
+ELEMENT_QUERIES = (
+    *RICH_TEXT_FRAGMENTS.split(", "),
+    *BODY_CONTAINERS,
+    *GENERIC_CONTAINERS,
+    *RELATED_SELECTORS,
+    "*",
+    "div",
+    "DIV",
+    "div > p",
+    "body > div",
+    "html",
+    "html > body",
+    "#content > div",
+    "div div p",
+    "ul > li > a",
+    "a[href]",
+    "a[href*=w]",
+    "a[href*='']",
+    "a[href='']",
+    "[class]",
+    "[id]",
+    "meta[name=description]",
+    "link[rel=canonical]",
+    ".portlet .portlet-content",
+    ".portlet.portlet-boundary",
+    "div.portlet > .portlet-content-container",
+    "h1, h2, h3",
+    "p, div > p",
+    "#content, body, #content",
+    ".asset-abstract a, .asset-title",
+    "li:first-child a",
+    "a[href^=http]",
+    "p ~ p",
+    "p + p",
+    "[data-lfr-editable-id*=title] h1",
+    "section.hmenu a[href]",
+)
+
+
 @pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html")))
 def test_page_elements_are_the_elements_parsel_css_selects(page: str) -> None:
     html = (PAGES / page).read_text(encoding="utf-8")
     plain, fast = Selector(text=html), PageSelector(text=html)
-    for query in QUERIES:
+    for query in (*QUERIES, *ELEMENT_QUERIES):
         if "::" in query:
             continue
         expected = [node.root for node in plain.css(query)]
