@@ -21,7 +21,7 @@ from crawler.parsers.article import (
     TAG_SELECTORS,
     TITLE_SELECTORS,
 )
-from crawler.parsers.common import PageSelector
+from crawler.parsers.common import PageSelector, page_selector
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -122,6 +122,26 @@ def test_page_elements_are_the_elements_parsel_css_selects(page: str) -> None:
         ], query
         # asked again: the page's remembered answer
         assert fast.elements(query) is found, query
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        (PAGES / "home-vi.html").read_text(encoding="utf-8"),
+        (PAGES / "not-found-404.html").read_text(encoding="utf-8"),
+        "",
+        "   ",
+        "\x00",
+        "plain text, no markup",
+        "<p>a\x00b</p>",
+        "<html lang=vi><body><p>Tiếng Việt</p>",
+        "<!-- only a comment -->",
+    ],
+)
+def test_the_shared_page_parse_builds_the_tree_parsel_builds(html: str) -> None:
+    shared, plain = page_selector(html), Selector(text=html)
+    assert shared.get() == plain.get()
+    assert shared.xpath("//text()").getall() == plain.xpath("//text()").getall()
 
 
 def test_a_parsed_page_is_freed_as_soon_as_unused_without_the_cycle_collector() -> None:

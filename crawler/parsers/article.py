@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
 
 from crawler.identity import is_article_url
 from crawler.items import ArticleItem, DateCandidate, ListingHint
@@ -163,6 +164,8 @@ class _Body:
 
 
 _TITLE_TEXT = etree.XPath("//title/text()", smart_strings=False)
+# lxml.html's text_content(), for the plain elements of page_selector's tree
+_text_content = etree.XPath("string()", smart_strings=False)
 _LINK_HREFS = etree.XPath(".//a/@href", smart_strings=False)
 _P_COUNT = etree.XPath("count(.//p)")
 _CHILD_P_COUNT = etree.XPath("count(./p | ./*/p)")
@@ -361,7 +364,7 @@ def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = 
     texts: list[str] = []
     title_key = clean(title).casefold() if title else None
     for block in blocks:
-        text = clean(block.text_content())
+        text = clean(_text_content(block))
         if not text or _is_attachment_block(block, text, url):
             _drop(block)
             continue
@@ -454,7 +457,7 @@ def _classes(el: _Element) -> str:
 def _is_attachment_block(block: _Element, text: str, url: str) -> bool:
     """A list item or paragraph that is nothing but download links (collected as attachments)."""
     links = [a for a in block.iter("a") if _is_attachment(absolute(url, a.get("href")))]
-    return bool(links) and clean(" ".join(a.text_content() for a in links)) == text
+    return bool(links) and clean(" ".join(_text_content(a) for a in links)) == text
 
 
 def _is_attachment(href: str | None) -> bool:
@@ -525,20 +528,25 @@ def _heading_keys(labels: tuple[str, ...]) -> frozenset[str]:
 
 def _matches(el: _Element, css: str) -> list[_Element]:
     """Elements of el's document that a CSS selector selects (for profile selectors)."""
-    return list(el.getroottree().getroot().cssselect(css))
+    return list(_css_selector(css)(el.getroottree().getroot()))
+
+
+@lru_cache(maxsize=256)
+def _css_selector(css: str) -> CSSSelector:
+    return CSSSelector(css, translator="html")
 
 
 def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig = GENERIC) -> None:
     """Cut the "Bài viết liên quan" block (and everything after it) out of the body."""
     for el in _related_headings(root, config):
-        text = clean(el.text_content())
+        text = clean(_text_content(el))
         if not _is_related_heading(text, config):
             continue
         heading = el
         # climb while the parent holds nothing but this heading's text
         while heading.getparent() is not None and heading.getparent() is not root:
             parent = heading.getparent()
-            if clean(parent.text_content()) != text:
+            if clean(_text_content(parent)) != text:
                 break
             heading = parent
         following = []
@@ -594,7 +602,7 @@ def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) ->
     if not scope:
         return []
     for found in _related_headings(scope[0], config):
-        heading, text = found, clean(found.text_content())
+        heading, text = found, clean(_text_content(found))
         # Climb to the block that holds only the heading (the fragment wrapper), then take
         # the links of what follows it; a level up when nothing follows at this one.
         for _ in range(6):
@@ -603,7 +611,7 @@ def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) ->
                 if links:
                     return list(dict.fromkeys(links))
             parent = heading.getparent()
-            if parent is None or clean(parent.text_content()) != text:
+            if parent is None or clean(_text_content(parent)) != text:
                 break
             heading = parent
     return []
@@ -618,7 +626,7 @@ def _collect_media(root: _Element, url: str, body: _Body) -> None:
     for link in root.iter("a"):
         href = absolute(url, link.get("href"))
         if href and _is_attachment(href):
-            title = clean(link.text_content()) or None
+            title = clean(_text_content(link)) or None
             if not any(a["url"] == href for a in body.attachments):
                 body.attachments.append({"url": href, "title": title})
 
@@ -626,15 +634,15 @@ def _collect_media(root: _Element, url: str, body: _Body) -> None:
 def _caption(img: _Element) -> str | None:
     for fig in img.iterancestors("figure"):
         caption = fig.find(".//figcaption")
-        if caption is not None and clean(caption.text_content()):
-            return clean(caption.text_content())
+        if caption is not None and clean(_text_content(caption)):
+            return clean(_text_content(caption))
     holder = img.getparent()
     while holder is not None and holder.tag not in {"p", "div", "td"}:
         holder = holder.getparent()
     if holder is not None:
         after = holder.getnext()
         if after is not None and isinstance(after.tag, str):
-            text = clean(after.text_content())
+            text = clean(_text_content(after))
             cls = (after.get("class") or "").lower()
             emphasised = clean(" ".join(after.xpath(".//em//text() | .//i//text()")))
             if text and ("caption" in cls or (emphasised and emphasised == text)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Self, cast
@@ -95,7 +96,25 @@ class PageSelector(Selector):
 def page_selector(html: str) -> PageSelector:
     """One parse per page for every parser that reads it (listing, navigation, alternates):
     Scrapy hands each of them the same ``response.text`` string."""
-    return PageSelector(text=html)
+    return PageSelector(root=parse_html(html), type="html")
+
+
+_PARSERS = threading.local()
+
+
+def parse_html(html: str) -> _Element:
+    """The tree parsel builds from ``html`` (its input cleaning, libxml2 options and empty-page
+    fallback) with plain lxml elements: lxml.html's parser would look every element proxy up
+    through a Python class lookup, and the parsers need no HtmlElement method. One parser per
+    thread, reused (lxml parsers are not thread-safe)."""
+    parser = getattr(_PARSERS, "html", None)
+    if parser is None:
+        parser = _PARSERS.html = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+    body = html.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+    root = etree.fromstring(body, parser=parser)
+    if root is None:
+        root = etree.fromstring(b"<html/>", parser=parser)
+    return root
 
 
 @lru_cache(maxsize=1024)
