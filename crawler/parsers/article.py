@@ -749,9 +749,11 @@ def extract_date_candidates(
     return found
 
 
+# only the short texts (string-length counts characters as len() does): the ancestor tests
+# then run on few of them
 _CONTENT_TEXTS = etree.XPath(
-    ".//text()[normalize-space()][not(ancestor::header or ancestor::footer or ancestor::nav"
-    " or ancestor::script or ancestor::style)]",
+    ".//text()[string-length() <= 80][normalize-space()][not(ancestor::header or ancestor::footer"
+    " or ancestor::nav or ancestor::script or ancestor::style)]",
     smart_strings=False,
 )
 
@@ -760,10 +762,9 @@ def _first_date_line(sel: _Doc) -> str | None:
     """Generic fallback: the first short text in the main content that is a whole date."""
     scope = sel.css("#content") or sel.css("main") or sel.css("body")
     for text in (text for node in scope for text in _CONTENT_TEXTS(node)):
-        if len(text) <= 80:
-            value = clean(text)
-            if _is_date_line(value):
-                return value
+        value = clean(text)
+        if _is_date_line(value):
+            return value
     return None
 
 
