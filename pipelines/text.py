@@ -56,10 +56,16 @@ def normalize_text(s: str) -> str:
 def normalize_paragraphs(text: str) -> str:
     paragraphs: list[str] = []
     current: list[str] = []
+    text = strip_controls(text)
+    # Without invisible characters, normalize_text of a line is NFC and the space collapse,
+    # and NFC composes nothing across a line break: done once on the whole text.
+    plain = not _HAS_INVISIBLE.search(text)
+    if plain:
+        text = unicodedata.normalize("NFC", text)
     # A line holding only no-break spaces or zero-width characters is blank too: that is how
     # Liferay's editor renders an "empty" paragraph once the markup is stripped.
-    for line in strip_controls(text).splitlines():
-        cleaned = normalize_text(line)
+    for line in text.splitlines():
+        cleaned = " ".join(line.split()) if plain else normalize_text(line)
         if cleaned:
             current.append(cleaned)
         elif current:

@@ -15,10 +15,13 @@ from crawler.parsers.article import (
     BODY_CONTAINERS,
     CATEGORY_SELECTORS,
     DATE_SELECTORS,
+    GENERIC_CONTAINERS,
+    RELATED_SELECTORS,
+    RICH_TEXT_FRAGMENTS,
     TAG_SELECTORS,
     TITLE_SELECTORS,
 )
-from crawler.parsers.common import PageSelector
+from crawler.parsers.common import PageSelector, page_selector
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -62,6 +65,83 @@ def test_page_selector_finds_what_parsel_finds(page: str) -> None:
         # and inside a part of the page
         for part in ("body", "#content", ".portlet-asset-publisher", ".asset-abstract"):
             assert fast.css(part).css(query).getall() == plain.css(part).css(query).getall()
+
+
+# the parser's own selectors and the CSS forms a profile may give (combinators, attribute
+# tests, groups, pseudo-classes)
+ELEMENT_QUERIES = (
+    *RICH_TEXT_FRAGMENTS.split(", "),
+    *BODY_CONTAINERS,
+    *GENERIC_CONTAINERS,
+    *RELATED_SELECTORS,
+    "*",
+    "div",
+    "DIV",
+    "div > p",
+    "body > div",
+    "html",
+    "html > body",
+    "#content > div",
+    "div div p",
+    "ul > li > a",
+    "a[href]",
+    "a[href*=w]",
+    "a[href*='']",
+    "a[href='']",
+    "[class]",
+    "[id]",
+    "meta[name=description]",
+    "link[rel=canonical]",
+    ".portlet .portlet-content",
+    ".portlet.portlet-boundary",
+    "div.portlet > .portlet-content-container",
+    "h1, h2, h3",
+    "p, div > p",
+    "#content, body, #content",
+    ".asset-abstract a, .asset-title",
+    "li:first-child a",
+    "a[href^=http]",
+    "p ~ p",
+    "p + p",
+    "[data-lfr-editable-id*=title] h1",
+    "section.hmenu a[href]",
+)
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html")))
+def test_page_elements_are_the_elements_parsel_css_selects(page: str) -> None:
+    html = (PAGES / page).read_text(encoding="utf-8")
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in (*QUERIES, *ELEMENT_QUERIES):
+        if "::" in query:
+            continue
+        expected = [node.root for node in plain.css(query)]
+        found = fast.elements(query)
+        assert [el.getroottree().getpath(el) for el in found] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
+        # asked again: the page's remembered answer
+        assert fast.elements(query) is found, query
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        (PAGES / "home-vi.html").read_text(encoding="utf-8"),
+        (PAGES / "not-found-404.html").read_text(encoding="utf-8"),
+        "",
+        "   ",
+        "\x00",
+        "plain text, no markup",
+        "<p>a\x00b</p>",
+        "<html lang=vi><body><p>Tiếng Việt</p>",
+        "<!-- only a comment -->",
+    ],
+)
+def test_the_shared_page_parse_builds_the_tree_parsel_builds(html: str) -> None:
+    shared, plain = page_selector(html), Selector(text=html)
+    assert shared.get() == plain.get()
+    assert shared.xpath("//text()").getall() == plain.xpath("//text()").getall()
 
 
 def test_a_parsed_page_is_freed_as_soon_as_unused_without_the_cycle_collector() -> None:

@@ -23,25 +23,26 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
 
 from crawler.identity import is_article_url
 from crawler.items import ArticleItem, DateCandidate, ListingHint
+from crawler.locales import page_locale_of
 from crawler.parsers.common import (
+    PageSelector,
     absolute,
     clean,
     first_text,
-    meta_content,
-    page_locale,
     page_selector,
     text_of,
+    visible_text,
 )
 from crawler.sites.profile import GENERIC, ParserConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from lxml.etree import _Element
-    from parsel import Selector
 
 # --- selectors, most trusted first ---------------------------------------------------------
 
@@ -162,13 +163,79 @@ class _Body:
     layer: str | None = None
 
 
+_TITLE_TEXT = etree.XPath("//title/text()", smart_strings=False)
+# lxml.html's text_content(), for the plain elements of page_selector's tree
+_text_content = etree.XPath("string()", smart_strings=False)
+_LINK_HREFS = etree.XPath(".//a/@href", smart_strings=False)
+_P_COUNT = etree.XPath("count(.//p)")
+_CHILD_P_COUNT = etree.XPath("count(./p | ./*/p)")
+
+
+class _Doc:
+    """A parsed page as the article parser reads it: the shared page selector (for profile
+    selectors, run as parsel runs them), its root, and its head data read once."""
+
+    def __init__(self, sel: PageSelector) -> None:
+        self.sel = sel
+        self.root: _Element = sel.root
+        self.meta: dict[str, str] = {}
+        self.canonical_href: str | None = None
+        self.alternates: list[tuple[str, str]] = []
+        self.json_ld: list[str] = []
+        # The head data (meta tags, canonical and alternate links, JSON-LD) in one walk over
+        # the three tags: each field reads it instead of querying the page again.
+        for el in self.root.iter("meta", "link", "script"):
+            tag = el.tag
+            if tag == "meta":
+                content = el.get("content")
+                key = el.get("property") or el.get("name")
+                value = content.strip() if content is not None else ""
+                if key and value and key not in self.meta:
+                    self.meta[key] = value
+            elif tag == "link":
+                rel, href = el.get("rel"), el.get("href")
+                if href is None:
+                    continue
+                if rel == "canonical":
+                    if self.canonical_href is None:
+                        self.canonical_href = href
+                elif rel == "alternate" and el.get("hreflang") is not None:
+                    self.alternates.append((el.get("hreflang") or "", href))
+            elif el.get("type") == "application/ld+json" and el.text is not None:
+                self.json_ld.append(el.text)
+        document = self.root.getroottree().getroot()
+        self.lang = document.get("lang") if document.tag == "html" else None
+
+    def meta_content(self, *names: str) -> str | None:
+        for name in names:
+            if name in self.meta:
+                return self.meta[name]
+        return None
+
+    def css(self, query: str) -> list[_Element]:
+        return self.sel.elements(query)
+
+    def first_text(self, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
+        """``first_text`` of the parser's own selectors."""
+        for css in selectors:
+            for node in self.css(css):
+                value = visible_text(node)
+                if value:
+                    return value, css
+        return None, None
+
+
+def _texts_of(nodes: Iterable[_Element]) -> str:
+    return clean(" ".join(visible_text(node) for node in nodes))
+
+
 def parse_article(html: str, url: str, config: ParserConfig = GENERIC) -> ArticlePage:
-    sel = page_selector(html)
-    page = ArticlePage(locale=page_locale(sel))
+    sel = _Doc(page_selector(html))
+    page = ArticlePage(locale=page_locale_of(sel.lang, sel.meta_content("og:locale")))
     page.canonical_url = extract_canonical_url(sel, url)
     page.alternate_by_lang = extract_alternates_by_lang(sel, url)
     page.alternate_urls = list(dict.fromkeys(page.alternate_by_lang.values()))
-    page.full_description = meta_content(sel, "og:description", "description")
+    page.full_description = sel.meta_content("og:description", "description")
     json_ld = _json_ld_articles(sel)
 
     page.title, page.layers["title"] = extract_title(sel, json_ld, config)
@@ -237,63 +304,58 @@ def article_item(
     )
 
 
-def extract_canonical_url(sel: Selector, url: str) -> str | None:
-    for href in (
-        sel.xpath('//link[@rel="canonical"]/@href').get(),
-        meta_content(sel, "og:url"),
-    ):
+def extract_canonical_url(sel: _Doc, url: str) -> str | None:
+    for href in (sel.canonical_href, sel.meta_content("og:url")):
         value = absolute(url, href)
         if value:
             return value
     return None
 
 
-def extract_alternates_by_lang(sel: Selector, url: str) -> dict[str, str]:
+def extract_alternates_by_lang(sel: _Doc, url: str) -> dict[str, str]:
     found: dict[str, str] = {}
-    for link in sel.xpath('//link[@rel="alternate"][@hreflang][@href]'):
-        value = absolute(url, link.attrib["href"])
+    for hreflang, href in sel.alternates:
+        value = absolute(url, href)
         if value:
-            found.setdefault(link.attrib["hreflang"], value)
+            found.setdefault(hreflang, value)
     return found
 
 
 def extract_title(
-    sel: Selector, json_ld: list[dict[str, Any]], config: ParserConfig = GENERIC
+    sel: _Doc, json_ld: list[dict[str, Any]], config: ParserConfig = GENERIC
 ) -> tuple[str | None, str]:
-    value, css = first_text(sel, config.selectors_for("title"))
+    value, css = first_text(sel.sel, config.selectors_for("title"))
     if value:
         return value, f"profile:{css}"
     for data in json_ld:
         headline = data.get("headline") or data.get("name")
         if isinstance(headline, str) and clean(headline):
             return clean(headline), "json_ld"
-    value, css = first_text(sel, TITLE_SELECTORS)
+    value, css = sel.first_text(TITLE_SELECTORS)
     if value:
         return value, f"css:{css}"
-    og_title = meta_content(sel, "og:title")
+    og_title = sel.meta_content("og:title")
     if og_title:
         return _strip_site_suffix(og_title, sel), "og:title"
-    page_title = clean(sel.xpath("//title/text()").get())
+    page_title = clean(next(iter(_TITLE_TEXT(sel.root)), None))
     if page_title:
         return _strip_site_suffix(page_title, sel), "title"
     return None, ""
 
 
-def _strip_site_suffix(title: str, sel: Selector) -> str:
+def _strip_site_suffix(title: str, sel: _Doc) -> str:
     # Liferay joins "Article - Site - Company" with " - ".
-    site = meta_content(sel, "og:site_name")
+    site = sel.meta_content("og:site_name")
     if site and f" - {site}" in title:
         return clean(title.split(f" - {site}", maxsplit=1)[0])
     return clean(title)
 
 
-def extract_body(
-    sel: Selector, url: str, title: str | None, config: ParserConfig = GENERIC
-) -> _Body:
+def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = GENERIC) -> _Body:
     container, layer = _body_container(sel, config)
     if container is None:
         return _Body()
-    root = copy.deepcopy(container.root)
+    root = copy.deepcopy(container)
     body = _Body(layer=layer)
     _split_related(root, url, body, config)
     _collect_media(root, url, body)
@@ -302,7 +364,7 @@ def extract_body(
     texts: list[str] = []
     title_key = clean(title).casefold() if title else None
     for block in blocks:
-        text = clean(block.text_content())
+        text = clean(_text_content(block))
         if not text or _is_attachment_block(block, text, url):
             _drop(block)
             continue
@@ -336,26 +398,26 @@ def extract_body(
 
 
 def _body_container(
-    sel: Selector, config: ParserConfig = GENERIC
-) -> tuple[Selector | None, str | None]:
+    sel: _Doc, config: ParserConfig = GENERIC
+) -> tuple[_Element | None, str | None]:
     for css in config.selectors_for("body"):
-        for node in sel.css(css):
+        for node in sel.sel.css(css):
             if text_of(node):
-                return node, f"profile:{css}"
+                return node.root, f"profile:{css}"
     for css in BODY_CONTAINERS:
-        for node in sel.css(css):
-            if len(text_of(node)) > 80:
-                return node, f"css:{css}"
-    sized = [(len(text_of(n)), n) for n in sel.css(RICH_TEXT_FRAGMENTS)]
+        for element in sel.css(css):
+            if len(visible_text(element)) > 80:
+                return element, f"css:{css}"
+    sized = [(len(visible_text(n)), n) for n in sel.css(RICH_TEXT_FRAGMENTS)]
     if sized:
         size, biggest = max(sized, key=lambda pair: pair[0])
         if size > 80:
             return biggest, "fragment:rich-text"
     for css in GENERIC_CONTAINERS:
-        candidates = [n for n in sel.css(css) if len(n.xpath(".//p")) >= 2 and len(text_of(n)) > 80]
+        candidates = [n for n in sel.css(css) if _P_COUNT(n) >= 2 and len(visible_text(n)) > 80]
         if candidates:
-            best = max(candidates, key=lambda n: len(n.xpath("./p | ./*/p")))
-            if len(best.xpath("./p | ./*/p")) >= 2:
+            best = max(candidates, key=_CHILD_P_COUNT)
+            if _CHILD_P_COUNT(best) >= 2:
                 return best, f"generic:{css}"
     return None, None
 
@@ -363,20 +425,20 @@ def _body_container(
 def _blocks(root: _Element) -> list[_Element]:
     """Leaf-level text blocks in document order (a block inside another block is not repeated)."""
     found: list[_Element] = []
-    for el in root.iter():
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in BLOCK_TAGS or (tag == "div" and not _has_block_child(el)):
-            if any(anc in found for anc in el.iterancestors()):
-                continue
-            found.append(el)
+    # the found elements stay referenced, so lxml hands back these same proxies as ancestors
+    taken: set[_Element] = set()
+    for el in root.iter(*BLOCK_TAGS, "div"):
+        if any(anc in taken for anc in el.iterancestors()):
+            continue
+        if el.tag == "div" and _has_block_child(el):
+            continue
+        found.append(el)
+        taken.add(el)
     return found
 
 
 def _has_block_child(el: _Element) -> bool:
-    return any(
-        isinstance(d.tag, str) and (d.tag in BLOCK_TAGS or d.tag == "div")
-        for d in el.iterdescendants()
-    )
+    return next(el.iterdescendants(*BLOCK_TAGS, "div"), None) is not None
 
 
 def _drop(el: _Element) -> None:
@@ -395,7 +457,7 @@ def _classes(el: _Element) -> str:
 def _is_attachment_block(block: _Element, text: str, url: str) -> bool:
     """A list item or paragraph that is nothing but download links (collected as attachments)."""
     links = [a for a in block.iter("a") if _is_attachment(absolute(url, a.get("href")))]
-    return bool(links) and clean(" ".join(a.text_content() for a in links)) == text
+    return bool(links) and clean(" ".join(_text_content(a) for a in links)) == text
 
 
 def _is_attachment(href: str | None) -> bool:
@@ -466,20 +528,25 @@ def _heading_keys(labels: tuple[str, ...]) -> frozenset[str]:
 
 def _matches(el: _Element, css: str) -> list[_Element]:
     """Elements of el's document that a CSS selector selects (for profile selectors)."""
-    return list(el.getroottree().getroot().cssselect(css))
+    return list(_css_selector(css)(el.getroottree().getroot()))
+
+
+@lru_cache(maxsize=256)
+def _css_selector(css: str) -> CSSSelector:
+    return CSSSelector(css, translator="html")
 
 
 def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig = GENERIC) -> None:
     """Cut the "Bài viết liên quan" block (and everything after it) out of the body."""
     for el in _related_headings(root, config):
-        text = clean(el.text_content())
+        text = clean(_text_content(el))
         if not _is_related_heading(text, config):
             continue
         heading = el
         # climb while the parent holds nothing but this heading's text
         while heading.getparent() is not None and heading.getparent() is not root:
             parent = heading.getparent()
-            if clean(parent.text_content()) != text:
+            if clean(_text_content(parent)) != text:
                 break
             heading = parent
         following = []
@@ -497,7 +564,10 @@ def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig =
         return
 
 
-_TEXT_NODES = etree.XPath(".//text()[normalize-space()][not(ancestor::script)]")
+# only the short ones (string-length counts characters as len() does): a heading is short
+_TEXT_NODES = etree.XPath(
+    ".//text()[string-length() < 60][normalize-space()][not(ancestor::script)]"
+)
 
 
 def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_Element]:
@@ -505,36 +575,43 @@ def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_E
     nodes rather than the text of every element."""
     found = []
     for text in _TEXT_NODES(root):
-        if len(text) < 60 and _is_related_heading(text, config):
+        if _is_related_heading(text, config):
             parent = text.getparent()
             if parent is not None and parent not in found:
                 found.append(parent)
     return found
 
 
-def extract_related_urls(sel: Selector, url: str, config: ParserConfig = GENERIC) -> list[str]:
+def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) -> list[str]:
     """Links of the related-articles block outside the body: a profile's or the Asset
     Publisher's related-assets container, else the links after a related-articles heading."""
-    for css in (*config.selectors_for("related"), *RELATED_SELECTORS):
+    for css in config.selectors_for("related"):
         links = [
-            link for h in sel.css(css).xpath(".//a/@href").getall() if (link := absolute(url, h))
+            link
+            for h in sel.sel.css(css).xpath(".//a/@href").getall()
+            if (link := absolute(url, h))
         ]
+        if links:
+            return list(dict.fromkeys(links))
+    for css in RELATED_SELECTORS:
+        hrefs = (h for node in sel.css(css) for h in _LINK_HREFS(node))
+        links = [link for h in hrefs if (link := absolute(url, h))]
         if links:
             return list(dict.fromkeys(links))
     scope = sel.css("#content") or sel.css("body")
     if not scope:
         return []
-    for found in _related_headings(scope[0].root, config):
-        heading, text = found, clean(found.text_content())
+    for found in _related_headings(scope[0], config):
+        heading, text = found, clean(_text_content(found))
         # Climb to the block that holds only the heading (the fragment wrapper), then take
         # the links of what follows it; a level up when nothing follows at this one.
         for _ in range(6):
             for sibling in heading.itersiblings():
-                links = [link for h in sibling.xpath(".//a/@href") if (link := absolute(url, h))]
+                links = [link for h in _LINK_HREFS(sibling) if (link := absolute(url, h))]
                 if links:
                     return list(dict.fromkeys(links))
             parent = heading.getparent()
-            if parent is None or clean(parent.text_content()) != text:
+            if parent is None or clean(_text_content(parent)) != text:
                 break
             heading = parent
     return []
@@ -549,7 +626,7 @@ def _collect_media(root: _Element, url: str, body: _Body) -> None:
     for link in root.iter("a"):
         href = absolute(url, link.get("href"))
         if href and _is_attachment(href):
-            title = clean(link.text_content()) or None
+            title = clean(_text_content(link)) or None
             if not any(a["url"] == href for a in body.attachments):
                 body.attachments.append({"url": href, "title": title})
 
@@ -557,15 +634,15 @@ def _collect_media(root: _Element, url: str, body: _Body) -> None:
 def _caption(img: _Element) -> str | None:
     for fig in img.iterancestors("figure"):
         caption = fig.find(".//figcaption")
-        if caption is not None and clean(caption.text_content()):
-            return clean(caption.text_content())
+        if caption is not None and clean(_text_content(caption)):
+            return clean(_text_content(caption))
     holder = img.getparent()
     while holder is not None and holder.tag not in {"p", "div", "td"}:
         holder = holder.getparent()
     if holder is not None:
         after = holder.getnext()
         if after is not None and isinstance(after.tag, str):
-            text = clean(after.text_content())
+            text = clean(_text_content(after))
             cls = (after.get("class") or "").lower()
             emphasised = clean(" ".join(after.xpath(".//em//text() | .//i//text()")))
             if text and ("caption" in cls or (emphasised and emphasised == text)):
@@ -577,15 +654,15 @@ def _caption(img: _Element) -> str | None:
     return None
 
 
-def extract_og_images(sel: Selector, url: str) -> list[dict[str, Any]]:
-    src = absolute(url, meta_content(sel, "og:image", "og:image:url"))
-    return [{"url": src, "caption": meta_content(sel, "og:image:alt")}] if src else []
+def extract_og_images(sel: _Doc, url: str) -> list[dict[str, Any]]:
+    src = absolute(url, sel.meta_content("og:image", "og:image:url"))
+    return [{"url": src, "caption": sel.meta_content("og:image:alt")}] if src else []
 
 
 def extract_author(
-    sel: Selector, json_ld: list[dict[str, Any]], body: _Body, config: ParserConfig = GENERIC
+    sel: _Doc, json_ld: list[dict[str, Any]], body: _Body, config: ParserConfig = GENERIC
 ) -> tuple[str | None, str]:
-    value, css = first_text(sel, config.selectors_for("author"))
+    value, css = first_text(sel.sel, config.selectors_for("author"))
     if value:
         return _strip_byline_label(value, config), f"profile:{css}"
     for data in json_ld:
@@ -596,41 +673,45 @@ def extract_author(
             author = author.get("name")
         if isinstance(author, str) and clean(author):
             return clean(author), "json_ld"
-    value = meta_content(sel, "author", "article:author")
+    value = sel.meta_content("author", "article:author")
     if value and not value.startswith("http"):
         return clean(value), "meta:author"
     if body.byline:
         return body.byline, "byline"
-    value, css = first_text(sel, AUTHOR_SELECTORS)
+    value, css = sel.first_text(AUTHOR_SELECTORS)
     if value:
         return value, f"css:{css}"
     return None, ""
 
 
-def extract_category(sel: Selector, config: ParserConfig = GENERIC) -> tuple[str | None, str]:
-    value, css = first_text(sel, config.selectors_for("category"))
+def extract_category(sel: _Doc, config: ParserConfig = GENERIC) -> tuple[str | None, str]:
+    value, css = first_text(sel.sel, config.selectors_for("category"))
     if value:
         return value, f"profile:{css}"
-    value = meta_content(sel, "article:section")
+    value = sel.meta_content("article:section")
     if value:
         return clean(value), "meta:article:section"
-    value, css = first_text(sel, CATEGORY_SELECTORS)
+    value, css = sel.first_text(CATEGORY_SELECTORS)
     return (value, f"css:{css}") if value else (None, "")
 
 
-def extract_tags(sel: Selector, config: ParserConfig = GENERIC) -> list[str]:
-    for css in (*config.selectors_for("tags"), *TAG_SELECTORS):
-        tags = [t for t in (text_of(n) for n in sel.css(css)) if t]
+def extract_tags(sel: _Doc, config: ParserConfig = GENERIC) -> list[str]:
+    for css in config.selectors_for("tags"):
+        tags = [t for t in (text_of(n) for n in sel.sel.css(css)) if t]
         if tags:
             return list(dict.fromkeys(tags))
-    keywords = meta_content(sel, "keywords", "news_keywords")
+    for css in TAG_SELECTORS:
+        tags = [t for t in (visible_text(n) for n in sel.css(css)) if t]
+        if tags:
+            return list(dict.fromkeys(tags))
+    keywords = sel.meta_content("keywords", "news_keywords")
     if keywords:
         return list(dict.fromkeys(k.strip() for k in keywords.split(",") if k.strip()))
     return []
 
 
 def extract_date_candidates(
-    sel: Selector,
+    sel: _Doc,
     json_ld: list[dict[str, Any]],
     body: _Body,
     locale: str | None,
@@ -645,17 +726,17 @@ def extract_date_candidates(
             found.append(DateCandidate(source, raw, locale, kind))
 
     for css in config.selectors_for("date"):
-        for hit in sel.css(css)[:1]:
+        for hit in sel.sel.css(css)[:1]:
             add("display_date", hit.attrib.get("datetime") or text_of(hit))
     for data in json_ld:
         add("json_ld", _str(data.get("datePublished")))
         add("json_ld", _str(data.get("dateModified")), "modified")
-    add("meta", meta_content(sel, "article:published_time", "datePublished", "dcterms.created"))
-    add("meta", meta_content(sel, "article:modified_time", "dateModified"), "modified")
+    add("meta", sel.meta_content("article:published_time", "datePublished", "dcterms.created"))
+    add("meta", sel.meta_content("article:modified_time", "dateModified"), "modified")
     for css in DATE_SELECTORS:
         for node in sel.css(css):
-            raw = node.attrib.get("datetime") or text_of(node)
-            if raw and (node.attrib.get("datetime") or _is_date_line(raw)):
+            raw = node.get("datetime") or visible_text(node)
+            if raw and (node.get("datetime") or _is_date_line(raw)):
                 add("display_date", raw)
                 break
         else:
@@ -668,30 +749,31 @@ def extract_date_candidates(
     return found
 
 
+# only the short texts (string-length counts characters as len() does): the ancestor tests
+# then run on few of them
 _CONTENT_TEXTS = etree.XPath(
-    ".//text()[normalize-space()][not(ancestor::header or ancestor::footer or ancestor::nav"
-    " or ancestor::script or ancestor::style)]",
+    ".//text()[string-length() <= 80][normalize-space()][not(ancestor::header or ancestor::footer"
+    " or ancestor::nav or ancestor::script or ancestor::style)]",
     smart_strings=False,
 )
 
 
-def _first_date_line(sel: Selector) -> str | None:
+def _first_date_line(sel: _Doc) -> str | None:
     """Generic fallback: the first short text in the main content that is a whole date."""
     scope = sel.css("#content") or sel.css("main") or sel.css("body")
-    for text in (text for node in scope for text in _CONTENT_TEXTS(node.root)):
-        if len(text) <= 80:
-            value = clean(text)
-            if _is_date_line(value):
-                return value
+    for text in (text for node in scope for text in _CONTENT_TEXTS(node)):
+        value = clean(text)
+        if _is_date_line(value):
+            return value
     return None
 
 
 def extract_not_article_reason(
-    sel: Selector, page: ArticlePage, config: ParserConfig = GENERIC
+    sel: _Doc, page: ArticlePage, config: ParserConfig = GENERIC
 ) -> str | None:
     if not page.body_text or len(page.body_text) < 400:
         # Liferay's not-found page can sit in an otherwise normal layout: look at its text.
-        page_text = text_of(sel.css("#content") or sel.css("body")).casefold()
+        page_text = _texts_of(sel.css("#content") or sel.css("body")).casefold()
         profile_markers = [m.casefold() for m in config.labels_for("not_found")]
         for marker in dict.fromkeys([*profile_markers, *NOT_FOUND_TEXTS]):
             if marker in page_text:
@@ -703,9 +785,9 @@ def extract_not_article_reason(
     return None
 
 
-def _json_ld_articles(sel: Selector) -> list[dict[str, Any]]:
+def _json_ld_articles(sel: _Doc) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for raw in sel.xpath('//script[@type="application/ld+json"]/text()').getall():
+    for raw in sel.json_ld:
         try:
             data = json.loads(raw)
         except ValueError:

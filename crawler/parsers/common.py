@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Self, cast
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import cssselect
 from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import css2xpath
 
 from crawler.locales import page_locale_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from lxml.etree import _Element
     from parsel import SelectorList
 
 # XML whitespace: what XPath's normalize-space() splits a class attribute on.
@@ -61,15 +64,31 @@ class PageSelector(Selector):
             self._css_results[query] = found
         return cast("SelectorList[Self]", self.selectorlist_cls(found))
 
+    def elements(self, query: str) -> list[_Element]:
+        """The page's elements a CSS query selects, as lxml elements: what ``css`` finds,
+        without a Selector per element nor a translation per call. For queries that select
+        elements (no ``::text`` / ``::attr()``): the parsers' own selectors."""
+        found = self._element_results.get(query)
+        if found is None:
+            if _may_match(query, self._classes_and_ids):
+                found = _compiled_css(query)(self.root)
+            else:
+                found = []
+            self._element_results[query] = found
+        return found
+
     @cached_property
     def _css_results(self) -> dict[str, list[Self]]:
         return {}
 
     @cached_property
+    def _element_results(self) -> dict[str, list[_Element]]:
+        return {}
+
+    @cached_property
     def _classes_and_ids(self) -> tuple[frozenset[str], frozenset[str]]:
-        classes = frozenset(
-            token for value in _CLASS_VALUES(self.root) for token in _CLASS_TOKEN.findall(value)
-        )
+        # one regex pass over every class attribute at once (a space separates them)
+        classes = frozenset(_CLASS_TOKEN.findall(" ".join(_CLASS_VALUES(self.root))))
         return classes, frozenset(_ID_VALUES(self.root))
 
 
@@ -77,7 +96,31 @@ class PageSelector(Selector):
 def page_selector(html: str) -> PageSelector:
     """One parse per page for every parser that reads it (listing, navigation, alternates):
     Scrapy hands each of them the same ``response.text`` string."""
-    return PageSelector(text=html)
+    return PageSelector(root=parse_html(html), type="html")
+
+
+_PARSERS = threading.local()
+
+
+def parse_html(html: str) -> _Element:
+    """The tree parsel builds from ``html`` (its input cleaning, libxml2 options and empty-page
+    fallback) with plain lxml elements: lxml.html's parser would look every element proxy up
+    through a Python class lookup, and the parsers need no HtmlElement method. One parser per
+    thread, reused (lxml parsers are not thread-safe)."""
+    parser = getattr(_PARSERS, "html", None)
+    if parser is None:
+        parser = _PARSERS.html = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+    body = html.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+    root = etree.fromstring(body, parser=parser)
+    if root is None:
+        root = etree.fromstring(b"<html/>", parser=parser)
+    return root
+
+
+@lru_cache(maxsize=1024)
+def _compiled_css(query: str) -> etree.XPath:
+    # parsel's own translation (HTMLTranslator), so the same elements in the same order
+    return etree.XPath(css2xpath(query), smart_strings=False)
 
 
 def _may_match(query: str, known: tuple[frozenset[str], frozenset[str]]) -> bool:
@@ -155,6 +198,11 @@ def text_of(node: Selector | SelectorList[Selector]) -> str:
     return clean(" ".join(parts))
 
 
+def visible_text(element: _Element) -> str:
+    """``text_of`` for an lxml element."""
+    return clean(" ".join(_VISIBLE_TEXT(element)))
+
+
 def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
     """Text of the first selector (CSS) that matches with non-empty text, and that selector."""
     for css in selectors:
@@ -202,5 +250,31 @@ def absolute(base_url: str, href: str | None) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
+    if href.isascii() and _PLAIN_HTTP_URL.fullmatch(href):
+        # urljoin gives such a link back unchanged, whatever the base: no need to ask it.
+        return href
+    if href[0] == "/" and href[1:2] != "/" and not _URL_TABS.search(href):
+        # A root-relative link (most links of a portal) resolves against the base's scheme and
+        # host alone: remembered per origin, pages share their menus' and related links.
+        return _absolute_rooted(_origin(base_url), href)
     url = urljoin(base_url, href)
+    return url if url.startswith(("http://", "https://")) else None
+
+
+# An http(s) URL with a host and nothing urlsplit would drop, strip or check (empty query or
+# fragment, path parameters, IPv6 brackets, tabs and line breaks, spaces).
+_PLAIN_HTTP_URL = re.compile(r"https?://[^/?#;\[\]\s][^?#;\[\]\s]*")
+# removed by urlsplit wherever they are, which could turn "/" + tab + "/" into "//"
+_URL_TABS = re.compile("[\t\r\n]")
+
+
+@lru_cache(maxsize=256)
+def _origin(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+@lru_cache(maxsize=4096)
+def _absolute_rooted(origin: str, href: str) -> str | None:
+    url = urljoin(origin, href)
     return url if url.startswith(("http://", "https://")) else None
