@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -67,8 +67,15 @@ class ReplaySpider(Spider):
         self.stats_path = stats_path
 
     async def start(self) -> AsyncIterator[Request]:
+        engine = self.crawler.engine
+        assert engine is not None
         with self.request_log.open(encoding="utf-8") as lines:
             for target in replayed_targets(lines):
+                # Scrapy reads start() on while the downloader is full, so every request of
+                # the log would sit in the scheduler at once (a 20,000-article log: ~26,000
+                # Requests, most of the replay's peak memory): read on as the queue drains.
+                while engine.needs_backout():
+                    await self.crawler.signals.wait_for(signals.scheduler_empty)
                 self.crawler.stats.inc_value("replay/requests_read")
                 yield Request(
                     self.base_url + target,
