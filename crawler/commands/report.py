@@ -34,7 +34,6 @@ from crawler.history import (
     run_article_problems,
     run_rejects,
 )
-from crawler.html_report import SiteSection, render_report
 from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING, resolve_output_paths
 from pipelines.storage.secrets import install_redaction, redact_url
 from pipelines.storage.store import ArticleStore, StorageError
@@ -44,6 +43,8 @@ if TYPE_CHECKING:
 
     from scrapy.settings import BaseSettings
     from sqlalchemy import Engine
+
+    from crawler.html_report import SiteSection
 
 
 def default_report_path(
@@ -59,6 +60,10 @@ def default_report_path(
 def build_sections(
     engine: Engine, settings: BaseSettings, sites: list[str], rejects_path: Path
 ) -> list[SiteSection]:
+    # matplotlib comes with the page's module: imported when a report is made, not with this
+    # module, since Scrapy imports every command's module for every command (a crawl included).
+    from crawler.html_report import SiteSection  # noqa: PLC0415
+
     sections: list[SiteSection] = []
     for site in sites:
         runs = load_runs(engine, site)
@@ -163,6 +168,8 @@ class Command(ScrapyCommand):
             if opts.output
             else default_report_path(self.settings.get("REPORTS_DIR"), opts.site)
         )
+        from crawler.html_report import render_report  # noqa: PLC0415
+
         page = render_report(sections, redact_url(database_url), datetime.now(UTC))
         try:
             write_atomically(output, page)
