@@ -64,17 +64,13 @@ class Alerts:
     def reasons(self, owner: RunOwner) -> list[str]:
         """Why to alert about the run the owner judged; empty: no alert."""
         report = owner.report or {}
-        stats = self.crawler.stats
-        assert stats is not None
         if owner.outcome == "interrupted":
             return []
         reasons: list[str] = []
         if owner.outcome != "succeeded":
+            # A crawl_runs row the database refused is among them (run_not_recorded).
             reasons += [str(reason) for reason in report.get("failures") or []]
             reasons = reasons or [f"the run {owner.outcome}"]
-        elif stats.get_value("run/failed"):
-            # The report said succeeded, then its crawl_runs row could not be written.
-            reasons.append("the run could not be recorded in crawl_runs (see the log)")
         reasons += self._history_reasons(owner, report)
         return reasons
 
