@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crawler.identity import canonical_url, is_article_url, normalize_url
+from crawler.identity import canonical_url, is_article_url, normalize_url, url_identity
 from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 
 if TYPE_CHECKING:
@@ -175,12 +175,15 @@ class Frontier:
     ) -> Decision:
         """An article URL met: FETCH it, or what becomes of it (ALIAS, HELD, SKIP_KNOWN,
         IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's."""
-        url = normalize_url(url)
+        # One identity record per URL met (a sitemap's URLs are nearly all normal already).
+        normal, _, key = url_identity(url)
+        if normal != url:
+            url = normal
+            key = canonical_url(url)
         digest = _digest(url)
         if not self.allowed(url) or digest in self._seen:
             return Decision(IGNORE, url)
         self._seen.add(digest)
-        key = canonical_url(url)
         entry = self._articles.get(key)
         if entry is not None and entry.url is not None:
             if url == entry.url:

@@ -270,17 +270,23 @@ def _article_match(path: str) -> re.Match[str] | None:
 
 
 @lru_cache(maxsize=URL_CACHE_SIZE)
-def is_article_url(url: str) -> bool:
-    path = _strip_locale(_split_normal(normalize_url(url))[2])
-    match = _article_match(path)
-    return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
-
-
-@lru_cache(maxsize=URL_CACHE_SIZE)
-def canonical_article_url(url: str) -> str:
-    scheme, netloc, path, query = _split_normal(normalize_url(url, unicode_nfc=True))
+def url_identity(url: str) -> tuple[str, bool, str]:
+    """One record per URL string: (``normalize_url(url)``, whether it is an article URL, its
+    canonical article URL). A sitemap entry, its alternates and the frontier ask all three of
+    the same strings: the URL is normalized, split and matched once, not once per question
+    (the usual URL, already normal with NFC escapes, once for both normalizations)."""
+    if _already_normal(url, True):
+        normal = keyed = url
+    else:
+        normal = normalize_url(url)
+        keyed = normalize_url(url, unicode_nfc=True)
+    scheme, netloc, path, query = _split_normal(keyed)
     path = _strip_locale(path)
     match = _article_match(path)
+    if keyed == normal:
+        article = _is_article_match(match)
+    else:
+        article = _is_article_match(_article_match(_strip_locale(_split_normal(normal)[2])))
     if match is not None:
         site = match["site"]
         prefix = f"/web/{site}" if site and site != _ROOT_SITE else ""
@@ -290,7 +296,19 @@ def canonical_article_url(url: str) -> str:
         query = ""
     elif len(path) > 1:
         path = path.rstrip("/") or "/"
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return normal, article, urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _is_article_match(match: re.Match[str] | None) -> bool:
+    return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
+
+
+def is_article_url(url: str) -> bool:
+    return url_identity(url)[1]
+
+
+def canonical_article_url(url: str) -> str:
+    return url_identity(url)[2]
 
 
 @lru_cache(maxsize=URL_CACHE_SIZE)

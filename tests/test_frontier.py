@@ -28,7 +28,11 @@ from crawler.frontier import (
 )
 from crawler.items import ListingHint
 from pipelines.storage.store import KnownArticle
-from pipelines.urls import article_address, canonical_article_url, is_article_url, normalize_url
+from pipelines.urls import (
+    article_address,
+    normalize_url,
+    url_identity,
+)
 
 HOST = "https://hepza.example.gov.vn"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -205,7 +209,7 @@ def _held_bytes(frontier_of: Callable[[], Frontier]) -> int:
     tracemalloc.start()
     try:
         kept = frontier_of()
-        for cached in (normalize_url, is_article_url, canonical_article_url, article_address):
+        for cached in (normalize_url, url_identity, article_address):
             cached.cache_clear()
         gc.collect()
         held, _ = tracemalloc.get_traced_memory()
