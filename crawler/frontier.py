@@ -23,9 +23,11 @@ the sitemaps and the home page, and Scrapy's own duplicate filter keeps the page
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,7 +36,7 @@ from pipelines.dates import DateParseError, parse_display_date, parse_machine_da
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import date, datetime, tzinfo
+    from datetime import date, tzinfo
 
     from crawler.crawl_state import CrawlState
     from crawler.items import ListingHint
@@ -44,6 +46,11 @@ if TYPE_CHECKING:
 SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
 SKIP_QUERY_PARTS = ("p_p_lifecycle=1", "p_p_lifecycle=2", "LoginPortlet", "p_p_state=maximized")
 STATE_VERSION = 1
+# A sitemap lastmod with seconds and a UTC offset (Liferay: 2023-01-18T10:48:00+0000).
+_PLAIN_LASTMOD = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])"
+)
 
 # What the frontier says about a URL met.
 FETCH = "fetch"  # request it (an article page, or a page to crawl)
@@ -267,10 +274,17 @@ class Frontier:
 
     def _lastmod_time(self, lastmod: str) -> datetime | None:
         if self._last_lastmod is None or self._last_lastmod[0] != lastmod:
-            try:
-                value: datetime | None = parse_machine_date(lastmod, self.tz).value
-            except DateParseError:
-                value = None
+            value: datetime | None = None
+            if _PLAIN_LASTMOD.fullmatch(lastmod):
+                # The form sitemaps write (every entry of a re-run is compared): read in C;
+                # an impossible value is left to the full parser, which says the same.
+                with contextlib.suppress(ValueError):
+                    value = datetime.fromisoformat(lastmod)
+            if value is None:
+                try:
+                    value = parse_machine_date(lastmod, self.tz).value
+                except DateParseError:
+                    value = None
             self._last_lastmod = (lastmod, value)
         return self._last_lastmod[1]
 

@@ -250,14 +250,17 @@ def _strip_locale(path: str) -> str:
     return split_locale_prefix(path)[1]
 
 
-_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_UPPER_ASCII = re.compile("[A-Z]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+# A slug with no upper-case ASCII letter outside its escapes, read left to right as
+# _ESCAPE.sub reads it (possessive: an escape once read is never re-read as letters).
+_NO_UPPER_OUTSIDE_ESCAPES = re.compile(r"(?:[^A-Z%]++|%[0-9A-Fa-f]{2}|%)*+")
 
 
 def _lower_ascii_outside_escapes(slug: str) -> str:
     # Liferay lower-cases urlTitles; the hex digits of escapes must stay upper-case.
-    if not _UPPER_ASCII.search(_ESCAPE.sub("", slug)):
+    if _NO_UPPER_OUTSIDE_ESCAPES.fullmatch(slug):
         return slug
     return "".join(
         part if part.startswith("%") else part.translate(_ASCII_LOWER)
@@ -293,6 +296,9 @@ def url_identity(url: str) -> tuple[str, bool, str]:
         path = f"{prefix}/w/{_lower_ascii_outside_escapes(match['slug'])}"
         # A display page renders the same article whatever the portlet, paging or redirect
         # parameters say, so none of them belong in its identity.
+        if scheme and netloc:
+            # what urlunsplit writes for an absolute URL without query
+            return normal, article, f"{scheme}://{netloc}{path}"
         query = ""
     elif len(path) > 1:
         path = path.rstrip("/") or "/"

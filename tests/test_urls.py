@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -450,3 +451,17 @@ def test_url_identity_of_a_locale_url_is_the_url_an_article_and_its_display_page
     assert url_identity(CANONICAL) == (CANONICAL, True, CANONICAL)
     assert url_identity(f"{HOST}/en/w/{SLUG}") == (f"{HOST}/en/w/{SLUG}", True, CANONICAL)
     assert url_identity(f"{HOST}/en/tin-tuc") == (f"{HOST}/en/tin-tuc", False, f"{HOST}/tin-tuc")
+
+
+@settings(max_examples=2000)
+@given(slug=st.text(alphabet="aAbBeEfFgG019%-", max_size=12))
+def test_slug_lower_casing_answers_what_stripping_the_escapes_first_answers(slug: str) -> None:
+    # the long way: the escapes removed, then any upper-case letter left means lower-casing
+    if not re.search("[A-Z]", re.sub("%[0-9A-Fa-f]{2}", "", slug)):
+        expected = slug
+    else:
+        expected = "".join(
+            part if part.startswith("%") else part.lower()
+            for part in re.split("(%[0-9A-Fa-f]{2})", slug)
+        )
+    assert urls_module._lower_ascii_outside_escapes(slug) == expected

@@ -248,6 +248,8 @@ class LiferaySpider(Spider):
         # Read entry by entry: a sitemap's entries are never all held at once.
         stream = SitemapStream(response.body, response.url)
         self.crawler.stats.inc_value("crawl/sitemaps")
+        # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
+        skipped = 0
         for entry in stream:
             if isinstance(entry, str):
                 yield from self._sitemap_requests([entry])
@@ -270,7 +272,11 @@ class LiferaySpider(Spider):
             # default is also the entry's URL or one of its alternates).
             for url in dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates))):
                 if self.frontier.same_article(url, key):
-                    yield from self._article(url, lastmod=entry.lastmod)
+                    decision = self.frontier.article(url, lastmod=entry.lastmod)
+                    skipped += decision.action == SKIP_KNOWN
+                    yield from self._decided(decision)
+        if skipped:
+            self.crawler.stats.inc_value("crawl/skipped_known", skipped)
         if not stream.kind:
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
@@ -404,6 +410,10 @@ class LiferaySpider(Spider):
         decision = self.frontier.article(url, hint, lastmod)
         if decision.action == SKIP_KNOWN:
             self.crawler.stats.inc_value("crawl/skipped_known")
+        yield from self._decided(decision, hint)
+
+    def _decided(self, decision: Decision, hint: ListingHint | None = None) -> Iterator[Any]:
+        """An article URL's decision as output: its alias item, its request."""
         if decision.alias:
             yield ArticleUrlItem(url=decision.url, canonical_url=decision.key)
         if decision.fetch:
