@@ -250,6 +250,7 @@ class LiferaySpider(Spider):
         self.crawler.stats.inc_value("crawl/sitemaps")
         # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
         skipped = 0
+        previous: tuple[str, dict[str, None]] | None = None
         for entry in stream:
             if isinstance(entry, str):
                 yield from self._sitemap_requests([entry])
@@ -270,7 +271,13 @@ class LiferaySpider(Spider):
                 self.frontier.note_lastmod(key, entry.lastmod)
             # The default-locale page first, so that is the one fetched; each URL once (the
             # default is also the entry's URL or one of its alternates).
-            for url in dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates))):
+            urls = dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates)))
+            if previous is not None and previous[0] == key and previous[1] == urls:
+                # Liferay lists a page once per locale, each entry naming the same URLs: the
+                # frontier met every one of them for the entry before (IGNORE each now).
+                continue
+            previous = (key, urls)
+            for url in urls:
                 if self.frontier.same_article(url, key):
                     decision = self.frontier.article(url, lastmod=entry.lastmod)
                     skipped += decision.action == SKIP_KNOWN
