@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crawler.identity import canonical_url, is_article_url, normalize_url, url_identity
+from crawler.identity import canonical_url, normalize_url, url_identity
 from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 
 if TYPE_CHECKING:
@@ -143,7 +143,8 @@ class Frontier:
         )
 
     def same_article(self, url: str, key: str) -> bool:
-        return is_article_url(url) and canonical_url(url) == key
+        _, article, url_key = url_identity(url)
+        return article and url_key == key
 
     def preferred_url(self, candidates: Iterable[str | None], key: str) -> str | None:
         """The first of ``candidates`` (x-default, canonical link) that is this article on

@@ -216,7 +216,18 @@ def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
     urlTitle, so an NFD slug must be requested as NFD."""
     if _already_normal(url, unicode_nfc):
         return url
+    # The usual variants of a normal URL in a page's links: a fragment (#main-content), escapes
+    # in lower case. Without them it is normal: that is what the full normalization gives.
+    head = url.partition("#")[0]
+    if "%" in head:
+        head = _ESCAPE_RUN.sub(_upper, head)
+    if head != url and _already_normal(head, unicode_nfc):
+        return head
     return _normalize(url, unicode_nfc)
+
+
+def _upper(match: re.Match[str]) -> str:
+    return match.group().upper()
 
 
 def _normalize(url: str, unicode_nfc: bool) -> str:
@@ -274,7 +285,7 @@ def _article_match(path: str) -> re.Match[str] | None:
 
 @lru_cache(maxsize=URL_CACHE_SIZE)
 def url_identity(url: str) -> tuple[str, bool, str]:
-    """One record per URL string: (``normalize_url(url)``, whether it is an article URL, its
+    """One record per URL string: (``normalize_url(url)``, ``is_article_url(url)``, its
     canonical article URL). A sitemap entry, its alternates and the frontier ask all three of
     the same strings: the URL is normalized, split and matched once, not once per question
     (the usual URL, already normal with NFC escapes, once for both normalizations)."""
@@ -282,7 +293,12 @@ def url_identity(url: str) -> tuple[str, bool, str]:
         normal = keyed = url
     else:
         normal = normalize_url(url)
-        keyed = normalize_url(url, unicode_nfc=True)
+        # A page's link with a fragment or lower-case escapes: its normal form, when that is
+        # in NFC already, is its NFC form too.
+        if normal != url and _already_normal(normal, True):
+            keyed = normal
+        else:
+            keyed = normalize_url(url, unicode_nfc=True)
     scheme, netloc, path, query = _split_normal(keyed)
     path = _strip_locale(path)
     match = _article_match(path)
@@ -309,8 +325,10 @@ def _is_article_match(match: re.Match[str] | None) -> bool:
     return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
 
 
+@lru_cache(maxsize=URL_CACHE_SIZE)
 def is_article_url(url: str) -> bool:
-    return url_identity(url)[1]
+    # Not through url_identity: a page's links are tested without building their keys.
+    return _is_article_match(_article_match(_strip_locale(_split_normal(normalize_url(url))[2])))
 
 
 def canonical_article_url(url: str) -> str:

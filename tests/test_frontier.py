@@ -33,6 +33,7 @@ from pipelines.dates import DateParseError, parse_machine_date
 from pipelines.storage.store import KnownArticle
 from pipelines.urls import (
     article_address,
+    is_article_url,
     normalize_url,
     url_identity,
 )
@@ -212,7 +213,7 @@ def _held_bytes(frontier_of: Callable[[], Frontier]) -> int:
     tracemalloc.start()
     try:
         kept = frontier_of()
-        for cached in (normalize_url, url_identity, article_address):
+        for cached in (normalize_url, is_article_url, url_identity, article_address):
             cached.cache_clear()
         gc.collect()
         held, _ = tracemalloc.get_traced_memory()

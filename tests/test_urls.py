@@ -465,3 +465,18 @@ def test_slug_lower_casing_answers_what_stripping_the_escapes_first_answers(slug
             for part in re.split("(%[0-9A-Fa-f]{2})", slug)
         )
     assert urls_module._lower_ascii_outside_escapes(slug) == expected
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        f"{CANONICAL}#main-content",
+        CANONICAL.replace("%C4", "%c4"),
+        f"{CANONICAL.lower().replace('https://hepza.hochiminhcity.gov.vn', HOST)}#x",
+    ],
+)
+def test_fragment_and_lower_case_escape_variants_normalize_as_the_full_normalization_does(
+    variant: str,
+) -> None:
+    assert normalize_url(variant) == _normalize(variant, False)
+    assert normalize_url(variant, unicode_nfc=True) == _normalize(variant, True)

@@ -26,7 +26,7 @@ from crawler.config import LIFERAY_ARGUMENTS, parse_spider_args, parse_timezone
 from crawler.crawl_state import load_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
-from crawler.identity import is_article_url, normalize_url
+from crawler.identity import is_article_url, normalize_url, url_identity
 from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
@@ -256,7 +256,7 @@ class LiferaySpider(Spider):
                 yield from self._sitemap_requests([entry])
                 continue
             default = entry.default_for(self.profile.default_locale)
-            if not is_article_url(entry.url):
+            if not url_identity(entry.url)[1]:
                 # One locale of each page is enough: the others list the same articles.
                 for _, href in entry.alternates:
                     if href != default:
