@@ -264,8 +264,8 @@ def _strip_locale(path: str) -> str:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-# A slug with no upper-case ASCII letter outside its escapes, read left to right as
-# _ESCAPE.sub reads it (possessive: an escape once read is never re-read as letters).
+# A slug with no upper-case ASCII letter outside its escapes (%XX, read left to right;
+# possessive: an escape once read is never re-read as letters).
 _NO_UPPER_OUTSIDE_ESCAPES = re.compile(r"(?:[^A-Z%]++|%[0-9A-Fa-f]{2}|%)*+")
 
 
