@@ -9,7 +9,7 @@ from crawler.extensions.run import RunOwner
 from crawler.sites.key import site_of
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, KnownArticle
-from pipelines.urls import canonical_article_url
+from pipelines.urls import article_id, canonical_article_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -49,7 +49,10 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
     # The frontier asks by identity key (the display-page form of any of an article's URLs);
     # on a portal without display pages the stored address is an Asset Publisher URL.
     for article in articles.values():
-        known.setdefault(canonical_article_url(article.url), article)
+        # An article stored under its key has its id from that URL: it is in ``known``
+        # already, and the canonicalization of every stored URL is spared.
+        if article_id(article.url) != article.id:
+            known.setdefault(canonical_article_url(article.url), article)
     recent = sorted(
         articles.values(),
         key=lambda k: k.published_at.timestamp() if k.published_at else float("-inf"),

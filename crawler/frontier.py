@@ -23,18 +23,20 @@ the sitemaps and the home page, and Scrapy's own duplicate filter keeps the page
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from crawler.identity import canonical_url, is_article_url, normalize_url
+from crawler.identity import canonical_url, normalize_url, url_identity
 from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import date, datetime, tzinfo
+    from datetime import date, tzinfo
 
     from crawler.crawl_state import CrawlState
     from crawler.items import ListingHint
@@ -44,6 +46,11 @@ if TYPE_CHECKING:
 SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
 SKIP_QUERY_PARTS = ("p_p_lifecycle=1", "p_p_lifecycle=2", "LoginPortlet", "p_p_state=maximized")
 STATE_VERSION = 1
+# A sitemap lastmod with seconds and a UTC offset (Liferay: 2023-01-18T10:48:00+0000).
+_PLAIN_LASTMOD = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])"
+)
 
 # What the frontier says about a URL met.
 FETCH = "fetch"  # request it (an article page, or a page to crawl)
@@ -136,7 +143,8 @@ class Frontier:
         )
 
     def same_article(self, url: str, key: str) -> bool:
-        return is_article_url(url) and canonical_url(url) == key
+        _, article, url_key = url_identity(url)
+        return article and url_key == key
 
     def preferred_url(self, candidates: Iterable[str | None], key: str) -> str | None:
         """The first of ``candidates`` (x-default, canonical link) that is this article on
@@ -175,12 +183,15 @@ class Frontier:
     ) -> Decision:
         """An article URL met: FETCH it, or what becomes of it (ALIAS, HELD, SKIP_KNOWN,
         IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's."""
-        url = normalize_url(url)
+        # One identity record per URL met (a sitemap's URLs are nearly all normal already).
+        normal, _, key = url_identity(url)
+        if normal != url:
+            url = normal
+            key = canonical_url(url)
         digest = _digest(url)
         if not self.allowed(url) or digest in self._seen:
             return Decision(IGNORE, url)
         self._seen.add(digest)
-        key = canonical_url(url)
         entry = self._articles.get(key)
         if entry is not None and entry.url is not None:
             if url == entry.url:
@@ -264,10 +275,17 @@ class Frontier:
 
     def _lastmod_time(self, lastmod: str) -> datetime | None:
         if self._last_lastmod is None or self._last_lastmod[0] != lastmod:
-            try:
-                value: datetime | None = parse_machine_date(lastmod, self.tz).value
-            except DateParseError:
-                value = None
+            value: datetime | None = None
+            if _PLAIN_LASTMOD.fullmatch(lastmod):
+                # The form sitemaps write (every entry of a re-run is compared): read in C;
+                # an impossible value is left to the full parser, which says the same.
+                with contextlib.suppress(ValueError):
+                    value = datetime.fromisoformat(lastmod)
+            if value is None:
+                try:
+                    value = parse_machine_date(lastmod, self.tz).value
+                except DateParseError:
+                    value = None
             self._last_lastmod = (lastmod, value)
         return self._last_lastmod[1]
 

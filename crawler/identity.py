@@ -17,6 +17,7 @@ from pipelines.urls import (
     canonical_article_url,
     is_article_url,
     normalize_url,
+    url_identity,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ __all__ = [
     "content_hash",
     "is_article_url",
     "normalize_url",
+    "url_identity",
 ]
 
 # What an analyst reads: not crawl times, not the URLs an article was met under, not the raw

@@ -216,7 +216,18 @@ def normalize_url(url: str, *, unicode_nfc: bool = False) -> str:
     urlTitle, so an NFD slug must be requested as NFD."""
     if _already_normal(url, unicode_nfc):
         return url
+    # The usual variants of a normal URL in a page's links: a fragment (#main-content), escapes
+    # in lower case. Without them it is normal: that is what the full normalization gives.
+    head = url.partition("#")[0]
+    if "%" in head:
+        head = _ESCAPE_RUN.sub(_upper, head)
+    if head != url and _already_normal(head, unicode_nfc):
+        return head
     return _normalize(url, unicode_nfc)
+
+
+def _upper(match: re.Match[str]) -> str:
+    return match.group().upper()
 
 
 def _normalize(url: str, unicode_nfc: bool) -> str:
@@ -250,14 +261,17 @@ def _strip_locale(path: str) -> str:
     return split_locale_prefix(path)[1]
 
 
-_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_UPPER_ASCII = re.compile("[A-Z]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+# A slug with no upper-case ASCII letter outside its escapes (%XX, read left to right;
+# possessive: an escape once read is never re-read as letters).
+_NO_UPPER_OUTSIDE_ESCAPES = re.compile(r"(?:[^A-Z%]++|%[0-9A-Fa-f]{2}|%)*+")
 
 
 def _lower_ascii_outside_escapes(slug: str) -> str:
     # Liferay lower-cases urlTitles; the hex digits of escapes must stay upper-case.
-    if not _UPPER_ASCII.search(_ESCAPE.sub("", slug)):
+    if _NO_UPPER_OUTSIDE_ESCAPES.fullmatch(slug):
         return slug
     return "".join(
         part if part.startswith("%") else part.translate(_ASCII_LOWER)
@@ -270,27 +284,55 @@ def _article_match(path: str) -> re.Match[str] | None:
 
 
 @lru_cache(maxsize=URL_CACHE_SIZE)
-def is_article_url(url: str) -> bool:
-    path = _strip_locale(_split_normal(normalize_url(url))[2])
-    match = _article_match(path)
-    return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
-
-
-@lru_cache(maxsize=URL_CACHE_SIZE)
-def canonical_article_url(url: str) -> str:
-    scheme, netloc, path, query = _split_normal(normalize_url(url, unicode_nfc=True))
+def url_identity(url: str) -> tuple[str, bool, str]:
+    """One record per URL string: (``normalize_url(url)``, ``is_article_url(url)``, its
+    canonical article URL). A sitemap entry, its alternates and the frontier ask all three of
+    the same strings: the URL is normalized, split and matched once, not once per question
+    (the usual URL, already normal with NFC escapes, once for both normalizations)."""
+    if _already_normal(url, True):
+        normal = keyed = url
+    else:
+        normal = normalize_url(url)
+        # A page's link with a fragment or lower-case escapes: its normal form, when that is
+        # in NFC already, is its NFC form too.
+        if normal != url and _already_normal(normal, True):
+            keyed = normal
+        else:
+            keyed = normalize_url(url, unicode_nfc=True)
+    scheme, netloc, path, query = _split_normal(keyed)
     path = _strip_locale(path)
     match = _article_match(path)
+    if keyed == normal:
+        article = _is_article_match(match)
+    else:
+        article = _is_article_match(_article_match(_strip_locale(_split_normal(normal)[2])))
     if match is not None:
         site = match["site"]
         prefix = f"/web/{site}" if site and site != _ROOT_SITE else ""
         path = f"{prefix}/w/{_lower_ascii_outside_escapes(match['slug'])}"
         # A display page renders the same article whatever the portlet, paging or redirect
         # parameters say, so none of them belong in its identity.
+        if scheme and netloc:
+            # what urlunsplit writes for an absolute URL without query
+            return normal, article, f"{scheme}://{netloc}{path}"
         query = ""
     elif len(path) > 1:
         path = path.rstrip("/") or "/"
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return normal, article, urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _is_article_match(match: re.Match[str] | None) -> bool:
+    return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
+
+
+@lru_cache(maxsize=URL_CACHE_SIZE)
+def is_article_url(url: str) -> bool:
+    # Not through url_identity: a page's links are tested without building their keys.
+    return _is_article_match(_article_match(_strip_locale(_split_normal(normalize_url(url))[2])))
+
+
+def canonical_article_url(url: str) -> str:
+    return url_identity(url)[2]
 
 
 @lru_cache(maxsize=URL_CACHE_SIZE)

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crawler.frontier as frontier_module
 from crawler.crawl_state import CrawlState
@@ -27,8 +29,14 @@ from crawler.frontier import (
     Frontier,
 )
 from crawler.items import ListingHint
+from pipelines.dates import DateParseError, parse_machine_date
 from pipelines.storage.store import KnownArticle
-from pipelines.urls import article_address, canonical_article_url, is_article_url, normalize_url
+from pipelines.urls import (
+    article_address,
+    is_article_url,
+    normalize_url,
+    url_identity,
+)
 
 HOST = "https://hepza.example.gov.vn"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -205,7 +213,7 @@ def _held_bytes(frontier_of: Callable[[], Frontier]) -> int:
     tracemalloc.start()
     try:
         kept = frontier_of()
-        for cached in (normalize_url, is_article_url, canonical_article_url, article_address):
+        for cached in (normalize_url, is_article_url, url_identity, article_address):
             cached.cache_clear()
         gc.collect()
         held, _ = tracemalloc.get_traced_memory()
@@ -325,3 +333,43 @@ def test_allowed_answers_as_the_origin_of_urlsplit(url: str) -> None:
     parts = urlsplit(url)
     expected = f"{parts.scheme}://{parts.netloc}".lower() == HOST
     assert frontier().allowed(url) is expected
+
+
+@settings(max_examples=1500)
+@given(
+    day=st.tuples(
+        st.integers(1990, 2100), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25)
+    ),
+    minute=st.integers(0, 61),
+    second=st.integers(0, 61),
+    offset=st.sampled_from(
+        [
+            "Z",
+            "z",
+            "+0000",
+            "+00:00",
+            "-0000",
+            "+0700",
+            "+07:00",
+            "-05:30",
+            "+2359",
+            "+2400",
+            "+0760",
+            "+07",
+            "",
+            " +0700",
+            "+07:00:00",
+        ]
+    ),
+    sep=st.sampled_from(["T", " ", "t"]),
+)
+def test_sitemap_lastmod_is_read_as_the_date_parser_reads_it(
+    day: tuple[int, int, int, int], minute: int, second: int, offset: str, sep: str
+) -> None:
+    year, month, dom, hour = day
+    raw = f"{year:04d}-{month:02d}-{dom:02d}{sep}{hour:02d}:{minute:02d}:{second:02d}{offset}"
+    try:
+        expected: datetime | None = parse_machine_date(raw, TZ).value
+    except DateParseError:
+        expected = None
+    assert frontier()._lastmod_time(raw) == expected

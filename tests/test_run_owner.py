@@ -17,6 +17,7 @@ from crawler.sites.profile import find_profile, profile_from_dict
 from pipelines.dedupe import DedupePipeline
 from pipelines.storage.models import CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
+from pipelines.urls import article_id
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -107,3 +108,31 @@ def test_the_site_of_a_spider_is_its_profile_name() -> None:
         site_of(ProfiledSpider(None))
     with pytest.raises(ValueError, match="no site profile"):
         site_of(Spider("plain"))
+
+
+def test_the_crawl_state_finds_an_article_under_its_key_and_each_url_it_is_stored_under(
+    database_url, tmp_path, make_article_record
+):
+    host = "https://hepza.hochiminhcity.gov.vn"
+    # A portal without display pages: stored under the Asset Publisher URL it is read at, its
+    # id (and the frontier's key) from the display-page form.
+    address = f"{host}/tin-tuc/-/asset_publisher/abc/content/ap-bai"
+    crawler = recording_crawler(database_url, tmp_path)
+    owner = owner_of(crawler)
+    assert owner.store is not None
+    owner.store.write_batch(
+        [
+            make_article_record("bai"),
+            make_article_record(
+                "ap-bai", url=address, id=article_id(f"{host}/w/ap-bai"), alternate_urls=[]
+            ),
+        ],
+        "earlier",
+    )
+    crawler.spider = ProfiledSpider(find_profile("hepza"))
+    known = load_crawl_state(crawler).known
+    assert known[f"{host}/w/bai"].url == f"{host}/w/bai"
+    assert known[f"{host}/vi/w/bai"].url == f"{host}/w/bai"
+    assert known[f"{host}/w/ap-bai"].url == address
+    assert known[address].url == address
+    owner.store.close()

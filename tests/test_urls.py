@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,6 +22,7 @@ from pipelines.urls import (
     canonical_article_url,
     is_article_url,
     normalize_url,
+    url_identity,
 )
 
 HOST = "https://hepza.hochiminhcity.gov.vn"
@@ -396,3 +398,85 @@ def test_canonical_article_url_lowers_ascii_but_not_escapes_of_a_normal_slug() -
 def test_split_of_a_normalized_url_is_urlsplit(head: str, pieces: list[str], nfc: bool) -> None:
     url = normalize_url(head + "/" + "".join(pieces), unicode_nfc=nfc)
     assert _split_normal(url) == tuple(urlsplit(url))[:4]
+
+
+def _identity_asked_separately(url: str) -> tuple[str, bool, str]:
+    """What url_identity answers, asked the long way: each question normalizes and splits the
+    URL on its own (urlsplit, the full normalization)."""
+    path = urls_module._strip_locale(urlsplit(_normalize(url, False)).path)
+    match = urls_module._article_match(path)
+    article = match is not None and bool(match["slug"]) and not _is_dot(match["slug"])
+    parts = urlsplit(_normalize(url, True))
+    keyed = urls_module._strip_locale(parts.path)
+    found = urls_module._article_match(keyed)
+    query = parts.query
+    if found is not None:
+        site = found["site"]
+        prefix = f"/web/{site}" if site and site != "guest" else ""
+        keyed = f"{prefix}/w/{urls_module._lower_ascii_outside_escapes(found['slug'])}"
+        query = ""
+    elif len(keyed) > 1:
+        keyed = keyed.rstrip("/") or "/"
+    return (
+        _normalize(url, False),
+        article,
+        f"{parts.scheme}://{parts.netloc}{keyed}" + (f"?{query}" if query else ""),
+    )
+
+
+def _is_dot(segment: str) -> bool:
+    return segment.split(";", 1)[0] in {".", ".."}
+
+
+ARTICLE_PATH_PIECES = st.sampled_from(
+    ["w/", "en/", "vi/", "web/guest/", "web/other/", "-/asset_publisher/x/content/", "/", "?p=1"]
+)
+
+
+@settings(max_examples=2000)
+@given(
+    head=st.sampled_from(["http://h", "https://h", "HTTP://H:80", "http://h:8080"]),
+    pieces=st.lists(st.one_of(ARTICLE_PATH_PIECES, URL_PIECES), max_size=8),
+)
+def test_url_identity_answers_what_each_question_answers_alone(
+    head: str, pieces: list[str]
+) -> None:
+    url = head + "/" + "".join(pieces)
+    assert url_identity(url) == _identity_asked_separately(url)
+    assert is_article_url(url) is url_identity(url)[1]
+    assert canonical_article_url(url) == url_identity(url)[2]
+
+
+def test_url_identity_of_a_locale_url_is_the_url_an_article_and_its_display_page() -> None:
+    assert url_identity(CANONICAL) == (CANONICAL, True, CANONICAL)
+    assert url_identity(f"{HOST}/en/w/{SLUG}") == (f"{HOST}/en/w/{SLUG}", True, CANONICAL)
+    assert url_identity(f"{HOST}/en/tin-tuc") == (f"{HOST}/en/tin-tuc", False, f"{HOST}/tin-tuc")
+
+
+@settings(max_examples=2000)
+@given(slug=st.text(alphabet="aAbBeEfFgG019%-", max_size=12))
+def test_slug_lower_casing_answers_what_stripping_the_escapes_first_answers(slug: str) -> None:
+    # the long way: the escapes removed, then any upper-case letter left means lower-casing
+    if not re.search("[A-Z]", re.sub("%[0-9A-Fa-f]{2}", "", slug)):
+        expected = slug
+    else:
+        expected = "".join(
+            part if part.startswith("%") else part.lower()
+            for part in re.split("(%[0-9A-Fa-f]{2})", slug)
+        )
+    assert urls_module._lower_ascii_outside_escapes(slug) == expected
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        f"{CANONICAL}#main-content",
+        CANONICAL.replace("%C4", "%c4"),
+        f"{CANONICAL.lower().replace('https://hepza.hochiminhcity.gov.vn', HOST)}#x",
+    ],
+)
+def test_fragment_and_lower_case_escape_variants_normalize_as_the_full_normalization_does(
+    variant: str,
+) -> None:
+    assert normalize_url(variant) == _normalize(variant, False)
+    assert normalize_url(variant, unicode_nfc=True) == _normalize(variant, True)

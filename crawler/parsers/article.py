@@ -515,10 +515,10 @@ def _strip_byline_label(text: str, config: ParserConfig = GENERIC) -> str:
 
 
 def _is_related_heading(text: str, config: ParserConfig = GENERIC) -> bool:
-    key = clean(text).rstrip(":").strip().casefold()
-    if key in _heading_keys(config.labels_for("related")):
+    cleaned = clean(text)
+    if cleaned.rstrip(":").strip().casefold() in _heading_keys(config.labels_for("related")):
         return True
-    return RELATED_HEADING.match(clean(text)) is not None
+    return RELATED_HEADING.match(cleaned) is not None
 
 
 @lru_cache(maxsize=64)

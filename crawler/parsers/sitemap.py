@@ -52,11 +52,14 @@ def parse_robots_sitemaps(text: str, base_url: str) -> list[str]:
     return urls
 
 
+_ABSOLUTE = ("https://", "http://")
+
+
 def _absolute(base_url: str, url: str) -> str:
     # Sitemaps write absolute URLs: urljoin (a parse and a rebuild of each) only for the rest.
     # What urljoin would still change in an absolute URL (an empty "?" or "#") the frontier's
     # normalization removes anyway.
-    if url.startswith(("https://", "http://")):
+    if url.startswith(_ABSOLUTE):
         return url
     return urljoin(base_url, url)
 
@@ -144,8 +147,12 @@ class SitemapStream:
         loc: str | None = None
         lastmod: str | None = None
         links: list[tuple[str, str]] = []
+        names = _LOCAL_NAMES
         for child in elem:
-            child_name = _local(child.tag)
+            tag = child.tag
+            child_name = names.get(tag) if isinstance(tag, str) else None
+            if child_name is None:
+                child_name = _local(tag)
             if child_name == "link":
                 href = child.get("href")
                 if href:
@@ -159,7 +166,7 @@ class SitemapStream:
         url = _absolute(self.base_url, loc)
         alternates = []
         for hreflang, link in links:
-            href = _absolute(self.base_url, link)
+            href = link if link.startswith(_ABSOLUTE) else _absolute(self.base_url, link)
             # The same string object as the entry's URL when it is (x-default often is).
             alternates.append((sys.intern(hreflang), url if href == url else href))
         return SitemapEntry(url, lastmod or None, alternates)

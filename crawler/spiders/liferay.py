@@ -26,7 +26,7 @@ from crawler.config import LIFERAY_ARGUMENTS, parse_spider_args, parse_timezone
 from crawler.crawl_state import load_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
-from crawler.identity import is_article_url, normalize_url
+from crawler.identity import is_article_url, normalize_url, url_identity
 from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
@@ -248,12 +248,15 @@ class LiferaySpider(Spider):
         # Read entry by entry: a sitemap's entries are never all held at once.
         stream = SitemapStream(response.body, response.url)
         self.crawler.stats.inc_value("crawl/sitemaps")
+        # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
+        skipped = 0
+        previous: tuple[str, dict[str, None]] | None = None
         for entry in stream:
             if isinstance(entry, str):
                 yield from self._sitemap_requests([entry])
                 continue
             default = entry.default_for(self.profile.default_locale)
-            if not is_article_url(entry.url):
+            if not url_identity(entry.url)[1]:
                 # One locale of each page is enough: the others list the same articles.
                 for _, href in entry.alternates:
                     if href != default:
@@ -268,9 +271,19 @@ class LiferaySpider(Spider):
                 self.frontier.note_lastmod(key, entry.lastmod)
             # The default-locale page first, so that is the one fetched; each URL once (the
             # default is also the entry's URL or one of its alternates).
-            for url in dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates))):
+            urls = dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates)))
+            if previous is not None and previous[0] == key and previous[1] == urls:
+                # Liferay lists a page once per locale, each entry naming the same URLs: the
+                # frontier met every one of them for the entry before (IGNORE each now).
+                continue
+            previous = (key, urls)
+            for url in urls:
                 if self.frontier.same_article(url, key):
-                    yield from self._article(url, lastmod=entry.lastmod)
+                    decision = self.frontier.article(url, lastmod=entry.lastmod)
+                    skipped += decision.action == SKIP_KNOWN
+                    yield from self._decided(decision)
+        if skipped:
+            self.crawler.stats.inc_value("crawl/skipped_known", skipped)
         if not stream.kind:
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
@@ -404,6 +417,10 @@ class LiferaySpider(Spider):
         decision = self.frontier.article(url, hint, lastmod)
         if decision.action == SKIP_KNOWN:
             self.crawler.stats.inc_value("crawl/skipped_known")
+        yield from self._decided(decision, hint)
+
+    def _decided(self, decision: Decision, hint: ListingHint | None = None) -> Iterator[Any]:
+        """An article URL's decision as output: its alias item, its request."""
         if decision.alias:
             yield ArticleUrlItem(url=decision.url, canonical_url=decision.key)
         if decision.fetch:

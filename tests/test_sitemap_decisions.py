@@ -1,0 +1,99 @@
+"""The spider's reading of a sitemap on a re-run: what it requests, skips and counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import XmlResponse
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.test import get_crawler
+
+from crawler.crawl_state import CrawlState
+from crawler.items import ArticleUrlItem
+from crawler.spiders.hepza import HepzaSpider
+from pipelines.storage.store import KnownArticle
+from pipelines.urls import article_id
+
+HOST = "http://127.0.0.1:8000"
+STORED_AT = datetime(2024, 5, 2, 2, 15, 30, tzinfo=UTC)
+
+
+def _pair(slug: str, lastmod: str) -> str:
+    """One <url> per locale, each repeating the same alternates (as Liferay writes them)."""
+    vi, en = f"{HOST}/w/{slug}", f"{HOST}/en/w/{slug}"
+    links = (
+        f'<xhtml:link href="{en}" hreflang="en-US" rel="alternate"/>'
+        f'<xhtml:link href="{vi}" hreflang="vi-VN" rel="alternate"/>'
+        f'<xhtml:link href="{vi}" hreflang="x-default" rel="alternate"/>'
+    )
+    return "".join(
+        f"<url><loc>{loc}</loc><lastmod>{lastmod}</lastmod>{links}</url>" for loc in (en, vi)
+    )
+
+
+def _sitemap(*pairs: str) -> XmlResponse:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/'
+        'sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">' + "".join(pairs) + "</urlset>"
+    )
+    return XmlResponse(f"{HOST}/sitemap.xml", body=body.encode())
+
+
+def _spider(*stored: tuple[str, list[str]]) -> HepzaSpider:
+    crawler = get_crawler(
+        HepzaSpider,
+        settings_dict={
+            "SITE_TIMEZONE": "Asia/Ho_Chi_Minh",
+            "MAX_LISTING_PAGES": 10,
+            "MAX_LINK_DEPTH": 10,
+            "MAX_LINKS_PER_PAGE": 10,
+            "RECHECK_RECENT": 0,
+        },
+    )
+    crawler.stats = MemoryStatsCollector(crawler)
+    spider = HepzaSpider.from_crawler(crawler, base_url=HOST)
+    known: dict[str, KnownArticle] = {}
+    for url, aliases in stored:
+        article = KnownArticle(article_id(url), url, STORED_AT, STORED_AT)
+        for met in (url, *aliases):
+            known[met] = article
+    spider.frontier.use_index(CrawlState(known=known, recent_urls=[u for u, _ in stored]))
+    spider.frontier.sitemap_requested()
+    return spider
+
+
+def _article_outputs(spider: HepzaSpider, response: XmlResponse) -> list[Any]:
+    return [
+        out
+        for out in spider.parse_sitemap(response)
+        if isinstance(out, ArticleUrlItem)
+        or (isinstance(out, Request) and out.callback == spider.parse_article)
+    ]
+
+
+def test_a_stored_article_listed_in_two_locales_is_skipped_under_each_url_once() -> None:
+    vi, en = f"{HOST}/w/cu", f"{HOST}/en/w/cu"
+    spider = _spider((vi, [en]))
+    outputs = _article_outputs(spider, _sitemap(_pair("cu", "2024-05-02T02:15:30+0000")))
+    assert outputs == []
+    assert spider.crawler.stats.get_value("crawl/skipped_known") == 2
+
+
+def test_an_alias_the_database_lacks_is_recorded_once_for_a_stored_article() -> None:
+    spider = _spider((f"{HOST}/w/cu", []))
+    outputs = _article_outputs(spider, _sitemap(_pair("cu", "2024-05-02T02:15:30+0000")))
+    assert [(o.url, o.canonical_url) for o in outputs] == [(f"{HOST}/en/w/cu", f"{HOST}/w/cu")]
+    assert spider.crawler.stats.get_value("crawl/skipped_known") == 2
+
+
+def test_new_and_edited_articles_are_requested_once_under_their_default_locale_page() -> None:
+    spider = _spider((f"{HOST}/w/cu", [f"{HOST}/en/w/cu"]))
+    response = _sitemap(
+        _pair("moi", "2024-06-01T00:00:00+0000"), _pair("cu", "2024-06-01T00:00:00+0000")
+    )
+    outputs = _article_outputs(spider, response)
+    assert [o.url for o in outputs] == [f"{HOST}/w/moi", f"{HOST}/w/cu"]
+    assert spider.crawler.stats.get_value("crawl/skipped_known") is None
+    assert spider.frontier.lastmod(f"{HOST}/w/cu") == "2024-06-01T00:00:00+0000"
