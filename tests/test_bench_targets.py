@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.benchmarks.processes import run_measured
 from tests.benchmarks.replay_spider import check_same_requests, replayed_targets
 from tests.benchmarks.report import (
     NOT_APPLICABLE,
@@ -320,3 +322,16 @@ def test_evaluation_does_not_change_the_measurements() -> None:
     before = copy.deepcopy(per_size)
     evaluate_targets(per_size)
     assert per_size == before
+
+
+def test_measured_peak_is_the_childs_own_not_the_benchmarks(tmp_path: Path) -> None:
+    # ru_maxrss of a child counts the forked image of its parent: a benchmark holding 200 MB
+    # would report 200 MB for a child that never used them.
+    ballast = b"x" * (200 * 1024 * 1024)
+    child = "b = b'y' * (40 * 1024 * 1024)\nimport time\ntime.sleep(0.5)\n"
+    measured = run_measured(
+        [sys.executable, "-c", child], cwd=tmp_path, timeout=60, output_path=tmp_path / "out"
+    )
+    assert ballast[-1:] == b"x"
+    assert measured.returncode == 0
+    assert 40 <= measured.peak_rss_mb < 150

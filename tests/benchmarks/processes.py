@@ -50,7 +50,12 @@ def run_measured(
     the child's whole environment (default: ours).
 
     ``os.wait4`` reports the rusage of this one child, so other children of the benchmark (the
-    replica server) never leak into the numbers the way RUSAGE_CHILDREN deltas could.
+    replica server) never leak into the numbers the way RUSAGE_CHILDREN deltas could. Its
+    ``ru_maxrss`` is not the child's own peak, though: Linux keeps the higher of the forked image
+    (this process's RSS) and the new program's, so a benchmark holding 300 MB would report 300 MB
+    for any child. The peak is the child's own high-water mark (``VmHWM`` of
+    ``/proc/<pid>/status``, read as it runs; a high-water mark, so any read after the peak holds
+    it), with ``ru_maxrss`` only where /proc cannot be read.
     """
     output_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -64,8 +69,10 @@ def run_measured(
             start_new_session=True,
         )
     timed_out = False
+    peak_kib = 0
     try:
         while True:
+            peak_kib = max(peak_kib, own_peak_rss_kib(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -87,10 +94,23 @@ def run_measured(
         wall_s=round(wall, 3),
         user_s=round(usage.ru_utime, 3),
         sys_s=round(usage.ru_stime, 3),
-        # Linux reports ru_maxrss in KiB.
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        # Linux reports both in KiB.
+        peak_rss_mb=round((peak_kib or usage.ru_maxrss) / 1024, 1),
         timed_out=timed_out,
     )
+
+
+def own_peak_rss_kib(pid: int) -> int:
+    """The process's own peak resident memory so far (``VmHWM``, KiB); 0 when /proc has none
+    (not Linux, or the process already exited)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _kill_group(pid: int, sig: int) -> None:

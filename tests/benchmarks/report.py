@@ -458,8 +458,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         "- Crawl settings for ours, replay and bare (politeness lifted, `tests/crawl_runner.py` "
         "FAST_SETTINGS): " + ", ".join(f"`{k}={v}`" for k, v in results["fast_settings"].items()),
         "- Each crawl is a subprocess against a fresh replica server in its own process; wall "
-        "time includes interpreter and Scrapy start-up; CPU s and peak RSS are the crawl "
-        "process's own (`os.wait4` rusage). Ours writes SQLite + JSONL with every pipeline; "
+        "time includes interpreter and Scrapy start-up; CPU s are the crawl process's own "
+        "(`os.wait4` rusage) and peak RSS its own high-water mark (`VmHWM` of "
+        "`/proc/<pid>/status`, read as it runs: `ru_maxrss` would count the benchmark's own "
+        "memory, which a forked child inherits). Ours writes SQLite + JSONL with every pipeline; "
         "the bare spider (`tests/benchmarks/bare_spider.py`) runs outside the project with "
         "Scrapy defaults plus the same settings and extracts nothing.",
         "- Replay: `tests/benchmarks/replay_spider.py` requests, in order and unfiltered, "
