@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from scrapy import Request
+from scrapy.core.downloader.handlers.http11 import _ResponseReader
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
@@ -64,6 +65,10 @@ class _TxResponse:
         self.code = code
         self.length = -1
         self._transport = _Transport()
+        self.reader: object = None
+
+    def deliverBody(self, protocol: object) -> None:
+        self.reader = protocol
 
 
 def _read(
@@ -174,3 +179,31 @@ def test_only_encodings_decoded_while_streaming_are_streamed(
     encoding: str | None, streamed: bool
 ) -> None:
     assert _decoding(_TxResponse(encoding))[0] is streamed  # type: ignore[arg-type]
+
+
+def _body_reader(txresponse: _TxResponse, **meta: Any) -> object:
+    agent = _StreamingAgent(contextFactory=None, crawler=get_crawler())  # type: ignore[arg-type]
+    request = Request(URL, meta={STREAM_META: True, **meta})
+    agent._cb_bodyready(txresponse, request)  # type: ignore[arg-type]
+    return txresponse.reader
+
+
+def test_a_2xx_body_goes_to_the_file_reader() -> None:
+    assert type(_body_reader(_TxResponse("gzip"))) is _FileResponseReader
+
+
+@pytest.mark.parametrize(("encoding", "code"), [(None, 404), (None, 503), ("br", 200)])
+def test_an_error_answer_or_an_undecodable_encoding_is_read_as_scrapy_reads_it(
+    encoding: str | None, code: int
+) -> None:
+    assert type(_body_reader(_TxResponse(encoding, code))) is _ResponseReader
+
+
+def test_an_announced_size_over_the_limit_is_refused_before_reading() -> None:
+    txresponse = _TxResponse()
+    txresponse.length = 5000
+    with pytest.raises(DownloadCancelledError) as refused:
+        _body_reader(txresponse, download_maxsize=1000)
+    match = _SIZE_MESSAGE.search(str(refused.value))
+    assert match is not None and (int(match[1]), int(match[2])) == (5000, 1000)
+    assert txresponse.reader is None and txresponse._transport._producer.aborted
