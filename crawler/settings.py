@@ -187,3 +187,11 @@ ALERT_COVERAGE_DROP = os.environ.get("HEPZA_ALERT_COVERAGE_DROP", "0")
 ALERT_NO_NEW_DAYS = os.environ.get("HEPZA_ALERT_NO_NEW_DAYS", "0")
 # After the run owner (500): alerts at engine_stopped, once the run is judged and recorded.
 EXTENSIONS["crawler.extensions.alerts.Alerts"] = 520
+
+# --- streamed sitemaps (crawler/streaming.py) -----------------------------------------------
+# Scrapy's HTTP/1.1 handler, except that sitemap bodies go to a temporary file as they arrive
+# (decompressed on the way) instead of being held whole in memory.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.streaming.StreamingDownloadHandler",
+    "https": "crawler.streaming.StreamingDownloadHandler",
+}

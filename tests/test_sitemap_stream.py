@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import tracemalloc
 
 from crawler.parsers.sitemap import SitemapEntry, SitemapStream, parse_sitemap
@@ -48,6 +49,38 @@ def test_a_50000_entry_sitemap_is_read_whole_in_a_fraction_of_its_size() -> None
     assert [lang for lang, _ in last.alternates] == ["vi-VN", "en-US", "x-default"]
     # Entry by entry: what the read holds at its peak is a sliver of the body.
     assert peak < len(body) / 100, f"peak {peak} bytes for a {len(body)}-byte sitemap"
+
+
+def test_a_50000_entry_sitemap_in_a_file_is_read_without_holding_the_file() -> None:
+    count = 50_000
+    head, tail = URLSET.split("{}")
+    with tempfile.TemporaryFile() as file:
+        # written in slices: the test never holds the document either
+        file.write(head.encode())
+        for start in range(0, count, 1000):
+            file.write("".join(_entry_xml(i) for i in range(start, start + 1000)).encode())
+        file.write(tail.encode())
+        size = file.tell()
+        file.seek(0)
+        stream = SitemapStream(file, SITE)
+        tracemalloc.start()
+        try:
+            read = sum(1 for _ in stream)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert stream.kind == "urlset"
+    assert read == count
+    # read in lxml's chunks, entry by entry: the peak is a sliver of the file
+    assert peak < size / 100, f"peak {peak} bytes for a {size}-byte sitemap"
+
+
+def test_a_blank_file_yields_nothing_and_has_no_kind() -> None:
+    with tempfile.TemporaryFile() as file:
+        file.write(b"  \n")
+        file.seek(0)
+        stream = SitemapStream(file, SITE)
+        assert list(stream) == [] and stream.kind == ""
 
 
 def test_a_sitemap_index_streams_its_sub_sitemaps_as_urls() -> None:

@@ -6,7 +6,7 @@ import contextlib
 import sys
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -83,21 +83,31 @@ class SitemapStream:
     """A sitemap read entry by entry: iterating yields each sub-sitemap URL (a ``str``, in a
     sitemap index) or :class:`SitemapEntry` (in a urlset) as its element ends, and drops the
     element, so neither the whole tree nor every entry is ever held (Liferay's sitemaps reach
-    tens of megabytes). ``kind`` is known once the root element is read."""
+    tens of megabytes). ``kind`` is known once the root element is read.
 
-    def __init__(self, body: bytes, base_url: str) -> None:
+    ``body``: the document's bytes, or a binary file holding it (a streamed download,
+    crawler/streaming.py), read from its current offset in chunks, so that the document itself
+    is never held whole either."""
+
+    def __init__(self, body: bytes | IO[bytes], base_url: str) -> None:
         self.body = body
         self.base_url = base_url
         self.kind = ""
 
     def __iter__(self) -> Iterator[str | SitemapEntry]:
-        # Liferay answers an empty sub-sitemap with a blank body.
-        if not self.body or self.body.isspace():
-            return
+        source: IO[bytes]
+        if isinstance(self.body, bytes):
+            # Liferay answers an empty sub-sitemap with a blank body.
+            if not self.body or self.body.isspace():
+                return
+            source = BytesIO(self.body)
+        else:
+            # A blank file is no document: lxml's syntax error below says so.
+            source = self.body
         # The end of each entry only (lxml filters the events, not Python): the root is the
         # first entry's topmost ancestor, or, when no entry came, the document's root.
         events = etree.iterparse(
-            BytesIO(self.body),
+            source,
             events=("end",),
             tag=("{*}url", "{*}sitemap"),
             recover=True,
@@ -172,7 +182,7 @@ class SitemapStream:
         return SitemapEntry(url, lastmod or None, alternates)
 
 
-def parse_sitemap(body: bytes, base_url: str) -> SitemapDocument:
+def parse_sitemap(body: bytes | IO[bytes], base_url: str) -> SitemapDocument:
     stream = SitemapStream(body, base_url)
     doc = SitemapDocument(kind="")
     for found in stream:

@@ -12,6 +12,7 @@ its decisions into requests and pages into items.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +39,7 @@ from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import SitemapStream, parse_robots_sitemaps
 from crawler.sites.resolve import apply_site_settings, resolve_site
+from crawler.streaming import STREAM_META, StreamedResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -217,6 +219,10 @@ class LiferaySpider(Spider):
                 self.frontier.sitemap_requested()
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
                 request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
+                # Streamed to a temporary file, never held whole (crawler/streaming.py): only
+                # the encodings it decodes while streaming are offered.
+                request.meta[STREAM_META] = True
+                request.headers.setdefault(b"Accept-Encoding", b"gzip, deflate")
                 yield request
 
     @property
@@ -245,8 +251,16 @@ class LiferaySpider(Spider):
         yield from self._after_sitemaps()
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
-        # Read entry by entry: a sitemap's entries are never all held at once.
-        stream = SitemapStream(response.body, response.url)
+        # Read entry by entry: a sitemap's entries are never all held at once, nor its body when
+        # it was streamed to a file (closed, so deleted, once read).
+        streamed = response.body_file if isinstance(response, StreamedResponse) else None
+        if streamed is not None:
+            self.crawler.stats.inc_value("crawl/sitemaps_streamed")
+        with streamed or contextlib.nullcontext():
+            stream = SitemapStream(streamed or response.body, response.url)
+            yield from self._sitemap_entries(response, stream)
+
+    def _sitemap_entries(self, response: Response, stream: SitemapStream) -> Iterator[Any]:
         self.crawler.stats.inc_value("crawl/sitemaps")
         # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
         skipped = 0

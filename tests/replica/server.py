@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import socket
 import threading
 import time
@@ -11,13 +12,15 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from tests.replica.portal import PortalSite, make_site
-from tests.replica.site import ReplicaConfig, ReplicaSite
+from tests.replica.site import ReplicaConfig, ReplicaResponse, ReplicaSite
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
 SLOW_SECONDS = 1.5
+# chunk size of the sitemaps_gzip_chunked mode: many chunks per sitemap
+GZIP_CHUNK_BYTES = 4096
 
 
 class RequestRecord(NamedTuple):
@@ -88,7 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response_only(resp.status)
         for name, value in resp.headers:
             self.send_header(name, value)
-        if resp.fault == "truncated":
+        if self._gzip_chunked(method, resp):
+            self._send_gzip_chunked(body)
+        elif resp.fault == "truncated":
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
             self.end_headers()
@@ -104,6 +109,22 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "HEAD":
                 buffer.append(body)
             self.flush_headers()
+
+    def _gzip_chunked(self, method: str, resp: ReplicaResponse) -> bool:
+        if not self.server.owner.config.sitemaps_gzip_chunked or method != "GET":
+            return False
+        types = [value for name, value in resp.headers if name.lower() == "content-type"]
+        return resp.status == 200 and resp.fault is None and any("xml" in t for t in types)
+
+    def _send_gzip_chunked(self, body: bytes) -> None:
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        packed = gzip.compress(body)
+        for start in range(0, len(packed), GZIP_CHUNK_BYTES):
+            chunk = packed[start : start + GZIP_CHUNK_BYTES]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
 
 
 class ReplicaServer:

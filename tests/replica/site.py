@@ -107,6 +107,9 @@ class ReplicaConfig:
     redirect_port: int = 0
     # Which portal is served: "hepza" (this module) or one of tests.replica.portal.PORTALS.
     portal: str = "hepza"
+    # Sitemaps (XML answers) sent gzip-encoded (Content-Encoding) in small chunks of a chunked
+    # transfer, as a portal behind a compressing proxy does (tests/replica/server.py).
+    sitemaps_gzip_chunked: bool = False
 
 
 # Data-quality traps, by name -> the generated article (by number) that carries it:
