@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.extractors import compare, fetch_pages, sample_articles
+from tests.benchmarks.extractors import compare_in_own_process, fetch_pages, sample_articles
 from tests.benchmarks.load import server_ceiling
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
 from tests.benchmarks.replay_spider import check_same_requests
@@ -259,7 +259,7 @@ def bench_size(size: int, out: Path, sample: int, *, bare: bool = False) -> dict
         started = time.perf_counter()
         chosen = sample_articles(articles, len(articles) if size <= 500 else sample)
         pages = fetch_pages(*server.host_port, server.url, chosen)
-    result["parser"] = compare(pages)
+    result["parser"] = compare_in_own_process(pages, workdir / "parser")
     phase("parser comparison", started)
 
     started = time.perf_counter()
