@@ -29,14 +29,11 @@ from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from sqlalchemy import Engine, inspect, make_url, select
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy import Engine, select
 
-from crawler.config import ConfigError
-from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING, resolve_output_paths
-from crawler.sites.profile import find_profile, profile_dirs
+from crawler.database_command import DatabaseCommand
+from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
 from pipelines.schema import (
     CHANGE_COLUMNS,
     EXPORT_COLUMNS,
@@ -52,8 +49,7 @@ from pipelines.storage.models import (
     ArticleVersion,
     CrawlRun,
 )
-from pipelines.storage.secrets import install_redaction, redact_url
-from pipelines.storage.store import ArticleStore, StorageError, create_db_engine
+from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
@@ -349,41 +345,8 @@ def default_output(
     return directory / f"{name}-{stamp}.{fmt}"
 
 
-def missing_database(database_url: str) -> str | None:
-    """Why ``database_url`` holds no crawl to export (None when it does).
-
-    An export reads; it must not create an empty database at a mistyped path and report
-    "0 articles" as if the crawl had found none.
-    """
-    try:
-        url = make_url(database_url)
-    except ArgumentError:
-        return f"DATABASE_URL is not a database URL: {redact_url(database_url)}"
-    if url.get_backend_name() == "sqlite":
-        database = url.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database).expanduser()
-            if not path.is_file():
-                return f"no database at {path}"
-    try:
-        engine = create_db_engine(database_url)
-    except (SQLAlchemyError, ImportError):
-        return None  # ArticleStore reports it with the driver's reason
-    try:
-        has_articles = inspect(engine).has_table(Article.__tablename__)
-    except SQLAlchemyError:
-        return None  # unreachable: ArticleStore reports it with the driver's reason
-    finally:
-        engine.dispose()
-    if not has_articles:
-        return f"no articles table in the database at {redact_url(database_url)}"
-    return None
-
-
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
+class Command(DatabaseCommand):
+    name = "export"
 
     def syntax(self) -> str:
         return (
@@ -418,11 +381,6 @@ class Command(ScrapyCommand):
         )
         parser.add_argument("-o", "--output", metavar="PATH", default=None)
 
-    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
-        assert self.settings is not None
-        resolve_output_paths(self.settings)
-
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if args:
@@ -433,15 +391,9 @@ class Command(ScrapyCommand):
                 day = date.fromisoformat(opts.since)
             except ValueError:
                 raise UsageError(f"--since wants YYYY-MM-DD, got {opts.since!r}") from None
-            since = since_instant(day, self._timezone(opts.site))
-        database_url = self.settings.get("DATABASE_URL")
-        if not database_url:
-            raise UsageError("DATABASE_URL is empty")
-        install_redaction(url=database_url)
-        missing = missing_database(database_url)
-        if missing:
-            print(f"export: {missing}", file=sys.stderr)
-            self.exitcode = 2
+            since = since_instant(day, self.site_timezone(opts.site))
+        database_url = self.database_url()
+        if database_url is None:
             return
         output = (
             Path(opts.output)
@@ -460,21 +412,18 @@ class Command(ScrapyCommand):
                 with store.guard("export"):
                     unknown = self._unknown_site(store.engine, opts.site)
                     if unknown:
-                        print(f"export: {unknown}", file=sys.stderr)
-                        self.exitcode = 2
+                        self.refuse(unknown)
                         return
                     if opts.changed_since is not None:
                         cutoff = resolve_cutoff(
-                            store.engine, opts.changed_since, self._timezone(opts.site)
+                            store.engine, opts.changed_since, self.site_timezone(opts.site)
                         )
                         if cutoff is None:
-                            print(
-                                f"export: --changed-since {opts.changed_since!r} is neither an "
-                                "ISO timestamp with offset (2024-05-02T09:00:00+07:00), a day "
-                                "(2024-05-02) nor a run id of the database",
-                                file=sys.stderr,
+                            self.refuse(
+                                f"--changed-since {opts.changed_since!r} is neither an ISO "
+                                "timestamp with offset (2024-05-02T09:00:00+07:00), a day "
+                                "(2024-05-02) nor a run id of the database"
                             )
-                            self.exitcode = 2
                             return
                     count = write_export(
                         store.engine, opts.format, output, since, opts.site, cutoff=cutoff
@@ -489,16 +438,6 @@ class Command(ScrapyCommand):
             print(f"exported {count} articles new or changed since {cutoff.describe()} to {output}")
             return
         print(f"exported {count} articles to {output}")
-
-    def _timezone(self, site: str | None) -> str:
-        """The zone of ``--since``: the site's profile's, else SITE_TIMEZONE."""
-        assert self.settings is not None
-        if site is not None:
-            try:
-                return find_profile(site, profile_dirs(self.settings)).timezone
-            except ConfigError:
-                pass  # a site crawled without a profile (generic spider)
-        return str(self.settings.get("SITE_TIMEZONE", "Asia/Ho_Chi_Minh"))
 
     @staticmethod
     def _unknown_site(engine: Engine, site: str | None) -> str | None:

@@ -22,11 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.export import missing_database
-from crawler.commands.runs import one_line, site_timezone
+from crawler.commands.runs import one_line, unknown_site
+from crawler.database_command import DatabaseCommand, site_timezone
 from crawler.history import (
     known_sites,
     load_runs,
@@ -34,8 +33,8 @@ from crawler.history import (
     run_article_problems,
     run_rejects,
 )
-from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING, resolve_output_paths
-from pipelines.storage.secrets import install_redaction, redact_url
+from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
+from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
@@ -88,10 +87,8 @@ def write_atomically(path: Path, text: str) -> None:
         partial.unlink(missing_ok=True)
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
+class Command(DatabaseCommand):
+    name = "report"
 
     def syntax(self) -> str:
         return "[--output FILE.html] [--site NAME]"
@@ -114,46 +111,29 @@ class Command(ScrapyCommand):
         parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("-o", "--output", metavar="FILE.html", default=None)
 
-    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
-        assert self.settings is not None
-        resolve_output_paths(self.settings)
-
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
-        database_url = self.settings.get("DATABASE_URL")
-        if not database_url:
-            raise UsageError("DATABASE_URL is empty")
-        install_redaction(url=database_url)
-        missing = missing_database(database_url)
-        if missing:
-            print(f"report: {missing}", file=sys.stderr)
-            self.exitcode = 2
+        database_url = self.database_url()
+        if database_url is None:
             return
         rejects_path = Path(self.settings.get("REJECTS_PATH") or "")
         try:
             store = ArticleStore(database_url)
             try:
                 with store.guard("report"):
-                    sites = known_sites(store.engine)
-                    if opts.site is not None and opts.site not in sites:
-                        held = ", ".join(sites) or "none"
-                        print(
-                            f"report: --site {opts.site!r}: the database holds no runs or "
-                            f"articles of that site (sites: {held})",
-                            file=sys.stderr,
-                        )
-                        self.exitcode = 2
+                    unknown = unknown_site(store.engine, opts.site)
+                    if unknown:
+                        self.refuse(unknown)
                         return
+                    sites = known_sites(store.engine)
                     if not sites:
-                        print(
-                            f"report: nothing to report: the database at "
-                            f"{redact_url(database_url)} holds no runs and no articles",
-                            file=sys.stderr,
+                        self.refuse(
+                            f"nothing to report: the database at {redact_url(database_url)} "
+                            "holds no runs and no articles",
+                            exitcode=1,
                         )
-                        self.exitcode = 1
                         return
                     chosen = [opts.site] if opts.site else sites
                     sections = build_sections(store.engine, self.settings, chosen, rejects_path)

@@ -18,11 +18,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.commands.export import missing_database
-from crawler.config import ConfigError
+from crawler.database_command import DatabaseCommand
 from crawler.history import (
     RunSummary,
     format_coverage,
@@ -31,15 +29,14 @@ from crawler.history import (
     load_runs,
     local_time,
 )
-from crawler.paths import resolve_output_paths
-from crawler.sites.profile import find_profile, profile_dirs
-from pipelines.storage.secrets import install_redaction, redact_url
+from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
 
-    from scrapy.settings import BaseSettings
+    from sqlalchemy import Engine
+
 
 FORMATS = ("text", "jsonl")
 
@@ -59,13 +56,15 @@ def positive_int(option: str, value: str) -> int:
     return number
 
 
-def site_timezone(settings: BaseSettings, site: str) -> str:
-    """The zone a site's local times are shown in: its profile's, else SITE_TIMEZONE."""
-    try:
-        return find_profile(site, profile_dirs(settings)).timezone
-    except ConfigError:
-        # a portal crawled without a profile (the generic spider)
-        return str(settings.get("SITE_TIMEZONE") or "Asia/Ho_Chi_Minh")
+def unknown_site(engine: Engine, site: str | None) -> str | None:
+    """Why ``--site`` names nothing the database holds (None when it does, or is not given)."""
+    if site is None:
+        return None
+    sites = known_sites(engine)
+    if site in sites:
+        return None
+    held = ", ".join(sites) or "none"
+    return f"--site {site!r}: the database holds no runs or articles of that site (sites: {held})"
 
 
 def _number(value: int | None) -> str:
@@ -84,10 +83,8 @@ def text_lines(run: RunSummary, timezone: str) -> list[str]:
     return [line, *(f"    failure: {reason}" for reason in run.failures)]
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
+class Command(DatabaseCommand):
+    name = "runs"
 
     def syntax(self) -> str:
         return "[--last N] [--site NAME] [--format text|jsonl]"
@@ -110,37 +107,21 @@ class Command(ScrapyCommand):
         parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("-f", "--format", dest="format", choices=FORMATS, default="text")
 
-    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
-        assert self.settings is not None
-        resolve_output_paths(self.settings)
-
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         last = positive_int("--last", opts.last) if opts.last is not None else None
-        database_url = self.settings.get("DATABASE_URL")
-        if not database_url:
-            raise UsageError("DATABASE_URL is empty")
-        install_redaction(url=database_url)
-        missing = missing_database(database_url)
-        if missing:
-            print(f"runs: {missing}", file=sys.stderr)
-            self.exitcode = 2
+        database_url = self.database_url()
+        if database_url is None:
             return
         try:
             store = ArticleStore(database_url)
             try:
                 with store.guard("runs"):
-                    if opts.site is not None and opts.site not in known_sites(store.engine):
-                        held = ", ".join(known_sites(store.engine)) or "none"
-                        print(
-                            f"runs: --site {opts.site!r}: the database holds no runs or articles "
-                            f"of that site (sites: {held})",
-                            file=sys.stderr,
-                        )
-                        self.exitcode = 2
+                    unknown = unknown_site(store.engine, opts.site)
+                    if unknown:
+                        self.refuse(unknown)
                         return
                     runs = load_runs(store.engine, opts.site, last)
             finally:
@@ -155,7 +136,7 @@ class Command(ScrapyCommand):
             return
         zones: dict[str, str] = {}
         for run in runs:
-            timezone = zones.setdefault(run.site, site_timezone(self.settings, run.site))
+            timezone = zones.setdefault(run.site, self.site_timezone(run.site))
             if opts.format == "jsonl":
                 print(json.dumps(run.as_json(timezone), ensure_ascii=False))
             else:

@@ -18,7 +18,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
-from crawler.commands.export import missing_database, since_instant
+from crawler.commands.export import since_instant
 from pipelines.storage.search import (
     DEFAULT_LIMIT,
     EmptyQueryError,
@@ -26,7 +26,6 @@ from pipelines.storage.search import (
     query_words,
     search_articles,
 )
-from pipelines.storage.secrets import install_redaction
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
@@ -53,6 +52,8 @@ def format_jsonl(hits: list[SearchHit]) -> str:
 
 class Command(ExportCommand):
     """Shares ``scrapy export``'s database checks, ``--site`` and ``--since`` rules."""
+
+    name = "search"
 
     def syntax(self) -> str:
         return '"QUERY" [--site NAME] [--since YYYY-MM-DD] [--limit N] [--format text|jsonl]'
@@ -86,7 +87,7 @@ class Command(ExportCommand):
         try:
             query_words(query)
         except EmptyQueryError as exc:
-            self._refuse(str(exc))
+            self.refuse(str(exc))
             return
         try:
             limit = int(opts.limit)
@@ -100,14 +101,9 @@ class Command(ExportCommand):
                 day = date.fromisoformat(opts.since)
             except ValueError:
                 raise UsageError(f"--since wants YYYY-MM-DD, got {opts.since!r}") from None
-            since = since_instant(day, self._timezone(opts.site))
-        database_url = self.settings.get("DATABASE_URL")
-        if not database_url:
-            raise UsageError("DATABASE_URL is empty")
-        install_redaction(url=database_url)
-        missing = missing_database(database_url)
-        if missing:
-            self._refuse(missing)
+            since = since_instant(day, self.site_timezone(opts.site))
+        database_url = self.database_url()
+        if database_url is None:
             return
         try:
             store = ArticleStore(database_url)
@@ -115,7 +111,7 @@ class Command(ExportCommand):
                 with store.guard("search"):
                     unknown = self._unknown_site(store.engine, opts.site)
                     if unknown:
-                        self._refuse(unknown)
+                        self.refuse(unknown)
                         return
                     hits = search_articles(
                         store.engine, query, site=opts.site, since=since, limit=limit
@@ -130,7 +126,3 @@ class Command(ExportCommand):
             sys.stdout.write(format_jsonl(hits))
         else:
             print(format_text(hits, query))
-
-    def _refuse(self, reason: str) -> None:
-        print(f"search: {reason}", file=sys.stderr)
-        self.exitcode = 2

@@ -1,0 +1,108 @@
+"""What the commands that read the database share (``scrapy export``, ``search``, ``runs``,
+``report``): the project's output places resolved, ``DATABASE_URL`` checked and redacted from
+every message, a database that is not there refused in one line (exit status 2) instead of being
+created empty, and the time zone a site's local times are read and shown in.
+
+It lives outside ``crawler/commands/``: Scrapy makes a command of every ``ScrapyCommand``
+subclass it finds in ``COMMANDS_MODULE``, this base included."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+from sqlalchemy import inspect, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from crawler.config import ConfigError
+from crawler.paths import resolve_output_paths
+from crawler.sites.profile import find_profile, profile_dirs
+from pipelines.storage.models import Article
+from pipelines.storage.secrets import install_redaction, redact_url
+from pipelines.storage.store import create_db_engine
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scrapy.settings import BaseSettings
+
+
+def missing_database(database_url: str) -> str | None:
+    """Why ``database_url`` holds no crawl to read (None when it does).
+
+    A command that reads must not create an empty database at a mistyped path and report
+    "0 articles" as if the crawl had found none.
+    """
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        return f"DATABASE_URL is not a database URL: {redact_url(database_url)}"
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database).expanduser()
+            if not path.is_file():
+                return f"no database at {path}"
+    try:
+        engine = create_db_engine(database_url)
+    except (SQLAlchemyError, ImportError):
+        return None  # ArticleStore reports it with the driver's reason
+    try:
+        has_articles = inspect(engine).has_table(Article.__tablename__)
+    except SQLAlchemyError:
+        return None  # unreachable: ArticleStore reports it with the driver's reason
+    finally:
+        engine.dispose()
+    if not has_articles:
+        return f"no articles table in the database at {redact_url(database_url)}"
+    return None
+
+
+def site_timezone(settings: BaseSettings, site: str | None) -> str:
+    """The zone of a site's local times: its profile's, else SITE_TIMEZONE (a portal crawled
+    without a profile, by the generic spider, or every site at once)."""
+    if site is not None:
+        try:
+            return find_profile(site, profile_dirs(settings)).timezone
+        except ConfigError:
+            pass
+    return str(settings.get("SITE_TIMEZONE") or "Asia/Ho_Chi_Minh")
+
+
+class DatabaseCommand(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
+    # The command's name: the first word of its one-line errors.
+    name: ClassVar[str] = ""
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        resolve_output_paths(self.settings)
+
+    def refuse(self, reason: str, exitcode: int = 2) -> None:
+        """One line on stderr, and the exit status (2: bad usage)."""
+        print(f"{self.name}: {reason}", file=sys.stderr)
+        self.exitcode = exitcode
+
+    def database_url(self) -> str | None:
+        """``DATABASE_URL``, its password kept out of every message from now on; None when the
+        database is not there (refused: one line, exit status 2)."""
+        assert self.settings is not None
+        database_url = self.settings.get("DATABASE_URL")
+        if not database_url:
+            raise UsageError("DATABASE_URL is empty")
+        install_redaction(url=database_url)
+        missing = missing_database(database_url)
+        if missing:
+            self.refuse(missing)
+            return None
+        return str(database_url)
+
+    def site_timezone(self, site: str | None) -> str:
+        assert self.settings is not None
+        return site_timezone(self.settings, site)
