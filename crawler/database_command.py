@@ -9,8 +9,10 @@ subclass it finds in ``COMMANDS_MODULE``, this base included."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
+from zoneinfo import ZoneInfo
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
@@ -61,6 +63,11 @@ def missing_database(database_url: str) -> str | None:
     return None
 
 
+def since_instant(since: date, site_timezone: str) -> datetime:
+    """Start of the given day on the site's clock, as UTC."""
+    return datetime.combine(since, time(0), tzinfo=ZoneInfo(site_timezone)).astimezone(UTC)
+
+
 def site_timezone(settings: BaseSettings, site: str | None) -> str:
     """The zone of a site's local times: its profile's, else SITE_TIMEZONE (a portal crawled
     without a profile, by the generic spider, or every site at once)."""
@@ -106,3 +113,13 @@ class DatabaseCommand(ScrapyCommand):
     def site_timezone(self, site: str | None) -> str:
         assert self.settings is not None
         return site_timezone(self.settings, site)
+
+    def since_option(self, value: str | None, site: str | None) -> datetime | None:
+        """``--since YYYY-MM-DD``: the start of that day on the site's clock, as UTC."""
+        if not value:
+            return None
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"--since wants YYYY-MM-DD, got {value!r}") from None
+        return since_instant(day, self.site_timezone(site))

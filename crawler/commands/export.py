@@ -22,17 +22,16 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from scrapy.exceptions import UsageError
 from sqlalchemy import Engine, select
 
-from crawler.database_command import DatabaseCommand
+from crawler.database_command import DatabaseCommand, since_instant
 from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
 from pipelines.schema import (
     CHANGE_COLUMNS,
@@ -64,11 +63,6 @@ CHANGES_NAME = "changes"
 
 PARQUET_SCHEMA = arrow_schema(EXPORT_COLUMNS)
 CHANGES_PARQUET_SCHEMA = arrow_schema(CHANGE_COLUMNS)
-
-
-def since_instant(since: date, site_timezone: str) -> datetime:
-    """Start of the given day on the site's clock, as UTC."""
-    return datetime.combine(since, time(0), tzinfo=ZoneInfo(site_timezone)).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,13 +379,7 @@ class Command(DatabaseCommand):
         assert self.settings is not None
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
-        since = None
-        if opts.since:
-            try:
-                day = date.fromisoformat(opts.since)
-            except ValueError:
-                raise UsageError(f"--since wants YYYY-MM-DD, got {opts.since!r}") from None
-            since = since_instant(day, self.site_timezone(opts.site))
+        since = self.since_option(opts.since, opts.site)
         database_url = self.database_url()
         if database_url is None:
             return

@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from datetime import date
 from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
-from crawler.commands.export import since_instant
 from pipelines.storage.search import (
     DEFAULT_LIMIT,
     EmptyQueryError,
@@ -95,13 +93,7 @@ class Command(ExportCommand):
             limit = 0
         if limit < 1:
             raise UsageError(f"--limit wants a whole number of at least 1, got {opts.limit!r}")
-        since = None
-        if opts.since:
-            try:
-                day = date.fromisoformat(opts.since)
-            except ValueError:
-                raise UsageError(f"--since wants YYYY-MM-DD, got {opts.since!r}") from None
-            since = since_instant(day, self.site_timezone(opts.site))
+        since = self.since_option(opts.since, opts.site)
         database_url = self.database_url()
         if database_url is None:
             return
