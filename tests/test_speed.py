@@ -124,6 +124,28 @@ def test_page_elements_are_the_elements_parsel_css_selects(page: str) -> None:
         assert fast.elements(query) is found, query
 
 
+ID_PAGES = (
+    '<div id="content"><p>one</p></div>',
+    '<div id="content"><p>one</p></div><div id="content"><p>two</p></div>',
+    '<a name="content">anchor</a><div id="content"><p>one</p></div>',
+    '<a name="content">anchor</a>',
+    '<div id=" content "><p>spaced</p></div>',
+    '<div id="Content"><p>case</p></div>',
+    '<div><p id="content">x</p><p id="other">y</p><p id="other">z</p></div>',
+)
+
+
+@pytest.mark.parametrize("html", ID_PAGES)
+def test_id_query_through_the_id_table_finds_what_parsel_finds(html: str) -> None:
+    # repeated ids, an <a name> filed in libxml2's id table, ids that only nearly match
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in ("#content", "#other", "#missing"):
+        expected = [node.root for node in plain.css(query)]
+        assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
+
+
 @pytest.mark.parametrize(
     "html",
     [
