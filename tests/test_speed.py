@@ -21,7 +21,7 @@ from crawler.parsers.article import (
     TAG_SELECTORS,
     TITLE_SELECTORS,
 )
-from crawler.parsers.common import PageSelector, page_selector
+from crawler.parsers.common import _VISIBLE_TEXT, PageSelector, clean, page_selector, visible_text
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -122,6 +122,14 @@ def test_page_elements_are_the_elements_parsel_css_selects(page: str) -> None:
         ], query
         # asked again: the page's remembered answer
         assert fast.elements(query) is found, query
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html")))
+def test_visible_text_of_every_element_is_its_text_outside_scripts_and_styles(page: str) -> None:
+    root = page_selector((PAGES / page).read_text(encoding="utf-8")).root
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            assert visible_text(element) == clean(" ".join(_VISIBLE_TEXT(element))), element
 
 
 ID_PAGES = (

@@ -227,9 +227,22 @@ def text_of(node: Selector | SelectorList[Selector]) -> str:
     return clean(" ".join(parts))
 
 
+_HIDDEN_TAGS = ("script", "style", "template", "noscript")
+
+
 def visible_text(element: _Element) -> str:
     """``text_of`` for an lxml element."""
-    return clean(" ".join(_VISIBLE_TEXT(element)))
+    return clean(" ".join(_visible_texts(element)))
+
+
+def _visible_texts(element: _Element) -> list[str]:
+    # With nothing hidden in or around the element, its visible texts are all its texts:
+    # itertext gives the same text nodes in the same order without an ancestor test per node.
+    if next(element.iter(*_HIDDEN_TAGS), None) is None and not any(
+        ancestor.tag in _HIDDEN_TAGS for ancestor in element.iterancestors()
+    ):
+        return list(element.itertext())
+    return cast("list[str]", _VISIBLE_TEXT(element))
 
 
 def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
