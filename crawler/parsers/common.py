@@ -221,7 +221,7 @@ def text_of(node: Selector | SelectorList[Selector]) -> str:
     for one in nodes:
         if isinstance(one.root, etree._Element):
             # compiled once: parsel would compile the expression again for every node
-            parts.extend(_VISIBLE_TEXT(one.root))
+            parts.extend(_visible_texts(one.root))
         else:
             parts.extend(one.xpath(_VISIBLE_TEXT.path).getall())
     return clean(" ".join(parts))
