@@ -21,7 +21,7 @@ from crawler.parsers.article import (
     TAG_SELECTORS,
     TITLE_SELECTORS,
 )
-from crawler.parsers.common import PageSelector, page_selector
+from crawler.parsers.common import _VISIBLE_TEXT, PageSelector, clean, page_selector, visible_text
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -122,6 +122,36 @@ def test_page_elements_are_the_elements_parsel_css_selects(page: str) -> None:
         ], query
         # asked again: the page's remembered answer
         assert fast.elements(query) is found, query
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.html")))
+def test_visible_text_of_every_element_is_its_text_outside_scripts_and_styles(page: str) -> None:
+    root = page_selector((PAGES / page).read_text(encoding="utf-8")).root
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            assert visible_text(element) == clean(" ".join(_VISIBLE_TEXT(element))), element
+
+
+ID_PAGES = (
+    '<div id="content"><p>one</p></div>',
+    '<div id="content"><p>one</p></div><div id="content"><p>two</p></div>',
+    '<a name="content">anchor</a><div id="content"><p>one</p></div>',
+    '<a name="content">anchor</a>',
+    '<div id=" content "><p>spaced</p></div>',
+    '<div id="Content"><p>case</p></div>',
+    '<div><p id="content">x</p><p id="other">y</p><p id="other">z</p></div>',
+)
+
+
+@pytest.mark.parametrize("html", ID_PAGES)
+def test_id_query_through_the_id_table_finds_what_parsel_finds(html: str) -> None:
+    # repeated ids, an <a name> filed in libxml2's id table, ids that only nearly match
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in ("#content", "#other", "#missing"):
+        expected = [node.root for node in plain.css(query)]
+        assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
+from collections import Counter
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urljoin, urlsplit
@@ -27,6 +28,9 @@ _CLASS_TOKEN = re.compile(r"[^ \t\r\n]+")
 # read in C, without an element proxy per element
 _CLASS_VALUES = etree.XPath("//@class", smart_strings=False)
 _ID_VALUES = etree.XPath("//@id", smart_strings=False)
+# a CSS query that is one plain id (no escapes), and libxml2's lookup of an id
+_ID_QUERY = re.compile(r"#([A-Za-z_][A-Za-z0-9_-]*)")
+_ID_LOOKUP = etree.XPath("id($id)")
 
 
 class PageSelector(Selector):
@@ -71,11 +75,36 @@ class PageSelector(Selector):
         found = self._element_results.get(query)
         if found is None:
             if _may_match(query, self._classes_and_ids):
-                found = _compiled_css(query)(self.root)
+                found = self._by_id(query)
+                if found is None:
+                    found = _compiled_css(query)(self.root)
             else:
                 found = []
             self._element_results[query] = found
         return found
+
+    def _by_id(self, query: str) -> list[_Element] | None:
+        """A ``#id`` query through libxml2's id table instead of a scan of the page, when the
+        answer is sure to be the scan's: the id is on one element only and the table gives that
+        element (libxml2 also files an HTML <a name>; a repeated id keeps only one)."""
+        match = _ID_QUERY.fullmatch(query)
+        if match is None or match[1] in self._repeated_ids:
+            return None
+        found = _ID_LOOKUP(self.root, id=match[1])
+        if len(found) == 1 and found[0].get("id") == match[1]:
+            return found
+        return None
+
+    @cached_property
+    def _ids(self) -> list[str]:
+        return cast("list[str]", _ID_VALUES(self.root))
+
+    @cached_property
+    def _repeated_ids(self) -> frozenset[str]:
+        ids = self._ids
+        if len(self._classes_and_ids[1]) == len(ids):
+            return frozenset()
+        return frozenset(i for i, n in Counter(ids).items() if n > 1)
 
     @cached_property
     def _css_results(self) -> dict[str, list[Self]]:
@@ -89,7 +118,7 @@ class PageSelector(Selector):
     def _classes_and_ids(self) -> tuple[frozenset[str], frozenset[str]]:
         # one regex pass over every class attribute at once (a space separates them)
         classes = frozenset(_CLASS_TOKEN.findall(" ".join(_CLASS_VALUES(self.root))))
-        return classes, frozenset(_ID_VALUES(self.root))
+        return classes, frozenset(self._ids)
 
 
 @lru_cache(maxsize=4)
@@ -192,15 +221,28 @@ def text_of(node: Selector | SelectorList[Selector]) -> str:
     for one in nodes:
         if isinstance(one.root, etree._Element):
             # compiled once: parsel would compile the expression again for every node
-            parts.extend(_VISIBLE_TEXT(one.root))
+            parts.extend(_visible_texts(one.root))
         else:
             parts.extend(one.xpath(_VISIBLE_TEXT.path).getall())
     return clean(" ".join(parts))
 
 
+_HIDDEN_TAGS = ("script", "style", "template", "noscript")
+
+
 def visible_text(element: _Element) -> str:
     """``text_of`` for an lxml element."""
-    return clean(" ".join(_VISIBLE_TEXT(element)))
+    return clean(" ".join(_visible_texts(element)))
+
+
+def _visible_texts(element: _Element) -> list[str]:
+    # With nothing hidden in or around the element, its visible texts are all its texts:
+    # itertext gives the same text nodes in the same order without an ancestor test per node.
+    if next(element.iter(*_HIDDEN_TAGS), None) is None and not any(
+        ancestor.tag in _HIDDEN_TAGS for ancestor in element.iterancestors()
+    ):
+        return list(element.itertext())
+    return cast("list[str]", _VISIBLE_TEXT(element))
 
 
 def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
