@@ -203,13 +203,15 @@ class Frontier:
         if not self.wanted(key, hint, lastmod):
             known = self.stored.known if self.stored is not None else {}
             return Decision(SKIP_KNOWN, url, key, alias=url not in known)
-        self._schedule(key, url)
-        return Decision(FETCH, url, key)
+        # The decision carries the stored string, so the request's ``met_url`` shares it.
+        return Decision(FETCH, self._schedule(key, url), key)
 
-    def _schedule(self, key: str, url: str) -> None:
+    def _schedule(self, key: str, url: str) -> str:
+        """Schedule the article; returns the URL as stored, the one string to pass on."""
         entry = self._articles.setdefault(key, _Article())
         # The same string object when the URL is the key: a URL is kept once.
         entry.url = key if url == key else url
+        return entry.url
 
     def is_scheduled(self, key: str) -> bool:
         entry = self._articles.get(key)
@@ -243,8 +245,7 @@ class Frontier:
             key = canonical_url(url)
             if self.is_scheduled(key):
                 continue
-            self._schedule(key, url)
-            due.append(Decision(FETCH, url, key))
+            due.append(Decision(FETCH, self._schedule(key, url), key))
         return due
 
     # --- incremental decisions ------------------------------------------------------------

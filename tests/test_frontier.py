@@ -259,6 +259,20 @@ def test_urls_met_for_a_parsed_article_are_not_kept_as_strings() -> None:
 # --- state ----------------------------------------------------------------------------------
 
 
+def test_a_fetched_article_url_is_one_string_shared_by_its_decision_and_its_key() -> None:
+    # The request's ``met_url`` is the decision's URL: a queued article request then keeps no
+    # copy of the URL beside the one the frontier holds (its key, when the URL is the key).
+    f = frontier()
+    met = "".join([HOST, "/w/tin-a"])  # a new string, as a sitemap entry's URL is
+    decision = f.article(met)
+    assert decision.url == met and decision.url is decision.key
+    other = f.article(f"{HOST}/en/w/tin-b")
+    assert other.url == f"{HOST}/en/w/tin-b" and other.url is not other.key
+    f.use_index(CrawlState(known={}, recent_urls=["".join([HOST, "/w/tin-c"])]))
+    (recheck,) = f.rechecks(1)
+    assert recheck.url is recheck.key
+
+
 def test_state_round_trips_through_json_with_each_url_once() -> None:
     f = frontier()
     b = f"{HOST}/w/tin-b"

@@ -381,7 +381,9 @@ class LiferaySpider(Spider):
     ) -> Iterator[Any]:
         """An article page. ``key``: the article's canonical URL; ``hint``: what the listing
         that led here said; ``via_preferred``: this is already the page the article is
-        recorded from; ``met_url``: the URL first met for it, when the page is another."""
+        recorded from; ``met_url``: the URL first met for it, when the page is another.
+        Without ``key``, the request's first URL (before any redirect) is both the key and
+        the URL met (:meth:`_article_request` left them out of its cb_kwargs)."""
         if not isinstance(response, HtmlResponse):
             self.crawler.stats.inc_value("crawl/article_not_html")
             logger.warning("article URL did not return HTML: %s", response.url)
@@ -389,7 +391,8 @@ class LiferaySpider(Spider):
         # The profile's selectors first; its layout of the day the listing says, if it said.
         config = self.profile.parser_config(self.frontier.listing_day(hint))
         page = parse_article(response.text, response.url, config)
-        key = key or self.frontier.key(response.url)
+        if key is None:
+            key = met_url = response.meta.get("redirect_urls", [response.url])[0]
         preferred = self.frontier.preferred_url(
             (page.alternate_by_lang.get("x-default"), page.canonical_url), key
         )
@@ -450,18 +453,21 @@ class LiferaySpider(Spider):
         met_url: str | None = None,
     ) -> Request:
         # Not dont_filter: in a resumed JOBDIR run the page may already be queued.
-        return Request(
+        request = Request(
             url,
             callback=self.parse_article,
             errback=self.on_error,
             priority=PRIORITY_ARTICLE,
-            cb_kwargs={
-                "key": key,
-                "hint": hint,
-                "via_preferred": via_preferred,
-                "met_url": met_url or url,
-            },
         )
+        # The usual article request (its URL is its key and the URL met, no listing hint)
+        # carries no cb_kwargs: parse_article derives both from its URL, one dict less for
+        # each of the thousands of requests a sitemap queues at once.
+        met_url = met_url or url
+        if hint is not None or via_preferred or not key == met_url == request.url:
+            request.cb_kwargs.update(
+                key=key, hint=hint, via_preferred=via_preferred, met_url=met_url
+            )
+        return request
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -522,6 +528,6 @@ class LiferaySpider(Spider):
         """What ``scrapy parse URL`` calls without ``-c``: an article page as an article,
         any other page as a listing/navigation page."""
         if is_article_url(response.url):
-            yield from self.parse_article(response)
+            yield from self.parse_article(response, key=self.frontier.key(response.url))
         else:
             yield from self.parse_page(response)
