@@ -123,7 +123,7 @@ def _normalize_component(component: str, safe: str, nfc: bool = False) -> str:
         return _requote(component, safe, nfc)
     except UnicodeDecodeError:
         # Not UTF-8 (a Latin-1 link from an old page): leave the bytes alone, only fix hex case.
-        return _ESCAPE_RUN.sub(lambda m: m.group().upper(), component)
+        return _ESCAPE_RUN.sub(_upper, component)
 
 
 def _netloc(scheme: str, netloc: str) -> str:

@@ -8,13 +8,12 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.http import HtmlResponse, XmlResponse
-from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.request import request_from_dict
-from scrapy.utils.test import get_crawler
 
 from crawler.crawl_state import CrawlState
 from crawler.items import ArticleItem, ListingHint
 from crawler.spiders.hepza import HepzaSpider
+from tests.unit_spider import sitemap_stage_spider
 
 HOST = "http://127.0.0.1:8000"
 PAGE = (Path(__file__).parent / "fixtures" / "pages" / "article-cldr20-vi.html").read_bytes()
@@ -22,21 +21,7 @@ LASTMOD = "2024-06-01T00:00:00+0000"
 
 
 def _spider() -> HepzaSpider:
-    crawler = get_crawler(
-        HepzaSpider,
-        settings_dict={
-            "SITE_TIMEZONE": "Asia/Ho_Chi_Minh",
-            "MAX_LISTING_PAGES": 10,
-            "MAX_LINK_DEPTH": 10,
-            "MAX_LINKS_PER_PAGE": 10,
-            "RECHECK_RECENT": 0,
-        },
-    )
-    crawler.stats = MemoryStatsCollector(crawler)
-    spider = HepzaSpider.from_crawler(crawler, base_url=HOST)
-    spider.frontier.use_index(CrawlState(known={}))
-    spider.frontier.sitemap_requested()
-    return spider
+    return sitemap_stage_spider(HOST, CrawlState(known={}))
 
 
 def _sitemap_request(spider: HepzaSpider, slug: str) -> Request:

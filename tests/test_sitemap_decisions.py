@@ -7,14 +7,13 @@ from typing import Any
 
 from scrapy import Request
 from scrapy.http import XmlResponse
-from scrapy.statscollectors import MemoryStatsCollector
-from scrapy.utils.test import get_crawler
 
 from crawler.crawl_state import CrawlState
 from crawler.items import ArticleUrlItem
 from crawler.spiders.hepza import HepzaSpider
 from pipelines.storage.store import KnownArticle
 from pipelines.urls import article_id
+from tests.unit_spider import sitemap_stage_spider
 
 HOST = "http://127.0.0.1:8000"
 STORED_AT = datetime(2024, 5, 2, 2, 15, 30, tzinfo=UTC)
@@ -42,26 +41,13 @@ def _sitemap(*pairs: str) -> XmlResponse:
 
 
 def _spider(*stored: tuple[str, list[str]]) -> HepzaSpider:
-    crawler = get_crawler(
-        HepzaSpider,
-        settings_dict={
-            "SITE_TIMEZONE": "Asia/Ho_Chi_Minh",
-            "MAX_LISTING_PAGES": 10,
-            "MAX_LINK_DEPTH": 10,
-            "MAX_LINKS_PER_PAGE": 10,
-            "RECHECK_RECENT": 0,
-        },
-    )
-    crawler.stats = MemoryStatsCollector(crawler)
-    spider = HepzaSpider.from_crawler(crawler, base_url=HOST)
     known: dict[str, KnownArticle] = {}
     for url, aliases in stored:
         article = KnownArticle(article_id(url), url, STORED_AT, STORED_AT)
         for met in (url, *aliases):
             known[met] = article
-    spider.frontier.use_index(CrawlState(known=known, recent_urls=[u for u, _ in stored]))
-    spider.frontier.sitemap_requested()
-    return spider
+    state = CrawlState(known=known, recent_urls=[u for u, _ in stored])
+    return sitemap_stage_spider(HOST, state)
 
 
 def _article_outputs(spider: HepzaSpider, response: XmlResponse) -> list[Any]:
