@@ -113,3 +113,22 @@ def run_crawl(
         feed_path=feed_path,
         database_url=database_url,
     )
+
+
+def run_scrapy(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``scrapy <args>`` as a user runs it, from ``cwd`` (outside the project is fine: the
+    project's settings module is named), with its output captured."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "SCRAPY_SETTINGS_MODULE": "crawler.settings",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

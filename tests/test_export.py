@@ -3,10 +3,8 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ from crawler.identity import article_id
 from crawler.items import EXPORT_FIELDS
 from pipelines.schema import CHANGE_COLUMNS, from_arrow_row
 from pipelines.storage.store import ArticleStore
+from tests.crawl_runner import run_scrapy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -156,20 +155,7 @@ def test_default_output_name():
 
 
 def run_scrapy_export(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "SCRAPY_SETTINGS_MODULE": "crawler.settings",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", "export", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_scrapy(cwd, "export", *args)
 
 
 def test_scrapy_export_command(filled_store, database_url, tmp_path):

@@ -40,7 +40,7 @@ from crawler.history import (
 )
 from crawler.html_report import TABLE_RUNS, SiteSection, render_report
 from pipelines.storage.store import ArticleStore
-from tests.crawl_runner import PROJECT_ROOT, run_crawl
+from tests.crawl_runner import PROJECT_ROOT, run_crawl, run_scrapy
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
 
@@ -54,20 +54,7 @@ TRAPS = ("long_title", "oversized")
 
 
 def scrapy(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "SCRAPY_SETTINGS_MODULE": "crawler.settings",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_scrapy(cwd, *args, timeout=300)
 
 
 @dataclass(frozen=True)

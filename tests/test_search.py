@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,11 +20,11 @@ from pipelines.storage.store import (
     create_db_engine,
     upgrade_database,
 )
+from tests.crawl_runner import run_scrapy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN = "0" * 32
 
 
@@ -204,20 +202,7 @@ def test_search_operators_typed_by_a_user_stay_words(stored):
 
 
 def run_scrapy_search(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "SCRAPY_SETTINGS_MODULE": "crawler.settings",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", "search", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_scrapy(cwd, "search", *args)
 
 
 def test_scrapy_search_prints_ranked_articles(stored, database_url, tmp_path):
