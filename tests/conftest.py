@@ -9,12 +9,14 @@ import pytest
 
 from crawler.identity import article_id
 from tests.postgres import PostgresNotInstalled, PostgresServer
+from tests.redis_server import RedisNotInstalled, RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 # Set by .ci/run: there a missing PostgreSQL is a broken build machine, not a reason to skip.
 REQUIRE_POSTGRES_ENV = "HEPZA_REQUIRE_POSTGRES"
+REQUIRE_REDIS_ENV = "HEPZA_REQUIRE_REDIS"
 PROJECT_OUTPUT = Path(__file__).resolve().parent.parent / "output"
 
 # --- tests write only to temporary directories -----------------------------------------------
@@ -88,6 +90,54 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+# --- Redis (cluster tests) ------------------------------------------------------------------
+
+
+def new_redis_server() -> RedisServer:
+    """A Redis server of the test's own (fault tests restart or kill it); skips, or fails with
+    HEPZA_REQUIRE_REDIS=1, when ``redis-server`` is not installed."""
+    try:
+        return RedisServer()
+    except RedisNotInstalled as exc:
+        if os.environ.get(REQUIRE_REDIS_ENV) == "1":
+            pytest.fail(f"{exc} ({REQUIRE_REDIS_ENV}=1: Redis is required)", pytrace=False)
+        pytest.skip(f"Redis tests skipped: {exc}")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = new_redis_server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The suite's Redis server, emptied for each test."""
+    import redis  # noqa: PLC0415 (a dev dependency the cluster tests alone need)
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushall()
+    finally:
+        client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def own_redis_server() -> Iterator[RedisServer]:
+    """A Redis server for one test alone (restarted or killed by it)."""
+    server = new_redis_server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
