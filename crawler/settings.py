@@ -124,6 +124,9 @@ FEED_EXPORT_FIELDS = list(FEED_FIELDS)
 # A password in this URL is never logged (see pipelines/storage/secrets.py).
 DATABASE_URL = default_place("DATABASE_URL")
 STORAGE_BATCH_SIZE = os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50")
+# How long one outage of an unreachable database is waited for (backoff, items wait) before
+# its writes count as lost and fail the run; 0: never waited for.
+STORAGE_RETRY_SECONDS = os.environ.get("HEPZA_STORAGE_RETRY_SECONDS", "120")
 
 # --- run report and failure thresholds -----------------------------------------------------
 REPORTS_DIR = default_place("REPORTS_DIR")
@@ -143,6 +146,9 @@ LOGSTATS_INTERVAL = 0
 # A run that never got one response from the site fails naming the host and the reason;
 # before the run owner (500), which then sees that failure.
 EXTENSIONS["crawler.extensions.reachability.SiteReachability"] = 490
+# Cluster mode only (CLUSTER_REDIS_URL and CLUSTER_CRAWL_ID): this crawler's stats to Redis,
+# for the cluster's one run record; after the run owner (500), whose report it hands on.
+EXTENSIONS["crawler.cluster.record.ClusterStatsPublisher"] = 520
 
 # --- engine ---------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
