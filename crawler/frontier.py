@@ -270,7 +270,7 @@ class MemoryFrontierState:
             url = data.get("url")
             if url is not None:
                 entry.url = url or key
-                self._seen.add(_digest(normalize_url(entry.url)))
+                self._seen.add(url_digest(normalize_url(entry.url)))
             entry.parsed = entry.parsed or bool(data.get("parsed"))
             entry.held += tuple(u for u in data.get("held", ()) if u not in entry.held)
             if entry.lastmod is None:
@@ -347,19 +347,21 @@ class Frontier:
 
     def mark_seen(self, url: str) -> None:
         """A URL not to follow (a sitemap-listed locale copy of a page already handled)."""
-        self.state.add_seen(_digest(normalize_url(url)))
+        self.state.add_seen(url_digest(normalize_url(url)))
 
     # --- pages ----------------------------------------------------------------------------
 
     def is_new_page(self, url: str) -> bool:
         """Whether :meth:`page` would follow it (what the per-page bounds count)."""
         url = normalize_url(url)
-        return self.allowed(url) and not self.state.is_seen(_digest(url)) and not self.skipped(url)
+        if not self.allowed(url) or self.state.is_seen(url_digest(url)):
+            return False
+        return not self.skipped(url)
 
     def page(self, url: str) -> Decision:
         """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE."""
         url = normalize_url(url)
-        digest = _digest(url)
+        digest = url_digest(url)
         if not self.allowed(url) or self.state.is_seen(digest):
             return Decision(IGNORE, url)
         if self.skipped(url):
@@ -382,7 +384,7 @@ class Frontier:
         if not self.allowed(url):
             return Decision(IGNORE, url)
         action, stored = self.state.meet_article(
-            _digest(url), key, url, lambda: self.wanted(key, hint, lastmod)
+            url_digest(url), key, url, lambda: self.wanted(key, hint, lastmod)
         )
         if action == FETCH:
             # The decision carries the stored string, so the request's ``met_url`` shares it.
@@ -545,6 +547,6 @@ class Frontier:
         return frontier
 
 
-def _digest(url: str) -> bytes:
+def url_digest(url: str) -> bytes:
     # 128 bits: no two URLs of any crawl share one (a collision would skip a URL unseen).
     return hashlib.blake2b(url.encode(), digest_size=16).digest()
