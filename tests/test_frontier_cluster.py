@@ -184,11 +184,11 @@ def _incremental_run(states: list[FrontierState]) -> list[tuple[str, str, bool]]
         met += [(url, lastmod) for url in urls_of(f"cu-{i}")]
         met += [(url, None) for url in urls_of(f"moi-{i}")]
     decisions = []
-    for n, (url, lastmod) in enumerate(met):
+    for n, (url, listed) in enumerate(met):
         f = frontiers[n % len(frontiers)]
-        if lastmod:
-            f.note_lastmod(f.key(url), lastmod)
-        d = f.article(url, lastmod=lastmod)
+        if listed:
+            f.note_lastmod(f.key(url), listed)
+        d = f.article(url, lastmod=listed)
         decisions.append((d.action, d.url, d.alias))
         if n % 5 == 4:
             frontiers[(n + 1) % len(frontiers)].parsed(d.key)
