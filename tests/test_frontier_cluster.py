@@ -3,15 +3,21 @@ prefix (two workers) decide as one frontier would."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import socket
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from scrapy import Request
 
 from crawler.cluster.frontier_state import RedisFrontierState
@@ -260,3 +266,77 @@ def test_two_processes_meeting_the_same_articles_fetch_each_exactly_once(redis_u
     counts = Counter(key for keys in fetched for key in keys)
     assert len(counts) == ARTICLES
     assert set(counts.values()) == {1}
+
+
+# --- a reply lost ----------------------------------------------------------------------------
+
+
+class ReplyDroppingProxy:
+    """A TCP proxy to Redis that, when told, drops the connection instead of passing on the
+    next reply: the command ran, its client never heard the answer (and sends it again)."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.target = (str(parts.hostname), int(parts.port or 6379))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.drop_next_reply = threading.Event()
+        self.dropped = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(
+                target=self._pump, args=(downstream, upstream, False), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._pump, args=(upstream, downstream, True), daemon=True
+            ).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, replies: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if replies and self.drop_next_reply.is_set():
+                    self.drop_next_reply.clear()
+                    self.dropped += 1
+                    break
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_call_sent_again_after_its_reply_was_lost_gets_the_answer_of_the_run(
+    redis_url: str,
+) -> None:
+    proxy = ReplyDroppingProxy(redis_url)
+    # As the cluster's client does: a dropped connection is retried.
+    client = redis.Redis.from_url(proxy.url, retry=Retry(NoBackoff(), 3))
+    try:
+        one, other = worker(client), worker(redis.Redis.from_url(redis_url))
+        one.sitemap_requested()
+        # Each script loaded first (a lost NOSCRIPT error would prove nothing).
+        assert one.article(f"{HOST}/w/tin-b").action == FETCH
+        assert not one.start_navigation()
+        proxy.drop_next_reply.set()
+        decision = one.article(f"{HOST}/w/tin-a")
+        proxy.drop_next_reply.set()
+        one.sitemap_done()
+        proxy.drop_next_reply.set()
+        started = one.start_navigation()
+    finally:
+        client.close()
+        proxy.close()
+    assert proxy.dropped == 3
+    assert decision.action == FETCH  # not IGNORE: the URL its own first run marked seen
+    assert started  # the sitemap counted once, read once; navigation started by this call
+    assert not other.start_navigation()
