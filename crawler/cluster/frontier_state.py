@@ -1,7 +1,7 @@
 """The frontier's state in Redis: what every worker of a cluster crawl met on one site.
 
 The same decisions as :class:`crawler.frontier.MemoryFrontierState`, each check-and-set one
-atomic step in Redis (a command or a Lua script): two workers meeting two URLs of one article
+atomic step in Redis (a Lua script): two workers meeting two URLs of one article
 schedule it once, and the other URL is held for, or recorded as an alias of, the one
 scheduled; the worker that reads the last sitemap starts navigation, once.
 
@@ -13,7 +13,8 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
 - ``held``: hash, article -> the URLs met before its page was parsed, one per line;
 - ``lastmod``: hash, article -> the first sitemap lastmod met;
 - ``sitemaps``: the number of sitemaps requested and not read yet;
-- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists.
+- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists;
+- ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
 
 An article is named by the 16-byte digest of its key (its canonical URL), not the URL itself:
 the URLs live only where they are needed (the requested one, the held ones).
