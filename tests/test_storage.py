@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from crawler.extensions.run import RunOwner
 from crawler.items import ArticleItem, ArticleUrlItem
@@ -207,6 +207,33 @@ def test_aliases_and_known_index(store, make_article_record):
         b["alternate_urls"][0]: KnownArticle(b["id"], b["url"], None, None),
     }
     assert index[a["url"]].published_at.utcoffset() == timedelta(hours=7)
+
+
+def test_known_index_on_sqlite_reads_indexes_only_never_the_article_rows(
+    tmp_path, make_article_record
+):
+    # The rows hold the bodies before the dates: reading a row walks its body's pages.
+    store = ArticleStore(f"sqlite:///{tmp_path / 'known.sqlite3'}")
+    store.write_batch([make_article_record("a")], "run-1")
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "article_urls" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    store.known_index("hepza")
+    event.remove(store.engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    store.close()
+    details = sorted(row[-1] for row in plan)
+    assert details == [
+        "SEARCH article_urls USING COVERING INDEX ix_article_urls_article_id_url "
+        "(article_id=?) LEFT-JOIN",
+        "SEARCH articles USING COVERING INDEX ix_articles_site_known (site=?)",
+    ]
 
 
 def test_alias_of_an_article_not_yet_stored_waits_for_its_batch(store, make_article_record):
