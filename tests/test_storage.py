@@ -27,7 +27,7 @@ from pipelines.storage.store import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from scrapy.crawler import Crawler
 
@@ -209,31 +209,46 @@ def test_aliases_and_known_index(store, make_article_record):
     assert index[a["url"]].published_at.utcoffset() == timedelta(hours=7)
 
 
-def test_known_index_on_sqlite_reads_indexes_only_never_the_article_rows(
-    tmp_path, make_article_record
-):
-    # The rows hold the bodies before the dates: reading a row walks its body's pages.
-    store = ArticleStore(f"sqlite:///{tmp_path / 'known.sqlite3'}")
-    store.write_batch([make_article_record("a")], "run-1")
+def query_plan(store: ArticleStore, read: Callable[[], object], table: str) -> list[str]:
+    """What SQLite does for the one statement on ``table`` that ``read`` executes."""
     statements: list[tuple[str, Any]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if "article_urls" in statement:
+        if f"FROM {table}" in statement:
             statements.append((statement, parameters))
 
     event.listen(store.engine, "before_cursor_execute", capture)
-    store.known_index("hepza")
+    read()
     event.remove(store.engine, "before_cursor_execute", capture)
     [(statement, parameters)] = statements
     with store.engine.connect() as conn:
         plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    return sorted(row[-1] for row in plan)
+
+
+# The rows hold the bodies before the columns these read: reading a row walks its body's pages.
+def test_known_index_on_sqlite_reads_indexes_only_never_the_article_rows(
+    tmp_path, make_article_record
+):
+    store = ArticleStore(f"sqlite:///{tmp_path / 'known.sqlite3'}")
+    store.write_batch([make_article_record("a")], "run-1")
+    plan = query_plan(store, lambda: store.known_index("hepza"), "articles")
     store.close()
-    details = sorted(row[-1] for row in plan)
-    assert details == [
+    assert plan == [
         "SEARCH article_urls USING COVERING INDEX ix_article_urls_article_id_url "
         "(article_id=?) LEFT-JOIN",
         "SEARCH articles USING COVERING INDEX ix_articles_site_known (site=?)",
     ]
+
+
+def test_content_index_on_sqlite_reads_one_index_in_order_never_the_article_rows(
+    tmp_path, make_article_record
+):
+    store = ArticleStore(f"sqlite:///{tmp_path / 'content.sqlite3'}")
+    store.write_batch([make_article_record("a")], "run-1")
+    plan = query_plan(store, lambda: store.content_index("hepza"), "articles")
+    store.close()
+    assert plan == ["SEARCH articles USING COVERING INDEX ix_articles_site_first_seen (site=?)"]
 
 
 def test_alias_of_an_article_not_yet_stored_waits_for_its_batch(store, make_article_record):

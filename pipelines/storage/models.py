@@ -78,6 +78,8 @@ class Article(Base):
         Index("ix_articles_site_content_hash", "site", "content_hash"),
         # Covers what an incremental crawl reads of every article (store.known_index).
         Index("ix_articles_site_known", "site", "id", "url", "modified_at", "published_at"),
+        # Covers the storage pipeline's content index, in its order (store.content_index).
+        Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
     )
 
     # sha256 of the canonical URL, which carries the host: ids of two sites never collide.
