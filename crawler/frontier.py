@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
 SKIP_QUERY_PARTS = ("p_p_lifecycle=1", "p_p_lifecycle=2", "LoginPortlet", "p_p_state=maximized")
 STATE_VERSION = 1
+_LASTMOD_ROUNDING = timedelta(seconds=1)
 # A sitemap lastmod with seconds and a UTC offset (Liferay: 2023-01-18T10:48:00+0000).
 _PLAIN_LASTMOD = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
@@ -289,6 +290,7 @@ class Frontier:
     ) -> None:
         parts = urlsplit(origin)
         self.origin = f"{parts.scheme}://{parts.netloc}".lower()
+        self._origin_path = f"{self.origin}/"
         self.tz = tz
         self.full = full
         self.since = since
@@ -317,7 +319,9 @@ class Frontier:
 
     def allowed(self, url: str) -> bool:
         # Asked for every URL met: the usual absolute URL skips urlsplit (its netloc ends at
-        # the first "/", "?" or "#").
+        # the first "/", "?" or "#"); a URL normalized on the origin, a prefix test.
+        if url.startswith(self._origin_path):
+            return True
         scheme, sep, rest = url.partition("://")
         netloc = rest.partition("/")[0]
         if not sep or "?" in netloc or "#" in netloc:
@@ -447,7 +451,7 @@ class Frontier:
             if changed is None:
                 return False
             # Liferay rounds lastmod to the second; anything newer is an edit.
-            return changed > known.modified_at + timedelta(seconds=1)
+            return changed > known.modified_at + _LASTMOD_ROUNDING
         return bool(lastmod) and known.modified_at is None
 
     def _lastmod_time(self, lastmod: str) -> datetime | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from crawler.extensions.run import RunOwner
 from crawler.items import ArticleItem, ArticleUrlItem
@@ -27,7 +27,7 @@ from pipelines.storage.store import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from scrapy.crawler import Crawler
 
@@ -209,6 +209,48 @@ def test_aliases_and_known_index(store, make_article_record):
     assert index[a["url"]].published_at.utcoffset() == timedelta(hours=7)
 
 
+def query_plan(store: ArticleStore, read: Callable[[], object], table: str) -> list[str]:
+    """What SQLite does for the one statement on ``table`` that ``read`` executes."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if f"FROM {table}" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    read()
+    event.remove(store.engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    return sorted(row[-1] for row in plan)
+
+
+# The rows hold the bodies before the columns these read: reading a row walks its body's pages.
+def test_known_index_on_sqlite_reads_indexes_only_never_the_article_rows(
+    tmp_path, make_article_record
+):
+    store = ArticleStore(f"sqlite:///{tmp_path / 'known.sqlite3'}")
+    store.write_batch([make_article_record("a")], "run-1")
+    plan = query_plan(store, lambda: store.known_index("hepza"), "articles")
+    store.close()
+    assert plan == [
+        "SEARCH article_urls USING COVERING INDEX ix_article_urls_article_id_url "
+        "(article_id=?) LEFT-JOIN",
+        "SEARCH articles USING COVERING INDEX ix_articles_site_known (site=?)",
+    ]
+
+
+def test_content_index_on_sqlite_reads_one_index_in_order_never_the_article_rows(
+    tmp_path, make_article_record
+):
+    store = ArticleStore(f"sqlite:///{tmp_path / 'content.sqlite3'}")
+    store.write_batch([make_article_record("a")], "run-1")
+    plan = query_plan(store, lambda: store.content_index("hepza"), "articles")
+    store.close()
+    assert plan == ["SEARCH articles USING COVERING INDEX ix_articles_site_first_seen (site=?)"]
+
+
 def test_alias_of_an_article_not_yet_stored_waits_for_its_batch(store, make_article_record):
     a = make_article_record("a")
     alias = "https://hepza.hochiminhcity.gov.vn/w/a-old"
@@ -300,7 +342,7 @@ def test_concurrent_starts_migrate_once(database_url):
         thread.join()
     assert errors == []
     with stores[0].engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0004",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0005",)]
     for store in stores:
         store.close()
 

@@ -31,9 +31,16 @@ class SitemapEntry:
         """The x-default alternate, else the alternate in ``locale`` (the site's default
         locale: a sitemap without x-default still names one page per locale), else the
         entry's URL."""
-        langs = {lang.lower(): href for lang, href in self.alternates}
-        found = langs.get("x-default") or (langs.get(locale.lower()) if locale else None)
-        return found or self.url
+        # Asked of every entry: one pass, the last alternate of a language winning.
+        wanted = locale.lower() if locale else None
+        default = in_locale = None
+        for lang, href in self.alternates:
+            name = lang.lower()
+            if name == "x-default":
+                default = href
+            elif name == wanted:
+                in_locale = href
+        return default or in_locale or self.url
 
 
 @dataclass(slots=True)

@@ -270,7 +270,9 @@ class LiferaySpider(Spider):
                 yield from self._sitemap_requests([entry])
                 continue
             default = entry.default_for(self.profile.default_locale)
-            if not url_identity(entry.url)[1]:
+            # The entry's identity once: whether it is an article, and its key.
+            _, is_article, key = url_identity(entry.url)
+            if not is_article:
                 # One locale of each page is enough: the others list the same articles.
                 for _, href in entry.alternates:
                     if href != default:
@@ -284,7 +286,6 @@ class LiferaySpider(Spider):
                         default, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1}
                     )
                 continue
-            key = self.frontier.key(entry.url)
             if entry.lastmod:
                 self.frontier.note_lastmod(key, entry.lastmod)
             # The default-locale page first, so that is the one fetched; each URL once (the
@@ -296,7 +297,8 @@ class LiferaySpider(Spider):
                 continue
             previous = (key, urls)
             for url in urls:
-                if self.frontier.same_article(url, key):
+                # The entry's own URL is the article of its key by definition.
+                if url == entry.url or self.frontier.same_article(url, key):
                     decision = self.frontier.article(url, lastmod=entry.lastmod)
                     skipped += decision.action == SKIP_KNOWN
                     yield from self._decided(decision)

@@ -76,6 +76,10 @@ class Article(Base):
         Index("ix_articles_site_published_at_utc", "site", "published_at_utc"),
         Index("ix_articles_site_last_seen", "site", "last_seen"),
         Index("ix_articles_site_content_hash", "site", "content_hash"),
+        # Covers what an incremental crawl reads of every article (store.known_index).
+        Index("ix_articles_site_known", "site", "id", "url", "modified_at", "published_at"),
+        # Covers the storage pipeline's content index, in its order (store.content_index).
+        Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
     )
 
     # sha256 of the canonical URL, which carries the host: ids of two sites never collide.
@@ -113,13 +117,17 @@ class Article(Base):
 
 class ArticleUrl(Base):
     __tablename__ = "article_urls"
-    __table_args__ = (Index("ix_article_urls_site_last_seen", "site", "last_seen"),)
+    __table_args__ = (
+        Index("ix_article_urls_site_last_seen", "site", "last_seen"),
+        # Every lookup by article id, and the URLs of store.known_index without the rows.
+        Index("ix_article_urls_article_id_url", "article_id", "url"),
+    )
 
     url: Mapped[str] = mapped_column(Text, primary_key=True)
     # the site of the article the URL belongs to
     site: Mapped[str] = mapped_column(String(SITE_LENGTH))
     article_id: Mapped[str] = mapped_column(
-        String(20), ForeignKey("articles.id", ondelete="CASCADE"), index=True
+        String(20), ForeignKey("articles.id", ondelete="CASCADE")
     )
     first_seen: Mapped[datetime] = mapped_column()
     last_seen: Mapped[datetime] = mapped_column()
