@@ -6,6 +6,7 @@ import weakref
 from pathlib import Path
 
 import pytest
+from lxml import etree
 from parsel import Selector
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
@@ -20,6 +21,7 @@ from crawler.parsers.article import (
     RICH_TEXT_FRAGMENTS,
     TAG_SELECTORS,
     TITLE_SELECTORS,
+    _short_content_texts,
 )
 from crawler.parsers.common import _VISIBLE_TEXT, PageSelector, clean, page_selector, visible_text
 
@@ -130,6 +132,36 @@ def test_visible_text_of_every_element_is_its_text_outside_scripts_and_styles(pa
     for element in root.iter():
         if isinstance(element.tag, str):
             assert visible_text(element) == clean(" ".join(_VISIBLE_TEXT(element))), element
+
+
+# what the date-line fallback's walk replaces: one XPath over the whole content area
+_SHORT_CONTENT_TEXTS = etree.XPath(
+    ".//text()[string-length() <= 80][normalize-space()][not(ancestor::header or ancestor::footer"
+    " or ancestor::nav or ancestor::script or ancestor::style)]",
+    smart_strings=False,
+)
+TEXT_WALK_PAGES = (
+    "<div>a<nav>n<b>x</b></nav>t1<!--c-->t2<p>p<style>s</style>st</p>t3<?pi x?>t4 \xa0 "
+    "<footer>f</footer> \n</div>",
+    "<header><div id=c>in a header</div></header><p>out</p>",
+    f"<body>{'x' * 81}<p>{'y' * 80}</p>\t\n<script>var a = 1;</script>tail</body>",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *TEXT_WALK_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_short_content_texts_of_every_element_are_what_the_xpath_selects(html: str) -> None:
+    # comments, processing instructions, skipped subtrees, tails, scopes inside a header
+    root = page_selector(html).root
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            expected = _SHORT_CONTENT_TEXTS(element)
+            assert list(_short_content_texts(element)) == expected, element
 
 
 ID_PAGES = (

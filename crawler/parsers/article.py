@@ -40,7 +40,7 @@ from crawler.parsers.common import (
 from crawler.sites.profile import GENERIC, ParserConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from lxml.etree import _Element
 
@@ -749,19 +749,41 @@ def extract_date_candidates(
     return found
 
 
-# only the short texts (string-length counts characters as len() does): the ancestor tests
-# then run on few of them
-_CONTENT_TEXTS = etree.XPath(
-    ".//text()[string-length() <= 80][normalize-space()][not(ancestor::header or ancestor::footer"
-    " or ancestor::nav or ancestor::script or ancestor::style)]",
-    smart_strings=False,
-)
+# Texts in these are not the page's content: the date-line fallback skips them.
+_NON_CONTENT_TAGS = frozenset(("header", "footer", "nav", "script", "style"))
+# XPath's normalize-space() strips these only
+_XML_SPACE = " \t\r\n"
+
+
+def _short_content_texts(scope: _Element) -> Iterator[str]:
+    """The text nodes under ``scope`` of at most 80 characters, not blank and outside
+    ``_NON_CONTENT_TAGS``, in document order, one at a time: the date line sits near the top
+    of the content, and the walk stops there instead of testing every text of the page."""
+    if any(el.tag in _NON_CONTENT_TAGS for el in (scope, *scope.iterancestors())):
+        return
+    # (the children still to visit, the tail to give once they are done)
+    stack: list[tuple[Iterator[_Element], str | None]] = [(iter(scope), None)]
+    text = scope.text
+    while True:
+        if text and len(text) <= 80 and text.strip(_XML_SPACE):
+            yield text
+        child = next(stack[-1][0], None)
+        if child is None:
+            text = stack.pop()[1]
+            if not stack:
+                return
+        elif isinstance(child.tag, str) and child.tag not in _NON_CONTENT_TAGS:
+            stack.append((iter(child), child.tail))
+            text = child.text
+        else:
+            # skipped, a comment or a processing instruction: only its tail is a text here
+            text = child.tail
 
 
 def _first_date_line(sel: _Doc) -> str | None:
     """Generic fallback: the first short text in the main content that is a whole date."""
     scope = sel.css("#content") or sel.css("main") or sel.css("body")
-    for text in (text for node in scope for text in _CONTENT_TEXTS(node)):
+    for text in (text for node in scope for text in _short_content_texts(node)):
         value = clean(text)
         if _is_date_line(value):
             return value
