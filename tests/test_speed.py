@@ -164,6 +164,39 @@ def test_short_content_texts_of_every_element_are_what_the_xpath_selects(html: s
             assert list(_short_content_texts(element)) == expected, element
 
 
+CLASS_PAGES = (
+    # nested holders of one class, a class repeated in one attribute, XML and other whitespace
+    '<div class="a"><div class="a b"><b class="b">x</b><p class="a">y<b>z</b></p></div></div>'
+    '<span class="A a  a\tb">q</span><c class="b">k</c><i class="b\xa0c">n</i>',
+    '<div class="x"><div class="x"><i class="x">i</i><a>1</a></div><a>2</a></div><a>3</a>',
+)
+CLASS_QUERIES = (
+    ".a",
+    ".A",
+    ".a .b",
+    ".a.b",
+    ".a b",
+    "div.a b",
+    "DIV.a",
+    ".a .b b",
+    ".x .x",
+    ".x a",
+    ".x .x a",
+    ".b\\a0 c",
+    ".missing a",
+)
+
+
+@pytest.mark.parametrize("html", CLASS_PAGES)
+def test_class_queries_from_the_class_index_are_the_elements_parsel_selects(html: str) -> None:
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in CLASS_QUERIES:
+        expected = [node.root for node in plain.css(query)]
+        assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
+
+
 ID_PAGES = (
     '<div id="content"><p>one</p></div>',
     '<div id="content"><p>one</p></div><div id="content"><p>two</p></div>',

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # XML whitespace: what XPath's normalize-space() splits a class attribute on.
 _CLASS_TOKEN = re.compile(r"[^ \t\r\n]+")
 # read in C, without an element proxy per element
-_CLASS_VALUES = etree.XPath("//@class", smart_strings=False)
 _ID_VALUES = etree.XPath("//@id", smart_strings=False)
 # a CSS query that is one plain id (no escapes), and libxml2's lookup of an id
 _ID_QUERY = re.compile(r"#([A-Za-z_][A-Za-z0-9_-]*)")
@@ -77,6 +76,8 @@ class PageSelector(Selector):
             if _may_match(query, self._classes_and_ids):
                 found = self._by_id(query)
                 if found is None:
+                    found = self._by_classes(query)
+                if found is None:
                     found = _compiled_css(query)(self.root)
             else:
                 found = []
@@ -94,6 +95,49 @@ class PageSelector(Selector):
         if len(found) == 1 and found[0].get("id") == match[1]:
             return found
         return None
+
+    def _by_classes(self, query: str) -> list[_Element] | None:
+        """A query of classes and tags joined by descendant combinators (``h1.heading``,
+        ``.categories .category``, ``.tags a``) answered from the page's elements by class,
+        gathered in one walk, instead of an XPath scan of the page per query: the same elements
+        in document order. None for any other query."""
+        plan = _class_plan(query)
+        if plan is None:
+            return None
+        index = self._class_index
+        found: list[_Element] | None = None
+        for tag, classes in plan:
+            if found is None:
+                found = [el for el in _candidates(index, classes) if _has(el, tag, classes)]
+            elif classes:
+                within = set(found)
+                found = [
+                    el
+                    for el in _candidates(index, classes)
+                    if _has(el, tag, classes) and any(a in within for a in el.iterancestors())
+                ]
+            elif _is_nested(found):
+                # descendants of nested containers would repeat and leave document order
+                return None
+            else:
+                found = [el for holder in found for el in holder.iterdescendants(tag)]
+            if not found:
+                break
+        return found or []
+
+    @cached_property
+    def _class_index(self) -> dict[str, list[_Element]]:
+        index: dict[str, list[_Element]] = {}
+        for el in self.root.iter(etree.Element):
+            value = el.get("class")
+            if value:
+                for token in _CLASS_TOKEN.findall(value):
+                    holders = index.get(token)
+                    if holders is None:
+                        index[token] = [el]
+                    elif holders[-1] is not el:
+                        holders.append(el)
+        return index
 
     @cached_property
     def _ids(self) -> list[str]:
@@ -116,9 +160,8 @@ class PageSelector(Selector):
 
     @cached_property
     def _classes_and_ids(self) -> tuple[frozenset[str], frozenset[str]]:
-        # one regex pass over every class attribute at once (a space separates them)
-        classes = frozenset(_CLASS_TOKEN.findall(" ".join(_CLASS_VALUES(self.root))))
-        return classes, frozenset(self._ids)
+        # the page's classes are those its class index holds: one walk for both
+        return frozenset(self._class_index), frozenset(self._ids)
 
 
 @lru_cache(maxsize=4)
@@ -150,6 +193,74 @@ def parse_html(html: str) -> _Element:
 def _compiled_css(query: str) -> etree.XPath:
     # parsel's own translation (HTMLTranslator), so the same elements in the same order
     return etree.XPath(css2xpath(query), smart_strings=False)
+
+
+# per descendant step: the element name (None: any) and the classes it must have
+_ClassPlan = tuple[tuple[str | None, frozenset[str]], ...]
+
+
+@lru_cache(maxsize=1024)
+def _class_plan(query: str) -> _ClassPlan | None:
+    """``query`` as descendant steps of element names and classes (the first step with a
+    class), or None when it uses anything else: other combinators, attributes, ids, pseudo
+    classes, several comma-separated parts."""
+    try:
+        parts = cssselect.parse(query)
+    except cssselect.SelectorError:
+        return None
+    if len(parts) != 1 or parts[0].pseudo_element is not None:
+        return None
+    steps: list[tuple[str | None, frozenset[str]]] = []
+    node: object = parts[0].parsed_tree
+    while True:
+        if isinstance(node, cssselect.parser.CombinedSelector):
+            if node.combinator != " ":
+                return None
+            step = _class_step(node.subselector)
+            node = node.selector
+        else:
+            step = _class_step(node)
+            node = None
+        if step is None:
+            return None
+        steps.append(step)
+        if node is None:
+            break
+    steps.reverse()
+    if not steps[0][1] or not all(tag or classes for tag, classes in steps):
+        return None
+    return tuple(steps)
+
+
+def _class_step(node: object) -> tuple[str | None, frozenset[str]] | None:
+    classes: set[str] = set()
+    while isinstance(node, cssselect.parser.Class):
+        if _CLASS_TOKEN.fullmatch(node.class_name) is None:
+            return None
+        classes.add(node.class_name)
+        node = node.selector
+    if not isinstance(node, cssselect.parser.Element) or node.namespace is not None:
+        return None
+    # the HTML translator's names are lower case, as the HTML parser's are
+    return (node.element.lower() if node.element else None), frozenset(classes)
+
+
+def _candidates(index: Mapping[str, list[_Element]], classes: frozenset[str]) -> list[_Element]:
+    # the holders of the rarest class (the page's order): the others are checked on these
+    return min((index.get(c, []) for c in classes), key=len)
+
+
+def _has(el: _Element, tag: str | None, classes: frozenset[str]) -> bool:
+    if tag is not None and el.tag != tag:
+        return False
+    return len(classes) == 1 or classes <= set(_CLASS_TOKEN.findall(el.get("class") or ""))
+
+
+def _is_nested(elements: list[_Element]) -> bool:
+    if len(elements) < 2:
+        return False
+    within = set(elements)
+    return any(a in within for el in elements for a in el.iterancestors())
 
 
 def _may_match(query: str, known: tuple[frozenset[str], frozenset[str]]) -> bool:
