@@ -167,7 +167,8 @@ def test_short_content_texts_of_every_element_are_what_the_xpath_selects(html: s
 CLASS_PAGES = (
     # nested holders of one class, a class repeated in one attribute, XML and other whitespace
     '<div class="a"><div class="a b"><b class="b">x</b><p class="a">y<b>z</b></p></div></div>'
-    '<span class="A a  a\tb">q</span><c class="b">k</c><i class="b\xa0c">n</i>',
+    '<span class="A a  a\tb">q</span><c class="b">k</c><i class="b\xa0c">n</i>'
+    '<i class="f\x0cg h">ff</i>',
     '<div class="x"><div class="x"><i class="x">i</i><a>1</a></div><a>2</a></div><a>3</a>',
 )
 CLASS_QUERIES = (
@@ -184,6 +185,8 @@ CLASS_QUERIES = (
     ".x .x a",
     ".b\\a0 c",
     ".missing a",
+    ".f",
+    ".h",
 )
 
 

@@ -131,7 +131,10 @@ class PageSelector(Selector):
         for el in self.root.iter(etree.Element):
             value = el.get("class")
             if value:
-                for token in _CLASS_TOKEN.findall(value):
+                # printable ASCII holds no whitespace but the space: str.split() splits
+                # there as XPath does; elsewhere it would also split at NBSP, FF, VT...
+                plain = value.isascii() and value.isprintable()
+                for token in value.split() if plain else _CLASS_TOKEN.findall(value):
                     holders = index.get(token)
                     if holders is None:
                         index[token] = [el]
