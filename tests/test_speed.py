@@ -4,6 +4,7 @@ import gc
 import inspect
 import weakref
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from lxml import etree
@@ -23,7 +24,14 @@ from crawler.parsers.article import (
     TITLE_SELECTORS,
     _short_content_texts,
 )
-from crawler.parsers.common import _VISIBLE_TEXT, PageSelector, clean, page_selector, visible_text
+from crawler.parsers.common import (
+    _VISIBLE_TEXT,
+    PageSelector,
+    absolute,
+    clean,
+    page_selector,
+    visible_text,
+)
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -198,6 +206,41 @@ def test_class_queries_from_the_class_index_are_the_elements_parsel_selects(html
         assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
             el.getroottree().getpath(el) for el in expected
         ], query
+
+
+ORIGINS = ("https://hepza.hochiminhcity.gov.vn/", "http://127.0.0.1:8000/", "https://u@h:8443/")
+ROOTED_LINKS = (
+    "/",
+    "/w/tin-tuc",
+    "/w/h%E1%BB%99i-ngh%E1%BB%8B#main-content",
+    "/documents/20122/0/a.pdf/uuid?t=1&download=true",
+    "/w/tiếng-việt",
+    "/a/./b",
+    "/a/../b",
+    "/a/..",
+    "/.",
+    "/.well-known/x",
+    "/a;jsessionid=ABC",
+    "/a;",
+    "/a?",
+    "/a#",
+    "/a?#f",
+    "/a?b#",
+    "/a#f?",
+    "/a?b?c#d#e",
+    "/a//b",
+    "/a b",
+    "/a\x01",
+    "/a?u=/../x;y",
+)
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+def test_root_relative_links_resolve_as_urljoin_resolves_them(origin: str) -> None:
+    # dot segments, path parameters, empty queries and fragments: urljoin's own answer
+    for href in ROOTED_LINKS:
+        expected = urljoin(origin, href)
+        assert absolute(origin + "w/page", href) == expected, href
 
 
 ID_PAGES = (

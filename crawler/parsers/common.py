@@ -432,5 +432,20 @@ def _origin(base_url: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _absolute_rooted(origin: str, href: str) -> str | None:
+    if origin.startswith(("http://", "https://")) and _joins_unchanged(href):
+        return origin[:-1] + href
     url = urljoin(origin, href)
     return url if url.startswith(("http://", "https://")) else None
+
+
+def _joins_unchanged(href: str) -> bool:
+    """Whether urljoin would append this root-relative link to the origin as it is: no dot
+    segments or path parameters to resolve, no empty query or fragment to drop (links to
+    articles and documents are mostly new to the cache: urljoin costs microseconds each)."""
+    head, hash_sign, fragment = href.partition("#")
+    if hash_sign and not fragment:
+        return False
+    path, question_mark, query = head.partition("?")
+    if question_mark and not query:
+        return False
+    return ";" not in path and "/." not in path
