@@ -761,23 +761,27 @@ def _short_content_texts(scope: _Element) -> Iterator[str]:
     of the content, and the walk stops there instead of testing every text of the page."""
     if any(el.tag in _NON_CONTENT_TAGS for el in (scope, *scope.iterancestors())):
         return
-    # (the children still to visit, the tail to give once they are done)
-    stack: list[tuple[Iterator[_Element], str | None]] = [(iter(scope), None)]
+    # the open elements, whose tails come once their children are done; lxml's sibling
+    # links walk the children (comments and processing instructions too) without an iterator
+    # object per element
+    open_elements: list[_Element] = []
     text = scope.text
+    node = scope[0] if len(scope) else None
     while True:
         if text and len(text) <= 80 and text.strip(_XML_SPACE):
             yield text
-        child = next(stack[-1][0], None)
-        if child is None:
-            text = stack.pop()[1]
-            if not stack:
+        if node is None:
+            if not open_elements:
                 return
-        elif isinstance(child.tag, str) and child.tag not in _NON_CONTENT_TAGS:
-            stack.append((iter(child), child.tail))
-            text = child.text
+            done = open_elements.pop()
+            text, node = done.tail, done.getnext()
+        elif isinstance(node.tag, str) and node.tag not in _NON_CONTENT_TAGS:
+            open_elements.append(node)
+            text = node.text
+            node = node[0] if len(node) else None
         else:
             # skipped, a comment or a processing instruction: only its tail is a text here
-            text = child.tail
+            text, node = node.tail, node.getnext()
 
 
 def _first_date_line(sel: _Doc) -> str | None:
