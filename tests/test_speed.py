@@ -29,8 +29,10 @@ from crawler.parsers.common import (
     PageSelector,
     absolute,
     clean,
+    longest_visible_text,
     page_selector,
     visible_text,
+    visible_text_longer,
 )
 
 
@@ -241,6 +243,33 @@ def test_root_relative_links_resolve_as_urljoin_resolves_them(origin: str) -> No
     for href in ROOTED_LINKS:
         expected = urljoin(origin, href)
         assert absolute(origin + "w/page", href) == expected, href
+
+
+LENGTH_PAGES = (
+    # ties, blank parts, no-break spaces, hidden text, an empty group
+    "<div>ab cd</div><div><p>a  b</p><p>   </p><p>c\xa0d</p><script>x y z</script></div>"
+    "<div>abcd e</div><div>ab\tcd</div>",
+    "<p></p><p> </p>",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *LENGTH_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_text_lengths_compared_lazily_are_those_of_the_whole_visible_text(html: str) -> None:
+    elements = [el for el in page_selector(html).root.iter() if isinstance(el.tag, str)]
+    for limit in (0, 3, 80):
+        for element in elements:
+            assert visible_text_longer(element, limit) == (len(visible_text(element)) > limit)
+        for group in (elements, elements[::7], elements[-3:], elements[:2], []):
+            sized = [(len(visible_text(el)), el) for el in group]
+            size, biggest = max(sized, key=lambda pair: pair[0], default=(0, None))
+            expected = biggest if size > limit else None
+            assert longest_visible_text(group, limit) is expected, limit
 
 
 ID_PAGES = (

@@ -33,9 +33,11 @@ from crawler.parsers.common import (
     absolute,
     clean,
     first_text,
+    longest_visible_text,
     page_selector,
     text_of,
     visible_text,
+    visible_text_longer,
 )
 from crawler.sites.profile import GENERIC, ParserConfig
 
@@ -406,15 +408,13 @@ def _body_container(
                 return node.root, f"profile:{css}"
     for css in BODY_CONTAINERS:
         for element in sel.css(css):
-            if len(visible_text(element)) > 80:
+            if visible_text_longer(element, 80):
                 return element, f"css:{css}"
-    sized = [(len(visible_text(n)), n) for n in sel.css(RICH_TEXT_FRAGMENTS)]
-    if sized:
-        size, biggest = max(sized, key=lambda pair: pair[0])
-        if size > 80:
-            return biggest, "fragment:rich-text"
+    biggest = longest_visible_text(sel.css(RICH_TEXT_FRAGMENTS), 80)
+    if biggest is not None:
+        return biggest, "fragment:rich-text"
     for css in GENERIC_CONTAINERS:
-        candidates = [n for n in sel.css(css) if _P_COUNT(n) >= 2 and len(visible_text(n)) > 80]
+        candidates = [n for n in sel.css(css) if _P_COUNT(n) >= 2 and visible_text_longer(n, 80)]
         if candidates:
             best = max(candidates, key=_CHILD_P_COUNT)
             if _CHILD_P_COUNT(best) >= 2:

@@ -18,7 +18,7 @@ from parsel.csstranslator import css2xpath
 from crawler.locales import page_locale_of
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from lxml.etree import _Element
     from parsel import SelectorList
@@ -357,6 +357,41 @@ def _visible_texts(element: _Element) -> list[str]:
     ):
         return list(element.itertext())
     return cast("list[str]", _VISIBLE_TEXT(element))
+
+
+def visible_text_longer(element: _Element, limit: int) -> bool:
+    """``len(visible_text(element)) > limit``, splitting only as many texts as it takes."""
+    return _longer(_visible_texts(element), limit)
+
+
+def longest_visible_text(elements: Sequence[_Element], limit: int) -> _Element | None:
+    """The first of ``elements`` whose visible text is the longest, when longer than ``limit``:
+    what ``max`` over ``len(visible_text(el))`` picks. A text is at most its parts joined by
+    spaces (``visible_text`` only removes spaces): when one element's text is known longer
+    than every other's bound, the long text is never split whole."""
+    texts = [_visible_texts(el) for el in elements]
+    if not texts:
+        return None
+    bounds = [sum(map(len, parts)) + len(parts) - 1 for parts in texts]
+    top = bounds.index(max(bounds))
+    rival = max((b for i, b in enumerate(bounds) if i != top), default=-1)
+    if _longer(texts[top], max(limit, rival)):
+        return elements[top]
+    sizes = [len(clean(" ".join(parts))) for parts in texts]
+    size = max(sizes)
+    return elements[sizes.index(size)] if size > limit else None
+
+
+def _longer(parts: list[str], limit: int) -> bool:
+    # clean(" ".join(parts)): each part's words, one space between any two
+    length = -1
+    for part in parts:
+        words = part.split()
+        if words:
+            length += sum(map(len, words)) + len(words)
+            if length > limit:
+                return True
+    return False
 
 
 def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
