@@ -4,8 +4,10 @@ import gc
 import inspect
 import weakref
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
+from lxml import etree
 from parsel import Selector
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
@@ -20,8 +22,18 @@ from crawler.parsers.article import (
     RICH_TEXT_FRAGMENTS,
     TAG_SELECTORS,
     TITLE_SELECTORS,
+    _short_content_texts,
 )
-from crawler.parsers.common import _VISIBLE_TEXT, PageSelector, clean, page_selector, visible_text
+from crawler.parsers.common import (
+    _VISIBLE_TEXT,
+    PageSelector,
+    absolute,
+    clean,
+    longest_visible_text,
+    page_selector,
+    visible_text,
+    visible_text_longer,
+)
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -130,6 +142,134 @@ def test_visible_text_of_every_element_is_its_text_outside_scripts_and_styles(pa
     for element in root.iter():
         if isinstance(element.tag, str):
             assert visible_text(element) == clean(" ".join(_VISIBLE_TEXT(element))), element
+
+
+# what the date-line fallback's walk replaces: one XPath over the whole content area
+_SHORT_CONTENT_TEXTS = etree.XPath(
+    ".//text()[string-length() <= 80][normalize-space()][not(ancestor::header or ancestor::footer"
+    " or ancestor::nav or ancestor::script or ancestor::style)]",
+    smart_strings=False,
+)
+TEXT_WALK_PAGES = (
+    "<div>a<nav>n<b>x</b></nav>t1<!--c-->t2<p>p<style>s</style>st</p>t3<?pi x?>t4 \xa0 "
+    "<footer>f</footer> \n</div>",
+    "<header><div id=c>in a header</div></header><p>out</p>",
+    f"<body>{'x' * 81}<p>{'y' * 80}</p>\t\n<script>var a = 1;</script>tail</body>",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *TEXT_WALK_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_short_content_texts_of_every_element_are_what_the_xpath_selects(html: str) -> None:
+    # comments, processing instructions, skipped subtrees, tails, scopes inside a header
+    root = page_selector(html).root
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            expected = _SHORT_CONTENT_TEXTS(element)
+            assert list(_short_content_texts(element)) == expected, element
+
+
+CLASS_PAGES = (
+    # nested holders of one class, a class repeated in one attribute, XML and other whitespace
+    '<div class="a"><div class="a b"><b class="b">x</b><p class="a">y<b>z</b></p></div></div>'
+    '<span class="A a  a\tb">q</span><c class="b">k</c><i class="b\xa0c">n</i>'
+    '<i class="f\x0cg h">ff</i>',
+    '<div class="x"><div class="x"><i class="x">i</i><a>1</a></div><a>2</a></div><a>3</a>',
+)
+CLASS_QUERIES = (
+    ".a",
+    ".A",
+    ".a .b",
+    ".a.b",
+    ".a b",
+    "div.a b",
+    "DIV.a",
+    ".a .b b",
+    ".x .x",
+    ".x a",
+    ".x .x a",
+    ".b\\a0 c",
+    ".missing a",
+    ".f",
+    ".h",
+)
+
+
+@pytest.mark.parametrize("html", CLASS_PAGES)
+def test_class_queries_from_the_class_index_are_the_elements_parsel_selects(html: str) -> None:
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in CLASS_QUERIES:
+        expected = [node.root for node in plain.css(query)]
+        assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
+
+
+ORIGINS = ("https://hepza.hochiminhcity.gov.vn/", "http://127.0.0.1:8000/", "https://u@h:8443/")
+ROOTED_LINKS = (
+    "/",
+    "/w/tin-tuc",
+    "/w/h%E1%BB%99i-ngh%E1%BB%8B#main-content",
+    "/documents/20122/0/a.pdf/uuid?t=1&download=true",
+    "/w/tiếng-việt",
+    "/a/./b",
+    "/a/../b",
+    "/a/..",
+    "/.",
+    "/.well-known/x",
+    "/a;jsessionid=ABC",
+    "/a;",
+    "/a?",
+    "/a#",
+    "/a?#f",
+    "/a?b#",
+    "/a#f?",
+    "/a?b?c#d#e",
+    "/a//b",
+    "/a b",
+    "/a\x01",
+    "/a?u=/../x;y",
+)
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+def test_root_relative_links_resolve_as_urljoin_resolves_them(origin: str) -> None:
+    # dot segments, path parameters, empty queries and fragments: urljoin's own answer
+    for href in ROOTED_LINKS:
+        expected = urljoin(origin, href)
+        assert absolute(origin + "w/page", href) == expected, href
+
+
+LENGTH_PAGES = (
+    # ties, blank parts, no-break spaces, hidden text, an empty group
+    "<div>ab cd</div><div><p>a  b</p><p>   </p><p>c\xa0d</p><script>x y z</script></div>"
+    "<div>abcd e</div><div>ab\tcd</div>",
+    "<p></p><p> </p>",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *LENGTH_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_text_lengths_compared_lazily_are_those_of_the_whole_visible_text(html: str) -> None:
+    elements = [el for el in page_selector(html).root.iter() if isinstance(el.tag, str)]
+    for limit in (0, 3, 80):
+        for element in elements:
+            assert visible_text_longer(element, limit) == (len(visible_text(element)) > limit)
+        for group in (elements, elements[::7], elements[-3:], elements[:2], []):
+            sized = [(len(visible_text(el)), el) for el in group]
+            size, biggest = max(sized, key=lambda pair: pair[0], default=(0, None))
+            expected = biggest if size > limit else None
+            assert longest_visible_text(group, limit) is expected, limit
 
 
 ID_PAGES = (

@@ -33,14 +33,16 @@ from crawler.parsers.common import (
     absolute,
     clean,
     first_text,
+    longest_visible_text,
     page_selector,
     text_of,
     visible_text,
+    visible_text_longer,
 )
 from crawler.sites.profile import GENERIC, ParserConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from lxml.etree import _Element
 
@@ -406,15 +408,13 @@ def _body_container(
                 return node.root, f"profile:{css}"
     for css in BODY_CONTAINERS:
         for element in sel.css(css):
-            if len(visible_text(element)) > 80:
+            if visible_text_longer(element, 80):
                 return element, f"css:{css}"
-    sized = [(len(visible_text(n)), n) for n in sel.css(RICH_TEXT_FRAGMENTS)]
-    if sized:
-        size, biggest = max(sized, key=lambda pair: pair[0])
-        if size > 80:
-            return biggest, "fragment:rich-text"
+    biggest = longest_visible_text(sel.css(RICH_TEXT_FRAGMENTS), 80)
+    if biggest is not None:
+        return biggest, "fragment:rich-text"
     for css in GENERIC_CONTAINERS:
-        candidates = [n for n in sel.css(css) if _P_COUNT(n) >= 2 and len(visible_text(n)) > 80]
+        candidates = [n for n in sel.css(css) if _P_COUNT(n) >= 2 and visible_text_longer(n, 80)]
         if candidates:
             best = max(candidates, key=_CHILD_P_COUNT)
             if _CHILD_P_COUNT(best) >= 2:
@@ -749,19 +749,45 @@ def extract_date_candidates(
     return found
 
 
-# only the short texts (string-length counts characters as len() does): the ancestor tests
-# then run on few of them
-_CONTENT_TEXTS = etree.XPath(
-    ".//text()[string-length() <= 80][normalize-space()][not(ancestor::header or ancestor::footer"
-    " or ancestor::nav or ancestor::script or ancestor::style)]",
-    smart_strings=False,
-)
+# Texts in these are not the page's content: the date-line fallback skips them.
+_NON_CONTENT_TAGS = frozenset(("header", "footer", "nav", "script", "style"))
+# XPath's normalize-space() strips these only
+_XML_SPACE = " \t\r\n"
+
+
+def _short_content_texts(scope: _Element) -> Iterator[str]:
+    """The text nodes under ``scope`` of at most 80 characters, not blank and outside
+    ``_NON_CONTENT_TAGS``, in document order, one at a time: the date line sits near the top
+    of the content, and the walk stops there instead of testing every text of the page."""
+    if any(el.tag in _NON_CONTENT_TAGS for el in (scope, *scope.iterancestors())):
+        return
+    # the open elements, whose tails come once their children are done; lxml's sibling
+    # links walk the children (comments and processing instructions too) without an iterator
+    # object per element
+    open_elements: list[_Element] = []
+    text = scope.text
+    node = scope[0] if len(scope) else None
+    while True:
+        if text and len(text) <= 80 and text.strip(_XML_SPACE):
+            yield text
+        if node is None:
+            if not open_elements:
+                return
+            done = open_elements.pop()
+            text, node = done.tail, done.getnext()
+        elif isinstance(node.tag, str) and node.tag not in _NON_CONTENT_TAGS:
+            open_elements.append(node)
+            text = node.text
+            node = node[0] if len(node) else None
+        else:
+            # skipped, a comment or a processing instruction: only its tail is a text here
+            text, node = node.tail, node.getnext()
 
 
 def _first_date_line(sel: _Doc) -> str | None:
     """Generic fallback: the first short text in the main content that is a whole date."""
     scope = sel.css("#content") or sel.css("main") or sel.css("body")
-    for text in (text for node in scope for text in _CONTENT_TEXTS(node)):
+    for text in (text for node in scope for text in _short_content_texts(node)):
         value = clean(text)
         if _is_date_line(value):
             return value

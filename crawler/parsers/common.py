@@ -18,7 +18,7 @@ from parsel.csstranslator import css2xpath
 from crawler.locales import page_locale_of
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from lxml.etree import _Element
     from parsel import SelectorList
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # XML whitespace: what XPath's normalize-space() splits a class attribute on.
 _CLASS_TOKEN = re.compile(r"[^ \t\r\n]+")
 # read in C, without an element proxy per element
-_CLASS_VALUES = etree.XPath("//@class", smart_strings=False)
 _ID_VALUES = etree.XPath("//@id", smart_strings=False)
 # a CSS query that is one plain id (no escapes), and libxml2's lookup of an id
 _ID_QUERY = re.compile(r"#([A-Za-z_][A-Za-z0-9_-]*)")
@@ -77,6 +76,8 @@ class PageSelector(Selector):
             if _may_match(query, self._classes_and_ids):
                 found = self._by_id(query)
                 if found is None:
+                    found = self._by_classes(query)
+                if found is None:
                     found = _compiled_css(query)(self.root)
             else:
                 found = []
@@ -94,6 +95,52 @@ class PageSelector(Selector):
         if len(found) == 1 and found[0].get("id") == match[1]:
             return found
         return None
+
+    def _by_classes(self, query: str) -> list[_Element] | None:
+        """A query of classes and tags joined by descendant combinators (``h1.heading``,
+        ``.categories .category``, ``.tags a``) answered from the page's elements by class,
+        gathered in one walk, instead of an XPath scan of the page per query: the same elements
+        in document order. None for any other query."""
+        plan = _class_plan(query)
+        if plan is None:
+            return None
+        index = self._class_index
+        found: list[_Element] | None = None
+        for tag, classes in plan:
+            if found is None:
+                found = [el for el in _candidates(index, classes) if _has(el, tag, classes)]
+            elif classes:
+                within = set(found)
+                found = [
+                    el
+                    for el in _candidates(index, classes)
+                    if _has(el, tag, classes) and any(a in within for a in el.iterancestors())
+                ]
+            elif _is_nested(found):
+                # descendants of nested containers would repeat and leave document order
+                return None
+            else:
+                found = [el for holder in found for el in holder.iterdescendants(tag)]
+            if not found:
+                break
+        return found or []
+
+    @cached_property
+    def _class_index(self) -> dict[str, list[_Element]]:
+        index: dict[str, list[_Element]] = {}
+        for el in self.root.iter(etree.Element):
+            value = el.get("class")
+            if value:
+                # printable ASCII holds no whitespace but the space: str.split() splits
+                # there as XPath does; elsewhere it would also split at NBSP, FF, VT...
+                plain = value.isascii() and value.isprintable()
+                for token in value.split() if plain else _CLASS_TOKEN.findall(value):
+                    holders = index.get(token)
+                    if holders is None:
+                        index[token] = [el]
+                    elif holders[-1] is not el:
+                        holders.append(el)
+        return index
 
     @cached_property
     def _ids(self) -> list[str]:
@@ -116,9 +163,8 @@ class PageSelector(Selector):
 
     @cached_property
     def _classes_and_ids(self) -> tuple[frozenset[str], frozenset[str]]:
-        # one regex pass over every class attribute at once (a space separates them)
-        classes = frozenset(_CLASS_TOKEN.findall(" ".join(_CLASS_VALUES(self.root))))
-        return classes, frozenset(self._ids)
+        # the page's classes are those its class index holds: one walk for both
+        return frozenset(self._class_index), frozenset(self._ids)
 
 
 @lru_cache(maxsize=4)
@@ -150,6 +196,74 @@ def parse_html(html: str) -> _Element:
 def _compiled_css(query: str) -> etree.XPath:
     # parsel's own translation (HTMLTranslator), so the same elements in the same order
     return etree.XPath(css2xpath(query), smart_strings=False)
+
+
+# per descendant step: the element name (None: any) and the classes it must have
+_ClassPlan = tuple[tuple[str | None, frozenset[str]], ...]
+
+
+@lru_cache(maxsize=1024)
+def _class_plan(query: str) -> _ClassPlan | None:
+    """``query`` as descendant steps of element names and classes (the first step with a
+    class), or None when it uses anything else: other combinators, attributes, ids, pseudo
+    classes, several comma-separated parts."""
+    try:
+        parts = cssselect.parse(query)
+    except cssselect.SelectorError:
+        return None
+    if len(parts) != 1 or parts[0].pseudo_element is not None:
+        return None
+    steps: list[tuple[str | None, frozenset[str]]] = []
+    node: object = parts[0].parsed_tree
+    while True:
+        if isinstance(node, cssselect.parser.CombinedSelector):
+            if node.combinator != " ":
+                return None
+            step = _class_step(node.subselector)
+            node = node.selector
+        else:
+            step = _class_step(node)
+            node = None
+        if step is None:
+            return None
+        steps.append(step)
+        if node is None:
+            break
+    steps.reverse()
+    if not steps[0][1] or not all(tag or classes for tag, classes in steps):
+        return None
+    return tuple(steps)
+
+
+def _class_step(node: object) -> tuple[str | None, frozenset[str]] | None:
+    classes: set[str] = set()
+    while isinstance(node, cssselect.parser.Class):
+        if _CLASS_TOKEN.fullmatch(node.class_name) is None:
+            return None
+        classes.add(node.class_name)
+        node = node.selector
+    if not isinstance(node, cssselect.parser.Element) or node.namespace is not None:
+        return None
+    # the HTML translator's names are lower case, as the HTML parser's are
+    return (node.element.lower() if node.element else None), frozenset(classes)
+
+
+def _candidates(index: Mapping[str, list[_Element]], classes: frozenset[str]) -> list[_Element]:
+    # the holders of the rarest class (the page's order): the others are checked on these
+    return min((index.get(c, []) for c in classes), key=len)
+
+
+def _has(el: _Element, tag: str | None, classes: frozenset[str]) -> bool:
+    if tag is not None and el.tag != tag:
+        return False
+    return len(classes) == 1 or classes <= set(_CLASS_TOKEN.findall(el.get("class") or ""))
+
+
+def _is_nested(elements: list[_Element]) -> bool:
+    if len(elements) < 2:
+        return False
+    within = set(elements)
+    return any(a in within for el in elements for a in el.iterancestors())
 
 
 def _may_match(query: str, known: tuple[frozenset[str], frozenset[str]]) -> bool:
@@ -245,6 +359,41 @@ def _visible_texts(element: _Element) -> list[str]:
     return cast("list[str]", _VISIBLE_TEXT(element))
 
 
+def visible_text_longer(element: _Element, limit: int) -> bool:
+    """``len(visible_text(element)) > limit``, splitting only as many texts as it takes."""
+    return _longer(_visible_texts(element), limit)
+
+
+def longest_visible_text(elements: Sequence[_Element], limit: int) -> _Element | None:
+    """The first of ``elements`` whose visible text is the longest, when longer than ``limit``:
+    what ``max`` over ``len(visible_text(el))`` picks. A text is at most its parts joined by
+    spaces (``visible_text`` only removes spaces): when one element's text is known longer
+    than every other's bound, the long text is never split whole."""
+    texts = [_visible_texts(el) for el in elements]
+    if not texts:
+        return None
+    bounds = [sum(map(len, parts)) + len(parts) - 1 for parts in texts]
+    top = bounds.index(max(bounds))
+    rival = max((b for i, b in enumerate(bounds) if i != top), default=-1)
+    if _longer(texts[top], max(limit, rival)):
+        return elements[top]
+    sizes = [len(clean(" ".join(parts))) for parts in texts]
+    size = max(sizes)
+    return elements[sizes.index(size)] if size > limit else None
+
+
+def _longer(parts: list[str], limit: int) -> bool:
+    # clean(" ".join(parts)): each part's words, one space between any two
+    length = -1
+    for part in parts:
+        words = part.split()
+        if words:
+            length += sum(map(len, words)) + len(words)
+            if length > limit:
+                return True
+    return False
+
+
 def first_text(sel: Selector, selectors: tuple[str, ...]) -> tuple[str | None, str | None]:
     """Text of the first selector (CSS) that matches with non-empty text, and that selector."""
     for css in selectors:
@@ -318,5 +467,20 @@ def _origin(base_url: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _absolute_rooted(origin: str, href: str) -> str | None:
+    if origin.startswith(("http://", "https://")) and _joins_unchanged(href):
+        return origin[:-1] + href
     url = urljoin(origin, href)
     return url if url.startswith(("http://", "https://")) else None
+
+
+def _joins_unchanged(href: str) -> bool:
+    """Whether urljoin would append this root-relative link to the origin as it is: no dot
+    segments or path parameters to resolve, no empty query or fragment to drop (links to
+    articles and documents are mostly new to the cache: urljoin costs microseconds each)."""
+    head, hash_sign, fragment = href.partition("#")
+    if hash_sign and not fragment:
+        return False
+    path, question_mark, query = head.partition("?")
+    if question_mark and not query:
+        return False
+    return ";" not in path and "/." not in path
