@@ -167,6 +167,17 @@ class ClusterScheduler(Scheduler):
             self._lost(exc)
             return False
 
+    # --- seeds ---------------------------------------------------------------------------
+
+    def claim_seeds(self) -> bool:
+        """Whether this worker's spider enqueues the site's seeds (the first worker to open the
+        site does, once for the crawl)."""
+        return self.crawl.claim_seeds(self.site, self.worker_id)
+
+    def seeds_enqueued(self) -> None:
+        """The seeds are in the queue: the site is done once its queue and leases are empty."""
+        self.crawl.seeds_enqueued(self.site)
+
     # --- leases ---------------------------------------------------------------------------
 
     def _scraped(self, result: Any, token: str) -> Any:
@@ -224,3 +235,10 @@ class ClusterScheduler(Scheduler):
         error = ClusterUnavailable(self.crawler.settings.get("CLUSTER_REDIS_URL"), exc)
         logger.error("%s: %s", self.site, error)
         fail_run(self.crawler, "redis_unavailable", str(error))
+
+
+def cluster_scheduler(crawler: Crawler) -> ClusterScheduler | None:
+    """The crawler's cluster scheduler; None when it is not a cluster crawler."""
+    engine = crawler.engine
+    scheduler = engine.scheduler if engine is not None else None
+    return scheduler if isinstance(scheduler, ClusterScheduler) else None
