@@ -14,11 +14,16 @@ requests and alias items. It owns
 - the discovery order: sitemaps first, navigation after, so that an article's ``lastmod`` is
   known before it is fetched.
 
-Its state (:meth:`Frontier.to_state`) is a small JSON-able dict: the scheduled articles, the
-aliases held for them, which were parsed and their lastmods, each URL written once. A resumed
-run (JOBDIR) loads it so that the articles already queued are not scheduled again. The seen
-set is not part of it: every run (a resumed one too) starts discovery again from robots.txt,
-the sitemaps and the home page, and Scrapy's own duplicate filter keeps the pages it fetched.
+What it met lives in a :class:`FrontierState`: this process's memory
+(:class:`MemoryFrontierState`, the default) or Redis, shared by the workers of a cluster crawl
+(:mod:`crawler.cluster.frontier_state`), where every check-and-set is one atomic step.
+
+The in-memory state (:meth:`Frontier.to_state`) is a small JSON-able dict: the scheduled
+articles, the aliases held for them, which were parsed and their lastmods, each URL written
+once. A resumed run (JOBDIR) loads it so that the articles already queued are not scheduled
+again. The seen set is not part of it: every run (a resumed one too) starts discovery again
+from robots.txt, the sitemaps and the home page, and Scrapy's own duplicate filter keeps the
+pages it fetched.
 """
 
 from __future__ import annotations
@@ -28,14 +33,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from crawler.identity import canonical_url, normalize_url, url_identity
 from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from datetime import date, tzinfo
 
     from crawler.crawl_state import CrawlState
@@ -73,12 +78,203 @@ class Decision:
         return self.action == FETCH
 
 
+class FrontierState(Protocol):
+    """Where the frontier keeps what it met: in this process (:class:`MemoryFrontierState`) or
+    shared by every worker of a cluster crawl (crawler/cluster/frontier_state.py). Each
+    check-and-set is one step: two workers meeting two URLs of one article schedule it once."""
+
+    def is_seen(self, digest: bytes) -> bool: ...
+
+    def add_seen(self, digest: bytes) -> bool:
+        """Mark a URL met; True when it was not met before."""
+        ...
+
+    def meet_article(
+        self, digest: bytes, key: str, url: str, wanted: Callable[[], bool]
+    ) -> tuple[str, str]:
+        """An article URL met (``digest``: of ``url``), in one step: IGNORE (met before, or the
+        URL the article is requested under), ALIAS (its page is parsed), HELD (kept for its
+        record), or, for an article not scheduled, FETCH (scheduled under ``url``) when
+        ``wanted()`` says so, SKIP_KNOWN otherwise. Returns the action and the URL as stored."""
+        ...
+
+    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
+        """Schedule each (key, url) whose article is not scheduled yet: the URL as stored for
+        those, None for the others."""
+        ...
+
+    def is_scheduled(self, key: str) -> bool: ...
+
+    def note_lastmod(self, key: str, lastmod: str) -> None:
+        """The first lastmod noted for an article wins."""
+        ...
+
+    def lastmod(self, key: str) -> str | None: ...
+
+    def parsed(self, key: str) -> list[str]:
+        """Mark the article parsed; the URLs held for it, emptied."""
+        ...
+
+    def sitemap_requested(self) -> None: ...
+
+    def sitemap_done(self) -> None: ...
+
+    @property
+    def navigation_started(self) -> bool: ...
+
+    def start_navigation(self) -> bool:
+        """True once (across every worker), when no sitemap requested is still unread."""
+        ...
+
+    def defer_page(self, url: str) -> bool:
+        """Keep a page for navigation; False (not kept) once navigation has started."""
+        ...
+
+    def defer_article(self, url: str) -> bool:
+        """Keep an article for navigation; False (not kept) once navigation has started."""
+        ...
+
+    def take_deferred(self) -> tuple[list[str], list[str]]: ...
+
+
 @dataclass(slots=True)
 class _Article:
     url: str | None = None  # the URL requested for it; None: not scheduled
     parsed: bool = False
     held: tuple[str, ...] = ()  # URLs met before its page was parsed (rare: no list each)
     lastmod: str | None = None  # the raw sitemap lastmod met in this run
+
+
+class MemoryFrontierState:
+    """The frontier's state in this process (a single-process crawl; JOBDIR resumes)."""
+
+    def __init__(self) -> None:
+        # Digests, not URLs: the URLs an article is fetched or recorded under live in its
+        # entry; every other URL met is kept as 16 bytes, not a string of 100 to 300.
+        self._seen: set[bytes] = set()
+        self._articles: dict[str, _Article] = {}
+        self._pending_sitemaps = 0
+        self._navigation_started = False
+        self._deferred_pages: list[str] = []
+        self._deferred_articles: list[str] = []
+
+    def is_seen(self, digest: bytes) -> bool:
+        return digest in self._seen
+
+    def add_seen(self, digest: bytes) -> bool:
+        if digest in self._seen:
+            return False
+        self._seen.add(digest)
+        return True
+
+    def meet_article(
+        self, digest: bytes, key: str, url: str, wanted: Callable[[], bool]
+    ) -> tuple[str, str]:
+        if digest in self._seen:
+            return IGNORE, url
+        self._seen.add(digest)
+        entry = self._articles.get(key)
+        if entry is not None and entry.url is not None:
+            if url == entry.url:
+                return IGNORE, url
+            if entry.parsed:
+                return ALIAS, url
+            entry.held = (*entry.held, url)
+            return HELD, url
+        if not wanted():
+            return SKIP_KNOWN, url
+        return FETCH, self._schedule(key, url)
+
+    def _schedule(self, key: str, url: str) -> str:
+        entry = self._articles.setdefault(key, _Article())
+        # The same string object when the URL is the key: a URL is kept once.
+        entry.url = key if url == key else url
+        return entry.url
+
+    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
+        return [None if self.is_scheduled(key) else self._schedule(key, url) for key, url in urls]
+
+    def is_scheduled(self, key: str) -> bool:
+        entry = self._articles.get(key)
+        return entry is not None and entry.url is not None
+
+    def note_lastmod(self, key: str, lastmod: str) -> None:
+        entry = self._articles.setdefault(key, _Article())
+        if entry.lastmod is None:
+            entry.lastmod = lastmod
+
+    def lastmod(self, key: str) -> str | None:
+        entry = self._articles.get(key)
+        return entry.lastmod if entry is not None else None
+
+    def parsed(self, key: str) -> list[str]:
+        entry = self._articles.setdefault(key, _Article())
+        entry.parsed = True
+        held, entry.held = entry.held, ()
+        return list(held)
+
+    def sitemap_requested(self) -> None:
+        self._pending_sitemaps += 1
+
+    def sitemap_done(self) -> None:
+        self._pending_sitemaps -= 1
+
+    @property
+    def navigation_started(self) -> bool:
+        return self._navigation_started
+
+    def start_navigation(self) -> bool:
+        if self._pending_sitemaps > 0 or self._navigation_started:
+            return False
+        self._navigation_started = True
+        return True
+
+    def defer_page(self, url: str) -> bool:
+        if self._navigation_started:
+            return False
+        self._deferred_pages.append(url)
+        return True
+
+    def defer_article(self, url: str) -> bool:
+        if self._navigation_started:
+            return False
+        self._deferred_articles.append(url)
+        return True
+
+    def take_deferred(self) -> tuple[list[str], list[str]]:
+        pages, articles = self._deferred_pages, self._deferred_articles
+        self._deferred_pages, self._deferred_articles = [], []
+        return pages, articles
+
+    def to_state(self) -> dict[str, Any]:
+        articles: dict[str, dict[str, Any]] = {}
+        for key, entry in self._articles.items():
+            data: dict[str, Any] = {}
+            if entry.url is not None:
+                data["url"] = "" if entry.url == key else entry.url
+            if entry.parsed:
+                data["parsed"] = True
+            if entry.held:
+                data["held"] = list(entry.held)
+            if entry.lastmod is not None:
+                data["lastmod"] = entry.lastmod
+            articles[key] = data
+        return {"version": STATE_VERSION, "articles": articles}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        version = state.get("version")
+        if version != STATE_VERSION:
+            raise ValueError(f"frontier state version {version!r}, expected {STATE_VERSION}")
+        for key, data in state["articles"].items():
+            entry = self._articles.setdefault(key, _Article())
+            url = data.get("url")
+            if url is not None:
+                entry.url = url or key
+                self._seen.add(url_digest(normalize_url(entry.url)))
+            entry.parsed = entry.parsed or bool(data.get("parsed"))
+            entry.held += tuple(u for u in data.get("held", ()) if u not in entry.held)
+            if entry.lastmod is None:
+                entry.lastmod = data.get("lastmod")
 
 
 class Frontier:
@@ -89,6 +285,7 @@ class Frontier:
         *,
         full: bool = False,
         since: date | None = None,
+        state: FrontierState | None = None,
     ) -> None:
         parts = urlsplit(origin)
         self.origin = f"{parts.scheme}://{parts.netloc}".lower()
@@ -96,14 +293,8 @@ class Frontier:
         self.full = full
         self.since = since
         self.stored: CrawlState | None = None
-        # Digests, not URLs: the URLs an article is fetched or recorded under live in its
-        # entry; every other URL met is kept as 16 bytes, not a string of 100 to 300.
-        self._seen: set[bytes] = set()
-        self._articles: dict[str, _Article] = {}
-        self._pending_sitemaps = 0
-        self._navigation_started = False
-        self._deferred_pages: list[str] = []
-        self._deferred_articles: list[str] = []
+        # What was met: in this process, or shared by the workers of a cluster crawl.
+        self.state: FrontierState = state if state is not None else MemoryFrontierState()
         # The last sitemap lastmod parsed: an article's URLs (each locale, each of its entries)
         # come one after another with the same lastmod.
         self._last_lastmod: tuple[str, datetime | None] | None = None
@@ -155,26 +346,28 @@ class Frontier:
         return None
 
     def mark_seen(self, url: str) -> None:
-        """A URL not to follow (a sibling-locale copy of a page already handled)."""
-        self._seen.add(_digest(normalize_url(url)))
+        """A URL not to follow (a sitemap-listed locale copy of a page already handled)."""
+        self.state.add_seen(url_digest(normalize_url(url)))
 
     # --- pages ----------------------------------------------------------------------------
 
     def is_new_page(self, url: str) -> bool:
         """Whether :meth:`page` would follow it (what the per-page bounds count)."""
         url = normalize_url(url)
-        return self.allowed(url) and _digest(url) not in self._seen and not self.skipped(url)
+        if not self.allowed(url) or self.state.is_seen(url_digest(url)):
+            return False
+        return not self.skipped(url)
 
     def page(self, url: str) -> Decision:
         """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE."""
         url = normalize_url(url)
-        digest = _digest(url)
-        if not self.allowed(url) or digest in self._seen:
+        digest = url_digest(url)
+        if not self.allowed(url) or self.state.is_seen(digest):
             return Decision(IGNORE, url)
         if self.skipped(url):
             return Decision(SKIP_LINK, url)
-        self._seen.add(digest)
-        return Decision(FETCH, url)
+        # Met by another worker since it was asked: that one fetches it.
+        return Decision(FETCH if self.state.add_seen(digest) else IGNORE, url)
 
     # --- articles -------------------------------------------------------------------------
 
@@ -188,65 +381,48 @@ class Frontier:
         if normal != url:
             url = normal
             key = canonical_url(url)
-        digest = _digest(url)
-        if not self.allowed(url) or digest in self._seen:
+        if not self.allowed(url):
             return Decision(IGNORE, url)
-        self._seen.add(digest)
-        entry = self._articles.get(key)
-        if entry is not None and entry.url is not None:
-            if url == entry.url:
-                return Decision(IGNORE, url, key)
-            if entry.parsed:
-                return Decision(ALIAS, url, key, alias=True)
-            entry.held = (*entry.held, url)
-            return Decision(HELD, url, key)
-        if not self.wanted(key, hint, lastmod):
+        action, stored = self.state.meet_article(
+            url_digest(url), key, url, lambda: self.wanted(key, hint, lastmod)
+        )
+        if action == FETCH:
+            # The decision carries the stored string, so the request's ``met_url`` shares it.
+            return Decision(FETCH, stored, key)
+        if action == SKIP_KNOWN:
             known = self.stored.known if self.stored is not None else {}
             return Decision(SKIP_KNOWN, url, key, alias=url not in known)
-        # The decision carries the stored string, so the request's ``met_url`` shares it.
-        return Decision(FETCH, self._schedule(key, url), key)
-
-    def _schedule(self, key: str, url: str) -> str:
-        """Schedule the article; returns the URL as stored, the one string to pass on."""
-        entry = self._articles.setdefault(key, _Article())
-        # The same string object when the URL is the key: a URL is kept once.
-        entry.url = key if url == key else url
-        return entry.url
+        if action == ALIAS:
+            return Decision(ALIAS, url, key, alias=True)
+        return Decision(action, url, key)
 
     def is_scheduled(self, key: str) -> bool:
-        entry = self._articles.get(key)
-        return entry is not None and entry.url is not None
+        return self.state.is_scheduled(key)
 
     def note_lastmod(self, key: str, lastmod: str) -> None:
         """The sitemap's lastmod of an article (the first one met in this run wins)."""
-        entry = self._articles.setdefault(key, _Article())
-        if entry.lastmod is None:
-            entry.lastmod = lastmod
+        self.state.note_lastmod(key, lastmod)
 
     def lastmod(self, key: str) -> str | None:
-        entry = self._articles.get(key)
-        return entry.lastmod if entry is not None else None
+        return self.state.lastmod(key)
 
     def parsed(self, key: str) -> list[str]:
         """The article's page is parsed: the URLs held for it, to go in its record. URLs met
         for it from now on are aliases to record at once."""
-        entry = self._articles.setdefault(key, _Article())
-        entry.parsed = True
-        held, entry.held = entry.held, ()
-        return list(held)
+        return self.state.parsed(key)
 
     def rechecks(self, limit: int) -> list[Decision]:
         """The ``limit`` newest stored articles not scheduled yet: fetched again to catch
         edits the sitemap does not show."""
         if self.stored is None or limit <= 0:
             return []
-        due: list[Decision] = []
-        for url in self.stored.recent_urls[:limit]:
-            key = canonical_url(url)
-            if self.is_scheduled(key):
-                continue
-            due.append(Decision(FETCH, self._schedule(key, url), key))
-        return due
+        urls = [(canonical_url(url), url) for url in self.stored.recent_urls[:limit]]
+        scheduled = self.state.schedule_new(urls)
+        return [
+            Decision(FETCH, stored, key)
+            for (key, _), stored in zip(urls, scheduled, strict=True)
+            if stored is not None
+        ]
 
     # --- incremental decisions ------------------------------------------------------------
 
@@ -308,35 +484,32 @@ class Frontier:
     # --- discovery order ------------------------------------------------------------------
 
     def sitemap_requested(self) -> None:
-        self._pending_sitemaps += 1
+        self.state.sitemap_requested()
 
     def sitemap_done(self) -> None:
-        self._pending_sitemaps -= 1
+        self.state.sitemap_done()
 
     @property
     def navigation_started(self) -> bool:
-        return self._navigation_started
+        return self.state.navigation_started
 
     def start_navigation(self) -> bool:
         """True once, when every sitemap requested so far is read: navigation may start."""
-        if self._pending_sitemaps > 0 or self._navigation_started:
-            return False
-        self._navigation_started = True
-        return True
+        return self.state.start_navigation()
 
-    def defer_page(self, url: str) -> None:
-        """A page a sitemap lists: followed once every sitemap (and lastmod) is in."""
-        self._deferred_pages.append(url)
+    def defer_page(self, url: str) -> bool:
+        """A page a sitemap lists: followed once every sitemap (and lastmod) is in. False:
+        navigation has started (on another worker, in a cluster): follow it now."""
+        return self.state.defer_page(url)
 
-    def defer_article(self, url: str) -> None:
-        """An article met before the sitemaps are all read (its lastmod may still come)."""
-        self._deferred_articles.append(url)
+    def defer_article(self, url: str) -> bool:
+        """An article met before the sitemaps are all read (its lastmod may still come).
+        False: navigation has started (on another worker, in a cluster): follow it now."""
+        return self.state.defer_article(url)
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
         """The deferred pages and articles, emptied."""
-        pages, articles = self._deferred_pages, self._deferred_articles
-        self._deferred_pages, self._deferred_articles = [], []
-        return pages, articles
+        return self.state.take_deferred()
 
     # --- state ----------------------------------------------------------------------------
 
@@ -344,36 +517,20 @@ class Frontier:
         """The frontier's articles as a JSON-able dict, each URL once: ``{"version": 1,
         "articles": {key: {"url": requested URL ("" when it is the key; absent when not
         scheduled), "parsed": true, "held": [URLs], "lastmod": raw}}}`` (empty fields left
-        out)."""
-        articles: dict[str, dict[str, Any]] = {}
-        for key, entry in self._articles.items():
-            data: dict[str, Any] = {}
-            if entry.url is not None:
-                data["url"] = "" if entry.url == key else entry.url
-            if entry.parsed:
-                data["parsed"] = True
-            if entry.held:
-                data["held"] = list(entry.held)
-            if entry.lastmod is not None:
-                data["lastmod"] = entry.lastmod
-            articles[key] = data
-        return {"version": STATE_VERSION, "articles": articles}
+        out). The in-memory state only: a shared state lives on in its Redis."""
+        return self._memory_state().to_state()
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Take over the articles of :meth:`to_state` (a resumed run)."""
-        version = state.get("version")
-        if version != STATE_VERSION:
-            raise ValueError(f"frontier state version {version!r}, expected {STATE_VERSION}")
-        for key, data in state["articles"].items():
-            entry = self._articles.setdefault(key, _Article())
-            url = data.get("url")
-            if url is not None:
-                entry.url = url or key
-                self._seen.add(_digest(normalize_url(entry.url)))
-            entry.parsed = entry.parsed or bool(data.get("parsed"))
-            entry.held += tuple(u for u in data.get("held", ()) if u not in entry.held)
-            if entry.lastmod is None:
-                entry.lastmod = data.get("lastmod")
+        self._memory_state().load_state(state)
+
+    def _memory_state(self) -> MemoryFrontierState:
+        if not isinstance(self.state, MemoryFrontierState):
+            raise TypeError(
+                f"the frontier state {type(self.state).__name__} is not saved in a JOBDIR "
+                "(a cluster crawl resumes from its Redis)"
+            )
+        return self.state
 
     @classmethod
     def from_state(
@@ -390,6 +547,6 @@ class Frontier:
         return frontier
 
 
-def _digest(url: str) -> bytes:
+def url_digest(url: str) -> bytes:
     # 128 bits: no two URLs of any crawl share one (a collision would skip a URL unseen).
     return hashlib.blake2b(url.encode(), digest_size=16).digest()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import gc
+import itertools
 import json
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +28,8 @@ from crawler.frontier import (
     SKIP_LINK,
     STATE_VERSION,
     Frontier,
+    FrontierState,
+    MemoryFrontierState,
 )
 from crawler.items import ListingHint
 from pipelines.dates import DateParseError, parse_machine_date
@@ -43,8 +46,13 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 A = f"{HOST}/w/tin-a"
 
 
-def frontier(*known: KnownArticle, full: bool = False, since: date | None = None) -> Frontier:
-    f = Frontier(HOST, TZ, full=full, since=since)
+def frontier(
+    *known: KnownArticle,
+    full: bool = False,
+    since: date | None = None,
+    state: FrontierState | None = None,
+) -> Frontier:
+    f = Frontier(HOST, TZ, full=full, since=since, state=state)
     f.use_index(CrawlState(known={k.url: k for k in known}))
     return f
 
@@ -55,23 +63,46 @@ def stored(
     return KnownArticle(id="x" * 20, url=url, modified_at=modified, published_at=published)
 
 
+StateFactory = Callable[[], FrontierState]
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def new_state(request: pytest.FixtureRequest) -> Iterator[StateFactory]:
+    """The frontier's decisions hold with its state in memory and in Redis (cluster mode)."""
+    if request.param == "memory":
+        yield MemoryFrontierState
+        return
+    import redis  # noqa: PLC0415 (the cluster extra: only the Redis cases need it)
+
+    from crawler.cluster.frontier_state import RedisFrontierState  # noqa: PLC0415 (idem)
+
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    prefixes = (f"test:{n}:frontier" for n in itertools.count())
+    try:
+        yield lambda: RedisFrontierState(client, next(prefixes))
+    finally:
+        client.close()
+
+
 # --- URL identity ---------------------------------------------------------------------------
 
 
-def test_first_url_of_an_article_is_fetched_under_its_canonical_key() -> None:
-    decision = frontier().article(f"{HOST}/en/w/Tin-A")
+def test_first_url_of_an_article_is_fetched_under_its_canonical_key(
+    new_state: StateFactory,
+) -> None:
+    decision = frontier(state=new_state()).article(f"{HOST}/en/w/Tin-A")
     assert (decision.action, decision.url, decision.key) == (FETCH, f"{HOST}/en/w/Tin-A", A)
 
 
-def test_the_same_url_met_again_is_ignored() -> None:
-    f = frontier()
+def test_the_same_url_met_again_is_ignored(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     f.article(A)
     assert f.article(A).action == IGNORE
     assert f.article(f"{A};jsessionid=ABC").action == IGNORE  # the same URL once normalized
 
 
-def test_another_url_of_a_scheduled_article_is_held_for_its_record() -> None:
-    f = frontier()
+def test_another_url_of_a_scheduled_article_is_held_for_its_record(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     f.article(A)
     decision = f.article(f"{HOST}/en/w/tin-a")
     assert (decision.action, decision.alias) == (HELD, False)
@@ -79,31 +110,31 @@ def test_another_url_of_a_scheduled_article_is_held_for_its_record() -> None:
     assert f.parsed(A) == []  # handed over once
 
 
-def test_another_url_of_a_parsed_article_is_an_alias_to_record_now() -> None:
-    f = frontier()
+def test_another_url_of_a_parsed_article_is_an_alias_to_record_now(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     f.article(A)
     f.parsed(A)
     decision = f.article(f"{HOST}/tin-tuc/-/asset_publisher/x1/content/tin-a")
     assert (decision.action, decision.key, decision.alias) == (ALIAS, A, True)
 
 
-def test_off_origin_urls_are_ignored() -> None:
-    f = frontier()
+def test_off_origin_urls_are_ignored(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     assert f.article("https://other.example/w/tin-a").action == IGNORE
     assert f.article(f"{HOST}:8443/w/tin-a").action == IGNORE
     assert f.page("http://hepza.example.gov.vn/tin-tuc").action == IGNORE
 
 
-def test_a_page_is_followed_once_and_never_pages_are_skipped_links() -> None:
-    f = frontier()
+def test_a_page_is_followed_once_and_never_pages_are_skipped_links(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     assert f.page(f"{HOST}/tin-tuc").action == FETCH
     assert f.page(f"{HOST}/tin-tuc").action == IGNORE
     assert f.page(f"{HOST}/documents/1/a.pdf").action == SKIP_LINK
     assert f.page(f"{HOST}/c/portal/login?p_p_lifecycle=1").action == SKIP_LINK
 
 
-def test_is_new_page_does_not_mark_the_page_seen() -> None:
-    f = frontier()
+def test_is_new_page_does_not_mark_the_page_seen(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     assert f.is_new_page(f"{HOST}/tin-tuc")
     assert f.is_new_page(f"{HOST}/tin-tuc")
     f.mark_seen(f"{HOST}/en/tin-tuc")
@@ -120,42 +151,54 @@ def test_preferred_url_is_the_first_candidate_that_is_this_article_on_the_origin
 # --- incremental decisions ------------------------------------------------------------------
 
 
-def test_incremental_fetches_an_unknown_article_and_skips_a_stored_one() -> None:
-    f = frontier(stored(A, modified=datetime(2023, 1, 18, tzinfo=UTC)))
+def test_incremental_fetches_an_unknown_article_and_skips_a_stored_one(
+    new_state: StateFactory,
+) -> None:
+    f = frontier(stored(A, modified=datetime(2023, 1, 18, tzinfo=UTC)), state=new_state())
     assert f.article(f"{HOST}/w/tin-b").action == FETCH
     decision = f.article(A)
     assert (decision.action, decision.alias) == (SKIP_KNOWN, False)
 
 
-def test_a_skipped_stored_article_met_under_a_new_url_records_that_url_as_alias() -> None:
-    f = frontier(stored(A))
+def test_a_skipped_stored_article_met_under_a_new_url_records_that_url_as_alias(
+    new_state: StateFactory,
+) -> None:
+    f = frontier(stored(A), state=new_state())
     decision = f.article(f"{HOST}/en/w/tin-a")
     assert (decision.action, decision.key, decision.alias) == (SKIP_KNOWN, A, True)
 
 
-def test_incremental_fetches_a_stored_article_whose_lastmod_is_newer() -> None:
+def test_incremental_fetches_a_stored_article_whose_lastmod_is_newer(
+    new_state: StateFactory,
+) -> None:
     modified = datetime(2023, 1, 18, 10, 0, 0, tzinfo=UTC)
-    f = frontier(stored(A, modified=modified))
+    f = frontier(stored(A, modified=modified), state=new_state())
     assert not f.wanted(A, lastmod="2023-01-18T10:00:01Z")  # rounding to the second
     assert f.wanted(A, lastmod="2023-01-18T10:00:02Z")
     assert not f.wanted(A, lastmod="not a date")
 
 
-def test_incremental_fetches_a_stored_article_without_modified_at_only_with_a_lastmod() -> None:
-    f = frontier(stored(A))
+def test_incremental_fetches_a_stored_article_without_modified_at_only_with_a_lastmod(
+    new_state: StateFactory,
+) -> None:
+    f = frontier(stored(A), state=new_state())
     assert not f.wanted(A)
     assert f.wanted(A, lastmod="2023-01-18T10:00:00Z")
 
 
-def test_full_mode_fetches_every_article() -> None:
-    f = frontier(stored(A, modified=datetime(2023, 1, 18, tzinfo=UTC)), full=True)
+def test_full_mode_fetches_every_article(new_state: StateFactory) -> None:
+    f = frontier(
+        stored(A, modified=datetime(2023, 1, 18, tzinfo=UTC)), full=True, state=new_state()
+    )
     assert f.mode == "full"
     assert f.article(A).action == FETCH
 
 
-def test_since_mode_decides_by_the_listing_day_then_the_stored_publication_day() -> None:
+def test_since_mode_decides_by_the_listing_day_then_the_stored_publication_day(
+    new_state: StateFactory,
+) -> None:
     published = datetime(2023, 1, 17, 20, 0, tzinfo=UTC)  # 18 Jan in Ho Chi Minh City
-    f = frontier(stored(A, published=published), since=date(2023, 1, 18))
+    f = frontier(stored(A, published=published), since=date(2023, 1, 18), state=new_state())
     assert f.mode == "since 2023-01-18"
     assert f.wanted(A)
     assert not f.wanted(A, ListingHint("Tin", "vi-VN", "17/01/2023"))
@@ -163,8 +206,10 @@ def test_since_mode_decides_by_the_listing_day_then_the_stored_publication_day()
     assert f.wanted(f"{HOST}/w/tin-c")  # not stored, no listing date
 
 
-def test_rechecks_schedule_the_newest_stored_articles_not_scheduled_yet() -> None:
-    f = Frontier(HOST, TZ)
+def test_rechecks_schedule_the_newest_stored_articles_not_scheduled_yet(
+    new_state: StateFactory,
+) -> None:
+    f = Frontier(HOST, TZ, state=new_state())
     b = f"{HOST}/w/tin-b"
     f.use_index(CrawlState(known={}, recent_urls=[A, b, f"{HOST}/w/tin-c"]))
     f.article(b)
@@ -172,8 +217,8 @@ def test_rechecks_schedule_the_newest_stored_articles_not_scheduled_yet() -> Non
     assert [d.url for d in f.rechecks(5)] == [f"{HOST}/w/tin-c"]
 
 
-def test_rechecks_are_fetched_once() -> None:
-    f = Frontier(HOST, TZ)
+def test_rechecks_are_fetched_once(new_state: StateFactory) -> None:
+    f = Frontier(HOST, TZ, state=new_state())
     f.use_index(CrawlState(known={}, recent_urls=[A]))
     assert [d.action for d in f.rechecks(1)] == [FETCH]
     assert f.rechecks(1) == []
@@ -183,16 +228,16 @@ def test_rechecks_are_fetched_once() -> None:
 # --- lastmods and discovery order -----------------------------------------------------------
 
 
-def test_the_first_lastmod_met_for_an_article_is_kept() -> None:
-    f = frontier()
+def test_the_first_lastmod_met_for_an_article_is_kept(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     f.note_lastmod(A, "2023-01-18T10:00:00Z")
     f.note_lastmod(A, "2020-01-01T00:00:00Z")
     assert f.lastmod(A) == "2023-01-18T10:00:00Z"
     assert f.lastmod(f"{HOST}/w/tin-b") is None
 
 
-def test_navigation_starts_once_after_every_sitemap_is_read() -> None:
-    f = frontier()
+def test_navigation_starts_once_after_every_sitemap_is_read(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
     f.sitemap_requested()
     f.sitemap_requested()
     f.defer_page(f"{HOST}/tin-tuc")

@@ -297,7 +297,11 @@ class LiferaySpider(Spider):
                 # Listings lead to articles: they wait until every sitemap (and lastmod) is in;
                 # and which of a page's URLs (/x, /web/guest/x naming /x its x-default) is
                 # fetched must not depend on whether its sitemap or its menu answers first.
-                self.frontier.defer_page(default)
+                if not self.frontier.defer_page(default):
+                    # Navigation already started (on another worker, in a cluster crawl).
+                    yield from self._follow(
+                        default, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1}
+                    )
                 continue
             key = self.frontier.key(entry.url)
             if entry.lastmod:
@@ -441,11 +445,10 @@ class LiferaySpider(Spider):
         for url in page.related_urls:
             if not is_article_url(url):
                 continue
-            if self.frontier.navigation_started:
+            # A related article may sit in a sitemap not read yet: wait for its lastmod (in
+            # one step: in a cluster crawl, another worker may start navigation meanwhile).
+            if not self.frontier.defer_article(url):
                 yield from self._article(url)
-            else:
-                # A related article may sit in a sitemap not read yet: wait for its lastmod.
-                self.frontier.defer_article(url)
 
     def _article(
         self, url: str, hint: ListingHint | None = None, lastmod: str | None = None

@@ -1,0 +1,247 @@
+"""The frontier's state in Redis: what every worker of a cluster crawl met on one site.
+
+The same decisions as :class:`crawler.frontier.MemoryFrontierState`, each check-and-set one
+atomic step in Redis (a command or a Lua script): two workers meeting two URLs of one article
+schedule it once, and the other URL is held for, or recorded as an alias of, the one
+scheduled; the worker that reads the last sitemap starts navigation, once.
+
+Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
+
+- ``seen``: set of the 16-byte digests of every URL met;
+- ``url``: hash, article -> the URL it is requested under ("" when it is the article's key);
+- ``parsed``: set of the articles whose page is parsed;
+- ``held``: hash, article -> the URLs met before its page was parsed, one per line;
+- ``lastmod``: hash, article -> the first sitemap lastmod met;
+- ``sitemaps``: the number of sitemaps requested and not read yet;
+- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists.
+
+An article is named by the 16-byte digest of its key (its canonical URL), not the URL itself:
+the URLs live only where they are needed (the requested one, the held ones).
+
+Each worker also remembers the digests it saw in the shared set (a URL met stays met): a URL
+this worker met before costs no round trip.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from crawler.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import redis
+
+# Lastmods noted and not written yet, at most (a sitemap entry's articles met write them).
+LASTMOD_BATCH = 1000
+
+# KEYS: seen, url, parsed, held, lastmod. ARGV: the URL's digest, the article's digest, the URL,
+# the URL as stored ("" when it is the key), wanted (1/0), then (article digest, lastmod) pairs
+# noted before (written first: a worker that parses the article reads its lastmod).
+_MEET = """
+for i = 6, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1])
+end
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+local requested = redis.call('HGET', KEYS[2], ARGV[2])
+if requested then
+  if requested == ARGV[4] then return 0 end
+  if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return 1 end
+  local held = redis.call('HGET', KEYS[4], ARGV[2])
+  redis.call('HSET', KEYS[4], ARGV[2], held and (held .. '\\n' .. ARGV[3]) or ARGV[3])
+  return 2
+end
+if ARGV[5] == '0' then return 3 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+return 4
+"""
+_ACTIONS = (IGNORE, ALIAS, HELD, SKIP_KNOWN, FETCH)
+
+# KEYS: parsed, held. ARGV: the article's digest. Returns the held URLs, emptied.
+_PARSED = """
+redis.call('SADD', KEYS[1], ARGV[1])
+local held = redis.call('HGET', KEYS[2], ARGV[1])
+if held then redis.call('HDEL', KEYS[2], ARGV[1]) end
+return held
+"""
+
+# KEYS: sitemaps, navigation. Navigation starts once, when no sitemap is left to read.
+_START_NAVIGATION = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX') then return 1 end
+return 0
+"""
+
+# KEYS: navigation, the deferred list. ARGV: the URL. Not kept once navigation started.
+_DEFER = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: deferred pages, deferred articles: both, emptied.
+_TAKE_DEFERRED = """
+local pages = redis.call('LRANGE', KEYS[1], 0, -1)
+local articles = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[1], KEYS[2])
+return {pages, articles}
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisFrontierState:
+    """:class:`crawler.frontier.FrontierState` shared through the Redis server of ``client``,
+    under the keys ``{prefix}:*``."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._seen_key = f"{prefix}:seen"
+        self._url_key = f"{prefix}:url"
+        self._parsed_key = f"{prefix}:parsed"
+        self._held_key = f"{prefix}:held"
+        self._lastmod_key = f"{prefix}:lastmod"
+        self._sitemaps_key = f"{prefix}:sitemaps"
+        self._navigation_key = f"{prefix}:navigation"
+        self._pages_key = f"{prefix}:deferred_pages"
+        self._articles_key = f"{prefix}:deferred_articles"
+        self._meet = client.register_script(_MEET)
+        self._parsed = client.register_script(_PARSED)
+        self._start_navigation = client.register_script(_START_NAVIGATION)
+        self._defer = client.register_script(_DEFER)
+        self._take_deferred = client.register_script(_TAKE_DEFERRED)
+        # Digests this worker knows are in the shared set (it never shrinks).
+        self._known_seen: set[bytes] = set()
+        # Lastmods noted and not written yet: they go with the next article met (a sitemap
+        # notes an entry's lastmod, then meets its URLs), or before any read.
+        self._lastmods: list[bytes | str] = []
+
+    def keys(self) -> list[str]:
+        """Every key this state may write."""
+        return [
+            self._seen_key,
+            self._url_key,
+            self._parsed_key,
+            self._held_key,
+            self._lastmod_key,
+            self._sitemaps_key,
+            self._navigation_key,
+            self._pages_key,
+            self._articles_key,
+        ]
+
+    def _flush_lastmods(self) -> None:
+        if not self._lastmods:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pairs = self._lastmods
+        for i in range(0, len(pairs), 2):
+            pipe.hsetnx(self._lastmod_key, pairs[i], pairs[i + 1])
+        pipe.execute()
+        self._lastmods = []
+
+    # --- URLs met -------------------------------------------------------------------------
+
+    def is_seen(self, digest: bytes) -> bool:
+        if digest in self._known_seen:
+            return True
+        # redis-py sends bytes as they are (its annotation says str).
+        if self.client.sismember(self._seen_key, digest):  # type: ignore[arg-type]
+            self._known_seen.add(digest)
+            return True
+        return False
+
+    def add_seen(self, digest: bytes) -> bool:
+        if digest in self._known_seen:
+            return False
+        added = bool(self.client.sadd(self._seen_key, digest))
+        self._known_seen.add(digest)
+        return added
+
+    def meet_article(
+        self, digest: bytes, key: str, url: str, wanted: Callable[[], bool]
+    ) -> tuple[str, str]:
+        if digest in self._known_seen:
+            return IGNORE, url
+        stored = "" if url == key else url
+        args: list[bytes | str] = [
+            digest,
+            url_digest(key),
+            url,
+            stored,
+            "1" if wanted() else "0",
+            *self._lastmods,
+        ]
+        keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key]
+        action = _ACTIONS[int(self._meet(keys=[*keys, self._lastmod_key], args=args))]
+        self._lastmods = []
+        self._known_seen.add(digest)
+        if action == FETCH:
+            return FETCH, key if url == key else url
+        return action, url
+
+    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
+        if not urls:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for key, url in urls:
+            pipe.hsetnx(self._url_key, url_digest(key), "" if url == key else url)
+        # HSETNX one after another: of two URLs of one article, the first schedules it.
+        return [
+            (key if url == key else url) if set_now else None
+            for (key, url), set_now in zip(urls, pipe.execute(), strict=True)
+        ]
+
+    def is_scheduled(self, key: str) -> bool:
+        return bool(self.client.hexists(self._url_key, url_digest(key)))
+
+    # --- articles -------------------------------------------------------------------------
+
+    def note_lastmod(self, key: str, lastmod: str) -> None:
+        self._lastmods += (url_digest(key), lastmod)
+        if len(self._lastmods) >= 2 * LASTMOD_BATCH:
+            self._flush_lastmods()
+
+    def lastmod(self, key: str) -> str | None:
+        self._flush_lastmods()
+        value = self.client.hget(self._lastmod_key, url_digest(key))
+        return None if value is None else _text(value)
+
+    def parsed(self, key: str) -> list[str]:
+        held = self._parsed(keys=[self._parsed_key, self._held_key], args=[url_digest(key)])
+        return _text(held).split("\n") if held else []
+
+    # --- discovery order ------------------------------------------------------------------
+
+    def sitemap_requested(self) -> None:
+        self.client.incr(self._sitemaps_key)
+
+    def sitemap_done(self) -> None:
+        self._flush_lastmods()
+        self.client.decr(self._sitemaps_key)
+
+    @property
+    def navigation_started(self) -> bool:
+        return bool(self.client.exists(self._navigation_key))
+
+    def start_navigation(self) -> bool:
+        self._flush_lastmods()
+        keys = [self._sitemaps_key, self._navigation_key]
+        return bool(self._start_navigation(keys=keys))
+
+    def defer_page(self, url: str) -> bool:
+        return bool(self._defer(keys=[self._navigation_key, self._pages_key], args=[url]))
+
+    def defer_article(self, url: str) -> bool:
+        return bool(self._defer(keys=[self._navigation_key, self._articles_key], args=[url]))
+
+    def take_deferred(self) -> tuple[list[str], list[str]]:
+        pages, articles = cast(
+            "list[list[bytes | str]]",
+            self._take_deferred(keys=[self._pages_key, self._articles_key]),
+        )
+        return [_text(u) for u in pages], [_text(u) for u in articles]
