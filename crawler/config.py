@@ -183,6 +183,13 @@ NUMERIC_SETTINGS.update(
         "ALERT_NO_NEW_DAYS": (int, 0, None),
     }
 )
+# Cluster politeness (crawler/middlewares/host_limit.py); unset: the site's own values.
+NUMERIC_SETTINGS.update(
+    {
+        "CLUSTER_HOST_CONCURRENCY": (int, 1, None),
+        "CLUSTER_HOST_DELAY": (float, 0, None),
+    }
+)
 
 
 def parse_number(name: str, value: object) -> float:

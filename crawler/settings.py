@@ -210,3 +210,12 @@ CLUSTER_KEY_PREFIX = os.environ.get("HEPZA_CLUSTER_KEY_PREFIX", "hepza")
 CLUSTER_LEASE_SECONDS = os.environ.get("HEPZA_CLUSTER_LEASE_SECONDS", "60")
 # How long a Redis call is retried (exponential backoff) before the worker fails its run.
 CLUSTER_REDIS_RETRY_SECONDS = os.environ.get("HEPZA_CLUSTER_REDIS_RETRY_SECONDS", "60")
+
+# --- cluster politeness (crawler/middlewares/host_limit.py) --------------------------------
+# In cluster mode (CLUSTER_REDIS_URL set) a host's concurrency and delay hold for every worker
+# together; unset, they are the site's CONCURRENT_REQUESTS_PER_DOMAIN / DOWNLOAD_DELAY, and
+# Scrapy's per-worker delay is switched off (the middleware owns the delay). Close to the
+# downloader: each real network attempt takes a slot; without CLUSTER_REDIS_URL it is off.
+CLUSTER_HOST_CONCURRENCY = os.environ.get("HEPZA_CLUSTER_HOST_CONCURRENCY") or None
+CLUSTER_HOST_DELAY = os.environ.get("HEPZA_CLUSTER_HOST_DELAY") or None
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.host_limit.ClusterHostLimitMiddleware"] = 950

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.config import ConfigError, parse_base_url, parse_locale, parse_timezone
+from crawler.middlewares.host_limit import hand_politeness_to_cluster
 from crawler.paths import PROJECT_PRIORITY
 from crawler.sites.profile import SiteProfile, find_profile, profile_dirs, profile_from_dict
 
@@ -122,3 +123,5 @@ def apply_site_settings(settings: BaseSettings, profile: SiteProfile) -> None:
     if profile.coverage and not explicit(settings, "COVERAGE_THRESHOLDS"):
         thresholds = {**settings.getdict("COVERAGE_THRESHOLDS"), **profile.coverage}
         settings.set("COVERAGE_THRESHOLDS", thresholds, priority=spider_priority)
+    if settings.get("CLUSTER_REDIS_URL"):
+        hand_politeness_to_cluster(settings)

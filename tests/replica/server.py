@@ -30,6 +30,15 @@ class RequestRecord(NamedTuple):
     fault: str | None
 
 
+class RequestTiming(NamedTuple):
+    """A request as ReplicaConfig.record_timing logs it: in flight from its arrival (request
+    line and headers read) until its answer starts going out."""
+
+    arrived: float  # time.monotonic() of the server process
+    in_flight: int  # requests in flight at its arrival, itself included
+    path_and_query: str
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -76,10 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not target.startswith("/"):
             parts = urlsplit(target)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        owner._arrive(target)
         attempt = owner._next_attempt(target)
         host = self.headers.get("Host") or owner.url.removeprefix("http://")
         resp = owner.site.handle(method, target, attempt, base_url=f"http://{host}")
+        if owner.config.answer_seconds:
+            time.sleep(owner.config.answer_seconds)
         if resp.fault == "drop":
+            owner._depart()
             self.close_connection = True
             owner._record(RequestRecord(method, target, 0, resp.fault))
             return
@@ -87,6 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner._record(RequestRecord(method, target, resp.status, resp.fault))
         if resp.fault == "slow":
             time.sleep(SLOW_SECONDS)
+        owner._depart()
         body = resp.body
         self.send_response_only(resp.status)
         for name, value in resp.headers:
@@ -140,6 +154,8 @@ class ReplicaServer:
         self.port = port
         self.url = ""
         self.requests: list[RequestRecord] = []
+        self.timings: list[RequestTiming] = []
+        self._in_flight = 0
         self._on_request = on_request
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
@@ -195,6 +211,19 @@ class ReplicaServer:
             self.requests.append(record)
         if self._on_request is not None:
             self._on_request(record)
+
+    def _arrive(self, path_and_query: str) -> None:
+        if not self.config.record_timing:
+            return
+        with self._lock:
+            self._in_flight += 1
+            self.timings.append(RequestTiming(time.monotonic(), self._in_flight, path_and_query))
+
+    def _depart(self) -> None:
+        if not self.config.record_timing:
+            return
+        with self._lock:
+            self._in_flight -= 1
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._lock:

@@ -110,6 +110,11 @@ class ReplicaConfig:
     # Sitemaps (XML answers) sent gzip-encoded (Content-Encoding) in small chunks of a chunked
     # transfer, as a portal behind a compressing proxy does (tests/replica/server.py).
     sitemaps_gzip_chunked: bool = False
+    # The server logs each request's arrival time and the requests in flight then
+    # (ReplicaServer.timings; tests/politeness.py measures them).
+    record_timing: bool = False
+    # Every answer is held this long before it goes out (a slow portal: requests overlap).
+    answer_seconds: float = 0.0
 
 
 # Data-quality traps, by name -> the generated article (by number) that carries it:
