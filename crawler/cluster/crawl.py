@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from crawler.cluster.connection import redis_client
+from crawler.cluster.frontier_state import RedisFrontierState
+
 if TYPE_CHECKING:
     import redis
+    from scrapy.settings import BaseSettings
 
 CRAWL_ID = re.compile(r"[0-9a-f]{32}")
 # The seeded mark: claimed by a worker (``claimed:<worker>``), then ``enqueued`` once the
@@ -272,3 +276,15 @@ class ClusterCrawl:
 
     def all_sites_done(self) -> bool:
         return all(self.site_done(site) for site in self.sites)
+
+
+def site_frontier_state(settings: BaseSettings, site: str) -> RedisFrontierState:
+    """The frontier state a cluster crawler of ``site`` shares with every worker
+    (``{S}:frontier:*``)."""
+    client = redis_client(
+        settings.get("CLUSTER_REDIS_URL"), settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS")
+    )
+    crawl = ClusterCrawl(
+        client, settings.get("CLUSTER_KEY_PREFIX"), settings.get("CLUSTER_CRAWL_ID"), {}
+    )
+    return RedisFrontierState(client, f"{crawl.site_keys(site).prefix}:frontier")

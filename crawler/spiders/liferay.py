@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
     from crawler.cluster.scheduler import ClusterScheduler
+    from crawler.frontier import FrontierState
     from crawler.sites.profile import SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,18 @@ def _cluster_scheduler(crawler: Crawler) -> ClusterScheduler | None:
     )
 
     return cluster_scheduler(crawler)
+
+
+def _cluster_frontier_state(crawler: Crawler, site: str) -> FrontierState | None:
+    """In a cluster crawl, the frontier state every worker shares in Redis; else None (the
+    frontier's own in memory)."""
+    if not crawler.settings.get("CLUSTER_CRAWL_ID"):
+        return None
+    from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
+        site_frontier_state,
+    )
+
+    return site_frontier_state(crawler.settings, site)
 
 
 class LiferaySpider(Spider):
@@ -118,7 +131,13 @@ class LiferaySpider(Spider):
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         spider.limits = CrawlLimits.from_settings(crawler.settings)
         # URL identity, seen and scheduled, aliases and the incremental decisions.
-        spider.frontier = Frontier(spider.origin, spider.tz, full=spider.full, since=spider.since)
+        spider.frontier = Frontier(
+            spider.origin,
+            spider.tz,
+            full=spider.full,
+            since=spider.since,
+            state=_cluster_frontier_state(crawler, spider.profile.name),
+        )
         return spider
 
     profile: SiteProfile
