@@ -124,6 +124,9 @@ FEED_EXPORT_FIELDS = list(FEED_FIELDS)
 # A password in this URL is never logged (see pipelines/storage/secrets.py).
 DATABASE_URL = default_place("DATABASE_URL")
 STORAGE_BATCH_SIZE = os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50")
+# How long one outage of an unreachable database is waited for (backoff, items wait) before
+# its writes count as lost and fail the run; 0: never waited for.
+STORAGE_RETRY_SECONDS = os.environ.get("HEPZA_STORAGE_RETRY_SECONDS", "120")
 
 # --- run report and failure thresholds -----------------------------------------------------
 REPORTS_DIR = default_place("REPORTS_DIR")

@@ -113,7 +113,12 @@ def test_postgres_stopped_mid_run_fails_the_run_and_counts_only_what_is_stored(
         database = server.create_database()
         url = server.url(database)
         config = ReplicaConfig(articles=200)
-        settings = {"STORAGE_BATCH_SIZE": "5", "DOWNLOAD_DELAY": "0.02"}
+        # the server never comes back: its outage is waited for 2 s, then the writes are lost
+        settings = {
+            "STORAGE_BATCH_SIZE": "5",
+            "DOWNLOAD_DELAY": "0.02",
+            "STORAGE_RETRY_SECONDS": "2",
+        }
         with ReplicaServer(config) as site:
             cmd, _, feed = crawl_command(site.url, tmp_path, database_url=url, settings=settings)
             proc = subprocess.Popen(

@@ -59,6 +59,7 @@ COUNTERS = {
     "listing_pages": "crawl/listing_pages",
     "sitemaps": "crawl/sitemaps",
     "lost": "storage/lost",
+    "storage_retries": "storage/retries",
     "too_large": "fetch/too_large",
     "charset_corrected": "fetch/charset_corrected",
     "off_origin_refused": "fence/refused",

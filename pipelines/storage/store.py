@@ -29,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from crawler.identity import article_id, content_hash
@@ -68,7 +68,40 @@ STALE_RUN_AGE = timedelta(hours=48)
 
 
 class StorageError(RuntimeError):
-    """A database failure, its message scrubbed of the connection password."""
+    """A database failure, its message scrubbed of the connection password. ``unreachable``:
+    the database could not be reached at all (refused, restarting, shut down, the connection
+    dropped), so the same write may succeed later; a refused statement never is."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+# SQLSTATEs of a server that is going away or not accepting connections yet: admin_shutdown,
+# crash_shutdown, cannot_connect_now (PostgreSQL starting up or shutting down).
+UNREACHABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# SQLite's answer while another process holds the write lock past the busy timeout.
+SQLITE_BUSY_NAMES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+def database_unreachable(exc: SQLAlchemyError) -> bool:
+    """Whether ``exc`` says the database could not be reached, not that it refused the
+    statement (constraint, data and SQL errors are never ``OperationalError``/``InterfaceError``
+    with a disconnect)."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorname", "") in SQLITE_BUSY_NAMES
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code:
+        # class 08: connection exception
+        return str(code).startswith("08") or code in UNREACHABLE_SQLSTATES
+    # A server driver's error without a SQLSTATE: the server never answered (connection
+    # refused, reset, closed unexpectedly).
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +278,8 @@ class ArticleStore:
             # Chaining would print the driver's message in tracebacks; scrub and cut the chain.
             message = self._scrubber.scrub(f"{type(exc).__name__}: {exc}")
             raise StorageError(
-                f"storage {action} failed on {self.redacted_url}: {message}"
+                f"storage {action} failed on {self.redacted_url}: {message}",
+                unreachable=database_unreachable(exc),
             ) from None
 
     @contextmanager
