@@ -49,9 +49,9 @@ def test_status_shows_each_site_and_the_crawl(tmp_path: Path, redis_url: str) ->
     started = cluster(tmp_path, redis_url, "start", "--site", "hepza")
     result = cluster(tmp_path, redis_url, "status")
     assert result.returncode == 0, result.stderr[-3000:]
+    code = ClusterCrawl.load(redis.Redis.from_url(redis_url), "cmd").fingerprint
     assert result.stdout.splitlines()[:2] == [
-        f"crawl {started.stdout.strip()}: running, code "
-        f"{ClusterCrawl.load(redis.Redis.from_url(redis_url), 'cmd').fingerprint}, mode incremental",
+        f"crawl {started.stdout.strip()}: running, code {code}, mode incremental",
         "  site hepza: 0 queued, 0 leased, not seeded",
     ]
 
