@@ -7,7 +7,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,13 +40,14 @@ class Cluster:
     profiles: Path
     # site -> the slugs of its articles (NFC)
     truth: dict[str, set[str]]
+    lease_seconds: str = "20"
 
     def command(self, *args: str, log: str | None = None) -> list[str]:
         settings = {
             **FAST_SETTINGS,
             "CLUSTER_REDIS_URL": self.redis_url,
             "CLUSTER_KEY_PREFIX": "e2e",
-            "CLUSTER_LEASE_SECONDS": "20",
+            "CLUSTER_LEASE_SECONDS": self.lease_seconds,
             "DATABASE_URL": self.database_url,
             "SITE_PROFILES_DIR": str(self.profiles),
             "OUTPUT_DIR": str(self.workdir / "out"),
@@ -71,15 +74,17 @@ def _run(cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess[st
     )
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
+@contextmanager
+def serve_cluster(tmp_path: Path, redis_url: str, answer_seconds: float = 0.0) -> Iterator[Cluster]:
+    """Both replica portals served, and a profile for each in a profile directory of the test."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     truth: dict[str, set[str]] = {}
-    with (
-        ReplicaServer(ReplicaConfig(portal=PORTALS["alpha-en"], articles=25)) as alpha,
-        ReplicaServer(ReplicaConfig(portal=PORTALS["beta-vi"], articles=25)) as beta,
-    ):
+    configs = [
+        ReplicaConfig(portal=PORTALS[site], articles=25, answer_seconds=answer_seconds)
+        for site in ("alpha-en", "beta-vi")
+    ]
+    with ReplicaServer(configs[0]) as alpha, ReplicaServer(configs[1]) as beta:
         for site, server in (("alpha-en", alpha), ("beta-vi", beta)):
             portal = make_site(server.config).truth()
             truth[site] = {
@@ -96,37 +101,97 @@ def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
         )
 
 
-def test_two_workers_crawl_two_portals_storing_every_article_once(cluster: Cluster) -> None:
+@pytest.fixture
+def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
+    with serve_cluster(tmp_path, redis_url) as served:
+        yield served
+
+
+def start_crawl(cluster: Cluster) -> str:
     started = _run(cluster.command("start", "--site", "alpha-en", "--site", "beta-vi", "--full"))
     assert started.returncode == 0, started.stderr[-3000:]
-    crawl_id = started.stdout.strip()
-    workers = [
-        subprocess.Popen(
-            cluster.command("work", log=f"worker-{n}.log"),
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in (1, 2)
-    ]
-    outputs = [w.communicate(timeout=WORKER_TIMEOUT) for w in workers]
-    logs = [(cluster.workdir / f"worker-{n}.log").read_text(encoding="utf-8") for n in (1, 2)]
-    for worker, (_, err), log in zip(workers, outputs, logs, strict=True):
-        assert worker.returncode == 0, (err + log)[-4000:]
-    db = sqlite3.connect(cluster.database_url.removeprefix("sqlite:///"))
-    rows = db.execute("SELECT site, url FROM articles").fetchall()
+    return started.stdout.strip()
+
+
+def start_worker(cluster: Cluster, n: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cluster.command("work", log=f"worker-{n}.log"),
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def assert_worker_succeeded(cluster: Cluster, worker: subprocess.Popen[str], n: int) -> str:
+    _, err = worker.communicate(timeout=WORKER_TIMEOUT)
+    log = (cluster.workdir / f"worker-{n}.log").read_text(encoding="utf-8")
+    assert worker.returncode == 0, (err + log)[-4000:]
+    return log
+
+
+def stored_slugs(cluster: Cluster) -> dict[str, list[str]]:
+    path = Path(cluster.database_url.removeprefix("sqlite:///"))
+    if not path.exists():
+        return {}
+    db = sqlite3.connect(path)
+    try:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
+            return {}
+        rows = db.execute("SELECT site, url FROM articles").fetchall()
+    finally:
+        db.close()
     stored: dict[str, list[str]] = {}
     for site, url in rows:
-        slug = unicodedata.normalize("NFC", unquote(url.rsplit("/", 1)[1]))
-        stored.setdefault(site, []).append(slug)
-    assert {site: sorted(slugs) for site, slugs in stored.items()} == {
-        site: sorted(slugs) for site, slugs in cluster.truth.items()
-    }
+        stored.setdefault(site, []).append(
+            unicodedata.normalize("NFC", unquote(url.rsplit("/", 1)[1]))
+        )
+    return {site: sorted(slugs) for site, slugs in stored.items()}
+
+
+def assert_crawl_complete(cluster: Cluster, crawl_id: str) -> None:
+    """Every article of each portal stored exactly once under its site; every site done with
+    nothing queued or leased; the crawl done."""
+    stored = stored_slugs(cluster)
+    for site, slugs in cluster.truth.items():
+        missing = sorted(slugs - set(stored.get(site, [])))
+        twice = sorted({s for s in stored.get(site, []) if stored[site].count(s) > 1})
+        assert (missing, twice) == ([], []), f"{site}: missing {missing}, stored twice {twice}"
+    assert stored == {site: sorted(slugs) for site, slugs in cluster.truth.items()}
     client = redis.Redis.from_url(cluster.redis_url)
-    meta = client.hgetall(f"e2e:crawl:{crawl_id}:meta")
-    assert meta[b"status"] == b"done"
+    assert client.hget(f"e2e:crawl:{crawl_id}:meta", "status") == b"done"
     for site in PORTALS:
         assert client.exists(f"e2e:crawl:{crawl_id}:site:{site}:done")
         assert client.zcard(f"e2e:crawl:{crawl_id}:site:{site}:queue") == 0
         assert client.zcard(f"e2e:crawl:{crawl_id}:site:{site}:leases") == 0
+
+
+def test_two_workers_crawl_two_portals_storing_every_article_once(cluster: Cluster) -> None:
+    crawl_id = start_crawl(cluster)
+    workers = [start_worker(cluster, n) for n in (1, 2)]
+    for n, worker in enumerate(workers, start=1):
+        assert_worker_succeeded(cluster, worker, n)
+    assert_crawl_complete(cluster, crawl_id)
+
+
+def test_a_killed_worker_s_requests_are_crawled_by_another(tmp_path: Path, redis_url: str) -> None:
+    with serve_cluster(tmp_path, redis_url, answer_seconds=0.2) as cluster:
+        cluster.lease_seconds = "4"
+        crawl_id = start_crawl(cluster)
+        client = redis.Redis.from_url(cluster.redis_url)
+        leases = [f"e2e:crawl:{crawl_id}:site:{site}:leases" for site in PORTALS]
+        first = start_worker(cluster, 1)
+        # SIGKILLed once it stored a few articles and holds leases
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        while sum(map(len, stored_slugs(cluster).values())) < 5 or not any(
+            client.zcard(key) for key in leases
+        ):
+            assert first.poll() is None and time.monotonic() < deadline, "worker 1 ended first"
+            time.sleep(0.1)
+        first.kill()
+        first.wait(timeout=30)
+        held = sum(client.zcard(key) for key in leases)
+        assert held > 0
+        log = assert_worker_succeeded(cluster, start_worker(cluster, 2), 2)
+        assert "expired leases (a worker stopped answering) put back in the queue" in log
+        assert_crawl_complete(cluster, crawl_id)
