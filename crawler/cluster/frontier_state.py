@@ -24,15 +24,20 @@ this worker met before costs no round trip.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import itertools
+import uuid
+from typing import TYPE_CHECKING, Any, cast
 
 from crawler.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import redis
+    from redis.commands.core import Script
 
+# How long a worker's last answer is kept for a retry of its call (see _answered_once).
+ANSWER_SECONDS = 3600
 # Lastmods noted and not written yet, at most (a sitemap entry's articles met write them).
 LASTMOD_BATCH = 1000
 
@@ -66,6 +71,25 @@ if held then redis.call('HDEL', KEYS[2], ARGV[1]) end
 return held
 """
 
+# KEYS: seen. ARGV: the URL's digest. 1: met now for the first time.
+_ADD_SEEN = """
+return redis.call('SADD', KEYS[1], ARGV[1])
+"""
+
+# KEYS: url. ARGV: (article digest, URL as stored) pairs. 1 for each article scheduled now.
+_SCHEDULE_NEW = """
+local scheduled = {}
+for i = 1, #ARGV, 2 do
+  scheduled[#scheduled + 1] = redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return scheduled
+"""
+
+# KEYS: sitemaps. ARGV: +1 (requested) or -1 (read).
+_COUNT_SITEMAP = """
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
 # KEYS: sitemaps, navigation. Navigation starts once, when no sitemap is left to read.
 _START_NAVIGATION = """
 if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return 0 end
@@ -89,6 +113,26 @@ return {pages, articles}
 """
 
 
+def _answered_once(body: str) -> str:
+    """``body`` run once per call: its answer is kept (under the last key, for the call id in
+    the last argument), so that a call redis-py sends again after losing the reply (a dropped
+    connection) gets the answer of the run that happened, not the answer of a second run (an
+    article met twice would be IGNORE: never fetched)."""
+    return (
+        "local memo_key = table.remove(KEYS)\n"
+        "local call = table.remove(ARGV)\n"
+        "local memo = redis.call('GET', memo_key)\n"
+        "if memo then\n"
+        "  local kept = cjson.decode(memo)\n"
+        "  if kept[1] == call then return kept[2] end\n"
+        "end\n"
+        f"local function run()\n{body}\nend\n"
+        "local answer = run()\n"
+        f"redis.call('SET', memo_key, cjson.encode({{call, answer}}), 'EX', {ANSWER_SECONDS})\n"
+        "return answer\n"
+    )
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -109,11 +153,29 @@ class RedisFrontierState:
         self._navigation_key = f"{prefix}:navigation"
         self._pages_key = f"{prefix}:deferred_pages"
         self._articles_key = f"{prefix}:deferred_articles"
-        self._meet = client.register_script(_MEET)
-        self._parsed = client.register_script(_PARSED)
-        self._start_navigation = client.register_script(_START_NAVIGATION)
-        self._defer = client.register_script(_DEFER)
-        self._take_deferred = client.register_script(_TAKE_DEFERRED)
+        # This worker's last answer, for a call sent again (see _answered_once).
+        self._answer_key = f"{prefix}:answer:{uuid.uuid4().hex}"
+        self._calls = itertools.count()
+        scripts = (
+            _MEET,
+            _ADD_SEEN,
+            _SCHEDULE_NEW,
+            _PARSED,
+            _COUNT_SITEMAP,
+            _START_NAVIGATION,
+            _DEFER,
+            _TAKE_DEFERRED,
+        )
+        (
+            self._meet,
+            self._add_seen,
+            self._schedule_new,
+            self._parsed,
+            self._count_sitemap,
+            self._start_navigation,
+            self._defer,
+            self._take_deferred,
+        ) = (client.register_script(_answered_once(script)) for script in scripts)
         # Digests this worker knows are in the shared set (it never shrinks).
         self._known_seen: set[bytes] = set()
         # Lastmods noted and not written yet: they go with the next article met (a sitemap
@@ -132,7 +194,12 @@ class RedisFrontierState:
             self._navigation_key,
             self._pages_key,
             self._articles_key,
+            self._answer_key,
         ]
+
+    def _run(self, script: Script, keys: list[str], args: Sequence[bytes | str] = ()) -> Any:
+        call = str(next(self._calls))
+        return script(keys=[*keys, self._answer_key], args=[*args, call])
 
     def _flush_lastmods(self) -> None:
         if not self._lastmods:
@@ -158,7 +225,7 @@ class RedisFrontierState:
     def add_seen(self, digest: bytes) -> bool:
         if digest in self._known_seen:
             return False
-        added = bool(self.client.sadd(self._seen_key, digest))
+        added = bool(self._run(self._add_seen, [self._seen_key], [digest]))
         self._known_seen.add(digest)
         return added
 
@@ -177,7 +244,7 @@ class RedisFrontierState:
             *self._lastmods,
         ]
         keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key]
-        action = _ACTIONS[int(self._meet(keys=[*keys, self._lastmod_key], args=args))]
+        action = _ACTIONS[int(self._run(self._meet, [*keys, self._lastmod_key], args))]
         self._lastmods = []
         self._known_seen.add(digest)
         if action == FETCH:
@@ -187,13 +254,14 @@ class RedisFrontierState:
     def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
         if not urls:
             return []
-        pipe = self.client.pipeline(transaction=False)
+        args: list[bytes | str] = []
         for key, url in urls:
-            pipe.hsetnx(self._url_key, url_digest(key), "" if url == key else url)
-        # HSETNX one after another: of two URLs of one article, the first schedules it.
+            args += (url_digest(key), "" if url == key else url)
+        # One after another: of two URLs of one article, the first schedules it.
+        scheduled = self._run(self._schedule_new, [self._url_key], args)
         return [
-            (key if url == key else url) if set_now else None
-            for (key, url), set_now in zip(urls, pipe.execute(), strict=True)
+            (key if url == key else url) if now else None
+            for (key, url), now in zip(urls, scheduled, strict=True)
         ]
 
     def is_scheduled(self, key: str) -> bool:
@@ -212,17 +280,17 @@ class RedisFrontierState:
         return None if value is None else _text(value)
 
     def parsed(self, key: str) -> list[str]:
-        held = self._parsed(keys=[self._parsed_key, self._held_key], args=[url_digest(key)])
+        held = self._run(self._parsed, [self._parsed_key, self._held_key], [url_digest(key)])
         return _text(held).split("\n") if held else []
 
     # --- discovery order ------------------------------------------------------------------
 
     def sitemap_requested(self) -> None:
-        self.client.incr(self._sitemaps_key)
+        self._run(self._count_sitemap, [self._sitemaps_key], ["1"])
 
     def sitemap_done(self) -> None:
         self._flush_lastmods()
-        self.client.decr(self._sitemaps_key)
+        self._run(self._count_sitemap, [self._sitemaps_key], ["-1"])
 
     @property
     def navigation_started(self) -> bool:
@@ -231,17 +299,17 @@ class RedisFrontierState:
     def start_navigation(self) -> bool:
         self._flush_lastmods()
         keys = [self._sitemaps_key, self._navigation_key]
-        return bool(self._start_navigation(keys=keys))
+        return bool(self._run(self._start_navigation, keys))
 
     def defer_page(self, url: str) -> bool:
-        return bool(self._defer(keys=[self._navigation_key, self._pages_key], args=[url]))
+        return bool(self._run(self._defer, [self._navigation_key, self._pages_key], [url]))
 
     def defer_article(self, url: str) -> bool:
-        return bool(self._defer(keys=[self._navigation_key, self._articles_key], args=[url]))
+        return bool(self._run(self._defer, [self._navigation_key, self._articles_key], [url]))
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
         pages, articles = cast(
             "list[list[bytes | str]]",
-            self._take_deferred(keys=[self._pages_key, self._articles_key]),
+            self._run(self._take_deferred, [self._pages_key, self._articles_key]),
         )
         return [_text(u) for u in pages], [_text(u) for u in articles]
