@@ -136,7 +136,7 @@ def test_a_full_host_answers_a_short_poll_not_the_lease_time(client: redis.Redis
 def test_the_slot_of_a_killed_worker_comes_back_after_its_lease(
     redis_url: str, client: redis.Redis
 ) -> None:
-    lease = 2.0
+    lease = 5.0
     limits = HostLimits(concurrency=1, delay=0.0, lease_seconds=lease)
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
