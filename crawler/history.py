@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from pipelines.storage.models import Article, CrawlRun
 
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 # A run's "errors": failed requests plus spider exceptions, as hepza-run's summary line counts them.
 ERROR_COUNTS = ("failed_requests", "spider_exceptions")
 NO_CATEGORY = "(no category)"
+# Joins the sites of a cluster run in its ``crawl_runs.site`` (crawler/cluster/record.py).
+CLUSTER_JOIN = "+"
 # Articles of a run with problems, and rejects, shown at most (the counts cover them all).
 MAX_ROWS = 200
 
@@ -152,8 +154,21 @@ def summarize_run(
     )
 
 
+def _cluster_runs_of(engine: Engine, site: str) -> set[str]:
+    """Ids of the cluster runs of several sites that crawled ``site`` (their ``spider_args``
+    list their sites; crawler/cluster/record.py)."""
+    query = select(CrawlRun.run_id, CrawlRun.spider_args).where(CrawlRun.site != site)
+    with engine.connect() as conn:
+        return {
+            run_id
+            for run_id, args in conn.execute(query.where(CrawlRun.site.contains(CLUSTER_JOIN)))
+            if isinstance(args, dict) and args.get("cluster") and site in args.get("sites", ())
+        }
+
+
 def load_runs(engine: Engine, site: str | None = None, last: int | None = None) -> list[RunSummary]:
-    """Runs, newest first (by start, then id); ``last`` keeps the newest N."""
+    """Runs, newest first (by start, then id); ``last`` keeps the newest N. A site's runs
+    include the cluster runs that crawled it among other sites."""
     query = select(
         CrawlRun.run_id,
         CrawlRun.site,
@@ -163,7 +178,8 @@ def load_runs(engine: Engine, site: str | None = None, last: int | None = None) 
         CrawlRun.report,
     ).order_by(CrawlRun.started_at.desc(), CrawlRun.run_id.desc())
     if site is not None:
-        query = query.where(CrawlRun.site == site)
+        cluster = _cluster_runs_of(engine, site)
+        query = query.where(or_(CrawlRun.site == site, CrawlRun.run_id.in_(cluster)))
     if last is not None:
         query = query.limit(last)
     with engine.connect() as conn:
@@ -175,7 +191,12 @@ def known_sites(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         runs = set(conn.scalars(select(CrawlRun.site).distinct()))
         articles = set(conn.scalars(select(Article.site).distinct()))
-    return sorted(runs | articles)
+        # a cluster run of several sites stands for each of them, not for a site of its own
+        clusters = select(CrawlRun.spider_args).where(CrawlRun.site.contains(CLUSTER_JOIN))
+        for args in conn.scalars(clusters):
+            if isinstance(args, dict) and args.get("cluster"):
+                runs.update(str(name) for name in args.get("sites", ()))
+    return sorted({name for name in runs if CLUSTER_JOIN not in name} | articles)
 
 
 @dataclass(frozen=True)

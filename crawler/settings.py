@@ -146,6 +146,9 @@ LOGSTATS_INTERVAL = 0
 # A run that never got one response from the site fails naming the host and the reason;
 # before the run owner (500), which then sees that failure.
 EXTENSIONS["crawler.extensions.reachability.SiteReachability"] = 490
+# Cluster mode only (CLUSTER_REDIS_URL and CLUSTER_CRAWL_ID): this crawler's stats to Redis,
+# for the cluster's one run record; after the run owner (500), whose report it hands on.
+EXTENSIONS["crawler.cluster.record.ClusterStatsPublisher"] = 520
 
 # --- engine ---------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -14,6 +14,12 @@ A run fails when it could not finish, when errors pass MAX_ERROR_RATE, when a fi
 nothing, when a component recorded a failure (``crawler.outcome.fail_run``), or when a field's
 coverage falls below COVERAGE_THRESHOLDS: the way a layout change shows up, since selectors
 stop matching silently.
+
+In cluster mode (``CLUSTER_CRAWL_ID`` set by ``scrapy cluster work``) the run is the cluster's:
+the run id is the crawl id, and this crawler writes no ``crawl_runs`` row and no report file of
+its own. It still judges its own stats (its outcome sets the worker's exit status) and hands
+its report to the cluster (``crawler.cluster.record.ClusterStatsPublisher``, through
+``report_receivers``), which merges every worker's into the one run (``finish_cluster_run``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from pipelines.storage.secrets import install_redaction
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
@@ -75,8 +83,12 @@ def judge_run(
     thresholds: dict[str, float],
     min_articles: int,
     max_error_rate: float,
+    *,
+    require_stored: bool = True,
 ) -> tuple[str, list[str], dict[str, float | None]]:
-    """(outcome, failure reasons, coverage per field) for a finished run's stats."""
+    """(outcome, failure reasons, coverage per field) for a finished run's stats.
+    ``require_stored=False``: a first run that stored nothing is not a failure (one worker's
+    share of a cluster run; the cluster's merged run is judged with it)."""
     failures: list[str] = []
     articles = int(stats.get("coverage/articles", 0))
     coverage: dict[str, float | None] = {
@@ -97,7 +109,7 @@ def judge_run(
     failures.extend(recorded_failures(stats))
     first_run = int(stats.get("crawl/known_articles", 0)) == 0
     stored = int(stats.get("storage/new", 0)) + int(stats.get("storage/changed", 0))
-    if first_run and stored == 0:
+    if require_stored and first_run and stored == 0:
         failures.append("first run stored zero articles")
     if articles >= min_articles:
         for name, minimum in thresholds.items():
@@ -144,6 +156,18 @@ def spider_arguments(spider: Spider) -> dict[str, Any]:
     return args
 
 
+def write_report(reports_dir: Path, run_id: str, report: dict[str, Any]) -> None:
+    """``<run id>.json`` and ``latest.json`` in ``reports_dir``."""
+    text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
+    for name in (f"{run_id}.json", "latest.json"):
+        # Written whole or not at all: a reader never sees half a report.
+        target = reports_dir / name
+        partial = target.with_name(f".{name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    logger.info("run report: %s", reports_dir / f"{run_id}.json")
+
+
 class RunOwner:
     """The one owner of a run: its store, id, site, outcome and report. Only ``scrapy crawl``
     records runs (``RECORD_RUN``): ``parse``, ``shell`` and ``check`` leave no trace and never
@@ -167,6 +191,12 @@ class RunOwner:
         self._feeds_closed = asyncio.Event()
         # feed URI -> items the feed accepted, to compare with what it wrote
         self._feed_items: dict[str, int] = {}
+        # cluster mode: the run is the cluster crawl's, recorded once by finish_cluster_run
+        self.cluster_crawl_id = str(settings.get("CLUSTER_CRAWL_ID") or "")
+        if self.cluster_crawl_id:
+            self.run_id = self.cluster_crawl_id
+        # called with (outcome, report) once the run is judged (the cluster's publisher)
+        self.report_receivers: list[Callable[[str, dict[str, Any]], None]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunOwner:
@@ -186,7 +216,7 @@ class RunOwner:
         self.started_at = datetime.now(UTC)
         self.site = site_of(spider)
         stats.set_value("run/site", self.site)
-        if self.store is None:
+        if self.store is None or self.cluster_crawl_id:
             return
         try:
             abandoned = self.store.start_run(
@@ -256,6 +286,9 @@ class RunOwner:
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         await self._wait_for_feeds()
+        if self.cluster_crawl_id:
+            self._close_cluster_share(spider, reason)
+            return
         stats = self.crawler.stats
         assert stats is not None
         finished_at = datetime.now(UTC)
@@ -292,6 +325,26 @@ class RunOwner:
             for failure in failures:
                 logger.error("run %s: %s", run_id, failure)
 
+    def _close_cluster_share(self, spider: Spider, reason: str) -> None:
+        """This crawler's share of a cluster run: judged, handed to the cluster, no file and no
+        ``crawl_runs`` row of its own."""
+        stats = self.crawler.stats
+        assert stats is not None
+        self.finished_at = datetime.now(UTC)
+        self.site = self.site or site_of(spider)
+        outcome, failures, report = self._judge(spider, reason, self.run_id, self.finished_at)
+        stats.set_value("run/outcome", outcome)
+        stats.set_value("run/failed", outcome != "succeeded")
+        self.outcome, self.report = outcome, report
+        if self.store is not None:
+            self.store.close()
+        for receive in self.report_receivers:
+            receive(outcome, report)
+        if outcome != "succeeded":
+            logger.error("cluster run %s: %s of this worker %s", self.run_id, self.site, outcome)
+            for failure in failures:
+                logger.error("cluster run %s: %s: %s", self.run_id, self.site, failure)
+
     def amend_report(self, section: str, value: Any) -> None:
         """Add ``section`` to this run's report (files and ``crawl_runs``) after the run was
         judged, for what happens after it (alerts): the outcome and exit status stay as they are,
@@ -299,6 +352,8 @@ class RunOwner:
         if self.report is None or self.outcome is None or self.finished_at is None:
             return
         self.report[section] = value
+        if self.cluster_crawl_id:  # the cluster's run is recorded by finish_cluster_run
+            return
         try:
             if self.reports_dir.joinpath(f"{self.run_id}.json").is_file():
                 self._write(self.run_id, self.report)
@@ -332,7 +387,12 @@ class RunOwner:
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
         outcome, failures, coverage = judge_run(
-            stats, reason, self.thresholds, self.min_articles, self.max_error_rate
+            stats,
+            reason,
+            self.thresholds,
+            self.min_articles,
+            self.max_error_rate,
+            require_stored=not self.cluster_crawl_id,
         )
 
         def prefixed(prefix: str, *, keep: str = "") -> dict[str, Any]:
@@ -364,14 +424,7 @@ class RunOwner:
         return outcome, failures, report
 
     def _write(self, run_id: str, report: dict[str, Any]) -> None:
-        text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-        for name in (f"{run_id}.json", "latest.json"):
-            # Written whole or not at all: a reader never sees half a report.
-            target = self.reports_dir / name
-            partial = target.with_name(f".{name}.partial")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(target)
-        logger.info("run report: %s", self.reports_dir / f"{run_id}.json")
+        write_report(self.reports_dir, run_id, report)
 
     def _record(
         self,

@@ -598,14 +598,21 @@ class ArticleStore:
     # --- runs -----------------------------------------------------------------------------
 
     def start_run(
-        self, run_id: str, started_at: datetime, spider_args: dict[str, Any], *, site: str
+        self,
+        run_id: str,
+        started_at: datetime,
+        spider_args: dict[str, Any],
+        *,
+        site: str,
+        report: dict[str, Any] | None = None,
     ) -> list[str]:
         """Record a new run of ``site`` as ``running``; mark earlier runs of the same site that
         died while running as ``abandoned`` and return their ids.
 
         A running run is dead when its process (host and pid, kept in its report until it
         finishes) no longer exists on this host, or, for a run of another host, when it
-        started more than STALE_RUN_AGE ago.
+        started more than STALE_RUN_AGE ago. ``report``: the running row's report instead of
+        this process (a cluster run outlives the command that starts it).
         """
         host = socket.gethostname()
         process: dict[str, Any] = {"host": host, "pid": os.getpid()}
@@ -634,7 +641,7 @@ class ArticleStore:
                     "started_at": started_at,
                     "outcome": "running",
                     "spider_args": spider_args,
-                    "report": {"process": process},
+                    "report": {"process": process} if report is None else report,
                 },
             )
         return abandoned
