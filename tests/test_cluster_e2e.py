@@ -150,14 +150,20 @@ def stored_slugs(cluster: Cluster) -> dict[str, list[str]]:
 
 
 def assert_crawl_complete(cluster: Cluster, crawl_id: str) -> None:
-    """Every article of each portal stored exactly once under its site; every site done with
-    nothing queued or leased; the crawl done."""
+    """Every article of each portal stored exactly once under its site; one crawl_runs row, the
+    crawl's, succeeded; every site done with nothing queued or leased; the crawl done."""
     stored = stored_slugs(cluster)
     for site, slugs in cluster.truth.items():
         missing = sorted(slugs - set(stored.get(site, [])))
         twice = sorted({s for s in stored.get(site, []) if stored[site].count(s) > 1})
         assert (missing, twice) == ([], []), f"{site}: missing {missing}, stored twice {twice}"
     assert stored == {site: sorted(slugs) for site, slugs in cluster.truth.items()}
+    db = sqlite3.connect(cluster.database_url.removeprefix("sqlite:///"))
+    try:
+        runs = db.execute("SELECT run_id, outcome FROM crawl_runs").fetchall()
+    finally:
+        db.close()
+    assert runs == [(crawl_id, "succeeded")]
     client = redis.Redis.from_url(cluster.redis_url)
     assert client.hget(f"e2e:crawl:{crawl_id}:meta", "status") == b"done"
     for site in PORTALS:

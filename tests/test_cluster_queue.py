@@ -204,11 +204,6 @@ def test_a_site_has_work_until_its_seeds_are_enqueued_and_its_queue_and_leases_e
     assert not crawl.site_has_work("alpha")
 
 
-def test_only_the_first_worker_claims_the_finish(crawl: ClusterCrawl) -> None:
-    assert crawl.claim_finish("w1")
-    assert not crawl.claim_finish("w2")
-
-
 def test_an_unreachable_redis_is_one_line_naming_the_server_without_its_password() -> None:
     url = "redis://user:secret@127.0.0.1:1/0"
     client = redis_client(url, retry_seconds=0)

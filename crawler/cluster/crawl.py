@@ -212,10 +212,6 @@ class ClusterCrawl:
     def set_status(self, status: str) -> None:
         self.client.hset(f"{self.key}:meta", "status", status)
 
-    def claim_finish(self, worker_id: str) -> bool:
-        """Whether this worker is the one that finishes the crawl (the first to ask)."""
-        return bool(self.client.hsetnx(f"{self.key}:meta", "finished_by", worker_id))
-
     # --- workers --------------------------------------------------------------------------
 
     def beat(self, info: WorkerInfo) -> None:

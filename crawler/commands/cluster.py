@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,6 +41,7 @@ from crawler.preflight import (
 )
 from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
 from pipelines.storage.secrets import redact_url
+from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
@@ -139,6 +141,7 @@ class Command(ScrapyCommand):
 
     def _start(self, opts: argparse.Namespace) -> None:
         from crawler.cluster.crawl import ClusterCrawl  # noqa: PLC0415 (the cluster extra)
+        from crawler.cluster.record import start_cluster_run  # noqa: PLC0415 (as above)
 
         settings = self.settings
         assert settings is not None
@@ -167,6 +170,17 @@ class Command(ScrapyCommand):
                 raise CommandRefused(str(exc)) from None
         database = self._check_database(settings)
         client = self._client()
+        crawl_id = uuid.uuid4().hex
+        # The cluster's one crawl_runs row first: a crawl in Redis always has its run.
+        try:
+            store = ArticleStore.from_settings(settings)
+            try:
+                start_cluster_run(store, crawl_id, sites, args, datetime.now(UTC))
+            finally:
+                store.close()
+        except StorageError as exc:
+            message = f"the cluster run could not be recorded: {exc}"
+            raise CommandRefused(message, EXIT_FAILED_RUN) from None
         crawl = ClusterCrawl.create(
             client,
             settings.get("CLUSTER_KEY_PREFIX"),
@@ -174,6 +188,7 @@ class Command(ScrapyCommand):
             args=args,
             fingerprint=source_fingerprint(),
             database=redact_url(database),
+            crawl_id=crawl_id,
         )
         sys.stdout.write(f"{crawl.id}\n")
         sys.stderr.write(
@@ -237,8 +252,9 @@ class Command(ScrapyCommand):
         failed = self.crawler_process.bootstrap_failed or any(
             _failed(crawler) for crawler in crawlers.values()
         )
+        if self._finish_if_done(crawl, worker_id, lease):
+            failed = True
         self.exitcode = EXIT_FAILED_RUN if failed else 0
-        self._finish_if_done(crawl, worker_id, lease)
 
     def _site_crawler(self, site: str, crawl: ClusterCrawl, worker_id: str) -> Crawler:
         """A crawler of the site's spider with its own settings: the crawl, this worker, the
@@ -261,19 +277,48 @@ class Command(ScrapyCommand):
             ) from None
         return Crawler(spidercls, own)
 
-    def _finish_if_done(self, crawl: ClusterCrawl, worker_id: str, lease: float) -> None:
-        """When every site is done and no live worker still has one open, the first worker
-        to see it finishes the crawl."""
-        from crawler.cluster.crawl import STATUS_DONE  # noqa: PLC0415 (the cluster extra)
+    def _finish_if_done(self, crawl: ClusterCrawl, worker_id: str, lease: float) -> bool:
+        """When every site is done and no live worker still has one open, the first worker to
+        see it finishes the cluster's run: every worker's stats merged, judged, one report and
+        one ``crawl_runs`` row. Whether this worker finished it and the run failed."""
+        from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
+            STATUS_DONE,
+            STATUS_FAILED,
+        )
+        from crawler.cluster.record import finish_cluster_run  # noqa: PLC0415 (as above)
 
+        settings = self.settings
+        assert settings is not None
         if not crawl.all_sites_done():
-            return
+            return False
         others = [w for w in crawl.live_workers(within=lease) if w.worker_id != worker_id]
         if any(w.sites for w in others):
-            return
-        if crawl.claim_finish(worker_id):
-            crawl.set_status(STATUS_DONE)
-            sys.stderr.write(f"cluster crawl {crawl.id} is done\n")
+            return False
+        try:
+            store: ArticleStore | None = ArticleStore.from_settings(settings)
+        except StorageError as exc:
+            sys.stderr.write(f"cluster crawl {crawl.id}: the run cannot be recorded: {exc}\n")
+            store = None
+        try:
+            result = finish_cluster_run(
+                crawl.client,
+                crawl.prefix,
+                crawl.id,
+                store,
+                settings.get("REPORTS_DIR"),
+                settings=settings,
+                worker_id=worker_id,
+                sites=crawl.sites,
+            )
+        finally:
+            if store is not None:
+                store.close()
+        if result is None or not result.finished_here:
+            return False
+        failed = store is None or result.outcome != "succeeded"
+        crawl.set_status(STATUS_FAILED if failed else STATUS_DONE)
+        sys.stderr.write(f"cluster crawl {crawl.id} is over: {result.outcome}\n")
+        return failed
 
     # --- status -----------------------------------------------------------------------------
 
