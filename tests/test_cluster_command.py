@@ -24,7 +24,6 @@ def cluster(tmp_path: Path, redis_url: str, *args: str) -> subprocess.CompletedP
         "CLUSTER_KEY_PREFIX": "cmd",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "OUTPUT_DIR": str(tmp_path / "out"),
-        "LOG_LEVEL": "WARNING",
     }
     options = [part for name, value in settings.items() for part in ("-s", f"{name}={value}")]
     return run_scrapy(tmp_path, "cluster", *args, *options)

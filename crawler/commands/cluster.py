@@ -64,6 +64,7 @@ class CommandRefused(Exception):
 
 class Command(ScrapyCommand):
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": True}
+    _prepared: tuple[ClusterCrawl]
 
     def syntax(self) -> str:
         return "start|work|status [options]"
@@ -80,16 +81,28 @@ class Command(ScrapyCommand):
         parser.add_argument("--since", help="start: a full crawl of what was published since DAY")
         parser.add_argument("--crawl", help="work/status: the crawl id (default: the current)")
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
         if len(args) != 1 or args[0] not in ACTIONS:
             raise UsageError("give one action: start, work or status")
+        # Only a worker crawls. Its refusals come here, before the crawler process starts
+        # logging: a refused worker prints its one line and nothing else.
+        self.requires_crawler_process = args[0] == "work"
+        if args[0] == "work":
+            try:
+                self._prepared = self._prepare_work(opts)
+            except CommandRefused as exc:
+                sys.stderr.write(f"scrapy cluster work: error: {exc}\n")
+                raise SystemExit(exc.code) from None
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
         action = args[0]
         assert self.settings is not None
         try:
             if action == "start":
                 self._start(opts)
             elif action == "work":
-                self._work(opts)
+                self._work(*self._prepared)
             else:
                 self._status(opts)
         except CommandRefused as exc:
@@ -210,18 +223,22 @@ class Command(ScrapyCommand):
 
     # --- work -------------------------------------------------------------------------------
 
-    def _work(self, opts: argparse.Namespace) -> None:
-        from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
-            STATUS_RUNNING,
-            WorkerInfo,
-        )
+    def _prepare_work(self, opts: argparse.Namespace) -> tuple[ClusterCrawl]:
+        """The crawl this worker works on: refused when Redis is unreachable, when there is no
+        such crawl, when it was started by other code, or when it is over."""
+        from crawler.cluster.crawl import STATUS_RUNNING  # noqa: PLC0415 (the cluster extra)
 
-        settings = self.settings
-        assert settings is not None and self.crawler_process is not None
         client = self._client()
         crawl = self._load(client, opts.crawl, fingerprint=source_fingerprint())
         if crawl.status != STATUS_RUNNING:
             raise CommandRefused(f"crawl {crawl.id} is over ({crawl.status}): nothing to work on")
+        return (crawl,)
+
+    def _work(self, crawl: ClusterCrawl) -> None:
+        from crawler.cluster.crawl import WorkerInfo  # noqa: PLC0415 (the cluster extra)
+
+        settings = self.settings
+        assert settings is not None and self.crawler_process is not None
         worker_id = f"{socket.gethostname()}-{os.getpid()}"
         lease = settings.getfloat("CLUSTER_LEASE_SECONDS")
         crawlers: dict[str, Crawler] = {}
