@@ -210,3 +210,12 @@ def check_numeric_settings(settings: BaseSettings) -> None:
         value = settings.get(name)
         if value is not None:
             parse_number(name, value)
+
+
+# Cluster mode (crawler/cluster/): the lease of a worker's requests, the bound on Redis retries.
+NUMERIC_SETTINGS.update(
+    {
+        "CLUSTER_LEASE_SECONDS": (float, 1, None),
+        "CLUSTER_REDIS_RETRY_SECONDS": (float, 0, None),
+    }
+)

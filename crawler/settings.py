@@ -202,6 +202,21 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.streaming.StreamingDownloadHandler",
 }
 
+# --- cluster mode (crawler/cluster/) ---------------------------------------------------------
+# A crawl shared by worker processes on any number of machines: `scrapy cluster start --site A`,
+# then `scrapy cluster work` on each machine. Empty: not a cluster run.
+CLUSTER_REDIS_URL = os.environ.get("HEPZA_CLUSTER_REDIS_URL", "")
+# Set by `scrapy cluster work` on each crawler it starts: the crawl, and `{hostname}-{pid}`.
+CLUSTER_CRAWL_ID = ""
+CLUSTER_WORKER_ID = ""
+# Every Redis key of the cluster starts with it (several deployments may share one Redis).
+CLUSTER_KEY_PREFIX = os.environ.get("HEPZA_CLUSTER_KEY_PREFIX", "hepza")
+# A request popped by a worker is its own for this long, renewed every quarter of it while the
+# worker lives; a killed worker's requests go back to the queue once it passes.
+CLUSTER_LEASE_SECONDS = os.environ.get("HEPZA_CLUSTER_LEASE_SECONDS", "60")
+# How long a Redis call is retried (exponential backoff) before the worker fails its run.
+CLUSTER_REDIS_RETRY_SECONDS = os.environ.get("HEPZA_CLUSTER_REDIS_RETRY_SECONDS", "60")
+
 # --- cluster politeness (crawler/middlewares/host_limit.py) --------------------------------
 # In cluster mode (CLUSTER_REDIS_URL set) a host's concurrency and delay hold for every worker
 # together; unset, they are the site's CONCURRENT_REQUESTS_PER_DOMAIN / DOWNLOAD_DELAY, and

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
 
+    from crawler.cluster.scheduler import ClusterScheduler
+    from crawler.frontier import FrontierState
     from crawler.sites.profile import SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,29 @@ PRIORITY_LISTING = 0
 def _page_of(url: str) -> str:
     """A URL without its query: the same page whatever its redirect or portlet parameters."""
     return normalize_url(url).split("?", 1)[0]
+
+
+def _cluster_scheduler(crawler: Crawler) -> ClusterScheduler | None:
+    """The crawler's cluster scheduler (``scrapy cluster work``); None for any other crawl."""
+    if not crawler.settings.get("CLUSTER_CRAWL_ID"):
+        return None
+    from crawler.cluster.scheduler import (  # noqa: PLC0415 (the cluster extra, optional)
+        cluster_scheduler,
+    )
+
+    return cluster_scheduler(crawler)
+
+
+def _cluster_frontier_state(crawler: Crawler, site: str) -> FrontierState | None:
+    """In a cluster crawl, the frontier state every worker shares in Redis; else None (the
+    frontier's own in memory)."""
+    if not crawler.settings.get("CLUSTER_CRAWL_ID"):
+        return None
+    from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
+        site_frontier_state,
+    )
+
+    return site_frontier_state(crawler.settings, site)
 
 
 class LiferaySpider(Spider):
@@ -106,7 +131,13 @@ class LiferaySpider(Spider):
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         spider.limits = CrawlLimits.from_settings(crawler.settings)
         # URL identity, seen and scheduled, aliases and the incremental decisions.
-        spider.frontier = Frontier(spider.origin, spider.tz, full=spider.full, since=spider.since)
+        spider.frontier = Frontier(
+            spider.origin,
+            spider.tz,
+            full=spider.full,
+            since=spider.since,
+            state=_cluster_frontier_state(crawler, spider.profile.name),
+        )
         return spider
 
     profile: SiteProfile
@@ -139,6 +170,11 @@ class LiferaySpider(Spider):
             self.frontier.mode,
             stored.article_count,
         )
+        # Cluster mode: the site's seeds are enqueued once for the whole crawl, by the first
+        # worker to open the site; the others take their requests from the shared queue.
+        cluster = _cluster_scheduler(self.crawler)
+        if cluster is not None and not cluster.claim_seeds():
+            return
         # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
         # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
         # Is it a Liferay portal at all? Its home page says so before anything else is fetched.
@@ -149,6 +185,8 @@ class LiferaySpider(Spider):
             priority=PRIORITY_SITEMAP,
             dont_filter=True,
         )
+        if cluster is not None:
+            cluster.seeds_enqueued()
 
     @property
     def home_url(self) -> str:

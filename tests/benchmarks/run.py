@@ -13,7 +13,6 @@ target is not reached (``--no-fail``: exit 0, report only).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -29,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from crawler.fingerprint import source_fingerprint
 from tests.benchmarks.extractors import compare_in_own_process, fetch_pages, sample_articles
 from tests.benchmarks.load import server_ceiling
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
@@ -66,16 +66,6 @@ REPLAY_SETTINGS = {
     "REDIRECT_ENABLED": "False",
     "HTTPERROR_ALLOW_ALL": "True",
 }
-
-
-def source_fingerprint() -> str:
-    """A hash of the crawler's source: tells when the code changed between sizes of one run."""
-    digest = hashlib.sha256()
-    for package in ("crawler", "pipelines"):
-        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
-            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def crawl_timeout(size: int) -> float:

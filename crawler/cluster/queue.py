@@ -1,0 +1,149 @@
+"""The lease queue: scrapy-redis's priority queue (a sorted set of encoded requests, score =
+-priority), whose pop does not lose a request when its worker dies.
+
+A pop moves the request atomically (one Lua script) from the queue to the leases: ``leases``
+(token -> deadline, Redis server time) and ``leased`` (token -> the encoded request). The
+worker acknowledges the lease once the request's whole output is processed (:meth:`ack`),
+renews its leases while it works on them (:meth:`renew`), and gives them back when it stops
+early (:meth:`release`). A lease whose deadline passed (its worker was killed) is put back in
+the queue, with its priority, by whichever worker reaps it (:meth:`reap`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from scrapy_redis import picklecompat
+from scrapy_redis.queue import PriorityQueue
+
+if TYPE_CHECKING:
+    import redis
+    from scrapy import Request, Spider
+
+    from crawler.cluster.crawl import SiteKeys
+
+# The request's lease token while this worker works on it.
+LEASE_META = "cluster_lease"
+
+# KEYS: queue, leases, leased; ARGV: token, lease seconds
+_POP = """
+local item = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #item == 0 then return false end
+redis.call('ZREM', KEYS[1], item[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], item[1])
+return item[1]
+"""
+
+# KEYS: leases, leased; ARGV: lease seconds, tokens...
+_RENEW = """
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+local renewed = 0
+for i = 2, #ARGV do
+  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, ARGV[i])
+end
+return renewed
+"""
+
+# KEYS: queue, leases, leased; ARGV: token, score, only_expired (1/0)
+_REQUEUE = """
+local deadline = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not deadline then return 0 end
+if ARGV[3] == '1' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  if tonumber(deadline) > now then return 0 end
+end
+local data = redis.call('HGET', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+if data then redis.call('ZADD', KEYS[1], ARGV[2], data) end
+return 1
+"""
+
+# KEYS: leases; the tokens whose deadline passed (server time)
+_EXPIRED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+"""
+
+
+class LeaseQueue(PriorityQueue):
+    def __init__(
+        self, server: redis.Redis, spider: Spider, keys: SiteKeys, lease_seconds: float
+    ) -> None:
+        super().__init__(server, spider, keys.queue, serializer=picklecompat)
+        self.keys = keys
+        self.lease_seconds = lease_seconds
+        self._pop = server.register_script(_POP)
+        self._renew = server.register_script(_RENEW)
+        self._requeue = server.register_script(_REQUEUE)
+        self._expired = server.register_script(_EXPIRED)
+
+    def push(self, request: Request) -> None:
+        if LEASE_META in request.meta:
+            # A copy of a leased request (a retry, a redirect): a new request of its own.
+            request = request.replace(
+                meta={k: v for k, v in request.meta.items() if k != LEASE_META}
+            )
+        super().push(request)
+
+    def pop(self, timeout: int = 0) -> Request | None:
+        token = uuid.uuid4().hex
+        keys = self.keys
+        data = self._pop(
+            keys=[keys.queue, keys.leases, keys.leased], args=[token, self.lease_seconds]
+        )
+        if not data:
+            return None
+        request: Request = self._decode_request(data)
+        request.meta[LEASE_META] = token
+        return request
+
+    def ack(self, token: str) -> None:
+        pipe = self.server.pipeline()
+        pipe.zrem(self.keys.leases, token)
+        pipe.hdel(self.keys.leased, token)
+        pipe.execute()
+
+    def renew(self, tokens: list[str]) -> int:
+        """Moves the deadline of these leases to now + the lease time; the number renewed (a
+        lease already reaped is not revived)."""
+        if not tokens:
+            return 0
+        return int(self._renew(keys=[self.keys.leases], args=[self.lease_seconds, *tokens]))
+
+    def release(self, token: str) -> bool:
+        """Puts a lease of this worker back in the queue now (it stops before the request was
+        processed)."""
+        return self._put_back(token, only_expired=False)
+
+    def reap(self, limit: int = 100) -> int:
+        """Puts up to ``limit`` expired leases (their worker died) back in the queue."""
+        tokens = self._expired(keys=[self.keys.leases], args=[limit])
+        return sum(
+            self._put_back(t.decode() if isinstance(t, bytes) else t, only_expired=True)
+            for t in tokens
+        )
+
+    def _put_back(self, token: str, *, only_expired: bool) -> bool:
+        data = self.server.hget(self.keys.leased, token)
+        score = -self._priority(data) if data else 0
+        keys = self.keys
+        moved = self._requeue(
+            keys=[keys.queue, keys.leases, keys.leased],
+            args=[token, score, "1" if only_expired else "0"],
+        )
+        return bool(moved)
+
+    def _priority(self, data: bytes) -> int:
+        decoded: dict[str, Any] = self.serializer.loads(data)
+        return int(decoded.get("priority", 0))
+
+    def leased_count(self) -> int:
+        return int(self.server.zcard(self.keys.leases))

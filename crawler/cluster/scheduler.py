@@ -1,0 +1,244 @@
+"""The scheduler of a cluster crawler: scrapy-redis's Scheduler over the site's lease queue and
+duplicate filter in Redis (``SCHEDULER = "crawler.cluster.scheduler.ClusterScheduler"``, set by
+``scrapy cluster work`` on each crawler it starts).
+
+When is a request done? Scrapy 2.19 sends no signal for it. The engine hands each downloaded
+response (or failure) to ``engine.scraper.enqueue_scrape(result, request)``, whose Deferred
+fires once the callback's whole output is processed: every item through every item pipeline
+(``start_itemproc_async`` is awaited) and every request enqueued (``engine.crawl`` is
+synchronous, so it is in Redis). That is the ack point: this scheduler wraps the scraper's
+``enqueue_scrape`` of its own crawler and acknowledges the request's lease when it completes.
+A download that ends in another request instead (a redirect, a retry) never reaches the
+scraper: the engine schedules the new request, and its lease is acknowledged once the new
+request is in the queue. The storage pipeline batches its writes; ``scrapy cluster work``
+sets ``STORAGE_BATCH_SIZE = 1`` so that an item is committed before its lease is acked.
+
+The spider stays open while its site has work anywhere in the cluster (its seeds not yet
+enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.
+Once both are empty the spider closes and the site is marked done. Leases are renewed every
+quarter of CLUSTER_LEASE_SECONDS; expired ones (a killed worker's) are reaped on
+``next_request`` and on ``spider_idle``, at most once per REAP_INTERVAL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet import task
+
+from crawler.cluster.connection import ClusterUnavailable, redis_client
+from crawler.cluster.crawl import ClusterCrawl
+from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.outcome import fail_run
+from crawler.sites.key import site_of
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from twisted.internet.defer import Deferred
+
+logger = logging.getLogger(__name__)
+
+REAP_INTERVAL = 5.0
+
+
+class ClusterScheduler(Scheduler):
+    def __init__(self, crawler: Crawler, crawl: ClusterCrawl, worker_id: str, lease: float):
+        super().__init__(crawl.client, persist=True)
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.crawl = crawl
+        self.worker_id = worker_id
+        self.lease_seconds = lease
+        self.site = ""
+        self.queue: LeaseQueue
+        # this worker's leases not yet acknowledged, and those being scraped now
+        self.held: set[str] = set()
+        self._scraping: set[str] = set()
+        self._last_reap = 0.0
+        self._renewer: task.LoopingCall | None = None
+        self._failed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ClusterScheduler:
+        settings = crawler.settings
+        url = settings.get("CLUSTER_REDIS_URL")
+        crawl_id = settings.get("CLUSTER_CRAWL_ID")
+        if not url or not crawl_id:
+            raise ValueError(
+                "ClusterScheduler needs CLUSTER_REDIS_URL and CLUSTER_CRAWL_ID "
+                "(run workers with 'scrapy cluster work')"
+            )
+        client = redis_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
+        crawl = ClusterCrawl.load(client, settings.get("CLUSTER_KEY_PREFIX"), crawl_id)
+        return cls(
+            crawler,
+            crawl,
+            settings.get("CLUSTER_WORKER_ID"),
+            settings.getfloat("CLUSTER_LEASE_SECONDS"),
+        )
+
+    # --- scrapy-redis Scheduler ---------------------------------------------------------
+
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        self.site = site_of(spider)
+        keys = self.crawl.site_keys(self.site)
+        self.queue = LeaseQueue(self.server, spider, keys, self.lease_seconds)
+        self.df = RFPDupeFilter(self.server, keys.dupefilter)
+        self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
+        engine = self.crawler.engine
+        assert engine is not None
+        scraper = engine.scraper
+        enqueue_scrape = scraper.enqueue_scrape
+
+        def acking_enqueue_scrape(result: Any, request: Request) -> Deferred[None]:
+            token = request.meta.get(LEASE_META)
+            if token is None:
+                return enqueue_scrape(result, request)
+            self._scraping.add(token)
+            deferred = enqueue_scrape(result, request)
+            deferred.addBoth(self._scraped, token)
+            return deferred
+
+        # The one call whose completion means the request's output is processed (see above).
+        scraper.enqueue_scrape = acking_enqueue_scrape  # type: ignore[method-assign]
+        self._renewer = task.LoopingCall(self._renew)
+        self._renewer.start(self.lease_seconds / 4, now=False)
+        queued = len(self.queue)
+        if queued:
+            logger.info("%s: %d requests already queued in the cluster", self.site, queued)
+
+    def close(self, reason: str) -> None:
+        if self._renewer is not None and self._renewer.running:
+            self._renewer.stop()
+        try:
+            # Leases this worker could not finish go back to the queue now, not at expiry.
+            released = sum(self.queue.release(token) for token in sorted(self.held))
+            if released:
+                logger.info(
+                    "%s: %d unfinished requests given back to the cluster", self.site, released
+                )
+            self.held.clear()
+            if reason == "finished" and not self.crawl.site_has_work(self.site):
+                self.crawl.mark_site_done(self.site)
+                logger.info("%s: the site's crawl is done in the cluster", self.site)
+        except RedisError as exc:
+            self._lost(exc)
+
+    def enqueue_request(self, request: Request) -> bool:
+        token = request.meta.get(LEASE_META)
+        try:
+            added = bool(super().enqueue_request(request))
+            if token is not None and token not in self._scraping:
+                # A redirect or retry of a leased request, now in the queue: the lease is done.
+                self._ack(token)
+        except RedisError as exc:
+            self._lost(exc)
+            return False
+        return added
+
+    def next_request(self) -> Request | None:
+        if self._failed:
+            return None
+        try:
+            self._reap_now_and_then()
+            request: Request | None = super().next_request()
+        except RedisError as exc:
+            self._lost(exc)
+            return None
+        if request is not None:
+            self.held.add(request.meta[LEASE_META])
+        return request
+
+    def has_pending_requests(self) -> bool:
+        if self._failed:
+            return False
+        try:
+            return len(self.queue) > 0
+        except RedisError as exc:
+            self._lost(exc)
+            return False
+
+    # --- seeds ---------------------------------------------------------------------------
+
+    def claim_seeds(self) -> bool:
+        """Whether this worker's spider enqueues the site's seeds (the first worker to open the
+        site does, once for the crawl)."""
+        return self.crawl.claim_seeds(self.site, self.worker_id)
+
+    def seeds_enqueued(self) -> None:
+        """The seeds are in the queue: the site is done once its queue and leases are empty."""
+        self.crawl.seeds_enqueued(self.site)
+
+    # --- leases ---------------------------------------------------------------------------
+
+    def _scraped(self, result: Any, token: str) -> Any:
+        self._scraping.discard(token)
+        try:
+            self._ack(token)
+        except RedisError as exc:
+            self._lost(exc)
+        return result
+
+    def _ack(self, token: str) -> None:
+        self.queue.ack(token)
+        self.held.discard(token)
+        if self.stats is not None:
+            self.stats.inc_value("cluster/acked")
+
+    def _renew(self) -> None:
+        try:
+            self.queue.renew(sorted(self.held))
+        except RedisError as exc:
+            self._lost(exc)
+
+    def _reap_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now - self._last_reap < REAP_INTERVAL:
+            return
+        self._last_reap = now
+        reaped = self.queue.reap()
+        if reaped:
+            logger.warning(
+                "%s: %d expired leases (a worker stopped answering) put back in the queue",
+                self.site,
+                reaped,
+            )
+            if self.stats is not None:
+                self.stats.inc_value("cluster/reaped", reaped)
+
+    def _on_idle(self) -> None:
+        if self._failed:
+            raise CloseSpider("redis_unavailable")
+        try:
+            self._reap_now_and_then()
+            busy = self.crawl.site_has_work(self.site)
+        except RedisError as exc:
+            self._lost(exc)
+            raise CloseSpider("redis_unavailable") from None
+        if busy:
+            raise DontCloseSpider
+
+    def _lost(self, exc: RedisError) -> None:
+        """Redis did not answer within CLUSTER_REDIS_RETRY_SECONDS: the run fails."""
+        if self._failed:
+            return
+        self._failed = True
+        error = ClusterUnavailable(self.crawler.settings.get("CLUSTER_REDIS_URL"), exc)
+        logger.error("%s: %s", self.site, error)
+        fail_run(self.crawler, "redis_unavailable", str(error))
+
+
+def cluster_scheduler(crawler: Crawler) -> ClusterScheduler | None:
+    """The crawler's cluster scheduler; None when it is not a cluster crawler."""
+    engine = crawler.engine
+    scheduler = engine.scheduler if engine is not None else None
+    return scheduler if isinstance(scheduler, ClusterScheduler) else None

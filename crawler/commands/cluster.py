@@ -1,0 +1,382 @@
+"""``scrapy cluster start|work|status``: a crawl of many sites shared by workers on any number of
+machines (crawler/cluster/).
+
+    scrapy cluster start --site A [--site B ...] [--full | --since YYYY-MM-DD]
+    scrapy cluster work [--crawl ID]
+    scrapy cluster status [--crawl ID]
+
+Every one needs ``CLUSTER_REDIS_URL`` (``-s`` or ``HEPZA_CLUSTER_REDIS_URL``). ``start`` writes
+the crawl into Redis, makes it the current crawl and prints its id; ``work`` runs one crawler per
+site of the crawl (default: the current one) in this process until every site is done; ``status``
+prints the queue and leases of each site and the workers' last beats.
+
+Exit status: 0 done (``work``: every crawler of this worker ended well), 1 a failed run
+(``work``: a crawler of this worker recorded a failure), 2 bad usage (Redis unreachable, no such
+crawl, a crawl started by other code or already over, an unknown site, a bad value).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from scrapy import signals
+from scrapy.commands import ScrapyCommand
+from scrapy.crawler import Crawler
+from scrapy.exceptions import UsageError
+
+from crawler.config import ConfigError, check_numeric_settings, parse_since
+from crawler.fingerprint import source_fingerprint
+from crawler.preflight import (
+    EXIT_BAD_USAGE,
+    EXIT_FAILED_RUN,
+    DatabaseUnreachable,
+    check_database_reachable,
+    check_database_url,
+)
+from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
+from pipelines.storage.secrets import redact_url
+from pipelines.storage.store import ArticleStore, StorageError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scrapy.settings import BaseSettings
+
+    from crawler.cluster.crawl import ClusterCrawl, WorkerInfo
+
+ACTIONS = ("start", "work", "status")
+SCHEDULER = "crawler.cluster.scheduler.ClusterScheduler"
+
+
+class CommandRefused(Exception):
+    """One line for stderr, and the exit status."""
+
+    def __init__(self, message: str, code: int = EXIT_BAD_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Command(ScrapyCommand):
+    default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": True}
+    _prepared: tuple[ClusterCrawl]
+
+    def syntax(self) -> str:
+        return "start|work|status [options]"
+
+    def short_desc(self) -> str:
+        return "Run a crawl of many sites on several worker processes (Redis, CLUSTER_REDIS_URL)"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--site", action="append", default=[], help="start: a site profile to crawl"
+        )
+        parser.add_argument("--full", action="store_true", help="start: a full crawl")
+        parser.add_argument("--since", help="start: a full crawl of what was published since DAY")
+        parser.add_argument("--crawl", help="work/status: the crawl id (default: the current)")
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        if len(args) != 1 or args[0] not in ACTIONS:
+            raise UsageError("give one action: start, work or status")
+        # Only a worker crawls. Its refusals come here, before the crawler process starts
+        # logging: a refused worker prints its one line and nothing else.
+        self.requires_crawler_process = args[0] == "work"
+        if args[0] == "work":
+            try:
+                self._prepared = self._prepare_work(opts)
+            except CommandRefused as exc:
+                sys.stderr.write(f"scrapy cluster work: error: {exc}\n")
+                raise SystemExit(exc.code) from None
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        action = args[0]
+        assert self.settings is not None
+        try:
+            if action == "start":
+                self._start(opts)
+            elif action == "work":
+                self._work(*self._prepared)
+            else:
+                self._status(opts)
+        except CommandRefused as exc:
+            sys.stderr.write(f"scrapy cluster {action}: error: {exc}\n")
+            self.exitcode = exc.code
+
+    # --- shared -----------------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        # The cluster extra (redis, scrapy-redis) is needed by these commands alone.
+        from crawler.cluster.connection import (  # noqa: PLC0415 (the cluster extra, optional)
+            ClusterUnavailable,
+            check_reachable,
+            redis_client,
+        )
+
+        settings = self.settings
+        assert settings is not None
+        url = settings.get("CLUSTER_REDIS_URL")
+        if not url:
+            raise CommandRefused(
+                "CLUSTER_REDIS_URL is empty: give the cluster's Redis with "
+                "-s CLUSTER_REDIS_URL=redis://host:6379/0 or HEPZA_CLUSTER_REDIS_URL"
+            )
+        try:
+            check_numeric_settings(settings)
+            client = redis_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
+            # At start a missing server is a wrong address, not a fault to wait out.
+            check_reachable(redis_client(url, 0), url)
+        except (ConfigError, ClusterUnavailable) as exc:
+            raise CommandRefused(str(exc)) from None
+        return client
+
+    def _load(self, client: Any, crawl_id: str | None, *, fingerprint: str | None) -> ClusterCrawl:
+        from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
+            ClusterCrawl,
+            ClusterRefused,
+        )
+
+        assert self.settings is not None
+        try:
+            return ClusterCrawl.load(
+                client, self.settings.get("CLUSTER_KEY_PREFIX"), crawl_id, fingerprint=fingerprint
+            )
+        except ClusterRefused as exc:
+            raise CommandRefused(str(exc)) from None
+
+    # --- start ------------------------------------------------------------------------------
+
+    def _start(self, opts: argparse.Namespace) -> None:
+        from crawler.cluster.crawl import ClusterCrawl  # noqa: PLC0415 (the cluster extra)
+        from crawler.cluster.record import start_cluster_run  # noqa: PLC0415 (as above)
+
+        settings = self.settings
+        assert settings is not None
+        sites = list(dict.fromkeys(opts.site))
+        if not sites:
+            raise CommandRefused("give the sites to crawl: --site NAME (one per site profile)")
+        try:
+            profiles = load_profiles(profile_dirs(settings))
+        except ProfileError as exc:
+            raise CommandRefused(str(exc)) from None
+        unknown = [s for s in sites if s not in profiles]
+        if unknown:
+            raise CommandRefused(
+                f"--site {unknown[0]!r} is not a site profile: expected one of "
+                f"{', '.join(sorted(profiles)) or 'none'} (cluster mode crawls profiles only)"
+            )
+        if opts.full and opts.since:
+            raise CommandRefused("give --full or --since, not both")
+        args: dict[str, str] = {}
+        if opts.full:
+            args["full"] = "1"
+        if opts.since:
+            try:
+                args["since"] = parse_since(opts.since).isoformat()
+            except ConfigError as exc:
+                raise CommandRefused(str(exc)) from None
+        database = self._check_database(settings)
+        client = self._client()
+        crawl_id = uuid.uuid4().hex
+        # The cluster's one crawl_runs row first: a crawl in Redis always has its run.
+        try:
+            store = ArticleStore.from_settings(settings)
+            try:
+                start_cluster_run(store, crawl_id, sites, args, datetime.now(UTC))
+            finally:
+                store.close()
+        except StorageError as exc:
+            message = f"the cluster run could not be recorded: {exc}"
+            raise CommandRefused(message, EXIT_FAILED_RUN) from None
+        crawl = ClusterCrawl.create(
+            client,
+            settings.get("CLUSTER_KEY_PREFIX"),
+            sites=sites,
+            args=args,
+            fingerprint=source_fingerprint(),
+            database=redact_url(database),
+            crawl_id=crawl_id,
+        )
+        sys.stdout.write(f"{crawl.id}\n")
+        sys.stderr.write(
+            f"cluster crawl {crawl.id} started: {', '.join(sites)} "
+            f"({'full' if args else 'incremental'}); run 'scrapy cluster work' on each worker\n"
+        )
+
+    def _check_database(self, settings: BaseSettings) -> str:
+        database = str(settings.get("DATABASE_URL") or "")
+        if not database:
+            raise CommandRefused("DATABASE_URL is empty: cluster workers store into one database")
+        try:
+            check_database_reachable(database, check_database_url(database))
+        except ConfigError as exc:
+            raise CommandRefused(str(exc)) from None
+        except DatabaseUnreachable as exc:
+            raise CommandRefused(str(exc), EXIT_FAILED_RUN) from None
+        return database
+
+    # --- work -------------------------------------------------------------------------------
+
+    def _prepare_work(self, opts: argparse.Namespace) -> tuple[ClusterCrawl]:
+        """The crawl this worker works on: refused when Redis is unreachable, when there is no
+        such crawl, when it was started by other code, or when it is over."""
+        from crawler.cluster.crawl import STATUS_RUNNING  # noqa: PLC0415 (the cluster extra)
+
+        client = self._client()
+        crawl = self._load(client, opts.crawl, fingerprint=source_fingerprint())
+        if crawl.status != STATUS_RUNNING:
+            raise CommandRefused(f"crawl {crawl.id} is over ({crawl.status}): nothing to work on")
+        return (crawl,)
+
+    def _work(self, crawl: ClusterCrawl) -> None:
+        from crawler.cluster.crawl import WorkerInfo  # noqa: PLC0415 (the cluster extra)
+
+        settings = self.settings
+        assert settings is not None and self.crawler_process is not None
+        worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        lease = settings.getfloat("CLUSTER_LEASE_SECONDS")
+        crawlers: dict[str, Crawler] = {}
+        for site in crawl.sites:
+            crawlers[site] = self._site_crawler(site, crawl, worker_id)
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        open_sites = set(crawlers)
+
+        def info() -> WorkerInfo:
+            return WorkerInfo(
+                worker_id, socket.gethostname(), os.getpid(), started_at, 0.0, sorted(open_sites)
+            )
+
+        crawl.beat(info())
+        for site, crawler in crawlers.items():
+
+            def closed(site: str = site) -> None:
+                open_sites.discard(site)
+                crawl.beat(info())
+
+            crawler.signals.connect(closed, signal=signals.engine_stopped, weak=False)
+            self.crawler_process.crawl(crawler, **crawl.args)
+        heartbeat = _looping(lambda: crawl.beat(info()), lease / 4)
+        self.crawler_process.start()
+        if heartbeat.running:
+            heartbeat.stop()
+        crawl.beat(info())
+        failed = self.crawler_process.bootstrap_failed or any(
+            _failed(crawler) for crawler in crawlers.values()
+        )
+        if self._finish_if_done(crawl, worker_id, lease):
+            failed = True
+        self.exitcode = EXIT_FAILED_RUN if failed else 0
+
+    def _site_crawler(self, site: str, crawl: ClusterCrawl, worker_id: str) -> Crawler:
+        """A crawler of the site's spider with its own settings: the crawl, this worker, the
+        cluster scheduler, and items stored one at a time (committed before their lease is
+        acknowledged)."""
+        settings = self.settings
+        assert settings is not None and self.crawler_process is not None
+        own = settings.copy()
+        own.set("CLUSTER_CRAWL_ID", crawl.id, priority="cmdline")
+        own.set("CLUSTER_WORKER_ID", worker_id, priority="cmdline")
+        own.set("SCHEDULER", SCHEDULER, priority="cmdline")
+        own.set("STORAGE_BATCH_SIZE", 1, priority="cmdline")
+        own.set("RECORD_RUN", True, priority="cmdline")
+        try:
+            spidercls = self.crawler_process.spider_loader.load(site)
+        except KeyError:
+            raise CommandRefused(
+                f"crawl {crawl.id} names the site {site!r}, which has no profile on this worker "
+                "(SITE_PROFILES_DIR)"
+            ) from None
+        return Crawler(spidercls, own)
+
+    def _finish_if_done(self, crawl: ClusterCrawl, worker_id: str, lease: float) -> bool:
+        """When every site is done and no live worker still has one open, the first worker to
+        see it finishes the cluster's run: every worker's stats merged, judged, one report and
+        one ``crawl_runs`` row. Whether this worker finished it and the run failed."""
+        from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
+            STATUS_DONE,
+            STATUS_FAILED,
+        )
+        from crawler.cluster.record import finish_cluster_run  # noqa: PLC0415 (as above)
+
+        settings = self.settings
+        assert settings is not None
+        if not crawl.all_sites_done():
+            return False
+        others = [w for w in crawl.live_workers(within=lease) if w.worker_id != worker_id]
+        if any(w.sites for w in others):
+            return False
+        try:
+            store: ArticleStore | None = ArticleStore.from_settings(settings)
+        except StorageError as exc:
+            sys.stderr.write(f"cluster crawl {crawl.id}: the run cannot be recorded: {exc}\n")
+            store = None
+        try:
+            result = finish_cluster_run(
+                crawl.client,
+                crawl.prefix,
+                crawl.id,
+                store,
+                settings.get("REPORTS_DIR"),
+                settings=settings,
+                worker_id=worker_id,
+                sites=crawl.sites,
+            )
+        finally:
+            if store is not None:
+                store.close()
+        if result is None or not result.finished_here:
+            return False
+        failed = store is None or result.outcome != "succeeded"
+        crawl.set_status(STATUS_FAILED if failed else STATUS_DONE)
+        sys.stderr.write(f"cluster crawl {crawl.id} is over: {result.outcome}\n")
+        return failed
+
+    # --- status -----------------------------------------------------------------------------
+
+    def _status(self, opts: argparse.Namespace) -> None:
+        settings = self.settings
+        assert settings is not None
+        client = self._client()
+        crawl = self._load(client, opts.crawl, fingerprint=None)
+        lease = settings.getfloat("CLUSTER_LEASE_SECONDS")
+        live = {w.worker_id for w in crawl.live_workers(within=lease)}
+        lines = [
+            f"crawl {crawl.id}: {crawl.status}, code {crawl.fingerprint}, "
+            f"mode {json.dumps(crawl.args) if crawl.args else 'incremental'}"
+        ]
+        for site in crawl.sites:
+            state = crawl.site_state(site)
+            lines.append(
+                f"  site {site}: {state['queued']} queued, {state['leased']} leased, "
+                f"{'seeded' if state['seeded'] else 'not seeded'}"
+                f"{', done' if state['done'] else ''}"
+            )
+        for worker in crawl.workers():
+            beat = datetime.fromtimestamp(worker.beat, UTC).isoformat(timespec="seconds")
+            lines.append(
+                f"  worker {worker.worker_id}: {'alive' if worker.worker_id in live else 'gone'}, "
+                f"last beat {beat}, open: {', '.join(worker.sites) or 'none'}"
+            )
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _failed(crawler: Crawler) -> bool:
+    try:
+        stats = crawler.stats
+    except RuntimeError:  # the crawl failed before its stats existed
+        return True
+    return stats is None or bool(stats.get_value("run/failed"))
+
+
+def _looping(call: Any, interval: float) -> Any:
+    from twisted.internet import task  # noqa: PLC0415 (the reactor is installed by then)
+
+    loop = task.LoopingCall(call)
+    loop.start(interval, now=False)
+    return loop
