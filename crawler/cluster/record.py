@@ -136,9 +136,10 @@ class ClusterStatsPublisher:
             raise NotConfigured("not a cluster run (CLUSTER_REDIS_URL, CLUSTER_CRAWL_ID)")
         if not settings.getbool("RECORD_RUN", False):
             raise NotConfigured("RECORD_RUN is off: this command records no run")
-        import redis  # noqa: PLC0415 (the cluster extra, imported by cluster runs only)
+        # The cluster extra, imported by cluster runs only.
+        from crawler.cluster.connection import redis_client  # noqa: PLC0415
 
-        client = redis.Redis.from_url(url)
+        client = redis_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
         ext = cls(
             crawler,
             client,
