@@ -86,6 +86,12 @@ class BoundedRetry(Retry):
             raise
 
 
+def is_lost(url: str) -> bool:
+    """Whether a call of this process to the server at ``url`` waited its bound in vain and no
+    call was answered since."""
+    return url in _LOST
+
+
 def bounded_retry(url: str, retry_seconds: float) -> BoundedRetry:
     """Exponential backoff on connection errors and timeouts for about ``retry_seconds``."""
     return BoundedRetry(
