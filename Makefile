@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv crawl demo test lint bench browse clean
+.PHONY: venv crawl demo cluster-demo test lint bench browse clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ crawl: $(STAMP)
 ## Serve the local replica on a free port, crawl it with the same spider, print a summary.
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo
+
+## A cluster crawl here: redis-server, PostgreSQL, three replica portals, three workers, summary.
+cluster-demo: $(STAMP)
+	$(BIN)/python -m tests.cluster_demo
 
 ## The whole test suite (starts the replica and a PostgreSQL server itself).
 test: $(STAMP)

@@ -117,3 +117,19 @@ def test_start_refuses_a_malformed_day(tmp_path: Path, redis_url: str) -> None:
 def test_start_without_a_redis_url_is_refused(tmp_path: Path) -> None:
     line = one_error_line(cluster(tmp_path, "", "start", "--site", "hepza"))
     assert line.startswith("scrapy cluster start: error: CLUSTER_REDIS_URL is empty")
+
+
+def test_a_waiting_worker_with_no_crawl_is_refused_once_its_wait_is_over(
+    tmp_path: Path, redis_url: str
+) -> None:
+    result = cluster(tmp_path, redis_url, "work", "--wait", "0.5")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.splitlines() == [
+        "scrapy cluster work: no cluster crawl has been started; waiting up to 0.5 s",
+        "scrapy cluster work: error: no cluster crawl has been started (waited 0.5 s)",
+    ]
+
+
+def test_a_negative_wait_is_refused(tmp_path: Path, redis_url: str) -> None:
+    line = one_error_line(cluster(tmp_path, redis_url, "work", "--wait", "-1"))
+    assert line == "scrapy cluster work: error: --wait -1: give 0 or more seconds"

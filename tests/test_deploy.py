@@ -78,12 +78,19 @@ def test_systemd_analyze_verifies_the_units_without_a_warning(tmp_path: Path) ->
     (root / "output").mkdir()
     env = tmp_path / "env"
     env.write_text((DEPLOY / "hepza-crawler.env.example").read_text("utf-8"), "utf-8")
-    for name in ("hepza-crawler.service", "hepza-crawler.timer"):
+    for name in ("hepza-crawler.service", "hepza-crawler.timer", "hepza-worker@.service"):
         text = (DEPLOY / name).read_text("utf-8")
         text = text.replace(ENV_FILE, str(env)).replace(INSTALL_ROOT, str(root))
         (tmp_path / name).write_text(text, "utf-8")
+    (tmp_path / "hepza-worker@1.service").symlink_to(tmp_path / "hepza-worker@.service")
     result = subprocess.run(
-        [analyze, "verify", "hepza-crawler.service", "hepza-crawler.timer"],
+        [
+            analyze,
+            "verify",
+            "hepza-crawler.service",
+            "hepza-crawler.timer",
+            "hepza-worker@1.service",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -93,6 +100,26 @@ def test_systemd_analyze_verifies_the_units_without_a_warning(tmp_path: Path) ->
     # Unknown keys are only warnings (exit 0): any output is a mistake in the units.
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
+
+
+def test_the_worker_unit_runs_cluster_workers_that_wait_for_the_next_crawl() -> None:
+    worker = unit("hepza-worker@.service")
+    service = worker["Service"]
+    assert service["WorkingDirectory"] == INSTALL_ROOT
+    assert service["ExecStart"].split() == [
+        f"{INSTALL_ROOT}/{makefile_bin()}/scrapy",
+        "cluster",
+        "work",
+        "--wait",
+        "3600",
+    ]
+    assert (Path(sys.executable).parent / "scrapy").is_file()
+    # Exit 0 (crawl done), 1 (failed run) and 2 (no crawl within the wait): started again.
+    assert service["Restart"] == "always"
+    assert worker["Unit"]["StartLimitIntervalSec"] == "0"
+    assert service["EnvironmentFile"] == ENV_FILE
+    assert service["KillSignal"] == "SIGTERM"
+    assert worker["Install"]["WantedBy"] == "multi-user.target"
 
 
 def test_systemd_analyze_refuses_a_unit_whose_execstart_is_missing(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ reached."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -12,6 +14,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from pipelines.storage.secrets import redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
 
 # Backoff between retries of one call: 0.1 s doubling up to 5 s.
 BACKOFF_BASE = 0.1
@@ -40,16 +47,67 @@ def retries_within(seconds: float) -> int:
     return max(count, 1)
 
 
-def redis_client(url: str, retry_seconds: float) -> redis.Redis:
-    """A client of the server at ``url`` whose every call is retried on connection errors and
-    timeouts for about ``retry_seconds`` before it raises."""
-    if not url:
-        raise ValueError("CLUSTER_REDIS_URL is empty: not a cluster run")
-    retry = Retry(
+# The servers (by URL) a call of this process waited for in vain for its whole bound.
+_LOST: set[str] = set()
+
+
+class BoundedRetry(Retry):
+    """Retries a call with backoff; once a call of this process waited its whole bound in
+    vain, the server is lost: later calls to it try once, without waiting, until one is
+    answered again. A worker failing its run for ``redis_unavailable`` then winds down at once
+    instead of waiting the bound again for each Redis call its in-flight requests still make."""
+
+    def __init__(self, url: str, backoff: Any, retries: int, supported_errors: Any) -> None:
+        super().__init__(backoff, retries, supported_errors=supported_errors)
+        self.url = url
+
+    def call_with_retry(
+        self,
+        do: Callable[[], T],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        if self.url in _LOST:
+            try:
+                answer = do()
+            except self._supported_errors as error:
+                if with_failure_count:
+                    fail(error, 1)
+                else:
+                    fail(error)
+                raise
+            _LOST.discard(self.url)
+            return answer
+        try:
+            return super().call_with_retry(do, fail, is_retryable, with_failure_count)
+        except self._supported_errors:
+            _LOST.add(self.url)
+            raise
+
+
+def is_lost(url: str) -> bool:
+    """Whether a call of this process to the server at ``url`` waited its bound in vain and no
+    call was answered since."""
+    return url in _LOST
+
+
+def bounded_retry(url: str, retry_seconds: float) -> BoundedRetry:
+    """Exponential backoff on connection errors and timeouts for about ``retry_seconds``."""
+    return BoundedRetry(
+        url,
         ExponentialBackoff(cap=BACKOFF_CAP, base=BACKOFF_BASE),
         retries_within(retry_seconds),
         supported_errors=(RedisConnectionError, RedisTimeoutError, ConnectionResetError),
     )
+
+
+def redis_client(url: str, retry_seconds: float) -> redis.Redis:
+    """A client of the server at ``url`` whose every call is retried on connection errors and
+    timeouts for about ``retry_seconds`` before it raises (:class:`BoundedRetry`)."""
+    if not url:
+        raise ValueError("CLUSTER_REDIS_URL is empty: not a cluster run")
+    retry = bounded_retry(url, retry_seconds)
     try:
         return redis.Redis.from_url(
             url,

@@ -2,12 +2,13 @@
 machines (crawler/cluster/).
 
     scrapy cluster start --site A [--site B ...] [--full | --since YYYY-MM-DD]
-    scrapy cluster work [--crawl ID]
+    scrapy cluster work [--crawl ID] [--wait SECONDS]
     scrapy cluster status [--crawl ID]
 
 Every one needs ``CLUSTER_REDIS_URL`` (``-s`` or ``HEPZA_CLUSTER_REDIS_URL``). ``start`` writes
 the crawl into Redis, makes it the current crawl and prints its id; ``work`` runs one crawler per
-site of the crawl (default: the current one) in this process until every site is done; ``status``
+site of the crawl (default: the current one) in this process until every site is done (``--wait``:
+poll that long for a current crawl to be running instead of refusing); ``status``
 prints the queue and leases of each site and the workers' last beats.
 
 Exit status: 0 done (``work``: every crawler of this worker ended well), 1 a failed run
@@ -21,6 +22,7 @@ import json
 import os
 import socket
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -52,6 +54,8 @@ if TYPE_CHECKING:
 
 ACTIONS = ("start", "work", "status")
 SCHEDULER = "crawler.cluster.scheduler.ClusterScheduler"
+# How often `scrapy cluster work --wait` looks for a current crawl.
+WAIT_POLL_SECONDS = 2.0
 
 
 class CommandRefused(Exception):
@@ -80,6 +84,14 @@ class Command(ScrapyCommand):
         parser.add_argument("--full", action="store_true", help="start: a full crawl")
         parser.add_argument("--since", help="start: a full crawl of what was published since DAY")
         parser.add_argument("--crawl", help="work/status: the crawl id (default: the current)")
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="work: with no current crawl running, wait for one this long (poll) instead "
+            "of refusing at once",
+        )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
@@ -225,16 +237,64 @@ class Command(ScrapyCommand):
 
     def _prepare_work(self, opts: argparse.Namespace) -> tuple[ClusterCrawl]:
         """The crawl this worker works on: refused when Redis is unreachable, when there is no
-        such crawl, when it was started by other code, or when it is over."""
-        from crawler.cluster.crawl import STATUS_RUNNING  # noqa: PLC0415 (the cluster extra)
+        such crawl, when it was started by other code, or when it is over. With ``--wait``, no
+        current crawl or a current crawl that is over is waited out (polled) for that long."""
+        from redis.exceptions import RedisError  # noqa: PLC0415 (the cluster extra, optional)
+
+        from crawler.cluster.connection import (  # noqa: PLC0415 (the cluster extra, optional)
+            ClusterUnavailable,
+        )
 
         client = self._client()
-        crawl = self._load(client, opts.crawl, fingerprint=source_fingerprint())
+        wait = float(opts.wait or 0)
+        if wait < 0:
+            raise CommandRefused(f"--wait {wait:g}: give 0 or more seconds")
+        deadline = time.monotonic() + wait
+        waiting = False
+        while True:
+            try:
+                crawl, reason = self._running_crawl(client, opts.crawl, waits=wait > 0)
+            except RedisError as exc:
+                assert self.settings is not None
+                url = self.settings.get("CLUSTER_REDIS_URL")
+                raise CommandRefused(str(ClusterUnavailable(url, exc))) from None
+            if crawl is not None:
+                return (crawl,)
+            if not wait or time.monotonic() >= deadline:
+                raise CommandRefused(reason + (f" (waited {wait:g} s)" if wait else ""))
+            if not waiting:
+                sys.stderr.write(f"scrapy cluster work: {reason}; waiting up to {wait:g} s\n")
+                waiting = True
+            time.sleep(max(0.0, min(WAIT_POLL_SECONDS, deadline - time.monotonic())))
+
+    def _running_crawl(
+        self, client: Any, crawl_id: str | None, *, waits: bool
+    ) -> tuple[ClusterCrawl | None, str]:
+        """The running crawl to work on, or None and why there is none yet (raises
+        :class:`CommandRefused` for what waiting cannot mend)."""
+        from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
+            STATUS_RUNNING,
+            ClusterCrawl,
+        )
+
+        assert self.settings is not None
+        prefix = self.settings.get("CLUSTER_KEY_PREFIX")
+        if crawl_id is None and waits and client.get(ClusterCrawl.current_key(prefix)) is None:
+            return None, "no cluster crawl has been started"
+        crawl = self._load(client, crawl_id, fingerprint=None)
         if crawl.status != STATUS_RUNNING:
-            raise CommandRefused(f"crawl {crawl.id} is over ({crawl.status}): nothing to work on")
-        return (crawl,)
+            over = f"crawl {crawl.id} is over ({crawl.status}): nothing to work on"
+            if crawl_id is not None:
+                raise CommandRefused(over)
+            return None, over
+        return self._load(client, crawl.id, fingerprint=source_fingerprint()), ""
 
     def _work(self, crawl: ClusterCrawl) -> None:
+        from redis.exceptions import RedisError  # noqa: PLC0415 (the cluster extra, optional)
+
+        from crawler.cluster.connection import (  # noqa: PLC0415 (the cluster extra, optional)
+            ClusterUnavailable,
+        )
         from crawler.cluster.crawl import WorkerInfo  # noqa: PLC0415 (the cluster extra)
 
         settings = self.settings
@@ -253,24 +313,45 @@ class Command(ScrapyCommand):
             )
 
         crawl.beat(info())
+        lost: list[str] = []
+
+        def beat() -> None:
+            # Redis lost: the crawlers fail their runs (redis_unavailable); the worker's beat
+            # and the crawl's end wait for Redis no more.
+            if lost:
+                return
+            try:
+                crawl.beat(info())
+            except RedisError as exc:
+                lost.append(str(ClusterUnavailable(settings.get("CLUSTER_REDIS_URL"), exc)))
+
         for site, crawler in crawlers.items():
 
             def closed(site: str = site) -> None:
                 open_sites.discard(site)
-                crawl.beat(info())
+                beat()
 
             crawler.signals.connect(closed, signal=signals.engine_stopped, weak=False)
             self.crawler_process.crawl(crawler, **crawl.args)
-        heartbeat = _looping(lambda: crawl.beat(info()), lease / 4)
+        heartbeat = _looping(beat, lease / 4)
         self.crawler_process.start()
         if heartbeat.running:
             heartbeat.stop()
-        crawl.beat(info())
+        beat()
         failed = self.crawler_process.bootstrap_failed or any(
             _failed(crawler) for crawler in crawlers.values()
         )
-        if self._finish_if_done(crawl, worker_id, lease):
+        if not lost:
+            try:
+                failed = self._finish_if_done(crawl, worker_id, lease) or failed
+            except RedisError as exc:
+                lost.append(str(ClusterUnavailable(settings.get("CLUSTER_REDIS_URL"), exc)))
+        if lost:
             failed = True
+            sys.stderr.write(
+                f"scrapy cluster work: run failed (redis_unavailable): {lost[0]}; this worker "
+                f"stopped, crawl {crawl.id} stays unfinished in Redis\n"
+            )
         self.exitcode = EXIT_FAILED_RUN if failed else 0
 
     def _site_crawler(self, site: str, crawl: ClusterCrawl, worker_id: str) -> Crawler:

@@ -80,12 +80,11 @@ def _limit(settings: BaseSettings, name: str, fallback: str) -> float:
 def _redis_client(url: str, retry_seconds: float) -> redis.Redis:
     """A client that retries a lost connection with backoff for about ``retry_seconds``."""
     import redis  # noqa: PLC0415 (cluster mode only: a plain crawl never imports redis)
-    from redis.backoff import ExponentialBackoff  # noqa: PLC0415 (as above)
-    from redis.retry import Retry  # noqa: PLC0415 (as above)
 
-    cap = 2.0
-    retries = max(1, int(retry_seconds / cap) + 4)
-    retry = Retry(ExponentialBackoff(cap=cap, base=0.05), retries)
+    from crawler.cluster.connection import bounded_retry  # noqa: PLC0415 (as above)
+
+    # Shares the process's record of a lost server: no more waiting once the run failed.
+    retry = bounded_retry(url, retry_seconds)
     return redis.Redis.from_url(
         url,
         retry=retry,

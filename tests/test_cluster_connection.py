@@ -1,0 +1,43 @@
+"""The cluster's Redis client (crawler/cluster/connection.py): once a call waited its whole
+retry bound in vain, the server counts as lost and later calls try once, until one is answered."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+import redis
+
+from crawler.cluster import connection
+
+if TYPE_CHECKING:
+    from tests.redis_server import RedisServer
+
+pytestmark = pytest.mark.redis
+
+
+def test_a_server_that_stays_down_is_lost_for_every_client_until_it_answers_again(
+    own_redis_server: RedisServer,
+) -> None:
+    url = own_redis_server.url
+    first = connection.redis_client(url, 0.3)
+    other = connection.redis_client(url, 0.3)
+    assert first.ping()
+    own_redis_server.kill()
+    with pytest.raises(redis.ConnectionError):
+        first.get("key")
+    assert connection.is_lost(url)
+    with pytest.raises(redis.ConnectionError):
+        other.get("key")  # lost: one attempt, no backoff
+    own_redis_server.start()
+    assert other.ping()
+    assert not connection.is_lost(url)
+
+
+def test_a_server_back_within_the_bound_is_never_lost(own_redis_server: RedisServer) -> None:
+    url = own_redis_server.url
+    client = connection.redis_client(url, 30)
+    client.set("key", "kept")
+    own_redis_server.restart()
+    assert client.get("key") == b"kept"
+    assert not connection.is_lost(url)
