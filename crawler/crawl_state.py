@@ -10,7 +10,7 @@ from crawler.extensions.run import RunOwner
 from crawler.sites.key import site_of
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, KnownArticle
-from pipelines.urls import article_id, canonical_article_url, is_article_url
+from pipelines.urls import article_id, canonical_article_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -22,16 +22,6 @@ class CrawlState:
     known: dict[str, KnownArticle] = field(default_factory=dict)
     # canonical URLs of the stored articles, most recently published first
     recent_urls: list[str] = field(default_factory=list)
-    # The stored article URLs that are their own identity key (the article's id is the hash of
-    # that very string) and an article URL: a re-run's sitemap lists them as they are, and the
-    # frontier takes their identity from here instead of computing it.
-    keys: set[str] = field(init=False, default_factory=set)
-
-    def __post_init__(self) -> None:
-        articles = {k.id: k for k in self.known.values()}
-        self.keys = {
-            k.url for k in articles.values() if article_id(k.url) == k.id and is_article_url(k.url)
-        }
 
     @property
     def article_count(self) -> int:
@@ -57,20 +47,19 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
         if shared is None:
             store.close()
     articles = {k.id: k for k in known.values()}
+    # The frontier asks by identity key (the display-page form of any of an article's URLs);
+    # on a portal without display pages the stored address is an Asset Publisher URL.
+    for article in articles.values():
+        # An article stored under its key has its id from that URL: it is in ``known``
+        # already, and the canonicalization of every stored URL is spared.
+        if article_id(article.url) != article.id:
+            known.setdefault(canonical_article_url(article.url), article)
     recent = sorted(
         articles.values(),
         key=lambda k: k.published_at.timestamp() if k.published_at else float("-inf"),
         reverse=True,
     )
-    state = CrawlState(known=known, recent_urls=[k.url for k in recent])
-    # The frontier asks by identity key (the display-page form of any of an article's URLs);
-    # on a portal without display pages the stored address is an Asset Publisher URL.
-    for article in articles.values():
-        # An article stored under its key is in ``known`` already under it, and the
-        # canonicalization of every stored URL is spared.
-        if article.url not in state.keys:
-            known.setdefault(canonical_article_url(article.url), article)
-    return state
+    return CrawlState(known=known, recent_urls=[k.url for k in recent])
 
 
 def read_crawl_state(crawler: Crawler) -> Future[CrawlState]:

@@ -351,16 +351,8 @@ class Frontier:
             part in url for part in SKIP_QUERY_PARTS
         )
 
-    def identity(self, url: str) -> tuple[str, bool, str]:
-        """``url_identity(url)``: (its normal form, whether it is an article URL, its key)."""
-        # A stored article's own key, as a re-run's sitemap lists it: normal, an article and
-        # its own key (its id, the hash of this very string, says so), nothing to compute.
-        if self.stored is not None and url in self.stored.keys:
-            return url, True, url
-        return url_identity(url)
-
     def same_article(self, url: str, key: str) -> bool:
-        _, article, url_key = self.identity(url)
+        _, article, url_key = url_identity(url)
         return article and url_key == key
 
     def preferred_url(self, candidates: Iterable[str | None], key: str) -> str | None:
@@ -403,7 +395,7 @@ class Frontier:
         """An article URL met: FETCH it, or what becomes of it (ALIAS, HELD, SKIP_KNOWN,
         IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's."""
         # One identity record per URL met (a sitemap's URLs are nearly all normal already).
-        normal, _, key = self.identity(url)
+        normal, _, key = url_identity(url)
         if normal != url:
             url = normal
             key = canonical_url(url)

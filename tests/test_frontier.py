@@ -8,6 +8,7 @@ import itertools
 import json
 import tracemalloc
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,8 +37,6 @@ from pipelines.dates import DateParseError, parse_machine_date
 from pipelines.storage.store import KnownArticle
 from pipelines.urls import (
     article_address,
-    article_id,
-    canonical_article_url,
     is_article_url,
     normalize_url,
     url_identity,
@@ -96,62 +95,26 @@ def test_first_url_of_an_article_is_fetched_under_its_canonical_key(
     assert (decision.action, decision.url, decision.key) == (FETCH, f"{HOST}/en/w/Tin-A", A)
 
 
-# URLs an article may be met under: the key of each is stored as the store writes it (its id the
-# hash of its key), so a re-run takes the identity of that key from the stored index.
-MET_URLS = [
-    f"{HOST}/w/tin-a",
-    f"{HOST}/en/w/Tin-B?redirect=%2Fen",
-    f"{HOST}/web/guest/w/tin-c#top",
-    f"{HOST}/web/district-1/w/tin-d",
-    f"{HOST}/w/tin-%c4%91%C3%A2u",
-    f"{HOST}/w/tin-e%CC%81",  # NFD: its key is NFC
-    f"{HOST}/tin-tuc/-/asset_publisher/abc/content/tin-f?p_p_id=x",
-    "HTTPS://HEPZA.example.gov.vn:443/vi/w/tin-g",
-]
+def test_an_index_still_being_read_is_waited_for_by_the_first_decision_that_needs_it() -> None:
+    reading: Future[CrawlState] = Future()
+    f = Frontier(HOST, TZ)
+    f.use_index(reading)
+    # deciding a page or remembering a URL needs no index
+    assert f.page(f"{HOST}/tin-tuc").action == FETCH
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(f.article, A, lastmod="2024-05-02T00:00:00+0000")
+        reading.set_result(CrawlState(known={A: stored(A, datetime(2024, 5, 2, tzinfo=UTC))}))
+        assert waiting.result().action == SKIP_KNOWN
 
 
-def proven(url: str, modified: datetime | None = None) -> KnownArticle:
-    key = canonical_article_url(url)
-    return KnownArticle(id=article_id(key), url=key, modified_at=modified, published_at=modified)
-
-
-def test_a_stored_key_is_its_own_identity_as_url_identity_computes_it() -> None:
-    f = frontier(*(proven(url) for url in MET_URLS))
-    assert f.stored is not None
-    for url in MET_URLS:
-        key = canonical_article_url(url)
-        assert key in f.stored.keys
-        assert f.identity(key) == url_identity(key) == (key, True, key)
-        assert f.identity(url) == url_identity(url)
-
-
-def test_a_stored_url_that_is_not_an_article_key_is_not_taken_as_one() -> None:
-    address = f"{HOST}/tin-tuc/-/asset_publisher/abc/content/tin-f"
-    ap = KnownArticle(article_id(f"{HOST}/w/tin-f"), address, None, None)
-    # its key's form, but not an article URL (a locale after the site is not one)
-    page = f"{HOST}/web/district-1/vi/w/tin-d"
-    f = frontier(ap, KnownArticle(article_id(page), page, None, None))
-    assert f.stored is not None
-    assert f.stored.keys == set()
-    assert f.identity(address) == url_identity(address)
-    assert f.identity(page) == url_identity(page)
-
-
-def test_decisions_on_stored_keys_are_the_same_as_computed_ones(new_state: StateFactory) -> None:
-    """A re-run's sitemap: every URL of each stored article (unchanged, edited) and new ones."""
-    old = datetime(2024, 5, 2, tzinfo=UTC)
-    known = [proven(url, old) for url in MET_URLS[:5]]
-    met = [u for url in MET_URLS for u in (url, canonical_article_url(url), url)]
-    lastmods = ["2024-05-02T00:00:00+0000", "2024-06-01T00:00:00+0000"]
-    decisions = []
-    for keys_known in (True, False):
-        f = frontier(*known, state=new_state())
-        assert f.stored is not None
-        if not keys_known:
-            f.stored.keys.clear()
-        decisions.append([f.article(url, lastmod=lastmods[i % 2]) for i, url in enumerate(met)])
-    assert decisions[0] == decisions[1]
-    assert {d.action for d in decisions[0]} >= {SKIP_KNOWN, FETCH, IGNORE}
+def test_an_index_that_could_not_be_read_fails_every_decision_that_needs_it() -> None:
+    reading: Future[CrawlState] = Future()
+    reading.set_exception(RuntimeError("cannot read the article index from sqlite:///x.db"))
+    f = Frontier(HOST, TZ)
+    f.use_index(reading)
+    for url in (A, f"{HOST}/w/tin-b"):
+        with pytest.raises(RuntimeError, match="cannot read the article index"):
+            f.article(url)
 
 
 def test_the_same_url_met_again_is_ignored(new_state: StateFactory) -> None:

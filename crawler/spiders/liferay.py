@@ -28,7 +28,7 @@ from crawler.config import LIFERAY_ARGUMENTS, parse_spider_args, parse_timezone
 from crawler.crawl_state import read_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
-from crawler.identity import is_article_url, normalize_url
+from crawler.identity import is_article_url, normalize_url, url_identity
 from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
@@ -340,7 +340,7 @@ class LiferaySpider(Spider):
                 continue
             default = entry.default_for(self.profile.default_locale)
             # The entry's identity once: whether it is an article, and its key.
-            _, is_article, key = self.frontier.identity(entry.url)
+            _, is_article, key = url_identity(entry.url)
             if not is_article:
                 # One locale of each page is enough: the others list the same articles.
                 for _, href in entry.alternates:
