@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -59,3 +60,15 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
         reverse=True,
     )
     return CrawlState(known=known, recent_urls=[k.url for k in recent])
+
+
+def read_crawl_state(crawler: Crawler) -> Future[CrawlState]:
+    """:func:`load_crawl_state` in a thread of its own, started now: the crawl's first requests
+    (home page, robots.txt, sitemaps, which a large portal takes a while to generate) are
+    answered while it reads. The future holds the state, or the error the read raised."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crawl-state")
+    try:
+        return executor.submit(load_crawl_state, crawler)
+    finally:
+        # The thread ends with its one read; nothing else is ever submitted.
+        executor.shutdown(wait=False)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -294,7 +295,8 @@ class Frontier:
         self.tz = tz
         self.full = full
         self.since = since
-        self.stored: CrawlState | None = None
+        self._stored: CrawlState | None = None
+        self._reading: Future[CrawlState] | None = None
         # What was met: in this process, or shared by the workers of a cluster crawl.
         self.state: FrontierState = state if state is not None else MemoryFrontierState()
         # The last sitemap lastmod parsed: an article's URLs (each locale, each of its entries)
@@ -307,9 +309,21 @@ class Frontier:
             return "full"
         return f"since {self.since.isoformat()}" if self.since else "incremental"
 
-    def use_index(self, stored: CrawlState) -> None:
-        """What the database already holds: the incremental decisions compare against it."""
-        self.stored = stored
+    def use_index(self, stored: CrawlState | Future[CrawlState]) -> None:
+        """What the database already holds: the incremental decisions compare against it.
+        A future (the index still being read): the first decision that needs it waits for it."""
+        if isinstance(stored, Future):
+            self._stored, self._reading = None, stored
+        else:
+            self._stored, self._reading = stored, None
+
+    @property
+    def stored(self) -> CrawlState | None:
+        if self._reading is not None:
+            # Waits for the read; a failed read raises its error here, every time.
+            self._stored = self._reading.result()
+            self._reading = None
+        return self._stored
 
     # --- URL identity ---------------------------------------------------------------------
 

@@ -169,6 +169,33 @@ def test_rerun_of_unchanged_site_adds_nothing(tmp_path: Path) -> None:
     assert rerun_requests < 40
 
 
+def test_an_unreadable_article_index_fails_the_run_with_start_error_and_no_article_fetched(
+    tmp_path: Path,
+) -> None:
+    config = ReplicaConfig(articles=10)
+    with ReplicaServer(config) as server:
+        first = run_crawl(server.url, tmp_path)
+        assert first.returncode == 0, first.log[-3000:]
+        # The schema says it is current, but the index's table is gone: the read fails.
+        with sqlite3.connect(first.database_url.removeprefix("sqlite:///")) as conn:
+            conn.execute("DROP TABLE article_urls")
+        before = len(server.requests)
+        second = run_crawl(server.url, tmp_path, feed_name="second.jsonl")
+        paths = request_paths(server)[before:]
+    assert second.returncode == 1
+    report = second.report
+    assert report["outcome"] == "failed"
+    assert report["failures"] == [
+        "the crawl did not finish (reason: start_error)",
+        "first run stored zero articles",
+    ]
+    assert "cannot read the article index from sqlite:///" in second.log
+    assert "crawl/known_articles" not in second.log
+    assert second.feed() == []
+    # no decision without the index: no article requested
+    assert not [p for p in paths if "/w/" in p]
+
+
 def _rerun_requests(articles: int, workdir: Path) -> int:
     config = ReplicaConfig(articles=articles)
     with ReplicaServer(config) as server:

@@ -8,6 +8,7 @@ import itertools
 import json
 import tracemalloc
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -92,6 +93,28 @@ def test_first_url_of_an_article_is_fetched_under_its_canonical_key(
 ) -> None:
     decision = frontier(state=new_state()).article(f"{HOST}/en/w/Tin-A")
     assert (decision.action, decision.url, decision.key) == (FETCH, f"{HOST}/en/w/Tin-A", A)
+
+
+def test_an_index_still_being_read_is_waited_for_by_the_first_decision_that_needs_it() -> None:
+    reading: Future[CrawlState] = Future()
+    f = Frontier(HOST, TZ)
+    f.use_index(reading)
+    # deciding a page or remembering a URL needs no index
+    assert f.page(f"{HOST}/tin-tuc").action == FETCH
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(f.article, A, lastmod="2024-05-02T00:00:00+0000")
+        reading.set_result(CrawlState(known={A: stored(A, datetime(2024, 5, 2, tzinfo=UTC))}))
+        assert waiting.result().action == SKIP_KNOWN
+
+
+def test_an_index_that_could_not_be_read_fails_every_decision_that_needs_it() -> None:
+    reading: Future[CrawlState] = Future()
+    reading.set_exception(RuntimeError("cannot read the article index from sqlite:///x.db"))
+    f = Frontier(HOST, TZ)
+    f.use_index(reading)
+    for url in (A, f"{HOST}/w/tin-b"):
+        with pytest.raises(RuntimeError, match="cannot read the article index"):
+            f.article(url)
 
 
 def test_the_same_url_met_again_is_ignored(new_state: StateFactory) -> None:

@@ -12,6 +12,7 @@ its decisions into requests and pages into items.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from functools import cached_property
@@ -24,7 +25,7 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.config import LIFERAY_ARGUMENTS, parse_spider_args, parse_timezone
-from crawler.crawl_state import load_crawl_state
+from crawler.crawl_state import read_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.identity import is_article_url, normalize_url, url_identity
@@ -155,14 +156,43 @@ class LiferaySpider(Spider):
         return CrawlBounds(self.limits, self.crawler.stats)
 
     async def start(self) -> AsyncIterator[Any]:
-        stored = load_crawl_state(self.crawler)
-        self.frontier.use_index(stored)
+        # The stored index is read in a thread of its own; the frontier waits for it where a
+        # decision first needs it (the first sitemap entry).
+        reading = read_crawl_state(self.crawler)
+        self.frontier.use_index(reading)
         # With a JOBDIR, Scrapy's SpiderState keeps ``self.state`` across a stop and resume:
         # the articles already scheduled are then in its queue, not to be scheduled again.
         jobstate = getattr(self, "state", None)
         if isinstance(jobstate, dict) and "frontier" in jobstate:
             self.frontier.load_state(jobstate["frontier"])
         self.crawler.stats.set_value("crawl/mode", self.frontier.mode)
+        # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
+        # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
+        # Is it a Liferay portal at all? Its home page says so before anything else is fetched.
+        home = Request(
+            self.home_url,
+            callback=self.check_portal,
+            errback=self.on_probe_error,
+            priority=PRIORITY_SITEMAP,
+            dont_filter=True,
+        )
+        # Cluster mode: the site's seeds are enqueued once for the whole crawl, by the first
+        # worker to open the site; the others take their requests from the shared queue (each
+        # worker reads the index before it takes any).
+        cluster = _cluster_scheduler(self.crawler)
+        if cluster is None:
+            # The home page, robots.txt and the sitemaps (which a large portal takes a while
+            # to generate) are fetched while the index is read.
+            yield home
+            try:
+                stored = await asyncio.wrap_future(reading)
+            except Exception as exc:
+                # As an error raised by start() (the same reason: start_error), without
+                # counting the requests already sent as failed ones.
+                logger.error("Error while reading start items and requests: %s", exc)
+                raise CloseSpider("start_error") from None
+        else:
+            stored = reading.result()
         self.crawler.stats.set_value("crawl/known_articles", stored.article_count)
         logger.info(
             "crawling %s (%s mode, %d articles already stored)",
@@ -170,22 +200,10 @@ class LiferaySpider(Spider):
             self.frontier.mode,
             stored.article_count,
         )
-        # Cluster mode: the site's seeds are enqueued once for the whole crawl, by the first
-        # worker to open the site; the others take their requests from the shared queue.
-        cluster = _cluster_scheduler(self.crawler)
-        if cluster is not None and not cluster.claim_seeds():
-            return
-        # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
-        # the article is fetched, or an incremental run cannot tell an edit from a re-visit.
-        # Is it a Liferay portal at all? Its home page says so before anything else is fetched.
-        yield Request(
-            self.home_url,
-            callback=self.check_portal,
-            errback=self.on_probe_error,
-            priority=PRIORITY_SITEMAP,
-            dont_filter=True,
-        )
         if cluster is not None:
+            if not cluster.claim_seeds():
+                return
+            yield home
             cluster.seeds_enqueued()
 
     @property
@@ -285,10 +303,23 @@ class LiferaySpider(Spider):
 
     def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
+        if self._index_unreadable():
+            return
         self.frontier.sitemap_done()
         yield from self._after_sitemaps()
 
+    def _index_unreadable(self) -> bool:
+        """Waits for the stored index: True when it could not be read, which start() reports
+        as the crawl's error (start_error) and nothing is decided without it."""
+        try:
+            _ = self.frontier.stored
+        except Exception:
+            return True
+        return False
+
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        if self._index_unreadable():
+            return
         # Read entry by entry: a sitemap's entries are never all held at once, nor its body when
         # it was streamed to a file (closed, so deleted, once read).
         streamed = response.body_file if isinstance(response, StreamedResponse) else None
