@@ -4,6 +4,7 @@ Redis is killed for good, or PostgreSQL stops for a few seconds."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -215,7 +216,7 @@ def test_workers_fail_the_run_as_redis_unavailable_when_redis_does_not_come_back
     cluster: Cluster, own_redis_server: RedisServer
 ) -> None:
     cluster.settings["CLUSTER_REDIS_RETRY_SECONDS"] = "2"
-    cluster.start()
+    crawl_id = cluster.start()
     workers = [cluster.worker(n) for n in (1, 2)]
     wait_until_stored(cluster, 3, workers)
     own_redis_server.kill()
@@ -226,6 +227,19 @@ def test_workers_fail_the_run_as_redis_unavailable_when_redis_does_not_come_back
         why = [line for line in err.splitlines() if "redis_unavailable" in line]
         assert len(why) == 1, err[-4000:]
         assert f"Redis at {own_redis_server.url} is unavailable" in why[0]
+        assert f"crawl {crawl_id} recorded as failed in crawl_runs" in why[0]
+    # The cluster's one run row says failed, and why: it does not stay "running".
+    [(outcome, report_text)] = cluster.rows(
+        f"SELECT outcome, report FROM crawl_runs WHERE run_id = '{crawl_id}'"
+    )
+    assert outcome == "failed"
+    report = json.loads(str(report_text)) if isinstance(report_text, str) else report_text
+    assert isinstance(report, dict)
+    assert report["outcome"] == "failed"
+    assert report["finish_reason"] == "redis_unavailable"
+    assert "Redis was lost mid-crawl" in report["failures"][0]
+    written = json.loads((cluster.workdir / "reports" / f"{crawl_id}.json").read_text())
+    assert written["outcome"] == "failed"
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from crawler import settings as project_settings
 from crawler.cluster.record import (
     ClusterStatsPublisher,
     cluster_site_key,
+    fail_cluster_run_without_redis,
     finish_cluster_run,
     start_cluster_run,
     stats_key,
@@ -271,3 +272,59 @@ def test_run_owner_in_cluster_mode_uses_the_crawl_id_and_hands_its_report_to_red
     assert not (tmp_path / "reports").exists()
     assert owner.store is not None
     assert load_runs(owner.store.engine) == []
+
+
+def test_a_run_whose_redis_was_lost_is_recorded_failed_and_a_finished_one_is_kept(
+    database_url, tmp_path, redis_url
+):
+    store = ArticleStore(database_url)
+    client = redis.Redis.from_url(redis_url)
+    lost = "Redis at redis://127.0.0.1:1/0 is unavailable: connection refused"
+    try:
+        start_cluster_run(store, CRAWL, ["quan1", "hepza"], {}, datetime.now(UTC))
+        first = fail_cluster_run_without_redis(
+            store,
+            CRAWL,
+            tmp_path / "reports",
+            sites=["quan1", "hepza"],
+            worker_id="w1",
+            reason=lost,
+            worker_stats={"hepza": stats_of(3, 10)},
+        )
+        # A second worker losing Redis too finds the row failed already.
+        second = fail_cluster_run_without_redis(
+            store,
+            CRAWL,
+            tmp_path / "reports",
+            sites=["quan1", "hepza"],
+            worker_id="w2",
+            reason=lost,
+            worker_stats={"quan1": stats_of(1, 4)},
+        )
+        [run] = load_runs(store.engine)
+        # Once the run is finished with Redis (here: Redis came back and a worker finished it),
+        # a late loss does not rewrite it.
+        client.delete(f"{PREFIX}:crawl:{CRAWL}:finished", f"{PREFIX}:crawl:{CRAWL}:finisher")
+        snapshot(client, "w1", "hepza", stats_of(2, 6), outcome="succeeded")
+        finish_cluster_run(
+            client, PREFIX, CRAWL, store, tmp_path / "r2", settings=settings(), sites=["hepza"]
+        )
+        kept = fail_cluster_run_without_redis(
+            store,
+            CRAWL,
+            tmp_path / "r3",
+            sites=["hepza"],
+            worker_id="w3",
+            reason=lost,
+            worker_stats={},
+        )
+    finally:
+        store.close()
+        client.close()
+    assert (first, second) == ("failed", "failed")
+    assert run.run_id == CRAWL and run.outcome == "failed"
+    report = json.loads((tmp_path / "reports" / f"{CRAWL}.json").read_text())
+    assert report["outcome"] == "failed"
+    assert report["failures"] == [f"Redis was lost mid-crawl: {lost}"]
+    assert report["counts"]["stored_new"] == 1
+    assert kept == "succeeded"

@@ -454,3 +454,58 @@ def _judge(
         "cluster": {"crawl_id": crawl_id, "per_site": per_site, "per_worker": workers},
     }
     return outcome, failures, report
+
+
+def fail_cluster_run_without_redis(
+    store: ArticleStore | None,
+    crawl_id: str,
+    reports_dir: str | Path,
+    *,
+    sites: list[str],
+    worker_id: str,
+    reason: str,
+    worker_stats: dict[str, dict[str, Any]],
+) -> str | None:
+    """Redis is lost: the cluster's run cannot be finished from every worker's stats, but it
+    must not stay ``running``. Marks its ``crawl_runs`` row failed with ``reason`` (unless a
+    worker already finished it) and writes a report holding what this worker knows (its own
+    crawlers' stats, ``worker_stats``: site -> stats). The row's outcome afterwards (None: not
+    recorded)."""
+    finished_at = datetime.now(UTC)
+    snapshots = [
+        Snapshot(worker_id, site, stats, True, "failed", [reason], "redis_unavailable")
+        for site, stats in worker_stats.items()
+    ]
+    merged = merge_stats(snapshots)
+    failures = [f"Redis was lost mid-crawl: {reason}"]
+    report = {
+        "run_id": crawl_id,
+        "spider": "cluster",
+        "site": cluster_site_key(sites),
+        "sites": sorted(sites),
+        "outcome": "failed",
+        "failures": failures,
+        "finished_at": finished_at.isoformat(timespec="seconds"),
+        "finish_reason": "redis_unavailable",
+        # Only this worker's counts: the others' stats are in the Redis that was lost.
+        "counts": _counts(merged),
+        "cluster": {
+            "crawl_id": crawl_id,
+            "recorded_by": worker_id,
+            "partial": "Redis was lost: counts are this worker's only",
+        },
+    }
+    try:
+        reports = Path(reports_dir)
+        reports.mkdir(parents=True, exist_ok=True)
+        write_report(reports, crawl_id, report)
+    except OSError as exc:
+        logger.error("cluster run %s: report not written: %s", crawl_id, exc)
+    if store is None:
+        return None
+    plain = json.loads(json.dumps(merged, default=str))
+    try:
+        return store.fail_running_run(crawl_id, finished_at, plain, report)
+    except StorageError as exc:
+        logger.error("cluster run %s: not recorded as failed in crawl_runs: %s", crawl_id, exc)
+        return None

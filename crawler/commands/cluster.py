@@ -348,11 +348,48 @@ class Command(ScrapyCommand):
                 lost.append(str(ClusterUnavailable(settings.get("CLUSTER_REDIS_URL"), exc)))
         if lost:
             failed = True
+            recorded = self._record_lost(crawl, worker_id, lost[0], crawlers)
             sys.stderr.write(
                 f"scrapy cluster work: run failed (redis_unavailable): {lost[0]}; this worker "
-                f"stopped, crawl {crawl.id} stays unfinished in Redis\n"
+                f"stopped, crawl {crawl.id} "
+                f"{'recorded as failed in crawl_runs' if recorded else 'unfinished in Redis'}\n"
             )
         self.exitcode = EXIT_FAILED_RUN if failed else 0
+
+    def _record_lost(
+        self, crawl: ClusterCrawl, worker_id: str, reason: str, crawlers: dict[str, Crawler]
+    ) -> bool:
+        """Redis is lost: the cluster's run row must not stay ``running``. Whether it now says
+        failed (written here or by another worker)."""
+        from crawler.cluster.record import (  # noqa: PLC0415 (the cluster extra, optional)
+            fail_cluster_run_without_redis,
+        )
+
+        settings = self.settings
+        assert settings is not None
+        try:
+            store = ArticleStore.from_settings(settings)
+        except StorageError as exc:
+            sys.stderr.write(f"cluster crawl {crawl.id}: the run cannot be recorded: {exc}\n")
+            return False
+        stats = {
+            site: crawler.stats.get_stats()
+            for site, crawler in crawlers.items()
+            if crawler.stats is not None
+        }
+        try:
+            outcome = fail_cluster_run_without_redis(
+                store,
+                crawl.id,
+                settings.get("REPORTS_DIR"),
+                sites=crawl.sites,
+                worker_id=worker_id,
+                reason=reason,
+                worker_stats=stats,
+            )
+            return outcome == "failed"
+        finally:
+            store.close()
 
     def _site_crawler(self, site: str, crawl: ClusterCrawl, worker_id: str) -> Crawler:
         """A crawler of the site's spider with its own settings: the crawl, this worker, the

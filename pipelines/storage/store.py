@@ -676,6 +676,25 @@ class ArticleStore:
                     },
                 )
 
+    def fail_running_run(
+        self,
+        run_id: str,
+        finished_at: datetime,
+        stats: dict[str, Any],
+        report: dict[str, Any],
+    ) -> str | None:
+        """Mark a run that is still ``running`` as failed (a cluster run whose Redis was lost);
+        a run already finished keeps its row. The run's outcome afterwards (None: no such
+        run)."""
+        values = {"finished_at": finished_at, "outcome": "failed", "stats": stats, "report": report}
+        with self._write("fail_running_run") as conn:
+            stmt = update(CrawlRun).where(CrawlRun.run_id == run_id, CrawlRun.outcome == "running")
+            conn.execute(stmt.values(**values))
+            outcome: str | None = conn.scalar(
+                select(CrawlRun.outcome).where(CrawlRun.run_id == run_id)
+            )
+            return outcome
+
     def close(self) -> None:
         if self._deferred_aliases:
             logger.warning(
