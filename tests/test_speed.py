@@ -210,6 +210,51 @@ def test_class_queries_from_the_class_index_are_the_elements_parsel_selects(html
         ], query
 
 
+ATTRIBUTE_PAGES = (
+    # repeated ids, empty and absent values, nested holders, upper-case markup, <a name>
+    '<div id="a" data-lfr-editable-id="element-date"><p id="a" data-lfr-editable-id="">x</p>'
+    '<TIME DATETIME="2024-01-02">d</TIME><time>t</time><time datetime="">e</time></div>'
+    '<div data-lfr-editable-type="rich-text" data-lfr-editable-id="date-and-title">'
+    '<div data-lfr-editable-type="rich-text"><a name="b">n</a><i id="b">i</i></div></div>'
+    '<span data-lfr-editable-type="Rich-Text" data-lfr-editable-id="x y">s</span>',
+)
+ATTRIBUTE_QUERIES = (
+    '[data-lfr-editable-type="rich-text"]',
+    "[data-lfr-editable-id*=date]",
+    '[data-lfr-editable-id*=""]',
+    '[data-lfr-editable-id=""]',
+    "[data-lfr-editable-id^=element]",
+    "[data-lfr-editable-id$=date]",
+    "[data-lfr-editable-id~=x]",
+    "[data-lfr-editable-id]",
+    "div[data-lfr-editable-id*=date]",
+    "time[datetime]",
+    "TIME[datetime]",
+    "[DATETIME]",
+    "#a",
+    "#b",
+    "#missing",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *ATTRIBUTE_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_attribute_and_id_queries_from_the_page_index_are_the_elements_parsel_selects(
+    html: str,
+) -> None:
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in ATTRIBUTE_QUERIES:
+        expected = [node.root for node in plain.css(query)]
+        assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
+
+
 ORIGINS = ("https://hepza.hochiminhcity.gov.vn/", "http://127.0.0.1:8000/", "https://u@h:8443/")
 ROOTED_LINKS = (
     "/",
