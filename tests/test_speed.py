@@ -12,6 +12,7 @@ from parsel import Selector
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
+from crawler.items import ArticleItem
 from crawler.parsers.article import (
     AUTHOR_SELECTORS,
     BODY_CONTAINERS,
@@ -34,6 +35,7 @@ from crawler.parsers.common import (
     visible_text,
     visible_text_longer,
 )
+from pipelines.base import adapter_of
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -371,3 +373,13 @@ def test_a_parsed_page_is_freed_as_soon_as_unused_without_the_cycle_collector() 
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_pipelines_reading_one_item_in_turn_share_its_adapter_and_a_new_item_gets_its_own() -> None:
+    first, second = ArticleItem(url="https://a/w/x"), ArticleItem(url="https://a/w/y")
+    adapter = adapter_of(first)
+    assert adapter_of(first) is adapter
+    assert adapter_of(second) is not adapter
+    assert adapter_of(second)["url"] == "https://a/w/y"
+    assert adapter_of(first) is not adapter
+    assert adapter_of(first)["url"] == "https://a/w/x"
