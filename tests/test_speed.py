@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import gc
 import inspect
 import weakref
@@ -23,6 +24,9 @@ from crawler.parsers.article import (
     RICH_TEXT_FRAGMENTS,
     TAG_SELECTORS,
     TITLE_SELECTORS,
+    _Doc,
+    _may_hold_related_heading,
+    _related_headings,
     _short_content_texts,
 )
 from crawler.parsers.common import (
@@ -35,6 +39,7 @@ from crawler.parsers.common import (
     visible_text,
     visible_text_longer,
 )
+from crawler.sites.profile import GENERIC
 from pipelines.base import adapter_of
 
 
@@ -255,6 +260,44 @@ def test_attribute_and_id_queries_from_the_page_index_are_the_elements_parsel_se
         assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
             el.getroottree().getpath(el) for el in expected
         ], query
+
+
+HEADING_PAGES = (
+    # the heading inside the body, as a tail inside it, as the body's own tail, outside it
+    '<div id="content"><div class="journal-content-article"><p>x</p><h3>Tin liên quan</h3>'
+    '<a href="/w/a">a</a></div></div>',
+    '<div id="content"><div class="journal-content-article"><p>x<b>y</b>Tin liên quan</p>'
+    "</div></div>",
+    '<div id="content"><div class="journal-content-article"><p>x</p></div>Tin liên quan'
+    '<a href="/w/b">b</a></div>',
+    '<body><div id="content"><div class="journal-content-article"><p>x</p></div></div>'
+    '<h3>Related articles</h3><a href="/w/c">c</a></body>',
+    '<body><div class="journal-content-article"><script>Tin liên quan</script><p>z</p></div>'
+    "<div id=content><h2>Tin liên quan</h2></div></body>",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *HEADING_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_body_skips_the_related_heading_search_only_where_it_would_find_none(html: str) -> None:
+    doc = _Doc(page_selector(html))
+    for container in doc.root.iter(etree.Element):
+        if not _may_hold_related_heading(doc, container, GENERIC):
+            assert _related_headings(copy.deepcopy(container)) == [], container
+
+
+def test_body_looks_for_the_related_heading_when_its_container_holds_one() -> None:
+    decisions = []
+    for html in HEADING_PAGES:
+        doc = _Doc(page_selector(html))
+        container = doc.css(".journal-content-article")[0]
+        decisions.append(_may_hold_related_heading(doc, container, GENERIC))
+    assert decisions == [True, True, False, False, True]
 
 
 ORIGINS = ("https://hepza.hochiminhcity.gov.vn/", "http://127.0.0.1:8000/", "https://u@h:8443/")

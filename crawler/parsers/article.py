@@ -184,6 +184,8 @@ class _Doc:
         self.canonical_href: str | None = None
         self.alternates: list[tuple[str, str]] = []
         self.json_ld: list[str] = []
+        # the related-heading texts of the page's related scope, and the config they are for
+        self.heading_texts: tuple[ParserConfig, list[Any]] | None = None
         # The head data (meta tags, canonical and alternate links, JSON-LD) in one walk over
         # the three tags: each field reads it instead of querying the page again.
         for el in self.root.iter("meta", "link", "script"):
@@ -359,7 +361,8 @@ def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = 
         return _Body()
     root = copy.deepcopy(container)
     body = _Body(layer=layer)
-    _split_related(root, url, body, config)
+    if _may_hold_related_heading(sel, container, config):
+        _split_related(root, url, body, config)
     _collect_media(root, url, body)
     blocks = _blocks(root)
     kept: list[_Element] = []
@@ -573,13 +576,57 @@ _TEXT_NODES = etree.XPath(
 def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_Element]:
     """Elements whose text is a "Bài viết liên quan" heading, found through the (short) text
     nodes rather than the text of every element."""
+    return _heading_parents(_related_heading_texts(root, config))
+
+
+def _related_heading_texts(root: _Element, config: ParserConfig = GENERIC) -> list[Any]:
+    # lxml's smart strings: each knows its element (getparent) and whether it is a tail
+    return [text for text in _TEXT_NODES(root) if _is_related_heading(text, config)]
+
+
+def _heading_parents(texts: list[Any]) -> list[_Element]:
     found = []
-    for text in _TEXT_NODES(root):
-        if _is_related_heading(text, config):
-            parent = text.getparent()
-            if parent is not None and parent not in found:
-                found.append(parent)
+    for text in texts:
+        parent = text.getparent()
+        if parent is not None and parent not in found:
+            found.append(parent)
     return found
+
+
+def _related_scope(sel: _Doc) -> _Element | None:
+    """Where the related-articles heading is looked for outside the body."""
+    scope = sel.css("#content") or sel.css("body")
+    return scope[0] if scope else None
+
+
+def _scope_heading_texts(sel: _Doc, config: ParserConfig) -> list[Any]:
+    """The related-heading texts of the related scope, found once per page and config: the
+    body's check and the links' fallback read the same scan."""
+    if sel.heading_texts is not None and sel.heading_texts[0] is config:
+        return sel.heading_texts[1]
+    scope = _related_scope(sel)
+    found = [] if scope is None else _related_heading_texts(scope, config)
+    sel.heading_texts = (config, found)
+    return found
+
+
+def _may_hold_related_heading(sel: _Doc, container: _Element, config: ParserConfig) -> bool:
+    """False when the body container is known to hold no related-articles heading: it lies
+    in the related scope, whose scan found none of its heading texts inside it (the body is
+    a copy of the container, unchanged until the heading is looked for)."""
+    scope = _related_scope(sel)
+    if scope is None or (scope is not container and scope not in container.iterancestors()):
+        return True
+    for text in _scope_heading_texts(sel, config):
+        parent = text.getparent()
+        if parent is None:
+            return True
+        # a tail lies inside the container when its element is a descendant of it
+        if not text.is_tail and parent is container:
+            return True
+        if any(ancestor is container for ancestor in parent.iterancestors()):
+            return True
+    return False
 
 
 def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) -> list[str]:
@@ -598,10 +645,7 @@ def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) ->
         links = [link for h in hrefs if (link := absolute(url, h))]
         if links:
             return list(dict.fromkeys(links))
-    scope = sel.css("#content") or sel.css("body")
-    if not scope:
-        return []
-    for found in _related_headings(scope[0], config):
+    for found in _heading_parents(_scope_heading_texts(sel, config)):
         heading, text = found, clean(_text_content(found))
         # Climb to the block that holds only the heading (the fragment wrapper), then take
         # the links of what follows it; a level up when nothing follows at this one.
