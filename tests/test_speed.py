@@ -28,6 +28,7 @@ from crawler.parsers.article import (
     _may_hold_related_heading,
     _related_headings,
     _short_content_texts,
+    _text_content,
 )
 from crawler.parsers.common import (
     _VISIBLE_TEXT,
@@ -298,6 +299,22 @@ def test_body_looks_for_the_related_heading_when_its_container_holds_one() -> No
         container = doc.css(".journal-content-article")[0]
         decisions.append(_may_hold_related_heading(doc, container, GENERIC))
     assert decisions == [True, True, False, False, True]
+
+
+_STRING = etree.XPath("string()", smart_strings=False)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<div>a<!--c-->b<?pi x?>c<p>d<script>s</script>e</p>f&amp;&#160;<p></p><p><!--x--></p>"
+        "<p>&unknown;</p></div>t",
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_text_content_of_every_element_is_its_xpath_string_value(html: str) -> None:
+    for element in page_selector(html).root.iter(etree.Element):
+        assert _text_content(element) == _STRING(element), element
 
 
 ORIGINS = ("https://hepza.hochiminhcity.gov.vn/", "http://127.0.0.1:8000/", "https://u@h:8443/")

@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -167,7 +167,18 @@ class _Body:
 
 _TITLE_TEXT = etree.XPath("//title/text()", smart_strings=False)
 # lxml.html's text_content(), for the plain elements of page_selector's tree
-_text_content = etree.XPath("string()", smart_strings=False)
+_STRING_VALUE = etree.XPath("string()", smart_strings=False)
+_EMPHASIS_TEXTS = etree.XPath(".//strong//text() | .//b//text() | .//em//text()")
+_CAPTION_EMPHASIS_TEXTS = etree.XPath(".//em//text() | .//i//text()")
+
+
+def _text_content(el: _Element) -> str:
+    # An element without child nodes holds its text alone: no XPath evaluation for it.
+    if len(el):
+        return cast("str", _STRING_VALUE(el))
+    return el.text or ""
+
+
 _LINK_HREFS = etree.XPath(".//a/@href", smart_strings=False)
 _P_COUNT = etree.XPath("count(.//p)")
 _CHILD_P_COUNT = etree.XPath("count(./p | ./*/p)")
@@ -396,7 +407,7 @@ def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = 
         body.summary = texts.pop(0)
         _drop(kept.pop(0))
     body.paragraphs = texts
-    for heading in root.xpath(".//h1"):
+    for heading in list(root.iterdescendants("h1")):
         _drop(heading)
     body.html = lxml_html.tostring(root, encoding="unicode") if texts else None
     return body
@@ -496,7 +507,7 @@ def _is_byline(block: _Element, text: str, config: ParserConfig = GENERIC) -> bo
     style = (block.get("style") or "").replace(" ", "").lower()
     if "text-align:right" in style or (block.get("align") or "").lower() == "right":
         return True
-    emphasis = clean(" ".join(block.xpath(".//strong//text() | .//b//text() | .//em//text()")))
+    emphasis = clean(" ".join(_EMPHASIS_TEXTS(block)))
     if emphasis and emphasis == text:
         return True
     stripped = _strip_byline_label(text, config)
@@ -558,7 +569,7 @@ def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig =
             following.append(sibling)
             sibling = sibling.getnext()
         for node in following:
-            for href in node.xpath(".//a/@href"):
+            for href in _LINK_HREFS(node):
                 link = absolute(url, href)
                 if link and link not in body.related_urls:
                     body.related_urls.append(link)
@@ -688,7 +699,7 @@ def _caption(img: _Element) -> str | None:
         if after is not None and isinstance(after.tag, str):
             text = clean(_text_content(after))
             cls = (after.get("class") or "").lower()
-            emphasised = clean(" ".join(after.xpath(".//em//text() | .//i//text()")))
+            emphasised = clean(" ".join(_CAPTION_EMPHASIS_TEXTS(after)))
             if text and ("caption" in cls or (emphasised and emphasised == text)):
                 return text
     for attr in ("alt", "title"):
