@@ -443,3 +443,12 @@ def test_pipelines_reading_one_item_in_turn_share_its_adapter_and_a_new_item_get
     assert adapter_of(second)["url"] == "https://a/w/y"
     assert adapter_of(first) is not adapter
     assert adapter_of(first)["url"] == "https://a/w/x"
+
+
+def test_page_selector_parses_a_page_string_once_and_an_equal_copy_to_the_same_tree() -> None:
+    html = "<html><body><p class='a'>x</p></body></html>"
+    copy_of_html = "".join([html[:10], html[10:]])
+    first = page_selector(html)
+    assert page_selector(html) is first
+    again = page_selector(copy_of_html)
+    assert etree.tostring(again.root) == etree.tostring(first.root)
