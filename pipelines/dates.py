@@ -19,8 +19,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from itemadapter import ItemAdapter
-
 from crawler.items import ArticleItem, DateCandidate
 from crawler.locales import (
     FULL_MONTH_NAMES,
@@ -32,6 +30,7 @@ from crawler.locales import (
     ZONE_NAMES,
     locale_of,
 )
+from pipelines.base import adapter_of
 from pipelines.problems import problem_codes
 from pipelines.text import normalize_text
 
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Self
 
+    from itemadapter import ItemAdapter
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
@@ -494,7 +494,7 @@ class DateNormalizationPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
-        adapter = ItemAdapter(item)
+        adapter = adapter_of(item)
         now = self.clock()
         published: list[_Candidate] = []
         modified: list[_Candidate] = []

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.extensions.run import RunOwner
 from crawler.identity import content_hash
 from crawler.items import ArticleItem
 from crawler.outcome import fail_run
+from pipelines.base import adapter_of
 from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
+    from itemadapter import ItemAdapter
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class DedupePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
-        adapter = ItemAdapter(item)
+        adapter = adapter_of(item)
         adapter["content_hash"] = content_hash(adapter)
         article_id, digest = adapter["id"], adapter["content_hash"]
         first_id = article_id if article_id in self.by_id else self.by_hash.get(digest)

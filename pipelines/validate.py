@@ -9,15 +9,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import EXPORT_FIELDS, ArticleItem
+from pipelines.base import adapter_of
 from pipelines.problems import problem as reject_reason
 from pipelines.problems import problem_codes
 from pipelines.rejects import RejectsFile
 
 if TYPE_CHECKING:
+    from itemadapter import ItemAdapter
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class ValidationPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
-        adapter = ItemAdapter(item)
+        adapter = adapter_of(item)
         is_article = not adapter.get("not_article_reason")
         if is_article:
             self._count_coverage(adapter)

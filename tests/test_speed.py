@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import gc
 import inspect
 import weakref
@@ -12,6 +13,7 @@ from parsel import Selector
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
+from crawler.items import ArticleItem
 from crawler.parsers.article import (
     AUTHOR_SELECTORS,
     BODY_CONTAINERS,
@@ -22,7 +24,11 @@ from crawler.parsers.article import (
     RICH_TEXT_FRAGMENTS,
     TAG_SELECTORS,
     TITLE_SELECTORS,
+    _Doc,
+    _may_hold_related_heading,
+    _related_headings,
     _short_content_texts,
+    _text_content,
 )
 from crawler.parsers.common import (
     _VISIBLE_TEXT,
@@ -34,6 +40,8 @@ from crawler.parsers.common import (
     visible_text,
     visible_text_longer,
 )
+from crawler.sites.profile import GENERIC
+from pipelines.base import adapter_of
 
 
 def test_item_pipelines_are_synchronous_so_few_concurrent_items_lose_nothing() -> None:
@@ -210,6 +218,105 @@ def test_class_queries_from_the_class_index_are_the_elements_parsel_selects(html
         ], query
 
 
+ATTRIBUTE_PAGES = (
+    # repeated ids, empty and absent values, nested holders, upper-case markup, <a name>
+    '<div id="a" data-lfr-editable-id="element-date"><p id="a" data-lfr-editable-id="">x</p>'
+    '<TIME DATETIME="2024-01-02">d</TIME><time>t</time><time datetime="">e</time></div>'
+    '<div data-lfr-editable-type="rich-text" data-lfr-editable-id="date-and-title">'
+    '<div data-lfr-editable-type="rich-text"><a name="b">n</a><i id="b">i</i></div></div>'
+    '<span data-lfr-editable-type="Rich-Text" data-lfr-editable-id="x y">s</span>',
+)
+ATTRIBUTE_QUERIES = (
+    '[data-lfr-editable-type="rich-text"]',
+    "[data-lfr-editable-id*=date]",
+    '[data-lfr-editable-id*=""]',
+    '[data-lfr-editable-id=""]',
+    "[data-lfr-editable-id^=element]",
+    "[data-lfr-editable-id$=date]",
+    "[data-lfr-editable-id~=x]",
+    "[data-lfr-editable-id]",
+    "div[data-lfr-editable-id*=date]",
+    "time[datetime]",
+    "TIME[datetime]",
+    "[DATETIME]",
+    "#a",
+    "#b",
+    "#missing",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *ATTRIBUTE_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_attribute_and_id_queries_from_the_page_index_are_the_elements_parsel_selects(
+    html: str,
+) -> None:
+    plain, fast = Selector(text=html), PageSelector(text=html)
+    for query in ATTRIBUTE_QUERIES:
+        expected = [node.root for node in plain.css(query)]
+        assert [el.getroottree().getpath(el) for el in fast.elements(query)] == [
+            el.getroottree().getpath(el) for el in expected
+        ], query
+
+
+HEADING_PAGES = (
+    # the heading inside the body, as a tail inside it, as the body's own tail, outside it
+    '<div id="content"><div class="journal-content-article"><p>x</p><h3>Tin liên quan</h3>'
+    '<a href="/w/a">a</a></div></div>',
+    '<div id="content"><div class="journal-content-article"><p>x<b>y</b>Tin liên quan</p>'
+    "</div></div>",
+    '<div id="content"><div class="journal-content-article"><p>x</p></div>Tin liên quan'
+    '<a href="/w/b">b</a></div>',
+    '<body><div id="content"><div class="journal-content-article"><p>x</p></div></div>'
+    '<h3>Related articles</h3><a href="/w/c">c</a></body>',
+    '<body><div class="journal-content-article"><script>Tin liên quan</script><p>z</p></div>'
+    "<div id=content><h2>Tin liên quan</h2></div></body>",
+)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        *HEADING_PAGES,
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_body_skips_the_related_heading_search_only_where_it_would_find_none(html: str) -> None:
+    doc = _Doc(page_selector(html))
+    for container in doc.root.iter(etree.Element):
+        if not _may_hold_related_heading(doc, container, GENERIC):
+            assert _related_headings(copy.deepcopy(container)) == [], container
+
+
+def test_body_looks_for_the_related_heading_when_its_container_holds_one() -> None:
+    decisions = []
+    for html in HEADING_PAGES:
+        doc = _Doc(page_selector(html))
+        container = doc.css(".journal-content-article")[0]
+        decisions.append(_may_hold_related_heading(doc, container, GENERIC))
+    assert decisions == [True, True, False, False, True]
+
+
+_STRING = etree.XPath("string()", smart_strings=False)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<div>a<!--c-->b<?pi x?>c<p>d<script>s</script>e</p>f&amp;&#160;<p></p><p><!--x--></p>"
+        "<p>&unknown;</p></div>t",
+        *((PAGES / page).read_text(encoding="utf-8") for page in sorted(PAGES.glob("*.html"))),
+    ],
+)
+def test_text_content_of_every_element_is_its_xpath_string_value(html: str) -> None:
+    for element in page_selector(html).root.iter(etree.Element):
+        assert _text_content(element) == _STRING(element), element
+
+
 ORIGINS = ("https://hepza.hochiminhcity.gov.vn/", "http://127.0.0.1:8000/", "https://u@h:8443/")
 ROOTED_LINKS = (
     "/",
@@ -326,3 +433,22 @@ def test_a_parsed_page_is_freed_as_soon_as_unused_without_the_cycle_collector() 
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_pipelines_reading_one_item_in_turn_share_its_adapter_and_a_new_item_gets_its_own() -> None:
+    first, second = ArticleItem(url="https://a/w/x"), ArticleItem(url="https://a/w/y")
+    adapter = adapter_of(first)
+    assert adapter_of(first) is adapter
+    assert adapter_of(second) is not adapter
+    assert adapter_of(second)["url"] == "https://a/w/y"
+    assert adapter_of(first) is not adapter
+    assert adapter_of(first)["url"] == "https://a/w/x"
+
+
+def test_page_selector_parses_a_page_string_once_and_an_equal_copy_to_the_same_tree() -> None:
+    html = "<html><body><p class='a'>x</p></body></html>"
+    copy_of_html = "".join([html[:10], html[10:]])
+    first = page_selector(html)
+    assert page_selector(html) is first
+    again = page_selector(copy_of_html)
+    assert etree.tostring(again.root) == etree.tostring(first.root)

@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -167,7 +167,18 @@ class _Body:
 
 _TITLE_TEXT = etree.XPath("//title/text()", smart_strings=False)
 # lxml.html's text_content(), for the plain elements of page_selector's tree
-_text_content = etree.XPath("string()", smart_strings=False)
+_STRING_VALUE = etree.XPath("string()", smart_strings=False)
+_EMPHASIS_TEXTS = etree.XPath(".//strong//text() | .//b//text() | .//em//text()")
+_CAPTION_EMPHASIS_TEXTS = etree.XPath(".//em//text() | .//i//text()")
+
+
+def _text_content(el: _Element) -> str:
+    # An element without child nodes holds its text alone: no XPath evaluation for it.
+    if len(el):
+        return cast("str", _STRING_VALUE(el))
+    return el.text or ""
+
+
 _LINK_HREFS = etree.XPath(".//a/@href", smart_strings=False)
 _P_COUNT = etree.XPath("count(.//p)")
 _CHILD_P_COUNT = etree.XPath("count(./p | ./*/p)")
@@ -184,6 +195,8 @@ class _Doc:
         self.canonical_href: str | None = None
         self.alternates: list[tuple[str, str]] = []
         self.json_ld: list[str] = []
+        # the related-heading texts of the page's related scope, and the config they are for
+        self.heading_texts: tuple[ParserConfig, list[Any]] | None = None
         # The head data (meta tags, canonical and alternate links, JSON-LD) in one walk over
         # the three tags: each field reads it instead of querying the page again.
         for el in self.root.iter("meta", "link", "script"):
@@ -359,7 +372,8 @@ def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = 
         return _Body()
     root = copy.deepcopy(container)
     body = _Body(layer=layer)
-    _split_related(root, url, body, config)
+    if _may_hold_related_heading(sel, container, config):
+        _split_related(root, url, body, config)
     _collect_media(root, url, body)
     blocks = _blocks(root)
     kept: list[_Element] = []
@@ -393,7 +407,7 @@ def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = 
         body.summary = texts.pop(0)
         _drop(kept.pop(0))
     body.paragraphs = texts
-    for heading in root.xpath(".//h1"):
+    for heading in list(root.iterdescendants("h1")):
         _drop(heading)
     body.html = lxml_html.tostring(root, encoding="unicode") if texts else None
     return body
@@ -493,7 +507,7 @@ def _is_byline(block: _Element, text: str, config: ParserConfig = GENERIC) -> bo
     style = (block.get("style") or "").replace(" ", "").lower()
     if "text-align:right" in style or (block.get("align") or "").lower() == "right":
         return True
-    emphasis = clean(" ".join(block.xpath(".//strong//text() | .//b//text() | .//em//text()")))
+    emphasis = clean(" ".join(_EMPHASIS_TEXTS(block)))
     if emphasis and emphasis == text:
         return True
     stripped = _strip_byline_label(text, config)
@@ -555,7 +569,7 @@ def _split_related(root: _Element, url: str, body: _Body, config: ParserConfig =
             following.append(sibling)
             sibling = sibling.getnext()
         for node in following:
-            for href in node.xpath(".//a/@href"):
+            for href in _LINK_HREFS(node):
                 link = absolute(url, href)
                 if link and link not in body.related_urls:
                     body.related_urls.append(link)
@@ -573,13 +587,57 @@ _TEXT_NODES = etree.XPath(
 def _related_headings(root: _Element, config: ParserConfig = GENERIC) -> list[_Element]:
     """Elements whose text is a "Bài viết liên quan" heading, found through the (short) text
     nodes rather than the text of every element."""
+    return _heading_parents(_related_heading_texts(root, config))
+
+
+def _related_heading_texts(root: _Element, config: ParserConfig = GENERIC) -> list[Any]:
+    # lxml's smart strings: each knows its element (getparent) and whether it is a tail
+    return [text for text in _TEXT_NODES(root) if _is_related_heading(text, config)]
+
+
+def _heading_parents(texts: list[Any]) -> list[_Element]:
     found = []
-    for text in _TEXT_NODES(root):
-        if _is_related_heading(text, config):
-            parent = text.getparent()
-            if parent is not None and parent not in found:
-                found.append(parent)
+    for text in texts:
+        parent = text.getparent()
+        if parent is not None and parent not in found:
+            found.append(parent)
     return found
+
+
+def _related_scope(sel: _Doc) -> _Element | None:
+    """Where the related-articles heading is looked for outside the body."""
+    scope = sel.css("#content") or sel.css("body")
+    return scope[0] if scope else None
+
+
+def _scope_heading_texts(sel: _Doc, config: ParserConfig) -> list[Any]:
+    """The related-heading texts of the related scope, found once per page and config: the
+    body's check and the links' fallback read the same scan."""
+    if sel.heading_texts is not None and sel.heading_texts[0] is config:
+        return sel.heading_texts[1]
+    scope = _related_scope(sel)
+    found = [] if scope is None else _related_heading_texts(scope, config)
+    sel.heading_texts = (config, found)
+    return found
+
+
+def _may_hold_related_heading(sel: _Doc, container: _Element, config: ParserConfig) -> bool:
+    """False when the body container is known to hold no related-articles heading: it lies
+    in the related scope, whose scan found none of its heading texts inside it (the body is
+    a copy of the container, unchanged until the heading is looked for)."""
+    scope = _related_scope(sel)
+    if scope is None or (scope is not container and scope not in container.iterancestors()):
+        return True
+    for text in _scope_heading_texts(sel, config):
+        parent = text.getparent()
+        if parent is None:
+            return True
+        # a tail lies inside the container when its element is a descendant of it
+        if not text.is_tail and parent is container:
+            return True
+        if any(ancestor is container for ancestor in parent.iterancestors()):
+            return True
+    return False
 
 
 def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) -> list[str]:
@@ -598,10 +656,7 @@ def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) ->
         links = [link for h in hrefs if (link := absolute(url, h))]
         if links:
             return list(dict.fromkeys(links))
-    scope = sel.css("#content") or sel.css("body")
-    if not scope:
-        return []
-    for found in _related_headings(scope[0], config):
+    for found in _heading_parents(_scope_heading_texts(sel, config)):
         heading, text = found, clean(_text_content(found))
         # Climb to the block that holds only the heading (the fragment wrapper), then take
         # the links of what follows it; a level up when nothing follows at this one.
@@ -644,7 +699,7 @@ def _caption(img: _Element) -> str | None:
         if after is not None and isinstance(after.tag, str):
             text = clean(_text_content(after))
             cls = (after.get("class") or "").lower()
-            emphasised = clean(" ".join(after.xpath(".//em//text() | .//i//text()")))
+            emphasised = clean(" ".join(_CAPTION_EMPHASIS_TEXTS(after)))
             if text and ("caption" in cls or (emphasised and emphasised == text)):
                 return text
     for attr in ("alt", "title"):

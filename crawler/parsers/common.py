@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections import Counter
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urljoin, urlsplit
@@ -25,11 +24,12 @@ if TYPE_CHECKING:
 
 # XML whitespace: what XPath's normalize-space() splits a class attribute on.
 _CLASS_TOKEN = re.compile(r"[^ \t\r\n]+")
-# read in C, without an element proxy per element
-_ID_VALUES = etree.XPath("//@id", smart_strings=False)
-# a CSS query that is one plain id (no escapes), and libxml2's lookup of an id
+# a CSS query that is one plain id (no escapes)
 _ID_QUERY = re.compile(r"#([A-Za-z_][A-Za-z0-9_-]*)")
-_ID_LOOKUP = etree.XPath("id($id)")
+# Attributes whose holders the page's one walk records beside classes and ids: those the
+# parsers' generic selectors test (Liferay's fragment editables, time[datetime]). A query on
+# any other attribute runs as an XPath scan.
+INDEXED_ATTRIBUTES = frozenset(("data-lfr-editable-type", "data-lfr-editable-id", "datetime"))
 
 
 class PageSelector(Selector):
@@ -78,6 +78,8 @@ class PageSelector(Selector):
                 if found is None:
                     found = self._by_classes(query)
                 if found is None:
+                    found = self._by_attribute(query)
+                if found is None:
                     found = _compiled_css(query)(self.root)
             else:
                 found = []
@@ -85,16 +87,12 @@ class PageSelector(Selector):
         return found
 
     def _by_id(self, query: str) -> list[_Element] | None:
-        """A ``#id`` query through libxml2's id table instead of a scan of the page, when the
-        answer is sure to be the scan's: the id is on one element only and the table gives that
-        element (libxml2 also files an HTML <a name>; a repeated id keeps only one)."""
+        """A ``#id`` query from the page's holders of each id, gathered in one walk, instead of
+        a scan of the page: the same elements in document order."""
         match = _ID_QUERY.fullmatch(query)
-        if match is None or match[1] in self._repeated_ids:
+        if match is None:
             return None
-        found = _ID_LOOKUP(self.root, id=match[1])
-        if len(found) == 1 and found[0].get("id") == match[1]:
-            return found
-        return None
+        return list(self._page_index.ids.get(match[1], ()))
 
     def _by_classes(self, query: str) -> list[_Element] | None:
         """A query of classes and tags joined by descendant combinators (``h1.heading``,
@@ -125,33 +123,29 @@ class PageSelector(Selector):
                 break
         return found or []
 
+    def _by_attribute(self, query: str) -> list[_Element] | None:
+        """A query of one element with one attribute test on an indexed attribute
+        (``[data-lfr-editable-id*=date]``, ``time[datetime]``) answered from the holders of
+        that attribute, gathered in the one walk: the same elements in document order. None
+        for any other query."""
+        plan = _attribute_plan(query)
+        if plan is None:
+            return None
+        tag, name, operator, value = plan
+        holders = self._page_index.attributes.get(name, ())
+        return [
+            el
+            for el in holders
+            if (tag is None or el.tag == tag) and _attribute_matches(el.get(name), operator, value)
+        ]
+
     @cached_property
+    def _page_index(self) -> _PageIndex:
+        return _PageIndex(self.root)
+
+    @property
     def _class_index(self) -> dict[str, list[_Element]]:
-        index: dict[str, list[_Element]] = {}
-        for el in self.root.iter(etree.Element):
-            value = el.get("class")
-            if value:
-                # printable ASCII holds no whitespace but the space: str.split() splits
-                # there as XPath does; elsewhere it would also split at NBSP, FF, VT...
-                plain = value.isascii() and value.isprintable()
-                for token in value.split() if plain else _CLASS_TOKEN.findall(value):
-                    holders = index.get(token)
-                    if holders is None:
-                        index[token] = [el]
-                    elif holders[-1] is not el:
-                        holders.append(el)
-        return index
-
-    @cached_property
-    def _ids(self) -> list[str]:
-        return cast("list[str]", _ID_VALUES(self.root))
-
-    @cached_property
-    def _repeated_ids(self) -> frozenset[str]:
-        ids = self._ids
-        if len(self._classes_and_ids[1]) == len(ids):
-            return frozenset()
-        return frozenset(i for i, n in Counter(ids).items() if n > 1)
+        return self._page_index.classes
 
     @cached_property
     def _css_results(self) -> dict[str, list[Self]]:
@@ -163,15 +157,66 @@ class PageSelector(Selector):
 
     @cached_property
     def _classes_and_ids(self) -> tuple[frozenset[str], frozenset[str]]:
-        # the page's classes are those its class index holds: one walk for both
-        return frozenset(self._class_index), frozenset(self._ids)
+        # the page's classes and ids are those its index holds: one walk for both
+        index = self._page_index
+        return frozenset(index.classes), frozenset(index.ids)
 
 
-@lru_cache(maxsize=4)
+class _PageIndex:
+    """A page's elements by class, by id and by indexed attribute, in document order, read in
+    one walk over the elements and their attributes."""
+
+    __slots__ = ("attributes", "classes", "ids")
+
+    def __init__(self, root: _Element) -> None:
+        classes: dict[str, list[_Element]] = {}
+        ids: dict[str, list[_Element]] = {}
+        attributes: dict[str, list[_Element]] = {}
+        for el in root.iter(etree.Element):
+            for name, value in el.items():
+                if name == "class":
+                    if not value:
+                        continue
+                    # printable ASCII holds no whitespace but the space: str.split() splits
+                    # there as XPath does; elsewhere it would also split at NBSP, FF, VT...
+                    plain = value.isascii() and value.isprintable()
+                    for token in value.split() if plain else _CLASS_TOKEN.findall(value):
+                        holders = classes.get(token)
+                        if holders is None:
+                            classes[token] = [el]
+                        elif holders[-1] is not el:
+                            holders.append(el)
+                elif name == "id":
+                    holders = ids.get(value)
+                    if holders is None:
+                        ids[value] = [el]
+                    else:
+                        holders.append(el)
+                elif name in INDEXED_ATTRIBUTES:
+                    holders = attributes.get(name)
+                    if holders is None:
+                        attributes[name] = [el]
+                    else:
+                        holders.append(el)
+        self.classes, self.ids, self.attributes = classes, ids, attributes
+
+
+# The last pages parsed, newest first, with their selectors.
+_RECENT_PAGES: list[tuple[str, PageSelector]] = []
+_RECENT_PAGES_SIZE = 4
+
+
 def page_selector(html: str) -> PageSelector:
     """One parse per page for every parser that reads it (listing, navigation, alternates):
-    Scrapy hands each of them the same ``response.text`` string."""
-    return PageSelector(root=parse_html(html), type="html")
+    Scrapy hands each of them the same ``response.text`` string, found again by identity
+    (hashing a page costs microseconds per page; an equal copy is parsed anew, the same)."""
+    for text, selector in _RECENT_PAGES:
+        if text is html:
+            return selector
+    selector = PageSelector(root=parse_html(html), type="html")
+    _RECENT_PAGES.insert(0, (html, selector))
+    del _RECENT_PAGES[_RECENT_PAGES_SIZE:]
+    return selector
 
 
 _PARSERS = threading.local()
@@ -246,6 +291,53 @@ def _class_step(node: object) -> tuple[str | None, frozenset[str]] | None:
         return None
     # the HTML translator's names are lower case, as the HTML parser's are
     return (node.element.lower() if node.element else None), frozenset(classes)
+
+
+# operators whose test reads the attribute's value as a whole (no whitespace splitting)
+_ATTRIBUTE_OPERATORS = frozenset(("exists", "=", "*=", "^=", "$="))
+
+
+@lru_cache(maxsize=1024)
+def _attribute_plan(query: str) -> tuple[str | None, str, str, str | None] | None:
+    """``query`` as (element name or None, attribute, operator, value) when it is one element
+    with one test on an indexed attribute, else None."""
+    try:
+        parts = cssselect.parse(query)
+    except cssselect.SelectorError:
+        return None
+    if len(parts) != 1 or parts[0].pseudo_element is not None:
+        return None
+    node = parts[0].parsed_tree
+    if not isinstance(node, cssselect.parser.Attrib) or node.namespace is not None:
+        return None
+    # the HTML translator's names are lower case, as the HTML parser's are
+    name = node.attrib.lower()
+    if name not in INDEXED_ATTRIBUTES or node.operator not in _ATTRIBUTE_OPERATORS:
+        return None
+    element = node.selector
+    if not isinstance(element, cssselect.parser.Element) or element.namespace is not None:
+        return None
+    value = None if node.value is None else str(node.value.value)
+    return (element.element.lower() if element.element else None), name, node.operator, value
+
+
+def _attribute_matches(actual: str | None, operator: str, value: str | None) -> bool:
+    # the HTML translator's tests: an empty value matches nothing but with "="
+    if actual is None:
+        return False
+    if operator == "exists":
+        return True
+    if value is None:
+        return False
+    if operator == "=":
+        return actual == value
+    if not value:
+        return False
+    if operator == "*=":
+        return value in actual
+    if operator == "^=":
+        return actual.startswith(value)
+    return actual.endswith(value)
 
 
 def _candidates(index: Mapping[str, list[_Element]], classes: frozenset[str]) -> list[_Element]:
