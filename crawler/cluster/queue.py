@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy_redis import picklecompat
 from scrapy_redis.queue import PriorityQueue
 
+from crawler.cluster import REDELIVERED_META
+
 if TYPE_CHECKING:
     import redis
     from scrapy import Request, Spider
@@ -49,7 +51,8 @@ end
 return renewed
 """
 
-# KEYS: queue, leases, leased; ARGV: token, score, only_expired (1/0)
+# KEYS: queue, leases, leased; ARGV: token, score, only_expired (1/0), the request marked
+# redelivered (pushed instead of the leased one, which it copies)
 _REQUEUE = """
 local deadline = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not deadline then return 0 end
@@ -61,7 +64,7 @@ end
 local data = redis.call('HGET', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-if data then redis.call('ZADD', KEYS[1], ARGV[2], data) end
+if data then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4]) end
 return 1
 """
 
@@ -133,17 +136,22 @@ class LeaseQueue(PriorityQueue):
 
     def _put_back(self, token: str, *, only_expired: bool) -> bool:
         data = self.server.hget(self.keys.leased, token)
-        score = -self._priority(data) if data else 0
+        if data is None:
+            return False
+        decoded: dict[str, Any] = self.serializer.loads(data)
+        # Its callback may have run, its output not reached the queue: the spider decides again.
+        decoded.setdefault("meta", {})[REDELIVERED_META] = True
         keys = self.keys
         moved = self._requeue(
             keys=[keys.queue, keys.leases, keys.leased],
-            args=[token, score, "1" if only_expired else "0"],
+            args=[
+                token,
+                -int(decoded.get("priority", 0)),
+                "1" if only_expired else "0",
+                self.serializer.dumps(decoded),
+            ],
         )
         return bool(moved)
-
-    def _priority(self, data: bytes) -> int:
-        decoded: dict[str, Any] = self.serializer.loads(data)
-        return int(decoded.get("priority", 0))
 
     def leased_count(self) -> int:
         return int(self.server.zcard(self.keys.leases))

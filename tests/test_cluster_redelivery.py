@@ -1,0 +1,126 @@
+"""A worker killed between deciding and enqueueing loses nothing: a callback run again for a
+lease put back in the queue (crawler/cluster/queue.py marks it) requests what the first run
+decided, and the cluster's duplicate filter drops what did reach the queue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from scrapy import Request, Spider
+
+from crawler.cluster import REDELIVERED_META
+from crawler.cluster.connection import redis_client
+from crawler.cluster.crawl import ClusterCrawl
+from crawler.cluster.frontier_state import RedisFrontierState
+from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.crawl_state import CrawlState
+from crawler.fingerprint import source_fingerprint
+from crawler.frontier import ALIAS, FETCH, IGNORE, Frontier
+from tests.test_frontier_cluster import HOST, PREFIX, worker
+from tests.test_sitemap_decisions import HOST as SITEMAP_HOST
+from tests.test_sitemap_decisions import _pair, _sitemap
+from tests.unit_spider import sitemap_stage_spider
+
+if TYPE_CHECKING:
+    import redis
+    from scrapy.http import Response
+
+    from crawler.spiders.hepza import HepzaSpider
+
+pytestmark = pytest.mark.redis
+
+ARTICLES = [f"{SITEMAP_HOST}/w/tin-{i}" for i in range(5)]
+
+
+@pytest.fixture
+def client(redis_url: str) -> redis.Redis:
+    return redis_client(redis_url, retry_seconds=1)
+
+
+def cluster_spider(client: redis.Redis) -> HepzaSpider:
+    """One worker's spider of the site, its frontier in Redis."""
+    spider = sitemap_stage_spider(SITEMAP_HOST, CrawlState())
+    spider.frontier = Frontier(spider.origin, spider.tz, state=RedisFrontierState(client, PREFIX))
+    spider.frontier.use_index(CrawlState())
+    spider.frontier.sitemap_requested()
+    return spider
+
+
+def sitemap_response(*, redelivered: bool) -> Response:
+    response = _sitemap(
+        *(_pair(url.rsplit("/", 1)[1], "2024-06-01T00:00:00+0000") for url in ARTICLES)
+    )
+    meta = {REDELIVERED_META: True} if redelivered else {}
+    return response.replace(request=Request(response.url, meta=meta))
+
+
+def article_requests(spider: HepzaSpider, outputs: list[Any]) -> list[str]:
+    return sorted(
+        out.url
+        for out in outputs
+        if isinstance(out, Request) and out.callback == spider.parse_article
+    )
+
+
+def test_a_sitemap_read_again_after_its_output_was_lost_requests_every_article(
+    client: redis.Redis,
+) -> None:
+    killed = cluster_spider(client)
+    # The killed worker's callback decided every article; its requests never reached the queue.
+    assert (
+        article_requests(killed, list(killed.parse_sitemap(sitemap_response(redelivered=False))))
+        == ARTICLES
+    )
+    other = cluster_spider(client)
+    # The cause: the same callback run again, unmarked, meets every URL as met before.
+    assert (
+        article_requests(other, list(other.parse_sitemap(sitemap_response(redelivered=False))))
+        == []
+    )
+    again = list(other.parse_sitemap(sitemap_response(redelivered=True)))
+    assert article_requests(other, again) == ARTICLES
+
+
+def test_an_article_met_again_is_fetched_again_only_while_its_page_is_not_parsed(
+    client: redis.Redis,
+) -> None:
+    one, two = worker(client), worker(client)
+    key = f"{HOST}/w/tin-a"
+    assert one.article(key).action == FETCH
+    assert two.article(key).action == IGNORE
+    assert two.article(key, again=True).action == FETCH
+    two.parsed(key)
+    assert two.article(key, again=True).action == IGNORE
+    # another URL of the parsed article: its alias recorded again (storage keeps one)
+    one.article(f"{HOST}/en/w/tin-a")
+    assert two.article(f"{HOST}/en/w/tin-a", again=True).action == ALIAS
+
+
+def test_a_page_met_again_is_requested_again(client: redis.Redis) -> None:
+    one, two = worker(client), worker(client)
+    assert one.page(f"{HOST}/tin-tuc").action == FETCH
+    assert two.page(f"{HOST}/tin-tuc").action == IGNORE
+    assert two.is_new_page(f"{HOST}/tin-tuc", again=True)
+    assert two.page(f"{HOST}/tin-tuc", again=True).action == FETCH
+
+
+class QueueSpider(Spider):
+    name = "redelivery-test"
+
+
+def test_a_reaped_lease_comes_back_marked_redelivered_and_a_fresh_request_does_not(
+    client: redis.Redis,
+) -> None:
+    crawl = ClusterCrawl.create(
+        client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
+    )
+    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 0)
+    queue.push(Request("http://a.test/page", priority=5))
+    first = queue.pop()
+    assert first is not None and REDELIVERED_META not in first.meta
+    assert queue.reap() == 1
+    again = queue.pop()
+    assert again is not None and again.meta[REDELIVERED_META] is True
+    assert (again.url, again.priority) == ("http://a.test/page", 5)
+    assert again.meta[LEASE_META] != first.meta[LEASE_META]
