@@ -68,6 +68,15 @@ if data then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4]) end
 return 1
 """
 
+# KEYS: dupefilter, queue; ARGV: the request's fingerprint ("" when it bypasses the filter),
+# score, the encoded request. One step: a fingerprint in the filter is always of a request
+# queued, leased or done, never of one lost between the two calls (a killed worker).
+_PUSH_UNSEEN = """
+if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
 # KEYS: leases; the tokens whose deadline passed (server time)
 _EXPIRED = """
 local t = redis.call('TIME')
@@ -87,14 +96,18 @@ class LeaseQueue(PriorityQueue):
         self._renew = server.register_script(_RENEW)
         self._requeue = server.register_script(_REQUEUE)
         self._expired = server.register_script(_EXPIRED)
+        self._push_unseen = server.register_script(_PUSH_UNSEEN)
 
     def push(self, request: Request) -> None:
-        if LEASE_META in request.meta:
-            # A copy of a leased request (a retry, a redirect): a new request of its own.
-            request = request.replace(
-                meta={k: v for k, v in request.meta.items() if k != LEASE_META}
-            )
-        super().push(request)
+        super().push(_unleased(request))
+
+    def push_unseen(self, request: Request, fingerprint: str | None) -> bool:
+        """Adds ``fingerprint`` to the site's duplicate filter and pushes the request, in one
+        step; False (nothing pushed) when the filter had it. ``None``: the request bypasses the
+        filter (``dont_filter``)."""
+        request = _unleased(request)
+        args = [fingerprint or "", -request.priority, self._encode_request(request)]
+        return bool(self._push_unseen(keys=[self.keys.dupefilter, self.keys.queue], args=args))
 
     def pop(self, timeout: int = 0) -> Request | None:
         token = uuid.uuid4().hex
@@ -155,3 +168,10 @@ class LeaseQueue(PriorityQueue):
 
     def leased_count(self) -> int:
         return int(self.server.zcard(self.keys.leases))
+
+
+def _unleased(request: Request) -> Request:
+    if LEASE_META not in request.meta:
+        return request
+    # A copy of a leased request (a retry, a redirect): a new request of its own.
+    return request.replace(meta={k: v for k, v in request.meta.items() if k != LEASE_META})

@@ -181,7 +181,7 @@ class LiferaySpider(Spider):
         # Cluster mode: the site's seeds are enqueued once for the whole crawl, by the first
         # worker to open the site; the others take their requests from the shared queue.
         cluster = _cluster_scheduler(self.crawler)
-        if cluster is not None and not cluster.claim_seeds():
+        if cluster is not None and not await cluster.wait_for_seeds():
             return
         # Sitemaps first, navigation after: an article's sitemap lastmod must be known before
         # the article is fetched, or an incremental run cannot tell an edit from a re-visit.

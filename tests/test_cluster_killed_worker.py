@@ -4,10 +4,12 @@ decided, and the cluster's duplicate filter drops what did reach the queue."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import Request, Spider
+from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.cluster import REDELIVERED_META
 from crawler.cluster.connection import redis_client
@@ -124,3 +126,41 @@ def test_a_reaped_lease_comes_back_marked_redelivered_and_a_fresh_request_does_n
     assert again is not None and again.meta[REDELIVERED_META] is True
     assert (again.url, again.priority) == ("http://a.test/page", 5)
     assert again.meta[LEASE_META] != first.meta[LEASE_META]
+
+
+def test_the_duplicate_filter_add_and_the_queue_push_are_one_step(client: redis.Redis) -> None:
+    crawl = ClusterCrawl.create(
+        client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
+    )
+    keys = crawl.site_keys("alpha")
+    queue = LeaseQueue(client, QueueSpider(), keys, 60)
+    fingerprint = RFPDupeFilter(client, keys.dupefilter).request_fingerprint(
+        Request("http://a.test/page")
+    )
+    assert queue.push_unseen(Request("http://a.test/page"), fingerprint)
+    assert client.sismember(keys.dupefilter, fingerprint) and len(queue) == 1
+    assert not queue.push_unseen(Request("http://a.test/page"), fingerprint)
+    assert len(queue) == 1
+    # dont_filter: no fingerprint, pushed even when its page is in the filter
+    assert queue.push_unseen(Request("http://a.test/page", dont_filter=True), None)
+    assert len(queue) == 2 and client.scard(keys.dupefilter) == 1
+
+
+def test_seeds_claimed_by_a_worker_killed_before_enqueueing_them_are_claimed_again(
+    client: redis.Redis,
+) -> None:
+    crawl = ClusterCrawl.create(
+        client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
+    )
+    assert crawl.claim_seeds("alpha", "killed", claim_seconds=0.2)
+    assert not crawl.claim_seeds("alpha", "other", claim_seconds=0.2)
+    assert crawl.site_has_work("alpha") and not crawl.seeds_are_enqueued("alpha")
+    # the claimer never enqueues them: its claim expires, another worker claims the seeds
+    deadline = time.monotonic() + 10
+    while not crawl.claim_seeds("alpha", "other", claim_seconds=60):
+        assert time.monotonic() < deadline, "the killed worker's claim never expired"
+        time.sleep(0.05)
+    crawl.seeds_enqueued("alpha")
+    assert crawl.seeds_are_enqueued("alpha")
+    assert client.ttl(crawl.site_keys("alpha").seeded) == -1  # enqueued: kept for the crawl
+    assert not crawl.claim_seeds("alpha", "third", claim_seconds=0.2)
