@@ -4,11 +4,14 @@ decided, and the cluster's duplicate filter drops what did reach the queue."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import Request, Spider
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.cluster import REDELIVERED_META
@@ -19,6 +22,7 @@ from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.crawl_state import CrawlState
 from crawler.fingerprint import source_fingerprint
 from crawler.frontier import ALIAS, FETCH, IGNORE, Frontier
+from crawler.middlewares.host_limit import ClusterHostLimitMiddleware
 from tests.test_frontier_cluster import HOST, PREFIX, worker
 from tests.test_sitemap_decisions import HOST as SITEMAP_HOST
 from tests.test_sitemap_decisions import _pair, _sitemap
@@ -26,7 +30,6 @@ from tests.unit_spider import sitemap_stage_spider
 
 if TYPE_CHECKING:
     import redis
-    from scrapy.http import Response
 
     from crawler.spiders.hepza import HepzaSpider
 
@@ -164,3 +167,40 @@ def test_seeds_claimed_by_a_worker_killed_before_enqueueing_them_are_claimed_aga
     assert crawl.seeds_are_enqueued("alpha")
     assert client.ttl(crawl.site_keys("alpha").seeded) == -1  # enqueued: kept for the crawl
     assert not crawl.claim_seeds("alpha", "third", claim_seconds=0.2)
+
+
+def test_a_held_host_slot_renewed_by_its_worker_outlives_its_lease_and_a_killed_one_s_frees(
+    redis_url: str,
+) -> None:
+    live = host_limit_middleware(redis_url)
+    killed = host_limit_middleware(redis_url)
+    host = "portal.example.gov.vn"
+    running, orphan = Request(f"http://{host}/w/a"), Request(f"http://{host}/w/b")
+    asyncio.run(live.process_request(running))
+    asyncio.run(killed.process_request(orphan))
+    assert live.limiter.in_flight(host) == 2
+    # the killed worker renews nothing; the live one renews its slot while its request runs
+    deadline = time.monotonic() + 2 * live.slot_seconds + 10
+    while live.limiter.in_flight(host) == 2:
+        assert time.monotonic() < deadline, "the killed worker's slot never came back"
+        live.renew_held()
+        time.sleep(0.1)
+    live.renew_held()
+    assert live.limiter.in_flight(host) == 1
+    live.process_response(running, Response(running.url, request=running))
+    assert live.limiter.in_flight(host) == 0
+    assert live.crawler.stats is not None
+    assert live.crawler.stats.get_value("cluster/host_lease_expired") is None
+
+
+def host_limit_middleware(redis_url: str) -> ClusterHostLimitMiddleware:
+    crawler = get_crawler(
+        settings_dict={
+            "CLUSTER_REDIS_URL": redis_url,
+            "CLUSTER_HOST_DELAY": "0",
+            "CLUSTER_HOST_CONCURRENCY": "2",
+            "CLUSTER_HOST_SLOT_SECONDS": "1",
+        }
+    )
+    crawler.stats.open_spider()  # type: ignore[union-attr]
+    return ClusterHostLimitMiddleware.from_crawler(crawler)
