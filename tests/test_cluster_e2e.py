@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -234,11 +235,18 @@ def test_three_workers_one_sigkilled_mid_crawl_store_every_article_once_politely
         site_keys = [f"e2e:crawl:{crawl_id}:site:{site}" for site in portals]
         workers = {n: start_worker(cluster, n) for n in (1, 2, 3)}
         victim = workers.pop(1)
-        # SIGKILLed mid-crawl: articles stored, requests leased, work still queued
+        # lease tokens start with their worker's id, {hostname}-{pid}
+        owner = f"{socket.gethostname()}-{victim.pid}/".encode()
+
+        def victim_leases() -> set[bytes]:
+            tokens = (client.zrange(f"{key}:leases", 0, -1) for key in site_keys)
+            return {token for chunk in tokens for token in chunk if token.startswith(owner)}
+
+        # SIGKILLed mid-crawl: articles stored, requests leased to it, work still queued
         deadline = time.monotonic() + WORKER_TIMEOUT
         while (
             sum(map(len, stored_slugs(cluster).values())) < 5
-            or not any(client.zcard(f"{key}:leases") for key in site_keys)
+            or not victim_leases()
             or not any(client.zcard(f"{key}:queue") for key in site_keys)
         ):
             assert victim.poll() is None and time.monotonic() < deadline, "worker 1 ended first"
@@ -246,11 +254,13 @@ def test_three_workers_one_sigkilled_mid_crawl_store_every_article_once_politely
         victim.kill()
         victim.wait(timeout=30)
         assert victim.returncode == -signal.SIGKILL
+        assert victim_leases()
         logs = [assert_worker_succeeded(cluster, worker, n) for n, worker in workers.items()]
         assert any(
             "expired leases (a worker stopped answering) put back in the queue" in log
             for log in logs
         )
+        assert victim_leases() == set()
         assert_crawl_complete(cluster, crawl_id)
         allowed = allowed_in_window(RATE_WINDOW, HOST_DELAY, ARRIVAL_JITTER)
         for site, server in cluster.servers.items():

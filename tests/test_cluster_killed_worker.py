@@ -120,10 +120,11 @@ def test_a_reaped_lease_comes_back_marked_redelivered_and_a_fresh_request_does_n
     crawl = ClusterCrawl.create(
         client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
     )
-    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 0)
+    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 0, owner="host-1")
     queue.push(Request("http://a.test/page", priority=5))
     first = queue.pop()
     assert first is not None and REDELIVERED_META not in first.meta
+    assert first.meta[LEASE_META].startswith("host-1/")  # who holds it
     assert queue.reap() == 1
     again = queue.pop()
     assert again is not None and again.meta[REDELIVERED_META] is True

@@ -87,11 +87,18 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(AR
 
 class LeaseQueue(PriorityQueue):
     def __init__(
-        self, server: redis.Redis, spider: Spider, keys: SiteKeys, lease_seconds: float
+        self,
+        server: redis.Redis,
+        spider: Spider,
+        keys: SiteKeys,
+        lease_seconds: float,
+        owner: str = "",
     ) -> None:
         super().__init__(server, spider, keys.queue, serializer=picklecompat)
         self.keys = keys
         self.lease_seconds = lease_seconds
+        # A lease token starts with its worker's id (``{owner}/{random}``): who holds what.
+        self.owner = owner
         self._pop = server.register_script(_POP)
         self._renew = server.register_script(_RENEW)
         self._requeue = server.register_script(_REQUEUE)
@@ -110,7 +117,7 @@ class LeaseQueue(PriorityQueue):
         return bool(self._push_unseen(keys=[self.keys.dupefilter, self.keys.queue], args=args))
 
     def pop(self, timeout: int = 0) -> Request | None:
-        token = uuid.uuid4().hex
+        token = f"{self.owner}/{uuid.uuid4().hex}" if self.owner else uuid.uuid4().hex
         keys = self.keys
         data = self._pop(
             keys=[keys.queue, keys.leases, keys.leased], args=[token, self.lease_seconds]

@@ -13,6 +13,12 @@ scraper: the engine schedules the new request, and its lease is acknowledged onc
 request is in the queue. The storage pipeline batches its writes; ``scrapy cluster work``
 sets ``STORAGE_BATCH_SIZE = 1`` so that an item is committed before its lease is acked.
 
+A request enters the site's duplicate filter and its queue in one step
+(:meth:`LeaseQueue.push_unseen`): a fingerprint in the filter is always of a request queued,
+leased or done. A lease put back in the queue (its worker was killed, or stopped early) comes
+back marked ``REDELIVERED_META``: its callback may have run, its output not reached the queue,
+so the spider's frontier decides its URLs again (crawler/frontier.py ``Frontier.article``).
+
 The spider stays open while its site has work anywhere in the cluster (its seeds not yet
 enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.
 Once both are empty the spider closes and the site is marked done. Leases are renewed every
@@ -94,7 +100,7 @@ class ClusterScheduler(Scheduler):
         self.spider = spider
         self.site = site_of(spider)
         keys = self.crawl.site_keys(self.site)
-        self.queue = LeaseQueue(self.server, spider, keys, self.lease_seconds)
+        self.queue = LeaseQueue(self.server, spider, keys, self.lease_seconds, self.worker_id)
         self.df = RFPDupeFilter(self.server, keys.dupefilter)
         self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         engine = self.crawler.engine
