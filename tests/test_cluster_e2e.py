@@ -235,8 +235,10 @@ def test_three_workers_one_sigkilled_mid_crawl_store_every_article_once_politely
         crawl_id = start_crawl(cluster)
         client = redis.Redis.from_url(cluster.redis_url)
         site_keys = [f"e2e:crawl:{crawl_id}:site:{site}" for site in portals]
-        workers = {n: start_worker(cluster, n) for n in (1, 2, 3)}
-        victim = workers.pop(1)
+        # The victim first, so that it has work (an idle worker looks at the queue only on
+        # Scrapy's 5 s heartbeat, and two busy workers may leave it none); the others once it
+        # holds leases.
+        victim = start_worker(cluster, 1)
         # lease tokens start with their worker's id, {hostname}-{pid}
         owner = f"{socket.gethostname()}-{victim.pid}/".encode()
 
@@ -244,8 +246,12 @@ def test_three_workers_one_sigkilled_mid_crawl_store_every_article_once_politely
             tokens = (client.zrange(f"{key}:leases", 0, -1) for key in site_keys)
             return {token for chunk in tokens for token in chunk if token.startswith(owner)}
 
-        # SIGKILLed mid-crawl: articles stored, requests leased to it
         deadline = time.monotonic() + WORKER_TIMEOUT
+        while not victim_leases():
+            assert victim.poll() is None and time.monotonic() < deadline, "worker 1 ended first"
+            time.sleep(0.05)
+        workers = {n: start_worker(cluster, n) for n in (2, 3)}
+        # SIGKILLed mid-crawl: articles stored, requests leased to it
         while sum(map(len, stored_slugs(cluster).values())) < 5 or not victim_leases():
             assert victim.poll() is None and time.monotonic() < deadline, "worker 1 ended first"
             time.sleep(0.05)
