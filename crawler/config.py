@@ -219,3 +219,5 @@ NUMERIC_SETTINGS.update(
         "CLUSTER_REDIS_RETRY_SECONDS": (float, 0, None),
     }
 )
+# A host slot's lease (crawler/middlewares/host_limit.py), renewed while its request runs.
+NUMERIC_SETTINGS.update({"CLUSTER_HOST_SLOT_SECONDS": (float, 1, None)})

@@ -92,12 +92,21 @@ class FrontierState(Protocol):
         ...
 
     def meet_article(
-        self, digest: bytes, key: str, url: str, wanted: Callable[[], bool]
+        self,
+        digest: bytes,
+        key: str,
+        url: str,
+        wanted: Callable[[], bool],
+        *,
+        again: bool = False,
     ) -> tuple[str, str]:
         """An article URL met (``digest``: of ``url``), in one step: IGNORE (met before, or the
         URL the article is requested under), ALIAS (its page is parsed), HELD (kept for its
         record), or, for an article not scheduled, FETCH (scheduled under ``url``) when
-        ``wanted()`` says so, SKIP_KNOWN otherwise. Returns the action and the URL as stored."""
+        ``wanted()`` says so, SKIP_KNOWN otherwise. Returns the action and the URL as stored.
+        ``again``: met by a callback run again (see :meth:`Frontier.article`): a URL met before
+        is decided again instead of IGNOREd, FETCH when it is the URL its unparsed article is
+        requested under."""
         ...
 
     def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
@@ -170,15 +179,24 @@ class MemoryFrontierState:
         return True
 
     def meet_article(
-        self, digest: bytes, key: str, url: str, wanted: Callable[[], bool]
+        self,
+        digest: bytes,
+        key: str,
+        url: str,
+        wanted: Callable[[], bool],
+        *,
+        again: bool = False,
     ) -> tuple[str, str]:
-        if digest in self._seen:
+        met = digest in self._seen
+        if met and not again:
             return IGNORE, url
         self._seen.add(digest)
         entry = self._articles.get(key)
         if entry is not None and entry.url is not None:
             if url == entry.url:
-                return IGNORE, url
+                return (FETCH, entry.url) if met and not entry.parsed else (IGNORE, url)
+            if met and not entry.parsed:
+                return IGNORE, url  # held when first met: its record carries it
             if entry.parsed:
                 return ALIAS, url
             entry.held = (*entry.held, url)
@@ -369,31 +387,47 @@ class Frontier:
 
     # --- pages ----------------------------------------------------------------------------
 
-    def is_new_page(self, url: str) -> bool:
+    def is_new_page(self, url: str, *, again: bool = False) -> bool:
         """Whether :meth:`page` would follow it (what the per-page bounds count)."""
         url = normalize_url(url)
-        if not self.allowed(url) or self.state.is_seen(url_digest(url)):
+        if not self.allowed(url) or (not again and self.state.is_seen(url_digest(url))):
             return False
         return not self.skipped(url)
 
-    def page(self, url: str) -> Decision:
-        """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE."""
+    def page(self, url: str, *, again: bool = False) -> Decision:
+        """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE. ``again``:
+        met by a callback run again (see :meth:`article`): FETCH even when met before, the
+        cluster's duplicate filter dropping the page if it was requested already."""
         url = normalize_url(url)
         digest = url_digest(url)
-        if not self.allowed(url) or self.state.is_seen(digest):
+        if not self.allowed(url) or (not again and self.state.is_seen(digest)):
             return Decision(IGNORE, url)
         if self.skipped(url):
             return Decision(SKIP_LINK, url)
+        if again:
+            self.state.add_seen(digest)
+            return Decision(FETCH, url)
         # Met by another worker since it was asked: that one fetches it.
         return Decision(FETCH if self.state.add_seen(digest) else IGNORE, url)
 
     # --- articles -------------------------------------------------------------------------
 
     def article(
-        self, url: str, hint: ListingHint | None = None, lastmod: str | None = None
+        self,
+        url: str,
+        hint: ListingHint | None = None,
+        lastmod: str | None = None,
+        *,
+        again: bool = False,
     ) -> Decision:
         """An article URL met: FETCH it, or what becomes of it (ALIAS, HELD, SKIP_KNOWN,
-        IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's."""
+        IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's.
+
+        ``again``: the callback meeting it runs a second time for one response (a cluster
+        worker was killed before its output reached the queue, and its lease was delivered
+        again): what the first run decided may never have been requested, so the URL an
+        unparsed article is requested under is FETCHed again (the cluster's duplicate filter
+        drops it when the first request did get queued)."""
         # One identity record per URL met (a sitemap's URLs are nearly all normal already).
         normal, _, key = url_identity(url)
         if normal != url:
@@ -402,7 +436,7 @@ class Frontier:
         if not self.allowed(url):
             return Decision(IGNORE, url)
         action, stored = self.state.meet_article(
-            url_digest(url), key, url, lambda: self.wanted(key, hint, lastmod)
+            url_digest(url), key, url, lambda: self.wanted(key, hint, lastmod), again=again
         )
         if action == FETCH:
             # The decision carries the stored string, so the request's ``met_url`` shares it.

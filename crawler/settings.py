@@ -224,4 +224,7 @@ CLUSTER_REDIS_RETRY_SECONDS = os.environ.get("HEPZA_CLUSTER_REDIS_RETRY_SECONDS"
 # downloader: each real network attempt takes a slot; without CLUSTER_REDIS_URL it is off.
 CLUSTER_HOST_CONCURRENCY = os.environ.get("HEPZA_CLUSTER_HOST_CONCURRENCY") or None
 CLUSTER_HOST_DELAY = os.environ.get("HEPZA_CLUSTER_HOST_DELAY") or None
+# A request's host slot is leased for this long, renewed every quarter of it while the request
+# runs: a killed worker's slots are free again within it.
+CLUSTER_HOST_SLOT_SECONDS = os.environ.get("HEPZA_CLUSTER_HOST_SLOT_SECONDS", "10")
 DOWNLOADER_MIDDLEWARES["crawler.middlewares.host_limit.ClusterHostLimitMiddleware"] = 950

@@ -1,16 +1,19 @@
-"""End-to-end: a cluster crawl of two replica portals by two `scrapy cluster work` processes
-sharing one Redis server and one database (crawler/cluster/, crawler/commands/cluster.py)."""
+"""End-to-end: a cluster crawl of replica portals by `scrapy cluster work` processes sharing
+one Redis server and one database (crawler/cluster/, crawler/commands/cluster.py); one of them
+SIGKILLed mid-crawl."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import unicodedata
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -19,6 +22,7 @@ import pytest
 import redis
 
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
+from tests.politeness import allowed_in_window, max_in_flight, max_in_window
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
@@ -29,7 +33,15 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 PORTALS = {"alpha-en": "classic-en", "beta-vi": "classic-vi"}
+# Three replica portals (two servers of one portal kind are two hosts, two sites).
+THREE_PORTALS = {**PORTALS, "gamma-en": "classic-en"}
 WORKER_TIMEOUT = 600
+# The cluster's politeness in the fault test: per host, 2 requests in flight, starts 0.1 s apart.
+HOST_CONCURRENCY = 2
+HOST_DELAY = 0.1
+# Arrivals lag the limiter's grants (tests/test_host_limit_e2e.py measured under 0.1 s).
+ARRIVAL_JITTER = 0.35
+RATE_WINDOW = 2.0
 
 
 @dataclass
@@ -40,7 +52,9 @@ class Cluster:
     profiles: Path
     # site -> the slugs of its articles (NFC)
     truth: dict[str, set[str]]
+    servers: dict[str, ReplicaServer]
     lease_seconds: str = "20"
+    extra_settings: dict[str, str] = field(default_factory=dict)
 
     def command(self, *args: str, log: str | None = None) -> list[str]:
         settings = {
@@ -53,6 +67,7 @@ class Cluster:
             "OUTPUT_DIR": str(self.workdir / "out"),
             "REPORTS_DIR": str(self.workdir / "reports"),
             "REJECTS_PATH": str(self.workdir / "rejects.jsonl"),
+            **self.extra_settings,
         }
         if log:
             settings |= {"LOG_FILE": str(self.workdir / log), "LOG_FILE_APPEND": "False"}
@@ -75,17 +90,33 @@ def _run(cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess[st
 
 
 @contextmanager
-def serve_cluster(tmp_path: Path, redis_url: str, answer_seconds: float = 0.0) -> Iterator[Cluster]:
-    """Both replica portals served, and a profile for each in a profile directory of the test."""
+def serve_cluster(
+    tmp_path: Path,
+    redis_url: str,
+    answer_seconds: float = 0.0,
+    portals: dict[str, str] = PORTALS,
+    record_timing: bool = False,
+) -> Iterator[Cluster]:
+    """The replica portals served (site -> portal kind), and a profile for each in a profile
+    directory of the test."""
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     truth: dict[str, set[str]] = {}
-    configs = [
-        ReplicaConfig(portal=PORTALS[site], articles=25, answer_seconds=answer_seconds)
-        for site in ("alpha-en", "beta-vi")
-    ]
-    with ReplicaServer(configs[0]) as alpha, ReplicaServer(configs[1]) as beta:
-        for site, server in (("alpha-en", alpha), ("beta-vi", beta)):
+    with ExitStack() as stack:
+        servers = {
+            site: stack.enter_context(
+                ReplicaServer(
+                    ReplicaConfig(
+                        portal=kind,
+                        articles=25,
+                        answer_seconds=answer_seconds,
+                        record_timing=record_timing,
+                    )
+                )
+            )
+            for site, kind in portals.items()
+        }
+        for site, server in servers.items():
             portal = make_site(server.config).truth()
             truth[site] = {
                 unicodedata.normalize("NFC", unquote(a["slug"])) for a in portal["articles"]
@@ -97,7 +128,12 @@ def serve_cluster(tmp_path: Path, redis_url: str, answer_seconds: float = 0.0) -
                 encoding="utf-8",
             )
         yield Cluster(
-            tmp_path, redis_url, f"sqlite:///{tmp_path / 'cluster.sqlite3'}", profiles, truth
+            tmp_path,
+            redis_url,
+            f"sqlite:///{tmp_path / 'cluster.sqlite3'}",
+            profiles,
+            truth,
+            servers,
         )
 
 
@@ -108,7 +144,8 @@ def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
 
 
 def start_crawl(cluster: Cluster) -> str:
-    started = _run(cluster.command("start", "--site", "alpha-en", "--site", "beta-vi", "--full"))
+    sites = [arg for site in cluster.truth for arg in ("--site", site)]
+    started = _run(cluster.command("start", *sites, "--full"))
     assert started.returncode == 0, started.stderr[-3000:]
     return started.stdout.strip()
 
@@ -166,7 +203,7 @@ def assert_crawl_complete(cluster: Cluster, crawl_id: str) -> None:
     assert runs == [(crawl_id, "succeeded")]
     client = redis.Redis.from_url(cluster.redis_url)
     assert client.hget(f"e2e:crawl:{crawl_id}:meta", "status") == b"done"
-    for site in PORTALS:
+    for site in cluster.truth:
         assert client.exists(f"e2e:crawl:{crawl_id}:site:{site}:done")
         assert client.zcard(f"e2e:crawl:{crawl_id}:site:{site}:queue") == 0
         assert client.zcard(f"e2e:crawl:{crawl_id}:site:{site}:leases") == 0
@@ -180,24 +217,57 @@ def test_two_workers_crawl_two_portals_storing_every_article_once(cluster: Clust
     assert_crawl_complete(cluster, crawl_id)
 
 
-def test_a_killed_worker_s_requests_are_crawled_by_another(tmp_path: Path, redis_url: str) -> None:
-    with serve_cluster(tmp_path, redis_url, answer_seconds=0.2) as cluster:
+def test_three_workers_one_sigkilled_mid_crawl_store_every_article_once_politely(
+    tmp_path: Path, redis_url: str
+) -> None:
+    portals = THREE_PORTALS
+    with serve_cluster(
+        tmp_path, redis_url, answer_seconds=0.2, portals=portals, record_timing=True
+    ) as cluster:
         cluster.lease_seconds = "4"
+        cluster.extra_settings = {
+            "CLUSTER_HOST_CONCURRENCY": str(HOST_CONCURRENCY),
+            "CLUSTER_HOST_DELAY": str(HOST_DELAY),
+            "CLUSTER_HOST_SLOT_SECONDS": "4",
+            # a few requests per worker and site at once: the work spreads over the workers
+            "CONCURRENT_REQUESTS": "4",
+        }
         crawl_id = start_crawl(cluster)
         client = redis.Redis.from_url(cluster.redis_url)
-        leases = [f"e2e:crawl:{crawl_id}:site:{site}:leases" for site in PORTALS]
-        first = start_worker(cluster, 1)
-        # SIGKILLed once it stored a few articles and holds leases
+        site_keys = [f"e2e:crawl:{crawl_id}:site:{site}" for site in portals]
+        # The victim first, so that it has work (an idle worker looks at the queue only on
+        # Scrapy's 5 s heartbeat, and two busy workers may leave it none); the others once it
+        # holds leases.
+        victim = start_worker(cluster, 1)
+        # lease tokens start with their worker's id, {hostname}-{pid}
+        owner = f"{socket.gethostname()}-{victim.pid}/".encode()
+
+        def victim_leases() -> set[bytes]:
+            tokens = (client.zrange(f"{key}:leases", 0, -1) for key in site_keys)
+            return {token for chunk in tokens for token in chunk if token.startswith(owner)}
+
         deadline = time.monotonic() + WORKER_TIMEOUT
-        while sum(map(len, stored_slugs(cluster).values())) < 5 or not any(
-            client.zcard(key) for key in leases
-        ):
-            assert first.poll() is None and time.monotonic() < deadline, "worker 1 ended first"
-            time.sleep(0.1)
-        first.kill()
-        first.wait(timeout=30)
-        held = sum(client.zcard(key) for key in leases)
-        assert held > 0
-        log = assert_worker_succeeded(cluster, start_worker(cluster, 2), 2)
-        assert "expired leases (a worker stopped answering) put back in the queue" in log
+        while not victim_leases():
+            assert victim.poll() is None and time.monotonic() < deadline, "worker 1 ended first"
+            time.sleep(0.05)
+        workers = {n: start_worker(cluster, n) for n in (2, 3)}
+        # SIGKILLed mid-crawl: articles stored, requests leased to it
+        while sum(map(len, stored_slugs(cluster).values())) < 5 or not victim_leases():
+            assert victim.poll() is None and time.monotonic() < deadline, "worker 1 ended first"
+            time.sleep(0.05)
+        victim.kill()
+        victim.wait(timeout=30)
+        assert victim.returncode == -signal.SIGKILL
+        assert victim_leases()
+        logs = [assert_worker_succeeded(cluster, worker, n) for n, worker in workers.items()]
+        assert any(
+            "expired leases (a worker stopped answering) put back in the queue" in log
+            for log in logs
+        )
+        assert victim_leases() == set()
         assert_crawl_complete(cluster, crawl_id)
+        allowed = allowed_in_window(RATE_WINDOW, HOST_DELAY, ARRIVAL_JITTER)
+        for site, server in cluster.servers.items():
+            timings = list(server.timings)
+            assert max_in_flight(timings) <= HOST_CONCURRENCY, site
+            assert max_in_window(timings, RATE_WINDOW) <= allowed, site

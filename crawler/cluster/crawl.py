@@ -235,9 +235,16 @@ class ClusterCrawl:
 
     # --- sites ----------------------------------------------------------------------------
 
-    def claim_seeds(self, site: str, worker_id: str) -> bool:
-        """Whether this worker enqueues the site's seeds (the first worker to open the site)."""
-        return bool(self.client.set(self.site_keys(site).seeded, f"claimed:{worker_id}", nx=True))
+    def claim_seeds(self, site: str, worker_id: str, claim_seconds: float = 60.0) -> bool:
+        """Whether this worker enqueues the site's seeds (the first worker to open the site).
+        The claim expires after ``claim_seconds`` unless the seeds are enqueued by then: a
+        worker killed in between does not keep the site from ever being seeded."""
+        seeded = self.site_keys(site).seeded
+        px = max(1, int(claim_seconds * 1000))
+        return bool(self.client.set(seeded, f"claimed:{worker_id}", nx=True, px=px))
+
+    def seeds_are_enqueued(self, site: str) -> bool:
+        return _text(self.client.get(self.site_keys(site).seeded)) == SEEDS_ENQUEUED
 
     def seeds_enqueued(self, site: str) -> None:
         self.client.set(self.site_keys(site).seeded, SEEDS_ENQUEUED)

@@ -43,17 +43,24 @@ ANSWER_SECONDS = 3600
 LASTMOD_BATCH = 1000
 
 # KEYS: seen, url, parsed, held, lastmod. ARGV: the URL's digest, the article's digest, the URL,
-# the URL as stored ("" when it is the key), wanted (1/0), then (article digest, lastmod) pairs
-# noted before (written first: a worker that parses the article reads its lastmod).
+# the URL as stored ("" when it is the key), wanted (1/0), again (1/0: a callback run again, see
+# Frontier.article), then (article digest, lastmod) pairs noted before (written first: a worker
+# that parses the article reads its lastmod).
 _MEET = """
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1])
 end
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+local met = redis.call('SADD', KEYS[1], ARGV[1]) == 0
+if met and ARGV[6] == '0' then return 0 end
 local requested = redis.call('HGET', KEYS[2], ARGV[2])
 if requested then
-  if requested == ARGV[4] then return 0 end
-  if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return 1 end
+  local parsed = redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1
+  if requested == ARGV[4] then
+    if met and not parsed then return 4 end
+    return 0
+  end
+  if parsed then return 1 end
+  if met then return 0 end
   local held = redis.call('HGET', KEYS[4], ARGV[2])
   redis.call('HSET', KEYS[4], ARGV[2], held and (held .. '\\n' .. ARGV[3]) or ARGV[3])
   return 2
@@ -231,9 +238,15 @@ class RedisFrontierState:
         return added
 
     def meet_article(
-        self, digest: bytes, key: str, url: str, wanted: Callable[[], bool]
+        self,
+        digest: bytes,
+        key: str,
+        url: str,
+        wanted: Callable[[], bool],
+        *,
+        again: bool = False,
     ) -> tuple[str, str]:
-        if digest in self._known_seen:
+        if digest in self._known_seen and not again:
             return IGNORE, url
         stored = "" if url == key else url
         args: list[bytes | str] = [
@@ -242,6 +255,7 @@ class RedisFrontierState:
             url,
             stored,
             "1" if wanted() else "0",
+            "1" if again else "0",
             *self._lastmods,
         ]
         keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key]

@@ -3,8 +3,9 @@ host across every worker, and consecutive request starts at least ``delay`` seco
 
 Both are decided in Redis by one Lua script per call, on the Redis server's clock, so workers on
 machines with skewed clocks still agree. A granted request holds a slot: a lease (token ->
-expiry) in the host's sorted set, removed when the request ends (:meth:`HostLimiter.release`)
-or, if its worker died without releasing it, once its lease has expired.
+expiry) in the host's sorted set, renewed by its worker while the request runs
+(:meth:`HostLimiter.renew`), removed when the request ends (:meth:`HostLimiter.release`) or, if
+its worker died without releasing it, once its short lease has expired.
 
 Keys (per host, shared by every crawl): ``{prefix}:host:{host}:slots`` (zset token -> lease
 expiry, epoch seconds) and ``{prefix}:host:{host}:last`` (the start time of the latest granted
@@ -72,6 +73,22 @@ return 0
 """
 
 
+# KEYS: slots. ARGV: lease seconds, tokens... Moves each token's expiry to now + the lease; a
+# token whose lease had expired is not revived (its slot may be another's). Returns how many.
+_RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local lease = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local renewed = 0
+for i = 2, #ARGV do
+  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + lease, ARGV[i])
+end
+if renewed > 0 then redis.call('EXPIRE', KEYS[1], math.ceil(lease) + 1) end
+return renewed
+"""
+
+
 def host_key(url: str) -> str:
     """The host a URL's request counts against: its host name, and its port when not the
     scheme's default (two portals on one machine, different ports, are two hosts)."""
@@ -120,6 +137,7 @@ class HostLimiter:
         self.prefix = prefix
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
 
     def keys(self, host: str) -> tuple[str, str]:
         base = f"{self.prefix}:host:{host}"
@@ -144,6 +162,14 @@ class HostLimiter:
         """Frees the slot; False when it was no longer held (its lease had expired)."""
         slots, _ = self.keys(host)
         return bool(self._release(keys=[slots], args=[token]))
+
+    def renew(self, host: str, tokens: list[str], lease_seconds: float) -> int:
+        """Extends the leases of these slots by ``lease_seconds`` from now (their holder is
+        alive); the number renewed (an expired one is not revived)."""
+        if not tokens:
+            return 0
+        slots, _ = self.keys(host)
+        return int(self._renew(keys=[slots], args=[repr(lease_seconds), *tokens]))
 
     def in_flight(self, host: str) -> int:
         """Slots held now (expired leases not counted)."""

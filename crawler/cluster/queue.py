@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy_redis import picklecompat
 from scrapy_redis.queue import PriorityQueue
 
+from crawler.cluster import REDELIVERED_META
+
 if TYPE_CHECKING:
     import redis
     from scrapy import Request, Spider
@@ -49,7 +51,8 @@ end
 return renewed
 """
 
-# KEYS: queue, leases, leased; ARGV: token, score, only_expired (1/0)
+# KEYS: queue, leases, leased; ARGV: token, score, only_expired (1/0), the request marked
+# redelivered (pushed instead of the leased one, which it copies)
 _REQUEUE = """
 local deadline = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not deadline then return 0 end
@@ -61,7 +64,16 @@ end
 local data = redis.call('HGET', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-if data then redis.call('ZADD', KEYS[1], ARGV[2], data) end
+if data then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4]) end
+return 1
+"""
+
+# KEYS: dupefilter, queue; ARGV: the request's fingerprint ("" when it bypasses the filter),
+# score, the encoded request. One step: a fingerprint in the filter is always of a request
+# queued, leased or done, never of one lost between the two calls (a killed worker).
+_PUSH_UNSEEN = """
+if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
 
@@ -75,26 +87,37 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(AR
 
 class LeaseQueue(PriorityQueue):
     def __init__(
-        self, server: redis.Redis, spider: Spider, keys: SiteKeys, lease_seconds: float
+        self,
+        server: redis.Redis,
+        spider: Spider,
+        keys: SiteKeys,
+        lease_seconds: float,
+        owner: str = "",
     ) -> None:
         super().__init__(server, spider, keys.queue, serializer=picklecompat)
         self.keys = keys
         self.lease_seconds = lease_seconds
+        # A lease token starts with its worker's id (``{owner}/{random}``): who holds what.
+        self.owner = owner
         self._pop = server.register_script(_POP)
         self._renew = server.register_script(_RENEW)
         self._requeue = server.register_script(_REQUEUE)
         self._expired = server.register_script(_EXPIRED)
+        self._push_unseen = server.register_script(_PUSH_UNSEEN)
 
     def push(self, request: Request) -> None:
-        if LEASE_META in request.meta:
-            # A copy of a leased request (a retry, a redirect): a new request of its own.
-            request = request.replace(
-                meta={k: v for k, v in request.meta.items() if k != LEASE_META}
-            )
-        super().push(request)
+        super().push(_unleased(request))
+
+    def push_unseen(self, request: Request, fingerprint: str | None) -> bool:
+        """Adds ``fingerprint`` to the site's duplicate filter and pushes the request, in one
+        step; False (nothing pushed) when the filter had it. ``None``: the request bypasses the
+        filter (``dont_filter``)."""
+        request = _unleased(request)
+        args = [fingerprint or "", -request.priority, self._encode_request(request)]
+        return bool(self._push_unseen(keys=[self.keys.dupefilter, self.keys.queue], args=args))
 
     def pop(self, timeout: int = 0) -> Request | None:
-        token = uuid.uuid4().hex
+        token = f"{self.owner}/{uuid.uuid4().hex}" if self.owner else uuid.uuid4().hex
         keys = self.keys
         data = self._pop(
             keys=[keys.queue, keys.leases, keys.leased], args=[token, self.lease_seconds]
@@ -133,17 +156,29 @@ class LeaseQueue(PriorityQueue):
 
     def _put_back(self, token: str, *, only_expired: bool) -> bool:
         data = self.server.hget(self.keys.leased, token)
-        score = -self._priority(data) if data else 0
+        if data is None:
+            return False
+        decoded: dict[str, Any] = self.serializer.loads(data)
+        # Its callback may have run, its output not reached the queue: the spider decides again.
+        decoded.setdefault("meta", {})[REDELIVERED_META] = True
         keys = self.keys
         moved = self._requeue(
             keys=[keys.queue, keys.leases, keys.leased],
-            args=[token, score, "1" if only_expired else "0"],
+            args=[
+                token,
+                -int(decoded.get("priority", 0)),
+                "1" if only_expired else "0",
+                self.serializer.dumps(decoded),
+            ],
         )
         return bool(moved)
 
-    def _priority(self, data: bytes) -> int:
-        decoded: dict[str, Any] = self.serializer.loads(data)
-        return int(decoded.get("priority", 0))
-
     def leased_count(self) -> int:
         return int(self.server.zcard(self.keys.leases))
+
+
+def _unleased(request: Request) -> Request:
+    if LEASE_META not in request.meta:
+        return request
+    # A copy of a leased request (a retry, a redirect): a new request of its own.
+    return request.replace(meta={k: v for k, v in request.meta.items() if k != LEASE_META})

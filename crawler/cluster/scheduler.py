@@ -13,6 +13,12 @@ scraper: the engine schedules the new request, and its lease is acknowledged onc
 request is in the queue. The storage pipeline batches its writes; ``scrapy cluster work``
 sets ``STORAGE_BATCH_SIZE = 1`` so that an item is committed before its lease is acked.
 
+A request enters the site's duplicate filter and its queue in one step
+(:meth:`LeaseQueue.push_unseen`): a fingerprint in the filter is always of a request queued,
+leased or done. A lease put back in the queue (its worker was killed, or stopped early) comes
+back marked ``REDELIVERED_META``: its callback may have run, its output not reached the queue,
+so the spider's frontier decides its URLs again (crawler/frontier.py ``Frontier.article``).
+
 The spider stays open while its site has work anywhere in the cluster (its seeds not yet
 enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.
 Once both are empty the spider closes and the site is marked done. Leases are renewed every
@@ -29,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy.utils.asyncio import sleep
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
@@ -47,6 +54,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REAP_INTERVAL = 5.0
+# How often a worker whose site's seeds are claimed by another looks whether they are enqueued.
+SEEDS_POLL_SECONDS = 1.0
 
 
 class ClusterScheduler(Scheduler):
@@ -91,7 +100,7 @@ class ClusterScheduler(Scheduler):
         self.spider = spider
         self.site = site_of(spider)
         keys = self.crawl.site_keys(self.site)
-        self.queue = LeaseQueue(self.server, spider, keys, self.lease_seconds)
+        self.queue = LeaseQueue(self.server, spider, keys, self.lease_seconds, self.worker_id)
         self.df = RFPDupeFilter(self.server, keys.dupefilter)
         self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         engine = self.crawler.engine
@@ -136,7 +145,7 @@ class ClusterScheduler(Scheduler):
     def enqueue_request(self, request: Request) -> bool:
         token = request.meta.get(LEASE_META)
         try:
-            added = bool(super().enqueue_request(request))
+            added = self._push(request)
             if token is not None and token not in self._scraping:
                 # A redirect or retry of a leased request, now in the queue: the lease is done.
                 self._ack(token)
@@ -144,6 +153,17 @@ class ClusterScheduler(Scheduler):
             self._lost(exc)
             return False
         return added
+
+    def _push(self, request: Request) -> bool:
+        """scrapy-redis's enqueue_request, its duplicate filter's add and its queue's push made
+        one step (:meth:`LeaseQueue.push_unseen`)."""
+        fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
+        if not self.queue.push_unseen(request, fingerprint):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats is not None:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        return True
 
     def next_request(self) -> Request | None:
         if self._failed:
@@ -172,7 +192,22 @@ class ClusterScheduler(Scheduler):
     def claim_seeds(self) -> bool:
         """Whether this worker's spider enqueues the site's seeds (the first worker to open the
         site does, once for the crawl)."""
-        return self.crawl.claim_seeds(self.site, self.worker_id)
+        return self.crawl.claim_seeds(self.site, self.worker_id, self.lease_seconds)
+
+    async def wait_for_seeds(self) -> bool:
+        """True when this worker's spider is to enqueue the site's seeds: it claimed them, now
+        or once the claim of a worker killed before enqueueing them expired
+        (CLUSTER_LEASE_SECONDS); False once they are enqueued (by any worker)."""
+        try:
+            while not self._failed:
+                if self.claim_seeds():
+                    return True
+                if self.crawl.seeds_are_enqueued(self.site):
+                    return False
+                await sleep(min(self.lease_seconds / 4, SEEDS_POLL_SECONDS))
+        except RedisError as exc:
+            self._lost(exc)
+        return False
 
     def seeds_enqueued(self) -> None:
         """The seeds are in the queue: the site is done once its queue and leases are empty."""

@@ -14,8 +14,9 @@ the request would start later than granted, so the starts of several workers cou
 
 Waiting never blocks the reactor: the request sleeps (one request per host and worker asks
 Redis, the others queue behind it in order) until the limiter grants a slot. The slot is a
-lease, released on the response or the exception; a worker killed mid-request leaves it to
-expire after the request's download timeout plus :data:`LEASE_MARGIN_SECONDS`.
+short lease (``CLUSTER_HOST_SLOT_SECONDS``) that the worker renews every quarter of it while the
+request runs, released on the response or the exception; a worker killed mid-request leaves its
+slots to expire within ``CLUSTER_HOST_SLOT_SECONDS``, not a whole download timeout.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet import task
 from twisted.internet.defer import DeferredLock
 
 from crawler.cluster.limiter import HostLimiter, HostLimits, host_key
@@ -45,9 +48,8 @@ logger = logging.getLogger(__name__)
 
 # request.meta key of the held slot: (host, lease token)
 SLOT_META = "cluster_host_slot"
-# A slot outlives its request's download timeout by this much before another worker may take
-# it back: the response's own processing up to this middleware takes a little time too.
-LEASE_MARGIN_SECONDS = 30.0
+# A held slot's lease when CLUSTER_HOST_SLOT_SECONDS is not set: renewed every quarter of it.
+DEFAULT_SLOT_SECONDS = 10.0
 DEFAULT_KEY_PREFIX = "hepza"
 DEFAULT_REDIS_RETRY_SECONDS = 60.0
 FAILURE_CODE = "redis_unavailable"
@@ -103,8 +105,14 @@ class ClusterHostLimitMiddleware:
             _limit(settings, "CLUSTER_HOST_CONCURRENCY", "CONCURRENT_REQUESTS_PER_DOMAIN")
         )
         self.delay = _limit(settings, "CLUSTER_HOST_DELAY", "DOWNLOAD_DELAY")
-        self.download_timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
+        self.slot_seconds = parse_number(
+            "CLUSTER_HOST_SLOT_SECONDS",
+            settings.get("CLUSTER_HOST_SLOT_SECONDS") or DEFAULT_SLOT_SECONDS,
+        )
         self._local: dict[str, DeferredLock] = {}
+        # host -> the slots this worker holds there (renewed while their requests run)
+        self._held: dict[str, set[str]] = {}
+        self._renewer = task.LoopingCall(self.renew_held)
         self._failed = False
 
     @classmethod
@@ -118,6 +126,8 @@ class ClusterHostLimitMiddleware:
         prefix = crawler.settings.get("CLUSTER_KEY_PREFIX") or DEFAULT_KEY_PREFIX
         limiter = HostLimiter(_redis_client(url, retry_seconds), prefix)
         middleware = cls(crawler, limiter)
+        crawler.signals.connect(middleware._start_renewing, signal=signals.spider_opened)
+        crawler.signals.connect(middleware._stop_renewing, signal=signals.spider_closed)
         logger.info(
             "cluster politeness: at most %d requests in flight per host, starts %.3g s apart, "
             "across every worker",
@@ -128,8 +138,7 @@ class ClusterHostLimitMiddleware:
 
     async def process_request(self, request: Request) -> None:
         host = host_key(request.url)
-        timeout = float(request.meta.get("download_timeout") or self.download_timeout)
-        limits = HostLimits(self.concurrency, self.delay, timeout + LEASE_MARGIN_SECONDS)
+        limits = HostLimits(self.concurrency, self.delay, self.slot_seconds)
         lock = self._local.setdefault(host, DeferredLock())
         await maybe_deferred_to_future(lock.acquire())
         try:
@@ -137,6 +146,7 @@ class ClusterHostLimitMiddleware:
         finally:
             lock.release()
         request.meta[SLOT_META] = (host, token)
+        self._held.setdefault(host, set()).add(token)
         if waited:
             stats = self.crawler.stats
             assert stats is not None
@@ -174,6 +184,7 @@ class ClusterHostLimitMiddleware:
         import redis  # noqa: PLC0415 (loaded by from_crawler)
 
         host, token = slot
+        self._held.get(host, set()).discard(token)
         try:
             held = self.limiter.release(host, token)
         except redis.RedisError as exc:
@@ -190,6 +201,25 @@ class ClusterHostLimitMiddleware:
                 host,
                 request.url,
             )
+
+    def renew_held(self) -> None:
+        """Renews the lease of every slot this worker holds (its requests still run)."""
+        import redis  # noqa: PLC0415 (loaded by from_crawler)
+
+        try:
+            for host, tokens in list(self._held.items()):
+                if tokens:
+                    self.limiter.renew(host, sorted(tokens), self.slot_seconds)
+        except redis.RedisError as exc:
+            self._redis_lost(exc)
+
+    def _start_renewing(self) -> None:
+        if not self._renewer.running:
+            self._renewer.start(self.slot_seconds / 4, now=False)
+
+    def _stop_renewing(self) -> None:
+        if self._renewer.running:
+            self._renewer.stop()
 
     def _redis_lost(self, exc: Exception) -> None:
         if self._failed:

@@ -24,6 +24,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.cluster import REDELIVERED_META
 from crawler.config import LIFERAY_ARGUMENTS, parse_spider_args, parse_timezone
 from crawler.crawl_state import read_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
@@ -59,6 +60,13 @@ logger = logging.getLogger(__name__)
 PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
+
+
+def _again(request: Request | None) -> bool:
+    """Whether this callback runs again for its request: a cluster worker was killed or stopped
+    before the request's output reached the queue (crawler/cluster/queue.py); the frontier then
+    decides its URLs again (crawler/frontier.py Frontier.article)."""
+    return request is not None and bool(request.meta.get(REDELIVERED_META))
 
 
 def _page_of(url: str) -> str:
@@ -201,7 +209,9 @@ class LiferaySpider(Spider):
             stored.article_count,
         )
         if cluster is not None:
-            if not cluster.claim_seeds():
+            # The first worker to open the site claims its seeds, or the next one once the claim
+            # of a worker killed before enqueueing them expired (CLUSTER_LEASE_SECONDS).
+            if not await cluster.wait_for_seeds():
                 return
             yield home
             cluster.seeds_enqueued()
@@ -248,22 +258,29 @@ class LiferaySpider(Spider):
         if isinstance(jobstate, dict):
             jobstate["frontier"] = self.frontier.to_state()
 
-    def _after_sitemaps(self) -> Iterator[Request]:
-        """Once every sitemap is read: the home page's navigation, and the recent re-checks."""
-        if not self.frontier.start_navigation():
+    def _after_sitemaps(self, again: bool = False) -> Iterator[Request]:
+        """Once every sitemap is read: the home page's navigation, and the recent re-checks.
+        ``again`` (see :func:`_again`): navigation may have started in the run that was lost."""
+        if not self.frontier.start_navigation() and not (
+            again and self.frontier.navigation_started
+        ):
             return
-        yield from self._follow(self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True)
+        yield from self._follow(
+            self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True, again=again
+        )
         pages, articles = self.frontier.take_deferred()
         for url in pages:
             # A page the sitemap lists is one hop from the home page.
-            yield from self._follow(url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1})
+            yield from self._follow(
+                url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1}, again=again
+            )
         for url in articles:
-            yield from self._article(url)
+            yield from self._article(url, again=again)
         for decision in self.frontier.rechecks(self.recheck_recent):
             self.crawler.stats.inc_value("crawl/rechecked")
             yield self._article_request(decision.url, decision.key)
 
-    def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
+    def _sitemap_requests(self, urls: list[str], again: bool = False) -> Iterator[Request]:
         for url in urls:
             for request in self._follow(
                 url,
@@ -271,6 +288,7 @@ class LiferaySpider(Spider):
                 PRIORITY_SITEMAP,
                 errback=self.on_sitemap_error,
                 every_run=True,
+                again=again,
             ):
                 self.frontier.sitemap_requested()
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
@@ -293,20 +311,22 @@ class LiferaySpider(Spider):
         if not sitemaps:
             # Liferay serves /sitemap.xml whether or not robots.txt names it.
             sitemaps = [f"{self.base_url}/sitemap.xml"]
-        yield from self._sitemap_requests(sitemaps)
-        yield from self._after_sitemaps()
+        again = _again(response.request)
+        yield from self._sitemap_requests(sitemaps, again)
+        yield from self._after_sitemaps(again)
 
     def on_robots_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
-        yield from self._sitemap_requests([f"{self.base_url}/sitemap.xml"])
-        yield from self._after_sitemaps()
+        again = _again(getattr(failure, "request", None))
+        yield from self._sitemap_requests([f"{self.base_url}/sitemap.xml"], again)
+        yield from self._after_sitemaps(again)
 
     def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
         if self._index_unreadable():
             return
         self.frontier.sitemap_done()
-        yield from self._after_sitemaps()
+        yield from self._after_sitemaps(_again(getattr(failure, "request", None)))
 
     def _index_unreadable(self) -> bool:
         """Waits for the stored index: True when it could not be read, which start() reports
@@ -330,13 +350,14 @@ class LiferaySpider(Spider):
             yield from self._sitemap_entries(response, stream)
 
     def _sitemap_entries(self, response: Response, stream: SitemapStream) -> Iterator[Any]:
+        again = _again(response.request)
         self.crawler.stats.inc_value("crawl/sitemaps")
         # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
         skipped = 0
         previous: tuple[str, dict[str, None]] | None = None
         for entry in stream:
             if isinstance(entry, str):
-                yield from self._sitemap_requests([entry])
+                yield from self._sitemap_requests([entry], again)
                 continue
             default = entry.default_for(self.profile.default_locale)
             # The entry's identity once: whether it is an article, and its key.
@@ -352,7 +373,11 @@ class LiferaySpider(Spider):
                 if not self.frontier.defer_page(default):
                     # Navigation already started (on another worker, in a cluster crawl).
                     yield from self._follow(
-                        default, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1}
+                        default,
+                        self.parse_page,
+                        PRIORITY_LISTING,
+                        cb_kwargs={"depth": 1},
+                        again=again,
                     )
                 continue
             if entry.lastmod:
@@ -368,7 +393,7 @@ class LiferaySpider(Spider):
             for url in urls:
                 # The entry's own URL is the article of its key by definition.
                 if url == entry.url or self.frontier.same_article(url, key):
-                    decision = self.frontier.article(url, lastmod=entry.lastmod)
+                    decision = self.frontier.article(url, lastmod=entry.lastmod, again=again)
                     skipped += decision.action == SKIP_KNOWN
                     yield from self._decided(decision)
         if skipped:
@@ -377,7 +402,7 @@ class LiferaySpider(Spider):
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
         self.frontier.sitemap_done()
-        yield from self._after_sitemaps()
+        yield from self._after_sitemaps(again)
 
     def parse_page(
         self, response: Response, depth: int = 0, walk: str | None = None
@@ -387,9 +412,10 @@ class LiferaySpider(Spider):
         walk this page belongs to."""
         if not isinstance(response, HtmlResponse):
             return
+        again = _again(response.request)
         # Further pages of a listing carry the same menus as its first page.
         if page_number(response.url) is None:
-            yield from self._navigation(response, depth)
+            yield from self._navigation(response, depth, again)
         listing = parse_listing(response.text, response.url, self.profile.parser_config())
         if not listing.is_listing:
             return
@@ -405,7 +431,7 @@ class LiferaySpider(Spider):
             hint = ListingHint(name, listing.locale, entry.date_raw)
             if self.frontier.wanted(self.frontier.key(entry.url), hint):
                 unknown += 1
-            yield from self._article(entry.url, hint)
+            yield from self._article(entry.url, hint, again=again)
         if walk_ended:
             # An empty page, or one already seen: pagers past the end may keep offering a next.
             return
@@ -417,15 +443,17 @@ class LiferaySpider(Spider):
         if self.full:
             further += listing.page_urls
         for url in further:
-            if self.frontier.is_new_page(url) and self.bounds.admit_listing_page(walk, url):
+            new = self.frontier.is_new_page(url, again=again)
+            if new and self.bounds.admit_listing_page(walk, url):
                 yield from self._follow(
                     url,
                     self.parse_page,
                     PRIORITY_LISTING - 1,
                     cb_kwargs={"depth": depth, "walk": walk},
+                    again=again,
                 )
 
-    def _navigation(self, response: HtmlResponse, depth: int) -> Iterator[Any]:
+    def _navigation(self, response: HtmlResponse, depth: int, again: bool) -> Iterator[Any]:
         # The same page in the site's other locales lists the same articles: skip it.
         for url in extract_locale_alternates(response.text, response.url):
             self.frontier.mark_seen(url)
@@ -434,14 +462,18 @@ class LiferaySpider(Spider):
             response.text, response.url, self.profile.parser_config()
         ):
             if is_article_url(url):
-                yield from self._article(url)
+                yield from self._article(url, again=again)
             elif self.frontier.skipped(url):
                 self.crawler.stats.inc_value("crawl/skipped_link")
-            elif self.frontier.is_new_page(url):
+            elif self.frontier.is_new_page(url, again=again):
                 pages.append(url)
         for url in self.bounds.admit_links(pages, depth + 1, response.url):
             yield from self._follow(
-                url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": depth + 1}
+                url,
+                self.parse_page,
+                PRIORITY_LISTING,
+                cb_kwargs={"depth": depth + 1},
+                again=again,
             )
 
     # --- articles -----------------------------------------------------------------------------
@@ -500,12 +532,17 @@ class LiferaySpider(Spider):
             # A related article may sit in a sitemap not read yet: wait for its lastmod (in
             # one step: in a cluster crawl, another worker may start navigation meanwhile).
             if not self.frontier.defer_article(url):
-                yield from self._article(url)
+                yield from self._article(url, again=_again(response.request))
 
     def _article(
-        self, url: str, hint: ListingHint | None = None, lastmod: str | None = None
+        self,
+        url: str,
+        hint: ListingHint | None = None,
+        lastmod: str | None = None,
+        *,
+        again: bool = False,
     ) -> Iterator[Any]:
-        decision = self.frontier.article(url, hint, lastmod)
+        decision = self.frontier.article(url, hint, lastmod, again=again)
         if decision.action == SKIP_KNOWN:
             self.crawler.stats.inc_value("crawl/skipped_known")
         yield from self._decided(decision, hint)
@@ -554,11 +591,13 @@ class LiferaySpider(Spider):
         *,
         every_run: bool = False,
         cb_kwargs: dict[str, Any] | None = None,
+        again: bool = False,
     ) -> Iterator[Request]:
         """A request for a page of the site; ``every_run`` pages (robots.txt, sitemaps, the home
         page) bypass the duplicate filter that a resumed JOBDIR run inherits, since discovery
-        starts from them."""
-        decision: Decision = self.frontier.page(url)
+        starts from them (so a callback run ``again`` may request one of them twice: fetched
+        and stored twice, harmless, storage being idempotent)."""
+        decision: Decision = self.frontier.page(url, again=again)
         if decision.action == SKIP_LINK:
             self.crawler.stats.inc_value("crawl/skipped_link")
         if not decision.fetch:

@@ -1,0 +1,207 @@
+"""A worker killed between deciding and enqueueing loses nothing: a callback run again for a
+lease put back in the queue (crawler/cluster/queue.py marks it) requests what the first run
+decided, and the cluster's duplicate filter drops what did reach the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from scrapy import Request, Spider
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
+from scrapy_redis.dupefilter import RFPDupeFilter
+
+from crawler.cluster import REDELIVERED_META
+from crawler.cluster.connection import redis_client
+from crawler.cluster.crawl import ClusterCrawl
+from crawler.cluster.frontier_state import RedisFrontierState
+from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.crawl_state import CrawlState
+from crawler.fingerprint import source_fingerprint
+from crawler.frontier import ALIAS, FETCH, IGNORE, Frontier
+from crawler.middlewares.host_limit import ClusterHostLimitMiddleware
+from tests.test_frontier_cluster import HOST, PREFIX, worker
+from tests.test_sitemap_decisions import HOST as SITEMAP_HOST
+from tests.test_sitemap_decisions import _pair, _sitemap
+from tests.unit_spider import sitemap_stage_spider
+
+if TYPE_CHECKING:
+    import redis
+
+    from crawler.spiders.hepza import HepzaSpider
+
+pytestmark = pytest.mark.redis
+
+ARTICLES = [f"{SITEMAP_HOST}/w/tin-{i}" for i in range(5)]
+
+
+@pytest.fixture
+def client(redis_url: str) -> redis.Redis:
+    return redis_client(redis_url, retry_seconds=1)
+
+
+def cluster_spider(client: redis.Redis) -> HepzaSpider:
+    """One worker's spider of the site, its frontier in Redis."""
+    spider = sitemap_stage_spider(SITEMAP_HOST, CrawlState())
+    spider.frontier = Frontier(spider.origin, spider.tz, state=RedisFrontierState(client, PREFIX))
+    spider.frontier.use_index(CrawlState())
+    spider.frontier.sitemap_requested()
+    return spider
+
+
+def sitemap_response(*, redelivered: bool) -> Response:
+    response = _sitemap(
+        *(_pair(url.rsplit("/", 1)[1], "2024-06-01T00:00:00+0000") for url in ARTICLES)
+    )
+    meta = {REDELIVERED_META: True} if redelivered else {}
+    return response.replace(request=Request(response.url, meta=meta))
+
+
+def article_requests(spider: HepzaSpider, outputs: list[Any]) -> list[str]:
+    return sorted(
+        out.url
+        for out in outputs
+        if isinstance(out, Request) and out.callback == spider.parse_article
+    )
+
+
+def test_a_sitemap_read_again_after_its_output_was_lost_requests_every_article(
+    client: redis.Redis,
+) -> None:
+    killed = cluster_spider(client)
+    # The killed worker's callback decided every article; its requests never reached the queue.
+    assert (
+        article_requests(killed, list(killed.parse_sitemap(sitemap_response(redelivered=False))))
+        == ARTICLES
+    )
+    other = cluster_spider(client)
+    # The cause: the same callback run again, unmarked, meets every URL as met before.
+    assert (
+        article_requests(other, list(other.parse_sitemap(sitemap_response(redelivered=False))))
+        == []
+    )
+    again = list(other.parse_sitemap(sitemap_response(redelivered=True)))
+    assert article_requests(other, again) == ARTICLES
+
+
+def test_an_article_met_again_is_fetched_again_only_while_its_page_is_not_parsed(
+    client: redis.Redis,
+) -> None:
+    one, two = worker(client), worker(client)
+    key = f"{HOST}/w/tin-a"
+    assert one.article(key).action == FETCH
+    assert two.article(key).action == IGNORE
+    assert two.article(key, again=True).action == FETCH
+    two.parsed(key)
+    assert two.article(key, again=True).action == IGNORE
+    # another URL of the parsed article: its alias recorded again (storage keeps one)
+    one.article(f"{HOST}/en/w/tin-a")
+    assert two.article(f"{HOST}/en/w/tin-a", again=True).action == ALIAS
+
+
+def test_a_page_met_again_is_requested_again(client: redis.Redis) -> None:
+    one, two = worker(client), worker(client)
+    assert one.page(f"{HOST}/tin-tuc").action == FETCH
+    assert two.page(f"{HOST}/tin-tuc").action == IGNORE
+    assert two.is_new_page(f"{HOST}/tin-tuc", again=True)
+    assert two.page(f"{HOST}/tin-tuc", again=True).action == FETCH
+
+
+class QueueSpider(Spider):
+    name = "redelivery-test"
+
+
+def test_a_reaped_lease_comes_back_marked_redelivered_and_a_fresh_request_does_not(
+    client: redis.Redis,
+) -> None:
+    crawl = ClusterCrawl.create(
+        client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
+    )
+    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 0, owner="host-1")
+    queue.push(Request("http://a.test/page", priority=5))
+    first = queue.pop()
+    assert first is not None and REDELIVERED_META not in first.meta
+    assert first.meta[LEASE_META].startswith("host-1/")  # who holds it
+    assert queue.reap() == 1
+    again = queue.pop()
+    assert again is not None and again.meta[REDELIVERED_META] is True
+    assert (again.url, again.priority) == ("http://a.test/page", 5)
+    assert again.meta[LEASE_META] != first.meta[LEASE_META]
+
+
+def test_the_duplicate_filter_add_and_the_queue_push_are_one_step(client: redis.Redis) -> None:
+    crawl = ClusterCrawl.create(
+        client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
+    )
+    keys = crawl.site_keys("alpha")
+    queue = LeaseQueue(client, QueueSpider(), keys, 60)
+    fingerprint = RFPDupeFilter(client, keys.dupefilter).request_fingerprint(
+        Request("http://a.test/page")
+    )
+    assert queue.push_unseen(Request("http://a.test/page"), fingerprint)
+    assert client.sismember(keys.dupefilter, fingerprint) and len(queue) == 1
+    assert not queue.push_unseen(Request("http://a.test/page"), fingerprint)
+    assert len(queue) == 1
+    # dont_filter: no fingerprint, pushed even when its page is in the filter
+    assert queue.push_unseen(Request("http://a.test/page", dont_filter=True), None)
+    assert len(queue) == 2 and client.scard(keys.dupefilter) == 1
+
+
+def test_seeds_claimed_by_a_worker_killed_before_enqueueing_them_are_claimed_again(
+    client: redis.Redis,
+) -> None:
+    crawl = ClusterCrawl.create(
+        client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
+    )
+    assert crawl.claim_seeds("alpha", "killed", claim_seconds=0.2)
+    assert not crawl.claim_seeds("alpha", "other", claim_seconds=0.2)
+    assert crawl.site_has_work("alpha") and not crawl.seeds_are_enqueued("alpha")
+    # the claimer never enqueues them: its claim expires, another worker claims the seeds
+    deadline = time.monotonic() + 10
+    while not crawl.claim_seeds("alpha", "other", claim_seconds=60):
+        assert time.monotonic() < deadline, "the killed worker's claim never expired"
+        time.sleep(0.05)
+    crawl.seeds_enqueued("alpha")
+    assert crawl.seeds_are_enqueued("alpha")
+    assert client.ttl(crawl.site_keys("alpha").seeded) == -1  # enqueued: kept for the crawl
+    assert not crawl.claim_seeds("alpha", "third", claim_seconds=0.2)
+
+
+def test_a_held_host_slot_renewed_by_its_worker_outlives_its_lease_and_a_killed_one_s_frees(
+    redis_url: str,
+) -> None:
+    live = host_limit_middleware(redis_url)
+    killed = host_limit_middleware(redis_url)
+    host = "portal.example.gov.vn"
+    running, orphan = Request(f"http://{host}/w/a"), Request(f"http://{host}/w/b")
+    asyncio.run(live.process_request(running))
+    asyncio.run(killed.process_request(orphan))
+    assert live.limiter.in_flight(host) == 2
+    # the killed worker renews nothing; the live one renews its slot while its request runs
+    deadline = time.monotonic() + 2 * live.slot_seconds + 10
+    while live.limiter.in_flight(host) == 2:
+        assert time.monotonic() < deadline, "the killed worker's slot never came back"
+        live.renew_held()
+        time.sleep(0.1)
+    live.renew_held()
+    assert live.limiter.in_flight(host) == 1
+    live.process_response(running, Response(running.url, request=running))
+    assert live.limiter.in_flight(host) == 0
+    assert live.crawler.stats is not None
+    assert live.crawler.stats.get_value("cluster/host_lease_expired") is None
+
+
+def host_limit_middleware(redis_url: str) -> ClusterHostLimitMiddleware:
+    crawler = get_crawler(
+        settings_dict={
+            "CLUSTER_REDIS_URL": redis_url,
+            "CLUSTER_HOST_DELAY": "0",
+            "CLUSTER_HOST_CONCURRENCY": "2",
+            "CLUSTER_HOST_SLOT_SECONDS": "1",
+        }
+    )
+    crawler.stats.open_spider()  # type: ignore[union-attr]
+    return ClusterHostLimitMiddleware.from_crawler(crawler)
