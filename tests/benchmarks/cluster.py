@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ CLUSTER_SIZES = (20000,)
 QUICK_CLUSTER_SIZES = (1000,)
 CLUSTER_WORKERS = (1, 2, 4)
 REPLICA_SERVERS = 4
+# Redis's own default with the append-only file on: what a deployment runs (tests/redis_server.py
+# uses "always" for its fault tests; on this machine's disk that is an fsync per write).
+REDIS_APPENDFSYNC = "everysec"
 # Not the limit: each worker may have as many requests in flight as a lone crawl does.
 HOST_CONCURRENCY_PER_WORKER = 16
 KEY_PREFIX = "bench"
@@ -158,6 +162,7 @@ def redis_memory(client: redis.Redis, crawl_id: str, baseline: int) -> dict[str,
     """Redis memory at the end of the crawl: the server's ``used_memory`` (and peak) over its
     empty baseline, and the ``MEMORY USAGE`` of every key of the cluster, by kind."""
     info = client.info("memory")
+    commands = int(client.info("stats")["total_commands_processed"])
     by_group: dict[str, int] = defaultdict(int)
     keys = 0
     for key in client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
@@ -175,6 +180,9 @@ def redis_memory(client: redis.Redis, crawl_id: str, baseline: int) -> dict[str,
         "keys": keys,
         "keys_mb": round(keys_bytes / 1e6, 2),
         "urls_met": urls,
+        # Every command the cluster sent (the benchmark's own few included).
+        "commands": commands,
+        "commands_per_url": round(commands / urls, 1) if urls else None,
         "keys_kb_per_1000_urls": round(keys_bytes / 1e3 / (urls / 1000), 1) if urls else None,
         "used_kb_per_1000_urls": round(used / 1e3 / (urls / 1000), 1) if urls else None,
         "keys_kb_by_kind": {k: round(v / 1e3, 1) for k, v in sorted(by_group.items())},
@@ -222,7 +230,7 @@ def bench_workers(
     profiles = workdir / "profiles"
     write_profile(profiles, servers.url)
     database = postgres.create_database()
-    redis_server = RedisServer()
+    redis_server = RedisServer(appendfsync=REDIS_APPENDFSYNC)
     try:
         redis_server.start()
         client = redis.Redis.from_url(redis_server.url)
@@ -247,7 +255,9 @@ def bench_workers(
             commands.append(cluster_command("work", own, "--crawl", crawl_id))
             logs.append(workdir / f"worker-{n}.out")
         server_cpu = servers.cpu_seconds()
+        load_before = os.getloadavg()[0]
         measured = run_workers(commands, logs, cluster_timeout(size))
+        load_after = os.getloadavg()[0]
         server_cpu_after = servers.cpu_seconds()
         wall = max(m.wall_s for m in measured)
         memory = redis_memory(client, crawl_id, baseline)
@@ -268,6 +278,9 @@ def bench_workers(
         "worker_returncodes": [m.returncode for m in measured],
         "per_worker": [m.as_dict() for m in measured],
         "workers_cpu_s": round(cpu, 2),
+        # The machine's 1-minute load average: other processes competing for the cores.
+        "load_before": round(load_before, 2),
+        "load_after": round(load_after, 2),
         "cpu_ms_per_article": round(cpu * 1000 / stored, 2) if stored else None,
         "outcome": report.get("outcome", "no report"),
         "requests": counts.get("requests"),
@@ -345,8 +358,13 @@ def add_scaling(runs: list[dict[str, Any]]) -> None:
 
 
 def run_cluster_benchmark(
-    sizes: list[int], workers_list: list[int], out: Path, servers_count: int
+    sizes: list[int],
+    workers_list: list[int],
+    out: Path,
+    servers_count: int,
+    on_size: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
+    """Every size in turn; ``on_size(results)`` after each (the results so far)."""
     results: dict[str, Any] = {
         "workers": workers_list,
         "replica_servers": servers_count,
@@ -362,6 +380,8 @@ def run_cluster_benchmark(
             )
         except Exception as exc:
             results["per_size"][str(size)] = {"size": size, "error": f"{type(exc).__name__}: {exc}"}
+        if on_size is not None:
+            on_size(results)
     return results
 
 
@@ -391,17 +411,18 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
         "",
         "| Articles | Workers | Wall s | Articles/s | Speed-up | Efficiency | Workers CPU s "
         "| Replica busy (cores) | Redis used_memory MB (peak) | Crawl keys MB | URLs met "
-        "| Keys KB / 1,000 URLs | used_memory KB / 1,000 URLs | Crawl |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| Keys KB / 1,000 URLs | used_memory KB / 1,000 URLs | Redis commands / URL "
+        "| Load avg before / after | Crawl |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for size, data in results["per_size"].items():
         if "error" in data:
-            lines.append(f"| {int(size):,} | - | error: {data['error']} |" + " |" * 11)
+            lines.append(f"| {int(size):,} | - | error: {data['error']} |" + " |" * 13)
             continue
         for run in data["runs"]:
             if "error" in run:
                 lines.append(
-                    f"| {int(size):,} | {run['workers']} | error: {run['error']} |" + " |" * 11
+                    f"| {int(size):,} | {run['workers']} | error: {run['error']} |" + " |" * 13
                 )
                 continue
             memory = run["redis"]
@@ -430,6 +451,8 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
                         _cell(memory["urls_met"]),
                         _cell(memory["keys_kb_per_1000_urls"]),
                         _cell(memory["used_kb_per_1000_urls"]),
+                        _cell(memory["commands_per_url"]),
+                        f"{run['load_before']:.1f} / {run['load_after']:.1f}",
                         verdict,
                     ]
                 )
@@ -451,7 +474,7 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         "- Each worker count: a fresh `redis-server` (tests/redis_server.py: append-only file, "
-        "`appendfsync always`) and a fresh PostgreSQL database (tests/postgres.py), "
+        f"`appendfsync {REDIS_APPENDFSYNC}`) and a fresh PostgreSQL database (tests/postgres.py), "
         f"`scrapy cluster start --site {SITE} --full`, then N `scrapy cluster work` processes "
         "started at once; wall time from their launch to the last one's exit (interpreter and "
         "Scrapy start-up included). Speed-up = wall(1 worker) / wall(N); efficiency = speed-up / "
@@ -465,6 +488,9 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
         "every key of the cluster; per 1,000 URLs met = per 1,000 fingerprints in the site's "
         "duplicate filter (every request the crawl scheduled); used_memory per 1,000 URLs is "
         "over the empty server's baseline.",
+        f"- Load average: the machine's 1-minute load before and after the workers ran; above "
+        f"{nproc} (the cores) other processes were competing for the CPU and the run's numbers "
+        "are lower than the cluster's own.",
         "- Crawl: every article of the replica's truth stored once (no second version), title, "
         "published_at and body exact (from the database), one `crawl_runs` row (the crawl's, "
         "succeeded), every worker exit 0.",

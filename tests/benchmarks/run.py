@@ -519,11 +519,17 @@ def main(argv: list[str] | None = None) -> int:
             QUICK_CLUSTER_SIZES if args.quick else CLUSTER_SIZES
         )
         start = time.perf_counter() - results["total_seconds"]
-        results["cluster"] = run_cluster_benchmark(
-            cluster_sizes, args.cluster_workers, out, args.cluster_servers
+
+        def written(cluster: dict[str, Any]) -> None:
+            results["cluster"] = cluster
+            results["total_seconds"] = round(time.perf_counter() - start, 1)
+            write_results(results, out)
+
+        written(
+            run_cluster_benchmark(
+                cluster_sizes, args.cluster_workers, out, args.cluster_servers, on_size=written
+            )
         )
-        results["total_seconds"] = round(time.perf_counter() - start, 1)
-        write_results(results, out)
         if not cluster_ok(results["cluster"]):
             print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
             status = 1
