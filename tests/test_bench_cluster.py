@@ -103,6 +103,7 @@ def test_the_table_names_the_core_count_and_marks_a_wrong_crawl() -> None:
         "redis": {
             "used_memory_mb": 1.0,
             "used_memory_peak_mb": 2.0,
+            "baseline_mb": 1.0,
             "keys_mb": 0.5,
             "urls_met": 100,
             "keys_kb_per_1000_urls": 5.0,
@@ -117,3 +118,5 @@ def test_the_table_names_the_core_count_and_marks_a_wrong_crawl() -> None:
     )
     assert "**This machine has 2 CPU cores**" in text
     assert "**WRONG** (missing 2" in text
+    # peak 2.0 MB over a 1.0 MB baseline for 100 URLs: 10,000 KB per 1,000 URLs
+    assert "| 10.0 (10,000.0) |" in text

@@ -399,6 +399,16 @@ def _cell(value: Any, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def peak_per_1000(memory: dict[str, Any]) -> float | None:
+    """Redis's peak ``used_memory`` over its empty baseline, KB per 1,000 URLs met: what a
+    crawl needs at its busiest (the queue full of encoded requests), not only at its end."""
+    urls = memory.get("urls_met")
+    if not urls:
+        return None
+    peak_kb = (memory["used_memory_peak_mb"] - memory["baseline_mb"]) * 1000
+    return round(peak_kb / (urls / 1000), 1)
+
+
 def render_cluster_markdown(results: dict[str, Any]) -> str:
     nproc = results["nproc"]
     lines = [
@@ -411,7 +421,7 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
         "",
         "| Articles | Workers | Wall s | Articles/s | Speed-up | Efficiency | Workers CPU s "
         "| Replica busy (cores) | Redis used_memory MB (peak) | Crawl keys MB | URLs met "
-        "| Keys KB / 1,000 URLs | used_memory KB / 1,000 URLs | Redis commands / URL "
+        "| Keys KB / 1,000 URLs | used_memory KB / 1,000 URLs, end (peak) | Redis commands / URL "
         "| Load avg before / after | Crawl |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -450,7 +460,8 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
                         _cell(memory["keys_mb"], 2),
                         _cell(memory["urls_met"]),
                         _cell(memory["keys_kb_per_1000_urls"]),
-                        _cell(memory["used_kb_per_1000_urls"]),
+                        f"{_cell(memory['used_kb_per_1000_urls'])} "
+                        f"({_cell(peak_per_1000(memory))})",
                         _cell(memory["commands_per_url"]),
                         f"{run['load_before']:.1f} / {run['load_after']:.1f}",
                         verdict,
@@ -487,7 +498,8 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
         "- Redis: `used_memory` at the end (peak in brackets) and the sum of `MEMORY USAGE` of "
         "every key of the cluster; per 1,000 URLs met = per 1,000 fingerprints in the site's "
         "duplicate filter (every request the crawl scheduled); used_memory per 1,000 URLs is "
-        "over the empty server's baseline.",
+        "over the empty server's baseline, at the end and at its peak (the queue's encoded "
+        "requests, freed as they are crawled).",
         f"- Load average: the machine's 1-minute load before and after the workers ran; above "
         f"{nproc} (the cores) other processes were competing for the CPU and the run's numbers "
         "are lower than the cluster's own.",
