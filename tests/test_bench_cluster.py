@@ -38,6 +38,7 @@ def _run(workers: int, wall_s: float, **score: Any) -> dict[str, Any]:
         "workers": workers,
         "wall_s": wall_s,
         "worker_returncodes": [0] * workers,
+        "stored": 10,
         "correctness": _score(**score),
     }
     run["ok"] = crawl_correct(run)
@@ -66,6 +67,12 @@ def test_a_missing_an_extra_or_a_twice_stored_article_makes_the_crawl_wrong() ->
     assert not crawl_correct(_run(1, 1.0, stored_twice=1))
     assert not crawl_correct(_run(1, 1.0, body_exact=0.9))
     assert not crawl_correct(_run(1, 1.0, one_run_succeeded=False))
+
+
+def test_a_run_counting_more_stores_than_articles_is_wrong() -> None:
+    run = _run(2, 1.0)
+    run["stored"] = 11
+    assert not crawl_correct(run)
 
 
 def test_a_failed_worker_makes_the_crawl_wrong() -> None:

@@ -297,10 +297,13 @@ def bench_workers(
 
 
 def crawl_correct(result: dict[str, Any]) -> bool:
-    """Every worker exited 0, the one run succeeded, every article stored once and exact."""
+    """Every worker exited 0, the one run succeeded, every article stored once and exact: in the
+    database, and in the run's own count (a second store of the same content adds no version,
+    but the run would count it)."""
     score = result.get("correctness") or {}
     return (
         all(code == 0 for code in result.get("worker_returncodes", [1]))
+        and result.get("stored") == score.get("truth_articles")
         and bool(score.get("one_run_succeeded"))
         and score.get("stored_twice") == 0
         and is_exact(score)
