@@ -41,6 +41,8 @@ lint: $(STAMP)
 
 ## Benchmarks (not part of the test suite): prints every target reached / NOT reached, writes
 ## output/bench/results.md, fails when a target is missed. `make bench BENCH_ARGS=--quick`.
+## Then the cluster stage (1, 2, 4 workers; needs redis-server and PostgreSQL): a second table,
+## fails on a wrong crawl. `BENCH_ARGS="--cluster-only --cluster-sizes 2000"` or `--no-cluster`.
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 

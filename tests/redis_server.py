@@ -43,11 +43,14 @@ def _free_port() -> int:
 class RedisServer:
     """``redis-server`` on 127.0.0.1; ``appendonly``: persistence that survives a restart."""
 
-    def __init__(self, *, appendonly: bool = True) -> None:
+    def __init__(self, *, appendonly: bool = True, appendfsync: str = "always") -> None:
         self.binary = find_redis_server()
         self.root = Path(tempfile.mkdtemp(prefix="hepza-redis-"))
         self.logfile = self.root / "redis.log"
         self.appendonly = appendonly
+        # "always": every write on disk before the answer (the fault tests); "everysec": Redis's
+        # own default, at most a second of writes lost (the cluster benchmark, as deployed).
+        self.appendfsync = appendfsync
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -73,7 +76,7 @@ class RedisServer:
             "--appendonly",
             "yes" if self.appendonly else "no",
             "--appendfsync",
-            "always",
+            self.appendfsync,
             "--protected-mode",
             "yes",
             "--daemonize",

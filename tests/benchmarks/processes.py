@@ -144,8 +144,11 @@ class ReplicaProcess:
         startup_timeout: float = 300,
         name: str = "replica",
         request_log: Path | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.articles = articles
+        # SO_REUSEPORT: several ReplicaProcess of the same site on one port (see replica_group)
+        self.reuse_port = reuse_port
         self.port = port
         self.extra_articles = extra_articles
         self.startup_timeout = startup_timeout
@@ -197,6 +200,8 @@ class ReplicaProcess:
             cmd += ["--extra-articles", str(self.extra_articles)]
         if self.request_log is not None:
             cmd += ["--request-log", str(self.request_log)]
+        if self.reuse_port:
+            cmd.append("--reuse-port")
         start = time.perf_counter()
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -246,3 +251,50 @@ class ReplicaProcess:
             return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
         except OSError:
             return "(no log)"
+
+
+class ReplicaGroup:
+    """``count`` replica server processes of the same site on one port (SO_REUSEPORT): one
+    host:port to the crawl, the kernel spreading its connections between the processes.
+
+    Always use it as a context manager: every server is stopped on any exit.
+    """
+
+    def __init__(self, articles: int, workdir: Path, count: int, *, name: str = "replica") -> None:
+        if count < 1:
+            raise ValueError(f"a replica group needs at least one server, not {count}")
+        self.servers = [
+            ReplicaProcess(articles, workdir, name=f"{name}-{n}", reuse_port=True)
+            for n in range(1, count + 1)
+        ]
+
+    def __enter__(self) -> ReplicaGroup:
+        try:
+            first = self.servers[0].start()
+            for server in self.servers[1:]:
+                server.port = first.port
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    @property
+    def startup_s(self) -> float:
+        return round(sum(s.startup_s for s in self.servers), 3)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds of every server together so far (None when one cannot be read)."""
+        seconds = [s.cpu_seconds() for s in self.servers]
+        return None if any(s is None for s in seconds) else sum(s or 0.0 for s in seconds)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()

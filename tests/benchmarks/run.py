@@ -8,6 +8,11 @@ trafilatura/htmldate; incremental re-runs; the replica's own ceiling; optionally
 that follows the same links. Evaluates every target of issue 11 from the same run, prints a
 Markdown table, writes ``output/bench/results.md`` and ``results.json``, and exits 1 when a
 target is not reached (``--no-fail``: exit 0, report only).
+
+Then the cluster stage (issue 13, tests/benchmarks/cluster.py; ``--no-cluster`` skips it,
+``--cluster-only`` runs it alone): ``scrapy cluster work`` with ``--cluster-workers`` worker
+processes at ``--cluster-sizes``, a second table in the same files; no speed target, but a wrong
+cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1.
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from crawler.fingerprint import source_fingerprint
+from tests.benchmarks.cluster import (
+    CLUSTER_SIZES,
+    CLUSTER_WORKERS,
+    QUICK_CLUSTER_SIZES,
+    REPLICA_SERVERS,
+    cluster_ok,
+    render_cluster_markdown,
+    run_cluster_benchmark,
+)
 from tests.benchmarks.extractors import compare_in_own_process, fetch_pages, sample_articles
 from tests.benchmarks.load import server_ceiling
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
@@ -353,7 +367,23 @@ def run_benchmarks(
 def write_results(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    (out / "results.md").write_text(render_markdown(results), encoding="utf-8")
+    (out / "results.md").write_text(render_all(results), encoding="utf-8")
+
+
+def render_all(results: dict[str, Any]) -> str:
+    """The issue-11 tables when those sizes ran, then the cluster table when it ran."""
+    if results.get("sizes"):
+        parts = [render_markdown(results)]
+    else:
+        machine = ", ".join(f"{k} {v}" for k, v in results["machine"].items())
+        parts = [
+            f"# Benchmarks\n\nCommand: `{results['command']}`  \nStarted "
+            f"{results['started_at']}, total {results['total_seconds'] / 60:.1f} min.  \n"
+            f"Machine: {machine}"
+        ]
+    if "cluster" in results:
+        parts.append(render_cluster_markdown(results["cluster"]))
+    return "\n\n".join(parts) + "\n"
 
 
 def profile(size: int, out: Path) -> list[Path]:
@@ -443,8 +473,31 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run the bare spider that follows the same links and extracts nothing",
     )
+    parser.add_argument(
+        "--cluster-sizes",
+        type=parse_sizes,
+        help=f"cluster stage article counts (default {CLUSTER_SIZES}; "
+        f"--quick {QUICK_CLUSTER_SIZES})",
+    )
+    parser.add_argument(
+        "--cluster-workers",
+        type=parse_sizes,
+        default=list(CLUSTER_WORKERS),
+        help="cluster stage worker process counts, e.g. 1,2,4 (speed-up is over the 1)",
+    )
+    parser.add_argument(
+        "--cluster-servers",
+        type=int,
+        default=REPLICA_SERVERS,
+        help="replica server processes on the cluster stage's one port (SO_REUSEPORT)",
+    )
+    stages = parser.add_mutually_exclusive_group()
+    stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
+    stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
     parser.add_argument("--output-dir", type=Path, default=PROJECT_ROOT / "output" / "bench")
     args = parser.parse_args(argv)
+    if args.cluster_servers < 1:
+        parser.error("--cluster-servers must be at least 1")
     out: Path = args.output_dir.resolve()
     command = "python -m tests.benchmarks.run " + shlex.join(sys.argv[1:] if argv is None else argv)
 
@@ -454,12 +507,37 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
 
-    sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    sizes = (
+        []
+        if args.cluster_only
+        else args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    )
     results = run_benchmarks(sizes, out, args.sample, command.strip(), bare=args.bare)
-    print(render_markdown(results))
-    print(render_targets(results["targets"]))
+    status = exit_status(results["targets"], fail_on_miss=not args.no_fail) if sizes else 0
+    if not args.no_cluster:
+        cluster_sizes = args.cluster_sizes or list(
+            QUICK_CLUSTER_SIZES if args.quick else CLUSTER_SIZES
+        )
+        start = time.perf_counter() - results["total_seconds"]
+
+        def written(cluster: dict[str, Any]) -> None:
+            results["cluster"] = cluster
+            results["total_seconds"] = round(time.perf_counter() - start, 1)
+            write_results(results, out)
+
+        written(
+            run_cluster_benchmark(
+                cluster_sizes, args.cluster_workers, out, args.cluster_servers, on_size=written
+            )
+        )
+        if not cluster_ok(results["cluster"]):
+            print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
+            status = 1
+    print(render_all(results))
+    if sizes:
+        print(render_targets(results["targets"]))
     print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
-    return exit_status(results["targets"], fail_on_miss=not args.no_fail)
+    return status
 
 
 if __name__ == "__main__":

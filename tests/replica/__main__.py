@@ -72,7 +72,9 @@ def _serve(args: argparse.Namespace, log: TextIO | None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server = ReplicaServer(config_from(args), args.port, on_request=on_request).start()
+    server = ReplicaServer(
+        config_from(args), args.port, on_request=on_request, reuse_port=args.reuse_port
+    ).start()
     try:
         print(server.url, flush=True)
         if args.ready_file:
@@ -95,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int, default=0)
     p_serve.add_argument("--ready-file")
     p_serve.add_argument("--request-log")
+    p_serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="SO_REUSEPORT: start several servers of the same site on one --port",
+    )
     p_truth = sub.add_parser("truth", help="print the ground truth JSON")
     _site_options(p_truth)
     p_save = sub.add_parser("save-pages", help="write representative pages as fixtures")

@@ -45,6 +45,13 @@ class _HTTPServer(ThreadingHTTPServer):
     owner: ReplicaServer
 
 
+class _ReusePortHTTPServer(_HTTPServer):
+    """SO_REUSEPORT: several server processes of the same site listen on one port, and the
+    kernel spreads the connections between them (the cluster benchmark's "several servers")."""
+
+    allow_reuse_port = True
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # one small write per response; Nagle plus delayed ACKs would add 40 ms per keep-alive request
@@ -148,8 +155,11 @@ class ReplicaServer:
         port: int = 0,
         *,
         on_request: Callable[[RequestRecord], None] | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.config = config
+        # Opt-in: other processes may bind the same port (each must set it too).
+        self.reuse_port = reuse_port
         self.site: ReplicaSite | PortalSite = make_site(config)
         self.port = port
         self.url = ""
@@ -164,7 +174,8 @@ class ReplicaServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> ReplicaServer:
-        httpd = _HTTPServer(("127.0.0.1", self.port), _Handler)
+        server_class = _ReusePortHTTPServer if self.reuse_port else _HTTPServer
+        httpd = server_class(("127.0.0.1", self.port), _Handler)
         httpd.owner = self
         self._httpd = httpd
         self.url = f"http://127.0.0.1:{httpd.server_address[1]}"

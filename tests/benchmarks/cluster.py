@@ -1,0 +1,513 @@
+"""The cluster benchmark (issue 13): throughput of ``scrapy cluster work`` with 1, 2 and 4
+worker processes on one replica site served by several server processes (SO_REUSEPORT, one
+host:port), each worker count on a fresh Redis and a fresh PostgreSQL database.
+
+Per worker count: wall time from the first worker's launch to the last one's exit, articles/s,
+speed-up over one worker and scaling efficiency (speed-up / workers), the workers' CPU, the
+replica's CPU, Redis ``used_memory`` and the ``MEMORY USAGE`` of the crawl's keys at the end
+(per 1,000 URLs met: the site's duplicate-filter fingerprints), and the stored articles scored
+against the replica's truth (every article stored once, every scored field exact). There is no
+speed target; a wrong crawl (an article missing, stored twice or wrong, a worker or the run
+failed) makes :func:`cluster_ok` False and ``make bench`` exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+
+from crawler.sites.profile import PROFILES_DIR
+from tests.benchmarks.processes import Measured, ReplicaGroup, _kill_group, own_peak_rss_kib
+from tests.benchmarks.truth_score import is_exact, score_records
+from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
+from tests.postgres import PostgresServer
+from tests.redis_server import RedisServer
+from tests.replica.site import ReplicaConfig, ReplicaSite
+
+CLUSTER_SIZES = (20000,)
+QUICK_CLUSTER_SIZES = (1000,)
+CLUSTER_WORKERS = (1, 2, 4)
+REPLICA_SERVERS = 4
+# Redis's own default with the append-only file on: what a deployment runs (tests/redis_server.py
+# uses "always" for its fault tests; on this machine's disk that is an fsync per write).
+REDIS_APPENDFSYNC = "everysec"
+# Not the limit: each worker may have as many requests in flight as a lone crawl does.
+HOST_CONCURRENCY_PER_WORKER = 16
+KEY_PREFIX = "bench"
+SITE = "hepza"
+BASE_URL_LINE = re.compile(r'^base_url = ".*"$', re.MULTILINE)
+
+
+def cluster_timeout(size: int) -> float:
+    return 300 + 0.12 * size
+
+
+def write_profile(profiles: Path, base_url: str) -> None:
+    """The project's HEPZA profile with the replica as its base URL (politeness is lifted by
+    the settings, which win over a profile's)."""
+    profiles.mkdir(parents=True, exist_ok=True)
+    text, count = BASE_URL_LINE.subn(
+        f'base_url = "{base_url}"', (PROFILES_DIR / f"{SITE}.toml").read_text(encoding="utf-8")
+    )
+    if count != 1:
+        raise RuntimeError(f"{PROFILES_DIR / SITE}.toml has {count} base_url lines, expected 1")
+    (profiles / f"{SITE}.toml").write_text(text, encoding="utf-8")
+
+
+def cluster_settings(
+    redis_url: str, database_url: str, profiles: Path, workdir: Path, workers: int
+) -> dict[str, str]:
+    return {
+        **FAST_SETTINGS,
+        "CLUSTER_REDIS_URL": redis_url,
+        "CLUSTER_KEY_PREFIX": KEY_PREFIX,
+        "CLUSTER_HOST_CONCURRENCY": str(HOST_CONCURRENCY_PER_WORKER * workers),
+        "CLUSTER_HOST_DELAY": "0",
+        "DATABASE_URL": database_url,
+        "SITE_PROFILES_DIR": str(profiles),
+        "OUTPUT_DIR": str(workdir / "out"),
+        "REPORTS_DIR": str(workdir / "reports"),
+        "REJECTS_PATH": str(workdir / "rejects.jsonl"),
+        "FEEDS": "{}",
+    }
+
+
+def cluster_command(action: str, settings: dict[str, str], *args: str) -> list[str]:
+    cmd = [sys.executable, "-m", "scrapy", "cluster", action, *args]
+    for name, value in settings.items():
+        cmd += ["-s", f"{name}={value}"]
+    return cmd
+
+
+def run_workers(commands: list[list[str]], logs: list[Path], timeout: float) -> list[Measured]:
+    """Every command started at once and waited for (all killed at ``timeout``); each one's
+    wall time from the common start, its own CPU (``os.wait4``) and peak RSS."""
+    start = time.perf_counter()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for cmd, log in zip(commands, logs, strict=True):
+            with log.open("wb") as out:
+                procs.append(
+                    subprocess.Popen(
+                        cmd,
+                        cwd=PROJECT_ROOT,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        done: dict[int, Measured] = {}
+        peaks = [0] * len(procs)
+        while len(done) < len(procs):
+            timed_out = time.perf_counter() - start > timeout
+            for n, proc in enumerate(procs):
+                if n in done:
+                    continue
+                peaks[n] = max(peaks[n], own_peak_rss_kib(proc.pid))
+                if timed_out:
+                    _kill_group(proc.pid, signal.SIGKILL)
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                else:
+                    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    proc.returncode = os.waitstatus_to_exitcode(status)
+                    done[n] = Measured(
+                        returncode=proc.returncode,
+                        wall_s=round(time.perf_counter() - start, 3),
+                        user_s=round(usage.ru_utime, 3),
+                        sys_s=round(usage.ru_stime, 3),
+                        peak_rss_mb=round((peaks[n] or usage.ru_maxrss) / 1024, 1),
+                        timed_out=timed_out,
+                    )
+            time.sleep(0.05)
+    except BaseException:
+        for proc in procs:
+            if proc.returncode is None:
+                _kill_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+        raise
+    return [done[n] for n in range(len(procs))]
+
+
+def key_group(key: str, crawl_id: str) -> str:
+    """What a key holds, without its crawl id, site, worker or host: ``site:frontier:seen``."""
+    crawl = f"{KEY_PREFIX}:crawl:{crawl_id}:"
+    if key.startswith(crawl):
+        rest = key[len(crawl) :]
+        if rest.startswith(f"site:{SITE}:"):
+            parts = rest[len(f"site:{SITE}:") :].split(":")
+            return "site:" + ":".join(
+                parts[:2] if parts[0] in {"frontier", "limiter"} else parts[:1]
+            )
+        return rest.split(":", 1)[0]
+    if key.startswith(f"{KEY_PREFIX}:host:"):
+        return "host:" + key.rsplit(":", 1)[-1]
+    return key.removeprefix(f"{KEY_PREFIX}:")
+
+
+def redis_memory(client: redis.Redis, crawl_id: str, baseline: int) -> dict[str, Any]:
+    """Redis memory at the end of the crawl: the server's ``used_memory`` (and peak) over its
+    empty baseline, and the ``MEMORY USAGE`` of every key of the cluster, by kind."""
+    info = client.info("memory")
+    commands = int(client.info("stats")["total_commands_processed"])
+    by_group: dict[str, int] = defaultdict(int)
+    keys = 0
+    for key in client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        by_group[key_group(name, crawl_id)] += int(client.memory_usage(name, samples=0) or 0)
+        keys += 1
+    dupefilter = f"{KEY_PREFIX}:crawl:{crawl_id}:site:{SITE}:dupefilter"
+    urls = int(client.scard(dupefilter))
+    keys_bytes = sum(by_group.values())
+    used = int(info["used_memory"]) - baseline
+    return {
+        "used_memory_mb": round(int(info["used_memory"]) / 1e6, 2),
+        "used_memory_peak_mb": round(int(info["used_memory_peak"]) / 1e6, 2),
+        "baseline_mb": round(baseline / 1e6, 2),
+        "keys": keys,
+        "keys_mb": round(keys_bytes / 1e6, 2),
+        "urls_met": urls,
+        # Every command the cluster sent (the benchmark's own few included).
+        "commands": commands,
+        "commands_per_url": round(commands / urls, 1) if urls else None,
+        "keys_kb_per_1000_urls": round(keys_bytes / 1e3 / (urls / 1000), 1) if urls else None,
+        "used_kb_per_1000_urls": round(used / 1e3 / (urls / 1000), 1) if urls else None,
+        "keys_kb_by_kind": {k: round(v / 1e3, 1) for k, v in sorted(by_group.items())},
+    }
+
+
+def score_database(
+    database_url: str, truth_articles: list[dict[str, Any]], base_url: str, crawl_id: str
+) -> dict[str, Any]:
+    """The stored articles against the truth, the articles stored more than once (a second
+    version of the same article) and the crawl's runs in ``crawl_runs``."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT url, title, published_at, body_text FROM articles WHERE site = :s"),
+                {"s": SITE},
+            ).mappings()
+            score = score_records((dict(r) for r in rows), truth_articles, base_url)
+            score["stored_twice"] = int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM (SELECT article_id FROM article_versions "
+                        "GROUP BY article_id HAVING count(*) > 1) AS twice"
+                    )
+                ).scalar_one()
+            )
+            runs = conn.execute(sa.text("SELECT run_id, outcome FROM crawl_runs")).all()
+    finally:
+        engine.dispose()
+    score["runs"] = [{"run_id": r[0], "outcome": r[1]} for r in runs]
+    score["one_run_succeeded"] = [(r[0], r[1]) for r in runs] == [(crawl_id, "succeeded")]
+    return score
+
+
+def bench_workers(
+    workers: int,
+    size: int,
+    servers: ReplicaGroup,
+    postgres: PostgresServer,
+    truth_articles: list[dict[str, Any]],
+    workdir: Path,
+) -> dict[str, Any]:
+    workdir.mkdir(parents=True)
+    profiles = workdir / "profiles"
+    write_profile(profiles, servers.url)
+    database = postgres.create_database()
+    redis_server = RedisServer(appendfsync=REDIS_APPENDFSYNC)
+    try:
+        redis_server.start()
+        client = redis.Redis.from_url(redis_server.url)
+        baseline = int(client.info("memory")["used_memory"])
+        settings = cluster_settings(
+            redis_server.url, postgres.url(database), profiles, workdir, workers
+        )
+        started = subprocess.run(
+            cluster_command("start", settings, "--site", SITE, "--full"),
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if started.returncode != 0:
+            raise RuntimeError(f"scrapy cluster start failed: {started.stderr.strip()[-2000:]}")
+        crawl_id = started.stdout.strip()
+        commands, logs = [], []
+        for n in range(1, workers + 1):
+            own = {**settings, "LOG_FILE": str(workdir / f"worker-{n}.log")}
+            commands.append(cluster_command("work", own, "--crawl", crawl_id))
+            logs.append(workdir / f"worker-{n}.out")
+        server_cpu = servers.cpu_seconds()
+        load_before = os.getloadavg()[0]
+        measured = run_workers(commands, logs, cluster_timeout(size))
+        load_after = os.getloadavg()[0]
+        server_cpu_after = servers.cpu_seconds()
+        wall = max(m.wall_s for m in measured)
+        memory = redis_memory(client, crawl_id, baseline)
+        client.close()
+        score = score_database(postgres.url(database), truth_articles, servers.url, crawl_id)
+    finally:
+        redis_server.cleanup()
+        postgres.drop_database(database)
+    report_path = workdir / "reports" / "latest.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
+    counts = report.get("counts", {})
+    stored = counts.get("stored_new", 0) + counts.get("stored_changed", 0)
+    cpu = sum(m.cpu_s for m in measured)
+    result: dict[str, Any] = {
+        "workers": workers,
+        "crawl_id": crawl_id,
+        "wall_s": wall,
+        "worker_returncodes": [m.returncode for m in measured],
+        "per_worker": [m.as_dict() for m in measured],
+        "workers_cpu_s": round(cpu, 2),
+        # The machine's 1-minute load average: other processes competing for the cores.
+        "load_before": round(load_before, 2),
+        "load_after": round(load_after, 2),
+        "cpu_ms_per_article": round(cpu * 1000 / stored, 2) if stored else None,
+        "outcome": report.get("outcome", "no report"),
+        "requests": counts.get("requests"),
+        "responses": counts.get("responses"),
+        "stored": stored,
+        "articles_per_s": round(stored / wall, 1) if stored and wall else None,
+        "redis": memory,
+        "correctness": score,
+    }
+    if server_cpu is not None and server_cpu_after is not None and wall:
+        result["replica_busy"] = round((server_cpu_after - server_cpu) / wall, 2)
+    result["ok"] = crawl_correct(result)
+    return result
+
+
+def crawl_correct(result: dict[str, Any]) -> bool:
+    """Every worker exited 0, the one run succeeded, every article stored once and exact: in the
+    database, and in the run's own count (a second store of the same content adds no version,
+    but the run would count it)."""
+    score = result.get("correctness") or {}
+    return (
+        all(code == 0 for code in result.get("worker_returncodes", [1]))
+        and result.get("stored") == score.get("truth_articles")
+        and bool(score.get("one_run_succeeded"))
+        and score.get("stored_twice") == 0
+        and is_exact(score)
+    )
+
+
+def bench_cluster_size(
+    size: int, workers_list: list[int], out: Path, servers_count: int
+) -> dict[str, Any]:
+    workdir = out / "work" / f"cluster-{size}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    truth_articles = ReplicaSite(ReplicaConfig(articles=size)).truth()["articles"]
+    result: dict[str, Any] = {
+        "size": size,
+        "truth_articles": len(truth_articles),
+        "replica_servers": servers_count,
+        "runs": [],
+    }
+    postgres = PostgresServer()
+    postgres.start()
+    try:
+        with ReplicaGroup(size, workdir, servers_count) as servers:
+            result["replica_startup_s"] = servers.startup_s
+            for workers in workers_list:
+                print(f"  [cluster {size}] {workers} worker(s)...", flush=True)
+                try:
+                    run = bench_workers(
+                        workers, size, servers, postgres, truth_articles, workdir / f"w{workers}"
+                    )
+                except Exception as exc:
+                    run = {"workers": workers, "error": f"{type(exc).__name__}: {exc}", "ok": False}
+                result["runs"].append(run)
+                print(
+                    f"  [cluster {size}] {workers} worker(s): {run.get('wall_s')} s, "
+                    f"{run.get('articles_per_s')} articles/s, "
+                    f"{'correct' if run['ok'] else 'WRONG: ' + run.get('error', 'see results')}",
+                    flush=True,
+                )
+    finally:
+        postgres.stop()
+    add_scaling(result["runs"])
+    return result
+
+
+def add_scaling(runs: list[dict[str, Any]]) -> None:
+    """Speed-up over the one-worker run (wall time) and scaling efficiency = speed-up / workers."""
+    base = next((r for r in runs if r.get("workers") == 1 and r.get("wall_s")), None)
+    for run in runs:
+        if base is None or not run.get("wall_s"):
+            run["speedup"] = run["efficiency"] = None
+            continue
+        run["speedup"] = round(base["wall_s"] / run["wall_s"], 2)
+        run["efficiency"] = round(run["speedup"] / run["workers"], 2)
+
+
+def run_cluster_benchmark(
+    sizes: list[int],
+    workers_list: list[int],
+    out: Path,
+    servers_count: int,
+    on_size: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Every size in turn; ``on_size(results)`` after each (the results so far)."""
+    results: dict[str, Any] = {
+        "workers": workers_list,
+        "replica_servers": servers_count,
+        "host_concurrency_per_worker": HOST_CONCURRENCY_PER_WORKER,
+        "nproc": len(os.sched_getaffinity(0)),
+        "per_size": {},
+    }
+    for size in sizes:
+        print(f"cluster size {size:,}", flush=True)
+        try:
+            results["per_size"][str(size)] = bench_cluster_size(
+                size, workers_list, out, servers_count
+            )
+        except Exception as exc:
+            results["per_size"][str(size)] = {"size": size, "error": f"{type(exc).__name__}: {exc}"}
+        if on_size is not None:
+            on_size(results)
+    return results
+
+
+def cluster_ok(results: dict[str, Any]) -> bool:
+    """Every size ran and every run's crawl was correct."""
+    sizes = results.get("per_size", {}).values()
+    return all("error" not in s and all(r.get("ok") for r in s["runs"]) for s in sizes)
+
+
+def _cell(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def peak_per_1000(memory: dict[str, Any]) -> float | None:
+    """Redis's peak ``used_memory`` over its empty baseline, KB per 1,000 URLs met: what a
+    crawl needs at its busiest (the queue full of encoded requests), not only at its end."""
+    urls = memory.get("urls_met")
+    if not urls:
+        return None
+    peak_kb = (memory["used_memory_peak_mb"] - memory["baseline_mb"]) * 1000
+    return round(peak_kb / (urls / 1000), 1)
+
+
+def render_cluster_markdown(results: dict[str, Any]) -> str:
+    nproc = results["nproc"]
+    lines = [
+        "## Cluster mode (issue 13)",
+        "",
+        f"**This machine has {nproc} CPU cores**, shared by the workers, the "
+        f"{results['replica_servers']} replica server processes, Redis and PostgreSQL: more "
+        f"workers than cores cannot add speed here, and the efficiency below says how much of "
+        f"the machine the cluster turned into throughput, not how it scales on separate machines.",
+        "",
+        "| Articles | Workers | Wall s | Articles/s | Speed-up | Efficiency | Workers CPU s "
+        "| Replica busy (cores) | Redis used_memory MB (peak) | Crawl keys MB | URLs met "
+        "| Keys KB / 1,000 URLs | used_memory KB / 1,000 URLs, end (peak) | Redis commands / URL "
+        "| Load avg before / after | Crawl |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for size, data in results["per_size"].items():
+        if "error" in data:
+            lines.append(f"| {int(size):,} | - | error: {data['error']} |" + " |" * 13)
+            continue
+        for run in data["runs"]:
+            if "error" in run:
+                lines.append(
+                    f"| {int(size):,} | {run['workers']} | error: {run['error']} |" + " |" * 13
+                )
+                continue
+            memory = run["redis"]
+            score = run["correctness"]
+            verdict = (
+                "correct"
+                if run["ok"]
+                else f"**WRONG** (missing {score.get('missing')}, stored twice "
+                f"{score.get('stored_twice')}, outcome {run['outcome']}, exit codes "
+                f"{run['worker_returncodes']})"
+            )
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"{int(size):,}",
+                        str(run["workers"]),
+                        _cell(run["wall_s"]),
+                        _cell(run["articles_per_s"]),
+                        _cell(run["speedup"], 2),
+                        _cell(run["efficiency"], 2),
+                        _cell(run["workers_cpu_s"]),
+                        _cell(run.get("replica_busy"), 2),
+                        f"{memory['used_memory_mb']:.1f} ({memory['used_memory_peak_mb']:.1f})",
+                        _cell(memory["keys_mb"], 2),
+                        _cell(memory["urls_met"]),
+                        _cell(memory["keys_kb_per_1000_urls"]),
+                        f"{_cell(memory['used_kb_per_1000_urls'])} "
+                        f"({_cell(peak_per_1000(memory))})",
+                        _cell(memory["commands_per_url"]),
+                        f"{run['load_before']:.1f} / {run['load_after']:.1f}",
+                        verdict,
+                    ]
+                )
+                + " |"
+            )
+    kinds = [
+        (size, run["redis"]["keys_kb_by_kind"])
+        for size, data in results["per_size"].items()
+        for run in data.get("runs", [])[-1:]
+        if "redis" in run
+    ]
+    if kinds:
+        size, by_kind = kinds[-1]
+        lines += [
+            "",
+            f"What Redis holds at the end ({int(size):,} articles, last run; KB by key kind): "
+            + ", ".join(f"`{k}` {v:,.1f}" for k, v in by_kind.items()),
+        ]
+    lines += [
+        "",
+        "- Each worker count: a fresh `redis-server` (tests/redis_server.py: append-only file, "
+        f"`appendfsync {REDIS_APPENDFSYNC}`) and a fresh PostgreSQL database (tests/postgres.py), "
+        f"`scrapy cluster start --site {SITE} --full`, then N `scrapy cluster work` processes "
+        "started at once; wall time from their launch to the last one's exit (interpreter and "
+        "Scrapy start-up included). Speed-up = wall(1 worker) / wall(N); efficiency = speed-up / "
+        "N.",
+        f"- The replica: {results['replica_servers']} `python -m tests.replica serve "
+        "--reuse-port` processes of the same site on one port (SO_REUSEPORT, the kernel spreads "
+        "connections between them). Politeness lifted: FAST_SETTINGS per worker, "
+        f"`CLUSTER_HOST_DELAY=0`, `CLUSTER_HOST_CONCURRENCY={HOST_CONCURRENCY_PER_WORKER} x "
+        "workers`.",
+        "- Redis: `used_memory` at the end (peak in brackets) and the sum of `MEMORY USAGE` of "
+        "every key of the cluster; per 1,000 URLs met = per 1,000 fingerprints in the site's "
+        "duplicate filter (every request the crawl scheduled); used_memory per 1,000 URLs is "
+        "over the empty server's baseline, at the end and at its peak (the queue's encoded "
+        "requests, freed as they are crawled).",
+        f"- Load average: the machine's 1-minute load before and after the workers ran; above "
+        f"{nproc} (the cores) other processes were competing for the CPU and the run's numbers "
+        "are lower than the cluster's own.",
+        "- Crawl: every article of the replica's truth stored once (no second version), title, "
+        "published_at and body exact (from the database), one `crawl_runs` row (the crawl's, "
+        "succeeded), every worker exit 0.",
+    ]
+    return "\n".join(lines)
