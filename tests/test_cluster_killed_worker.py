@@ -48,7 +48,7 @@ def cluster_spider(client: redis.Redis) -> HepzaSpider:
     spider = sitemap_stage_spider(SITEMAP_HOST, CrawlState())
     spider.frontier = Frontier(spider.origin, spider.tz, state=RedisFrontierState(client, PREFIX))
     spider.frontier.use_index(CrawlState())
-    spider.frontier.sitemap_requested()
+    spider.frontier.sitemap_requested(f"{spider.base_url}/sitemap.xml")
     return spider
 
 
