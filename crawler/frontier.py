@@ -109,9 +109,10 @@ class FrontierState(Protocol):
         requested under."""
         ...
 
-    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
+    def schedule_new(self, urls: list[tuple[str, str]], *, again: bool = False) -> list[str | None]:
         """Schedule each (key, url) whose article is not scheduled yet: the URL as stored for
-        those, None for the others."""
+        those, None for the others. ``again`` (a callback run again): also the URL of each
+        article scheduled under that very URL and not parsed yet (its request may be lost)."""
         ...
 
     def is_scheduled(self, key: str) -> bool: ...
@@ -122,13 +123,21 @@ class FrontierState(Protocol):
 
     def lastmod(self, key: str) -> str | None: ...
 
-    def parsed(self, key: str) -> list[str]:
-        """Mark the article parsed; the URLs held for it, emptied."""
+    def parsed(self, key: str, *, again: bool = False) -> list[str]:
+        """Mark the article parsed; the URLs held for it, handed over once. ``again``: its
+        page parsed by a callback run again (a cluster worker was killed before the article's
+        record was stored): a shared state hands them over again; this process's own state is
+        never run again (nothing redelivers a request in one process) and keeps none."""
         ...
 
-    def sitemap_requested(self) -> None: ...
+    def sitemap_requested(self, url: str) -> None:
+        """A sitemap requested: pending until :meth:`sitemap_done` (a set: a sitemap requested
+        twice, by a callback run again, is pending once)."""
+        ...
 
-    def sitemap_done(self) -> None: ...
+    def sitemap_done(self, url: str) -> None:
+        """A sitemap read (or failed): no longer pending, however often it was requested."""
+        ...
 
     @property
     def navigation_started(self) -> bool: ...
@@ -145,7 +154,10 @@ class FrontierState(Protocol):
         """Keep an article for navigation; False (not kept) once navigation has started."""
         ...
 
-    def take_deferred(self) -> tuple[list[str], list[str]]: ...
+    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
+        """The deferred pages and articles not taken yet, now taken (kept). ``again``: every
+        one ever taken (a callback run again: its first run's requests may be lost)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -164,10 +176,12 @@ class MemoryFrontierState:
         # entry; every other URL met is kept as 16 bytes, not a string of 100 to 300.
         self._seen: set[bytes] = set()
         self._articles: dict[str, _Article] = {}
-        self._pending_sitemaps = 0
+        self._pending_sitemaps: set[str] = set()
         self._navigation_started = False
         self._deferred_pages: list[str] = []
         self._deferred_articles: list[str] = []
+        self._taken_pages: list[str] = []
+        self._taken_articles: list[str] = []
 
     def is_seen(self, digest: bytes) -> bool:
         return digest in self._seen
@@ -211,8 +225,14 @@ class MemoryFrontierState:
         entry.url = key if url == key else url
         return entry.url
 
-    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
-        return [None if self.is_scheduled(key) else self._schedule(key, url) for key, url in urls]
+    def schedule_new(self, urls: list[tuple[str, str]], *, again: bool = False) -> list[str | None]:
+        return [self._schedule_new(key, url, again) for key, url in urls]
+
+    def _schedule_new(self, key: str, url: str, again: bool) -> str | None:
+        entry = self._articles.get(key)
+        if entry is None or entry.url is None:
+            return self._schedule(key, url)
+        return entry.url if again and not entry.parsed and entry.url == url else None
 
     def is_scheduled(self, key: str) -> bool:
         entry = self._articles.get(key)
@@ -227,24 +247,25 @@ class MemoryFrontierState:
         entry = self._articles.get(key)
         return entry.lastmod if entry is not None else None
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, *, again: bool = False) -> list[str]:
+        # ``again`` never comes in one process: the held URLs are let go once handed over.
         entry = self._articles.setdefault(key, _Article())
         entry.parsed = True
         held, entry.held = entry.held, ()
         return list(held)
 
-    def sitemap_requested(self) -> None:
-        self._pending_sitemaps += 1
+    def sitemap_requested(self, url: str) -> None:
+        self._pending_sitemaps.add(url)
 
-    def sitemap_done(self) -> None:
-        self._pending_sitemaps -= 1
+    def sitemap_done(self, url: str) -> None:
+        self._pending_sitemaps.discard(url)
 
     @property
     def navigation_started(self) -> bool:
         return self._navigation_started
 
     def start_navigation(self) -> bool:
-        if self._pending_sitemaps > 0 or self._navigation_started:
+        if self._pending_sitemaps or self._navigation_started:
             return False
         self._navigation_started = True
         return True
@@ -261,9 +282,13 @@ class MemoryFrontierState:
         self._deferred_articles.append(url)
         return True
 
-    def take_deferred(self) -> tuple[list[str], list[str]]:
+    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
         pages, articles = self._deferred_pages, self._deferred_articles
         self._deferred_pages, self._deferred_articles = [], []
+        self._taken_pages += pages
+        self._taken_articles += articles
+        if again:
+            return list(self._taken_pages), list(self._taken_articles)
         return pages, articles
 
     def to_state(self) -> dict[str, Any]:
@@ -458,18 +483,20 @@ class Frontier:
     def lastmod(self, key: str) -> str | None:
         return self.state.lastmod(key)
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, *, again: bool = False) -> list[str]:
         """The article's page is parsed: the URLs held for it, to go in its record. URLs met
-        for it from now on are aliases to record at once."""
-        return self.state.parsed(key)
+        for it from now on are aliases to record at once. ``again`` (see :meth:`article`):
+        the held URLs once more, where the state kept them (a cluster's)."""
+        return self.state.parsed(key, again=again)
 
-    def rechecks(self, limit: int) -> list[Decision]:
+    def rechecks(self, limit: int, *, again: bool = False) -> list[Decision]:
         """The ``limit`` newest stored articles not scheduled yet: fetched again to catch
-        edits the sitemap does not show."""
+        edits the sitemap does not show. ``again`` (see :meth:`article`): those scheduled
+        under that URL and not parsed yet too, their requests perhaps lost."""
         if self.stored is None or limit <= 0:
             return []
         urls = [(canonical_url(url), url) for url in self.stored.recent_urls[:limit]]
-        scheduled = self.state.schedule_new(urls)
+        scheduled = self.state.schedule_new(urls, again=again)
         return [
             Decision(FETCH, stored, key)
             for (key, _), stored in zip(urls, scheduled, strict=True)
@@ -535,11 +562,13 @@ class Frontier:
 
     # --- discovery order ------------------------------------------------------------------
 
-    def sitemap_requested(self) -> None:
-        self.state.sitemap_requested()
+    def sitemap_requested(self, url: str) -> None:
+        """A sitemap requested (by its URL): navigation waits until it is read."""
+        self.state.sitemap_requested(url)
 
-    def sitemap_done(self) -> None:
-        self.state.sitemap_done()
+    def sitemap_done(self, url: str) -> None:
+        """A sitemap read or failed (by the URL it was requested under)."""
+        self.state.sitemap_done(url)
 
     @property
     def navigation_started(self) -> bool:
@@ -559,9 +588,10 @@ class Frontier:
         False: navigation has started (on another worker, in a cluster): follow it now."""
         return self.state.defer_article(url)
 
-    def take_deferred(self) -> tuple[list[str], list[str]]:
-        """The deferred pages and articles, emptied."""
-        return self.state.take_deferred()
+    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
+        """The deferred pages and articles not taken yet. ``again`` (see :meth:`article`):
+        every one taken so far, the first run's requests perhaps lost."""
+        return self.state.take_deferred(again=again)
 
     # --- state ----------------------------------------------------------------------------
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import Request, Spider
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.test import get_crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 
@@ -21,7 +23,8 @@ from crawler.cluster.frontier_state import RedisFrontierState
 from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.crawl_state import CrawlState
 from crawler.fingerprint import source_fingerprint
-from crawler.frontier import ALIAS, FETCH, IGNORE, Frontier
+from crawler.frontier import ALIAS, FETCH, HELD, IGNORE, Frontier
+from crawler.items import ArticleItem
 from crawler.middlewares.host_limit import ClusterHostLimitMiddleware
 from tests.test_frontier_cluster import HOST, PREFIX, worker
 from tests.test_sitemap_decisions import HOST as SITEMAP_HOST
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.redis
 
 ARTICLES = [f"{SITEMAP_HOST}/w/tin-{i}" for i in range(5)]
+SITEMAPS = [f"{SITEMAP_HOST}/sitemap.xml", f"{SITEMAP_HOST}/sitemap-news.xml"]
 
 
 @pytest.fixture
@@ -43,13 +47,29 @@ def client(redis_url: str) -> redis.Redis:
     return redis_client(redis_url, retry_seconds=1)
 
 
-def cluster_spider(client: redis.Redis) -> HepzaSpider:
-    """One worker's spider of the site, its frontier in Redis."""
-    spider = sitemap_stage_spider(SITEMAP_HOST, CrawlState())
+def cluster_spider(
+    client: redis.Redis,
+    pending: tuple[str, ...] = (f"{SITEMAP_HOST}/sitemap.xml",),
+    stored: CrawlState | None = None,
+    host: str = SITEMAP_HOST,
+) -> HepzaSpider:
+    """One worker's spider of the site, its frontier in Redis, ``pending``: the sitemaps
+    requested before."""
+    spider = sitemap_stage_spider(host, CrawlState())
     spider.frontier = Frontier(spider.origin, spider.tz, state=RedisFrontierState(client, PREFIX))
-    spider.frontier.use_index(CrawlState())
-    spider.frontier.sitemap_requested()
+    spider.frontier.use_index(stored or CrawlState())
+    for url in pending:
+        spider.frontier.sitemap_requested(url)
     return spider
+
+
+def redelivered_as(response: Response, url: str, *, redelivered: bool) -> Response:
+    meta = {REDELIVERED_META: True} if redelivered else {}
+    return response.replace(url=url, request=Request(url, meta=meta))
+
+
+def requested(outputs: list[Any]) -> list[str]:
+    return [out.url for out in outputs if isinstance(out, Request)]
 
 
 def sitemap_response(*, redelivered: bool) -> Response:
@@ -85,6 +105,84 @@ def test_a_sitemap_read_again_after_its_output_was_lost_requests_every_article(
     )
     again = list(other.parse_sitemap(sitemap_response(redelivered=True)))
     assert article_requests(other, again) == ARTICLES
+
+
+def test_sitemaps_requested_by_a_killed_worker_and_again_start_navigation_once_read(
+    client: redis.Redis,
+) -> None:
+    robots = TextResponse(
+        f"{SITEMAP_HOST}/robots.txt", body="".join(f"Sitemap: {u}\n" for u in SITEMAPS).encode()
+    )
+    killed = cluster_spider(client, pending=())
+    # Its sitemap requests never reached the queue: the pending ones, counted, are never read.
+    assert requested(list(killed.parse_robots(robots))) == SITEMAPS
+    other = cluster_spider(client, pending=())
+    again = redelivered_as(robots, robots.url, redelivered=True)
+    assert requested(list(other.parse_robots(again))) == SITEMAPS
+    news = _sitemap(_pair("tin-news", "2024-06-01T00:00:00+0000"))
+    list(other.parse_sitemap(redelivered_as(news, SITEMAPS[1], redelivered=False)))
+    assert not other.frontier.navigation_started
+    last = list(other.parse_sitemap(sitemap_response(redelivered=False)))
+    assert other.frontier.navigation_started
+    assert other.home_url in requested(last)
+
+
+def test_a_page_deferred_before_a_killed_worker_started_navigation_is_requested_again(
+    client: redis.Redis,
+) -> None:
+    page = f"{SITEMAP_HOST}/tin-tuc"
+    pages = _sitemap(f"<url><loc>{page}</loc></url>")
+    first = cluster_spider(client, pending=tuple(SITEMAPS))
+    # Another sitemap's page waits for navigation, on another worker (its output kept).
+    assert (
+        requested(list(first.parse_sitemap(redelivered_as(pages, SITEMAPS[1], redelivered=False))))
+        == []
+    )
+    killed = cluster_spider(client)
+    assert page in requested(list(killed.parse_sitemap(sitemap_response(redelivered=False))))
+    other = cluster_spider(client)
+    assert page in requested(list(other.parse_sitemap(sitemap_response(redelivered=True))))
+
+
+def test_rechecks_scheduled_by_a_killed_worker_are_requested_again(client: redis.Redis) -> None:
+    recent = [f"{SITEMAP_HOST}/w/cu-1", f"{SITEMAP_HOST}/w/cu-2"]
+    stored = CrawlState(recent_urls=recent)
+    killed = cluster_spider(client, stored=stored)
+    killed.recheck_recent = 2
+    lost = article_requests(killed, list(killed.parse_sitemap(sitemap_response(redelivered=False))))
+    assert set(recent) <= set(lost)
+    other = cluster_spider(client, stored=stored)
+    other.recheck_recent = 2
+    again = article_requests(other, list(other.parse_sitemap(sitemap_response(redelivered=True))))
+    assert set(recent) <= set(again)
+
+
+ARTICLE_HOST = "http://127.0.0.1:8000"
+ARTICLE_PAGE = (
+    Path(__file__).parent / "fixtures" / "pages" / "article-cldr20-vi.html"
+).read_bytes()
+
+
+def test_an_alias_held_for_an_article_a_killed_worker_parsed_is_in_its_record_parsed_again(
+    client: redis.Redis,
+) -> None:
+    url, alias = f"{ARTICLE_HOST}/w/moi", f"{ARTICLE_HOST}/en/w/moi"
+    killed = cluster_spider(client, host=ARTICLE_HOST)
+    assert killed.frontier.article(url).action == FETCH
+    assert killed.frontier.article(alias).action == HELD
+    request = Request(url, callback=killed.parse_article)
+
+    def record(spider: HepzaSpider, request: Request) -> dict[str, Any]:
+        response = HtmlResponse(url, body=ARTICLE_PAGE, request=request)
+        (item,) = [out for out in spider.parse_article(response) if isinstance(out, ArticleItem)]
+        return asdict(item)
+
+    # Its record never reached the database.
+    assert alias in record(killed, request)["alternate_urls"]
+    other = cluster_spider(client, host=ARTICLE_HOST)
+    assert alias not in record(other, request)["alternate_urls"]  # the cause: handed over once
+    again = request.replace(meta={REDELIVERED_META: True})
+    assert alias in record(other, again)["alternate_urls"]
 
 
 def test_an_article_met_again_is_fetched_again_only_while_its_page_is_not_parsed(

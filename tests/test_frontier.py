@@ -261,18 +261,78 @@ def test_the_first_lastmod_met_for_an_article_is_kept(new_state: StateFactory) -
 
 def test_navigation_starts_once_after_every_sitemap_is_read(new_state: StateFactory) -> None:
     f = frontier(state=new_state())
-    f.sitemap_requested()
-    f.sitemap_requested()
+    f.sitemap_requested(f"{HOST}/sitemap.xml")
+    f.sitemap_requested(f"{HOST}/sitemap_1.xml")
     f.defer_page(f"{HOST}/tin-tuc")
     f.defer_article(A)
-    f.sitemap_done()
+    f.sitemap_done(f"{HOST}/sitemap.xml")
     assert not f.start_navigation()
-    f.sitemap_done()
+    f.sitemap_done(f"{HOST}/sitemap_1.xml")
     assert f.start_navigation()
     assert f.navigation_started
     assert not f.start_navigation()
     assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [A])
     assert f.take_deferred() == ([], [])
+
+
+def test_a_sitemap_requested_twice_is_read_once_before_navigation_starts(
+    new_state: StateFactory,
+) -> None:
+    # A callback run again (a killed cluster worker's) requests its sitemaps a second time.
+    f = frontier(state=new_state())
+    f.sitemap_requested(f"{HOST}/sitemap.xml")
+    f.sitemap_requested(f"{HOST}/sitemap.xml")
+    f.sitemap_requested(f"{HOST}/sitemap_1.xml")
+    f.sitemap_done(f"{HOST}/sitemap_1.xml")
+    assert not f.start_navigation()
+    f.sitemap_done(f"{HOST}/sitemap.xml")
+    assert f.start_navigation()
+
+
+def test_a_sitemap_read_twice_leaves_another_pending(new_state: StateFactory) -> None:
+    f = frontier(state=new_state())
+    f.sitemap_requested(f"{HOST}/sitemap.xml")
+    f.sitemap_requested(f"{HOST}/sitemap_1.xml")
+    f.sitemap_done(f"{HOST}/sitemap.xml")
+    f.sitemap_done(f"{HOST}/sitemap.xml")
+    assert not f.start_navigation()
+    f.sitemap_done(f"{HOST}/sitemap_1.xml")
+    assert f.start_navigation()
+
+
+def test_deferred_urls_taken_are_given_again_to_a_callback_run_again(
+    new_state: StateFactory,
+) -> None:
+    f = frontier(state=new_state())
+    f.defer_page(f"{HOST}/tin-tuc")
+    f.defer_article(A)
+    assert f.start_navigation()
+    assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [A])
+    assert f.take_deferred() == ([], [])
+    assert f.take_deferred(again=True) == ([f"{HOST}/tin-tuc"], [A])
+    assert f.take_deferred(again=True) == ([f"{HOST}/tin-tuc"], [A])
+
+
+def test_deferred_urls_taken_first_by_a_callback_run_again_are_given_once(
+    new_state: StateFactory,
+) -> None:
+    f = frontier(state=new_state())
+    f.defer_page(f"{HOST}/tin-tuc")
+    assert f.start_navigation()
+    assert f.take_deferred(again=True) == ([f"{HOST}/tin-tuc"], [])
+    assert f.take_deferred() == ([], [])
+
+
+def test_rechecks_asked_again_fetch_those_not_parsed_yet_again(new_state: StateFactory) -> None:
+    f = Frontier(HOST, TZ, state=new_state())
+    b = f"{HOST}/w/tin-b"
+    f.use_index(CrawlState(known={}, recent_urls=[A, b, f"{HOST}/en/w/tin-c"]))
+    f.article(f"{HOST}/w/tin-c")  # scheduled under another URL than the recent one
+    assert [d.url for d in f.rechecks(3)] == [A, b]
+    assert f.rechecks(3) == []
+    f.parsed(b)
+    assert [(d.action, d.url) for d in f.rechecks(3, again=True)] == [(FETCH, A)]
+    assert f.rechecks(3) == []
 
 
 def _held_bytes(frontier_of: Callable[[], Frontier]) -> int:

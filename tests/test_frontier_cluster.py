@@ -120,13 +120,13 @@ def test_navigation_starts_once_on_the_worker_that_reads_the_last_sitemap(
     client: redis.Redis,
 ) -> None:
     one, two = worker(client), worker(client)
-    one.sitemap_requested()
-    one.sitemap_requested()
+    one.sitemap_requested(f"{HOST}/sitemap.xml")
+    one.sitemap_requested(f"{HOST}/sitemap_1.xml")
     assert one.defer_page(f"{HOST}/tin-tuc")
-    two.sitemap_done()
+    two.sitemap_done(f"{HOST}/sitemap_1.xml")
     assert not two.start_navigation()
     assert one.defer_article(f"{HOST}/w/tin-a")
-    one.sitemap_done()
+    one.sitemap_done(f"{HOST}/sitemap.xml")
     assert not two.navigation_started
     assert one.start_navigation()
     assert not two.start_navigation()
@@ -136,6 +136,22 @@ def test_navigation_starts_once_on_the_worker_that_reads_the_last_sitemap(
     assert not two.defer_article(f"{HOST}/w/tin-b")
     assert not two.defer_page(f"{HOST}/gioi-thieu")
     assert two.take_deferred() == ([], [])
+
+
+def test_held_urls_handed_over_are_handed_over_again_to_a_parse_run_again(
+    client: redis.Redis,
+) -> None:
+    # The worker that parsed the article was killed before its record was stored.
+    one, two = worker(client), worker(client)
+    key = f"{HOST}/w/tin-a"
+    one.article(key)
+    one.article(f"{HOST}/en/w/tin-a")
+    assert one.parsed(key) == [f"{HOST}/en/w/tin-a"]
+    assert two.parsed(key) == []
+    assert two.parsed(key, again=True) == [f"{HOST}/en/w/tin-a"]
+    # met after the parse: an alias recorded at once, not added to the held URLs
+    assert two.article(f"{HOST}/tin-tuc/-/asset_publisher/x/content/tin-a").action == ALIAS
+    assert one.parsed(key, again=True) == [f"{HOST}/en/w/tin-a"]
 
 
 def test_rechecks_are_scheduled_once_across_workers(client: redis.Redis) -> None:
@@ -217,7 +233,7 @@ def test_two_workers_reading_one_sitemap_request_each_article_once(client: redis
         state = RedisFrontierState(client, PREFIX)
         spider.frontier = Frontier(spider.origin, spider.tz, state=state)
         spider.frontier.use_index(CrawlState())
-        spider.frontier.sitemap_requested()
+        spider.frontier.sitemap_requested(f"{spider.base_url}/sitemap.xml")
         spiders.append(spider)
     response = _sitemap(*(_pair(f"tin-{i}", "2024-06-01T00:00:00+0000") for i in range(20)))
     requested = [
@@ -323,14 +339,14 @@ def test_a_call_sent_again_after_its_reply_was_lost_gets_the_answer_of_the_run(
     client = redis.Redis.from_url(proxy.url, retry=Retry(NoBackoff(), 3))
     try:
         one, other = worker(client), worker(redis.Redis.from_url(redis_url))
-        one.sitemap_requested()
+        one.sitemap_requested(f"{HOST}/sitemap.xml")
         # Each script loaded first (a lost NOSCRIPT error would prove nothing).
         assert one.article(f"{HOST}/w/tin-b").action == FETCH
         assert not one.start_navigation()
         proxy.drop_next_reply.set()
         decision = one.article(f"{HOST}/w/tin-a")
         proxy.drop_next_reply.set()
-        one.sitemap_done()
+        one.sitemap_done(f"{HOST}/sitemap.xml")
         proxy.drop_next_reply.set()
         started = one.start_navigation()
     finally:

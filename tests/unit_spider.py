@@ -25,5 +25,5 @@ def sitemap_stage_spider(base_url: str, state: CrawlState) -> HepzaSpider:
     crawler.stats = MemoryStatsCollector(crawler)
     spider = HepzaSpider.from_crawler(crawler, base_url=base_url)
     spider.frontier.use_index(state)
-    spider.frontier.sitemap_requested()
+    spider.frontier.sitemap_requested(f"{spider.base_url}/sitemap.xml")
     return spider

@@ -10,10 +10,13 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
 - ``seen``: set of the 16-byte digests of every URL met;
 - ``url``: hash, article -> the URL it is requested under ("" when it is the article's key);
 - ``parsed``: set of the articles whose page is parsed;
-- ``held``: hash, article -> the URLs met before its page was parsed, one per line;
+- ``held``: hash, article -> the URLs met before its page was parsed, one per line (kept once
+  it is parsed: a parse run again, its worker killed before the record was stored, reads them);
 - ``lastmod``: hash, article -> the first sitemap lastmod met;
-- ``sitemaps``: the number of sitemaps requested and not read yet;
-- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists;
+- ``sitemaps``: set of the URLs of the sitemaps requested and not read yet;
+- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists,
+  moved to ``taken_pages``/``taken_articles`` (kept: a callback run again reads them) when
+  navigation starts;
 - ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
 
 An article is named by the 16-byte digest of its key (its canonical URL), not the URL itself:
@@ -71,12 +74,11 @@ return 4
 """
 _ACTIONS = (IGNORE, ALIAS, HELD, SKIP_KNOWN, FETCH)
 
-# KEYS: parsed, held. ARGV: the article's digest. Returns the held URLs, emptied.
+# KEYS: parsed, held. ARGV: the article's digest, again (1/0). The held URLs, the first time
+# (or again); kept, never added to once the article is parsed (see _MEET).
 _PARSED = """
-redis.call('SADD', KEYS[1], ARGV[1])
-local held = redis.call('HGET', KEYS[2], ARGV[1])
-if held then redis.call('HDEL', KEYS[2], ARGV[1]) end
-return held
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return false end
+return redis.call('HGET', KEYS[2], ARGV[1])
 """
 
 # KEYS: seen. ARGV: the URL's digest. 1: met now for the first time.
@@ -84,23 +86,24 @@ _ADD_SEEN = """
 return redis.call('SADD', KEYS[1], ARGV[1])
 """
 
-# KEYS: url. ARGV: (article digest, URL as stored) pairs. 1 for each article scheduled now.
+# KEYS: url, parsed. ARGV: again (1/0), then (article digest, URL as stored) pairs. 1 for each
+# article scheduled now, or (again) scheduled under that URL and not parsed yet.
 _SCHEDULE_NEW = """
 local scheduled = {}
-for i = 1, #ARGV, 2 do
-  scheduled[#scheduled + 1] = redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+for i = 2, #ARGV, 2 do
+  local now = redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+  if now == 0 and ARGV[1] == '1' and redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1]
+      and redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then
+    now = 1
+  end
+  scheduled[#scheduled + 1] = now
 end
 return scheduled
 """
 
-# KEYS: sitemaps. ARGV: +1 (requested) or -1 (read).
-_COUNT_SITEMAP = """
-return redis.call('INCRBY', KEYS[1], ARGV[1])
-"""
-
 # KEYS: sitemaps, navigation. Navigation starts once, when no sitemap is left to read.
 _START_NAVIGATION = """
-if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return 0 end
+if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
 if redis.call('SET', KEYS[2], '1', 'NX') then return 1 end
 return 0
 """
@@ -112,11 +115,22 @@ redis.call('RPUSH', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: deferred pages, deferred articles: both, emptied.
+# KEYS: deferred pages, deferred articles, taken pages, taken articles. ARGV: again (1/0).
+# The deferred ones moved to the taken ones; those moved now, or (again) every one taken.
 _TAKE_DEFERRED = """
-local pages = redis.call('LRANGE', KEYS[1], 0, -1)
-local articles = redis.call('LRANGE', KEYS[2], 0, -1)
-redis.call('DEL', KEYS[1], KEYS[2])
+local function take(deferred, taken)
+  local urls = redis.call('LRANGE', deferred, 0, -1)
+  for i = 1, #urls, 1000 do
+    redis.call('RPUSH', taken, unpack(urls, i, math.min(i + 999, #urls)))
+  end
+  redis.call('DEL', deferred)
+  return urls
+end
+local pages = take(KEYS[1], KEYS[3])
+local articles = take(KEYS[2], KEYS[4])
+if ARGV[1] == '1' then
+  return {redis.call('LRANGE', KEYS[3], 0, -1), redis.call('LRANGE', KEYS[4], 0, -1)}
+end
 return {pages, articles}
 """
 
@@ -161,6 +175,8 @@ class RedisFrontierState:
         self._navigation_key = f"{prefix}:navigation"
         self._pages_key = f"{prefix}:deferred_pages"
         self._articles_key = f"{prefix}:deferred_articles"
+        self._taken_pages_key = f"{prefix}:taken_pages"
+        self._taken_articles_key = f"{prefix}:taken_articles"
         # This worker's last answer, for a call sent again (see _answered_once).
         self._answer_key = f"{prefix}:answer:{uuid.uuid4().hex}"
         self._calls = itertools.count()
@@ -169,7 +185,6 @@ class RedisFrontierState:
             _ADD_SEEN,
             _SCHEDULE_NEW,
             _PARSED,
-            _COUNT_SITEMAP,
             _START_NAVIGATION,
             _DEFER,
             _TAKE_DEFERRED,
@@ -179,7 +194,6 @@ class RedisFrontierState:
             self._add_seen,
             self._schedule_new,
             self._parsed,
-            self._count_sitemap,
             self._start_navigation,
             self._defer,
             self._take_deferred,
@@ -202,6 +216,8 @@ class RedisFrontierState:
             self._navigation_key,
             self._pages_key,
             self._articles_key,
+            self._taken_pages_key,
+            self._taken_articles_key,
             self._answer_key,
         ]
 
@@ -266,14 +282,14 @@ class RedisFrontierState:
             return FETCH, key if url == key else url
         return action, url
 
-    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
+    def schedule_new(self, urls: list[tuple[str, str]], *, again: bool = False) -> list[str | None]:
         if not urls:
             return []
-        args: list[bytes | str] = []
+        args: list[bytes | str] = ["1" if again else "0"]
         for key, url in urls:
             args += (url_digest(key), "" if url == key else url)
         # One after another: of two URLs of one article, the first schedules it.
-        scheduled = self._run(self._schedule_new, [self._url_key], args)
+        scheduled = self._run(self._schedule_new, [self._url_key, self._parsed_key], args)
         return [
             (key if url == key else url) if now else None
             for (key, url), now in zip(urls, scheduled, strict=True)
@@ -294,18 +310,20 @@ class RedisFrontierState:
         value = self.client.hget(self._lastmod_key, url_digest(key))
         return None if value is None else _text(value)
 
-    def parsed(self, key: str) -> list[str]:
-        held = self._run(self._parsed, [self._parsed_key, self._held_key], [url_digest(key)])
+    def parsed(self, key: str, *, again: bool = False) -> list[str]:
+        args = [url_digest(key), "1" if again else "0"]
+        held = self._run(self._parsed, [self._parsed_key, self._held_key], args)
         return _text(held).split("\n") if held else []
 
     # --- discovery order ------------------------------------------------------------------
 
-    def sitemap_requested(self) -> None:
-        self._run(self._count_sitemap, [self._sitemaps_key], ["1"])
+    def sitemap_requested(self, url: str) -> None:
+        # A set member: a call sent again, or a sitemap requested again, adds nothing.
+        self.client.sadd(self._sitemaps_key, url)
 
-    def sitemap_done(self) -> None:
+    def sitemap_done(self, url: str) -> None:
         self._flush_lastmods()
-        self._run(self._count_sitemap, [self._sitemaps_key], ["-1"])
+        self.client.srem(self._sitemaps_key, url)
 
     @property
     def navigation_started(self) -> bool:
@@ -322,9 +340,14 @@ class RedisFrontierState:
     def defer_article(self, url: str) -> bool:
         return bool(self._run(self._defer, [self._navigation_key, self._articles_key], [url]))
 
-    def take_deferred(self) -> tuple[list[str], list[str]]:
+    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
+        keys = [self._pages_key, self._articles_key, self._taken_pages_key]
         pages, articles = cast(
             "list[list[bytes | str]]",
-            self._run(self._take_deferred, [self._pages_key, self._articles_key]),
+            self._run(
+                self._take_deferred,
+                [*keys, self._taken_articles_key],
+                ["1" if again else "0"],
+            ),
         )
         return [_text(u) for u in pages], [_text(u) for u in articles]

@@ -69,6 +69,14 @@ def _again(request: Request | None) -> bool:
     return request is not None and bool(request.meta.get(REDELIVERED_META))
 
 
+def _requested_url(request: Request | None, url: str) -> str:
+    """The URL ``request`` was first made under, before any redirect (``url`` without a
+    request): the name a pending sitemap is counted under."""
+    if request is None:
+        return url
+    return str(request.meta.get("redirect_urls", [request.url])[0])
+
+
 def _page_of(url: str) -> str:
     """A URL without its query: the same page whatever its redirect or portlet parameters."""
     return normalize_url(url).split("?", 1)[0]
@@ -268,7 +276,7 @@ class LiferaySpider(Spider):
         yield from self._follow(
             self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True, again=again
         )
-        pages, articles = self.frontier.take_deferred()
+        pages, articles = self.frontier.take_deferred(again=again)
         for url in pages:
             # A page the sitemap lists is one hop from the home page.
             yield from self._follow(
@@ -276,7 +284,7 @@ class LiferaySpider(Spider):
             )
         for url in articles:
             yield from self._article(url, again=again)
-        for decision in self.frontier.rechecks(self.recheck_recent):
+        for decision in self.frontier.rechecks(self.recheck_recent, again=again):
             self.crawler.stats.inc_value("crawl/rechecked")
             yield self._article_request(decision.url, decision.key)
 
@@ -290,7 +298,7 @@ class LiferaySpider(Spider):
                 every_run=True,
                 again=again,
             ):
-                self.frontier.sitemap_requested()
+                self.frontier.sitemap_requested(request.url)
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
                 request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
                 # Streamed to a temporary file, never held whole (crawler/streaming.py): only
@@ -325,8 +333,10 @@ class LiferaySpider(Spider):
         self.on_error(failure)
         if self._index_unreadable():
             return
-        self.frontier.sitemap_done()
-        yield from self._after_sitemaps(_again(getattr(failure, "request", None)))
+        # Scrapy gives an errback's failure its request.
+        request: Request = getattr(failure, "request")  # noqa: B009 (untyped on Failure)
+        self.frontier.sitemap_done(_requested_url(request, request.url))
+        yield from self._after_sitemaps(_again(request))
 
     def _index_unreadable(self) -> bool:
         """Waits for the stored index: True when it could not be read, which start() reports
@@ -401,7 +411,7 @@ class LiferaySpider(Spider):
         if not stream.kind:
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
-        self.frontier.sitemap_done()
+        self.frontier.sitemap_done(_requested_url(response.request, response.url))
         yield from self._after_sitemaps(again)
 
     def parse_page(
@@ -523,7 +533,7 @@ class LiferaySpider(Spider):
             source=urlsplit(self.base_url).netloc,
             hint=hint,
             lastmod=self.frontier.lastmod(key),
-            met_urls=[*met, *self.frontier.parsed(key)],
+            met_urls=[*met, *self.frontier.parsed(key, again=_again(response.request))],
             same_article=lambda url: self.frontier.same_article(url, key),
         )
         for url in page.related_urls:
