@@ -1,13 +1,12 @@
 """End-to-end: a cluster crawl of replica portals by `scrapy cluster work` processes sharing
 one Redis server and one database (crawler/cluster/, crawler/commands/cluster.py); one of them
-SIGKILLed mid-crawl."""
+SIGKILLed mid-crawl, with PostgreSQL as the sink."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from urllib.parse import unquote
 
 import pytest
 import redis
+import sqlalchemy
 
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
 from tests.politeness import allowed_in_window, max_in_flight, max_in_window
@@ -96,6 +96,7 @@ def serve_cluster(
     answer_seconds: float = 0.0,
     portals: dict[str, str] = PORTALS,
     record_timing: bool = False,
+    database_url: str | None = None,
 ) -> Iterator[Cluster]:
     """The replica portals served (site -> portal kind), and a profile for each in a profile
     directory of the test."""
@@ -130,7 +131,7 @@ def serve_cluster(
         yield Cluster(
             tmp_path,
             redis_url,
-            f"sqlite:///{tmp_path / 'cluster.sqlite3'}",
+            database_url or f"sqlite:///{tmp_path / 'cluster.sqlite3'}",
             profiles,
             truth,
             servers,
@@ -167,17 +168,20 @@ def assert_worker_succeeded(cluster: Cluster, worker: subprocess.Popen[str], n: 
     return log
 
 
-def stored_slugs(cluster: Cluster) -> dict[str, list[str]]:
-    path = Path(cluster.database_url.removeprefix("sqlite:///"))
-    if not path.exists():
-        return {}
-    db = sqlite3.connect(path)
+def _rows(cluster: Cluster, table: str, query: str) -> list[tuple[str, str]]:
+    """``query``'s rows; none while ``table`` does not exist yet (SQLite or PostgreSQL)."""
+    engine = sqlalchemy.create_engine(cluster.database_url)
     try:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
-            return {}
-        rows = db.execute("SELECT site, url FROM articles").fetchall()
+        with engine.connect() as conn:
+            if not sqlalchemy.inspect(conn).has_table(table):
+                return []
+            return [(str(a), str(b)) for a, b in conn.execute(sqlalchemy.text(query))]
     finally:
-        db.close()
+        engine.dispose()
+
+
+def stored_slugs(cluster: Cluster) -> dict[str, list[str]]:
+    rows = _rows(cluster, "articles", "SELECT site, url FROM articles")
     stored: dict[str, list[str]] = {}
     for site, url in rows:
         stored.setdefault(site, []).append(
@@ -195,11 +199,7 @@ def assert_crawl_complete(cluster: Cluster, crawl_id: str) -> None:
         twice = sorted({s for s in stored.get(site, []) if stored[site].count(s) > 1})
         assert (missing, twice) == ([], []), f"{site}: missing {missing}, stored twice {twice}"
     assert stored == {site: sorted(slugs) for site, slugs in cluster.truth.items()}
-    db = sqlite3.connect(cluster.database_url.removeprefix("sqlite:///"))
-    try:
-        runs = db.execute("SELECT run_id, outcome FROM crawl_runs").fetchall()
-    finally:
-        db.close()
+    runs = _rows(cluster, "crawl_runs", "SELECT run_id, outcome FROM crawl_runs")
     assert runs == [(crawl_id, "succeeded")]
     client = redis.Redis.from_url(cluster.redis_url)
     assert client.hget(f"e2e:crawl:{crawl_id}:meta", "status") == b"done"
@@ -217,12 +217,18 @@ def test_two_workers_crawl_two_portals_storing_every_article_once(cluster: Clust
     assert_crawl_complete(cluster, crawl_id)
 
 
+@pytest.mark.postgres
 def test_three_workers_one_sigkilled_mid_crawl_store_every_article_once_politely(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, postgres_url: str
 ) -> None:
     portals = THREE_PORTALS
     with serve_cluster(
-        tmp_path, redis_url, answer_seconds=0.2, portals=portals, record_timing=True
+        tmp_path,
+        redis_url,
+        answer_seconds=0.2,
+        portals=portals,
+        record_timing=True,
+        database_url=postgres_url,
     ) as cluster:
         cluster.lease_seconds = "4"
         cluster.extra_settings = {
