@@ -16,7 +16,7 @@ from pathlib import Path
 import redis
 import sqlalchemy
 
-from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
+from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
 from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.redis_server import RedisServer, RedisUnavailable
 from tests.replica.portal import make_site
@@ -49,13 +49,6 @@ def write_profiles(stack: ExitStack, profiles: Path) -> dict[str, int]:
         )
         print(f"replica portal {portal_name} for site {site} at {server.url}")
     return articles
-
-
-def command(action: str, settings: dict[str, str], *args: str) -> list[str]:
-    cmd = [sys.executable, "-m", "scrapy", "cluster", action, *args]
-    for name, value in settings.items():
-        cmd += ["-s", f"{name}={value}"]
-    return cmd
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
@@ -109,17 +102,13 @@ def main() -> int:
             f"redis-server at {redis_server.url} (appendonly), PostgreSQL on port {postgres.port}"
         )
         articles = write_profiles(stack, workdir / "profiles")
-        settings = {
-            **FAST_SETTINGS,
-            "CLUSTER_REDIS_URL": redis_server.url,
-            "CLUSTER_LEASE_SECONDS": "20",
-            "DATABASE_URL": database_url,
-            "SITE_PROFILES_DIR": str(workdir / "profiles"),
-            "OUTPUT_DIR": str(workdir),
-            "REPORTS_DIR": str(workdir / "reports"),
-            "REJECTS_PATH": str(workdir / "rejects.jsonl"),
-        }
-        started = run(command("start", settings, *(f"--site={site}" for site in SITES), "--full"))
+        settings = cluster_settings(
+            redis_server.url, database_url, workdir / "profiles", workdir, prefix="hepza"
+        )
+        settings |= {"CLUSTER_LEASE_SECONDS": "20", "OUTPUT_DIR": str(workdir)}
+        started = run(
+            cluster_command("start", settings, *(f"--site={site}" for site in SITES), "--full")
+        )
         if started.returncode != 0:
             print(started.stderr, file=sys.stderr)
             return started.returncode
@@ -127,9 +116,8 @@ def main() -> int:
         print(f"cluster crawl {crawl_id} started: {', '.join(SITES)}; {WORKERS} workers")
         workers = []
         for n in range(1, WORKERS + 1):
-            log = {"LOG_FILE": str(workdir / f"worker-{n}.log"), "LOG_FILE_APPEND": "False"}
             worker = subprocess.Popen(
-                command("work", settings | log),
+                cluster_command("work", settings, log=workdir / f"worker-{n}.log"),
                 cwd=PROJECT_ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -140,7 +128,7 @@ def main() -> int:
         deadline = time.monotonic() + WORKER_TIMEOUT
         while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
             time.sleep(STATUS_EVERY)
-            status = run(command("status", settings))
+            status = run(cluster_command("status", settings))
             print(status.stdout.rstrip() or status.stderr.rstrip())
         codes = []
         for n, worker in enumerate(workers, start=1):

@@ -132,3 +132,33 @@ def run_scrapy(cwd: Path, *args: str, timeout: float = 120) -> subprocess.Comple
         timeout=timeout,
         check=False,
     )
+
+
+def cluster_settings(
+    redis_url: str, database_url: str, profiles: Path, workdir: Path, *, prefix: str
+) -> dict[str, str]:
+    """The settings of a replica cluster crawl (``scrapy cluster ...``): politeness lifted, the
+    site profiles of the test, every output place in ``workdir``."""
+    return {
+        **FAST_SETTINGS,
+        "CLUSTER_REDIS_URL": redis_url,
+        "CLUSTER_KEY_PREFIX": prefix,
+        "DATABASE_URL": database_url,
+        "SITE_PROFILES_DIR": str(profiles),
+        "OUTPUT_DIR": str(workdir / "out"),
+        "REPORTS_DIR": str(workdir / "reports"),
+        "REJECTS_PATH": str(workdir / "rejects.jsonl"),
+    }
+
+
+def cluster_command(
+    action: str, settings: dict[str, str], *args: str, log: Path | None = None
+) -> list[str]:
+    """``scrapy cluster <action> <args>`` with ``settings`` as ``-s`` options (and its log in
+    ``log``)."""
+    if log is not None:
+        settings = {**settings, "LOG_FILE": str(log), "LOG_FILE_APPEND": "False"}
+    cmd = [sys.executable, "-m", "scrapy", "cluster", action, *args]
+    for name, value in settings.items():
+        cmd += ["-s", f"{name}={value}"]
+    return cmd

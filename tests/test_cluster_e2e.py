@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import unicodedata
 from contextlib import ExitStack, contextmanager
@@ -21,7 +20,7 @@ import pytest
 import redis
 import sqlalchemy
 
-from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
+from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
 from tests.politeness import allowed_in_window, max_in_flight, max_in_window
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
@@ -57,24 +56,13 @@ class Cluster:
     extra_settings: dict[str, str] = field(default_factory=dict)
 
     def command(self, *args: str, log: str | None = None) -> list[str]:
-        settings = {
-            **FAST_SETTINGS,
-            "CLUSTER_REDIS_URL": self.redis_url,
-            "CLUSTER_KEY_PREFIX": "e2e",
-            "CLUSTER_LEASE_SECONDS": self.lease_seconds,
-            "DATABASE_URL": self.database_url,
-            "SITE_PROFILES_DIR": str(self.profiles),
-            "OUTPUT_DIR": str(self.workdir / "out"),
-            "REPORTS_DIR": str(self.workdir / "reports"),
-            "REJECTS_PATH": str(self.workdir / "rejects.jsonl"),
-            **self.extra_settings,
-        }
-        if log:
-            settings |= {"LOG_FILE": str(self.workdir / log), "LOG_FILE_APPEND": "False"}
-        cmd = [sys.executable, "-m", "scrapy", "cluster", *args]
-        for name, value in settings.items():
-            cmd += ["-s", f"{name}={value}"]
-        return cmd
+        settings = cluster_settings(
+            self.redis_url, self.database_url, self.profiles, self.workdir, prefix="e2e"
+        )
+        settings |= {"CLUSTER_LEASE_SECONDS": self.lease_seconds, **self.extra_settings}
+        return cluster_command(
+            args[0], settings, *args[1:], log=self.workdir / log if log else None
+        )
 
 
 def _run(cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

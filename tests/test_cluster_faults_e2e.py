@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import unicodedata
 from contextlib import ExitStack, contextmanager
@@ -19,7 +18,7 @@ from urllib.parse import unquote
 import pytest
 import sqlalchemy
 
-from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
+from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
 from tests.postgres import PostgresNotInstalled, PostgresServer
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
@@ -50,24 +49,13 @@ class Cluster:
     settings: dict[str, str] = field(default_factory=dict)
 
     def command(self, *args: str, log: str | None = None) -> list[str]:
-        settings = {
-            **FAST_SETTINGS,
-            "CLUSTER_REDIS_URL": self.redis_url,
-            "CLUSTER_KEY_PREFIX": PREFIX,
-            "CLUSTER_LEASE_SECONDS": "20",
-            "DATABASE_URL": self.database_url,
-            "SITE_PROFILES_DIR": str(self.profiles),
-            "OUTPUT_DIR": str(self.workdir / "out"),
-            "REPORTS_DIR": str(self.workdir / "reports"),
-            "REJECTS_PATH": str(self.workdir / "rejects.jsonl"),
-            **self.settings,
-        }
-        if log:
-            settings |= {"LOG_FILE": str(self.workdir / log), "LOG_FILE_APPEND": "False"}
-        cmd = [sys.executable, "-m", "scrapy", "cluster", *args]
-        for name, value in settings.items():
-            cmd += ["-s", f"{name}={value}"]
-        return cmd
+        settings = cluster_settings(
+            self.redis_url, self.database_url, self.profiles, self.workdir, prefix=PREFIX
+        )
+        settings |= {"CLUSTER_LEASE_SECONDS": "20", **self.settings}
+        return cluster_command(
+            args[0], settings, *args[1:], log=self.workdir / log if log else None
+        )
 
     def start(self) -> str:
         started = subprocess.run(

@@ -19,7 +19,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -32,7 +31,7 @@ import sqlalchemy as sa
 from crawler.sites.profile import PROFILES_DIR
 from tests.benchmarks.processes import Measured, ReplicaGroup, _kill_group, own_peak_rss_kib
 from tests.benchmarks.truth_score import is_exact, score_records
-from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
+from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
 from tests.postgres import PostgresServer
 from tests.redis_server import RedisServer
 from tests.replica.site import ReplicaConfig, ReplicaSite
@@ -67,29 +66,15 @@ def write_profile(profiles: Path, base_url: str) -> None:
     (profiles / f"{SITE}.toml").write_text(text, encoding="utf-8")
 
 
-def cluster_settings(
+def bench_settings(
     redis_url: str, database_url: str, profiles: Path, workdir: Path, workers: int
 ) -> dict[str, str]:
-    return {
-        **FAST_SETTINGS,
-        "CLUSTER_REDIS_URL": redis_url,
-        "CLUSTER_KEY_PREFIX": KEY_PREFIX,
+    """The cluster's settings, its politeness lifted (the limiter never the bottleneck)."""
+    return cluster_settings(redis_url, database_url, profiles, workdir, prefix=KEY_PREFIX) | {
         "CLUSTER_HOST_CONCURRENCY": str(HOST_CONCURRENCY_PER_WORKER * workers),
         "CLUSTER_HOST_DELAY": "0",
-        "DATABASE_URL": database_url,
-        "SITE_PROFILES_DIR": str(profiles),
-        "OUTPUT_DIR": str(workdir / "out"),
-        "REPORTS_DIR": str(workdir / "reports"),
-        "REJECTS_PATH": str(workdir / "rejects.jsonl"),
         "FEEDS": "{}",
     }
-
-
-def cluster_command(action: str, settings: dict[str, str], *args: str) -> list[str]:
-    cmd = [sys.executable, "-m", "scrapy", "cluster", action, *args]
-    for name, value in settings.items():
-        cmd += ["-s", f"{name}={value}"]
-    return cmd
 
 
 def run_workers(commands: list[list[str]], logs: list[Path], timeout: float) -> list[Measured]:
@@ -235,7 +220,7 @@ def bench_workers(
         redis_server.start()
         client = redis.Redis.from_url(redis_server.url)
         baseline = int(client.info("memory")["used_memory"])
-        settings = cluster_settings(
+        settings = bench_settings(
             redis_server.url, postgres.url(database), profiles, workdir, workers
         )
         started = subprocess.run(
