@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 STARTUP_SECONDS = 10.0
 
@@ -43,7 +44,9 @@ def _free_port() -> int:
 class RedisServer:
     """``redis-server`` on 127.0.0.1; ``appendonly``: persistence that survives a restart."""
 
-    def __init__(self, *, appendonly: bool = True, appendfsync: str = "always") -> None:
+    def __init__(
+        self, *, appendonly: bool = True, appendfsync: str = "always", password: str = ""
+    ) -> None:
         self.binary = find_redis_server()
         self.root = Path(tempfile.mkdtemp(prefix="hepza-redis-"))
         self.logfile = self.root / "redis.log"
@@ -51,12 +54,15 @@ class RedisServer:
         # "always": every write on disk before the answer (the fault tests); "everysec": Redis's
         # own default, at most a second of writes lost (the cluster benchmark, as deployed).
         self.appendfsync = appendfsync
+        # requirepass: clients authenticate with the URL's password (a deployed cluster's Redis)
+        self.password = password
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         if not self.port:
@@ -82,6 +88,8 @@ class RedisServer:
             "--daemonize",
             "no",
         ]
+        if self.password:
+            command += ["--requirepass", self.password]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -99,6 +107,11 @@ class RedisServer:
     def ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                if self.password:
+                    password = self.password.encode()
+                    sock.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password))
+                    if not sock.recv(64).startswith(b"+OK"):
+                        return False
                 sock.sendall(b"PING\r\n")
                 return sock.recv(64).startswith(b"+PONG")
         except OSError:

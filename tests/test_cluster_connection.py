@@ -3,12 +3,14 @@ retry bound in vain, the server counts as lost and later calls try once, until o
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from crawler.cluster import connection
+from crawler.cluster.connection import redis_client
 
 if TYPE_CHECKING:
     from tests.redis_server import RedisServer
@@ -41,3 +43,14 @@ def test_a_server_back_within_the_bound_is_never_lost(own_redis_server: RedisSer
     own_redis_server.restart()
     assert client.get("key") == b"kept"
     assert not connection.is_lost(url)
+
+
+def test_a_client_s_url_password_is_masked_in_every_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "redis://:cluster-s3cret@127.0.0.1:1/0"
+    redis_client(url, 0.1)
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("crawler.test").info("connecting to %s", url)
+    assert "cluster-s3cret" not in caplog.text
+    assert "redis://:***@127.0.0.1:1/0" in caplog.text

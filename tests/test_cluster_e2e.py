@@ -20,8 +20,10 @@ import pytest
 import redis
 import sqlalchemy
 
+from tests.conftest import new_redis_server
 from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
 from tests.politeness import allowed_in_window, max_in_flight, max_in_window
+from tests.redis_server import RedisServer
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
@@ -265,3 +267,32 @@ def test_three_workers_one_sigkilled_mid_crawl_store_every_article_once_politely
             timings = list(server.timings)
             assert max_in_flight(timings) <= HOST_CONCURRENCY, site
             assert max_in_window(timings, RATE_WINDOW) <= allowed, site
+
+
+def test_a_password_protected_redis_serves_the_crawl_and_its_password_is_never_printed(
+    tmp_path: Path,
+) -> None:
+    password = "cluster-s3cret"
+    server = new_redis_server_with_password(password)
+    try:
+        with serve_cluster(tmp_path, server.url, portals={"alpha-en": "classic-en"}) as cluster:
+            cluster.extra_settings = {"LOG_LEVEL": "DEBUG"}
+            crawl_id = start_crawl(cluster)
+            worker = start_worker(cluster, 1)
+            _, err = worker.communicate(timeout=WORKER_TIMEOUT)
+            log = (cluster.workdir / "worker-1.log").read_text(encoding="utf-8")
+            assert worker.returncode == 0, (err + log)[-4000:]
+            status = _run(cluster.command("status"))
+            for text in (log, err, status.stdout, status.stderr, crawl_id):
+                assert password not in text
+            assert_crawl_complete(cluster, crawl_id)
+    finally:
+        server.cleanup()
+
+
+def new_redis_server_with_password(password: str) -> RedisServer:
+    """A Redis server of the test's own that requires ``password`` (as deployed)."""
+    server = new_redis_server()
+    server.password = password
+    server.start()
+    return server

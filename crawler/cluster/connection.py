@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from pipelines.storage.secrets import redact_url
+from pipelines.storage.secrets import install_redaction, redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,6 +107,8 @@ def redis_client(url: str, retry_seconds: float) -> redis.Redis:
     timeouts for about ``retry_seconds`` before it raises (:class:`BoundedRetry`)."""
     if not url:
         raise ValueError("CLUSTER_REDIS_URL is empty: not a cluster run")
+    # The URL's password never reaches a log line (Scrapy logs the settings it was given).
+    install_redaction(url=url)
     retry = bounded_retry(url, retry_seconds)
     try:
         return redis.Redis.from_url(

@@ -42,7 +42,7 @@ from crawler.preflight import (
     check_database_url,
 )
 from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
-from pipelines.storage.secrets import redact_url
+from pipelines.storage.secrets import install_redaction, redact_url
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
@@ -110,6 +110,10 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         action = args[0]
         assert self.settings is not None
+        # Before any crawler logs its settings: neither password reaches a log line.
+        for name in ("CLUSTER_REDIS_URL", "DATABASE_URL"):
+            if self.settings.get(name):
+                install_redaction(url=self.settings.get(name))
         try:
             if action == "start":
                 self._start(opts)
