@@ -67,14 +67,31 @@ def _project_output_untouched_by_the_test() -> Iterator[None]:
 # --- PostgreSQL (storage tests) ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def new_postgres_server() -> PostgresServer:
+    """A PostgreSQL server (not started); skips, or fails with HEPZA_REQUIRE_POSTGRES=1, when
+    the server binaries are not installed."""
     try:
-        server = PostgresServer()
+        return PostgresServer()
     except PostgresNotInstalled as exc:
         if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
             pytest.fail(f"{exc} ({REQUIRE_POSTGRES_ENV}=1: PostgreSQL is required)", pytrace=False)
         pytest.skip(f"PostgreSQL tests skipped: {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = new_postgres_server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for one test alone (paused, stopped or started again by it)."""
+    server = new_postgres_server()
     try:
         server.start()
         yield server

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy
 
 from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
-from tests.postgres import PostgresNotInstalled, PostgresServer
+from tests.postgres import PostgresServer
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
@@ -228,20 +228,6 @@ def test_workers_fail_the_run_as_redis_unavailable_when_redis_does_not_come_back
     assert "Redis was lost mid-crawl" in report["failures"][0]
     written = json.loads((cluster.workdir / "reports" / f"{crawl_id}.json").read_text())
     assert written["outcome"] == "failed"
-
-
-@pytest.fixture
-def own_postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server for one test alone (stopped and started again by it)."""
-    try:
-        server = PostgresServer()
-    except PostgresNotInstalled as exc:
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.postgres

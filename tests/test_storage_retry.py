@@ -23,8 +23,9 @@ from crawler.extensions.run import judge_run
 from crawler.items import ArticleItem
 from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, StorageError
+from tests.conftest import new_postgres_server
 from tests.crawl_runner import PROJECT_ROOT, crawl_command
-from tests.postgres import PASSWORD, USER, PostgresServer, PostgresUnavailable
+from tests.postgres import PASSWORD, USER, PostgresServer
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
 from tests.test_storage import recording_crawler
@@ -37,12 +38,10 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[PostgresServer]:
+    """This module's own server: its tests stop and start it."""
+    server = new_postgres_server()
     try:
-        server = PostgresServer()
         server.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL tests skipped: {exc}")
-    try:
         yield server
     finally:
         server.stop()
