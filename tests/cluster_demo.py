@@ -14,9 +14,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import redis
-import sqlalchemy
 
-from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
+from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings, database_rows
 from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.redis_server import RedisServer, RedisUnavailable
 from tests.replica.portal import make_site
@@ -58,28 +57,15 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def stored_per_site(database_url: str) -> dict[str, int]:
-    engine = sqlalchemy.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sqlalchemy.text("SELECT site, count(*) FROM articles GROUP BY site")
-            )
-            return {str(site): int(count) for site, count in rows}
-    finally:
-        engine.dispose()
+    rows = database_rows(database_url, "SELECT site, count(*) FROM articles GROUP BY site")
+    return {str(site): int(count) for site, count in rows}
 
 
 def run_outcome(database_url: str, crawl_id: str) -> str:
-    engine = sqlalchemy.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(
-                sqlalchemy.text("SELECT outcome FROM crawl_runs WHERE run_id = :id"),
-                {"id": crawl_id},
-            ).first()
-    finally:
-        engine.dispose()
-    return str(row[0]) if row else "no crawl_runs row"
+    rows = database_rows(
+        database_url, "SELECT outcome FROM crawl_runs WHERE run_id = :id", {"id": crawl_id}
+    )
+    return str(rows[0][0]) if rows else "no crawl_runs row"
 
 
 def main() -> int:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,25 +79,28 @@ def new_postgres_server() -> PostgresServer:
         pytest.skip(f"PostgreSQL tests skipped: {exc}")
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server started for the ``with`` block, stopped at its end."""
     server = new_postgres_server()
     try:
         server.start()
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture
 def own_postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server for one test alone (paused, stopped or started again by it)."""
-    server = new_postgres_server()
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -112,25 +116,33 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 # --- Redis (cluster tests) ------------------------------------------------------------------
 
 
-def new_redis_server() -> RedisServer:
-    """A Redis server of the test's own (fault tests restart or kill it); skips, or fails with
-    HEPZA_REQUIRE_REDIS=1, when ``redis-server`` is not installed."""
+def new_redis_server(**options: Any) -> RedisServer:
+    """A Redis server of the test's own (fault tests restart or kill it; ``options``: those of
+    :class:`RedisServer`); skips, or fails with HEPZA_REQUIRE_REDIS=1, when ``redis-server`` is
+    not installed."""
     try:
-        return RedisServer()
+        return RedisServer(**options)
     except RedisNotInstalled as exc:
         if os.environ.get(REQUIRE_REDIS_ENV) == "1":
             pytest.fail(f"{exc} ({REQUIRE_REDIS_ENV}=1: Redis is required)", pytrace=False)
         pytest.skip(f"Redis tests skipped: {exc}")
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = new_redis_server()
+@contextmanager
+def running_redis(**options: Any) -> Iterator[RedisServer]:
+    """A Redis server started for the ``with`` block, removed with its data at its end."""
+    server = new_redis_server(**options)
     try:
         server.start()
         yield server
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
 
 
 @pytest.fixture
@@ -149,12 +161,8 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def own_redis_server() -> Iterator[RedisServer]:
     """A Redis server for one test alone (restarted or killed by it)."""
-    server = new_redis_server()
-    try:
-        server.start()
+    with running_redis() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

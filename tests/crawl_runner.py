@@ -162,3 +162,20 @@ def cluster_command(
     for name, value in settings.items():
         cmd += ["-s", f"{name}={value}"]
     return cmd
+
+
+def database_rows(
+    database_url: str, query: str, params: dict[str, Any] | None = None, *, table: str = ""
+) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` on the database at ``database_url`` (SQLite or PostgreSQL); none
+    while ``table`` does not exist yet (a crawl that has not stored anything)."""
+    import sqlalchemy  # noqa: PLC0415 (the crawl helpers above do not need it)
+
+    engine = sqlalchemy.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            if table and not sqlalchemy.inspect(conn).has_table(table):
+                return []
+            return [tuple(row) for row in conn.execute(sqlalchemy.text(query), params or {})]
+    finally:
+        engine.dispose()

@@ -18,12 +18,10 @@ from urllib.parse import unquote
 
 import pytest
 import redis
-import sqlalchemy
 
-from tests.conftest import new_redis_server
-from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
+from tests.conftest import running_redis
+from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings, database_rows
 from tests.politeness import allowed_in_window, max_in_flight, max_in_window
-from tests.redis_server import RedisServer
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
@@ -160,14 +158,7 @@ def assert_worker_succeeded(cluster: Cluster, worker: subprocess.Popen[str], n: 
 
 def _rows(cluster: Cluster, table: str, query: str) -> list[tuple[str, str]]:
     """``query``'s rows; none while ``table`` does not exist yet (SQLite or PostgreSQL)."""
-    engine = sqlalchemy.create_engine(cluster.database_url)
-    try:
-        with engine.connect() as conn:
-            if not sqlalchemy.inspect(conn).has_table(table):
-                return []
-            return [(str(a), str(b)) for a, b in conn.execute(sqlalchemy.text(query))]
-    finally:
-        engine.dispose()
+    return [(str(a), str(b)) for a, b in database_rows(cluster.database_url, query, table=table)]
 
 
 def stored_slugs(cluster: Cluster) -> dict[str, list[str]]:
@@ -273,26 +264,17 @@ def test_a_password_protected_redis_serves_the_crawl_and_its_password_is_never_p
     tmp_path: Path,
 ) -> None:
     password = "cluster-s3cret"
-    server = new_redis_server_with_password(password)
-    try:
-        with serve_cluster(tmp_path, server.url, portals={"alpha-en": "classic-en"}) as cluster:
-            cluster.extra_settings = {"LOG_LEVEL": "DEBUG"}
-            crawl_id = start_crawl(cluster)
-            worker = start_worker(cluster, 1)
-            _, err = worker.communicate(timeout=WORKER_TIMEOUT)
-            log = (cluster.workdir / "worker-1.log").read_text(encoding="utf-8")
-            assert worker.returncode == 0, (err + log)[-4000:]
-            status = _run(cluster.command("status"))
-            for text in (log, err, status.stdout, status.stderr, crawl_id):
-                assert password not in text
-            assert_crawl_complete(cluster, crawl_id)
-    finally:
-        server.cleanup()
-
-
-def new_redis_server_with_password(password: str) -> RedisServer:
-    """A Redis server of the test's own that requires ``password`` (as deployed)."""
-    server = new_redis_server()
-    server.password = password
-    server.start()
-    return server
+    with (
+        running_redis(password=password) as server,
+        serve_cluster(tmp_path, server.url, portals={"alpha-en": "classic-en"}) as cluster,
+    ):
+        cluster.extra_settings = {"LOG_LEVEL": "DEBUG"}
+        crawl_id = start_crawl(cluster)
+        worker = start_worker(cluster, 1)
+        _, err = worker.communicate(timeout=WORKER_TIMEOUT)
+        log = (cluster.workdir / "worker-1.log").read_text(encoding="utf-8")
+        assert worker.returncode == 0, (err + log)[-4000:]
+        status = _run(cluster.command("status"))
+        for text in (log, err, status.stdout, status.stderr, crawl_id):
+            assert password not in text
+        assert_crawl_complete(cluster, crawl_id)

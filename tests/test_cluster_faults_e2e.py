@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import pytest
 import sqlalchemy
 
-from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
+from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings, database_rows
 from tests.postgres import PostgresServer
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
@@ -91,16 +91,8 @@ class Cluster:
         return worker.returncode, err, log
 
     def rows(self, query: str) -> list[tuple[object, ...]]:
-        engine = sqlalchemy.create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                if not sqlalchemy.inspect(conn).has_table(
-                    query.split(" FROM ")[1].split(maxsplit=1)[0]
-                ):
-                    return []
-                return [tuple(row) for row in conn.execute(sqlalchemy.text(query))]
-        finally:
-            engine.dispose()
+        table = query.split(" FROM ")[1].split(maxsplit=1)[0]
+        return database_rows(self.database_url, query, table=table)
 
     def stored(self) -> dict[str, list[str]]:
         stored: dict[str, list[str]] = {}

@@ -23,7 +23,7 @@ from crawler.extensions.run import judge_run
 from crawler.items import ArticleItem
 from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, StorageError
-from tests.conftest import new_postgres_server
+from tests.conftest import running_postgres
 from tests.crawl_runner import PROJECT_ROOT, crawl_command
 from tests.postgres import PASSWORD, USER, PostgresServer
 from tests.replica.server import ReplicaServer
@@ -39,12 +39,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[PostgresServer]:
     """This module's own server: its tests stop and start it."""
-    server = new_postgres_server()
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -247,19 +247,29 @@ def _compiled_css(query: str) -> etree.XPath:
 _ClassPlan = tuple[tuple[str | None, frozenset[str]], ...]
 
 
-@lru_cache(maxsize=1024)
-def _class_plan(query: str) -> _ClassPlan | None:
-    """``query`` as descendant steps of element names and classes (the first step with a
-    class), or None when it uses anything else: other combinators, attributes, ids, pseudo
-    classes, several comma-separated parts."""
+def _single_selector(query: str) -> object | None:
+    """The parsed tree of ``query`` when it is one selector without a pseudo element, else
+    None (a query the page index does not answer: the XPath does)."""
     try:
         parts = cssselect.parse(query)
     except cssselect.SelectorError:
         return None
     if len(parts) != 1 or parts[0].pseudo_element is not None:
         return None
+    tree: object = parts[0].parsed_tree
+    return tree
+
+
+@lru_cache(maxsize=1024)
+def _class_plan(query: str) -> _ClassPlan | None:
+    """``query`` as descendant steps of element names and classes (the first step with a
+    class), or None when it uses anything else: other combinators, attributes, ids, pseudo
+    classes, several comma-separated parts."""
+    tree = _single_selector(query)
+    if tree is None:
+        return None
     steps: list[tuple[str | None, frozenset[str]]] = []
-    node: object = parts[0].parsed_tree
+    node: object = tree
     while True:
         if isinstance(node, cssselect.parser.CombinedSelector):
             if node.combinator != " ":
@@ -301,13 +311,7 @@ _ATTRIBUTE_OPERATORS = frozenset(("exists", "=", "*=", "^=", "$="))
 def _attribute_plan(query: str) -> tuple[str | None, str, str, str | None] | None:
     """``query`` as (element name or None, attribute, operator, value) when it is one element
     with one test on an indexed attribute, else None."""
-    try:
-        parts = cssselect.parse(query)
-    except cssselect.SelectorError:
-        return None
-    if len(parts) != 1 or parts[0].pseudo_element is not None:
-        return None
-    node = parts[0].parsed_tree
+    node = _single_selector(query)
     if not isinstance(node, cssselect.parser.Attrib) or node.namespace is not None:
         return None
     # the HTML translator's names are lower case, as the HTML parser's are
