@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -163,6 +164,26 @@ class PostgresServer:
         with self._admin() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return name
+
+    def stored_articles(self, database: str) -> int:
+        """The articles stored in ``database`` (a crawl's)."""
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=USER, password=PASSWORD, dbname=database
+        ) as conn:
+            row = conn.execute("SELECT count(*) FROM articles").fetchone()
+        return int(row[0]) if row else 0
+
+    def wait_for_articles(self, database: str, count: int, timeout: float = 120) -> None:
+        """Until ``database`` holds ``count`` articles (a crawl writing into it) or ``timeout``
+        seconds passed; its tables may not be there yet."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.stored_articles(database) >= count:
+                    return
+            except psycopg.Error:
+                pass  # the tables are not there yet
+            time.sleep(0.2)
 
     def drop_database(self, name: str) -> None:
         with self._admin() as conn:

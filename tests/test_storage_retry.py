@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
 from scrapy.exceptions import DropItem
 
@@ -25,7 +24,7 @@ from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, StorageError
 from tests.conftest import running_postgres
 from tests.crawl_runner import PROJECT_ROOT, crawl_command
-from tests.postgres import PASSWORD, USER, PostgresServer
+from tests.postgres import PostgresServer
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
 from tests.test_storage import recording_crawler
@@ -54,13 +53,8 @@ def stoppable_url(own_postgres: PostgresServer) -> Iterator[str]:
         own_postgres.drop_database(name)
 
 
-def _stored(server: PostgresServer, url: str) -> int:
-    database = url.rsplit("/", 1)[1]
-    with psycopg.connect(
-        host="127.0.0.1", port=server.port, user=USER, password=PASSWORD, dbname=database
-    ) as conn:
-        row = conn.execute("SELECT count(*) FROM articles").fetchone()
-    return int(row[0]) if row else 0
+def _database(url: str) -> str:
+    return url.rsplit("/", 1)[1]
 
 
 async def _through(pipeline: StoragePipeline, value: Any) -> Any:
@@ -145,7 +139,7 @@ def test_postgres_stopped_and_started_again_loses_nothing_and_counts_the_retries
         pipeline.store.close()
     stats = crawler.stats.get_stats()
     assert [getattr(r, "change", r) for r in results] == ["new"] * 11
-    assert _stored(own_postgres, stoppable_url) == 11
+    assert own_postgres.stored_articles(_database(stoppable_url)) == 11
     assert stats["storage/new"] == 11
     assert stats["storage/retries"] >= 1
     assert stats["storage/retry_seconds"] > 0
@@ -216,14 +210,7 @@ def test_crawl_survives_postgres_restarting_mid_run_with_every_article_stored(
         proc = subprocess.Popen(
             cmd, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if _stored(own_postgres, stoppable_url) >= 10:
-                    break
-            except psycopg.Error:
-                pass  # the tables are not there yet
-            time.sleep(0.2)
+        own_postgres.wait_for_articles(_database(stoppable_url), 10)
         own_postgres.pause()
         time.sleep(3)
         own_postgres.resume()
@@ -235,5 +222,9 @@ def test_crawl_survives_postgres_restarting_mid_run_with_every_article_stored(
     assert report["outcome"] == "succeeded", report["failures"]
     assert report["counts"]["storage_retries"] >= 1
     assert report["counts"]["lost"] == 0
-    assert report["counts"]["stored_new"] == len(fed) == _stored(own_postgres, stoppable_url)
+    assert (
+        report["counts"]["stored_new"]
+        == len(fed)
+        == own_postgres.stored_articles(_database(stoppable_url))
+    )
     assert len(fed) == report["counts"]["articles_parsed"]

@@ -14,13 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from pipelines.storage.store import ArticleStore
 from pipelines.urls import canonical_article_url
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command, run_crawl
-from tests.postgres import PASSWORD, USER, PostgresServer, PostgresUnavailable
+from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig, ReplicaSite
 
@@ -92,14 +91,6 @@ def test_wrapper_runs_leave_no_job_state_and_see_edits_then_full_parses_everythi
 # --- finding 2: a lost write fails the run ------------------------------------------------------
 
 
-def _stored(server: PostgresServer, database: str) -> int:
-    with psycopg.connect(
-        host="127.0.0.1", port=server.port, user=USER, password=PASSWORD, dbname=database
-    ) as conn:
-        row = conn.execute("SELECT count(*) FROM articles").fetchone()
-    return int(row[0]) if row else 0
-
-
 @pytest.mark.postgres
 def test_postgres_stopped_mid_run_fails_the_run_and_counts_only_what_is_stored(
     tmp_path: Path,
@@ -124,18 +115,11 @@ def test_postgres_stopped_mid_run_fails_the_run_and_counts_only_what_is_stored(
             proc = subprocess.Popen(
                 cmd, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
             )
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if _stored(server, database) >= 20:
-                        break
-                except psycopg.Error:
-                    pass  # the tables are not there yet
-                time.sleep(0.2)
+            server.wait_for_articles(database, 20)
             server.pause()
             output, _ = proc.communicate(timeout=300)
         server.resume()
-        stored = _stored(server, database)
+        stored = server.stored_articles(database)
         report = json.loads((tmp_path / "reports" / "latest.json").read_text("utf-8"))
         store = ArticleStore(url)
         try:
