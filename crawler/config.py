@@ -172,6 +172,7 @@ NUMERIC_SETTINGS: dict[str, tuple[type[int] | type[float], float, float | None]]
     "MAX_CATEGORY_CHARS": (int, 1, None),
     "MAX_BODY_CHARS": (int, 1, None),
     "SITEMAP_MAXSIZE": (int, 0, None),
+    "SITEMAP_MAX_QUEUED": (int, 0, None),
 }
 # Alerts (crawler/alerts.py): 0 is the default port of ALERT_SMTP_SECURITY, and switches the
 # coverage-drop and no-new-articles alerts off.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED
 from crawler.items import FEED_FIELDS
 from crawler.paths import default_place, env_output_dir
 
@@ -90,6 +91,9 @@ MAX_RUN_SECONDS = os.environ.get("HEPZA_MAX_RUN_SECONDS", str(12 * 3600))
 # Re-fetch the newest N known articles of each listing on incremental runs to catch edits.
 RECHECK_RECENT = os.environ.get("HEPZA_RECHECK_RECENT", "5")
 PROGRESS_INTERVAL = os.environ.get("HEPZA_PROGRESS_INTERVAL", "30")
+# Reading a sitemap pauses while more than this many requests wait in the scheduler, so a large
+# portal's article requests are not all queued (held in memory) at once (0: never pauses).
+SITEMAP_MAX_QUEUED = os.environ.get("HEPZA_SITEMAP_MAX_QUEUED", str(DEFAULT_SITEMAP_MAX_QUEUED))
 
 # --- pipelines ------------------------------------------------------------------------------
 ITEM_PIPELINES = {

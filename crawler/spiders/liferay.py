@@ -24,8 +24,9 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED, wait_for_queue_room
 from crawler.cluster import REDELIVERED_META
-from crawler.config import LIFERAY_ARGUMENTS, parse_spider_args, parse_timezone
+from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
 from crawler.crawl_state import read_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
@@ -147,6 +148,12 @@ class LiferaySpider(Spider):
         spider.tz = parse_timezone(spider.profile.timezone, "timezone")
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         spider.limits = CrawlLimits.from_settings(crawler.settings)
+        spider.sitemap_max_queued = int(
+            parse_number(
+                "SITEMAP_MAX_QUEUED",
+                crawler.settings.get("SITEMAP_MAX_QUEUED", DEFAULT_SITEMAP_MAX_QUEUED),
+            )
+        )
         # URL identity, seen and scheduled, aliases and the incremental decisions.
         spider.frontier = Frontier(
             spider.origin,
@@ -163,6 +170,7 @@ class LiferaySpider(Spider):
     tz: ZoneInfo
     recheck_recent: int
     limits: CrawlLimits
+    sitemap_max_queued: int
     frontier: Frontier
 
     @cached_property
@@ -292,7 +300,7 @@ class LiferaySpider(Spider):
         for url in urls:
             for request in self._follow(
                 url,
-                self.parse_sitemap,
+                self.read_sitemap,
                 PRIORITY_SITEMAP,
                 errback=self.on_sitemap_error,
                 every_run=True,
@@ -346,6 +354,16 @@ class LiferaySpider(Spider):
         except Exception:
             return True
         return False
+
+    async def read_sitemap(self, response: Response) -> AsyncIterator[Any]:
+        """The sitemap callback: :meth:`parse_sitemap`'s output, read on only while the
+        scheduler has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py)."""
+        for output in self.parse_sitemap(response):
+            yield output
+            if isinstance(output, Request):
+                waited = await wait_for_queue_room(self.crawler.engine, self.sitemap_max_queued)
+                if waited:
+                    self.crawler.stats.inc_value("crawl/sitemap_paused_ms", round(waited * 1000))
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         if self._index_unreadable():

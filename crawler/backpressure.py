@@ -1,0 +1,62 @@
+"""Backpressure for a callback that yields many requests at once: a sitemap's entries.
+
+A large portal's sitemap lists up to 50,000 articles, read in seconds; queued at once, their
+requests would all wait in the scheduler (in memory, without JOBDIR) while the downloader works
+through them, which is most of a first crawl's memory growth. :func:`wait_for_queue_room` pauses
+the callback while the scheduler holds more than ``SITEMAP_MAX_QUEUED`` requests, and lets it
+read on as the queue drains. The crawl fetches the same requests; only when they are queued
+changes.
+
+It never waits where waiting could stop the crawl: not when the engine is closing or stopped
+(the callback's request would keep the close waiting: the rest is queued at once, as without a
+limit), not when the scraper holds more than its active size (the engine then downloads nothing
+until callbacks finish, so the queue would not drain), not when the scheduler cannot tell its
+length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.core.engine import ExecutionEngine
+
+# SITEMAP_MAX_QUEUED when unset: about a minute of a fast crawl's requests, a megabyte or two.
+DEFAULT_SITEMAP_MAX_QUEUED = 1000
+# How often a paused callback looks at the queue again.
+POLL_SECONDS = 0.05
+
+
+def queue_full(engine: ExecutionEngine | None, limit: int) -> bool:
+    """Whether more than ``limit`` requests wait in the engine's scheduler, and waiting for
+    them to drain is safe (see the module's docstring); never with a limit of 0."""
+    if limit <= 0 or engine is None or not engine.running:
+        return False
+    # Scrapy says "closing" publicly only through needs_backout(), which a full downloader
+    # (the usual state of a busy crawl) also sets.
+    slot = getattr(engine, "_slot", None)
+    if slot is None or slot.closing is not None:
+        return False
+    scraper_slot = engine.scraper.slot
+    if scraper_slot is None or scraper_slot.needs_backout():
+        return False
+    scheduler = engine.scheduler
+    try:
+        queued = len(scheduler)  # type: ignore[arg-type]
+    except Exception:
+        # No length (a custom scheduler), or its store unreachable (the cluster's Redis:
+        # its scheduler fails the run itself): not waited on.
+        return False
+    return queued > limit
+
+
+async def wait_for_queue_room(engine: ExecutionEngine | None, limit: int) -> float:
+    """Waits while :func:`queue_full`; the seconds waited."""
+    if not queue_full(engine, limit):
+        return 0.0
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while queue_full(engine, limit):
+        await asyncio.sleep(POLL_SECONDS)
+    return loop.time() - started
