@@ -583,9 +583,14 @@ class Frontier:
         navigation has started (on another worker, in a cluster): follow it now."""
         return self.state.defer_page(url)
 
-    def defer_article(self, url: str) -> bool:
-        """An article met before the sitemaps are all read (its lastmod may still come).
-        False: navigation has started (on another worker, in a cluster): follow it now."""
+    def defer_article(self, url: str, *, again: bool = False) -> bool:
+        """An article met before the sitemaps are all read (its lastmod may still come): kept
+        for navigation. True: nothing to do now, as it is kept, or was met before (its
+        decision is made; kept, it would wait, a URL string each, until every sitemap is read,
+        for :meth:`article` to IGNORE it). False: navigation has started (on another worker,
+        in a cluster): follow it now. ``again``: see :meth:`article` (kept even if met)."""
+        if not again and self.state.is_seen(url_digest(url_identity(url)[0])):
+            return True
         return self.state.defer_article(url)
 
     def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:

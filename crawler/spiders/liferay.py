@@ -559,8 +559,9 @@ class LiferaySpider(Spider):
                 continue
             # A related article may sit in a sitemap not read yet: wait for its lastmod (in
             # one step: in a cluster crawl, another worker may start navigation meanwhile).
-            if not self.frontier.defer_article(url):
-                yield from self._article(url, again=_again(response.request))
+            again = _again(response.request)
+            if not self.frontier.defer_article(url, again=again):
+                yield from self._article(url, again=again)
 
     def _article(
         self,
