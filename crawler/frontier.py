@@ -365,6 +365,11 @@ class Frontier:
             self._stored, self._reading = stored, None
 
     @property
+    def index_reading(self) -> Future[CrawlState] | None:
+        """The stored index's read, until :attr:`stored` has taken its result."""
+        return self._reading
+
+    @property
     def stored(self) -> CrawlState | None:
         if self._reading is not None:
             # Waits for the read; a failed read raises its error here, every time.

@@ -292,7 +292,7 @@ class LiferaySpider(Spider):
         for url in urls:
             for request in self._follow(
                 url,
-                self.parse_sitemap,
+                self.parse_sitemap_once_indexed,
                 PRIORITY_SITEMAP,
                 errback=self.on_sitemap_error,
                 every_run=True,
@@ -346,6 +346,18 @@ class LiferaySpider(Spider):
         except Exception:
             return True
         return False
+
+    async def parse_sitemap_once_indexed(self, response: Response) -> AsyncIterator[Any]:
+        """:meth:`parse_sitemap` once the stored index is read: waited for here without
+        holding the reactor, so the other sitemaps (a large portal takes a while to generate
+        them) keep arriving meanwhile."""
+        reading = self.frontier.index_reading
+        if reading is not None:
+            # A failed read is reported by start(); parse_sitemap then decides nothing.
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(reading)
+        for output in self.parse_sitemap(response):
+            yield output
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         if self._index_unreadable():
