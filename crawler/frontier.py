@@ -345,6 +345,9 @@ class Frontier:
         # The last sitemap lastmod parsed: an article's URLs (each locale, each of its entries)
         # come one after another with the same lastmod.
         self._last_lastmod: tuple[str, datetime | None] | None = None
+        # The last sitemap answer of wanted(): an article's locale entries ask it of the same
+        # key and lastmod one after another.
+        self._last_wanted: tuple[str, str | None, bool] | None = None
 
     @property
     def mode(self) -> str:
@@ -355,10 +358,16 @@ class Frontier:
     def use_index(self, stored: CrawlState | Future[CrawlState]) -> None:
         """What the database already holds: the incremental decisions compare against it.
         A future (the index still being read): the first decision that needs it waits for it."""
+        self._last_wanted = None
         if isinstance(stored, Future):
             self._stored, self._reading = None, stored
         else:
             self._stored, self._reading = stored, None
+
+    @property
+    def index_reading(self) -> Future[CrawlState] | None:
+        """The stored index's read, until :attr:`stored` has taken its result."""
+        return self._reading
 
     @property
     def stored(self) -> CrawlState | None:
@@ -509,6 +518,16 @@ class Frontier:
         """Whether an article must be fetched in this run's mode."""
         if self.full:
             return True
+        if hint is None:
+            last = self._last_wanted
+            if last is not None and last[0] == key and last[1] == lastmod:
+                return last[2]
+            answer = self._wanted(key, None, lastmod)
+            self._last_wanted = (key, lastmod, answer)
+            return answer
+        return self._wanted(key, hint, lastmod)
+
+    def _wanted(self, key: str, hint: ListingHint | None, lastmod: str | None) -> bool:
         known = self._known(key)
         if self.since is not None:
             published = self._listing_day(hint)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_to_bytes, urljoin, urlsplit, urlunsplit
 
-from crawler.locales import split_locale_prefix
+from crawler.locales import LOCALE_SEGMENT, split_locale_prefix
 from pipelines.base import ArticlePipeline
 from pipelines.problems import add_problem, problem_codes
 
@@ -289,23 +289,86 @@ def url_identity(url: str) -> tuple[str, bool, str]:
     canonical article URL). A sitemap entry, its alternates and the frontier ask all three of
     the same strings: the URL is normalized, split and matched once, not once per question
     (the usual URL, already normal with NFC escapes, once for both normalizations)."""
+    unprefixed = _without_locale(url)
+    if unprefixed is not None:
+        # A page's locale copies (/w/x, /en/w/x) share one record of their unprefixed URL.
+        found = _normal_identity(unprefixed)
+        if found is not None:
+            return url, *found
+    return _full_identity(url)
+
+
+def _full_identity(url: str) -> tuple[str, bool, str]:
+    """:func:`url_identity` of the URL on its own (what a locale copy's shared record must
+    answer)."""
     if _already_normal(url, True):
-        normal = keyed = url
+        return url, *_article_identity(*_split_normal(url), strip=True)
+    normal = normalize_url(url)
+    # A page's link with a fragment or lower-case escapes: its normal form, when that is in
+    # NFC already, is its NFC form too.
+    if normal != url and _already_normal(normal, True):
+        keyed = normal
     else:
-        normal = normalize_url(url)
-        # A page's link with a fragment or lower-case escapes: its normal form, when that is
-        # in NFC already, is its NFC form too.
-        if normal != url and _already_normal(normal, True):
-            keyed = normal
-        else:
-            keyed = normalize_url(url, unicode_nfc=True)
-    scheme, netloc, path, query = _split_normal(keyed)
-    path = _strip_locale(path)
-    match = _article_match(path)
-    if keyed == normal:
-        article = _is_article_match(match)
-    else:
+        keyed = normalize_url(url, unicode_nfc=True)
+    article, key = _article_identity(*_split_normal(keyed), strip=True)
+    if keyed != normal:
         article = _is_article_match(_article_match(_strip_locale(_split_normal(normal)[2])))
+    return normal, article, key
+
+
+def _without_locale(url: str) -> str | None:
+    """The URL with its path's locale prefix taken out (``http://h/en/w/x`` ->
+    ``http://h/w/x``), the URL itself when its path has none; None when the URL is not of
+    the plain ``scheme://host/...`` form this is decided on."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _DEFAULT_PORTS:
+        return None
+    netloc, slash, tail = rest.partition("/")
+    if not slash or "?" in netloc or "#" in netloc or tail.startswith("/"):
+        return None
+    first, sep, _ = tail.partition("/")
+    if not sep or not LOCALE_SEGMENT.fullmatch(first):
+        # No locale prefix (or a bare "/en", with nothing after it to share).
+        return None if _LOCALE_PREFIXED.match(tail) else url
+    return f"{scheme}://{netloc}/{tail[len(first) + 1 :]}"
+
+
+# A path starting with a locale segment and nothing after it but a query or fragment (or the
+# segment's end): left to the full identity.
+_LOCALE_PREFIXED = re.compile(rf"(?:{LOCALE_SEGMENT.pattern})(?:[?#]|$)")
+
+
+# The last _normal_identity answer: a page's locale copies come one after another (a sitemap
+# entry's alternates, the entry of each locale). One entry, replaced as a whole: nothing grows,
+# and a thread reading it sees an old pair or a new one, never half of each.
+_last_normal: tuple[str, tuple[bool, str] | None] = ("", None)
+
+
+def _normal_identity(unprefixed: str) -> tuple[bool, str] | None:
+    """(is an article, canonical article URL) of a URL without locale prefix that normalizes
+    to itself (NFC escapes included); None for any other. A locale prefix neither makes a URL
+    normal nor stops it being so (its characters are kept as they are, and it is no dot
+    segment), and the identity is read from the path without it."""
+    global _last_normal  # noqa: PLW0603 (the one-entry memo above)
+    last_url, found = _last_normal
+    if last_url == unprefixed:
+        return found
+    found = None
+    if _already_normal(unprefixed, True):
+        found = _article_identity(*_split_normal(unprefixed), strip=False)
+    _last_normal = (unprefixed, found)
+    return found
+
+
+def _article_identity(
+    scheme: str, netloc: str, path: str, query: str, *, strip: bool
+) -> tuple[bool, str]:
+    """Whether the split NFC-normal URL is an article, and its canonical article URL;
+    ``strip``: its path may still carry a locale prefix."""
+    if strip:
+        path = _strip_locale(path)
+    match = _article_match(path)
+    article = _is_article_match(match)
     if match is not None:
         site = match["site"]
         prefix = f"/web/{site}" if site and site != _ROOT_SITE else ""
@@ -314,11 +377,11 @@ def url_identity(url: str) -> tuple[str, bool, str]:
         # parameters say, so none of them belong in its identity.
         if scheme and netloc:
             # what urlunsplit writes for an absolute URL without query
-            return normal, article, f"{scheme}://{netloc}{path}"
+            return article, f"{scheme}://{netloc}{path}"
         query = ""
     elif len(path) > 1:
         path = path.rstrip("/") or "/"
-    return normal, article, urlunsplit((scheme, netloc, path, query, ""))
+    return article, urlunsplit((scheme, netloc, path, query, ""))
 
 
 def _is_article_match(match: re.Match[str] | None) -> bool:

@@ -201,6 +201,16 @@ def test_incremental_fetches_a_stored_article_whose_lastmod_is_newer(
     assert not f.wanted(A, lastmod="not a date")
 
 
+def test_the_same_question_asked_again_after_a_new_index_is_answered_from_that_index() -> None:
+    lastmod = "2023-01-18T10:00:00Z"
+    f = frontier()
+    # asked twice in a row (an article's locale entries): the same answer
+    assert f.wanted(A, lastmod=lastmod) is f.wanted(A, lastmod=lastmod) is True
+    f.use_index(CrawlState(known={A: stored(A, modified=datetime(2023, 1, 18, 10, tzinfo=UTC))}))
+    assert not f.wanted(A, lastmod=lastmod)
+    assert f.wanted(A, lastmod="2023-01-18T10:00:02Z")
+
+
 def test_incremental_fetches_a_stored_article_without_modified_at_only_with_a_lastmod(
     new_state: StateFactory,
 ) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+from concurrent.futures import Future, InvalidStateError
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from scrapy import Request
@@ -83,3 +88,44 @@ def test_new_and_edited_articles_are_requested_once_under_their_default_locale_p
     assert [o.url for o in outputs] == [f"{HOST}/w/moi", f"{HOST}/w/cu"]
     assert spider.crawler.stats.get_value("crawl/skipped_known") is None
     assert spider.frontier.lastmod(f"{HOST}/w/cu") == "2024-06-01T00:00:00+0000"
+
+
+def test_a_sitemap_callback_waits_for_an_index_still_being_read_without_blocking() -> None:
+    spider = _spider()
+    # No crawl runs here: an engine that is not running has no queue to wait on.
+    spider.crawler.engine = SimpleNamespace(running=False)  # type: ignore[assignment]
+    reading: Future[CrawlState] = Future()
+    spider.frontier.use_index(reading)
+    read = CrawlState(known={}, recent_urls=[])
+
+    def finish_read() -> None:
+        with contextlib.suppress(InvalidStateError):
+            reading.set_result(read)
+
+    # Were the callback to block on the read, this ends it (and the test fails, not hangs).
+    safety = threading.Timer(5, finish_read)
+    safety.start()
+    response = _sitemap(_pair("moi", "2024-06-01T00:00:00+0000"))
+    requests = spider._sitemap_requests([f"{HOST}/sitemap.xml"])
+    callback = next(iter(requests)).callback
+    assert callback == spider.read_sitemap
+
+    async def read_while_waiting() -> tuple[list[Any], bool]:
+        outputs: list[Any] = []
+
+        async def consume() -> None:
+            outputs.extend([out async for out in callback(response)])
+
+        task = asyncio.create_task(consume())
+        # The loop keeps running (other responses arrive) while the callback waits.
+        await asyncio.sleep(0.01)
+        waited = not task.done() and outputs == []
+        finish_read()
+        await task
+        return outputs, waited
+
+    outputs, waited = asyncio.run(read_while_waiting())
+    safety.cancel()
+    assert waited
+    articles = [o for o in outputs if isinstance(o, Request) and o.callback == spider.parse_article]
+    assert [o.url for o in articles] == [f"{HOST}/w/moi"]

@@ -16,6 +16,7 @@ from pipelines import urls as urls_module
 from pipelines.urls import (
     PROBLEM_CODES,
     UrlNormalizationPipeline,
+    _full_identity,
     _normalize,
     _split_normal,
     article_id,
@@ -445,6 +446,32 @@ def test_url_identity_answers_what_each_question_answers_alone(
     assert url_identity(url) == _identity_asked_separately(url)
     assert is_article_url(url) is url_identity(url)[1]
     assert canonical_article_url(url) == url_identity(url)[2]
+
+
+# Locale prefixes and look-alikes: a page's copies in each locale are asked one after another.
+LOCALE_PREFIXES = st.sampled_from(
+    [
+        *("", "en/", "vi/", "en-US/", "en_US/", "zh-Hant-TW/", "fil-PH/", "en/vi/", "/en/"),
+        *("EN/", "en", "en?", "en#", "tin/", "e/", "web/guest/", "en/web/other/"),
+    ]
+)
+
+
+@settings(max_examples=3000)
+@given(
+    head=st.sampled_from(["http://h", "https://h", "HTTP://H:80", "http://h:8080", "http://h?"]),
+    prefixes=st.lists(LOCALE_PREFIXES, min_size=1, max_size=4),
+    pieces=st.lists(st.one_of(ARTICLE_PATH_PIECES, URL_PIECES), max_size=8),
+)
+def test_locale_copies_asked_one_after_another_answer_what_each_answers_alone(
+    head: str, prefixes: list[str], pieces: list[str]
+) -> None:
+    # Nothing cached from other examples: each copy reaches the record its copies share.
+    url_identity.cache_clear()
+    tail = "".join(pieces)
+    for prefix in prefixes:
+        url = f"{head}/{prefix}{tail}"
+        assert url_identity(url) == _identity_asked_separately(url) == _full_identity(url)
 
 
 def test_url_identity_of_a_locale_url_is_the_url_an_article_and_its_display_page() -> None:

@@ -356,8 +356,15 @@ class LiferaySpider(Spider):
         return False
 
     async def read_sitemap(self, response: Response) -> AsyncIterator[Any]:
-        """The sitemap callback: :meth:`parse_sitemap`'s output, read on only while the
-        scheduler has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py)."""
+        """The sitemap callback: :meth:`parse_sitemap`'s output once the stored index is read
+        (waited for without holding the reactor, so the other sitemaps, which a large portal
+        takes a while to generate, keep arriving meanwhile), read on only while the scheduler
+        has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py)."""
+        reading = self.frontier.index_reading
+        if reading is not None:
+            # A failed read is reported by start(); parse_sitemap then decides nothing.
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(reading)
         for output in self.parse_sitemap(response):
             yield output
             if isinstance(output, Request):
