@@ -310,29 +310,25 @@ def test_a_sitemap_read_twice_leaves_another_pending(new_state: StateFactory) ->
     assert f.start_navigation()
 
 
-def test_an_article_met_before_is_not_kept_for_navigation(new_state: StateFactory) -> None:
-    f = frontier(state=new_state())
-    f.sitemap_requested(f"{HOST}/sitemap.xml")
-    assert f.article(A).action == FETCH
-    b = f"{HOST}/w/tin-b"
-    # met already (here in another spelling of the same URL): its decision is made
-    assert f.defer_article(A.replace("hepza.", "HEPZA.") + "#top")
-    assert f.defer_article(b)
-    f.sitemap_done(f"{HOST}/sitemap.xml")
-    assert f.start_navigation()
-    assert f.take_deferred() == ([], [b])
-
-
-def test_an_article_met_before_is_kept_for_a_callback_run_again(
-    new_state: StateFactory,
+@pytest.mark.parametrize(
+    ("again", "kept"),
+    [(False, False), (True, True)],
+    ids=["not kept: its decision is made", "kept for a callback run again"],
+)
+def test_an_article_met_before_is_kept_for_navigation_only_by_a_callback_run_again(
+    new_state: StateFactory, again: bool, kept: bool
 ) -> None:
     f = frontier(state=new_state())
     f.sitemap_requested(f"{HOST}/sitemap.xml")
     assert f.article(A).action == FETCH
-    assert f.defer_article(A, again=True)
+    b = f"{HOST}/w/tin-b"
+    # met already, here in another spelling of the same URL
+    met = A.replace("hepza.", "HEPZA.") + "#top"
+    assert f.defer_article(met, again=again)
+    assert f.defer_article(b, again=again)
     f.sitemap_done(f"{HOST}/sitemap.xml")
     assert f.start_navigation()
-    assert f.take_deferred() == ([], [A])
+    assert f.take_deferred() == ([], [met, b] if kept else [b])
 
 
 def test_deferred_urls_taken_are_given_again_to_a_callback_run_again(
