@@ -9,9 +9,11 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy.utils.test import get_crawler
 
 from crawler.backpressure import queue_full, wait_for_queue_room
 from crawler.settings import EXTENSIONS
+from crawler.spiders.hepza import HepzaSpider
 from tests.crawl_runner import run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
@@ -81,6 +83,25 @@ def test_waiting_ends_when_the_queue_drains() -> None:
         return waited
 
     assert asyncio.run(drain()) > 0
+
+
+def _spider(settings: dict[str, str]) -> HepzaSpider:
+    limits = {"MAX_LISTING_PAGES": "10", "MAX_LINK_DEPTH": "10", "MAX_LINKS_PER_PAGE": "10"}
+    crawler = get_crawler(
+        HepzaSpider, settings_dict={**limits, "SITEMAP_MAX_QUEUED": "50", **settings}
+    )
+    return HepzaSpider.from_crawler(crawler, base_url="http://127.0.0.1:8000")
+
+
+def test_a_crawl_pauses_its_sitemaps_at_the_limit_set() -> None:
+    assert _spider({}).sitemap_max_queued == 50
+
+
+@pytest.mark.redis
+def test_a_cluster_worker_never_pauses_its_sitemaps(redis_url: str) -> None:
+    # its queue is in Redis, not in its memory
+    spider = _spider({"CLUSTER_REDIS_URL": redis_url, "CLUSTER_CRAWL_ID": "c1"})
+    assert spider.sitemap_max_queued == 0
 
 
 def _crawl(tmp_path: Path, limit: int) -> tuple[Any, dict[str, Any], list[str]]:

@@ -148,19 +148,19 @@ class LiferaySpider(Spider):
         spider.tz = parse_timezone(spider.profile.timezone, "timezone")
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         spider.limits = CrawlLimits.from_settings(crawler.settings)
-        spider.sitemap_max_queued = int(
+        max_queued = int(
             parse_number(
                 "SITEMAP_MAX_QUEUED",
                 crawler.settings.get("SITEMAP_MAX_QUEUED", DEFAULT_SITEMAP_MAX_QUEUED),
             )
         )
+        shared_state = _cluster_frontier_state(crawler, spider.profile.name)
+        # A cluster worker's queue is in Redis, not in its memory: pausing its sitemaps would
+        # only keep more related articles deferred, in Redis, for longer.
+        spider.sitemap_max_queued = 0 if shared_state is not None else max_queued
         # URL identity, seen and scheduled, aliases and the incremental decisions.
         spider.frontier = Frontier(
-            spider.origin,
-            spider.tz,
-            full=spider.full,
-            since=spider.since,
-            state=_cluster_frontier_state(crawler, spider.profile.name),
+            spider.origin, spider.tz, full=spider.full, since=spider.since, state=shared_state
         )
         return spider
 
