@@ -2,9 +2,10 @@
 
 Takes a lock so that runs never overlap, gives each run its own log file (the last KEEP_LOGS
 kept), keeps a job directory so that a stopped run resumes, sets that directory aside when the
-previous run was killed too hard to save it, removes it once a run reached its end, forwards
-SIGINT/SIGTERM to Scrapy, and ends with a summary line (the outcome, its reasons and the counts
-from this run's report) and Scrapy's exit code. ``--output-dir`` moves every file the wrapper
+previous run was killed too hard to save it (the crawl itself discards it once a run reached its
+end), forwards SIGINT/SIGTERM to Scrapy, and ends with a summary line (the run ledger's verdict
+as this run's report gives it, its reasons and counts) and Scrapy's exit code; an exit 0 that
+no report of this run backs is a failed run (exit 1). ``--output-dir`` moves every file the wrapper
 and the crawl write (``-s OUTPUT_DIR=...``, see crawler/paths.py).
 
 Relative paths are taken from the project root (where scrapy.cfg is and where Scrapy runs),
@@ -41,6 +42,7 @@ SPIDER = "hepza"
 # EX_TEMPFAIL: "try again later", which is what cron should make of an overlapping run.
 EXIT_LOCKED = 75
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 KEEP_LOGS = 30
 KEEP_LOGS_ENV = "HEPZA_KEEP_LOGS"
 KEEP_CRASHED_JOBDIRS = 3
@@ -410,21 +412,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             if run.received:
                 outcome = f"stopped by {_signal_name(run.received[0])}"
             else:
-                outcome = "ok" if returncode == 0 else "failed"
+                outcome = "failed"
 
         report_file = report_path(paths, extra)
         report = read_report(report_file, started)
         reasons, counts = report_summary(report)
-        if (
-            returncode >= 0
-            and run.child is not None
-            and not run.received
-            and report is not None
-            and report.get("outcome") != "interrupted"
-        ):
-            # The crawl reached its end: state kept now would make the next run skip its
-            # re-checks and treat pages as already seen (only a stopped run resumes).
-            remove_jobdir(run, paths.jobdir)
+        if returncode >= 0 and run.child is not None:
+            # The ledger's verdict, relayed, never re-derived: "ok" only when the crawl exited 0
+            # and this run's report says it succeeded; an exit 0 the report does not back is a
+            # failed run (fail closed). The crawl itself discards its finished job state.
+            verdict = report.get("outcome") if report is not None else None
+            if returncode == 0 and verdict != "succeeded":
+                exit_code = EXIT_FAILED
+                outcome = "failed"
+                reasons = [
+                    "the crawl exited 0 without a report of this run saying it succeeded "
+                    f"({report_file}: {verdict or 'none'})",
+                    *reasons,
+                ]
+            elif not run.received:
+                outcome = "ok" if returncode == 0 else str(verdict or "failed")
         rotate_logs(paths.log_dir, keep, paths.spider)
         if reasons:
             outcome += ": " + "; ".join(reasons)
@@ -445,15 +452,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code
     finally:
         os.close(lock_fd)
-
-
-def remove_jobdir(run: Run, jobdir: Path | None) -> None:
-    if jobdir is None or not jobdir.exists():
-        return
-    try:
-        shutil.rmtree(jobdir)
-    except OSError as exc:
-        run.say(f"cannot remove the finished run's job state {jobdir}: {exc}", "WARNING")
 
 
 def _signal_name(signum: int) -> str:

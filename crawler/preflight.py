@@ -37,6 +37,7 @@ from crawler.config import (
     parse_spider_args,
     parse_timezone,
 )
+from crawler.ledger.checks import BadRunChecks, load_checks
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
@@ -191,6 +192,11 @@ def check_run(
     if arguments is not None and hasattr(spidercls, "profile_name"):
         resolve_site(arguments, settings, spidercls.profile_name)
     check_numeric_settings(settings)
+    # The run ledger's checks must load: a run judged without them could not succeed.
+    try:
+        load_checks(settings)
+    except BadRunChecks as exc:
+        raise ConfigError(str(exc)) from None
     # E-mail addresses, SMTP security, the webhook URL and the SMTP password's presence.
     parse_alert_config(settings, os.environ)
     database_value = str(settings.get("DATABASE_URL") or "")

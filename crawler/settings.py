@@ -10,6 +10,7 @@ import os
 
 from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED
 from crawler.items import FEED_FIELDS
+from crawler.ledger.checks import DEFAULT_RUN_CHECKS
 from crawler.paths import default_place, env_output_dir
 
 BOT_NAME = "hepza"
@@ -140,6 +141,10 @@ COVERAGE_THRESHOLDS = {"title": 0.98, "published_at": 0.95, "body_text": 0.95, "
 COVERAGE_MIN_ARTICLES = 5
 # The run fails when more than this share of responses end in an error.
 MAX_ERROR_RATE = 0.05
+# The run ledger (crawler/ledger/): a run succeeds only when each of these checks, in order,
+# ran and gave no reason. Dotted paths to functions `check(facts: RunFacts) -> list[str]`; a
+# deployment appends its own. A check that raises fails the run, naming it.
+RUN_CHECKS = list(DEFAULT_RUN_CHECKS)
 EXTENSIONS = {
     "crawler.extensions.run.RunOwner": 500,
     "crawler.extensions.progress.Progress": 510,
