@@ -171,8 +171,13 @@ def test_a_finished_runs_job_state_is_discarded_and_an_interrupted_ones_kept(
         "requests.seen",
         "spider.state",
     ]
+    (jobdir / "mine.txt").write_text("a user's file is not Scrapy's job state")
     assert discard_ended_jobdir(settings, "finished") == jobdir
-    assert list(jobdir.iterdir()) == []
+    assert [p.name for p in jobdir.iterdir()] == ["mine.txt"]
+    (jobdir / "mine.txt").unlink()
+    (jobdir / "spider.state").write_text("x")
+    assert discard_ended_jobdir(settings, "closespider_timeout") == jobdir
+    assert not jobdir.exists()
 
 
 # --- end to end -----------------------------------------------------------------------------

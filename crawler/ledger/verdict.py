@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from dataclasses import dataclass
@@ -120,5 +121,8 @@ def discard_ended_jobdir(settings: BaseSettings, finish_reason: str | None) -> P
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+    # The directory goes too when nothing else is in it (Scrapy made it for this run).
+    with contextlib.suppress(OSError):
+        path.rmdir()
     logger.debug("job state in %s discarded: the run ended (%s)", path, finish_reason)
     return path
