@@ -409,10 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             exit_code = returncode
             if marker is not None:
                 marker.unlink(missing_ok=True)
-            if run.received:
-                outcome = f"stopped by {_signal_name(run.received[0])}"
-            else:
-                outcome = "failed"
+            # the verdict comes from this run's report, below
+            outcome = f"stopped by {_signal_name(run.received[0])}" if run.received else "failed"
 
         report_file = report_path(paths, extra)
         report = read_report(report_file, started)

@@ -33,7 +33,7 @@ from crawler.extensions.run import RunOwner
 from crawler.history import CLUSTER_JOIN
 from crawler.ledger.checks import BadRunChecks, RunFacts, load_checks
 from crawler.ledger.report import build_report, counts_of, write_report
-from crawler.ledger.verdict import reach_verdict
+from crawler.ledger.verdict import Verdict, reach_verdict
 from crawler.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.sites.key import site_of
 from pipelines.storage.models import SITE_LENGTH
@@ -460,24 +460,25 @@ def fail_cluster_run_without_redis(
         for site, stats in worker_stats.items()
     ]
     merged = merge_stats(snapshots)
-    failures = [f"Redis was lost mid-crawl: {reason}"]
-    report = {
-        "run_id": crawl_id,
-        "spider": "cluster",
-        "site": cluster_site_key(sites),
-        "sites": sorted(sites),
-        "outcome": "failed",
-        "failures": failures,
-        "finished_at": finished_at.isoformat(timespec="seconds"),
-        "finish_reason": "redis_unavailable",
+    failures = (f"Redis was lost mid-crawl: {reason}",)
+    built = build_report(
         # Only this worker's counts: the others' stats are in the Redis that was lost.
-        "counts": counts_of(merged),
-        "cluster": {
-            "crawl_id": crawl_id,
-            "recorded_by": worker_id,
-            "partial": "Redis was lost: counts are this worker's only",
-        },
+        RunFacts(merged, "redis_unavailable"),
+        Verdict("failed", failures, ()),
+        run_id=crawl_id,
+        spider="cluster",
+        site=cluster_site_key(sites),
+        base_url=None,
+        started_at=finished_at,
+        finished_at=finished_at,
+    )
+    built.sections["sites"] = sorted(sites)
+    built.sections["cluster"] = {
+        "crawl_id": crawl_id,
+        "recorded_by": worker_id,
+        "partial": "Redis was lost: counts are this worker's only",
     }
+    report = built.as_dict()
     try:
         reports = Path(reports_dir)
         reports.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ from crawler.ledger.checks import (
     RunFacts,
     load_checks,
 )
-from crawler.ledger.report import RunReport, build_report, counts_of, write_report
+from crawler.ledger.report import RunReport, build_report, write_report
 from crawler.ledger.verdict import Verdict, reach_verdict
 from crawler.outcome import fail_run
 from crawler.sites.key import site_of
@@ -347,18 +347,17 @@ class RunOwner:
             stats = self.crawler.stats
             plain = {} if stats is None else json.loads(json.dumps(stats.get_stats(), default=str))
             finished_at = datetime.now(UTC)
-            report = {
-                "run_id": self.run_id,
-                "spider": spider.name,
-                "site": self.site,
-                "base_url": getattr(spider, "base_url", None),
-                "started_at": self.started_at.isoformat(timespec="seconds"),
-                "finished_at": finished_at.isoformat(timespec="seconds"),
-                "finish_reason": reason,
-                "outcome": "failed",
-                "failures": [failure],
-                "counts": counts_of(plain),
-            }
+            built = build_report(
+                RunFacts.from_settings(plain, reason, self.crawler.settings),
+                Verdict("failed", (failure,), ()),
+                run_id=self.run_id,
+                spider=spider.name,
+                site=self.site,
+                base_url=getattr(spider, "base_url", None),
+                started_at=self.started_at,
+                finished_at=finished_at,
+            )
+            report = built.as_dict()
             self.outcome, self.report, self.finished_at = "failed", report, finished_at
             if stats is not None:
                 stats.set_value("run/outcome", "failed")
