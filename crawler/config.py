@@ -222,3 +222,5 @@ NUMERIC_SETTINGS.update(
 )
 # A host slot's lease (crawler/middlewares/host_limit.py), renewed while its request runs.
 NUMERIC_SETTINGS.update({"CLUSTER_HOST_SLOT_SECONDS": (float, 1, None)})
+# `scrapy search` (pipelines/storage/search.py): a search is always bounded in time.
+NUMERIC_SETTINGS.update({"SEARCH_TIMEOUT_SECONDS": (float, 0.001, None)})

@@ -132,6 +132,8 @@ STORAGE_BATCH_SIZE = os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50")
 # How long one outage of an unreachable database is waited for (backoff, items wait) before
 # its writes count as lost and fail the run; 0: never waited for.
 STORAGE_RETRY_SECONDS = os.environ.get("HEPZA_STORAGE_RETRY_SECONDS", "120")
+# `scrapy search`: a search running longer is stopped on the database (exit status 1).
+SEARCH_TIMEOUT_SECONDS = os.environ.get("HEPZA_SEARCH_TIMEOUT_SECONDS", "30")
 
 # --- run report and failure thresholds -----------------------------------------------------
 REPORTS_DIR = default_place("REPORTS_DIR")

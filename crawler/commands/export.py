@@ -10,7 +10,8 @@ name the database does not hold is refused, naming those it holds).
 
 - JSONL: one UTF-8 JSON object per line, Vietnamese unescaped (the JSON Schema's shape).
 - CSV: text columns as they are (an empty cell is null), booleans ``true``/``false``, list and
-  object columns as JSON text; :func:`parse_csv_row` reverses it.
+  object columns as JSON text; a text cell a spreadsheet would run as a formula (``=``, ``+``,
+  ``-``, ``@``, tab, CR first) gets a single quote in front; :func:`parse_csv_row` reverses it.
 - Parquet: every time ``timestamp[us, tz=UTC]``, a time with the site's offset followed by its
   ``<name>_local`` string; lists of objects (images, attachments, problems) as lists of structs.
 """
