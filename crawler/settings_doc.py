@@ -96,10 +96,10 @@ def read_settings(path: Path = SETTINGS_FILE) -> list[Group]:
         if (match := GROUP.match(line.strip()))
     }
     for node in tree.body:
-        for number in sorted(headers):
-            if number < node.lineno and headers[number] != groups[-1].name:
-                if all(h != headers[number] for h in (g.name for g in groups)):
-                    groups.append(Group(headers[number]))
+        # the group is the last `# --- name ---` line above the statement
+        above = [headers[number] for number in sorted(headers) if number < node.lineno]
+        if above and above[-1] != groups[-1].name:
+            groups.append(Group(above[-1]))
         comment = _comment_above(lines, node.lineno)
         target: ast.expr | None = None
         value: ast.expr | None = None

@@ -91,10 +91,16 @@ def test_a_pickle_pushed_into_the_queue_is_refused_and_never_runs(
         popped = queue.pop()
     assert not marker.exists()
     assert popped is not None and popped.url == "http://a.test/after"
-    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    [warning] = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name == "crawler.cluster.queue"
+    ]
     assert "refused a queue entry that is not a request" in warning.getMessage()
     assert "never run" in warning.getMessage()
     assert stats.get_value("cluster/queue_refused") == 1
+    # a request dropped fails the run: it must not claim a page it never saw
+    assert stats.get_value("run/failure/cluster_queue_refused") == 1
     # dropped: only the good request's lease is left, nothing is queued
     assert queue.leased_count() == 1 and len(queue) == 0
     assert queue.pop() is None
@@ -115,6 +121,7 @@ def test_a_pickle_swapped_into_a_lease_is_refused_when_reaped_and_never_runs(
     assert queue.reap() == 0
     assert not marker.exists()
     assert stats.get_value("cluster/queue_refused") == 1
+    assert stats.get_value("run/failure/cluster_queue_refused") == 1
     assert queue.leased_count() == 0 and len(queue) == 0
 
 

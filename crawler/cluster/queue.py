@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy_redis.queue import PriorityQueue
 
 from crawler.cluster import REDELIVERED_META, serializer
+from crawler.outcome import record_failure
 
 if TYPE_CHECKING:
     import redis
@@ -158,6 +159,13 @@ class LeaseQueue(PriorityQueue):
         )
         if self.stats is not None:
             self.stats.inc_value(REFUSED_STAT)
+            # A request dropped is a page the run did not see: it must not claim it did.
+            record_failure(
+                self.stats,
+                "cluster_queue_refused",
+                f"{self.keys.queue} held entries that are not requests (written into Redis by "
+                "something else): dropped, never run, so the crawl may be incomplete",
+            )
 
     def ack(self, token: str) -> None:
         pipe = self.server.pipeline()
