@@ -20,7 +20,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from scrapy.spiderloader import get_spider_loader
@@ -32,10 +32,11 @@ from sqlalchemy.pool import NullPool
 from crawler.alerts import alert_without_report, parse_alert_config
 from crawler.config import (
     ConfigError,
-    check_numeric_settings,
+    check_settings,
     parse_base_url,
     parse_spider_args,
     parse_timezone,
+    shown_name,
 )
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
@@ -76,6 +77,13 @@ def check_database_url(value: str) -> URL:
         url = make_url(str(value))
     except ArgumentError:
         raise ConfigError(f"DATABASE_URL={shown!r} is not a database URL: {expected}") from None
+    except ValueError:  # SQLAlchemy's int() of the port
+        raise ConfigError(
+            f"DATABASE_URL={shown!r}: its port is not a number: {expected}"
+        ) from None
+    port = url.port
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"DATABASE_URL={shown!r} has the port {port}: expected 1 to 65535")
     backend = url.get_backend_name()
     if backend not in KNOWN_BACKENDS:
         raise ConfigError(
@@ -145,6 +153,8 @@ def output_places(settings: BaseSettings, database: URL) -> list[tuple[str, Path
         places.append(("REPORTS_DIR", Path(settings.get("REPORTS_DIR"))))
     if settings.get("REJECTS_PATH"):
         places.append(("the directory of REJECTS_PATH", Path(settings.get("REJECTS_PATH")).parent))
+    if settings.get("JOBDIR"):
+        places.append(("JOBDIR", Path(settings.get("JOBDIR"))))
     for uri in settings.getdict("FEEDS"):
         directory = _feed_directory(str(uri))
         if directory is not None:
@@ -180,17 +190,19 @@ def check_run(
     """Every check, in the order a person fixes things; raises the first problem found."""
     known = getattr(spidercls, "arguments", None)
     arguments = parse_spider_args(spider_args, known) if known is not None else None
+    # Every setting of a known type (numbers, yes/no, log levels, JSON), named as it was given
+    # (-s NAME, or its HEPZA_* environment variable).
+    check_settings(settings)
     if arguments is None or arguments.base_url is None:
         base_url = settings.get("HEPZA_BASE_URL")
         if base_url:
-            parse_base_url(str(base_url), "HEPZA_BASE_URL")
-    parse_timezone(settings.get("SITE_TIMEZONE", "UTC"))
+            parse_base_url(str(base_url), shown_name(settings, "HEPZA_BASE_URL"))
+    parse_timezone(settings.get("SITE_TIMEZONE", "UTC"), shown_name(settings, "SITE_TIMEZONE"))
     # Every profile file must be right (a wrong field names itself), then the run's site must
     # resolve: a known profile, or a base_url for a portal without one.
     load_profiles(profile_dirs(settings))
     if arguments is not None and hasattr(spidercls, "profile_name"):
         resolve_site(arguments, settings, spidercls.profile_name)
-    check_numeric_settings(settings)
     # E-mail addresses, SMTP security, the webhook URL and the SMTP password's presence.
     parse_alert_config(settings, os.environ)
     database_value = str(settings.get("DATABASE_URL") or "")
@@ -207,10 +219,11 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
         load_profiles(profile_dirs(settings))
     except ConfigError as exc:
         _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
+    loader = get_spider_loader(settings)
     try:
-        spidercls = get_spider_loader(settings).load(spider_name)
+        spidercls = loader.load(spider_name)
     except KeyError:
-        return  # Scrapy's own "Spider not found" follows
+        _stop(settings, spider_name, unknown_spider(spider_name, loader.list()), EXIT_BAD_USAGE)
     try:
         check_run(settings, spidercls, spider_args)
     except ConfigError as exc:
@@ -222,8 +235,15 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
         _stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
 
 
-def _stop(settings: BaseSettings, spider_name: str, message: str, code: int) -> None:
-    line = f"scrapy crawl {spider_name}: error: {message}"
+def unknown_spider(name: str, known: list[str]) -> str:
+    return f"no spider named {name!r} (known: {', '.join(sorted(known))}; `scrapy list` lists them)"
+
+
+def _stop(
+    settings: BaseSettings, spider_name: str, message: str, code: int, command: str = ""
+) -> NoReturn:
+    """Print ``<command>: error: <message>`` (and log it), then exit with ``code``."""
+    line = f"{command or f'scrapy crawl {spider_name}'}: error: {message}"
     if str(settings.get("LOG_LEVEL", "")).upper() == "DEBUG":
         scrubber = RedactSecretsFilter(url_secrets(str(settings.get("DATABASE_URL") or "")))
         sys.stderr.write(scrubber.scrub(traceback.format_exc()))
