@@ -36,6 +36,7 @@ from crawler.config import (
     parse_base_url,
     parse_spider_args,
     parse_timezone,
+    setting_checks,
     shown_name,
 )
 from crawler.sites.profile import load_profiles, profile_dirs
@@ -43,7 +44,7 @@ from crawler.sites.resolve import resolve_site
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from scrapy import Spider
     from scrapy.settings import BaseSettings
@@ -67,23 +68,33 @@ class PreflightFailed(SystemExit):
     """Raised after the one-line error is printed; its code is the command's exit status."""
 
 
-def check_database_url(value: str) -> URL:
-    """A parsed SQLAlchemy URL of a known backend whose driver is installed."""
+_EXPECTED_DATABASE_URL = (
+    "expected sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user:password@host:5432/db"
+)
+
+
+def parse_database_url(value: str) -> URL:
+    """``DATABASE_URL`` parsed, its port a number from 1 to 65535; else :class:`ConfigError`
+    (the password redacted). Every command that takes a database URL starts here."""
     shown = redact_url(str(value))
-    expected = (
-        "expected sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user:password@host:5432/db"
-    )
+    expected = _EXPECTED_DATABASE_URL
     try:
         url = make_url(str(value))
     except ArgumentError:
         raise ConfigError(f"DATABASE_URL={shown!r} is not a database URL: {expected}") from None
     except ValueError:  # SQLAlchemy's int() of the port
-        raise ConfigError(
-            f"DATABASE_URL={shown!r}: its port is not a number: {expected}"
-        ) from None
+        raise ConfigError(f"DATABASE_URL={shown!r}: its port is not a number: {expected}") from None
     port = url.port
     if port is not None and not 0 < port < 65536:
         raise ConfigError(f"DATABASE_URL={shown!r} has the port {port}: expected 1 to 65535")
+    return url
+
+
+def check_database_url(value: str) -> URL:
+    """A parsed SQLAlchemy URL of a known backend whose driver is installed."""
+    shown = redact_url(str(value))
+    expected = _EXPECTED_DATABASE_URL
+    url = parse_database_url(value)
     backend = url.get_backend_name()
     if backend not in KNOWN_BACKENDS:
         raise ConfigError(
@@ -233,6 +244,23 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
         for error in alert_without_report(settings, os.environ, spider_name, str(exc)):
             sys.stderr.write(f"scrapy crawl {spider_name}: alert not delivered: {error}\n")
         _stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
+
+
+def check_set_options(settings: BaseSettings, pairs: Sequence[str], command: str) -> None:
+    """The ``-s NAME=VALUE`` options, before Scrapy applies them: Scrapy's own refusal of a
+    JSON setting it keeps as a dictionary is a usage screen without the setting's name."""
+    checks = setting_checks()
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            _stop(settings, "", f"-s {pair!r} is not NAME=VALUE", EXIT_BAD_USAGE, command)
+        check = checks.get(name)
+        if check is None:
+            continue
+        try:
+            check(name, value)
+        except ConfigError as exc:
+            _stop(settings, "", str(exc), EXIT_BAD_USAGE, command)
 
 
 def unknown_spider(name: str, known: list[str]) -> str:
