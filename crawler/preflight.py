@@ -229,21 +229,21 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
         # The site profiles first: the spider loader makes a spider of each.
         load_profiles(profile_dirs(settings))
     except ConfigError as exc:
-        _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
+        stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
     loader = get_spider_loader(settings)
     try:
         spidercls = loader.load(spider_name)
     except KeyError:
-        _stop(settings, spider_name, unknown_spider(spider_name, loader.list()), EXIT_BAD_USAGE)
+        stop(settings, spider_name, unknown_spider(spider_name, loader.list()), EXIT_BAD_USAGE)
     try:
         check_run(settings, spidercls, spider_args)
     except ConfigError as exc:
-        _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
+        stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
     except DatabaseUnreachable as exc:
         # A failed run that no run report will hold: the operators hear of it now.
         for error in alert_without_report(settings, os.environ, spider_name, str(exc)):
             sys.stderr.write(f"scrapy crawl {spider_name}: alert not delivered: {error}\n")
-        _stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
+        stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
 
 
 def check_set_options(settings: BaseSettings, pairs: Sequence[str], command: str) -> None:
@@ -253,21 +253,21 @@ def check_set_options(settings: BaseSettings, pairs: Sequence[str], command: str
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            _stop(settings, "", f"-s {pair!r} is not NAME=VALUE", EXIT_BAD_USAGE, command)
+            stop(settings, "", f"-s {pair!r} is not NAME=VALUE", EXIT_BAD_USAGE, command)
         check = checks.get(name)
         if check is None:
             continue
         try:
             check(name, value)
         except ConfigError as exc:
-            _stop(settings, "", str(exc), EXIT_BAD_USAGE, command)
+            stop(settings, "", str(exc), EXIT_BAD_USAGE, command)
 
 
 def unknown_spider(name: str, known: list[str]) -> str:
     return f"no spider named {name!r} (known: {', '.join(sorted(known))}; `scrapy list` lists them)"
 
 
-def _stop(
+def stop(
     settings: BaseSettings, spider_name: str, message: str, code: int, command: str = ""
 ) -> NoReturn:
     """Print ``<command>: error: <message>`` (and log it), then exit with ``code``."""
