@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy.spiderloader import SpiderLoader
-from scrapy.utils.url import url_is_from_any_domain
 
 from crawler.config import SPIDER_ARGUMENTS, ConfigError, SpiderArguments
 from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
@@ -52,9 +51,10 @@ class SiteSpiderLoader(SpiderLoader):
             if name not in self._spiders:
                 self._spiders[name] = profile_spider(name, generic)
 
-    def site_host(self, name: str) -> str | None:
-        """The host the spider ``name`` crawls: its profile's (moved by ``HEPZA_BASE_URL`` for
-        hepza); None for the generic spider, whose site comes from its arguments."""
+    def site_url(self, name: str) -> str | None:
+        """The base URL of the site the spider ``name`` crawls: its profile's (moved by
+        ``HEPZA_BASE_URL`` for hepza); None for the generic spider, whose site comes from its
+        arguments."""
         # Late: crawler.sites.resolve imports the middlewares, which the loader does not need.
         from crawler.sites.resolve import resolve_site  # noqa: PLC0415
 
@@ -62,15 +62,28 @@ class SiteSpiderLoader(SpiderLoader):
         if profile_name is None:
             return None
         try:
-            site = resolve_site(SpiderArguments(), self._settings, profile_name)
+            return resolve_site(SpiderArguments(), self._settings, profile_name).base_url
         except ConfigError:
             return None  # a bad profile or HEPZA_BASE_URL: `scrapy crawl` names it
-        return urlsplit(site.base_url).hostname
 
     def find_by_request(self, request: Request) -> list[str]:
         """The spiders whose site's host is the request's (or a subdomain of it)."""
         return [
             name
             for name in self._spiders
-            if (host := self.site_host(name)) and url_is_from_any_domain(request.url, [host])
+            if (site := self.site_url(name)) and on_site_host(request.url, site)
         ]
+
+
+def on_site_host(url: str, base_url: str) -> bool:
+    """Whether ``url`` is on the host of ``base_url`` or a subdomain of it, as Scrapy matches
+    ``allowed_domains``; and on its port, when the site has one (a mirror, the replica)."""
+    try:
+        parts, site = urlsplit(url), urlsplit(base_url)
+        port, site_port = parts.port, site.port
+    except ValueError:
+        return False
+    host, site_host = (parts.hostname or ""), (site.hostname or "")
+    if not site_host or not (host == site_host or host.endswith(f".{site_host}")):
+        return False
+    return site_port is None or port == site_port
