@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from crawler.paths import PROJECT_PRIORITY
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from scrapy.settings import BaseSettings
 
@@ -423,9 +423,9 @@ def _check_components(shown: str, value: object) -> None:
 def _check_statuses(shown: str, value: object) -> None:
     if not value:
         return
-    items = value.split(",") if isinstance(value, str) else value
+    items: Iterable[object] = value.split(",") if isinstance(value, str) else value  # type: ignore[assignment]
     try:
-        statuses = [int(str(item).strip()) for item in items]  # type: ignore[union-attr]
+        statuses = [int(str(item).strip()) for item in items]
     except (TypeError, ValueError):
         statuses = []
     if not statuses or any(not 100 <= status <= 599 for status in statuses):

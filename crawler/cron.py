@@ -185,11 +185,14 @@ def report_path(paths: RunPaths, extra: Sequence[str]) -> Path:
 
 
 def keep_logs(extra: Sequence[str]) -> int:
-    given = setting_in_args(extra, "KEEP_LOGS") or os.environ.get(KEEP_LOGS_ENV)
+    given, shown = setting_in_args(extra, "KEEP_LOGS"), "KEEP_LOGS"
+    if not given:
+        given, shown = os.environ.get(KEEP_LOGS_ENV), KEEP_LOGS_ENV
     if given is None or given == "":
         return KEEP_LOGS
-    # The same parse (and the same one-line error) as `scrapy crawl`'s preflight.
-    return int(parse_number("KEEP_LOGS", given))
+    # The same parse (and the same one-line error, named as the operator set it) as
+    # `scrapy crawl`'s preflight.
+    return int(parse_number("KEEP_LOGS", given, shown))
 
 
 def read_report(path: Path, started: datetime) -> dict[str, Any] | None:

@@ -484,6 +484,15 @@ def test_keep_logs_is_a_setting(harness: Harness, how: str) -> None:
     assert len(list(logs.glob("hepza-*.log"))) == (1 if how == "env" else 3)
 
 
+def test_a_bad_keep_logs_in_the_environment_is_named_by_its_variable(harness: Harness) -> None:
+    result = harness.run(environ={"HEPZA_KEEP_LOGS": "lots"})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "hepza-run: HEPZA_KEEP_LOGS='lots' is not a whole number: "
+        "expected a whole number of at least 1\n"
+    )
+
+
 def test_a_bad_keep_logs_is_bad_usage(harness: Harness) -> None:
     result = harness.run("-s", "KEEP_LOGS=lots")
     assert result.returncode == 2
