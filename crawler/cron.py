@@ -187,11 +187,14 @@ def report_path(paths: RunPaths, extra: Sequence[str]) -> Path:
 
 
 def keep_logs(extra: Sequence[str]) -> int:
-    given = setting_in_args(extra, "KEEP_LOGS") or os.environ.get(KEEP_LOGS_ENV)
+    given, shown = setting_in_args(extra, "KEEP_LOGS"), "KEEP_LOGS"
+    if not given:
+        given, shown = os.environ.get(KEEP_LOGS_ENV), KEEP_LOGS_ENV
     if given is None or given == "":
         return KEEP_LOGS
-    # The same parse (and the same one-line error) as `scrapy crawl`'s preflight.
-    return int(parse_number("KEEP_LOGS", given))
+    # The same parse (and the same one-line error, named as the operator set it) as
+    # `scrapy crawl`'s preflight.
+    return int(parse_number("KEEP_LOGS", given, shown))
 
 
 def read_report(path: Path, started: datetime) -> dict[str, Any] | None:
@@ -261,6 +264,31 @@ def alert_killed_crawl(extra: Sequence[str], spider: str, reason: str) -> list[s
     return alert_without_report(settings, os.environ, spider, reason, headline="died")
 
 
+def spider_not_found(spider: str, extra: Sequence[str], project_root: Path) -> str | None:
+    """Why ``scrapy crawl SPIDER`` (with the site profiles it would read) finds no such spider;
+    None when it does."""
+    # Scrapy only here: loading the spiders costs a second, paid only for a --spider given.
+    from scrapy.settings import Settings  # noqa: PLC0415
+    from scrapy.spiderloader import get_spider_loader  # noqa: PLC0415
+
+    from crawler.config import ConfigError  # noqa: PLC0415
+    from crawler.preflight import unknown_spider  # noqa: PLC0415
+    from crawler.sites.profile import load_profiles, profile_dirs  # noqa: PLC0415
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    given = setting_in_args(extra, "SITE_PROFILES_DIR") or settings.get("SITE_PROFILES_DIR")
+    if given:
+        # The crawl runs from the project root: a relative directory is taken from there.
+        settings.set("SITE_PROFILES_DIR", str(project_root / given), priority="cmdline")
+    try:
+        load_profiles(profile_dirs(settings))
+    except ConfigError as exc:
+        return str(exc)
+    known = get_spider_loader(settings).list()
+    return None if spider in known else unknown_spider(spider, known)
+
+
 def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[str]]:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -296,6 +324,13 @@ def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[
     spider = options.spider
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", spider):
         parser.error(f"--spider {spider!r} is not a spider name (see `scrapy list`)")
+    if spider != SPIDER:
+        # Before the lock, logs and job state are made in its name: a spider that is not there
+        # is bad usage (exit status 2, one line), which cron must not retry as a failed run.
+        not_found = spider_not_found(spider, unknown + tail, project_root)
+        if not_found:
+            print(f"{PROG}: error: --spider {spider!r}: {not_found}", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE)
     paths = RunPaths(
         project_root=project_root,
         output_dir=output_dir,

@@ -523,6 +523,15 @@ def test_keep_logs_is_a_setting(harness: Harness, how: str) -> None:
     assert len(list(logs.glob("hepza-*.log"))) == (1 if how == "env" else 3)
 
 
+def test_a_bad_keep_logs_in_the_environment_is_named_by_its_variable(harness: Harness) -> None:
+    result = harness.run(environ={"HEPZA_KEEP_LOGS": "lots"})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "hepza-run: HEPZA_KEEP_LOGS='lots' is not a whole number: "
+        "expected a whole number of at least 1\n"
+    )
+
+
 def test_a_bad_keep_logs_is_bad_usage(harness: Harness) -> None:
     result = harness.run("-s", "KEEP_LOGS=lots")
     assert result.returncode == 2
@@ -552,8 +561,16 @@ def test_setting_in_args_reads_every_form_of_s() -> None:
 # --- other portals ----------------------------------------------------------------------------
 
 
+def quan_profiles(harness: Harness) -> dict[str, str]:
+    """The environment of a deployment with a second portal's profile, ``quan-1``."""
+    profiles = harness.tmp / "profiles"
+    profiles.mkdir(exist_ok=True)
+    (profiles / "quan-1.toml").write_text('name = "quan-1"\nbase_url = "https://quan1.example"\n')
+    return {"HEPZA_SITE_PROFILES_DIR": str(profiles)}
+
+
 def test_spider_option_names_the_lock_logs_and_job_state_after_the_spider(harness: Harness) -> None:
-    result = harness.run("--spider", "quan-1")
+    result = harness.run("--spider", "quan-1", environ=quan_profiles(harness))
     assert result.returncode == 0, result.stderr
     argv = harness.recorded()["argv"]
     assert f"JOBDIR={harness.output / 'jobs' / 'quan-1'}" in argv
@@ -564,7 +581,9 @@ def test_spider_option_names_the_lock_logs_and_job_state_after_the_spider(harnes
 def test_portals_run_side_by_side_under_their_own_locks(harness: Harness) -> None:
     first = harness.start()  # hepza holds hepza.lock
     try:
-        other = harness.run("--spider", "quan-1", environ={"FAKE_WAIT": ""})
+        other = harness.run(
+            "--spider", "quan-1", environ={"FAKE_WAIT": "", **quan_profiles(harness)}
+        )
         assert other.returncode == 0, other.stderr
     finally:
         harness.release.touch()
@@ -575,3 +594,23 @@ def test_a_spider_name_that_is_not_one_is_usage_error(harness: Harness) -> None:
     result = harness.run("--spider", "../etc")
     assert result.returncode == 2
     assert "--spider '../etc' is not a spider name" in result.stderr
+
+
+def test_a_spider_that_does_not_exist_is_one_line_exit_2_before_the_lock(harness: Harness) -> None:
+    result = harness.run("--spider", "nosuch")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "hepza-run: error: --spider 'nosuch': no spider named 'nosuch' "
+        "(known: hepza, liferay; `scrapy list` lists them)"
+    ]
+    assert "Traceback" not in result.stdout
+    # Nothing made in its name: no lock, no log, no job state, no crawl started.
+    assert not harness.output.exists()
+    assert not harness.record.exists()
+
+
+def test_a_spider_of_a_profile_given_after_the_double_dash_is_found(harness: Harness) -> None:
+    profiles = quan_profiles(harness)["HEPZA_SITE_PROFILES_DIR"]
+    result = harness.run("--spider", "quan-1", "--", "-s", f"SITE_PROFILES_DIR={profiles}")
+    assert result.returncode == 0, result.stderr
+    assert harness.recorded()["argv"][-1] == f"SITE_PROFILES_DIR={profiles}"

@@ -17,7 +17,7 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from crawler.extensions.run import verdict_of
 from crawler.ledger import discard_ended_jobdir, exit_status
 from crawler.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
-from crawler.preflight import EXIT_BAD_USAGE, run_preflight
+from crawler.preflight import EXIT_BAD_USAGE, check_set_options, run_preflight
 
 if TYPE_CHECKING:
     import argparse
@@ -34,6 +34,10 @@ class Command(ScrapyCrawlCommand):
         return "Run a spider; exit status 1 when the run failed (see the run report)"
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Before Scrapy applies -s: its own refusal of a JSON setting is a usage screen
+        # without the setting's name.
+        assert self.settings is not None
+        check_set_options(self.settings, opts.set, f"scrapy crawl {args[0]}" if args else "scrapy crawl")
         super().process_options(args, opts)
         assert self.settings is not None
         resolve_output_paths(self.settings)
