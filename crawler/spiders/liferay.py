@@ -389,11 +389,16 @@ class LiferaySpider(Spider):
         self.crawler.stats.inc_value("crawl/sitemaps")
         # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
         skipped = 0
+        # The entries read: what a sitemap that was read only in part is told by.
+        entries = 0
         previous: tuple[str, dict[str, None]] | None = None
         for entry in stream:
             if isinstance(entry, str):
                 yield from self._sitemap_requests([entry], again)
                 continue
+            entries += 1
+            if entries % 1000 == 0:
+                self.crawler.stats.inc_value("crawl/sitemap_entries", 1000)
             default = entry.default_for(self.profile.default_locale)
             # The entry's identity once: whether it is an article, and its key.
             _, is_article, key = url_identity(entry.url)
@@ -433,6 +438,7 @@ class LiferaySpider(Spider):
                     yield from self._decided(decision)
         if skipped:
             self.crawler.stats.inc_value("crawl/skipped_known", skipped)
+        self.crawler.stats.inc_value("crawl/sitemap_entries", entries % 1000)
         if not stream.kind:
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
