@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import gzip
 import html
+import os
 import re
-from typing import TYPE_CHECKING
+import signal
+import subprocess
+import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.crawl_runner import run_crawl
+from tests.crawl_runner import PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
 from tests.hostile_server import Answer, HostileServer
 from tests.replica.site import ReplicaConfig, ReplicaSite
 from tests.test_e2e import truth_of
 from tests.test_limits_e2e import run_stats, stored_urls
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.e2e
@@ -61,3 +65,116 @@ def test_a_multi_member_gzip_sitemap_is_read_whole(tmp_path: Path) -> None:
     # Every entry of every sitemap was read, not only its first gzip member's (navigation
     # alone would still find the articles of this small portal).
     assert stats["crawl/sitemap_entries"] == _sitemap_entries(config) > ARTICLES
+
+
+# --- a million-URL sitemap, and the crawl stopped while it is read ---------------------------
+
+MILLION = 1_000_000
+# Entries per chunk of the generated sitemap: the test server never holds it whole either.
+CHUNK_ENTRIES = 5000
+# What a stopped crawl may take to end, and the memory it may reach, reading that sitemap.
+STOP_SECONDS = 30
+PEAK_RSS_MB = 500
+# MAX_RUN_SECONDS of the crawl stopped by its limit
+RUN_SECONDS = 12
+
+
+def _million_url_sitemap(target: str, base: str, replica: Callable[[], Answer]) -> Answer:
+    """/sitemap.xml lists a million articles (/w/mN, generated as sent, about 50 MB); each of
+    them answers a small 404; everything else is the replica's."""
+    if target == "/sitemap.xml":
+
+        def body() -> Iterator[bytes]:
+            yield b'<?xml version="1.0" encoding="UTF-8"?>'
+            yield b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            for start in range(0, MILLION, CHUNK_ENTRIES):
+                yield "".join(
+                    f"<url><loc>{base}/w/m{i}</loc></url>"
+                    for i in range(start, start + CHUNK_ENTRIES)
+                ).encode()
+            yield b"</urlset>"
+
+        return Answer(200, [("Content-Type", "text/xml;charset=UTF-8")], body())
+    if target.startswith("/w/m"):
+        return Answer(404, [("Content-Type", "text/html;charset=UTF-8")], b"<p>not found</p>")
+    return replica()
+
+
+def _wait_reaping(proc: subprocess.Popen[str], timeout: float) -> tuple[int, int]:
+    """(exit status, peak RSS in MB) of ``proc``, waited for up to ``timeout`` seconds (killed
+    past it); the peak as the kernel counted it for that process alone (wait4)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss // 1024
+        time.sleep(0.1)
+    proc.kill()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    pytest.fail(f"the crawl did not end within {timeout} s (peak {usage.ru_maxrss // 1024} MB)")
+
+
+def _stopped_in_a_million_url_sitemap(
+    tmp_path: Path, *, stop: str
+) -> tuple[int, float, int, dict[str, Any], str]:
+    """A crawl of a portal whose sitemap lists a million articles, stopped while that sitemap is
+    read (``stop``: "sigterm", or "max_run_seconds" of RUN_SECONDS): (exit status, seconds
+    from the stop to the exit, peak RSS in MB, the run's stats, the log)."""
+    settings = {"MAX_RUN_SECONDS": str(RUN_SECONDS)} if stop == "max_run_seconds" else {}
+    with HostileServer(ReplicaConfig(articles=ARTICLES), _million_url_sitemap) as server:
+        cmd, _, _ = crawl_command(server.url, tmp_path, settings={"LOG_LEVEL": "INFO", **settings})
+        proc = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        # MAX_RUN_SECONDS counts from the spider's opening, a little after this.
+        stopped = time.monotonic() + RUN_SECONDS
+        try:
+            # Reading it: its first articles are being fetched.
+            deadline = time.monotonic() + 120
+            while len(server.requested("/w/m")) < 200:
+                assert proc.poll() is None, "the crawl ended before its sitemap was read"
+                assert time.monotonic() < deadline, "the sitemap's articles were never fetched"
+                time.sleep(0.1)
+            if stop == "sigterm":
+                proc.send_signal(signal.SIGTERM)
+                stopped = time.monotonic()
+                status, peak = _wait_reaping(proc, STOP_SECONDS)
+            else:
+                status, peak = _wait_reaping(proc, RUN_SECONDS + STOP_SECONDS)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+        ended = time.monotonic()
+    log = (tmp_path / "crawl.log").read_text(encoding="utf-8")
+    result = CrawlResult(status, tmp_path, log, tmp_path / "feed.jsonl", "")
+    result.database_url = f"sqlite:///{tmp_path / 'hepza.sqlite3'}"
+    return status, ended - stopped, peak, run_stats(result), log
+
+
+def test_sigterm_while_a_million_url_sitemap_is_read_stops_reading_it(tmp_path: Path) -> None:
+    status, seconds, peak, stats, log = _stopped_in_a_million_url_sitemap(tmp_path, stop="sigterm")
+    assert status == 1, log[-3000:]
+    assert seconds < STOP_SECONDS
+    assert peak < PEAK_RSS_MB
+    assert stats["finish_reason"] == "shutdown"
+    assert stats["crawl/sitemaps_stopped"] == 1
+    # Only what was queued before the stop: nowhere near the million the sitemap lists.
+    assert stats["scheduler/enqueued"] < 20_000
+    assert "stopped reading" in log
+
+
+def test_max_run_seconds_while_a_million_url_sitemap_is_read_stops_reading_it(
+    tmp_path: Path,
+) -> None:
+    status, seconds, peak, stats, log = _stopped_in_a_million_url_sitemap(
+        tmp_path, stop="max_run_seconds"
+    )
+    assert status == 1, log[-3000:]
+    assert seconds < STOP_SECONDS
+    assert peak < PEAK_RSS_MB
+    assert stats["finish_reason"] == "limit_reached"
+    assert stats["crawl/sitemaps_stopped"] == 1
+    assert stats["scheduler/enqueued"] < 20_000

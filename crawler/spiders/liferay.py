@@ -24,7 +24,11 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED, wait_for_queue_room
+from crawler.backpressure import (
+    DEFAULT_SITEMAP_MAX_QUEUED,
+    engine_closing,
+    wait_for_queue_room,
+)
 from crawler.cluster import REDELIVERED_META
 from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
 from crawler.crawl_state import read_crawl_state
@@ -359,18 +363,31 @@ class LiferaySpider(Spider):
         """The sitemap callback: :meth:`parse_sitemap`'s output once the stored index is read
         (waited for without holding the reactor, so the other sitemaps, which a large portal
         takes a while to generate, keep arriving meanwhile), read on only while the scheduler
-        has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py)."""
+        has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py), and not at all
+        once the crawl is closing."""
         reading = self.frontier.index_reading
         if reading is not None:
             # A failed read is reported by start(); parse_sitemap then decides nothing.
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(reading)
-        for output in self.parse_sitemap(response):
-            yield output
-            if isinstance(output, Request):
-                waited = await wait_for_queue_room(self.crawler.engine, self.sitemap_max_queued)
-                if waited:
-                    self.crawler.stats.inc_value("crawl/sitemap_paused_ms", round(waited * 1000))
+        outputs = self.parse_sitemap(response)
+        try:
+            for output in outputs:
+                if engine_closing(self.crawler.engine):
+                    # Stopped, or its spider closing: nothing yielded now would be fetched.
+                    self.crawler.stats.inc_value("crawl/sitemaps_stopped")
+                    logger.info("stopped reading %s: the crawl is closing", response.url)
+                    return
+                yield output
+                if isinstance(output, Request):
+                    engine = self.crawler.engine
+                    waited = await wait_for_queue_room(engine, self.sitemap_max_queued)
+                    if waited:
+                        stats = self.crawler.stats
+                        stats.inc_value("crawl/sitemap_paused_ms", round(waited * 1000))
+        finally:
+            # Its temporary file closed (deleted) now, not when the generator is collected.
+            outputs.close()
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         if self._index_unreadable():
