@@ -178,3 +178,61 @@ def test_max_run_seconds_while_a_million_url_sitemap_is_read_stops_reading_it(
     assert stats["finish_reason"] == "limit_reached"
     assert stats["crawl/sitemaps_stopped"] == 1
     assert stats["scheduler/enqueued"] < 20_000
+
+
+# --- redirects off the host, and redirect loops -------------------------------------------
+
+
+def _redirecting(paths: dict[str, str]) -> Callable[[str, str, Callable[[], Answer]], Answer]:
+    """Articles (by canonical path, in either locale) that redirect: "off_host" to the same
+    page under another host name (localhost), "loop" to ``?x=1`` and back, "endless" to
+    ``?x=1``, ``?x=2``..."""
+
+    def answer(target: str, base: str, replica: Callable[[], Answer]) -> Answer:
+        path, _, query = target.partition("?")
+        how = paths.get(path.removeprefix("/en"))
+        if how is None:
+            return replica()
+        port = base.rsplit(":", 1)[1]
+        n = int(query.removeprefix("x=") or 0) if query.startswith("x=") or not query else 0
+        if how == "off_host":
+            location = f"http://localhost:{port}{path}"
+        elif how == "loop":
+            location = path if query else f"{path}?x=1"
+        else:
+            location = f"{path}?x={n + 1}"
+        return Answer(302, [("Location", location), ("Content-Type", "text/html")], b"")
+
+    return answer
+
+
+def test_articles_lost_to_redirects_are_counted_named_and_fail_the_run_past_the_error_rate(
+    tmp_path: Path,
+) -> None:
+    # Three articles of about 80 requests: under the default MAX_ERROR_RATE (5%) the run
+    # succeeds with the WARNINGs and counts; under 1% it fails, as a portal losing many would.
+    config = ReplicaConfig(articles=ARTICLES)
+    site = ReplicaSite(config)
+    articles = sorted(site.articles, key=lambda a: a.number)
+    hows = {"off_host": articles[0], "loop": articles[1], "endless": articles[2]}
+    paths = {a.canonical_path: how for how, a in hows.items()}
+    with HostileServer(config, _redirecting(paths)) as server:
+        result = run_crawl(
+            server.url, tmp_path, timeout=CRAWL_TIMEOUT, settings={"MAX_ERROR_RATE": "0.01"}
+        )
+        truth = truth_of(config, server.url)
+    lost = sorted(u for u, a in truth.items() if a["canonical_path"] in paths)
+    assert len(lost) == 3
+    assert stored_urls(result) == sorted(set(truth) - set(lost))
+    stats = run_stats(result)
+    assert stats["fence/refused"] == stats["fence/redirect_refused"] == 1
+    assert stats["fetch/redirect_loop"] == 2
+    assert stats["fetch/failed"] == 3
+    port = server.url.rsplit(":", 1)[1]
+    assert f"refused a request outside {server.url}: http://localhost:{port}/w/" in result.log
+    assert "redirect loop (back into its own chain), not followed" in result.log
+    assert "redirect loop (more than REDIRECT_MAX_TIMES (20))" in result.log
+    # Lost articles are failed requests: past MAX_ERROR_RATE they fail the run.
+    assert result.returncode == 1
+    assert result.report["outcome"] == "failed"
+    assert any("requests failed" in f for f in result.report["failures"])

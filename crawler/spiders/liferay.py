@@ -38,6 +38,7 @@ from crawler.identity import is_article_url, normalize_url, url_identity
 from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
+from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.run_limits import RunLimitReached
 from crawler.outcome import fail_run
 from crawler.parsers.article import article_item, parse_article
@@ -673,9 +674,15 @@ class LiferaySpider(Spider):
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        if failure.check(OffOriginRequest):
-            # The fence logged it; a page only reachable off the origin is not recorded.
-            self.crawler.stats.inc_value("fetch/off_origin")
+        if failure.check(OffOriginRequest, RedirectLoop):
+            # Named by the fence or the redirect middleware; a page only reachable off the
+            # origin is not recorded. A page the crawl needs (an article, a sitemap, robots.txt,
+            # the home page) not obtained is a failed request, in the run's error rate; a
+            # listing or menu page leading elsewhere is ordinary (crawler/middlewares/redirect.py).
+            if failure.check(OffOriginRequest):
+                self.crawler.stats.inc_value("fetch/off_origin")
+            if request is None or request.callback != self.parse_page:
+                self.crawler.stats.inc_value("fetch/failed")
             return
         if failure.check(RunLimitReached):
             return
