@@ -10,15 +10,18 @@ import re
 import signal
 import subprocess
 import time
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.crawl_runner import PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
 from tests.hostile_server import Answer, HostileServer
+from tests.replica.content import fold_text
 from tests.replica.site import ReplicaConfig, ReplicaSite
 from tests.test_e2e import truth_of
 from tests.test_limits_e2e import run_stats, stored_urls
+from tests.test_quality import cp1258
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -236,3 +239,77 @@ def test_articles_lost_to_redirects_are_counted_named_and_fail_the_run_past_the_
     assert result.returncode == 1
     assert result.report["outcome"] == "failed"
     assert any("requests failed" in f for f in result.report["failures"])
+
+
+# --- charsets declared wrong ---------------------------------------------------------------
+
+
+def latin1_only(text: str) -> str:
+    """``text`` with every character Latin-1 lacks stripped of its marks (Vietnamese keeps á, à,
+    ã, â, é, ê, í, ó, ô, õ, ú, ý and loses the rest of its diacritics): a Latin-1 page."""
+    out = []
+    for char in text:
+        if ord(char) < 256:
+            out.append(char)
+            continue
+        base = unicodedata.normalize("NFD", char.replace("đ", "d").replace("Đ", "D"))
+        out.append(unicodedata.normalize("NFC", base[0]) if ord(base[0]) < 256 else "?")
+    return "".join(out)
+
+
+CHARSET_FORMS = {
+    # Vietnamese in windows-1258 under UTF-8 (Content-Type and <meta>)
+    "cp1258_under_utf8": lambda page: (cp1258(page), "text/html;charset=UTF-8"),
+    # Vietnamese in UTF-8 under windows-1258 (Content-Type and <meta>)
+    "utf8_under_cp1258": lambda page: (
+        page.replace("charset=UTF-8", "charset=windows-1258").encode("utf-8"),
+        "text/html;charset=windows-1258",
+    ),
+    # Latin-1 text under UTF-8
+    "latin1_under_utf8": lambda page: (
+        latin1_only(page).encode("latin-1"),
+        "text/html;charset=UTF-8",
+    ),
+}
+
+
+def test_pages_with_a_wrong_charset_are_stored_in_correct_text_with_a_problem_code(
+    tmp_path: Path,
+) -> None:
+    config = ReplicaConfig(articles=ARTICLES)
+    articles = sorted(ReplicaSite(config).articles, key=lambda a: a.number)
+    forms = dict(zip([a.canonical_path for a in articles[3:6]], CHARSET_FORMS, strict=True))
+
+    def answer(target: str, base: str, replica: Callable[[], Answer]) -> Answer:
+        form = forms.get(target.split("?", 1)[0])
+        answer = replica()
+        if form is None or not isinstance(answer.body, bytes):
+            return answer
+        body, content_type = CHARSET_FORMS[form](answer.body.decode("utf-8"))
+        return Answer(answer.status, [("Content-Type", content_type)], body)
+
+    with HostileServer(config, answer) as server:
+        result = run_crawl(server.url, tmp_path, timeout=CRAWL_TIMEOUT)
+        truth = truth_of(config, server.url)
+    assert result.returncode == 0, result.log[-3000:]
+    records = {r["url"]: r for r in result.feed()}
+    expected_code = {
+        "cp1258_under_utf8": "charset_not_utf8",
+        "utf8_under_cp1258": "charset_corrected",
+        "latin1_under_utf8": "charset_not_utf8",
+    }
+    for url, article in truth.items():
+        form = forms.get(article["canonical_path"])
+        if form is None:
+            continue
+        record = records[url]
+        text = latin1_only if form == "latin1_under_utf8" else str
+        assert record["title"] == fold_text(text(article["title"])), form
+        assert record["body_text"].split("\n\n") == [
+            fold_text(text(p)) for p in article["body_paragraphs"]
+        ], form
+        assert "\ufffd" not in record["body_text"]
+        assert expected_code[form] in [p["code"] for p in record["problems"]], form
+    report = result.report
+    assert report["problems"]["charset_not_utf8"] == 2
+    assert report["problems"]["charset_corrected"] == 1
