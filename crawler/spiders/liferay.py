@@ -50,7 +50,7 @@ from crawler.sites.resolve import apply_site_settings, resolve_site
 from crawler.streaming import STREAM_META, StreamedResponse
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Generator, Iterator
     from datetime import date
     from zoneinfo import ZoneInfo
 
@@ -390,7 +390,7 @@ class LiferaySpider(Spider):
             # Its temporary file closed (deleted) now, not when the generator is collected.
             outputs.close()
 
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+    def parse_sitemap(self, response: Response) -> Generator[Any, None, None]:
         if self._index_unreadable():
             return
         # Read entry by entry: a sitemap's entries are never all held at once, nor its body when
