@@ -31,22 +31,24 @@ POLL_SECONDS = 0.05
 
 
 def engine_closing(engine: ExecutionEngine | None) -> bool:
-    """Whether the engine is closing its spider or has stopped: a callback that reads a sitemap
-    stops there. No engine at all (a callback driven by hand) is not closing."""
-    if engine is None:
-        return False
-    if not engine.running:
-        return True
+    """Whether the engine is stopping or closing its spider: a callback that reads a sitemap
+    stops there. No engine, or one without an open spider (a callback driven by hand), is not
+    closing."""
     slot = getattr(engine, "_slot", None)
-    return slot is None or slot.closing is not None
+    if engine is None or slot is None:
+        return False
+    return not engine.running or slot.closing is not None
 
 
 def queue_full(engine: ExecutionEngine | None, limit: int) -> bool:
     """Whether more than ``limit`` requests wait in the engine's scheduler, and waiting for
     them to drain is safe (see the module's docstring); never with a limit of 0."""
+    if limit <= 0 or engine is None or not engine.running:
+        return False
     # Scrapy says "closing" publicly only through needs_backout(), which a full downloader
     # (the usual state of a busy crawl) also sets.
-    if limit <= 0 or engine is None or engine_closing(engine):
+    slot = getattr(engine, "_slot", None)
+    if slot is None or slot.closing is not None:
         return False
     scraper_slot = engine.scraper.slot
     if scraper_slot is None or scraper_slot.needs_backout():
