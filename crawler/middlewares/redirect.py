@@ -6,10 +6,11 @@
   (crawler/middlewares/fence.py: counted in ``fence/refused`` and ``fence/redirect_refused``,
   named at WARNING), and the request's errback gets :class:`OffOriginRequest`;
 - **a loop**: a redirect back to a URL of its own chain (``/w/a`` -> ``/w/a?x=1`` -> ``/w/a``)
-  was dropped by the duplicate filter, silently; one that never ends (``?x=1`` -> ``?x=2`` ->
-  ...) ended at ``REDIRECT_MAX_TIMES`` as an anonymous error. Both are a :class:`RedirectLoop`
-  now, counted in ``fetch/redirect_loop`` and named at WARNING with the chain, and the
-  request's errback gets it.
+  was dropped by the duplicate filter, silently (Scrapy gives a redirect its request's
+  ``dont_filter``: an article's is filtered, a sitemap's looped on); one that never ends
+  (``?x=1`` -> ``?x=2`` -> ...) ended at ``REDIRECT_MAX_TIMES`` as an anonymous error. Both
+  are a :class:`RedirectLoop` now, counted in ``fetch/redirect_loop`` and named at WARNING
+  with the chain, and the request's errback gets it.
 
 What the lost page costs the run is the spider's decision (``LiferaySpider.on_error``): an
 article, a sitemap, robots.txt or the home page not obtained is a failed request (``fetch/failed``,
@@ -50,9 +51,10 @@ class _Watched(redirect.BaseRedirectMiddleware):
 
     def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
         chain = [*request.meta.get("redirect_urls", []), request.url]
-        allowed = self.fence.allowed() if self.fence is not None else None
-        if allowed is not None and origin_of(redirected.url) != allowed:
-            raise self.fence.refuse(redirected.url, allowed, chain[0])  # type: ignore[union-attr]
+        fence = self.fence
+        allowed = fence.allowed() if fence is not None else None
+        if fence is not None and allowed is not None and origin_of(redirected.url) != allowed:
+            raise fence.refuse(redirected.url, allowed, chain[0])
         fingerprint = self.crawler.request_fingerprinter.fingerprint
         target = fingerprint(redirected)
         if any(fingerprint(request.replace(url=url)) == target for url in chain):
