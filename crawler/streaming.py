@@ -70,6 +70,9 @@ _DECODERS = {
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Members of one gzip body: far more than any real one has (bgzip's 64 KiB blocks make about a
+# thousand in a 64 MiB body), far fewer than a hostile body of empty members would cost in CPU.
+MAX_GZIP_MEMBERS = 100_000
 
 
 class GzipMembers:
@@ -113,6 +116,8 @@ class GzipMembers:
             data = self._member.unused_data
             self._member = None
             self.members += 1
+            if self.members > MAX_GZIP_MEMBERS:
+                raise zlib.error(f"more than {MAX_GZIP_MEMBERS} gzip members")
         return b"".join(out)
 
     def flush(self) -> bytes:

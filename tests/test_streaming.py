@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers as TxHeaders
 
+from crawler import streaming
 from crawler.middlewares.size import _SIZE_MESSAGE
 from crawler.parsers.sitemap import SitemapEntry, SitemapStream
 from crawler.streaming import (
@@ -268,3 +269,13 @@ def test_scrapys_own_gzip_decoding_reads_every_member_of_an_unstreamed_body() ->
     )
     decoded = middleware.process_response(request, response)
     assert decoded.body == BODY
+
+
+def test_a_body_of_endless_empty_gzip_members_is_refused_as_undecodable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(streaming, "MAX_GZIP_MEMBERS", 10)
+    failure, _ = _read([gzip.compress(b"") * 11], "gzip")
+    assert isinstance(failure, Failure) and failure.check(ResponseDataLossError)
+    result, _ = _read([gzip.compress(b"") * 10], "gzip")
+    assert result["body_file"].read() == b""
