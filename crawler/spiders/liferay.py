@@ -407,7 +407,8 @@ class LiferaySpider(Spider):
         self.crawler.stats.inc_value("crawl/sitemaps")
         # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
         skipped = 0
-        # The entries read: what a sitemap that was read only in part is told by.
+        # The entries read (what tells a sitemap read only in part), counted by the thousand
+        # as they go, so that a sitemap whose reading stopped midway is counted too.
         entries = 0
         previous: tuple[str, dict[str, None]] | None = None
         for entry in stream:
