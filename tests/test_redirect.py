@@ -129,3 +129,10 @@ def test_a_menu_page_redirected_off_the_origin_is_not_a_failed_request() -> None
     spider.on_error(_failure(OffOriginRequest("x"), request))
     assert spider.crawler.stats.get_value("fetch/failed") is None
     assert spider.crawler.stats.get_value("fetch/off_origin") == 1
+
+
+def test_a_menu_page_caught_in_a_redirect_loop_is_a_failed_request() -> None:
+    spider = sitemap_stage_spider(ORIGIN, CrawlState())
+    request = Request(f"{ORIGIN}/tin-tuc", callback=spider.parse_page)
+    spider.on_error(_failure(RedirectLoop("x"), request))
+    assert spider.crawler.stats.get_value("fetch/failed") == 1

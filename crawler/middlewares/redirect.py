@@ -12,12 +12,12 @@
   are a :class:`RedirectLoop` now, counted in ``fetch/redirect_loop`` and named at WARNING
   with the chain, and the request's errback gets it.
 
-What the lost page costs the run is the spider's decision (``LiferaySpider.on_error``): an
-article, a sitemap, robots.txt or the home page not obtained is a failed request (``fetch/failed``,
-in the run's error rate against ``MAX_ERROR_RATE``), as if it had answered 500: one moved
-article is a WARNING and a count in the report, a portal that sends its articles elsewhere
-fails the run. A listing or menu page redirected elsewhere (a menu item leading to another
-portal) is counted and named only.
+What the lost page costs the run is the spider's decision (``LiferaySpider.on_error``): a page
+caught in a loop, or an article, a sitemap, robots.txt or the home page sent off the origin, is
+a failed request (``fetch/failed``, in the run's error rate against ``MAX_ERROR_RATE``), as if it
+had answered 500: one moved article is a WARNING and a count in the report, a portal that sends
+its articles elsewhere fails the run. A listing or menu page redirected off the origin (a menu
+item leading to another portal) is counted and named only.
 """
 
 from __future__ import annotations

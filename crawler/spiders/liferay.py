@@ -677,12 +677,14 @@ class LiferaySpider(Spider):
         url = request.url if request is not None else "?"
         if failure.check(OffOriginRequest, RedirectLoop):
             # Named by the fence or the redirect middleware; a page only reachable off the
-            # origin is not recorded. A page the crawl needs (an article, a sitemap, robots.txt,
-            # the home page) not obtained is a failed request, in the run's error rate; a
-            # listing or menu page leading elsewhere is ordinary (crawler/middlewares/redirect.py).
-            if failure.check(OffOriginRequest):
+            # origin is not recorded. A redirect loop, or a page the crawl needs (an article, a
+            # sitemap, robots.txt, the home page) sent off the origin, is a failed request, in
+            # the run's error rate; a listing or menu page leading elsewhere is ordinary
+            # (crawler/middlewares/redirect.py).
+            off_origin = failure.check(OffOriginRequest) is not None
+            if off_origin:
                 self.crawler.stats.inc_value("fetch/off_origin")
-            if request is None or request.callback != self.parse_page:
+            if not off_origin or request is None or request.callback != self.parse_page:
                 self.crawler.stats.inc_value("fetch/failed")
             return
         if failure.check(RunLimitReached):
