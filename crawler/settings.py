@@ -78,6 +78,17 @@ DOWNLOADER_MIDDLEWARES = {
 # come back through process_request, so the fence sees them too.
 DOWNLOADER_MIDDLEWARES["crawler.middlewares.fence.OriginFence"] = 30
 DOWNLOADER_MIDDLEWARES["crawler.middlewares.run_limits.RunLimits"] = 40
+# Scrapy's redirects, in their places: a redirect off the origin is refused through the fence
+# (OffsiteMiddleware would drop it unsaid), a redirect loop is named
+# (crawler/middlewares/redirect.py).
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+        "crawler.middlewares.redirect.MetaRefreshMiddleware": 580,
+        "crawler.middlewares.redirect.RedirectMiddleware": 600,
+    }
+)
 # Pages of one listing's pager walk (the walk also ends on an empty or a repeated page).
 MAX_LISTING_PAGES = os.environ.get("HEPZA_MAX_LISTING_PAGES", "2000")
 # Navigation hops from the home page (sitemap-listed pages are 1; pager pages add none).
