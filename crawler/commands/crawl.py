@@ -37,7 +37,9 @@ class Command(ScrapyCrawlCommand):
         # Before Scrapy applies -s: its own refusal of a JSON setting is a usage screen
         # without the setting's name.
         assert self.settings is not None
-        check_set_options(self.settings, opts.set, f"scrapy crawl {args[0]}" if args else "scrapy crawl")
+        check_set_options(
+            self.settings, opts.set, f"scrapy crawl {args[0]}" if args else "scrapy crawl"
+        )
         super().process_options(args, opts)
         assert self.settings is not None
         resolve_output_paths(self.settings)
