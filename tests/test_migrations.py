@@ -12,7 +12,7 @@ from pipelines.storage.models import Article, ArticleUrl, Base
 from pipelines.storage.search import include_name
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 
-HEAD = "0005"
+HEAD = "0006"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 
