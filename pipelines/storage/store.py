@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +25,7 @@ from sqlalchemy import (
     event,
     func,
     make_url,
+    or_,
     select,
     text,
     update,
@@ -32,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from crawler.identity import article_id, content_hash
+from crawler.identity import article_id, content_hash, normalize_url
 from crawler.items import EXPORT_FIELDS
 from pipelines.storage.content_index import Classification, ContentIndex
 from pipelines.storage.models import (
@@ -318,9 +320,19 @@ class ArticleStore:
             previous: dict[str, str | None] = {}
             for ids in _chunks(list(merged)):
                 rows = conn.execute(
-                    select(Article.id, Article.content_hash).where(Article.id.in_(ids))
+                    select(Article.id, Article.site, Article.content_hash).where(
+                        Article.id.in_(ids)
+                    )
                 )
-                previous.update({row.id: row.content_hash for row in rows})
+                for row in rows:
+                    if row.site != merged[row.id].get("site"):
+                        # One host belongs to one site (sites_of_host): never move another
+                        # site's row under this run.
+                        raise StorageError(
+                            f"article {merged[row.id]['url']} is stored for site {row.site!r}, "
+                            f"not {merged[row.id].get('site')!r}: crawl its host as {row.site!r}"
+                        )
+                    previous[row.id] = row.content_hash
 
             article_rows = [self._article_row(rec, now, run_id) for rec in merged.values()]
             changed = [
@@ -331,7 +343,7 @@ class ArticleStore:
             # Before the article row takes the new bodies, the version they belong to gets them.
             self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
-            # An article belongs to the site that stored it first.
+            # An article belongs to the site that stored it (checked above).
             kept = {"id", "site", "first_seen"}
             # A run that met the article without its sitemap lastmod must not erase the one
             # stored: incremental runs compare against it.
@@ -594,6 +606,34 @@ class ArticleStore:
                     index[alias] = known
         index.update(canonical)
         return index
+
+    def sites_of_host(self, base_url: str, site: str) -> dict[str, tuple[int, str]]:
+        """The other sites that hold articles of ``base_url``'s host, whatever its spelling
+        (scheme, ``www.``: stored URLs are normalized, so host case and default port are
+        already one spelling), each with how many articles of the host it holds and one of
+        their URLs.
+
+        An article is keyed by its id alone, and its id by its URL: a host belongs to one site.
+        A crawl under another site name would move the rows of the site that owns them (their
+        ``site`` stays, their counts go to the other) instead of storing its own."""
+        parts = urlsplit(normalize_url(base_url))
+        host = parts.netloc.lower()
+        if host.startswith("www."):
+            host = host[len("www.") :]
+        escaped = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        patterns = [
+            f"{scheme}://{www}{escaped}/%" for scheme in ("http", "https") for www in ("", "www.")
+        ]
+        query = (
+            select(Article.site, func.count(), func.min(Article.url))
+            .where(
+                Article.site != site,
+                or_(*(Article.url.like(pattern, escape="\\") for pattern in patterns)),
+            )
+            .group_by(Article.site)
+        )
+        with self.guard("sites_of_host"), self._engine.connect() as conn:
+            return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
 
     # --- runs -----------------------------------------------------------------------------
 
