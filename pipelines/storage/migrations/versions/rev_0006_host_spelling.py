@@ -192,8 +192,14 @@ def _complete_versions(conn: sa.Connection, article: str) -> None:
 def _merge(conn: sa.Connection, keeper: Any, others: list[Any]) -> None:
     for article in (keeper, *others):
         _complete_versions(conn, article.id)
-    first_seen = min(article.first_seen for article in (keeper, *others))
-    conn.execute(ARTICLES.update().where(ARTICLES.c.id == keeper.id).values(first_seen=first_seen))
+    # min() in SQL: the column's type differs between the databases (text on SQLite).
+    group = [article.id for article in (keeper, *others)]
+    earliest = (
+        sa.select(sa.func.min(ARTICLES.c.first_seen))
+        .where(ARTICLES.c.id.in_(group))
+        .scalar_subquery()
+    )
+    conn.execute(ARTICLES.update().where(ARTICLES.c.id == keeper.id).values(first_seen=earliest))
     for other in others:
         for table in (URLS, VERSIONS):
             conn.execute(
