@@ -319,20 +319,20 @@ class ArticleStore:
         with self._write("write_batch") as conn:
             previous: dict[str, str | None] = {}
             for ids in _chunks(list(merged)):
-                rows = conn.execute(
+                stored = conn.execute(
                     select(Article.id, Article.site, Article.content_hash).where(
                         Article.id.in_(ids)
                     )
                 )
-                for row in rows:
-                    if row.site != merged[row.id].get("site"):
+                for held in stored:
+                    if held.site != merged[held.id].get("site"):
                         # One host belongs to one site (sites_of_host): never move another
                         # site's row under this run.
                         raise StorageError(
-                            f"article {merged[row.id]['url']} is stored for site {row.site!r}, "
-                            f"not {merged[row.id].get('site')!r}: crawl its host as {row.site!r}"
+                            f"article {merged[held.id]['url']} is stored for site {held.site!r}, "
+                            f"not {merged[held.id].get('site')!r}: crawl its host as {held.site!r}"
                         )
-                    previous[row.id] = row.content_hash
+                    previous[held.id] = held.content_hash
 
             article_rows = [self._article_row(rec, now, run_id) for rec in merged.values()]
             changed = [

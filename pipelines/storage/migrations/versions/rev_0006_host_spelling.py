@@ -114,11 +114,12 @@ def _rehash_articles(conn: sa.Connection) -> None:
     ids = [
         row.id
         for row in conn.execute(sa.select(ARTICLES.c.id, ARTICLES.c.images, ARTICLES.c.attachments))
-        if _linked(row._mapping)
+        if _linked(dict(row._mapping))
     ]
     for chunk in _chunks(ids):
         updates = []
-        for row in conn.execute(sa.select(ARTICLES).where(ARTICLES.c.id.in_(chunk))).mappings():
+        query = sa.select(ARTICLES).where(ARTICLES.c.id.in_(chunk))
+        for row in map(dict, conn.execute(query).mappings()):
             new = content_hash(row)
             if row["content_hash"] == _old_hash(row) and row["content_hash"] != new:
                 updates.append({"key": row["id"], "hash": new})
@@ -236,8 +237,8 @@ def _rewrite_ids(conn: sa.Connection) -> None:
     postgresql = conn.dialect.name == "postgresql"
     if postgresql:
         # The keys move in place; the constraints come back once every table holds new ids.
-        for table, name in FOREIGN_KEYS.items():
-            op.drop_constraint(name, table, type_="foreignkey")
+        for child, constraint in FOREIGN_KEYS.items():
+            op.drop_constraint(constraint, child, type_="foreignkey")
     params = [{"old": old, "new": new} for old, new in renamed]
     for pairs in _chunks(params):
         conn.execute(
@@ -254,9 +255,9 @@ def _rewrite_ids(conn: sa.Connection) -> None:
                 pairs,
             )
     if postgresql:
-        for table, name in FOREIGN_KEYS.items():
+        for child, constraint in FOREIGN_KEYS.items():
             op.create_foreign_key(
-                name, table, "articles", ["article_id"], ["id"], ondelete="CASCADE"
+                constraint, child, "articles", ["article_id"], ["id"], ondelete="CASCADE"
             )
 
 
