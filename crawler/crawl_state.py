@@ -48,7 +48,9 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
     base_url = getattr(crawler.spider, "base_url", None) or crawler.settings.get("SITE_BASE_URL")
     try:
         known = store.known_index(site)
-        owners = store.sites_of_host(base_url, site) if base_url else {}
+        profile = getattr(crawler.spider, "profile", None)
+        group = profile.group if profile is not None else None
+        owners = store.sites_of_host(base_url, site, group) if base_url else {}
     except Exception as exc:
         url = redact_url(crawler.settings.get("DATABASE_URL"))
         raise RuntimeError(

@@ -207,7 +207,8 @@ def test_a_host_belongs_to_the_site_that_stored_its_articles_whatever_its_spelli
         assert store.sites_of_host(spelling, "hepza") == {}
     assert store.sites_of_host("https://hepza.hochiminhcity.gov.vn:8443", OTHER) == {}
     assert store.sites_of_host("https://hepza_hochiminhcity.gov.vn", OTHER) == {}
-    assert store.sites_of_host(OTHER_HOST, "generic") == {OTHER: (1, other_record("c")["url"])}
+    other_url = other_record("c")["url"]
+    assert store.sites_of_host(OTHER_HOST, "generic", "quan1") == {OTHER: (1, other_url)}
 
 
 def test_the_store_refuses_to_move_an_article_of_another_site_under_this_run(
@@ -218,3 +219,18 @@ def test_the_store_refuses_to_move_an_article_of_another_site_under_this_run(
         store.write_batch([make_article_record("a", site="liferay-site")], "run-2")
     with store.engine.connect() as conn:
         assert conn.execute(select(Article.site, Article.last_run_id)).all() == [("hepza", "run-1")]
+
+
+def test_two_groups_of_one_host_are_two_sites(store, make_article_record):
+    host = "https://portal.hochiminhcity.gov.vn"
+    records = [
+        make_article_record("a", site="quan1", url=f"{host}/web/quan1/w/a"),
+        make_article_record("b", site="quan2", url=f"{host}/web/quan2/w/b"),
+        make_article_record("c", site="root", url=f"{host}/w/c"),
+    ]
+    store.write_batch([{**r, "id": article_id(r["url"])} for r in records], "r")
+    assert store.sites_of_host(host, "quan1", "quan1") == {}
+    assert store.sites_of_host(host, "new", "quan1") == {"quan1": (1, f"{host}/web/quan1/w/a")}
+    assert store.sites_of_host(host, "root") == {}
+    assert store.sites_of_host(host, "new", "guest") == {"root": (1, f"{host}/w/c")}
+    assert store.sites_of_host(host, "new", "quan_") == {}

@@ -21,6 +21,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     create_engine,
     event,
     func,
@@ -607,29 +608,44 @@ class ArticleStore:
         index.update(canonical)
         return index
 
-    def sites_of_host(self, base_url: str, site: str) -> dict[str, tuple[int, str]]:
+    def sites_of_host(
+        self, base_url: str, site: str, group: str | None = None
+    ) -> dict[str, tuple[int, str]]:
         """The other sites that hold articles of ``base_url``'s host, whatever its spelling
         (scheme, ``www.``: stored URLs are normalized, so host case and default port are
         already one spelling), each with how many articles of the host it holds and one of
-        their URLs.
+        their URLs. ``group``: the Liferay site group the crawl keeps to; the articles of a
+        group live under ``/web/<group>/``, the root group's (``guest``) everywhere else, so
+        two groups of one host are two sites.
 
-        An article is keyed by its id alone, and its id by its URL: a host belongs to one site.
-        A crawl under another site name would move the rows of the site that owns them (their
-        ``site`` stays, their counts go to the other) instead of storing its own."""
+        An article is keyed by its id alone, and its id by its URL: a host (or a group of it)
+        belongs to one site. A crawl under another site name would take over the rows of the
+        site that owns them (their ``site`` stays, their counts go to the other run) instead of
+        storing its own, so it is refused (``crawler.crawl_state.host_refusal``)."""
         parts = urlsplit(normalize_url(base_url))
         host = parts.netloc.lower()
         if host.startswith("www."):
             host = host[len("www.") :]
         escaped = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        patterns = [
-            f"{scheme}://{www}{escaped}/%" for scheme in ("http", "https") for www in ("", "www.")
+        origins = [
+            f"{scheme}://{www}{escaped}" for scheme in ("http", "https") for www in ("", "www.")
         ]
+        if group and group != "guest":
+            prefix = "/web/" + group.replace("%", "\\%").replace("_", "\\_") + "/%"
+            territory = or_(*(Article.url.like(o + prefix, escape="\\") for o in origins))
+        else:
+            territory = or_(
+                *(
+                    and_(
+                        Article.url.like(o + "/%", escape="\\"),
+                        Article.url.not_like(o + "/web/%", escape="\\"),
+                    )
+                    for o in origins
+                )
+            )
         query = (
             select(Article.site, func.count(), func.min(Article.url))
-            .where(
-                Article.site != site,
-                or_(*(Article.url.like(pattern, escape="\\") for pattern in patterns)),
-            )
+            .where(Article.site != site, territory)
             .group_by(Article.site)
         )
         with self.guard("sites_of_host"), self._engine.connect() as conn:
