@@ -15,7 +15,7 @@ from crawler.sites.key import site_of
 from crawler.sites.profile import find_profile, profile_dirs
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, KnownArticle
-from pipelines.urls import article_id, canonical_article_url
+from pipelines.urls import article_id, canonical_article_url, normalize_url, respelled
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -67,12 +67,27 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
         # already, and the canonicalization of every stored URL is spared.
         if article_id(article.url) != article.id:
             known.setdefault(canonical_article_url(article.url), article)
+    origin = _origin(base_url) if base_url else ""
+    if origin:
+        # URLs stored under another spelling of the host (before the portal moved to https
+        # or to www.) are known under this crawl's spelling too: an incremental run skips
+        # them as it would have, and re-checks them where the portal now answers.
+        for url, article in list(known.items()):
+            if not url.startswith(origin):
+                known.setdefault(respelled(url, origin), article)
     recent = sorted(
         articles.values(),
         key=lambda k: k.published_at.timestamp() if k.published_at else float("-inf"),
         reverse=True,
     )
-    return CrawlState(known=known, recent_urls=[k.url for k in recent], host_owners=owners)
+    recent_urls = [respelled(k.url, origin) if origin else k.url for k in recent]
+    return CrawlState(known=known, recent_urls=recent_urls, host_owners=owners)
+
+
+def _origin(base_url: str) -> str:
+    # as the crawl's URLs are written (normalized: lower case, no default port)
+    parts = urlsplit(normalize_url(base_url))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
 def host_refusal(crawler: Crawler, base_url: str, owners: dict[str, tuple[int, str]]) -> str:

@@ -472,6 +472,24 @@ def _origin(key: str) -> str:
     return f"{scheme}://{netloc}" if scheme and netloc else ""
 
 
+def respelled(url: str, origin: str) -> str:
+    """``url`` under ``origin`` (``https://www.example.gov.vn``) when its own origin is another
+    spelling of that host (:func:`identity_key`), else ``url`` as it is: what a URL stored
+    before a portal moved to https (or gained ``www.``) is called now."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    own = f"{scheme}{sep}{netloc}"
+    if not sep or own == origin or _origin_key(own) != _origin_key(origin):
+        return url
+    return f"{origin}{slash}{tail}"
+
+
+@lru_cache(maxsize=64)
+def _origin_key(origin: str) -> str:
+    # a site's URLs share a handful of origins: each is folded once
+    return _origin(identity_key(f"{origin}/"))
+
+
 def article_id(canonical_url: str) -> str:
     """The first 20 hex digits of the SHA-256 of the canonical URL's :func:`identity_key`: the
     same article under another host spelling (scheme, host case, ``www.``, default port) has

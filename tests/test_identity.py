@@ -20,6 +20,7 @@ from pipelines.storage.migrations.versions.rev_0002_history import _fingerprint
 from pipelines.storage.migrations.versions.rev_0006_host_spelling import _old_hash
 from pipelines.storage.models import Article, ArticleVersion
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
+from pipelines.urls import respelled
 from tests.test_migrations import release_one_table
 
 HOST = "https://hepza.example.gov.vn"
@@ -188,3 +189,13 @@ def test_images_and_attachments_are_hashed_by_their_path_within_the_site() -> No
 def test_a_record_without_images_or_attachments_hashes_as_before() -> None:
     plain = {**RECORD, "images": [], "attachments": []}
     assert content_hash(plain) == _old_hash(plain)
+
+
+def test_a_stored_url_is_respelled_under_the_crawls_origin_only_for_the_same_host() -> None:
+    assert respelled("http://hepza.example.gov.vn/w/a?x=1", HOST) == f"{HOST}/w/a?x=1"
+    assert respelled("https://www.hepza.example.gov.vn/w/a", HOST) == f"{HOST}/w/a"
+    assert respelled(f"{HOST}/w/a", HOST) == f"{HOST}/w/a"
+    assert respelled("https://other.example.gov.vn/w/a", HOST) == "https://other.example.gov.vn/w/a"
+    assert respelled("http://localhost:8080/w/a", "http://localhost:8081") == (
+        "http://localhost:8080/w/a"
+    )

@@ -80,6 +80,29 @@ def test_a_recrawl_under_an_upper_case_www_spelling_of_the_host_adds_no_article_
     assert all(url.startswith(f"http://www.localhost:{port}/") for url in urls)
 
 
+def test_an_incremental_run_under_a_www_spelling_skips_the_articles_stored_under_the_other(
+    replica: ReplicaServer, tmp_path: Path
+) -> None:
+    port = _port(replica)
+    first = _ok(run_crawl(f"http://localhost:{port}", tmp_path / "a", settings=LOOPBACK))
+    stored = _counts(first.database_url)
+    again = _ok(
+        run_crawl(
+            f"http://www.localhost:{port}",
+            tmp_path / "b",
+            database_url=first.database_url,
+            settings={**LOOPBACK, "RECHECK_RECENT": "5"},
+        )
+    )
+    assert _counts(first.database_url) == stored
+    report = again.report
+    # only the re-check set is fetched again, under the spelling the portal answers now
+    assert report["counts"]["articles_parsed"] == report["counts"]["unchanged"] == 5
+    assert report["counts"]["skipped_known"] > 0
+    assert report["counts"]["stored_new"] == 0
+    assert report["counts"]["off_origin_refused"] == 0
+
+
 def _as_written_before_identity_keys(database_url: str) -> int:
     """Rewrite a database into what the code of revision 0005 wrote for the same crawl: ids
     from the canonical URL as written, content hashes over absolute image URLs. Returns how
