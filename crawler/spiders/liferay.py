@@ -31,7 +31,7 @@ from crawler.backpressure import (
 )
 from crawler.cluster import REDELIVERED_META
 from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
-from crawler.crawl_state import read_crawl_state
+from crawler.crawl_state import host_refusal, read_crawl_state
 from crawler.extensions.reachability import FIRST_ERROR_PREFIX
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.identity import is_article_url, normalize_url, url_identity
@@ -223,6 +223,12 @@ class LiferaySpider(Spider):
                 raise CloseSpider("start_error") from None
         else:
             stored = reading.result()
+        if stored.host_owners:
+            message = host_refusal(self.crawler, self.base_url, stored.host_owners)
+            # Bad usage (exit 2, one line), found once the database is read.
+            self.crawler.stats.set_value("run/usage_error", message)
+            fail_run(self.crawler, "host_of_another_site", message)
+            raise CloseSpider("host_of_another_site")
         self.crawler.stats.set_value("crawl/known_articles", stored.article_count)
         logger.info(
             "crawling %s (%s mode, %d articles already stored)",
