@@ -99,7 +99,8 @@ class Retention:
         self.keep_feeds = settings.getint("KEEP_FEEDS", 0)
         self.keep_reports = settings.getint("KEEP_REPORTS", 0)
         if self.keep_feeds <= 0 and self.keep_reports <= 0:
-            raise NotConfigured("KEEP_FEEDS and KEEP_REPORTS are 0: keep every file")
+            # KEEP_FEEDS and KEEP_REPORTS are 0: every file is kept, nothing to warn about.
+            raise NotConfigured
         self.reports_dir = Path(settings.get("REPORTS_DIR") or "")
         # Per-run feed series: local feed URIs whose name changes every run.
         self.feed_templates = [
