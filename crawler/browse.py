@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, handler)
 
 
-class Stopped(Exception):  # noqa: N818 (a stop, not an error)
+class Stopped(Exception):
     """SIGTERM or SIGHUP reached ``make browse``."""
 
 

@@ -106,6 +106,13 @@ def test_the_settings_module_derives_its_defaults_from_output_dir() -> None:
     assert settings.FEEDS == {}  # the crawl command adds the per-run feed
 
 
+@pytest.fixture(autouse=True)
+def _no_run_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Option processing alone starts no crawl: it must not hold the site's run lock (a file
+    next to the project's database) for the rest of the test session."""
+    monkeypatch.setattr("crawler.preflight.acquire_run_lock", lambda *_args: None)
+
+
 def crawl_settings(*argv: str) -> Settings:
     """The settings ``scrapy crawl hepza ARGV`` runs with (its option processing only)."""
     command = CrawlCommand()
