@@ -51,7 +51,10 @@ class CommittedFileFeedStorage(FileFeedStorage):
     ) -> None:
         super().__init__(uri, feed_options=feed_options)
         self.crawler = crawler
-        self.final_path = Path(self.path)
+        # A link is followed, as Scrapy writes through it: the file it names is the feed.
+        self.final_path = (
+            Path(self.path).resolve() if Path(self.path).is_symlink() else Path(self.path)
+        )
         self.partial: Path | None = None
 
     @classmethod
@@ -86,7 +89,7 @@ class CommittedFileFeedStorage(FileFeedStorage):
             # The run owner checks the feed's file here: it was written, only not published.
             self.path = str(self.partial)
             return None
-        if self.write_mode == "wb":
+        if self.write_mode == "wb" or not self.final_path.exists():
             os.replace(self.partial, self.final_path)
         else:
             with self.partial.open("rb") as source, self.final_path.open("ab") as target:
