@@ -8,6 +8,7 @@ from pathlib import Path
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
+from crawler.extensions.feed_summary import partial_feed_message
 from crawler.feeds import CommittedFileFeedStorage, partial_path
 
 
@@ -70,3 +71,13 @@ def test_a_feed_on_a_device_is_written_in_place() -> None:
     feed.store(handle)
     assert feed.partial is None
     assert not Path("/dev/null.partial").exists()
+
+
+def test_a_feed_summary_speaks_only_of_a_feed_short_of_the_site() -> None:
+    stats = {"crawl/known_articles": 60, "storage/new": 5, "run/site": "hepza"}
+    since = partial_feed_message("out.jsonl", 7, {**stats, "crawl/mode": "since 2025-01-01"}, "x")
+    assert since is not None
+    assert since.startswith("the feed out.jsonl holds 7 of the 65 articles of hepza: this since")
+    assert partial_feed_message("out.jsonl", 65, stats, "x") is None  # the whole site
+    assert partial_feed_message("out.jsonl", 7, {**stats, "crawl/mode": "full"}, "x") is None
+    assert partial_feed_message("out.jsonl", 0, {"storage/new": 5}, "x") is None  # no index read

@@ -139,10 +139,10 @@ def test_an_incremental_run_says_its_feed_holds_fewer_articles_than_the_site(
     assert second.returncode == 0, second.log[-3000:]
     total = len(stored_ids(second.database_url))
     assert len(first.feed()) == total
-    assert "articles of hepza: an incremental run" not in first.log
+    assert "lists only the new, changed and re-checked" not in first.log
     held = len(second.feed())
     assert 0 < held < total
-    lines = [line for line in second.log.splitlines() if "an incremental run lists" in line]
+    lines = [line for line in second.log.splitlines() if "this incremental run lists" in line]
     assert len(lines) == 1
     assert "INFO" in lines[0]
     assert f"{second.feed_path} holds {held} of the {total} articles of hepza" in lines[0]

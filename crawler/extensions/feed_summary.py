@@ -41,8 +41,9 @@ def partial_feed_message(uri: str, items: int, stats: Mapping[str, Any], spider:
     if total is None or stats.get("crawl/mode") == "full" or items >= total:
         return None
     site = stats.get("run/site") or spider
+    mode = stats.get("crawl/mode") or "incremental"
     return (
-        f"the feed {uri} holds {items} of the {total} articles of {site}: an incremental run "
+        f"the feed {uri} holds {items} of the {total} articles of {site}: this {mode} run "
         f"lists only the new, changed and re-checked ones; for every article, crawl with "
         f"`-a full=1` or run `scrapy export --site {site}`"
     )
