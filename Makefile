@@ -51,6 +51,8 @@ bench: $(STAMP)
 browse: $(STAMP)
 	$(BIN)/python -m crawler.browse $(BROWSE_ARGS)
 
+## Remove the virtualenv and the caches the tools leave behind. Never the data: the database,
+## run reports, feeds and exports under output/ stay (delete them yourself if you mean to).
 clean:
-	rm -rf $(VENV) output/*
-	touch output/.gitkeep
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	find crawler pipelines tests -name __pycache__ -type d -prune -exec rm -rf {} +

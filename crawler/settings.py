@@ -135,6 +135,12 @@ FEED_EXPORT_ENCODING = "utf-8"
 FEEDS: dict[str, dict[str, object]] = {}
 # the documented record, in its documented order, then `change` (crawler/items.py)
 FEED_EXPORT_FIELDS = list(FEED_FIELDS)
+# A local feed is written as <name>.partial and takes its name only once the run has stored
+# every article it lists: a killed run never leaves a feed of articles the database lacks.
+FEED_STORAGES = {
+    "": "crawler.feeds.CommittedFileFeedStorage",
+    "file": "crawler.feeds.CommittedFileFeedStorage",
+}
 
 # --- storage --------------------------------------------------------------------------------
 # A password in this URL is never logged (see pipelines/storage/secrets.py).
@@ -163,6 +169,8 @@ EXTENSIONS = {
     "crawler.extensions.progress.Progress": 510,
     # after the feed exporter and the run report: prunes at engine_stopped
     "crawler.extensions.retention.Retention": 900,
+    # An incremental run's feed holds only what the run met: one INFO line at its end says so.
+    "crawler.extensions.feed_summary.FeedSummary": 530,
 }
 LOGSTATS_INTERVAL = 0
 # A run that never got one response from the site fails naming the host and the reason;
