@@ -153,12 +153,5 @@ def test_a_plain_replica_crawl_logs_no_disabled_component_warning(
     two_runs: tuple[CrawlResult, ...],
 ) -> None:
     for result in two_runs:
-        disabled = [
-            line
-            for line in result.log.splitlines()
-            if "WARNING: Disabled" in line
-            # crawler/cluster/record.py (the lead's) raises NotConfigured with a reason still:
-            # once it raises it bare, this exception goes.
-            and "ClusterStatsPublisher" not in line
-        ]
+        disabled = [line for line in result.log.splitlines() if "WARNING: Disabled" in line]
         assert disabled == []
