@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 
-from crawler.outcome import fail_run
+from crawler.domain.outcome import fail_run
 
 if TYPE_CHECKING:
     from typing import Self
