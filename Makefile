@@ -44,12 +44,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests
 	$(BIN)/ruff format --check crawler pipelines tests
 	$(BIN)/mypy
-	$(BIN)/python -m crawler.settings_doc --check
+	$(BIN)/python -m crawler.setup.settings_doc --check
 	$(BIN)/python -m pipelines.schema --check
 
 ## Regenerate docs/settings.md (from crawler/settings.py) and the record schema files.
 docs: $(STAMP)
-	$(BIN)/python -m crawler.settings_doc
+	$(BIN)/python -m crawler.setup.settings_doc
 	$(BIN)/python -m pipelines.schema
 
 # Not part of the test suite: prints every target reached / NOT reached, writes
@@ -62,7 +62,7 @@ bench: $(STAMP)
 # `make browse BROWSE_ARGS="--port 8002 --database-url sqlite:///path.sqlite3"`.
 ## The crawled database in Datasette on http://127.0.0.1:8001 (facets, search).
 browse: $(STAMP)
-	$(BIN)/python -m crawler.browse $(BROWSE_ARGS)
+	$(BIN)/python -m crawler.ops.browse $(BROWSE_ARGS)
 
 # Never the data: the database, run reports, feeds and exports under output/ stay.
 ## Remove the virtualenv and the tools' caches; never output/.

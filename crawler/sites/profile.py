@@ -35,8 +35,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from crawler.config import COVERAGE_FIELDS, ConfigError, parse_base_url, parse_timezone
 from crawler.domain.locales import parse_locale
+from crawler.setup.config import COVERAGE_FIELDS, ConfigError, parse_base_url, parse_timezone
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -6,7 +6,7 @@ previous run was killed too hard to save it (the crawl itself discards it once a
 end), forwards SIGINT/SIGTERM to Scrapy, and ends with a summary line (the run ledger's verdict
 as this run's report gives it, its reasons and counts) and Scrapy's exit code; an exit 0 that
 no report of this run backs is a failed run (exit 1). ``--output-dir`` moves every file the wrapper
-and the crawl write (``-s OUTPUT_DIR=...``, see crawler/paths.py).
+and the crawl write (``-s OUTPUT_DIR=...``, see crawler/setup/paths.py).
 
 Relative paths are taken from the project root (where scrapy.cfg is and where Scrapy runs),
 so cron's working directory does not matter.
@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.config import parse_number
-from crawler.paths import PLACES_BY_SETTING, env_output_dir
+from crawler.setup.config import parse_number
+from crawler.setup.paths import PLACES_BY_SETTING, env_output_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,7 +74,7 @@ class LockHeld(Exception):
 
 
 def find_project_root() -> Path:
-    package_parent = Path(__file__).resolve().parent.parent
+    package_parent = Path(__file__).resolve().parents[2]
     if (package_parent / "scrapy.cfg").is_file():
         return package_parent
     # Installed without the source tree: fall back to Scrapy's own search from the cwd.
@@ -254,7 +254,7 @@ def alert_killed_crawl(extra: Sequence[str], spider: str, reason: str) -> list[s
     # Scrapy only here: the wrapper itself never needs it otherwise.
     from scrapy.settings import Settings  # noqa: PLC0415
 
-    from crawler.alerts import alert_without_report  # noqa: PLC0415
+    from crawler.ledger.alerts import alert_without_report  # noqa: PLC0415
 
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
@@ -271,8 +271,8 @@ def spider_not_found(spider: str, extra: Sequence[str], project_root: Path) -> s
     from scrapy.settings import Settings  # noqa: PLC0415
     from scrapy.spiderloader import get_spider_loader  # noqa: PLC0415
 
-    from crawler.config import ConfigError  # noqa: PLC0415
-    from crawler.preflight import unknown_spider  # noqa: PLC0415
+    from crawler.setup.config import ConfigError  # noqa: PLC0415
+    from crawler.setup.preflight import unknown_spider  # noqa: PLC0415
     from crawler.sites.profile import load_profiles, profile_dirs  # noqa: PLC0415
 
     settings = Settings()
