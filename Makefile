@@ -39,11 +39,12 @@ test: lint
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not postgres and not redis"
 
-## ruff, ruff format, mypy, and the generated docs and schema files up to date.
+## ruff, ruff format, mypy, the layers (import-linter), the generated docs up to date.
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests
 	$(BIN)/ruff format --check crawler pipelines tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m crawler.setup.settings_doc --check
 	$(BIN)/python -m pipelines.schema --check
 
