@@ -106,3 +106,49 @@ def test_dedupe_alias_write_failure_fails_the_run(tmp_path: Path) -> None:
     assert crawler.stats.get_value("storage/new") == 1
     assert crawler.stats.get_value("storage/aliases_lost") == 2
     assert crawler.stats.get_value("run/failure/storage_aliases_lost") == 2
+
+
+class BrieflyUnreachableStore(ArticleStore):
+    """The first alias write finds the database unreachable; the next ones reach it."""
+
+    refusals = 1
+
+    def record_alias_ids(self, pairs: list[tuple[str, str]], run_id: str) -> int:
+        if self.refusals:
+            self.refusals -= 1
+            raise StorageError(
+                "storage record_aliases failed: connection refused", unreachable=True
+            )
+        return super().record_alias_ids(pairs, run_id)
+
+
+def test_dedupe_aliases_wait_out_a_brief_outage_and_the_run_keeps_them(tmp_path: Path) -> None:
+    settings = {
+        "RECORD_RUN": True,
+        "REPORTS_DIR": "reports",
+        "DATABASE_URL": "",
+        "EXTENSIONS": {RunOwner: 500},
+        "STORAGE_BATCH_SIZE": 1,
+    }
+    crawler = get_crawler(settings_dict=settings)
+    crawler.stats.open_spider()
+    owner = crawler.get_extension(RunOwner)
+    assert owner is not None
+    owner.store = store = BrieflyUnreachableStore(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    dedupe = DedupePipeline.from_crawler(crawler)
+    storage = StoragePipeline.from_crawler(crawler)
+    try:
+        first = ArticleItem(url="https://h/w/a", id="a" * 20, title="T", body_text="B", site="h")
+        assert settle(storage.process_item(dedupe.process_item(first))) is first
+        again = ArticleItem(url="https://h/w/b", id="b" * 20, title="T", body_text="B", site="h")
+        again.alternate_urls = ["https://h/en/w/b"]
+        with pytest.raises(DropItem):
+            settle(dedupe.process_item(again))  # waits for the database, then drops
+        settle(storage.close_spider())
+        known = store.known_index("h")
+    finally:
+        owner.close_store()
+    assert known["https://h/w/b"].id == known["https://h/en/w/b"].id == "a" * 20
+    assert crawler.stats.get_value("storage/retries") == 1
+    assert crawler.stats.get_value("storage/aliases") == 2
+    assert not [key for key in crawler.stats.get_stats() if key.startswith("run/failure/")]
