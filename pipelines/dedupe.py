@@ -2,7 +2,9 @@
 
 The content hash covers what an analyst reads (not crawl times or the URLs it was found under),
 so the same article under two URLs is one article with an alias, and an edit shows up as a new
-hash. Duplicates across runs are the storage pipeline's job (it asks the database).
+hash. Duplicates across runs are the storage pipeline's job (it asks the database). This
+pipeline never writes: the URLs of a duplicate go to the storage writer's alias queue
+(``RunContext.writer``), written with the other writes, outage retry included.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from scrapy.exceptions import DropItem
 
 from crawler.domain.identity import content_hash
 from crawler.domain.items import ArticleItem
-from crawler.domain.outcome import fail_run
 from pipelines.base import adapter_of
 from pipelines.storage.context import RunContext
-from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from itemadapter import ItemAdapter
     from scrapy.crawler import Crawler
 
@@ -34,7 +36,7 @@ class DedupePipeline:
         # keeping whole records (bodies) in memory for the length of a crawl.
         self.by_id: dict[str, str] = {}
         self.by_hash: dict[str, str] = {}
-        # the run's store, when this command records runs
+        # the run (its storage writer), when this command records runs
         self.owner = crawler.get_extension(RunContext)
 
     @classmethod
@@ -42,6 +44,7 @@ class DedupePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        """The item, or (a coroutine ending with) DropItem for a duplicate."""
         if not isinstance(item, ArticleItem):
             return item
         adapter = adapter_of(item)
@@ -54,28 +57,28 @@ class DedupePipeline:
             return item
         reason = "duplicate_url" if first_id == article_id else "duplicate_content"
         self.stats.inc_value(f"dedupe/{reason}")
-        self._keep_urls(first_id, adapter)
-        raise DropItem(
+        dropped = DropItem(
             f"{reason}: {adapter['url']} is article {first_id} already handled in this run",
             log_level="INFO",
         )
+        pending = self._keep_urls(first_id, adapter)
+        if pending is None:
+            raise dropped
+        return _drop_after(pending, dropped)
 
-    def _keep_urls(self, first_id: str, duplicate: ItemAdapter) -> None:
-        # The first record may already be written; its URLs are recorded as aliases so no URL
-        # met for the article is lost.
+    def _keep_urls(self, first_id: str, duplicate: ItemAdapter) -> Awaitable[None] | None:
+        """The duplicate's URLs, handed to the storage writer as aliases of the first record
+        (which may already be written), so no URL met for the article is lost; an awaitable
+        when the writer's queue is full and the item must wait for its write."""
         urls = [duplicate["url"], *(duplicate.get("alternate_urls") or [])]
         first_url = self.by_id[first_id]
-        store = self.owner.store if self.owner is not None else None
-        if store is not None and self.owner is not None:
-            run_id = self.owner.run_id
-            try:
-                store.record_aliases([(first_url, u) for u in urls if u != first_url], run_id)
-            except StorageError as exc:
-                fail_run(
-                    self.crawler,
-                    "storage_aliases_lost",
-                    f"article URLs not stored in the database: {exc}",
-                    len(urls),
-                )
-        else:
+        writer = self.owner.writer if self.owner is not None else None
+        if writer is None:
             logger.warning("no store to record aliases of %s: %s", first_url, urls)
+            return None
+        return writer.queue_aliases(first_url, urls)
+
+
+async def _drop_after(pending: Awaitable[None], dropped: DropItem) -> Any:
+    await pending
+    raise dropped

@@ -12,6 +12,7 @@ from crawler.domain.identity import (
     article_id,
     canonical_url,
     content_hash,
+    identify,
     identity_key,
     site_relative,
 )
@@ -20,8 +21,10 @@ from crawler.domain.urls import respelled
 from pipelines.storage.migrations.versions.rev_0002_history import _fingerprint
 from pipelines.storage.migrations.versions.rev_0006_host_spelling import _old_hash
 from pipelines.storage.models import Article, ArticleVersion
+from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 from tests.test_migrations import release_one_table
+from tests.test_storage import close, process, recording_crawler
 
 HOST = "https://hepza.example.gov.vn"
 RECORD = {
@@ -98,16 +101,29 @@ def test_item_adapter_and_plain_record_hash_the_same() -> None:
     assert content_hash(ItemAdapter(item)) == content_hash(RECORD)
 
 
-def test_store_classifies_a_record_without_hash_by_the_one_content_hash() -> None:
-    store = ArticleStore("sqlite:///:memory:")
+def test_storage_classifies_a_record_without_hash_by_the_one_content_hash() -> None:
+    crawler = recording_crawler("sqlite:///:memory:", STORAGE_BATCH_SIZE=1)
+    pipeline = StoragePipeline.from_crawler(crawler)
     try:
         stored = {**RECORD, "site": "hepza"}
         record = {**stored, "id": article_id(RECORD["url"]), "content_hash": content_hash(RECORD)}
-        store.write_batch([record], "run-1")
+        pipeline.store.write_batch([record], "run-1")
         unhashed = {**stored, "id": record["id"], "content_hash": None}
-        assert store.classify(unhashed).status == "unchanged"
+        passed, dropped = process(pipeline, ArticleItem(**unhashed))
+        assert dropped is None
+        assert passed.change == "unchanged"
+        close(pipeline)
     finally:
-        store.close()
+        pipeline.store.close()
+
+
+def test_a_record_without_id_or_hash_is_identified_by_its_canonical_url_and_content() -> None:
+    read_at = f"{HOST}/tin-tuc/-/asset_publisher/abc/content/tin-a"
+    assert identify({**RECORD, "url": read_at}) == (
+        article_id(f"{HOST}/w/tin-a"),
+        content_hash({**RECORD, "url": read_at}),
+    )
+    assert identify({**RECORD, "id": "given", "content_hash": "kept"}) == ("given", "kept")
 
 
 def test_a_row_stored_without_hash_has_the_one_content_hash_after_the_migrations(

@@ -15,6 +15,7 @@ from pipelines.storage.migrations.versions.rev_0006_host_spelling import _old_ha
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, Base
 from pipelines.storage.search import include_name, search_articles
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
+from tests.test_storage import classify
 
 HEAD = "0006"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
@@ -108,8 +109,8 @@ def test_release_one_database_upgrades_without_data_loss(database_url, make_arti
     assert all(v.run_id is None for v in versions)
     assert rows[b["id"]]["content_hash"]  # computed for the row that had none
     assert {v.article_id: v.content_hash for v in versions}[a["id"]] == a["content_hash"]
-    assert store.classify(a).status == "unchanged"
-    assert store.classify(make_article_record("a", body_text="sửa")).status == "changed"
+    assert classify(store, a).status == "unchanged"
+    assert classify(store, make_article_record("a", body_text="sửa")).status == "changed"
 
     with store.engine.connect() as conn:
         typed = conn.execute(sa.select(Article.__table__).where(Article.id == a["id"])).one()
@@ -197,7 +198,7 @@ def test_single_site_database_upgrades_to_sites_losing_nothing(database_url, mak
         b["alternate_urls"][0],
     }
     assert store.known_index("other-portal") == {}
-    assert store.classify(a).status == "unchanged"
+    assert classify(store, a).status == "unchanged"
     # NOT NULL and no default: a row without its site is refused, never given one.
     with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
         now = datetime.now(UTC)
@@ -285,7 +286,7 @@ def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one
         http_now = {**https_a, "url": http_a["url"], "images": http_a["images"]}
         for record in (https_a, http_now, plain_b, https_c):
             now = {**record, "id": article_id(record["url"]), "content_hash": None}
-            assert store.classify(now).status == "unchanged", record["url"]
+            assert classify(store, now).status == "unchanged", record["url"]
         assert [hit.id for hit in search_articles(store.engine, "A two")] == [a.id]
     finally:
         store.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy.exceptions import DropItem, NotConfigured
@@ -13,7 +13,12 @@ from crawler.domain.items import ArticleItem
 from crawler.domain.outcome import fail_run, recorded_failures
 from crawler.extensions.run import RunOwner, judge_run
 from pipelines.dedupe import DedupePipeline
-from pipelines.storage.store import StorageError
+from pipelines.storage.pipeline import StoragePipeline
+from pipelines.storage.store import ArticleStore, StorageError
+from tests.test_storage import settle
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 THRESHOLDS = {"title": 0.98}
 GOOD = {"downloader/request_count": 10, "storage/new": 3, "crawl/known_articles": 0}
@@ -66,12 +71,14 @@ def test_the_run_owner_is_off_unless_the_command_records_runs() -> None:
     assert RunOwner.from_crawler(get_crawler(settings_dict=settings)).store is None
 
 
-class RefusingStore:
-    def record_aliases(self, pairs: list[tuple[str, str]], run_id: str) -> None:
+class RefusingStore(ArticleStore):
+    """Refuses every alias write for good (a refused statement, not an outage)."""
+
+    def record_alias_ids(self, pairs: list[tuple[str, str]], run_id: str) -> int:
         raise StorageError("storage record_aliases failed on sqlite:///x: gone")
 
 
-def test_dedupe_alias_write_failure_fails_the_run() -> None:
+def test_dedupe_alias_write_failure_fails_the_run(tmp_path: Path) -> None:
     settings = {
         "RECORD_RUN": True,
         "REPORTS_DIR": "reports",
@@ -82,12 +89,66 @@ def test_dedupe_alias_write_failure_fails_the_run() -> None:
     crawler.stats.open_spider()
     owner = crawler.get_extension(RunOwner)
     assert owner is not None
-    owner.store = RefusingStore()  # type: ignore[assignment]
-    pipeline = DedupePipeline.from_crawler(crawler)
-    first = ArticleItem(url="https://h/w/a", id="a" * 20, title="T", body_text="B")
-    pipeline.process_item(first)
-    again = ArticleItem(url="https://h/w/a", id="a" * 20, title="T", body_text="B")
-    again.alternate_urls = ["https://h/en/w/a"]
-    with pytest.raises(DropItem):
-        pipeline.process_item(again)
+    owner.store = RefusingStore(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    dedupe = DedupePipeline.from_crawler(crawler)
+    storage = StoragePipeline.from_crawler(crawler)
+    try:
+        first = ArticleItem(url="https://h/w/a", id="a" * 20, title="T", body_text="B", site="h")
+        assert settle(storage.process_item(dedupe.process_item(first))) is first
+        # the same content under another URL (and its alternate): two aliases for the writer
+        again = ArticleItem(url="https://h/w/b", id="b" * 20, title="T", body_text="B", site="h")
+        again.alternate_urls = ["https://h/en/w/b"]
+        with pytest.raises(DropItem):
+            settle(dedupe.process_item(again))
+        settle(storage.close_spider())
+    finally:
+        owner.close_store()
+    assert crawler.stats.get_value("storage/new") == 1
+    assert crawler.stats.get_value("storage/aliases_lost") == 2
     assert crawler.stats.get_value("run/failure/storage_aliases_lost") == 2
+
+
+class BrieflyUnreachableStore(ArticleStore):
+    """The first alias write finds the database unreachable; the next ones reach it."""
+
+    refusals = 1
+
+    def record_alias_ids(self, pairs: list[tuple[str, str]], run_id: str) -> int:
+        if self.refusals:
+            self.refusals -= 1
+            raise StorageError(
+                "storage record_aliases failed: connection refused", unreachable=True
+            )
+        return super().record_alias_ids(pairs, run_id)
+
+
+def test_dedupe_aliases_wait_out_a_brief_outage_and_the_run_keeps_them(tmp_path: Path) -> None:
+    settings = {
+        "RECORD_RUN": True,
+        "REPORTS_DIR": "reports",
+        "DATABASE_URL": "",
+        "EXTENSIONS": {RunOwner: 500},
+        "STORAGE_BATCH_SIZE": 1,
+    }
+    crawler = get_crawler(settings_dict=settings)
+    crawler.stats.open_spider()
+    owner = crawler.get_extension(RunOwner)
+    assert owner is not None
+    owner.store = store = BrieflyUnreachableStore(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    dedupe = DedupePipeline.from_crawler(crawler)
+    storage = StoragePipeline.from_crawler(crawler)
+    try:
+        first = ArticleItem(url="https://h/w/a", id="a" * 20, title="T", body_text="B", site="h")
+        assert settle(storage.process_item(dedupe.process_item(first))) is first
+        again = ArticleItem(url="https://h/w/b", id="b" * 20, title="T", body_text="B", site="h")
+        again.alternate_urls = ["https://h/en/w/b"]
+        with pytest.raises(DropItem):
+            settle(dedupe.process_item(again))  # waits for the database, then drops
+        settle(storage.close_spider())
+        known = store.known_index("h")
+    finally:
+        owner.close_store()
+    assert known["https://h/w/b"].id == known["https://h/en/w/b"].id == "a" * 20
+    assert crawler.stats.get_value("storage/retries") == 1
+    assert crawler.stats.get_value("storage/aliases") == 2
+    assert not [key for key in crawler.stats.get_stats() if key.startswith("run/failure/")]

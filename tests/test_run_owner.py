@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from scrapy import Spider
+from scrapy import Spider, signals
 from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 
 from crawler.crawl.crawl_state import load_crawl_state
 from crawler.domain.urls import article_id
+from crawler.extensions.alerts import Alerts
 from crawler.extensions.run import RunOwner
 from crawler.sites.key import site_of
 from crawler.sites.profile import find_profile, profile_from_dict
@@ -136,3 +138,54 @@ def test_the_crawl_state_finds_an_article_under_its_key_and_each_url_it_is_store
     assert known[f"{host}/w/ap-bai"].url == address
     assert known[address].url == address
     owner.store.close()
+
+
+def test_the_store_is_closed_once_last_after_the_run_is_recorded_and_the_alerts(
+    database_url, tmp_path
+):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{free.getsockname()[1]}/alert"  # nobody listens there
+    crawler = get_crawler(
+        settings_dict={
+            "DATABASE_URL": database_url,
+            "RECORD_RUN": True,
+            "REPORTS_DIR": str(tmp_path / "reports"),
+            "EXTENSIONS": {RunOwner: 500, Alerts: 520},
+            "ALERT_WEBHOOK_URL": refused,
+        }
+    )
+    crawler.stats.open_spider()
+    owner = owner_of(crawler)
+    store = owner.store
+    assert store is not None
+    uses: list[str] = []
+    finish_run, close = store.finish_run, store.close
+
+    def recorded(*args: Any, **kwargs: Any) -> None:
+        assert "close" not in uses
+        uses.append("finish_run")
+        finish_run(*args, **kwargs)
+
+    def closed() -> None:
+        uses.append("close")
+        close()
+
+    store.finish_run = recorded  # type: ignore[method-assign]
+    store.close = closed  # type: ignore[method-assign]
+    spider = ProfiledSpider(find_profile("hepza"))
+    owner.spider_opened(spider)
+    crawler.signals.send_catch_log(signal=signals.engine_started)
+
+    async def the_end() -> None:
+        await owner.spider_closed(spider, "finished")  # no article: the run fails, is alerted
+        await crawler.signals.send_catch_log_async(signal=signals.engine_stopped)
+
+    asyncio.run(the_end())
+    # recorded, then recorded again with the alert's delivery (amend_report), then closed once
+    assert uses == ["finish_run", "finish_run", "close"]
+    assert owner.outcome == "failed"
+    with store.engine.connect() as conn:
+        report = conn.execute(select(CrawlRun.report)).scalar_one()
+    assert report["alerts"]["deliveries"][0]["delivered"] is False
+    store.close()

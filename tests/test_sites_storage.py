@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from crawler.commands.export import stored_sites, write_export
+from crawler.domain.identity import article_id
 from crawler.domain.items import ArticleItem
+from pipelines.storage.content_index import Classification
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
-from pipelines.storage.store import ArticleStore, Classification, StorageError, article_id
+from pipelines.storage.store import ArticleStore, StorageError
 from tests.test_export import run_scrapy_export
-from tests.test_storage import recording_crawler
+from tests.test_storage import classify, close, process, recording_crawler
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -69,7 +71,7 @@ def test_two_sites_keep_separate_incremental_state(store, make_article_record, o
 def test_every_row_of_an_article_carries_its_site(store, make_article_record, other_record):
     alias = f"{OTHER_HOST}/web/quan1/-/asset_publisher/X1/content/a"
     store.write_batch([make_article_record("a"), other_record("a")], "run-1")
-    store.record_aliases([(other_record("a")["url"], alias)], "run-1")
+    store.record_alias_ids([(other_record("a")["id"], alias)], "run-1")
     with store.engine.connect() as conn:
         urls = dict(conn.execute(select(ArticleUrl.url, ArticleUrl.site)).all())
         versions = dict(conn.execute(select(ArticleVersion.article_id, ArticleVersion.site)).all())
@@ -90,25 +92,53 @@ def test_same_content_on_another_site_is_a_new_article_of_that_site(
     store.write_batch([original], "run-1")
     # A district portal republishing the authority's news keeps its own copy...
     republished = other_record("tin-hepza", content_hash=original["content_hash"])
-    assert store.classify(republished) == Classification("new", republished["id"])
+    assert classify(store, republished) == Classification("new", republished["id"])
     store.write_batch([republished], "run-2")
     # ... while within one site the same content under another URL stays one article.
     twin = other_record("tin-hepza-2", content_hash=original["content_hash"])
-    assert store.classify(twin) == Classification("duplicate_content", republished["id"])
+    assert classify(store, twin) == Classification("duplicate_content", republished["id"])
 
 
 def test_classify_and_rewrite_per_site(store, make_article_record, other_record):
     store.write_batch([make_article_record("a"), other_record("a")], "run-1")
-    assert store.classify(other_record("a")).status == "unchanged"
-    assert store.classify(other_record("a", body_text="Sửa")).status == "changed"
-    assert store.classify(make_article_record("a")).status == "unchanged"
+    assert classify(store, other_record("a")).status == "unchanged"
+    assert classify(store, other_record("a", body_text="Sửa")).status == "changed"
+    assert classify(store, make_article_record("a")).status == "unchanged"
 
 
 def test_a_record_without_site_is_refused_by_the_store(store, make_article_record):
     with pytest.raises(ValueError, match="without a site"):
         store.write_batch([make_article_record("a", site=None)], "run-1")
-    with pytest.raises(ValueError, match="without a site"):
-        store.classify(make_article_record("a", site=""))
+    assert store.known_index("hepza") == {}
+
+
+def test_a_record_without_site_is_never_classified(database_url, make_article_record):
+    crawler = recording_crawler(database_url)
+    pipeline = StoragePipeline.from_crawler(crawler)
+    classified: list[str] = []
+    read_index = pipeline.writer.read_index
+
+    async def counted(site: str) -> None:
+        classified.append(site)
+        await read_index(site)
+
+    pipeline.writer.read_index = counted  # type: ignore[method-assign]
+    _, dropped = process(pipeline, ArticleItem(**make_article_record("a", site="")))
+    close(pipeline)
+    pipeline.store.close()
+    assert dropped is not None
+    assert "no site" in str(dropped)
+    assert classified == []
+    assert crawler.stats.get_value("run/failure/storage_no_site") == 1
+
+
+def test_a_record_without_its_id_or_content_hash_is_refused_by_the_store(
+    store, make_article_record
+):
+    with pytest.raises(ValueError, match="without its id and content hash"):
+        store.write_batch([make_article_record("a", id=None)], "run-1")
+    with pytest.raises(ValueError, match="without its id and content hash"):
+        store.write_batch([make_article_record("a", content_hash="")], "run-1")
     assert store.known_index("hepza") == {}
 
 
@@ -182,8 +212,8 @@ def test_two_sites_crawled_one_after_the_other_through_the_pipeline(
     }.items():
         crawler = recording_crawler(database_url, STORAGE_BATCH_SIZE=1)
         pipeline = StoragePipeline.from_crawler(crawler)
-        changes[site] = [pipeline.process_item(ArticleItem(**r)).change for r in records]
-        pipeline.close_spider()
+        changes[site] = [process(pipeline, ArticleItem(**r))[0].change for r in records]
+        close(pipeline)
         assert crawler.stats.get_value("storage/new") == len(records)
         pipeline.store.close()
     assert changes == {"hepza": ["new", "new"], OTHER: ["new"]}

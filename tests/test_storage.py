@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import os
 import socket
@@ -14,17 +16,14 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 from sqlalchemy import event, func, select, update
 
+from crawler.domain.identity import identify
 from crawler.domain.items import ArticleItem, ArticleUrlItem
 from crawler.extensions.run import RunOwner
-from pipelines.storage.content_index import ContentIndex
+from pipelines.storage.content_index import Classification, ContentIndex
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
-from pipelines.storage.store import (
-    ArticleStore,
-    Classification,
-    KnownArticle,
-    StorageError,
-)
+from pipelines.storage.store import ArticleStore, KnownArticle, StorageError
+from pipelines.storage.writer import StoreWriter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -54,6 +53,24 @@ def article(store: ArticleStore, article_id: str) -> dict[str, Any]:
         return dict(conn.execute(query).mappings().one())
 
 
+def classify(store: ArticleStore, record: dict[str, Any]) -> Classification:
+    """How the storage writer classifies ``record``: identified (its id and content hash, or
+    those computed from it), then by its site's :class:`ContentIndex`, read from the store."""
+    return store.content_index(record["site"]).classify(*identify(record))
+
+
+def settle(result: Any) -> Any:
+    """A pipeline's or the writer's answer as Scrapy takes it: a coroutine is run to its end
+    (its database calls on the writer's thread)."""
+    if not inspect.isawaitable(result):
+        return result
+
+    async def wait() -> Any:
+        return await result
+
+    return asyncio.run(wait())
+
+
 def count(store: ArticleStore, model: Any) -> int:
     with store.engine.connect() as conn:
         return int(conn.scalar(select(func.count()).select_from(model)) or 0)
@@ -64,9 +81,9 @@ def count(store: ArticleStore, model: Any) -> int:
 
 def test_first_sighting_is_new_and_gets_version_one(store, make_article_record):
     record = make_article_record("a")
-    assert store.classify(record) == Classification("new", record["id"])
+    assert classify(store, record) == Classification("new", record["id"])
     store.write_batch([record], "run-1")
-    assert store.classify(record) == Classification("unchanged", record["id"])
+    assert classify(store, record) == Classification("unchanged", record["id"])
     versions = versions_of(store, record["id"])
     assert len(versions) == 1
     assert versions[0]["content_hash"] == record["content_hash"]
@@ -125,7 +142,7 @@ def test_changed_content_adds_exactly_one_version(store, make_article_record):
     record = make_article_record("a")
     store.write_batch([record], "run-1")
     edited = make_article_record("a", body_text="Nội dung đã sửa.")
-    assert store.classify(edited) == Classification("changed", record["id"])
+    assert classify(store, edited) == Classification("changed", record["id"])
     store.write_batch([edited], "run-2")
     store.write_batch([edited], "run-3")
     versions = versions_of(store, record["id"])
@@ -143,7 +160,7 @@ def test_unchanged_rewrite_refreshes_last_seen_and_modified_at(store, make_artic
     store.write_batch([record], "run-1")
     before = article(store, record["id"])
     moved = make_article_record("a", modified_at="2024-06-01T10:00:00+07:00")
-    assert store.classify(moved).status == "unchanged"
+    assert classify(store, moved).status == "unchanged"
     store.write_batch([moved], "run-2")
     after = article(store, record["id"])
     assert len(versions_of(store, record["id"])) == 1
@@ -168,7 +185,7 @@ def test_same_content_under_another_url_is_a_duplicate(store, make_article_recor
     original = make_article_record("a")
     store.write_batch([original], "run-1")
     copy = make_article_record("a-copy", content_hash=original["content_hash"])
-    assert store.classify(copy) == Classification("duplicate_content", original["id"])
+    assert classify(store, copy) == Classification("duplicate_content", original["id"])
 
 
 def test_batch_merges_records_of_one_article_last_wins(store, make_article_record):
@@ -190,7 +207,7 @@ def test_aliases_and_known_index(store, make_article_record):
     b = make_article_record("b", body_text="B", published_at=None)
     store.write_batch([a, b], "run-1")
     alias = "https://hepza.hochiminhcity.gov.vn/web/guest/-/asset_publisher/Ab12/content/a"
-    store.record_aliases([(a["url"], alias), ("https://unknown.example/w/x", "https://x/y")], "r")
+    store.record_alias_ids([(a["id"], alias), ("0" * 20, "https://x/y")], "r")
     index = store.known_index("hepza")
     tz7 = timezone(timedelta(hours=7))
     known_a = KnownArticle(
@@ -251,19 +268,25 @@ def test_content_index_on_sqlite_reads_one_index_in_order_never_the_article_rows
     assert plan == ["SEARCH articles USING COVERING INDEX ix_articles_site_first_seen (site=?)"]
 
 
-def test_alias_of_an_article_not_yet_stored_waits_for_its_batch(store, make_article_record):
+def test_alias_of_an_article_not_yet_stored_waits_for_its_batch(crawler, make_article_record):
+    owner = crawler.get_extension(RunOwner)
+    writer = StoreWriter(crawler, owner.store, "run-1", batch_size=1)
     a = make_article_record("a")
     alias = "https://hepza.hochiminhcity.gov.vn/w/a-old"
-    store.record_aliases([(a["url"], alias)], "run-1")
-    assert alias not in store.known_index("hepza")
-    store.write_batch([a], "run-1")
-    assert store.known_index("hepza")[alias].id == a["id"]
+    settle(writer.queue_aliases(a["url"], [alias]))  # written at once (batch of 1): it waits
+    assert alias not in owner.store.known_index("hepza")
+    settle(writer.read_index("hepza"))
+    assert writer.classify(a) == Classification("new", a["id"])
+    settle(writer.queue_article(a, "new"))
+    assert owner.store.known_index("hepza")[alias].id == a["id"]
+    assert settle(writer.close()) is None
+    owner.store.close()
 
 
 def test_alias_never_takes_over_a_canonical_url(store, make_article_record):
     a, b = make_article_record("a"), make_article_record("b", body_text="B")
     store.write_batch([a, b], "run-1")
-    store.record_aliases([(a["url"], b["url"])], "run-1")
+    store.record_alias_ids([(a["id"], b["url"])], "run-1")
     assert store.known_index("hepza")[b["url"]].id == b["id"]
 
 
@@ -384,9 +407,13 @@ def item(record: dict[str, Any]) -> ArticleItem:
 
 def process(pipeline: StoragePipeline, value: Any) -> tuple[Any, DropItem | None]:
     try:
-        return pipeline.process_item(value), None
+        return settle(pipeline.process_item(value)), None
     except DropItem as exc:
         return None, exc
+
+
+def close(pipeline: StoragePipeline) -> None:
+    settle(pipeline.close_spider())
 
 
 def test_pipeline_passes_every_article_with_its_change_and_drops_same_content(
@@ -396,7 +423,7 @@ def test_pipeline_passes_every_article_with_its_change_and_drops_same_content(
     a, b = make_article_record("a"), make_article_record("b", body_text="B")
     first = [process(pipeline, item(a))[0], process(pipeline, item(b))[0]]
     assert [x.change for x in first] == ["new", "new"]
-    pipeline.close_spider()
+    close(pipeline)
 
     second = StoragePipeline.from_crawler(crawler)
     same, dropped = process(second, item(a))
@@ -408,7 +435,7 @@ def test_pipeline_passes_every_article_with_its_change_and_drops_same_content(
     _, dropped = process(second, item(copy))
     assert dropped is not None
     assert dropped.log_level == "INFO"
-    second.close_spider()
+    close(second)
 
     assert stats.get_value("storage/new") == 2
     assert stats.get_value("storage/changed") == 1
@@ -443,7 +470,7 @@ def test_pipeline_lost_batch_fails_the_run_and_is_not_counted_stored(
     process(pipeline, item(make_article_record("c", body_text="C")))  # flush fails, kept
     assert crawler.stats.get_value("storage/write_errors") == 1
     assert crawler.stats.get_value("run/failure/storage_lost") is None
-    pipeline.close_spider()  # the final flush fails too: the 3 articles are lost
+    close(pipeline)  # the final flush fails too: the 3 articles are lost
     assert crawler.stats.get_value("storage/new") is None
     assert crawler.stats.get_value("storage/lost") == 3
     assert crawler.stats.get_value("run/failure/storage_lost") == 3
@@ -471,7 +498,7 @@ def test_pipeline_commits_per_batch(pipeline, crawler, make_article_record):
     # Batch size 3: two batches are in the database, the seventh item waits for close.
     assert crawler.stats.get_value("storage/batches") == 2
     assert count(pipeline.store, Article) == 6
-    pipeline.close_spider()
+    close(pipeline)
     assert crawler.stats.get_value("storage/batches") == 3
     assert count(pipeline.store, Article) == 7
 
@@ -483,7 +510,7 @@ def test_pipeline_records_alias_items(pipeline, crawler, make_article_record):
     _, dropped = process(pipeline, ArticleUrlItem(url=alias, canonical_url=a["url"]))
     assert dropped is not None
     assert (str(dropped), dropped.log_level) == ("alias recorded", "DEBUG")
-    pipeline.close_spider()
+    close(pipeline)
     assert pipeline.store.known_index("hepza")[alias].id == a["id"]
     assert crawler.stats.get_value("storage/aliases") == 1
 
@@ -498,7 +525,7 @@ def test_pipeline_alias_met_before_its_article_waits_for_it(pipeline, crawler, m
         process(pipeline, item(make_article_record(f"n{i}", body_text=f"Bài {i}")))
     assert crawler.stats.get_value("storage/batches") == 1
     process(pipeline, item(a))
-    pipeline.close_spider()
+    close(pipeline)
     index = pipeline.store.known_index("hepza")
     assert index[early].id == a["id"]
     assert never[1] not in index
@@ -518,7 +545,7 @@ def test_pipeline_stores_through_the_run_owner_and_leaves_the_store_open(
     assert pipeline.store is owner.store
     assert pipeline.run_id == owner.run_id
     process(pipeline, item(make_article_record("a")))
-    pipeline.close_spider()
+    close(pipeline)
     # The owner records the run after the pipelines closed: the store still answers.
     assert article(owner.store, make_article_record("a")["id"])["last_run_id"] == owner.run_id
 
@@ -529,7 +556,7 @@ def test_pipeline_refuses_an_article_without_site_and_fails_the_run(
     _, dropped = process(pipeline, item(make_article_record("a", site=None)))
     assert dropped is not None
     assert "no site" in str(dropped)
-    pipeline.close_spider()
+    close(pipeline)
     assert count(pipeline.store, Article) == 0
     assert crawler.stats.get_value("storage/lost") == 1
     assert crawler.stats.get_value("run/failure/storage_no_site") == 1
@@ -546,7 +573,7 @@ def test_pipeline_logs_the_database_url_redacted(postgres_url, caplog):
     caplog.set_level(logging.DEBUG)
     crawler = recording_crawler(postgres_url)
     pipeline = StoragePipeline.from_crawler(crawler)
-    pipeline.close_spider()
+    close(pipeline)
     pipeline.store.close()
     password = postgres_url.split(":")[2].split("@")[0]
     assert "hepza_test:***@127.0.0.1" in caplog.text
@@ -557,7 +584,7 @@ def test_pipeline_reads_each_sites_stored_hashes_once(
     pipeline, crawler, make_article_record, monkeypatch
 ):
     process(pipeline, item(make_article_record("a")))
-    pipeline.close_spider()
+    close(pipeline)
 
     second = StoragePipeline.from_crawler(crawler)
     reads: list[str] = []
@@ -574,7 +601,7 @@ def test_pipeline_reads_each_sites_stored_hashes_once(
     ]
     changes.append(process(second, item(make_article_record("a")))[0].change)
     changes.append(process(second, item(make_article_record("q", site="quan1")))[0].change)
-    second.close_spider()
+    close(second)
     assert changes == ["new"] * 7 + ["unchanged", "new"]
     assert sorted(reads) == ["hepza", "quan1"]
 

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.exceptions import DropItem
 
+from crawler.domain.identity import article_id
 from crawler.domain.items import ArticleItem
 from crawler.extensions.run import judge_run
+from pipelines.dedupe import DedupePipeline
 from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, StorageError
+from pipelines.storage.writer import RETRY_FIRST_DELAY
 from tests.conftest import running_postgres
 from tests.crawl_runner import PROJECT_ROOT, crawl_command
 from tests.postgres import PostgresServer
@@ -57,13 +60,18 @@ def _database(url: str) -> str:
     return url.rsplit("/", 1)[1]
 
 
-async def _through(pipeline: StoragePipeline, value: Any) -> Any:
-    """One item through the pipeline as Scrapy sends it: the result awaited when it waits."""
+async def _settle(step: Callable[[], Any]) -> Any:
+    """``step()``'s result as Scrapy takes it: awaited when it waits; a DropItem returned."""
     try:
-        result = pipeline.process_item(value)
+        result = step()
         return (await result) if inspect.isawaitable(result) else result
     except DropItem as exc:
         return exc
+
+
+async def _through(pipeline: StoragePipeline, value: Any) -> Any:
+    """One item through the pipeline as Scrapy sends it: the result awaited when it waits."""
+    return await _settle(lambda: pipeline.process_item(value))
 
 
 async def _close(pipeline: StoragePipeline) -> None:
@@ -185,17 +193,71 @@ def test_retry_seconds_zero_keeps_the_old_behaviour_of_no_wait(
     crawler = recording_crawler(stoppable_url, STORAGE_BATCH_SIZE=3, STORAGE_RETRY_SECONDS=0)
     pipeline = StoragePipeline.from_crawler(crawler)
     items = _records(make_article_record, 3)
-    try:
-        assert pipeline.process_item(items[0]).change == "new"
+
+    async def scenario() -> list[Any]:
+        first = await _through(pipeline, items[0])  # the site's index is read: it is up
         own_postgres.pause()
-        # nothing is awaited: the failed flush keeps the batch and the items pass at once
-        assert [pipeline.process_item(item).change for item in items[1:]] == ["new", "new"]
-        assert pipeline.close_spider() is None
+        # no wait: the failed flush keeps the batch and the items pass at once
+        rest = [await _through(pipeline, item) for item in items[1:]]
+        await _close(pipeline)
+        return [first, *rest]
+
+    started = time.monotonic()
+    try:
+        results = asyncio.run(scenario())
     finally:
         pipeline.store.close()
     stats = crawler.stats.get_stats()
+    assert [getattr(r, "change", r) for r in results] == ["new"] * 3
+    assert time.monotonic() - started < RETRY_FIRST_DELAY * 4
     assert "storage/retries" not in stats
+    assert "storage/retry_seconds" not in stats
     assert stats["storage/lost"] == 3
+
+
+def test_postgres_briefly_unreachable_while_dedupe_hands_over_aliases_loses_none(
+    own_postgres: PostgresServer, stoppable_url: str, make_article_record
+) -> None:
+    crawler = recording_crawler(stoppable_url, STORAGE_BATCH_SIZE=1, STORAGE_RETRY_SECONDS=60)
+    dedupe = DedupePipeline.from_crawler(crawler)
+    storage = StoragePipeline.from_crawler(crawler)
+    first = ArticleItem(**make_article_record("a"))
+    # the same content under another URL and its alternate: dedupe drops it, its URLs are
+    # aliases of the first article
+    host = "https://hepza.hochiminhcity.gov.vn"
+    copy_urls = [f"{host}/w/a-copy", f"{host}/en/w/a-copy"]
+    copy = ArticleItem(
+        **make_article_record(
+            "a", url=copy_urls[0], id=article_id(copy_urls[0]), alternate_urls=copy_urls[1:]
+        )
+    )
+
+    async def scenario() -> Any:
+        assert (await _through(storage, dedupe.process_item(first))).change == "new"
+        own_postgres.pause()
+        comeback = threading.Timer(2.0, own_postgres.resume)
+        comeback.start()
+        try:
+            # batch of 1: the aliases are written before the duplicate leaves dedupe
+            dropped = await _settle(lambda: dedupe.process_item(copy))
+            await _close(storage)
+        finally:
+            comeback.join()
+        return dropped
+
+    try:
+        dropped = asyncio.run(scenario())
+        known = storage.store.known_index("hepza")
+    finally:
+        storage.store.close()
+    stats = crawler.stats.get_stats()
+    assert isinstance(dropped, DropItem)
+    assert "duplicate_content" in str(dropped)
+    assert [known[url].id for url in copy_urls] == [first.id, first.id]
+    assert stats["storage/aliases"] == 2
+    assert stats["storage/retries"] >= 1
+    assert "storage/aliases_lost" not in stats
+    assert not [key for key in stats if key.startswith("run/failure/")]
 
 
 def test_crawl_survives_postgres_restarting_mid_run_with_every_article_stored(

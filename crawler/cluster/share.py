@@ -49,8 +49,6 @@ class ClusterShareOwner(RunOwner):
         finished_at = datetime.now(UTC)
         self.site = self.site or site_of(spider)
         verdict, report = self._judge(spider, reason, finished_at)
-        if self.store is not None:
-            self.store.close()
         publisher = self.crawler.get_extension(ClusterStatsPublisher)
         if publisher is not None:
             publisher.publish_final(report.outcome, report.as_dict())

@@ -31,6 +31,7 @@ __all__ = [
     "article_id",
     "canonical_url",
     "content_hash",
+    "identify",
     "identity_key",
     "is_article_url",
     "normalize_url",
@@ -80,6 +81,15 @@ def content_hash(record: Mapping[str, Any]) -> str:
             content[name] = [_within_site(entry, page) for entry in entries]
     blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def identify(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The record's article id and content hash: those it carries (the URL and dedupe pipelines
+    set them), else computed from its URL and its content. The one fallback: the storage
+    writer completes every record here before the store, which refuses a record without
+    them, sees it."""
+    record_id = record.get("id") or article_id(canonical_url(str(record["url"])))
+    return record_id, record.get("content_hash") or content_hash(record)
 
 
 def _within_site(entry: Any, page: str) -> Any:

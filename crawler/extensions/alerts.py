@@ -2,7 +2,9 @@
 
 Runs at ``engine_stopped``, after the run owner (``crawler/extensions/run.py``) has judged the
 run, written its report and finished its ``crawl_runs`` row at ``spider_closed``, so the alert
-says what the exit status will say. It alerts when the run failed (its report's failures), and,
+says what the exit status will say. It runs as one of the run's tasks after the run
+(``RunContext.after_run``), so the store it reads the run history from is still open: the run
+owner closes it after this. It alerts when the run failed (its report's failures), and,
 when asked, when a field's coverage fell by more than ``ALERT_COVERAGE_DROP`` since the site's
 previous good run, or when no run stored a new article for ``ALERT_NO_NEW_DAYS`` days. A run
 stopped by a signal (``interrupted``) is not alerted: someone stopped it.
@@ -62,8 +64,14 @@ class Alerts:
         if not config.enabled:
             raise NotConfigured  # neither ALERT_EMAIL_TO nor ALERT_WEBHOOK_URL: alerts are off
         ext = cls(crawler, config)
-        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(ext.engine_started, signal=signals.engine_started)
         return ext
+
+    def engine_started(self) -> None:
+        # Extensions cannot reach each other before they are all built: here they are.
+        owner = self.crawler.get_extension(RunOwner)
+        if owner is not None:
+            owner.after_run(self.alert)
 
     def reasons(self, owner: RunOwner) -> list[str]:
         """Why to alert about the run the owner judged; empty: no alert."""
@@ -106,7 +114,8 @@ class Alerts:
             logger.error("alerts: the run history could not be read: %s", str(exc).splitlines()[0])
         return reasons
 
-    async def engine_stopped(self) -> None:
+    async def alert(self) -> None:
+        """Alert about the judged run, if it needs the operators (at engine_stopped)."""
         owner = self.crawler.get_extension(RunOwner)
         if owner is None or owner.report is None or owner.outcome is None:
             return

@@ -1,12 +1,13 @@
 """The run owner: the store, the run id, the outcome and the report of one ``scrapy crawl``.
 
 One Scrapy extension, :class:`RunOwner`, reached by pipelines and the spider through
-``crawler.get_extension(RunOwner)``. It opens the store once (when the command records runs,
-``RECORD_RUN``), creates the run id, starts the run (``crawl_runs`` row, with its site) at
-``spider_opened`` and, at ``spider_closed``, once every feed is closed, judges the run, writes
-the report, finishes the run row and closes the store. Nobody else finishes a run or closes the
-store: Scrapy 2.19 closes the item pipelines (``close_spider``) before it sends
-``spider_closed``, so the storage pipeline has flushed its last batch by then.
+``crawler.get_extension(RunOwner)``. As the run's context (``pipelines/storage/context.py``) it
+opens the store once (when the command records runs, ``RECORD_RUN``) and closes it once, last,
+at ``engine_stopped``. It creates the run id, starts the run (``crawl_runs`` row, with its site)
+at ``spider_opened`` and, at ``spider_closed``, once every feed is closed, judges the run,
+writes the report and finishes the run row. Nobody else finishes a run: Scrapy 2.19 closes the
+item pipelines (``close_spider``) before it sends ``spider_closed``, so the storage pipeline has
+written its last batch by then.
 
 The run is judged by the ledger (``crawler.ledger``): every check of ``RUN_CHECKS`` runs, and
 only a run that passed them all, whose report was written and whose row was recorded, gets the
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,8 +45,7 @@ from crawler.ledger.checks import (
 from crawler.ledger.report import RunReport, build_report, write_report
 from crawler.ledger.verdict import Verdict, reach_verdict
 from crawler.sites.key import site_of
-from pipelines.storage.context import RunContext, records_runs
-from pipelines.storage.secrets import install_redaction
+from pipelines.storage.context import RunContext, open_store, records_runs
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
@@ -87,15 +86,6 @@ def judge_run(
 FEED_CLOSE_TIMEOUT = 120.0
 
 
-def open_store(crawler: Crawler) -> ArticleStore | None:
-    """The run's store, its schema migrated; None when DATABASE_URL is empty."""
-    database_url = crawler.settings.get("DATABASE_URL")
-    if not database_url:
-        return None
-    install_redaction(url=database_url)
-    return ArticleStore.from_settings(crawler.settings)
-
-
 def spider_arguments(spider: Spider) -> dict[str, Any]:
     """The spider's plain attributes (its arguments and modes), kept with the run."""
     args: dict[str, Any] = {}
@@ -113,11 +103,9 @@ class RunOwner(RunContext):
     open the database."""
 
     def __init__(self, crawler: Crawler, store: ArticleStore | None = None) -> None:
+        super().__init__(store)
         self.crawler = crawler
-        self.store = store
-        self.run_id = uuid.uuid4().hex
-        # set at spider_opened (the spider's profile name) and spider_closed
-        self.site: str | None = None
+        # self.site: set at spider_opened (the spider's profile name) and spider_closed
         # The ledger's verdict: None until every check ran and the run was recorded; None at
         # the end (a crash on the way) is a failed run (crawler.ledger.exit_status).
         self.verdict: Verdict | None = None
@@ -147,6 +135,8 @@ class RunOwner(RunContext):
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.feeds_closed, signal=signals.feed_exporter_closed)
+        # the store closed last, after the alerts
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext
 
     def spider_opened(self, spider: Spider) -> None:
@@ -341,9 +331,6 @@ class RunOwner(RunContext):
             self._write_crashed(report, plain, finished_at)
         except Exception:
             logger.exception("run %s: the crashed run could not be reported", self.run_id)
-        finally:
-            if self.store is not None:
-                self.store.close()
 
     def _write_crashed(
         self, report: dict[str, Any], plain: dict[str, Any], finished_at: datetime
@@ -378,8 +365,6 @@ class RunOwner(RunContext):
             logger.error(
                 "run %s: report %s not recorded in crawl_runs: %s", self.run_id, section, exc
             )
-        finally:
-            self.store.close()
 
     def _unwritable_message(self, exc: OSError) -> str:
         return f"cannot write the run report in {self.reports_dir}: {exc.strerror or exc}"
@@ -403,8 +388,6 @@ class RunOwner(RunContext):
             message = f"the run is not recorded in crawl_runs: {exc}"
             fail_run(self.crawler, "run_not_recorded", message)
             return message
-        finally:
-            store.close()
         return None
 
 

@@ -35,9 +35,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from crawler.domain.identity import article_id, content_hash, normalize_url
+from crawler.domain.identity import normalize_url
 from crawler.domain.items import EXPORT_FIELDS
-from pipelines.storage.content_index import Classification, ContentIndex
+from pipelines.storage.content_index import ContentIndex
 from pipelines.storage.models import (
     BODY_FIELDS,
     VERSION_FIELDS,
@@ -123,6 +123,15 @@ def record_site(record: dict[str, Any]) -> str:
     return site
 
 
+def record_identity(record: dict[str, Any]) -> str:
+    """The record's id; a record without its id and content hash is refused: the store writes
+    what it is given, the writer (``crawler.domain.identity.identify``) completes records."""
+    record_id = record.get("id")
+    if not record_id or not record.get("content_hash"):
+        raise ValueError(f"record without its id and content hash, not stored: {record.get('url')}")
+    return str(record_id)
+
+
 def parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -158,6 +167,9 @@ def create_db_engine(database_url: str) -> Engine:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs["poolclass"] = StaticPool
+            # One connection for every thread (the storage writer's among them); the writer
+            # uses it one call at a time.
+            kwargs["connect_args"] = {"check_same_thread": False}
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -259,7 +271,6 @@ class ArticleStore:
         self._insert: Callable[..., Any] = (
             postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         )
-        self._deferred_aliases: list[tuple[str, str]] = []
         logger.info("storage: %s database at %s is up to date", self._dialect, self.redacted_url)
 
     @classmethod
@@ -293,14 +304,6 @@ class ArticleStore:
                 yield conn
 
     # --- articles -------------------------------------------------------------------------
-
-    def classify(self, record: dict[str, Any]) -> Classification:
-        """How one record compares with what its site has stored: the storage pipeline's own
-        classification (:class:`ContentIndex`), which keeps the index for a whole run."""
-        site = record_site(record)
-        record_id = record.get("id") or article_id(record["url"])
-        digest = record.get("content_hash") or content_hash(record)
-        return self.content_index(site).classify(record_id, digest)
 
     def content_index(self, site: str) -> ContentIndex:
         """Every stored article of ``site`` with its content hash, in one query."""
@@ -411,7 +414,6 @@ class ArticleStore:
                     for url, owner in urls.items()
                 ],
             )
-            self._write_deferred_aliases(conn, now)
 
     @staticmethod
     def _sites_of(conn: Connection, article_ids: set[str]) -> dict[str, str]:
@@ -476,8 +478,8 @@ class ArticleStore:
         merged: dict[str, dict[str, Any]] = {}
         urls: dict[str, str] = {}
         for record in records:
-            record_id = record.get("id") or article_id(record["url"])
-            merged[record_id] = {**record, "id": record_id}
+            record_id = record_identity(record)
+            merged[record_id] = record
             for url in [record["url"], *(record.get("alternate_urls") or [])]:
                 if url:
                     urls[url] = record_id
@@ -496,7 +498,6 @@ class ArticleStore:
             row[name] = value
         row["site"] = record_site(record)
         row["summary_truncated"] = bool(row["summary_truncated"])
-        row["content_hash"] = row["content_hash"] or content_hash(row)
         published, modified = parse_iso(row["published_at"]), parse_iso(row["modified_at"])
         row["published_at_utc"] = published.astimezone(UTC) if published else None
         row["modified_at_utc"] = modified.astimezone(UTC) if modified else None
@@ -523,24 +524,6 @@ class ArticleStore:
             for row in conn.execute(select(Article.url, Article.id).where(Article.url.in_(chunk))):
                 found[row.url] = row.id
         return found
-
-    def record_aliases(self, pairs: list[tuple[str, str]], run_id: str) -> None:
-        """Store ``url`` as another address of the article whose canonical URL is given.
-
-        An article still waiting in a caller's open batch is not in the database yet: its
-        aliases wait here and are written with the next batch (or dropped, with a warning, at
-        ``close``).
-        """
-        pairs = [(canonical, url) for canonical, url in pairs if url and url != canonical]
-        if not pairs:
-            return
-        owners = self.resolve_article_ids([canonical for canonical, _ in pairs])
-        resolved = [(owners[canonical], url) for canonical, url in pairs if canonical in owners]
-        self._deferred_aliases.extend(
-            (canonical, url) for canonical, url in pairs if canonical not in owners
-        )
-        if resolved:
-            self.record_alias_ids(resolved, run_id)
 
     def record_alias_ids(self, pairs: list[tuple[str, str]], run_id: str) -> int:
         """Store ``(article_id, url)`` pairs; returns how many URLs were written or refreshed."""
@@ -576,15 +559,6 @@ class ArticleStore:
             )
             conn.execute(stmt, values)
         return len(values)
-
-    def _write_deferred_aliases(self, conn: Connection, now: datetime) -> None:
-        if not self._deferred_aliases:
-            return
-        owners = self._resolve(conn, [canonical for canonical, _ in self._deferred_aliases])
-        ready = [(owners[c], url) for c, url in self._deferred_aliases if c in owners]
-        if ready:
-            self._write_aliases(conn, ready, now)
-            self._deferred_aliases = [p for p in self._deferred_aliases if p[0] not in owners]
 
     def known_index(self, site: str) -> dict[str, KnownArticle]:
         """What one site's incremental crawl knows: every URL of its stored articles."""
@@ -752,12 +726,6 @@ class ArticleStore:
             return outcome
 
     def close(self) -> None:
-        if self._deferred_aliases:
-            logger.warning(
-                "storage: %d aliases dropped, their article was never stored: %s",
-                len(self._deferred_aliases),
-                ", ".join(f"{url} -> {canonical}" for canonical, url in self._deferred_aliases[:5]),
-            )
-            self._deferred_aliases = []
-        # The engine stays usable: a later call opens new connections (see StoragePipeline).
+        # The engine stays usable (a later call opens new connections), but a crawl closes its
+        # store once, after its last use (pipelines/storage/context.py).
         self._engine.dispose()
