@@ -150,6 +150,19 @@ LOGSTATS_INTERVAL = 0
 # A run that never got one response from the site fails naming the host and the reason;
 # before the run owner (500), which then sees that failure.
 EXTENSIONS["crawler.extensions.reachability.SiteReachability"] = 490
+# Seconds from the first request to the site's first answer: past it the run fails as
+# unreachable at once; until it, requests wait no longer and are retried at most twice
+# (crawler/extensions/reachability.py). 0: no bound (DOWNLOAD_TIMEOUT and RETRY_TIMES only).
+REACHABILITY_TIMEOUT = os.environ.get("HEPZA_REACHABILITY_TIMEOUT", "15")
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        # After DownloadTimeoutMiddleware (350), before RetryMiddleware's exceptions (550).
+        "crawler.extensions.reachability.ReachabilityProbe": 555,
+        # Scrapy's, with a failed robots.txt fetch as one line (crawler/middlewares/robots.py).
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "crawler.middlewares.robots.QuietRobotsTxtMiddleware": 100,
+    }
+)
 # Cluster mode only (CLUSTER_REDIS_URL and CLUSTER_CRAWL_ID): this crawler's stats to Redis,
 # for the cluster's one run record; after the run owner (500), whose report it hands on.
 EXTENSIONS["crawler.cluster.record.ClusterStatsPublisher"] = 520

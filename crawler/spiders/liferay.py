@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,17 +24,26 @@ from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED, wait_for_queue_room
 from crawler.cluster import REDELIVERED_META
 from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
 from crawler.crawl_state import read_crawl_state
-from crawler.extensions.reachability import FIRST_ERROR_PREFIX
+from crawler.extensions.reachability import (
+    UNREACHABLE,
+    SiteUnreachable,
+    fail_once,
+    note_first_error,
+    site_host,
+    unreachable_reason,
+)
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.identity import is_article_url, normalize_url, url_identity
 from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
+from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
 from crawler.outcome import fail_run
 from crawler.parsers.article import article_item, parse_article
@@ -61,6 +71,7 @@ logger = logging.getLogger(__name__)
 PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
+_STATUS_CODES = frozenset(int(status) for status in http.HTTPStatus)
 
 
 def _again(request: Request | None) -> bool:
@@ -261,11 +272,44 @@ class LiferaySpider(Spider):
         self.crawler.stats.set_value("crawl/liferay_markers", len(markers))
         yield self._robots_request()
 
-    def on_probe_error(self, failure: Failure) -> Iterator[Request]:
-        # No home page to judge by (an error, a 404): discovery goes on, and an unreachable
-        # site fails the run with its own reason.
+    def on_probe_error(self, failure: Failure) -> None:
+        """The home page failed for good (retries spent): the run ends here with the reason.
+        Without the home page there is no portal to judge, and robots.txt and the sitemaps of
+        a wrong base_url answer 404 too, so a crawl from them would "succeed" with nothing."""
         self.on_error(failure)
-        yield self._robots_request()
+        if failure.check(RunLimitReached, SiteUnreachable):
+            return  # the run failed already with its reason, and is closing
+        code, message = self._home_failure(failure)
+        fail_once(self.crawler, code, message)
+        # Closed from here rather than raised: a CloseSpider raised by an errback is logged
+        # by Scrapy with the download error's traceback.
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=code))
+
+    def _home_failure(self, failure: Failure) -> tuple[str, str]:
+        """(failure code, message) of a home page that failed for good."""
+        url = self.home_url
+        if failure.check(RobotsForbidden):
+            return (
+                "robots_disallowed",
+                f"robots.txt of {self.origin} disallows the crawl of {url}: the crawler obeys "
+                "robots.txt, so nothing of the site was fetched",
+            )
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            phrase = http.HTTPStatus(status).phrase if status in _STATUS_CODES else ""
+            return (
+                "home_unavailable",
+                f"the home page {url} answered HTTP {status}{f' {phrase}' if phrase else ''}: "
+                "check base_url (and the site profile's group)",
+            )
+        error = failure.getErrorMessage()
+        if failure.check(OffOriginRequest):
+            return "home_unavailable", f"the home page {url} leads off the site: {error}"
+        assert self.crawler.stats is not None
+        unreachable = unreachable_reason(self.crawler.stats.get_stats(), site_host(self.crawler))
+        if unreachable is not None:
+            return UNREACHABLE, unreachable
+        return "home_unavailable", f"the home page {url} could not be fetched: {error}"
 
     def closed(self, reason: str) -> None:
         # Runs before SpiderState pickles ``self.state`` (both on spider_closed, the spider's
@@ -654,7 +698,11 @@ class LiferaySpider(Spider):
             # The fence logged it; a page only reachable off the origin is not recorded.
             self.crawler.stats.inc_value("fetch/off_origin")
             return
-        if failure.check(RunLimitReached):
+        if failure.check(RunLimitReached, SiteUnreachable):
+            return
+        if failure.check(RobotsForbidden):
+            # The site asks not to be crawled there: obeyed, not a failure (Scrapy counts it
+            # in robotstxt/forbidden).
             return
         if failure.check(HttpError):
             status = failure.value.response.status
@@ -668,8 +716,7 @@ class LiferaySpider(Spider):
         # The first error of each kind: the reason a run that got no response at all reports
         # (crawler/extensions/reachability.py).
         kind = failure.type.__name__ if failure.type is not None else "Exception"
-        if self.crawler.stats.get_value(f"{FIRST_ERROR_PREFIX}{kind}") is None:
-            self.crawler.stats.set_value(f"{FIRST_ERROR_PREFIX}{kind}", failure.getErrorMessage())
+        note_first_error(self.crawler, kind, failure.getErrorMessage())
 
     # --- side commands ------------------------------------------------------------------------
 
