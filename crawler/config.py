@@ -69,8 +69,9 @@ def parse_base_url(value: str, name: str = "base_url") -> str:
     if path or parts.query or parts.fragment:
         # The crawl's pages (robots.txt, sitemaps, the home page) hang off the origin: with a
         # path they would all be asked for under it, answer 404, and the portal be misjudged.
+        extra = "a path" if path else "a query or fragment"
         raise ConfigError(
-            f"{name}={value!r} has a path: expected http(s)://host[:port] alone; a portal whose "
+            f"{name}={value!r} has {extra}: expected http(s)://host[:port] alone; a portal whose "
             f"news lives under /web/<group>/ is crawled with the site profile field group"
             f"{_group_hint(path)} (crawler/sites/profiles/<name>.toml)"
         )
