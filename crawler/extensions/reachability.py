@@ -155,7 +155,8 @@ class ReachabilityProbe:
             return
         note_first_error(self.crawler, type(exception).__name__, str(exception))
         meta = request.meta
-        if meta.get("dont_retry") or meta.get("retry_times", 0) >= meta["max_retry_times"]:
+        last = meta.get("retry_times", 0) >= meta.get("max_retry_times", self.retry_times)
+        if meta.get("dont_retry") or last:
             # Its last try (RetryMiddleware gives up next): the site's first request (robots.txt,
             # which every other request waits for) failed for good without any answer.
             self._unreachable()
