@@ -18,10 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import make_url
-from sqlalchemy.exc import ArgumentError
-
 import pipelines.storage
+from crawler.config import ConfigError
+from crawler.preflight import parse_database_url
 from pipelines.storage.secrets import redact_url
 
 METADATA_TEMPLATE = Path(pipelines.storage.__file__).parent / "datasette.json"
@@ -36,11 +35,9 @@ class BrowseError(ValueError):
 def sqlite_file(database_url: str) -> Path:
     """The SQLite file of ``database_url``; anything else is refused."""
     try:
-        url = make_url(database_url)
-    except ArgumentError:
-        raise BrowseError(
-            f"DATABASE_URL is not a database URL: {redact_url(database_url)}"
-        ) from None
+        url = parse_database_url(database_url)
+    except ConfigError as exc:
+        raise BrowseError(str(exc)) from None
     if url.get_backend_name() != "sqlite":
         raise BrowseError(
             f"Datasette browses SQLite databases only, DATABASE_URL is {redact_url(database_url)}"

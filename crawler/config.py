@@ -7,15 +7,21 @@ raises :class:`ConfigError` with one line naming the value and what is expected.
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+import os
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crawler.paths import PROJECT_PRIORITY
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from scrapy.settings import BaseSettings
 
@@ -209,16 +215,22 @@ NUMERIC_SETTINGS.update(
 )
 
 
-def parse_number(name: str, value: object) -> float:
+def parse_number(name: str, value: object, shown: str | None = None) -> float:
+    """``value`` as the number ``name`` takes; ``shown``: the name the person gave it under
+    (its environment variable), in the error."""
     kind, low, high = NUMERIC_SETTINGS[name]
+    shown = shown or name
     noun = "a whole number" if kind is int else "a number"
-    bounds = f" from {low:g} to {high:g}" if high is not None else f" of at least {low:g}"
+    if high is not None:
+        bounds = f" from {low:g} to {high:g}"
+    else:
+        bounds = f" of at least {low:g}" if low > -math.inf else ""
     try:
         number: float = kind(str(value).strip())
     except ValueError:
-        raise ConfigError(f"{name}={value!r} is not {noun}: expected {noun}{bounds}") from None
-    if number < low or (high is not None and number > high):
-        raise ConfigError(f"{name}={value!r} is out of range: expected {noun}{bounds}")
+        raise ConfigError(f"{shown}={value!r} is not {noun}: expected {noun}{bounds}") from None
+    if not math.isfinite(number) or number < low or (high is not None and number > high):
+        raise ConfigError(f"{shown}={value!r} is out of range: expected {noun}{bounds}")
     return number
 
 
@@ -226,7 +238,7 @@ def check_numeric_settings(settings: BaseSettings) -> None:
     for name in NUMERIC_SETTINGS:
         value = settings.get(name)
         if value is not None:
-            parse_number(name, value)
+            parse_number(name, value, shown_name(settings, name))
 
 
 # Cluster mode (crawler/cluster/): the lease of a worker's requests, the bound on Redis retries.
@@ -241,3 +253,294 @@ NUMERIC_SETTINGS.update({"CLUSTER_HOST_SLOT_SECONDS": (float, 1, None)})
 # How long the site has to give its first answer (crawler/extensions/reachability.py); 0: no
 # bound.
 NUMERIC_SETTINGS.update({"REACHABILITY_TIMEOUT": (float, 0, None)})
+# `scrapy search` (pipelines/storage/search.py): a search is always bounded in time.
+NUMERIC_SETTINGS.update({"SEARCH_TIMEOUT_SECONDS": (float, 0.001, None)})
+
+
+# --- every setting a person gives, checked by its type ------------------------------------------
+# Scrapy's settings a person commonly passes with -s: numbers with their bounds. Any other
+# Scrapy setting is checked by the type of its default (a yes/no, a number, a JSON object).
+NUMERIC_SETTINGS.update(
+    {
+        "CONCURRENT_ITEMS": (int, 1, None),
+        "DOWNLOAD_WARNSIZE": (int, 0, None),
+        "DOWNLOAD_DELAY_JITTER": (float, 0, None),
+        "DEPTH_LIMIT": (int, 0, None),
+        "DEPTH_PRIORITY": (int, -math.inf, None),
+        "CLOSESPIDER_TIMEOUT": (float, 0, None),
+        "CLOSESPIDER_TIMEOUT_NO_ITEM": (float, 0, None),
+        "CLOSESPIDER_ITEMCOUNT": (int, 0, None),
+        "CLOSESPIDER_PAGECOUNT": (int, 0, None),
+        "CLOSESPIDER_PAGECOUNT_NO_ITEM": (int, 0, None),
+        "CLOSESPIDER_ERRORCOUNT": (int, 0, None),
+        "AUTOTHROTTLE_START_DELAY": (float, 0, None),
+        "AUTOTHROTTLE_MAX_DELAY": (float, 0, None),
+        # Scrapy refuses a target of 0 or less (NotConfigured would switch throttling off).
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": (float, 0.01, None),
+        "REDIRECT_MAX_TIMES": (int, 0, None),
+        "RETRY_PRIORITY_ADJUST": (int, -math.inf, None),
+        "REDIRECT_PRIORITY_ADJUST": (int, -math.inf, None),
+        "DNS_TIMEOUT": (float, 0, None),
+        "DNSCACHE_SIZE": (int, 0, None),
+        "REACTOR_THREADPOOL_MAXSIZE": (int, 1, None),
+        "URLLENGTH_LIMIT": (int, 0, None),
+        "LOGSTATS_INTERVAL": (float, 0, None),
+        "HTTPCACHE_EXPIRATION_SECS": (int, 0, None),
+        "MEMUSAGE_LIMIT_MB": (int, 0, None),
+        "MEMUSAGE_WARNING_MB": (int, 0, None),
+        "MEMUSAGE_CHECK_INTERVAL_SECONDS": (float, 0, None),
+        "FEED_EXPORT_BATCH_ITEM_COUNT": (int, 0, None),
+        "STORAGE_RETRY_SECONDS": (float, 0, None),
+        "CLUSTER_STATS_INTERVAL": (float, 0, None),
+    }
+)
+# Read with getbool: Scrapy's words only (1/0, True/False, true/false).
+BOOLEAN_SETTINGS = frozenset({"RECORD_RUN", "TELNETCONSOLE_ENABLED"})
+# Log levels: a name of Python's logging (upper case) or its number.
+LOG_LEVEL_SETTINGS = frozenset(
+    {"LOG_LEVEL", "RETRY_GIVE_UP_LOG_LEVEL", "DEFAULT_DROPITEM_LOG_LEVEL"}
+)
+# Scrapy's ordered components: {"dotted.path.Class": order or null}.
+COMPONENT_SETTINGS = frozenset(
+    {
+        "DOWNLOADER_MIDDLEWARES",
+        "SPIDER_MIDDLEWARES",
+        "EXTENSIONS",
+        "ITEM_PIPELINES",
+        "ADDONS",
+        "SPIDER_CONTRACTS",
+    }
+)
+# Lists of HTTP statuses.
+STATUS_LIST_SETTINGS = frozenset({"RETRY_HTTP_CODES", "HTTPERROR_ALLOWED_CODES"})
+# The fields a run's coverage is judged on (COVERAGE_THRESHOLDS, a site profile's coverage).
+COVERAGE_FIELDS = ("title", "published_at", "body_text", "author")
+
+# setting -> the environment variable a deployment sets it with (crawler/settings.py,
+# crawler/paths.py): a bad value is reported under the name the operator set.
+ENVIRONMENT_OVERRIDES: dict[str, str] = {
+    "SITE_PROFILES_DIR": "HEPZA_SITE_PROFILES_DIR",
+    "USER_AGENT": "HEPZA_USER_AGENT",
+    "OUTPUT_DIR": "HEPZA_OUTPUT_DIR",
+    "DATABASE_URL": "DATABASE_URL",
+    "REPORTS_DIR": "HEPZA_REPORTS_DIR",
+    "REJECTS_PATH": "HEPZA_REJECTS_PATH",
+    "EXPORTS_DIR": "HEPZA_EXPORTS_DIR",
+    "KEEP_FEEDS": "HEPZA_KEEP_FEEDS",
+    "KEEP_REPORTS": "HEPZA_KEEP_REPORTS",
+    "KEEP_LOGS": "HEPZA_KEEP_LOGS",
+    "HEPZA_BASE_URL": "HEPZA_BASE_URL",
+    "SITE_TIMEZONE": "HEPZA_SITE_TIMEZONE",
+    "SITE_DEFAULT_LOCALE": "HEPZA_SITE_DEFAULT_LOCALE",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "HEPZA_CONCURRENCY",
+    "DOWNLOAD_DELAY": "HEPZA_DOWNLOAD_DELAY",
+    "MAX_LISTING_PAGES": "HEPZA_MAX_LISTING_PAGES",
+    "MAX_LINK_DEPTH": "HEPZA_MAX_LINK_DEPTH",
+    "MAX_LINKS_PER_PAGE": "HEPZA_MAX_LINKS_PER_PAGE",
+    "MAX_REQUESTS": "HEPZA_MAX_REQUESTS",
+    "MAX_RUN_SECONDS": "HEPZA_MAX_RUN_SECONDS",
+    "RECHECK_RECENT": "HEPZA_RECHECK_RECENT",
+    "PROGRESS_INTERVAL": "HEPZA_PROGRESS_INTERVAL",
+    "SITEMAP_MAX_QUEUED": "HEPZA_SITEMAP_MAX_QUEUED",
+    "STORAGE_BATCH_SIZE": "HEPZA_STORAGE_BATCH_SIZE",
+    "STORAGE_RETRY_SECONDS": "HEPZA_STORAGE_RETRY_SECONDS",
+    "REACHABILITY_TIMEOUT": "HEPZA_REACHABILITY_TIMEOUT",
+    "LOG_LEVEL": "HEPZA_LOG_LEVEL",
+    "ALERT_EMAIL_TO": "HEPZA_ALERT_EMAIL_TO",
+    "ALERT_EMAIL_FROM": "HEPZA_ALERT_EMAIL_FROM",
+    "ALERT_SMTP_HOST": "HEPZA_ALERT_SMTP_HOST",
+    "ALERT_SMTP_PORT": "HEPZA_ALERT_SMTP_PORT",
+    "ALERT_SMTP_SECURITY": "HEPZA_ALERT_SMTP_SECURITY",
+    "ALERT_SMTP_USER": "HEPZA_ALERT_SMTP_USER",
+    "ALERT_WEBHOOK_URL": "HEPZA_ALERT_WEBHOOK_URL",
+    "ALERT_TIMEOUT": "HEPZA_ALERT_TIMEOUT",
+    "ALERT_COVERAGE_DROP": "HEPZA_ALERT_COVERAGE_DROP",
+    "ALERT_NO_NEW_DAYS": "HEPZA_ALERT_NO_NEW_DAYS",
+    "CLUSTER_REDIS_URL": "HEPZA_CLUSTER_REDIS_URL",
+    "CLUSTER_KEY_PREFIX": "HEPZA_CLUSTER_KEY_PREFIX",
+    "CLUSTER_LEASE_SECONDS": "HEPZA_CLUSTER_LEASE_SECONDS",
+    "CLUSTER_REDIS_RETRY_SECONDS": "HEPZA_CLUSTER_REDIS_RETRY_SECONDS",
+    "CLUSTER_HOST_CONCURRENCY": "HEPZA_CLUSTER_HOST_CONCURRENCY",
+    "CLUSTER_HOST_DELAY": "HEPZA_CLUSTER_HOST_DELAY",
+    "CLUSTER_HOST_SLOT_SECONDS": "HEPZA_CLUSTER_HOST_SLOT_SECONDS",
+}
+
+
+def shown_name(settings: BaseSettings, name: str) -> str:
+    """The name a setting's value was given under: its environment variable when the value
+    came from there (the settings module read it), else the setting's own (``-s NAME=...``)."""
+    env = ENVIRONMENT_OVERRIDES.get(name)
+    if env is None or os.environ.get(env) is None:
+        return name
+    if (settings.getpriority(name) or 0) > PROJECT_PRIORITY:
+        return name
+    return env
+
+
+def _json_object(shown: str, value: object, example: str) -> dict[Any, Any]:
+    if hasattr(value, "copy_to_dict"):  # a BaseSettings (Scrapy keeps component dicts so)
+        return dict(value.copy_to_dict())
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"{shown}={_shown_value(value)} is not a JSON object: expected {example}")
+    return parsed
+
+
+def _shown_value(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _check_bool(shown: str, value: object) -> None:
+    # Exactly BaseSettings.getbool: an int, or one of four words.
+    if isinstance(value, bool | int):
+        return
+    try:
+        int(str(value))
+    except ValueError:
+        if value not in {"True", "true", "False", "false"}:
+            raise ConfigError(
+                f"{shown}={value!r} is not a yes/no value: expected 1/0, True/False or true/false"
+            ) from None
+
+
+def _check_number(shown: str, value: object) -> None:
+    if isinstance(value, bool):
+        raise ConfigError(f"{shown}={value!r} is not a number")
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{shown}={value!r} is not a number: expected a number") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{shown}={value!r} is out of range: expected a finite number")
+
+
+def _check_log_level(shown: str, value: object) -> None:
+    if isinstance(value, int) or str(value) in logging.getLevelNamesMapping():
+        return
+    raise ConfigError(
+        f"{shown}={value!r} is not a log level: expected CRITICAL, ERROR, WARNING, INFO or DEBUG"
+    )
+
+
+def _check_json_object(shown: str, value: object) -> None:
+    _json_object(shown, value, '{"name": value, ...}')
+
+
+def _check_components(shown: str, value: object) -> None:
+    components = _json_object(shown, value, '{"package.module.Class": 500, ...}')
+    for path, order in components.items():
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int | float)):
+            raise ConfigError(
+                f"{shown}: {path!r} has the order {order!r}: expected a number, or null to "
+                "switch the component off"
+            )
+
+
+def _check_statuses(shown: str, value: object) -> None:
+    if not value:
+        return
+    items: Iterable[object] = value.split(",") if isinstance(value, str) else value  # type: ignore[assignment]
+    try:
+        statuses = [int(str(item).strip()) for item in items]
+    except (TypeError, ValueError):
+        statuses = []
+    if not statuses or any(not 100 <= status <= 599 for status in statuses):
+        raise ConfigError(
+            f"{shown}={_shown_value(value)} is not a list of HTTP statuses: expected e.g. 500,503"
+        )
+
+
+def _check_coverage(shown: str, value: object) -> None:
+    thresholds = _json_object(shown, value, '{"title": 0.98, "body_text": 0.95}')
+    for field, share in thresholds.items():
+        if field not in COVERAGE_FIELDS:
+            raise ConfigError(
+                f"{shown}: {field!r} is not a field coverage is judged on: "
+                f"expected keys among {', '.join(COVERAGE_FIELDS)}"
+            )
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise ConfigError(
+                f"{shown}: the share of {field!r} is {share!r}: expected a share from 0 to 1"
+            )
+
+
+def _check_feeds(shown: str, value: object) -> None:
+    feeds = _json_object(shown, value, '{"out.jsonl": {"format": "jsonlines"}}')
+    for uri, options in feeds.items():
+        if not isinstance(options, dict) and not hasattr(options, "copy_to_dict"):
+            raise ConfigError(
+                f"{shown}: the feed {uri!r} has options {options!r}: expected an object "
+                'such as {"format": "jsonlines"}'
+            )
+
+
+def _check_site_url(shown: str, value: object) -> None:
+    parse_base_url(str(value), shown)
+
+
+def _check_timezone(shown: str, value: object) -> None:
+    parse_timezone(str(value), shown)
+
+
+def _check_locale(shown: str, value: object) -> None:
+    parse_locale(str(value), shown)
+
+
+def _numeric_check(name: str) -> Callable[[str, object], None]:
+    def check(shown: str, value: object) -> None:
+        parse_number(name, value, shown)
+
+    return check
+
+
+def setting_checks() -> dict[str, Callable[[str, object], None]]:
+    """setting -> its check (``check(shown_name, value)`` raises :class:`ConfigError`): the
+    project's tables, then every other Scrapy setting by the type of its default."""
+    # Scrapy only here: crawler.cron imports this module and must stay quick to start.
+    from scrapy.settings import default_settings  # noqa: PLC0415
+
+    checks: dict[str, Callable[[str, object], None]] = {}
+    for name in dir(default_settings):
+        default = getattr(default_settings, name)
+        if not name.isupper():
+            continue
+        if isinstance(default, bool):
+            checks[name] = _check_bool
+        elif isinstance(default, int | float):
+            checks[name] = _check_number
+        elif isinstance(default, dict):
+            checks[name] = _check_json_object
+    by_kind: list[tuple[frozenset[str], Callable[[str, object], None]]] = [
+        (BOOLEAN_SETTINGS, _check_bool),
+        (LOG_LEVEL_SETTINGS, _check_log_level),
+        (COMPONENT_SETTINGS, _check_components),
+        (STATUS_LIST_SETTINGS, _check_statuses),
+        (frozenset({"COVERAGE_THRESHOLDS"}), _check_coverage),
+        (frozenset({"FEEDS"}), _check_feeds),
+        (frozenset({"HEPZA_BASE_URL"}), _check_site_url),
+        (frozenset({"SITE_TIMEZONE"}), _check_timezone),
+        (frozenset({"SITE_DEFAULT_LOCALE"}), _check_locale),
+    ]
+    for names, check in by_kind:
+        checks.update(dict.fromkeys(names, check))
+    for name in NUMERIC_SETTINGS:
+        checks[name] = _numeric_check(name)
+    # Scrapy's *_BASE dictionaries are its own defaults, never a person's.
+    for name in [name for name in checks if name.endswith("_BASE")]:
+        del checks[name]
+    return checks
+
+
+def check_settings(settings: BaseSettings) -> None:
+    """Every setting with a known type, each named as the person gave it; the first bad one
+    raises :class:`ConfigError`."""
+    for name, check in setting_checks().items():
+        value = settings.get(name)
+        if value is not None:
+            check(shown_name(settings, name), value)

@@ -2,9 +2,10 @@
 
 Takes a lock so that runs never overlap, gives each run its own log file (the last KEEP_LOGS
 kept), keeps a job directory so that a stopped run resumes, sets that directory aside when the
-previous run was killed too hard to save it, removes it once a run reached its end, forwards
-SIGINT/SIGTERM to Scrapy, and ends with a summary line (the outcome, its reasons and the counts
-from this run's report) and Scrapy's exit code. ``--output-dir`` moves every file the wrapper
+previous run was killed too hard to save it (the crawl itself discards it once a run reached its
+end), forwards SIGINT/SIGTERM to Scrapy, and ends with a summary line (the run ledger's verdict
+as this run's report gives it, its reasons and counts) and Scrapy's exit code; an exit 0 that
+no report of this run backs is a failed run (exit 1). ``--output-dir`` moves every file the wrapper
 and the crawl write (``-s OUTPUT_DIR=...``, see crawler/paths.py).
 
 Relative paths are taken from the project root (where scrapy.cfg is and where Scrapy runs),
@@ -41,6 +42,7 @@ SPIDER = "hepza"
 # EX_TEMPFAIL: "try again later", which is what cron should make of an overlapping run.
 EXIT_LOCKED = 75
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 KEEP_LOGS = 30
 KEEP_LOGS_ENV = "HEPZA_KEEP_LOGS"
 KEEP_CRASHED_JOBDIRS = 3
@@ -185,11 +187,14 @@ def report_path(paths: RunPaths, extra: Sequence[str]) -> Path:
 
 
 def keep_logs(extra: Sequence[str]) -> int:
-    given = setting_in_args(extra, "KEEP_LOGS") or os.environ.get(KEEP_LOGS_ENV)
+    given, shown = setting_in_args(extra, "KEEP_LOGS"), "KEEP_LOGS"
+    if not given:
+        given, shown = os.environ.get(KEEP_LOGS_ENV), KEEP_LOGS_ENV
     if given is None or given == "":
         return KEEP_LOGS
-    # The same parse (and the same one-line error) as `scrapy crawl`'s preflight.
-    return int(parse_number("KEEP_LOGS", given))
+    # The same parse (and the same one-line error, named as the operator set it) as
+    # `scrapy crawl`'s preflight.
+    return int(parse_number("KEEP_LOGS", given, shown))
 
 
 def read_report(path: Path, started: datetime) -> dict[str, Any] | None:
@@ -259,6 +264,31 @@ def alert_killed_crawl(extra: Sequence[str], spider: str, reason: str) -> list[s
     return alert_without_report(settings, os.environ, spider, reason, headline="died")
 
 
+def spider_not_found(spider: str, extra: Sequence[str], project_root: Path) -> str | None:
+    """Why ``scrapy crawl SPIDER`` (with the site profiles it would read) finds no such spider;
+    None when it does."""
+    # Scrapy only here: loading the spiders costs a second, paid only for a --spider given.
+    from scrapy.settings import Settings  # noqa: PLC0415
+    from scrapy.spiderloader import get_spider_loader  # noqa: PLC0415
+
+    from crawler.config import ConfigError  # noqa: PLC0415
+    from crawler.preflight import unknown_spider  # noqa: PLC0415
+    from crawler.sites.profile import load_profiles, profile_dirs  # noqa: PLC0415
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    given = setting_in_args(extra, "SITE_PROFILES_DIR") or settings.get("SITE_PROFILES_DIR")
+    if given:
+        # The crawl runs from the project root: a relative directory is taken from there.
+        settings.set("SITE_PROFILES_DIR", str(project_root / given), priority="cmdline")
+    try:
+        load_profiles(profile_dirs(settings))
+    except ConfigError as exc:
+        return str(exc)
+    known = get_spider_loader(settings).list()
+    return None if spider in known else unknown_spider(spider, known)
+
+
 def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[str]]:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -294,6 +324,13 @@ def parse_args(argv: Sequence[str], project_root: Path) -> tuple[RunPaths, list[
     spider = options.spider
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", spider):
         parser.error(f"--spider {spider!r} is not a spider name (see `scrapy list`)")
+    if spider != SPIDER:
+        # Before the lock, logs and job state are made in its name: a spider that is not there
+        # is bad usage (exit status 2, one line), which cron must not retry as a failed run.
+        not_found = spider_not_found(spider, unknown + tail, project_root)
+        if not_found:
+            print(f"{PROG}: error: --spider {spider!r}: {not_found}", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE)
     paths = RunPaths(
         project_root=project_root,
         output_dir=output_dir,
@@ -407,24 +444,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             exit_code = returncode
             if marker is not None:
                 marker.unlink(missing_ok=True)
-            if run.received:
-                outcome = f"stopped by {_signal_name(run.received[0])}"
-            else:
-                outcome = "ok" if returncode == 0 else "failed"
+            # the verdict comes from this run's report, below
+            outcome = f"stopped by {_signal_name(run.received[0])}" if run.received else "failed"
 
         report_file = report_path(paths, extra)
         report = read_report(report_file, started)
         reasons, counts = report_summary(report)
-        if (
-            returncode >= 0
-            and run.child is not None
-            and not run.received
-            and report is not None
-            and report.get("outcome") != "interrupted"
-        ):
-            # The crawl reached its end: state kept now would make the next run skip its
-            # re-checks and treat pages as already seen (only a stopped run resumes).
-            remove_jobdir(run, paths.jobdir)
+        if returncode >= 0 and run.child is not None:
+            # The ledger's verdict, relayed, never re-derived: "ok" only when the crawl exited 0
+            # and this run's report says it succeeded; an exit 0 the report does not back is a
+            # failed run (fail closed). The crawl itself discards its finished job state.
+            verdict = report.get("outcome") if report is not None else None
+            if returncode == 0 and verdict != "succeeded":
+                exit_code = EXIT_FAILED
+                outcome = "failed"
+                reasons = [
+                    "the crawl exited 0 without a report of this run saying it succeeded "
+                    f"({report_file}: {verdict or 'none'})",
+                    *reasons,
+                ]
+            elif not run.received:
+                outcome = "ok" if returncode == 0 else str(verdict or "failed")
         rotate_logs(paths.log_dir, keep, paths.spider)
         if reasons:
             outcome += ": " + "; ".join(reasons)
@@ -445,15 +485,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code
     finally:
         os.close(lock_fd)
-
-
-def remove_jobdir(run: Run, jobdir: Path | None) -> None:
-    if jobdir is None or not jobdir.exists():
-        return
-    try:
-        shutil.rmtree(jobdir)
-    except OSError as exc:
-        run.say(f"cannot remove the finished run's job state {jobdir}: {exc}", "WARNING")
 
 
 def _signal_name(signum: int) -> str:

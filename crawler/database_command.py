@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.config import ConfigError
 from crawler.paths import resolve_output_paths
+from crawler.preflight import check_database_url
 from crawler.sites.profile import find_profile, profile_dirs
 from pipelines.storage.models import Article
 from pipelines.storage.secrets import install_redaction, redact_url
@@ -63,8 +64,21 @@ def missing_database(database_url: str) -> str | None:
     return None
 
 
-def since_instant(since: date, site_timezone: str) -> datetime:
+# Days a date option takes: one day inside Python's range on every clock (UTC+-14 h at most), so
+# that no conversion between the site's clock and UTC overflows.
+EARLIEST_DAY = date(1, 1, 2)
+LATEST_DAY = date(9999, 12, 30)
+DAY_RANGE = f"from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}"
+
+
+def check_day_in_range(day: date, option: str, value: str) -> None:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ConfigError(f"{option} {value!r} is out of range: expected a day {DAY_RANGE}")
+
+
+def since_instant(since: date, site_timezone: str, option: str = "--since") -> datetime:
     """Start of the given day on the site's clock, as UTC."""
+    check_day_in_range(since, option, since.isoformat())
     return datetime.combine(since, time(0), tzinfo=ZoneInfo(site_timezone)).astimezone(UTC)
 
 
@@ -104,6 +118,12 @@ class DatabaseCommand(ScrapyCommand):
         if not database_url:
             raise UsageError("DATABASE_URL is empty")
         install_redaction(url=database_url)
+        try:
+            # The one check of every command's DATABASE_URL (scrapy crawl's preflight too).
+            check_database_url(str(database_url))
+        except ConfigError as exc:
+            self.refuse(str(exc))
+            return None
         missing = missing_database(database_url)
         if missing:
             self.refuse(missing)
@@ -120,6 +140,11 @@ class DatabaseCommand(ScrapyCommand):
             return None
         try:
             day = date.fromisoformat(value)
+            return since_instant(day, self.site_timezone(site))
+        except ConfigError as exc:
+            reason = str(exc)
         except ValueError:
-            raise UsageError(f"--since wants YYYY-MM-DD, got {value!r}") from None
-        return since_instant(day, self.site_timezone(site))
+            reason = f"--since wants YYYY-MM-DD, got {value!r}"
+        # One line and exit status 2 (a UsageError would print the usage screen too).
+        self.refuse(reason)
+        raise SystemExit(self.exitcode)

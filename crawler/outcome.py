@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 FAILURE_PREFIX = "run/failure/"
 MESSAGE_PREFIX = "run/failure_message/"
+# Failures that name the cause of the others (a site that never answered makes every request
+# fail and stores nothing): reported first, whatever their code's place in the alphabet.
+CAUSE_CODES = ("site_unreachable", "home_unavailable", "robots_disallowed")
 
 
 def fail_run(crawler: Crawler | None, code: str, message: str, count: int = 1) -> None:
@@ -42,12 +45,16 @@ def record_failure(stats: StatsCollector, code: str, message: str, count: int = 
 
 
 def recorded_failures(stats: dict[str, Any]) -> list[str]:
-    """One human-readable reason per recorded failure code, in code order."""
+    """One human-readable reason per recorded failure code: causes first
+    (:data:`CAUSE_CODES`), then the others in code order."""
+    rank = {code: place for place, code in enumerate(CAUSE_CODES)}
+    codes = sorted(
+        (key.removeprefix(FAILURE_PREFIX) for key in stats if key.startswith(FAILURE_PREFIX)),
+        key=lambda code: (rank.get(code, len(rank)), code),
+    )
     reasons = []
-    for key in sorted(stats):
-        if not key.startswith(FAILURE_PREFIX):
-            continue
-        code = key.removeprefix(FAILURE_PREFIX)
+    for code in codes:
+        key = f"{FAILURE_PREFIX}{code}"
         count = int(stats[key])
         message = stats.get(f"{MESSAGE_PREFIX}{code}") or code
         reasons.append(message if count == 1 else f"{message} ({count} times)")

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from scrapy.spiderloader import get_spider_loader
@@ -32,17 +32,20 @@ from sqlalchemy.pool import NullPool
 from crawler.alerts import alert_without_report, parse_alert_config
 from crawler.config import (
     ConfigError,
-    check_numeric_settings,
+    check_settings,
     parse_base_url,
     parse_spider_args,
     parse_timezone,
+    setting_checks,
+    shown_name,
 )
+from crawler.ledger.checks import BadRunChecks, load_checks
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from scrapy import Spider
     from scrapy.settings import BaseSettings
@@ -66,16 +69,33 @@ class PreflightFailed(SystemExit):
     """Raised after the one-line error is printed; its code is the command's exit status."""
 
 
-def check_database_url(value: str) -> URL:
-    """A parsed SQLAlchemy URL of a known backend whose driver is installed."""
+_EXPECTED_DATABASE_URL = (
+    "expected sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user:password@host:5432/db"
+)
+
+
+def parse_database_url(value: str) -> URL:
+    """``DATABASE_URL`` parsed, its port a number from 1 to 65535; else :class:`ConfigError`
+    (the password redacted). Every command that takes a database URL starts here."""
     shown = redact_url(str(value))
-    expected = (
-        "expected sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user:password@host:5432/db"
-    )
+    expected = _EXPECTED_DATABASE_URL
     try:
         url = make_url(str(value))
     except ArgumentError:
         raise ConfigError(f"DATABASE_URL={shown!r} is not a database URL: {expected}") from None
+    except ValueError:  # SQLAlchemy's int() of the port
+        raise ConfigError(f"DATABASE_URL={shown!r}: its port is not a number: {expected}") from None
+    port = url.port
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"DATABASE_URL={shown!r} has the port {port}: expected 1 to 65535")
+    return url
+
+
+def check_database_url(value: str) -> URL:
+    """A parsed SQLAlchemy URL of a known backend whose driver is installed."""
+    shown = redact_url(str(value))
+    expected = _EXPECTED_DATABASE_URL
+    url = parse_database_url(value)
     backend = url.get_backend_name()
     if backend not in KNOWN_BACKENDS:
         raise ConfigError(
@@ -145,6 +165,8 @@ def output_places(settings: BaseSettings, database: URL) -> list[tuple[str, Path
         places.append(("REPORTS_DIR", Path(settings.get("REPORTS_DIR"))))
     if settings.get("REJECTS_PATH"):
         places.append(("the directory of REJECTS_PATH", Path(settings.get("REJECTS_PATH")).parent))
+    if settings.get("JOBDIR"):
+        places.append(("JOBDIR", Path(settings.get("JOBDIR"))))
     for uri in settings.getdict("FEEDS"):
         directory = _feed_directory(str(uri))
         if directory is not None:
@@ -180,17 +202,24 @@ def check_run(
     """Every check, in the order a person fixes things; raises the first problem found."""
     known = getattr(spidercls, "arguments", None)
     arguments = parse_spider_args(spider_args, known) if known is not None else None
+    # Every setting of a known type (numbers, yes/no, log levels, JSON), named as it was given
+    # (-s NAME, or its HEPZA_* environment variable).
+    check_settings(settings)
     if arguments is None or arguments.base_url is None:
         base_url = settings.get("HEPZA_BASE_URL")
         if base_url:
-            parse_base_url(str(base_url), "HEPZA_BASE_URL")
-    parse_timezone(settings.get("SITE_TIMEZONE", "UTC"))
+            parse_base_url(str(base_url), shown_name(settings, "HEPZA_BASE_URL"))
+    parse_timezone(settings.get("SITE_TIMEZONE", "UTC"), shown_name(settings, "SITE_TIMEZONE"))
     # Every profile file must be right (a wrong field names itself), then the run's site must
     # resolve: a known profile, or a base_url for a portal without one.
     load_profiles(profile_dirs(settings))
     if arguments is not None and hasattr(spidercls, "profile_name"):
         resolve_site(arguments, settings, spidercls.profile_name)
-    check_numeric_settings(settings)
+    # The run ledger's checks must load: a run judged without them could not succeed.
+    try:
+        load_checks(settings)
+    except BadRunChecks as exc:
+        raise ConfigError(str(exc)) from None
     # E-mail addresses, SMTP security, the webhook URL and the SMTP password's presence.
     parse_alert_config(settings, os.environ)
     database_value = str(settings.get("DATABASE_URL") or "")
@@ -206,24 +235,49 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
         # The site profiles first: the spider loader makes a spider of each.
         load_profiles(profile_dirs(settings))
     except ConfigError as exc:
-        _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
+        stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
+    loader = get_spider_loader(settings)
     try:
-        spidercls = get_spider_loader(settings).load(spider_name)
+        spidercls = loader.load(spider_name)
     except KeyError:
-        return  # Scrapy's own "Spider not found" follows
+        stop(settings, spider_name, unknown_spider(spider_name, loader.list()), EXIT_BAD_USAGE)
     try:
         check_run(settings, spidercls, spider_args)
     except ConfigError as exc:
-        _stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
+        stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
     except DatabaseUnreachable as exc:
         # A failed run that no run report will hold: the operators hear of it now.
         for error in alert_without_report(settings, os.environ, spider_name, str(exc)):
             sys.stderr.write(f"scrapy crawl {spider_name}: alert not delivered: {error}\n")
-        _stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
+        stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
 
 
-def _stop(settings: BaseSettings, spider_name: str, message: str, code: int) -> None:
-    line = f"scrapy crawl {spider_name}: error: {message}"
+def check_set_options(settings: BaseSettings, pairs: Sequence[str], command: str) -> None:
+    """The ``-s NAME=VALUE`` options, before Scrapy applies them: Scrapy's own refusal of a
+    JSON setting it keeps as a dictionary is a usage screen without the setting's name."""
+    checks = setting_checks()
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            stop(settings, "", f"-s {pair!r} is not NAME=VALUE", EXIT_BAD_USAGE, command)
+        check = checks.get(name)
+        if check is None:
+            continue
+        try:
+            check(name, value)
+        except ConfigError as exc:
+            stop(settings, "", str(exc), EXIT_BAD_USAGE, command)
+
+
+def unknown_spider(name: str, known: list[str]) -> str:
+    return f"no spider named {name!r} (known: {', '.join(sorted(known))}; `scrapy list` lists them)"
+
+
+def stop(
+    settings: BaseSettings, spider_name: str, message: str, code: int, command: str = ""
+) -> NoReturn:
+    """Print ``<command>: error: <message>`` (and log it), then exit with ``code``."""
+    line = f"{command or f'scrapy crawl {spider_name}'}: error: {message}"
     if str(settings.get("LOG_LEVEL", "")).upper() == "DEBUG":
         scrubber = RedactSecretsFilter(url_secrets(str(settings.get("DATABASE_URL") or "")))
         sys.stderr.write(scrubber.scrub(traceback.format_exc()))

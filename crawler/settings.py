@@ -10,6 +10,7 @@ import os
 
 from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED
 from crawler.items import FEED_FIELDS
+from crawler.ledger.checks import DEFAULT_RUN_CHECKS
 from crawler.paths import default_place, env_output_dir
 
 BOT_NAME = "hepza"
@@ -77,6 +78,17 @@ DOWNLOADER_MIDDLEWARES = {
 # come back through process_request, so the fence sees them too.
 DOWNLOADER_MIDDLEWARES["crawler.middlewares.fence.OriginFence"] = 30
 DOWNLOADER_MIDDLEWARES["crawler.middlewares.run_limits.RunLimits"] = 40
+# Scrapy's redirects, in their places: a redirect off the origin is refused through the fence
+# (OffsiteMiddleware would drop it unsaid), a redirect loop is named
+# (crawler/middlewares/redirect.py).
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+        "crawler.middlewares.redirect.MetaRefreshMiddleware": 580,
+        "crawler.middlewares.redirect.RedirectMiddleware": 600,
+    }
+)
 # Pages of one listing's pager walk (the walk also ends on an empty or a repeated page).
 MAX_LISTING_PAGES = os.environ.get("HEPZA_MAX_LISTING_PAGES", "2000")
 # Navigation hops from the home page (sitemap-listed pages are 1; pager pages add none).
@@ -131,6 +143,8 @@ STORAGE_BATCH_SIZE = os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50")
 # How long one outage of an unreachable database is waited for (backoff, items wait) before
 # its writes count as lost and fail the run; 0: never waited for.
 STORAGE_RETRY_SECONDS = os.environ.get("HEPZA_STORAGE_RETRY_SECONDS", "120")
+# `scrapy search`: a search running longer is stopped on the database (exit status 1).
+SEARCH_TIMEOUT_SECONDS = os.environ.get("HEPZA_SEARCH_TIMEOUT_SECONDS", "30")
 
 # --- run report and failure thresholds -----------------------------------------------------
 REPORTS_DIR = default_place("REPORTS_DIR")
@@ -140,6 +154,10 @@ COVERAGE_THRESHOLDS = {"title": 0.98, "published_at": 0.95, "body_text": 0.95, "
 COVERAGE_MIN_ARTICLES = 5
 # The run fails when more than this share of responses end in an error.
 MAX_ERROR_RATE = 0.05
+# The run ledger (crawler/ledger/): a run succeeds only when each of these checks, in order,
+# ran and gave no reason. Dotted paths to functions `check(facts: RunFacts) -> list[str]`; a
+# deployment appends its own. A check that raises fails the run, naming it.
+RUN_CHECKS = list(DEFAULT_RUN_CHECKS)
 EXTENSIONS = {
     "crawler.extensions.run.RunOwner": 500,
     "crawler.extensions.progress.Progress": 510,
@@ -154,11 +172,12 @@ EXTENSIONS["crawler.extensions.reachability.SiteReachability"] = 490
 # unreachable at once; until it, requests wait no longer and are retried at most twice
 # (crawler/extensions/reachability.py). 0: no bound (DOWNLOAD_TIMEOUT and RETRY_TIMES only).
 REACHABILITY_TIMEOUT = os.environ.get("HEPZA_REACHABILITY_TIMEOUT", "15")
+# The reachability probe after DownloadTimeoutMiddleware (350) and before RetryMiddleware's
+# exceptions (550); Scrapy's robots.txt middleware in its place, with a failed fetch as one line
+# and a forbidden request told apart (crawler/middlewares/robots.py).
 DOWNLOADER_MIDDLEWARES.update(
     {
-        # After DownloadTimeoutMiddleware (350), before RetryMiddleware's exceptions (550).
         "crawler.extensions.reachability.ReachabilityProbe": 555,
-        # Scrapy's, with a failed robots.txt fetch as one line (crawler/middlewares/robots.py).
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
         "crawler.middlewares.robots.QuietRobotsTxtMiddleware": 100,
     }

@@ -5,7 +5,9 @@ Scrapy's HTTP/1.1 handler gathers a body in a ``BytesIO`` and copies it into ``R
 a 43 MB sitemap then costs about twice its size at once, and the freed space stays in the
 process (glibc keeps it). A request whose meta has ``STREAM_META`` set instead has each chunk of
 a successful (2xx) body written, as it arrives, to an anonymous temporary file, decompressed on
-the way when the response is gzip- or deflate-encoded; the callback gets a
+the way when the response is gzip- or deflate-encoded (a gzip body of several members, as RFC 1952
+allows and ``cat a.gz b.gz`` makes, is read to its last member, as Scrapy's own ``gunzip`` reads
+an unstreamed one); the callback gets a
 :class:`StreamedResponse` whose ``body`` is empty and whose ``body_file`` is that file, at
 offset 0. The callback closes it when done (the file has no name on disk: closing deletes it),
 and a response dropped before any callback reads it closes its file when it is freed.
@@ -67,6 +69,67 @@ _DECODERS = {
 }
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+# Members of one gzip body: far more than any real one has (bgzip's 64 KiB blocks make about a
+# thousand in a 64 MiB body), far fewer than a hostile body of empty members would cost in CPU.
+MAX_GZIP_MEMBERS = 100_000
+
+
+class GzipMembers:
+    """A gzip decoder that reads every member of a body: ``zlib``'s stops at the end of the first
+    and leaves the rest in ``unused_data`` (half a sitemap read, and no error). NUL padding
+    between or after members is skipped, as gzip(1) and Python's ``gzip`` skip it; bytes after
+    a member that start no other are counted in ``ignored`` and dropped, as Scrapy's ``gunzip``
+    drops them. The decoded size is bounded by whoever reads the output, across members."""
+
+    def __init__(self) -> None:
+        self._member: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        # bytes after a member's end too few to tell whether another member starts there
+        self._between = b""
+        self.members = 0
+        self.ignored = 0
+
+    @property
+    def eof(self) -> bool:
+        """Whether the body read so far ends where a member ends (not inside one)."""
+        return self._member is None
+
+    def decompress(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        while data:
+            if self.ignored:
+                self.ignored += len(data)
+                break
+            if self._member is None:
+                data = (self._between + data).lstrip(b"\0")
+                self._between = b""
+                if len(data) < len(GZIP_MAGIC):
+                    self._between = data
+                    break
+                if not data.startswith(GZIP_MAGIC):
+                    self.ignored = len(data)
+                    break
+                self._member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out.append(self._member.decompress(data))
+            if not self._member.eof:
+                break
+            data = self._member.unused_data
+            self._member = None
+            self.members += 1
+            if self.members > MAX_GZIP_MEMBERS:
+                raise zlib.error(f"more than {MAX_GZIP_MEMBERS} gzip members")
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        self.ignored += len(self._between)
+        self._between = b""
+        return self._member.flush() if self._member is not None else b""
+
+
+def _decoder_for(wbits: int) -> GzipMembers | zlib._Decompress:
+    return GzipMembers() if wbits == 16 + zlib.MAX_WBITS else zlib.decompressobj(wbits)
+
+
 class StreamedResponse(Response):
     """A response whose body is in ``body_file`` (a binary file at offset 0), not in ``body``."""
 
@@ -97,7 +160,7 @@ class _FileResponseReader(_ResponseReader):
     def __init__(self, *args: Any, wbits: int | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="scrapy-body-")  # noqa: SIM115
-        self._decoder = zlib.decompressobj(wbits) if wbits is not None else None
+        self._decoder = _decoder_for(wbits) if wbits is not None else None
         # deflate is sent both with and without its zlib header
         self._raw_deflate_fallback = wbits == zlib.MAX_WBITS
         self._decoded_size = 0
@@ -105,6 +168,12 @@ class _FileResponseReader(_ResponseReader):
     def _finish_response(self, flags: list[str] | None = None, stop_download: Any = None) -> None:
         if self._decoder is not None:
             self._file.write(self._decoder.flush())
+            if isinstance(self._decoder, GzipMembers) and self._decoder.ignored:
+                logger.warning(
+                    "ignored %d bytes after the gzip body of %s: they start no gzip member",
+                    self._decoder.ignored,
+                    self._request,
+                )
         self._file.flush()
         self._file.seek(0)
         self._finished.callback(

@@ -32,7 +32,7 @@ from crawler.locales import (
 )
 from pipelines.base import adapter_of
 from pipelines.problems import problem_codes
-from pipelines.text import normalize_text
+from pipelines.text import normalize_text, strip_controls
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -552,7 +552,8 @@ class DateNormalizationPipeline:
                 f"only date-only candidates; {chosen.source} {chosen.raw!r} used as midnight",
             )
         adapter["published_at"] = format_iso(chosen.parsed.value.astimezone(self.tz))
-        adapter["published_at_raw"] = chosen.raw
+        # as the page showed it, less what only changes how it is shown (bidi controls)
+        adapter["published_at_raw"] = strip_controls(chosen.raw)
         adapter["published_at_source"] = chosen.source
         self.stats.inc_value("normalize/published_at")
         self.stats.inc_value(f"normalize/published_at_source/{chosen.source}")

@@ -50,6 +50,21 @@ PROBLEMS: dict[str, ProblemCode] = _codes(
         owner="crawler.middlewares.charset",
     ),
     ProblemCode(
+        "charset_not_utf8",
+        "body_text",
+        "the page declared UTF-8 but its bytes are not UTF-8; it was decoded as the charset its "
+        "other declaration names, else windows-1258 when its bytes read as Vietnamese there, "
+        "else windows-1252 (the message names the charset and why)",
+        owner="crawler.middlewares.charset",
+    ),
+    ProblemCode(
+        "charset_invalid_bytes",
+        "body_text",
+        "the page is UTF-8 but some of its bytes are not valid UTF-8; they read as U+FFFD "
+        "(the message counts them)",
+        owner="crawler.middlewares.charset",
+    ),
+    ProblemCode(
         "summary_truncated",
         "summary",
         "the summary ends with '...' and no untruncated description continues it; "

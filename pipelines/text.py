@@ -29,6 +29,11 @@ _CONTROLS = {
     for code in (*range(0x20), *range(0x7F, 0xA0))
     if chr(code) not in "\t\n\r"
 }
+# Bidirectional controls (embeddings, overrides, isolates, the LRM/RLM/ALM marks) reorder how
+# the text around them is shown: "Trojan Source" spoofing of a title, a file name or a URL.
+# Vietnamese never needs one, so they go from every text field, the body's HTML included.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_CONTROLS.update(dict.fromkeys(map(ord, BIDI_CONTROLS)))
 
 
 # str.translate with a mapping costs a dict lookup per character; most text has nothing to
@@ -37,6 +42,7 @@ _HAS_CONTROL = re.compile("[" + "".join(map(chr, _CONTROLS)) + "]")
 
 
 def strip_controls(s: str) -> str:
+    """``s`` without control characters and bidirectional controls."""
     return s.translate(_CONTROLS) if _HAS_CONTROL.search(s) else s
 
 
@@ -113,7 +119,7 @@ def cap_length(value: str, limit: int) -> str:
 
 
 class TextNormalizationPipeline(ArticlePipeline):
-    """Text only: NFC, spaces, invisible and control characters, in every text field. Which
+    """Text only: NFC, spaces, invisible, control and bidi characters, in every text field. Which
     summary to keep, a repeated byline and length caps are pipelines/fields.py's."""
 
     def process_article(self, adapter: ItemAdapter) -> None:

@@ -115,13 +115,17 @@ def run_crawl(
     )
 
 
-def run_scrapy(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_scrapy(
+    cwd: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``scrapy <args>`` as a user runs it, from ``cwd`` (outside the project is fine: the
-    project's settings module is named), with its output captured."""
+    project's settings module is named), with its output captured (``env``: added to the
+    environment)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
         "SCRAPY_SETTINGS_MODULE": "crawler.settings",
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "scrapy", *args],

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import pickle
 from typing import TYPE_CHECKING
 
 import pytest
 from scrapy import Request, Spider
+from scrapy.utils.test import get_crawler
 
 from crawler.cluster.connection import ClusterUnavailable, check_reachable, redis_client
 from crawler.cluster.crawl import ClusterCrawl, ClusterRefused, WorkerInfo
@@ -13,6 +18,8 @@ from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.fingerprint import source_fingerprint
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import redis
 
 pytestmark = pytest.mark.redis
@@ -58,6 +65,77 @@ def test_a_pop_moves_the_highest_priority_request_to_the_leases(
     assert len(queue) == 1
     assert queue.leased_count() == 1
     assert client.hexists(crawl.site_keys("alpha").leased, token)
+
+
+class ShellPayload:
+    """The crafted entry that ran ``id`` on a worker: unpickling it runs a shell command."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (self.command,))
+
+
+def test_a_pickle_pushed_into_the_queue_is_refused_and_never_runs(
+    client: redis.Redis, crawl: ClusterCrawl, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = tmp_path / "ran"
+    stats = get_crawler().stats
+    assert stats is not None
+    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 60, stats=stats)
+    queue.push(Request("http://a.test/after", priority=0))
+    # first in line: what anyone who can write to Redis could push
+    client.zadd(queue.key, {pickle.dumps(ShellPayload(f"touch {marker}")): -100})
+    with caplog.at_level(logging.WARNING, logger="crawler.cluster.queue"):
+        popped = queue.pop()
+    assert not marker.exists()
+    assert popped is not None and popped.url == "http://a.test/after"
+    [warning] = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name == "crawler.cluster.queue"
+    ]
+    assert "refused a queue entry that is not a request" in warning.getMessage()
+    assert "never run" in warning.getMessage()
+    assert stats.get_value("cluster/queue_refused") == 1
+    # a request dropped fails the run: it must not claim a page it never saw
+    assert stats.get_value("run/failure/cluster_queue_refused") == 1
+    # dropped: only the good request's lease is left, nothing is queued
+    assert queue.leased_count() == 1 and len(queue) == 0
+    assert queue.pop() is None
+
+
+def test_a_pickle_swapped_into_a_lease_is_refused_when_reaped_and_never_runs(
+    client: redis.Redis, crawl: ClusterCrawl, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    stats = get_crawler().stats
+    assert stats is not None
+    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 0, stats=stats)
+    queue.push(Request("http://a.test/1"))
+    popped = queue.pop()
+    assert popped is not None
+    token = popped.meta[LEASE_META]
+    client.hset(queue.keys.leased, token, pickle.dumps(ShellPayload(f"touch {marker}")))
+    assert queue.reap() == 0
+    assert not marker.exists()
+    assert stats.get_value("cluster/queue_refused") == 1
+    assert stats.get_value("run/failure/cluster_queue_refused") == 1
+    assert queue.leased_count() == 0 and len(queue) == 0
+
+
+def test_queue_entries_in_redis_are_json(client: redis.Redis, crawl: ClusterCrawl) -> None:
+    queue = lease_queue(client, crawl)
+    spider = QueueSpider()
+    queue.push(Request("http://a.test/x", callback=spider.parse_article, meta={"depth": 2}))
+    [raw] = client.zrange(queue.key, 0, -1)
+    entry = json.loads(raw)
+    assert (entry["url"], entry["callback"], entry["meta"]) == (
+        "http://a.test/x",
+        "parse_article",
+        {"depth": 2},
+    )
 
 
 def test_an_ack_removes_the_lease(client: redis.Redis, crawl: ClusterCrawl) -> None:

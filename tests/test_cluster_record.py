@@ -41,6 +41,7 @@ def settings() -> Settings:
             "COVERAGE_THRESHOLDS": {"title": 0.98},
             "COVERAGE_MIN_ARTICLES": 5,
             "MAX_ERROR_RATE": 0.05,
+            "RUN_CHECKS": project_settings.RUN_CHECKS,
         }
     )
 
@@ -222,6 +223,7 @@ def _cluster_crawler(redis_url: str, tmp_path: Path):
             "COVERAGE_THRESHOLDS": project_settings.COVERAGE_THRESHOLDS,
             "COVERAGE_MIN_ARTICLES": 5,
             "MAX_ERROR_RATE": 0.05,
+            "RUN_CHECKS": project_settings.RUN_CHECKS,
         },
     )
     crawler.stats.open_spider()

@@ -35,12 +35,16 @@ record = {
 Path(env["FAKE_RECORD"]).write_text(json.dumps(record))
 with open(settings["LOG_FILE"], "a") as log:  # Scrapy appends (LOG_FILE_APPEND)
     log.write("scrapy log\n")
-if env.get("FAKE_REPORT"):
+# Like the real crawl, it writes its report with its verdict (FAKE_NO_REPORT: it does not).
+report_file = env.get("FAKE_REPORT") or str(Path(env["HEPZA_REPORTS_DIR"]) / "latest.json")
+if not env.get("FAKE_NO_REPORT"):
     from datetime import datetime, timezone
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    report = {"started_at": started, **json.loads(env.get("FAKE_REPORT_JSON", "{}"))}
-    Path(env["FAKE_REPORT"]).parent.mkdir(parents=True, exist_ok=True)
-    Path(env["FAKE_REPORT"]).write_text(json.dumps(report))
+    verdict = "succeeded" if env.get("FAKE_EXIT", "0") == "0" else "failed"
+    report = {"started_at": started, "outcome": verdict}
+    report.update(json.loads(env.get("FAKE_REPORT_JSON", "{}")))
+    Path(report_file).parent.mkdir(parents=True, exist_ok=True)
+    Path(report_file).write_text(json.dumps(report))
 
 def on_signal(signum, frame):
     with open(env["FAKE_SIGNALS"], "a") as f:
@@ -193,15 +197,44 @@ def test_console_script_is_declared() -> None:
 # --- exit codes and the summary -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("code", "outcome"), [(0, "ok"), (1, "failed"), (3, "failed")])
-def test_exit_code_propagates(harness: Harness, code: int, outcome: str) -> None:
-    result = harness.run(exit=str(code))
+@pytest.mark.parametrize("code", [1, 3])
+def test_exit_code_propagates(harness: Harness, code: int) -> None:
+    result = harness.run(exit=str(code), no_report="1")
     assert result.returncode == code
     (log,) = (harness.output / "logs").glob("hepza-*.log")
     assert result.stdout == (
-        f"hepza-run: {outcome}; no report from this run; exit code {code}; log {log}\n"
+        f"hepza-run: failed; no report from this run; exit code {code}; log {log}\n"
     )
-    assert f"[hepza-run] {'INFO' if code == 0 else 'ERROR'}: {outcome}" in log.read_text()
+    assert "[hepza-run] ERROR: failed" in log.read_text()
+
+
+def test_an_exit_0_without_a_report_of_this_run_is_a_failed_run(harness: Harness) -> None:
+    result = harness.run(exit="0", no_report="1")
+    assert result.returncode == 1
+    report = harness.tmp / "reports" / "latest.json"
+    (log,) = (harness.output / "logs").glob("hepza-*.log")
+    assert result.stdout == (
+        "hepza-run: failed: the crawl exited 0 without a report of this run saying it succeeded "
+        f"({report}: none); no report from this run; exit code 1; log {log}\n"
+    )
+    assert "[hepza-run] ERROR: failed" in log.read_text()
+
+
+def test_an_exit_0_whose_report_does_not_say_succeeded_is_a_failed_run(harness: Harness) -> None:
+    report = harness.tmp / "reports" / "latest.json"
+    result = harness.run(exit="0", report_json=json.dumps({"outcome": "failed"}))
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        "hepza-run: failed: the crawl exited 0 without a report of this run saying it succeeded "
+        f"({report}: failed); "
+    )
+
+
+def test_the_summary_relays_the_reports_verdict(harness: Harness) -> None:
+    interrupted = json.dumps({"outcome": "interrupted"})
+    result = harness.run(exit="1", report_json=interrupted)
+    assert result.returncode == 1
+    assert result.stdout.startswith("hepza-run: interrupted; ")
 
 
 def test_signal_death_exits_128_plus_signum_and_keeps_the_marker(harness: Harness) -> None:
@@ -222,7 +255,7 @@ def test_summary_skips_a_report_left_by_an_earlier_run(harness: Harness) -> None
     report.parent.mkdir()
     report.write_text("{}")
     os.utime(report, (time.time() - 3600, time.time() - 3600))
-    stdout = harness.run().stdout
+    stdout = harness.run(no_report="1").stdout
     assert "; report " not in stdout
     assert "; no report from this run; " in stdout
 
@@ -333,12 +366,13 @@ def test_lock_outlives_a_wrapper_killed_while_the_crawl_runs(harness: Harness) -
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_is_forwarded_once(harness: Harness, signum: signal.Signals) -> None:
-    wrapper = harness.start(signal_exit="0")
+    # Scrapy stops gracefully: an interrupted run, exit 1 (here without a report).
+    wrapper = harness.start(signal_exit="1", no_report="1")
     wrapper.send_signal(signum)
     stdout, _ = wrapper.communicate(timeout=30)
-    assert wrapper.returncode == 0
+    assert wrapper.returncode == 1
     assert harness.signals.read_text() == f"{signum.name}\n"
-    assert f"stopped by {signum.name}; no report from this run; exit code 0" in stdout
+    assert f"stopped by {signum.name}; no report from this run; exit code 1" in stdout
     # Scrapy saved its state on the graceful stop, so the next run resumes from JOBDIR.
     assert not harness.marker.exists()
 
@@ -409,17 +443,20 @@ def job_state(harness: Harness) -> Path:
 
 
 @pytest.mark.parametrize(("outcome", "code"), [("succeeded", "0"), ("failed", "1")])
-def test_a_run_that_reached_its_end_leaves_no_job_state(
+def test_the_wrapper_leaves_a_finished_runs_job_state_to_the_crawl(
     harness: Harness, outcome: str, code: str
 ) -> None:
-    job_state(harness)
+    # One place discards a finished run's job state: the crawl command, after its verdict
+    # (tests/test_ledger.py, and test_trust_e2e.py through the real crawl). This stand-in
+    # crawl keeps it, so the wrapper must not have touched it either.
+    state = job_state(harness)
     report = json.dumps({"outcome": outcome})
     result = harness.run(
         exit=code, report=str(harness.tmp / "reports" / "latest.json"), report_json=report
     )
     assert result.returncode == int(code)
     assert harness.recorded()["jobdir_existed"] is True
-    assert not harness.jobdir.exists()
+    assert state.read_text() == "scheduled_articles"
     assert not harness.marker.exists()
     assert not list(harness.jobdir.parent.glob("hepza.crashed-*"))
 
@@ -427,8 +464,10 @@ def test_a_run_that_reached_its_end_leaves_no_job_state(
 def test_an_interrupted_run_keeps_its_job_state(harness: Harness) -> None:
     state = job_state(harness)
     report = json.dumps({"outcome": "interrupted"})
-    result = harness.run(report=str(harness.tmp / "reports" / "latest.json"), report_json=report)
-    assert result.returncode == 0
+    result = harness.run(
+        exit="1", report=str(harness.tmp / "reports" / "latest.json"), report_json=report
+    )
+    assert result.returncode == 1
     assert state.read_text() == "scheduled_articles"
 
 
@@ -484,6 +523,15 @@ def test_keep_logs_is_a_setting(harness: Harness, how: str) -> None:
     assert len(list(logs.glob("hepza-*.log"))) == (1 if how == "env" else 3)
 
 
+def test_a_bad_keep_logs_in_the_environment_is_named_by_its_variable(harness: Harness) -> None:
+    result = harness.run(environ={"HEPZA_KEEP_LOGS": "lots"})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "hepza-run: HEPZA_KEEP_LOGS='lots' is not a whole number: "
+        "expected a whole number of at least 1\n"
+    )
+
+
 def test_a_bad_keep_logs_is_bad_usage(harness: Harness) -> None:
     result = harness.run("-s", "KEEP_LOGS=lots")
     assert result.returncode == 2
@@ -513,8 +561,16 @@ def test_setting_in_args_reads_every_form_of_s() -> None:
 # --- other portals ----------------------------------------------------------------------------
 
 
+def quan_profiles(harness: Harness) -> dict[str, str]:
+    """The environment of a deployment with a second portal's profile, ``quan-1``."""
+    profiles = harness.tmp / "profiles"
+    profiles.mkdir(exist_ok=True)
+    (profiles / "quan-1.toml").write_text('name = "quan-1"\nbase_url = "https://quan1.example"\n')
+    return {"HEPZA_SITE_PROFILES_DIR": str(profiles)}
+
+
 def test_spider_option_names_the_lock_logs_and_job_state_after_the_spider(harness: Harness) -> None:
-    result = harness.run("--spider", "quan-1")
+    result = harness.run("--spider", "quan-1", environ=quan_profiles(harness))
     assert result.returncode == 0, result.stderr
     argv = harness.recorded()["argv"]
     assert f"JOBDIR={harness.output / 'jobs' / 'quan-1'}" in argv
@@ -525,7 +581,9 @@ def test_spider_option_names_the_lock_logs_and_job_state_after_the_spider(harnes
 def test_portals_run_side_by_side_under_their_own_locks(harness: Harness) -> None:
     first = harness.start()  # hepza holds hepza.lock
     try:
-        other = harness.run("--spider", "quan-1", environ={"FAKE_WAIT": ""})
+        other = harness.run(
+            "--spider", "quan-1", environ={"FAKE_WAIT": "", **quan_profiles(harness)}
+        )
         assert other.returncode == 0, other.stderr
     finally:
         harness.release.touch()
@@ -536,3 +594,23 @@ def test_a_spider_name_that_is_not_one_is_usage_error(harness: Harness) -> None:
     result = harness.run("--spider", "../etc")
     assert result.returncode == 2
     assert "--spider '../etc' is not a spider name" in result.stderr
+
+
+def test_a_spider_that_does_not_exist_is_one_line_exit_2_before_the_lock(harness: Harness) -> None:
+    result = harness.run("--spider", "nosuch")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "hepza-run: error: --spider 'nosuch': no spider named 'nosuch' "
+        "(known: hepza, liferay; `scrapy list` lists them)"
+    ]
+    assert "Traceback" not in result.stdout
+    # Nothing made in its name: no lock, no log, no job state, no crawl started.
+    assert not harness.output.exists()
+    assert not harness.record.exists()
+
+
+def test_a_spider_of_a_profile_given_after_the_double_dash_is_found(harness: Harness) -> None:
+    profiles = quan_profiles(harness)["HEPZA_SITE_PROFILES_DIR"]
+    result = harness.run("--spider", "quan-1", "--", "-s", f"SITE_PROFILES_DIR={profiles}")
+    assert result.returncode == 0, result.stderr
+    assert harness.recorded()["argv"][-1] == f"SITE_PROFILES_DIR={profiles}"

@@ -518,6 +518,17 @@ def _codes(item: ArticleItem) -> list[str]:
     return [problem["code"] for problem in item.problems]
 
 
+def test_published_at_raw_loses_bidi_controls() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        date_candidates=[_candidate("display_date", "18/01/2023\u202e 17:48\u2069")],
+    )
+    pipeline.process_item(item)
+    assert item.published_at == "2023-01-18T17:48:00+07:00"
+    assert item.published_at_raw == "18/01/2023 17:48"
+
+
 def test_hepza_english_page() -> None:
     pipeline, stats = _pipeline()
     item = ArticleItem(

@@ -39,8 +39,10 @@ def scrapy_crawl(
     extra: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    spider: str = "hepza",
 ) -> subprocess.CompletedProcess[str]:
-    """``scrapy crawl hepza`` with every output place in tmp_path unless a test says otherwise."""
+    """``scrapy crawl SPIDER`` with every output place in tmp_path unless a test says
+    otherwise."""
     merged = {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'hepza.sqlite3'}",
         "REPORTS_DIR": str(tmp_path / "reports"),
@@ -49,7 +51,7 @@ def scrapy_crawl(
         **(settings or {}),
     }
     args = {"base_url": f"http://127.0.0.1:{closed_port()}", **(spider_args or {})}
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "hepza"]
+    cmd = [sys.executable, "-m", "scrapy", "crawl", spider]
     for name, value in args.items():
         if value is not None:  # None: the argument left out
             cmd += ["-a", f"{name}={value}"]
@@ -66,11 +68,11 @@ def scrapy_crawl(
     )
 
 
-def one_line(result: subprocess.CompletedProcess[str]) -> str:
+def one_line(result: subprocess.CompletedProcess[str], spider: str = "hepza") -> str:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr + result.stdout
-    assert lines[0].startswith("scrapy crawl hepza: error: ")
+    assert lines[0].startswith(f"scrapy crawl {spider}: error: ")
     return lines[0]
 
 
@@ -127,6 +129,12 @@ BAD_SETTINGS = [
     pytest.param({"DOWNLOAD_DELAY": "1s"}, "DOWNLOAD_DELAY='1s'", "a number", id="float"),
     pytest.param({"MAX_LINK_DEPTH": "x"}, "MAX_LINK_DEPTH='x'", "whole number", id="limit"),
     pytest.param({"KEEP_FEEDS": "-1"}, "KEEP_FEEDS='-1'", "at least 0", id="retention"),
+    pytest.param(
+        {"DATABASE_URL": "postgresql://u:pw-1234@host:abc/db"},
+        "DATABASE_URL='postgresql://u:***@host:abc/db'",
+        "port is not a number",
+        id="db-port",
+    ),
 ]
 
 
@@ -141,6 +149,53 @@ def test_bad_setting_is_one_line_and_exit_2(
     assert "pw-1234" not in result.stderr
 
 
+# One value of each kind of setting (the checks are table-driven by type, crawler/config.py):
+# project and Scrapy numbers, Scrapy's yes/no words, log levels, JSON objects, components, HTTP
+# statuses, and a setting checked by the type of its Scrapy default alone.
+BAD_SETTING_VALUES = [
+    pytest.param("COVERAGE_THRESHOLDS", "notjson", "JSON object", id="json"),
+    pytest.param("COVERAGE_THRESHOLDS", '{"title": 2}', "a share from 0 to 1", id="share"),
+    pytest.param("COVERAGE_THRESHOLDS", '{"titel": 0.5}', "'titel'", id="share-field"),
+    pytest.param("LOG_LEVEL", "LOUD", "not a log level", id="log-level"),
+    pytest.param("AUTOTHROTTLE_ENABLED", "maybe", "yes/no", id="bool"),
+    pytest.param("ROBOTSTXT_OBEY", "yes", "1/0, True/False or true/false", id="bool-word"),
+    pytest.param("CONCURRENT_REQUESTS", "0", "at least 1", id="concurrency"),
+    pytest.param("CLOSESPIDER_TIMEOUT", "soon", "a number", id="closespider"),
+    pytest.param("DEPTH_LIMIT", "-1", "at least 0", id="depth"),
+    pytest.param("AUTOTHROTTLE_TARGET_CONCURRENCY", "0", "out of range", id="autothrottle"),
+    pytest.param("RETRY_HTTP_CODES", "500,abc", "HTTP statuses", id="status-list"),
+    pytest.param(
+        "ITEM_PIPELINES",
+        '{"pipelines.text.TextNormalizationPipeline": "first"}',
+        "expected a number, or null",
+        id="components",
+    ),
+    pytest.param("METAREFRESH_MAXDELAY", "long", "a number", id="scrapy-default-type"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), BAD_SETTING_VALUES)
+def test_a_bad_value_of_each_kind_of_setting_is_one_line_exit_2_before_the_crawl(
+    tmp_path: Path, name: str, value: str, expected: str
+) -> None:
+    log = tmp_path / "crawl.log"
+    result = scrapy_crawl(tmp_path, settings={"LOG_FILE": str(log), name: value})
+    line = one_line(result)
+    assert result.returncode == 2
+    assert line.startswith(f"scrapy crawl hepza: error: {name}")
+    assert expected in line
+    # Stopped before Scrapy started: the log holds the error line alone (no crawler, engine
+    # or request line).
+    assert len(log.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_an_unknown_spider_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = scrapy_crawl(tmp_path, spider="nosuchspider", spider_args={"base_url": None})
+    line = one_line(result, spider="nosuchspider")
+    assert result.returncode == 2
+    assert "no spider named 'nosuchspider' (known: hepza, liferay" in line
+
+
 def test_bad_base_url_from_the_environment_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = scrapy_crawl(
         tmp_path,
@@ -152,11 +207,23 @@ def test_bad_base_url_from_the_environment_is_one_line_and_exit_2(tmp_path: Path
     assert "HEPZA_BASE_URL='hepza.example'" in line
 
 
-def test_bad_number_in_the_environment_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    result = scrapy_crawl(tmp_path, env={"HEPZA_CONCURRENCY": "lots"})
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        pytest.param("HEPZA_CONCURRENCY", "lots", "whole number", id="number"),
+        pytest.param("HEPZA_LOG_LEVEL", "chatty", "log level", id="log-level"),
+        pytest.param("HEPZA_SITE_TIMEZONE", "Mars/Olympus", "IANA", id="timezone"),
+    ],
+)
+def test_bad_value_in_the_environment_is_named_by_its_variable(
+    tmp_path: Path, env: str, value: str, expected: str
+) -> None:
+    result = scrapy_crawl(tmp_path, env={env: value})
     line = one_line(result)
     assert result.returncode == 2
-    assert "CONCURRENT_REQUESTS_PER_DOMAIN='lots'" in line
+    # The name the operator set, not the setting it feeds (CONCURRENT_REQUESTS_PER_DOMAIN...).
+    assert line.startswith(f"scrapy crawl hepza: error: {env}={value!r}")
+    assert expected in line
 
 
 UNWRITABLE_PLACES = [
@@ -164,6 +231,7 @@ UNWRITABLE_PLACES = [
     pytest.param("REPORTS_DIR", "{blocked}/reports", id="reports"),
     pytest.param("REJECTS_PATH", "{blocked}/rejects/rejects.jsonl", id="rejects"),
     pytest.param("LOG_FILE", "{blocked}/logs/crawl.log", id="log"),
+    pytest.param("JOBDIR", "{blocked}/jobs/hepza", id="jobdir"),
     pytest.param(
         "FEEDS", '{{"{blocked}/feeds/%(time)s.jsonl": {{"format": "jsonlines"}}}}', id="feeds"
     ),

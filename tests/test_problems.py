@@ -28,7 +28,7 @@ def readme_problem_codes() -> set[str]:
     for line in section.splitlines():
         if line.startswith("|") and not line.startswith("|---"):
             first_cell = line.split("|")[1]
-            codes.update(re.findall(r"`([a-z_]+)`", first_cell))
+            codes.update(re.findall(r"`([a-z0-9_]+)`", first_cell))
     return codes
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from crawler.crawl_state import CrawlState
 from crawler.items import ArticleItem
 from crawler.middlewares.charset import (
+    CHARSET_PROBLEM_META,
     CORRECTED_META,
     PROBLEM_CODES,
     CharsetMiddleware,
@@ -119,7 +120,118 @@ def test_articles_read_from_a_corrected_page_carry_the_problem() -> None:
     assert out[0] is item
     assert [(p["field"], p["code"]) for p in item.problems] == [("body_text", "charset_corrected")]
     assert "cp1252" in item.problems[0]["message"]
-    assert set(PROBLEM_CODES) == {"charset_corrected"}
+    assert set(PROBLEM_CODES) == {"charset_corrected", "charset_not_utf8", "charset_invalid_bytes"}
+
+
+# --- a UTF-8 declaration over bytes that are not UTF-8 -----------------------------------------
+
+HEPZA = "Ban Quản lý các Khu chế xuất và công nghiệp TP.HCM"
+VI_PAGE = (
+    f"<html><head><title>{HEPZA}</title></head><body><p>{HEPZA}</p>"
+    "<p>Hội nghị sơ kết công tác Đảng bộ 9 tháng đầu năm, triển khai nhiệm vụ quý IV.</p>"
+    "</body></html>"
+)
+LATIN1 = "Café crème à la française, où l'été est doux"
+LATIN1_PAGE = f"<html><head><title>{LATIN1}</title></head><body><p>{LATIN1}</p></body></html>"
+
+
+def cp1258(text: str) -> bytes:
+    """``text`` in windows-1258 as Vietnamese software writes it: a letter with its circumflex,
+    breve or horn precomposed where windows-1258 has it (â ê ô ơ ư ă), tone marks combining."""
+    out = bytearray()
+    for char in text:
+        try:
+            out += char.encode("cp1258")
+            continue
+        except UnicodeEncodeError:
+            pass
+        base, *marks = unicodedata.normalize("NFD", char)
+        for mark in marks:
+            composed = unicodedata.normalize("NFC", base + mark)
+            if len(composed) == 1 and composed.encode("cp1258", errors="ignore"):
+                base = composed
+                marks.remove(mark)
+                break
+        out += (base + "".join(marks)).encode("cp1258")
+    return bytes(out)
+
+
+def _read_as(middleware: CharsetMiddleware, response: HtmlResponse) -> tuple[str, str]:
+    """(the first paragraph in NFC, as the text pipeline stores it; the problem code)"""
+    fixed = middleware.process_response(response.request, response)
+    assert isinstance(fixed, HtmlResponse)
+    text = unicodedata.normalize("NFC", fixed.css("p::text").get() or "")
+    code, _ = fixed.meta.get(CHARSET_PROBLEM_META, ("", ""))
+    return text, code
+
+
+def test_vietnamese_in_windows_1258_under_a_utf8_header_is_read_as_windows_1258() -> None:
+    middleware, stats = _charset_middleware()
+    response = _response(cp1258(VI_PAGE), "text/html; charset=UTF-8")
+    assert "\ufffd" in response.text  # what Scrapy alone would store
+    assert _read_as(middleware, response) == (HEPZA, "charset_not_utf8")
+    _, message = response.meta[CHARSET_PROBLEM_META]
+    assert "read as cp1258 (its bytes read as Vietnamese there)" in message
+    assert stats["fetch/charset_not_utf8"] == 1
+
+
+def test_a_utf8_header_over_windows_1258_bytes_yields_to_the_meta_charset() -> None:
+    middleware, _ = _charset_middleware()
+    page = VI_PAGE.replace("<head>", '<head><meta charset="windows-1258">')
+    response = _response(cp1258(page), "text/html; charset=UTF-8")
+    assert _read_as(middleware, response) == (HEPZA, "charset_not_utf8")
+    assert "(its other declaration)" in response.meta[CHARSET_PROBLEM_META][1]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_latin1_text_under_a_utf8_header_is_read_as_windows_1252(encoding: str) -> None:
+    middleware, _ = _charset_middleware()
+    response = _response(LATIN1_PAGE.encode(encoding), "text/html; charset=UTF-8")
+    assert _read_as(middleware, response) == (LATIN1, "charset_not_utf8")
+    assert "read as cp1252" in response.meta[CHARSET_PROBLEM_META][1]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/html; charset=windows-1258", "text/html; charset=cp1258"]
+)
+def test_vietnamese_utf8_bytes_under_a_windows_1258_header_are_read_as_utf8(
+    content_type: str,
+) -> None:
+    middleware, stats = _charset_middleware()
+    response = _response(VI_PAGE.encode("utf-8"), content_type)
+    fixed = middleware.process_response(response.request, response)
+    assert isinstance(fixed, HtmlResponse)
+    assert fixed.css("p::text").get() == HEPZA
+    assert stats["fetch/charset_corrected"] == 1
+
+
+def test_a_utf8_page_with_a_few_stray_bytes_stays_utf8_and_counts_them() -> None:
+    # A Latin-1 word pasted into a Vietnamese UTF-8 page: re-reading the whole page as a
+    # single-byte charset would garble every correct character.
+    middleware, stats = _charset_middleware()
+    body = VI_PAGE.encode("utf-8").replace(b"</body>", "<p>café</p></body>".encode("latin-1"))
+    response = _response(body, "text/html; charset=UTF-8")
+    assert _read_as(middleware, response) == (HEPZA, "charset_invalid_bytes")
+    assert "1 of its bytes are not" in response.meta[CHARSET_PROBLEM_META][1]
+    assert stats["fetch/charset_invalid_bytes"] == 1
+
+
+def test_a_utf8_page_that_holds_a_replacement_character_itself_is_untouched() -> None:
+    middleware, stats = _charset_middleware()
+    page = VI_PAGE.replace("</body>", "<p>\ufffd</p></body>")
+    response = _response(page.encode("utf-8"), "text/html; charset=UTF-8")
+    assert middleware.process_response(response.request, response) is response
+    assert not [k for k in stats if k.startswith("fetch/charset")]
+
+
+def test_articles_read_from_a_page_declared_utf8_over_other_bytes_carry_the_problem() -> None:
+    middleware = CharsetProblemMiddleware.from_crawler(get_crawler())
+    response = _response(cp1258(VI_PAGE), "text/html; charset=UTF-8")
+    CharsetMiddleware.from_crawler(get_crawler()).process_response(response.request, response)
+    item = ArticleItem(url=response.url)
+    list(middleware.process_spider_output(response, [item]))
+    assert [(p["field"], p["code"]) for p in item.problems] == [("body_text", "charset_not_utf8")]
+    assert "cp1258" in item.problems[0]["message"]
 
 
 def test_articles_from_a_correctly_declared_page_carry_no_problem() -> None:

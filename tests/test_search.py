@@ -1,26 +1,41 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+import pipelines.storage.search as search_module
 from pipelines.storage.models import Article
-from pipelines.storage.search import EmptyQueryError, query_words, search_articles
+from pipelines.storage.search import (
+    MAX_QUERY_CHARS,
+    MAX_QUERY_TERMS,
+    EmptyQueryError,
+    QueryTooLargeError,
+    SearchTimeoutError,
+    query_words,
+    search_articles,
+)
 from pipelines.storage.store import (
     MIGRATIONS_DIR,
     ArticleStore,
     create_db_engine,
     upgrade_database,
 )
-from tests.crawl_runner import run_scrapy
+from tests.crawl_runner import PROJECT_ROOT, run_scrapy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -335,3 +350,167 @@ def test_the_index_still_matches_its_articles_after_vacuum(tmp_path, make_articl
     for i, record in enumerate(records):
         assert found(store, f"tin so {i}") == (set() if i % 3 == 0 else {record["id"]})
     store.close()
+
+
+# --- bounds: query size, time, a client that goes away ---------------------------------------
+
+
+def test_a_repeated_word_is_searched_once():
+    assert query_words("đầu " * 120) == ["dầu"]
+    assert query_words("Dau tu DAU TU dau") == ["Dau", "tu"]
+    assert query_words("x* " * 150) == ["x"]
+
+
+def test_a_query_longer_than_the_bound_is_refused():
+    query = "x* " * 3000
+    bound = f"9000 characters long: at most {MAX_QUERY_CHARS}"
+    with pytest.raises(QueryTooLargeError, match=bound):
+        query_words(query)
+    assert query_words("a" * MAX_QUERY_CHARS) == ["a" * MAX_QUERY_CHARS]
+
+
+def test_a_query_with_more_different_words_than_the_bound_is_refused():
+    words = [f"w{i}" for i in range(MAX_QUERY_TERMS + 1)]
+    with pytest.raises(QueryTooLargeError, match=f"33 different words: at most {MAX_QUERY_TERMS}"):
+        query_words(" ".join(words))
+    assert query_words(" ".join(words[:-1] * 3)) == words[:-1]
+
+
+def test_repeated_words_find_what_the_words_once_find(stored):
+    store, records = stored
+    assert found(store, "dau tu " * 30) == found(store, "dau tu") == {records["invest"]["id"]}
+
+
+@pytest.mark.parametrize("query", ["x* " * 3000, "đầu " * 1000])
+def test_scrapy_search_refuses_an_oversized_query_in_one_line(tmp_path, query):
+    result = run_scrapy_search(tmp_path, query)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"search: search query is {len(query)} characters long: at most 500 are searched\n"
+    )
+
+
+def test_scrapy_search_refuses_too_many_different_words_in_one_line(tmp_path):
+    result = run_scrapy_search(tmp_path, " ".join(f"w{i}" for i in range(40)))
+    assert result.returncode == 2
+    assert result.stderr == "search: search query has 40 different words: at most 32 are searched\n"
+
+
+@pytest.mark.parametrize("value", ["0", "soon"])
+def test_scrapy_search_refuses_a_bad_timeout_in_one_line(tmp_path, value):
+    result = run_scrapy_search(tmp_path, "dau tu", "-s", f"SEARCH_TIMEOUT_SECONDS={value}")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"search: SEARCH_TIMEOUT_SECONDS={value!r} is ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_sqlite_search_past_its_timeout_is_stopped(tmp_path, make_article_record, monkeypatch):
+    store = ArticleStore(f"sqlite:///{tmp_path / 'hepza.sqlite3'}")
+    store.write_batch([make_article_record(f"a{i}", title=f"Tin số {i}") for i in range(50)], RUN)
+    # the progress handler looks at the clock at every step: the first one past 1 µs stops it
+    monkeypatch.setattr(search_module, "SQLITE_PROGRESS_STEPS", 1)
+    with pytest.raises(SearchTimeoutError, match="timeout of 1e-06 s"):
+        search_articles(store.engine, "tin so", timeout=1e-6)
+    # the handler is gone with the search: the next one on the same connection runs
+    assert len(search_articles(store.engine, "tin so", timeout=None)) == 20
+    store.close()
+
+
+@contextmanager
+def articles_locked(postgres_url: str) -> Iterator[None]:
+    """The articles table locked by another session: a search waits on the server, running,
+    for as long as the block lasts."""
+    url = sa.make_url(postgres_url)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname=url.database
+    ) as locker:
+        locker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+        yield
+        locker.rollback()
+
+
+def running_searches(postgres_url: str) -> list[str]:
+    """The searches PostgreSQL is running (on any session)."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.scalars(
+                    sa.text(
+                        "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND query LIKE '%plainto_tsquery%'"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.postgres
+def test_postgresql_search_past_its_statement_timeout_exits_1_in_one_line(
+    make_article_record, postgres_url, tmp_path
+):
+    store = ArticleStore(postgres_url)
+    store.write_batch(list(articles(make_article_record).values()), RUN)
+    store.close()
+    with articles_locked(postgres_url):
+        started = time.monotonic()
+        result = run_scrapy_search(
+            tmp_path, "dau tu", "-s", f"DATABASE_URL={postgres_url}", "-s",
+            "SEARCH_TIMEOUT_SECONDS=0.5",
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+        assert running_searches(postgres_url) == []
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        "search: search stopped after its timeout of 0.5 s (SEARCH_TIMEOUT_SECONDS)\n"
+    )
+    assert result.stdout == ""
+    assert elapsed < 30
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
+)
+def test_a_postgresql_search_does_not_outlive_its_killed_client(
+    make_article_record, postgres_url, tmp_path, sig
+):
+    store = ArticleStore(postgres_url)
+    store.write_batch(list(articles(make_article_record).values()), RUN)
+    store.close()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "SCRAPY_SETTINGS_MODULE": "crawler.settings",
+    }
+    with articles_locked(postgres_url):
+        client = subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "search", "dau tu", "-s",
+             f"DATABASE_URL={postgres_url}", "-s", "SEARCH_TIMEOUT_SECONDS=600"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert wait_until(lambda: running_searches(postgres_url) == ["active"], 60)
+            client.send_signal(sig)
+            _, stderr = client.communicate(timeout=30)
+        finally:
+            client.kill()
+        # the lock is still held: the search cannot have finished, only been stopped
+        assert wait_until(lambda: running_searches(postgres_url) == [], 10), running_searches(
+            postgres_url
+        )
+    if sig == signal.SIGKILL:
+        assert client.returncode == -signal.SIGKILL
+    else:
+        assert client.returncode == 1
+        assert stderr == f"search: interrupted by {sig.name}: the search was cancelled\n"

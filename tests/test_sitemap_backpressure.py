@@ -9,15 +9,19 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scrapy import Request
+from scrapy.http import XmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.backpressure import queue_full, wait_for_queue_room
+from crawler.backpressure import engine_closing, queue_full, wait_for_queue_room
+from crawler.crawl_state import CrawlState
 from crawler.settings import EXTENSIONS
 from crawler.spiders.hepza import HepzaSpider
 from tests.crawl_runner import run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
 from tests.test_limits_e2e import run_stats, stored_urls, truth_urls
+from tests.unit_spider import sitemap_stage_spider
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,6 +68,65 @@ def test_a_full_queue_is_not_waited_on_when_waiting_could_keep_the_crawl_from_en
 
 def test_a_scheduler_without_a_length_is_not_waited_on() -> None:
     assert not queue_full(_engine(None), 10)
+
+
+@pytest.mark.parametrize(
+    ("state", "closing"),
+    [({}, False), ({"running": False}, True), ({"closing": True}, True)],
+    ids=["crawling", "engine stopped", "spider closing"],
+)
+def test_the_engine_is_closing_once_stopped_or_closing_its_spider(
+    state: dict[str, bool], closing: bool
+) -> None:
+    assert engine_closing(_engine(0, **state)) is closing
+
+
+def test_no_engine_is_not_a_closing_one() -> None:
+    assert not engine_closing(None)
+
+
+SITEMAP_URL = "http://127.0.0.1:8000/sitemap.xml"
+
+
+def _sitemap_response(entries: int) -> XmlResponse:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<url><loc>http://127.0.0.1:8000/w/a{i}</loc></url>" for i in range(entries))
+        + "</urlset>"
+    ).encode()
+    return XmlResponse(SITEMAP_URL, body=body, request=Request(SITEMAP_URL))
+
+
+def _read(spider: HepzaSpider, response: XmlResponse, close_after: int | None) -> list[Any]:
+    """What read_sitemap yields; the engine starts closing its spider after ``close_after``
+    outputs (never with None)."""
+    engine = _engine(0)
+    spider.crawler.engine = engine
+
+    async def read() -> list[Any]:
+        out = []
+        async for output in spider.read_sitemap(response):
+            out.append(output)
+            if close_after is not None and len(out) >= close_after:
+                engine._slot.closing = object()
+        return out
+
+    return asyncio.run(read())
+
+
+def test_a_sitemap_is_read_whole_while_the_crawl_runs() -> None:
+    spider = sitemap_stage_spider("http://127.0.0.1:8000", CrawlState())
+    requests = [o for o in _read(spider, _sitemap_response(300), None) if isinstance(o, Request)]
+    assert len([r for r in requests if "/w/a" in r.url]) == 300
+
+
+def test_a_closing_crawl_stops_reading_its_sitemap() -> None:
+    # SIGTERM, MAX_RUN_SECONDS or a CloseSpider: what the sitemap still lists is not queued.
+    spider = sitemap_stage_spider("http://127.0.0.1:8000", CrawlState())
+    outputs = _read(spider, _sitemap_response(300), close_after=20)
+    assert len(outputs) == 20
+    assert spider.crawler.stats.get_value("crawl/sitemaps_stopped") == 1
 
 
 def test_waiting_ends_when_the_queue_drains() -> None:

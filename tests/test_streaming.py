@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import _ResponseReader
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError
+from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers as TxHeaders
 
+from crawler import streaming
 from crawler.middlewares.size import _SIZE_MESSAGE
 from crawler.parsers.sitemap import SitemapEntry, SitemapStream
 from crawler.streaming import (
@@ -207,3 +210,72 @@ def test_an_announced_size_over_the_limit_is_refused_before_reading() -> None:
     match = _SIZE_MESSAGE.search(str(refused.value))
     assert match is not None and (int(match[1]), int(match[2])) == (5000, 1000)
     assert txresponse.reader is None and txresponse._transport._producer.aborted
+
+
+def _members(body: bytes, parts: int) -> bytes:
+    """``body`` as a gzip stream of ``parts`` members (``cat a.gz b.gz``), valid per RFC 1952."""
+    step = -(-len(body) // parts)
+    return b"".join(gzip.compress(body[i : i + step]) for i in range(0, len(body), step))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 4096, 10**6])
+def test_a_gzip_body_of_several_members_is_read_to_its_last_member(chunk: int) -> None:
+    packed = _members(BODY, 3)
+    result, _ = _read(_chunks(packed, chunk), "gzip")
+    assert result["body_file"].read() == BODY
+
+
+def test_nul_padding_between_and_after_gzip_members_is_skipped() -> None:
+    first, second = BODY[:5000], BODY[5000:]
+    packed = gzip.compress(first) + b"\0" * 9 + gzip.compress(second) + b"\0" * 512
+    result, _ = _read(_chunks(packed, 3), "gzip")
+    assert result["body_file"].read() == BODY
+
+
+def test_bytes_after_the_last_gzip_member_are_dropped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    packed = _members(BODY, 2) + b"<trailing garbage>"
+    result, _ = _read(_chunks(packed, 50), "gzip")
+    assert result["body_file"].read() == BODY
+    assert "ignored 18 bytes after the gzip body" in caplog.text
+
+
+def test_a_body_cut_inside_its_second_gzip_member_is_data_loss() -> None:
+    first = gzip.compress(BODY[:5000])
+    second = gzip.compress(BODY[5000:])
+    failure, _ = _read(_chunks(first + second[: len(second) // 2]), "gzip")
+    assert isinstance(failure, Failure) and failure.check(ResponseDataLossError)
+
+
+def test_the_decoded_size_limit_counts_every_gzip_member() -> None:
+    # Each member alone is under the limit; together they are over it.
+    packed = b"".join(gzip.compress(BODY) for _ in range(4))
+    limit = len(BODY) * 3
+    failure, _ = _read(_chunks(packed, 1000), "gzip", maxsize=limit)
+    assert isinstance(failure, Failure) and failure.check(DownloadCancelledError)
+    match = _SIZE_MESSAGE.search(str(failure.value))
+    assert match is not None and int(match[2]) == limit and int(match[1]) > limit
+
+
+def test_scrapys_own_gzip_decoding_reads_every_member_of_an_unstreamed_body() -> None:
+    # A sitemap is not streamed when its answer is not a 2xx or its encoding is another:
+    # HttpCompressionMiddleware decodes it then, and reads every member too.
+    crawler = get_crawler()
+    middleware = HttpCompressionMiddleware.from_crawler(crawler)
+    request = Request(URL)
+    response = Response(
+        URL, body=_members(BODY, 3), headers={"Content-Encoding": "gzip"}, request=request
+    )
+    decoded = middleware.process_response(request, response)
+    assert decoded.body == BODY
+
+
+def test_a_body_of_endless_empty_gzip_members_is_refused_as_undecodable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(streaming, "MAX_GZIP_MEMBERS", 10)
+    failure, _ = _read([gzip.compress(b"") * 11], "gzip")
+    assert isinstance(failure, Failure) and failure.check(ResponseDataLossError)
+    result, _ = _read([gzip.compress(b"") * 10], "gzip")
+    assert result["body_file"].read() == b""

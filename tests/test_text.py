@@ -10,7 +10,9 @@ from scrapy.utils.test import get_crawler
 
 from crawler.items import ArticleItem, ArticleUrlItem
 from pipelines.fields import PROBLEM_CODES, ArticleFieldsPipeline
+from pipelines.html import sanitize_html
 from pipelines.text import (
+    BIDI_CONTROLS,
     TextNormalizationPipeline,
     is_truncated,
     normalize_paragraphs,
@@ -358,3 +360,87 @@ def test_default_caps_come_from_the_project_settings() -> None:
     from crawler import settings  # noqa: PLC0415
 
     assert (settings.MAX_TITLE_CHARS, settings.MAX_SUMMARY_CHARS) == (1000, 5000)
+
+
+# --- bidirectional controls -------------------------------------------------------------------
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+VIETNAMESE_WORDS = ["Hội", "nghị", "sơ", "kết", "Đảng", "ủy", "Khu", "chế", "xuất", "Tân", "Thuận"]
+
+
+def test_the_bidi_controls_are_the_twelve_unicode_names() -> None:
+    assert set(BIDI_CONTROLS) == set(BIDI)
+    assert {unicodedata.bidirectional(ch) for ch in BIDI} == {
+        "LRE", "RLE", "PDF", "LRO", "RLO", "LRI", "RLI", "FSI", "PDI", "L", "R", "AL"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("control", list(BIDI))
+def test_normalize_text_removes_each_bidi_control(control: str) -> None:
+    assert normalize_text(f"Hội nghị{control} sơ kết{control}") == "Hội nghị sơ kết"
+    assert normalize_paragraphs(f"Đoạn{control} một.\n\n{control}\n\nHai.") == "Đoạn một.\n\nHai."
+
+
+@given(st.lists(st.sampled_from(VIETNAMESE_WORDS), min_size=1), st.data())
+def test_bidi_controls_anywhere_in_vietnamese_leave_exactly_the_nfc_words(
+    words: list[str], data: st.DataObject
+) -> None:
+    text = ""
+    for word in words:
+        # NFD as some editors write it, with controls before, inside and after each word
+        decomposed = unicodedata.normalize("NFD", word)
+        cut = data.draw(st.integers(0, len(decomposed)))
+        noise = data.draw(st.text(alphabet=BIDI, max_size=3))
+        text += noise + decomposed[:cut] + noise + decomposed[cut:] + " "
+    assert normalize_text(text) == " ".join(words)
+    assert normalize_paragraphs(text) == " ".join(words)
+
+
+@given(st.text(alphabet=st.sampled_from([*BIDI, "a", "ê", "\u0301", " ", "\n", "\u200b"])))
+def test_normalize_text_never_keeps_a_bidi_control_and_stays_idempotent(raw: str) -> None:
+    once = normalize_text(raw)
+    assert not set(once) & set(BIDI)
+    assert normalize_text(once) == once
+    assert unicodedata.is_normalized("NFC", once)
+    assert not set(normalize_paragraphs(raw)) & set(BIDI)
+
+
+def test_pipeline_removes_bidi_controls_from_every_text_field() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        title="Tiêu\u202e đề",
+        summary="Tóm\u2066 tắt.\u2069",
+        body_text="Nội\u200f dung.",
+        author="Minh\u061c Trí",
+        category="Tin\u202d hoạt động",
+        tags=["KCX\u2067"],
+        images=[{"url": "https://h/a.jpg", "caption": "Ảnh\u202b"}],
+        attachments=[{"url": "https://h/a.pdf", "title": "hđ\u202egpj.exe"}],
+    )
+    pipeline.process_item(item)
+    values = [
+        item.title,
+        item.summary,
+        item.body_text,
+        item.author,
+        item.category,
+        *item.tags,
+        item.images[0]["caption"],
+        item.attachments[0]["title"],
+    ]
+    assert values == [
+        "Tiêu đề",
+        "Tóm tắt.",
+        "Nội dung.",
+        "Minh Trí",
+        "Tin hoạt động",
+        "KCX",
+        "Ảnh",
+        "hđgpj.exe",
+    ]
+
+
+def test_body_html_loses_bidi_controls_and_keeps_its_vietnamese() -> None:
+    html = sanitize_html("<p>Nghị\u202e quyết\u2066 số 1</p>", "https://h/w/x")
+    assert html == "<p>Nghị quyết số 1</p>"

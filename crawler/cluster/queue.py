@@ -7,26 +7,37 @@ worker acknowledges the lease once the request's whole output is processed (:met
 renews its leases while it works on them (:meth:`renew`), and gives them back when it stops
 early (:meth:`release`). A lease whose deadline passed (its worker was killed) is put back in
 the queue, with its priority, by whichever worker reaps it (:meth:`reap`).
+
+Entries are JSON data (crawler/cluster/serializer.py), never pickles: an entry that is not a
+request the serializer wrote (a pickle pushed by whoever can write to Redis, a damaged one) is
+refused when popped or put back: one WARNING, counted in ``cluster/queue_refused``, dropped,
+never run.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from scrapy_redis import picklecompat
 from scrapy_redis.queue import PriorityQueue
 
-from crawler.cluster import REDELIVERED_META
+from crawler.cluster import REDELIVERED_META, serializer
+from crawler.outcome import record_failure
 
 if TYPE_CHECKING:
     import redis
     from scrapy import Request, Spider
+    from scrapy.statscollectors import StatsCollector
 
     from crawler.cluster.crawl import SiteKeys
 
+logger = logging.getLogger(__name__)
+
 # The request's lease token while this worker works on it.
 LEASE_META = "cluster_lease"
+# Entries refused (not a request: never run)
+REFUSED_STAT = "cluster/queue_refused"
 
 # KEYS: queue, leases, leased; ARGV: token, lease seconds
 _POP = """
@@ -93,9 +104,12 @@ class LeaseQueue(PriorityQueue):
         keys: SiteKeys,
         lease_seconds: float,
         owner: str = "",
+        *,
+        stats: StatsCollector | None = None,
     ) -> None:
-        super().__init__(server, spider, keys.queue, serializer=picklecompat)
+        super().__init__(server, spider, keys.queue, serializer=serializer)
         self.keys = keys
+        self.stats = stats
         self.lease_seconds = lease_seconds
         # A lease token starts with its worker's id (``{owner}/{random}``): who holds what.
         self.owner = owner
@@ -117,16 +131,41 @@ class LeaseQueue(PriorityQueue):
         return bool(self._push_unseen(keys=[self.keys.dupefilter, self.keys.queue], args=args))
 
     def pop(self, timeout: int = 0) -> Request | None:
-        token = f"{self.owner}/{uuid.uuid4().hex}" if self.owner else uuid.uuid4().hex
         keys = self.keys
-        data = self._pop(
-            keys=[keys.queue, keys.leases, keys.leased], args=[token, self.lease_seconds]
+        while True:
+            token = f"{self.owner}/{uuid.uuid4().hex}" if self.owner else uuid.uuid4().hex
+            data = self._pop(
+                keys=[keys.queue, keys.leases, keys.leased], args=[token, self.lease_seconds]
+            )
+            if not data:
+                return None
+            try:
+                request: Request = self._decode_request(data)
+            except Exception as exc:  # whatever an entry holds, it is not run
+                self._refuse(data, exc)
+                self.ack(token)
+                continue
+            request.meta[LEASE_META] = token
+            return request
+
+    def _refuse(self, data: bytes, exc: Exception) -> None:
+        logger.warning(
+            "%s: refused a queue entry that is not a request (%s; %d bytes, starting %r): "
+            "dropped, never run",
+            self.keys.queue,
+            exc,
+            len(data),
+            bytes(data[:24]),
         )
-        if not data:
-            return None
-        request: Request = self._decode_request(data)
-        request.meta[LEASE_META] = token
-        return request
+        if self.stats is not None:
+            self.stats.inc_value(REFUSED_STAT)
+            # A request dropped is a page the run did not see: it must not claim it did.
+            record_failure(
+                self.stats,
+                "cluster_queue_refused",
+                f"{self.keys.queue} held entries that are not requests (written into Redis by "
+                "something else): dropped, never run, so the crawl may be incomplete",
+            )
 
     def ack(self, token: str) -> None:
         pipe = self.server.pipeline()
@@ -158,7 +197,13 @@ class LeaseQueue(PriorityQueue):
         data = self.server.hget(self.keys.leased, token)
         if data is None:
             return False
-        decoded: dict[str, Any] = self.serializer.loads(data)
+        try:
+            decoded: dict[str, Any] = self.serializer.loads(data)
+        except serializer.QueueEntryError as exc:
+            # replaced in Redis since it was leased: not put back
+            self._refuse(data, exc)
+            self.ack(token)
+            return False
         # Its callback may have run, its output not reached the queue: the spider decides again.
         decoded.setdefault("meta", {})[REDELIVERED_META] = True
         keys = self.keys

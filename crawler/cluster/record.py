@@ -5,10 +5,10 @@ worker's crawler of every site publishes its stats to Redis (:class:`ClusterStat
 ``{P}:stats:{worker}:{site}``): a snapshot every STATS_INTERVAL seconds and a final one with
 its own outcome and failures once its run owner judged it. A worker killed with SIGKILL leaves
 its last snapshot, which counts. ``finish_cluster_run`` (called by the worker that sees the
-crawl done) sums every snapshot, judges the sum as one run (``judge_run``, every failure any
-worker recorded included), writes ``<crawl id>.json`` and ``latest.json`` in REPORTS_DIR with
-a per-site and per-worker breakdown, and finishes the row. A Redis ``SET NX`` lock makes it
-run once, whoever calls it.
+crawl done) sums every snapshot, judges the sum as one run (the ledger's ``RUN_CHECKS``,
+every failure any worker recorded included), writes ``<crawl id>.json`` and ``latest.json`` in
+REPORTS_DIR with a per-site and per-worker breakdown, and finishes the row. A Redis ``SET NX``
+lock makes it run once, whoever calls it.
 
 The row's ``site``: the site's name for a one-site crawl; for several sites their names,
 sorted, joined by ``+`` (``bqlkcn+hepza``; a slug never holds ``+``), shortened to
@@ -29,8 +29,11 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.extensions.run import COUNTERS, RunOwner, judge_run, write_report
+from crawler.extensions.run import RunOwner
 from crawler.history import CLUSTER_JOIN
+from crawler.ledger.checks import BadRunChecks, RunFacts, load_checks
+from crawler.ledger.report import build_report, counts_of, write_report
+from crawler.ledger.verdict import Verdict, reach_verdict
 from crawler.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.sites.key import site_of
 from pipelines.storage.models import SITE_LENGTH
@@ -267,14 +270,6 @@ def merge_stats(snapshots: list[Snapshot]) -> dict[str, Any]:
     return merged
 
 
-def _counts(stats: dict[str, Any]) -> dict[str, int]:
-    return {name: int(stats.get(key, 0)) for name, key in COUNTERS.items()}
-
-
-def _prefixed(stats: dict[str, Any], prefix: str, keep: str = "") -> dict[str, Any]:
-    return {k.removeprefix(prefix): v for k, v in stats.items() if k.startswith(prefix + keep)}
-
-
 @dataclass(frozen=True)
 class ClusterRunResult:
     run_id: str
@@ -398,26 +393,25 @@ def _judge(
     started_at: datetime,
     finished_at: datetime,
 ) -> tuple[str, list[str], dict[str, Any]]:
-    thresholds = {k: float(v) for k, v in settings.getdict("COVERAGE_THRESHOLDS").items()}
+    """The merged run judged by the same checks as a lone crawl (RUN_CHECKS)."""
     merged = merge_stats(snapshots)
-    outcome, failures, coverage = judge_run(
-        merged,
-        finish_reason,
-        thresholds,
-        settings.getint("COVERAGE_MIN_ARTICLES"),
-        settings.getfloat("MAX_ERROR_RATE"),
-    )
+    facts = RunFacts.from_settings(merged, finish_reason, settings)
+    extra: list[str] = []
     if not snapshots:
-        failures.append("no worker published its stats: nothing is known of the crawl")
-        outcome = "failed" if outcome == "succeeded" else outcome
+        extra.append("no worker published its stats: nothing is known of the crawl")
+    try:
+        checks = load_checks(settings)
+    except BadRunChecks as exc:
+        checks = []
+        extra.append(str(exc))
+    verdict = reach_verdict(facts, checks, extra=extra)
     per_site: dict[str, Any] = {}
     for site in sites:
         own = [s for s in snapshots if s.site == site]
         site_stats = merge_stats(own)
-        _, _, site_coverage = judge_run(site_stats, "finished", thresholds, 0, 1.0)
         per_site[site] = {
-            "counts": _counts(site_stats),
-            "coverage": site_coverage,
+            "counts": counts_of(site_stats),
+            "coverage": RunFacts(site_stats, "finished", facts.thresholds).coverage,
             "workers": sorted(s.worker for s in own),
         }
     workers: dict[str, dict[str, Any]] = {}
@@ -428,32 +422,21 @@ def _judge(
             "outcome": snapshot.outcome if snapshot.final else "stopped without its final stats",
             "finish_reason": snapshot.finish_reason,
             "failures": snapshot.failures,
-            "counts": _counts(snapshot.stats),
+            "counts": counts_of(snapshot.stats),
         }
-    report = {
-        "run_id": crawl_id,
-        "spider": "cluster",
-        "site": cluster_site_key(sites),
-        "sites": sorted(sites),
-        "base_url": None,
-        "mode": merged.get("crawl/mode"),
-        "started_at": started_at.isoformat(timespec="seconds"),
-        "finished_at": finished_at.isoformat(timespec="seconds"),
-        "duration_seconds": round((finished_at - started_at).total_seconds(), 3),
-        "finish_reason": finish_reason,
-        "outcome": outcome,
-        "failures": failures,
-        "counts": _counts(merged),
-        "coverage": coverage,
-        "coverage_thresholds": thresholds,
-        "limits_reached": _prefixed(merged, "limits/"),
-        "extraction_layers": _prefixed(merged, "extract/"),
-        "problems": _prefixed(merged, "validate/problem/"),
-        "reject_reasons": _prefixed(merged, "validate/reason/"),
-        "http_errors": _prefixed(merged, "fetch/", keep="http_"),
-        "cluster": {"crawl_id": crawl_id, "per_site": per_site, "per_worker": workers},
-    }
-    return outcome, failures, report
+    report = build_report(
+        facts,
+        verdict,
+        run_id=crawl_id,
+        spider="cluster",
+        site=cluster_site_key(sites),
+        base_url=None,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    report.sections["sites"] = sorted(sites)
+    report.sections["cluster"] = {"crawl_id": crawl_id, "per_site": per_site, "per_worker": workers}
+    return verdict.outcome, list(verdict.failures), report.as_dict()
 
 
 def fail_cluster_run_without_redis(
@@ -477,24 +460,25 @@ def fail_cluster_run_without_redis(
         for site, stats in worker_stats.items()
     ]
     merged = merge_stats(snapshots)
-    failures = [f"Redis was lost mid-crawl: {reason}"]
-    report = {
-        "run_id": crawl_id,
-        "spider": "cluster",
-        "site": cluster_site_key(sites),
-        "sites": sorted(sites),
-        "outcome": "failed",
-        "failures": failures,
-        "finished_at": finished_at.isoformat(timespec="seconds"),
-        "finish_reason": "redis_unavailable",
+    failures = (f"Redis was lost mid-crawl: {reason}",)
+    built = build_report(
         # Only this worker's counts: the others' stats are in the Redis that was lost.
-        "counts": _counts(merged),
-        "cluster": {
-            "crawl_id": crawl_id,
-            "recorded_by": worker_id,
-            "partial": "Redis was lost: counts are this worker's only",
-        },
+        RunFacts(merged, "redis_unavailable"),
+        Verdict("failed", failures, ()),
+        run_id=crawl_id,
+        spider="cluster",
+        site=cluster_site_key(sites),
+        base_url=None,
+        started_at=finished_at,
+        finished_at=finished_at,
+    )
+    built.sections["sites"] = sorted(sites)
+    built.sections["cluster"] = {
+        "crawl_id": crawl_id,
+        "recorded_by": worker_id,
+        "partial": "Redis was lost: counts are this worker's only",
     }
+    report = built.as_dict()
     try:
         reports = Path(reports_dir)
         reports.mkdir(parents=True, exist_ok=True)

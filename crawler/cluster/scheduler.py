@@ -100,7 +100,9 @@ class ClusterScheduler(Scheduler):
         self.spider = spider
         self.site = site_of(spider)
         keys = self.crawl.site_keys(self.site)
-        self.queue = LeaseQueue(self.server, spider, keys, self.lease_seconds, self.worker_id)
+        self.queue = LeaseQueue(
+            self.server, spider, keys, self.lease_seconds, self.worker_id, stats=self.stats
+        )
         self.df = RFPDupeFilter(self.server, keys.dupefilter)
         self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
         engine = self.crawler.engine

@@ -33,7 +33,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError, check_numeric_settings, parse_since
+from crawler.extensions.run import verdict_of
 from crawler.fingerprint import source_fingerprint
+from crawler.ledger import exit_status
 from crawler.preflight import (
     EXIT_BAD_USAGE,
     EXIT_FAILED_RUN,
@@ -489,11 +491,8 @@ class Command(ScrapyCommand):
 
 
 def _failed(crawler: Crawler) -> bool:
-    try:
-        stats = crawler.stats
-    except RuntimeError:  # the crawl failed before its stats existed
-        return True
-    return stats is None or bool(stats.get_value("run/failed"))
+    """The ledger's verdict on this crawler's share, relayed: no verdict is a failure."""
+    return exit_status(verdict_of(crawler)) != 0
 
 
 def _looping(call: Any, interval: float) -> Any:

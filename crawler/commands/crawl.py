@@ -1,36 +1,26 @@
-"""``scrapy crawl``: records the run, exits non-zero when the run report judged it a failure,
-and keeps job state (``JOBDIR``) only for a run that was interrupted.
+"""``scrapy crawl``: records the run, exits with the status the run ledger's verdict gives
+(``crawler.ledger``), and keeps job state (``JOBDIR``) only for a run that was interrupted.
 
-Exit status: 0 the run succeeded, 1 the run failed (or was interrupted; the report and the log
-say why), 2 bad usage.
+Exit status: 0 the run succeeded (a verdict reached), 1 the run failed, was interrupted or was
+never judged (the report and the log say why), 2 bad usage.
 """
 
 from __future__ import annotations
 
-import logging
-import shutil
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
+from crawler.extensions.run import verdict_of
+from crawler.ledger import discard_ended_jobdir, exit_status
 from crawler.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
-from crawler.preflight import EXIT_BAD_USAGE, run_preflight
+from crawler.preflight import EXIT_BAD_USAGE, check_set_options, run_preflight
 
 if TYPE_CHECKING:
     import argparse
-
-    from scrapy.crawler import Crawler
-
-logger = logging.getLogger(__name__)
-
-# A crawl stopped by these finish reasons resumes from its JOBDIR; any other end discards it.
-RESUMABLE_REASONS = frozenset({"shutdown", "cancelled"})
-# What Scrapy keeps in a JOBDIR (scheduler queues, duplicate filter, spider state).
-JOBDIR_ENTRIES = ("requests.queue", "requests.seen", "spider.state")
 
 
 class Command(ScrapyCrawlCommand):
@@ -44,6 +34,12 @@ class Command(ScrapyCrawlCommand):
         return "Run a spider; exit status 1 when the run failed (see the run report)"
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Before Scrapy applies -s: its own refusal of a JSON setting is a usage screen
+        # without the setting's name.
+        assert self.settings is not None
+        check_set_options(
+            self.settings, opts.set, f"scrapy crawl {args[0]}" if args else "scrapy crawl"
+        )
         super().process_options(args, opts)
         assert self.settings is not None
         resolve_output_paths(self.settings)
@@ -65,38 +61,19 @@ class Command(ScrapyCrawlCommand):
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
+        # The exit status is the ledger's verdict, relayed: a run it never judged (a crash
+        # between the engine stopping and the verdict) is a failed run.
+        self.exitcode = exit_status(
+            verdict_of(crawler), bootstrap_failed=self.crawler_process.bootstrap_failed
+        )
         try:
             stats = crawler.stats
         except RuntimeError:  # the crawl failed before its stats existed
             stats = None
-        failed = stats is None or bool(stats.get_value("run/failed"))
-        if self.crawler_process.bootstrap_failed or failed:
-            self.exitcode = 1
         usage_error = stats.get_value("run/usage_error") if stats is not None else None
         if usage_error:
             # Found by the crawl itself (not a Liferay portal): bad usage, one line.
             sys.stderr.write(f"scrapy crawl {args[0]}: error: {usage_error}\n")
             self.exitcode = EXIT_BAD_USAGE
         if stats is not None:
-            discard_ended_jobdir(crawler)
-
-
-def discard_ended_jobdir(crawler: Crawler) -> Path | None:
-    """Remove the job state of a crawl that reached its end, whatever its outcome: a finished
-    run must not hand its seen-requests filter and scheduled articles to the next one. Only a
-    run stopped by SIGINT/SIGTERM (finish reason ``shutdown``) keeps it, to resume."""
-    jobdir = crawler.settings.get("JOBDIR")
-    if not jobdir or crawler.stats is None:
-        return None
-    reason = crawler.stats.get_value("finish_reason")
-    if reason is None or reason in RESUMABLE_REASONS:
-        return None
-    path = Path(jobdir)
-    for name in JOBDIR_ENTRIES:
-        entry = path / name
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-    logger.debug("job state in %s discarded: the run ended (%s)", path, reason)
-    return path
+            discard_ended_jobdir(crawler.settings, stats.get_value("finish_reason"))

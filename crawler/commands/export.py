@@ -10,7 +10,8 @@ name the database does not hold is refused, naming those it holds).
 
 - JSONL: one UTF-8 JSON object per line, Vietnamese unescaped (the JSON Schema's shape).
 - CSV: text columns as they are (an empty cell is null), booleans ``true``/``false``, list and
-  object columns as JSON text; :func:`parse_csv_row` reverses it.
+  object columns as JSON text; a text cell a spreadsheet would run as a formula (``=``, ``+``,
+  ``-``, ``@``, tab, CR first) gets a single quote in front; :func:`parse_csv_row` reverses it.
 - Parquet: every time ``timestamp[us, tz=UTC]``, a time with the site's offset followed by its
   ``<name>_local`` string; lists of objects (images, attachments, problems) as lists of structs.
 """
@@ -31,7 +32,8 @@ import pyarrow.parquet as pq
 from scrapy.exceptions import UsageError
 from sqlalchemy import Engine, select
 
-from crawler.database_command import DatabaseCommand, since_instant
+from crawler.config import ConfigError
+from crawler.database_command import DatabaseCommand, check_day_in_range, since_instant
 from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
 from pipelines.schema import (
     CHANGE_COLUMNS,
@@ -90,13 +92,14 @@ def parse_changed_since(value: str, site_timezone: str) -> datetime | None:
         pass
     else:
         if len(text) == 10:
-            return since_instant(day, site_timezone)
+            return since_instant(day, site_timezone, "--changed-since")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
     if moment.tzinfo is None:
         return None
+    check_day_in_range(moment.date(), "--changed-since", value)
     return moment.astimezone(UTC)
 
 
@@ -403,9 +406,13 @@ class Command(DatabaseCommand):
                         self.refuse(unknown)
                         return
                     if opts.changed_since is not None:
-                        cutoff = resolve_cutoff(
-                            store.engine, opts.changed_since, self.site_timezone(opts.site)
-                        )
+                        try:
+                            cutoff = resolve_cutoff(
+                                store.engine, opts.changed_since, self.site_timezone(opts.site)
+                            )
+                        except ConfigError as exc:  # a day or time out of range
+                            self.refuse(str(exc))
+                            return
                         if cutoff is None:
                             self.refuse(
                                 f"--changed-since {opts.changed_since!r} is neither an ISO "

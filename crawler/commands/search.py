@@ -4,23 +4,33 @@ Words match with or without their diacritics ("dau tu" finds "đầu tư"), in t
 body, category or tags (pipelines/storage/search.py). ``--format text`` prints a numbered block
 per article (id, publication date, title, URL, a snippet with the matched words in brackets)
 and a count; ``--format jsonl`` one JSON object per article and nothing else.
+
+A query is bounded (``MAX_QUERY_CHARS`` characters, ``MAX_QUERY_TERMS`` different words; beyond,
+one line and exit status 2) and so is its time (``SEARCH_TIMEOUT_SECONDS``; past it, one line
+and exit status 1). SIGINT or SIGTERM while a search runs cancels it on the server.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
+from crawler.config import ConfigError, parse_number
 from pipelines.storage.search import (
     DEFAULT_LIMIT,
-    EmptyQueryError,
+    MAX_QUERY_CHARS,
+    MAX_QUERY_TERMS,
+    QueryError,
     SearchHit,
+    SearchTimeoutError,
     query_words,
     search_articles,
 )
@@ -28,6 +38,8 @@ from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
+    from types import FrameType
 
 FORMATS = ("text", "jsonl")
 
@@ -48,6 +60,35 @@ def format_jsonl(hits: list[SearchHit]) -> str:
     return "".join(json.dumps(asdict(hit), ensure_ascii=False) + "\n" for hit in hits)
 
 
+class SearchInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a search. A KeyboardInterrupt, because that is what makes
+    psycopg send the server a cancel request for the running statement."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextmanager
+def interruptible() -> Iterator[list[str]]:
+    """SIGINT and SIGTERM raise :class:`SearchInterrupted` inside the block (SIGTERM would
+    otherwise end the process at once and leave PostgreSQL running the search); the list
+    yielded names the signals received, for a driver that turns the interrupt into its own
+    error (SQLite: "interrupted")."""
+    received: list[str] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> Any:
+        received.append(signal.Signals(signum).name)
+        raise SearchInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class Command(ExportCommand):
     """Shares ``scrapy export``'s database checks, ``--site`` and ``--since`` rules."""
 
@@ -66,7 +107,10 @@ class Command(ExportCommand):
             "'đầu tư'). --site keeps one site's articles; --since those published on or after "
             f"that day (site timezone); --limit caps the list (default {DEFAULT_LIMIT}). "
             "The database is DATABASE_URL (-s DATABASE_URL=...); one that does not exist or "
-            "holds no articles table is refused (exit status 2), as is a query without words."
+            "holds no articles table is refused (exit status 2), as is a query without words, "
+            f"longer than {MAX_QUERY_CHARS} characters or with more than {MAX_QUERY_TERMS} "
+            "different words. A search running longer than SEARCH_TIMEOUT_SECONDS is stopped "
+            "(exit status 1)."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -84,7 +128,14 @@ class Command(ExportCommand):
         query = " ".join(args)
         try:
             query_words(query)
-        except EmptyQueryError as exc:
+        except QueryError as exc:
+            self.refuse(str(exc))
+            return
+        try:
+            timeout = parse_number(
+                "SEARCH_TIMEOUT_SECONDS", self.settings.get("SEARCH_TIMEOUT_SECONDS")
+            )
+        except ConfigError as exc:
             self.refuse(str(exc))
             return
         try:
@@ -98,19 +149,34 @@ class Command(ExportCommand):
         if database_url is None:
             return
         try:
-            store = ArticleStore(database_url)
-            try:
-                with store.guard("search"):
-                    unknown = self._unknown_site(store.engine, opts.site)
-                    if unknown:
-                        self.refuse(unknown)
-                        return
-                    hits = search_articles(
-                        store.engine, query, site=opts.site, since=since, limit=limit
-                    )
-            finally:
-                store.close()
+            with interruptible() as received:
+                store = ArticleStore(database_url)
+                try:
+                    with store.guard("search"):
+                        unknown = self._unknown_site(store.engine, opts.site)
+                        if unknown:
+                            self.refuse(unknown)
+                            return
+                        hits = search_articles(
+                            store.engine,
+                            query,
+                            site=opts.site,
+                            since=since,
+                            limit=limit,
+                            timeout=timeout,
+                        )
+                finally:
+                    store.close()
+        except SearchInterrupted as exc:
+            self.refuse(f"interrupted by {exc.signal_name}: the search was cancelled", exitcode=1)
+            return
+        except SearchTimeoutError as exc:
+            self.refuse(f"{exc} (SEARCH_TIMEOUT_SECONDS)", exitcode=1)
+            return
         except StorageError as exc:
+            if received:
+                self.refuse(f"interrupted by {received[0]}: the search was cancelled", exitcode=1)
+                return
             print(f"search failed: {exc}", file=sys.stderr)
             self.exitcode = 1
             return

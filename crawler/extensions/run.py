@@ -8,12 +8,11 @@ the report, finishes the run row and closes the store. Nobody else finishes a ru
 store: Scrapy 2.19 closes the item pipelines (``close_spider``) before it sends
 ``spider_closed``, so the storage pipeline has flushed its last batch by then.
 
-The report is written as JSON to REPORTS_DIR (``<run id>.json`` and ``latest.json``), recorded
-in ``crawl_runs``, and turned into the process exit code by the project's ``crawl`` command.
-A run fails when it could not finish, when errors pass MAX_ERROR_RATE, when a first run stores
-nothing, when a component recorded a failure (``crawler.outcome.fail_run``), or when a field's
-coverage falls below COVERAGE_THRESHOLDS: the way a layout change shows up, since selectors
-stop matching silently.
+The run is judged by the ledger (``crawler.ledger``): every check of ``RUN_CHECKS`` runs, and
+only a run that passed them all, whose report was written and whose row was recorded, gets the
+verdict ``succeeded`` (:attr:`RunOwner.verdict`, set last). The project's ``crawl`` command
+turns the verdict, or its absence after a crash, into the exit status. The report is written as
+JSON to REPORTS_DIR (``<run id>.json`` and ``latest.json``) and recorded in ``crawl_runs``.
 
 In cluster mode (``CLUSTER_CRAWL_ID`` set by ``scrapy cluster work``) the run is the cluster's:
 the run id is the crawl id, and this crawler writes no ``crawl_runs`` row and no report file of
@@ -35,8 +34,17 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter, FileFeedStorage
+from scrapy.utils.misc import load_object
 
-from crawler.outcome import fail_run, recorded_failures
+from crawler.ledger.checks import (
+    DEFAULT_RUN_CHECKS,
+    BadRunChecks,
+    RunFacts,
+    load_checks,
+)
+from crawler.ledger.report import RunReport, build_report, write_report
+from crawler.ledger.verdict import Verdict, reach_verdict
+from crawler.outcome import fail_run
 from crawler.sites.key import site_of
 from pipelines.storage.secrets import install_redaction
 from pipelines.storage.store import ArticleStore, StorageError
@@ -47,34 +55,9 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
-logger = logging.getLogger(__name__)
+    from crawler.ledger.checks import Check
 
-COUNTERS = {
-    "requests": "downloader/request_count",
-    "responses": "response_received_count",
-    "articles_parsed": "coverage/articles",
-    "stored_new": "storage/new",
-    "stored_changed": "storage/changed",
-    "unchanged": "storage/unchanged",
-    "duplicates": "storage/duplicate_content",
-    "aliases": "storage/aliases",
-    "rejected": "validate/rejected",
-    "not_found": "fetch/not_found",
-    "failed_requests": "fetch/failed",
-    "retries": "retry/count",
-    "retries_exhausted": "retry/max_reached",
-    "skipped_known": "crawl/skipped_known",
-    "listing_pages": "crawl/listing_pages",
-    "sitemaps": "crawl/sitemaps",
-    "lost": "storage/lost",
-    "storage_retries": "storage/retries",
-    "too_large": "fetch/too_large",
-    "charset_corrected": "fetch/charset_corrected",
-    "off_origin_refused": "fence/refused",
-    "requests_refused_by_limits": "limits/requests_refused",
-    "errors_logged": "log_count/ERROR",
-    "spider_exceptions": "spider_exceptions/count",
-}
+logger = logging.getLogger(__name__)
 
 
 def judge_run(
@@ -86,44 +69,20 @@ def judge_run(
     *,
     require_stored: bool = True,
 ) -> tuple[str, list[str], dict[str, float | None]]:
-    """(outcome, failure reasons, coverage per field) for a finished run's stats.
-    ``require_stored=False``: a first run that stored nothing is not a failure (one worker's
-    share of a cluster run; the cluster's merged run is judged with it)."""
-    failures: list[str] = []
-    articles = int(stats.get("coverage/articles", 0))
-    coverage: dict[str, float | None] = {
-        name: (stats.get(f"coverage/{name}", 0) / articles) if articles else None
-        for name in thresholds
-    }
-    if finish_reason != "finished":
-        failures.append(f"the crawl did not finish (reason: {finish_reason})")
-    requests = int(stats.get("downloader/request_count", 0))
-    failed = int(stats.get("fetch/failed", 0)) + int(stats.get("spider_exceptions/count", 0))
-    if requests and failed / requests > max_error_rate:
-        failures.append(
-            f"{failed} of {requests} requests failed ({failed / requests:.1%} > "
-            f"{max_error_rate:.1%})"
-        )
-    # Whatever a component recorded with crawler.outcome.fail_run: lost writes, unwritable
-    # files, a crawl cut short by a run-wide limit, an unreachable site...
-    failures.extend(recorded_failures(stats))
-    first_run = int(stats.get("crawl/known_articles", 0)) == 0
-    stored = int(stats.get("storage/new", 0)) + int(stats.get("storage/changed", 0))
-    if require_stored and first_run and stored == 0:
-        failures.append("first run stored zero articles")
-    if articles >= min_articles:
-        for name, minimum in thresholds.items():
-            share = coverage[name]
-            if share is not None and share < minimum:
-                failures.append(
-                    f"coverage of {name} is {share:.1%} (threshold {minimum:.0%}): "
-                    f"the site's layout may have changed"
-                )
-    if finish_reason in {"shutdown", "cancelled"}:
-        outcome = "interrupted"
-    else:
-        outcome = "failed" if failures else "succeeded"
-    return outcome, failures, coverage
+    """(outcome, failure reasons, coverage per field) of a finished run's stats under the
+    default checks (:data:`crawler.ledger.checks.DEFAULT_RUN_CHECKS`). ``require_stored=False``:
+    the stats are one worker's share of a cluster run."""
+    facts = RunFacts(
+        stats=stats,
+        finish_reason=finish_reason,
+        thresholds=thresholds,
+        min_articles=min_articles,
+        max_error_rate=max_error_rate,
+        share=not require_stored,
+    )
+    checks = [(name, load_object(name)) for name in DEFAULT_RUN_CHECKS]
+    verdict = reach_verdict(facts, checks)
+    return verdict.outcome, list(verdict.failures), facts.coverage
 
 
 # How long the report waits for the feed exporter to close its files at the end of a crawl.
@@ -156,20 +115,8 @@ def spider_arguments(spider: Spider) -> dict[str, Any]:
     return args
 
 
-def write_report(reports_dir: Path, run_id: str, report: dict[str, Any]) -> None:
-    """``<run id>.json`` and ``latest.json`` in ``reports_dir``."""
-    text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-    for name in (f"{run_id}.json", "latest.json"):
-        # Written whole or not at all: a reader never sees half a report.
-        target = reports_dir / name
-        partial = target.with_name(f".{name}.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
-    logger.info("run report: %s", reports_dir / f"{run_id}.json")
-
-
 class RunOwner:
-    """The one owner of a run: its store, id, site, outcome and report. Only ``scrapy crawl``
+    """The one owner of a run: its store, id, site, verdict and report. Only ``scrapy crawl``
     records runs (``RECORD_RUN``): ``parse``, ``shell`` and ``check`` leave no trace and never
     open the database."""
 
@@ -179,14 +126,20 @@ class RunOwner:
         self.run_id = uuid.uuid4().hex
         # set at spider_opened (the spider's profile name) and spider_closed
         self.site: str | None = None
+        # The ledger's verdict: None until every check ran and the run was recorded; None at
+        # the end (a crash on the way) is a failed run (crawler.ledger.exit_status).
+        self.verdict: Verdict | None = None
         self.outcome: str | None = None
         self.report: dict[str, Any] | None = None
         self.finished_at: datetime | None = None
         settings = crawler.settings
         self.reports_dir = Path(settings.get("REPORTS_DIR"))
-        self.thresholds = {k: float(v) for k, v in settings.getdict("COVERAGE_THRESHOLDS").items()}
-        self.min_articles = settings.getint("COVERAGE_MIN_ARTICLES")
-        self.max_error_rate = settings.getfloat("MAX_ERROR_RATE")
+        self.checks: list[tuple[str, Check]] = []
+        self.checks_error: str | None = None
+        try:
+            self.checks = load_checks(settings)
+        except BadRunChecks as exc:  # the preflight refuses it first; a run judged anyway fails
+            self.checks_error = str(exc)
         self.started_at = datetime.now(UTC)
         self._feeds_closed = asyncio.Event()
         # feed URI -> items the feed accepted, to compare with what it wrote
@@ -201,7 +154,7 @@ class RunOwner:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunOwner:
         if not records_runs(crawler):
-            raise NotConfigured("RECORD_RUN is off: this command records no run")
+            raise NotConfigured
         ext = cls(crawler, open_store(crawler))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -265,7 +218,8 @@ class RunOwner:
         """A feed that lost items or was never written fails the run."""
         stats = self.crawler.stats
         assert stats is not None
-        for key, value in stats.get_stats().items():
+        # A copy: fail_run adds keys to the stats while they are read.
+        for key, value in list(stats.get_stats().items()):
             if key.startswith("feedexport/failed_count/") and value:
                 fail_run(self.crawler, "feed_unwritable", f"{value} feed(s) could not be stored")
         for slot in exporter.slots:
@@ -285,65 +239,141 @@ class RunOwner:
                 )
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
-        await self._wait_for_feeds()
-        if self.cluster_crawl_id:
-            self._close_cluster_share(spider, reason)
-            return
+        try:
+            await self._wait_for_feeds()
+            if self.cluster_crawl_id:
+                self._close_cluster_share(spider, reason)
+            else:
+                self._close_run(spider, reason)
+        except Exception as exc:
+            # Fail closed: no verdict is a failed run (exit 1). Say so wherever we still can.
+            self.verdict = None
+            logger.exception("run %s: the run ledger crashed before its verdict", self.run_id)
+            self._record_crash(spider, reason, exc)
+
+    def _facts(self, reason: str) -> RunFacts:
         stats = self.crawler.stats
         assert stats is not None
+        return RunFacts.from_settings(
+            dict(stats.get_stats()),
+            reason,
+            self.crawler.settings,
+            share=bool(self.cluster_crawl_id),
+        )
+
+    def _judge(
+        self, spider: Spider, reason: str, finished_at: datetime
+    ) -> tuple[Verdict, RunReport]:
+        """The verdict of every check, and the report saying it (not yet written)."""
+        facts = self._facts(reason)
+        extra = [self.checks_error] if self.checks_error else []
+        verdict = reach_verdict(facts, self.checks, extra=extra)
+        report = build_report(
+            facts,
+            verdict,
+            run_id=self.run_id,
+            spider=spider.name,
+            site=self.site,
+            base_url=getattr(spider, "base_url", None),
+            started_at=self.started_at,
+            finished_at=finished_at,
+        )
+        return verdict, report
+
+    def _close_run(self, spider: Spider, reason: str) -> None:
         finished_at = datetime.now(UTC)
-        run_id = self.run_id
         self.site = self.site or site_of(spider)
         try:
             self.reports_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             self._unwritable(exc)
-        outcome, failures, report = self._judge(spider, reason, run_id, finished_at)
+        verdict, report = self._judge(spider, reason, finished_at)
         try:
-            self._write(run_id, report)
+            write_report(self.reports_dir, self.run_id, report.as_dict())
         except OSError as exc:
             self._unwritable(exc)
-            outcome, failures, report = self._judge(spider, reason, run_id, finished_at)
-        stats.set_value("run/outcome", outcome)
-        stats.set_value("run/failed", outcome != "succeeded")
-        self.outcome, self.report = outcome, report
-        self.finished_at = finished_at
-        if not self._record(run_id, finished_at, outcome, stats.get_stats(), report):
+            late = [self._unwritable_message(exc)]
+            verdict, report = verdict.with_failures(late), report.with_failures(late)
+        not_recorded = self._record(finished_at, report)
+        if not_recorded is not None:
             # The report already written must not say otherwise than the exit status.
-            outcome, failures, report = self._judge(spider, reason, run_id, finished_at)
-            stats.set_value("run/outcome", outcome)
-            stats.set_value("run/failed", True)
-            self.outcome, self.report = outcome, report
+            late = [not_recorded]
+            verdict, report = verdict.with_failures(late), report.with_failures(late)
             try:
-                self._write(run_id, report)
+                write_report(self.reports_dir, self.run_id, report.as_dict())
             except OSError as exc:
-                logger.error("run %s: report not rewritten: %s", run_id, exc)
-        if outcome == "succeeded":
-            logger.info("run %s succeeded: %s", run_id, json.dumps(report["counts"]))
+                logger.error("run %s: report not rewritten: %s", self.run_id, exc)
+        if report.outcome == "succeeded":
+            logger.info("run %s succeeded: %s", self.run_id, json.dumps(report.counts))
         else:
-            logger.error("RUN %s %s", run_id, outcome.upper())
-            for failure in failures:
-                logger.error("run %s: %s", run_id, failure)
+            logger.error("RUN %s %s", self.run_id, report.outcome.upper())
+            for failure in report.failures:
+                logger.error("run %s: %s", self.run_id, failure)
+        self._settle(verdict, report, finished_at)
+
+    def _settle(self, verdict: Verdict, report: RunReport, finished_at: datetime) -> None:
+        """The verdict, last of all: nothing after it can turn the run green."""
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.set_value("run/outcome", verdict.outcome)
+        stats.set_value("run/failed", not verdict.succeeded)
+        self.outcome, self.report = verdict.outcome, report.as_dict()
+        self.finished_at = finished_at
+        self.verdict = verdict
 
     def _close_cluster_share(self, spider: Spider, reason: str) -> None:
         """This crawler's share of a cluster run: judged, handed to the cluster, no file and no
         ``crawl_runs`` row of its own."""
-        stats = self.crawler.stats
-        assert stats is not None
-        self.finished_at = datetime.now(UTC)
+        finished_at = datetime.now(UTC)
         self.site = self.site or site_of(spider)
-        outcome, failures, report = self._judge(spider, reason, self.run_id, self.finished_at)
-        stats.set_value("run/outcome", outcome)
-        stats.set_value("run/failed", outcome != "succeeded")
-        self.outcome, self.report = outcome, report
+        verdict, report = self._judge(spider, reason, finished_at)
         if self.store is not None:
             self.store.close()
         for receive in self.report_receivers:
-            receive(outcome, report)
-        if outcome != "succeeded":
-            logger.error("cluster run %s: %s of this worker %s", self.run_id, self.site, outcome)
-            for failure in failures:
+            receive(report.outcome, report.as_dict())
+        self._settle(verdict, report, finished_at)
+        if report.outcome != "succeeded":
+            logger.error(
+                "cluster run %s: %s of this worker %s", self.run_id, self.site, report.outcome
+            )
+            for failure in report.failures:
                 logger.error("cluster run %s: %s: %s", self.run_id, self.site, failure)
+
+    def _record_crash(self, spider: Spider, reason: str, exc: BaseException) -> None:
+        """A report and a ``crawl_runs`` row saying the ledger crashed, where they can still be
+        written; never raises."""
+        failure = f"the run ledger crashed before its verdict: {type(exc).__name__}: {exc}"
+        try:
+            stats = self.crawler.stats
+            plain = {} if stats is None else json.loads(json.dumps(stats.get_stats(), default=str))
+            finished_at = datetime.now(UTC)
+            built = build_report(
+                RunFacts.from_settings(plain, reason, self.crawler.settings),
+                Verdict("failed", (failure,), ()),
+                run_id=self.run_id,
+                spider=spider.name,
+                site=self.site,
+                base_url=getattr(spider, "base_url", None),
+                started_at=self.started_at,
+                finished_at=finished_at,
+            )
+            report = built.as_dict()
+            self.outcome, self.report, self.finished_at = "failed", report, finished_at
+            if stats is not None:
+                stats.set_value("run/outcome", "failed")
+                stats.set_value("run/failed", True)
+            if not self.cluster_crawl_id:
+                self.reports_dir.mkdir(parents=True, exist_ok=True)
+                write_report(self.reports_dir, self.run_id, report)
+                if self.store is not None and self.site is not None:
+                    self.store.finish_run(
+                        self.run_id, finished_at, "failed", plain, report, site=self.site
+                    )
+        except Exception:
+            logger.exception("run %s: the crashed run could not be reported", self.run_id)
+        finally:
+            if self.store is not None:
+                self.store.close()
 
     def amend_report(self, section: str, value: Any) -> None:
         """Add ``section`` to this run's report (files and ``crawl_runs``) after the run was
@@ -356,7 +386,7 @@ class RunOwner:
             return
         try:
             if self.reports_dir.joinpath(f"{self.run_id}.json").is_file():
-                self._write(self.run_id, self.report)
+                write_report(self.reports_dir, self.run_id, self.report)
         except OSError as exc:
             logger.error("run %s: report %s not written: %s", self.run_id, section, exc)
         if self.store is None or self.site is None:
@@ -374,79 +404,34 @@ class RunOwner:
         finally:
             self.store.close()
 
+    def _unwritable_message(self, exc: OSError) -> str:
+        return f"cannot write the run report in {self.reports_dir}: {exc.strerror or exc}"
+
     def _unwritable(self, exc: OSError) -> None:
-        fail_run(
-            self.crawler,
-            "report_unwritable",
-            f"cannot write the run report in {self.reports_dir}: {exc.strerror or exc}",
-        )
+        fail_run(self.crawler, "report_unwritable", self._unwritable_message(exc))
 
-    def _judge(
-        self, spider: Spider, reason: str, run_id: str, finished_at: datetime
-    ) -> tuple[str, list[str], dict[str, Any]]:
-        assert self.crawler.stats is not None
-        stats = self.crawler.stats.get_stats()
-        outcome, failures, coverage = judge_run(
-            stats,
-            reason,
-            self.thresholds,
-            self.min_articles,
-            self.max_error_rate,
-            require_stored=not self.cluster_crawl_id,
-        )
-
-        def prefixed(prefix: str, *, keep: str = "") -> dict[str, Any]:
-            return {
-                k.removeprefix(prefix): v for k, v in stats.items() if k.startswith(prefix + keep)
-            }
-
-        report = {
-            "run_id": run_id,
-            "spider": spider.name,
-            "site": self.site,
-            "base_url": getattr(spider, "base_url", None),
-            "mode": stats.get("crawl/mode"),
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "finished_at": finished_at.isoformat(timespec="seconds"),
-            "duration_seconds": round((finished_at - self.started_at).total_seconds(), 3),
-            "finish_reason": reason,
-            "outcome": outcome,
-            "failures": failures,
-            "counts": {name: int(stats.get(key, 0)) for name, key in COUNTERS.items()},
-            "coverage": coverage,
-            "coverage_thresholds": self.thresholds,
-            "limits_reached": prefixed("limits/"),
-            "extraction_layers": prefixed("extract/"),
-            "problems": prefixed("validate/problem/"),
-            "reject_reasons": prefixed("validate/reason/"),
-            "http_errors": prefixed("fetch/", keep="http_"),
-        }
-        return outcome, failures, report
-
-    def _write(self, run_id: str, report: dict[str, Any]) -> None:
-        write_report(self.reports_dir, run_id, report)
-
-    def _record(
-        self,
-        run_id: str,
-        finished_at: datetime,
-        outcome: str,
-        stats: dict[str, Any],
-        report: dict[str, Any],
-    ) -> bool:
-        """Whether the run's row holds its outcome (or there is no store to hold it)."""
+    def _record(self, finished_at: datetime, report: RunReport) -> str | None:
+        """Finishes the run's ``crawl_runs`` row with its outcome; the failure when it could
+        not (None: recorded, or no store to record it in)."""
         store = self.store
         if store is None:
-            return True
-        assert self.site is not None
+            return None
+        assert self.site is not None and self.crawler.stats is not None
         try:
-            plain = json.loads(json.dumps(stats, default=str))
-            store.finish_run(run_id, finished_at, outcome, plain, report, site=self.site)
-        except StorageError as exc:
-            fail_run(
-                self.crawler, "run_not_recorded", f"the run is not recorded in crawl_runs: {exc}"
+            plain = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
+            store.finish_run(
+                self.run_id, finished_at, report.outcome, plain, report.as_dict(), site=self.site
             )
-            return False
+        except StorageError as exc:
+            message = f"the run is not recorded in crawl_runs: {exc}"
+            fail_run(self.crawler, "run_not_recorded", message)
+            return message
         finally:
             store.close()
-        return True
+        return None
+
+
+def verdict_of(crawler: Crawler) -> Verdict | None:
+    """The ledger's verdict on this crawler's run; None when it never reached one."""
+    owner = crawler.get_extension(RunOwner)
+    return owner.verdict if owner is not None else None

@@ -35,7 +35,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from crawler.config import ConfigError, parse_base_url, parse_timezone
+from crawler.config import COVERAGE_FIELDS, ConfigError, parse_base_url, parse_timezone
 from crawler.locales import parse_locale
 
 if TYPE_CHECKING:
@@ -66,7 +66,6 @@ LABEL_KINDS: dict[str, str] = {
     "published": "labels before a publication date, e.g. 'Ngày đăng:'",
     "modified": "labels before a modification date",
 }
-COVERAGE_FIELDS = ("title", "published_at", "body_text", "author")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 _GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 KNOWN_FIELDS = frozenset(

@@ -15,7 +15,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from crawler.config import ConfigError, parse_base_url, parse_locale, parse_timezone
+from crawler.config import (
+    ENVIRONMENT_OVERRIDES,
+    ConfigError,
+    parse_base_url,
+    parse_locale,
+    parse_timezone,
+)
 from crawler.middlewares.host_limit import hand_politeness_to_cluster
 from crawler.paths import PROJECT_PRIORITY
 from crawler.sites.profile import SiteProfile, find_profile, profile_dirs, profile_from_dict
@@ -27,13 +33,7 @@ if TYPE_CHECKING:
 
 # setting -> the environment variable a deployment sets it with: such a value wins over the
 # profile's, as a -s value does.
-ENVIRONMENT = {
-    "HEPZA_BASE_URL": "HEPZA_BASE_URL",
-    "SITE_TIMEZONE": "HEPZA_SITE_TIMEZONE",
-    "SITE_DEFAULT_LOCALE": "HEPZA_SITE_DEFAULT_LOCALE",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "HEPZA_CONCURRENCY",
-    "DOWNLOAD_DELAY": "HEPZA_DOWNLOAD_DELAY",
-}
+ENVIRONMENT = ENVIRONMENT_OVERRIDES
 
 
 def explicit(settings: BaseSettings, name: str) -> bool:

@@ -26,7 +26,11 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED, wait_for_queue_room
+from crawler.backpressure import (
+    DEFAULT_SITEMAP_MAX_QUEUED,
+    engine_closing,
+    wait_for_queue_room,
+)
 from crawler.cluster import REDELIVERED_META
 from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
 from crawler.crawl_state import read_crawl_state
@@ -43,6 +47,7 @@ from crawler.identity import is_article_url, normalize_url, url_identity
 from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
+from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
 from crawler.outcome import fail_run
@@ -55,7 +60,7 @@ from crawler.sites.resolve import apply_site_settings, resolve_site
 from crawler.streaming import STREAM_META, StreamedResponse
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Generator, Iterator
     from datetime import date
     from zoneinfo import ZoneInfo
 
@@ -403,20 +408,33 @@ class LiferaySpider(Spider):
         """The sitemap callback: :meth:`parse_sitemap`'s output once the stored index is read
         (waited for without holding the reactor, so the other sitemaps, which a large portal
         takes a while to generate, keep arriving meanwhile), read on only while the scheduler
-        has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py)."""
+        has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py), and not at all
+        once the crawl is closing."""
         reading = self.frontier.index_reading
         if reading is not None:
             # A failed read is reported by start(); parse_sitemap then decides nothing.
             with contextlib.suppress(Exception):
                 await asyncio.wrap_future(reading)
-        for output in self.parse_sitemap(response):
-            yield output
-            if isinstance(output, Request):
-                waited = await wait_for_queue_room(self.crawler.engine, self.sitemap_max_queued)
-                if waited:
-                    self.crawler.stats.inc_value("crawl/sitemap_paused_ms", round(waited * 1000))
+        outputs = self.parse_sitemap(response)
+        try:
+            for output in outputs:
+                if engine_closing(self.crawler.engine):
+                    # Stopped, or its spider closing: nothing yielded now would be fetched.
+                    self.crawler.stats.inc_value("crawl/sitemaps_stopped")
+                    logger.info("stopped reading %s: the crawl is closing", response.url)
+                    return
+                yield output
+                if isinstance(output, Request):
+                    engine = self.crawler.engine
+                    waited = await wait_for_queue_room(engine, self.sitemap_max_queued)
+                    if waited:
+                        stats = self.crawler.stats
+                        stats.inc_value("crawl/sitemap_paused_ms", round(waited * 1000))
+        finally:
+            # Its temporary file closed (deleted) now, not when the generator is collected.
+            outputs.close()
 
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+    def parse_sitemap(self, response: Response) -> Generator[Any, None, None]:
         if self._index_unreadable():
             return
         # Read entry by entry: a sitemap's entries are never all held at once, nor its body when
@@ -433,11 +451,17 @@ class LiferaySpider(Spider):
         self.crawler.stats.inc_value("crawl/sitemaps")
         # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
         skipped = 0
+        # The entries read (what tells a sitemap read only in part), counted by the thousand
+        # as they go, so that a sitemap whose reading stopped midway is counted too.
+        entries = 0
         previous: tuple[str, dict[str, None]] | None = None
         for entry in stream:
             if isinstance(entry, str):
                 yield from self._sitemap_requests([entry], again)
                 continue
+            entries += 1
+            if entries % 1000 == 0:
+                self.crawler.stats.inc_value("crawl/sitemap_entries", 1000)
             default = entry.default_for(self.profile.default_locale)
             # The entry's identity once: whether it is an article, and its key.
             _, is_article, key = url_identity(entry.url)
@@ -477,6 +501,7 @@ class LiferaySpider(Spider):
                     yield from self._decided(decision)
         if skipped:
             self.crawler.stats.inc_value("crawl/skipped_known", skipped)
+        self.crawler.stats.inc_value("crawl/sitemap_entries", entries % 1000)
         if not stream.kind:
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
@@ -694,9 +719,17 @@ class LiferaySpider(Spider):
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        if failure.check(OffOriginRequest):
-            # The fence logged it; a page only reachable off the origin is not recorded.
-            self.crawler.stats.inc_value("fetch/off_origin")
+        if failure.check(OffOriginRequest, RedirectLoop):
+            # Named by the fence or the redirect middleware; a page only reachable off the
+            # origin is not recorded. A redirect loop, or a page the crawl needs (an article, a
+            # sitemap, robots.txt, the home page) sent off the origin, is a failed request, in
+            # the run's error rate; a listing or menu page leading elsewhere is ordinary
+            # (crawler/middlewares/redirect.py).
+            off_origin = failure.check(OffOriginRequest) is not None
+            if off_origin:
+                self.crawler.stats.inc_value("fetch/off_origin")
+            if not off_origin or request is None or request.callback != self.parse_page:
+                self.crawler.stats.inc_value("fetch/failed")
             return
         if failure.check(RunLimitReached, SiteUnreachable):
             return

@@ -14,6 +14,7 @@ database exports (snapshot and change feed); ``changes`` in the change feed only
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -453,16 +454,40 @@ def from_arrow_row(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
 
 # --- CSV ----------------------------------------------------------------------------------------
 
+# A spreadsheet opening the CSV runs a cell that begins with one of these as a formula
+# (OWASP, "CSV Injection"): such a text cell is written with a single quote in front.
+FORMULA_TRIGGERS = "=+-@\t\r"
+FORMULA_GUARD = "'"
+# Quotes already in front of a trigger get one more, so that reading strips exactly the one
+# added and a title that really begins with "'=" comes back as it was.
+_GUARDED = re.compile(f"^{FORMULA_GUARD}*[{re.escape(FORMULA_TRIGGERS)}]")
+
+
+def neutralize_formula(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet evaluates: a single quote in front when it
+    begins (after any quotes) with ``= + - @``, a tab or a carriage return."""
+    return FORMULA_GUARD + text if _GUARDED.match(text) else text
+
+
+def restore_formula(cell: str) -> str:
+    """The text :func:`neutralize_formula` was given."""
+    if cell.startswith(FORMULA_GUARD) and _GUARDED.match(cell[1:]):
+        return cell[1:]
+    return cell
+
 
 def to_csv_cell(name: str, value: Any) -> str:
     kind = BY_NAME[name].kind
     if value is None:
         return ""
-    if kind == "utc_time":
-        return str(value.isoformat() if isinstance(value, datetime) else value)
     if kind in ("bool", "string_list", "object_list"):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    if kind == "int":
+        # a number is not text: -3 stays -3 and reads back as a number
+        return str(value)
+    if kind == "utc_time" and isinstance(value, datetime):
+        value = value.isoformat()
+    return neutralize_formula(str(value))
 
 
 def from_csv_cell(name: str, cell: str) -> Any:
@@ -471,7 +496,7 @@ def from_csv_cell(name: str, cell: str) -> Any:
         return json.loads(cell)
     if kind == "int":
         return int(cell) if cell else None
-    return cell if cell != "" else None
+    return restore_formula(cell) if cell != "" else None
 
 
 # --- data dictionary ------------------------------------------------------------------------
@@ -495,11 +520,11 @@ _JSONL: dict[Kind, str] = {
     "object_list": "array of objects",
 }
 _CSV: dict[Kind, str] = {
-    "string": "text",
+    "string": "text (formula-guarded)",
     "bool": "`true`/`false`",
     "int": "digits",
-    "local_time": "ISO 8601 text with the site's offset",
-    "utc_time": "ISO 8601 text, `+00:00`",
+    "local_time": "ISO 8601 text with the site's offset (formula-guarded)",
+    "utc_time": "ISO 8601 text, `+00:00` (formula-guarded)",
     "string_list": "JSON array text",
     "object_list": "JSON array text",
 }
@@ -573,7 +598,12 @@ def data_dictionary() -> str:
         "- **JSONL**: UTF-8, one object per line, Vietnamese unescaped; times are ISO 8601",
         "  strings (the site's offset as the page gave it; `first_seen`/`last_seen` in UTC).",
         "- **CSV**: UTF-8 with a header row; text as it is (an empty cell is null), booleans",
-        "  `true`/`false`, lists and objects as JSON text, times as in JSONL.",
+        "  `true`/`false`, lists and objects as JSON text, times as in JSONL. Text is",
+        "  formula-guarded (OWASP, CSV Injection): a text cell that begins with `=`, `+`, `-`,",
+        "  `@`, a tab or a carriage return, after any single quotes, gets one more single quote",
+        "  in front, so a spreadsheet shows it instead of running it; numbers (`version`) are",
+        "  never quoted. `crawler.commands.export.parse_csv_row` removes that quote; JSONL and",
+        "  Parquet keep the text exactly.",
         "- **Parquet**: typed columns. Every time is `timestamp[us, tz=UTC]`; a time that",
         "  carries the site's offset (`published_at`, `modified_at`, `crawled_at`) has a",
         "  second column `<name>_local` right after it, the ISO string with the offset exactly",

@@ -5,22 +5,30 @@ tags), with or without their diacritics: "dau tu", "đầu tư" and "Đầu Tư"
 Results are ranked best first by a ``score`` that is higher for a better match (SQLite: minus
 ``bm25``; PostgreSQL: ``ts_rank``; the two scales differ), the title weighing most, then
 summary, category and tags, then the body.
+
+A query is bounded: at most ``MAX_QUERY_CHARS`` characters and ``MAX_QUERY_TERMS`` distinct
+words (a repeated word is looked for once), and a search that runs longer than its timeout is
+stopped on the server (PostgreSQL: the transaction's ``statement_timeout``; SQLite: a progress
+handler). On PostgreSQL the server also checks every second that the client is still there,
+so a search whose client was killed does not run on.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.exc import OperationalError
 
 from pipelines.storage.models import UTCDateTime
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
 # The index objects are not ORM models: schema comparisons leave them out.
 SEARCH_OBJECTS = frozenset({"articles_fts", "articles_browse", "ix_articles_search_document"})
@@ -32,10 +40,33 @@ MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
 # bm25 weights of articles_fts's columns: title, summary, body_text, category, tags.
 SQLITE_WEIGHTS = (10.0, 4.0, 1.0, 4.0, 4.0)
 WORD = re.compile(r"\w+")
+# A query's cost grows with its words on every matching article (1,000 copies of one word
+# took 11.6 s on PostgreSQL): far beyond what anyone types.
+MAX_QUERY_CHARS = 500
+MAX_QUERY_TERMS = 32
+DEFAULT_TIMEOUT_SECONDS = 30.0
+# How often PostgreSQL looks whether the client of a running search is still connected.
+CLIENT_CHECK_MS = 1000
+# SQLite: the progress handler's period, in virtual machine instructions (about a millisecond).
+SQLITE_PROGRESS_STEPS = 10_000
+# PostgreSQL's query_canceled (a statement timeout, or a cancel request)
+QUERY_CANCELED = "57014"
 
 
-class EmptyQueryError(ValueError):
+class QueryError(ValueError):
+    """A query that is not searched (bad usage)."""
+
+
+class EmptyQueryError(QueryError):
     """A query without a single word to look for."""
+
+
+class QueryTooLargeError(QueryError):
+    """A query longer than ``MAX_QUERY_CHARS`` or with more than ``MAX_QUERY_TERMS`` words."""
+
+
+class SearchTimeoutError(RuntimeError):
+    """A search stopped by its timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +96,26 @@ def fold(value: str) -> str:
 
 
 def query_words(query: str) -> list[str]:
-    """The words of ``query``, folded; a query without any is refused."""
-    words = WORD.findall(fold(query))
-    if not words:
+    """The distinct words of ``query``, folded, in their order; a query without any, longer
+    than ``MAX_QUERY_CHARS`` or with more than ``MAX_QUERY_TERMS`` words is refused."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryTooLargeError(
+            f"search query is {len(query)} characters long: at most {MAX_QUERY_CHARS} are searched"
+        )
+    found = WORD.findall(fold(query))
+    if not found:
         raise EmptyQueryError(f"search query {query!r} has no word to look for")
+    # The index folds case: "Đầu" and "đầu" are one term.
+    words: list[str] = []
+    seen: set[str] = set()
+    for word in found:
+        if word.casefold() not in seen:
+            seen.add(word.casefold())
+            words.append(word)
+    if len(words) > MAX_QUERY_TERMS:
+        raise QueryTooLargeError(
+            f"search query has {len(words)} different words: at most {MAX_QUERY_TERMS} are searched"
+        )
     return words
 
 
@@ -84,13 +131,18 @@ def search_articles(
     site: str | None = None,
     since: datetime | None = None,
     limit: int = DEFAULT_LIMIT,
+    timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[SearchHit]:
     """The articles matching every word of ``query``, best first.
 
     ``site`` keeps one site's articles; ``since`` those published at or after that instant.
+    A search running longer than ``timeout`` seconds (None: no bound) is stopped on the
+    database and raises :class:`SearchTimeoutError`.
     """
     if limit < 1:
         raise ValueError(f"search limit must be at least 1, got {limit}")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"search timeout must be positive, got {timeout}")
     words = query_words(query)
     filters = ""
     params: dict[str, Any] = {"limit": limit}
@@ -109,7 +161,10 @@ def search_articles(
     if since is not None:
         statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
     with engine.connect() as conn:
-        rows = conn.execute(statement, params).all()
+        if engine.dialect.name == "postgresql":
+            rows = _run_postgresql(conn, statement, params, timeout)
+        else:
+            rows = _run_sqlite(conn, statement, params, timeout)
     return [
         SearchHit(
             id=row.id,
@@ -122,6 +177,56 @@ def search_articles(
         )
         for row in rows
     ]
+
+
+def _timed_out(timeout: float | None) -> SearchTimeoutError:
+    return SearchTimeoutError(f"search stopped after its timeout of {timeout:g} s")
+
+
+def _run_postgresql(
+    conn: Connection, statement: Any, params: dict[str, Any], timeout: float | None
+) -> list[Any]:
+    with conn.begin():
+        # SET LOCAL: both end with the search's transaction, whatever the pool does next.
+        if timeout is not None:
+            conn.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"),
+                {"ms": str(max(1, round(timeout * 1000)))},
+            )
+        conn.execute(
+            text("SELECT set_config('client_connection_check_interval', :ms, true)"),
+            {"ms": str(CLIENT_CHECK_MS)},
+        )
+        try:
+            return list(conn.execute(statement, params).all())
+        except OperationalError as exc:
+            if timeout is not None and getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED:
+                raise _timed_out(timeout) from None
+            raise
+
+
+def _run_sqlite(
+    conn: Connection, statement: Any, params: dict[str, Any], timeout: float | None
+) -> list[Any]:
+    if timeout is None:
+        return list(conn.execute(statement, params).all())
+    deadline = time.monotonic() + timeout
+
+    def past_deadline() -> int:
+        # non-zero: SQLite interrupts the statement
+        return int(time.monotonic() > deadline)
+
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.set_progress_handler(past_deadline, SQLITE_PROGRESS_STEPS)
+    try:
+        return list(conn.execute(statement, params).all())
+    except OperationalError as exc:
+        if "interrupted" in str(exc.orig) and time.monotonic() > deadline:
+            raise _timed_out(timeout) from None
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)
 
 
 def _sqlite_query(filters: str) -> Any:

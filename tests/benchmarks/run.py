@@ -494,7 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
-    parser.add_argument("--output-dir", type=Path, default=PROJECT_ROOT / "output" / "bench")
+    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="do not rewrite docs/benchmarks.md (written only for the default --output-dir)",
+    )
     args = parser.parse_args(argv)
     if args.cluster_servers < 1:
         parser.error("--cluster-servers must be at least 1")
@@ -537,7 +542,28 @@ def main(argv: list[str] | None = None) -> int:
     if sizes:
         print(render_targets(results["targets"]))
     print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
+    if out == DEFAULT_OUTPUT.resolve() and not args.no_docs:
+        write_docs_page(results, DOCS_PAGE)
+        print(f"wrote {DOCS_PAGE}")
     return status
+
+
+DEFAULT_OUTPUT = PROJECT_ROOT / "output" / "bench"
+# The documentation's benchmark page: the latest `make bench` run, written by it, never by hand.
+DOCS_PAGE = PROJECT_ROOT / "docs" / "benchmarks.md"
+DOCS_PREAMBLE = """\
+<!-- Written by `make bench` (tests/benchmarks/run.py) from its latest run; do not edit. -->
+
+What `make bench` measured on this project's own machine, with the command, the date and the
+machine it ran on. The numbers are dated measurements: run `make bench` to measure again
+(`make bench BENCH_ARGS=--no-cluster`, about 4 minutes; the cluster stage adds about 15).
+
+"""
+
+
+def write_docs_page(results: dict[str, Any], page: Path) -> None:
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(DOCS_PREAMBLE + render_all(results), encoding="utf-8")
 
 
 if __name__ == "__main__":
