@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from crawler import compat
+
 if TYPE_CHECKING:
     from scrapy.core.engine import ExecutionEngine
 
@@ -32,12 +34,8 @@ POLL_SECONDS = 0.05
 
 def engine_closing(engine: ExecutionEngine | None) -> bool:
     """Whether the engine is stopping or closing its spider: a callback that reads a sitemap
-    stops there. No engine, or one without an open spider (a callback driven by hand), is not
-    closing."""
-    slot = getattr(engine, "_slot", None)
-    if engine is None or slot is None:
-        return False
-    return not engine.running or slot.closing is not None
+    stops there (crawler.compat reads it)."""
+    return compat.engine_closing(engine)
 
 
 def queue_full(engine: ExecutionEngine | None, limit: int) -> bool:
@@ -45,13 +43,7 @@ def queue_full(engine: ExecutionEngine | None, limit: int) -> bool:
     them to drain is safe (see the module's docstring); never with a limit of 0."""
     if limit <= 0 or engine is None or not engine.running:
         return False
-    # Scrapy says "closing" publicly only through needs_backout(), which a full downloader
-    # (the usual state of a busy crawl) also sets.
-    slot = getattr(engine, "_slot", None)
-    if slot is None or slot.closing is not None:
-        return False
-    scraper_slot = engine.scraper.slot
-    if scraper_slot is None or scraper_slot.needs_backout():
+    if not compat.can_wait_for_scheduler(engine):
         return False
     scheduler = engine.scheduler
     try:

@@ -256,17 +256,28 @@ def check_set_options(settings: BaseSettings, pairs: Sequence[str], command: str
     """The ``-s NAME=VALUE`` options, before Scrapy applies them: Scrapy's own refusal of a
     JSON setting it keeps as a dictionary is a usage screen without the setting's name."""
     checks = setting_checks()
+    # Where the refusal is logged: the -s log settings are not applied yet.
+    logged = settings.copy()
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if sep and name in LOG_PLACE_SETTINGS:
+            logged.set(name, value, priority="cmdline")
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            stop(settings, "", f"-s {pair!r} is not NAME=VALUE", EXIT_BAD_USAGE, command)
+            stop(logged, "", f"-s {pair!r} is not NAME=VALUE", EXIT_BAD_USAGE, command)
         check = checks.get(name)
         if check is None:
             continue
         try:
             check(name, value)
         except ConfigError as exc:
-            stop(settings, "", str(exc), EXIT_BAD_USAGE, command)
+            stop(logged, "", str(exc), EXIT_BAD_USAGE, command)
+
+
+LOG_PLACE_SETTINGS = frozenset(
+    {"LOG_FILE", "LOG_FILE_APPEND", "LOG_ENCODING", "LOG_FORMAT", "LOG_DATEFORMAT"}
+)
 
 
 def unknown_spider(name: str, known: list[str]) -> str:

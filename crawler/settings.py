@@ -234,9 +234,14 @@ EXTENSIONS["crawler.extensions.alerts.Alerts"] = 520
 # Scrapy's HTTP/1.1 handler, except that sitemap bodies go to a temporary file as they arrive
 # (decompressed on the way) instead of being held whole in memory.
 DOWNLOAD_HANDLERS = {
-    "http": "crawler.streaming.StreamingDownloadHandler",
-    "https": "crawler.streaming.StreamingDownloadHandler",
+    "http": "crawler.compat.StreamingDownloadHandler",
+    "https": "crawler.compat.StreamingDownloadHandler",
 }
+# Scrapy's internals are used only where crawler/compat/ was checked against the running Scrapy;
+# True forces its public-API fallbacks (sitemaps in memory, no back-pressure, no cluster), as on
+# an unchecked Scrapy. One WARNING at start-up says which are in force.
+SCRAPY_COMPAT_FALLBACK = os.environ.get("HEPZA_SCRAPY_COMPAT_FALLBACK", "False")
+EXTENSIONS["crawler.compat.CompatCheck"] = 0
 
 # --- cluster mode (crawler/cluster/) ---------------------------------------------------------
 # A crawl shared by worker processes on any number of machines: `scrapy cluster start --site A`,

@@ -20,15 +20,10 @@ from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers as TxHeaders
 
 from crawler import streaming
+from crawler.compat.http11 import _FileResponseReader, _StreamingAgent
 from crawler.middlewares.size import _SIZE_MESSAGE
 from crawler.parsers.sitemap import SitemapEntry, SitemapStream
-from crawler.streaming import (
-    STREAM_META,
-    StreamedResponse,
-    _decoding,
-    _FileResponseReader,
-    _StreamingAgent,
-)
+from crawler.streaming import STREAM_META, StreamedResponse, decoding
 
 URL = "http://127.0.0.1:8000/sitemap.xml"
 BODY = (
@@ -95,7 +90,7 @@ def _read(
         warnsize=0,
         fail_on_dataloss=fail_on_dataloss,
         crawler=get_crawler(),
-        wbits=_decoding(txresponse)[1],  # type: ignore[arg-type]
+        wbits=decoding(txresponse)[1],  # type: ignore[arg-type]
     )
     reader.transport = txresponse._transport  # type: ignore[assignment]
     for chunk in chunks:
@@ -181,7 +176,7 @@ def test_an_undecodable_body_is_data_loss() -> None:
 def test_only_encodings_decoded_while_streaming_are_streamed(
     encoding: str | None, streamed: bool
 ) -> None:
-    assert _decoding(_TxResponse(encoding))[0] is streamed  # type: ignore[arg-type]
+    assert decoding(_TxResponse(encoding))[0] is streamed  # type: ignore[arg-type]
 
 
 def _body_reader(txresponse: _TxResponse, **meta: Any) -> object:

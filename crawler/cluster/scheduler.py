@@ -3,11 +3,10 @@ duplicate filter in Redis (``SCHEDULER = "crawler.cluster.scheduler.ClusterSched
 ``scrapy cluster work`` on each crawler it starts).
 
 When is a request done? Scrapy 2.19 sends no signal for it. The engine hands each downloaded
-response (or failure) to ``engine.scraper.enqueue_scrape(result, request)``, whose Deferred
-fires once the callback's whole output is processed: every item through every item pipeline
-(``start_itemproc_async`` is awaited) and every request enqueued (``engine.crawl`` is
-synchronous, so it is in Redis). That is the ack point: this scheduler wraps the scraper's
-``enqueue_scrape`` of its own crawler and acknowledges the request's lease when it completes.
+response (or failure) to the scraper, whose Deferred fires once the callback's whole output is
+processed: every item through every item pipeline and every request enqueued (in Redis). That
+is the ack point: through ``crawler.compat.install_scrape_ack`` (the one place that reaches
+Scrapy's scraper) this scheduler acknowledges the request's lease when it completes.
 A download that ends in another request instead (a redirect, a retry) never reaches the
 scraper: the engine schedules the new request, and its lease is acknowledged once the new
 request is in the queue. The storage pipeline batches its writes; ``scrapy cluster work``
@@ -43,6 +42,7 @@ from twisted.internet import task
 from crawler.cluster.connection import ClusterUnavailable, redis_client
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.compat import install_scrape_ack
 from crawler.outcome import fail_run
 from crawler.sites.key import site_of
 
@@ -105,22 +105,18 @@ class ClusterScheduler(Scheduler):
         )
         self.df = RFPDupeFilter(self.server, keys.dupefilter)
         self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
-        engine = self.crawler.engine
-        assert engine is not None
-        scraper = engine.scraper
-        enqueue_scrape = scraper.enqueue_scrape
 
-        def acking_enqueue_scrape(result: Any, request: Request) -> Deferred[None]:
+        def acking(process_output: Any, result: Any, request: Request) -> Deferred[None]:
             token = request.meta.get(LEASE_META)
             if token is None:
-                return enqueue_scrape(result, request)
+                return process_output(result, request)
             self._scraping.add(token)
-            deferred = enqueue_scrape(result, request)
+            deferred: Deferred[None] = process_output(result, request)
             deferred.addBoth(self._scraped, token)
             return deferred
 
         # The one call whose completion means the request's output is processed (see above).
-        scraper.enqueue_scrape = acking_enqueue_scrape  # type: ignore[method-assign]
+        install_scrape_ack(self.crawler, acking)
         self._renewer = task.LoopingCall(self._renew)
         self._renewer.start(self.lease_seconds / 4, now=False)
         queued = len(self.queue)

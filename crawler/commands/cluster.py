@@ -32,6 +32,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
+from crawler.compat import cluster_refusal
 from crawler.config import ConfigError, check_numeric_settings, parse_since
 from crawler.extensions.run import verdict_of
 from crawler.fingerprint import source_fingerprint
@@ -250,6 +251,10 @@ class Command(ScrapyCommand):
         from crawler.cluster.connection import (  # noqa: PLC0415 (the cluster extra, optional)
             ClusterUnavailable,
         )
+
+        refusal = cluster_refusal(self.settings)
+        if refusal is not None:
+            raise CommandRefused(refusal)
 
         client = self._client()
         wait = float(opts.wait or 0)

@@ -12,6 +12,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from crawler import compat
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import Self
@@ -107,10 +109,7 @@ class Progress:
         except (AttributeError, RuntimeError):
             # Scrapy raises until the crawl has started.
             return None
-        scheduler = getattr(engine, "scheduler", None)
-        if scheduler is None:
-            slot = getattr(engine, "slot", None) or getattr(engine, "_slot", None)
-            scheduler = getattr(slot, "scheduler", None)
+        scheduler = compat.scheduler_of(engine)
         if scheduler is None:
             return None
         try:

@@ -36,6 +36,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter, FileFeedStorage
 from scrapy.utils.misc import load_object
 
+from crawler.compat import feed_slots
 from crawler.ledger.checks import (
     DEFAULT_RUN_CHECKS,
     BadRunChecks,
@@ -144,6 +145,7 @@ class RunOwner:
         self._feeds_closed = asyncio.Event()
         # feed URI -> items the feed accepted, to compare with what it wrote
         self._feed_items: dict[str, int] = {}
+        self._items_scraped = 0
         # cluster mode: the run is the cluster crawl's, recorded once by finish_cluster_run
         self.cluster_crawl_id = str(settings.get("CLUSTER_CRAWL_ID") or "")
         if self.cluster_crawl_id:
@@ -192,10 +194,12 @@ class RunOwner:
         return self.crawler.get_extension(FeedExporter)
 
     def item_scraped(self, item: Any) -> None:
+        self._items_scraped += 1
         exporter = self._feed_exporter()
-        if exporter is None:
+        slots = feed_slots(exporter, self.crawler.settings) if exporter is not None else None
+        if slots is None:
             return
-        for slot in exporter.slots:
+        for slot in slots:
             if slot.filter.accepts(item):
                 self._feed_items[slot.uri] = self._feed_items.get(slot.uri, 0) + 1
 
@@ -222,7 +226,14 @@ class RunOwner:
         for key, value in list(stats.get_stats().items()):
             if key.startswith("feedexport/failed_count/") and value:
                 fail_run(self.crawler, "feed_unwritable", f"{value} feed(s) could not be stored")
-        for slot in exporter.slots:
+        slots = feed_slots(exporter, self.crawler.settings)
+        if slots is None:
+            # Without the exporter's own counts (crawler.compat): Scrapy's stats above decide.
+            logger.debug(
+                "feeds judged by their failed_count stats: %d items scraped", self._items_scraped
+            )
+            return
+        for slot in slots:
             expected = self._feed_items.get(slot.uri, 0)
             path = getattr(slot.storage, "path", None)
             missing = (
