@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: venv crawl demo cluster-demo test lint bench browse clean
+.PHONY: help venv crawl demo cluster-demo test test-quick lint docs bench browse clean
+
+## Every target, one line each.
+help:
+	@awk '/^## /{doc=substr($$0, 4); next} /^[a-z-]+:/{if (doc != "") {split($$1, t, ":"); printf "  make %-14s %s\n", t[1], doc}; doc=""} !/^## /{if ($$0 !~ /^[a-z-]+:/) doc=""}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +19,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Crawl the real site into output/ (lock, log file, run report; non-zero exit on failure).
+## Crawl the real site into output/ with hepza-run (lock, log file, run report; make exits 2 on any failure).
 crawl: $(STAMP)
 	$(BIN)/hepza-run
 
-## Serve the local replica on a free port, crawl it with the same spider, print a summary.
+## Serve the local replica on a free port, crawl it, print a summary and what to try next.
 demo: $(STAMP)
 	$(BIN)/python -m tests.demo
 
@@ -27,30 +31,41 @@ demo: $(STAMP)
 cluster-demo: $(STAMP)
 	$(BIN)/python -m tests.cluster_demo
 
-## The whole test suite (starts the replica and a PostgreSQL server itself).
-test: $(STAMP)
-	$(BIN)/ruff check crawler pipelines tests
-	$(BIN)/ruff format --check crawler pipelines tests
-	$(BIN)/mypy
+## The whole test suite: lint, then every test (starts the replica, PostgreSQL and Redis itself).
+test: lint
 	$(BIN)/python -m pytest
 
+## The unit tests alone, no crawl and no server: the quick loop while working.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e and not postgres and not redis"
+
+## ruff, ruff format, mypy, and the generated docs and schema files up to date.
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests
 	$(BIN)/ruff format --check crawler pipelines tests
 	$(BIN)/mypy
+	$(BIN)/python -m crawler.settings_doc --check
+	$(BIN)/python -m pipelines.schema --check
 
-## Benchmarks (not part of the test suite): prints every target reached / NOT reached, writes
-## output/bench/results.md, fails when a target is missed. `make bench BENCH_ARGS=--quick`.
-## Then the cluster stage (1, 2, 4 workers; needs redis-server and PostgreSQL): a second table,
-## fails on a wrong crawl. `BENCH_ARGS="--cluster-only --cluster-sizes 2000"` or `--no-cluster`.
+## Regenerate docs/settings.md (from crawler/settings.py) and the record schema files.
+docs: $(STAMP)
+	$(BIN)/python -m crawler.settings_doc
+	$(BIN)/python -m pipelines.schema
+
+# Not part of the test suite: prints every target reached / NOT reached, writes
+# output/bench/results.md and docs/benchmarks.md, fails when a target is missed; then the cluster
+# stage. `make bench BENCH_ARGS=--quick`, `--no-cluster` or `--cluster-only`.
+## Benchmarks: writes docs/benchmarks.md (about 20 minutes; BENCH_ARGS=--no-cluster: 4).
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 
-## Open the crawled SQLite database in Datasette on http://127.0.0.1:8001 (facets, search).
-## `make browse BROWSE_ARGS="--port 8002 --database-url sqlite:///path.sqlite3"`.
+# `make browse BROWSE_ARGS="--port 8002 --database-url sqlite:///path.sqlite3"`.
+## The crawled database in Datasette on http://127.0.0.1:8001 (facets, search).
 browse: $(STAMP)
 	$(BIN)/python -m crawler.browse $(BROWSE_ARGS)
 
+# Never the data: the database, run reports, feeds and exports under output/ stay.
+## Remove the virtualenv and the tools' caches; never output/.
 clean:
-	rm -rf $(VENV) output/*
-	touch output/.gitkeep
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	find crawler pipelines tests -name __pycache__ -type d -prune -exec rm -rf {} +

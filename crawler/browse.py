@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,9 @@ from pipelines.storage.secrets import redact_url
 METADATA_TEMPLATE = Path(pipelines.storage.__file__).parent / "datasette.json"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# How long Datasette gets to close its connections before it is killed.
+SERVER_STOP_SECONDS = 10.0
 
 
 class BrowseError(ValueError):
@@ -110,12 +114,42 @@ def main(argv: list[str] | None = None) -> int:
     metadata = write_metadata(database)
     command = datasette_command(database, metadata, args.host, args.port)
     print(f"browse: http://{args.host}:{args.port}/{database.stem}/articles_browse", flush=True)
+    # SIGTERM (systemd, `kill`, make forwarding its own) would end this process at once: the
+    # server left listening, the metadata file left behind. It is stopped like Ctrl-C instead.
+    previous = {sig: signal.signal(sig, _stop_serving) for sig in STOP_SIGNALS}
+    server: subprocess.Popen[bytes] | None = None
     try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
+        server = subprocess.Popen(command)
+        return server.wait()
+    except (KeyboardInterrupt, Stopped):
         return 0
     finally:
+        for sig in STOP_SIGNALS:  # a second SIGTERM must not cut the cleanup short
+            signal.signal(sig, signal.SIG_IGN)
+        if server is not None:
+            stop_server(server)
         metadata.unlink(missing_ok=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP reached ``make browse``."""
+
+
+def _stop_serving(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Datasette asked to stop (SIGTERM), killed if it has not within SERVER_STOP_SECONDS."""
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 if __name__ == "__main__":

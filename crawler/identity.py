@@ -15,8 +15,10 @@ from pipelines.urls import (
     article_address,
     article_id,
     canonical_article_url,
+    identity_key,
     is_article_url,
     normalize_url,
+    site_relative,
     url_identity,
 )
 
@@ -29,8 +31,10 @@ __all__ = [
     "article_id",
     "canonical_url",
     "content_hash",
+    "identity_key",
     "is_article_url",
     "normalize_url",
+    "site_relative",
     "url_identity",
 ]
 
@@ -55,8 +59,30 @@ def canonical_url(url: str) -> str:
     return canonical_article_url(url)
 
 
+# The fields whose entries carry a URL of the site (a file's address, not what it shows).
+LINKED_FIELDS: tuple[str, ...] = ("images", "attachments")
+
+
 def content_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 of the record's CONTENT_FIELDS (an item adapter or a plain record)."""
+    """SHA-256 of the record's CONTENT_FIELDS (an item adapter or a plain record).
+
+    Images and attachments are compared by their path and query within the article's site
+    (:func:`site_relative` of the record's ``url``), not by absolute URL: the same article read
+    under another host spelling (http/https, ``www.``, host case, default port) has the same
+    hash. A record without images or attachments hashes as it always did. This is the one
+    content hash: the pipelines, the store and the migrations that recompute stored hashes
+    call it."""
     content = {name: record.get(name) for name in CONTENT_FIELDS}
+    page = str(record.get("url") or "")
+    for name in LINKED_FIELDS:
+        entries = content[name]
+        if entries:
+            content[name] = [_within_site(entry, page) for entry in entries]
     blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _within_site(entry: Any, page: str) -> Any:
+    if isinstance(entry, dict) and isinstance(entry.get("url"), str) and entry["url"]:
+        return {**entry, "url": site_relative(entry["url"], page)}
+    return entry

@@ -1,6 +1,6 @@
 """The article record.
 
-Fields above the ``# crawl evidence`` line are the export schema documented in README.md
+Fields above the ``# crawl evidence`` line are the export schema documented in docs/record.md
 (and in ``pipelines/schema/article.schema.json``); the evidence fields carry what the parser
 saw so that the pipelines can normalize and cross-check it, and are not exported.
 """

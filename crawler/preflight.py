@@ -5,6 +5,9 @@ Bad usage (exit status 2): an unknown or malformed spider argument, a setting th
 parse (``DATABASE_URL``, ``SITE_TIMEZONE``, numbers), an output place (SQLite file, reports,
 rejects, feeds, log) that cannot be created or written. A database that refuses connections is
 a failed run instead (exit status 1): the command was right and cron should simply try again.
+So is another run of the same site on the same database (exit status 1): the crawl takes the
+site's run lock here, before it requests anything, and holds it until its process ends
+(pipelines/storage/run_lock.py).
 
 The line goes to stderr as ``scrapy crawl <spider>: error: <message>`` and into ``LOG_FILE``
 when one is set; the traceback is printed too only at ``LOG_LEVEL=DEBUG``. Database URLs are
@@ -42,6 +45,7 @@ from crawler.config import (
 from crawler.ledger.checks import BadRunChecks, load_checks
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
+from pipelines.storage.run_lock import RunLock, RunLockHeld, acquire_run_lock
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
 if TYPE_CHECKING:
@@ -63,6 +67,10 @@ _URI_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):")
 
 class DatabaseUnreachable(Exception):
     """The database refused or did not answer: a failed run (exit status 1), not bad usage."""
+
+
+# The run locks this process holds (one: this crawl's); released when the process ends.
+_HELD_RUN_LOCKS: list[RunLock] = []
 
 
 class PreflightFailed(SystemExit):
@@ -198,8 +206,9 @@ def ensure_writable(what: str, directory: Path) -> None:
 
 def check_run(
     settings: BaseSettings, spidercls: type[Spider], spider_args: Mapping[str, str]
-) -> None:
-    """Every check, in the order a person fixes things; raises the first problem found."""
+) -> str | None:
+    """Every check, in the order a person fixes things; raises the first problem found. The
+    run's site, when the spider has one."""
     known = getattr(spidercls, "arguments", None)
     arguments = parse_spider_args(spider_args, known) if known is not None else None
     # Every setting of a known type (numbers, yes/no, log levels, JSON), named as it was given
@@ -213,8 +222,9 @@ def check_run(
     # Every profile file must be right (a wrong field names itself), then the run's site must
     # resolve: a known profile, or a base_url for a portal without one.
     load_profiles(profile_dirs(settings))
+    site = None
     if arguments is not None and hasattr(spidercls, "profile_name"):
-        resolve_site(arguments, settings, spidercls.profile_name)
+        site = resolve_site(arguments, settings, spidercls.profile_name).name
     # The run ledger's checks must load: a run judged without them could not succeed.
     try:
         load_checks(settings)
@@ -227,6 +237,7 @@ def check_run(
     for what, directory in output_places(settings, database):
         ensure_writable(what, directory)
     check_database_reachable(database_value, database)
+    return site
 
 
 def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping[str, str]) -> None:
@@ -242,7 +253,7 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
     except KeyError:
         stop(settings, spider_name, unknown_spider(spider_name, loader.list()), EXIT_BAD_USAGE)
     try:
-        check_run(settings, spidercls, spider_args)
+        site = check_run(settings, spidercls, spider_args)
     except ConfigError as exc:
         stop(settings, spider_name, str(exc), EXIT_BAD_USAGE)
     except DatabaseUnreachable as exc:
@@ -250,6 +261,30 @@ def run_preflight(settings: BaseSettings, spider_name: str, spider_args: Mapping
         for error in alert_without_report(settings, os.environ, spider_name, str(exc)):
             sys.stderr.write(f"scrapy crawl {spider_name}: alert not delivered: {error}\n")
         stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
+    # A cluster's crawlers share their site by design (coordinated through Redis).
+    if site is not None and not settings.get("CLUSTER_CRAWL_ID"):
+        _take_run_lock(settings, spider_name, site)
+
+
+def _take_run_lock(settings: BaseSettings, spider_name: str, site: str) -> None:
+    """Hold the site's run lock until this process ends, or stop: another run holds it."""
+    database_url = str(settings.get("DATABASE_URL") or "")
+    try:
+        lock = acquire_run_lock(database_url, site)
+    except RunLockHeld as exc:
+        # Nothing wrong with the command: it may simply run again later (exit status 1).
+        stop(settings, spider_name, str(exc), EXIT_FAILED_RUN)
+    except (SQLAlchemyError, OSError) as exc:
+        scrubber = RedactSecretsFilter(url_secrets(database_url))
+        reason = scrubber.scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        stop(
+            settings,
+            spider_name,
+            f"the run lock of site {site} was not taken: {reason}",
+            EXIT_FAILED_RUN,
+        )
+    if lock is not None:
+        _HELD_RUN_LOCKS.append(lock)
 
 
 def check_set_options(settings: BaseSettings, pairs: Sequence[str], command: str) -> None:

@@ -1,7 +1,8 @@
 """Scrapy settings: only what differs from Scrapy's defaults, grouped.
 
 Deployment values come from the environment (``HEPZA_*``, ``DATABASE_URL``); every one of them
-can also be given with ``-s NAME=value``. README.md lists them all.
+can also be given with ``-s NAME=value``. docs/settings.md, generated from this module, lists
+them all.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ COMMANDS_MODULE = "crawler.commands"
 # The spider classes plus one spider per site profile (crawler/sites/profiles/*.toml, and the
 # deployment's own in SITE_PROFILES_DIR).
 SPIDER_LOADER_CLASS = "crawler.sites.loader.SiteSpiderLoader"
+# A directory of the deployment's own site profiles, read after `crawler/sites/profiles/` (a
+# profile there replaces the project's of the same name)
 SITE_PROFILES_DIR = os.environ.get("HEPZA_SITE_PROFILES_DIR")
 
 # --- identity -------------------------------------------------------------------------------
+# Where the operators of this crawler are found: named in the user agent.
 PROJECT_URL = "https://github.com/hepza-crawler/hepza-crawler"
+# Identifies the crawler and how to reach its operators
 USER_AGENT = os.environ.get(
     "HEPZA_USER_AGENT",
     f"hepza-news-crawler/0.1 (+{PROJECT_URL}; research crawler of public news pages)",
@@ -35,25 +40,33 @@ USER_AGENT = os.environ.get(
 OUTPUT_DIR = env_output_dir()
 # Per-run files kept; older ones are removed at the end of a crawl (logs: by hepza-run).
 KEEP_FEEDS = os.environ.get("HEPZA_KEEP_FEEDS", "60")
+# `<run id>.json` reports kept (`latest.json` always; 0 keeps all)
 KEEP_REPORTS = os.environ.get("HEPZA_KEEP_REPORTS", "200")
+# `hepza-run` log files kept
 KEEP_LOGS = os.environ.get("HEPZA_KEEP_LOGS", "30")
+# `scrapy export`'s default output directory
 EXPORTS_DIR = default_place("EXPORTS_DIR")
 
 # --- the site -------------------------------------------------------------------------------
+# Where `scrapy crawl hepza` finds HEPZA (a mirror; the `base_url` spider argument wins)
 HEPZA_BASE_URL = os.environ.get("HEPZA_BASE_URL", "https://hepza.hochiminhcity.gov.vn")
 # Display dates on the site are local times without an offset.
 SITE_TIMEZONE = os.environ.get("HEPZA_SITE_TIMEZONE", "Asia/Ho_Chi_Minh")
+# The locale of pages that do not say theirs (decides day-first vs month-first)
 SITE_DEFAULT_LOCALE = os.environ.get("HEPZA_SITE_DEFAULT_LOCALE", "vi-VN")
 
 # --- politeness -----------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
+# Parallel requests to the site
 CONCURRENT_REQUESTS_PER_DOMAIN = os.environ.get("HEPZA_CONCURRENCY", "2")
+# Seconds between requests (AutoThrottle adapts above it)
 DOWNLOAD_DELAY = os.environ.get("HEPZA_DOWNLOAD_DELAY", "1.0")
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# Seconds
 DOWNLOAD_TIMEOUT = 60
 # Pages over this are refused (counted in fetch/too_large); sitemaps get SITEMAP_MAXSIZE.
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
@@ -64,6 +77,7 @@ COOKIES_ENABLED = False
 
 # --- faults ---------------------------------------------------------------------------------
 RETRY_ENABLED = True
+# Retries of 5xx, 408, 429, timeouts, dropped connections, truncated bodies
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 1.0
@@ -97,11 +111,13 @@ MAX_LINK_DEPTH = os.environ.get("HEPZA_MAX_LINK_DEPTH", "10")
 MAX_LINKS_PER_PAGE = os.environ.get("HEPZA_MAX_LINKS_PER_PAGE", "500")
 # Run-wide caps; reaching one fails the run (0: no cap).
 MAX_REQUESTS = os.environ.get("HEPZA_MAX_REQUESTS", "200000")
+# Crawl time per run (0: no cap); reaching it fails the run
 MAX_RUN_SECONDS = os.environ.get("HEPZA_MAX_RUN_SECONDS", str(12 * 3600))
 
 # --- crawl behaviour ------------------------------------------------------------------------
 # Re-fetch the newest N known articles of each listing on incremental runs to catch edits.
 RECHECK_RECENT = os.environ.get("HEPZA_RECHECK_RECENT", "5")
+# Seconds between progress lines (0: off)
 PROGRESS_INTERVAL = os.environ.get("HEPZA_PROGRESS_INTERVAL", "30")
 # Reading a sitemap pauses while more than this many requests wait in the scheduler, so a large
 # portal's article requests are not all queued (held in memory) at once (0: never pauses).
@@ -118,6 +134,7 @@ ITEM_PIPELINES = {
     "pipelines.dedupe.DedupePipeline": 600,
     "pipelines.storage.pipeline.StoragePipeline": 700,
 }
+# Rejected pages, one line per page (below)
 REJECTS_PATH = default_place("REJECTS_PATH")
 
 # --- item concurrency ------------------------------------------------------------------------
@@ -135,10 +152,18 @@ FEED_EXPORT_ENCODING = "utf-8"
 FEEDS: dict[str, dict[str, object]] = {}
 # the documented record, in its documented order, then `change` (crawler/items.py)
 FEED_EXPORT_FIELDS = list(FEED_FIELDS)
+# A local feed is written as <name>.partial and takes its name only once the run has stored
+# every article it lists: a killed run never leaves a feed of articles the database lacks.
+FEED_STORAGES = {
+    "": "crawler.feeds.CommittedFileFeedStorage",
+    "file": "crawler.feeds.CommittedFileFeedStorage",
+}
 
 # --- storage --------------------------------------------------------------------------------
 # A password in this URL is never logged (see pipelines/storage/secrets.py).
 DATABASE_URL = default_place("DATABASE_URL")
+# Articles per database transaction (a killed run loses at most one open batch, which the next run
+# fetches again)
 STORAGE_BATCH_SIZE = os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50")
 # How long one outage of an unreachable database is waited for (backoff, items wait) before
 # its writes count as lost and fail the run; 0: never waited for.
@@ -147,6 +172,7 @@ STORAGE_RETRY_SECONDS = os.environ.get("HEPZA_STORAGE_RETRY_SECONDS", "120")
 SEARCH_TIMEOUT_SECONDS = os.environ.get("HEPZA_SEARCH_TIMEOUT_SECONDS", "30")
 
 # --- run report and failure thresholds -----------------------------------------------------
+# Run reports (`<run id>.json`, `latest.json`)
 REPORTS_DIR = default_place("REPORTS_DIR")
 # Share of stored articles that must carry each field; below it the run fails (layout change).
 COVERAGE_THRESHOLDS = {"title": 0.98, "published_at": 0.95, "body_text": 0.95, "author": 0.6}
@@ -163,6 +189,8 @@ EXTENSIONS = {
     "crawler.extensions.progress.Progress": 510,
     # after the feed exporter and the run report: prunes at engine_stopped
     "crawler.extensions.retention.Retention": 900,
+    # An incremental run's feed holds only what the run met: one INFO line at its end says so.
+    "crawler.extensions.feed_summary.FeedSummary": 530,
 }
 LOGSTATS_INTERVAL = 0
 # A run that never got one response from the site fails naming the host and the reason;
@@ -218,14 +246,23 @@ SPIDER_MIDDLEWARES = {
 # and/or to a webhook ({"text": ...}: Slack incoming webhooks, Teams workflows). The SMTP
 # password comes from the environment only (HEPZA_ALERT_SMTP_PASSWORD), never from a setting.
 ALERT_EMAIL_TO = os.environ.get("HEPZA_ALERT_EMAIL_TO", "")
+# Alert sender
 ALERT_EMAIL_FROM = os.environ.get("HEPZA_ALERT_EMAIL_FROM", "")
 ALERT_SMTP_HOST = os.environ.get("HEPZA_ALERT_SMTP_HOST", "localhost")
 ALERT_SMTP_PORT = os.environ.get("HEPZA_ALERT_SMTP_PORT", "0")
+# `none`, `starttls` or `ssl`
 ALERT_SMTP_SECURITY = os.environ.get("HEPZA_ALERT_SMTP_SECURITY", "none")
+# SMTP login; its password only from the environment, `HEPZA_ALERT_SMTP_PASSWORD`, never logged
 ALERT_SMTP_USER = os.environ.get("HEPZA_ALERT_SMTP_USER", "")
+# POSTs `{"text": ...}` (Slack incoming webhook, Teams workflow); logs name only its scheme and
+# host
 ALERT_WEBHOOK_URL = os.environ.get("HEPZA_ALERT_WEBHOOK_URL", "")
+# Seconds per delivery
 ALERT_TIMEOUT = os.environ.get("HEPZA_ALERT_TIMEOUT", "10")
+# Also alert when a field's coverage fell by more than this share (0.1 = 10 points) since the
+# site's previous succeeded run
 ALERT_COVERAGE_DROP = os.environ.get("HEPZA_ALERT_COVERAGE_DROP", "0")
+# Also alert when no run stored a new article for N days (once the history covers N days)
 ALERT_NO_NEW_DAYS = os.environ.get("HEPZA_ALERT_NO_NEW_DAYS", "0")
 # After the run owner (500): alerts at engine_stopped, once the run is judged and recorded.
 EXTENSIONS["crawler.extensions.alerts.Alerts"] = 520
@@ -264,6 +301,8 @@ CLUSTER_REDIS_RETRY_SECONDS = os.environ.get("HEPZA_CLUSTER_REDIS_RETRY_SECONDS"
 # Scrapy's per-worker delay is switched off (the middleware owns the delay). Close to the
 # downloader: each real network attempt takes a slot; without CLUSTER_REDIS_URL it is off.
 CLUSTER_HOST_CONCURRENCY = os.environ.get("HEPZA_CLUSTER_HOST_CONCURRENCY") or None
+# Least seconds between two request starts to one host across every worker (in cluster mode
+# Scrapy's per-worker delay and AutoThrottle are off)
 CLUSTER_HOST_DELAY = os.environ.get("HEPZA_CLUSTER_HOST_DELAY") or None
 # A request's host slot is leased for this long, renewed every quarter of it while the request
 # runs: a killed worker's slots are free again within it.

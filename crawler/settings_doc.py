@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scrapy.settings import default_settings
+
 from crawler.paths import PLACES_BY_SETTING
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +43,7 @@ class Setting:
     env: str | None
     comment: str
     additions: list[tuple[str, str]] = field(default_factory=list)
+    line: int = 0
 
 
 @dataclass
@@ -109,7 +112,13 @@ def read_settings(path: Path = SETTINGS_FILE) -> list[Group]:
             target, value = node.target, node.value
         if isinstance(target, ast.Name) and target.id.isupper() and value is not None:
             default, env = _environment(value, source)
-            setting = Setting(target.id, default, env, comment)
+            previous = groups[-1].settings[-1] if groups[-1].settings else None
+            if not comment and previous is not None and previous.line == node.lineno - 1:
+                # one comment above a run of settings speaks for each of them
+                comment = previous.comment
+            if not comment and hasattr(default_settings, target.id):
+                comment = "Scrapy's own setting, with this project's value"
+            setting = Setting(target.id, default, env, comment, line=node.end_lineno or 0)
             by_name[target.id] = setting
             groups[-1].settings.append(setting)
         elif (

@@ -1,7 +1,7 @@
 """Every problem code a record or a reject can carry: its field and what it means.
 
 The one list. The components that record problems take their codes from here
-(``problem_codes``); README.md's "Problems and rejects" tables list the same codes
+(``problem_codes``); docs/record.md's "Problems and rejects" tables list the same codes
 (tests/test_problems.py checks that they agree). A *problem* stays on a stored record; a
 *reject* reason keeps the page out of the database and in the rejects file.
 """

@@ -424,8 +424,78 @@ def is_display_page(url: str) -> bool:
     return _DISPLAY_PAGE.match(_strip_locale(urlsplit(normalize_url(url)).path)) is not None
 
 
+# The scheme every identity key is spelled with: the HEPZA portal's own (its ids, computed from
+# https URLs before the scheme was folded, are unchanged), and the one portals move to.
+_IDENTITY_SCHEME = "https"
+_WWW = "www."
+
+
+def identity_key(url: str) -> str:
+    """The spelling of a URL that names one resource whatever the host's spelling: the scheme
+    written as ``https``, the host in lower case without a ``www.`` prefix, no default port
+    (:80 for http, :443 for https), the path and query as :func:`normalize_url` gives them.
+
+    A portal that moves from http to https, gains or drops ``www.``, or is written with an
+    explicit default port or an upper-case host, keeps the identity of every page. A host is
+    otherwise itself: ``localhost`` and ``127.0.0.1`` are two hosts. A URL without a host
+    (relative) is its normal form.
+    """
+    normal = normalize_url(url)
+    scheme, netloc, path, query = _split_normal(normal)
+    if scheme not in _DEFAULT_PORTS or not netloc:
+        return normal
+    # normalize_url already dropped the default port of the URL's own scheme and lower-cased
+    # the host; a port left is a real one, kept even where it is the other scheme's default.
+    userinfo, at, hostport = netloc.rpartition("@")
+    if hostport.startswith(_WWW) and len(hostport) > len(_WWW):
+        hostport = hostport[len(_WWW) :]
+    netloc = f"{userinfo}{at}{hostport}"
+    return urlunsplit((_IDENTITY_SCHEME, netloc, path or "/", query, ""))
+
+
+def site_relative(url: str, page_url: str) -> str:
+    """``url`` as compared within the site of ``page_url``: its path and query (``/documents/
+    a.jpg?t=1``) when both are on one host (:func:`identity_key`), else its identity key.
+    Images and attachments are compared this way, so a host spelling change edits nothing."""
+    key = identity_key(url)
+    if not page_url:
+        return key
+    site = _origin(identity_key(page_url))
+    origin = _origin(key)
+    if origin and origin == site:
+        return key[len(origin) :] or "/"
+    return key
+
+
+def _origin(key: str) -> str:
+    scheme, netloc, _, _ = _split_normal(key)
+    return f"{scheme}://{netloc}" if scheme and netloc else ""
+
+
+def respelled(url: str, origin: str) -> str:
+    """``url`` under ``origin`` (``https://www.example.gov.vn``) when its own origin is another
+    spelling of that host (:func:`identity_key`), else ``url`` as it is: what a URL stored
+    before a portal moved to https (or gained ``www.``) is called now."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    own = f"{scheme}{sep}{netloc}"
+    if not sep or own == origin or _origin_key(own) != _origin_key(origin):
+        return url
+    return f"{origin}{slash}{tail}"
+
+
+@lru_cache(maxsize=64)
+def _origin_key(origin: str) -> str:
+    # a site's URLs share a handful of origins: each is folded once
+    return _origin(identity_key(f"{origin}/"))
+
+
 def article_id(canonical_url: str) -> str:
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:20]
+    """The first 20 hex digits of the SHA-256 of the canonical URL's :func:`identity_key`: the
+    same article under another host spelling (scheme, host case, ``www.``, default port) has
+    the same id. Ids of https URLs without ``www.`` are those of the earlier scheme (the hash
+    of the URL as written)."""
+    return hashlib.sha256(identity_key(canonical_url).encode("utf-8")).hexdigest()[:20]
 
 
 class UrlNormalizationPipeline(ArticlePipeline):

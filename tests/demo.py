@@ -1,17 +1,48 @@
-"""``make demo``: serve the local replica, crawl it with the real spider, print a summary."""
+"""``make demo``: serve the local replica, crawl it with the real spider, print a summary and
+the commands that explore what it stored (search, runs, report, browse).
+
+The demo keeps its files in ``output/demo/`` (emptied at every demo), apart from the database of
+real crawls (``output/hepza.sqlite3``): the printed commands name that place explicitly.
+"""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
+from pathlib import Path
 
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
 
+DEFAULT_WORKDIR = PROJECT_ROOT / "output" / "demo"
+# Words of the replica's articles, typed without diacritics: the search ignores them.
+SEARCH_QUERY = "dau tu"
 
-def main() -> int:
-    workdir = PROJECT_ROOT / "output" / "demo"
+
+def shown_path(path: Path) -> str:
+    """``path`` as typed from the project root (where make runs), else absolute."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path.resolve())
+
+
+def explore_commands(workdir: Path) -> list[str]:
+    """Shell commands, run from the project root, that read what the demo stored in
+    ``workdir``: every output place of the project's commands derives from OUTPUT_DIR."""
+    output_dir = ["-s", f"OUTPUT_DIR={shown_path(workdir)}"]
+    database = f"sqlite:///{shown_path(workdir / 'hepza.sqlite3')}"
+    return [
+        shlex.join([".venv/bin/scrapy", "search", SEARCH_QUERY, *output_dir]),
+        shlex.join([".venv/bin/scrapy", "runs", *output_dir]),
+        shlex.join([".venv/bin/scrapy", "report", *output_dir]),
+        shlex.join(["make", "browse", f"BROWSE_ARGS=--database-url {database}"]),
+    ]
+
+
+def main(workdir: Path = DEFAULT_WORKDIR) -> int:
     shutil.rmtree(workdir, ignore_errors=True)
     with ReplicaServer(ReplicaConfig()) as server:
         print(f"replica site serving at {server.url}")
@@ -34,6 +65,11 @@ def main() -> int:
     print(f"rejects:          {result.workdir / 'rejects.jsonl'}")
     print(f"run report:       {result.workdir / 'reports' / 'latest.json'}")
     print(f"log:              {result.workdir / 'crawl.log'}")
+    print()
+    where = "" if Path.cwd().resolve() == PROJECT_ROOT else f" (from {PROJECT_ROOT})"
+    print(f"explore what the demo stored{where}:")
+    for command in explore_commands(workdir):
+        print(f"  {command}")
     return result.returncode
 
 

@@ -1,26 +1,30 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import unicodedata
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
 
 from crawler.browse import BrowseError, datasette_command, sqlite_file, write_metadata
-from tests.crawl_runner import run_crawl
+from pipelines.storage.store import ArticleStore
+from tests.crawl_runner import PROJECT_ROOT, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 pytest.importorskip("datasette")
 
@@ -129,3 +133,53 @@ def test_browse_refuses_what_datasette_cannot_open(tmp_path):
         sqlite_file(f"sqlite:///{tmp_path / 'missing.sqlite3'}")
     with pytest.raises(BrowseError, match="SQLite databases only"):
         sqlite_file("postgresql://user:secret@localhost/db")
+
+
+def test_browse_stopped_by_sigterm_stops_datasette_frees_the_port_and_removes_its_temp_file(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "hepza.sqlite3"
+    ArticleStore(f"sqlite:///{database}").close()  # the schema alone: enough to serve
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    port = free_port()
+    browse = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.browse",
+            "--database-url",
+            f"sqlite:///{database}",
+            "--port",
+            str(port),
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: Datasette's too
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get_json(f"http://127.0.0.1:{port}/{database.stem}.json")
+                break
+            except OSError:
+                assert browse.poll() is None, browse.stderr.read() if browse.stderr else ""
+                assert time.monotonic() < deadline, "Datasette never answered"
+                time.sleep(0.1)
+        assert [path.name[:10] for path in temp.iterdir()] == ["datasette-"]
+
+        browse.send_signal(signal.SIGTERM)
+        assert browse.wait(timeout=30) == 0
+    finally:
+        if browse.poll() is None:
+            os.killpg(browse.pid, signal.SIGKILL)
+            browse.wait()
+
+    with pytest.raises(ProcessLookupError):
+        os.killpg(browse.pid, 0)  # no process of the group is left, Datasette included
+    with pytest.raises(ConnectionRefusedError):  # nobody listens on the port any more
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    assert list(temp.iterdir()) == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -8,11 +9,14 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from pipelines.storage.models import Article, ArticleUrl, Base
-from pipelines.storage.search import include_name
+from crawler.identity import article_id, content_hash
+from pipelines.storage import store as store_module
+from pipelines.storage.migrations.versions.rev_0006_host_spelling import _old_hash
+from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, Base
+from pipelines.storage.search import include_name, search_articles
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 
-HEAD = "0005"
+HEAD = "0006"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 
@@ -203,3 +207,85 @@ def test_single_site_database_upgrades_to_sites_losing_nothing(database_url, mak
             )
         )
     store.close()
+
+
+def _old_record(
+    make_article_record: Any, url: str, *, site: str = "hepza", **overrides: Any
+) -> dict[str, Any]:
+    """A record as the code of revision 0005 stored it: its id the hash of its URL as written,
+    its content hash over absolute image URLs."""
+    slug = url.rsplit("/", 1)[1]
+    host = url.rsplit("/w/", 1)[0]
+    images = [{"url": f"{host}/documents/{slug}.jpg", "caption": None}]
+    fields = {"url": url, "site": site, "alternate_urls": [], "images": images, **overrides}
+    record = make_article_record(slug, **fields)
+    record["id"] = hashlib.sha256(url.encode()).hexdigest()[:20]
+    record["content_hash"] = _old_hash(record)
+    return record
+
+
+def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one_row_per_article(
+    database_url, make_article_record, monkeypatch
+):
+    real_upgrade = store_module.upgrade_database
+    monkeypatch.setattr(
+        store_module, "upgrade_database", lambda engine: real_upgrade(engine, "0005")
+    )
+    old = ArticleStore(database_url)
+    http_a = _old_record(make_article_record, "http://portal.example/w/a", title="A one")
+    old.write_batch([http_a], "run-1")
+    old.write_batch([{**http_a, "title": "A two", "content_hash": "edited"}], "run-2")
+    # The portal moved to https: the earlier code stored the article a second time.
+    https_a = _old_record(make_article_record, "https://portal.example/w/a", title="A two")
+    plain_b = _old_record(make_article_record, "http://portal.example/w/b", title="B", images=[])
+    https_c = _old_record(make_article_record, "https://other.example/w/c", site="other")
+    old.write_batch([https_a, plain_b, https_c], "run-3")
+    with old.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(Article)) == 4
+        first_seen = conn.scalar(sa.select(Article.first_seen).where(Article.id == http_a["id"]))
+    old.close()
+    monkeypatch.undo()
+
+    store = ArticleStore(database_url)
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
+            rows = {
+                row.url: row
+                for row in conn.execute(
+                    sa.select(Article.id, Article.url, Article.content_hash, Article.first_seen)
+                )
+            }
+            urls = dict(conn.execute(sa.select(ArticleUrl.url, ArticleUrl.article_id)).all())
+            versions = conn.execute(
+                sa.select(ArticleVersion.article_id, ArticleVersion.content_hash)
+            ).all()
+            foreign_keys = {
+                table: [fk["referred_table"] for fk in sa.inspect(conn).get_foreign_keys(table)]
+                for table in ("article_urls", "article_versions")
+            }
+        # one row per article, under the URL the portal gave last
+        assert set(rows) == {https_a["url"], plain_b["url"], https_c["url"]}
+        a, b, c = rows[https_a["url"]], rows[plain_b["url"]], rows[https_c["url"]]
+        assert a.id == article_id(http_a["url"]) == article_id(https_a["url"])
+        assert a.first_seen == first_seen  # the article as first met
+        assert b.id == article_id(plain_b["url"]) != plain_b["id"]
+        assert c.id == https_c["id"]  # an https portal's ids do not change
+        for row, record in ((a, https_a), (b, plain_b), (c, https_c)):
+            assert row.content_hash == content_hash(record)
+        assert b.content_hash == plain_b["content_hash"]  # no image: the hash is as before
+        assert urls[http_a["url"]] == urls[https_a["url"]] == a.id
+        assert set(urls.values()) == {a.id, b.id, c.id}
+        assert sorted(article for article, _ in versions) == sorted([a.id] * 3 + [b.id, c.id])
+        assert foreign_keys == {"article_urls": ["articles"], "article_versions": ["articles"]}
+        history = store.versions(a.id)
+        assert [v["record"]["title"] for v in history] == ["A one", "A two", "A two"]
+        assert all(v["record"]["body_text"] for v in history)
+        # re-crawled by this code, under either spelling: nothing new, nothing changed
+        http_now = {**https_a, "url": http_a["url"], "images": http_a["images"]}
+        for record in (https_a, http_now, plain_b, https_c):
+            now = {**record, "id": article_id(record["url"]), "content_hash": None}
+            assert store.classify(now).status == "unchanged", record["url"]
+        assert [hit.id for hit in search_articles(store.engine, "A two")] == [a.id]
+    finally:
+        store.close()

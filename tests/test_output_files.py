@@ -106,6 +106,13 @@ def test_the_settings_module_derives_its_defaults_from_output_dir() -> None:
     assert settings.FEEDS == {}  # the crawl command adds the per-run feed
 
 
+@pytest.fixture(autouse=True)
+def _no_run_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Option processing alone starts no crawl: it must not hold the site's run lock (a file
+    next to the project's database) for the rest of the test session."""
+    monkeypatch.setattr("crawler.preflight.acquire_run_lock", lambda *_args: None)
+
+
 def crawl_settings(*argv: str) -> Settings:
     """The settings ``scrapy crawl hepza ARGV`` runs with (its option processing only)."""
     command = CrawlCommand()
@@ -231,6 +238,27 @@ def test_retention_extension_prunes_feeds_and_reports_and_spares_this_run(
     extension.engine_stopped()
     assert sorted(feeds_dir.iterdir()) == sorted([this_feed, *old_feeds[3:]])
     assert sorted(reports_dir.iterdir()) == sorted([this_report, old_reports[-1]])
+
+
+def test_retention_prunes_the_partial_feeds_of_killed_runs_as_a_series_of_their_own(
+    tmp_path: Path,
+) -> None:
+    feeds_dir = tmp_path / "feeds"
+    feeds = make_files(feeds_dir, feed_names(3))
+    partials = make_files(feeds_dir, [f"{name}.partial" for name in feed_names(4)])
+    crawler = get_crawler(
+        settings_dict={
+            "KEEP_FEEDS": 2,
+            "REPORTS_DIR": str(tmp_path / "reports"),
+            "FEEDS": {str(feeds_dir / "hepza-%(time)s.jsonl"): {"format": "jsonlines"}},
+        }
+    )
+    extension = Retention.from_crawler(crawler)
+    make_files(tmp_path / "reports", [f"{'f' * 32}.json"])
+    extension.run_id = "f" * 32
+    extension.started = 1_900_000_000
+    extension.engine_stopped()
+    assert sorted(feeds_dir.iterdir()) == sorted([*feeds[1:], *partials[2:]])
 
 
 def test_retention_prunes_nothing_without_a_report_of_this_run(tmp_path: Path) -> None:

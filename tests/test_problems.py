@@ -9,7 +9,7 @@ from crawler.middlewares import charset
 from pipelines import dates, fields, html, urls, validate
 from pipelines.problems import PROBLEMS, REJECT, problem
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RECORD_DOC = Path(__file__).resolve().parents[1] / "docs" / "record.md"
 COMPONENT_CODES = {
     "crawler.middlewares.charset": charset.PROBLEM_CODES,
     "pipelines.fields": fields.PROBLEM_CODES,
@@ -20,9 +20,9 @@ COMPONENT_CODES = {
 }
 
 
-def readme_problem_codes() -> set[str]:
-    """Codes in the first column of the tables under README's "Problems and rejects"."""
-    section = README.read_text(encoding="utf-8").split("### Problems and rejects", 1)[1]
+def documented_problem_codes() -> set[str]:
+    """Codes in the first column of the tables under docs/record.md's "Problems and rejects"."""
+    section = RECORD_DOC.read_text(encoding="utf-8").split("### Problems and rejects", 1)[1]
     section = section.split("\n## ", 1)[0]
     codes: set[str] = set()
     for line in section.splitlines():
@@ -32,8 +32,8 @@ def readme_problem_codes() -> set[str]:
     return codes
 
 
-def test_readme_problems_tables_list_exactly_the_registry_codes() -> None:
-    assert readme_problem_codes() == set(PROBLEMS)
+def test_the_documented_problems_tables_list_exactly_the_registry_codes() -> None:
+    assert documented_problem_codes() == set(PROBLEMS)
 
 
 def test_every_component_code_is_in_the_registry_with_its_meaning() -> None:

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from crawler.commands.export import stored_sites, write_export
 from crawler.items import ArticleItem
-from pipelines.storage.models import ArticleUrl, ArticleVersion, CrawlRun
+from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
-from pipelines.storage.store import ArticleStore, Classification, article_id
+from pipelines.storage.store import ArticleStore, Classification, StorageError, article_id
 from tests.test_export import run_scrapy_export
 from tests.test_storage import recording_crawler
 
@@ -191,3 +191,46 @@ def test_two_sites_crawled_one_after_the_other_through_the_pipeline(
     assert write_export(store.engine, "jsonl", tmp_path / "both.jsonl") == 3
     assert len({k.id for k in store.known_index(OTHER).values()}) == 1
     store.close()
+
+
+def test_a_host_belongs_to_the_site_that_stored_its_articles_whatever_its_spelling(
+    store, make_article_record, other_record
+):
+    store.write_batch([make_article_record("a"), other_record("c")], "r")
+    hepza = make_article_record("a")["url"]
+    for spelling in (
+        "https://hepza.hochiminhcity.gov.vn",
+        "http://WWW.hepza.hochiminhcity.gov.vn:80",
+        "https://www.hepza.hochiminhcity.gov.vn:443/",
+    ):
+        assert store.sites_of_host(spelling, OTHER) == {"hepza": (1, hepza)}, spelling
+        assert store.sites_of_host(spelling, "hepza") == {}
+    assert store.sites_of_host("https://hepza.hochiminhcity.gov.vn:8443", OTHER) == {}
+    assert store.sites_of_host("https://hepza_hochiminhcity.gov.vn", OTHER) == {}
+    other_url = other_record("c")["url"]
+    assert store.sites_of_host(OTHER_HOST, "generic", "quan1") == {OTHER: (1, other_url)}
+
+
+def test_the_store_refuses_to_move_an_article_of_another_site_under_this_run(
+    store, make_article_record
+):
+    store.write_batch([make_article_record("a")], "run-1")
+    with pytest.raises(StorageError, match="stored for site 'hepza', not 'liferay-site'"):
+        store.write_batch([make_article_record("a", site="liferay-site")], "run-2")
+    with store.engine.connect() as conn:
+        assert conn.execute(select(Article.site, Article.last_run_id)).all() == [("hepza", "run-1")]
+
+
+def test_two_groups_of_one_host_are_two_sites(store, make_article_record):
+    host = "https://portal.hochiminhcity.gov.vn"
+    records = [
+        make_article_record("a", site="quan1", url=f"{host}/web/quan1/w/a"),
+        make_article_record("b", site="quan2", url=f"{host}/web/quan2/w/b"),
+        make_article_record("c", site="root", url=f"{host}/w/c"),
+    ]
+    store.write_batch([{**r, "id": article_id(r["url"])} for r in records], "r")
+    assert store.sites_of_host(host, "quan1", "quan1") == {}
+    assert store.sites_of_host(host, "new", "quan1") == {"quan1": (1, f"{host}/web/quan1/w/a")}
+    assert store.sites_of_host(host, "root") == {}
+    assert store.sites_of_host(host, "new", "guest") == {"root": (1, f"{host}/w/c")}
+    assert store.sites_of_host(host, "new", "quan_") == {}

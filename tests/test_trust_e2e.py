@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from crawler.feeds import partial_path
 from pipelines.storage.store import ArticleStore
 from pipelines.urls import canonical_article_url
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command, run_crawl
@@ -136,7 +137,11 @@ def test_postgres_stopped_mid_run_fails_the_run_and_counts_only_what_is_stored(
     assert 20 <= stored < len(truth_urls(config, "http://x"))
     # the run could not mark itself finished: the next run marks it abandoned
     assert abandoned == [report["run_id"]]
-    assert feed.exists()
+    # Its feed lists articles the database never got: it is kept, but not under its name.
+    assert not feed.exists()
+    assert partial_path(feed).is_file()
+    log = (tmp_path / "crawl.log").read_text("utf-8")
+    assert f"the feed stays at {partial_path(feed)}" in log
 
 
 # --- finding 2: unwritable files fail the run ---------------------------------------------------

@@ -52,11 +52,13 @@ class Alerts:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Alerts:
         if not records_runs(crawler):
-            raise NotConfigured("RECORD_RUN is off: no run to alert about")
+            # RECORD_RUN is off (parse, shell, check): no run to alert about. No reason given:
+            # Scrapy would log it as a WARNING, and nothing is wrong.
+            raise NotConfigured
         # Checked by the preflight already: a bad value never gets this far.
         config = parse_alert_config(crawler.settings, os.environ)
         if not config.enabled:
-            raise NotConfigured("neither ALERT_EMAIL_TO nor ALERT_WEBHOOK_URL is set")
+            raise NotConfigured  # neither ALERT_EMAIL_TO nor ALERT_WEBHOOK_URL: alerts are off
         ext = cls(crawler, config)
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext

@@ -6,7 +6,8 @@ command such as ``scrapy parse``, a report that could not be written) prunes not
 files named the way this project names them are candidates (a feed URI's template such as
 ``%(name)s-%(time)s.jsonl``, a report ``<run id>.json``); ``latest.json``, anything else in those
 directories and this run's own files are never removed. An empty feed is this run's truthful
-output (nothing was parsed), so it is kept and counts like any other. 0 keeps every file.
+output (nothing was parsed), so it is kept and counts like any other. The ``.partial`` feeds
+killed runs leave are pruned the same way, as a series of their own. 0 keeps every file.
 Logs are rotated by ``hepza-run``.
 """
 
@@ -24,6 +25,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
+from crawler.feeds import PARTIAL_SUFFIX
 from crawler.paths import series_pattern
 
 if TYPE_CHECKING:
@@ -99,7 +101,8 @@ class Retention:
         self.keep_feeds = settings.getint("KEEP_FEEDS", 0)
         self.keep_reports = settings.getint("KEEP_REPORTS", 0)
         if self.keep_feeds <= 0 and self.keep_reports <= 0:
-            raise NotConfigured("KEEP_FEEDS and KEEP_REPORTS are 0: keep every file")
+            # KEEP_FEEDS and KEEP_REPORTS are 0: every file is kept, nothing to warn about.
+            raise NotConfigured
         self.reports_dir = Path(settings.get("REPORTS_DIR") or "")
         # Per-run feed series: local feed URIs whose name changes every run.
         self.feed_templates = [
@@ -145,13 +148,15 @@ class Retention:
         removed: list[Path] = []
         if self.keep_feeds > 0:
             for template in self.feed_templates:
-                removed += prune_series(
-                    template.parent,
-                    series_pattern(template.name),
-                    self.keep_feeds,
-                    self.current_feeds,
-                    self.started,
-                )
+                # The partial feeds of killed runs (crawler/feeds.py) are a series of their own.
+                for name in (template.name, template.name + PARTIAL_SUFFIX):
+                    removed += prune_series(
+                        template.parent,
+                        series_pattern(name),
+                        self.keep_feeds,
+                        self.current_feeds,
+                        self.started,
+                    )
         if self.keep_reports > 0 and self.reports_dir.parts:
             removed += prune_series(
                 self.reports_dir, REPORT_NAME, self.keep_reports, [this_report], self.started

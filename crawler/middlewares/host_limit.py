@@ -119,7 +119,9 @@ class ClusterHostLimitMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         url = crawler.settings.get("CLUSTER_REDIS_URL")
         if not url:
-            raise NotConfigured("not a cluster run (CLUSTER_REDIS_URL is empty)")
+            # Not a cluster run: simply off. A reason would make Scrapy log "Disabled" at
+            # WARNING on every single-process run.
+            raise NotConfigured
         retry_seconds = crawler.settings.getfloat(
             "CLUSTER_REDIS_RETRY_SECONDS", DEFAULT_REDIS_RETRY_SECONDS
         )

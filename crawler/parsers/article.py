@@ -244,7 +244,9 @@ def _texts_of(nodes: Iterable[_Element]) -> str:
     return clean(" ".join(visible_text(node) for node in nodes))
 
 
-def parse_article(html: str, url: str, config: ParserConfig = GENERIC) -> ArticlePage:
+def parse_article(
+    html: str | PageSelector, url: str, config: ParserConfig = GENERIC
+) -> ArticlePage:
     sel = _Doc(page_selector(html))
     page = ArticlePage(locale=page_locale_of(sel.lang, sel.meta_content("og:locale")))
     page.canonical_url = extract_canonical_url(sel, url)

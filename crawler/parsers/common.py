@@ -201,22 +201,12 @@ class _PageIndex:
         self.classes, self.ids, self.attributes = classes, ids, attributes
 
 
-# The last pages parsed, newest first, with their selectors.
-_RECENT_PAGES: list[tuple[str, PageSelector]] = []
-_RECENT_PAGES_SIZE = 4
-
-
-def page_selector(html: str) -> PageSelector:
-    """One parse per page for every parser that reads it (listing, navigation, alternates):
-    Scrapy hands each of them the same ``response.text`` string, found again by identity
-    (hashing a page costs microseconds per page; an equal copy is parsed anew, the same)."""
-    for text, selector in _RECENT_PAGES:
-        if text is html:
-            return selector
-    selector = PageSelector(root=parse_html(html), type="html")
-    _RECENT_PAGES.insert(0, (html, selector))
-    del _RECENT_PAGES[_RECENT_PAGES_SIZE:]
-    return selector
+def page_selector(page: str | PageSelector) -> PageSelector:
+    """The page's indexed selector. A caller that hands one page to several parsers (listing,
+    navigation, alternates) parses it once and passes the selector: each parser takes either."""
+    if isinstance(page, PageSelector):
+        return page
+    return PageSelector(root=parse_html(page), type="html")
 
 
 _PARSERS = threading.local()

@@ -14,7 +14,15 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from crawler.parsers.common import absolute, clean, first_text, page_locale, page_selector, text_of
+from crawler.parsers.common import (
+    PageSelector,
+    absolute,
+    clean,
+    first_text,
+    page_locale,
+    page_selector,
+    text_of,
+)
 from crawler.sites.profile import GENERIC, ParserConfig
 
 if TYPE_CHECKING:
@@ -72,7 +80,9 @@ class ListingPage:
     feed_urls: list[str] = field(default_factory=list)
 
 
-def parse_listing(html: str, url: str, config: ParserConfig = GENERIC) -> ListingPage:
+def parse_listing(
+    html: str | PageSelector, url: str, config: ParserConfig = GENERIC
+) -> ListingPage:
     sel = page_selector(html)
     portlets = [p for css in PORTLET_SELECTORS for p in sel.css(css)]
     page = ListingPage(is_listing=bool(portlets), locale=page_locale(sel))

@@ -4,7 +4,7 @@ custom themes, Bootstrap navbars, footers)."""
 
 from __future__ import annotations
 
-from crawler.parsers.common import absolute, page_selector
+from crawler.parsers.common import PageSelector, absolute, page_selector
 from crawler.parsers.listing import page_number
 from crawler.sites.profile import GENERIC, ParserConfig
 
@@ -29,7 +29,9 @@ NOT_IN_PORTLET = (
 )
 
 
-def extract_navigation_links(html: str, url: str, config: ParserConfig = GENERIC) -> list[str]:
+def extract_navigation_links(
+    html: str | PageSelector, url: str, config: ParserConfig = GENERIC
+) -> list[str]:
     sel = page_selector(html)
     links: list[str] = []
     for css in (*config.selectors_for("navigation"), *NAV_LINK_SELECTORS):
@@ -41,7 +43,7 @@ def extract_navigation_links(html: str, url: str, config: ParserConfig = GENERIC
     return links
 
 
-def extract_locale_alternates(html: str, url: str) -> list[str]:
+def extract_locale_alternates(html: str | PageSelector, url: str) -> list[str]:
     """The page's hreflang alternates (the same page in other locales), x-default excluded."""
     sel = page_selector(html)
     links = []

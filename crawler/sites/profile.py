@@ -7,7 +7,7 @@ labels are tried *before* the generic Liferay layers of the parsers, so a fix fo
 cannot break another. A profile can pin selectors to a date range (``[[versions]]``): the
 site's layout history, chosen by the publication date a listing or sitemap gives.
 
-Fields (README.md, "Adding a portal", lists them with examples):
+Fields (docs/portals.md, "Adding a portal", lists them with examples):
 
     name            slug [a-z0-9-]+, the site's key in the database and in `scrapy list`
     base_url        http(s)://host[:port] of the portal

@@ -33,7 +33,7 @@ from crawler.backpressure import (
 )
 from crawler.cluster import REDELIVERED_META
 from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
-from crawler.crawl_state import read_crawl_state
+from crawler.crawl_state import host_refusal, read_crawl_state
 from crawler.extensions.reachability import (
     UNREACHABLE,
     SiteUnreachable,
@@ -52,6 +52,7 @@ from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
 from crawler.outcome import fail_run
 from crawler.parsers.article import article_item, parse_article
+from crawler.parsers.common import PageSelector, page_selector
 from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
@@ -233,6 +234,12 @@ class LiferaySpider(Spider):
                 raise CloseSpider("start_error") from None
         else:
             stored = reading.result()
+        if stored.host_owners:
+            message = host_refusal(self.crawler, self.base_url, stored.host_owners)
+            # Bad usage (exit 2, one line), found once the database is read.
+            self.crawler.stats.set_value("run/usage_error", message)
+            fail_run(self.crawler, "host_of_another_site", message)
+            raise CloseSpider("host_of_another_site")
         self.crawler.stats.set_value("crawl/known_articles", stored.article_count)
         logger.info(
             "crawling %s (%s mode, %d articles already stored)",
@@ -517,10 +524,12 @@ class LiferaySpider(Spider):
         if not isinstance(response, HtmlResponse):
             return
         again = _again(response.request)
+        # One parse of the page for its listing, navigation and alternates.
+        page = page_selector(response.text)
         # Further pages of a listing carry the same menus as its first page.
         if page_number(response.url) is None:
-            yield from self._navigation(response, depth, again)
-        listing = parse_listing(response.text, response.url, self.profile.parser_config())
+            yield from self._navigation(response, page, depth, again)
+        listing = parse_listing(page, response.url, self.profile.parser_config())
         if not listing.is_listing:
             return
         self.crawler.stats.inc_value("crawl/listing_pages")
@@ -557,14 +566,14 @@ class LiferaySpider(Spider):
                     again=again,
                 )
 
-    def _navigation(self, response: HtmlResponse, depth: int, again: bool) -> Iterator[Any]:
+    def _navigation(
+        self, response: HtmlResponse, page: PageSelector, depth: int, again: bool
+    ) -> Iterator[Any]:
         # The same page in the site's other locales lists the same articles: skip it.
-        for url in extract_locale_alternates(response.text, response.url):
+        for url in extract_locale_alternates(page, response.url):
             self.frontier.mark_seen(url)
         pages = []
-        for url in extract_navigation_links(
-            response.text, response.url, self.profile.parser_config()
-        ):
+        for url in extract_navigation_links(page, response.url, self.profile.parser_config()):
             if is_article_url(url):
                 yield from self._article(url, again=again)
             elif self.frontier.skipped(url):

@@ -65,7 +65,7 @@ def _problems_member_code() -> Member:
     return Member(
         "code",
         False,
-        "short slug (README: problem codes); the list grows",
+        "short slug (docs/record.md: problem codes); the list grows",
         pattern=r"^[a-z0-9][a-z0-9_.-]*$",
     )
 
@@ -216,7 +216,7 @@ COLUMNS: tuple[Column, ...] = (
         "problems",
         "object_list",
         False,
-        "what the pipelines could not be sure of (README: problem codes)",
+        "what the pipelines could not be sure of (docs/record.md: problem codes)",
         [{"field": "author", "code": "missing_author", "message": "no byline"}],
         members=(
             Member("field", True, "the field concerned"),

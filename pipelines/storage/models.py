@@ -1,4 +1,4 @@
-"""Database schema (revision 0003). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0006). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ class Article(Base):
         Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
     )
 
-    # sha256 of the canonical URL, which carries the host: ids of two sites never collide.
+    # sha256 of the canonical URL's identity key (crawler.identity.article_id): the host is in
+    # it, without its spelling (scheme, case, www., default port).
     id: Mapped[str] = mapped_column(String(20), primary_key=True)
     site: Mapped[str] = mapped_column(String(SITE_LENGTH))
     url: Mapped[str] = mapped_column(Text, unique=True)

@@ -94,8 +94,9 @@ class StoragePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         if not records_runs(crawler):
-            # parse, shell and check never touch the database
-            raise NotConfigured("RECORD_RUN is off: this command stores nothing")
+            # parse, shell and check never touch the database (no reason: Scrapy would log it
+            # as a WARNING)
+            raise NotConfigured
         owner = crawler.get_extension(RunOwner)
         if owner is None:
             # Storing without the owner would leave no run row and no judged outcome.
@@ -104,7 +105,7 @@ class StoragePipeline:
                 "(EXTENSIONS: crawler.extensions.run.RunOwner)"
             )
         if owner.store is None:
-            raise NotConfigured("DATABASE_URL is empty")
+            raise NotConfigured  # DATABASE_URL is empty: storing is off
         return cls(
             crawler,
             owner,

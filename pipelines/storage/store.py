@@ -14,16 +14,19 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     create_engine,
     event,
     func,
     make_url,
+    or_,
     select,
     text,
     update,
@@ -32,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from crawler.identity import article_id, content_hash
+from crawler.identity import article_id, content_hash, normalize_url
 from crawler.items import EXPORT_FIELDS
 from pipelines.storage.content_index import Classification, ContentIndex
 from pipelines.storage.models import (
@@ -317,10 +320,20 @@ class ArticleStore:
         with self._write("write_batch") as conn:
             previous: dict[str, str | None] = {}
             for ids in _chunks(list(merged)):
-                rows = conn.execute(
-                    select(Article.id, Article.content_hash).where(Article.id.in_(ids))
+                stored = conn.execute(
+                    select(Article.id, Article.site, Article.content_hash).where(
+                        Article.id.in_(ids)
+                    )
                 )
-                previous.update({row.id: row.content_hash for row in rows})
+                for held in stored:
+                    if held.site != merged[held.id].get("site"):
+                        # One host belongs to one site (sites_of_host): never move another
+                        # site's row under this run.
+                        raise StorageError(
+                            f"article {merged[held.id]['url']} is stored for site {held.site!r}, "
+                            f"not {merged[held.id].get('site')!r}: crawl its host as {held.site!r}"
+                        )
+                    previous[held.id] = held.content_hash
 
             article_rows = [self._article_row(rec, now, run_id) for rec in merged.values()]
             changed = [
@@ -331,7 +344,7 @@ class ArticleStore:
             # Before the article row takes the new bodies, the version they belong to gets them.
             self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
-            # An article belongs to the site that stored it first.
+            # An article belongs to the site that stored it (checked above).
             kept = {"id", "site", "first_seen"}
             # A run that met the article without its sitemap lastmod must not erase the one
             # stored: incremental runs compare against it.
@@ -594,6 +607,49 @@ class ArticleStore:
                     index[alias] = known
         index.update(canonical)
         return index
+
+    def sites_of_host(
+        self, base_url: str, site: str, group: str | None = None
+    ) -> dict[str, tuple[int, str]]:
+        """The other sites that hold articles of ``base_url``'s host, whatever its spelling
+        (scheme, ``www.``: stored URLs are normalized, so host case and default port are
+        already one spelling), each with how many articles of the host it holds and one of
+        their URLs. ``group``: the Liferay site group the crawl keeps to; the articles of a
+        group live under ``/web/<group>/``, the root group's (``guest``) everywhere else, so
+        two groups of one host are two sites.
+
+        An article is keyed by its id alone, and its id by its URL: a host (or a group of it)
+        belongs to one site. A crawl under another site name would take over the rows of the
+        site that owns them (their ``site`` stays, their counts go to the other run) instead of
+        storing its own, so it is refused (``crawler.crawl_state.host_refusal``)."""
+        parts = urlsplit(normalize_url(base_url))
+        host = parts.netloc.lower()
+        if host.startswith("www."):
+            host = host[len("www.") :]
+        escaped = host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        origins = [
+            f"{scheme}://{www}{escaped}" for scheme in ("http", "https") for www in ("", "www.")
+        ]
+        if group and group != "guest":
+            prefix = "/web/" + group.replace("%", "\\%").replace("_", "\\_") + "/%"
+            territory = or_(*(Article.url.like(o + prefix, escape="\\") for o in origins))
+        else:
+            territory = or_(
+                *(
+                    and_(
+                        Article.url.like(o + "/%", escape="\\"),
+                        Article.url.not_like(o + "/web/%", escape="\\"),
+                    )
+                    for o in origins
+                )
+            )
+        query = (
+            select(Article.site, func.count(), func.min(Article.url))
+            .where(Article.site != site, territory)
+            .group_by(Article.site)
+        )
+        with self.guard("sites_of_host"), self._engine.connect() as conn:
+            return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
 
     # --- runs -----------------------------------------------------------------------------
 
