@@ -18,16 +18,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crawler.domain.errors import ConfigError
+from crawler.domain.locales import parse_locale as parse_locale_id
 from crawler.paths import PROJECT_PRIORITY
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from scrapy.settings import BaseSettings
-
-
-class ConfigError(ValueError):
-    """Bad usage: a spider argument or setting a run cannot start with (exit status 2)."""
 
 
 # name -> meaning, as `scrapy crawl hepza -a name=value` takes them.
@@ -148,8 +146,6 @@ def parse_site_name(value: str, name: str = "site") -> str:
 
 def parse_locale(value: str, name: str = "default_locale") -> str:
     """A locale as ``xx-YY`` (``vi_VN``, Liferay's own spelling, is read as ``vi-VN``)."""
-    # crawler.locales owns locale ids; it raises this module's ConfigError, hence the late import.
-    from crawler.locales import parse_locale as parse_locale_id  # noqa: PLC0415
 
     return parse_locale_id(value, name)
 
@@ -295,7 +291,7 @@ NUMERIC_SETTINGS.update(
     }
 )
 # Read with getbool: Scrapy's words only (1/0, True/False, true/false).
-BOOLEAN_SETTINGS = frozenset({"RECORD_RUN", "TELNETCONSOLE_ENABLED"})
+BOOLEAN_SETTINGS = frozenset({"RECORD_RUN", "TELNETCONSOLE_ENABLED", "SCRAPY_COMPAT_FALLBACK"})
 # Log levels: a name of Python's logging (upper case) or its number.
 LOG_LEVEL_SETTINGS = frozenset(
     {"LOG_LEVEL", "RETRY_GIVE_UP_LOG_LEVEL", "DEFAULT_DROPITEM_LOG_LEVEL"}
@@ -346,6 +342,7 @@ ENVIRONMENT_OVERRIDES: dict[str, str] = {
     "STORAGE_RETRY_SECONDS": "HEPZA_STORAGE_RETRY_SECONDS",
     "REACHABILITY_TIMEOUT": "HEPZA_REACHABILITY_TIMEOUT",
     "SEARCH_TIMEOUT_SECONDS": "HEPZA_SEARCH_TIMEOUT_SECONDS",
+    "SCRAPY_COMPAT_FALLBACK": "HEPZA_SCRAPY_COMPAT_FALLBACK",
     "LOG_LEVEL": "HEPZA_LOG_LEVEL",
     "ALERT_EMAIL_TO": "HEPZA_ALERT_EMAIL_TO",
     "ALERT_EMAIL_FROM": "HEPZA_ALERT_EMAIL_FROM",

@@ -4,7 +4,7 @@ Plain Python (no Scrapy): the spider asks it every question and turns its answer
 requests and alias items. It owns
 
 - URL identity: a URL met is normalized, its article key is the canonical URL
-  (:mod:`crawler.identity`), a page outside the origin or one that is never a page to crawl
+  (:mod:`crawler.domain.identity`), a page outside the origin or one that is never a page to crawl
   (login, files, portlet actions) is not followed;
 - the seen URLs and the scheduled articles: one fetch per article, whichever URL comes first;
 - aliases: another URL of an article already scheduled is held until the article's page is
@@ -37,15 +37,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from crawler.identity import canonical_url, normalize_url, url_identity
-from pipelines.dates import DateParseError, parse_display_date, parse_machine_date
+from crawler.domain.dates import DateParseError, parse_display_date, parse_machine_date
+from crawler.domain.identity import canonical_url, normalize_url, url_identity
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from datetime import date, tzinfo
 
     from crawler.crawl_state import CrawlState
-    from crawler.items import ListingHint
+    from crawler.domain.items import ListingHint
     from pipelines.storage.store import KnownArticle
 
 # Links that are never pages to crawl: login/portlet actions, files, feeds, search.

@@ -30,7 +30,7 @@ FEED_TEMPLATE = "feeds/%(name)s-%(time)s.jsonl"
 FEED_OPTIONS: dict[str, Any] = {
     "format": "jsonlines",
     "encoding": "utf-8",
-    "item_classes": ["crawler.items.ArticleItem"],
+    "item_classes": ["crawler.domain.items.ArticleItem"],
 }
 # Scrapy's "project" settings priority (scrapy.settings.SETTINGS_PRIORITIES), stated here so
 # that the wrapper can import this module without importing Scrapy.

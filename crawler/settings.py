@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED
-from crawler.items import FEED_FIELDS
+from crawler.domain.items import FEED_FIELDS
 from crawler.ledger.checks import DEFAULT_RUN_CHECKS
 from crawler.paths import default_place, env_output_dir
 

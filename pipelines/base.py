@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from itemadapter import ItemAdapter
 
-from crawler.items import ArticleItem
+from crawler.domain.items import ArticleItem
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
+from crawler.domain.identity import content_hash
+from crawler.domain.items import ArticleItem
+from crawler.domain.outcome import fail_run
 from crawler.extensions.run import RunOwner
-from crawler.identity import content_hash
-from crawler.items import ArticleItem
-from crawler.outcome import fail_run
 from pipelines.base import adapter_of
 from pipelines.storage.store import StorageError
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from pipelines.base import ArticlePipeline
-from pipelines.problems import add_problem, problem_codes
-from pipelines.text import (
+from crawler.domain.problems import add_problem, problem_codes
+from crawler.domain.text import (
     LENGTH_SETTINGS,
     cap_length,
     description_continues,
@@ -18,6 +17,7 @@ from pipelines.text import (
     is_truncated,
     none_if_empty,
 )
+from pipelines.base import ArticlePipeline
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter

@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 import lxml.html
 import nh3
 
+from crawler.domain.problems import add_problem, problem_codes
+from crawler.domain.text import strip_controls
 from pipelines.base import ArticlePipeline
-from pipelines.problems import add_problem, problem_codes
-from pipelines.text import strip_controls
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter

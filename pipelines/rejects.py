@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.outcome import fail_run
+from crawler.domain.outcome import fail_run
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.items import EXPORT_FIELDS, ArticleItem
+from crawler.domain.items import EXPORT_FIELDS, ArticleItem
+from crawler.domain.problems import problem as reject_reason
+from crawler.domain.problems import problem_codes
 from pipelines.base import adapter_of
-from pipelines.problems import problem as reject_reason
-from pipelines.problems import problem_codes
 from pipelines.rejects import RejectsFile
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crawler.identity import article_id
+from crawler.domain.identity import article_id
 from tests.postgres import PostgresNotInstalled, PostgresServer
 from tests.redis_server import RedisNotInstalled, RedisServer
 

@@ -23,7 +23,7 @@ from crawler.config import (
     check_settings,
     setting_checks,
 )
-from crawler.items import ArticleItem
+from crawler.domain.items import ArticleItem
 from crawler.parsers.article import article_item, parse_article
 from crawler.paths import OUTPUT_PLACES
 from pipelines.dates import DateNormalizationPipeline

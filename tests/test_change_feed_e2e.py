@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from pipelines.urls import canonical_article_url
+from crawler.domain.urls import canonical_article_url
 from tests.crawl_runner import run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig, ReplicaSite

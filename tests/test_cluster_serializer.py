@@ -13,7 +13,7 @@ from scrapy.utils.request import request_from_dict
 
 from crawler.cluster import serializer
 from crawler.cluster.serializer import QueueEncodeError, QueueEntryError
-from crawler.items import ListingHint
+from crawler.domain.items import ListingHint
 
 
 class RoundTripSpider(Spider):

@@ -10,10 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem, ArticleUrlItem, DateCandidate
-from pipelines.dates import (
-    PROBLEM_CODES,
-    DateNormalizationPipeline,
+from crawler.domain.dates import (
     DateParseError,
     ParsedDate,
     format_iso,
@@ -21,6 +18,8 @@ from pipelines.dates import (
     parse_display_date,
     parse_machine_date,
 )
+from crawler.domain.items import ArticleItem, ArticleUrlItem, DateCandidate
+from pipelines.dates import PROBLEM_CODES, DateNormalizationPipeline
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,13 +16,9 @@ import pytest
 from babel.dates import format_date, format_datetime, get_time_format
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem, DateCandidate
-from pipelines.dates import (
-    PROBLEM_CODES,
-    DateNormalizationPipeline,
-    DateParseError,
-    parse_display_date,
-)
+from crawler.domain.dates import DateParseError, parse_display_date
+from crawler.domain.items import ArticleItem, DateCandidate
+from pipelines.dates import PROBLEM_CODES, DateNormalizationPipeline
 
 SEED = 20200301
 INSTANTS = 400

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import jsonschema
 import pytest
 
-from pipelines.urls import canonical_article_url
+from crawler.domain.urls import canonical_article_url
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, CrawlResult, crawl_command, run_crawl
 from tests.postgres import PASSWORD
 from tests.replica.server import ReplicaServer

@@ -27,8 +27,8 @@ from crawler.commands.export import (
     to_jsonable,
     write_export,
 )
-from crawler.identity import article_id
-from crawler.items import EXPORT_FIELDS
+from crawler.domain.identity import article_id
+from crawler.domain.items import EXPORT_FIELDS
 from pipelines.schema import CHANGE_COLUMNS, from_arrow_row
 from pipelines.storage.store import ArticleStore
 from tests.crawl_runner import run_scrapy

@@ -20,6 +20,9 @@ from hypothesis import strategies as st
 
 import crawler.frontier as frontier_module
 from crawler.crawl_state import CrawlState
+from crawler.domain.dates import DateParseError, parse_machine_date
+from crawler.domain.items import ListingHint
+from crawler.domain.urls import article_address, is_article_url, normalize_url, url_identity
 from crawler.frontier import (
     ALIAS,
     FETCH,
@@ -32,15 +35,7 @@ from crawler.frontier import (
     FrontierState,
     MemoryFrontierState,
 )
-from crawler.items import ListingHint
-from pipelines.dates import DateParseError, parse_machine_date
 from pipelines.storage.store import KnownArticle
-from pipelines.urls import (
-    article_address,
-    is_article_url,
-    normalize_url,
-    url_identity,
-)
 
 HOST = "https://hepza.example.gov.vn"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

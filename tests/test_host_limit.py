@@ -14,13 +14,13 @@ from scrapy.utils.test import get_crawler
 
 from crawler.cluster.limiter import HostLimits
 from crawler.config import ConfigError
+from crawler.domain.outcome import FAILURE_PREFIX
 from crawler.middlewares.host_limit import (
     SLOT_META,
     ClusterHostLimitMiddleware,
     HostLimiterUnavailable,
     hand_politeness_to_cluster,
 )
-from crawler.outcome import FAILURE_PREFIX
 from tests.crawl_runner import PROJECT_ROOT
 
 URL = "https://portal.example.gov.vn/w/tin-tuc"

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem, ArticleUrlItem
+from crawler.domain.items import ArticleItem, ArticleUrlItem
 from pipelines.html import (
     PROBLEM_CODES,
     BodyHtmlPipeline,

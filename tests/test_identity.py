@@ -7,7 +7,7 @@ from pathlib import Path
 from itemadapter import ItemAdapter
 from sqlalchemy import select
 
-from crawler.identity import (
+from crawler.domain.identity import (
     CONTENT_FIELDS,
     article_id,
     canonical_url,
@@ -15,12 +15,12 @@ from crawler.identity import (
     identity_key,
     site_relative,
 )
-from crawler.items import ArticleItem
+from crawler.domain.items import ArticleItem
+from crawler.domain.urls import respelled
 from pipelines.storage.migrations.versions.rev_0002_history import _fingerprint
 from pipelines.storage.migrations.versions.rev_0006_host_spelling import _old_hash
 from pipelines.storage.models import Article, ArticleVersion
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
-from pipelines.urls import respelled
 from tests.test_migrations import release_one_table
 
 HOST = "https://hepza.example.gov.vn"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from crawler.identity import article_id
+from crawler.domain.identity import article_id
 from pipelines.storage.migrations.versions.rev_0006_host_spelling import BODY_FIELDS, _old_hash
 from tests.crawl_runner import CrawlResult, database_rows, run_crawl, run_scrapy
 from tests.replica.server import ReplicaServer

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pipelines.urls import canonical_article_url
+from crawler.domain.urls import canonical_article_url
 from tests.crawl_runner import CrawlResult, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import (

@@ -8,7 +8,7 @@ from babel import Locale
 from babel.dates import format_datetime
 
 from crawler.config import ConfigError
-from crawler.locales import (
+from crawler.domain.locales import (
     MONTH_NAMES,
     WEEKDAY_NAMES,
     ZONE_NAMES,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from crawler.identity import article_id, content_hash
+from crawler.domain.identity import article_id, content_hash
 from pipelines.storage import store as store_module
 from pipelines.storage.migrations.versions.rev_0006_host_spelling import _old_hash
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, Base

@@ -9,9 +9,9 @@ import pytest
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.test import get_crawler
 
+from crawler.domain.items import ArticleItem
+from crawler.domain.outcome import fail_run, recorded_failures
 from crawler.extensions.run import RunOwner, judge_run
-from crawler.items import ArticleItem
-from crawler.outcome import fail_run, recorded_failures
 from pipelines.dedupe import DedupePipeline
 from pipelines.storage.store import StorageError
 

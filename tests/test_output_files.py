@@ -21,8 +21,8 @@ from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
 from crawler.commands.crawl import Command as CrawlCommand
+from crawler.domain.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.extensions.retention import REPORT_NAME, Retention, prune_series
-from crawler.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.paths import default_feeds, resolve_output_paths, series_pattern
 from pipelines.rejects import RejectsFile
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from crawler.domain.problems import PROBLEMS, REJECT, problem
 from crawler.middlewares import charset
 from pipelines import dates, fields, html, urls, validate
-from pipelines.problems import PROBLEMS, REJECT, problem
 
 RECORD_DOC = Path(__file__).resolve().parents[1] / "docs" / "record.md"
 COMPONENT_CODES = {
@@ -48,7 +48,7 @@ def test_every_registry_code_is_recorded_by_the_component_it_names() -> None:
 
 
 def test_every_code_names_a_record_field_and_a_meaning() -> None:
-    from crawler.items import EXPORT_FIELDS  # noqa: PLC0415
+    from crawler.domain.items import EXPORT_FIELDS  # noqa: PLC0415
 
     for entry in PROBLEMS.values():
         assert entry.field in EXPORT_FIELDS, entry.code

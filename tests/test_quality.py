@@ -18,7 +18,8 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 
 from crawler.crawl_state import CrawlState
-from crawler.items import ArticleItem
+from crawler.domain.items import ArticleItem
+from crawler.domain.urls import canonical_article_url
 from crawler.middlewares.charset import (
     CHARSET_PROBLEM_META,
     CORRECTED_META,
@@ -30,7 +31,6 @@ from crawler.middlewares.charset import (
 from crawler.middlewares.size import TooLargeMiddleware
 from pipelines.storage.models import Article, ArticleVersion
 from pipelines.storage.store import ArticleStore, KnownArticle
-from pipelines.urls import canonical_article_url
 from pipelines.validate import ValidationPipeline
 from tests.crawl_runner import run_crawl
 from tests.replica.content import fold_text

@@ -12,6 +12,7 @@ from scrapy.http import Response
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
+from crawler.domain.outcome import recorded_failures
 from crawler.extensions import reachability
 from crawler.extensions.reachability import (
     PROBE_RETRIES,
@@ -19,7 +20,6 @@ from crawler.extensions.reachability import (
     SiteUnreachable,
     unreachable_reason,
 )
-from crawler.outcome import recorded_failures
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

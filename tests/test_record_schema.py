@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 import pipelines.schema as record_schema
-from crawler.items import EXPORT_FIELDS, FEED_FIELDS
+from crawler.domain.items import EXPORT_FIELDS, FEED_FIELDS
 from pipelines.schema import (
     CHANGE_COLUMNS,
     COLUMNS,

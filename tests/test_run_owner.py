@@ -11,13 +11,13 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 
 from crawler.crawl_state import load_crawl_state
+from crawler.domain.urls import article_id
 from crawler.extensions.run import RunOwner
 from crawler.sites.key import site_of
 from crawler.sites.profile import find_profile, profile_from_dict
 from pipelines.dedupe import DedupePipeline
 from pipelines.storage.models import CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
-from pipelines.urls import article_id
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -14,10 +14,10 @@ from scrapy import Request
 from scrapy.http import XmlResponse
 
 from crawler.crawl_state import CrawlState
-from crawler.items import ArticleUrlItem
+from crawler.domain.items import ArticleUrlItem
+from crawler.domain.urls import article_id
 from crawler.spiders.hepza import HepzaSpider
 from pipelines.storage.store import KnownArticle
-from pipelines.urls import article_id
 from tests.unit_spider import sitemap_stage_spider
 
 HOST = "http://127.0.0.1:8000"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from crawler.commands.export import stored_sites, write_export
-from crawler.items import ArticleItem
+from crawler.domain.items import ArticleItem
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, Classification, StorageError, article_id

@@ -13,7 +13,7 @@ from parsel import Selector
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
-from crawler.items import ArticleItem
+from crawler.domain.items import ArticleItem
 from crawler.parsers.article import (
     AUTHOR_SELECTORS,
     BODY_CONTAINERS,

@@ -14,8 +14,8 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 from sqlalchemy import event, func, select, update
 
+from crawler.domain.items import ArticleItem, ArticleUrlItem
 from crawler.extensions.run import RunOwner
-from crawler.items import ArticleItem, ArticleUrlItem
 from pipelines.storage.content_index import ContentIndex
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.exceptions import DropItem
 
+from crawler.domain.items import ArticleItem
 from crawler.extensions.run import judge_run
-from crawler.items import ArticleItem
 from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, StorageError
 from tests.conftest import running_postgres

@@ -8,16 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem, ArticleUrlItem
+from crawler.domain.items import ArticleItem, ArticleUrlItem
+from crawler.domain.text import BIDI_CONTROLS, is_truncated, normalize_paragraphs, normalize_text
 from pipelines.fields import PROBLEM_CODES, ArticleFieldsPipeline
 from pipelines.html import sanitize_html
-from pipelines.text import (
-    BIDI_CONTROLS,
-    TextNormalizationPipeline,
-    is_truncated,
-    normalize_paragraphs,
-    normalize_text,
-)
+from pipelines.text import TextNormalizationPipeline
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

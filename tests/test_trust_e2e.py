@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from crawler.domain.urls import canonical_article_url
 from crawler.feeds import partial_path
 from pipelines.storage.store import ArticleStore
-from pipelines.urls import canonical_article_url
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command, run_crawl
 from tests.postgres import PostgresServer, PostgresUnavailable
 from tests.replica.server import ReplicaServer

@@ -11,11 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem, ArticleUrlItem
-from pipelines import urls as urls_module
-from pipelines.urls import (
-    PROBLEM_CODES,
-    UrlNormalizationPipeline,
+from crawler.domain import urls as urls_module
+from crawler.domain.items import ArticleItem, ArticleUrlItem
+from crawler.domain.urls import (
     _full_identity,
     _normalize,
     _split_normal,
@@ -25,6 +23,7 @@ from pipelines.urls import (
     normalize_url,
     url_identity,
 )
+from pipelines.urls import PROBLEM_CODES, UrlNormalizationPipeline
 
 HOST = "https://hepza.hochiminhcity.gov.vn"
 SLUG_TEXT = "hội-nghị-sơ-kết-công-tác-đảng-bộ-9-tháng-đầu-năm"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy_redis.queue import PriorityQueue
 
 from crawler.cluster import REDELIVERED_META, serializer
-from crawler.outcome import record_failure
+from crawler.domain.outcome import record_failure
 
 if TYPE_CHECKING:
     import redis

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.domain.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.extensions.run import RunOwner
 from crawler.history import CLUSTER_JOIN
 from crawler.ledger.checks import BadRunChecks, RunFacts, load_checks
 from crawler.ledger.report import build_report, counts_of, write_report
 from crawler.ledger.verdict import Verdict, reach_verdict
-from crawler.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.sites.key import site_of
 from pipelines.storage.models import SITE_LENGTH
 from pipelines.storage.store import StorageError

@@ -43,7 +43,7 @@ from crawler.cluster.connection import ClusterUnavailable, redis_client
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.compat import install_scrape_ack
-from crawler.outcome import fail_run
+from crawler.domain.outcome import fail_run
 from crawler.sites.key import site_of
 
 if TYPE_CHECKING:

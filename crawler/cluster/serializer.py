@@ -21,7 +21,7 @@ import math
 import re
 from typing import Any
 
-from crawler.items import ListingHint
+from crawler.domain.items import ListingHint
 
 VERSION = 1
 # The objects (frozen dataclasses of plain values) a request's meta or cb_kwargs may carry.

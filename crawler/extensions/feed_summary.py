@@ -15,6 +15,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
+from crawler.compat import feed_slots
 from crawler.extensions.run import records_runs
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class FeedSummary:
         stats = self.crawler.stats
         if exporter is None or stats is None or self.crawler.spider is None:
             return
-        for slot in exporter.slots:
+        # Without the exporter's own counts (crawler.compat's fallback) there is nothing to say.
+        for slot in feed_slots(exporter, self.crawler.settings) or []:
             message = partial_feed_message(
                 slot.uri, slot.itemcount, stats.get_stats(), self.crawler.spider.name
             )

@@ -31,7 +31,7 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.config import parse_number
-from crawler.outcome import FAILURE_PREFIX, fail_run
+from crawler.domain.outcome import FAILURE_PREFIX, fail_run
 
 if TYPE_CHECKING:
     from typing import Self

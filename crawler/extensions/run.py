@@ -37,6 +37,7 @@ from scrapy.extensions.feedexport import FeedExporter, FileFeedStorage
 from scrapy.utils.misc import load_object
 
 from crawler.compat import feed_slots
+from crawler.domain.outcome import fail_run
 from crawler.ledger.checks import (
     DEFAULT_RUN_CHECKS,
     BadRunChecks,
@@ -45,7 +46,6 @@ from crawler.ledger.checks import (
 )
 from crawler.ledger.report import RunReport, build_report, write_report
 from crawler.ledger.verdict import Verdict, reach_verdict
-from crawler.outcome import fail_run
 from crawler.sites.key import site_of
 from pipelines.storage.secrets import install_redaction
 from pipelines.storage.store import ArticleStore, StorageError

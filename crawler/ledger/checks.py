@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.misc import load_object
 
-from crawler.outcome import recorded_failures as recorded_failure_reasons
+from crawler.domain.outcome import recorded_failures as recorded_failure_reasons
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -84,7 +84,7 @@ def coverage_thresholds(settings: BaseSettings) -> dict[str, float]:
 
 
 def recorded_failures(facts: RunFacts) -> list[str]:
-    """Whatever a component recorded with ``crawler.outcome.fail_run``: lost writes,
+    """Whatever a component recorded with ``crawler.domain.outcome.fail_run``: lost writes,
     unwritable files, a site that cannot be reached, a crawl cut short by a limit. First, since
     they name causes; the checks after them often see only the consequences."""
     return recorded_failure_reasons(dict(facts.stats))

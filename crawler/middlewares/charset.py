@@ -37,8 +37,8 @@ from scrapy.http import TextResponse
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
 
-from crawler.items import ArticleItem
-from pipelines.problems import add_problem, problem_codes
+from crawler.domain.items import ArticleItem
+from crawler.domain.problems import add_problem, problem_codes
 
 if TYPE_CHECKING:
     from typing import Self

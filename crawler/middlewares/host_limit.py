@@ -34,7 +34,7 @@ from twisted.internet.defer import DeferredLock
 
 from crawler.cluster.limiter import HostLimiter, HostLimits, host_key
 from crawler.config import parse_number
-from crawler.outcome import fail_run
+from crawler.domain.outcome import fail_run
 
 if TYPE_CHECKING:
     from typing import Self

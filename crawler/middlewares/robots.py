@@ -27,8 +27,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
+from crawler.domain.outcome import FAILURE_PREFIX
 from crawler.extensions.reachability import UNREACHABLE
-from crawler.outcome import FAILURE_PREFIX
 
 if TYPE_CHECKING:
     from scrapy.robotstxt import RobotParser

@@ -1,7 +1,7 @@
 """Run-wide caps: at most ``MAX_REQUESTS`` requests and ``MAX_RUN_SECONDS`` of crawling.
 
 Reaching either means the crawl is incomplete, so the run fails with the limit named
-(:func:`crawler.outcome.fail_run`, code ``limit_reached``) and the spider is closed. Requests
+(:func:`crawler.domain.outcome.fail_run`, code ``limit_reached``) and the spider is closed. Requests
 still on their way when the cap is reached are refused here, so the site never sees more than
 ``MAX_REQUESTS``. ``0`` turns a cap off.
 """
@@ -17,7 +17,7 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.config import parse_number
-from crawler.outcome import fail_run
+from crawler.domain.outcome import fail_run
 
 if TYPE_CHECKING:
     from typing import Self

@@ -25,9 +25,9 @@ from lxml import etree
 from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 
-from crawler.identity import is_article_url
-from crawler.items import ArticleItem, DateCandidate, ListingHint
-from crawler.locales import page_locale_of
+from crawler.domain.identity import is_article_url
+from crawler.domain.items import ArticleItem, DateCandidate, ListingHint
+from crawler.domain.locales import page_locale_of
 from crawler.parsers.common import (
     PageSelector,
     absolute,

@@ -14,7 +14,7 @@ from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import css2xpath
 
-from crawler.locales import page_locale_of
+from crawler.domain.locales import page_locale_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -36,7 +36,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from crawler.config import COVERAGE_FIELDS, ConfigError, parse_base_url, parse_timezone
-from crawler.locales import parse_locale
+from crawler.domain.locales import parse_locale
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -34,6 +34,9 @@ from crawler.backpressure import (
 from crawler.cluster import REDELIVERED_META
 from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
 from crawler.crawl_state import host_refusal, read_crawl_state
+from crawler.domain.identity import is_article_url, normalize_url, url_identity
+from crawler.domain.items import ArticleUrlItem, ListingHint
+from crawler.domain.outcome import fail_run
 from crawler.extensions.reachability import (
     UNREACHABLE,
     SiteUnreachable,
@@ -43,14 +46,11 @@ from crawler.extensions.reachability import (
     unreachable_reason,
 )
 from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
-from crawler.identity import is_article_url, normalize_url, url_identity
-from crawler.items import ArticleUrlItem, ListingHint
 from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
-from crawler.outcome import fail_run
 from crawler.parsers.article import article_item, parse_article
 from crawler.parsers.common import PageSelector, page_selector
 from crawler.parsers.liferay import MIN_MARKERS, liferay_markers

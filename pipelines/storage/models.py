@@ -82,8 +82,8 @@ class Article(Base):
         Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
     )
 
-    # sha256 of the canonical URL's identity key (crawler.identity.article_id): the host is in
-    # it, without its spelling (scheme, case, www., default port).
+    # sha256 of the canonical URL's identity key (crawler.domain.identity.article_id): the host
+    # is in it, without its spelling (scheme, case, www., default port).
     id: Mapped[str] = mapped_column(String(20), primary_key=True)
     site: Mapped[str] = mapped_column(String(SITE_LENGTH))
     url: Mapped[str] = mapped_column(Text, unique=True)

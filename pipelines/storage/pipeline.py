@@ -11,7 +11,7 @@ the store. Scrapy 2.19 closes the item pipelines (``close_spider``) BEFORE it se
 Nothing is counted as stored before its batch is committed: ``storage/new``, ``storage/changed``
 and ``storage/unchanged`` grow at commit time. A batch that cannot be written stays queued and
 is tried again at the next flush; whatever is still unwritten when the crawl closes is counted
-in ``storage/lost`` and fails the run (``crawler.outcome.fail_run``), as does an article that
+in ``storage/lost`` and fails the run (``crawler.domain.outcome.fail_run``), as does an article that
 could not even be classified because the database did not answer.
 
 A database that cannot be reached (refused, restarting, shut down: ``StorageError.unreachable``)
@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self, TypeVar
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler.domain.identity import article_id, content_hash
+from crawler.domain.items import CHANGES, EXPORT_FIELDS, ArticleItem, ArticleUrlItem
+from crawler.domain.outcome import fail_run
 from crawler.extensions.run import RunOwner, records_runs
-from crawler.identity import article_id, content_hash
-from crawler.items import CHANGES, EXPORT_FIELDS, ArticleItem, ArticleUrlItem
-from crawler.outcome import fail_run
 from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:

@@ -35,8 +35,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from crawler.identity import article_id, content_hash, normalize_url
-from crawler.items import EXPORT_FIELDS
+from crawler.domain.identity import article_id, content_hash, normalize_url
+from crawler.domain.items import EXPORT_FIELDS
 from pipelines.storage.content_index import Classification, ContentIndex
 from pipelines.storage.models import (
     BODY_FIELDS,

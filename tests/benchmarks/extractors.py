@@ -29,7 +29,7 @@ import htmldate
 import trafilatura
 from scrapy.utils.test import get_crawler
 
-from crawler.items import ArticleItem
+from crawler.domain.items import ArticleItem
 from crawler.parsers.article import article_item, parse_article
 from crawler.sites.profile import find_profile
 from pipelines.base import ArticlePipeline

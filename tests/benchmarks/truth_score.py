@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipelines.urls import canonical_article_url
+from crawler.domain.urls import canonical_article_url
 
 SCORED_FIELDS = ("title", "published_at", "body")
 EXAMPLES = 10

@@ -228,7 +228,7 @@ def _db_time(value: datetime | None, sqlite: bool) -> datetime | None:
     return value.replace(tzinfo=None) if sqlite else value
 
 
-# The one content hash (crawler.identity.content_hash), frozen here: a row that had none gets
+# The one content hash (crawler.domain.identity.content_hash), frozen here: a row that had none gets
 # the hash the crawler computes, so the next run finds the article unchanged.
 CONTENT_FIELDS = (
     "title",

@@ -2,9 +2,9 @@
 computes them.
 
 An article's id is now the hash of its canonical URL's identity key (scheme written ``https``,
-no ``www.``, no default port, host in lower case: ``crawler.identity.article_id``), and its
+no ``www.``, no default port, host in lower case: ``crawler.domain.identity.article_id``), and its
 content hash compares images and attachments by their path within the site
-(``crawler.identity.content_hash``). This revision rewrites what earlier code stored, so that
+(``crawler.domain.identity.content_hash``). This revision rewrites what earlier code stored, so that
 a database written before, re-crawled now, adds no article and no version:
 
 - content hashes (``articles`` and ``article_versions``) that the earlier hash wrote for the
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from alembic import op
 
-from crawler.identity import article_id, canonical_url, content_hash
+from crawler.domain.identity import article_id, canonical_url, content_hash
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping

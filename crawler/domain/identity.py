@@ -1,7 +1,7 @@
 """What makes two URLs one article and two records one content: the only place that says so.
 
 The spider (through :mod:`crawler.frontier`), the pipelines and the store all ask here. The
-canonicalization itself lives in :mod:`pipelines.urls` (normalization rules, Liferay article
+canonicalization itself lives in :mod:`crawler.domain.urls` (normalization rules, Liferay article
 paths); this module is its public face plus the article id and the content hash.
 """
 
@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from pipelines.urls import (
+from crawler.domain.urls import (
     article_address,
     article_id,
     canonical_article_url,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from crawler.config import ConfigError
+from crawler.domain.errors import ConfigError
 
 # --- locale ids -------------------------------------------------------------------------------
 
