@@ -231,10 +231,16 @@ def test_a_home_page_that_keeps_answering_503_fails_the_run_after_its_retries(
 # --- robots.txt -----------------------------------------------------------------------------
 
 
-def test_robots_txt_disallowing_everything_is_the_named_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fallback", ["False", "True"], ids=["internals", "compat-fallback"])
+def test_robots_txt_disallowing_everything_is_the_named_reason(
+    tmp_path: Path, fallback: str
+) -> None:
+    # With crawler.compat's fallbacks forced, Scrapy's own robots.txt fetch runs: the same
+    # reason.
     pages = {"/robots.txt": (200, "User-agent: *\nDisallow: /\n", 0.0)}
+    settings = {**FAST_SETTINGS, "SCRAPY_COMPAT_FALLBACK": fallback}
     with tiny_site(pages) as (base_url, asked):
-        result, _ = crawl(tmp_path, base_url, settings=FAST_SETTINGS)
+        result, _ = crawl(tmp_path, base_url, settings=settings)
     reason = f"robots.txt of {base_url} disallows the crawl of {base_url}/"
     assert result.returncode == 1, result.stderr[-3000:]
     assert f"run failed (robots_disallowed): {reason}" in result.stderr

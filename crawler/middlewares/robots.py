@@ -7,6 +7,11 @@ robots.txt (the traceback at DEBUG only); the crawl then goes on as Scrapy's doe
 robots.txt allowed everything, and the site's reachability is judged by its home page
 (crawler/extensions/reachability.py).
 
+Quieting the log means replacing Scrapy's ``robot_parser``, which keeps its state in private
+attributes (``_parsers``, ``_parse_robots``, ``_robots_error``): on a Scrapy that
+:mod:`crawler.compat` has not checked (or with its fallbacks forced) Scrapy's own method runs,
+tracebacks and all.
+
 A request robots.txt forbids fails with :class:`RobotsForbidden` rather than a bare
 ``IgnoreRequest``, so the spider can tell a page the site asks not to be crawled from a page
 that failed, and a robots.txt that forbids the home page becomes the run's named failure
@@ -27,6 +32,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
+from crawler.compat import internals_usable
 from crawler.domain.outcome import FAILURE_PREFIX
 from crawler.extensions.reachability import UNREACHABLE
 
@@ -52,6 +58,8 @@ class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
             raise RobotsForbidden(str(exc)) from None
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
+        if not internals_usable(self.crawler.settings):
+            return await super().robot_parser(request)
         # Scrapy 2.19's robot_parser, but for how a failed fetch is logged.
         url = urlparse_cached(request)
         netloc = url.netloc
