@@ -39,17 +39,18 @@ test: lint
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not postgres and not redis"
 
-## ruff, ruff format, mypy, and the generated docs and schema files up to date.
+## ruff, ruff format, mypy, the layers (import-linter), the generated docs up to date.
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines tests
 	$(BIN)/ruff format --check crawler pipelines tests
 	$(BIN)/mypy
-	$(BIN)/python -m crawler.settings_doc --check
+	$(BIN)/lint-imports
+	$(BIN)/python -m crawler.setup.settings_doc --check
 	$(BIN)/python -m pipelines.schema --check
 
 ## Regenerate docs/settings.md (from crawler/settings.py) and the record schema files.
 docs: $(STAMP)
-	$(BIN)/python -m crawler.settings_doc
+	$(BIN)/python -m crawler.setup.settings_doc
 	$(BIN)/python -m pipelines.schema
 
 # Not part of the test suite: prints every target reached / NOT reached, writes
@@ -62,7 +63,7 @@ bench: $(STAMP)
 # `make browse BROWSE_ARGS="--port 8002 --database-url sqlite:///path.sqlite3"`.
 ## The crawled database in Datasette on http://127.0.0.1:8001 (facets, search).
 browse: $(STAMP)
-	$(BIN)/python -m crawler.browse $(BROWSE_ARGS)
+	$(BIN)/python -m crawler.ops.browse $(BROWSE_ARGS)
 
 # Never the data: the database, run reports, feeds and exports under output/ stay.
 ## Remove the virtualenv and the tools' caches; never output/.

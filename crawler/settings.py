@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 
-from crawler.backpressure import DEFAULT_SITEMAP_MAX_QUEUED
+from crawler.crawl.backpressure import DEFAULT_SITEMAP_MAX_QUEUED
 from crawler.domain.items import FEED_FIELDS
 from crawler.ledger.checks import DEFAULT_RUN_CHECKS
-from crawler.paths import default_place, env_output_dir
+from crawler.setup.paths import default_place, env_output_dir
 
 BOT_NAME = "hepza"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -36,7 +36,8 @@ USER_AGENT = os.environ.get(
 
 # --- output files ---------------------------------------------------------------------------
 # Every default output place (database, reports, rejects, feeds, exports) lies under OUTPUT_DIR;
-# `scrapy crawl` and `scrapy export` re-derive them from `-s OUTPUT_DIR=...` (crawler/paths.py).
+# `scrapy crawl` and `scrapy export` re-derive them from `-s OUTPUT_DIR=...`
+# (crawler/setup/paths.py).
 OUTPUT_DIR = env_output_dir()
 # Per-run files kept; older ones are removed at the end of a crawl (logs: by hepza-run).
 KEEP_FEEDS = os.environ.get("HEPZA_KEEP_FEEDS", "60")
@@ -155,8 +156,8 @@ FEED_EXPORT_FIELDS = list(FEED_FIELDS)
 # A local feed is written as <name>.partial and takes its name only once the run has stored
 # every article it lists: a killed run never leaves a feed of articles the database lacks.
 FEED_STORAGES = {
-    "": "crawler.feeds.CommittedFileFeedStorage",
-    "file": "crawler.feeds.CommittedFileFeedStorage",
+    "": "crawler.crawl.feeds.CommittedFileFeedStorage",
+    "file": "crawler.crawl.feeds.CommittedFileFeedStorage",
 }
 
 # --- storage --------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ ALERT_NO_NEW_DAYS = os.environ.get("HEPZA_ALERT_NO_NEW_DAYS", "0")
 # After the run owner (500): alerts at engine_stopped, once the run is judged and recorded.
 EXTENSIONS["crawler.extensions.alerts.Alerts"] = 520
 
-# --- streamed sitemaps (crawler/streaming.py) -----------------------------------------------
+# --- streamed sitemaps (crawler/crawl/streaming.py) -----------------------------------------------
 # Scrapy's HTTP/1.1 handler, except that sitemap bodies go to a temporary file as they arrive
 # (decompressed on the way) instead of being held whole in memory.
 DOWNLOAD_HANDLERS = {

@@ -15,8 +15,8 @@ from scrapy.exceptions import DropItem
 from crawler.domain.identity import content_hash
 from crawler.domain.items import ArticleItem
 from crawler.domain.outcome import fail_run
-from crawler.extensions.run import RunOwner
 from pipelines.base import adapter_of
+from pipelines.storage.context import RunContext
 from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class DedupePipeline:
         self.by_id: dict[str, str] = {}
         self.by_hash: dict[str, str] = {}
         # the run's store, when this command records runs
-        self.owner = crawler.get_extension(RunOwner)
+        self.owner = crawler.get_extension(RunContext)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:

@@ -1,4 +1,4 @@
-"""Alerts (crawler/alerts.py): the settings, the reasons, and the two senders against a local
+"""Alerts (crawler/ledger/alerts.py): the settings, the reasons, and the two senders against a local
 SMTP sink and a local webhook receiver."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.settings import Settings
 
-from crawler.alerts import (
+from crawler.ledger.alerts import (
     Alert,
     AlertConfig,
     AlertError,
@@ -22,7 +22,7 @@ from crawler.alerts import (
     previous_good_run,
     send_email,
 )
-from crawler.config import ConfigError
+from crawler.setup.config import ConfigError
 from pipelines.storage.store import ArticleStore
 from tests.alert_receivers import SmtpSink, WebhookReceiver, free_port
 

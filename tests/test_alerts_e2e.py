@@ -132,7 +132,7 @@ def test_dead_alert_channels_on_a_good_run_keep_it_succeeded(tmp_path: Path) -> 
 def _hepza_run(out: Path, alerts: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``hepza-run`` of a site that cannot be reached, with these alert settings."""
     settings = {**FAST_SETTINGS, "RETRY_TIMES": "0", "FEEDS": "{}", **alerts}
-    args = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
+    args = [sys.executable, "-m", "crawler.ops.cron", "--output-dir", str(out), "--"]
     args += ["-a", f"base_url=http://127.0.0.1:{free_port()}"]
     for name, value in settings.items():
         args += ["-s", f"{name}={value}"]

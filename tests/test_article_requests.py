@@ -10,7 +10,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, XmlResponse
 from scrapy.utils.request import request_from_dict
 
-from crawler.crawl_state import CrawlState
+from crawler.crawl.crawl_state import CrawlState
 from crawler.domain.items import ArticleItem, ListingHint
 from crawler.spiders.hepza import HepzaSpider
 from tests.unit_spider import sitemap_stage_spider

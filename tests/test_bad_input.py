@@ -15,17 +15,17 @@ from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from crawler.browse import BrowseError, sqlite_file
-from crawler.config import (
+from crawler.domain.items import ArticleItem
+from crawler.ops.browse import BrowseError, sqlite_file
+from crawler.parsers.article import article_item, parse_article
+from crawler.setup.config import (
     ENVIRONMENT_OVERRIDES,
     NUMERIC_SETTINGS,
     ConfigError,
     check_settings,
     setting_checks,
 )
-from crawler.domain.items import ArticleItem
-from crawler.parsers.article import article_item, parse_article
-from crawler.paths import OUTPUT_PLACES
+from crawler.setup.paths import OUTPUT_PLACES
 from pipelines.dates import DateNormalizationPipeline
 from pipelines.dedupe import DedupePipeline
 from pipelines.fields import ArticleFieldsPipeline
@@ -247,7 +247,7 @@ SETTING_VALUES = [
 def test_a_bad_setting_value_is_one_line_naming_the_setting(
     name: str, value: str, expected: str
 ) -> None:
-    # As `-s NAME=VALUE` is checked before Scrapy applies it (crawler.preflight).
+    # As `-s NAME=VALUE` is checked before Scrapy applies it (crawler.setup.preflight).
     with pytest.raises(ConfigError) as raised:
         setting_checks()[name](name, value)
     message = str(raised.value)

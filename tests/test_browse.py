@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from crawler.browse import BrowseError, datasette_command, sqlite_file, write_metadata
+from crawler.ops.browse import BrowseError, datasette_command, sqlite_file, write_metadata
 from pipelines.storage.store import ArticleStore
 from tests.crawl_runner import PROJECT_ROOT, run_crawl
 from tests.replica.server import ReplicaServer
@@ -147,7 +147,7 @@ def test_browse_stopped_by_sigterm_stops_datasette_frees_the_port_and_removes_it
         [
             sys.executable,
             "-m",
-            "crawler.browse",
+            "crawler.ops.browse",
             "--database-url",
             f"sqlite:///{database}",
             "--port",

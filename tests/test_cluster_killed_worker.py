@@ -21,11 +21,11 @@ from crawler.cluster.connection import redis_client
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.frontier_state import RedisFrontierState
 from crawler.cluster.queue import LEASE_META, LeaseQueue
-from crawler.crawl_state import CrawlState
+from crawler.crawl.crawl_state import CrawlState
+from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, Frontier
 from crawler.domain.items import ArticleItem
-from crawler.fingerprint import source_fingerprint
-from crawler.frontier import ALIAS, FETCH, HELD, IGNORE, Frontier
 from crawler.middlewares.host_limit import ClusterHostLimitMiddleware
+from crawler.setup.fingerprint import source_fingerprint
 from tests.test_frontier_cluster import HOST, PREFIX, worker
 from tests.test_sitemap_decisions import HOST as SITEMAP_HOST
 from tests.test_sitemap_decisions import _pair, _sitemap

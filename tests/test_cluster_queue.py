@@ -15,7 +15,7 @@ from scrapy.utils.test import get_crawler
 from crawler.cluster.connection import ClusterUnavailable, check_reachable, redis_client
 from crawler.cluster.crawl import ClusterCrawl, ClusterRefused, WorkerInfo
 from crawler.cluster.queue import LEASE_META, LeaseQueue
-from crawler.fingerprint import source_fingerprint
+from crawler.setup.fingerprint import source_fingerprint
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -25,7 +25,7 @@ from crawler.cluster.record import (
     stats_key,
 )
 from crawler.extensions.run import RunOwner
-from crawler.history import load_runs
+from crawler.ledger.history import load_runs
 from pipelines.storage.models import SITE_LENGTH
 from pipelines.storage.store import ArticleStore
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from crawler import cron
+from crawler.ops import cron
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +88,7 @@ class Harness:
         return env
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "crawler.cron", "--output-dir", str(self.output), *args]
+        return [sys.executable, "-m", "crawler.ops.cron", "--output-dir", str(self.output), *args]
 
     def run(
         self, *args: str, environ: dict[str, str] | None = None, **fake: str

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.cron import EXIT_LOCKED
+from crawler.ops.cron import EXIT_LOCKED
 from tests.crawl_runner import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "crawler" / "deploy"
@@ -44,7 +44,7 @@ def test_the_service_runs_the_hepza_run_script_of_the_makefiles_venv() -> None:
     scripts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text("utf-8"))["project"][
         "scripts"
     ]
-    assert scripts["hepza-run"] == "crawler.cron:main"
+    assert scripts["hepza-run"] == "crawler.ops.cron:main"
     # The venv running these tests is the one `make` builds: the script is installed in it.
     assert (Path(sys.executable).parent / "hepza-run").is_file()
 

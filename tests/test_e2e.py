@@ -404,7 +404,7 @@ def test_full_and_since_arguments(tmp_path: Path) -> None:
 def test_cron_wrapper_runs_the_real_crawl_and_refuses_to_overlap(tmp_path: Path) -> None:
     config = ReplicaConfig(articles=40)
     out = tmp_path / "out"
-    runner = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
+    runner = [sys.executable, "-m", "crawler.ops.cron", "--output-dir", str(out), "--"]
     scrapy_args = ["-a", "base_url={url}"]
     settings = {
         **FAST_SETTINGS,

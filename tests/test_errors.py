@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crawler.config import ConfigError, SpiderArguments, parse_spider_args
+from crawler.setup.config import ConfigError, SpiderArguments, parse_spider_args
 from crawler.spiders.hepza import HepzaSpider
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
 
@@ -149,7 +149,7 @@ def test_bad_setting_is_one_line_and_exit_2(
     assert "pw-1234" not in result.stderr
 
 
-# One value of each kind of setting (the checks are table-driven by type, crawler/config.py):
+# One value of each kind of setting (the checks are table-driven by type, crawler/setup/config.py):
 # project and Scrapy numbers, Scrapy's yes/no words, log levels, JSON objects, components, HTTP
 # statuses, and a setting checked by the type of its Scrapy default alone.
 BAD_SETTING_VALUES = [

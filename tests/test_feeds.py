@@ -1,4 +1,4 @@
-"""CommittedFileFeedStorage (crawler/feeds.py): a local feed takes its name only when its run
+"""CommittedFileFeedStorage (crawler/crawl/feeds.py): a local feed takes its name only when its run
 closes having stored every article it lists."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 from scrapy import Spider
 from scrapy.utils.test import get_crawler
 
+from crawler.crawl.feeds import CommittedFileFeedStorage, partial_path
 from crawler.extensions.feed_summary import partial_feed_message
-from crawler.feeds import CommittedFileFeedStorage, partial_path
 
 
 def storage(target: Path | str, *, overwrite: bool, lost: int = 0) -> CommittedFileFeedStorage:

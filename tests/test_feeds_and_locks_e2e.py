@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crawler.feeds import partial_path
+from crawler.crawl.feeds import partial_path
 from tests.crawl_runner import PROJECT_ROOT, CrawlResult, crawl_command, database_rows, run_crawl
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig

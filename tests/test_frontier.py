@@ -18,12 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import crawler.frontier as frontier_module
-from crawler.crawl_state import CrawlState
-from crawler.domain.dates import DateParseError, parse_machine_date
-from crawler.domain.items import ListingHint
-from crawler.domain.urls import article_address, is_article_url, normalize_url, url_identity
-from crawler.frontier import (
+import crawler.crawl.frontier as frontier_module
+from crawler.crawl.crawl_state import CrawlState
+from crawler.crawl.frontier import (
     ALIAS,
     FETCH,
     HELD,
@@ -35,6 +32,9 @@ from crawler.frontier import (
     FrontierState,
     MemoryFrontierState,
 )
+from crawler.domain.dates import DateParseError, parse_machine_date
+from crawler.domain.items import ListingHint
+from crawler.domain.urls import article_address, is_article_url, normalize_url, url_identity
 from pipelines.storage.store import KnownArticle
 
 HOST = "https://hepza.example.gov.vn"

@@ -21,8 +21,8 @@ from redis.retry import Retry
 from scrapy import Request
 
 from crawler.cluster.frontier_state import RedisFrontierState
-from crawler.crawl_state import CrawlState
-from crawler.frontier import (
+from crawler.crawl.crawl_state import CrawlState
+from crawler.crawl.frontier import (
     ALIAS,
     FETCH,
     HELD,

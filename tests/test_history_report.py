@@ -27,7 +27,7 @@ from scrapy.settings import Settings
 
 from crawler.commands.report import build_sections
 from crawler.commands.runs import text_lines
-from crawler.history import (
+from crawler.ledger.history import (
     NO_CATEGORY,
     MonthlyCounts,
     known_sites,
@@ -38,7 +38,7 @@ from crawler.history import (
     run_rejects,
     summarize_run,
 )
-from crawler.html_report import TABLE_RUNS, SiteSection, render_report
+from crawler.ledger.html_report import TABLE_RUNS, SiteSection, render_report
 from pipelines.storage.store import ArticleStore
 from tests.crawl_runner import PROJECT_ROOT, run_crawl, run_scrapy
 from tests.replica.server import ReplicaServer

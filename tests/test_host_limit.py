@@ -13,7 +13,6 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from crawler.cluster.limiter import HostLimits
-from crawler.config import ConfigError
 from crawler.domain.outcome import FAILURE_PREFIX
 from crawler.middlewares.host_limit import (
     SLOT_META,
@@ -21,6 +20,7 @@ from crawler.middlewares.host_limit import (
     HostLimiterUnavailable,
     hand_politeness_to_cluster,
 )
+from crawler.setup.config import ConfigError
 from tests.crawl_runner import PROJECT_ROOT
 
 URL = "https://portal.example.gov.vn/w/tin-tuc"

@@ -14,10 +14,10 @@ from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project
-from crawler.config import ConfigError
+from crawler.crawl.limits import LIMIT_SETTINGS, CrawlBounds, CrawlLimits, entries_fingerprint
 from crawler.domain.outcome import recorded_failures
-from crawler.limits import LIMIT_SETTINGS, CrawlBounds, CrawlLimits, entries_fingerprint
 from crawler.middlewares.run_limits import RunLimitReached, RunLimits
+from crawler.setup.config import ConfigError
 from crawler.spiders.hepza import HepzaSpider
 
 BASE = "https://hepza.example"

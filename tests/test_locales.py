@@ -7,7 +7,6 @@ import pytest
 from babel import Locale
 from babel.dates import format_datetime
 
-from crawler.config import ConfigError
 from crawler.domain.locales import (
     MONTH_NAMES,
     WEEKDAY_NAMES,
@@ -16,6 +15,7 @@ from crawler.domain.locales import (
     parse_locale,
     split_locale_prefix,
 )
+from crawler.setup.config import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from scrapy.utils.test import get_crawler
 from crawler.commands.crawl import Command as CrawlCommand
 from crawler.domain.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.extensions.retention import REPORT_NAME, Retention, prune_series
-from crawler.paths import default_feeds, resolve_output_paths, series_pattern
+from crawler.setup.paths import default_feeds, resolve_output_paths, series_pattern
 from pipelines.rejects import RejectsFile
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT
 from tests.replica.server import ReplicaServer
@@ -110,7 +110,7 @@ def test_the_settings_module_derives_its_defaults_from_output_dir() -> None:
 def _no_run_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Option processing alone starts no crawl: it must not hold the site's run lock (a file
     next to the project's database) for the rest of the test session."""
-    monkeypatch.setattr("crawler.preflight.acquire_run_lock", lambda *_args: None)
+    monkeypatch.setattr("crawler.setup.preflight.acquire_run_lock", lambda *_args: None)
 
 
 def crawl_settings(*argv: str) -> Settings:
@@ -425,7 +425,7 @@ def test_two_wrapper_runs_keep_every_file_in_the_output_dir_and_bounded(tmp_path
     )
     runs = []
     with ReplicaServer(config) as server:
-        command = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
+        command = [sys.executable, "-m", "crawler.ops.cron", "--output-dir", str(out), "--"]
         command += ["-a", f"base_url={server.url}"]
         for name, value in FAST_SETTINGS.items():
             command += ["-s", f"{name}={value}"]

@@ -17,7 +17,7 @@ from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 
-from crawler.crawl_state import CrawlState
+from crawler.crawl.crawl_state import CrawlState
 from crawler.domain.items import ArticleItem
 from crawler.domain.urls import canonical_article_url
 from crawler.middlewares.charset import (

@@ -157,7 +157,7 @@ def test_hepza_run_fails_an_unreachable_site_with_exit_1_in_under_30_s(tmp_path:
     cmd = [
         sys.executable,
         "-m",
-        "crawler.cron",
+        "crawler.ops.cron",
         "--output-dir",
         str(out),
         "--no-jobdir",

@@ -13,7 +13,7 @@ from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from crawler.crawl_state import CrawlState
+from crawler.crawl.crawl_state import CrawlState
 from crawler.middlewares.fence import WARNINGS_PER_ORIGIN, OffOriginRequest, OriginFence
 from crawler.middlewares.redirect import RedirectLoop, RedirectMiddleware
 from tests.test_fence import ORIGIN, SiteSpider

@@ -10,7 +10,7 @@ from scrapy import Spider
 from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 
-from crawler.crawl_state import load_crawl_state
+from crawler.crawl.crawl_state import load_crawl_state
 from crawler.domain.urls import article_id
 from crawler.extensions.run import RunOwner
 from crawler.sites.key import site_of

@@ -1,5 +1,5 @@
 """Reading a sitemap pauses while the scheduler holds more than SITEMAP_MAX_QUEUED requests
-(crawler/backpressure.py), and never where pausing could keep the crawl from ending."""
+(crawler/crawl/backpressure.py), and never where pausing could keep the crawl from ending."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from scrapy import Request
 from scrapy.http import XmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.backpressure import engine_closing, queue_full, wait_for_queue_room
-from crawler.crawl_state import CrawlState
+from crawler.crawl.backpressure import engine_closing, queue_full, wait_for_queue_room
+from crawler.crawl.crawl_state import CrawlState
 from crawler.settings import EXTENSIONS
 from crawler.spiders.hepza import HepzaSpider
 from tests.crawl_runner import run_crawl

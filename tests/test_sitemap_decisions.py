@@ -13,7 +13,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import XmlResponse
 
-from crawler.crawl_state import CrawlState
+from crawler.crawl.crawl_state import CrawlState
 from crawler.domain.items import ArticleUrlItem
 from crawler.domain.urls import article_id
 from crawler.spiders.hepza import HepzaSpider

@@ -15,8 +15,8 @@ import pytest
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
-from crawler.config import ConfigError, parse_locale, parse_spider_args
 from crawler.parsers.liferay import is_liferay, liferay_markers
+from crawler.setup.config import ConfigError, parse_locale, parse_spider_args
 from crawler.sites.loader import SiteSpiderLoader
 from crawler.sites.profile import (
     ProfileError,

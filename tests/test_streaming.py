@@ -1,4 +1,5 @@
-"""The streaming reader (crawler/streaming.py): a sitemap body goes to a temporary file chunk by
+"""The streaming reader (crawler/crawl/streaming.py): a sitemap body goes to a temporary file
+chunk by
 chunk, decoded on the way, with Scrapy's size and data-loss rules."""
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers as TxHeaders
 
-from crawler import streaming
 from crawler.compat.http11 import _FileResponseReader, _StreamingAgent
+from crawler.crawl import streaming
+from crawler.crawl.streaming import STREAM_META, StreamedResponse, decoding
 from crawler.middlewares.size import _SIZE_MESSAGE
 from crawler.parsers.sitemap import SitemapEntry, SitemapStream
-from crawler.streaming import STREAM_META, StreamedResponse, decoding
 
 URL = "http://127.0.0.1:8000/sitemap.xml"
 BODY = (

@@ -1,4 +1,5 @@
-"""Sitemaps streamed to a temporary file (crawler/streaming.py), end to end: a portal that sends
+"""Sitemaps streamed to a temporary file (crawler/crawl/streaming.py), end to end: a portal that
+sends
 its sitemaps gzip-encoded in many chunks is crawled exactly as one that sends them plainly."""
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from crawler.crawl.feeds import partial_path
 from crawler.domain.urls import canonical_article_url
-from crawler.feeds import partial_path
 from pipelines.storage.store import ArticleStore
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command, run_crawl
 from tests.postgres import PostgresServer, PostgresUnavailable
@@ -38,7 +38,7 @@ def truth_urls(config: ReplicaConfig, base_url: str) -> set[str]:
 
 
 def _wrapper(out: Path, db: Path, base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "crawler.cron", "--output-dir", str(out), "--"]
+    args = [sys.executable, "-m", "crawler.ops.cron", "--output-dir", str(out), "--"]
     settings = {
         **FAST_SETTINGS,
         "DATABASE_URL": f"sqlite:///{db}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from crawler.crawl_state import CrawlState
+from crawler.crawl.crawl_state import CrawlState
 from crawler.spiders.hepza import HepzaSpider
 
 

@@ -1,6 +1,6 @@
 """The frontier's state in Redis: what every worker of a cluster crawl met on one site.
 
-The same decisions as :class:`crawler.frontier.MemoryFrontierState`, each check-and-set one
+The same decisions as :class:`crawler.crawl.frontier.MemoryFrontierState`, each check-and-set one
 atomic step in Redis (a Lua script): two workers meeting two URLs of one article
 schedule it once, and the other URL is held for, or recorded as an alias of, the one
 scheduled; the worker that reads the last sitemap starts navigation, once.
@@ -32,7 +32,7 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from crawler.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
+from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -160,7 +160,7 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisFrontierState:
-    """:class:`crawler.frontier.FrontierState` shared through the Redis server of ``client``,
+    """:class:`crawler.crawl.frontier.FrontierState` shared through the Redis server of ``client``,
     under the keys ``{prefix}:*``."""
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:

@@ -14,7 +14,7 @@ The row's ``site``: the site's name for a one-site crawl; for several sites thei
 sorted, joined by ``+`` (``bqlkcn+hepza``; a slug never holds ``+``), shortened to
 ``a+b+3-more`` past the column's 64 characters. Its ``spider_args`` say
 ``{"cluster": true, "sites": [...], <mode>}``: ``scrapy runs --site X`` finds a cluster run
-by them (``crawler/history.py``).
+by them (``crawler/ledger/history.py``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.domain.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.extensions.run import RunOwner
-from crawler.history import CLUSTER_JOIN
 from crawler.ledger.checks import BadRunChecks, RunFacts, load_checks
+from crawler.ledger.history import CLUSTER_JOIN
 from crawler.ledger.report import build_report, counts_of, write_report
 from crawler.ledger.verdict import Verdict, reach_verdict
 from crawler.sites.key import site_of

@@ -16,7 +16,7 @@ A request enters the site's duplicate filter and its queue in one step
 (:meth:`LeaseQueue.push_unseen`): a fingerprint in the filter is always of a request queued,
 leased or done. A lease put back in the queue (its worker was killed, or stopped early) comes
 back marked ``REDELIVERED_META``: its callback may have run, its output not reached the queue,
-so the spider's frontier decides its URLs again (crawler/frontier.py ``Frontier.article``).
+so the spider's frontier decides its URLs again (crawler/crawl/frontier.py ``Frontier.article``).
 
 The spider stays open while its site has work anywhere in the cluster (its seeds not yet
 enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.

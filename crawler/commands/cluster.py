@@ -33,11 +33,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
 from crawler.compat import cluster_refusal
-from crawler.config import ConfigError, check_numeric_settings, parse_since
 from crawler.extensions.run import verdict_of
-from crawler.fingerprint import source_fingerprint
 from crawler.ledger import exit_status
-from crawler.preflight import (
+from crawler.setup.config import ConfigError, check_numeric_settings, parse_since
+from crawler.setup.fingerprint import source_fingerprint
+from crawler.setup.preflight import (
     EXIT_BAD_USAGE,
     EXIT_FAILED_RUN,
     DatabaseUnreachable,

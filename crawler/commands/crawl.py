@@ -16,8 +16,8 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.extensions.run import verdict_of
 from crawler.ledger import discard_ended_jobdir, exit_status
-from crawler.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
-from crawler.preflight import EXIT_BAD_USAGE, check_set_options, run_preflight
+from crawler.setup.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
+from crawler.setup.preflight import EXIT_BAD_USAGE, check_set_options, run_preflight
 
 if TYPE_CHECKING:
     import argparse

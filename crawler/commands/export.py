@@ -32,9 +32,9 @@ import pyarrow.parquet as pq
 from scrapy.exceptions import UsageError
 from sqlalchemy import Engine, select
 
-from crawler.config import ConfigError
-from crawler.database_command import DatabaseCommand, check_day_in_range, since_instant
-from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
+from crawler.ops.database_command import DatabaseCommand, check_day_in_range, since_instant
+from crawler.setup.config import ConfigError
+from crawler.setup.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
 from pipelines.schema import (
     CHANGE_COLUMNS,
     EXPORT_COLUMNS,

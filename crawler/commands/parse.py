@@ -23,9 +23,9 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.spider import spidercls_for_request
 from w3lib.url import is_url
 
-from crawler.config import ConfigError, check_settings, parse_spider_args
 from crawler.middlewares.fence import origin_of
-from crawler.preflight import (
+from crawler.setup.config import ConfigError, check_settings, parse_spider_args
+from crawler.setup.preflight import (
     EXIT_BAD_USAGE,
     EXIT_FAILED_RUN,
     check_set_options,

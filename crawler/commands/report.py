@@ -4,7 +4,7 @@ Per site (every site of the database, or ``--site NAME``): articles published pe
 category, runs over time (new/changed, errors, duration, field coverage), the table of runs,
 and the latest finished run's failures, problems and rejected pages (from its report, the
 articles it stored and ``REJECTS_PATH``). Charts are matplotlib figures written as inline SVG
-(``crawler/html_report.py``): the page needs no network to be viewed.
+(``crawler/ledger/html_report.py``): the page needs no network to be viewed.
 
 The default output is ``<REPORTS_DIR>/report-<site>-<time>.html`` (``report-<time>.html``
 for every site), under OUTPUT_DIR like every output place. A database without runs or
@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import UsageError
 
 from crawler.commands.runs import one_line, unknown_site
-from crawler.database_command import DatabaseCommand, site_timezone
-from crawler.history import (
+from crawler.ledger.history import (
     known_sites,
     load_runs,
     monthly_counts,
     run_article_problems,
     run_rejects,
 )
-from crawler.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
+from crawler.ops.database_command import DatabaseCommand, site_timezone
+from crawler.setup.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, StorageError
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
     from sqlalchemy import Engine
 
-    from crawler.html_report import SiteSection
+    from crawler.ledger.html_report import SiteSection
 
 
 def default_report_path(
@@ -61,7 +61,7 @@ def build_sections(
 ) -> list[SiteSection]:
     # matplotlib comes with the page's module: imported when a report is made, not with this
     # module, since Scrapy imports every command's module for every command (a crawl included).
-    from crawler.html_report import SiteSection  # noqa: PLC0415
+    from crawler.ledger.html_report import SiteSection  # noqa: PLC0415
 
     sections: list[SiteSection] = []
     for site in sites:
@@ -148,7 +148,7 @@ class Command(DatabaseCommand):
             if opts.output
             else default_report_path(self.settings.get("REPORTS_DIR"), opts.site)
         )
-        from crawler.html_report import render_report  # noqa: PLC0415
+        from crawler.ledger.html_report import render_report  # noqa: PLC0415
 
         page = render_report(sections, redact_url(database_url), datetime.now(UTC))
         try:

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import UsageError
 
-from crawler.database_command import DatabaseCommand
-from crawler.history import (
+from crawler.ledger.history import (
     RunSummary,
     format_coverage,
     format_duration,
@@ -29,6 +28,7 @@ from crawler.history import (
     load_runs,
     local_time,
 )
+from crawler.ops.database_command import DatabaseCommand
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, StorageError
 

@@ -23,7 +23,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
-from crawler.config import ConfigError, parse_number
+from crawler.setup.config import ConfigError, parse_number
 from pipelines.storage.search import (
     DEFAULT_LIMIT,
     MAX_QUERY_CHARS,

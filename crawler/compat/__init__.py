@@ -35,7 +35,7 @@ from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import NotConfigured
 
-from crawler.streaming import STREAM_META
+from crawler.crawl.streaming import STREAM_META
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -159,7 +159,7 @@ def cluster_refusal(settings: BaseSettings | None = None) -> str | None:
 
 class StreamingDownloadHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP/1.1 handler; a request with ``STREAM_META`` gets a
-    :class:`crawler.streaming.StreamedResponse` where the internals are usable."""
+    :class:`crawler.crawl.streaming.StreamedResponse` where the internals are usable."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)

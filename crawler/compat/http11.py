@@ -1,7 +1,8 @@
 """The streaming download path, built on Scrapy 2.19's private HTTP/1.1 classes.
 
 Imported only by :mod:`crawler.compat` when the running Scrapy is one this was checked against
-(:data:`crawler.compat.CHECKED_SCRAPY`); see :mod:`crawler.streaming` for what it does. Scrapy's
+(:data:`crawler.compat.CHECKED_SCRAPY`); see :mod:`crawler.crawl.streaming` for what it does.
+Scrapy's
 ``_ScrapyAgent`` and ``_ResponseReader`` are subclassed: the reader writes a 2xx body to a
 temporary file instead of a ``BytesIO``, the agent builds a ``StreamedResponse`` from it.
 """
@@ -37,7 +38,7 @@ from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import UNKNOWN_LENGTH
 
-from crawler.streaming import GzipMembers, StreamedResponse, decoder_for, decoding
+from crawler.crawl.streaming import GzipMembers, StreamedResponse, decoder_for, decoding
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -1,6 +1,6 @@
 """What makes two URLs one article and two records one content: the only place that says so.
 
-The spider (through :mod:`crawler.frontier`), the pipelines and the store all ask here. The
+The spider (through :mod:`crawler.crawl.frontier`), the pipelines and the store all ask here. The
 canonicalization itself lives in :mod:`crawler.domain.urls` (normalization rules, Liferay article
 paths); this module is its public face plus the article id and the content hash.
 """

@@ -10,7 +10,8 @@ stopped by a signal (``interrupted``) is not alerted: someone stopped it.
 An alert that cannot be delivered is one ``ERROR`` line, counted in ``alerts/failed`` and kept
 in the report's ``alerts`` section (file and ``crawl_runs``); it never changes the run's outcome
 or exit status. The failures no run report holds are alerted where they are found, through
-``crawler.alerts.alert_without_report``: a database that cannot be reached (the preflight) and
+``crawler.ledger.alerts.alert_without_report``: a database that cannot be reached (the preflight)
+and
 a crawl killed before it could report (``hepza-run``).
 """
 
@@ -26,7 +27,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.alerts import (
+from crawler.extensions.run import RunOwner
+from crawler.ledger.alerts import (
     AlertConfig,
     AlertError,
     alert_channels,
@@ -36,7 +38,7 @@ from crawler.alerts import (
     parse_alert_config,
     previous_good_run,
 )
-from crawler.extensions.run import RunOwner, records_runs
+from pipelines.storage.context import records_runs
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -16,7 +16,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
 from crawler.compat import feed_slots
-from crawler.extensions.run import records_runs
+from pipelines.storage.context import records_runs
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -25,8 +25,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
-from crawler.feeds import PARTIAL_SUFFIX
-from crawler.paths import series_pattern
+from crawler.crawl.feeds import PARTIAL_SUFFIX
+from crawler.setup.paths import series_pattern
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -148,7 +148,8 @@ class Retention:
         removed: list[Path] = []
         if self.keep_feeds > 0:
             for template in self.feed_templates:
-                # The partial feeds of killed runs (crawler/feeds.py) are a series of their own.
+                # The partial feeds of killed runs (crawler/crawl/feeds.py) are a series of their
+                # own.
                 for name in (template.name, template.name + PARTIAL_SUFFIX):
                     removed += prune_series(
                         template.parent,

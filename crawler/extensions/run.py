@@ -47,6 +47,7 @@ from crawler.ledger.checks import (
 from crawler.ledger.report import RunReport, build_report, write_report
 from crawler.ledger.verdict import Verdict, reach_verdict
 from crawler.sites.key import site_of
+from pipelines.storage.context import RunContext, records_runs
 from pipelines.storage.secrets import install_redaction
 from pipelines.storage.store import ArticleStore, StorageError
 
@@ -90,12 +91,6 @@ def judge_run(
 FEED_CLOSE_TIMEOUT = 120.0
 
 
-def records_runs(crawler: Crawler) -> bool:
-    """Whether this process records a run (``scrapy crawl`` does; ``parse``, ``shell`` and
-    ``check`` do not): the ``RECORD_RUN`` setting, which the crawl command turns on."""
-    return crawler.settings.getbool("RECORD_RUN", False)
-
-
 def open_store(crawler: Crawler) -> ArticleStore | None:
     """The run's store, its schema migrated; None when DATABASE_URL is empty."""
     database_url = crawler.settings.get("DATABASE_URL")
@@ -116,7 +111,7 @@ def spider_arguments(spider: Spider) -> dict[str, Any]:
     return args
 
 
-class RunOwner:
+class RunOwner(RunContext):
     """The one owner of a run: its store, id, site, verdict and report. Only ``scrapy crawl``
     records runs (``RECORD_RUN``): ``parse``, ``shell`` and ``check`` leave no trace and never
     open the database."""

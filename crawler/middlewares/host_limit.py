@@ -33,8 +33,8 @@ from twisted.internet import task
 from twisted.internet.defer import DeferredLock
 
 from crawler.cluster.limiter import HostLimiter, HostLimits, host_key
-from crawler.config import parse_number
 from crawler.domain.outcome import fail_run
+from crawler.setup.config import parse_number
 
 if TYPE_CHECKING:
     from typing import Self

@@ -16,8 +16,8 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.config import parse_number
 from crawler.domain.outcome import fail_run
+from crawler.setup.config import parse_number
 
 if TYPE_CHECKING:
     from typing import Self

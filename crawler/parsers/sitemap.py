@@ -93,7 +93,7 @@ class SitemapStream:
     tens of megabytes). ``kind`` is known once the root element is read.
 
     ``body``: the document's bytes, or a binary file holding it (a streamed download,
-    crawler/streaming.py), read from its current offset in chunks, so that the document itself
+    crawler/crawl/streaming.py), read from its current offset in chunks, so that the document itself
     is never held whole either."""
 
     def __init__(self, body: bytes | IO[bytes], base_url: str) -> None:

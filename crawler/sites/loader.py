@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from scrapy.spiderloader import SpiderLoader
 
-from crawler.config import SPIDER_ARGUMENTS, ConfigError, SpiderArguments
+from crawler.setup.config import SPIDER_ARGUMENTS, ConfigError, SpiderArguments
 from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ class SiteSpiderLoader(SpiderLoader):
         try:
             profiles = load_profiles(profile_dirs(settings))
         except ProfileError as exc:
-            # `scrapy crawl` reports it as bad usage (crawler/preflight.py); other commands go on.
+            # `scrapy crawl` reports it as bad usage (crawler/setup/preflight.py); other commands
+            # go on.
             logger.error("%s", exc)
             return
         for name in profiles:

@@ -35,8 +35,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from crawler.config import COVERAGE_FIELDS, ConfigError, parse_base_url, parse_timezone
 from crawler.domain.locales import parse_locale
+from crawler.setup.config import COVERAGE_FIELDS, ConfigError, parse_base_url, parse_timezone
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -258,52 +258,12 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Sit
     delay = data.get("download_delay")
     if delay is not None:
         delay = _number(source, "download_delay", delay, float, 0)
-    coverage_raw = data.get("coverage", {})
-    if not isinstance(coverage_raw, dict):
-        raise _fail(source, "coverage", coverage_raw, f"a table with keys among {COVERAGE_FIELDS}")
-    coverage: dict[str, float] = {}
-    for key, share in coverage_raw.items():
-        if key not in COVERAGE_FIELDS:
-            raise _fail(source, f"coverage.{key}", share, f"a key among {COVERAGE_FIELDS}")
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-            raise _fail(source, f"coverage.{key}", share, "a share from 0 to 1")
-        coverage[key] = float(share)
+    coverage = _coverage(source, data.get("coverage", {}))
     parser = ParserConfig(
         selectors=_table(source, "selectors", data.get("selectors", {}), SELECTOR_FIELDS),
         labels=_table(source, "labels", data.get("labels", {}), LABEL_KINDS),
     )
-    versions_raw = data.get("versions", [])
-    if not isinstance(versions_raw, list):
-        raise _fail(source, "versions", versions_raw, "an array of tables ([[versions]])")
-    versions = []
-    SF = SELECTOR_FIELDS
-    for i, raw in enumerate(versions_raw):
-        where = f"versions[{i}]"
-        if not isinstance(raw, dict):
-            raise _fail(source, where, raw, "a table")
-        extra = sorted(set(raw) - {"name", "since", "until", "selectors", "labels"})
-        if extra:
-            raise _fail(
-                source,
-                f"{where}.{extra[0]}",
-                raw[extra[0]],
-                "name, since, until, selectors or labels",
-            )
-        since = _day(source, f"{where}.since", raw.get("since"))
-        until = _day(source, f"{where}.until", raw.get("until"))
-        if since and until and since >= until:
-            raise _fail(source, f"{where}.until", until, f"a day after since ({since})")
-        versions.append(
-            ParserVersion(
-                name=str(raw.get("name") or f"version {i + 1}"),
-                since=since,
-                until=until,
-                config=ParserConfig(
-                    selectors=_table(source, f"{where}.selectors", raw.get("selectors", {}), SF),
-                    labels=_table(source, f"{where}.labels", raw.get("labels", {}), LABEL_KINDS),
-                ),
-            )
-        )
+    versions = _versions(source, data.get("versions", []))
     return SiteProfile(
         name=name,
         base_url=base_url,
@@ -315,8 +275,52 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Sit
         download_delay=delay,
         coverage=MappingProxyType(coverage),
         parser=parser,
-        versions=tuple(versions),
+        versions=versions,
     )
+
+
+def _coverage(source: str, raw: Any) -> dict[str, float]:
+    """The profile's ``[coverage]`` table: a share from 0 to 1 per known field."""
+    if not isinstance(raw, dict):
+        raise _fail(source, "coverage", raw, f"a table with keys among {COVERAGE_FIELDS}")
+    coverage: dict[str, float] = {}
+    for key, share in raw.items():
+        if key not in COVERAGE_FIELDS:
+            raise _fail(source, f"coverage.{key}", share, f"a key among {COVERAGE_FIELDS}")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise _fail(source, f"coverage.{key}", share, "a share from 0 to 1")
+        coverage[key] = float(share)
+    return coverage
+
+
+def _versions(source: str, raw_versions: Any) -> tuple[ParserVersion, ...]:
+    """The profile's ``[[versions]]``: the portal's layouts of past days, each with its days."""
+    if not isinstance(raw_versions, list):
+        raise _fail(source, "versions", raw_versions, "an array of tables ([[versions]])")
+    versions = []
+    for i, raw in enumerate(raw_versions):
+        where = f"versions[{i}]"
+        if not isinstance(raw, dict):
+            raise _fail(source, where, raw, "a table")
+        extra = sorted(set(raw) - {"name", "since", "until", "selectors", "labels"})
+        if extra:
+            expected = "name, since, until, selectors or labels"
+            raise _fail(source, f"{where}.{extra[0]}", raw[extra[0]], expected)
+        since = _day(source, f"{where}.since", raw.get("since"))
+        until = _day(source, f"{where}.until", raw.get("until"))
+        if since and until and since >= until:
+            raise _fail(source, f"{where}.until", until, f"a day after since ({since})")
+        selectors = _table(source, f"{where}.selectors", raw.get("selectors", {}), SELECTOR_FIELDS)
+        labels = _table(source, f"{where}.labels", raw.get("labels", {}), LABEL_KINDS)
+        versions.append(
+            ParserVersion(
+                name=str(raw.get("name") or f"version {i + 1}"),
+                since=since,
+                until=until,
+                config=ParserConfig(selectors=selectors, labels=labels),
+            )
+        )
+    return tuple(versions)
 
 
 def urlsplit_path(url: str) -> str:

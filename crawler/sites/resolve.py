@@ -15,21 +15,21 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from crawler.config import (
+from crawler.middlewares.host_limit import hand_politeness_to_cluster
+from crawler.setup.config import (
     ENVIRONMENT_OVERRIDES,
     ConfigError,
     parse_base_url,
     parse_locale,
     parse_timezone,
 )
-from crawler.middlewares.host_limit import hand_politeness_to_cluster
-from crawler.paths import PROJECT_PRIORITY
+from crawler.setup.paths import PROJECT_PRIORITY
 from crawler.sites.profile import SiteProfile, find_profile, profile_dirs, profile_from_dict
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-    from crawler.config import SpiderArguments
+    from crawler.setup.config import SpiderArguments
 
 # setting -> the environment variable a deployment sets it with: such a value wins over the
 # profile's, as a -s value does.

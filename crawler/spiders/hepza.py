@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from crawler.config import SPIDER_ARGUMENTS
+from crawler.setup.config import SPIDER_ARGUMENTS
 from crawler.spiders.liferay import LiferaySpider
 
 

@@ -6,7 +6,7 @@ pager, articles -> related articles. Only article pages become items.
 
 A site profile (crawler/sites/profiles/NAME.toml, ``-a site=NAME``, or a spider of its own such
 as ``hepza``) adds what discovery cannot know; without one the portal is crawled from its
-arguments alone. The frontier (crawler/frontier.py) decides what to fetch; this spider turns
+arguments alone. The frontier (crawler/crawl/frontier.py) decides what to fetch; this spider turns
 its decisions into requests and pages into items.
 """
 
@@ -26,14 +26,16 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.backpressure import (
+from crawler.cluster import REDELIVERED_META
+from crawler.crawl.backpressure import (
     DEFAULT_SITEMAP_MAX_QUEUED,
     engine_closing,
     wait_for_queue_room,
 )
-from crawler.cluster import REDELIVERED_META
-from crawler.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
-from crawler.crawl_state import host_refusal, read_crawl_state
+from crawler.crawl.crawl_state import host_refusal, read_crawl_state
+from crawler.crawl.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
+from crawler.crawl.limits import CrawlBounds, CrawlLimits
+from crawler.crawl.streaming import STREAM_META, StreamedResponse
 from crawler.domain.identity import is_article_url, normalize_url, url_identity
 from crawler.domain.items import ArticleUrlItem, ListingHint
 from crawler.domain.outcome import fail_run
@@ -45,8 +47,6 @@ from crawler.extensions.reachability import (
     site_host,
     unreachable_reason,
 )
-from crawler.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
-from crawler.limits import CrawlBounds, CrawlLimits
 from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.robots import RobotsForbidden
@@ -57,8 +57,8 @@ from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import SitemapStream, parse_robots_sitemaps
+from crawler.setup.config import LIFERAY_ARGUMENTS, parse_number, parse_spider_args, parse_timezone
 from crawler.sites.resolve import apply_site_settings, resolve_site
-from crawler.streaming import STREAM_META, StreamedResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Generator, Iterator
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
     from crawler.cluster.scheduler import ClusterScheduler
-    from crawler.frontier import FrontierState
+    from crawler.crawl.frontier import FrontierState
     from crawler.sites.profile import SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ _STATUS_CODES = frozenset(int(status) for status in http.HTTPStatus)
 def _again(request: Request | None) -> bool:
     """Whether this callback runs again for its request: a cluster worker was killed or stopped
     before the request's output reached the queue (crawler/cluster/queue.py); the frontier then
-    decides its URLs again (crawler/frontier.py Frontier.article)."""
+    decides its URLs again (crawler/crawl/frontier.py Frontier.article)."""
     return request is not None and bool(request.meta.get(REDELIVERED_META))
 
 
@@ -126,7 +126,7 @@ def _cluster_frontier_state(crawler: Crawler, site: str) -> FrontierState | None
 class LiferaySpider(Spider):
     name = "liferay"
     allowed_domains: list[str]
-    # The -a arguments it takes; `scrapy crawl` refuses any other (crawler/preflight.py).
+    # The -a arguments it takes; `scrapy crawl` refuses any other (crawler/setup/preflight.py).
     arguments: ClassVar[dict[str, str]] = LIFERAY_ARGUMENTS
 
     # The site profile this spider always crawls (crawler/sites/profiles/<name>.toml); None for
@@ -365,7 +365,7 @@ class LiferaySpider(Spider):
                 self.frontier.sitemap_requested(request.url)
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
                 request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
-                # Streamed to a temporary file, never held whole (crawler/streaming.py): only
+                # Streamed to a temporary file, never held whole (crawler/crawl/streaming.py): only
                 # the encodings it decodes while streaming are offered.
                 request.meta[STREAM_META] = True
                 request.headers.setdefault(b"Accept-Encoding", b"gzip, deflate")
@@ -415,7 +415,8 @@ class LiferaySpider(Spider):
         """The sitemap callback: :meth:`parse_sitemap`'s output once the stored index is read
         (waited for without holding the reactor, so the other sitemaps, which a large portal
         takes a while to generate, keep arriving meanwhile), read on only while the scheduler
-        has room for its requests (SITEMAP_MAX_QUEUED, crawler/backpressure.py), and not at all
+        has room for its requests (SITEMAP_MAX_QUEUED, crawler/crawl/backpressure.py), and not at
+        all
         once the crawl is closing."""
         reading = self.frontier.index_reading
         if reading is not None:

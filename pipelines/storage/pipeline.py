@@ -3,9 +3,9 @@
 Each site's stored ids and content hashes are read once (``ContentIndex``); articles are
 classified against that index and the articles queued since, not with a query each.
 
-The store and the run id are the run owner's (``crawler.extensions.run.RunOwner``, reached
-through ``crawler.get_extension``): it opens the store, starts and finishes the run and closes
-the store. Scrapy 2.19 closes the item pipelines (``close_spider``) BEFORE it sends
+The store and the run id are the run owner's (a ``RunContext``, pipelines/storage/context.py,
+reached through ``crawler.get_extension``): it opens the store, starts and finishes the run and
+closes the store. Scrapy 2.19 closes the item pipelines (``close_spider``) BEFORE it sends
 ``spider_closed``, so this pipeline flushes its last batch before the owner judges the run.
 
 Nothing is counted as stored before its batch is committed: ``storage/new``, ``storage/changed``
@@ -41,7 +41,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawler.domain.identity import article_id, content_hash
 from crawler.domain.items import CHANGES, EXPORT_FIELDS, ArticleItem, ArticleUrlItem
 from crawler.domain.outcome import fail_run
-from crawler.extensions.run import RunOwner, records_runs
+from pipelines.storage.context import RunContext, records_runs
 from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class StoragePipeline:
     def __init__(
         self,
         crawler: Crawler,
-        owner: RunOwner,
+        owner: RunContext,
         batch_size: int,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
     ) -> None:
@@ -97,7 +97,7 @@ class StoragePipeline:
             # parse, shell and check never touch the database (no reason: Scrapy would log it
             # as a WARNING)
             raise NotConfigured
-        owner = crawler.get_extension(RunOwner)
+        owner = crawler.get_extension(RunContext)
         if owner is None:
             # Storing without the owner would leave no run row and no judged outcome.
             raise RuntimeError(

@@ -621,7 +621,7 @@ class ArticleStore:
         An article is keyed by its id alone, and its id by its URL: a host (or a group of it)
         belongs to one site. A crawl under another site name would take over the rows of the
         site that owns them (their ``site`` stays, their counts go to the other run) instead of
-        storing its own, so it is refused (``crawler.crawl_state.host_refusal``)."""
+        storing its own, so it is refused (``crawler.crawl.crawl_state.host_refusal``)."""
         parts = urlsplit(normalize_url(base_url))
         host = parts.netloc.lower()
         if host.startswith("www."):

@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from crawler.fingerprint import source_fingerprint
+from crawler.setup.fingerprint import source_fingerprint
 from tests.benchmarks.cluster import (
     CLUSTER_SIZES,
     CLUSTER_WORKERS,

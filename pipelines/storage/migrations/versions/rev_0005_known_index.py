@@ -1,7 +1,7 @@
 """What a run reads of every stored article, served by indexes alone.
 
 An incremental crawl reads, for every article of its site, its id, URL, ``modified_at`` and
-``published_at``, and every URL recorded for it (``crawler/crawl_state.py``); the storage
+``published_at``, and every URL recorded for it (``crawler/crawl/crawl_state.py``); the storage
 pipeline reads every article's id and content hash, oldest first (``ContentIndex``). SQLite
 keeps those columns after the bodies in the row, so each read walked every article's body
 pages: at 20,000 articles the two reads cost more than deciding the whole sitemap. Covering

@@ -4,7 +4,7 @@ Every setting the module assigns is one row: its name, its default as the module
 the environment variable that overrides it (``os.environ.get("HEPZA_...", default)`` or an
 output place's), and the comment above it. The module's ``# --- group ---`` lines are the
 sections; components added to a dict setting later (``EXTENSIONS["..."] = 520``) are listed
-with their comment. ``python -m crawler.settings_doc`` writes the page, ``--check`` (run by
+with their comment. ``python -m crawler.setup.settings_doc`` writes the page, ``--check`` (run by
 ``make lint``) fails when it differs from what the settings module says now.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from scrapy.settings import default_settings
 
-from crawler.paths import PLACES_BY_SETTING
+from crawler.setup.paths import PLACES_BY_SETTING
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_FILE = ROOT / "crawler" / "settings.py"
 DOC_FILE = ROOT / "docs" / "settings.md"
 GROUP = re.compile(r"^# --- (?P<name>.+?) -+\s*$")
@@ -29,7 +29,7 @@ GROUP = re.compile(r"^# --- (?P<name>.+?) -+\s*$")
 HEADER = """\
 # Settings
 
-Generated from `crawler/settings.py` by `python -m crawler.settings_doc` (`make docs`); `make
+Generated from `crawler/settings.py` by `python -m crawler.setup.settings_doc` (`make docs`); `make
 lint` fails when this page and the module disagree. Every setting can be given to one run with
 `-s NAME=value`; deployment values also come from the environment variable named here. Values
 are checked before a crawl starts (one line and exit 2 for a bad one).
@@ -172,7 +172,9 @@ def render(groups: list[Group]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.settings_doc", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m crawler.setup.settings_doc", description=__doc__
+    )
     parser.add_argument("--check", action="store_true", help="fail if docs/settings.md is stale")
     options = parser.parse_args(argv)
     text = render(read_settings())
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         if current != text:
             sys.stderr.write(
                 f"{DOC_FILE.relative_to(ROOT)} is stale: run `make docs` "
-                "(python -m crawler.settings_doc) and commit it\n"
+                "(python -m crawler.setup.settings_doc) and commit it\n"
             )
             return 1
         return 0

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from crawler.config import ConfigError, parse_number
+from crawler.setup.config import ConfigError, parse_number
 from pipelines.storage.models import CrawlRun
 
 if TYPE_CHECKING:

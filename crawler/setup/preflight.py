@@ -32,8 +32,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from crawler.alerts import alert_without_report, parse_alert_config
-from crawler.config import (
+from crawler.ledger.alerts import alert_without_report, parse_alert_config
+from crawler.ledger.checks import BadRunChecks, load_checks
+from crawler.setup.config import (
     ConfigError,
     check_settings,
     parse_base_url,
@@ -42,7 +43,6 @@ from crawler.config import (
     setting_checks,
     shown_name,
 )
-from crawler.ledger.checks import BadRunChecks, load_checks
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
 from pipelines.storage.run_lock import RunLock, RunLockHeld, acquire_run_lock

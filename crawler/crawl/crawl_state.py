@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from scrapy.spiderloader import get_spider_loader
 
-from crawler.config import ConfigError
 from crawler.domain.urls import article_id, canonical_article_url, normalize_url, respelled
 from crawler.extensions.run import RunOwner
+from crawler.setup.config import ConfigError
 from crawler.sites.key import site_of
 from crawler.sites.profile import find_profile, profile_dirs
 from pipelines.storage.secrets import redact_url

@@ -1,6 +1,6 @@
 """Every value a person gives a run (spider arguments, settings), parsed in one place.
 
-The spider and the ``scrapy crawl`` preflight (crawler/preflight.py) both parse through these
+The spider and the ``scrapy crawl`` preflight (crawler/setup/preflight.py) both parse through these
 functions, so what the preflight accepts is exactly what the spider runs with. A bad value
 raises :class:`ConfigError` with one line naming the value and what is expected.
 """
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crawler.domain.errors import ConfigError
 from crawler.domain.locales import parse_locale as parse_locale_id
-from crawler.paths import PROJECT_PRIORITY
+from crawler.setup.paths import PROJECT_PRIORITY
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -192,7 +192,7 @@ NUMERIC_SETTINGS: dict[str, tuple[type[int] | type[float], float, float | None]]
     "SITEMAP_MAXSIZE": (int, 0, None),
     "SITEMAP_MAX_QUEUED": (int, 0, None),
 }
-# Alerts (crawler/alerts.py): 0 is the default port of ALERT_SMTP_SECURITY, and switches the
+# Alerts (crawler/ledger/alerts.py): 0 is the default port of ALERT_SMTP_SECURITY, and switches the
 # coverage-drop and no-new-articles alerts off.
 NUMERIC_SETTINGS.update(
     {
@@ -313,7 +313,7 @@ STATUS_LIST_SETTINGS = frozenset({"RETRY_HTTP_CODES", "HTTPERROR_ALLOWED_CODES"}
 COVERAGE_FIELDS = ("title", "published_at", "body_text", "author")
 
 # setting -> the environment variable a deployment sets it with (crawler/settings.py,
-# crawler/paths.py): a bad value is reported under the name the operator set.
+# crawler/setup/paths.py): a bad value is reported under the name the operator set.
 ENVIRONMENT_OVERRIDES: dict[str, str] = {
     "SITE_PROFILES_DIR": "HEPZA_SITE_PROFILES_DIR",
     "USER_AGENT": "HEPZA_USER_AGENT",
@@ -500,7 +500,7 @@ def _numeric_check(name: str) -> Callable[[str, object], None]:
 def setting_checks() -> dict[str, Callable[[str, object], None]]:
     """setting -> its check (``check(shown_name, value)`` raises :class:`ConfigError`): the
     project's tables, then every other Scrapy setting by the type of its default."""
-    # Scrapy only here: crawler.cron imports this module and must stay quick to start.
+    # Scrapy only here: crawler.ops.cron imports this module and must stay quick to start.
     from scrapy.settings import default_settings  # noqa: PLC0415
 
     checks: dict[str, Callable[[str, object], None]] = {}

@@ -19,9 +19,9 @@ from scrapy.exceptions import UsageError
 from sqlalchemy import inspect, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from crawler.config import ConfigError
-from crawler.paths import resolve_output_paths
-from crawler.preflight import check_database_url
+from crawler.setup.config import ConfigError
+from crawler.setup.paths import resolve_output_paths
+from crawler.setup.preflight import check_database_url
 from crawler.sites.profile import find_profile, profile_dirs
 from pipelines.storage.models import Article
 from pipelines.storage.secrets import install_redaction, redact_url

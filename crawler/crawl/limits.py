@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crawler.config import parse_number
+from crawler.setup.config import parse_number
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -6,7 +6,7 @@ previous run was killed too hard to save it (the crawl itself discards it once a
 end), forwards SIGINT/SIGTERM to Scrapy, and ends with a summary line (the run ledger's verdict
 as this run's report gives it, its reasons and counts) and Scrapy's exit code; an exit 0 that
 no report of this run backs is a failed run (exit 1). ``--output-dir`` moves every file the wrapper
-and the crawl write (``-s OUTPUT_DIR=...``, see crawler/paths.py).
+and the crawl write (``-s OUTPUT_DIR=...``, see crawler/setup/paths.py).
 
 Relative paths are taken from the project root (where scrapy.cfg is and where Scrapy runs),
 so cron's working directory does not matter.
@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crawler.config import parse_number
-from crawler.paths import PLACES_BY_SETTING, env_output_dir
+from crawler.setup.config import parse_number
+from crawler.setup.paths import PLACES_BY_SETTING, env_output_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,7 +74,7 @@ class LockHeld(Exception):
 
 
 def find_project_root() -> Path:
-    package_parent = Path(__file__).resolve().parent.parent
+    package_parent = Path(__file__).resolve().parents[2]
     if (package_parent / "scrapy.cfg").is_file():
         return package_parent
     # Installed without the source tree: fall back to Scrapy's own search from the cwd.
@@ -254,7 +254,7 @@ def alert_killed_crawl(extra: Sequence[str], spider: str, reason: str) -> list[s
     # Scrapy only here: the wrapper itself never needs it otherwise.
     from scrapy.settings import Settings  # noqa: PLC0415
 
-    from crawler.alerts import alert_without_report  # noqa: PLC0415
+    from crawler.ledger.alerts import alert_without_report  # noqa: PLC0415
 
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
@@ -271,8 +271,8 @@ def spider_not_found(spider: str, extra: Sequence[str], project_root: Path) -> s
     from scrapy.settings import Settings  # noqa: PLC0415
     from scrapy.spiderloader import get_spider_loader  # noqa: PLC0415
 
-    from crawler.config import ConfigError  # noqa: PLC0415
-    from crawler.preflight import unknown_spider  # noqa: PLC0415
+    from crawler.setup.config import ConfigError  # noqa: PLC0415
+    from crawler.setup.preflight import unknown_spider  # noqa: PLC0415
     from crawler.sites.profile import load_profiles, profile_dirs  # noqa: PLC0415
 
     settings = Settings()
@@ -400,71 +400,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
     try:
         # Inherited by the crawl, so the lock outlives a wrapper killed while Scrapy runs on.
         lock_fd = acquire_lock(paths.lock_file, started)
     except LockHeld as held:
         print(f"{PROG}: another run is in progress ({held.holder}); exiting", file=sys.stderr)
         return EXIT_LOCKED
-
     try:
         paths.log_dir.mkdir(parents=True, exist_ok=True)
         paths = replace(paths, log_file=new_log_file(paths.log_dir, started, paths.spider))
         run = Run(paths)
-        marker = paths.marker
-        if paths.jobdir is not None and marker is not None:
-            paths.jobdir.parent.mkdir(parents=True, exist_ok=True)
-            if marker.exists():
-                moved = set_aside_crashed_jobdir(paths.jobdir, started)
-                run.say(
-                    "the previous run was killed before it could save its job state; "
-                    + (f"moved {paths.jobdir} to {moved}" if moved else "no job dir to move")
-                    + "; starting afresh (the database keeps what was stored)",
-                    "WARNING",
-                )
-            marker.write_text(f"{os.getpid()} {started.isoformat(timespec='seconds')}\n")
-
-        command = crawl_command(paths, extra)
-        returncode = run.start_child(command, lock_fd)
-
-        if returncode < 0 and run.child is None:
-            exit_code = 128 - returncode
-            outcome = f"stopped by {_signal_name(-returncode)} before the crawl started"
-            if marker is not None:
-                marker.unlink(missing_ok=True)
-        elif returncode < 0:
-            # Scrapy handles SIGINT/SIGTERM itself, so a signal death is a hard kill and the
-            # job state was not saved: keep the marker and the next run sets the job dir aside.
-            exit_code = 128 - returncode
-            outcome = f"killed by {_signal_name(-returncode)}"
-            if marker is not None:
-                outcome += "; the next run starts afresh"
-        else:
-            exit_code = returncode
-            if marker is not None:
-                marker.unlink(missing_ok=True)
-            # the verdict comes from this run's report, below
-            outcome = f"stopped by {_signal_name(run.received[0])}" if run.received else "failed"
-
+        prepare_job_state(run, paths, started)
+        returncode = run.start_child(crawl_command(paths, extra), lock_fd)
+        exit_code, outcome = child_outcome(returncode, run, paths.marker)
         report_file = report_path(paths, extra)
         report = read_report(report_file, started)
         reasons, counts = report_summary(report)
         if returncode >= 0 and run.child is not None:
-            # The ledger's verdict, relayed, never re-derived: "ok" only when the crawl exited 0
-            # and this run's report says it succeeded; an exit 0 the report does not back is a
-            # failed run (fail closed). The crawl itself discards its finished job state.
-            verdict = report.get("outcome") if report is not None else None
-            if returncode == 0 and verdict != "succeeded":
-                exit_code = EXIT_FAILED
-                outcome = "failed"
-                reasons = [
-                    "the crawl exited 0 without a report of this run saying it succeeded "
-                    f"({report_file}: {verdict or 'none'})",
-                    *reasons,
-                ]
-            elif not run.received:
-                outcome = "ok" if returncode == 0 else str(verdict or "failed")
+            exit_code, outcome, reasons = relay_verdict(
+                returncode, run, report, report_file, (exit_code, outcome, reasons)
+            )
         rotate_logs(paths.log_dir, keep, paths.spider)
         if reasons:
             outcome += ": " + "; ".join(reasons)
@@ -485,6 +440,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code
     finally:
         os.close(lock_fd)
+
+
+def prepare_job_state(run: Run, paths: RunPaths, started: datetime) -> None:
+    """Sets aside the job state of a run killed too hard to save it, and marks this run."""
+    marker = paths.marker
+    if paths.jobdir is None or marker is None:
+        return
+    paths.jobdir.parent.mkdir(parents=True, exist_ok=True)
+    if marker.exists():
+        moved = set_aside_crashed_jobdir(paths.jobdir, started)
+        run.say(
+            "the previous run was killed before it could save its job state; "
+            + (f"moved {paths.jobdir} to {moved}" if moved else "no job dir to move")
+            + "; starting afresh (the database keeps what was stored)",
+            "WARNING",
+        )
+    marker.write_text(f"{os.getpid()} {started.isoformat(timespec='seconds')}\n")
+
+
+def child_outcome(returncode: int, run: Run, marker: Path | None) -> tuple[int, str]:
+    """(exit status, outcome words) from how the crawl process ended, before its report."""
+    if returncode < 0 and run.child is None:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+        return 128 - returncode, f"stopped by {_signal_name(-returncode)} before the crawl started"
+    if returncode < 0:
+        # Scrapy handles SIGINT/SIGTERM itself, so a signal death is a hard kill and the job
+        # state was not saved: keep the marker and the next run sets the job dir aside.
+        outcome = f"killed by {_signal_name(-returncode)}"
+        if marker is not None:
+            outcome += "; the next run starts afresh"
+        return 128 - returncode, outcome
+    if marker is not None:
+        marker.unlink(missing_ok=True)
+    # the verdict comes from this run's report (relay_verdict)
+    return returncode, f"stopped by {_signal_name(run.received[0])}" if run.received else "failed"
+
+
+def relay_verdict(
+    returncode: int,
+    run: Run,
+    report: dict[str, Any] | None,
+    report_file: Path,
+    current: tuple[int, str, list[str]],
+) -> tuple[int, str, list[str]]:
+    """The ledger's verdict, relayed, never re-derived: "ok" only when the crawl exited 0 and
+    this run's report says it succeeded; an exit 0 the report does not back is a failed run
+    (fail closed). The crawl itself discards its finished job state."""
+    exit_code, outcome, reasons = current
+    verdict = report.get("outcome") if report is not None else None
+    if returncode == 0 and verdict != "succeeded":
+        backed = (
+            "the crawl exited 0 without a report of this run saying it succeeded "
+            f"({report_file}: {verdict or 'none'})"
+        )
+        return EXIT_FAILED, "failed", [backed, *reasons]
+    if not run.received:
+        outcome = "ok" if returncode == 0 else str(verdict or "failed")
+    return exit_code, outcome, reasons
 
 
 def _signal_name(signum: int) -> str:

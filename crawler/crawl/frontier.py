@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from datetime import date, tzinfo
 
-    from crawler.crawl_state import CrawlState
+    from crawler.crawl.crawl_state import CrawlState
     from crawler.domain.items import ListingHint
     from pipelines.storage.store import KnownArticle
 

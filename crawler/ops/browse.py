@@ -1,6 +1,6 @@
 """``make browse``: the SQLite database in Datasette, with the project's metadata.
 
-``python -m crawler.browse [--port N] [--host H] [--database-url URL]`` serves DATABASE_URL (the
+``python -m crawler.ops.browse [--port N] [--host H] [--database-url URL]`` serves DATABASE_URL (the
 project setting, else ``--database-url``) on http://127.0.0.1:8001. The metadata
 (pipelines/storage/datasette.json) describes every table and column, facets articles by site,
 category, author and publication month, wires the diacritics-insensitive search index in and
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pipelines.storage
-from crawler.config import ConfigError
-from crawler.preflight import parse_database_url
+from crawler.setup.config import ConfigError
+from crawler.setup.preflight import parse_database_url
 from pipelines.storage.secrets import redact_url
 
 METADATA_TEMPLATE = Path(pipelines.storage.__file__).parent / "datasette.json"
@@ -88,7 +88,7 @@ def write_metadata(database: Path) -> Path:
 def project_database_url() -> str:
     from scrapy.utils.project import get_project_settings  # noqa: PLC0415
 
-    from crawler.paths import resolve_output_paths  # noqa: PLC0415
+    from crawler.setup.paths import resolve_output_paths  # noqa: PLC0415
 
     settings = get_project_settings()
     resolve_output_paths(settings)

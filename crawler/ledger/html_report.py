@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from crawler.history import (
+from crawler.ledger.history import (
     ArticleProblems,
     MonthlyCounts,
     RejectedPage,
