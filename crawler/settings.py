@@ -123,6 +123,9 @@ PROGRESS_INTERVAL = os.environ.get("HEPZA_PROGRESS_INTERVAL", "30")
 # Reading a sitemap pauses while more than this many requests wait in the scheduler, so a large
 # portal's article requests are not all queued (held in memory) at once (0: never pauses).
 SITEMAP_MAX_QUEUED = os.environ.get("HEPZA_SITEMAP_MAX_QUEUED", str(DEFAULT_SITEMAP_MAX_QUEUED))
+# Where the frontier keeps the URLs it met: a factory `(settings, site) -> FrontierState` (the
+# cluster's add-on sets its Redis one); empty: the crawl's own memory.
+FRONTIER_STATE = ""
 
 # --- pipelines ------------------------------------------------------------------------------
 ITEM_PIPELINES = {
@@ -211,9 +214,6 @@ DOWNLOADER_MIDDLEWARES.update(
         "crawler.middlewares.robots.QuietRobotsTxtMiddleware": 100,
     }
 )
-# Cluster mode only (CLUSTER_REDIS_URL and CLUSTER_CRAWL_ID): this crawler's stats to Redis,
-# for the cluster's one run record; after the run owner (500), whose report it hands on.
-EXTENSIONS["crawler.cluster.record.ClusterStatsPublisher"] = 520
 
 # --- engine ---------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -282,6 +282,12 @@ SCRAPY_COMPAT_FALLBACK = os.environ.get("HEPZA_SCRAPY_COMPAT_FALLBACK", "False")
 EXTENSIONS["crawler.compat.CompatCheck"] = 0
 
 # --- cluster mode (crawler/cluster/) ---------------------------------------------------------
+# Cluster mode is a Scrapy add-on (crawler/cluster/addon.py): `scrapy cluster work` enables
+# ClusterAddon on its crawlers, which installs the cluster's scheduler, seeds, frontier state,
+# per-host limiter, stats publisher and run owner; a plain crawl installs none of them. With
+# CLUSTER_REDIS_URL set, a plain crawl takes its per-host slots from the cluster's limiter
+# (HostLimitAddon; without it, off and installing nothing).
+ADDONS = {"crawler.cluster.addon.HostLimitAddon": 0}
 # A crawl shared by worker processes on any number of machines: `scrapy cluster start --site A`,
 # then `scrapy cluster work` on each machine. Empty: not a cluster run.
 CLUSTER_REDIS_URL = os.environ.get("HEPZA_CLUSTER_REDIS_URL", "")
@@ -296,7 +302,7 @@ CLUSTER_LEASE_SECONDS = os.environ.get("HEPZA_CLUSTER_LEASE_SECONDS", "60")
 # How long a Redis call is retried (exponential backoff) before the worker fails its run.
 CLUSTER_REDIS_RETRY_SECONDS = os.environ.get("HEPZA_CLUSTER_REDIS_RETRY_SECONDS", "60")
 
-# --- cluster politeness (crawler/middlewares/host_limit.py) --------------------------------
+# --- cluster politeness (crawler/cluster/host_limit.py) ------------------------------------
 # In cluster mode (CLUSTER_REDIS_URL set) a host's concurrency and delay hold for every worker
 # together; unset, they are the site's CONCURRENT_REQUESTS_PER_DOMAIN / DOWNLOAD_DELAY, and
 # Scrapy's per-worker delay is switched off (the middleware owns the delay). Close to the
@@ -308,4 +314,3 @@ CLUSTER_HOST_DELAY = os.environ.get("HEPZA_CLUSTER_HOST_DELAY") or None
 # A request's host slot is leased for this long, renewed every quarter of it while the request
 # runs: a killed worker's slots are free again within it.
 CLUSTER_HOST_SLOT_SECONDS = os.environ.get("HEPZA_CLUSTER_HOST_SLOT_SECONDS", "10")
-DOWNLOADER_MIDDLEWARES["crawler.middlewares.host_limit.ClusterHostLimitMiddleware"] = 950

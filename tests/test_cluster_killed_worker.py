@@ -20,11 +20,12 @@ from crawler.cluster import REDELIVERED_META
 from crawler.cluster.connection import redis_client
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.frontier_state import RedisFrontierState
+from crawler.cluster.host_limit import ClusterHostLimitMiddleware
 from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.crawl.crawl_state import CrawlState
 from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, Frontier
+from crawler.crawl.redelivery import redelivery
 from crawler.domain.items import ArticleItem
-from crawler.middlewares.host_limit import ClusterHostLimitMiddleware
 from crawler.setup.fingerprint import source_fingerprint
 from tests.test_frontier_cluster import HOST, PREFIX, worker
 from tests.test_sitemap_decisions import HOST as SITEMAP_HOST
@@ -192,20 +193,25 @@ def test_an_article_met_again_is_fetched_again_only_while_its_page_is_not_parsed
     key = f"{HOST}/w/tin-a"
     assert one.article(key).action == FETCH
     assert two.article(key).action == IGNORE
-    assert two.article(key, again=True).action == FETCH
+    with redelivery():
+        assert two.article(key).action == FETCH
     two.parsed(key)
-    assert two.article(key, again=True).action == IGNORE
+    with redelivery():
+        assert two.article(key).action == IGNORE
     # another URL of the parsed article: its alias recorded again (storage keeps one)
     one.article(f"{HOST}/en/w/tin-a")
-    assert two.article(f"{HOST}/en/w/tin-a", again=True).action == ALIAS
+    with redelivery():
+        assert two.article(f"{HOST}/en/w/tin-a").action == ALIAS
 
 
 def test_a_page_met_again_is_requested_again(client: redis.Redis) -> None:
     one, two = worker(client), worker(client)
     assert one.page(f"{HOST}/tin-tuc").action == FETCH
     assert two.page(f"{HOST}/tin-tuc").action == IGNORE
-    assert two.is_new_page(f"{HOST}/tin-tuc", again=True)
-    assert two.page(f"{HOST}/tin-tuc", again=True).action == FETCH
+    with redelivery():
+        assert two.is_new_page(f"{HOST}/tin-tuc")
+    with redelivery():
+        assert two.page(f"{HOST}/tin-tuc").action == FETCH
 
 
 class QueueSpider(Spider):

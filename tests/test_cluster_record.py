@@ -16,6 +16,7 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings
+from crawler.cluster.addon import ClusterAddon
 from crawler.cluster.record import (
     ClusterStatsPublisher,
     cluster_site_key,
@@ -24,6 +25,7 @@ from crawler.cluster.record import (
     start_cluster_run,
     stats_key,
 )
+from crawler.cluster.share import ClusterShareOwner
 from crawler.extensions.run import RunOwner
 from crawler.ledger.history import load_runs
 from pipelines.storage.models import SITE_LENGTH
@@ -216,7 +218,8 @@ def _cluster_crawler(redis_url: str, tmp_path: Path):
             "RECORD_RUN": True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
             "REPORTS_DIR": str(tmp_path / "reports"),
-            "EXTENSIONS": {RunOwner: 500, ClusterStatsPublisher: 520},
+            "EXTENSIONS": {RunOwner: 500},
+            "ADDONS": {ClusterAddon: 0},
             "CLUSTER_REDIS_URL": redis_url,
             "CLUSTER_CRAWL_ID": CRAWL,
             "CLUSTER_WORKER_ID": "host-1",
@@ -251,17 +254,16 @@ def test_run_owner_in_cluster_mode_uses_the_crawl_id_and_hands_its_report_to_red
     crawler._apply_settings()
     owner = crawler.get_extension(RunOwner)
     publisher = crawler.get_extension(ClusterStatsPublisher)
-    assert owner is not None and publisher is not None
+    assert isinstance(owner, ClusterShareOwner) and publisher is not None
     assert owner.run_id == CRAWL
     publisher.site = owner.site = "hepza"
-    owner.report_receivers.append(publisher.publish_final)  # as at spider_opened
     crawler.stats.set_value("storage/new", 0)  # stored nothing: other workers may have
     crawler.stats.set_value("downloader/request_count", 4)
     publisher.publish()
     owner.report = None
 
     spider = Spider("hepza")
-    owner._close_cluster_share(spider, "finished")
+    owner._close_run(spider, "finished")
     client = redis.Redis.from_url(redis_url)
     try:
         raw = client.hgetall(stats_key(PREFIX, CRAWL, "host-1", "hepza"))

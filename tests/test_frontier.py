@@ -32,6 +32,7 @@ from crawler.crawl.frontier import (
     FrontierState,
     MemoryFrontierState,
 )
+from crawler.crawl.redelivery import redelivery
 from crawler.domain.dates import DateParseError, parse_machine_date
 from crawler.domain.items import ListingHint
 from crawler.domain.urls import article_address, is_article_url, normalize_url, url_identity
@@ -319,8 +320,10 @@ def test_an_article_met_before_is_kept_for_navigation_only_by_a_callback_run_aga
     b = f"{HOST}/w/tin-b"
     # met already, here in another spelling of the same URL
     met = A.replace("hepza.", "HEPZA.") + "#top"
-    assert f.defer_article(met, again=again)
-    assert f.defer_article(b, again=again)
+    with redelivery(again):
+        assert f.defer_article(met)
+    with redelivery(again):
+        assert f.defer_article(b)
     f.sitemap_done(f"{HOST}/sitemap.xml")
     assert f.start_navigation()
     assert f.take_deferred() == ([], [met, b] if kept else [b])
@@ -335,8 +338,10 @@ def test_deferred_urls_taken_are_given_again_to_a_callback_run_again(
     assert f.start_navigation()
     assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [A])
     assert f.take_deferred() == ([], [])
-    assert f.take_deferred(again=True) == ([f"{HOST}/tin-tuc"], [A])
-    assert f.take_deferred(again=True) == ([f"{HOST}/tin-tuc"], [A])
+    with redelivery():
+        assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [A])
+    with redelivery():
+        assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [A])
 
 
 def test_deferred_urls_taken_first_by_a_callback_run_again_are_given_once(
@@ -345,7 +350,8 @@ def test_deferred_urls_taken_first_by_a_callback_run_again_are_given_once(
     f = frontier(state=new_state())
     f.defer_page(f"{HOST}/tin-tuc")
     assert f.start_navigation()
-    assert f.take_deferred(again=True) == ([f"{HOST}/tin-tuc"], [])
+    with redelivery():
+        assert f.take_deferred() == ([f"{HOST}/tin-tuc"], [])
     assert f.take_deferred() == ([], [])
 
 
@@ -357,7 +363,8 @@ def test_rechecks_asked_again_fetch_those_not_parsed_yet_again(new_state: StateF
     assert [d.url for d in f.rechecks(3)] == [A, b]
     assert f.rechecks(3) == []
     f.parsed(b)
-    assert [(d.action, d.url) for d in f.rechecks(3, again=True)] == [(FETCH, A)]
+    with redelivery():
+        assert [(d.action, d.url) for d in f.rechecks(3)] == [(FETCH, A)]
     assert f.rechecks(3) == []
 
 

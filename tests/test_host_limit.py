@@ -1,4 +1,4 @@
-"""The cluster's per-host limit middleware (crawler/middlewares/host_limit.py)."""
+"""The cluster's per-host limit middleware (crawler/cluster/host_limit.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from scrapy.http import Request, Response
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from crawler.cluster.limiter import HostLimits
-from crawler.domain.outcome import FAILURE_PREFIX
-from crawler.middlewares.host_limit import (
+from crawler.cluster.host_limit import (
     SLOT_META,
     ClusterHostLimitMiddleware,
     HostLimiterUnavailable,
     hand_politeness_to_cluster,
 )
+from crawler.cluster.limiter import HostLimits
+from crawler.domain.outcome import FAILURE_PREFIX
 from crawler.setup.config import ConfigError
 from tests.crawl_runner import PROJECT_ROOT
 
@@ -42,7 +42,8 @@ def test_a_plain_crawl_has_no_cluster_limit_and_no_warning_about_it() -> None:
 def test_a_plain_crawl_imports_no_redis() -> None:
     code = (
         "import sys\n"
-        "import crawler.settings, crawler.spiders.liferay, crawler.middlewares.host_limit\n"
+        "import crawler.settings, crawler.spiders.liferay, crawler.cluster.host_limit\n"
+        "import crawler.cluster.addon\n"
         "assert 'redis' not in sys.modules, 'redis imported'\n"
     )
     proc = subprocess.run(

@@ -47,3 +47,15 @@ def test_the_layer_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "0 broken" in result.stdout
+
+
+def test_the_cluster_package_is_protected_and_only_its_command_may_import_it() -> None:
+    contract = contracts()[
+        "Cluster mode is an add-on: the cluster package is imported only by itself and its command"
+    ]
+    assert contract["type"] == "protected"
+    assert contract["protected_modules"] == ["crawler.cluster"]
+    # Its own modules (the add-on among them) import each other; the crawl reaches it through
+    # the ADDONS setting, a dotted path, never an import.
+    assert contract["allowed_importers"] == ["crawler.commands.cluster"]
+    assert contract.get("as_packages", True) is True

@@ -163,7 +163,13 @@ def test_a_crawl_pauses_its_sitemaps_at_the_limit_set() -> None:
 @pytest.mark.redis
 def test_a_cluster_worker_never_pauses_its_sitemaps(redis_url: str) -> None:
     # its queue is in Redis, not in its memory
-    spider = _spider({"CLUSTER_REDIS_URL": redis_url, "CLUSTER_CRAWL_ID": "c1"})
+    spider = _spider(
+        {
+            "CLUSTER_REDIS_URL": redis_url,
+            "CLUSTER_CRAWL_ID": "c1",
+            "ADDONS": {"crawler.cluster.addon.ClusterAddon": 0},
+        }
+    )
     assert spider.sitemap_max_queued == 0
 
 

@@ -11,6 +11,8 @@ site is. ``scrapy cluster status`` shows where a crawl stands.
 """
 
 # request.meta key set on a request whose lease was put back in the queue (its worker was killed
-# or stopped before the request's output was processed): its callback runs again, and what the
-# first run decided may never have reached the queue (crawler/crawl/frontier.py Frontier.article).
-REDELIVERED_META = "cluster_redelivered"
+# or stopped before the request's output was processed): its callback runs again
+# (crawler/crawl/redelivery.py, where the key is defined).
+from crawler.crawl.redelivery import REDELIVERED_META
+
+__all__ = ["REDELIVERED_META"]

@@ -33,6 +33,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
+from crawler.crawl.redelivery import redelivered
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -259,9 +260,8 @@ class RedisFrontierState:
         key: str,
         url: str,
         wanted: Callable[[], bool],
-        *,
-        again: bool = False,
     ) -> tuple[str, str]:
+        again = redelivered()
         if digest in self._known_seen and not again:
             return IGNORE, url
         stored = "" if url == key else url
@@ -282,10 +282,10 @@ class RedisFrontierState:
             return FETCH, key if url == key else url
         return action, url
 
-    def schedule_new(self, urls: list[tuple[str, str]], *, again: bool = False) -> list[str | None]:
+    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
         if not urls:
             return []
-        args: list[bytes | str] = ["1" if again else "0"]
+        args: list[bytes | str] = ["1" if redelivered() else "0"]
         for key, url in urls:
             args += (url_digest(key), "" if url == key else url)
         # One after another: of two URLs of one article, the first schedules it.
@@ -310,8 +310,8 @@ class RedisFrontierState:
         value = self.client.hget(self._lastmod_key, url_digest(key))
         return None if value is None else _text(value)
 
-    def parsed(self, key: str, *, again: bool = False) -> list[str]:
-        args = [url_digest(key), "1" if again else "0"]
+    def parsed(self, key: str) -> list[str]:
+        args = [url_digest(key), "1" if redelivered() else "0"]
         held = self._run(self._parsed, [self._parsed_key, self._held_key], args)
         return _text(held).split("\n") if held else []
 
@@ -340,14 +340,14 @@ class RedisFrontierState:
     def defer_article(self, url: str) -> bool:
         return bool(self._run(self._defer, [self._navigation_key, self._articles_key], [url]))
 
-    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
+    def take_deferred(self) -> tuple[list[str], list[str]]:
         keys = [self._pages_key, self._articles_key, self._taken_pages_key]
         pages, articles = cast(
             "list[list[bytes | str]]",
             self._run(
                 self._take_deferred,
                 [*keys, self._taken_articles_key],
-                ["1" if again else "0"],
+                ["1" if redelivered() else "0"],
             ),
         )
         return [_text(u) for u in pages], [_text(u) for u in articles]

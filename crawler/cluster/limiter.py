@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 # How long a refused caller waits before asking again when every slot is taken: releases are
 # not announced, so a full host is polled at this pace (one request per host per worker polls,
-# crawler/middlewares/host_limit.py).
+# crawler/cluster/host_limit.py).
 FULL_POLL_SECONDS = 0.05
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy_redis.queue import PriorityQueue
 
-from crawler.cluster import REDELIVERED_META, serializer
+from crawler.cluster import serializer
+from crawler.crawl.redelivery import REDELIVERED_META
 from crawler.domain.outcome import record_failure
 
 if TYPE_CHECKING:

@@ -30,7 +30,6 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.domain.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
-from crawler.extensions.run import RunOwner
 from crawler.ledger.checks import BadRunChecks, RunFacts, load_checks
 from crawler.ledger.history import CLUSTER_JOIN
 from crawler.ledger.report import build_report, counts_of, write_report
@@ -158,10 +157,6 @@ class ClusterStatsPublisher:
         from twisted.internet import task  # noqa: PLC0415 (the reactor is installed by then)
 
         self.site = site_of(spider)
-        # Extensions cannot reach each other before they are all built: here they are.
-        owner = self.crawler.get_extension(RunOwner)
-        if owner is not None:
-            owner.report_receivers.append(self.publish_final)
         self.publish()
         self._loop = task.LoopingCall(self.publish)
         self._loop.start(self.interval, now=False)
@@ -197,6 +192,7 @@ class ClusterStatsPublisher:
             logger.warning("cluster: stats of %s not published: %s", self.site, exc)
 
     def publish_final(self, outcome: str, report: dict[str, Any]) -> None:
+        """The share's judged report (crawler/cluster/share.py), the last snapshot."""
         self.final = True
         self.publish(
             {

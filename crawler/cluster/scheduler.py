@@ -1,6 +1,6 @@
 """The scheduler of a cluster crawler: scrapy-redis's Scheduler over the site's lease queue and
-duplicate filter in Redis (``SCHEDULER = "crawler.cluster.scheduler.ClusterScheduler"``, set by
-``scrapy cluster work`` on each crawler it starts).
+duplicate filter in Redis (``SCHEDULER``, set by the cluster's add-on, crawler/cluster/addon.py,
+on each crawler ``scrapy cluster work`` starts).
 
 When is a request done? Scrapy 2.19 sends no signal for it. The engine hands each downloaded
 response (or failure) to the scraper, whose Deferred fires once the callback's whole output is
@@ -9,14 +9,14 @@ is the ack point: through ``crawler.compat.install_scrape_ack`` (the one place t
 Scrapy's scraper) this scheduler acknowledges the request's lease when it completes.
 A download that ends in another request instead (a redirect, a retry) never reaches the
 scraper: the engine schedules the new request, and its lease is acknowledged once the new
-request is in the queue. The storage pipeline batches its writes; ``scrapy cluster work``
+request is in the queue. The storage pipeline batches its writes; the cluster's add-on
 sets ``STORAGE_BATCH_SIZE = 1`` so that an item is committed before its lease is acked.
 
 A request enters the site's duplicate filter and its queue in one step
 (:meth:`LeaseQueue.push_unseen`): a fingerprint in the filter is always of a request queued,
 leased or done. A lease put back in the queue (its worker was killed, or stopped early) comes
 back marked ``REDELIVERED_META``: its callback may have run, its output not reached the queue,
-so the spider's frontier decides its URLs again (crawler/crawl/frontier.py ``Frontier.article``).
+so the spider's frontier decides its URLs again (crawler/crawl/redelivery.py).
 
 The spider stays open while its site has work anywhere in the cluster (its seeds not yet
 enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.

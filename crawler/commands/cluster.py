@@ -56,7 +56,8 @@ if TYPE_CHECKING:
     from crawler.cluster.crawl import ClusterCrawl, WorkerInfo
 
 ACTIONS = ("start", "work", "status")
-SCHEDULER = "crawler.cluster.scheduler.ClusterScheduler"
+# Every crawler of a worker is a cluster crawler: its components come with the add-on.
+CLUSTER_ADDON = "crawler.cluster.addon.ClusterAddon"
 # How often `scrapy cluster work --wait` looks for a current crawl.
 WAIT_POLL_SECONDS = 2.0
 
@@ -403,16 +404,15 @@ class Command(ScrapyCommand):
             store.close()
 
     def _site_crawler(self, site: str, crawl: ClusterCrawl, worker_id: str) -> Crawler:
-        """A crawler of the site's spider with its own settings: the crawl, this worker, the
-        cluster scheduler, and items stored one at a time (committed before their lease is
-        acknowledged)."""
+        """A crawler of the site's spider with its own settings: the crawl, this worker, and the
+        cluster's add-on (crawler/cluster/addon.py: its scheduler, limiter, publisher, run
+        owner, and items stored one at a time)."""
         settings = self.settings
         assert settings is not None and self.crawler_process is not None
         own = settings.copy()
         own.set("CLUSTER_CRAWL_ID", crawl.id, priority="cmdline")
         own.set("CLUSTER_WORKER_ID", worker_id, priority="cmdline")
-        own.set("SCHEDULER", SCHEDULER, priority="cmdline")
-        own.set("STORAGE_BATCH_SIZE", 1, priority="cmdline")
+        own.set("ADDONS", {**own.getdict("ADDONS"), CLUSTER_ADDON: 0}, priority="cmdline")
         own.set("RECORD_RUN", True, priority="cmdline")
         try:
             spidercls = self.crawler_process.spider_loader.load(site)

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from crawler.crawl.redelivery import redelivered
 from crawler.domain.dates import DateParseError, parse_display_date, parse_machine_date
 from crawler.domain.identity import canonical_url, normalize_url, url_identity
 
@@ -97,22 +98,20 @@ class FrontierState(Protocol):
         key: str,
         url: str,
         wanted: Callable[[], bool],
-        *,
-        again: bool = False,
     ) -> tuple[str, str]:
         """An article URL met (``digest``: of ``url``), in one step: IGNORE (met before, or the
         URL the article is requested under), ALIAS (its page is parsed), HELD (kept for its
         record), or, for an article not scheduled, FETCH (scheduled under ``url``) when
         ``wanted()`` says so, SKIP_KNOWN otherwise. Returns the action and the URL as stored.
-        ``again``: met by a callback run again (see :meth:`Frontier.article`): a URL met before
-        is decided again instead of IGNOREd, FETCH when it is the URL its unparsed article is
-        requested under."""
+        Met by a callback run again (:func:`~crawler.crawl.redelivery.redelivered`, see
+        :meth:`Frontier.article`): a URL met before is decided again instead of IGNOREd, FETCH
+        when it is the URL its unparsed article is requested under."""
         ...
 
-    def schedule_new(self, urls: list[tuple[str, str]], *, again: bool = False) -> list[str | None]:
+    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
         """Schedule each (key, url) whose article is not scheduled yet: the URL as stored for
-        those, None for the others. ``again`` (a callback run again): also the URL of each
-        article scheduled under that very URL and not parsed yet (its request may be lost)."""
+        those, None for the others. In a callback run again: also the URL of each article
+        scheduled under that very URL and not parsed yet (its request may be lost)."""
         ...
 
     def is_scheduled(self, key: str) -> bool: ...
@@ -123,11 +122,11 @@ class FrontierState(Protocol):
 
     def lastmod(self, key: str) -> str | None: ...
 
-    def parsed(self, key: str, *, again: bool = False) -> list[str]:
-        """Mark the article parsed; the URLs held for it, handed over once. ``again``: its
-        page parsed by a callback run again (a cluster worker was killed before the article's
-        record was stored): a shared state hands them over again; this process's own state is
-        never run again (nothing redelivers a request in one process) and keeps none."""
+    def parsed(self, key: str) -> list[str]:
+        """Mark the article parsed; the URLs held for it, handed over once. Its page parsed by
+        a callback run again (a cluster worker was killed before the article's record was
+        stored): a shared state hands them over again; this process's own state is never run
+        again (nothing redelivers a request in one process) and keeps none."""
         ...
 
     def sitemap_requested(self, url: str) -> None:
@@ -154,9 +153,9 @@ class FrontierState(Protocol):
         """Keep an article for navigation; False (not kept) once navigation has started."""
         ...
 
-    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
-        """The deferred pages and articles not taken yet, now taken (kept). ``again``: every
-        one ever taken (a callback run again: its first run's requests may be lost)."""
+    def take_deferred(self) -> tuple[list[str], list[str]]:
+        """The deferred pages and articles not taken yet, now taken (kept). In a callback run
+        again: every one ever taken (its first run's requests may be lost)."""
         ...
 
 
@@ -198,11 +197,9 @@ class MemoryFrontierState:
         key: str,
         url: str,
         wanted: Callable[[], bool],
-        *,
-        again: bool = False,
     ) -> tuple[str, str]:
         met = digest in self._seen
-        if met and not again:
+        if met and not redelivered():
             return IGNORE, url
         self._seen.add(digest)
         entry = self._articles.get(key)
@@ -225,7 +222,8 @@ class MemoryFrontierState:
         entry.url = key if url == key else url
         return entry.url
 
-    def schedule_new(self, urls: list[tuple[str, str]], *, again: bool = False) -> list[str | None]:
+    def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
+        again = redelivered()
         return [self._schedule_new(key, url, again) for key, url in urls]
 
     def _schedule_new(self, key: str, url: str, again: bool) -> str | None:
@@ -247,8 +245,8 @@ class MemoryFrontierState:
         entry = self._articles.get(key)
         return entry.lastmod if entry is not None else None
 
-    def parsed(self, key: str, *, again: bool = False) -> list[str]:
-        # ``again`` never comes in one process: the held URLs are let go once handed over.
+    def parsed(self, key: str) -> list[str]:
+        # Nothing is redelivered in one process: the held URLs are let go once handed over.
         entry = self._articles.setdefault(key, _Article())
         entry.parsed = True
         held, entry.held = entry.held, ()
@@ -282,12 +280,12 @@ class MemoryFrontierState:
         self._deferred_articles.append(url)
         return True
 
-    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
+    def take_deferred(self) -> tuple[list[str], list[str]]:
         pages, articles = self._deferred_pages, self._deferred_articles
         self._deferred_pages, self._deferred_articles = [], []
         self._taken_pages += pages
         self._taken_articles += articles
-        if again:
+        if redelivered():
             return list(self._taken_pages), list(self._taken_articles)
         return pages, articles
 
@@ -421,19 +419,20 @@ class Frontier:
 
     # --- pages ----------------------------------------------------------------------------
 
-    def is_new_page(self, url: str, *, again: bool = False) -> bool:
+    def is_new_page(self, url: str) -> bool:
         """Whether :meth:`page` would follow it (what the per-page bounds count)."""
         url = normalize_url(url)
-        if not self.allowed(url) or (not again and self.state.is_seen(url_digest(url))):
+        if not self.allowed(url) or (not redelivered() and self.state.is_seen(url_digest(url))):
             return False
         return not self.skipped(url)
 
-    def page(self, url: str, *, again: bool = False) -> Decision:
-        """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE. ``again``:
-        met by a callback run again (see :meth:`article`): FETCH even when met before, the
-        cluster's duplicate filter dropping the page if it was requested already."""
+    def page(self, url: str) -> Decision:
+        """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE. Met by a
+        callback run again (see :meth:`article`): FETCH even when met before, the cluster's
+        duplicate filter dropping the page if it was requested already."""
         url = normalize_url(url)
         digest = url_digest(url)
+        again = redelivered()
         if not self.allowed(url) or (not again and self.state.is_seen(digest)):
             return Decision(IGNORE, url)
         if self.skipped(url):
@@ -451,17 +450,15 @@ class Frontier:
         url: str,
         hint: ListingHint | None = None,
         lastmod: str | None = None,
-        *,
-        again: bool = False,
     ) -> Decision:
         """An article URL met: FETCH it, or what becomes of it (ALIAS, HELD, SKIP_KNOWN,
         IGNORE). ``hint``: what the listing said of it; ``lastmod``: the sitemap's.
 
-        ``again``: the callback meeting it runs a second time for one response (a cluster
-        worker was killed before its output reached the queue, and its lease was delivered
-        again): what the first run decided may never have been requested, so the URL an
-        unparsed article is requested under is FETCHed again (the cluster's duplicate filter
-        drops it when the first request did get queued)."""
+        In a callback run again (:func:`~crawler.crawl.redelivery.redelivered`: it runs a
+        second time for one response, a cluster worker was killed before its output reached
+        the queue, and its lease was delivered again): what the first run decided may never
+        have been requested, so the URL an unparsed article is requested under is FETCHed again
+        (the cluster's duplicate filter drops it when the first request did get queued)."""
         # One identity record per URL met (a sitemap's URLs are nearly all normal already).
         normal, _, key = url_identity(url)
         if normal != url:
@@ -470,7 +467,7 @@ class Frontier:
         if not self.allowed(url):
             return Decision(IGNORE, url)
         action, stored = self.state.meet_article(
-            url_digest(url), key, url, lambda: self.wanted(key, hint, lastmod), again=again
+            url_digest(url), key, url, lambda: self.wanted(key, hint, lastmod)
         )
         if action == FETCH:
             # The decision carries the stored string, so the request's ``met_url`` shares it.
@@ -492,20 +489,20 @@ class Frontier:
     def lastmod(self, key: str) -> str | None:
         return self.state.lastmod(key)
 
-    def parsed(self, key: str, *, again: bool = False) -> list[str]:
+    def parsed(self, key: str) -> list[str]:
         """The article's page is parsed: the URLs held for it, to go in its record. URLs met
-        for it from now on are aliases to record at once. ``again`` (see :meth:`article`):
-        the held URLs once more, where the state kept them (a cluster's)."""
-        return self.state.parsed(key, again=again)
+        for it from now on are aliases to record at once. In a callback run again (see
+        :meth:`article`): the held URLs once more, where the state kept them (a cluster's)."""
+        return self.state.parsed(key)
 
-    def rechecks(self, limit: int, *, again: bool = False) -> list[Decision]:
+    def rechecks(self, limit: int) -> list[Decision]:
         """The ``limit`` newest stored articles not scheduled yet: fetched again to catch
-        edits the sitemap does not show. ``again`` (see :meth:`article`): those scheduled
-        under that URL and not parsed yet too, their requests perhaps lost."""
+        edits the sitemap does not show. In a callback run again (see :meth:`article`): those
+        scheduled under that URL and not parsed yet too, their requests perhaps lost."""
         if self.stored is None or limit <= 0:
             return []
         urls = [(canonical_url(url), url) for url in self.stored.recent_urls[:limit]]
-        scheduled = self.state.schedule_new(urls, again=again)
+        scheduled = self.state.schedule_new(urls)
         return [
             Decision(FETCH, stored, key)
             for (key, _), stored in zip(urls, scheduled, strict=True)
@@ -602,20 +599,21 @@ class Frontier:
         navigation has started (on another worker, in a cluster): follow it now."""
         return self.state.defer_page(url)
 
-    def defer_article(self, url: str, *, again: bool = False) -> bool:
+    def defer_article(self, url: str) -> bool:
         """An article met before the sitemaps are all read (its lastmod may still come): kept
         for navigation. True: nothing to do now, as it is kept, or was met before (its
         decision is made; kept, it would wait, a URL string each, until every sitemap is read,
         for :meth:`article` to IGNORE it). False: navigation has started (on another worker,
-        in a cluster): follow it now. ``again``: see :meth:`article` (kept even if met)."""
-        if not again and self.state.is_seen(url_digest(url_identity(url)[0])):
+        in a cluster): follow it now. In a callback run again (see :meth:`article`): kept even
+        if met."""
+        if not redelivered() and self.state.is_seen(url_digest(url_identity(url)[0])):
             return True
         return self.state.defer_article(url)
 
-    def take_deferred(self, *, again: bool = False) -> tuple[list[str], list[str]]:
-        """The deferred pages and articles not taken yet. ``again`` (see :meth:`article`):
-        every one taken so far, the first run's requests perhaps lost."""
-        return self.state.take_deferred(again=again)
+    def take_deferred(self) -> tuple[list[str], list[str]]:
+        """The deferred pages and articles not taken yet. In a callback run again (see
+        :meth:`article`): every one taken so far, the first run's requests perhaps lost."""
+        return self.state.take_deferred()
 
     # --- state ----------------------------------------------------------------------------
 

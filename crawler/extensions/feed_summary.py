@@ -56,9 +56,10 @@ class FeedSummary:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        # parse, shell and check record no run; a cluster worker's feed is its share of the
-        # crawl by design. Off, not wrong: no reason, or Scrapy logs a "Disabled" WARNING.
-        if not records_runs(crawler) or crawler.settings.get("CLUSTER_CRAWL_ID"):
+        # parse, shell and check record no run (and the cluster's add-on removes it: a
+        # worker's feed is its share of the crawl by design). Off, not wrong: no reason, or
+        # Scrapy logs a "Disabled" WARNING.
+        if not records_runs(crawler):
             raise NotConfigured
         ext = cls(crawler)
         crawler.signals.connect(ext.feeds_closed, signal=signals.feed_exporter_closed)

@@ -14,11 +14,9 @@ verdict ``succeeded`` (:attr:`RunOwner.verdict`, set last). The project's ``craw
 turns the verdict, or its absence after a crash, into the exit status. The report is written as
 JSON to REPORTS_DIR (``<run id>.json`` and ``latest.json``) and recorded in ``crawl_runs``.
 
-In cluster mode (``CLUSTER_CRAWL_ID`` set by ``scrapy cluster work``) the run is the cluster's:
-the run id is the crawl id, and this crawler writes no ``crawl_runs`` row and no report file of
-its own. It still judges its own stats (its outcome sets the worker's exit status) and hands
-its report to the cluster (``crawler.cluster.record.ClusterStatsPublisher``, through
-``report_receivers``), which merges every worker's into the one run (``finish_cluster_run``).
+A cluster worker's crawler runs a subclass instead, installed by the cluster's add-on
+(``crawler.cluster.share.ClusterShareOwner``): what it records differently (no row, no report
+file of its own, its stats judged as a share) are the methods it overrides here.
 """
 
 from __future__ import annotations
@@ -52,8 +50,6 @@ from pipelines.storage.secrets import install_redaction
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
@@ -141,12 +137,6 @@ class RunOwner(RunContext):
         # feed URI -> items the feed accepted, to compare with what it wrote
         self._feed_items: dict[str, int] = {}
         self._items_scraped = 0
-        # cluster mode: the run is the cluster crawl's, recorded once by finish_cluster_run
-        self.cluster_crawl_id = str(settings.get("CLUSTER_CRAWL_ID") or "")
-        if self.cluster_crawl_id:
-            self.run_id = self.cluster_crawl_id
-        # called with (outcome, report) once the run is judged (the cluster's publisher)
-        self.report_receivers: list[Callable[[str, dict[str, Any]], None]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunOwner:
@@ -166,8 +156,14 @@ class RunOwner(RunContext):
         self.started_at = datetime.now(UTC)
         self.site = site_of(spider)
         stats.set_value("run/site", self.site)
-        if self.store is None or self.cluster_crawl_id:
+        self._open_row(spider)
+
+    def _open_row(self, spider: Spider) -> None:
+        """The run's ``crawl_runs`` row, ``running``."""
+        if self.store is None or self.site is None:
             return
+        stats = self.crawler.stats
+        assert stats is not None
         try:
             abandoned = self.store.start_run(
                 self.run_id, self.started_at, spider_arguments(spider), site=self.site
@@ -247,10 +243,7 @@ class RunOwner(RunContext):
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         try:
             await self._wait_for_feeds()
-            if self.cluster_crawl_id:
-                self._close_cluster_share(spider, reason)
-            else:
-                self._close_run(spider, reason)
+            self._close_run(spider, reason)
         except Exception as exc:
             # Fail closed: no verdict is a failed run (exit 1). Say so wherever we still can.
             self.verdict = None
@@ -260,12 +253,7 @@ class RunOwner(RunContext):
     def _facts(self, reason: str) -> RunFacts:
         stats = self.crawler.stats
         assert stats is not None
-        return RunFacts.from_settings(
-            dict(stats.get_stats()),
-            reason,
-            self.crawler.settings,
-            share=bool(self.cluster_crawl_id),
-        )
+        return RunFacts.from_settings(dict(stats.get_stats()), reason, self.crawler.settings)
 
     def _judge(
         self, spider: Spider, reason: str, finished_at: datetime
@@ -327,24 +315,6 @@ class RunOwner(RunContext):
         self.finished_at = finished_at
         self.verdict = verdict
 
-    def _close_cluster_share(self, spider: Spider, reason: str) -> None:
-        """This crawler's share of a cluster run: judged, handed to the cluster, no file and no
-        ``crawl_runs`` row of its own."""
-        finished_at = datetime.now(UTC)
-        self.site = self.site or site_of(spider)
-        verdict, report = self._judge(spider, reason, finished_at)
-        if self.store is not None:
-            self.store.close()
-        for receive in self.report_receivers:
-            receive(report.outcome, report.as_dict())
-        self._settle(verdict, report, finished_at)
-        if report.outcome != "succeeded":
-            logger.error(
-                "cluster run %s: %s of this worker %s", self.run_id, self.site, report.outcome
-            )
-            for failure in report.failures:
-                logger.error("cluster run %s: %s: %s", self.run_id, self.site, failure)
-
     def _record_crash(self, spider: Spider, reason: str, exc: BaseException) -> None:
         """A report and a ``crawl_runs`` row saying the ledger crashed, where they can still be
         written; never raises."""
@@ -368,18 +338,21 @@ class RunOwner(RunContext):
             if stats is not None:
                 stats.set_value("run/outcome", "failed")
                 stats.set_value("run/failed", True)
-            if not self.cluster_crawl_id:
-                self.reports_dir.mkdir(parents=True, exist_ok=True)
-                write_report(self.reports_dir, self.run_id, report)
-                if self.store is not None and self.site is not None:
-                    self.store.finish_run(
-                        self.run_id, finished_at, "failed", plain, report, site=self.site
-                    )
+            self._write_crashed(report, plain, finished_at)
         except Exception:
             logger.exception("run %s: the crashed run could not be reported", self.run_id)
         finally:
             if self.store is not None:
                 self.store.close()
+
+    def _write_crashed(
+        self, report: dict[str, Any], plain: dict[str, Any], finished_at: datetime
+    ) -> None:
+        """The crashed run's report file and ``crawl_runs`` row."""
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        write_report(self.reports_dir, self.run_id, report)
+        if self.store is not None and self.site is not None:
+            self.store.finish_run(self.run_id, finished_at, "failed", plain, report, site=self.site)
 
     def amend_report(self, section: str, value: Any) -> None:
         """Add ``section`` to this run's report (files and ``crawl_runs``) after the run was
@@ -388,8 +361,6 @@ class RunOwner(RunContext):
         if self.report is None or self.outcome is None or self.finished_at is None:
             return
         self.report[section] = value
-        if self.cluster_crawl_id:  # the cluster's run is recorded by finish_cluster_run
-            return
         try:
             if self.reports_dir.joinpath(f"{self.run_id}.json").is_file():
                 write_report(self.reports_dir, self.run_id, self.report)

@@ -202,7 +202,7 @@ NUMERIC_SETTINGS.update(
         "ALERT_NO_NEW_DAYS": (int, 0, None),
     }
 )
-# Cluster politeness (crawler/middlewares/host_limit.py); unset: the site's own values.
+# Cluster politeness (crawler/cluster/host_limit.py); unset: the site's own values.
 NUMERIC_SETTINGS.update(
     {
         "CLUSTER_HOST_CONCURRENCY": (int, 1, None),
@@ -244,7 +244,7 @@ NUMERIC_SETTINGS.update(
         "CLUSTER_REDIS_RETRY_SECONDS": (float, 0, None),
     }
 )
-# A host slot's lease (crawler/middlewares/host_limit.py), renewed while its request runs.
+# A host slot's lease (crawler/cluster/host_limit.py), renewed while its request runs.
 NUMERIC_SETTINGS.update({"CLUSTER_HOST_SLOT_SECONDS": (float, 1, None)})
 # How long the site has to give its first answer (crawler/extensions/reachability.py); 0: no
 # bound.

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from crawler.middlewares.host_limit import hand_politeness_to_cluster
 from crawler.setup.config import (
     ENVIRONMENT_OVERRIDES,
     ConfigError,
@@ -123,5 +122,3 @@ def apply_site_settings(settings: BaseSettings, profile: SiteProfile) -> None:
     if profile.coverage and not explicit(settings, "COVERAGE_THRESHOLDS"):
         thresholds = {**settings.getdict("COVERAGE_THRESHOLDS"), **profile.coverage}
         settings.set("COVERAGE_THRESHOLDS", thresholds, priority=spider_priority)
-    if settings.get("CLUSTER_REDIS_URL"):
-        hand_politeness_to_cluster(settings)

@@ -25,8 +25,8 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.misc import load_object
 
-from crawler.cluster import REDELIVERED_META
 from crawler.crawl.backpressure import (
     DEFAULT_SITEMAP_MAX_QUEUED,
     engine_closing,
@@ -35,6 +35,7 @@ from crawler.crawl.backpressure import (
 from crawler.crawl.crawl_state import host_refusal, read_crawl_state
 from crawler.crawl.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.crawl.limits import CrawlBounds, CrawlLimits
+from crawler.crawl.redelivery import per_response, redelivered
 from crawler.crawl.streaming import STREAM_META, StreamedResponse
 from crawler.domain.identity import is_article_url, normalize_url, url_identity
 from crawler.domain.items import ArticleUrlItem, ListingHint
@@ -66,9 +67,9 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
-    from crawler.cluster.scheduler import ClusterScheduler
     from crawler.crawl.frontier import FrontierState
     from crawler.sites.profile import SiteProfile
 
@@ -80,13 +81,6 @@ PRIORITY_LISTING = 0
 _STATUS_CODES = frozenset(int(status) for status in http.HTTPStatus)
 
 
-def _again(request: Request | None) -> bool:
-    """Whether this callback runs again for its request: a cluster worker was killed or stopped
-    before the request's output reached the queue (crawler/cluster/queue.py); the frontier then
-    decides its URLs again (crawler/crawl/frontier.py Frontier.article)."""
-    return request is not None and bool(request.meta.get(REDELIVERED_META))
-
-
 def _requested_url(request: Request | None, url: str) -> str:
     """The URL ``request`` was first made under, before any redirect (``url`` without a
     request): the name a pending sitemap is counted under."""
@@ -95,32 +89,14 @@ def _requested_url(request: Request | None, url: str) -> str:
     return str(request.meta.get("redirect_urls", [request.url])[0])
 
 
+def _sitemap_limit(settings: BaseSettings) -> int:
+    value = settings.get("SITEMAP_MAX_QUEUED", DEFAULT_SITEMAP_MAX_QUEUED)
+    return int(parse_number("SITEMAP_MAX_QUEUED", value))
+
+
 def _page_of(url: str) -> str:
     """A URL without its query: the same page whatever its redirect or portlet parameters."""
     return normalize_url(url).split("?", 1)[0]
-
-
-def _cluster_scheduler(crawler: Crawler) -> ClusterScheduler | None:
-    """The crawler's cluster scheduler (``scrapy cluster work``); None for any other crawl."""
-    if not crawler.settings.get("CLUSTER_CRAWL_ID"):
-        return None
-    from crawler.cluster.scheduler import (  # noqa: PLC0415 (the cluster extra, optional)
-        cluster_scheduler,
-    )
-
-    return cluster_scheduler(crawler)
-
-
-def _cluster_frontier_state(crawler: Crawler, site: str) -> FrontierState | None:
-    """In a cluster crawl, the frontier state every worker shares in Redis; else None (the
-    frontier's own in memory)."""
-    if not crawler.settings.get("CLUSTER_CRAWL_ID"):
-        return None
-    from crawler.cluster.crawl import (  # noqa: PLC0415 (the cluster extra, optional)
-        site_frontier_state,
-    )
-
-    return site_frontier_state(crawler.settings, site)
 
 
 class LiferaySpider(Spider):
@@ -165,20 +141,8 @@ class LiferaySpider(Spider):
         spider.tz = parse_timezone(spider.profile.timezone, "timezone")
         spider.recheck_recent = crawler.settings.getint("RECHECK_RECENT")
         spider.limits = CrawlLimits.from_settings(crawler.settings)
-        max_queued = int(
-            parse_number(
-                "SITEMAP_MAX_QUEUED",
-                crawler.settings.get("SITEMAP_MAX_QUEUED", DEFAULT_SITEMAP_MAX_QUEUED),
-            )
-        )
-        shared_state = _cluster_frontier_state(crawler, spider.profile.name)
-        # A cluster worker's queue is in Redis, not in its memory: pausing its sitemaps would
-        # only keep more related articles deferred, in Redis, for longer.
-        spider.sitemap_max_queued = 0 if shared_state is not None else max_queued
-        # URL identity, seen and scheduled, aliases and the incremental decisions.
-        spider.frontier = Frontier(
-            spider.origin, spider.tz, full=spider.full, since=spider.since, state=shared_state
-        )
+        # Checked now (a bad value is refused before anything is fetched), read when first used.
+        _sitemap_limit(crawler.settings)
         return spider
 
     profile: SiteProfile
@@ -187,8 +151,30 @@ class LiferaySpider(Spider):
     tz: ZoneInfo
     recheck_recent: int
     limits: CrawlLimits
-    sitemap_max_queued: int
-    frontier: Frontier
+
+    # The frontier and the sitemap limit are made when first used, once the crawler's add-ons
+    # (which Scrapy applies after creating the spider) have set where the frontier's state is
+    # kept (FRONTIER_STATE) and how far the sitemaps may run ahead (SITEMAP_MAX_QUEUED).
+
+    @cached_property
+    def sitemap_max_queued(self) -> int:
+        return _sitemap_limit(self.settings)
+
+    @cached_property
+    def frontier(self) -> Frontier:
+        """URL identity, seen and scheduled, aliases and the incremental decisions."""
+        return Frontier(
+            self.origin, self.tz, full=self.full, since=self.since, state=self._frontier_state()
+        )
+
+    def _frontier_state(self) -> FrontierState | None:
+        """Where the frontier keeps what it met: FRONTIER_STATE, a factory ``(settings, site)
+        -> FrontierState`` (the cluster's, in Redis); empty, this process's memory."""
+        factory = self.settings.get("FRONTIER_STATE")
+        if not factory:
+            return None
+        state: FrontierState = load_object(factory)(self.settings, self.profile.name)
+        return state
 
     @cached_property
     def bounds(self) -> CrawlBounds:
@@ -217,23 +203,18 @@ class LiferaySpider(Spider):
             priority=PRIORITY_SITEMAP,
             dont_filter=True,
         )
-        # Cluster mode: the site's seeds are enqueued once for the whole crawl, by the first
-        # worker to open the site; the others take their requests from the shared queue (each
-        # worker reads the index before it takes any).
-        cluster = _cluster_scheduler(self.crawler)
-        if cluster is None:
-            # The home page, robots.txt and the sitemaps (which a large portal takes a while
-            # to generate) are fetched while the index is read.
-            yield home
-            try:
-                stored = await asyncio.wrap_future(reading)
-            except Exception as exc:
-                # As an error raised by start() (the same reason: start_error), without
-                # counting the requests already sent as failed ones.
-                logger.error("Error while reading start items and requests: %s", exc)
-                raise CloseSpider("start_error") from None
-        else:
-            stored = reading.result()
+        # The home page, robots.txt and the sitemaps (which a large portal takes a while to
+        # generate) are fetched while the index is read. (A crawl shared with other processes
+        # holds its seeds until it knows it is the one to enqueue them: the cluster's
+        # spider middleware, crawler/cluster/seeds.py.)
+        yield home
+        try:
+            stored = await asyncio.wrap_future(reading)
+        except Exception as exc:
+            # As an error raised by start() (the same reason: start_error), without
+            # counting the requests already sent as failed ones.
+            logger.error("Error while reading start items and requests: %s", exc)
+            raise CloseSpider("start_error") from None
         if stored.host_owners:
             message = host_refusal(self.crawler, self.base_url, stored.host_owners)
             # Bad usage (exit 2, one line), found once the database is read.
@@ -247,13 +228,6 @@ class LiferaySpider(Spider):
             self.frontier.mode,
             stored.article_count,
         )
-        if cluster is not None:
-            # The first worker to open the site claims its seeds, or the next one once the claim
-            # of a worker killed before enqueueing them expired (CLUSTER_LEASE_SECONDS).
-            if not await cluster.wait_for_seeds():
-                return
-            yield home
-            cluster.seeds_enqueued()
 
     @property
     def home_url(self) -> str:
@@ -330,29 +304,26 @@ class LiferaySpider(Spider):
         if isinstance(jobstate, dict):
             jobstate["frontier"] = self.frontier.to_state()
 
-    def _after_sitemaps(self, again: bool = False) -> Iterator[Request]:
+    def _after_sitemaps(self) -> Iterator[Request]:
         """Once every sitemap is read: the home page's navigation, and the recent re-checks.
-        ``again`` (see :func:`_again`): navigation may have started in the run that was lost."""
+        In a callback run again (crawler/crawl/redelivery.py): navigation may have started in
+        the run that was lost."""
         if not self.frontier.start_navigation() and not (
-            again and self.frontier.navigation_started
+            redelivered() and self.frontier.navigation_started
         ):
             return
-        yield from self._follow(
-            self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True, again=again
-        )
-        pages, articles = self.frontier.take_deferred(again=again)
+        yield from self._follow(self.home_url, self.parse_page, PRIORITY_LISTING, every_run=True)
+        pages, articles = self.frontier.take_deferred()
         for url in pages:
             # A page the sitemap lists is one hop from the home page.
-            yield from self._follow(
-                url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1}, again=again
-            )
+            yield from self._follow(url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1})
         for url in articles:
-            yield from self._article(url, again=again)
-        for decision in self.frontier.rechecks(self.recheck_recent, again=again):
+            yield from self._article(url)
+        for decision in self.frontier.rechecks(self.recheck_recent):
             self.crawler.stats.inc_value("crawl/rechecked")
             yield self._article_request(decision.url, decision.key)
 
-    def _sitemap_requests(self, urls: list[str], again: bool = False) -> Iterator[Request]:
+    def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
         for url in urls:
             for request in self._follow(
                 url,
@@ -360,7 +331,6 @@ class LiferaySpider(Spider):
                 PRIORITY_SITEMAP,
                 errback=self.on_sitemap_error,
                 every_run=True,
-                again=again,
             ):
                 self.frontier.sitemap_requested(request.url)
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
@@ -377,22 +347,23 @@ class LiferaySpider(Spider):
 
     # --- discovery ----------------------------------------------------------------------------
 
+    @per_response
     def parse_robots(self, response: Response) -> Iterator[Request]:
         text = response.text if isinstance(response, TextResponse) else ""
         sitemaps = parse_robots_sitemaps(text, response.url)
         if not sitemaps:
             # Liferay serves /sitemap.xml whether or not robots.txt names it.
             sitemaps = [f"{self.base_url}/sitemap.xml"]
-        again = _again(response.request)
-        yield from self._sitemap_requests(sitemaps, again)
-        yield from self._after_sitemaps(again)
+        yield from self._sitemap_requests(sitemaps)
+        yield from self._after_sitemaps()
 
+    @per_response
     def on_robots_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
-        again = _again(getattr(failure, "request", None))
-        yield from self._sitemap_requests([f"{self.base_url}/sitemap.xml"], again)
-        yield from self._after_sitemaps(again)
+        yield from self._sitemap_requests([f"{self.base_url}/sitemap.xml"])
+        yield from self._after_sitemaps()
 
+    @per_response
     def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
         if self._index_unreadable():
@@ -400,7 +371,7 @@ class LiferaySpider(Spider):
         # Scrapy gives an errback's failure its request.
         request: Request = getattr(failure, "request")  # noqa: B009 (untyped on Failure)
         self.frontier.sitemap_done(_requested_url(request, request.url))
-        yield from self._after_sitemaps(_again(request))
+        yield from self._after_sitemaps()
 
     def _index_unreadable(self) -> bool:
         """Waits for the stored index: True when it could not be read, which start() reports
@@ -442,6 +413,7 @@ class LiferaySpider(Spider):
             # Its temporary file closed (deleted) now, not when the generator is collected.
             outputs.close()
 
+    @per_response
     def parse_sitemap(self, response: Response) -> Generator[Any, None, None]:
         if self._index_unreadable():
             return
@@ -455,7 +427,6 @@ class LiferaySpider(Spider):
             yield from self._sitemap_entries(response, stream)
 
     def _sitemap_entries(self, response: Response, stream: SitemapStream) -> Iterator[Any]:
-        again = _again(response.request)
         self.crawler.stats.inc_value("crawl/sitemaps")
         # The stored articles a re-run skips (tens of thousands): counted once per sitemap.
         skipped = 0
@@ -465,7 +436,7 @@ class LiferaySpider(Spider):
         previous: tuple[str, dict[str, None]] | None = None
         for entry in stream:
             if isinstance(entry, str):
-                yield from self._sitemap_requests([entry], again)
+                yield from self._sitemap_requests([entry])
                 continue
             entries += 1
             if entries % 1000 == 0:
@@ -488,7 +459,6 @@ class LiferaySpider(Spider):
                         self.parse_page,
                         PRIORITY_LISTING,
                         cb_kwargs={"depth": 1},
-                        again=again,
                     )
                 continue
             if entry.lastmod:
@@ -504,7 +474,7 @@ class LiferaySpider(Spider):
             for url in urls:
                 # The entry's own URL is the article of its key by definition.
                 if url == entry.url or self.frontier.same_article(url, key):
-                    decision = self.frontier.article(url, lastmod=entry.lastmod, again=again)
+                    decision = self.frontier.article(url, lastmod=entry.lastmod)
                     skipped += decision.action == SKIP_KNOWN
                     yield from self._decided(decision)
         if skipped:
@@ -514,8 +484,9 @@ class LiferaySpider(Spider):
             logger.warning("not a sitemap (or empty): %s", response.url)
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
         self.frontier.sitemap_done(_requested_url(response.request, response.url))
-        yield from self._after_sitemaps(again)
+        yield from self._after_sitemaps()
 
+    @per_response
     def parse_page(
         self, response: Response, depth: int = 0, walk: str | None = None
     ) -> Iterator[Any]:
@@ -524,12 +495,11 @@ class LiferaySpider(Spider):
         walk this page belongs to."""
         if not isinstance(response, HtmlResponse):
             return
-        again = _again(response.request)
         # One parse of the page for its listing, navigation and alternates.
         page = page_selector(response.text)
         # Further pages of a listing carry the same menus as its first page.
         if page_number(response.url) is None:
-            yield from self._navigation(response, page, depth, again)
+            yield from self._navigation(response, page, depth)
         listing = parse_listing(page, response.url, self.profile.parser_config())
         if not listing.is_listing:
             return
@@ -545,7 +515,7 @@ class LiferaySpider(Spider):
             hint = ListingHint(name, listing.locale, entry.date_raw)
             if self.frontier.wanted(self.frontier.key(entry.url), hint):
                 unknown += 1
-            yield from self._article(entry.url, hint, again=again)
+            yield from self._article(entry.url, hint)
         if walk_ended:
             # An empty page, or one already seen: pagers past the end may keep offering a next.
             return
@@ -557,29 +527,26 @@ class LiferaySpider(Spider):
         if self.full:
             further += listing.page_urls
         for url in further:
-            new = self.frontier.is_new_page(url, again=again)
+            new = self.frontier.is_new_page(url)
             if new and self.bounds.admit_listing_page(walk, url):
                 yield from self._follow(
                     url,
                     self.parse_page,
                     PRIORITY_LISTING - 1,
                     cb_kwargs={"depth": depth, "walk": walk},
-                    again=again,
                 )
 
-    def _navigation(
-        self, response: HtmlResponse, page: PageSelector, depth: int, again: bool
-    ) -> Iterator[Any]:
+    def _navigation(self, response: HtmlResponse, page: PageSelector, depth: int) -> Iterator[Any]:
         # The same page in the site's other locales lists the same articles: skip it.
         for url in extract_locale_alternates(page, response.url):
             self.frontier.mark_seen(url)
         pages = []
         for url in extract_navigation_links(page, response.url, self.profile.parser_config()):
             if is_article_url(url):
-                yield from self._article(url, again=again)
+                yield from self._article(url)
             elif self.frontier.skipped(url):
                 self.crawler.stats.inc_value("crawl/skipped_link")
-            elif self.frontier.is_new_page(url, again=again):
+            elif self.frontier.is_new_page(url):
                 pages.append(url)
         for url in self.bounds.admit_links(pages, depth + 1, response.url):
             yield from self._follow(
@@ -587,11 +554,11 @@ class LiferaySpider(Spider):
                 self.parse_page,
                 PRIORITY_LISTING,
                 cb_kwargs={"depth": depth + 1},
-                again=again,
             )
 
     # --- articles -----------------------------------------------------------------------------
 
+    @per_response
     def parse_article(
         self,
         response: Response,
@@ -637,7 +604,7 @@ class LiferaySpider(Spider):
             source=urlsplit(self.base_url).netloc,
             hint=hint,
             lastmod=self.frontier.lastmod(key),
-            met_urls=[*met, *self.frontier.parsed(key, again=_again(response.request))],
+            met_urls=[*met, *self.frontier.parsed(key)],
             same_article=lambda url: self.frontier.same_article(url, key),
         )
         for url in page.related_urls:
@@ -645,19 +612,16 @@ class LiferaySpider(Spider):
                 continue
             # A related article may sit in a sitemap not read yet: wait for its lastmod (in
             # one step: in a cluster crawl, another worker may start navigation meanwhile).
-            again = _again(response.request)
-            if not self.frontier.defer_article(url, again=again):
-                yield from self._article(url, again=again)
+            if not self.frontier.defer_article(url):
+                yield from self._article(url)
 
     def _article(
         self,
         url: str,
         hint: ListingHint | None = None,
         lastmod: str | None = None,
-        *,
-        again: bool = False,
     ) -> Iterator[Any]:
-        decision = self.frontier.article(url, hint, lastmod, again=again)
+        decision = self.frontier.article(url, hint, lastmod)
         if decision.action == SKIP_KNOWN:
             self.crawler.stats.inc_value("crawl/skipped_known")
         yield from self._decided(decision, hint)
@@ -706,13 +670,12 @@ class LiferaySpider(Spider):
         *,
         every_run: bool = False,
         cb_kwargs: dict[str, Any] | None = None,
-        again: bool = False,
     ) -> Iterator[Request]:
         """A request for a page of the site; ``every_run`` pages (robots.txt, sitemaps, the home
         page) bypass the duplicate filter that a resumed JOBDIR run inherits, since discovery
-        starts from them (so a callback run ``again`` may request one of them twice: fetched
-        and stored twice, harmless, storage being idempotent)."""
-        decision: Decision = self.frontier.page(url, again=again)
+        starts from them (so a callback run again may request one of them twice: fetched and
+        stored twice, harmless, storage being idempotent)."""
+        decision: Decision = self.frontier.page(url)
         if decision.action == SKIP_LINK:
             self.crawler.stats.inc_value("crawl/skipped_link")
         if not decision.fetch:

@@ -1,4 +1,5 @@
-"""Per-host politeness for the whole cluster (cluster mode only: ``CLUSTER_REDIS_URL`` set).
+"""Per-host politeness for the whole cluster: a downloader middleware installed by the cluster's
+add-ons (crawler/cluster/addon.py), never by a plain crawl.
 
 Every real network attempt (retries and redirects come back through here as new requests)
 first takes a slot from :class:`crawler.cluster.limiter.HostLimiter`: at most
@@ -7,7 +8,7 @@ first takes a slot from :class:`crawler.cluster.limiter.HostLimiter`: at most
 (``CONCURRENT_REQUESTS_PER_DOMAIN`` / ``DOWNLOAD_DELAY``, as its profile sets them), now
 holding for the cluster as a whole.
 
-In cluster mode this middleware owns the delay: :func:`hand_politeness_to_cluster` moves the
+Installed, this middleware owns the delay: :func:`hand_politeness_to_cluster` moves the
 site's ``DOWNLOAD_DELAY`` into ``CLUSTER_HOST_DELAY`` and sets Scrapy's per-worker delay to 0
 and AutoThrottle off. A local delay would wait a second time after the cluster's grant, and
 the request would start later than granted, so the starts of several workers could bunch up.
