@@ -200,6 +200,20 @@ LOGSTATS_INTERVAL = 0
 # A run that never got one response from the site fails naming the host and the reason;
 # before the run owner (500), which then sees that failure.
 EXTENSIONS["crawler.extensions.reachability.SiteReachability"] = 490
+# Seconds from the first request to the site's first answer: past it the run fails as
+# unreachable at once; until it, requests wait no longer and are retried at most twice
+# (crawler/extensions/reachability.py). 0: no bound (DOWNLOAD_TIMEOUT and RETRY_TIMES only).
+REACHABILITY_TIMEOUT = os.environ.get("HEPZA_REACHABILITY_TIMEOUT", "15")
+# The reachability probe after DownloadTimeoutMiddleware (350) and before RetryMiddleware's
+# exceptions (550); Scrapy's robots.txt middleware in its place, with a failed fetch as one line
+# and a forbidden request told apart (crawler/middlewares/robots.py).
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        "crawler.extensions.reachability.ReachabilityProbe": 555,
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+        "crawler.middlewares.robots.QuietRobotsTxtMiddleware": 100,
+    }
+)
 
 # --- engine ---------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

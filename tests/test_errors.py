@@ -94,6 +94,13 @@ BAD_SPIDER_ARGUMENTS = [
     pytest.param(
         {"base_url": "http://127.0.0.1:port"}, "127.0.0.1:port", "http(s)://", id="bad-port"
     ),
+    pytest.param(
+        {"base_url": "http://127.0.0.1:8080/some/path"},
+        "base_url='http://127.0.0.1:8080/some/path' has a path",
+        "the site profile field group",
+        id="path",
+    ),
+    pytest.param({"base_url": "http://127.0.0.1:8080/?p=1"}, "has a query", "group", id="query"),
 ]
 
 

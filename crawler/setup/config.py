@@ -58,7 +58,7 @@ class SpiderArguments:
 
 
 def parse_base_url(value: str, name: str = "base_url") -> str:
-    """An http(s) URL with a host, without its trailing slash."""
+    """An http(s) URL with a host and nothing after it, without its trailing slash."""
     parts = urlsplit(value.strip())
     try:
         has_host = bool(parts.hostname) and parts.port != 0
@@ -69,7 +69,23 @@ def parse_base_url(value: str, name: str = "base_url") -> str:
             f"{name}={value!r} is not a site URL: expected http(s)://host[:port], "
             "e.g. https://hepza.hochiminhcity.gov.vn"
         )
+    path = parts.path.rstrip("/")
+    if path or parts.query or parts.fragment:
+        # The crawl's pages (robots.txt, sitemaps, the home page) hang off the origin: with a
+        # path they would all be asked for under it, answer 404, and the portal be misjudged.
+        extra = "a path" if path else "a query or fragment"
+        raise ConfigError(
+            f"{name}={value!r} has {extra}: expected http(s)://host[:port] alone; a portal whose "
+            f"news lives under /web/<group>/ is crawled with the site profile field group"
+            f"{_group_hint(path)} (crawler/sites/profiles/<name>.toml)"
+        )
     return value.strip().rstrip("/")
+
+
+def _group_hint(path: str) -> str:
+    """`` = "x"`` when ``path`` is a Liferay site group's /web/x, else nothing."""
+    match = re.fullmatch(r"/web/([^/]+)", path)
+    return f' = "{match[1]}"' if match else ""
 
 
 def parse_full(value: str) -> bool:
@@ -230,6 +246,9 @@ NUMERIC_SETTINGS.update(
 )
 # A host slot's lease (crawler/cluster/host_limit.py), renewed while its request runs.
 NUMERIC_SETTINGS.update({"CLUSTER_HOST_SLOT_SECONDS": (float, 1, None)})
+# How long the site has to give its first answer (crawler/extensions/reachability.py); 0: no
+# bound.
+NUMERIC_SETTINGS.update({"REACHABILITY_TIMEOUT": (float, 0, None)})
 # `scrapy search` (pipelines/storage/search.py): a search is always bounded in time.
 NUMERIC_SETTINGS.update({"SEARCH_TIMEOUT_SECONDS": (float, 0.001, None)})
 
@@ -321,6 +340,7 @@ ENVIRONMENT_OVERRIDES: dict[str, str] = {
     "SITEMAP_MAX_QUEUED": "HEPZA_SITEMAP_MAX_QUEUED",
     "STORAGE_BATCH_SIZE": "HEPZA_STORAGE_BATCH_SIZE",
     "STORAGE_RETRY_SECONDS": "HEPZA_STORAGE_RETRY_SECONDS",
+    "REACHABILITY_TIMEOUT": "HEPZA_REACHABILITY_TIMEOUT",
     "SEARCH_TIMEOUT_SECONDS": "HEPZA_SEARCH_TIMEOUT_SECONDS",
     "SCRAPY_COMPAT_FALLBACK": "HEPZA_SCRAPY_COMPAT_FALLBACK",
     "LOG_LEVEL": "HEPZA_LOG_LEVEL",

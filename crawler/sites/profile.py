@@ -233,9 +233,11 @@ def profile_from_dict(data: Mapping[str, Any], source: str = "<profile>") -> Sit
     try:
         base_url = parse_base_url(str(data["base_url"]), "base_url")
     except ConfigError:
+        if urlsplit_path(str(data["base_url"]).strip().rstrip("/")):
+            raise _fail(
+                source, "base_url", data["base_url"], "a URL without a path (use group)"
+            ) from None
         raise _fail(source, "base_url", data["base_url"], "http(s)://host[:port]") from None
-    if urlsplit_path(base_url):
-        raise _fail(source, "base_url", data["base_url"], "a URL without a path (use group)")
     group = data.get("group")
     if group is not None and (not isinstance(group, str) or not _GROUP.fullmatch(group)):
         raise _fail(source, "group", group, "a Liferay site group name such as 'guest'")

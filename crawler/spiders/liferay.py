@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import logging
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,6 +24,7 @@ from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 
 from crawler.crawl.backpressure import (
@@ -38,9 +40,17 @@ from crawler.crawl.streaming import STREAM_META, StreamedResponse
 from crawler.domain.identity import is_article_url, normalize_url, url_identity
 from crawler.domain.items import ArticleUrlItem, ListingHint
 from crawler.domain.outcome import fail_run
-from crawler.extensions.reachability import FIRST_ERROR_PREFIX
+from crawler.extensions.reachability import (
+    UNREACHABLE,
+    SiteUnreachable,
+    fail_once,
+    note_first_error,
+    site_host,
+    unreachable_reason,
+)
 from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.redirect import RedirectLoop
+from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
 from crawler.parsers.article import article_item, parse_article
 from crawler.parsers.common import PageSelector, page_selector
@@ -68,6 +78,7 @@ logger = logging.getLogger(__name__)
 PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
+_STATUS_CODES = frozenset(int(status) for status in http.HTTPStatus)
 
 
 def _requested_url(request: Request | None, url: str) -> str:
@@ -247,11 +258,44 @@ class LiferaySpider(Spider):
         self.crawler.stats.set_value("crawl/liferay_markers", len(markers))
         yield self._robots_request()
 
-    def on_probe_error(self, failure: Failure) -> Iterator[Request]:
-        # No home page to judge by (an error, a 404): discovery goes on, and an unreachable
-        # site fails the run with its own reason.
+    def on_probe_error(self, failure: Failure) -> None:
+        """The home page failed for good (retries spent): the run ends here with the reason.
+        Without the home page there is no portal to judge, and robots.txt and the sitemaps of
+        a wrong base_url answer 404 too, so a crawl from them would "succeed" with nothing."""
         self.on_error(failure)
-        yield self._robots_request()
+        if failure.check(RunLimitReached, SiteUnreachable):
+            return  # the run failed already with its reason, and is closing
+        code, message = self._home_failure(failure)
+        fail_once(self.crawler, code, message)
+        # Closed from here rather than raised: a CloseSpider raised by an errback is logged
+        # by Scrapy with the download error's traceback.
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=code))
+
+    def _home_failure(self, failure: Failure) -> tuple[str, str]:
+        """(failure code, message) of a home page that failed for good."""
+        url = self.home_url
+        if failure.check(RobotsForbidden):
+            return (
+                "robots_disallowed",
+                f"robots.txt of {self.origin} disallows the crawl of {url}: the crawler obeys "
+                "robots.txt, so nothing of the site was fetched",
+            )
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            phrase = http.HTTPStatus(status).phrase if status in _STATUS_CODES else ""
+            return (
+                "home_unavailable",
+                f"the home page {url} answered HTTP {status}{f' {phrase}' if phrase else ''}: "
+                "check base_url (and the site profile's group)",
+            )
+        error = failure.getErrorMessage()
+        if failure.check(OffOriginRequest):
+            return "home_unavailable", f"the home page {url} leads off the site: {error}"
+        assert self.crawler.stats is not None
+        unreachable = unreachable_reason(self.crawler.stats.get_stats(), site_host(self.crawler))
+        if unreachable is not None:
+            return UNREACHABLE, unreachable
+        return "home_unavailable", f"the home page {url} could not be fetched: {error}"
 
     def closed(self, reason: str) -> None:
         # Runs before SpiderState pickles ``self.state`` (both on spider_closed, the spider's
@@ -660,7 +704,11 @@ class LiferaySpider(Spider):
             if not off_origin or request is None or request.callback != self.parse_page:
                 self.crawler.stats.inc_value("fetch/failed")
             return
-        if failure.check(RunLimitReached):
+        if failure.check(RunLimitReached, SiteUnreachable):
+            return
+        if failure.check(RobotsForbidden):
+            # The site asks not to be crawled there: obeyed, not a failure (Scrapy counts it
+            # in robotstxt/forbidden).
             return
         if failure.check(HttpError):
             status = failure.value.response.status
@@ -674,8 +722,7 @@ class LiferaySpider(Spider):
         # The first error of each kind: the reason a run that got no response at all reports
         # (crawler/extensions/reachability.py).
         kind = failure.type.__name__ if failure.type is not None else "Exception"
-        if self.crawler.stats.get_value(f"{FIRST_ERROR_PREFIX}{kind}") is None:
-            self.crawler.stats.set_value(f"{FIRST_ERROR_PREFIX}{kind}", failure.getErrorMessage())
+        note_first_error(self.crawler, kind, failure.getErrorMessage())
 
     # --- side commands ------------------------------------------------------------------------
 
