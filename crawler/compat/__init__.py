@@ -15,6 +15,9 @@ here, and only here, each use checked against the Scrapy versions in :data:`CHEC
 - each feed's item count checked against what it accepted (:func:`feed_slots`):
   ``FeedExporter.slots``. Fallback: feeds judged by Scrapy's ``feedexport/failed_count``
   stats, items counted from the ``item_scraped`` signal.
+- a robots.txt that cannot be fetched logged in one line, not a traceback
+  (``crawler/middlewares/robots.py``): Scrapy's private robots.txt state of the middleware.
+  Fallback: Scrapy's own method.
 - a cluster lease acknowledged once a response's output is processed
   (:func:`install_scrape_ack`): ``Scraper.enqueue_scrape`` wrapped. No safe fallback:
   ``scrapy cluster work`` refuses to run.
