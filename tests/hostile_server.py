@@ -10,15 +10,13 @@ a body far larger than it would want to hold.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import sys
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 from tests.replica.portal import make_site
+from tests.replica.server import LoopbackServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -98,30 +96,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     def __init__(
         self,
         config: ReplicaConfig,
         answer: Callable[[str, str, Callable[[], Answer]], Answer] | None = None,
     ) -> None:
+        super().__init__()
         self.site: ReplicaSite | PortalSite = make_site(config)
         self.answer = answer or (lambda _target, _base, replica: replica())
         self.requests: list[str] = []
-        self.url = ""
-        self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> HostileServer:
-        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.owner = self
-        self._httpd = httpd
-        self.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
+        self._serve(_HTTPServer(("127.0.0.1", 0), _Handler))
         return self
 
     def __exit__(
@@ -130,26 +117,8 @@ class HostileServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._shutdown()
 
     def requested(self, prefix: str) -> list[str]:
         with self._lock:
             return [t for t in self.requests if t.startswith(prefix)]
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)

@@ -272,21 +272,31 @@ def test_normalize_paragraphs_strips_control_characters_and_keeps_paragraphs() -
     assert normalize_paragraphs(text) == "Đoạn một.\n\nĐoạn hai."
 
 
-def test_pipeline_strips_control_characters_from_every_text_field() -> None:
+def _every_text_field_after_the_pipeline(
+    title: str,
+    summary: str,
+    body: str,
+    author: str,
+    category: str,
+    tag: str,
+    caption: str,
+    name: str,
+) -> list[str]:
+    """The text fields of a record with these values, once through the text pipeline."""
     pipeline, _ = _pipeline()
     item = ArticleItem(
         url="https://h/w/x",
-        title="Tiêu\x00 đề\x1f",
-        summary="Tóm\x08 tắt.",
-        body_text="Nội\x07 dung.",
-        author="Minh\x81 Trí",
-        category="Tin\x10 hoạt động",
-        tags=["KCX\x0e"],
-        images=[{"url": "https://h/a.jpg", "caption": "Ảnh\x05"}],
-        attachments=[{"url": "https://h/a.pdf", "title": "Tờ\x06 trình"}],
+        title=title,
+        summary=summary,
+        body_text=body,
+        author=author,
+        category=category,
+        tags=[tag],
+        images=[{"url": "https://h/a.jpg", "caption": caption}],
+        attachments=[{"url": "https://h/a.pdf", "title": name}],
     )
     pipeline.process_item(item)
-    values = [
+    return [
         item.title,
         item.summary,
         item.body_text,
@@ -296,6 +306,19 @@ def test_pipeline_strips_control_characters_from_every_text_field() -> None:
         item.images[0]["caption"],
         item.attachments[0]["title"],
     ]
+
+
+def test_pipeline_strips_control_characters_from_every_text_field() -> None:
+    values = _every_text_field_after_the_pipeline(
+        "Tiêu\x00 đề\x1f",
+        "Tóm\x08 tắt.",
+        "Nội\x07 dung.",
+        "Minh\x81 Trí",
+        "Tin\x10 hoạt động",
+        "KCX\x0e",
+        "Ảnh\x05",
+        "Tờ\x06 trình",
+    )
     assert values == [
         "Tiêu đề",
         "Tóm tắt.",
@@ -401,29 +424,16 @@ def test_normalize_text_never_keeps_a_bidi_control_and_stays_idempotent(raw: str
 
 
 def test_pipeline_removes_bidi_controls_from_every_text_field() -> None:
-    pipeline, _ = _pipeline()
-    item = ArticleItem(
-        url="https://h/w/x",
-        title="Tiêu\u202e đề",
-        summary="Tóm\u2066 tắt.\u2069",
-        body_text="Nội\u200f dung.",
-        author="Minh\u061c Trí",
-        category="Tin\u202d hoạt động",
-        tags=["KCX\u2067"],
-        images=[{"url": "https://h/a.jpg", "caption": "Ảnh\u202b"}],
-        attachments=[{"url": "https://h/a.pdf", "title": "hđ\u202egpj.exe"}],
+    values = _every_text_field_after_the_pipeline(
+        "Tiêu\u202e đề",
+        "Tóm\u2066 tắt.\u2069",
+        "Nội\u200f dung.",
+        "Minh\u061c Trí",
+        "Tin\u202d hoạt động",
+        "KCX\u2067",
+        "Ảnh\u202b",
+        "hđ\u202egpj.exe",
     )
-    pipeline.process_item(item)
-    values = [
-        item.title,
-        item.summary,
-        item.body_text,
-        item.author,
-        item.category,
-        *item.tags,
-        item.images[0]["caption"],
-        item.attachments[0]["title"],
-    ]
     assert values == [
         "Tiêu đề",
         "Tóm tắt.",

@@ -148,44 +148,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
 
-class ReplicaServer:
-    def __init__(
-        self,
-        config: ReplicaConfig,
-        port: int = 0,
-        *,
-        on_request: Callable[[RequestRecord], None] | None = None,
-        reuse_port: bool = False,
-    ) -> None:
-        self.config = config
-        # Opt-in: other processes may bind the same port (each must set it too).
-        self.reuse_port = reuse_port
-        self.site: ReplicaSite | PortalSite = make_site(config)
-        self.port = port
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 in a thread of its own, its open connections tracked so that
+    stopping it also ends the keep-alive handler threads blocked on reads."""
+
+    def __init__(self) -> None:
         self.url = ""
-        self.requests: list[RequestRecord] = []
-        self.timings: list[RequestTiming] = []
-        self._in_flight = 0
-        self._on_request = on_request
         self._lock = threading.Lock()
-        self._attempts: dict[str, int] = {}
         self._connections: set[socket.socket] = set()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> ReplicaServer:
-        server_class = _ReusePortHTTPServer if self.reuse_port else _HTTPServer
-        httpd = server_class(("127.0.0.1", self.port), _Handler)
-        httpd.owner = self
+    def _serve(self, httpd: ThreadingHTTPServer) -> None:
+        httpd.owner = self  # type: ignore[attr-defined]
         self._httpd = httpd
         self.url = f"http://127.0.0.1:{httpd.server_address[1]}"
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )
         self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def _shutdown(self) -> None:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
@@ -199,6 +182,43 @@ class ReplicaServer:
                 conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+
+class ReplicaServer(LoopbackServer):
+    def __init__(
+        self,
+        config: ReplicaConfig,
+        port: int = 0,
+        *,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        self.config = config
+        # Opt-in: other processes may bind the same port (each must set it too).
+        self.reuse_port = reuse_port
+        super().__init__()
+        self.site: ReplicaSite | PortalSite = make_site(config)
+        self.port = port
+        self.requests: list[RequestRecord] = []
+        self.timings: list[RequestTiming] = []
+        self._in_flight = 0
+        self._on_request = on_request
+        self._attempts: dict[str, int] = {}
+
+    def start(self) -> ReplicaServer:
+        server_class = _ReusePortHTTPServer if self.reuse_port else _HTTPServer
+        self._serve(server_class(("127.0.0.1", self.port), _Handler))
+        return self
+
+    def stop(self) -> None:
+        self._shutdown()
 
     def __enter__(self) -> ReplicaServer:
         return self.start()
@@ -235,10 +255,3 @@ class ReplicaServer:
             return
         with self._lock:
             self._in_flight -= 1
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
