@@ -35,7 +35,7 @@ cluster-demo: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-## The unit tests alone, no crawl and no server: the quick loop while working.
+## The tests not marked e2e, postgres or redis: the quicker loop while working.
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not postgres and not redis"
 
