@@ -154,7 +154,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 # -s FEEDS name others (`-s FEEDS={}`: no feed); other commands (parse, shell, check) write none
 # (crawler/commands/crawl.py).
 FEEDS: dict[str, dict[str, object]] = {}
-# the documented record, in its documented order, then `change` (crawler/items.py)
+# the documented record, in its documented order, then `change` (crawler/domain/items.py)
 FEED_EXPORT_FIELDS = list(FEED_FIELDS)
 # A local feed is written as <name>.partial and takes its name only once the run has stored
 # every article it lists: a killed run never leaves a feed of articles the database lacks.
