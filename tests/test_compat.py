@@ -29,7 +29,8 @@ FORCED = Settings({compat.FALLBACK_SETTING: True})
 ROOT = Path(__file__).resolve().parent.parent
 PRIVATE = re.compile(
     r"\._slot\b|_ScrapyAgent|_ResponseReader|_download_handlers|enqueue_scrape|_create_crawler"
-    r"|\.slots\b"
+    r"|\.slots\b|\._parsers\b|\._parse_robots\b|\._robots_error\b|self\._stats\b|super\(\)\._[a-z]"
+    r"|def _redirect\b|def _engine_started\b"
 )
 
 

@@ -15,9 +15,12 @@ here, and only here, each use checked against the Scrapy versions in :data:`CHEC
 - each feed's item count checked against what it accepted (:func:`feed_slots`):
   ``FeedExporter.slots``. Fallback: feeds judged by Scrapy's ``feedexport/failed_count``
   stats, items counted from the ``item_scraped`` signal.
-- a robots.txt that cannot be fetched logged in one line, not a traceback
-  (``crawler/middlewares/robots.py``): Scrapy's private robots.txt state of the middleware.
-  Fallback: Scrapy's own method.
+- a robots.txt that cannot be fetched logged in one line, not a traceback (``robots.py``, for
+  ``crawler/middlewares/robots.py``): the robots.txt middleware's private state. Fallback:
+  Scrapy's own method.
+- redirects off the origin and redirect loops refused aloud (``redirects.py``, for
+  ``crawler/middlewares/redirect.py``): the redirect middlewares' private ``_redirect`` and
+  ``_engine_started``. Fallback: Scrapy's redirects as they are.
 - a cluster lease acknowledged once a response's output is processed
   (:func:`install_scrape_ack`): ``Scraper.enqueue_scrape`` wrapped. No safe fallback:
   ``scrapy cluster work`` refuses to run.

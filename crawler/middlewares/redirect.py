@@ -12,6 +12,9 @@
   are a :class:`RedirectLoop` now, counted in ``fetch/redirect_loop`` and named at WARNING
   with the chain, and the request's errback gets it.
 
+The hooks into Scrapy's private redirect methods are crawler/compat/redirects.py's: on a Scrapy
+it has not checked, redirects are Scrapy's own again.
+
 What the lost page costs the run is the spider's decision (``LiferaySpider.on_error``): a page
 caught in a loop, or an article, a sitemap, robots.txt or the home page sent off the origin, is
 a failed request (``fetch/failed``, in the run's error rate against ``MAX_ERROR_RATE``), as if it
@@ -23,11 +26,12 @@ item leading to another portal) is counted and named only.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares import redirect
 from scrapy.exceptions import IgnoreRequest
 
+from crawler.compat.redirects import RedirectHooks
 from crawler.middlewares.fence import OriginFence, origin_of
 
 if TYPE_CHECKING:
@@ -40,16 +44,15 @@ class RedirectLoop(IgnoreRequest):
     """A redirect back into its own chain, or a chain longer than ``REDIRECT_MAX_TIMES``."""
 
 
-class _Watched(redirect.BaseRedirectMiddleware):
+class _Watched(RedirectHooks):
     # Set when the engine starts (None: no fence in this crawl, or not started: unit tests
     # set it themselves).
     fence: OriginFence | None = None
 
-    def _engine_started(self) -> None:
-        super()._engine_started()
+    def engine_started(self) -> None:
         self.fence = self.crawler.get_downloader_middleware(OriginFence)
 
-    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
+    def check_redirect(self, redirected: Request, request: Request) -> None:
         chain = [*request.meta.get("redirect_urls", []), request.url]
         fence = self.fence
         allowed = fence.allowed() if fence is not None else None
@@ -59,12 +62,12 @@ class _Watched(redirect.BaseRedirectMiddleware):
         target = fingerprint(redirected)
         if any(fingerprint(request.replace(url=url)) == target for url in chain):
             raise self._loop(chain, redirected.url, "back into its own chain")
-        try:
-            return super()._redirect(redirected, request, reason)
-        except IgnoreRequest:
-            # Scrapy's "max redirections reached", at DEBUG.
-            endless = f"more than REDIRECT_MAX_TIMES ({self.max_redirect_times})"
-            raise self._loop(chain, redirected.url, endless) from None
+
+    def redirect_limit_reached(self, redirected: Request, request: Request) -> Exception | None:
+        # Scrapy's "max redirections reached", at DEBUG otherwise.
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        endless = f"more than REDIRECT_MAX_TIMES ({self.max_redirect_times})"
+        return self._loop(chain, redirected.url, endless)
 
     def _loop(self, chain: list[str], url: str, how: str) -> RedirectLoop:
         assert self.crawler.stats is not None

@@ -8,9 +8,9 @@ robots.txt allowed everything, and the site's reachability is judged by its home
 (crawler/extensions/reachability.py).
 
 Quieting the log means replacing Scrapy's ``robot_parser``, which keeps its state in private
-attributes (``_parsers``, ``_parse_robots``, ``_robots_error``): on a Scrapy that
-:mod:`crawler.compat` has not checked (or with its fallbacks forced) Scrapy's own method runs,
-tracebacks and all.
+attributes: crawler/compat/robots.py does, calling :meth:`robots_unfetched` here; on a Scrapy
+that :mod:`crawler.compat` has not checked (or with its fallbacks forced) Scrapy's own method
+runs, tracebacks and all.
 
 A request robots.txt forbids fails with :class:`RobotsForbidden` rather than a bare
 ``IgnoreRequest``, so the spider can tell a page the site asks not to be crawled from a page
@@ -24,19 +24,14 @@ import logging
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request
-from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet.defer import Deferred
 
-from crawler.compat import internals_usable
+from crawler.compat.robots import RobotsFetchHook
 from crawler.domain.outcome import FAILURE_PREFIX
 from crawler.extensions.reachability import UNREACHABLE
 
 if TYPE_CHECKING:
+    from scrapy import Request
     from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
@@ -46,7 +41,7 @@ class RobotsForbidden(IgnoreRequest):
     """A request the site's robots.txt forbids."""
 
 
-class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
+class QuietRobotsTxtMiddleware(RobotsFetchHook):
     @cached_property
     def _debug(self) -> bool:
         return str(self.crawler.settings.get("LOG_LEVEL", "")).upper() == "DEBUG"
@@ -57,38 +52,14 @@ class QuietRobotsTxtMiddleware(RobotsTxtMiddleware):
         except IgnoreRequest as exc:
             raise RobotsForbidden(str(exc)) from None
 
-    async def robot_parser(self, request: Request) -> RobotParser | None:
-        if not internals_usable(self.crawler.settings):
-            return await super().robot_parser(request)
-        # Scrapy 2.19's robot_parser, but for how a failed fetch is logged.
-        url = urlparse_cached(request)
-        netloc = url.netloc
-        if netloc not in self._parsers:
-            self._parsers[netloc] = Deferred()
-            robotsreq = Request(
-                f"{url.scheme}://{url.netloc}/robots.txt",
-                priority=self.DOWNLOAD_PRIORITY,
-                meta={"dont_obey_robotstxt": True},
-                callback=NO_CALLBACK,
-            )
-            try:
-                resp = await self.crawler.engine.download_async(robotsreq)
-                await self._parse_robots(resp, netloc, request)
-            except Exception as exc:
-                if not isinstance(exc, IgnoreRequest):
-                    # Said once the run failed as unreachable, the reason it was not fetched.
-                    unreachable = self._stats.get_value(f"{FAILURE_PREFIX}{UNREACHABLE}")
-                    logger.log(
-                        logging.DEBUG if unreachable else logging.WARNING,
-                        "robots.txt could not be fetched, crawling as if it allowed "
-                        "everything: %s: %s",
-                        robotsreq.url,
-                        exc,
-                        exc_info=self._debug,
-                    )
-                self._robots_error(exc, netloc)
-            self._stats.inc_value("robotstxt/request_count")
-        parser = self._parsers[netloc]
-        if isinstance(parser, Deferred):
-            return await maybe_deferred_to_future(parser)
-        return parser
+    def robots_unfetched(self, robots_url: str, exc: Exception) -> None:
+        # Said once the run failed as unreachable, the reason it was not fetched.
+        assert self.crawler.stats is not None
+        unreachable = self.crawler.stats.get_value(f"{FAILURE_PREFIX}{UNREACHABLE}")
+        logger.log(
+            logging.DEBUG if unreachable else logging.WARNING,
+            "robots.txt could not be fetched, crawling as if it allowed everything: %s: %s",
+            robots_url,
+            exc,
+            exc_info=self._debug,
+        )
