@@ -252,7 +252,13 @@ class RunOwner(RunContext):
         facts = self._facts(reason)
         extra = [self.checks_error] if self.checks_error else []
         verdict = reach_verdict(facts, self.checks, extra=extra)
-        report = build_report(
+        return verdict, self._report(spider, facts, verdict, finished_at)
+
+    def _report(
+        self, spider: Spider, facts: RunFacts, verdict: Verdict, finished_at: datetime
+    ) -> RunReport:
+        """This run's report of ``verdict`` on ``facts``."""
+        return build_report(
             facts,
             verdict,
             run_id=self.run_id,
@@ -262,7 +268,6 @@ class RunOwner(RunContext):
             started_at=self.started_at,
             finished_at=finished_at,
         )
-        return verdict, report
 
     def _close_run(self, spider: Spider, reason: str) -> None:
         finished_at = datetime.now(UTC)
@@ -313,17 +318,9 @@ class RunOwner(RunContext):
             stats = self.crawler.stats
             plain = {} if stats is None else json.loads(json.dumps(stats.get_stats(), default=str))
             finished_at = datetime.now(UTC)
-            built = build_report(
-                RunFacts.from_settings(plain, reason, self.crawler.settings),
-                Verdict("failed", (failure,), ()),
-                run_id=self.run_id,
-                spider=spider.name,
-                site=self.site,
-                base_url=getattr(spider, "base_url", None),
-                started_at=self.started_at,
-                finished_at=finished_at,
-            )
-            report = built.as_dict()
+            facts = RunFacts.from_settings(plain, reason, self.crawler.settings)
+            crashed = Verdict("failed", (failure,), ())
+            report = self._report(spider, facts, crashed, finished_at).as_dict()
             self.outcome, self.report, self.finished_at = "failed", report, finished_at
             if stats is not None:
                 stats.set_value("run/outcome", "failed")
