@@ -419,6 +419,30 @@ def _judge(
             "failures": snapshot.failures,
             "counts": counts_of(snapshot.stats),
         }
+    cluster = {"crawl_id": crawl_id, "per_site": per_site, "per_worker": workers}
+    report = _cluster_report(
+        facts,
+        verdict,
+        crawl_id=crawl_id,
+        sites=sites,
+        cluster=cluster,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    return verdict.outcome, list(verdict.failures), report
+
+
+def _cluster_report(
+    facts: RunFacts,
+    verdict: Verdict,
+    *,
+    crawl_id: str,
+    sites: list[str],
+    cluster: dict[str, Any],
+    started_at: datetime,
+    finished_at: datetime,
+) -> dict[str, Any]:
+    """The cluster run's report: the ledger's, with its sites and its ``cluster`` section."""
     report = build_report(
         facts,
         verdict,
@@ -430,8 +454,8 @@ def _judge(
         finished_at=finished_at,
     )
     report.sections["sites"] = sorted(sites)
-    report.sections["cluster"] = {"crawl_id": crawl_id, "per_site": per_site, "per_worker": workers}
-    return verdict.outcome, list(verdict.failures), report.as_dict()
+    report.sections["cluster"] = cluster
+    return report.as_dict()
 
 
 def fail_cluster_run_without_redis(
@@ -456,24 +480,23 @@ def fail_cluster_run_without_redis(
     ]
     merged = merge_stats(snapshots)
     failures = (f"Redis was lost mid-crawl: {reason}",)
-    built = build_report(
-        # Only this worker's counts: the others' stats are in the Redis that was lost.
-        RunFacts(merged, "redis_unavailable"),
-        Verdict("failed", failures, ()),
-        run_id=crawl_id,
-        spider="cluster",
-        site=cluster_site_key(sites),
-        base_url=None,
-        started_at=finished_at,
-        finished_at=finished_at,
-    )
-    built.sections["sites"] = sorted(sites)
-    built.sections["cluster"] = {
+    cluster = {
         "crawl_id": crawl_id,
         "recorded_by": worker_id,
         "partial": "Redis was lost: counts are this worker's only",
     }
-    report = built.as_dict()
+    # Only this worker's counts: the others' stats are in the Redis that was lost.
+    facts = RunFacts(merged, "redis_unavailable")
+    verdict = Verdict("failed", failures, ())
+    report = _cluster_report(
+        facts,
+        verdict,
+        crawl_id=crawl_id,
+        sites=sites,
+        cluster=cluster,
+        started_at=finished_at,
+        finished_at=finished_at,
+    )
     try:
         reports = Path(reports_dir)
         reports.mkdir(parents=True, exist_ok=True)
