@@ -403,17 +403,17 @@ def test_split_of_a_normalized_url_is_urlsplit(head: str, pieces: list[str], nfc
 def _identity_asked_separately(url: str) -> tuple[str, bool, str]:
     """What url_identity answers, asked the long way: each question normalizes and splits the
     URL on its own (urlsplit, the full normalization)."""
-    path = urls_module._strip_locale(urlsplit(_normalize(url, False)).path)
-    match = urls_module._article_match(path)
-    article = match is not None and bool(match["slug"]) and not _is_dot(match["slug"])
+    normal = urlsplit(_normalize(url, False))
+    match = urls_module._article_match(urls_module._strip_locale(normal.path), normal.query)
+    article = match is not None and bool(match[1]) and not _is_dot(match[1])
     parts = urlsplit(_normalize(url, True))
     keyed = urls_module._strip_locale(parts.path)
-    found = urls_module._article_match(keyed)
+    found = urls_module._article_match(keyed, parts.query)
     query = parts.query
     if found is not None:
-        site = found["site"]
+        site, slug = found
         prefix = f"/web/{site}" if site and site != "guest" else ""
-        keyed = f"{prefix}/w/{urls_module._lower_ascii_outside_escapes(found['slug'])}"
+        keyed = f"{prefix}/w/{urls_module._lower_ascii_outside_escapes(slug)}"
         query = ""
     elif len(keyed) > 1:
         keyed = keyed.rstrip("/") or "/"

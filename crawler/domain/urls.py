@@ -30,6 +30,42 @@ _DISPLAY_PAGE = re.compile(rf"^{_SITE_PREFIX}/w/(?P<slug>[^/]+)/?$")
 _ASSET_PUBLISHER_CONTENT = re.compile(
     rf"^{_SITE_PREFIX}(?:/[^/]+)*/-/asset_publisher/[^/]+/content/(?P<slug>[^/]+)(?:/\d+)?/?$"
 )
+# Liferay's friendly URL separator ("/-/", JournalArticleConstants.CANONICAL_URL_SEPARATOR)
+# followed by one segment: the urlTitle of an article shown by a (legacy, 6.2/7.0 layoutUuid)
+# display page, under the site (``/web/<site>/-/<urlTitle>``, what 7.4's sitemap writes) or any
+# layout (``<layout>/-/<urlTitle>``). Other portlets' friendly URLs after "/-/" name their
+# mapping then parameters (``/-/categories/12``, ``/-/tags/x``, ``/-/blogs/<urlTitle>``), so they
+# are never one segment, but for their mapping's root: those names are not urlTitles here.
+# Only a candidate: whether the fetched page is an article is the page's to say.
+_LEGACY_DISPLAY_PAGE = re.compile(rf"^{_SITE_PREFIX}(?:/[^/]+)*?/-/(?P<slug>[^/]+)/?$")
+_PORTLET_MAPPINGS = frozenset(
+    (
+        "asset_publisher",
+        "blogs",
+        "bookmarks",
+        "calendar",
+        "categories",
+        "document_library",
+        "dynamic_data_lists",
+        "journal",
+        "journal_content",
+        "knowledge_base",
+        "message_boards",
+        "polls",
+        "rss",
+        "search",
+        "tags",
+        "wiki",
+    )
+)
+# The portlet-URL form of an article's view (no friendly URL mapping applied): the Asset
+# Publisher's, the journal content or journal portlet's ``_<portlet id>_urlTitle=<urlTitle>``
+# parameter (6.x ids 101, 56, 15; 7.x class-name ids), on any layout of the site.
+_PORTLET_URL_TITLE = re.compile(r"(?:^|&)_(?P<portlet>[^=&]*?)_urlTitle=(?P<slug>[^&]+)")
+_ARTICLE_PORTLET = re.compile(
+    r"AssetPublisherPortlet|JournalContentPortlet|JournalPortlet|^(?:101|56|15)(?:_INSTANCE_|$)"
+)
+_SITE_OF_PATH = re.compile(r"^/web/(?P<site>[^/]+)")
 # The guest group is the site served at the virtual host's root (HEPZA's login link points at
 # /web/guest/trang-chu), so /web/guest/w/x and /w/x are one page. Any other group is another
 # site with its own urlTitle namespace and keeps its /web/<site> prefix.
@@ -272,8 +308,30 @@ def _lower_ascii_outside_escapes(slug: str) -> str:
     )
 
 
-def _article_match(path: str) -> re.Match[str] | None:
-    return _DISPLAY_PAGE.match(path) or _ASSET_PUBLISHER_CONTENT.match(path)
+# (site group or None, urlTitle) of an article URL form
+_ArticleRef = tuple[str | None, str]
+
+
+def _article_match(path: str, query: str = "") -> _ArticleRef | None:
+    """The article a URL's path (and query) names, whichever of Liferay's forms it is in."""
+    match = _DISPLAY_PAGE.match(path) or _ASSET_PUBLISHER_CONTENT.match(path)
+    if match is None and "/-/" in path:
+        match = _LEGACY_DISPLAY_PAGE.match(path)
+        if match is not None and match["slug"].lower() in _PORTLET_MAPPINGS:
+            return None
+    if match is not None:
+        return match["site"], match["slug"]
+    if query and "_urlTitle=" in query:
+        return _portlet_url_title(path, query)
+    return None
+
+
+def _portlet_url_title(path: str, query: str) -> _ArticleRef | None:
+    for found in _PORTLET_URL_TITLE.finditer(query):
+        if _ARTICLE_PORTLET.search(found["portlet"]):
+            site = _SITE_OF_PATH.match(path)
+            return (site["site"] if site else None), found["slug"]
+    return None
 
 
 @lru_cache(maxsize=URL_CACHE_SIZE)
@@ -305,7 +363,8 @@ def _full_identity(url: str) -> tuple[str, bool, str]:
         keyed = normalize_url(url, unicode_nfc=True)
     article, key = _article_identity(*_split_normal(keyed), strip=True)
     if keyed != normal:
-        article = _is_article_match(_article_match(_strip_locale(_split_normal(normal)[2])))
+        _, _, path, query = _split_normal(normal)
+        article = _is_article_match(_article_match(_strip_locale(path), query))
     return normal, article, key
 
 
@@ -360,12 +419,12 @@ def _article_identity(
     ``strip``: its path may still carry a locale prefix."""
     if strip:
         path = _strip_locale(path)
-    match = _article_match(path)
+    match = _article_match(path, query)
     article = _is_article_match(match)
     if match is not None:
-        site = match["site"]
+        site, slug = match
         prefix = f"/web/{site}" if site and site != _ROOT_SITE else ""
-        path = f"{prefix}/w/{_lower_ascii_outside_escapes(match['slug'])}"
+        path = f"{prefix}/w/{_lower_ascii_outside_escapes(slug)}"
         # A display page renders the same article whatever the portlet, paging or redirect
         # parameters say, so none of them belong in its identity.
         if scheme and netloc:
@@ -377,14 +436,15 @@ def _article_identity(
     return article, urlunsplit((scheme, netloc, path, query, ""))
 
 
-def _is_article_match(match: re.Match[str] | None) -> bool:
-    return match is not None and bool(match["slug"]) and not _is_dot_segment(match["slug"])
+def _is_article_match(match: _ArticleRef | None) -> bool:
+    return match is not None and bool(match[1]) and not _is_dot_segment(match[1])
 
 
 @lru_cache(maxsize=URL_CACHE_SIZE)
 def is_article_url(url: str) -> bool:
     # Not through url_identity: a page's links are tested without building their keys.
-    return _is_article_match(_article_match(_strip_locale(_split_normal(normalize_url(url))[2])))
+    _, _, path, query = _split_normal(normalize_url(url))
+    return _is_article_match(_article_match(_strip_locale(path), query))
 
 
 def canonical_article_url(url: str) -> str:
@@ -401,11 +461,23 @@ def article_address(url: str) -> str:
     prefix, query or fragment, since the key's ``/w/<slug>`` would answer 404 there. The
     article's id comes from the key (:func:`canonical_article_url`) either way, so it does not
     change with the listing the article was found in.
+
+    A legacy display page (``<site or layout>/-/<slug>``) is kept the same way. The
+    portlet-URL form (``?p_p_id=...&_<portlet>_urlTitle=<slug>``) is read only with its
+    parameters: it is kept whole, less its locale prefix.
     """
     parts = urlsplit(normalize_url(url, unicode_nfc=True))
     path = _strip_locale(parts.path)
+    if _DISPLAY_PAGE.match(path):
+        return canonical_article_url(url)
     match = _ASSET_PUBLISHER_CONTENT.match(path)
-    if match is None or _DISPLAY_PAGE.match(path):
+    if match is None and "/-/" in path:
+        match = _LEGACY_DISPLAY_PAGE.match(path)
+        if match is not None and match["slug"].lower() in _PORTLET_MAPPINGS:
+            match = None
+    if match is None:
+        if _portlet_url_title(path, parts.query) is not None:
+            return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
         return canonical_article_url(url)
     start, end = match.span("slug")
     path = path[:start] + _lower_ascii_outside_escapes(match["slug"]) + path[end:]
