@@ -484,6 +484,17 @@ def article_address(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
 
 
+def is_shared_article_form(url: str) -> bool:
+    """Whether an article URL is of a form other pages share: ``/-/<one segment>`` (some
+    portlets' friendly URL roots) or a portlet's ``urlTitle`` parameter. Such a URL is fetched as
+    an article's, but only its page says whether it is one."""
+    _, _, path, query = _split_normal(normalize_url(url))
+    path = _strip_locale(path)
+    if _DISPLAY_PAGE.match(path) or _ASSET_PUBLISHER_CONTENT.match(path):
+        return False
+    return _is_article_match(_article_match(path, query))
+
+
 def is_display_page(url: str) -> bool:
     """Whether the URL is a display page (``/w/<slug>``, any locale or group prefix)."""
     return _DISPLAY_PAGE.match(_strip_locale(urlsplit(normalize_url(url)).path)) is not None

@@ -148,6 +148,9 @@ class ArticlePage:
     related_urls: list[str] = field(default_factory=list)
     date_candidates: list[DateCandidate] = field(default_factory=list)
     not_article_reason: str | None = None
+    # The view whose main content is this one web content article (ARTICLE_VIEWS), None when
+    # the page shows none: a listing, a home page, a filter, another portlet's page.
+    view: str | None = None
     # which layer produced each field, for the run report's per-layer coverage
     layers: dict[str, str] = field(default_factory=dict)
 
@@ -271,8 +274,45 @@ def parse_article(
     page.date_candidates = extract_date_candidates(sel, json_ld, body, page.locale, config)
     page.layers["published_at"] = page.date_candidates[0].source if page.date_candidates else ""
     page.not_article_reason = extract_not_article_reason(sel, page, config)
+    page.view = extract_article_view(sel, page)
     page.layers = {k: v for k, v in page.layers.items() if v}
     return page
+
+
+# The views in which Liferay shows one web content article as a page's main content, by the
+# markup its own templates render: the Asset Publisher's full-content view
+# (view_asset_entry_full_content.jsp: one entry; a listing in the full-content display style
+# shows several), a display page template's fragments (a heading fragment, with the article's
+# date and body), a journal content portlet showing one article that carries its date (a static
+# page's web content, "About us", carries none).
+ARTICLE_VIEWS = ("asset_full_content", "display_page", "journal_content")
+_FULL_CONTENT = ".asset-full-content"
+_FRAGMENT_HEADING = (
+    "[class*=lfr-layout-structure-item] h1.component-heading, "
+    "[class*=lfr-layout-structure-item] [data-lfr-editable-id*=title]"
+)
+_JOURNAL_CONTENT = ".journal-content-article"
+
+
+def extract_article_view(sel: _Doc, page: ArticlePage) -> str | None:
+    """Which of ARTICLE_VIEWS shows the page's one article; None when none does."""
+    full = sel.css(_FULL_CONTENT)
+    if len(full) == 1:
+        return "asset_full_content"
+    if full:
+        return None
+    if page.body_text and page.date_candidates and sel.css(_FRAGMENT_HEADING):
+        return "display_page"
+    journals = sel.css(_JOURNAL_CONTENT)
+    if len(journals) == 1 and page.body_text and _shows_a_date(journals[0]):
+        return "journal_content"
+    return None
+
+
+def _shows_a_date(scope: _Element) -> bool:
+    if scope.xpath(".//time[@datetime]"):
+        return True
+    return any(_is_date_line(clean(text)) for text in _short_content_texts(scope))
 
 
 def article_item(

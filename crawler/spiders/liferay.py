@@ -37,7 +37,12 @@ from crawler.crawl.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.crawl.limits import CrawlBounds, CrawlLimits
 from crawler.crawl.redelivery import per_response, redelivered
 from crawler.crawl.streaming import STREAM_META, StreamedResponse
-from crawler.domain.identity import is_article_url, normalize_url, url_identity
+from crawler.domain.identity import (
+    is_article_url,
+    is_shared_article_form,
+    normalize_url,
+    url_identity,
+)
 from crawler.domain.items import ArticleUrlItem, ListingHint
 from crawler.domain.outcome import fail_run
 from crawler.extensions.reachability import (
@@ -52,7 +57,7 @@ from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
-from crawler.parsers.article import article_item, parse_article
+from crawler.parsers.article import ArticlePage, article_item, parse_article
 from crawler.parsers.common import PageSelector, page_selector
 from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
@@ -495,12 +500,32 @@ class LiferaySpider(Spider):
         walk this page belongs to."""
         if not isinstance(response, HtmlResponse):
             return
-        # One parse of the page for its listing, navigation and alternates.
-        page = page_selector(response.text)
+        # One parse of the page for its listing, navigation, alternates and article view.
+        selector = page_selector(response.text)
+        yield from self._page(response, selector, depth, walk, article_view=True)
+
+    def _page(
+        self,
+        response: HtmlResponse,
+        page: PageSelector,
+        depth: int,
+        walk: str | None = None,
+        *,
+        article_view: bool = False,
+    ) -> Iterator[Any]:
+        """:meth:`parse_page` of a parsed page; ``article_view``: a page whose main content
+        is one article (whatever its URL) is recorded as that article."""
         # Further pages of a listing carry the same menus as its first page.
         if page_number(response.url) is None:
             yield from self._navigation(response, page, depth)
         listing = parse_listing(page, response.url, self.profile.parser_config())
+        if article_view and not (listing.is_listing and listing.entries):
+            article = parse_article(page, response.url, self.profile.parser_config())
+            if article.view is not None and article.not_article_reason is None:
+                self.crawler.stats.inc_value("crawl/article_by_page")
+                key = self.frontier.key(article.canonical_url or response.url)
+                yield from self._record(response, article, key, None, None)
+                return
         if not listing.is_listing:
             return
         self.crawler.stats.inc_value("crawl/listing_pages")
@@ -578,9 +603,16 @@ class LiferaySpider(Spider):
             return
         # The profile's selectors first; its layout of the day the listing says, if it said.
         config = self.profile.parser_config(self.frontier.listing_day(hint))
-        page = parse_article(response.text, response.url, config)
+        selector = page_selector(response.text)
+        page = parse_article(selector, response.url, config)
         if key is None:
             key = met_url = response.meta.get("redirect_urls", [response.url])[0]
+        if page.view is None and self._not_an_article(response, selector):
+            # The URL's shape made it worth fetching first; the page says it is none (another
+            # portlet's friendly URL, a listing): it is crawled as the page it is.
+            self.crawler.stats.inc_value("crawl/article_url_not_article")
+            yield from self._page(response, selector, depth=1)
+            return
         preferred = self.frontier.preferred_url(
             (page.alternate_by_lang.get("x-default"), page.canonical_url), key
         )
@@ -592,6 +624,28 @@ class LiferaySpider(Spider):
                 preferred, key, hint, via_preferred=True, met_url=met_url or response.url
             )
             return
+        yield from self._record(response, page, key, hint, met_url)
+
+    def _not_an_article(self, response: HtmlResponse, selector: PageSelector) -> bool:
+        """Whether a page met under an article URL but showing no article view is not one:
+        a URL form other portlets' pages share (only the page could say), or a listing.
+        Under a display page or Asset Publisher content URL any other page is recorded, with
+        the reason it is no article when it is none (a soft 404, an empty shell)."""
+        if not is_shared_article_form(response.url):
+            listing = parse_listing(selector, response.url, self.profile.parser_config())
+            return listing.is_listing and bool(listing.entries)
+        return True
+
+    def _record(
+        self,
+        response: HtmlResponse,
+        page: ArticlePage,
+        key: str,
+        hint: ListingHint | None,
+        met_url: str | None,
+    ) -> Iterator[Any]:
+        """The record of an article page (``key``: the article's canonical URL), and the
+        related articles it links."""
         for fld, layer in page.layers.items():
             self.crawler.stats.inc_value(f"extract/{fld}/{layer}")
         if not page.category and hint and hint.name:
@@ -730,6 +784,10 @@ class LiferaySpider(Spider):
         """What ``scrapy parse URL`` calls without ``-c``: an article page as an article,
         any other page as a listing/navigation page."""
         if is_article_url(response.url):
-            yield from self.parse_article(response, key=self.frontier.key(response.url))
+            # The record this page gives, not a request for the article's default-locale page
+            # (which a crawl follows to): every form of one article parses to its record.
+            yield from self.parse_article(
+                response, key=self.frontier.key(response.url), via_preferred=True
+            )
         else:
             yield from self.parse_page(response)

@@ -385,6 +385,57 @@ class PortalSite:
         iid = iid or art.category.instance_id
         return f"{self.layout_path(layout, locale)}/-/asset_publisher/{iid}/content/{art.slug_path}"
 
+    # --- the forms of ReplicaConfig.url_forms (Liferay's sitemap: JournalArticleSitemapURL-
+    # Provider writes groupFriendlyURL + "/-/" + urlTitle for an article with a layoutUuid, the
+    # display page template's /w/<urlTitle> for the others)
+
+    def legacy(self, art: PortalArticle) -> bool:
+        """The article has a legacy display page (a layoutUuid: its category's layout)."""
+        return self.config.url_forms and art.number % 2 == 1
+
+    def display_path(self, art: PortalArticle, locale: str) -> str:
+        return f"{self.layout_path('', locale)}/w/{art.slug_path}"
+
+    def legacy_path(self, art: PortalArticle, locale: str, layout: str = "") -> str:
+        """``<group>/-/<urlTitle>`` (``layout`` empty), or ``<layout>/-/<urlTitle>``."""
+        return f"{self.layout_path(layout, locale)}/-/{art.slug_path}"
+
+    def sitemap_path(self, art: PortalArticle, locale: str) -> str:
+        if self.legacy(art):
+            return self.legacy_path(art, locale)
+        return self.display_path(art, locale)
+
+    def portlet_path(self, art: PortalArticle, locale: str) -> str:
+        """The Asset Publisher's view-content portlet URL (no friendly URL mapping applied)."""
+        cat = art.category
+        return (
+            f"{self.layout_path('/' + cat.key, locale)}?p_p_id={cat.portlet_id}&p_p_lifecycle=0"
+            f"&p_p_state=maximized&p_p_mode=view&{cat.ns}mvcPath=%2Fview_content.jsp"
+            f"&{cat.ns}type=content&{cat.ns}urlTitle={art.slug_path}"
+        )
+
+    def category_id(self, cat: Category) -> int:
+        return 40100 + self.portal.categories.index(cat)
+
+    def filter_paths(self, locale: str) -> list[str]:
+        """The category and tag filter pages (Asset Publisher listings) and another portlet's
+        friendly URL (a form's) that url_forms links from its menu: never articles."""
+        p = self.portal
+        cat = p.categories[0]
+        layout = self.layout_path("/" + cat.key, locale)
+        return [
+            f"{layout}/-/categories/{self.category_id(cat)}",
+            f"{layout}/-/tags/{quote(p.tags[0])}",
+            f"{self.layout_path(p.pages[-1][0], locale)}/-/form",
+        ]
+
+    def home_href(self, art: PortalArticle, locale: str) -> str:
+        """How the home page's Asset Publisher links an article (url_forms): in the context
+        of its legacy display page's layout, or by the portlet URL."""
+        if self.legacy(art):
+            return self.legacy_path(art, locale, "/" + art.category.key)
+        return self.portlet_path(art, locale)
+
     def entry_href(
         self, art: PortalArticle, locale: str, redirect: str, layout: str = "", iid: str = ""
     ) -> str:
@@ -402,6 +453,16 @@ class PortalSite:
             if art in self.newest[:5]:
                 home = self.layout_path(p.home, locale)
                 paths.add(self.entry_href(art, locale, home, p.home, p.home_instance))
+            if self.config.url_forms:
+                paths.update(
+                    (
+                        self.sitemap_path(art, locale),
+                        self.portlet_path(art, locale),
+                        self.legacy_path(art, locale, "/" + art.category.key),
+                    )
+                    if self.legacy(art)
+                    else (self.display_path(art, locale), self.portlet_path(art, locale))
+                )
         return paths
 
     # ------------------------------------------------------------------------------- routing
@@ -440,6 +501,10 @@ class PortalSite:
         if not rest.startswith(p.base_path + "/"):
             return self._not_found(base, path_and_query, locale)
         rest = rest[len(p.base_path) :].rstrip("/")
+        if self.config.url_forms:
+            found = self._url_form(base, locale, rest, path_and_query)
+            if found is not None:
+                return found
         layout, _, tail = rest.partition("/-/asset_publisher/")
         if tail:
             return self._content(base, locale, layout, tail, path_and_query)
@@ -453,6 +518,104 @@ class PortalSite:
                 body = self._journal(f"<h2>{esc(name)}</h2><p>{esc(text)}</p>", name)
                 return self._page(base, locale, layout, name, body)
         return self._not_found(base, path_and_query, locale)
+
+    def _url_form(
+        self, base: str, locale: str, rest: str, path_and_query: str
+    ) -> tuple[int, tuple[tuple[str, str], ...], bytes] | None:
+        """The pages of url_forms: display pages, legacy display pages under the group or any
+        layout, category and tag filters, a form portlet's friendly URL; None: another page."""
+        p = self.portal
+        if rest.startswith("/w/"):
+            art = self.by_slug.get(unquote(rest[3:]))
+            if art is None or self.legacy(art):
+                return self._not_found(base, path_and_query, locale)
+            return self._display_page(base, locale, art)
+        if "/-/" not in rest or "/-/asset_publisher/" in rest:
+            return None
+        layout, _, tail = rest.partition("/-/")
+        parts = tail.split("/")
+        cat = next((c for c in p.categories if "/" + c.key == layout), None)
+        if cat is not None and parts == ["categories", str(self.category_id(cat))]:
+            return self._listing(base, locale, cat, "", heading=f"{cat.name}: {cat.name}")
+        if cat is not None and len(parts) == 2 and parts[0] == "tags":
+            tag = unquote(parts[1])
+            arts = [a for a in self.newest if tag in a.tags]
+            return self._listing(base, locale, cat, "", heading=f"{cat.name}: {tag}", arts=arts)
+        if parts == ["form"] and layout == p.pages[-1][0]:
+            form = (
+                '<div class="ddm-form-builder-app"><form action="'
+                f"{esc(self.layout_path(layout, locale))}?p_p_id=com_liferay_dynamic_data_mapping"
+                '_form_web_portlet_DDMFormPortlet&amp;p_p_lifecycle=1" method="post">'
+                '<h3 class="lfr-ddm-form-page-title">Feedback</h3>'
+                '<input name="message" type="text" /><button type="submit">Send</button></form>'
+                "</div>"
+            )
+            body = self._portlet(
+                "com_liferay_dynamic_data_mapping_form_web_portlet_DDMFormPortlet",
+                "Form",
+                form,
+                "portlet-forms-display",
+            )
+            return self._page(base, locale, layout, p.pages[-1][1], body)
+        art = self.by_slug.get(unquote(tail)) if len(parts) == 1 else None
+        if art is None or not self.legacy(art) or layout not in ("", "/" + art.category.key):
+            return self._not_found(base, path_and_query, locale)
+        cat = art.category
+        return self._article_page(base, locale, art, "/" + cat.key, cat.instance_id)
+
+    def _display_page(
+        self, base: str, locale: str, art: PortalArticle
+    ) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+        """A display page template's fragments mapped to the article's fields (7.4): heading,
+        display date and time, author, the article's content, categories and tags."""
+        frags = [
+            (
+                "heading",
+                "1f0a",
+                (
+                    '<h1 class="component-heading mb-0 text-break" '
+                    'data-lfr-editable-id="element-text" '
+                    f'data-lfr-editable-type="text">{esc(art.title)}</h1>'
+                ),
+            ),
+            (
+                "paragraph",
+                "2e1b",
+                (
+                    '<div class="clearfix component-paragraph text-break" data-lfr-editable-id='
+                    f'"element-text" data-lfr-editable-type="rich-text"><p>{esc(art.author)}</p>'
+                    f"<p>{esc(short_datetime(art.published, locale))}</p></div>"
+                ),
+            ),
+            (
+                "paragraph",
+                "3d2c",
+                (
+                    '<div class="clearfix component-paragraph text-break" data-lfr-editable-id='
+                    f'"element-text" data-lfr-editable-type="rich-text">'
+                    f"{self.article_template(art, locale)}</div>"
+                ),
+            ),
+        ]
+        body = "\n".join(
+            f'<div class="lfr-layout-structure-item-basic-component-{kind} '
+            f'lfr-layout-structure-item-{uid}" data-layout-structure-item-id="{uid}">'
+            f'<div id="fragment-{uid}">{inner}</div></div>'
+            for kind, uid, inner in frags
+        )
+        body += self._taxonomy(base, art, locale)
+        alt = {loc: self.display_path(art, loc) for loc in self.portal.locales}
+        meta = f'<meta property="og:title" content="{esc(art.title)}">\n'
+        return self._page(
+            base,
+            locale,
+            "/" + art.category.key,
+            art.title,
+            '<div class="lfr-layout-structure-item-container">' + body + "</div>",
+            canonical=base + alt[locale],
+            alt_path=alt,
+            head_extra=meta,
+        )
 
     # ------------------------------------------------------------------------------- pages
 
@@ -576,6 +739,21 @@ class PortalSite:
                 f'aria-labelledby="layout_{i}"'
                 f'{popup} class="{link_cls}" href="{esc(href)}" role="menuitem"><span class="text-'
                 f'truncate">{esc(name)}{toggle}</span></a>{sub}</li>'
+            )
+        if self.config.url_forms:
+            # filter pages and another portlet's friendly URL, linked as menu items are
+            names = ("Topic", "Tag", "Feedback")
+            subs = "".join(
+                f'<li class="" id="layout_9{j}" role="presentation"><a aria-labelledby="layout_9'
+                f'{j}" class="dropdown-item" href="{esc(path)}" role="menuitem">{name}</a></li>'
+                for j, (path, name) in enumerate(zip(self.filter_paths(locale), names, strict=True))
+            )
+            lis.append(
+                '<li class="lfr-nav-item nav-item dropdown" id="layout_9" role="presentation"><a '
+                'aria-labelledby="layout_9" aria-haspopup="true" class="nav-link text-truncate '
+                f'dropdown-toggle" href="{esc(self.filter_paths(locale)[0])}" role="menuitem">'
+                '<span class="text-truncate">Browse</span></a><ul aria-expanded="false" '
+                f'class="child-menu dropdown-menu" role="menu">{subs}</ul></li>'
             )
         menu = (
             f'<div id="navbar_{NAV}_INSTANCE_main">'
@@ -788,32 +966,52 @@ class PortalSite:
         return "\n".join(self._abstract(a, locale, h) for a, h in zip(arts, hrefs, strict=True))
 
     def _listing(
-        self, base: str, locale: str, cat: Category, query: str
+        self,
+        base: str,
+        locale: str,
+        cat: Category,
+        query: str,
+        *,
+        heading: str = "",
+        arts: list[PortalArticle] | None = None,
     ) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+        """The category's listing page (``arts``: a filter's articles, first page only)."""
         params = parse_qs(query) if query else {}
-        cur_raw = (
-            params.get(cat.ns + "cur", ["1"])[0]
-            if params.get("p_p_id", [""])[0] == cat.portlet_id
-            else "1"
-        )
-        arts = self.listing[cat.key]
+        own = params.get("p_p_id", [""])[0] == cat.portlet_id
+        url_title = params.get(cat.ns + "urlTitle", [""])[0] if own else ""
+        if self.config.url_forms and url_title:
+            art = self.by_slug.get(url_title)
+            if art is None or art.category != cat:
+                return self._not_found(base, self.layout_path("/" + cat.key, locale), locale)
+            return self._article_page(base, locale, art, "/" + cat.key, cat.instance_id)
+        cur_raw = params.get(cat.ns + "cur", ["1"])[0] if own else "1"
+        filtered = arts is not None
+        arts = self.listing[cat.key] if arts is None else arts
         delta = self.config.delta
         pages = max(1, -(-len(arts) // delta))
-        cur = min(max(int(cur_raw) if cur_raw.isdigit() else 1, 1), pages)
+        if self.config.listing_pages and not filtered:
+            # the portal's listing stops here: older articles are in its sitemap only
+            pages = min(pages, self.config.listing_pages)
+            if cur_raw.isdigit() and int(cur_raw) > pages:
+                return self._not_found(base, self.layout_path("/" + cat.key, locale), locale)
+        cur = 1 if filtered else min(max(int(cur_raw) if cur_raw.isdigit() else 1, 1), pages)
         shown = arts[(cur - 1) * delta : cur * delta]
         here = self.listing_page_path(cat, cur, locale)
         hrefs = [base + self.entry_href(a, locale, here) for a in shown]
         body = self._entries(cat.style, shown, locale, hrefs)
-        if len(arts) > delta:
+        if len(arts) > delta and not filtered:
             body += "\n" + self._pager(base, locale, cat, cur, pages, len(arts))
-        portlet = self._portlet(cat.portlet_id, cat.name, body, "portlet-asset-publisher")
-        return self._page(base, locale, "/" + cat.key, cat.name, portlet)
+        title = heading or cat.name
+        portlet = self._portlet(cat.portlet_id, title, body, "portlet-asset-publisher")
+        return self._page(base, locale, "/" + cat.key, title, portlet)
 
     def _home_body(self, base: str, locale: str) -> str:
         p = self.portal
         here = self.layout_path(p.home, locale)
         latest = self.newest[:5]
         hrefs = [base + self.entry_href(a, locale, here, p.home, p.home_instance) for a in latest]
+        if self.config.url_forms:
+            hrefs = [base + self.home_href(a, locale) for a in latest]
         title = "Latest News" if p.default_locale == "en-US" else "Tin mới nhất"
         return self._portlet(
             f"{AP}_INSTANCE_{p.home_instance}",
@@ -827,21 +1025,39 @@ class PortalSite:
     def article_template(self, art: PortalArticle, locale: str) -> str:
         """The portal's own web content template (its structure's FreeMarker output)."""
         paras = "".join(f"<p>{esc(t)}</p>" for t in art.paragraphs)
+        # an older structure's template (a legacy article's) prints the day only
+        when = short_date if self.legacy(art) else short_datetime
         return (
             '<div class="news-article">'
-            f'<p class="news-article-date">{esc(short_datetime(art.published, locale))}</p>'
+            f'<p class="news-article-date">{esc(when(art.published, locale))}</p>'
             f'<div class="news-article-summary"><p>{esc(art.summary)}</p></div>'
             f'<div class="news-article-body">{paras}</div></div>'
         )
 
-    def full_content(self, base: str, art: PortalArticle, locale: str) -> str:
+    def _taxonomy(self, base: str, art: PortalArticle, locale: str) -> str:
+        """The categories and tags summaries; url_forms links the Asset Publisher's filters."""
         ui = UI[locale]
         cat_href = base + self.layout_path("/" + art.category.key, locale)
+        if self.config.url_forms:
+            cat_link = f"{cat_href}/-/categories/{self.category_id(art.category)}"
+            tag_links = [f"{cat_href}/-/tags/{quote(t)}" for t in art.tags]
+        else:
+            cat_link = cat_href
+            tag_links = [f"{cat_href}?tag={quote(t)}" for t in art.tags]
         tags = " ".join(
-            f'<a class="badge badge-default badge-sm" href="{esc(cat_href)}?tag={quote(t)}">'
-            f"{esc(t)}</a>"
-            for t in art.tags
+            f'<a class="badge badge-default badge-sm" href="{esc(h)}">{esc(t)}</a>'
+            for t, h in zip(art.tags, tag_links, strict=True)
         )
+        return (
+            '<div class="asset-categories mb-3"><span class="taglib-asset-categories-summary">'
+            f'<span class="asset-vocabulary">{esc(ui["topic"])}:</span> <a class="asset-category" '
+            f'href="{esc(cat_link)}">{esc(art.category.name)}</a></span></div>\n'
+            '<div class="asset-tags mb-3"><span class="taglib-asset-tags-summary">'
+            f"{tags}</span></div>\n"
+        )
+
+    def full_content(self, base: str, art: PortalArticle, locale: str) -> str:
+        ui = UI[locale]
         related = "".join(
             '<li class="list-group-item list-group-item-flex"><div class="autofit-col"><div '
             'class="sticker sticker-secondary"><span class="inline-item"><svg class="lexicon-icon '
@@ -849,7 +1065,7 @@ class PortalSite:
             'role="presentation"></svg></span></div></div>'
             '<div class="autofit-col autofit-col-expand"><section class="autofit-section"><div '
             'class="list-group-title text-truncate-inline"><a class="text-truncate" '
-            f'href="{esc(base + self.content_path(r, locale))}" target="_self">{esc(r.title)}</a>'
+            f'href="{esc(base + self._related_path(r, locale))}" target="_self">{esc(r.title)}</a>'
             "</div></section></div></li>"
             for r in self.related_of(art)
         )
@@ -874,11 +1090,7 @@ class PortalSite:
             f'data-analytics-asset-title="{esc(art.title)}"'
             ' data-analytics-asset-type="web-content">'
             f"{self.article_template(art, locale)}</div></div>\n"
-            '<div class="asset-categories mb-3"><span class="taglib-asset-categories-summary">'
-            f'<span class="asset-vocabulary">{esc(ui["topic"])}:</span> <a class="asset-category" '
-            f'href="{esc(cat_href)}">{esc(art.category.name)}</a></span></div>\n'
-            '<div class="asset-tags mb-3"><span class="taglib-asset-tags-summary">'
-            f"{tags}</span></div>\n"
+            f"{self._taxonomy(base, art, locale)}"
             '<div class="asset-links mb-4"><h2 class="mb-3 '
             f'sheet-tertiary-title">{esc(ui["related"])}'
             f'</h2><ul class="list-group sidebar-list-group">{related}</ul></div>\n</div>'
@@ -896,13 +1108,32 @@ class PortalSite:
         art = self.by_slug.get(unquote(parts[2]))
         if art is None or (layout != p.home and "/" + art.category.key != layout):
             return self._not_found(base, path_and_query, locale)
+        return self._article_page(base, locale, art, layout, parts[0])
+
+    def _related_path(self, art: PortalArticle, locale: str) -> str:
+        return (
+            self.sitemap_path(art, locale)
+            if self.config.url_forms
+            else self.content_path(art, locale)
+        )
+
+    def _article_page(
+        self, base: str, locale: str, art: PortalArticle, layout: str, iid: str
+    ) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+        """The Asset Publisher's full-content view of ``art`` on ``layout``; its canonical
+        URL is this content URL, or (url_forms) the article's sitemap form."""
+        p = self.portal
+        name = p.home_name if layout == p.home else art.category.name
         body = self._portlet(
-            f"{AP}_INSTANCE_{parts[0]}",
-            pairs[(layout, parts[0])],
+            f"{AP}_INSTANCE_{iid}",
+            name,
             self.full_content(base, art, locale),
             "portlet-asset-publisher",
         )
-        alt = {loc: self.content_path(art, loc, layout, parts[0]) for loc in p.locales}
+        if self.config.url_forms:
+            alt = {loc: self.sitemap_path(art, loc) for loc in p.locales}
+        else:
+            alt = {loc: self.content_path(art, loc, layout, iid) for loc in p.locales}
         meta = (
             f'<meta property="og:title" content="{esc(art.title)}">\n'
             f'<meta content="{esc(art.summary)}" name="description" />\n'
@@ -936,6 +1167,22 @@ class PortalSite:
                     f"  <url>\n    <loc>{esc(base + self.layout_path(friendly, loc))}</loc>\n"
                     f"    <lastmod>{lastmod}</lastmod>\n{alternates}  </url>\n"
                 )
+        for art in self.articles if self.config.url_forms else ():
+            # Liferay lists an article once per locale, each with every locale's URL
+            forms = {loc: esc(base + self.sitemap_path(art, loc)) for loc in p.locales}
+            alternates = "".join(
+                f'    <xhtml:link href="{forms[loc]}" hreflang="{loc}" rel="alternate"/>\n'
+                for loc in p.locales
+            ) + (
+                f'    <xhtml:link href="{forms[p.default_locale]}" hreflang="x-default" '
+                'rel="alternate"/>\n'
+            )
+            modified = art.modified.strftime("%Y-%m-%dT%H:%M:%S+0000")
+            for loc in p.locales:
+                urls.append(
+                    f"  <url>\n    <loc>{forms[loc]}</loc>\n"
+                    f"    <lastmod>{modified}</lastmod>\n{alternates}  </url>\n"
+                )
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
             'schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">\n'
@@ -952,12 +1199,27 @@ class PortalSite:
                 "number": a.number,
                 "slug": a.slug_path,
                 "paths": sorted(self.entry_paths(a)),
-                "canonical_path": self.content_path(a, p.default_locale),
+                "canonical_path": (
+                    self.sitemap_path(a, p.default_locale)
+                    if self.config.url_forms
+                    else self.content_path(a, p.default_locale)
+                ),
+                "sitemap_paths": (
+                    [self.sitemap_path(a, loc) for loc in p.locales]
+                    if self.config.url_forms
+                    else []
+                ),
+                "legacy_display_page": self.legacy(a),
+                # the day only, at midnight in the portal's zone (UTC), where its pages print
+                # no time
+                "published_at_precision": "day" if self.legacy(a) else "minute",
                 "title": fold_text(a.title),
                 "summary": fold_text(a.summary),
                 "body_paragraphs": [fold_text(t) for t in a.paragraphs],
                 "author": a.author,
-                "published_at": a.published.isoformat(timespec="seconds"),
+                "published_at": (
+                    a.published.replace(hour=0, minute=0) if self.legacy(a) else a.published
+                ).isoformat(timespec="seconds"),
                 "modified_at": a.modified.isoformat(timespec="seconds"),
                 "category": a.category.name,
                 "tags": list(a.tags),
@@ -973,6 +1235,8 @@ class PortalSite:
         ]
         layouts = [p.home, *("/" + c.key for c in p.categories), *(f for f, _, _ in p.pages)]
         non_articles = ["/", *(self.layout_path(f, loc) for f in layouts for loc in p.locales)]
+        if self.config.url_forms:
+            non_articles += [path for loc in p.locales for path in self.filter_paths(loc)]
         return {
             "base_url_placeholder": "{base_url}",
             "portal": {
@@ -990,6 +1254,8 @@ class PortalSite:
                 "articles": self.config.articles,
                 "seed": self.config.seed,
                 "delta": self.config.delta,
+                "url_forms": self.config.url_forms,
+                "listing_pages": self.config.listing_pages,
             },
             "articles": articles,
             "non_article_paths": non_articles,

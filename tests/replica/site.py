@@ -107,6 +107,13 @@ class ReplicaConfig:
     redirect_port: int = 0
     # Which portal is served: "hepza" (this module) or one of tests.replica.portal.PORTALS.
     portal: str = "hepza"
+    # tests.replica.portal only: every other article (odd numbers) has a legacy display page
+    # (6.2/7.0 layoutUuid: its sitemap URL is /web/<group>/-/<urlTitle>, its pages print the
+    # day only), the others a display page template (/web/<group>/w/<urlTitle>, date and time);
+    # both are also served under every other Liferay form (see PortalSite.url_forms).
+    url_forms: bool = False
+    # tests.replica.portal only: a listing serves this many pages (0: all); past them, 404.
+    listing_pages: int = 0
     # Sitemaps (XML answers) sent gzip-encoded (Content-Encoding) in small chunks of a chunked
     # transfer, as a portal behind a compressing proxy does (tests/replica/server.py).
     sitemaps_gzip_chunked: bool = False
