@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from crawler.domain.identity import normalize_url
+from crawler.domain.identity import article_id, normalize_url
 from crawler.domain.items import EXPORT_FIELDS
 from pipelines.storage.content_index import ContentIndex
 from pipelines.storage.models import (
@@ -523,6 +523,13 @@ class ArticleStore:
                 found[row.url] = row.article_id
             for row in conn.execute(select(Article.url, Article.id).where(Article.url.in_(chunk))):
                 found[row.url] = row.id
+        # An article's canonical URL (its key, /w/<urlTitle>) need not be one of its
+        # addresses: an article read at a legacy display page or an Asset Publisher view is
+        # stored under that address, with the key's id.
+        ids = {article_id(url): url for url in dict.fromkeys(urls) if url not in found}
+        for chunk in _chunks(list(ids)):
+            for owner in conn.scalars(select(Article.id).where(Article.id.in_(chunk))):
+                found[ids[owner]] = owner
         return found
 
     def record_alias_ids(self, pairs: list[tuple[str, str]], run_id: str) -> int:

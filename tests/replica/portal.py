@@ -579,12 +579,16 @@ class PortalSite:
                 ),
             ),
             (
-                "paragraph",
+                # the display page's own header fragment, its editables mapped to the
+                # article's author and display date
+                "header",
                 "2e1b",
                 (
-                    '<div class="clearfix component-paragraph text-break" data-lfr-editable-id='
-                    f'"element-text" data-lfr-editable-type="rich-text"><p>{esc(art.author)}</p>'
-                    f"<p>{esc(short_datetime(art.published, locale))}</p></div>"
+                    '<p class="article-author" data-lfr-editable-id="author" '
+                    f'data-lfr-editable-type="text">{esc(art.author)}</p>'
+                    '<p class="article-date" data-lfr-editable-id="display-date" '
+                    f'data-lfr-editable-type="text">{esc(short_datetime(art.published, locale))}'
+                    "</p>"
                 ),
             ),
             (
