@@ -25,7 +25,7 @@ from crawler.domain.text import strip_controls
 from pipelines.base import adapter_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import Self
 
     from itemadapter import ItemAdapter
@@ -44,6 +44,11 @@ PROBLEM_CODES: dict[str, str] = problem_codes(
 )
 # Sources of published dates, most trusted first; any other source comes after these.
 PUBLISHED_TRUST_ORDER: tuple[str, ...] = ("json_ld", "meta", "display_date", "listing")
+# The published_at stored for the article, to the minute (the spider adds it from the run's
+# index): what a page that shows the same day without a time keeps, never a date of its own.
+STORED_SOURCE = "stored"
+PRECISION_MINUTE = "minute"
+PRECISION_DAY = "day"
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class DateNormalizationPipeline:
         adapter = adapter_of(item)
         now = self.clock()
         published: list[_Candidate] = []
+        stored: list[_Candidate] = []
         modified: list[_Candidate] = []
         published_seen = modified_seen = False
         for candidate in sorted(adapter.get("date_candidates") or [], key=_trust):
@@ -123,9 +129,12 @@ class DateNormalizationPipeline:
                 self.stats.inc_value(f"normalize/{exc.code}")
                 self._problem(adapter, field, exc.code, f"{source}: {raw!r}: {exc}")
                 continue
+            if source == STORED_SOURCE:
+                stored.append(_Candidate(source, raw, parsed))
+                continue
             (published if kind == "published" else modified).append(_Candidate(source, raw, parsed))
 
-        chosen = self._choose_published(adapter, published, published_seen)
+        chosen = self._choose_published(adapter, published, published_seen, stored)
         if modified:
             self._set_modified(adapter, chosen, modified)
         elif modified_seen:
@@ -135,13 +144,17 @@ class DateNormalizationPipeline:
         return item
 
     def _choose_published(
-        self, adapter: ItemAdapter, published: list[_Candidate], seen: bool
+        self,
+        adapter: ItemAdapter,
+        published: list[_Candidate],
+        seen: bool,
+        stored: Sequence[_Candidate] = (),
     ) -> _Candidate | None:
         if not published:
             if seen:
                 # Every candidate failed; each already left a problem with its parse code.
                 adapter["published_at"] = adapter["published_at_raw"] = None
-                adapter["published_at_source"] = None
+                adapter["published_at_source"] = adapter["published_at_precision"] = None
             elif not adapter.get("published_at"):
                 self.stats.inc_value("normalize/missing_published_at")
                 self._problem(
@@ -149,19 +162,31 @@ class DateNormalizationPipeline:
                 )
             return None
         chosen = next((c for c in published if c.parsed.has_time), None)
+        value = chosen
         if chosen is None:
             chosen = published[0]
-            self.stats.inc_value("normalize/published_at_date_only")
-            self._problem(
-                adapter,
-                "published_at",
-                "published_at_date_only",
-                f"only date-only candidates; {chosen.source} {chosen.raw!r} used as midnight",
+            # The time of that day an earlier page of the article gave (a display page, a
+            # locale copy) is kept: a page that shows the day only does not make it coarser.
+            value = next(
+                (s for s in stored if s.parsed.has_time and self._agree(s.parsed, chosen.parsed)),
+                None,
             )
-        adapter["published_at"] = format_iso(chosen.parsed.value.astimezone(self.tz))
+            if value is None:
+                self.stats.inc_value("normalize/published_at_date_only")
+                self._problem(
+                    adapter,
+                    "published_at",
+                    "published_at_date_only",
+                    f"only date-only candidates; {chosen.source} {chosen.raw!r} used as midnight",
+                )
+            else:
+                self.stats.inc_value("normalize/published_at_kept_stored_time")
+        shown = chosen if value is None else value
+        adapter["published_at"] = format_iso(shown.parsed.value.astimezone(self.tz))
+        adapter["published_at_precision"] = PRECISION_DAY if value is None else PRECISION_MINUTE
         # as the page showed it, less what only changes how it is shown (bidi controls)
         adapter["published_at_raw"] = strip_controls(chosen.raw)
-        adapter["published_at_source"] = chosen.source
+        adapter["published_at_source"] = shown.source
         self.stats.inc_value("normalize/published_at")
         self.stats.inc_value(f"normalize/published_at_source/{chosen.source}")
         for other in published:

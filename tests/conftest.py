@@ -190,6 +190,7 @@ def _article_record(slug: str, **overrides: Any) -> dict[str, Any]:
         "published_at": "2023-01-18T17:48:00+07:00",
         "published_at_raw": "18/01/2023 17:48",
         "published_at_source": "display_date",
+        "published_at_precision": "minute",
         "modified_at": None,
         "language": "vi-VN",
         "category": "Tin tức",
@@ -203,6 +204,8 @@ def _article_record(slug: str, **overrides: Any) -> dict[str, Any]:
         "problems": [],
     }
     record.update(overrides)
+    if record["published_at"] is None and "published_at_precision" not in overrides:
+        record["published_at_precision"] = None
     if "body_text" in overrides and "content_hash" not in overrides:
         record["content_hash"] = hashlib.sha256(record["body_text"].encode()).hexdigest()
     return record

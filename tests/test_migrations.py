@@ -17,7 +17,7 @@ from pipelines.storage.search import include_name, search_articles
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 from tests.test_storage import classify
 
-HEAD = "0006"
+HEAD = "0007"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 
@@ -180,6 +180,9 @@ def test_single_site_database_upgrades_to_sites_losing_nothing(database_url, mak
     after = all_rows(store.engine)
     for name in SITE_TABLES:
         assert [row.pop("site") for row in after[name]] == ["hepza"] * len(before[name]), name
+    # 0007: a stored published_at without the date-only problem is known to the minute
+    precision = {row["id"]: row.pop("published_at_precision") for row in after["articles"]}
+    assert precision == {old[0]["id"]: "minute", old[1]["id"]: None}
     assert after == before
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
@@ -232,6 +235,13 @@ def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one
     monkeypatch.setattr(
         store_module, "upgrade_database", lambda engine: real_upgrade(engine, "0005")
     )
+    # the columns revision 0005 has (published_at_precision came with 0007)
+    for fields in ("EXPORT_FIELDS", "VERSION_FIELDS"):
+        monkeypatch.setattr(
+            store_module,
+            fields,
+            tuple(f for f in getattr(store_module, fields) if f != "published_at_precision"),
+        )
     old = ArticleStore(database_url)
     http_a = _old_record(make_article_record, "http://portal.example/w/a", title="A one")
     old.write_batch([http_a], "run-1")

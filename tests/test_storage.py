@@ -215,6 +215,7 @@ def test_aliases_and_known_index(store, make_article_record):
         a["url"],
         datetime(2023, 3, 1, 9, 0, tzinfo=tz7),
         datetime(2023, 1, 18, 17, 48, tzinfo=tz7),
+        "minute",
     )
     assert index == {
         a["url"]: known_a,
@@ -365,7 +366,7 @@ def test_concurrent_starts_migrate_once(database_url):
         thread.join()
     assert errors == []
     with stores[0].engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0006",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0007",)]
     for store in stores:
         store.close()
 

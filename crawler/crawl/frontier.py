@@ -561,6 +561,10 @@ class Frontier:
             self._last_lastmod = (lastmod, value)
         return self._last_lastmod[1]
 
+    def known(self, key: str) -> KnownArticle | None:
+        """The stored article of ``key``, if the run's index holds it."""
+        return self._known(key)
+
     def _known(self, key: str) -> KnownArticle | None:
         return self.stored.known.get(key) if self.stored is not None else None
 

@@ -24,6 +24,7 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "published_at",
     "published_at_raw",
     "published_at_source",
+    "published_at_precision",
     "modified_at",
     "language",
     "category",
@@ -43,6 +44,8 @@ DATE_SOURCES: tuple[str, ...] = (
     "display_date",
     "listing",
     "sitemap_lastmod",
+    # the article's stored published_at, to the minute (pipelines/dates.py: STORED_SOURCE)
+    "stored",
 )
 DATE_KINDS: tuple[str, ...] = ("published", "modified")
 
@@ -94,6 +97,9 @@ class ArticleItem:
     published_at: str | None = None
     published_at_raw: str | None = None
     published_at_source: str | None = None
+    # what published_at states: "minute" (a time of day was given) or "day" (a date only: the
+    # value is that day's midnight in the site's zone); None without published_at
+    published_at_precision: str | None = None
     modified_at: str | None = None
     language: str | None = None
     category: str | None = None

@@ -325,17 +325,22 @@ def article_item(
     lastmod: str | None = None,
     met_urls: Sequence[str] = (),
     same_article: Callable[[str], bool] | None = None,
+    stored_published_at: str | None = None,
 ) -> ArticleItem:
     """The record of a parsed article page: the one page-to-item mapping (the spider, the
     tests and the benchmarks use it). ``hint``: what the listing that led here said;
     ``lastmod``: the sitemap's; ``met_urls``: other URLs met for the article;
-    ``same_article``: which of the page's alternate URLs are this article (default: all)."""
+    ``same_article``: which of the page's alternate URLs are this article (default: all);
+    ``stored_published_at``: the article's stored published_at, known to the minute (kept
+    by the dates pipeline when this page shows that day without a time)."""
     candidates = list(page.date_candidates)
     listing_date = hint.date_candidate() if hint else None
     if listing_date:
         candidates.append(listing_date)
     if lastmod:
         candidates.append(DateCandidate("sitemap_lastmod", lastmod, None, "modified"))
+    if stored_published_at:
+        candidates.append(DateCandidate("stored", stored_published_at, None, "published"))
     alternates = [u for u in page.alternate_urls if same_article is None or same_article(u)]
     return ArticleItem(
         url=page.canonical_url or fetched_url,

@@ -660,6 +660,7 @@ class LiferaySpider(Spider):
             lastmod=self.frontier.lastmod(key),
             met_urls=[*met, *self.frontier.parsed(key)],
             same_article=lambda url: self.frontier.same_article(url, key),
+            stored_published_at=self._stored_time(key),
         )
         for url in page.related_urls:
             if not is_article_url(url):
@@ -668,6 +669,15 @@ class LiferaySpider(Spider):
             # one step: in a cluster crawl, another worker may start navigation meanwhile).
             if not self.frontier.defer_article(url):
                 yield from self._article(url)
+
+    def _stored_time(self, key: str) -> str | None:
+        """The stored published_at of the article, when it is known to the minute."""
+        known = self.frontier.known(key) if self.frontier.stored is not None else None
+        if known is None or known.published_at is None:
+            return None
+        if known.published_at_precision != "minute":
+            return None
+        return known.published_at.isoformat()
 
     def _article(
         self,

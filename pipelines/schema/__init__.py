@@ -150,6 +150,16 @@ COLUMNS: tuple[Column, ...] = (
         "display_date",
     ),
     Column(
+        "published_at_precision",
+        "string",
+        True,
+        "what published_at states: minute (the page gave the time of day) or day (a date "
+        "only, such as the Asset Publisher's 18/01/2023: published_at is that day's midnight "
+        "in the site's zone, to be refined by a page that gives the time)",
+        "minute",
+        choices=("minute", "day"),
+    ),
+    Column(
         "modified_at",
         "local_time",
         True,
@@ -307,7 +317,7 @@ def _column_json_schema(column: Column) -> dict[str, Any]:
     if column.kind == "string":
         out = _string_schema(column.nullable, url=column.url, pattern=column.pattern)
         if column.choices:
-            out["enum"] = list(column.choices)
+            out["enum"] = [*column.choices, *([None] if column.nullable else [])]
     elif column.kind in ("local_time", "utc_time"):
         out = {"type": _json_type("string", column.nullable), "format": "date-time"}
         out["pattern"] = ISO_PATTERN

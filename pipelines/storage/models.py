@@ -1,4 +1,4 @@
-"""Database schema (revision 0006). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0007). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
@@ -77,7 +77,15 @@ class Article(Base):
         Index("ix_articles_site_last_seen", "site", "last_seen"),
         Index("ix_articles_site_content_hash", "site", "content_hash"),
         # Covers what an incremental crawl reads of every article (store.known_index).
-        Index("ix_articles_site_known", "site", "id", "url", "modified_at", "published_at"),
+        Index(
+            "ix_articles_site_known",
+            "site",
+            "id",
+            "url",
+            "modified_at",
+            "published_at",
+            "published_at_precision",
+        ),
         # Covers the storage pipeline's content index, in its order (store.content_index).
         Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
     )
@@ -97,6 +105,7 @@ class Article(Base):
     published_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
     published_at_raw: Mapped[str | None] = mapped_column(Text)
     published_at_source: Mapped[str | None] = mapped_column(String(40))
+    published_at_precision: Mapped[str | None] = mapped_column(String(10))
     modified_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
     language: Mapped[str | None] = mapped_column(String(20))
     category: Mapped[str | None] = mapped_column(Text)
@@ -181,6 +190,7 @@ VERSION_FIELDS: tuple[str, ...] = (
     "published_at",
     "published_at_raw",
     "published_at_source",
+    "published_at_precision",
     "modified_at",
     "language",
     "category",

@@ -113,6 +113,8 @@ class KnownArticle:
     url: str
     modified_at: datetime | None
     published_at: datetime | None
+    # "minute" or "day" (a date-only published_at); None when unknown
+    published_at_precision: str | None = None
 
 
 def record_site(record: dict[str, Any]) -> str:
@@ -361,7 +363,8 @@ class ArticleStore:
                         else stmt.excluded[col.name]
                     )
                     for col in Article.__table__.columns
-                    if col.name not in kept
+                    # the columns the rows carry (every row carries the same)
+                    if col.name not in kept and col.name in article_rows[0]
                 },
             )
             conn.execute(stmt, article_rows)
@@ -573,16 +576,23 @@ class ArticleStore:
         canonical: dict[str, KnownArticle] = {}
         query = (
             select(
-                Article.id, Article.url, Article.modified_at, Article.published_at, ArticleUrl.url
+                Article.id,
+                Article.url,
+                Article.modified_at,
+                Article.published_at,
+                Article.published_at_precision,
+                ArticleUrl.url,
             )
             .outerjoin(ArticleUrl, ArticleUrl.article_id == Article.id)
             .where(Article.site == site)
         )
         with self.guard("known_index"), self._engine.connect() as conn:
-            for art_id, url, modified, published, alias in conn.execute(query):
+            for art_id, url, modified, published, precision, alias in conn.execute(query):
                 known = canonical.get(url)
                 if known is None:
-                    known = KnownArticle(art_id, url, parse_iso(modified), parse_iso(published))
+                    known = KnownArticle(
+                        art_id, url, parse_iso(modified), parse_iso(published), precision
+                    )
                     canonical[url] = known
                 if alias:
                     index[alias] = known
