@@ -495,6 +495,24 @@ def is_shared_article_form(url: str) -> bool:
     return _is_article_match(_article_match(path, query))
 
 
+# The journal content portlet's own URLs of one article, by its article id (6.x/7.0 friendly
+# URL ``/-/journal_content/<portlet id>/<group id>/<article id>``, or its portlet URL with an
+# ``_articleId`` parameter): no urlTitle to key them by, so the page names the article (its
+# canonical link); crawled as pages, a page of them showing one article is that article.
+_JOURNAL_CONTENT_PATH = re.compile(r"/-/journal_content/[^/]+/\d+/[^/]+/?$")
+_JOURNAL_CONTENT_QUERY = re.compile(
+    r"(?:^|&)_[^=&]*(?:JournalContentPortlet|56_INSTANCE_)[^=&]*_articleId=[^&]+"
+)
+
+
+def is_journal_content_url(url: str) -> bool:
+    """Whether the URL is the journal content portlet's view of one article by its id."""
+    _, _, path, query = _split_normal(normalize_url(url))
+    if _JOURNAL_CONTENT_PATH.search(path):
+        return True
+    return bool(query) and _JOURNAL_CONTENT_QUERY.search(query) is not None
+
+
 def is_display_page(url: str) -> bool:
     """Whether the URL is a display page (``/w/<slug>``, any locale or group prefix)."""
     return _DISPLAY_PAGE.match(_strip_locale(urlsplit(normalize_url(url)).path)) is not None

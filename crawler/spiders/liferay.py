@@ -39,6 +39,7 @@ from crawler.crawl.redelivery import per_response, redelivered
 from crawler.crawl.streaming import STREAM_META, StreamedResponse
 from crawler.domain.identity import (
     is_article_url,
+    is_journal_content_url,
     is_shared_article_form,
     normalize_url,
     url_identity,
@@ -80,6 +81,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The article views that make a page met under any URL an article (crawler/parsers/article.py
+# ARTICLE_VIEWS; a journal content portlet counts under an article's URL only).
+PAGE_ARTICLE_VIEWS = frozenset(("asset_full_content", "display_page"))
 PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
@@ -521,7 +525,13 @@ class LiferaySpider(Spider):
         listing = parse_listing(page, response.url, self.profile.parser_config())
         if article_view and not (listing.is_listing and listing.entries):
             article = parse_article(page, response.url, self.profile.parser_config())
-            if article.view is not None and article.not_article_reason is None:
+            # A layout's own web content (a journal content portlet placed on "About us") is
+            # that page's text; an article shown as a page is the Asset Publisher's view of it,
+            # its display page, or the journal content portlet's view of it by its id.
+            views = PAGE_ARTICLE_VIEWS
+            if is_journal_content_url(response.url):
+                views = views | {"journal_content"}
+            if article.view in views and article.not_article_reason is None:
                 self.crawler.stats.inc_value("crawl/article_by_page")
                 key = self.frontier.key(article.canonical_url or response.url)
                 yield from self._record(response, article, key, None, None)

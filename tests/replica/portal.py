@@ -429,6 +429,14 @@ class PortalSite:
             f"{self.layout_path(p.pages[-1][0], locale)}/-/form",
         ]
 
+    JOURNAL = "com_liferay_journal_content_web_portlet_JournalContentPortlet_INSTANCE_jcNews01"
+    GROUP_ID = 20121
+
+    def journal_path(self, art: PortalArticle, locale: str) -> str:
+        """The journal content portlet's view of the article by its id (friendly URL)."""
+        page = self.layout_path(self.portal.pages[0][0], locale)
+        return f"{page}/-/journal_content/{self.JOURNAL}/{self.GROUP_ID}/{30000 + art.number}"
+
     def home_href(self, art: PortalArticle, locale: str) -> str:
         """How the home page's Asset Publisher links an article (url_forms): in the context
         of its legacy display page's layout, or by the portlet URL."""
@@ -453,6 +461,8 @@ class PortalSite:
             if art in self.newest[:5]:
                 home = self.layout_path(p.home, locale)
                 paths.add(self.entry_href(art, locale, home, p.home, p.home_instance))
+            if self.config.url_forms and art.number <= 2:
+                paths.add(self.journal_path(art, locale))
             if self.config.url_forms:
                 paths.update(
                     (
@@ -541,6 +551,22 @@ class PortalSite:
             tag = unquote(parts[1])
             arts = [a for a in self.newest if tag in a.tags]
             return self._listing(base, locale, cat, "", heading=f"{cat.name}: {tag}", arts=arts)
+        if len(parts) == 4 and parts[:3] == ["journal_content", self.JOURNAL, str(self.GROUP_ID)]:
+            number = int(parts[3]) - 30000 if parts[3].isdigit() else 0
+            art = self.by_number.get(number)
+            if art is None or layout != p.pages[0][0]:
+                return self._not_found(base, path_and_query, locale)
+            inner = f"<h2>{esc(art.title)}</h2>{self.article_template(art, locale)}"
+            alt = {loc: self.sitemap_path(art, loc) for loc in p.locales}
+            return self._page(
+                base,
+                locale,
+                layout,
+                art.title,
+                self._journal(inner, art.title),
+                canonical=base + alt[locale],
+                alt_path=alt,
+            )
         if parts == ["form"] and layout == p.pages[-1][0]:
             form = (
                 '<div class="ddm-form-builder-app"><form action="'
@@ -746,11 +772,15 @@ class PortalSite:
             )
         if self.config.url_forms:
             # filter pages and another portlet's friendly URL, linked as menu items are
-            names = ("Topic", "Tag", "Feedback")
+            links = [
+                *zip(self.filter_paths(locale), ("Topic", "Tag", "Feedback"), strict=True),
+                *((self.journal_path(a, locale), a.title) for a in self.articles[:2]),
+            ]
             subs = "".join(
                 f'<li class="" id="layout_9{j}" role="presentation"><a aria-labelledby="layout_9'
-                f'{j}" class="dropdown-item" href="{esc(path)}" role="menuitem">{name}</a></li>'
-                for j, (path, name) in enumerate(zip(self.filter_paths(locale), names, strict=True))
+                f'{j}" class="dropdown-item" href="{esc(path)}" role="menuitem">{esc(name)}</a>'
+                "</li>"
+                for j, (path, name) in enumerate(links)
             )
             lis.append(
                 '<li class="lfr-nav-item nav-item dropdown" id="layout_9" role="presentation"><a '
