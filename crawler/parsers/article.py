@@ -55,6 +55,9 @@ TITLE_SELECTORS = (
     ".asset-full-content .component-title",
     ".journal-content-article h1",
     "#content h1",
+    # a web content template that heads the article with an h2 (the journal content portlet
+    # shows the template alone): before any h1 of the theme's header (the site's name)
+    ".journal-content-article h2",
     "h1",
 )
 # Containers that hold the article template's output (title, summary, body, byline).
