@@ -616,6 +616,89 @@ def test_date_only_published_at_is_flagged() -> None:
     assert stats["normalize/published_at_date_only"] == 1
 
 
+def test_a_date_only_published_at_says_its_precision_is_the_day() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/-/x", date_candidates=[_candidate("display_date", "18/01/2023")]
+    )
+    pipeline.process_item(item)
+    assert (item.published_at, item.published_at_precision) == (
+        "2023-01-18T00:00:00+07:00",
+        "day",
+    )
+
+
+def test_a_time_on_the_page_makes_the_precision_the_minute() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        page_locale="en-US",
+        date_candidates=[
+            _candidate("display_date", "Published 1/18/23"),
+            _candidate("display_date", "1/18/23 5:48 PM"),
+        ],
+    )
+    pipeline.process_item(item)
+    assert (item.published_at, item.published_at_precision) == (
+        "2023-01-18T17:48:00+07:00",
+        "minute",
+    )
+    assert item.problems == []
+
+
+def test_a_day_only_page_keeps_the_stored_time_of_that_day() -> None:
+    pipeline, stats = _pipeline()
+    item = ArticleItem(
+        url="https://h/-/x",
+        date_candidates=[
+            _candidate("display_date", "18/01/2023"),
+            _candidate("stored", "2023-01-18T17:48:00+07:00"),
+        ],
+    )
+    pipeline.process_item(item)
+    assert (item.published_at, item.published_at_precision) == (
+        "2023-01-18T17:48:00+07:00",
+        "minute",
+    )
+    assert item.published_at_raw == "18/01/2023"
+    assert item.published_at_source == "stored"
+    assert item.problems == []
+    assert stats["normalize/published_at_kept_stored_time"] == 1
+
+
+def test_a_stored_time_of_another_day_is_not_kept_nor_a_disagreement() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/-/x",
+        date_candidates=[
+            _candidate("display_date", "19/01/2023"),
+            _candidate("stored", "2023-01-18T17:48:00+07:00"),
+        ],
+    )
+    pipeline.process_item(item)
+    assert (item.published_at, item.published_at_precision) == (
+        "2023-01-19T00:00:00+07:00",
+        "day",
+    )
+    assert _codes(item) == ["published_at_date_only"]
+
+
+def test_a_stored_time_never_overrides_a_time_the_page_gives() -> None:
+    pipeline, _ = _pipeline()
+    item = ArticleItem(
+        url="https://h/w/x",
+        date_candidates=[
+            _candidate("display_date", "08:15 18/01/2023"),
+            _candidate("stored", "2023-01-18T17:48:00+07:00"),
+        ],
+    )
+    pipeline.process_item(item)
+    assert (item.published_at, item.published_at_source) == (
+        "2023-01-18T08:15:00+07:00",
+        "display_date",
+    )
+
+
 def test_disagreement_names_both_sources_and_values() -> None:
     pipeline, stats = _pipeline()
     item = ArticleItem(

@@ -17,9 +17,12 @@ from crawler.domain.urls import (
     _full_identity,
     _normalize,
     _split_normal,
+    article_address,
     article_id,
     canonical_article_url,
     is_article_url,
+    is_journal_content_url,
+    is_shared_article_form,
     normalize_url,
     url_identity,
 )
@@ -506,3 +509,93 @@ def test_fragment_and_lower_case_escape_variants_normalize_as_the_full_normaliza
 ) -> None:
     assert normalize_url(variant) == _normalize(variant, False)
     assert normalize_url(variant, unicode_nfc=True) == _normalize(variant, True)
+
+
+# --- every Liferay form of one article (issue 21) -----------------------------------------------
+
+GROUP = f"{HOST}/web/dpi"
+KEY = f"{GROUP}/w/city-reviews"
+AP_NS = "_com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_pR3ss_"
+ARTICLE_FORMS = (
+    f"{GROUP}/w/city-reviews",
+    f"{GROUP}/-/city-reviews",
+    f"{GROUP}/-/City-Reviews",
+    f"{GROUP}/press-releases/-/city-reviews",
+    f"{GROUP}/press-releases/-/city-reviews?redirect=%2Fweb%2Fdpi%2Fhome",
+    f"{GROUP}/press-releases/-/asset_publisher/pR3ss/content/city-reviews",
+    f"{GROUP}/press-releases/-/asset_publisher/pR3ss/content/city-reviews?inheritRedirect=true"
+    "&redirect=%2Fweb%2Fdpi%2Fpress-releases",
+    f"{HOST}/vi/web/dpi/-/city-reviews",
+    f"{HOST}/en-US/web/dpi/press-releases/-/city-reviews",
+    f"{GROUP}/press-releases?p_p_id=com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet"
+    f"_INSTANCE_pR3ss&p_p_lifecycle=0&p_p_state=maximized&{AP_NS}mvcPath=%2Fview_content.jsp"
+    f"&{AP_NS}urlTitle=city-reviews",
+    f"{GROUP}/home?p_p_id=101_INSTANCE_aB1&p_p_lifecycle=0&_101_INSTANCE_aB1_struts_action="
+    "%2Fasset_publisher%2Fview_content&_101_INSTANCE_aB1_urlTitle=city-reviews",
+)
+
+
+@pytest.mark.parametrize("url", ARTICLE_FORMS)
+def test_every_liferay_form_of_an_article_is_that_article(url: str) -> None:
+    assert is_article_url(url)
+    assert canonical_article_url(url) == KEY
+    assert url_identity(url)[1:] == (True, KEY)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{GROUP}/press-releases/-/categories/40100",
+        f"{GROUP}/press-releases/-/tags/investment",
+        f"{GROUP}/-/blogs/city-reviews",
+        f"{GROUP}/-/document_library/view_file/123",
+        f"{GROUP}/-/asset_publisher/pR3ss/rss",
+        f"{GROUP}/press-releases/-/asset_publisher",
+        f"{GROUP}/press-releases/-/search",
+        f"{GROUP}/about-us/-/journal_content/56_INSTANCE_ab/10180/30042",
+        f"{GROUP}/home?p_p_id=com_liferay_blogs_web_portlet_BlogsPortlet"
+        "&_com_liferay_blogs_web_portlet_BlogsPortlet_urlTitle=city-reviews",
+    ],
+)
+def test_filters_and_other_portlets_friendly_urls_are_not_article_urls(url: str) -> None:
+    assert not is_article_url(url)
+
+
+def test_an_article_read_at_a_legacy_display_page_is_recorded_there() -> None:
+    assert article_address(f"{GROUP}/-/City-Reviews?redirect=x") == f"{GROUP}/-/city-reviews"
+    assert (
+        article_address(f"{HOST}/vi/web/dpi/press-releases/-/city-reviews")
+        == f"{GROUP}/press-releases/-/city-reviews"
+    )
+    # the portlet URL is read only with its parameters
+    portlet = ARTICLE_FORMS[9]
+    assert article_address(portlet) == normalize_url(portlet)
+
+
+def test_only_the_forms_other_pages_share_are_left_to_the_page() -> None:
+    shared = {url for url in ARTICLE_FORMS if is_shared_article_form(url)}
+    assert shared == {u for u in ARTICLE_FORMS if "/w/" not in u and "/-/asset_publisher/" not in u}
+    assert is_journal_content_url(f"{GROUP}/about-us/-/journal_content/56_INSTANCE_ab/10180/30042")
+    assert is_journal_content_url(
+        f"{GROUP}/about-us?p_p_id=com_liferay_journal_content_web_portlet_JournalContentPortlet"
+        "_INSTANCE_x&_com_liferay_journal_content_web_portlet_JournalContentPortlet_INSTANCE_x"
+        "_articleId=30042"
+    )
+    assert not is_journal_content_url(f"{GROUP}/about-us")
+
+
+def test_an_article_at_a_legacy_display_page_keeps_its_other_forms_as_aliases() -> None:
+    crawler = get_crawler()
+    pipeline = UrlNormalizationPipeline.from_crawler(crawler)
+    item = ArticleItem(
+        url=f"{GROUP}/-/city-reviews",
+        fetched_url=f"{GROUP}/-/city-reviews",
+        alternate_urls=[ARTICLE_FORMS[3], ARTICLE_FORMS[6], ARTICLE_FORMS[7]],
+    )
+    pipeline.process_item(item)
+    assert item.url == f"{GROUP}/-/city-reviews"
+    assert item.id == article_id(KEY)
+    assert set(item.alternate_urls) == {normalize_url(u) for u in ARTICLE_FORMS[6:8]} | {
+        normalize_url(ARTICLE_FORMS[3])
+    }
+    assert not any(p["code"] == "url_not_article" for p in item.problems)

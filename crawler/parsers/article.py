@@ -297,6 +297,16 @@ _FRAGMENT_HEADING = (
 _JOURNAL_CONTENT = ".journal-content-article"
 
 
+def has_article_view_markup(page: PageSelector) -> bool:
+    """Whether the page carries the markup of one of ARTICLE_VIEWS (a quick test before its
+    full parse: most pages crawled as pages are listings and menus)."""
+    return bool(
+        page.elements(_FULL_CONTENT)
+        or page.elements(_FRAGMENT_HEADING)
+        or page.elements(_JOURNAL_CONTENT)
+    )
+
+
 def extract_article_view(sel: _Doc, page: ArticlePage) -> str | None:
     """Which of ARTICLE_VIEWS shows the page's one article; None when none does."""
     full = sel.css(_FULL_CONTENT)

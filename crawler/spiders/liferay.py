@@ -58,7 +58,12 @@ from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
-from crawler.parsers.article import ArticlePage, article_item, parse_article
+from crawler.parsers.article import (
+    ArticlePage,
+    article_item,
+    has_article_view_markup,
+    parse_article,
+)
 from crawler.parsers.common import PageSelector, page_selector
 from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
@@ -523,7 +528,7 @@ class LiferaySpider(Spider):
         if page_number(response.url) is None:
             yield from self._navigation(response, page, depth)
         listing = parse_listing(page, response.url, self.profile.parser_config())
-        if article_view and not (listing.is_listing and listing.entries):
+        if article_view and has_article_view_markup(page):
             article = parse_article(page, response.url, self.profile.parser_config())
             # A layout's own web content (a journal content portlet placed on "About us") is
             # that page's text; an article shown as a page is the Asset Publisher's view of it,
@@ -531,7 +536,11 @@ class LiferaySpider(Spider):
             views = PAGE_ARTICLE_VIEWS
             if is_journal_content_url(response.url):
                 views = views | {"journal_content"}
-            if article.view in views and article.not_article_reason is None:
+            # A listing's entries are other articles; an article view's related assets are
+            # all a listing parser may take for entries there.
+            related = set(article.related_urls)
+            others = [e for e in listing.entries if e.url not in related]
+            if article.view in views and article.not_article_reason is None and not others:
                 self.crawler.stats.inc_value("crawl/article_by_page")
                 key = self.frontier.key(article.canonical_url or response.url)
                 yield from self._record(response, article, key, None, None)
