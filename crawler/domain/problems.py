@@ -85,7 +85,8 @@ PROBLEMS: dict[str, ProblemCode] = _codes(
     ProblemCode(
         "url_not_article",
         "url",
-        "the canonical URL is neither a /w/<slug> display page nor an asset_publisher content URL",
+        "the page shows one article, but its canonical URL is in none of Liferay's article URL "
+        "forms (display page, legacy display page, Asset Publisher content or portlet URL)",
         owner="pipelines.urls",
     ),
     ProblemCode(
