@@ -144,6 +144,13 @@ def _as_written_before_identity_keys(database_url: str) -> int:
                         "UPDATE article_versions SET content_hash = ? WHERE id = ?",
                         (_old_hash(full), version_id),
                     )
+        # revision 0005's schema: without 0007's published_at_precision
+        conn.execute("DROP INDEX ix_articles_site_known")
+        conn.execute("ALTER TABLE articles DROP COLUMN published_at_precision")
+        conn.execute(
+            "CREATE INDEX ix_articles_site_known ON articles "
+            "(site, id, url, modified_at, published_at)"
+        )
         conn.execute("UPDATE alembic_version SET version_num = '0005'")
         conn.commit()
         return changed
