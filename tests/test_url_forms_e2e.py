@@ -259,3 +259,26 @@ def test_scrapy_parse_gives_one_record_for_every_form_of_an_article(
     (copy,) = _parsed(tmp_path, server.url, server.url + site.sitemap_path(art, other))
     assert canonical_url(copy["url"]) == canonical_url(records[0]["url"])
     assert copy["title"] == records[0]["title"]
+
+
+def test_a_rerun_stores_nothing_new_and_keeps_every_day_precision(
+    crawl: FormsCrawl, server: ReplicaServer
+) -> None:
+    again = run_crawl(
+        server.url,
+        crawl.result.workdir,
+        database_url=crawl.result.database_url,
+        spider="liferay",
+        spider_args={**ARGS, "full": "1"},
+        feed_name="again.jsonl",
+    )
+    assert again.returncode == 0, again.log[-3000:]
+    counts = again.report["counts"]
+    assert counts["stored_new"] == counts["stored_changed"] == 0
+    assert counts["unchanged"] == len(crawl.truth["articles"])
+    rows = database_rows(
+        crawl.result.database_url,
+        "SELECT published_at_precision, count(*) FROM articles GROUP BY published_at_precision",
+    )
+    legacy = sum(a["legacy_display_page"] for a in crawl.truth["articles"])
+    assert dict(rows) == {"day": legacy, "minute": len(crawl.truth["articles"]) - legacy}
