@@ -25,6 +25,8 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "published_at_raw",
     "published_at_source",
     "modified_at",
+    "event_date",
+    "event_date_source",
     "language",
     "category",
     "tags",
@@ -95,6 +97,9 @@ class ArticleItem:
     published_at_raw: str | None = None
     published_at_source: str | None = None
     modified_at: str | None = None
+    # the day of the event the lead opens with (YYYY-MM-DD), and where it came from ("lead")
+    event_date: str | None = None
+    event_date_source: str | None = None
     language: str | None = None
     category: str | None = None
     tags: list[str] = field(default_factory=list)
