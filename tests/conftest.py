@@ -191,6 +191,8 @@ def _article_record(slug: str, **overrides: Any) -> dict[str, Any]:
         "published_at_raw": "18/01/2023 17:48",
         "published_at_source": "display_date",
         "modified_at": None,
+        "event_date": None,
+        "event_date_source": None,
         "language": "vi-VN",
         "category": "Tin tức",
         "tags": ["đầu tư", "KCX"],

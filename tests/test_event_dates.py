@@ -169,7 +169,11 @@ def test_a_display_hour_many_articles_share_is_bulk_and_an_arrival_remarks_earli
     store.write_batch(
         [
             make_article_record(
-                "m1", body_text="1", published_at=hour.format(48), event_date="2022-10-12"
+                "m1",
+                body_text="1",
+                published_at=hour.format(48),
+                event_date="2022-10-12",
+                event_date_source="lead",
             ),
             make_article_record("m2", body_text="2", published_at=hour.format(5)),
             make_article_record("alone", body_text="3", published_at="2023-01-18T18:00:00+07:00"),

@@ -350,7 +350,7 @@ def _column_json_schema(column: Column) -> dict[str, Any]:
     if column.kind == "string":
         out = _string_schema(column.nullable, url=column.url, pattern=column.pattern)
         if column.choices:
-            out["enum"] = list(column.choices)
+            out["enum"] = [*column.choices, *([None] if column.nullable else [])]
     elif column.kind == "date":
         out = {"type": _json_type("string", column.nullable), "format": "date"}
         out["pattern"] = DATE_PATTERN

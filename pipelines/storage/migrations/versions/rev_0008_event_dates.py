@@ -103,7 +103,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_articles_site_published_at", table_name="articles")
-    with op.batch_alter_table("articles") as batch:
-        batch.drop_column("published_at_quality")
-        batch.drop_column("event_date_source")
-        batch.drop_column("event_date")
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+): a batch copy of the table would
+    # break the search index's view and triggers, which name the table.
+    for name in ("published_at_quality", "event_date_source", "event_date"):
+        op.execute(f"ALTER TABLE articles DROP COLUMN {name}")
