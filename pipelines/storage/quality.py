@@ -56,7 +56,7 @@ def mark_hours(conn: Connection, site: str, hours: Iterable[str], threshold: int
     for start in range(0, len(ordered), HOURS_CHUNK):
         chunk = ordered[start : start + HOURS_CHUNK]
         hour = func.substr(Article.published_at, 1, HOUR_LENGTH)
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 select(hour, func.count())
                 .where(Article.site == site, or_(*(_in_hour(h) for h in chunk)))
