@@ -18,6 +18,7 @@ from pipelines.dates import DateNormalizationPipeline
 from pipelines.storage.models import Article
 from pipelines.storage.quality import best_date_of
 from pipelines.storage.store import ArticleStore
+from tests.crawl_runner import run_scrapy
 
 SEED_DISPLAY = date(2023, 1, 18)  # the seed article's 1/18/23 5:48 PM
 
@@ -238,3 +239,11 @@ def test_best_date_is_the_event_day_only_where_the_display_date_is_bulk():
     ok = {**bulk, "published_at_quality": "ok", "event_date": date(2022, 10, 12)}
     assert best_date_of(ok) == date(2023, 1, 18)
     assert best_date_of({"published_at": None, "event_date": None}) is None
+
+
+@pytest.mark.parametrize("command", ["export", "search"])
+def test_by_event_without_since_is_one_line_and_exit_2(tmp_path, command):
+    args = ["-f", "jsonl"] if command == "export" else ["dau tu"]
+    result = run_scrapy(tmp_path, command, *args, "--by", "event")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{command}: --by event needs --since YYYY-MM-DD"
