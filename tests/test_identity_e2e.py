@@ -144,6 +144,10 @@ def _as_written_before_identity_keys(database_url: str) -> int:
                         "UPDATE article_versions SET content_hash = ? WHERE id = ?",
                         (_old_hash(full), version_id),
                     )
+        # what revision 0008 added, the code of 0005 did not have
+        conn.execute("DROP INDEX ix_articles_site_published_at")
+        for column in ("published_at_quality", "event_date_source", "event_date"):
+            conn.execute(f"ALTER TABLE articles DROP COLUMN {column}")
         conn.execute("UPDATE alembic_version SET version_num = '0005'")
         conn.commit()
         return changed
