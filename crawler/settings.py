@@ -172,6 +172,9 @@ STORAGE_BATCH_SIZE = os.environ.get("HEPZA_STORAGE_BATCH_SIZE", "50")
 # How long one outage of an unreachable database is waited for (backoff, items wait) before
 # its writes count as lost and fail the run; 0: never waited for.
 STORAGE_RETRY_SECONDS = os.environ.get("HEPZA_STORAGE_RETRY_SECONDS", "120")
+# Articles of one site sharing a display day and hour (a migration re-created them) from which
+# their published_at_quality is "bulk": analysts count them by their event day instead.
+PUBLISHED_AT_BULK_THRESHOLD = os.environ.get("HEPZA_PUBLISHED_AT_BULK_THRESHOLD", "10")
 # `scrapy search`: a search running longer is stopped on the database (exit status 1).
 SEARCH_TIMEOUT_SECONDS = os.environ.get("HEPZA_SEARCH_TIMEOUT_SECONDS", "30")
 

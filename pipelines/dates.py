@@ -1,10 +1,11 @@
 """The dates pipeline: an article's published_at and modified_at chosen among what its page and
-its listings showed, each read by crawler/domain/dates.py's rules."""
+its listings showed, each read by crawler/domain/dates.py's rules, and the day of the event its
+lead opens with (event_date), read against the display day it chose."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from crawler.domain.dates import (
     DEFAULT_TIMEZONE,
     DateParseError,
     ParsedDate,
+    event_date_of_lead,
     format_iso,
     looks_machine,
     parse_display_date,
@@ -67,6 +69,25 @@ def _trust(candidate: DateCandidate) -> int:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _local_day(published_at: str | None) -> date | None:
+    """The display day on the site's calendar (published_at carries the site's offset)."""
+    if not published_at:
+        return None
+    try:
+        return datetime.fromisoformat(published_at).date()
+    except ValueError:
+        return None
+
+
+def _leads(adapter: ItemAdapter) -> list[str]:
+    """The lead: the summary, then the body's first paragraph (a page whose description is
+    not its lead still opens its body with it)."""
+    leads = [adapter.get("summary") or ""]
+    body = adapter.get("body_text") or ""
+    leads.append(body.split("\n\n", 1)[0])
+    return [lead for lead in leads if lead]
 
 
 class DateNormalizationPipeline:
@@ -141,7 +162,19 @@ class DateNormalizationPipeline:
             adapter["modified_at"] = None
         if not adapter.get("crawled_at"):
             adapter["crawled_at"] = format_iso(now.astimezone(self.tz))
+        self._set_event_date(adapter)
         return item
+
+    def _set_event_date(self, adapter: ItemAdapter) -> None:
+        display_day = _local_day(adapter.get("published_at"))
+        for lead in _leads(adapter):
+            event = event_date_of_lead(lead, display_day)
+            if event is not None:
+                adapter["event_date"] = event.isoformat()
+                adapter["event_date_source"] = "lead"
+                self.stats.inc_value("normalize/event_date")
+                return
+        adapter["event_date"] = adapter["event_date_source"] = None
 
     def _choose_published(
         self,

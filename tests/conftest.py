@@ -192,6 +192,8 @@ def _article_record(slug: str, **overrides: Any) -> dict[str, Any]:
         "published_at_source": "display_date",
         "published_at_precision": "minute",
         "modified_at": None,
+        "event_date": None,
+        "event_date_source": None,
         "language": "vi-VN",
         "category": "Tin tức",
         "tags": ["đầu tư", "KCX"],

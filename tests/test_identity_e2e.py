@@ -144,6 +144,10 @@ def _as_written_before_identity_keys(database_url: str) -> int:
                         "UPDATE article_versions SET content_hash = ? WHERE id = ?",
                         (_old_hash(full), version_id),
                     )
+        # what revision 0008 added, the code of 0005 did not have
+        conn.execute("DROP INDEX ix_articles_site_published_at")
+        for column in ("published_at_quality", "event_date_source", "event_date"):
+            conn.execute(f"ALTER TABLE articles DROP COLUMN {column}")
         # revision 0005's schema: without 0007's published_at_precision
         conn.execute("DROP INDEX ix_articles_site_known")
         conn.execute("ALTER TABLE articles DROP COLUMN published_at_precision")
@@ -176,7 +180,7 @@ def test_a_database_written_before_identity_keys_is_migrated_and_a_recrawl_adds_
     assert "'storage/new'" not in again.log
     assert "'storage/changed'" not in again.log
     assert database_rows(first.database_url, "SELECT version_num FROM alembic_version") == [
-        ("0007",)
+        ("0008",)
     ]
     ids_after = {row[0] for row in database_rows(first.database_url, "SELECT id FROM articles")}
     assert ids_after.isdisjoint(ids_before)

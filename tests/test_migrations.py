@@ -17,7 +17,7 @@ from pipelines.storage.search import include_name, search_articles
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 from tests.test_storage import classify
 
-HEAD = "0007"
+HEAD = "0008"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 
@@ -183,6 +183,20 @@ def test_single_site_database_upgrades_to_sites_losing_nothing(database_url, mak
     # 0007: a stored published_at without the date-only problem is known to the minute
     precision = {row["id"]: row.pop("published_at_precision") for row in after["articles"]}
     assert precision == {old[0]["id"]: "minute", old[1]["id"]: None}
+    # 0008's columns: no lead opens with a day; a is dated alone in its hour, b is undated
+    added = [
+        {
+            name: row.pop(name)
+            for name in ("event_date", "event_date_source", "published_at_quality")
+        }
+        for row in after["articles"]
+    ]
+    names = [row["url"].rsplit("/", 1)[1] for row in after["articles"]]
+    qualities = dict(zip(names, added, strict=True))
+    assert qualities == {
+        "a": {"event_date": None, "event_date_source": None, "published_at_quality": "ok"},
+        "b": {"event_date": None, "event_date_source": None, "published_at_quality": None},
+    }
     assert after == before
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
@@ -242,6 +256,13 @@ def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one
             fields,
             tuple(f for f in getattr(store_module, fields) if f != "published_at_precision"),
         )
+    # The store writes what revision 0005 held: no event day, no display-date marks.
+    monkeypatch.setattr(
+        store_module,
+        "EXPORT_FIELDS",
+        tuple(f for f in store_module.EXPORT_FIELDS if not f.startswith("event_date")),
+    )
+    monkeypatch.setattr(store_module, "mark_hours", lambda *args: 0)
     old = ArticleStore(database_url)
     http_a = _old_record(make_article_record, "http://portal.example/w/a", title="A one")
     old.write_batch([http_a], "run-1")

@@ -54,7 +54,13 @@ def test_check_reports_a_stale_file_and_regeneration_rewrites_it(tmp_path, monke
 def test_record_columns_are_the_items_export_fields():
     assert RECORD_COLUMNS == EXPORT_FIELDS
     assert (*RECORD_COLUMNS, "change") == FEED_FIELDS
-    assert (*RECORD_COLUMNS, "first_seen", "last_seen") == EXPORT_COLUMNS
+    assert (
+        *RECORD_COLUMNS,
+        "first_seen",
+        "last_seen",
+        "published_at_quality",
+        "best_date",
+    ) == EXPORT_COLUMNS
     assert (*EXPORT_COLUMNS, "change", "version", "changed_fields") == CHANGE_COLUMNS
 
 

@@ -3,16 +3,19 @@
 
 Columns and how each format writes them come from the record schema (``pipelines/schema``,
 whose ``DATA.md`` documents every one): the snapshot's are ``EXPORT_COLUMNS`` (the record, then
-``first_seen`` and ``last_seen``), the change feed's ``CHANGE_COLUMNS`` (those, then ``change``,
-``version``, ``changed_fields``). Rows are ordered by publication instant, then id; articles
-without a publication date come last. Every site in the database, or one (``--site NAME``; a
-name the database does not hold is refused, naming those it holds).
+``first_seen``, ``last_seen``, ``published_at_quality`` and ``best_date``), the change feed's
+``CHANGE_COLUMNS`` (those, then ``change``, ``version``, ``changed_fields``). Rows are ordered
+by publication instant, then id; articles without a publication date come last. Every site in
+the database, or one (``--site NAME``; a name the database does not hold is refused, naming
+those it holds). ``--since`` filters on the display date (``published_at``), or with ``--by
+event`` on the event day (``event_date``).
 
 - JSONL: one UTF-8 JSON object per line, Vietnamese unescaped (the JSON Schema's shape).
 - CSV: text columns as they are (an empty cell is null), booleans ``true``/``false``, list and
   object columns as JSON text; a text cell a spreadsheet would run as a formula (``=``, ``+``,
   ``-``, ``@``, tab, CR first) gets a single quote in front; :func:`parse_csv_row` reverses it.
-- Parquet: every time ``timestamp[us, tz=UTC]``, a time with the site's offset followed by its
+- Parquet: every day (``event_date``, ``best_date``) ``date32``, every time
+  ``timestamp[us, tz=UTC]``, a time with the site's offset followed by its
   ``<name>_local`` string; lists of objects (images, attachments, problems) as lists of structs.
 """
 
@@ -50,6 +53,7 @@ from pipelines.storage.models import (
     ArticleVersion,
     CrawlRun,
 )
+from pipelines.storage.quality import best_date_of
 from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
@@ -212,14 +216,20 @@ def iter_articles(
     since: datetime | None = None,
     site: str | None = None,
     cutoff: ChangeCutoff | None = None,
+    event_since: date | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Rows as Python values (lists, bools, aware datetimes), in export order; with a cut-off,
-    only the articles new or changed since then, each with its change, version and changed
-    fields."""
-    columns = [Article.__table__.c[name] for name in EXPORT_COLUMNS]
+    """Rows as Python values (lists, bools, aware datetimes, dates), in export order; with a
+    cut-off, only the articles new or changed since then, each with its change, version and
+    changed fields. ``since``: published (display date) at or after that instant;
+    ``event_since``: an event day on or after that day (articles without one are left out)."""
+    table = Article.__table__.c
+    # best_date is derived from the row (pipelines/storage/quality.best_date_of)
+    columns = [table[name] for name in EXPORT_COLUMNS if name in table]
     query = select(*columns).order_by(Article.published_at_utc.asc().nulls_last(), Article.id)
     if since is not None:
         query = query.where(Article.published_at_utc >= since)
+    if event_since is not None:
+        query = query.where(Article.event_date >= event_since)
     if site is not None:
         query = query.where(Article.site == site)
     changes: dict[str, ArticleChange] = {}
@@ -233,6 +243,7 @@ def iter_articles(
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
         for mapping in result.mappings():
             row = dict(mapping)
+            row["best_date"] = best_date_of(row)
             if cutoff is not None:
                 change = changes[row["id"]]
                 row["change"] = change.change
@@ -247,7 +258,7 @@ def _json(value: Any) -> str:
 
 def to_jsonable(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, Any]:
     return {
-        name: (row[name].isoformat() if isinstance(row[name], datetime) else row[name])
+        name: (row[name].isoformat() if isinstance(row[name], (datetime, date)) else row[name])
         for name in columns
     }
 
@@ -293,6 +304,7 @@ def write_export(
     site: str | None = None,
     *,
     cutoff: ChangeCutoff | None = None,
+    event_since: date | None = None,
 ) -> int:
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
     then rename); returns the row count."""
@@ -301,7 +313,7 @@ def write_export(
     columns = EXPORT_COLUMNS if cutoff is None else CHANGE_COLUMNS
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    rows = iter_articles(engine, since, site, cutoff)
+    rows = iter_articles(engine, since, site, cutoff, event_since)
     count = 0
     try:
         if fmt == "jsonl":
@@ -323,6 +335,19 @@ def write_export(
     finally:
         partial.unlink(missing_ok=True)
     return count
+
+
+def add_by_option(parser: argparse.ArgumentParser) -> None:
+    """``--by display|event``: which date ``--since`` filters on."""
+    parser.add_argument(
+        "--by",
+        choices=("display", "event"),
+        default="display",
+        help=(
+            "which date --since filters on: display (published_at, the page's date, the "
+            "default) or event (event_date, the day the lead opens with)"
+        ),
+    )
 
 
 def default_output(
@@ -347,7 +372,7 @@ class Command(DatabaseCommand):
 
     def syntax(self) -> str:
         return (
-            "--format jsonl|csv|parquet [--site NAME] [--since YYYY-MM-DD] "
+            "--format jsonl|csv|parquet [--site NAME] [--since YYYY-MM-DD [--by display|event]] "
             "[--changed-since TIMESTAMP|RUN_ID] [--output PATH]"
         )
 
@@ -358,7 +383,10 @@ class Command(DatabaseCommand):
         return (
             "Write every stored article, one row each, ordered by publication date then id. "
             "--site keeps one site's articles (its profile name); "
-            "--since keeps articles published on or after that day (site timezone). "
+            "--since keeps articles whose display date (published_at, what the page says) "
+            "is on or after that day (site timezone); with --by event, those whose event day "
+            "(event_date, the day the lead opens with) is, which leaves out articles without "
+            "one. "
             "--changed-since writes only the articles new or changed since an ISO timestamp "
             "with offset (2024-05-02T09:00:00+07:00), a day (its start on the site's clock) "
             "or a run id of the database (what came after that run), each with its change "
@@ -373,6 +401,7 @@ class Command(DatabaseCommand):
         parser.add_argument("-f", "--format", dest="format", choices=sorted(FORMATS), required=True)
         parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)
+        add_by_option(parser)
         parser.add_argument(
             "--changed-since", dest="changed_since", metavar="TIMESTAMP|RUN_ID", default=None
         )
@@ -382,7 +411,7 @@ class Command(DatabaseCommand):
         assert self.settings is not None
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
-        since = self.since_option(opts.since, opts.site)
+        since, event_since = self.since_options(opts)
         database_url = self.database_url()
         if database_url is None:
             return
@@ -421,7 +450,13 @@ class Command(DatabaseCommand):
                             )
                             return
                     count = write_export(
-                        store.engine, opts.format, output, since, opts.site, cutoff=cutoff
+                        store.engine,
+                        opts.format,
+                        output,
+                        since,
+                        opts.site,
+                        cutoff=cutoff,
+                        event_since=event_since,
                     )
             finally:
                 store.close()
@@ -433,6 +468,17 @@ class Command(DatabaseCommand):
             print(f"exported {count} articles new or changed since {cutoff.describe()} to {output}")
             return
         print(f"exported {count} articles to {output}")
+
+    def since_options(self, opts: argparse.Namespace) -> tuple[datetime | None, date | None]:
+        """``--since`` as (display instant, None), or with ``--by event`` as (None, day)."""
+        if opts.by == "display" or not opts.since:
+            if opts.by == "event" and not opts.since:
+                self.refuse("--by event needs --since YYYY-MM-DD")
+                raise SystemExit(self.exitcode)
+            return self.since_option(opts.since, opts.site), None
+        # The instant check says what is wrong with a bad day, once for both dates.
+        self.since_option(opts.since, opts.site)
+        return None, date.fromisoformat(opts.since)
 
     @staticmethod
     def _unknown_site(engine: Engine, site: str | None) -> str | None:

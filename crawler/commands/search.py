@@ -23,6 +23,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
+from crawler.commands.export import add_by_option
 from crawler.setup.config import ConfigError, parse_number
 from pipelines.storage.search import (
     DEFAULT_LIMIT,
@@ -47,7 +48,13 @@ FORMATS = ("text", "jsonl")
 def format_text(hits: list[SearchHit], query: str) -> str:
     lines: list[str] = []
     for number, hit in enumerate(hits, 1):
-        lines.append(f"{number}. {hit.id}  {hit.published_at or 'undated'}  {hit.title or ''}")
+        shown = hit.published_at or "undated"
+        if hit.published_at_quality == "bulk":
+            # a migration's display date: the event day says when it happened
+            shown += f" (bulk display date; event {hit.event_date or 'unknown'})"
+        elif hit.event_date:
+            shown += f" (event {hit.event_date})"
+        lines.append(f"{number}. {hit.id}  {shown}  {hit.title or ''}")
         lines.append(f"   {hit.url}")
         if hit.snippet:
             lines.append(f"   {hit.snippet}")
@@ -95,7 +102,10 @@ class Command(ExportCommand):
     name = "search"
 
     def syntax(self) -> str:
-        return '"QUERY" [--site NAME] [--since YYYY-MM-DD] [--limit N] [--format text|jsonl]'
+        return (
+            '"QUERY" [--site NAME] [--since YYYY-MM-DD [--by display|event]] [--limit N] '
+            "[--format text|jsonl]"
+        )
 
     def short_desc(self) -> str:
         return "Search the stored articles, with or without Vietnamese diacritics"
@@ -104,8 +114,11 @@ class Command(ExportCommand):
         return (
             "Print the stored articles holding every word of QUERY (title, summary, body, "
             "category, tags), best match first; diacritics are optional ('dau tu' finds "
-            "'đầu tư'). --site keeps one site's articles; --since those published on or after "
-            f"that day (site timezone); --limit caps the list (default {DEFAULT_LIMIT}). "
+            "'đầu tư'). --site keeps one site's articles; --since those whose display date "
+            "(published_at) is on or after that day (site timezone), or with --by event those "
+            "whose event day (event_date, the day the lead opens with) is; --limit caps the "
+            f"list (default {DEFAULT_LIMIT}). Each result shows its event day, and says when "
+            "its display date is a migration's (published_at_quality bulk). "
             "The database is DATABASE_URL (-s DATABASE_URL=...); one that does not exist or "
             "holds no articles table is refused (exit status 2), as is a query without words, "
             f"longer than {MAX_QUERY_CHARS} characters or with more than {MAX_QUERY_TERMS} "
@@ -119,6 +132,7 @@ class Command(ExportCommand):
         parser.add_argument("-f", "--format", dest="format", choices=FORMATS, default="text")
         parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)
+        add_by_option(parser)
         parser.add_argument("--limit", metavar="N", default=str(DEFAULT_LIMIT))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -144,7 +158,7 @@ class Command(ExportCommand):
             limit = 0
         if limit < 1:
             raise UsageError(f"--limit wants a whole number of at least 1, got {opts.limit!r}")
-        since = self.since_option(opts.since, opts.site)
+        since, event_since = self.since_options(opts)
         database_url = self.database_url()
         if database_url is None:
             return
@@ -162,6 +176,7 @@ class Command(ExportCommand):
                             query,
                             site=opts.site,
                             since=since,
+                            event_since=event_since,
                             limit=limit,
                             timeout=timeout,
                         )

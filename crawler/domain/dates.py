@@ -1,5 +1,6 @@
 """Every date rule of the crawler: display dates as Liferay renders them, machine dates, and the
-choice of published_at / modified_at among what the page and its listings showed.
+choice of published_at / modified_at among what the page and its listings showed, and the day of
+the event an article's lead opens with (:func:`event_date_of_lead`).
 
 Display forms are those of ``FastDateFormatFactoryUtil`` under the JDK's COMPAT and CLDR locale
 data for en_US and vi_VN (reference: liferay.md §3), every CLDR style from SHORT to FULL
@@ -14,8 +15,9 @@ pipelines/dates.py.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -419,3 +421,115 @@ def _parse_rfc_2822(text: str, raw: str, tz: tzinfo) -> ParsedDate:
 
 
 # --- the pipeline ---------------------------------------------------------------------------
+
+
+# --- the event day a lead opens with ------------------------------------------------------------
+
+# Where an event_date came from.
+EVENT_DATE_SOURCES: tuple[str, ...] = ("lead",)
+# How far back a year-less 29/2 is looked for (a leap day is at most 8 years away).
+_LEAP_SEARCH_YEARS = 8
+
+# A dateline before the lead ("(HEPZA) - ", "TP.HCM – "): a few words, then a dash.
+_DATELINE = r"(?:\(?[^\W\d_][\w.]*(?:\s[^\W\d_][\w.]*){0,3}\)?\s*[-–—]\s*)?"
+# A first sentence that says what will happen announces the day; it did not happen yet.
+_FUTURE = re.compile(r"\b(?:sẽ|dự\s+kiến|sắp|will|is\s+to\s+be|is\s+scheduled)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_VI_PART_OF_DAY = r"(?:sáng\s+sớm|rạng\s+sáng|chiều\s+tối|sáng|trưa|chiều|tối|đêm|khuya)"
+_VI_WEEKDAY = r"(?:thứ\s+(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s+nhật)"
+# "Lúc 9 giờ 30," "Vào lúc 14h ngày ..."
+_VI_CLOCK = r"(?:(?:vào\s+)?lúc\s+\d{1,2}\s*(?:giờ|g|h)(?:\s*\d{1,2}(?:\s*phút)?)?\s*,?\s+)"
+# "Ngày", "Sáng", "Chiều ngày", "Sáng nay", "Tối thứ Bảy," "Hôm qua": at least one of them
+# must come before the day (a bare "3/4 doanh nghiệp" is a fraction, not a date).
+_VI_OPENING = (
+    rf"{_VI_CLOCK}?(?:vào\s+)?"
+    rf"(?:(?:{_VI_PART_OF_DAY}(?:\s+(?:nay|qua|hôm\s+nay|hôm\s+qua))?"
+    rf"(?:\s*,?\s+{_VI_WEEKDAY})?(?:\s*,?\s+ngày)?)"
+    rf"|(?:hôm\s+(?:nay|qua))"
+    rf"|(?:{_VI_WEEKDAY}(?:\s*,?\s+ngày)?)"
+    rf"|ngày)"
+)
+# 12/10, 12-10, 12.10, 12/10/2022, a range 12-13/10 or 12 và 13/10 (its first day), and
+# "12 tháng 10 (năm 2022)". The month is not followed by a digit: 12-10-2022 is not 12-10 + 20.
+_VI_DAY = (
+    r"(?P<d>\d{1,2})(?:\s*(?:-|–|và)\s*\d{1,2})?"
+    r"(?:(?P<sep>[/.\-])(?P<m>\d{1,2})(?!\d)(?:(?P=sep)(?P<y>\d{4}|\d{2})(?!\d))?"
+    r"|\s+tháng\s+(?P<wm>\d{1,2})(?!\d)(?:\s*(?:năm|,)\s*(?P<wy>\d{4})(?!\d))?)"
+)
+# What may follow the day: the lead goes on ("," ":" " - "), "vừa qua", or the place.
+_VI_AFTER = r"\s*(?:,|:|\s[-–—]\s|\s+(?:vừa\s+qua|vừa\s+rồi|vừa\s+diễn\s+ra)\b|\s+(?:tại|ở)\s)"
+_VI_LEAD = re.compile(
+    rf"{_DATELINE}{_VI_OPENING}\s*\(?\s*{_VI_DAY}\s*\)?{_VI_AFTER}", re.IGNORECASE
+)
+_EN_MONTH = _alternatives(MONTH_NAMES)
+_EN_WEEKDAY = _alternatives(n for n, (lang, _) in WEEKDAYS.items() if lang == "en")
+_EN_LEAD = re.compile(
+    rf"{_DATELINE}on\s+(?:the\s+(?:morning|afternoon|evening|night)\s+of\s+)?"
+    rf"(?:(?:{_EN_WEEKDAY})\s*,?\s+)?"
+    rf"(?:(?P<em>{_EN_MONTH})\.?\s+(?P<ed>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"|(?:the\s+)?(?P<fd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<fm>{_EN_MONTH})\.?)"
+    rf"(?!\d)(?:\s*,?\s*(?P<y>\d{{4}})(?!\d))?\s*,",
+    re.IGNORECASE,
+)
+
+
+def _latest_on_or_before(day: int, month: int, last: date) -> date | None:
+    """The latest ``day``/``month`` on or before ``last``; None when there is no such day."""
+    for year in range(last.year, last.year - _LEAP_SEARCH_YEARS - 1, -1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            if not (1 <= month <= 12 and 1 <= day <= 31):
+                return None
+            continue
+        if candidate <= last:
+            return candidate
+    return None
+
+
+def _announces(text: str) -> bool:
+    end = _SENTENCE_END.search(text)
+    return _FUTURE.search(text[: end.start() if end else len(text)]) is not None
+
+
+def event_date_of_lead(lead: str | None, display_day: date | None) -> date | None:
+    """The day of the event ``lead`` opens with, as Vietnamese news writes it ("Ngày 12/10,",
+    "Sáng 17/5,", "Chiều ngày 8/3,", "Tối 12-10,", "Ngày 12 tháng 10,", each with or without
+    a year; "On October 12," on an English page); None when the lead does not open with one.
+
+    A day without a year is the latest such day on or before ``display_day`` (the page's own
+    date): "Ngày 30/12," displayed on 2 January 2024 is 2023-12-30; without a display day it
+    is None, never a guess. A date later than the display day is an announcement, not an
+    event day: None, as is a first sentence that says what will happen ("sẽ", "dự kiến",
+    "will"). Only the opening counts: "Kể từ ngày 15/8/2022, ..." (from that day on),
+    "Theo báo cáo ..." and dates further in are not the event's day.
+    """
+    if not lead:
+        return None
+    text = " ".join(unicodedata.normalize("NFC", lead).replace("\u00a0", " ").split())
+    match = _VI_LEAD.match(text)
+    if match is not None and _announces(text):
+        return None
+    if match is not None:
+        day = int(match["d"])
+        month = int(match["m"] or match["wm"])
+        year_text = match["y"] or match["wy"]
+    else:
+        match = _EN_LEAD.match(text)
+        if match is None or _announces(text):
+            return None
+        day = int(match["ed"] or match["fd"])
+        month = MONTH_NAMES[(match["em"] or match["fm"]).lower()]
+        year_text = match["y"]
+    if year_text is None:
+        return _latest_on_or_before(day, month, display_day) if display_day else None
+    year = int(year_text)
+    if len(year_text) == 2:
+        year += 2000
+    try:
+        value = date(year, month, day)
+    except ValueError:
+        return None
+    if display_day is not None and value > display_day:
+        return None
+    return value

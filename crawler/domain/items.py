@@ -26,6 +26,8 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "published_at_source",
     "published_at_precision",
     "modified_at",
+    "event_date",
+    "event_date_source",
     "language",
     "category",
     "tags",
@@ -101,6 +103,9 @@ class ArticleItem:
     # value is that day's midnight in the site's zone); None without published_at
     published_at_precision: str | None = None
     modified_at: str | None = None
+    # the day of the event the lead opens with (YYYY-MM-DD), and where it came from ("lead")
+    event_date: str | None = None
+    event_date_source: str | None = None
     language: str | None = None
     category: str | None = None
     tags: list[str] = field(default_factory=list)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select
 
 from pipelines.storage.models import Article, CrawlRun
+from pipelines.storage.quality import BULK
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -201,13 +202,19 @@ def known_sites(engine: Engine) -> list[str]:
 
 @dataclass(frozen=True)
 class MonthlyCounts:
-    """Articles published per month (the site's own calendar) and category, for one site."""
+    """Articles per month (the site's own calendar) and category, for one site, each counted
+    on its ``best_date``: its event day where its display date is a migration's
+    (``published_at_quality`` bulk), otherwise its display day."""
 
     site: str
     months: list[str]
     # category -> articles per month, aligned with ``months``
     by_category: dict[str, list[int]]
     undated: int
+    # articles placed by their event day (bulk display date, event day known)
+    by_event: int = 0
+    # articles with a bulk display date but no event day: left at their display day
+    bulk_without_event: int = 0
 
     @property
     def total(self) -> int:
@@ -225,28 +232,40 @@ def month_range(first: str, last: str) -> list[str]:
 
 
 def monthly_counts(engine: Engine, site: str) -> MonthlyCounts:
-    # published_at is ISO 8601 in the site's zone: its first 7 characters are the site's month.
-    month = func.substr(Article.published_at, 1, 7)
+    # published_at is ISO 8601 in the site's zone: its first 7 characters are the site's month;
+    # event_date is a day of that calendar already.
+    by_event = and_(Article.published_at_quality == BULK, Article.event_date.is_not(None))
+    month = case(
+        (by_event, func.substr(cast(Article.event_date, String), 1, 7)),
+        else_=func.substr(Article.published_at, 1, 7),
+    )
     query = (
-        select(month, Article.category, func.count())
+        select(month, Article.category, by_event, func.count())
         .where(Article.site == site, Article.published_at.is_not(None))
-        .group_by(month, Article.category)
+        .group_by(month, Article.category, by_event)
     )
     undated_query = select(func.count()).where(Article.site == site, Article.published_at.is_(None))
+    bulk_query = select(func.count()).where(
+        Article.site == site, Article.published_at_quality == BULK, Article.event_date.is_(None)
+    )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
         undated = int(conn.scalar(undated_query) or 0)
+        bulk_without_event = int(conn.scalar(bulk_query) or 0)
     if not rows:
         return MonthlyCounts(site, [], {}, undated)
     months = month_range(min(r[0] for r in rows), max(r[0] for r in rows))
     index = {m: i for i, m in enumerate(months)}
     by_category: dict[str, list[int]] = {}
-    for row_month, category, count in rows:
+    placed_by_event = 0
+    for row_month, category, placed, count in rows:
         name = nfc(category) if category else NO_CATEGORY
         values = by_category.setdefault(name, [0] * len(months))
         values[index[row_month]] += int(count)
+        if placed:
+            placed_by_event += int(count)
     ordered = dict(sorted(by_category.items(), key=lambda item: (-sum(item[1]), item[0])))
-    return MonthlyCounts(site, months, ordered, undated)
+    return MonthlyCounts(site, months, ordered, undated, placed_by_event, bulk_without_event)
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,8 @@ def _stacked(
 
 
 def monthly_chart(monthly: MonthlyCounts, chart_id: str) -> str:
-    """Articles published per month, stacked by category (the largest MAX_CATEGORIES)."""
+    """Articles per month on their best date (the event day where the display date is a
+    migration's), stacked by category (the largest MAX_CATEGORIES)."""
     with mpl.rc_context(CHART_STYLE):
         figure = Figure(figsize=(10, 4.2), layout="constrained")
         axes = figure.add_subplot()
@@ -282,8 +283,16 @@ def _section(section: SiteSection, number: int) -> str:
         parts.append(
             f'<p class="note">{plural(monthly.total, "dated article")} over '
             f"{plural(len(monthly.months), 'month')} "
-            f"(months of the site's own calendar)."
+            f"(months of the site's own calendar). "
+            f"{plural(monthly.by_event, 'article')} placed by event day "
+            "(a display date many articles share, a migration's, with the day the lead opens "
+            "with)."
         )
+        if monthly.bulk_without_event:
+            parts.append(
+                f" {plural(monthly.bulk_without_event, 'article')} with such a display date "
+                "and no event day counted on the display date."
+            )
         if monthly.undated:
             parts.append(
                 f" {plural(monthly.undated, 'article')} without a publication date not shown."

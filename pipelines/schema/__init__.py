@@ -16,13 +16,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 
-Kind = Literal["string", "bool", "int", "local_time", "utc_time", "string_list", "object_list"]
+Kind = Literal[
+    "string", "bool", "int", "date", "local_time", "utc_time", "string_list", "object_list"
+]
 Scope = Literal["record", "feed", "export", "changes"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -30,6 +32,7 @@ JSON_SCHEMA_PATH = SCHEMA_DIR / "article.schema.json"
 DATA_DICTIONARY_PATH = SCHEMA_DIR / "DATA.md"
 
 URL_PATTERN = r"^https?://[^\s]+$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
 # The Parquet column that keeps a local_time column's string, offset and all.
 LOCAL_SUFFIX = "_local"
@@ -167,6 +170,24 @@ COLUMNS: tuple[Column, ...] = (
         "2023-01-19T08:00:00+07:00",
     ),
     Column(
+        "event_date",
+        "date",
+        True,
+        'the day of the event the lead opens with ("Ngày 12/10, ...", "Sáng 17/5, ...", '
+        '"On October 12, ..."); a day without a year is the latest such day on or before the '
+        "display day; null when the lead opens with no day (docs/record.md: event_date)",
+        "2022-10-12",
+        pattern=DATE_PATTERN,
+    ),
+    Column(
+        "event_date_source",
+        "string",
+        True,
+        "where event_date came from; null when there is none",
+        "lead",
+        choices=("lead",),
+    ),
+    Column(
         "language",
         "string",
         True,
@@ -251,6 +272,28 @@ COLUMNS: tuple[Column, ...] = (
         scope="export",
     ),
     Column(
+        "published_at_quality",
+        "string",
+        True,
+        "bulk: at least PUBLISHED_AT_BULK_THRESHOLD of the site's stored articles share this "
+        "display day and hour (a migration stamped them, published_at is not when they were "
+        "published); ok otherwise; null without published_at. Kept current as articles arrive",
+        "bulk",
+        scope="export",
+        choices=("ok", "bulk"),
+    ),
+    Column(
+        "best_date",
+        "date",
+        True,
+        "the day to count the article on: event_date where published_at_quality is bulk and "
+        "event_date is known, otherwise published_at's day (the site's calendar); null without "
+        "either",
+        "2022-10-12",
+        scope="export",
+        pattern=DATE_PATTERN,
+    ),
+    Column(
         "change",
         "string",
         False,
@@ -318,6 +361,9 @@ def _column_json_schema(column: Column) -> dict[str, Any]:
         out = _string_schema(column.nullable, url=column.url, pattern=column.pattern)
         if column.choices:
             out["enum"] = [*column.choices, *([None] if column.nullable else [])]
+    elif column.kind == "date":
+        out = {"type": _json_type("string", column.nullable), "format": "date"}
+        out["pattern"] = DATE_PATTERN
     elif column.kind in ("local_time", "utc_time"):
         out = {"type": _json_type("string", column.nullable), "format": "date-time"}
         out["pattern"] = ISO_PATTERN
@@ -370,8 +416,9 @@ def json_schema() -> dict[str, Any]:
         "title": "Liferay news article",
         "description": (
             "One article as JSONL writes it: the per-run feed (which adds change), `scrapy "
-            "export` (which adds first_seen and last_seen) and `scrapy export --changed-since` "
-            "(which adds first_seen, last_seen, change, version and changed_fields). Generated "
+            "export` (which adds first_seen, last_seen, published_at_quality and best_date) and "
+            "`scrapy export --changed-since` (which adds those, then change, version and "
+            "changed_fields). Generated "
             "from pipelines/schema/__init__.py; see DATA.md beside it."
         ),
         "type": "object",
@@ -399,6 +446,8 @@ def _arrow_fields(column: Column) -> list[pa.Field]:
         return [pa.field(column.name, pa.int64(), nullable=column.nullable)]
     if column.kind == "utc_time":
         return [pa.field(column.name, TIMESTAMP, nullable=column.nullable)]
+    if column.kind == "date":
+        return [pa.field(column.name, pa.date32(), nullable=column.nullable)]
     if column.kind == "local_time":
         return [
             pa.field(column.name, TIMESTAMP, nullable=column.nullable),
@@ -432,6 +481,15 @@ def _instant(value: str | datetime | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def _day(value: str | date | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def to_arrow_row(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """A row of Python values (ISO strings for local times) as the Arrow schema wants it."""
     out: dict[str, Any] = {}
@@ -443,6 +501,8 @@ def to_arrow_row(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
             out[name + LOCAL_SUFFIX] = value
         elif kind == "utc_time":
             out[name] = _instant(value)
+        elif kind == "date":
+            out[name] = _day(value)
         else:
             out[name] = value
     return out
@@ -455,7 +515,7 @@ def from_arrow_row(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any
         kind = BY_NAME[name].kind
         if kind == "local_time":
             out[name] = row[name + LOCAL_SUFFIX]
-        elif kind == "utc_time":
+        elif kind in ("utc_time", "date"):
             out[name] = row[name].isoformat() if row[name] is not None else None
         else:
             out[name] = row[name]
@@ -495,7 +555,7 @@ def to_csv_cell(name: str, value: Any) -> str:
     if kind == "int":
         # a number is not text: -3 stays -3 and reads back as a number
         return str(value)
-    if kind == "utc_time" and isinstance(value, datetime):
+    if kind in ("utc_time", "date") and isinstance(value, (datetime, date)):
         value = value.isoformat()
     return neutralize_formula(str(value))
 
@@ -515,6 +575,7 @@ _TYPE_NAMES: dict[Kind, str] = {
     "string": "string",
     "bool": "boolean",
     "int": "integer",
+    "date": "date (no time)",
     "local_time": "timestamp with the site's offset",
     "utc_time": "timestamp (UTC)",
     "string_list": "list of strings",
@@ -524,6 +585,7 @@ _JSONL: dict[Kind, str] = {
     "string": "string",
     "bool": "`true`/`false`",
     "int": "number",
+    "date": "`YYYY-MM-DD` string",
     "local_time": "ISO 8601 string with the site's offset",
     "utc_time": "ISO 8601 string, `+00:00`",
     "string_list": "array of strings",
@@ -533,6 +595,7 @@ _CSV: dict[Kind, str] = {
     "string": "text (formula-guarded)",
     "bool": "`true`/`false`",
     "int": "digits",
+    "date": "`YYYY-MM-DD` text",
     "local_time": "ISO 8601 text with the site's offset (formula-guarded)",
     "utc_time": "ISO 8601 text, `+00:00` (formula-guarded)",
     "string_list": "JSON array text",
@@ -599,7 +662,8 @@ def data_dictionary() -> str:
         "- **all**: every one of them.",
         "",
         "Columns come in the order below (the feed: the record, then `change`; an export: the",
-        "record, then `first_seen`, `last_seen`; the change feed: an export's columns, then",
+        "record, then `first_seen`, `last_seen`, `published_at_quality`, `best_date`; the",
+        "change feed: an export's columns, then",
         "`change`, `version`, `changed_fields`). A null is JSON `null` in JSONL, an empty cell",
         "in CSV and a Parquet null.",
         "",
@@ -618,7 +682,8 @@ def data_dictionary() -> str:
         "  carries the site's offset (`published_at`, `modified_at`, `crawled_at`) has a",
         "  second column `<name>_local` right after it, the ISO string with the offset exactly",
         "  as JSONL writes it. Lists of objects are lists of structs, list of strings",
-        "  `list<string>`, booleans `bool`, `version` `int64`.",
+        "  `list<string>`, booleans `bool`, `version` `int64`, days (`event_date`,",
+        "  `best_date`) `date32`.",
         "",
         "| field | in | type | null | example | JSONL | CSV | Parquet | meaning |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -1,13 +1,14 @@
-"""Database schema (revision 0007). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0008). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -88,6 +89,8 @@ class Article(Base):
         ),
         # Covers the storage pipeline's content index, in its order (store.content_index).
         Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
+        # The articles of one display hour (store: published_at_quality) and the report's months.
+        Index("ix_articles_site_published_at", "site", "published_at"),
     )
 
     # sha256 of the canonical URL's identity key (crawler.domain.identity.article_id): the host
@@ -107,6 +110,10 @@ class Article(Base):
     published_at_source: Mapped[str | None] = mapped_column(String(40))
     published_at_precision: Mapped[str | None] = mapped_column(String(10))
     modified_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
+    event_date: Mapped[date | None] = mapped_column(Date)
+    event_date_source: Mapped[str | None] = mapped_column(String(20))
+    # "bulk" | "ok" | None (no published_at): computed over the site's stored articles
+    published_at_quality: Mapped[str | None] = mapped_column(String(10))
     language: Mapped[str | None] = mapped_column(String(20))
     category: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(JsonValue)

@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Date, bindparam, text
 from sqlalchemy.exc import OperationalError
 
 from pipelines.storage.models import UTCDateTime
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from sqlalchemy import Connection, Engine
 
@@ -74,6 +74,11 @@ class SearchHit:
     id: str
     site: str
     published_at: str | None
+    # the day the lead opens with (YYYY-MM-DD), where from, and whether published_at is a
+    # migration's (bulk) or not (ok)
+    event_date: str | None
+    event_date_source: str | None
+    published_at_quality: str | None
     title: str | None
     url: str
     snippet: str
@@ -130,12 +135,14 @@ def search_articles(
     *,
     site: str | None = None,
     since: datetime | None = None,
+    event_since: date | None = None,
     limit: int = DEFAULT_LIMIT,
     timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
 ) -> list[SearchHit]:
     """The articles matching every word of ``query``, best first.
 
-    ``site`` keeps one site's articles; ``since`` those published at or after that instant.
+    ``site`` keeps one site's articles; ``since`` those published (display date) at or after
+    that instant; ``event_since`` those whose event day is on or after that day.
     A search running longer than ``timeout`` seconds (None: no bound) is stopped on the
     database and raises :class:`SearchTimeoutError`.
     """
@@ -152,6 +159,9 @@ def search_articles(
     if since is not None:
         filters += " AND a.published_at_utc >= :since"
         params["since"] = since
+    if event_since is not None:
+        filters += " AND a.event_date >= :event_since"
+        params["event_since"] = event_since
     if engine.dialect.name == "postgresql":
         statement = _postgresql_query(filters)
         params["query"] = " ".join(words)
@@ -160,6 +170,8 @@ def search_articles(
         params["match"] = fts5_match(words)
     if since is not None:
         statement = statement.bindparams(bindparam("since", type_=UTCDateTime()))
+    if event_since is not None:
+        statement = statement.bindparams(bindparam("event_since", type_=Date()))
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             rows = _run_postgresql(conn, statement, params, timeout)
@@ -170,6 +182,10 @@ def search_articles(
             id=row.id,
             site=row.site,
             published_at=row.published_at,
+            # SQLite hands the day back as its text, PostgreSQL as a date
+            event_date=str(row.event_date) if row.event_date is not None else None,
+            event_date_source=row.event_date_source,
+            published_at_quality=row.published_at_quality,
             title=row.title,
             url=row.url,
             snippet=" ".join((row.snippet or "").split()),
@@ -232,7 +248,8 @@ def _run_sqlite(
 def _sqlite_query(filters: str) -> Any:
     weights = ", ".join(str(weight) for weight in SQLITE_WEIGHTS)
     return text(
-        "SELECT a.id, a.site, a.published_at, a.title, a.url, "
+        "SELECT a.id, a.site, a.published_at, a.event_date, a.event_date_source, "
+        "a.published_at_quality, a.title, a.url, "
         f"snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '{ELLIPSIS}', "
         f"{SNIPPET_WORDS}) AS snippet, "
         # bm25 is lower for a better match.
@@ -251,7 +268,8 @@ def _postgresql_query(filters: str) -> Any:
     document = "articles_search_document(a.title, a.summary, a.body_text, a.category, a.tags)"
     return text(
         "WITH q AS (SELECT plainto_tsquery('search_folded', :query) AS query) "
-        "SELECT a.id, a.site, a.published_at, a.title, a.url, "
+        "SELECT a.id, a.site, a.published_at, a.event_date, a.event_date_source, "
+        "a.published_at_quality, a.title, a.url, "
         "ts_headline('search_folded', "
         "search_words(concat_ws(' ', a.title, a.summary, a.body_text)), "
         f"q.query, '{headline_options}') AS snippet, "

@@ -46,6 +46,7 @@ from pipelines.storage.models import (
     ArticleVersion,
     CrawlRun,
 )
+from pipelines.storage.quality import DEFAULT_BULK_THRESHOLD, hour_of, mark_hours, mark_site
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
 if TYPE_CHECKING:
@@ -142,6 +143,16 @@ def parse_iso(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+def _day(value: str | date | None) -> date | None:
+    """A record's ISO day (event_date) as a date; None when it is not one."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _json_default(value: object) -> object:
@@ -263,7 +274,10 @@ def _run_is_dead(
 
 
 class ArticleStore:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, bulk_threshold: int = DEFAULT_BULK_THRESHOLD) -> None:
+        # PUBLISHED_AT_BULK_THRESHOLD: how many articles of a site sharing a display hour make
+        # it a migration's (pipelines/storage/quality.py)
+        self.bulk_threshold = max(1, bulk_threshold)
         self.redacted_url = redact_url(database_url)
         self._scrubber = RedactSecretsFilter(url_secrets(database_url))
         with self.guard("open"):
@@ -277,7 +291,10 @@ class ArticleStore:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ArticleStore:
-        return cls(settings.get("DATABASE_URL"))
+        return cls(
+            settings.get("DATABASE_URL"),
+            bulk_threshold=settings.getint("PUBLISHED_AT_BULK_THRESHOLD", DEFAULT_BULK_THRESHOLD),
+        )
 
     def __repr__(self) -> str:
         return f"ArticleStore({self.redacted_url!r})"
@@ -318,19 +335,26 @@ class ArticleStore:
             return ContentIndex((row.id, row.content_hash) for row in conn.execute(query))
 
     def write_batch(self, records: list[dict[str, Any]], run_id: str) -> None:
+        """Store a batch of records (new or updated), then recount the display hours it
+        touched (``pipelines.storage.quality``): an arrival can reveal a cluster."""
         merged, urls = self._merge(records)
         if not merged:
             return
         now = datetime.now(UTC)
         with self._write("write_batch") as conn:
             previous: dict[str, str | None] = {}
+            # (site, display hour) of every row the batch writes, before and after it
+            hours: set[tuple[str, str]] = set()
             for ids in _chunks(list(merged)):
                 stored = conn.execute(
-                    select(Article.id, Article.site, Article.content_hash).where(
-                        Article.id.in_(ids)
-                    )
+                    select(
+                        Article.id, Article.site, Article.content_hash, Article.published_at
+                    ).where(Article.id.in_(ids))
                 )
                 for held in stored:
+                    old_hour = hour_of(held.published_at)
+                    if old_hour:
+                        hours.add((held.site, old_hour))
                     if held.site != merged[held.id].get("site"):
                         # One host belongs to one site (sites_of_host): never move another
                         # site's row under this run.
@@ -350,7 +374,8 @@ class ArticleStore:
             self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
             # An article belongs to the site that stored it (checked above).
-            kept = {"id", "site", "first_seen"}
+            # published_at_quality: the stored mark until the recount below.
+            kept = {"id", "site", "first_seen", "published_at_quality"}
             # A run that met the article without its sitemap lastmod must not erase the one
             # stored: incremental runs compare against it.
             keep_if_missing = {"modified_at", "modified_at_utc"}
@@ -368,6 +393,13 @@ class ArticleStore:
                 },
             )
             conn.execute(stmt, article_rows)
+            hours.update(
+                (row["site"], hour)
+                for row in article_rows
+                if (hour := hour_of(row["published_at"]))
+            )
+            for site in {site for site, _ in hours}:
+                mark_hours(conn, site, [h for s, h in hours if s == site], self.bulk_threshold)
 
             versions = [
                 {
@@ -501,6 +533,8 @@ class ArticleStore:
             row[name] = value
         row["site"] = record_site(record)
         row["summary_truncated"] = bool(row["summary_truncated"])
+        if "event_date" in row:
+            row["event_date"] = _day(row["event_date"])
         published, modified = parse_iso(row["published_at"]), parse_iso(row["modified_at"])
         row["published_at_utc"] = published.astimezone(UTC) if published else None
         row["modified_at_utc"] = modified.astimezone(UTC) if modified else None
@@ -508,6 +542,12 @@ class ArticleStore:
         row["last_seen"] = now
         row["last_run_id"] = run_id
         return row
+
+    def mark_publication_quality(self, site: str) -> int:
+        """Recount every display hour of ``site`` (``published_at_quality``); returns how
+        many articles changed mark."""
+        with self._write("mark_publication_quality") as conn:
+            return mark_site(conn, site, self.bulk_threshold)
 
     # --- URLs -----------------------------------------------------------------------------
 

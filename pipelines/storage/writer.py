@@ -109,6 +109,10 @@ class StoreWriter:
         async with self._turn:
             if site not in self._indexes:
                 self._indexes[site] = await self._call(lambda: self.store.content_index(site))
+                # Once per site and run, the whole site's marks are recounted: a threshold
+                # changed since, or a database that held articles before the marks.
+                remarked = await self._call(lambda: self.store.mark_publication_quality(site))
+                self._inc("published_at_quality_remarked", remarked)
 
     # --- the queues ---------------------------------------------------------------------------
 

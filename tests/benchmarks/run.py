@@ -43,6 +43,11 @@ from tests.benchmarks.cluster import (
     render_cluster_markdown,
     run_cluster_benchmark,
 )
+from tests.benchmarks.event_dates import (
+    event_dates_ok,
+    render_event_dates_markdown,
+    run_event_dates,
+)
 from tests.benchmarks.extractors import compare_in_own_process, fetch_pages, sample_articles
 from tests.benchmarks.load import server_ceiling
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
@@ -383,6 +388,8 @@ def render_all(results: dict[str, Any]) -> str:
         ]
     if "cluster" in results:
         parts.append(render_cluster_markdown(results["cluster"]))
+    if "event_dates" in results:
+        parts.append(render_event_dates_markdown(results["event_dates"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -494,6 +501,12 @@ def main(argv: list[str] | None = None) -> int:
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
+    parser.add_argument(
+        "--event-dates",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the event-day stage (tests/benchmarks/event_dates.py; --no-event-dates skips it)",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--no-docs",
@@ -537,6 +550,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not cluster_ok(results["cluster"]):
             print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
+            status = 1
+    if args.event_dates:
+        results["event_dates"] = run_event_dates(out)
+        write_results(results, out)
+        if not event_dates_ok(results["event_dates"]):
+            print("event-dates stage: an event day or mark was WRONG", file=sys.stderr)
             status = 1
     print(render_all(results))
     if sizes:

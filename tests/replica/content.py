@@ -294,6 +294,33 @@ SENTENCES = (
     "Hồ sơ đăng ký gửi về Văn phòng Ban Quản lý, số 35 Nguyễn Bỉnh Khiêm, Quận 1, trước ngày "
     "{day}/{month}/{year}.",
 )
+# The block of old articles a portal migration re-created in one afternoon (ReplicaConfig
+# migrated_articles): each displays the seed's 1/18/23 5:48 PM hour, its lead opens with the day
+# of its event as Vietnamese news writes it, or (the last two forms) with no event day.
+# (form, event year written or not); {d} {m} {y} are the event's day, month, year.
+MIGRATED_LEADS: tuple[tuple[str, bool], ...] = (
+    ("Ngày {d}/{m}, {org} tổ chức hội nghị về {topic} tại {place}.", False),
+    ("Sáng {d}/{m}, {org} đã làm việc với doanh nghiệp tại {place} về {topic}.", False),
+    ("Chiều ngày {d}/{m}, {org} tổ chức tập huấn {topic} cho doanh nghiệp.", False),
+    ("Tối {d}-{m}, {org} tổ chức chương trình văn nghệ chào mừng công nhân {place}.", False),
+    ("Ngày {d} tháng {m}, {org} tiếp và làm việc với đoàn doanh nghiệp {country}.", False),
+    ("Ngày {d}/{m}/{y}, {org} tổ chức hội nghị sơ kết công tác {topic}.", True),
+    ("Theo báo cáo của {org}, trong 6 tháng đầu năm {y}, {place} thu hút thêm vốn đầu tư.", True),
+    ("Kể từ ngày {d}/{m}/{y}, doanh nghiệp tại {place} nộp hồ sơ {topic} trực tuyến.", True),
+)
+MIGRATED_NO_EVENT = frozenset({6, 7})  # the forms above whose lead opens with no event day
+
+
+def migrated_lead(k: int, event: datetime, seed: int) -> tuple[str, bool]:
+    """The lead of the k-th migrated article whose event was on ``event``, and whether the
+    lead gives that day as its event day."""
+    form, _ = MIGRATED_LEADS[k % len(MIGRATED_LEADS)]
+    rng = stable_rng(seed, "migrated", k)
+    slots = _Slots(rng, event)
+    slots.update(d=str(event.day), m=str(event.month), y=str(event.year))
+    return form.format_map(slots), k % len(MIGRATED_LEADS) not in MIGRATED_NO_EVENT
+
+
 PERIODS = ("6 tháng đầu năm", "9 tháng đầu năm", "quý I", "quý III", "cả năm")
 HOLIDAYS = ("Tết Nguyên đán", "Tháng Công nhân", "Trung thu", "Quốc khánh 2/9")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -19,6 +20,7 @@ from tests.replica.content import (
     EDIT_NOTE,
     GENERATED_VARIANTS,
     LEAF_CATEGORIES,
+    MIGRATED_LEADS,
     NBSP,
     SPECIAL_KINDS,
     TAGS,
@@ -34,6 +36,7 @@ from tests.replica.content import (
     generated_paragraphs,
     generated_title,
     liferay_shorten,
+    migrated_lead,
     para,
     seed_parts,
     stable_rng,
@@ -75,6 +78,12 @@ RELATED_FORMS: tuple[str, ...] = (
 LAYOUT_MODIFIED = datetime(2022, 12, 1, 10, 0, tzinfo=SITE_TZ)
 GENERATED_START = datetime(2021, 1, 4, 7, 0, tzinfo=SITE_TZ)
 GENERATED_END = datetime(2025, 12, 31, 18, 0, tzinfo=SITE_TZ)
+# When the migration re-created the old articles (the seed's display time).
+MIGRATION_TIME = datetime(2023, 1, 18, 17, 48, tzinfo=SITE_TZ)
+# The migrated articles' events: year-less leads within the year before MIGRATION_TIME,
+# leads with their year in 2021.
+MIGRATED_EVENTS_START = datetime(2022, 2, 3, 8, 0, tzinfo=SITE_TZ)
+MIGRATED_EVENTS_WITH_YEAR_START = datetime(2021, 4, 6, 8, 0, tzinfo=SITE_TZ)
 CACHE_SIZE = 1024
 # Crawler traps (ReplicaConfig fields, all off by default).
 ENDLESS_LISTING = "tin-hoat-dong"
@@ -83,6 +92,9 @@ CALENDAR_PATH = "/lich-cong-tac"
 CALENDAR_FIRST_DAY = 738_000
 LINK_FARM_PATH = "/danh-ba-lien-ket"
 MOVED_SLUG = "bai-viet-da-chuyen-sang-dia-chi-khac"
+# The openings the replica writes with an event day and no year ("Ngày 12/10,", "Sáng 4/2,",
+# "Sáng ngày 8/3,"): the truth reads its own leads, the crawler's reading is what is tested.
+_TRUTH_OPENING = re.compile(r"(?:Ngày|Sáng|Sáng ngày) (?P<d>\d{1,2})/(?P<m>\d{1,2}),")
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,11 @@ class ReplicaConfig:
     record_timing: bool = False
     # Every answer is held this long before it goes out (a slow portal: requests overlap).
     answer_seconds: float = 0.0
+    # A block of this many old articles a portal migration re-created in one afternoon: each
+    # displays MIGRATION_TIME's hour (the seed's 1/18/23 5:48 PM) and its lead opens with the
+    # day of its event in 2021-2022, but for one in four (MIGRATED_NO_EVENT). Numbered after
+    # the extra articles; the truth gives each article's event_date.
+    migrated_articles: int = 0
 
 
 # Data-quality traps, by name -> the generated article (by number) that carries it:
@@ -246,6 +263,10 @@ class ReplicaSite:
             rng = stable_rng(cfg.seed, number, "extra")
             published = newest + timedelta(hours=3 * (k + 1), minutes=rng.randint(0, 120))
             self._add(self._generated(number, "extra", published))
+        # event day truth of the migrated block: number -> day (None: the lead gives none)
+        self.migrated_events: dict[int, date | None] = {}
+        for k in range(cfg.migrated_articles):
+            self._add(self._migrated(len(self.articles) + 1, k))
         for art in self.articles:
             trap = quality_trap_of(cfg, art.number)
             if trap == "controls":
@@ -413,6 +434,54 @@ class ReplicaSite:
             )
         return art
 
+    def _migrated(self, number: int, k: int) -> Article:
+        """The k-th article of the migration block: an old article re-created at
+        MIGRATION_TIME (within its hour), its lead opening with its event's day."""
+        with_year = MIGRATED_LEADS[k % len(MIGRATED_LEADS)][1]
+        start = MIGRATED_EVENTS_WITH_YEAR_START if with_year else MIGRATED_EVENTS_START
+        # events 23 days apart (the year-less ones stay within Feb-Dec 2022)
+        event = start + timedelta(days=23 * (k % 14))
+        lead, gives_day = migrated_lead(k, event, self.config.seed)
+        self.migrated_events[number] = event.date() if gives_day else None
+        rng = stable_rng(self.config.seed, number, "migrated")
+        category = rng.choice(LEAF_CATEGORIES)
+        title = generated_title(rng, category, event)
+        published = MIGRATION_TIME + timedelta(minutes=k % 12)
+        return Article(
+            number,
+            "migrated",
+            None,
+            title,
+            friendly_url_title(title),
+            category,
+            published,
+            published,
+            rng.choice(AUTHORS),
+            rng.randrange(len(BYLINE_STYLES)),
+            tuple(rng.sample(TAGS, rng.randint(1, 3))),
+            lead,
+            **self._ids(number),
+        )
+
+    def event_date_of(self, art: Article) -> date | None:
+        """The truth of an article's event_date: the day its lead opens with as Vietnamese news
+        writes it, the latest such day on or before its display day."""
+        if art.kind == "migrated":
+            return self.migrated_events[art.number]
+        opening = _TRUTH_OPENING.match(unicodedata.normalize("NFC", art.description))
+        if opening is None:
+            return None
+        day, month = int(opening["d"]), int(opening["m"])
+        shown = art.published.date()
+        for year in (shown.year, shown.year - 1):
+            try:
+                candidate = date(year, month, day)
+            except ValueError:
+                continue
+            if candidate <= shown:
+                return candidate
+        return None
+
     def related_of(self, art: Article) -> list[tuple[Article | NonArticle, str]]:
         rng = stable_rng(self.config.seed, art.number, "related")
         # Related picks come from the base articles only, so extra articles change nobody else.
@@ -492,6 +561,9 @@ class ReplicaSite:
                 ),
                 para("Đề nghị các doanh nghiệp lưu ý để chủ động sắp xếp công việc."),
             ]
+        elif kind == "migrated":
+            # the lead, then a generated body
+            out = [para(art.description), *self._generated_blocks(art)[1:]]
         else:
             out = self._generated_blocks(art)
         trap = quality_trap_of(self.config, art.number)
@@ -1264,6 +1336,7 @@ class ReplicaSite:
             blocks = self.blocks(art)
             if art.author:
                 blocks = blocks[:-1]
+            event = self.event_date_of(art)
             articles.append(
                 {
                     "number": art.number,
@@ -1276,6 +1349,7 @@ class ReplicaSite:
                     "author": art.author,
                     "published_at": iso_offset(art.published),
                     "modified_at": iso_offset(art.modified),
+                    "event_date": event.isoformat() if event else None,
                     "category": CATEGORY_NAMES[art.category],
                     "tags": list(art.tags),
                     "images": [{"path": i.path, "caption": i.caption} for i in self._images(art)],
@@ -1321,7 +1395,9 @@ class ReplicaSite:
                 "broken": list(self.config.broken),
                 "faults": self.config.faults,
                 "delta": self.config.delta,
+                "migrated_articles": self.config.migrated_articles,
             },
+            "migration_time": iso_offset(MIGRATION_TIME),
             "articles": articles,
             "non_article_paths": non_articles,
             "non_articles": [{"path": n.path, "kind": n.kind} for n in NON_ARTICLES],
