@@ -597,7 +597,7 @@ class LiferaySpider(Spider):
         if not page.category and hint and hint.name:
             self.crawler.stats.inc_value("extract/category/listing")
         met = [u for u in (met_url, response.url) if u]
-        yield article_item(
+        item = article_item(
             page,
             response.url,
             site=self.profile.name,
@@ -607,6 +607,9 @@ class LiferaySpider(Spider):
             met_urls=[*met, *self.frontier.parsed(key)],
             same_article=lambda url: self.frontier.same_article(url, key),
         )
+        # Where the archive keeps this page (crawler/extensions/archive.py); none unarchived.
+        item.archive_record = response.meta.get("archive_record")
+        yield item
         for url in page.related_urls:
             if not is_article_url(url):
                 continue
