@@ -295,7 +295,13 @@ class ArchiveWriter:
             )
             kind = "response"
         name = self._name
-        offset = self._write(record, kind)
+        start = None if isinstance(exchange.payload, bytes) else exchange.payload.tell()
+        try:
+            offset = self._write(record, kind)
+        finally:
+            if start is not None:
+                # the crawl reads the body from its file next (a streamed sitemap)
+                exchange.payload.seek(start)  # type: ignore[union-attr]
         if original is not None:
             self.digests.referred(original.location)  # type: ignore[union-attr]
             pointer = original.location
