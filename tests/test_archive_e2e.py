@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,18 @@ def test_both_crawls_succeed_with_archiving_on_by_default(two_crawls: dict[str, 
         result: CrawlResult = two_crawls[run]
         assert result.returncode == 0, result.log[-3000:]
         assert result.report["outcome"] == "succeeded"
+
+
+def stat(result: CrawlResult, name: str) -> int:
+    match = re.search(rf"'{re.escape(name)}': (\d+)", result.log)
+    return int(match[1]) if match else 0
+
+
+def test_streamed_sitemaps_are_still_read_whole_once_archived(two_crawls: dict[str, Any]) -> None:
+    first: CrawlResult = two_crawls["first"]
+    assert stat(first, "crawl/sitemaps_streamed") >= 2
+    assert stat(first, "crawl/sitemaps_empty") == 0
+    assert stat(first, "crawl/sitemap_entries") >= len(first.feed())
 
 
 def test_a_crawl_archives_request_and_response_records_of_pages_sitemaps_and_robots(
