@@ -259,3 +259,91 @@ def test_streamed_bodies_are_archived_from_their_file_and_left_at_its_start(
         assert record.http_headers.get_header("Content-Length") == str(len(body))
         assert record.http_headers.get_header("Transfer-Encoding") is None
         assert record.content_stream().read() == body
+
+
+# --- the crawl's side (crawler/extensions/archive.py), without a crawl -------------------------
+
+
+def archive_extension(directory: Path, **settings: Any) -> Any:
+    from scrapy.utils.test import get_crawler  # noqa: PLC0415
+
+    from crawler.extensions.archive import Archive  # noqa: PLC0415
+
+    crawler = get_crawler(
+        settings_dict={
+            "ARCHIVE_ENABLED": True,
+            "RECORD_RUN": True,
+            "ARCHIVE_DIR": str(directory),
+            "ARCHIVE_MAX_BYTES": 10**9,
+            "KEEP_ARCHIVES": 0,
+            **settings,
+        }
+    )
+    return Archive.from_crawler(crawler)
+
+
+def site_spider() -> Any:
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    return SimpleNamespace(name="hepza", profile=SimpleNamespace(name="hepza"))
+
+
+def page(url: str, body: bytes) -> tuple[Any, Any]:
+    from scrapy.http import HtmlResponse, Request  # noqa: PLC0415
+
+    request = Request(url, headers={"User-Agent": "test"})
+    response = HtmlResponse(url, body=body, headers={"Content-Type": "text/html"}, request=request)
+    return request, response
+
+
+def test_the_extension_puts_the_records_location_in_the_responses_meta(tmp_path: Path) -> None:
+    ext = archive_extension(tmp_path / "archive")
+    ext.spider_opened(site_spider())
+    request, response = page("https://x.vn/w/a", b"<html>a</html>")
+    ext.record(request, response)
+    pointer = response.meta["archive_record"]
+    ext.spider_closed(site_spider(), "finished")
+    name, offset = split_location(pointer)
+    assert FILE_NAME.fullmatch(name)
+    with (tmp_path / "archive" / name).open("rb") as stream:
+        stream.seek(offset)
+        assert next(iter(ArchiveIterator(stream))).content_stream().read() == b"<html>a</html>"
+    assert ext.crawler.stats.get_value("archive/response") == 1
+
+
+def test_a_disk_that_fills_mid_run_fails_the_run_through_the_ledger(tmp_path: Path) -> None:
+    ext = archive_extension(tmp_path / "archive")
+    ext.spider_opened(site_spider())
+    ext.record(*page("https://x.vn/w/a", b"<html>a</html>"))
+    writer = ext.writer
+    disk = FullDisk(writer._out.file, room=10)
+    writer._out.file = disk
+    writer._file = disk
+    request, response = page("https://x.vn/w/b", b"<html>b</html>" * 100)
+    ext.record(request, response)
+    stats = ext.crawler.stats
+    assert stats.get_value("run/failure/archive_unwritable") == 1
+    message = stats.get_value("run/failure_message/archive_unwritable")
+    assert "cannot be written (No space left on device)" in message
+    # no pointer to a record that was not written, and nothing more is archived
+    assert "archive_record" not in response.meta
+    later_request, later = page("https://x.vn/w/c", b"<html>c</html>")
+    ext.record(later_request, later)
+    assert "archive_record" not in later.meta
+    assert stats.get_value("run/failure/archive_unwritable") == 1
+
+
+def test_an_archive_dir_that_cannot_be_created_fails_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    ext = archive_extension(blocker / "archive")
+    ext.spider_opened(site_spider())
+    assert ext.crawler.stats.get_value("run/failure/archive_unwritable") == 1
+
+
+def test_only_a_recorded_run_with_archiving_on_archives(tmp_path: Path) -> None:
+    from scrapy.exceptions import NotConfigured  # noqa: PLC0415
+
+    for settings in ({"ARCHIVE_ENABLED": False}, {"RECORD_RUN": False}):
+        with pytest.raises(NotConfigured):
+            archive_extension(tmp_path, **settings)

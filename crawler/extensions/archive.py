@@ -152,9 +152,11 @@ class Archive:
             f"the archive {str(self.directory)!r} cannot be written "
             f"({exc.strerror or exc}): the crawl stopped, its responses are not all archived",
         )
-        engine = self.crawler.engine
-        if engine is not None:
-            deferred_from_coro(engine.close_spider_async(reason=FAILURE_CODE))
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # Scrapy's "not set yet": no crawl running, nothing to stop
+            return
+        deferred_from_coro(engine.close_spider_async(reason=FAILURE_CODE))
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         writer, self.writer = self.writer, None
