@@ -347,3 +347,32 @@ def test_only_a_recorded_run_with_archiving_on_archives(tmp_path: Path) -> None:
     for settings in ({"ARCHIVE_ENABLED": False}, {"RECORD_RUN": False}):
         with pytest.raises(NotConfigured):
             archive_extension(tmp_path, **settings)
+
+
+def archived_run(directory: Path, reports: Path, body: bytes, *, report: bool) -> set[str]:
+    """One run of the extension (KEEP_ARCHIVES=1) archiving one page; the files it wrote."""
+    before = {p.name for p in directory.glob("*.warc.gz")}
+    ext = archive_extension(directory, KEEP_ARCHIVES=1, REPORTS_DIR=str(reports))
+    run_id = datetime.now(UTC).strftime("%H%M%S%f").rjust(32, "0")
+    ext.crawler.stats.set_value("run/id", run_id)
+    ext.spider_opened(site_spider())
+    ext.record(*page("https://x.vn/w/a", body))
+    ext.spider_closed(site_spider(), "finished")
+    written = {p.name for p in directory.glob("*.warc.gz")} - before
+    if report:
+        reports.mkdir(exist_ok=True)
+        (reports / f"{run_id}.json").write_text("{}")
+    ext.engine_stopped()
+    return written
+
+
+def test_retention_removes_older_runs_files_only_once_this_run_has_its_report(
+    tmp_path: Path,
+) -> None:
+    archive, reports = tmp_path / "archive", tmp_path / "reports"
+    first = archived_run(archive, reports, b"<html>1</html>", report=True)
+    second = archived_run(archive, reports, b"<html>2</html>", report=False)
+    # a run without its report prunes nothing
+    assert {p.name for p in archive.glob("*.warc.gz")} == first | second
+    third = archived_run(archive, reports, b"<html>3</html>", report=True)
+    assert {p.name for p in archive.glob("*.warc.gz")} == third
