@@ -144,6 +144,9 @@ def _as_written_before_identity_keys(database_url: str) -> int:
                         "UPDATE article_versions SET content_hash = ? WHERE id = ?",
                         (_old_hash(full), version_id),
                     )
+        # revision 0005 had no archive (0009's column)
+        for table in ("articles", "article_versions"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN archive_record")
         conn.execute("UPDATE alembic_version SET version_num = '0005'")
         conn.commit()
         return changed
