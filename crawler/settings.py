@@ -48,6 +48,18 @@ KEEP_LOGS = os.environ.get("HEPZA_KEEP_LOGS", "30")
 # `scrapy export`'s default output directory
 EXPORTS_DIR = default_place("EXPORTS_DIR")
 
+# --- the archive (crawler/archive/, docs/archive.md) ----------------------------------------
+# Every response of a recorded run (pages, sitemaps, robots.txt; with its request) into WARC
+# files under ARCHIVE_DIR, one set per run; an unchanged page seen again is a revisit record.
+ARCHIVE_ENABLED = os.environ.get("HEPZA_ARCHIVE_ENABLED", "True")
+# Where the WARC files and each site's digest index go (docs/archive.md)
+ARCHIVE_DIR = default_place("ARCHIVE_DIR")
+# A run's next WARC file starts once its current one reaches this many bytes
+ARCHIVE_MAX_BYTES = os.environ.get("HEPZA_ARCHIVE_MAX_BYTES", "1000000000")
+# Runs whose WARC files are kept (older ones are removed unless a kept run's revisit records
+# refer to them; 0 keeps all)
+KEEP_ARCHIVES = os.environ.get("HEPZA_KEEP_ARCHIVES", "60")
+
 # --- the site -------------------------------------------------------------------------------
 # Where `scrapy crawl hepza` finds HEPZA (a mirror; the `base_url` spider argument wins)
 HEPZA_BASE_URL = os.environ.get("HEPZA_BASE_URL", "https://hepza.hochiminhcity.gov.vn")
@@ -217,6 +229,12 @@ DOWNLOADER_MIDDLEWARES.update(
         "crawler.middlewares.robots.QuietRobotsTxtMiddleware": 100,
     }
 )
+
+# The archive: closed before the run owner (500) judges the run; its recorder next to the
+# downloader, after HttpCompressionMiddleware (590) and the redirects (600) on the way in, so it
+# sees every response as it arrived (crawler/extensions/archive.py).
+EXTENSIONS["crawler.extensions.archive.Archive"] = 480
+DOWNLOADER_MIDDLEWARES["crawler.extensions.archive.ArchiveRecorder"] = 950
 
 # --- engine ---------------------------------------------------------------------------------
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

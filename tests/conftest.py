@@ -204,6 +204,7 @@ def _article_record(slug: str, **overrides: Any) -> dict[str, Any]:
         "crawled_at": "2024-05-02T09:15:30+07:00",
         "source": "listing",
         "problems": [],
+        "archive_record": "hepza-20240502T021530123456Z-4242-00000.warc.gz:1234",
     }
     record.update(overrides)
     if record["published_at"] is None and "published_at_precision" not in overrides:

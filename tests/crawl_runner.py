@@ -70,6 +70,7 @@ def crawl_command(
         "DATABASE_URL": database_url,
         "REPORTS_DIR": str(workdir / "reports"),
         "REJECTS_PATH": str(workdir / "rejects.jsonl"),
+        "ARCHIVE_DIR": str(workdir / "archive"),
         "LOG_FILE": str(workdir / "crawl.log"),
         "LOG_FILE_APPEND": "False",
         # Every output place in the workdir: Scrapy merges FEEDS into the -O feed below, so

@@ -176,7 +176,12 @@ def _crawl_with_refused_database(
     """``scrapy crawl hepza`` whose PostgreSQL refuses connections: it stops before the run
     starts, so no run report exists to hold the failure."""
     url = f"postgresql+psycopg://u:pw-4711@127.0.0.1:{free_port()}/db"
-    settings = {"DATABASE_URL": url, "REPORTS_DIR": str(tmp_path / "reports"), **alerts}
+    settings = {
+        "DATABASE_URL": url,
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "ARCHIVE_DIR": str(tmp_path / "archive"),
+        **alerts,
+    }
     cmd = [sys.executable, "-m", "scrapy", "crawl", "hepza"]
     cmd += ["-a", f"base_url=http://127.0.0.1:{free_port()}"]
     for name, value in settings.items():

@@ -412,6 +412,7 @@ def test_cron_wrapper_runs_the_real_crawl_and_refuses_to_overlap(tmp_path: Path)
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REPORTS_DIR": str(out / "reports"),
         "REJECTS_PATH": str(out / "rejects.jsonl"),
+        "ARCHIVE_DIR": str(out / "archive"),
         "FEEDS": "{}",  # no feed: -s FEEDS={} turns the default one off
     }
     for name, value in settings.items():

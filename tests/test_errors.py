@@ -47,6 +47,7 @@ def scrapy_crawl(
         "DATABASE_URL": f"sqlite:///{tmp_path / 'hepza.sqlite3'}",
         "REPORTS_DIR": str(tmp_path / "reports"),
         "REJECTS_PATH": str(tmp_path / "rejects.jsonl"),
+        "ARCHIVE_DIR": str(tmp_path / "archive"),
         "FEEDS": "{}",
         **(settings or {}),
     }
@@ -304,6 +305,7 @@ def test_unreachable_site_fails_the_run_naming_host_and_reason(tmp_path: Path) -
         "DATABASE_URL": f"sqlite:///{out / 'hepza.sqlite3'}",
         "REPORTS_DIR": str(out / "reports"),
         "REJECTS_PATH": str(out / "rejects.jsonl"),
+        "ARCHIVE_DIR": str(out / "archive"),
         "LOG_FILE": str(out / "logs" / "crawl.log"),
         "FEEDS": json.dumps({f"{out}/feeds/hepza-%(time)s.jsonl": {"format": "jsonlines"}}),
     }

@@ -155,6 +155,9 @@ def _as_written_before_identity_keys(database_url: str) -> int:
             "CREATE INDEX ix_articles_site_known ON articles "
             "(site, id, url, modified_at, published_at)"
         )
+        # revision 0005 had no archive (0009's column)
+        for table in ("articles", "article_versions"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN archive_record")
         conn.execute("UPDATE alembic_version SET version_num = '0005'")
         conn.commit()
         return changed
@@ -180,7 +183,7 @@ def test_a_database_written_before_identity_keys_is_migrated_and_a_recrawl_adds_
     assert "'storage/new'" not in again.log
     assert "'storage/changed'" not in again.log
     assert database_rows(first.database_url, "SELECT version_num FROM alembic_version") == [
-        ("0008",)
+        ("0009",)
     ]
     ids_after = {row[0] for row in database_rows(first.database_url, "SELECT id FROM articles")}
     assert ids_after.isdisjoint(ids_before)

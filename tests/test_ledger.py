@@ -260,6 +260,7 @@ def test_a_feed_on_a_full_disk_exits_1_with_a_report_saying_so(
         "-s", f"DATABASE_URL=sqlite:///{full / 'db.sqlite3'}",
         "-s", f"REPORTS_DIR={full / 'reports'}",
         "-s", f"REJECTS_PATH={full / 'rejects.jsonl'}",
+        "-s", f"ARCHIVE_DIR={full / 'archive'}",
         "-s", "FEEDS={}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False",
         "-O", "/dev/full:jsonlines",
     ]  # fmt: skip

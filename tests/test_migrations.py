@@ -17,7 +17,7 @@ from pipelines.storage.search import include_name, search_articles
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 from tests.test_storage import classify
 
-HEAD = "0008"
+HEAD = "0009"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 
@@ -73,6 +73,8 @@ def test_release_one_database_upgrades_without_data_loss(database_url, make_arti
             "c", body_text="C", alternate_urls=["https://hepza.hochiminhcity.gov.vn/vi/w/a"]
         ),
     ]
+    for record in old:
+        del record["archive_record"]  # release one archived nothing
     articles = release_one_table()
     with engine.begin() as conn:
         conn.execute(articles.insert(), old)
@@ -156,6 +158,8 @@ def test_single_site_database_upgrades_to_sites_losing_nothing(database_url, mak
         make_article_record("a", modified_at="2023-02-01T08:00:00+07:00"),
         make_article_record("b", body_text="B", published_at=None),
     ]
+    for record in old:
+        del record["archive_record"]  # release one archived nothing
     with engine.begin() as conn:
         conn.execute(release_one_table().insert(), old)
     upgrade_database(engine, "0002")
@@ -197,6 +201,9 @@ def test_single_site_database_upgrades_to_sites_losing_nothing(database_url, mak
         "a": {"event_date": None, "event_date_source": None, "published_at_quality": "ok"},
         "b": {"event_date": None, "event_date_source": None, "published_at_quality": None},
     }
+    # revision 0009's column: nothing archived before it
+    for name in ("articles", "article_versions"):
+        assert [row.pop("archive_record") for row in after[name]] == [None] * len(before[name])
     assert after == before
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
@@ -242,6 +249,12 @@ def _old_record(
     return record
 
 
+def _archive_columns(engine: sa.Engine, change: str) -> None:
+    with engine.begin() as conn:
+        for table in ("articles", "article_versions"):
+            conn.exec_driver_sql(f"ALTER TABLE {table} {change}")
+
+
 def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one_row_per_article(
     database_url, make_article_record, monkeypatch
 ):
@@ -264,6 +277,8 @@ def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one
     )
     monkeypatch.setattr(store_module, "mark_hours", lambda *args: 0)
     old = ArticleStore(database_url)
+    # This code writes the archive's column; the database stays the shape 0005 gave it.
+    _archive_columns(old.engine, "ADD COLUMN archive_record TEXT")
     http_a = _old_record(make_article_record, "http://portal.example/w/a", title="A one")
     old.write_batch([http_a], "run-1")
     old.write_batch([{**http_a, "title": "A two", "content_hash": "edited"}], "run-2")
@@ -275,6 +290,7 @@ def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one
     with old.engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(Article)) == 4
         first_seen = conn.scalar(sa.select(Article.first_seen).where(Article.id == http_a["id"]))
+    _archive_columns(old.engine, "DROP COLUMN archive_record")
     old.close()
     monkeypatch.undo()
 

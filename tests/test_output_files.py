@@ -20,6 +20,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
+from crawler.archive.writer import FILE_NAME
 from crawler.commands.crawl import Command as CrawlCommand
 from crawler.domain.outcome import FAILURE_PREFIX, MESSAGE_PREFIX
 from crawler.extensions.retention import REPORT_NAME, Retention, prune_series
@@ -41,6 +42,7 @@ def project_settings(**environ: str) -> Settings:
         "REPORTS_DIR": environ.get("HEPZA_REPORTS_DIR", "output/reports"),
         "REJECTS_PATH": environ.get("HEPZA_REJECTS_PATH", "output/rejects.jsonl"),
         "EXPORTS_DIR": environ.get("HEPZA_EXPORTS_DIR", "output/exports"),
+        "ARCHIVE_DIR": environ.get("HEPZA_ARCHIVE_DIR", "output/archive"),
         "FEEDS": {},
     }
     settings.setdict(values, priority="project")
@@ -55,6 +57,7 @@ def test_output_dir_moves_every_default_place() -> None:
     assert settings["REPORTS_DIR"] == "/srv/out/reports"
     assert settings["REJECTS_PATH"] == "/srv/out/rejects.jsonl"
     assert settings["EXPORTS_DIR"] == "/srv/out/exports"
+    assert settings["ARCHIVE_DIR"] == "/srv/out/archive"
 
 
 def test_settings_given_with_s_win_over_output_dir() -> None:
@@ -86,6 +89,7 @@ def test_output_dir_from_the_environment_is_the_start() -> None:
         "REPORTS_DIR": "/env/out/reports",
         "REJECTS_PATH": "/env/out/rejects.jsonl",
         "EXPORTS_DIR": "/env/out/exports",
+        "ARCHIVE_DIR": "/env/out/archive",
     }
     # the crawl command's per-run feed follows the same OUTPUT_DIR
     assert list(default_feeds(settings["OUTPUT_DIR"])) == ["/env/out/feeds/%(name)s-%(time)s.jsonl"]
@@ -96,13 +100,20 @@ def test_the_settings_module_derives_its_defaults_from_output_dir() -> None:
 
     if any(
         os.environ.get(name)
-        for name in ("HEPZA_OUTPUT_DIR", "DATABASE_URL", "HEPZA_REPORTS_DIR", "HEPZA_REJECTS_PATH")
+        for name in (
+            "HEPZA_OUTPUT_DIR",
+            "DATABASE_URL",
+            "HEPZA_REPORTS_DIR",
+            "HEPZA_REJECTS_PATH",
+            "HEPZA_ARCHIVE_DIR",
+        )
     ):
         pytest.skip("the environment sets an output place")
     assert settings.OUTPUT_DIR == "output"
     assert settings.DATABASE_URL == "sqlite:///output/hepza.sqlite3"
     assert settings.REPORTS_DIR == "output/reports"
     assert settings.REJECTS_PATH == "output/rejects.jsonl"
+    assert settings.ARCHIVE_DIR == "output/archive"
     assert settings.FEEDS == {}  # the crawl command adds the per-run feed
 
 
@@ -459,6 +470,11 @@ def test_two_wrapper_runs_keep_every_file_in_the_output_dir_and_bounded(tmp_path
         "reports/latest.json",
     ]
     assert f"; report {out / 'reports' / 'latest.json'}" in runs[1].stdout
+    # archiving is on by default: each run's WARC files, and the site's digest index
+    archives = [n for n in written if n.startswith("archive/") and n.endswith(".warc.gz")]
+    matches = [FILE_NAME.fullmatch(name.removeprefix("archive/")) for name in archives]
+    assert len({match["token"] for match in matches if match}) == 2
+    assert "archive/hepza.digests.json" in written
     # the runs reached their end: no job state for the next run to resume from
     assert not (out / "jobs" / "hepza").exists()
     # one line per rejected page, however many runs rejected it

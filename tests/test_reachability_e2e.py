@@ -99,6 +99,7 @@ def crawl(
         "DATABASE_URL": f"sqlite:///{tmp_path / 'hepza.sqlite3'}",
         "REPORTS_DIR": str(tmp_path / "reports"),
         "REJECTS_PATH": str(tmp_path / "rejects.jsonl"),
+        "ARCHIVE_DIR": str(tmp_path / "archive"),
         "FEEDS": "{}",
         "LOG_LEVEL": "INFO",
         **(settings or {}),

@@ -38,6 +38,7 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "crawled_at",
     "source",
     "problems",
+    "archive_record",
 )
 
 DATE_SOURCES: tuple[str, ...] = (
@@ -119,6 +120,9 @@ class ArticleItem:
     source: str | None = None
     # {"field": name, "code": short-slug, "message": human readable}
     problems: list[dict[str, str]] = field(default_factory=list)
+    # "<WARC file relative to ARCHIVE_DIR>:<byte offset>" of the record holding the page this
+    # record was extracted from (response.meta["archive_record"]; crawler/archive/)
+    archive_record: str | None = None
     # feed only: "new" | "changed" | "unchanged" against the database (set by storage)
     change: str | None = None
 

@@ -183,6 +183,8 @@ NUMERIC_SETTINGS: dict[str, tuple[type[int] | type[float], float, float | None]]
     "MAX_RUN_SECONDS": (float, 0, None),
     "KEEP_FEEDS": (int, 0, None),
     "KEEP_REPORTS": (int, 0, None),
+    "KEEP_ARCHIVES": (int, 0, None),
+    "ARCHIVE_MAX_BYTES": (int, 1, None),
     "KEEP_LOGS": (int, 1, None),
     "MAX_TITLE_CHARS": (int, 1, None),
     "MAX_SUMMARY_CHARS": (int, 1, None),
@@ -292,7 +294,9 @@ NUMERIC_SETTINGS.update(
     }
 )
 # Read with getbool: Scrapy's words only (1/0, True/False, true/false).
-BOOLEAN_SETTINGS = frozenset({"RECORD_RUN", "TELNETCONSOLE_ENABLED", "SCRAPY_COMPAT_FALLBACK"})
+BOOLEAN_SETTINGS = frozenset(
+    {"RECORD_RUN", "TELNETCONSOLE_ENABLED", "SCRAPY_COMPAT_FALLBACK", "ARCHIVE_ENABLED"}
+)
 # Log levels: a name of Python's logging (upper case) or its number.
 LOG_LEVEL_SETTINGS = frozenset(
     {"LOG_LEVEL", "RETRY_GIVE_UP_LOG_LEVEL", "DEFAULT_DROPITEM_LOG_LEVEL"}
@@ -325,6 +329,10 @@ ENVIRONMENT_OVERRIDES: dict[str, str] = {
     "EXPORTS_DIR": "HEPZA_EXPORTS_DIR",
     "KEEP_FEEDS": "HEPZA_KEEP_FEEDS",
     "KEEP_REPORTS": "HEPZA_KEEP_REPORTS",
+    "ARCHIVE_ENABLED": "HEPZA_ARCHIVE_ENABLED",
+    "ARCHIVE_DIR": "HEPZA_ARCHIVE_DIR",
+    "ARCHIVE_MAX_BYTES": "HEPZA_ARCHIVE_MAX_BYTES",
+    "KEEP_ARCHIVES": "HEPZA_KEEP_ARCHIVES",
     "KEEP_LOGS": "HEPZA_KEEP_LOGS",
     "HEPZA_BASE_URL": "HEPZA_BASE_URL",
     "SITE_TIMEZONE": "HEPZA_SITE_TIMEZONE",

@@ -670,7 +670,7 @@ class LiferaySpider(Spider):
         if not page.category and hint and hint.name:
             self.crawler.stats.inc_value("extract/category/listing")
         met = [u for u in (met_url, response.url) if u]
-        yield article_item(
+        item = article_item(
             page,
             response.url,
             site=self.profile.name,
@@ -681,6 +681,9 @@ class LiferaySpider(Spider):
             same_article=lambda url: self.frontier.same_article(url, key),
             stored_published_at=self._stored_time(key),
         )
+        # Where the archive keeps this page (crawler/extensions/archive.py); none unarchived.
+        item.archive_record = response.meta.get("archive_record")
+        yield item
         for url in page.related_urls:
             if not is_article_url(url):
                 continue

@@ -256,6 +256,16 @@ COLUMNS: tuple[Column, ...] = (
         ),
     ),
     Column(
+        "archive_record",
+        "string",
+        True,
+        "where the page this record was extracted from is archived: the WARC file (relative "
+        "to ARCHIVE_DIR) and the byte offset of the record holding its payload "
+        "(docs/archive.md); null when the run did not archive",
+        "hepza-20240502T021530123456Z-4242-00000.warc.gz:183402",
+        pattern=r"^[^\s:]+\.warc\.gz:\d+$",
+    ),
+    Column(
         "first_seen",
         "utc_time",
         False,

@@ -1,4 +1,4 @@
-"""Database schema (revision 0008). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0009). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
@@ -124,6 +124,8 @@ class Article(Base):
     crawled_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
     source: Mapped[str | None] = mapped_column(Text)
     problems: Mapped[list[dict[str, str]]] = mapped_column(JsonValue)
+    # "<WARC file>:<offset>" of the newest fetch's payload (crawler/archive/)
+    archive_record: Mapped[str | None] = mapped_column(Text)
 
     published_at_utc: Mapped[datetime | None] = mapped_column(index=True)
     modified_at_utc: Mapped[datetime | None] = mapped_column()
@@ -166,6 +168,8 @@ class ArticleVersion(Base):
     captured_at: Mapped[datetime] = mapped_column()
     run_id: Mapped[str | None] = mapped_column(String(64))
     record: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+    # "<WARC file>:<offset>" of the payload this version was extracted from (crawler/archive/)
+    archive_record: Mapped[str | None] = mapped_column(Text)
 
 
 class CrawlRun(Base):

@@ -408,6 +408,7 @@ class ArticleStore:
                     "content_hash": row["content_hash"],
                     "captured_at": now,
                     "run_id": run_id,
+                    "archive_record": row["archive_record"],
                     # The newest version's bodies are the article row's: not stored twice.
                     "record": {
                         name: row[name] for name in VERSION_FIELDS if name not in BODY_FIELDS

@@ -249,6 +249,12 @@ def _pair(a: Any, b: Any, fmt: Callable[[Any], str] = _fmt) -> str:
     return f"{fmt(a)} / {fmt(b)}"
 
 
+def _archive(crawl: dict[str, Any]) -> str:
+    if "archive_enabled" not in crawl:
+        return "n/a"
+    return f"on, {_fmt(crawl.get('archive_mb'))}" if crawl["archive_enabled"] else "off"
+
+
 ROWS: list[tuple[str, list[Row]]] = [
     (
         "Site",
@@ -317,6 +323,8 @@ ROWS: list[tuple[str, list[Row]]] = [
                 "SQLite MB / JSONL MB",
                 lambda d: _pair(_get(d, "ours", "db_mb"), _get(d, "ours", "jsonl_mb")),
             ),
+            # archiving is on by default (ARCHIVE_ENABLED): these crawls wrote WARC files
+            ("WARC archive (on/off), MB", lambda d: _archive(d.get("ours") or {})),
             ("replica CPU busy during crawl", lambda d: _pct(_get(d, "ours", "server_busy"))),
             (
                 "run report outcome (exit code)",

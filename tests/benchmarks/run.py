@@ -34,6 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from crawler.setup.fingerprint import source_fingerprint
+from tests.benchmarks.archive import (
+    ARCHIVE_SIZE,
+    QUICK_ARCHIVE_SIZE,
+    render_archive_markdown,
+    run_archive_benchmark,
+)
 from tests.benchmarks.cluster import (
     CLUSTER_SIZES,
     CLUSTER_WORKERS,
@@ -108,6 +114,8 @@ def run_ours(server: ReplicaProcess, workdir: Path, phase: str, timeout: float) 
     )
     latest = workdir / "reports" / "latest.json"
     latest.unlink(missing_ok=True)
+    archive_dir = workdir / "archive"
+    archived = set(archive_dir.glob("*.warc.gz"))
     server_cpu = server.cpu_seconds()
     measured = run_measured(
         cmd, cwd=PROJECT_ROOT, timeout=timeout, output_path=workdir / f"crawl-{phase}.out"
@@ -135,6 +143,9 @@ def run_ours(server: ReplicaProcess, workdir: Path, phase: str, timeout: float) 
         "cpu_ms_per_article": round(measured.cpu_s * 1000 / stored, 2) if stored else None,
         "db_mb": _mb(db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")),
         "jsonl_mb": _mb(feed_path),
+        # ARCHIVE_ENABLED is on by default: this crawl's own WARC files
+        "archive_enabled": True,
+        "archive_mb": _mb(*(set(archive_dir.glob("*.warc.gz")) - archived)),
     }
     if server_cpu is not None and server_cpu_after is not None and measured.wall_s:
         result["server_busy"] = round((server_cpu_after - server_cpu) / measured.wall_s, 3)
@@ -386,6 +397,8 @@ def render_all(results: dict[str, Any]) -> str:
             f"{results['started_at']}, total {results['total_seconds'] / 60:.1f} min.  \n"
             f"Machine: {machine}"
         ]
+    if "archive" in results:
+        parts.append(render_archive_markdown(results["archive"]))
     if "cluster" in results:
         parts.append(render_cluster_markdown(results["cluster"]))
     if "event_dates" in results:
@@ -507,6 +520,18 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="the event-day stage (tests/benchmarks/event_dates.py; --no-event-dates skips it)",
     )
+    parser.add_argument(
+        "--archive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the archive stage: CPU and bytes of WARC archiving, on vs off (--no-archive skips)",
+    )
+    parser.add_argument(
+        "--archive-size",
+        type=int,
+        help=f"articles of the archive stage (default {ARCHIVE_SIZE}; --quick "
+        f"{QUICK_ARCHIVE_SIZE})",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--no-docs",
@@ -532,6 +557,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = run_benchmarks(sizes, out, args.sample, command.strip(), bare=args.bare)
     status = exit_status(results["targets"], fail_on_miss=not args.no_fail) if sizes else 0
+    if args.archive and not args.cluster_only:
+        archive_size = args.archive_size or (QUICK_ARCHIVE_SIZE if args.quick else ARCHIVE_SIZE)
+        results["archive"] = run_archive_benchmark(archive_size, out)
+        write_results(results, out)
+        if not results["archive"]["ok"] or (
+            not results["archive"]["target_met"] and not args.no_fail
+        ):
+            print("archive stage: a crawl failed or the CPU target was missed", file=sys.stderr)
+            status = 1
     if not args.no_cluster:
         cluster_sizes = args.cluster_sizes or list(
             QUICK_CLUSTER_SIZES if args.quick else CLUSTER_SIZES
