@@ -172,14 +172,15 @@ def test_migration_indexes_the_articles_stored_before_it(database_url, make_arti
     records = articles(make_article_record)
     now = datetime.now(UTC)
     with engine.begin() as conn:
+        # the columns revision 0003 holds (later revisions add the others)
+        held = {column["name"] for column in sa.inspect(conn).get_columns("articles")}
         conn.execute(
             sa.insert(Article),
-            # the columns revision 0003 holds (0008 adds the event day, 0009 the archive)
             [
                 {
                     name: value
                     for name, value in ArticleStore._article_row(record, now, RUN).items()
-                    if not name.startswith("event_date") and name != "archive_record"
+                    if name in held
                 }
                 for record in records.values()
             ],
