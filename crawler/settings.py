@@ -47,6 +47,8 @@ KEEP_REPORTS = os.environ.get("HEPZA_KEEP_REPORTS", "200")
 KEEP_LOGS = os.environ.get("HEPZA_KEEP_LOGS", "30")
 # `scrapy export`'s default output directory
 EXPORTS_DIR = default_place("EXPORTS_DIR")
+# The WARC archives of the crawls; `scrapy reparse` reads every WARC under it by default
+ARCHIVE_DIR = default_place("ARCHIVE_DIR")
 
 # --- the site -------------------------------------------------------------------------------
 # Where `scrapy crawl hepza` finds HEPZA (a mirror; the `base_url` spider argument wins)

@@ -34,6 +34,7 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "content_hash",
     "crawled_at",
     "source",
+    "parser_version",
     "problems",
 )
 
@@ -106,6 +107,8 @@ class ArticleItem:
     content_hash: str | None = None
     crawled_at: str | None = None
     source: str | None = None
+    # the extraction rules' version and the code's fingerprint (crawler/parsers/version.py)
+    parser_version: str | None = None
     # {"field": name, "code": short-slug, "message": human readable}
     problems: list[dict[str, str]] = field(default_factory=list)
     # feed only: "new" | "changed" | "unchanged" against the database (set by storage)

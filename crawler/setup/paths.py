@@ -53,6 +53,7 @@ OUTPUT_PLACES = (
     OutputPlace("REPORTS_DIR", "HEPZA_REPORTS_DIR", "reports"),
     OutputPlace("REJECTS_PATH", "HEPZA_REJECTS_PATH", "rejects.jsonl"),
     OutputPlace("EXPORTS_DIR", "HEPZA_EXPORTS_DIR", "exports"),
+    OutputPlace("ARCHIVE_DIR", "HEPZA_ARCHIVE_DIR", "archive"),
 )
 PLACES_BY_SETTING = {place.setting: place for place in OUTPUT_PLACES}
 

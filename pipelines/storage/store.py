@@ -142,6 +142,15 @@ def parse_iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+def _stored_value(value: Any, name: str) -> Any:
+    """A stored column's value as a new row would hold it (a list column read as None is [])."""
+    if value is None and name in LIST_FIELDS:
+        return []
+    if name == "summary_truncated":
+        return bool(value)
+    return value
+
+
 def _json_default(value: object) -> object:
     # Scrapy stats hold datetimes (start_time, finish_time) and sometimes other objects.
     if isinstance(value, (datetime, date)):
@@ -315,10 +324,14 @@ class ArticleStore:
         with self.guard("classify"), self._engine.connect() as conn:
             return ContentIndex((row.id, row.content_hash) for row in conn.execute(query))
 
-    def write_batch(self, records: list[dict[str, Any]], run_id: str) -> None:
+    def write_batch(self, records: list[dict[str, Any]], run_id: str) -> dict[str, list[str]]:
+        """Store ``records`` (articles, their versions, their URLs) in one transaction. Returns
+        the fields each changed article changed (article id -> field names, in VERSION_FIELDS
+        order): a new version is added where the content hash changed, with those fields as
+        its ``changed_fields``."""
         merged, urls = self._merge(records)
         if not merged:
-            return
+            return {}
         now = datetime.now(UTC)
         with self._write("write_batch") as conn:
             previous: dict[str, str | None] = {}
@@ -344,6 +357,10 @@ class ArticleStore:
                 for row in article_rows
                 if row["id"] in previous and previous[row["id"]] != row["content_hash"]
             ]
+            # Read before the row takes the new values: what each changed article held.
+            changed_fields = self._changed_fields(
+                conn, {row["id"]: row for row in article_rows if row["id"] in set(changed)}
+            )
             # Before the article row takes the new bodies, the version they belong to gets them.
             self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
@@ -377,6 +394,8 @@ class ArticleStore:
                     "record": {
                         name: row[name] for name in VERSION_FIELDS if name not in BODY_FIELDS
                     },
+                    "parser_version": row.get("parser_version"),
+                    "changed_fields": changed_fields.get(row["id"]),
                 }
                 for row in article_rows
                 if row["id"] not in previous or previous[row["id"]] != row["content_hash"]
@@ -414,6 +433,24 @@ class ArticleStore:
                     for url, owner in urls.items()
                 ],
             )
+        return changed_fields
+
+    @staticmethod
+    def _changed_fields(conn: Connection, rows: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """For each article about to be replaced by ``rows[id]``: the VERSION_FIELDS whose
+        stored value differs (the article row holds the state of its newest version)."""
+        columns = [getattr(Article, name) for name in VERSION_FIELDS]
+        found: dict[str, list[str]] = {}
+        for ids in _chunks(list(rows)):
+            query = select(Article.id, *columns).where(Article.id.in_(ids))
+            for stored in conn.execute(query).mappings():
+                new = rows[stored["id"]]
+                found[stored["id"]] = [
+                    name
+                    for name in VERSION_FIELDS
+                    if _stored_value(stored[name], name) != new[name]
+                ]
+        return found
 
     @staticmethod
     def _sites_of(conn: Connection, article_ids: set[str]) -> dict[str, str]:
@@ -635,6 +672,7 @@ class ArticleStore:
         *,
         site: str,
         report: dict[str, Any] | None = None,
+        kind: str = "crawl",
     ) -> list[str]:
         """Record a new run of ``site`` as ``running``; mark earlier runs of the same site that
         died while running as ``abandoned`` and return their ids.
@@ -668,6 +706,7 @@ class ArticleStore:
                 {
                     "run_id": run_id,
                     "site": site,
+                    "kind": kind,
                     "started_at": started_at,
                     "outcome": "running",
                     "spider_args": spider_args,
@@ -700,6 +739,7 @@ class ArticleStore:
                     {
                         "run_id": run_id,
                         "site": site,
+                        "kind": report.get("kind") or "crawl",
                         "started_at": finished_at,
                         "spider_args": {},
                         **values,
