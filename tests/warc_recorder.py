@@ -69,11 +69,20 @@ def request_record(writer: WARCWriter, request: Request) -> Any:
 
 
 def response_record(writer: WARCWriter, response: Response) -> Any:
-    http = StatusAndHeaders(
-        f"{response.status} OK", _pairs(response.headers), protocol="HTTP/1.1"
-    )
+    body = response.body
+    streamed = getattr(response, "body_file", None)
+    if streamed is not None:
+        # A sitemap streamed to a file (crawler/crawl/streaming.py), decoded on the way.
+        body = streamed.read()
+        streamed.seek(0)
+    pairs = _pairs(response.headers)
+    if streamed is not None:
+        pairs = [
+            (k, v) for k, v in pairs if k.lower() not in {"content-encoding", "content-length"}
+        ]
+    http = StatusAndHeaders(f"{response.status} OK", pairs, protocol="HTTP/1.1")
     return writer.create_warc_record(
-        response.url, "response", payload=BytesIO(response.body), http_headers=http
+        response.url, "response", payload=BytesIO(body), http_headers=http
     )
 
 
