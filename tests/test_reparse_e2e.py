@@ -157,10 +157,8 @@ def test_a_damaged_warc_is_used_up_to_the_damage_named_in_one_line_and_exits_1(
 ) -> None:
     data = archived.warc.read_bytes()
     cut = len(data) * 2 // 3
-    if damage == "truncated":
-        damaged = data[:cut]
-    else:
-        damaged = data[:cut] + b"\x00" * 64 + data[cut + 64 :]
+    zeroed = data[:cut] + b"\x00" * 64 + data[cut + 64 :]
+    damaged = data[:cut] if damage == "truncated" else zeroed
     warc = tmp_path / f"{damage}.warc.gz"
     warc.write_bytes(damaged)
 
