@@ -41,6 +41,7 @@ def project_settings(**environ: str) -> Settings:
         "REPORTS_DIR": environ.get("HEPZA_REPORTS_DIR", "output/reports"),
         "REJECTS_PATH": environ.get("HEPZA_REJECTS_PATH", "output/rejects.jsonl"),
         "EXPORTS_DIR": environ.get("HEPZA_EXPORTS_DIR", "output/exports"),
+        "ARCHIVE_DIR": environ.get("HEPZA_ARCHIVE_DIR", "output/archive"),
         "FEEDS": {},
     }
     settings.setdict(values, priority="project")
@@ -86,6 +87,7 @@ def test_output_dir_from_the_environment_is_the_start() -> None:
         "REPORTS_DIR": "/env/out/reports",
         "REJECTS_PATH": "/env/out/rejects.jsonl",
         "EXPORTS_DIR": "/env/out/exports",
+        "ARCHIVE_DIR": "/env/out/archive",
     }
     # the crawl command's per-run feed follows the same OUTPUT_DIR
     assert list(default_feeds(settings["OUTPUT_DIR"])) == ["/env/out/feeds/%(name)s-%(time)s.jsonl"]
