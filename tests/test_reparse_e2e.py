@@ -108,6 +108,8 @@ def test_a_changed_category_selector_reparsed_adds_versions_that_changed_the_cat
     shutil.copy(archived.database_url.removeprefix("sqlite:///"), database)
     database_url = f"sqlite:///{database}"
     before = articles(database_url)
+    seen = "SELECT id, first_seen, last_seen FROM articles ORDER BY id"
+    seen_before = database_rows(database_url, seen)
     [(versions_before,)] = database_rows(database_url, "SELECT count(*) FROM article_versions")
     profiles = tmp_path / "profiles"
     profiles.mkdir()
@@ -128,6 +130,8 @@ def test_a_changed_category_selector_reparsed_adds_versions_that_changed_the_cat
     assert result.returncode == 0, result.stderr[-3000:]
     after = articles(database_url)
     assert after.keys() == before.keys()  # no article added or lost
+    # A reparse met no page on the site: when the articles were seen stays as it was.
+    assert database_rows(database_url, seen) == seen_before
     field = VERSION_FIELDS.index("category")
     changed = {key for key in after if after[key][field] != before[key][field]}
     assert changed

@@ -123,6 +123,9 @@ class RunOwner(RunContext):
         self.started_at = datetime.now(UTC)
         # "crawl", or "reparse" when `scrapy reparse` answers the downloads from archives
         self.kind: str = settings.get("RUN_KIND") or "crawl"
+        if store is not None and self.kind == "reparse":
+            # Archived pages were read, none was met on the site now: last_seen stays.
+            store.marks_seen = False
         self._feeds_closed = asyncio.Event()
         # feed URI -> items the feed accepted, to compare with what it wrote
         self._feed_items: dict[str, int] = {}

@@ -280,6 +280,9 @@ class ArticleStore:
         self._insert: Callable[..., Any] = (
             postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         )
+        # Whether a write means the pages were met on the site now (``last_seen`` moves). A
+        # reparse met nothing on the site: it reads archives (crawler/commands/reparse.py).
+        self.marks_seen = True
         logger.info("storage: %s database at %s is up to date", self._dialect, self.redacted_url)
 
     @classmethod
@@ -365,7 +368,7 @@ class ArticleStore:
             self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
             # An article belongs to the site that stored it (checked above).
-            kept = {"id", "site", "first_seen"}
+            kept = {"id", "site", "first_seen"} | (set() if self.marks_seen else {"last_seen"})
             # A run that met the article without its sitemap lastmod must not erase the one
             # stored: incremental runs compare against it.
             keep_if_missing = {"modified_at", "modified_at_utc"}
@@ -405,7 +408,7 @@ class ArticleStore:
             url_stmt = url_stmt.on_conflict_do_update(
                 index_elements=[ArticleUrl.url],
                 set_={
-                    "last_seen": url_stmt.excluded.last_seen,
+                    **({"last_seen": url_stmt.excluded.last_seen} if self.marks_seen else {}),
                     "article_id": url_stmt.excluded.article_id,
                     "site": url_stmt.excluded.site,
                 },
@@ -598,9 +601,12 @@ class ArticleStore:
         ]
         if values:
             stmt = self._insert(ArticleUrl)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[ArticleUrl.url], set_={"last_seen": stmt.excluded.last_seen}
-            )
+            if self.marks_seen:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[ArticleUrl.url], set_={"last_seen": stmt.excluded.last_seen}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=[ArticleUrl.url])
             conn.execute(stmt, values)
         return len(values)
 
