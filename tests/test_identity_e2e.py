@@ -144,6 +144,15 @@ def _as_written_before_identity_keys(database_url: str) -> int:
                         "UPDATE article_versions SET content_hash = ? WHERE id = ?",
                         (_old_hash(full), version_id),
                     )
+        # Revision 0010's columns (parser versions, changed fields, run kinds) came later.
+        conn.execute("DROP INDEX ix_article_versions_site_parser_version")
+        for table, column in (
+            ("articles", "parser_version"),
+            ("article_versions", "parser_version"),
+            ("article_versions", "changed_fields"),
+            ("crawl_runs", "kind"),
+        ):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute("UPDATE alembic_version SET version_num = '0005'")
         conn.commit()
         return changed
