@@ -152,6 +152,7 @@ def test_a_changed_category_selector_reparsed_adds_versions_that_changed_the_cat
     report = json.loads((tmp_path / "reports" / "latest.json").read_text(encoding="utf-8"))
     assert report["kind"] == "reparse"
     assert report["changed_fields"] == {"category": len(changed)}
+    assert report["reparse"]["responses"] > len(after)
     assert f"changed fields: category {len(changed)}" in result.stdout
 
 

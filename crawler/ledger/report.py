@@ -165,6 +165,9 @@ def build_report(
         http_errors=prefixed(stats, "fetch/", keep="http_"),
         kind=kind,
         changed_fields=prefixed(stats, "storage/changed_fields/"),
+        # a reparse's archive counts: responses replayed, URLs not archived, redirects to
+        # the URL an article is archived at
+        sections={"reparse": prefixed(stats, "reparse/")} if kind == "reparse" else {},
     )
 
 
