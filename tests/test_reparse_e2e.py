@@ -154,6 +154,11 @@ def test_a_changed_category_selector_reparsed_adds_versions_that_changed_the_cat
     assert report["changed_fields"] == {"category": len(changed)}
     assert report["reparse"]["responses"] > len(after)
     assert f"changed fields: category {len(changed)}" in result.stdout
+    runs = run_scrapy(PROJECT_ROOT, "runs", "-s", f"DATABASE_URL={database_url}")
+    [reparse_line, fields_line, crawl_line] = runs.stdout.splitlines()
+    assert "hepza (reparse)" in reparse_line
+    assert fields_line == f"    changed fields: category {len(changed)}"
+    assert "hepza (reparse)" not in crawl_line
 
 
 @pytest.mark.parametrize("damage", ["truncated", "corrupt"])

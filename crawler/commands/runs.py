@@ -84,7 +84,8 @@ def text_lines(run: RunSummary, timezone: str) -> list[str]:
         f"errors {_number(run.errors)}  coverage: {format_coverage(run.coverage)}"
     )
     lines = [line]
-    if run.changed_fields:
+    # What a reparse is for: the fields its new versions changed.
+    if run.kind == "reparse" and run.changed_fields:
         fields = ", ".join(f"{name} {count}" for name, count in run.changed_fields.items())
         lines.append(f"    changed fields: {fields}")
     return [*lines, *(f"    failure: {reason}" for reason in run.failures)]
