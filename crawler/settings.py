@@ -52,7 +52,8 @@ EXPORTS_DIR = default_place("EXPORTS_DIR")
 # Every response of a recorded run (pages, sitemaps, robots.txt; with its request) into WARC
 # files under ARCHIVE_DIR, one set per run; an unchanged page seen again is a revisit record.
 ARCHIVE_ENABLED = os.environ.get("HEPZA_ARCHIVE_ENABLED", "True")
-# Where the WARC files and each site's digest index go (docs/archive.md)
+# Where the WARC files and each site's digest index go (docs/archive.md); `scrapy reparse`
+# reads every WARC under it by default
 ARCHIVE_DIR = default_place("ARCHIVE_DIR")
 # A run's next WARC file starts once its current one reaches this many bytes
 ARCHIVE_MAX_BYTES = os.environ.get("HEPZA_ARCHIVE_MAX_BYTES", "1000000000")

@@ -203,6 +203,7 @@ def _article_record(slug: str, **overrides: Any) -> dict[str, Any]:
         "content_hash": hashlib.sha256(body.encode()).hexdigest(),
         "crawled_at": "2024-05-02T09:15:30+07:00",
         "source": "listing",
+        "parser_version": "1+0123456789ab",
         "problems": [],
         "archive_record": "hepza-20240502T021530123456Z-4242-00000.warc.gz:1234",
     }

@@ -158,6 +158,15 @@ def _as_written_before_identity_keys(database_url: str) -> int:
         # revision 0005 had no archive (0009's column)
         for table in ("articles", "article_versions"):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN archive_record")
+        # Revision 0010's columns (parser versions, changed fields, run kinds) came later.
+        conn.execute("DROP INDEX ix_article_versions_site_parser_version")
+        for table, column in (
+            ("articles", "parser_version"),
+            ("article_versions", "parser_version"),
+            ("article_versions", "changed_fields"),
+            ("crawl_runs", "kind"),
+        ):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute("UPDATE alembic_version SET version_num = '0005'")
         conn.commit()
         return changed
@@ -183,7 +192,7 @@ def test_a_database_written_before_identity_keys_is_migrated_and_a_recrawl_adds_
     assert "'storage/new'" not in again.log
     assert "'storage/changed'" not in again.log
     assert database_rows(first.database_url, "SELECT version_num FROM alembic_version") == [
-        ("0009",)
+        ("0010",)
     ]
     ids_after = {row[0] for row in database_rows(first.database_url, "SELECT id FROM articles")}
     assert ids_after.isdisjoint(ids_before)

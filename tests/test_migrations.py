@@ -17,7 +17,7 @@ from pipelines.storage.search import include_name, search_articles
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 from tests.test_storage import classify
 
-HEAD = "0009"
+HEAD = "0010"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 
@@ -75,6 +75,7 @@ def test_release_one_database_upgrades_without_data_loss(database_url, make_arti
     ]
     for record in old:
         del record["archive_record"]  # release one archived nothing
+        record.pop("parser_version")  # release one knew nothing of parser versions
     articles = release_one_table()
     with engine.begin() as conn:
         conn.execute(articles.insert(), old)
@@ -204,6 +205,14 @@ def test_single_site_database_upgrades_to_sites_losing_nothing(database_url, mak
     # revision 0009's column: nothing archived before it
     for name in ("articles", "article_versions"):
         assert [row.pop("archive_record") for row in after[name]] == [None] * len(before[name])
+    # Revision 0010's columns: nobody knows which parser stored these rows; every run was a crawl.
+    for name, column, value in (
+        ("articles", "parser_version", None),
+        ("article_versions", "parser_version", None),
+        ("article_versions", "changed_fields", None),
+        ("crawl_runs", "kind", "crawl"),
+    ):
+        assert [row.pop(column) for row in after[name]] == [value] * len(before[name]), column
     assert after == before
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
@@ -255,6 +264,16 @@ def _archive_columns(engine: sa.Engine, change: str) -> None:
             conn.exec_driver_sql(f"ALTER TABLE {table} {change}")
 
 
+def _without_0010(build: Any) -> Any:
+    def earlier(*args: Any) -> dict[str, Any]:
+        row: dict[str, Any] = build(*args)
+        for name in ("parser_version", "changed_fields"):
+            row.pop(name, None)
+        return row
+
+    return earlier
+
+
 def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one_row_per_article(
     database_url, make_article_record, monkeypatch
 ):
@@ -276,6 +295,11 @@ def test_a_database_written_before_identity_keys_gets_new_ids_and_hashes_and_one
         tuple(f for f in store_module.EXPORT_FIELDS if not f.startswith("event_date")),
     )
     monkeypatch.setattr(store_module, "mark_hours", lambda *args: 0)
+    # The earlier code wrote rows without revision 0010's columns.
+    for method in ("_article_row", "_version_row"):
+        monkeypatch.setattr(
+            ArticleStore, method, staticmethod(_without_0010(getattr(ArticleStore, method)))
+        )
     old = ArticleStore(database_url)
     # This code writes the archive's column; the database stays the shape 0005 gave it.
     _archive_columns(old.engine, "ADD COLUMN archive_record TEXT")

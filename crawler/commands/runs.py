@@ -1,6 +1,7 @@
 """``scrapy runs``: past runs from ``crawl_runs``, newest first.
 
-Text (default): one line per run: its id, site, start (the site's local time and UTC),
+Text (default): one line per run: its id, site (with its kind when it is not a crawl:
+``hepza (reparse)``), start (the site's local time and UTC),
 duration, outcome, new/changed/rejected articles, requests, errors (failed requests plus
 spider exceptions) and field coverage; a failed run's reasons follow on indented lines. A
 run still running or abandoned has no counts (``-``). ``--format jsonl``: one JSON object
@@ -73,14 +74,21 @@ def _number(value: int | None) -> str:
 
 def text_lines(run: RunSummary, timezone: str) -> list[str]:
     local = local_time(run.started_at, timezone)
+    # A crawl is the usual run; any other kind (a reparse) is named after the site.
+    site = run.site if run.kind == "crawl" else f"{run.site} ({run.kind})"
     line = (
-        f"{run.run_id}  {run.site}  {local:%Y-%m-%d %H:%M:%S%z} "
+        f"{run.run_id}  {site}  {local:%Y-%m-%d %H:%M:%S%z} "
         f"({run.started_at:%Y-%m-%d %H:%M:%S} UTC)  {format_duration(run.duration_seconds)}  "
         f"{run.outcome}  new {_number(run.new)}, changed {_number(run.changed)}, "
         f"rejected {_number(run.rejected)}, requests {_number(run.requests)}, "
         f"errors {_number(run.errors)}  coverage: {format_coverage(run.coverage)}"
     )
-    return [line, *(f"    failure: {reason}" for reason in run.failures)]
+    lines = [line]
+    # What a reparse is for: the fields its new versions changed.
+    if run.kind == "reparse" and run.changed_fields:
+        fields = ", ".join(f"{name} {count}" for name, count in run.changed_fields.items())
+        lines.append(f"    changed fields: {fields}")
+    return [*lines, *(f"    failure: {reason}" for reason in run.failures)]
 
 
 class Command(DatabaseCommand):

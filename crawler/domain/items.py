@@ -37,6 +37,7 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "content_hash",
     "crawled_at",
     "source",
+    "parser_version",
     "problems",
     "archive_record",
 )
@@ -118,6 +119,8 @@ class ArticleItem:
     content_hash: str | None = None
     crawled_at: str | None = None
     source: str | None = None
+    # the extraction rules' version and the code's fingerprint (crawler/parsers/version.py)
+    parser_version: str | None = None
     # {"field": name, "code": short-slug, "message": human readable}
     problems: list[dict[str, str]] = field(default_factory=list)
     # "<WARC file relative to ARCHIVE_DIR>:<byte offset>" of the record holding the page this

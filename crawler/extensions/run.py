@@ -121,6 +121,11 @@ class RunOwner(RunContext):
         except BadRunChecks as exc:  # the preflight refuses it first; a run judged anyway fails
             self.checks_error = str(exc)
         self.started_at = datetime.now(UTC)
+        # "crawl", or "reparse" when `scrapy reparse` answers the downloads from archives
+        self.kind: str = settings.get("RUN_KIND") or "crawl"
+        if store is not None and self.kind == "reparse":
+            # Archived pages were read, none was met on the site now: last_seen stays.
+            store.marks_seen = False
         self._feeds_closed = asyncio.Event()
         # feed URI -> items the feed accepted, to compare with what it wrote
         self._feed_items: dict[str, int] = {}
@@ -156,7 +161,11 @@ class RunOwner(RunContext):
         assert stats is not None
         try:
             abandoned = self.store.start_run(
-                self.run_id, self.started_at, spider_arguments(spider), site=self.site
+                self.run_id,
+                self.started_at,
+                spider_arguments(spider),
+                site=self.site,
+                kind=self.kind,
             )
         except StorageError as exc:
             # finish_run writes the row at the end if the database answers by then.
@@ -267,6 +276,7 @@ class RunOwner(RunContext):
             base_url=getattr(spider, "base_url", None),
             started_at=self.started_at,
             finished_at=finished_at,
+            kind=self.kind,
         )
 
     def _close_run(self, spider: Spider, reason: str) -> None:

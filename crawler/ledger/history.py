@@ -61,6 +61,10 @@ class RunSummary:
     mode: str | None = None
     problems: dict[str, int] = field(default_factory=dict)
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    # "crawl" or "reparse" (crawl_runs.kind)
+    kind: str = "crawl"
+    # a reparse's new versions per changed field (the report's changed_fields)
+    changed_fields: dict[str, int] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -71,6 +75,7 @@ class RunSummary:
         return {
             "run_id": self.run_id,
             "site": self.site,
+            "kind": self.kind,
             "outcome": self.outcome,
             "started_at": self.started_at.isoformat(timespec="seconds"),
             "started_at_local": local_time(self.started_at, timezone).isoformat(timespec="seconds"),
@@ -86,6 +91,7 @@ class RunSummary:
             "errors": self.errors,
             "coverage": self.coverage,
             "failures": list(self.failures),
+            "changed_fields": dict(self.changed_fields),
         }
 
 
@@ -124,6 +130,7 @@ def summarize_run(
     started_at: datetime,
     finished_at: datetime | None,
     report: dict[str, Any] | None,
+    kind: str | None = "crawl",
 ) -> RunSummary:
     """A summary from the row and its report; a run that never finished has no counts."""
     report = report or {}
@@ -152,6 +159,8 @@ def summarize_run(
         mode=report.get("mode"),
         problems={str(k): int(v) for k, v in (report.get("problems") or {}).items()},
         reject_reasons={str(k): int(v) for k, v in (report.get("reject_reasons") or {}).items()},
+        kind=kind or "crawl",
+        changed_fields={str(k): int(v) for k, v in (report.get("changed_fields") or {}).items()},
     )
 
 
@@ -177,6 +186,7 @@ def load_runs(engine: Engine, site: str | None = None, last: int | None = None) 
         CrawlRun.started_at,
         CrawlRun.finished_at,
         CrawlRun.report,
+        CrawlRun.kind,
     ).order_by(CrawlRun.started_at.desc(), CrawlRun.run_id.desc())
     if site is not None:
         cluster = _cluster_runs_of(engine, site)

@@ -84,6 +84,10 @@ class RunReport:
     problems: dict[str, Any]
     reject_reasons: dict[str, Any]
     http_errors: dict[str, Any]
+    # "crawl" or "reparse" (crawl_runs.kind)
+    kind: str = "crawl"
+    # new versions per field they changed (storage/changed_fields/<field>)
+    changed_fields: dict[str, Any] = field(default_factory=dict)
     # sections added by whoever adds them: the cluster's, the alerts'
     sections: dict[str, Any] = field(default_factory=dict)
 
@@ -95,6 +99,7 @@ class RunReport:
         return {
             "run_id": self.run_id,
             "spider": self.spider,
+            "kind": self.kind,
             "site": self.site,
             "base_url": self.base_url,
             "mode": self.mode,
@@ -113,6 +118,7 @@ class RunReport:
             "problems": dict(self.problems),
             "reject_reasons": dict(self.reject_reasons),
             "http_errors": dict(self.http_errors),
+            "changed_fields": dict(self.changed_fields),
             **self.sections,
         }
 
@@ -133,6 +139,7 @@ def build_report(
     base_url: str | None,
     started_at: datetime,
     finished_at: datetime,
+    kind: str = "crawl",
 ) -> RunReport:
     stats = facts.stats
     mode = stats.get("crawl/mode")
@@ -156,6 +163,11 @@ def build_report(
         problems=prefixed(stats, "validate/problem/"),
         reject_reasons=prefixed(stats, "validate/reason/"),
         http_errors=prefixed(stats, "fetch/", keep="http_"),
+        kind=kind,
+        changed_fields=prefixed(stats, "storage/changed_fields/"),
+        # a reparse's archive counts: responses replayed, URLs not archived, redirects to
+        # the URL an article is archived at
+        sections={"reparse": prefixed(stats, "reparse/")} if kind == "reparse" else {},
     )
 
 

@@ -39,6 +39,7 @@ from crawler.parsers.common import (
     visible_text,
     visible_text_longer,
 )
+from crawler.parsers.version import parser_version
 from crawler.sites.profile import GENERIC, ParserConfig
 
 if TYPE_CHECKING:
@@ -371,6 +372,7 @@ def article_item(
         attachments=page.attachments,
         related_urls=[u for u in page.related_urls if is_article_url(u)],
         source=source,
+        parser_version=parser_version(),
         fetched_url=fetched_url,
         date_candidates=candidates,
         page_locale=page.locale,

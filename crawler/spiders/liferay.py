@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import http
 import logging
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -36,7 +37,9 @@ from crawler.crawl.crawl_state import host_refusal, read_crawl_state
 from crawler.crawl.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.crawl.limits import CrawlBounds, CrawlLimits
 from crawler.crawl.redelivery import per_response, redelivered
+from crawler.crawl.replay import NotArchived
 from crawler.crawl.streaming import STREAM_META, StreamedResponse
+from crawler.domain.dates import format_iso
 from crawler.domain.identity import (
     is_article_url,
     is_journal_content_url,
@@ -683,6 +686,10 @@ class LiferaySpider(Spider):
         )
         # Where the archive keeps this page (crawler/extensions/archive.py); none unarchived.
         item.archive_record = response.meta.get("archive_record")
+        captured = response.meta.get("archive_date")
+        if captured:
+            # A reparse: the page was fetched when the archive says, not now.
+            item.crawled_at = format_iso(datetime.fromisoformat(captured).astimezone(self.tz))
         yield item
         for url in page.related_urls:
             if not is_article_url(url):
@@ -790,7 +797,9 @@ class LiferaySpider(Spider):
             if not off_origin or request is None or request.callback != self.parse_page:
                 self.crawler.stats.inc_value("fetch/failed")
             return
-        if failure.check(RunLimitReached, SiteUnreachable):
+        if failure.check(RunLimitReached, SiteUnreachable, NotArchived):
+            # NotArchived: a reparse met a page the archived crawl never fetched (counted in
+            # reparse/not_archived); nothing failed.
             return
         if failure.check(RobotsForbidden):
             # The site asks not to be crawled there: obeyed, not a failure (Scrapy counts it

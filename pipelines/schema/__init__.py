@@ -244,6 +244,14 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("source", "string", True, "the host the record came from", "hepza.hochiminhcity.gov.vn"),
     Column(
+        "parser_version",
+        "string",
+        True,
+        "the extraction rules' version (PARSER_VERSION) and the code's fingerprint that produced "
+        "the record: filter by it to find what an older rule extracted",
+        "1+3f2a9c0d1b7e",
+    ),
+    Column(
         "problems",
         "object_list",
         False,

@@ -1,4 +1,4 @@
-"""Database schema (revision 0009). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0010). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 JsonValue = JSON(none_as_null=True)
 # The site key: a profile's name ("hepza"), or the -a site name of a generic crawl.
 SITE_LENGTH = 64
+PARSER_VERSION_LENGTH = 64
 
 
 class Base(DeclarativeBase):
@@ -123,6 +124,8 @@ class Article(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))
     crawled_at: Mapped[str | None] = mapped_column(String(ISO_LENGTH))
     source: Mapped[str | None] = mapped_column(Text)
+    # the parser version of the row's values (crawler/parsers/version.py)
+    parser_version: Mapped[str | None] = mapped_column(String(PARSER_VERSION_LENGTH))
     problems: Mapped[list[dict[str, str]]] = mapped_column(JsonValue)
     # "<WARC file>:<offset>" of the newest fetch's payload (crawler/archive/)
     archive_record: Mapped[str | None] = mapped_column(Text)
@@ -157,6 +160,8 @@ class ArticleVersion(Base):
     __table_args__ = (
         Index("ix_article_versions_article_id_id", "article_id", "id"),
         Index("ix_article_versions_site_captured_at", "site", "captured_at"),
+        # analysts filter a site's versions by what extracted them
+        Index("ix_article_versions_site_parser_version", "site", "parser_version"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -170,6 +175,12 @@ class ArticleVersion(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JsonValue)
     # "<WARC file>:<offset>" of the payload this version was extracted from (crawler/archive/)
     archive_record: Mapped[str | None] = mapped_column(Text)
+    # What extracted the version: PARSER_VERSION + the code's fingerprint (None: stored before
+    # revision 0010).
+    parser_version: Mapped[str | None] = mapped_column(String(PARSER_VERSION_LENGTH))
+    # The VERSION_FIELDS that differ from the article's previous state (None: its first version,
+    # or stored before revision 0010).
+    changed_fields: Mapped[list[str] | None] = mapped_column(JsonValue)
 
 
 class CrawlRun(Base):
@@ -181,6 +192,9 @@ class CrawlRun(Base):
 
     run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     site: Mapped[str] = mapped_column(String(SITE_LENGTH))
+    # "crawl" (scrapy crawl, hepza-run, a cluster) or "reparse" (scrapy reparse: archived
+    # responses extracted again, no network)
+    kind: Mapped[str] = mapped_column(String(20), server_default="crawl")
     started_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     outcome: Mapped[str] = mapped_column(String(20))

@@ -155,6 +155,15 @@ def _day(value: str | date | None) -> date | None:
         return None
 
 
+def _stored_value(value: Any, name: str) -> Any:
+    """A stored column's value as a new row would hold it (a list column read as None is [])."""
+    if value is None and name in LIST_FIELDS:
+        return []
+    if name == "summary_truncated":
+        return bool(value)
+    return value
+
+
 def _json_default(value: object) -> object:
     # Scrapy stats hold datetimes (start_time, finish_time) and sometimes other objects.
     if isinstance(value, (datetime, date)):
@@ -287,6 +296,9 @@ class ArticleStore:
         self._insert: Callable[..., Any] = (
             postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         )
+        # Whether a write means the pages were met on the site now (``last_seen`` moves). A
+        # reparse met nothing on the site: it reads archives (crawler/commands/reparse.py).
+        self.marks_seen = True
         logger.info("storage: %s database at %s is up to date", self._dialect, self.redacted_url)
 
     @classmethod
@@ -334,12 +346,15 @@ class ArticleStore:
         with self.guard("classify"), self._engine.connect() as conn:
             return ContentIndex((row.id, row.content_hash) for row in conn.execute(query))
 
-    def write_batch(self, records: list[dict[str, Any]], run_id: str) -> None:
-        """Store a batch of records (new or updated), then recount the display hours it
-        touched (``pipelines.storage.quality``): an arrival can reveal a cluster."""
+    def write_batch(self, records: list[dict[str, Any]], run_id: str) -> dict[str, list[str]]:
+        """Store ``records`` (articles, their versions, their URLs) in one transaction, then
+        recount the display hours it touched (``pipelines.storage.quality``: an arrival can
+        reveal a cluster). Returns the fields each changed article changed (article id -> field
+        names, in VERSION_FIELDS order): a new version is added where the content hash changed,
+        with those fields as its ``changed_fields``."""
         merged, urls = self._merge(records)
         if not merged:
-            return
+            return {}
         now = datetime.now(UTC)
         with self._write("write_batch") as conn:
             previous: dict[str, str | None] = {}
@@ -370,12 +385,18 @@ class ArticleStore:
                 for row in article_rows
                 if row["id"] in previous and previous[row["id"]] != row["content_hash"]
             ]
+            # Read before the row takes the new values: what each changed article held.
+            changed_fields = self._changed_fields(
+                conn, {row["id"]: row for row in article_rows if row["id"] in set(changed)}
+            )
             # Before the article row takes the new bodies, the version they belong to gets them.
             self._move_bodies_to_versions(conn, changed)
             stmt = self._insert(Article)
             # An article belongs to the site that stored it (checked above).
             # published_at_quality: the stored mark until the recount below.
-            kept = {"id", "site", "first_seen", "published_at_quality"}
+            kept = {"id", "site", "first_seen", "published_at_quality"} | (
+                set() if self.marks_seen else {"last_seen"}
+            )
             # A run that met the article without its sitemap lastmod must not erase the one
             # stored: incremental runs compare against it.
             keep_if_missing = {"modified_at", "modified_at_utc"}
@@ -388,7 +409,8 @@ class ArticleStore:
                         else stmt.excluded[col.name]
                     )
                     for col in Article.__table__.columns
-                    # the columns the rows carry (every row carries the same)
+                    # the columns the rows give (all of them, unless a test writes as the
+                    # code of an earlier revision did)
                     if col.name not in kept and col.name in article_rows[0]
                 },
             )
@@ -402,18 +424,7 @@ class ArticleStore:
                 mark_hours(conn, site, [h for s, h in hours if s == site], self.bulk_threshold)
 
             versions = [
-                {
-                    "article_id": row["id"],
-                    "site": row["site"],
-                    "content_hash": row["content_hash"],
-                    "captured_at": now,
-                    "run_id": run_id,
-                    "archive_record": row["archive_record"],
-                    # The newest version's bodies are the article row's: not stored twice.
-                    "record": {
-                        name: row[name] for name in VERSION_FIELDS if name not in BODY_FIELDS
-                    },
-                }
+                self._version_row(row, now, run_id, changed_fields.get(row["id"]))
                 for row in article_rows
                 if row["id"] not in previous or previous[row["id"]] != row["content_hash"]
             ]
@@ -432,7 +443,7 @@ class ArticleStore:
             url_stmt = url_stmt.on_conflict_do_update(
                 index_elements=[ArticleUrl.url],
                 set_={
-                    "last_seen": url_stmt.excluded.last_seen,
+                    **({"last_seen": url_stmt.excluded.last_seen} if self.marks_seen else {}),
                     "article_id": url_stmt.excluded.article_id,
                     "site": url_stmt.excluded.site,
                 },
@@ -450,6 +461,43 @@ class ArticleStore:
                     for url, owner in urls.items()
                 ],
             )
+        return changed_fields
+
+    @staticmethod
+    def _version_row(
+        row: dict[str, Any], now: datetime, run_id: str, changed_fields: list[str] | None
+    ) -> dict[str, Any]:
+        """The ``article_versions`` row of an article row about to be written."""
+        return {
+            "article_id": row["id"],
+            "site": row["site"],
+            "content_hash": row["content_hash"],
+            "captured_at": now,
+            "run_id": run_id,
+            # The newest version's bodies are the article row's: not stored twice.
+            "record": {name: row[name] for name in VERSION_FIELDS if name not in BODY_FIELDS},
+            "parser_version": row.get("parser_version"),
+            "changed_fields": changed_fields,
+            # where the archive keeps the page this version was extracted from (crawler/archive/)
+            "archive_record": row.get("archive_record"),
+        }
+
+    @staticmethod
+    def _changed_fields(conn: Connection, rows: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+        """For each article about to be replaced by ``rows[id]``: the VERSION_FIELDS whose
+        stored value differs (the article row holds the state of its newest version)."""
+        columns = [getattr(Article, name) for name in VERSION_FIELDS]
+        found: dict[str, list[str]] = {}
+        for ids in _chunks(list(rows)):
+            query = select(Article.id, *columns).where(Article.id.in_(ids))
+            for stored in conn.execute(query).mappings():
+                new = rows[stored["id"]]
+                found[stored["id"]] = [
+                    name
+                    for name in VERSION_FIELDS
+                    if _stored_value(stored[name], name) != new[name]
+                ]
+        return found
 
     @staticmethod
     def _sites_of(conn: Connection, article_ids: set[str]) -> dict[str, str]:
@@ -605,9 +653,12 @@ class ArticleStore:
         ]
         if values:
             stmt = self._insert(ArticleUrl)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[ArticleUrl.url], set_={"last_seen": stmt.excluded.last_seen}
-            )
+            if self.marks_seen:
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[ArticleUrl.url], set_={"last_seen": stmt.excluded.last_seen}
+                )
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=[ArticleUrl.url])
             conn.execute(stmt, values)
         return len(values)
 
@@ -693,6 +744,7 @@ class ArticleStore:
         *,
         site: str,
         report: dict[str, Any] | None = None,
+        kind: str = "crawl",
     ) -> list[str]:
         """Record a new run of ``site`` as ``running``; mark earlier runs of the same site that
         died while running as ``abandoned`` and return their ids.
@@ -726,6 +778,7 @@ class ArticleStore:
                 {
                     "run_id": run_id,
                     "site": site,
+                    "kind": kind,
                     "started_at": started_at,
                     "outcome": "running",
                     "spider_args": spider_args,
@@ -758,6 +811,7 @@ class ArticleStore:
                     {
                         "run_id": run_id,
                         "site": site,
+                        "kind": report.get("kind") or "crawl",
                         "started_at": finished_at,
                         "spider_args": {},
                         **values,

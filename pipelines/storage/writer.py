@@ -173,7 +173,11 @@ class StoreWriter:
         # and only what it wrote leaves the queue.
         if self._records:
             records = list(self._records)
-            await self._call(lambda: self.store.write_batch(records, self.run_id))
+            changed_fields = await self._call(lambda: self.store.write_batch(records, self.run_id))
+            # What each new version changed, per field: what a reparse reports.
+            for fields in changed_fields.values():
+                for name in fields:
+                    self._inc(f"changed_fields/{name}")
             written = len(records)
             changes = self._changes[:written]
             del self._records[:written], self._changes[:written]
