@@ -44,11 +44,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("crawl_runs") as batch:
-        batch.drop_column("kind")
     op.drop_index("ix_article_versions_site_parser_version", table_name="article_versions")
-    with op.batch_alter_table("article_versions") as batch:
-        batch.drop_column("changed_fields")
-        batch.drop_column("parser_version")
-    with op.batch_alter_table("articles") as batch:
-        batch.drop_column("parser_version")
+    # In place (SQLite >= 3.35 too): a batch rebuild of articles would break the view and
+    # triggers of revision 0004 that name it.
+    for table, column in (
+        ("crawl_runs", "kind"),
+        ("article_versions", "changed_fields"),
+        ("article_versions", "parser_version"),
+        ("articles", "parser_version"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
