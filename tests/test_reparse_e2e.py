@@ -1,5 +1,5 @@
-"""``scrapy reparse`` end to end: the replica crawled with a WARC recorded
-(tests/warc_recorder.py), the replica stopped, then the archive re-extracted with no network."""
+"""``scrapy reparse`` end to end: the replica crawled with archiving on (the crawl's own WARC
+archive, crawler/archive/), the replica stopped, then the archive re-extracted with no network."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pipelines.storage.models import VERSION_FIELDS
 from tests.crawl_runner import PROJECT_ROOT, database_rows, run_crawl, run_scrapy
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
-from tests.warc_recorder import RECORDER_ADDONS
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +32,13 @@ class Archived:
 @pytest.fixture(scope="module")
 def archived(tmp_path_factory: pytest.TempPathFactory) -> Archived:
     workdir = tmp_path_factory.mktemp("reparse")
-    warc = workdir / "archive" / "crawl.warc.gz"
     with ReplicaServer(ReplicaConfig()) as replica:
-        result = run_crawl(
-            replica.url,
-            workdir / "crawl",
-            settings={"ADDONS": RECORDER_ADDONS, "TEST_WARC_PATH": str(warc)},
-        )
+        # archiving is on by default; the crawl's archive is workdir/crawl/archive
+        result = run_crawl(replica.url, workdir / "crawl")
         base_url = replica.url
     # The replica is stopped: from here on nothing can be fetched.
     assert result.returncode == 0, result.log[-3000:]
+    [warc] = sorted((workdir / "crawl" / "archive").glob("*.warc.gz"))
     return Archived(base_url, warc, result.database_url, workdir)
 
 
@@ -88,6 +84,10 @@ def test_a_reparse_into_a_fresh_database_stores_the_crawls_articles_and_fields(
         database_url, "SELECT DISTINCT parser_version FROM article_versions"
     )
     assert parser_version.startswith("1+")
+    # each version points to the crawl's record it was extracted from (a file outside
+    # ARCHIVE_DIR by its whole path)
+    pointers = database_rows(database_url, "SELECT archive_record FROM article_versions")
+    assert {pointer.rsplit(":", 1)[0] for (pointer,) in pointers} == {str(archived.warc)}
     [(kind, outcome)] = database_rows(database_url, "SELECT kind, outcome FROM crawl_runs")
     assert (kind, outcome) == ("reparse", "succeeded")
     assert f"new {len(crawled)}, changed 0" in result.stdout
@@ -99,6 +99,20 @@ def test_a_reparse_into_a_fresh_database_stores_the_crawls_articles_and_fields(
     assert runs.returncode == 0, runs.stderr
     assert "hepza (reparse)" in runs.stdout
     assert " succeeded " in runs.stdout
+
+
+def test_without_warc_arguments_every_archive_under_archive_dir_is_reparsed(
+    archived: Archived, tmp_path: Path
+) -> None:
+    archive_dir = archived.warc.parent
+    result, database_url = reparse(archived, tmp_path, "-s", f"ARCHIVE_DIR={archive_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert articles(database_url) == articles(archived.database_url)
+    # each version points to its record by the file's name within ARCHIVE_DIR
+    pointers = database_rows(database_url, "SELECT archive_record FROM article_versions")
+    assert {pointer.rsplit(":", 1)[0] for (pointer,) in pointers} == {archived.warc.name}
+    # the archive is the input, never written by a reparse
+    assert sorted(archive_dir.glob("*.warc.gz")) == [archived.warc]
 
 
 def test_a_changed_category_selector_reparsed_adds_versions_that_changed_the_category_alone(
@@ -166,7 +180,9 @@ def test_a_damaged_warc_is_used_up_to_the_damage_named_in_one_line_and_exits_1(
     archived: Archived, tmp_path: Path, damage: str
 ) -> None:
     data = archived.warc.read_bytes()
-    cut = len(data) * 2 // 3
+    # within the record of the article the crawl archived last: at least that one is lost
+    offsets = database_rows(archived.database_url, "SELECT archive_record FROM articles")
+    cut = max(int(pointer.rsplit(":", 1)[1]) for (pointer,) in offsets) + 16
     zeroed = data[:cut] + b"\x00" * 64 + data[cut + 64 :]
     damaged = data[:cut] if damage == "truncated" else zeroed
     warc = tmp_path / f"{damage}.warc.gz"
