@@ -69,7 +69,7 @@ def test_a_warc_holds_a_request_and_a_response_record_per_exchange(tmp_path: Pat
     assert url == "http://portal.test/w/a?x=1"
     assert request.get_header("WARC-Concurrent-To") == response.get_header("WARC-Record-ID")
     with path.open("rb") as stream:
-        sent = [r for r in ArchiveIterator(stream) if r.rec_type == "request"][0]
+        sent = next(r for r in ArchiveIterator(stream) if r.rec_type == "request")
         assert sent.http_headers.protocol == "GET"
         assert sent.http_headers.statusline == "/w/a?x=1 HTTP/1.1"
         assert sent.http_headers.get_header("Host") == "portal.test"

@@ -103,6 +103,8 @@ class Findings:
     other_pages: list[str] = field(default_factory=list)
     articles: dict[str, ArticleSeen] = field(default_factory=dict)
     article_urls_found: set[str] = field(default_factory=set)
+    # article URLs met whose page names another as the article's (its default-locale page)
+    followed_to_default_page: int = 0
     page_urls_found: set[str] = field(default_factory=set)
     dates: dict[tuple[str, str, bool], DateForm] = field(default_factory=dict)
     date_counts: Counter[tuple[str, str, bool]] = field(default_factory=Counter)
@@ -256,6 +258,11 @@ def _discovery_lines(findings: Findings) -> list[str]:
         f"  found          {len(findings.article_urls_found)} article URLs, "
         f"{len(findings.page_urls_found)} other page URLs; {len(findings.articles)} articles read"
     )
+    if findings.followed_to_default_page:
+        lines.append(
+            f"{_INDENT}{findings.followed_to_default_page} article URLs led to the article's "
+            "default-locale page, read instead (as a crawl does)"
+        )
     return lines
 
 

@@ -48,6 +48,7 @@ from crawler.spiders.liferay import (
     PRIORITY_LISTING,
     PRIORITY_SITEMAP,
     LiferaySpider,
+    page_of,
 )
 from pipelines.base import adapter_of
 from pipelines.dates import DateNormalizationPipeline
@@ -310,13 +311,27 @@ class ProbeSpider(LiferaySpider):
         )
 
     def probe_article(
-        self, response: Response, hint: ListingHint | None = None, lastmod: str | None = None
-    ) -> Iterator[ArticleItem]:
+        self,
+        response: Response,
+        hint: ListingHint | None = None,
+        lastmod: str | None = None,
+        via_preferred: bool = False,
+    ) -> Iterator[ArticleItem | Request]:
         if not isinstance(response, HtmlResponse):
             self.findings.errors.append(f"{response.url}: not an HTML page")
             return
         config = self.profile.parser_config(self.frontier.listing_day(hint))
         page = parse_article(response.text, response.url, config)
+        key = url_identity(response.meta.get("redirect_urls", [response.url])[0])[2]
+        preferred = self.frontier.preferred_url(
+            (page.alternate_by_lang.get("x-default"), page.canonical_url), key
+        )
+        if not via_preferred and preferred and page_of(preferred) != page_of(response.url):
+            # As the crawl does: the article is read from its default-locale page.
+            self.findings.followed_to_default_page += 1
+            kwargs = {"hint": hint, "lastmod": lastmod, "via_preferred": True}
+            yield self._article_probe_request(preferred, kwargs)
+            return
         seen = ArticleSeen(
             url=response.url,
             layers=dict(page.layers),
