@@ -283,3 +283,24 @@ def test_a_warc_place_that_cannot_be_created_is_one_line_and_exit_2(
     assert status == 2
     (line,) = err.splitlines()
     assert "the directory of the WARC file" in line and "cannot be created" in line
+
+
+def test_loading_the_scrapy_commands_does_not_import_the_probe_s_spider_or_warcio() -> None:
+    # Scrapy imports every command module for every command: `scrapy runs` must not pay for
+    # the probe's spider (the crawl's spider and pipelines) and warcio, about a second.
+    check = (
+        "import sys\n"
+        "from scrapy.utils.misc import walk_modules\n"
+        "walk_modules('crawler.commands')\n"
+        "assert 'crawler.commands.probe' in sys.modules\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('crawler.probe.', 'warcio'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "[]", out.stdout

@@ -31,9 +31,7 @@ from scrapy.utils.conf import arglist_to_dict
 from crawler.domain.outcome import FAILURE_PREFIX, recorded_failures
 from crawler.extensions.reachability import UNREACHABLE
 from crawler.middlewares.fence import origin_of
-from crawler.probe.findings import coverage_verdict, render
-from crawler.probe.spider import DEFAULT_PAGES, ProbeSpider
-from crawler.probe.warc import WarcRecorder
+from crawler.probe import DEFAULT_PAGES
 from crawler.setup.config import (
     LIFERAY_ARGUMENTS,
     ConfigError,
@@ -72,6 +70,7 @@ NOT_IN_PROBE = frozenset(
     }
 )
 # Next to the downloader: responses as they came off the wire, before Scrapy decodes them.
+WARC_RECORDER = "crawler.probe.warc.WarcRecorder"
 WARC_RECORDER_ORDER = 950
 MAX_PAGES = 1000
 
@@ -179,7 +178,7 @@ class Command(ScrapyCommand):
         }
         settings.set("ITEM_PIPELINES", pipelines, priority="cmdline")
         middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-        middlewares[f"{WarcRecorder.__module__}.{WarcRecorder.__name__}"] = WARC_RECORDER_ORDER
+        middlewares[WARC_RECORDER] = WARC_RECORDER_ORDER
         settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="cmdline")
         extensions = settings.getdict("EXTENSIONS")
         # no feeds or reports are written: nothing of a crawl's to prune
@@ -194,6 +193,10 @@ class Command(ScrapyCommand):
             settings.set("LOG_FILE", str(log), priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Imported here: Scrapy imports every command module for every command (`scrapy runs`
+        # too), and the probe's spider brings the crawl's spider, pipelines and warcio.
+        from crawler.probe.spider import ProbeSpider  # noqa: PLC0415
+
         assert self.crawler_process is not None
         crawler = self.crawler_process.create_crawler(ProbeSpider)
         self.crawler_process.crawl(crawler, **self.spider_args)
@@ -204,6 +207,10 @@ class Command(ScrapyCommand):
         self.report(crawler)
 
     def report(self, crawler: Crawler) -> None:
+        from crawler.probe.findings import coverage_verdict, render  # noqa: PLC0415
+        from crawler.probe.spider import ProbeSpider  # noqa: PLC0415
+        from crawler.probe.warc import WarcRecorder  # noqa: PLC0415
+
         assert crawler.stats is not None
         stats = crawler.stats.get_stats()
         codes = {

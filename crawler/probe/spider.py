@@ -35,6 +35,7 @@ from crawler.parsers.liferay import liferay_markers
 from crawler.parsers.listing import page_number, parse_listing
 from crawler.parsers.navigation import extract_locale_alternates, extract_navigation_links
 from crawler.parsers.sitemap import parse_robots_sitemaps, parse_sitemap
+from crawler.probe import DEFAULT_PAGES
 from crawler.probe.findings import (
     TABLE_FIELDS,
     ArticleSeen,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PAGES = 20
 T = TypeVar("T")
 
 
