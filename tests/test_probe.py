@@ -3,6 +3,7 @@ layers it reports, its coverage verdict, and its refusals of bad usage (one line
 
 from __future__ import annotations
 
+import errno
 import gzip
 import subprocess
 import sys
@@ -10,14 +11,17 @@ from pathlib import Path
 
 import pytest
 from scrapy.cmdline import execute
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.domain.outcome import recorded_failures
 from crawler.parsers.article import parse_article
 from crawler.probe.findings import ArticleSeen, Findings, coverage_verdict, field_layers
 from crawler.probe.spider import Budget
-from crawler.probe.warc import WarcFile
+from crawler.probe.warc import WarcFile, WarcRecorder
 from crawler.sites.profile import profile_from_dict
 from tests.crawl_runner import PROJECT_ROOT
 from tests.warc_fixtures import warc_pages, warc_responses
@@ -134,6 +138,33 @@ def test_the_warc_tools_accept_the_file(tmp_path: Path) -> None:
         [str(warcio), "index", str(path)], capture_output=True, text=True, check=True
     )
     assert index.stdout.count('"warc-type": "response"') == 1
+
+
+def test_a_warc_record_that_cannot_be_written_fails_the_probe_and_stops_its_archiving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crawler = get_crawler(settings_dict={"PROBE_WARC_PATH": str(tmp_path / "probe.warc.gz")})
+    recorder = WarcRecorder.from_crawler(crawler)
+    recorder.spider_opened()
+    request, response = _exchange("http://portal.test/", PAGE.encode(), {})
+    assert recorder.process_response(request, response) is response
+
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    assert recorder.warc is not None
+    monkeypatch.setattr(recorder.warc, "write_exchange", disk_full)
+    with pytest.raises(IgnoreRequest):
+        recorder.process_response(request, response)
+    # the page is not passed on as if archived, nor any after it
+    with pytest.raises(IgnoreRequest):
+        recorder.process_response(request, response)
+    assert crawler.stats is not None
+    assert recorded_failures(crawler.stats.get_stats()) == [
+        f"the WARC file {tmp_path / 'probe.warc.gz'} cannot be written: No space left on device"
+    ]
+    # the exchange written before the failure stays readable
+    assert [r.url for r in warc_responses(tmp_path / "probe.warc.gz")] == ["http://portal.test/"]
 
 
 # --- layers the parser reports ----------------------------------------------------------------
