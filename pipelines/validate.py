@@ -50,6 +50,19 @@ def body_too_long(adapter: ItemAdapter, max_chars: int) -> dict[str, str] | None
     return reject_reason("body_too_long", f"{sizes} characters, over MAX_BODY_CHARS={max_chars:,}")
 
 
+def covered_fields(adapter: ItemAdapter) -> list[str]:
+    """The fields of :data:`COVERAGE_FIELDS` a normalized article carries, as the run's
+    coverage counts them (``scrapy probe`` counts the same)."""
+    covered = []
+    for name in COVERAGE_FIELDS:
+        value = adapter.get(name)
+        if name == "published_at":
+            value = value if adapter.get("published_at_source") in PAGE_DATE_SOURCES else None
+        if value:
+            covered.append(name)
+    return covered
+
+
 def rejection_reasons(adapter: ItemAdapter) -> list[dict[str, str]]:
     reasons = []
     not_article = adapter.get("not_article_reason")
@@ -113,12 +126,8 @@ class ValidationPipeline:
 
     def _count_coverage(self, adapter: ItemAdapter) -> None:
         self.stats.inc_value("coverage/articles")
-        for name in COVERAGE_FIELDS:
-            value = adapter.get(name)
-            if name == "published_at":
-                value = value if adapter.get("published_at_source") in PAGE_DATE_SOURCES else None
-            if value:
-                self.stats.inc_value(f"coverage/{name}")
+        for name in covered_fields(adapter):
+            self.stats.inc_value(f"coverage/{name}")
 
     def _write_reject(self, adapter: ItemAdapter, reasons: list[dict[str, str]]) -> None:
         self.rejects.add(

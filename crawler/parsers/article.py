@@ -155,7 +155,10 @@ class ArticlePage:
     # The view whose main content is this one web content article (ARTICLE_VIEWS), None when
     # the page shows none: a listing, a home page, a filter, another portlet's page.
     view: str | None = None
-    # which layer produced each field, for the run report's per-layer coverage
+    # which layer produced each field, for the run report's per-layer coverage and the probe
+    # (``scrapy probe``): "profile:<css>" a profile's selector, "css:<css>" or "fragment:..."
+    # Liferay's markup, "json_ld" / "meta:..." / "og:..." structured data, "generic:..." and
+    # the other names the generic fallbacks
     layers: dict[str, str] = field(default_factory=dict)
 
 
@@ -170,6 +173,7 @@ class _Body:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     related_urls: list[str] = field(default_factory=list)
     layer: str | None = None
+    summary_layer: str | None = None
 
 
 _TITLE_TEXT = etree.XPath("//title/text()", smart_strings=False)
@@ -256,7 +260,9 @@ def parse_article(
 ) -> ArticlePage:
     sel = _Doc(page_selector(html))
     page = ArticlePage(locale=page_locale_of(sel.lang, sel.meta_content("og:locale")))
-    page.canonical_url = extract_canonical_url(sel, url)
+    if page.locale:
+        page.layers["locale"] = "html:lang" if page_locale_of(sel.lang, None) else "og:locale"
+    page.canonical_url, page.layers["url"] = extract_canonical_url(sel, url)
     page.alternate_by_lang = extract_alternates_by_lang(sel, url)
     page.alternate_urls = list(dict.fromkeys(page.alternate_by_lang.values()))
     page.full_description = sel.meta_content("og:description", "description")
@@ -268,13 +274,21 @@ def parse_article(
         page.layers["body_text"] = body.layer
     page.body_text = "\n\n".join(body.paragraphs) or None
     page.body_html = body.html
-    page.summary = body.summary
-    page.images = body.images or extract_og_images(sel, url)
+    page.summary, page.layers["summary"] = body.summary, body.summary_layer or ""
+    if body.images:
+        page.images, page.layers["images"] = body.images, "body"
+    else:
+        page.images = extract_og_images(sel, url)
+        page.layers["images"] = "og:image" if page.images else ""
     page.attachments = body.attachments
-    page.related_urls = body.related_urls or extract_related_urls(sel, url, config)
+    page.layers["attachments"] = "body" if body.attachments else ""
+    if body.related_urls:
+        page.related_urls, page.layers["related_urls"] = body.related_urls, "body:heading"
+    else:
+        page.related_urls, page.layers["related_urls"] = extract_related_urls(sel, url, config)
     page.author, page.layers["author"] = extract_author(sel, json_ld, body, config)
     page.category, page.layers["category"] = extract_category(sel, config)
-    page.tags = extract_tags(sel, config)
+    page.tags, page.layers["tags"] = extract_tags(sel, config)
     page.date_candidates = extract_date_candidates(sel, json_ld, body, page.locale, config)
     page.layers["published_at"] = page.date_candidates[0].source if page.date_candidates else ""
     page.not_article_reason = extract_not_article_reason(sel, page, config)
@@ -381,12 +395,15 @@ def article_item(
     )
 
 
-def extract_canonical_url(sel: _Doc, url: str) -> str | None:
-    for href in (sel.canonical_href, sel.meta_content("og:url")):
+def extract_canonical_url(sel: _Doc, url: str) -> tuple[str | None, str]:
+    for href, layer in (
+        (sel.canonical_href, "link:canonical"),
+        (sel.meta_content("og:url"), "og:url"),
+    ):
         value = absolute(url, href)
         if value:
-            return value
-    return None
+            return value, layer
+    return None, ""
 
 
 def extract_alternates_by_lang(sel: _Doc, url: str) -> dict[str, str]:
@@ -453,10 +470,12 @@ def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = 
             body.display_date = text
             _drop(block)
             continue
-        if body.summary is None and not texts and _is_summary(block, text, config):
-            body.summary = text
-            _drop(block)
-            continue
+        if body.summary is None and not texts:
+            body.summary_layer = _summary_layer(block, text, config)
+            if body.summary_layer:
+                body.summary = text
+                _drop(block)
+                continue
         kept.append(block)
         texts.append(text)
     if kept and _is_byline(kept[-1], texts[-1], config):
@@ -466,7 +485,7 @@ def extract_body(sel: _Doc, url: str, title: str | None, config: ParserConfig = 
     # A summary cut with "..." repeats the start of the body: when the template printed it as
     # the first body paragraph instead of marking it, take it out here.
     if body.summary is None and len(texts) > 1 and _is_cut_prefix(texts[0], texts[1]):
-        body.summary = texts.pop(0)
+        body.summary, body.summary_layer = texts.pop(0), "body:cut_prefix"
         _drop(kept.pop(0))
     body.paragraphs = texts
     for heading in list(root.iterdescendants("h1")):
@@ -546,11 +565,16 @@ def _is_date_line(text: str) -> bool:
     return len(text) <= 60 and DATE_LINE.match(text) is not None
 
 
-def _is_summary(block: _Element, text: str, config: ParserConfig = GENERIC) -> bool:
-    if any(block in _matches(block, css) for css in config.selectors_for("summary")):
-        return True
+def _summary_layer(block: _Element, text: str, config: ParserConfig = GENERIC) -> str | None:
+    """The layer by which the body's first block is its summary, None when it is not one."""
+    for css in config.selectors_for("summary"):
+        if block in _matches(block, css):
+            return f"profile:{css}"
     classes = _classes(block)
-    return any(c in classes for c in SUMMARY_CLASSES) or text.endswith(("...", "…"))
+    for name in SUMMARY_CLASSES:
+        if name in classes:
+            return f"class:{name}"
+    return "body:ellipsis" if text.endswith(("...", "…")) else None
 
 
 def _is_cut_prefix(summary: str, paragraph: str) -> bool:
@@ -702,9 +726,12 @@ def _may_hold_related_heading(sel: _Doc, container: _Element, config: ParserConf
     return False
 
 
-def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) -> list[str]:
+def extract_related_urls(
+    sel: _Doc, url: str, config: ParserConfig = GENERIC
+) -> tuple[list[str], str]:
     """Links of the related-articles block outside the body: a profile's or the Asset
-    Publisher's related-assets container, else the links after a related-articles heading."""
+    Publisher's related-assets container, else the links after a related-articles heading;
+    and the layer that found them."""
     for css in config.selectors_for("related"):
         links = [
             link
@@ -712,12 +739,12 @@ def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) ->
             if (link := absolute(url, h))
         ]
         if links:
-            return list(dict.fromkeys(links))
+            return list(dict.fromkeys(links)), f"profile:{css}"
     for css in RELATED_SELECTORS:
         hrefs = (h for node in sel.css(css) for h in _LINK_HREFS(node))
         links = [link for h in hrefs if (link := absolute(url, h))]
         if links:
-            return list(dict.fromkeys(links))
+            return list(dict.fromkeys(links)), f"css:{css}"
     for found in _heading_parents(_scope_heading_texts(sel, config)):
         heading, text = found, clean(_text_content(found))
         # Climb to the block that holds only the heading (the fragment wrapper), then take
@@ -726,12 +753,12 @@ def extract_related_urls(sel: _Doc, url: str, config: ParserConfig = GENERIC) ->
             for sibling in heading.itersiblings():
                 links = [link for h in _LINK_HREFS(sibling) if (link := absolute(url, h))]
                 if links:
-                    return list(dict.fromkeys(links))
+                    return list(dict.fromkeys(links)), "heading"
             parent = heading.getparent()
             if parent is None or clean(_text_content(parent)) != text:
                 break
             heading = parent
-    return []
+    return [], ""
 
 
 def _collect_media(root: _Element, url: str, body: _Body) -> None:
@@ -812,19 +839,20 @@ def extract_category(sel: _Doc, config: ParserConfig = GENERIC) -> tuple[str | N
     return (value, f"css:{css}") if value else (None, "")
 
 
-def extract_tags(sel: _Doc, config: ParserConfig = GENERIC) -> list[str]:
+def extract_tags(sel: _Doc, config: ParserConfig = GENERIC) -> tuple[list[str], str]:
     for css in config.selectors_for("tags"):
         tags = [t for t in (text_of(n) for n in sel.sel.css(css)) if t]
         if tags:
-            return list(dict.fromkeys(tags))
+            return list(dict.fromkeys(tags)), f"profile:{css}"
     for css in TAG_SELECTORS:
         tags = [t for t in (visible_text(n) for n in sel.css(css)) if t]
         if tags:
-            return list(dict.fromkeys(tags))
+            return list(dict.fromkeys(tags)), f"css:{css}"
     keywords = sel.meta_content("keywords", "news_keywords")
     if keywords:
-        return list(dict.fromkeys(k.strip() for k in keywords.split(",") if k.strip()))
-    return []
+        found = list(dict.fromkeys(k.strip() for k in keywords.split(",") if k.strip()))
+        return found, ("meta:keywords" if found else "")
+    return [], ""
 
 
 def extract_date_candidates(

@@ -111,7 +111,7 @@ def _sitemap_limit(settings: BaseSettings) -> int:
     return int(parse_number("SITEMAP_MAX_QUEUED", value))
 
 
-def _page_of(url: str) -> str:
+def page_of(url: str) -> str:
     """A URL without its query: the same page whatever its redirect or portlet parameters."""
     return normalize_url(url).split("?", 1)[0]
 
@@ -638,7 +638,7 @@ class LiferaySpider(Spider):
         preferred = self.frontier.preferred_url(
             (page.alternate_by_lang.get("x-default"), page.canonical_url), key
         )
-        if not via_preferred and preferred and _page_of(preferred) != _page_of(response.url):
+        if not via_preferred and preferred and page_of(preferred) != page_of(response.url):
             # Record an article from its default-locale display page, whichever of its URLs
             # (locale prefix, Asset Publisher view) was met first.
             self.crawler.stats.inc_value("crawl/followed_to_default_page")
