@@ -28,6 +28,8 @@ from crawler.crawl.redelivery import REDELIVERED_META
 from crawler.domain.outcome import record_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import redis
     from scrapy import Request, Spider
     from scrapy.statscollectors import StatsCollector
@@ -101,10 +103,12 @@ return 1
 """
 
 # KEYS: dupefilter, queue, leases, leased; ARGV: n, then n (fingerprint or "", score, encoded
-# request) triples, then lease tokens to acknowledge. One step: the requests whose fingerprint
-# is neither in the filter nor earlier in the batch are added to both (the others dropped),
-# and only then are the leases acknowledged: a lease is never gone before the requests its
-# callback made are queued. 1/0 per request: pushed or dropped.
+# request) triples, then m and m lease tokens to acknowledge, then what their callbacks no
+# longer need: (key, count, count fields) groups, count 0 for the whole key. One step: the
+# requests whose fingerprint is neither in the filter nor earlier in the batch are added to
+# both (the others dropped), and only then are the leases acknowledged (and their callbacks'
+# state freed): a lease is never gone before the requests its callback made are queued.
+# 1/0 per request: pushed or dropped.
 _PUSH_AND_ACK = """
 local n = tonumber(ARGV[1])
 local fingerprints = {}
@@ -134,10 +138,21 @@ for i = 0, n - 1 do
 end
 if #added > 0 then redis.call('SADD', KEYS[1], unpack(added)) end
 if #queued > 0 then redis.call('ZADD', KEYS[2], unpack(queued)) end
-if #ARGV > 1 + 3 * n then
-  local tokens = {unpack(ARGV, 2 + 3 * n)}
+local m = tonumber(ARGV[2 + 3 * n])
+if m > 0 then
+  local tokens = {unpack(ARGV, 3 + 3 * n, 2 + 3 * n + m)}
   redis.call('ZREM', KEYS[3], unpack(tokens))
   redis.call('HDEL', KEYS[4], unpack(tokens))
+end
+local i = 3 + 3 * n + m
+while i <= #ARGV do
+  local count = tonumber(ARGV[i + 1])
+  if count == 0 then
+    redis.call('DEL', ARGV[i])
+  else
+    redis.call('HDEL', ARGV[i], unpack(ARGV, i + 2, i + 1 + count))
+  end
+  i = i + 2 + count
 end
 return pushed
 """
@@ -199,17 +214,29 @@ class LeaseQueue(PriorityQueue):
         return bool(self._push_unseen(keys=[self.keys.dupefilter, self.keys.queue], args=args))
 
     def push_and_ack(
-        self, requests: list[tuple[Request, bytes | None]], tokens: list[str]
+        self,
+        requests: list[tuple[Request, bytes | None]],
+        tokens: list[str],
+        release: Sequence[tuple[str, bytes | None]] = (),
     ) -> list[bool]:
-        """:meth:`push_unseen` for each (request, fingerprint), then :meth:`ack` of ``tokens``,
-        in one step (one round trip): whether each request was pushed."""
-        if not requests and not tokens:
+        """:meth:`push_unseen` for each (request, fingerprint), then :meth:`ack` of ``tokens``
+        and the deletion of ``release`` ((key, hash field), field None: the key), in one step
+        (one round trip): whether each request was pushed."""
+        if not requests and not tokens and not release:
             return []
         args: list[bytes | str | int] = [len(requests)]
         for leased, fingerprint in requests:
             request = _unleased(leased)
             args += (fingerprint or "", -request.priority, self._encode_request(request))
-        args += tokens
+        args += (len(tokens), *tokens)
+        fields: dict[str, list[bytes]] = {}
+        for key, field in release:
+            kept = fields.setdefault(key, [])
+            if field is not None:
+                kept.append(field)
+        wholes = {key for key, field in release if field is None}
+        for key, kept in fields.items():
+            args += (key, 0) if key in wholes else (key, len(kept), *kept)
         keys = self.keys
         pushed = self._push_and_ack(
             keys=[keys.dupefilter, keys.queue, keys.leases, keys.leased], args=args

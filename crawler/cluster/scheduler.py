@@ -48,6 +48,7 @@ from crawler.cluster.connection import ClusterUnavailable, redis_client
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.compat import install_scrape_ack
+from crawler.crawl.redelivery import RELEASE_META
 from crawler.domain.outcome import fail_run
 from crawler.sites.key import site_of
 from pipelines.storage.context import RunContext
@@ -99,6 +100,7 @@ class ClusterScheduler(Scheduler):
         # the reactor, whichever comes first.
         self._pushes: list[tuple[Request, bytes | None]] = []
         self._acks: list[str] = []
+        self._release: list[tuple[str, bytes | None]] = []
         self._sending: Any = None
         self._flusher: task.LoopingCall | None = None
         self._run_context: RunContext | None = None
@@ -147,7 +149,7 @@ class ClusterScheduler(Scheduler):
                 return process_output(result, request)
             self._scraping.add(token)
             deferred: Deferred[None] = process_output(result, request)
-            deferred.addBoth(self._scraped, token)
+            deferred.addBoth(self._scraped, token, request)
             return deferred
 
         # The one call whose completion means the request's output is processed (see above).
@@ -217,9 +219,9 @@ class ClusterScheduler(Scheduler):
         (:meth:`LeaseQueue.push_and_ack`)."""
         if not (self._pushes or self._acks) or self._failed:
             return
-        pushes, acks = self._pushes, self._acks
-        self._pushes, self._acks = [], []
-        pushed = self.queue.push_and_ack(pushes, acks)
+        pushes, acks, release = self._pushes, self._acks, self._release
+        self._pushes, self._acks, self._release = [], [], []
+        pushed = self.queue.push_and_ack(pushes, acks, release)
         for token in acks:
             self.held.discard(token)
         if self.stats is not None:
@@ -284,19 +286,22 @@ class ClusterScheduler(Scheduler):
 
     # --- leases ---------------------------------------------------------------------------
 
-    def _scraped(self, result: Any, token: str) -> Any:
+    def _scraped(self, result: Any, token: str, request: Request) -> Any:
         self._scraping.discard(token)
+        # What the callback's frontier state kept only for a run of it again.
+        release = request.meta.pop(RELEASE_META, [])
         writer = self._writer()
         if writer is None:
-            self._done(token)
+            self._done(token, release)
         else:
             # The request's items may wait in the writer's open batch: its lease is done once
             # that batch is committed (a worker killed before then loses nothing).
-            writer.when_written(lambda: self._done(token))
+            writer.when_written(lambda: self._done(token, release))
         return result
 
-    def _done(self, token: str) -> None:
+    def _done(self, token: str, release: list[tuple[str, bytes | None]]) -> None:
         self._acks.append(token)
+        self._release += release
         self._send_soon()
 
     def _writer(self) -> StoreWriter | None:

@@ -78,6 +78,8 @@ logger = logging.getLogger(__name__)
 PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
+# A sitemap's article URLs decided by the frontier at once (one round trip in a cluster).
+SITEMAP_DECISIONS = 500
 _STATUS_CODES = frozenset(int(status) for status in http.HTTPStatus)
 
 
@@ -434,6 +436,9 @@ class LiferaySpider(Spider):
         # as they go, so that a sitemap whose reading stopped midway is counted too.
         entries = 0
         previous: tuple[str, dict[str, None]] | None = None
+        # Article URLs met and not decided yet: decided together, SITEMAP_DECISIONS at a time
+        # (a cluster's shared frontier answers them in one round trip).
+        met: list[tuple[str, str | None]] = []
         for entry in stream:
             if isinstance(entry, str):
                 yield from self._sitemap_requests([entry])
@@ -474,9 +479,15 @@ class LiferaySpider(Spider):
             for url in urls:
                 # The entry's own URL is the article of its key by definition.
                 if url == entry.url or self.frontier.same_article(url, key):
-                    decision = self.frontier.article(url, lastmod=entry.lastmod)
+                    met.append((url, entry.lastmod))
+            if len(met) >= SITEMAP_DECISIONS:
+                for decision in self.frontier.articles(met):
                     skipped += decision.action == SKIP_KNOWN
                     yield from self._decided(decision)
+                met = []
+        for decision in self.frontier.articles(met):
+            skipped += decision.action == SKIP_KNOWN
+            yield from self._decided(decision)
         if skipped:
             self.crawler.stats.inc_value("crawl/skipped_known", skipped)
         self.crawler.stats.inc_value("crawl/sitemap_entries", entries % 1000)
