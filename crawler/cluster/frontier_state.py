@@ -118,7 +118,7 @@ for i = 1, n do
   if requested_now[i] then requested[articles[i]] = requested_now[i] end
   if parsed_now[i] == 1 then parsed[articles[i]] = true end
 end
-local new_seen, new_requested, actions = {}, {}, {}
+local new_seen, new_requested, actions, held, held_order = {}, {}, {}, {}, {}
 for i = 1, n do
   local j = 3 + 5 * (i - 1)
   local digest, article, url, stored, wanted = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3],
@@ -142,8 +142,11 @@ for i = 1, n do
       elseif met then
         action = 0
       else
-        local held = redis.call('HGET', KEYS[4], article)
-        redis.call('HSET', KEYS[4], article, held and (held .. '\\n' .. url) or url)
+        if not held[article] then
+          held[article] = {}
+          held_order[#held_order + 1] = article
+        end
+        table.insert(held[article], url)
         action = 2
       end
     elseif wanted == '0' then
@@ -159,6 +162,16 @@ for i = 1, n do
 end
 if #new_seen > 0 then redis.call('SADD', KEYS[1], unpack(new_seen)) end
 if #new_requested > 0 then redis.call('HSET', KEYS[2], unpack(new_requested)) end
+if #held_order > 0 then
+  local before = redis.call('HMGET', KEYS[4], unpack(held_order))
+  local values = {}
+  for i, article in ipairs(held_order) do
+    local urls = table.concat(held[article], '\\n')
+    values[#values + 1] = article
+    values[#values + 1] = before[i] and (before[i] .. '\\n' .. urls) or urls
+  end
+  redis.call('HSET', KEYS[4], unpack(values))
+end
 return actions
 """
 # URLs met per _MEET_MANY call at most (Lua's unpack takes a few thousand values).
