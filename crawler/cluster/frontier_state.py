@@ -177,11 +177,13 @@ return actions
 # URLs met per _MEET_MANY call at most (Lua's unpack takes a few thousand values).
 MEET_BATCH = 500
 
-# KEYS: parsed, held. ARGV: the article's digest, again (1/0). The held URLs, the first time
-# (or again); kept, never added to once the article is parsed (see _MEET).
+# KEYS: parsed, held, lastmod. ARGV: the article's digest, again (1/0). The held URLs, the
+# first time (or again; kept, never added to once the article is parsed, see _MEET), and its
+# lastmod ("" for none), in one step.
 _PARSED = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return false end
-return redis.call('HGET', KEYS[2], ARGV[1])
+local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {'', lastmod} end
+return {redis.call('HGET', KEYS[2], ARGV[1]) or '', lastmod}
 """
 
 # KEYS: seen. ARGV: the URL's digest. 1: met now for the first time.
@@ -307,7 +309,6 @@ class RedisFrontierState:
             _SCHEDULE_NEW,
             _PARSED,
             _START_NAVIGATION,
-            _DEFER,
             _TAKE_DEFERRED,
         )
         (
@@ -317,9 +318,13 @@ class RedisFrontierState:
             self._schedule_new,
             self._parsed,
             self._start_navigation,
-            self._defer,
             self._take_deferred,
         ) = (client.register_script(_answered_once(script)) for script in scripts)
+        self._defer = client.register_script(_DEFER)
+        # Whether navigation has started (it never stops), and the lastmod read with the last
+        # article parsed.
+        self._navigating = False
+        self._parsed_lastmod: tuple[bytes, str | None] | None = None
         # Digests this worker knows are in the shared set (it never shrinks).
         self._known_seen: set[bytes] = set()
         # Lastmods noted and not written yet: they go with the next article met (a sitemap
@@ -468,14 +473,22 @@ class RedisFrontierState:
             self._flush_lastmods()
 
     def lastmod(self, key: str) -> str | None:
+        digest = url_digest(key)
+        kept, self._parsed_lastmod = self._parsed_lastmod, None
+        if kept is not None and kept[0] == digest:
+            return kept[1]
         self._flush_lastmods()
-        value = self.client.hget(self._lastmod_key, url_digest(key))
+        value = self.client.hget(self._lastmod_key, digest)
         return None if value is None else _text(value)
 
     def parsed(self, key: str) -> list[str]:
+        self._flush_lastmods()
         digest = url_digest(key)
         args = [digest, "1" if redelivered() else "0"]
-        held = self._run(self._parsed, [self._parsed_key, self._held_key], args)
+        keys = [self._parsed_key, self._held_key, self._lastmod_key]
+        held, lastmod = self._run(self._parsed, keys, args)
+        # Asked for next by the spider (its record's lastmod): no second round trip.
+        self._parsed_lastmod = (digest, _text(lastmod) or None)
         # Read by a parse run again only: freed once this one's record is committed.
         release_when_done(self._held_key, digest)
         release_when_done(self._lastmod_key, digest)
@@ -493,18 +506,32 @@ class RedisFrontierState:
 
     @property
     def navigation_started(self) -> bool:
-        return bool(self.client.exists(self._navigation_key))
+        if not self._navigating:
+            self._navigating = bool(self.client.exists(self._navigation_key))
+        return self._navigating
 
     def start_navigation(self) -> bool:
         self._flush_lastmods()
         keys = [self._sitemaps_key, self._navigation_key]
-        return bool(self._run(self._start_navigation, keys))
+        started = bool(self._run(self._start_navigation, keys))
+        self._navigating = self._navigating or started
+        return started
 
     def defer_page(self, url: str) -> bool:
-        return bool(self._run(self._defer, [self._navigation_key, self._pages_key], [url]))
+        return self._kept_for_navigation(self._pages_key, url)
 
     def defer_article(self, url: str) -> bool:
-        return bool(self._run(self._defer, [self._navigation_key, self._articles_key], [url]))
+        return self._kept_for_navigation(self._articles_key, url)
+
+    def _kept_for_navigation(self, deferred: str, url: str) -> bool:
+        # Navigation, once started, never stops: no round trip to learn it again.
+        if self._navigating:
+            return False
+        # Not once-only (_answered_once): sent again, the URL is kept twice, which taking it
+        # decides once.
+        kept = bool(self._defer(keys=[self._navigation_key, deferred], args=[url]))
+        self._navigating = not kept
+        return kept
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
         # Kept for this callback run again only: freed once its output is safe.

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.utils.asyncio import sleep
+from scrapy.utils.asyncio import call_later, sleep
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task
 from twisted.internet.defer import DeferredLock
@@ -220,11 +220,7 @@ class ClusterHostLimitMiddleware:
             # Kept a moment for this worker's next request to the host (the engine sends it
             # once this response is through): no round trip to give it back and take it again.
             self._spare.setdefault(host, []).append(token)
-            from twisted.internet import reactor  # noqa: PLC0415 (the installed one)
-
-            reactor.callLater(  # type: ignore[attr-defined]
-                SPARE_SECONDS, self._release_spare, host, token, request.url
-            )
+            call_later(SPARE_SECONDS, self._release_spare, host, token, request.url)
             return
         self._release_token(host, token, request.url)
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
-from scrapy.utils.asyncio import sleep
+from scrapy.utils.asyncio import call_later, sleep
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
@@ -101,7 +101,7 @@ class ClusterScheduler(Scheduler):
         self._pushes: list[tuple[Request, bytes | None]] = []
         self._acks: list[str] = []
         self._release: list[tuple[str, bytes | None]] = []
-        self._sending: Any = None
+        self._sending = False
         self._flusher: task.LoopingCall | None = None
         self._run_context: RunContext | None = None
 
@@ -202,12 +202,12 @@ class ClusterScheduler(Scheduler):
         return bytes.fromhex(self.df.request_fingerprint(request))[:16]
 
     def _send_soon(self) -> None:
-        if self._sending is None or not self._sending.active():
-            from twisted.internet import reactor  # noqa: PLC0415 (the installed one)
-
-            self._sending = reactor.callLater(0, self._send_or_lose)  # type: ignore[attr-defined]
+        if not self._sending:
+            self._sending = True
+            call_later(0, self._send_or_lose)
 
     def _send_or_lose(self) -> None:
+        self._sending = False
         try:
             self._send()
         except RedisError as exc:

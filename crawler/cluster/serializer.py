@@ -208,7 +208,7 @@ def loads(data: bytes | str) -> dict[str, Any]:
             value is None or (isinstance(value, str) and bool(METHOD_NAME.match(value))),
             f"{name} {value!r} is not a method name",
         )
-    headers = entry.get("headers")
+    headers = entry["headers"]
     _expect(
         isinstance(headers, dict)
         and all(
@@ -222,7 +222,7 @@ def loads(data: bytes | str) -> dict[str, Any]:
     priority = entry.get("priority")
     _expect(isinstance(priority, int) and not isinstance(priority, bool), "priority not a number")
     _expect(isinstance(entry.get("dont_filter"), bool), "dont_filter not a boolean")
-    flags = entry.get("flags")
+    flags = entry["flags"]
     _expect(isinstance(flags, list) and all(isinstance(f, str) for f in flags), "bad flags")
     for name in ("meta", "cb_kwargs"):
         _expect(isinstance(entry.get(name), dict), f"{name} is not an object")

@@ -223,7 +223,7 @@ class MemoryFrontierState:
 
     def meet_articles(self, met: list[tuple[bytes, str, str, bool]]) -> list[tuple[str, str]]:
         return [
-            self.meet_article(digest, key, url, lambda wanted=wanted: wanted)
+            self.meet_article(digest, key, url, (lambda: True) if wanted else (lambda: False))
             for digest, key, url, wanted in met
         ]
 

@@ -608,6 +608,8 @@ class LiferaySpider(Spider):
         if not page.category and hint and hint.name:
             self.crawler.stats.inc_value("extract/category/listing")
         met = [u for u in (met_url, response.url) if u]
+        # Parsed first: a shared frontier hands over the held URLs and the lastmod together.
+        held = self.frontier.parsed(key)
         yield article_item(
             page,
             response.url,
@@ -615,7 +617,7 @@ class LiferaySpider(Spider):
             source=urlsplit(self.base_url).netloc,
             hint=hint,
             lastmod=self.frontier.lastmod(key),
-            met_urls=[*met, *self.frontier.parsed(key)],
+            met_urls=[*met, *held],
             same_article=lambda url: self.frontier.same_article(url, key),
         )
         for url in page.related_urls:
