@@ -175,7 +175,7 @@ end
 return actions
 """
 # URLs met per _MEET_MANY call at most (Lua's unpack takes a few thousand values).
-MEET_BATCH = 500
+MEET_BATCH = 100
 
 # KEYS: parsed, held, lastmod. ARGV: the article's digest, again (1/0). The held URLs, the
 # first time (or again; kept, never added to once the article is parsed, see _MEET), and its

@@ -79,7 +79,7 @@ PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
 # A sitemap's article URLs decided by the frontier at once (one round trip in a cluster).
-SITEMAP_DECISIONS = 500
+SITEMAP_DECISIONS = 100
 _STATUS_CODES = frozenset(int(status) for status in http.HTTPStatus)
 
 
