@@ -321,6 +321,11 @@ CLUSTER_KEY_PREFIX = os.environ.get("HEPZA_CLUSTER_KEY_PREFIX", "hepza")
 # A request popped by a worker is its own for this long, renewed every quarter of it while the
 # worker lives; a killed worker's requests go back to the queue once it passes.
 CLUSTER_LEASE_SECONDS = os.environ.get("HEPZA_CLUSTER_LEASE_SECONDS", "60")
+# Requests a worker leases per round trip to Redis (those not started yet stay leased to it).
+CLUSTER_LEASE_BATCH = os.environ.get("HEPZA_CLUSTER_LEASE_BATCH", "8")
+# How long the Redis keys of a finished crawl are kept (for `scrapy cluster status` and a look
+# at its state) before they expire; 0: deleted as soon as the crawl's run is recorded.
+CLUSTER_RETENTION_SECONDS = os.environ.get("HEPZA_CLUSTER_RETENTION_SECONDS", "86400")
 # How long a Redis call is retried (exponential backoff) before the worker fails its run.
 CLUSTER_REDIS_RETRY_SECONDS = os.environ.get("HEPZA_CLUSTER_REDIS_RETRY_SECONDS", "60")
 

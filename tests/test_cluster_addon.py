@@ -85,7 +85,7 @@ def test_a_crawler_with_the_cluster_add_on_installs_every_one_of_them(tmp_path: 
     owner = crawler.get_extension(RunOwner)
     assert isinstance(owner, ClusterShareOwner) and owner.run_id == "c" * 32
     # what the cluster needs of storage and of the spider
-    assert crawler.settings.getint("STORAGE_BATCH_SIZE") == 1
+    assert crawler.settings.getint("STORAGE_BATCH_SIZE") == int(project.STORAGE_BATCH_SIZE)
     assert crawler.settings.getint("SITEMAP_MAX_QUEUED") == 0
     spider = HepzaSpider.from_crawler(crawler)
     assert isinstance(spider.frontier.state, RedisFrontierState)

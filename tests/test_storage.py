@@ -625,3 +625,24 @@ def test_content_index_classifies_like_the_database_after_queued_changes():
     index.accept("twin", "h3")
     assert index.classify("copy", "h3") == Classification("duplicate_content", "twin")
     assert index.classify("copy", "h1") == Classification("new", "copy")
+
+
+def test_a_caller_waiting_for_what_it_queued_is_called_once_that_batch_is_committed(
+    crawler, make_article_record
+):
+    owner = crawler.get_extension(RunOwner)
+    writer = StoreWriter(crawler, owner.store, "run-1", batch_size=50)
+    called: list[str] = []
+    writer.when_written(lambda: called.append("nothing queued"))
+    assert called == ["nothing queued"]
+    settle(writer.read_index("hepza"))
+    a = make_article_record("a")
+    assert writer.queue_article(a, "new") is None  # the batch is not full: not written
+    writer.when_written(lambda: called.append("a"))
+    assert called == ["nothing queued"] and writer.waiting == 1
+    assert "a" not in {u.rsplit("/", 1)[-1] for u in owner.store.known_index("hepza")}
+    settle(writer.flush_waiting())
+    assert called == ["nothing queued", "a"] and writer.waiting == 0
+    assert a["url"] in owner.store.known_index("hepza")
+    assert settle(writer.close()) is None
+    owner.store.close()

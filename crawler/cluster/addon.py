@@ -4,9 +4,10 @@ cluster's components; enabling an add-on installs them all, and nothing else cha
 - :class:`ClusterAddon`, which ``scrapy cluster work`` puts in the ADDONS of every crawler it
   starts: the cluster's scheduler (the site's lease queue and duplicate filter in Redis), its
   seeds (enqueued once for the whole crawl), the frontier's state in Redis, the per-host
-  limiter, the stats publisher and the run owner of a share of the cluster's run, items stored
-  one at a time (each committed before its request's lease is acknowledged), and no
-  back-pressure on sitemaps (the queue is in Redis, not in the worker's memory).
+  limiter, the stats publisher and the run owner of a share of the cluster's run (a request's
+  lease is acknowledged once the storage batch holding its items is committed:
+  crawler/cluster/scheduler.py), and no back-pressure on sitemaps (the queue is in Redis, not
+  in the worker's memory).
 - :class:`HostLimitAddon`, in the project's ADDONS: with ``CLUSTER_REDIS_URL`` set, a plain
   ``scrapy crawl`` takes its per-host slots from the cluster's limiter, so it never adds load on
   a portal the cluster is crawling; without it, the add-on is off and installs nothing.
@@ -84,8 +85,6 @@ class ClusterAddon:
         install_host_limit(settings)
         settings.set("SCHEDULER", SCHEDULER, priority=FORCED)
         settings.set("FRONTIER_STATE", FRONTIER_STATE, priority=FORCED)
-        # Committed before the request's lease is acknowledged: a killed worker loses nothing.
-        settings.set("STORAGE_BATCH_SIZE", 1, priority=FORCED)
         # The queue is in Redis: pausing the sitemaps would only keep more related articles
         # deferred, in Redis, for longer.
         settings.set("SITEMAP_MAX_QUEUED", 0, priority=FORCED)

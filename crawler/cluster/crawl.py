@@ -212,6 +212,17 @@ class ClusterCrawl:
     def set_status(self, status: str) -> None:
         self.client.hset(f"{self.key}:meta", "status", status)
 
+    def expire(self, seconds: float) -> int:
+        """Every key of the crawl expires in ``seconds`` (0: now): a finished crawl's state is
+        kept for a look (``scrapy cluster status``) for CLUSTER_RETENTION_SECONDS, then goes.
+        The number of keys."""
+        keys = list(self.client.scan_iter(match=f"{self.key}:*", count=1000))
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.expire(key, max(0, int(seconds)))
+        pipe.execute()
+        return len(keys)
+
     # --- workers --------------------------------------------------------------------------
 
     def beat(self, info: WorkerInfo) -> None:

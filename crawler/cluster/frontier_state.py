@@ -11,12 +11,13 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
 - ``url``: hash, article -> the URL it is requested under ("" when it is the article's key);
 - ``parsed``: set of the articles whose page is parsed;
 - ``held``: hash, article -> the URLs met before its page was parsed, one per line (kept once
-  it is parsed: a parse run again, its worker killed before the record was stored, reads them);
-- ``lastmod``: hash, article -> the first sitemap lastmod met;
+  it is parsed, for a parse run again, its worker killed before the record was stored; freed
+  once the record is committed and the parse's lease acknowledged);
+- ``lastmod``: hash, article -> the first sitemap lastmod met (freed with ``held``);
 - ``sitemaps``: set of the URLs of the sitemaps requested and not read yet;
 - ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists,
-  moved to ``taken_pages``/``taken_articles`` (kept: a callback run again reads them) when
-  navigation starts;
+  moved to ``taken_pages``/``taken_articles`` when navigation starts (kept for the callback
+  that took them, run again; freed once its output is safe);
 - ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
 
 An article is named by the 16-byte digest of its key (its canonical URL), not the URL itself:
@@ -33,7 +34,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
-from crawler.crawl.redelivery import redelivered
+from crawler.crawl.redelivery import redelivered, release_when_done
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -75,11 +76,114 @@ return 4
 """
 _ACTIONS = (IGNORE, ALIAS, HELD, SKIP_KNOWN, FETCH)
 
-# KEYS: parsed, held. ARGV: the article's digest, again (1/0). The held URLs, the first time
-# (or again); kept, never added to once the article is parsed (see _MEET).
+# _MEET for many URLs at once, one after another as if met one by one (a sitemap's entries):
+# KEYS as _MEET. ARGV: again (1/0), n, then n (URL digest, article digest, URL, URL as stored,
+# wanted) quintuples, then (article digest, lastmod) pairs noted before. A few commands for the
+# whole batch: what is met, requested and parsed read at once, the new marks written at once.
+_MEET_MANY = """
+local again = ARGV[1] == '1'
+local n = tonumber(ARGV[2])
+local base = 3 + 5 * n
+if #ARGV >= base then
+  local keys, values, first = {}, {}, {}
+  for i = base, #ARGV, 2 do
+    if not first[ARGV[i]] then
+      first[ARGV[i]] = true
+      keys[#keys + 1] = ARGV[i]
+      values[#values + 1] = ARGV[i + 1]
+    end
+  end
+  local known = redis.call('HMGET', KEYS[5], unpack(keys))
+  local set = {}
+  for i = 1, #keys do
+    if not known[i] then
+      set[#set + 1] = keys[i]
+      set[#set + 1] = values[i]
+    end
+  end
+  if #set > 0 then redis.call('HSET', KEYS[5], unpack(set)) end
+end
+if n == 0 then return {} end
+local urls, articles = {}, {}
+for i = 0, n - 1 do
+  urls[#urls + 1] = ARGV[3 + 5 * i]
+  articles[#articles + 1] = ARGV[4 + 5 * i]
+end
+local seen_now = redis.call('SMISMEMBER', KEYS[1], unpack(urls))
+local requested_now = redis.call('HMGET', KEYS[2], unpack(articles))
+local parsed_now = redis.call('SMISMEMBER', KEYS[3], unpack(articles))
+local seen, requested, parsed = {}, {}, {}
+for i = 1, n do
+  if seen_now[i] == 1 then seen[urls[i]] = true end
+  if requested_now[i] then requested[articles[i]] = requested_now[i] end
+  if parsed_now[i] == 1 then parsed[articles[i]] = true end
+end
+local new_seen, new_requested, actions, held, held_order = {}, {}, {}, {}, {}
+for i = 1, n do
+  local j = 3 + 5 * (i - 1)
+  local digest, article, url, stored, wanted = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3],
+    ARGV[j + 4]
+  local met = seen[digest] == true
+  if not met then
+    seen[digest] = true
+    new_seen[#new_seen + 1] = digest
+  end
+  local action
+  if met and not again then
+    action = 0
+  else
+    local req = requested[article]
+    if req then
+      local is_parsed = parsed[article] == true
+      if req == stored then
+        action = (met and not is_parsed) and 4 or 0
+      elseif is_parsed then
+        action = 1
+      elseif met then
+        action = 0
+      else
+        if not held[article] then
+          held[article] = {}
+          held_order[#held_order + 1] = article
+        end
+        table.insert(held[article], url)
+        action = 2
+      end
+    elseif wanted == '0' then
+      action = 3
+    else
+      requested[article] = stored
+      new_requested[#new_requested + 1] = article
+      new_requested[#new_requested + 1] = stored
+      action = 4
+    end
+  end
+  actions[i] = action
+end
+if #new_seen > 0 then redis.call('SADD', KEYS[1], unpack(new_seen)) end
+if #new_requested > 0 then redis.call('HSET', KEYS[2], unpack(new_requested)) end
+if #held_order > 0 then
+  local before = redis.call('HMGET', KEYS[4], unpack(held_order))
+  local values = {}
+  for i, article in ipairs(held_order) do
+    local urls = table.concat(held[article], '\\n')
+    values[#values + 1] = article
+    values[#values + 1] = before[i] and (before[i] .. '\\n' .. urls) or urls
+  end
+  redis.call('HSET', KEYS[4], unpack(values))
+end
+return actions
+"""
+# URLs met per _MEET_MANY call at most (Lua's unpack takes a few thousand values).
+MEET_BATCH = 100
+
+# KEYS: parsed, held, lastmod. ARGV: the article's digest, again (1/0). The held URLs, the
+# first time (or again; kept, never added to once the article is parsed, see _MEET), and its
+# lastmod ("" for none), in one step.
 _PARSED = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return false end
-return redis.call('HGET', KEYS[2], ARGV[1])
+local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {'', lastmod} end
+return {redis.call('HGET', KEYS[2], ARGV[1]) or '', lastmod}
 """
 
 # KEYS: seen. ARGV: the URL's digest. 1: met now for the first time.
@@ -138,22 +242,37 @@ return {pages, articles}
 
 def _answered_once(body: str) -> str:
     """``body`` run once per call: its answer is kept (under the last key, for the call id in
-    the last argument), so that a call redis-py sends again after losing the reply (a dropped
+    the last argument), so that a call sent again after losing the reply (a dropped
     connection) gets the answer of the run that happened, not the answer of a second run (an
-    article met twice would be IGNORE: never fetched)."""
+    article met twice would be IGNORE: never fetched). The argument before it says whether
+    this is such a second sending ('1'): only then is the kept answer read (one command less
+    for every first sending)."""
     return (
         "local memo_key = table.remove(KEYS)\n"
         "local call = table.remove(ARGV)\n"
-        "local memo = redis.call('GET', memo_key)\n"
-        "if memo then\n"
-        "  local kept = cjson.decode(memo)\n"
-        "  if kept[1] == call then return kept[2] end\n"
+        "if table.remove(ARGV) == '1' then\n"
+        "  local memo = redis.call('GET', memo_key)\n"
+        "  if memo then\n"
+        "    local kept = cjson.decode(memo)\n"
+        "    if kept[1] == call then return kept[2] end\n"
+        "  end\n"
         "end\n"
         f"local function run()\n{body}\nend\n"
         "local answer = run()\n"
         f"redis.call('SET', memo_key, cjson.encode({{call, answer}}), 'EX', {ANSWER_SECONDS})\n"
         "return answer\n"
     )
+
+
+def _unretried(client: redis.Redis) -> redis.Redis:
+    """A client of ``client``'s server whose calls are tried once (connection errors raised)."""
+    import redis  # noqa: PLC0415 (cluster mode only)
+    from redis.backoff import NoBackoff  # noqa: PLC0415
+    from redis.retry import Retry  # noqa: PLC0415
+
+    kwargs = {**client.connection_pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+    pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class, **kwargs)
+    return redis.Redis(connection_pool=pool)
 
 
 def _text(value: bytes | str) -> str:
@@ -180,25 +299,32 @@ class RedisFrontierState:
         self._taken_articles_key = f"{prefix}:taken_articles"
         # This worker's last answer, for a call sent again (see _answered_once).
         self._answer_key = f"{prefix}:answer:{uuid.uuid4().hex}"
+        # The same server, its calls sent once (see _run).
+        self._once = _unretried(client)
         self._calls = itertools.count()
         scripts = (
+            _MEET_MANY,
             _MEET,
             _ADD_SEEN,
             _SCHEDULE_NEW,
             _PARSED,
             _START_NAVIGATION,
-            _DEFER,
             _TAKE_DEFERRED,
         )
         (
+            self._meet_many,
             self._meet,
             self._add_seen,
             self._schedule_new,
             self._parsed,
             self._start_navigation,
-            self._defer,
             self._take_deferred,
         ) = (client.register_script(_answered_once(script)) for script in scripts)
+        self._defer = client.register_script(_DEFER)
+        # Whether navigation has started (it never stops), and the lastmod read with the last
+        # article parsed.
+        self._navigating = False
+        self._parsed_lastmod: tuple[bytes, str | None] | None = None
         # Digests this worker knows are in the shared set (it never shrinks).
         self._known_seen: set[bytes] = set()
         # Lastmods noted and not written yet: they go with the next article met (a sitemap
@@ -223,8 +349,16 @@ class RedisFrontierState:
         ]
 
     def _run(self, script: Script, keys: list[str], args: Sequence[bytes | str] = ()) -> Any:
+        import redis  # noqa: PLC0415 (cluster mode only)
+
         call = str(next(self._calls))
-        return script(keys=[*keys, self._answer_key], args=[*args, call])
+        keys = [*keys, self._answer_key]
+        try:
+            # Sent once, not retried: a lost reply is sent again below, marked so.
+            return script(keys=keys, args=[*args, "0", call], client=self._once)
+        except (redis.ConnectionError, redis.TimeoutError):
+            # The script may have run: sent again (with backoff), it answers what that run did.
+            return script(keys=keys, args=[*args, "1", call])
 
     def _flush_lastmods(self) -> None:
         if not self._lastmods:
@@ -282,6 +416,39 @@ class RedisFrontierState:
             return FETCH, key if url == key else url
         return action, url
 
+    def meet_articles(self, met: list[tuple[bytes, str, str, bool]]) -> list[tuple[str, str]]:
+        again = redelivered()
+        answers: list[tuple[str, str] | None] = [
+            (IGNORE, url) if digest in self._known_seen and not again else None
+            for digest, _, url, _ in met
+        ]
+        asked = [i for i, answer in enumerate(answers) if answer is None]
+        keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key, self._lastmod_key]
+        for start in range(0, max(len(asked), 1), MEET_BATCH):
+            chunk = asked[start : start + MEET_BATCH]
+            if not chunk and not self._lastmods:
+                break
+            args: list[bytes | str] = ["1" if again else "0", str(len(chunk))]
+            for i in chunk:
+                digest, key, url, wanted = met[i]
+                args += (digest, url_digest(key), url, "" if url == key else url, "01"[wanted])
+            args += self._lastmods
+            actions = self._run(self._meet_many, keys, args)
+            self._lastmods = []
+            for i, action in zip(chunk, actions, strict=True):
+                digest, key, url, _ = met[i]
+                self._known_seen.add(digest)
+                decided = _ACTIONS[int(action)]
+                answers[i] = (
+                    (FETCH, key if url == key else url)
+                    if decided == FETCH
+                    else (
+                        decided,
+                        url,
+                    )
+                )
+        return [answer or (IGNORE, met[i][2]) for i, answer in enumerate(answers)]
+
     def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
         if not urls:
             return []
@@ -306,13 +473,25 @@ class RedisFrontierState:
             self._flush_lastmods()
 
     def lastmod(self, key: str) -> str | None:
+        digest = url_digest(key)
+        kept, self._parsed_lastmod = self._parsed_lastmod, None
+        if kept is not None and kept[0] == digest:
+            return kept[1]
         self._flush_lastmods()
-        value = self.client.hget(self._lastmod_key, url_digest(key))
+        value = self.client.hget(self._lastmod_key, digest)
         return None if value is None else _text(value)
 
     def parsed(self, key: str) -> list[str]:
-        args = [url_digest(key), "1" if redelivered() else "0"]
-        held = self._run(self._parsed, [self._parsed_key, self._held_key], args)
+        self._flush_lastmods()
+        digest = url_digest(key)
+        args = [digest, "1" if redelivered() else "0"]
+        keys = [self._parsed_key, self._held_key, self._lastmod_key]
+        held, lastmod = self._run(self._parsed, keys, args)
+        # Asked for next by the spider (its record's lastmod): no second round trip.
+        self._parsed_lastmod = (digest, _text(lastmod) or None)
+        # Read by a parse run again only: freed once this one's record is committed.
+        release_when_done(self._held_key, digest)
+        release_when_done(self._lastmod_key, digest)
         return _text(held).split("\n") if held else []
 
     # --- discovery order ------------------------------------------------------------------
@@ -327,20 +506,37 @@ class RedisFrontierState:
 
     @property
     def navigation_started(self) -> bool:
-        return bool(self.client.exists(self._navigation_key))
+        if not self._navigating:
+            self._navigating = bool(self.client.exists(self._navigation_key))
+        return self._navigating
 
     def start_navigation(self) -> bool:
         self._flush_lastmods()
         keys = [self._sitemaps_key, self._navigation_key]
-        return bool(self._run(self._start_navigation, keys))
+        started = bool(self._run(self._start_navigation, keys))
+        self._navigating = self._navigating or started
+        return started
 
     def defer_page(self, url: str) -> bool:
-        return bool(self._run(self._defer, [self._navigation_key, self._pages_key], [url]))
+        return self._kept_for_navigation(self._pages_key, url)
 
     def defer_article(self, url: str) -> bool:
-        return bool(self._run(self._defer, [self._navigation_key, self._articles_key], [url]))
+        return self._kept_for_navigation(self._articles_key, url)
+
+    def _kept_for_navigation(self, deferred: str, url: str) -> bool:
+        # Navigation, once started, never stops: no round trip to learn it again.
+        if self._navigating:
+            return False
+        # Not once-only (_answered_once): sent again, the URL is kept twice, which taking it
+        # decides once.
+        kept = bool(self._defer(keys=[self._navigation_key, deferred], args=[url]))
+        self._navigating = not kept
+        return kept
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
+        # Kept for this callback run again only: freed once its output is safe.
+        release_when_done(self._taken_pages_key)
+        release_when_done(self._taken_articles_key)
         keys = [self._pages_key, self._articles_key, self._taken_pages_key]
         pages, articles = cast(
             "list[list[bytes | str]]",

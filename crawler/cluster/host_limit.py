@@ -18,6 +18,12 @@ Redis, the others queue behind it in order) until the limiter grants a slot. The
 short lease (``CLUSTER_HOST_SLOT_SECONDS``) that the worker renews every quarter of it while the
 request runs, released on the response or the exception; a worker killed mid-request leaves its
 slots to expire within ``CLUSTER_HOST_SLOT_SECONDS``, not a whole download timeout.
+
+Few round trips: without a delay (``CLUSTER_HOST_DELAY`` 0) the slot of a finished request is
+kept, still leased, for SPARE_SECONDS, and the worker's next request to the same host takes it
+without a word to Redis (at most REUSE_MAX times in a row, so that other workers get their
+turn); one not taken by then goes back. With a delay, every start is the cluster's to space,
+and each one asks Redis.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.utils.asyncio import sleep
+from scrapy.utils.asyncio import call_later, sleep
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task
 from twisted.internet.defer import DeferredLock
@@ -53,6 +59,11 @@ SLOT_META = "cluster_host_slot"
 DEFAULT_SLOT_SECONDS = 10.0
 DEFAULT_KEY_PREFIX = "hepza"
 DEFAULT_REDIS_RETRY_SECONDS = 60.0
+# A slot handed from a finished request to a waiting one of the same worker, at most this many
+# times before it goes back to the cluster.
+REUSE_MAX = 16
+# A finished request's slot not taken by the worker's next request by then goes back.
+SPARE_SECONDS = 0.25
 FAILURE_CODE = "redis_unavailable"
 
 
@@ -115,6 +126,10 @@ class ClusterHostLimitMiddleware:
         self._held: dict[str, set[str]] = {}
         self._renewer = task.LoopingCall(self.renew_held)
         self._failed = False
+        # host -> slots handed over by a finished request to the next waiting one (delay 0),
+        # and how often each token was handed over
+        self._spare: dict[str, list[str]] = {}
+        self._uses: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -142,12 +157,20 @@ class ClusterHostLimitMiddleware:
     async def process_request(self, request: Request) -> None:
         host = host_key(request.url)
         limits = HostLimits(self.concurrency, self.delay, self.slot_seconds)
-        lock = self._local.setdefault(host, DeferredLock())
-        await maybe_deferred_to_future(lock.acquire())
-        try:
-            token, waited = await self._wait_for_slot(host, limits)
-        finally:
-            lock.release()
+        spare = self._spare.get(host)
+        if spare:
+            token, waited = spare.pop(), 0.0
+        else:
+            lock = self._local.setdefault(host, DeferredLock())
+            await maybe_deferred_to_future(lock.acquire())
+            try:
+                token, waited = await self._wait_for_slot(host, limits)
+            finally:
+                lock.release()
+        if token in self._uses:
+            self._uses[token] += 1
+        else:
+            self._uses[token] = 0
         request.meta[SLOT_META] = (host, token)
         self._held.setdefault(host, set()).add(token)
         if waited:
@@ -162,6 +185,9 @@ class ClusterHostLimitMiddleware:
 
         started = time.monotonic()
         while True:
+            spare = self._spare.get(host)
+            if spare:
+                return spare.pop(), 0.0
             try:
                 answer = self.limiter.acquire(host, limits)
             except redis.RedisError as exc:
@@ -184,9 +210,30 @@ class ClusterHostLimitMiddleware:
         slot = request.meta.pop(SLOT_META, None)
         if slot is None:
             return
+        host, token = slot
+        if (
+            self.delay == 0
+            and self.crawler.crawling
+            and self._uses.get(token, REUSE_MAX) < REUSE_MAX
+            and not self._failed
+        ):
+            # Kept a moment for this worker's next request to the host (the engine sends it
+            # once this response is through): no round trip to give it back and take it again.
+            self._spare.setdefault(host, []).append(token)
+            call_later(SPARE_SECONDS, self._release_spare, host, token, request.url)
+            return
+        self._release_token(host, token, request.url)
+
+    def _release_spare(self, host: str, token: str, url: str) -> None:
+        spare = self._spare.get(host, [])
+        if token in spare:
+            spare.remove(token)
+            self._release_token(host, token, url)
+
+    def _release_token(self, host: str, token: str, url: str) -> None:
         import redis  # noqa: PLC0415 (loaded by from_crawler)
 
-        host, token = slot
+        self._uses.pop(token, None)
         self._held.get(host, set()).discard(token)
         try:
             held = self.limiter.release(host, token)
@@ -202,7 +249,7 @@ class ClusterHostLimitMiddleware:
                 "a request to %s outlived its host slot's lease (%s): the host may have seen "
                 "more requests at once than allowed",
                 host,
-                request.url,
+                url,
             )
 
     def renew_held(self) -> None:
@@ -223,6 +270,9 @@ class ClusterHostLimitMiddleware:
     def _stop_renewing(self) -> None:
         if self._renewer.running:
             self._renewer.stop()
+        for host, tokens in list(self._spare.items()):
+            while tokens:
+                self._release_token(host, tokens.pop(), host)
 
     def _redis_lost(self, exc: Exception) -> None:
         if self._failed:

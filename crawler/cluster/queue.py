@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from scrapy_redis.queue import PriorityQueue
@@ -27,6 +28,8 @@ from crawler.crawl.redelivery import REDELIVERED_META
 from crawler.domain.outcome import record_failure
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import redis
     from scrapy import Request, Spider
     from scrapy.statscollectors import StatsCollector
@@ -40,16 +43,26 @@ LEASE_META = "cluster_lease"
 # Entries refused (not a request: never run)
 REFUSED_STAT = "cluster/queue_refused"
 
-# KEYS: queue, leases, leased; ARGV: token, lease seconds
+# KEYS: queue, leases, leased; ARGV: token prefix, lease seconds, how many. The first ``how
+# many`` requests of the queue leased in one step (token = prefix + "." + their rank); they
+# come back in the queue's order.
 _POP = """
-local item = redis.call('ZRANGE', KEYS[1], 0, 0)
-if #item == 0 then return false end
-redis.call('ZREM', KEYS[1], item[1])
+local items = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+if #items == 0 then return items end
+redis.call('ZREM', KEYS[1], unpack(items))
 local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], item[1])
-return item[1]
+local deadline = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[2])
+local leases, leased = {}, {}
+for i, item in ipairs(items) do
+  local token = ARGV[1] .. '.' .. i
+  leases[#leases + 1] = deadline
+  leases[#leases + 1] = token
+  leased[#leased + 1] = token
+  leased[#leased + 1] = item
+end
+redis.call('ZADD', KEYS[2], unpack(leases))
+redis.call('HSET', KEYS[3], unpack(leased))
+return items
 """
 
 # KEYS: leases, leased; ARGV: lease seconds, tokens...
@@ -89,6 +102,61 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
 
+# KEYS: dupefilter, queue, leases, leased; ARGV: n, then n (fingerprint or "", score, encoded
+# request) triples, then m and m lease tokens to acknowledge, then what their callbacks no
+# longer need: (key, count, count fields) groups, count 0 for the whole key. One step: the
+# requests whose fingerprint is neither in the filter nor earlier in the batch are added to
+# both (the others dropped), and only then are the leases acknowledged (and their callbacks'
+# state freed): a lease is never gone before the requests its callback made are queued.
+# 1/0 per request: pushed or dropped.
+_PUSH_AND_ACK = """
+local n = tonumber(ARGV[1])
+local fingerprints = {}
+for i = 0, n - 1 do
+  local fp = ARGV[2 + 3 * i]
+  if fp ~= '' then fingerprints[#fingerprints + 1] = fp end
+end
+local known = {}
+if #fingerprints > 0 then known = redis.call('SMISMEMBER', KEYS[1], unpack(fingerprints)) end
+local batch, added, queued, pushed = {}, {}, {}, {}
+local j = 0
+for i = 0, n - 1 do
+  local fp = ARGV[2 + 3 * i]
+  local push = 1
+  if fp ~= '' then
+    j = j + 1
+    if known[j] == 1 or batch[fp] then push = 0 else
+      batch[fp] = true
+      added[#added + 1] = fp
+    end
+  end
+  if push == 1 then
+    queued[#queued + 1] = ARGV[3 + 3 * i]
+    queued[#queued + 1] = ARGV[4 + 3 * i]
+  end
+  pushed[#pushed + 1] = push
+end
+if #added > 0 then redis.call('SADD', KEYS[1], unpack(added)) end
+if #queued > 0 then redis.call('ZADD', KEYS[2], unpack(queued)) end
+local m = tonumber(ARGV[2 + 3 * n])
+if m > 0 then
+  local tokens = {unpack(ARGV, 3 + 3 * n, 2 + 3 * n + m)}
+  redis.call('ZREM', KEYS[3], unpack(tokens))
+  redis.call('HDEL', KEYS[4], unpack(tokens))
+end
+local i = 3 + 3 * n + m
+while i <= #ARGV do
+  local count = tonumber(ARGV[i + 1])
+  if count == 0 then
+    redis.call('DEL', ARGV[i])
+  else
+    redis.call('HDEL', ARGV[i], unpack(ARGV, i + 2, i + 1 + count))
+  end
+  i = i + 2 + count
+end
+return pushed
+"""
+
 # KEYS: leases; the tokens whose deadline passed (server time)
 _EXPIRED = """
 local t = redis.call('TIME')
@@ -107,6 +175,7 @@ class LeaseQueue(PriorityQueue):
         owner: str = "",
         *,
         stats: StatsCollector | None = None,
+        batch: int = 1,
     ) -> None:
         super().__init__(server, spider, keys.queue, serializer=serializer)
         self.keys = keys
@@ -114,16 +183,29 @@ class LeaseQueue(PriorityQueue):
         self.lease_seconds = lease_seconds
         # A lease token starts with its worker's id (``{owner}/{random}``): who holds what.
         self.owner = owner
+        # Requests leased per round trip: those not handed out yet wait here, leased (their
+        # leases are renewed and released like the others: see :attr:`buffered_tokens`).
+        self.batch = max(1, batch)
+        self._buffer: deque[tuple[str, bytes]] = deque()
         self._pop = server.register_script(_POP)
         self._renew = server.register_script(_RENEW)
         self._requeue = server.register_script(_REQUEUE)
         self._expired = server.register_script(_EXPIRED)
         self._push_unseen = server.register_script(_PUSH_UNSEEN)
+        self._push_and_ack = server.register_script(_PUSH_AND_ACK)
+
+    def __len__(self) -> int:
+        return int(self.server.zcard(self.keys.queue)) + len(self._buffer)
+
+    @property
+    def buffered_tokens(self) -> list[str]:
+        """The leases taken and not handed out yet."""
+        return [token for token, _ in self._buffer]
 
     def push(self, request: Request) -> None:
         super().push(_unleased(request))
 
-    def push_unseen(self, request: Request, fingerprint: str | None) -> bool:
+    def push_unseen(self, request: Request, fingerprint: str | bytes | None) -> bool:
         """Adds ``fingerprint`` to the site's duplicate filter and pushes the request, in one
         step; False (nothing pushed) when the filter had it. ``None``: the request bypasses the
         filter (``dont_filter``)."""
@@ -131,15 +213,41 @@ class LeaseQueue(PriorityQueue):
         args = [fingerprint or "", -request.priority, self._encode_request(request)]
         return bool(self._push_unseen(keys=[self.keys.dupefilter, self.keys.queue], args=args))
 
-    def pop(self, timeout: int = 0) -> Request | None:
+    def push_and_ack(
+        self,
+        requests: list[tuple[Request, bytes | None]],
+        tokens: list[str],
+        release: Sequence[tuple[str, bytes | None]] = (),
+    ) -> list[bool]:
+        """:meth:`push_unseen` for each (request, fingerprint), then :meth:`ack` of ``tokens``
+        and the deletion of ``release`` ((key, hash field), field None: the key), in one step
+        (one round trip): whether each request was pushed."""
+        if not requests and not tokens and not release:
+            return []
+        args: list[bytes | str | int] = [len(requests)]
+        for leased, fingerprint in requests:
+            request = _unleased(leased)
+            args += (fingerprint or "", -request.priority, self._encode_request(request))
+        args += (len(tokens), *tokens)
+        fields: dict[str, list[bytes]] = {}
+        for key, field in release:
+            kept = fields.setdefault(key, [])
+            if field is not None:
+                kept.append(field)
+        wholes = {key for key, field in release if field is None}
+        for key, kept in fields.items():
+            args += (key, 0) if key in wholes else (key, len(kept), *kept)
         keys = self.keys
+        pushed = self._push_and_ack(
+            keys=[keys.dupefilter, keys.queue, keys.leases, keys.leased], args=args
+        )
+        return [bool(p) for p in pushed]
+
+    def pop(self, timeout: int = 0) -> Request | None:
         while True:
-            token = f"{self.owner}/{uuid.uuid4().hex}" if self.owner else uuid.uuid4().hex
-            data = self._pop(
-                keys=[keys.queue, keys.leases, keys.leased], args=[token, self.lease_seconds]
-            )
-            if not data:
+            if not self._buffer and not self._fill():
                 return None
+            token, data = self._buffer.popleft()
             try:
                 request: Request = self._decode_request(data)
             except Exception as exc:  # whatever an entry holds, it is not run
@@ -148,6 +256,22 @@ class LeaseQueue(PriorityQueue):
                 continue
             request.meta[LEASE_META] = token
             return request
+
+    def _fill(self) -> bool:
+        keys = self.keys
+        prefix = f"{self.owner}/{uuid.uuid4().hex}" if self.owner else uuid.uuid4().hex
+        items = self._pop(
+            keys=[keys.queue, keys.leases, keys.leased],
+            args=[prefix, self.lease_seconds, self.batch],
+        )
+        self._buffer.extend((f"{prefix}.{n}", data) for n, data in enumerate(items, 1))
+        return bool(items)
+
+    def release_buffered(self) -> int:
+        """Puts the leases taken and not handed out back in the queue (the worker stops)."""
+        tokens = self.buffered_tokens
+        self._buffer.clear()
+        return sum(self.release(token) for token in tokens)
 
     def _refuse(self, data: bytes, exc: Exception) -> None:
         logger.warning(
@@ -168,10 +292,12 @@ class LeaseQueue(PriorityQueue):
                 "something else): dropped, never run, so the crawl may be incomplete",
             )
 
-    def ack(self, token: str) -> None:
-        pipe = self.server.pipeline()
-        pipe.zrem(self.keys.leases, token)
-        pipe.hdel(self.keys.leased, token)
+    def ack(self, *tokens: str) -> None:
+        if not tokens:
+            return
+        pipe = self.server.pipeline(transaction=False)
+        pipe.zrem(self.keys.leases, *tokens)
+        pipe.hdel(self.keys.leased, *tokens)
         pipe.execute()
 
     def renew(self, tokens: list[str]) -> int:

@@ -4,19 +4,23 @@ on each crawler ``scrapy cluster work`` starts).
 
 When is a request done? Scrapy 2.19 sends no signal for it. The engine hands each downloaded
 response (or failure) to the scraper, whose Deferred fires once the callback's whole output is
-processed: every item through every item pipeline and every request enqueued (in Redis). That
-is the ack point: through ``crawler.compat.install_scrape_ack`` (the one place that reaches
-Scrapy's scraper) this scheduler acknowledges the request's lease when it completes.
-A download that ends in another request instead (a redirect, a retry) never reaches the
-scraper: the engine schedules the new request, and its lease is acknowledged once the new
-request is in the queue. The storage pipeline batches its writes; the cluster's add-on
-sets ``STORAGE_BATCH_SIZE = 1`` so that an item is committed before its lease is acked.
+processed: every item through every item pipeline and every request enqueued. Through
+``crawler.compat.install_scrape_ack`` (the one place that reaches Scrapy's scraper) this
+scheduler then asks the storage writer to call back once the batch holding the request's items
+is committed (``StoreWriter.when_written``; a batch not full is committed within
+WRITE_WAIT_SECONDS when leases wait for it), and only then acknowledges the lease. A download
+that ends in another request instead (a redirect, a retry) never reaches the scraper: its lease
+is acknowledged with the push of the new request.
 
-A request enters the site's duplicate filter and its queue in one step
-(:meth:`LeaseQueue.push_unseen`): a fingerprint in the filter is always of a request queued,
-leased or done. A lease put back in the queue (its worker was killed, or stopped early) comes
-back marked ``REDELIVERED_META``: its callback may have run, its output not reached the queue,
-so the spider's frontier decides its URLs again (crawler/crawl/redelivery.py).
+Few round trips: the requests a callback enqueues and the leases done are sent together, in one
+Lua step (:meth:`LeaseQueue.push_and_ack`: each request into the site's duplicate filter, as a
+16-byte fingerprint, and its queue unless the filter had it; then the acknowledgements), before
+the engine asks for its next request or on the reactor's next turn; a worker leases
+CLUSTER_LEASE_BATCH requests per round trip. A fingerprint in the filter is always of a
+request queued, leased or done. A lease put back in the queue (its worker was killed, or
+stopped early) comes back marked ``REDELIVERED_META``: its callback may have run, its output
+not reached the queue, so the spider's frontier decides its URLs again
+(crawler/crawl/redelivery.py).
 
 The spider stays open while its site has work anywhere in the cluster (its seeds not yet
 enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.
@@ -34,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider
-from scrapy.utils.asyncio import sleep
+from scrapy.utils.asyncio import call_later, sleep
+from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
@@ -43,23 +48,38 @@ from crawler.cluster.connection import ClusterUnavailable, redis_client
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.compat import install_scrape_ack
+from crawler.crawl.redelivery import RELEASE_META
 from crawler.domain.outcome import fail_run
 from crawler.sites.key import site_of
+from pipelines.storage.context import RunContext
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from twisted.internet.defer import Deferred
 
+    from pipelines.storage.writer import StoreWriter
+
 logger = logging.getLogger(__name__)
 
 REAP_INTERVAL = 5.0
+DEFAULT_LEASE_BATCH = 8
+# How often the writer's open batch is committed when leases wait for it (see
+# _flush_waiting_items).
+WRITE_WAIT_SECONDS = 0.5
 # How often a worker whose site's seeds are claimed by another looks whether they are enqueued.
 SEEDS_POLL_SECONDS = 1.0
 
 
 class ClusterScheduler(Scheduler):
-    def __init__(self, crawler: Crawler, crawl: ClusterCrawl, worker_id: str, lease: float):
+    def __init__(
+        self,
+        crawler: Crawler,
+        crawl: ClusterCrawl,
+        worker_id: str,
+        lease: float,
+        batch: int = DEFAULT_LEASE_BATCH,
+    ):
         super().__init__(crawl.client, persist=True)
         self.crawler = crawler
         self.stats = crawler.stats
@@ -74,6 +94,16 @@ class ClusterScheduler(Scheduler):
         self._last_reap = 0.0
         self._renewer: task.LoopingCall | None = None
         self._failed = False
+        self.batch = batch
+        # Requests enqueued and leases done, not sent yet: sent together in one step
+        # (:meth:`_send`) before the engine asks for its next request, or on the next turn of
+        # the reactor, whichever comes first.
+        self._pushes: list[tuple[Request, bytes | None]] = []
+        self._acks: list[str] = []
+        self._release: list[tuple[str, bytes | None]] = []
+        self._sending = False
+        self._flusher: task.LoopingCall | None = None
+        self._run_context: RunContext | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ClusterScheduler:
@@ -92,6 +122,7 @@ class ClusterScheduler(Scheduler):
             crawl,
             settings.get("CLUSTER_WORKER_ID"),
             settings.getfloat("CLUSTER_LEASE_SECONDS"),
+            settings.getint("CLUSTER_LEASE_BATCH", DEFAULT_LEASE_BATCH),
         )
 
     # --- scrapy-redis Scheduler ---------------------------------------------------------
@@ -101,7 +132,13 @@ class ClusterScheduler(Scheduler):
         self.site = site_of(spider)
         keys = self.crawl.site_keys(self.site)
         self.queue = LeaseQueue(
-            self.server, spider, keys, self.lease_seconds, self.worker_id, stats=self.stats
+            self.server,
+            spider,
+            keys,
+            self.lease_seconds,
+            self.worker_id,
+            stats=self.stats,
+            batch=self.batch,
         )
         self.df = RFPDupeFilter(self.server, keys.dupefilter)
         self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
@@ -112,23 +149,29 @@ class ClusterScheduler(Scheduler):
                 return process_output(result, request)
             self._scraping.add(token)
             deferred: Deferred[None] = process_output(result, request)
-            deferred.addBoth(self._scraped, token)
+            deferred.addBoth(self._scraped, token, request)
             return deferred
 
         # The one call whose completion means the request's output is processed (see above).
         install_scrape_ack(self.crawler, acking)
         self._renewer = task.LoopingCall(self._renew)
         self._renewer.start(self.lease_seconds / 4, now=False)
+        self._flusher = task.LoopingCall(self._flush_waiting_items)
+        self._flusher.start(WRITE_WAIT_SECONDS, now=False)
         queued = len(self.queue)
         if queued:
             logger.info("%s: %d requests already queued in the cluster", self.site, queued)
 
     def close(self, reason: str) -> None:
-        if self._renewer is not None and self._renewer.running:
-            self._renewer.stop()
+        for loop in (self._renewer, self._flusher):
+            if loop is not None and loop.running:
+                loop.stop()
         try:
+            # What the crawl's last output queued and the leases its last commit finished.
+            self._send()
             # Leases this worker could not finish go back to the queue now, not at expiry.
-            released = sum(self.queue.release(token) for token in sorted(self.held))
+            released = self.queue.release_buffered()
+            released += sum(self.queue.release(token) for token in sorted(self.held))
             if released:
                 logger.info(
                     "%s: %d unfinished requests given back to the cluster", self.site, released
@@ -141,32 +184,60 @@ class ClusterScheduler(Scheduler):
             self._lost(exc)
 
     def enqueue_request(self, request: Request) -> bool:
+        """Held until :meth:`_send`: a request the filter drops is logged then, and counted in
+        ``cluster/filtered``; Scrapy is told it was scheduled."""
+        if self._failed:
+            return False
         token = request.meta.get(LEASE_META)
+        self._pushes.append((request, None if request.dont_filter else self._fingerprint(request)))
+        if token is not None and token not in self._scraping:
+            # A redirect or retry of a leased request: its lease is done once it is queued.
+            self._acks.append(token)
+        self._send_soon()
+        return True
+
+    def _fingerprint(self, request: Request) -> bytes:
+        # 16 bytes of scrapy-redis's fingerprint, not its 40 hex digits: the filter is a third
+        # of the size, and two requests still never share one.
+        return bytes.fromhex(self.df.request_fingerprint(request))[:16]
+
+    def _send_soon(self) -> None:
+        if not self._sending:
+            self._sending = True
+            call_later(0, self._send_or_lose)
+
+    def _send_or_lose(self) -> None:
+        self._sending = False
         try:
-            added = self._push(request)
-            if token is not None and token not in self._scraping:
-                # A redirect or retry of a leased request, now in the queue: the lease is done.
-                self._ack(token)
+            self._send()
         except RedisError as exc:
             self._lost(exc)
-            return False
-        return added
 
-    def _push(self, request: Request) -> bool:
-        """scrapy-redis's enqueue_request, its duplicate filter's add and its queue's push made
-        one step (:meth:`LeaseQueue.push_unseen`)."""
-        fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
-        if not self.queue.push_unseen(request, fingerprint):
-            self.df.log(request, self.spider)
-            return False
+    def _send(self) -> None:
+        """The requests enqueued (each into the site's duplicate filter and queue, unless the
+        filter had it) and then the leases done, one step in Redis
+        (:meth:`LeaseQueue.push_and_ack`)."""
+        if not (self._pushes or self._acks) or self._failed:
+            return
+        pushes, acks, release = self._pushes, self._acks, self._release
+        self._pushes, self._acks, self._release = [], [], []
+        pushed = self.queue.push_and_ack(pushes, acks, release)
+        for token in acks:
+            self.held.discard(token)
         if self.stats is not None:
-            self.stats.inc_value("scheduler/enqueued/redis")
-        return True
+            if acks:
+                self.stats.inc_value("cluster/acked", len(acks))
+            if any(pushed):
+                self.stats.inc_value("scheduler/enqueued/redis", sum(pushed))
+        for (request, _), added in zip(pushes, pushed, strict=True):
+            if not added:
+                self.df.log(request, self.spider)
 
     def next_request(self) -> Request | None:
         if self._failed:
             return None
         try:
+            self._send()
             self._reap_now_and_then()
             request: Request | None = super().next_request()
         except RedisError as exc:
@@ -180,6 +251,7 @@ class ClusterScheduler(Scheduler):
         if self._failed:
             return False
         try:
+            self._send()
             return len(self.queue) > 0
         except RedisError as exc:
             self._lost(exc)
@@ -209,27 +281,44 @@ class ClusterScheduler(Scheduler):
 
     def seeds_enqueued(self) -> None:
         """The seeds are in the queue: the site is done once its queue and leases are empty."""
+        self._send()
         self.crawl.seeds_enqueued(self.site)
 
     # --- leases ---------------------------------------------------------------------------
 
-    def _scraped(self, result: Any, token: str) -> Any:
+    def _scraped(self, result: Any, token: str, request: Request) -> Any:
         self._scraping.discard(token)
-        try:
-            self._ack(token)
-        except RedisError as exc:
-            self._lost(exc)
+        # What the callback's frontier state kept only for a run of it again.
+        release = request.meta.pop(RELEASE_META, [])
+        writer = self._writer()
+        if writer is None:
+            self._done(token, release)
+        else:
+            # The request's items may wait in the writer's open batch: its lease is done once
+            # that batch is committed (a worker killed before then loses nothing).
+            writer.when_written(lambda: self._done(token, release))
         return result
 
-    def _ack(self, token: str) -> None:
-        self.queue.ack(token)
-        self.held.discard(token)
-        if self.stats is not None:
-            self.stats.inc_value("cluster/acked")
+    def _done(self, token: str, release: list[tuple[str, bytes | None]]) -> None:
+        self._acks.append(token)
+        self._release += release
+        self._send_soon()
+
+    def _writer(self) -> StoreWriter | None:
+        if self._run_context is None:
+            self._run_context = self.crawler.get_extension(RunContext)
+        return self._run_context.writer if self._run_context is not None else None
+
+    def _flush_waiting_items(self) -> None:
+        """The writer's open batch committed when leases wait for it, full or not: the crawl's
+        last items, or a slow trickle, are not held back by the batch size."""
+        writer = self._writer()
+        if writer is not None and writer.waiting:
+            deferred_from_coro(writer.flush_waiting())
 
     def _renew(self) -> None:
         try:
-            self.queue.renew(sorted(self.held))
+            self.queue.renew(sorted({*self.held, *self.queue.buffered_tokens}))
         except RedisError as exc:
             self._lost(exc)
 
@@ -251,7 +340,9 @@ class ClusterScheduler(Scheduler):
     def _on_idle(self) -> None:
         if self._failed:
             raise CloseSpider("redis_unavailable")
+        self._flush_waiting_items()
         try:
+            self._send()
             self._reap_now_and_then()
             busy = self.crawl.site_has_work(self.site)
         except RedisError as exc:

@@ -112,7 +112,27 @@ def dumps(obj: dict[str, Any]) -> bytes:
         "flags": list(obj.get("flags") or []),
         "cb_kwargs": _encode(obj.get("cb_kwargs") or {}, f"{where}: cb_kwargs"),
     }
-    return json.dumps(entry, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    # Fields at their default left out: a queued article request is its URL, its callbacks and
+    # its priority (the queue is what Redis holds most of at a crawl's peak).
+    kept = {k: v for k, v in entry.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
+    return json.dumps(kept, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+# What an entry's missing field stands for (dumps leaves out the fields at these values).
+_DEFAULTS: dict[str, Any] = {
+    "callback": None,
+    "errback": None,
+    "method": "GET",
+    "headers": {},
+    "body": "",
+    "cookies": {},
+    "meta": {},
+    "encoding": "utf-8",
+    "priority": 0,
+    "dont_filter": False,
+    "flags": [],
+    "cb_kwargs": {},
+}
 
 
 def _latin1(value: bytes | str) -> str:
@@ -179,6 +199,7 @@ def loads(data: bytes | str) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError):
         raise QueueEntryError("not a JSON request (a pickle, or damaged)") from None
     _expect(isinstance(entry, dict), "not a JSON object")
+    entry = {**_DEFAULTS, **entry}
     _expect(entry.get("v") == VERSION, f"an entry of version {entry.get('v')!r}, not {VERSION}")
     _expect(isinstance(entry.get("url"), str) and entry["url"] != "", "no URL")
     for name in ("callback", "errback"):
@@ -187,7 +208,7 @@ def loads(data: bytes | str) -> dict[str, Any]:
             value is None or (isinstance(value, str) and bool(METHOD_NAME.match(value))),
             f"{name} {value!r} is not a method name",
         )
-    headers = entry.get("headers")
+    headers = entry["headers"]
     _expect(
         isinstance(headers, dict)
         and all(
@@ -201,7 +222,7 @@ def loads(data: bytes | str) -> dict[str, Any]:
     priority = entry.get("priority")
     _expect(isinstance(priority, int) and not isinstance(priority, bool), "priority not a number")
     _expect(isinstance(entry.get("dont_filter"), bool), "dont_filter not a boolean")
-    flags = entry.get("flags")
+    flags = entry["flags"]
     _expect(isinstance(flags, list) and all(isinstance(f, str) for f in flags), "bad flags")
     for name in ("meta", "cb_kwargs"):
         _expect(isinstance(entry.get(name), dict), f"{name} is not an object")
@@ -223,7 +244,7 @@ def loads(data: bytes | str) -> dict[str, Any]:
         "encoding": entry["encoding"],
         "priority": priority,
         "dont_filter": entry["dont_filter"],
-        "flags": flags,
+        "flags": list(flags),
         "cb_kwargs": _decode(entry["cb_kwargs"], "cb_kwargs"),
     }
     return obj

@@ -463,6 +463,7 @@ class Command(ScrapyCommand):
             return False
         failed = store is None or result.outcome != "succeeded"
         crawl.set_status(STATUS_FAILED if failed else STATUS_DONE)
+        crawl.expire(settings.getfloat("CLUSTER_RETENTION_SECONDS"))
         sys.stderr.write(f"cluster crawl {crawl.id} is over: {result.outcome}\n")
         return failed
 

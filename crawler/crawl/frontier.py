@@ -108,6 +108,11 @@ class FrontierState(Protocol):
         when it is the URL its unparsed article is requested under."""
         ...
 
+    def meet_articles(self, met: list[tuple[bytes, str, str, bool]]) -> list[tuple[str, str]]:
+        """:meth:`meet_article` of each (digest, key, url, wanted) in turn, as one step (a
+        shared state: one round trip for them all)."""
+        ...
+
     def schedule_new(self, urls: list[tuple[str, str]]) -> list[str | None]:
         """Schedule each (key, url) whose article is not scheduled yet: the URL as stored for
         those, None for the others. In a callback run again: also the URL of each article
@@ -215,6 +220,12 @@ class MemoryFrontierState:
         if not wanted():
             return SKIP_KNOWN, url
         return FETCH, self._schedule(key, url)
+
+    def meet_articles(self, met: list[tuple[bytes, str, str, bool]]) -> list[tuple[str, str]]:
+        return [
+            self.meet_article(digest, key, url, (lambda: True) if wanted else (lambda: False))
+            for digest, key, url, wanted in met
+        ]
 
     def _schedule(self, key: str, url: str) -> str:
         entry = self._articles.setdefault(key, _Article())
@@ -478,6 +489,37 @@ class Frontier:
         if action == ALIAS:
             return Decision(ALIAS, url, key, alias=True)
         return Decision(action, url, key)
+
+    def articles(self, met: list[tuple[str, str | None]]) -> list[Decision]:
+        """:meth:`article` of each (url, sitemap lastmod) in turn, decided in one step (one
+        round trip to a shared state): a sitemap's entries."""
+        decisions: list[Decision | None] = []
+        asked: list[tuple[bytes, str, str, bool]] = []
+        for given, lastmod in met:
+            url, _, key = url_identity(given)
+            if url != given:
+                key = canonical_url(url)
+            if not self.allowed(url):
+                decisions.append(Decision(IGNORE, url))
+                continue
+            decisions.append(None)
+            # Asked now, not only when the article is not scheduled: the same answer.
+            asked.append((url_digest(url), key, url, self.wanted(key, None, lastmod)))
+        answers = iter(self.state.meet_articles(asked) if asked else [])
+        met_keys = iter(asked)
+        return [
+            decision or self._decision(*next(answers), next(met_keys)[1]) for decision in decisions
+        ]
+
+    def _decision(self, action: str, stored: str, key: str) -> Decision:
+        if action == FETCH:
+            return Decision(FETCH, stored, key)
+        if action == SKIP_KNOWN:
+            known = self.stored.known if self.stored is not None else {}
+            return Decision(SKIP_KNOWN, stored, key, alias=stored not in known)
+        if action == ALIAS:
+            return Decision(ALIAS, stored, key, alias=True)
+        return Decision(action, stored, key)
 
     def is_scheduled(self, key: str) -> bool:
         return self.state.is_scheduled(key)

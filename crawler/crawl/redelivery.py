@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 REDELIVERED_META = "cluster_redelivered"
 
 _REDELIVERED: ContextVar[bool] = ContextVar("redelivered", default=False)
+# request.meta key: what the callback's run left to free once its output is safe (committed),
+# as (key, field) pairs (field None: the whole key); read by the cluster's scheduler.
+RELEASE_META = "cluster_release"
+# The meta of the request whose callback runs now (None outside a callback).
+_META: ContextVar[dict[str, Any] | None] = ContextVar("callback_meta", default=None)
 
 F = TypeVar("F", bound="Callable[..., Any]")
 T = TypeVar("T")
@@ -39,6 +44,16 @@ def redelivered() -> bool:
     return _REDELIVERED.get()
 
 
+def release_when_done(key: str, field: bytes | None = None) -> None:
+    """State the callback running now no longer needs once its output is safe (its request's
+    lease acknowledged after its items were committed): a run of it again would need it, and
+    after that none will run. Outside a callback (or in a single process, where nothing frees
+    it): nothing."""
+    meta = _META.get()
+    if meta is not None:
+        meta.setdefault(RELEASE_META, []).append((key, field))
+
+
 def is_redelivered(request: Any) -> bool:
     """Whether ``request`` (a Scrapy Request, or None) comes back after its output was lost."""
     meta = getattr(request, "meta", None)
@@ -46,12 +61,15 @@ def is_redelivered(request: Any) -> bool:
 
 
 @contextlib.contextmanager
-def redelivery(flag: bool = True) -> Iterator[None]:
-    """What runs inside runs as a callback run again (``flag``) or not."""
+def redelivery(flag: bool = True, meta: dict[str, Any] | None = None) -> Iterator[None]:
+    """What runs inside runs as a callback run again (``flag``) or not, for the request with
+    ``meta``."""
     token = _REDELIVERED.set(flag)
+    meta_token = _META.set(meta)
     try:
         yield
     finally:
+        _META.reset(meta_token)
         _REDELIVERED.reset(token)
 
 
@@ -61,20 +79,24 @@ def per_response(callback: F) -> F:
 
     @functools.wraps(callback)
     def bound(self: Any, answer: Any, *args: Any, **kwargs: Any) -> Any:
-        flag = is_redelivered(getattr(answer, "request", None))
-        with redelivery(flag):
+        request = getattr(answer, "request", None)
+        flag = is_redelivered(request)
+        meta = getattr(request, "meta", None)
+        with redelivery(flag, meta):
             result = callback(self, answer, *args, **kwargs)
         if isinstance(result, Generator):
-            return _each_step(result, flag)
+            return _each_step(result, flag, meta)
         return result
 
     return cast("F", bound)
 
 
-def _each_step(steps: Generator[T, None, None], flag: bool) -> Iterator[T]:
+def _each_step(
+    steps: Generator[T, None, None], flag: bool, meta: dict[str, Any] | None
+) -> Iterator[T]:
     try:
         while True:
-            with redelivery(flag):
+            with redelivery(flag, meta):
                 try:
                     output = next(steps)
                 except StopIteration:
@@ -82,5 +104,5 @@ def _each_step(steps: Generator[T, None, None], flag: bool) -> Iterator[T]:
             yield output
     finally:
         # Closed early (a sitemap stopped midway): the callback's own cleanup runs bound too.
-        with redelivery(flag):
+        with redelivery(flag, meta):
             steps.close()

@@ -95,6 +95,8 @@ PAGE_ARTICLE_VIEWS = frozenset(("asset_full_content", "display_page"))
 PRIORITY_ARTICLE = 20
 PRIORITY_SITEMAP = 10
 PRIORITY_LISTING = 0
+# A sitemap's article URLs decided by the frontier at once (one round trip in a cluster).
+SITEMAP_DECISIONS = 100
 _STATUS_CODES = frozenset(int(status) for status in http.HTTPStatus)
 
 
@@ -451,6 +453,9 @@ class LiferaySpider(Spider):
         # as they go, so that a sitemap whose reading stopped midway is counted too.
         entries = 0
         previous: tuple[str, dict[str, None]] | None = None
+        # Article URLs met and not decided yet: decided together, SITEMAP_DECISIONS at a time
+        # (a cluster's shared frontier answers them in one round trip).
+        met: list[tuple[str, str | None]] = []
         for entry in stream:
             if isinstance(entry, str):
                 yield from self._sitemap_requests([entry])
@@ -491,9 +496,15 @@ class LiferaySpider(Spider):
             for url in urls:
                 # The entry's own URL is the article of its key by definition.
                 if url == entry.url or self.frontier.same_article(url, key):
-                    decision = self.frontier.article(url, lastmod=entry.lastmod)
+                    met.append((url, entry.lastmod))
+            if len(met) >= SITEMAP_DECISIONS:
+                for decision in self.frontier.articles(met):
                     skipped += decision.action == SKIP_KNOWN
                     yield from self._decided(decision)
+                met = []
+        for decision in self.frontier.articles(met):
+            skipped += decision.action == SKIP_KNOWN
+            yield from self._decided(decision)
         if skipped:
             self.crawler.stats.inc_value("crawl/skipped_known", skipped)
         self.crawler.stats.inc_value("crawl/sitemap_entries", entries % 1000)
@@ -673,6 +684,8 @@ class LiferaySpider(Spider):
         if not page.category and hint and hint.name:
             self.crawler.stats.inc_value("extract/category/listing")
         met = [u for u in (met_url, response.url) if u]
+        # Parsed first: a shared frontier hands over the held URLs and the lastmod together.
+        held = self.frontier.parsed(key)
         item = article_item(
             page,
             response.url,
@@ -680,7 +693,7 @@ class LiferaySpider(Spider):
             source=urlsplit(self.base_url).netloc,
             hint=hint,
             lastmod=self.frontier.lastmod(key),
-            met_urls=[*met, *self.frontier.parsed(key)],
+            met_urls=[*met, *held],
             same_article=lambda url: self.frontier.same_article(url, key),
             stored_published_at=self._stored_time(key),
         )

@@ -92,6 +92,12 @@ class StoreWriter:
         self._alias_urls: list[tuple[str, str]] = []
         self._waiting_aliases: list[tuple[str, str]] = []
         self._alias_ids: list[tuple[str, str]] = []
+        # Items queued so far, and of those how many a completed write took: a caller waiting
+        # for what it queued (:meth:`when_written`) is called once the second reaches the first
+        # as it was when it asked.
+        self._queued_total = 0
+        self._written_total = 0
+        self._waiting: list[tuple[int, Callable[[], None]]] = []
 
     # --- classification ---------------------------------------------------------------------
 
@@ -121,39 +127,77 @@ class StoreWriter:
         the batch is full and this item must wait for its commit."""
         self._records.append(record)
         self._changes.append(change)
+        self._queued_total += 1
         self._indexes[record["site"]].accept(record["id"], record["content_hash"])
         return self._flush_if_full()
 
     def queue_aliases(self, canonical_url: str, urls: Iterable[str]) -> Awaitable[None] | None:
         """Record ``urls`` as other addresses of the article whose canonical URL is given,
         once that article is stored (it may still be on its way)."""
+        before = len(self._alias_urls)
         self._alias_urls.extend(
             (canonical_url, url) for url in urls if url and url != canonical_url
         )
+        self._queued_total += len(self._alias_urls) - before
         return self._flush_if_full()
 
     def queue_alias_ids(self, article_id: str, urls: Iterable[str]) -> Awaitable[None] | None:
         """Record ``urls`` as other addresses of the article with this id (stored, or queued
         before them)."""
+        before = len(self._alias_ids)
         self._alias_ids.extend((article_id, url) for url in urls if url)
+        self._queued_total += len(self._alias_ids) - before
         return self._flush_if_full()
 
     def _queued(self) -> int:
         return len(self._records) + len(self._alias_urls) + len(self._alias_ids)
 
+    def when_written(self, callback: Callable[[], None]) -> None:
+        """``callback()`` once everything queued so far is written (committed, or for an alias
+        whose article is not stored yet, set aside to wait for it): at once when nothing is
+        queued. A cluster worker acknowledges a request's lease there (crawler/cluster)."""
+        if self._written_total >= self._queued_total:
+            callback()
+            return
+        self._waiting.append((self._queued_total, callback))
+
+    @property
+    def waiting(self) -> int:
+        """Callers of :meth:`when_written` still waiting."""
+        return len(self._waiting)
+
+    async def flush_waiting(self) -> None:
+        """Write what is queued now if a caller waits for it, full batch or not."""
+        if self._waiting:
+            await self.flush(final=False, force=True)
+
+    def _written(self, total: int) -> None:
+        self._written_total = max(self._written_total, total)
+        ready = [callback for seq, callback in self._waiting if seq <= self._written_total]
+        self._waiting = [(seq, cb) for seq, cb in self._waiting if seq > self._written_total]
+        for callback in ready:
+            try:
+                callback()
+            except Exception:
+                logger.exception("storage: a caller waiting for its items to be written failed")
+
     def _flush_if_full(self) -> Awaitable[None] | None:
         return self.flush() if self._queued() >= self.batch_size else None
 
-    async def flush(self, *, final: bool = False) -> None:
+    async def flush(self, *, final: bool = False, force: bool = False) -> None:
         """Write what is queued (unless a flush before this one already did, for a flush that
-        is not the last)."""
+        is not the last; ``force``: whatever is queued, full batch or not)."""
         async with self._turn:
-            if not final and self._queued() < self.batch_size:
+            if not final and self._queued() < (1 if force else self.batch_size):
                 return
+            # What this write takes: everything queued before it starts.
+            total = self._queued_total
             try:
                 await self._write_queued(final=final)
             except StorageError as exc:
                 self._write_failed(exc, final=final)
+            else:
+                self._written(total)
 
     def close(self) -> Awaitable[None] | None:
         """The last flush, then the writer's thread ends; None when nothing was left."""

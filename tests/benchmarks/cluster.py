@@ -3,12 +3,19 @@ worker processes on one replica site served by several server processes (SO_REUS
 host:port), each worker count on a fresh Redis and a fresh PostgreSQL database.
 
 Per worker count: wall time from the first worker's launch to the last one's exit, articles/s,
-speed-up over one worker and scaling efficiency (speed-up / workers), the workers' CPU, the
-replica's CPU, Redis ``used_memory`` and the ``MEMORY USAGE`` of the crawl's keys at the end
-(per 1,000 URLs met: the site's duplicate-filter fingerprints), and the stored articles scored
-against the replica's truth (every article stored once, every scored field exact). There is no
-speed target; a wrong crawl (an article missing, stored twice or wrong, a worker or the run
-failed) makes :func:`cluster_ok` False and ``make bench`` exit 1.
+its ratio to a lone ``scrapy crawl`` of the same replica with the same settings into the same
+kind of database (measured first, on a fresh database), speed-up over one worker and scaling
+efficiency (speed-up / workers), the workers' CPU, the replica's CPU, the Redis commands per
+request of the crawl (``total_commands_processed``), Redis ``used_memory`` over its empty
+baseline per request at the end and at the peak, the ``MEMORY USAGE`` of the crawl's keys by
+kind, the distinct URLs the replica was asked for (from its request logs: more workers must not
+fetch more), and the stored articles scored against the replica's truth (every article stored
+once, every scored field exact). The issue-24 targets are printed next to the numbers (at
+most 10 commands per request, 300 bytes per URL at the end and 600 at the peak, one worker at
+least 0.8 of a lone crawl, the same distinct URLs for every worker count); they are reported,
+not enforced (this machine is shared and noisy). A wrong crawl (an article missing, stored
+twice or wrong, a worker or the run failed) makes :func:`cluster_ok` False and ``make bench``
+exit 1.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,7 +39,7 @@ import sqlalchemy as sa
 from crawler.sites.profile import PROFILES_DIR
 from tests.benchmarks.processes import Measured, ReplicaGroup, _kill_group, own_peak_rss_kib
 from tests.benchmarks.truth_score import is_exact, score_records
-from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings
+from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, cluster_command, cluster_settings
 from tests.postgres import PostgresServer
 from tests.redis_server import RedisServer
 from tests.replica.site import ReplicaConfig, ReplicaSite
@@ -46,6 +54,11 @@ REDIS_APPENDFSYNC = "everysec"
 # Not the limit: each worker may have as many requests in flight as a lone crawl does.
 HOST_CONCURRENCY_PER_WORKER = 16
 KEY_PREFIX = "bench"
+# Issue 24's targets, printed next to what was measured.
+TARGET_COMMANDS_PER_REQUEST = 10
+TARGET_BYTES_PER_URL_END = 300
+TARGET_BYTES_PER_URL_PEAK = 600
+TARGET_LONE_RATIO = 0.8
 SITE = "hepza"
 BASE_URL_LINE = re.compile(r'^base_url = ".*"$', re.MULTILINE)
 
@@ -143,11 +156,13 @@ def key_group(key: str, crawl_id: str) -> str:
     return key.removeprefix(f"{KEY_PREFIX}:")
 
 
-def redis_memory(client: redis.Redis, crawl_id: str, baseline: int) -> dict[str, Any]:
+def redis_memory(
+    client: redis.Redis, crawl_id: str, baseline: int, commands_before: int = 0
+) -> dict[str, Any]:
     """Redis memory at the end of the crawl: the server's ``used_memory`` (and peak) over its
     empty baseline, and the ``MEMORY USAGE`` of every key of the cluster, by kind."""
     info = client.info("memory")
-    commands = int(client.info("stats")["total_commands_processed"])
+    commands = int(client.info("stats")["total_commands_processed"]) - commands_before
     by_group: dict[str, int] = defaultdict(int)
     keys = 0
     for key in client.scan_iter(match=f"{KEY_PREFIX}:*", count=1000):
@@ -171,6 +186,22 @@ def redis_memory(client: redis.Redis, crawl_id: str, baseline: int) -> dict[str,
         "keys_kb_per_1000_urls": round(keys_bytes / 1e3 / (urls / 1000), 1) if urls else None,
         "used_kb_per_1000_urls": round(used / 1e3 / (urls / 1000), 1) if urls else None,
         "keys_kb_by_kind": {k: round(v / 1e3, 1) for k, v in sorted(by_group.items())},
+        "used_bytes": used,
+        # what used_memory holds besides the keys (allocator's view of the dataset, the
+        # server's own structures, clients' buffers, scripts)
+        "info_memory": {
+            k: int(info[k])
+            for k in (
+                "used_memory_dataset",
+                "used_memory_overhead",
+                "used_memory_startup",
+                "used_memory_scripts",
+                "mem_clients_normal",
+                "mem_aof_buffer",
+            )
+            if k in info
+        },
+        "peak_bytes": int(info["used_memory_peak"]) - baseline,
     }
 
 
@@ -220,6 +251,7 @@ def bench_workers(
         redis_server.start()
         client = redis.Redis.from_url(redis_server.url)
         baseline = int(client.info("memory")["used_memory"])
+        commands_before = int(client.info("stats")["total_commands_processed"])
         settings = bench_settings(
             redis_server.url, postgres.url(database), profiles, workdir, workers
         )
@@ -240,12 +272,14 @@ def bench_workers(
             commands.append(cluster_command("work", own, "--crawl", crawl_id))
             logs.append(workdir / f"worker-{n}.out")
         server_cpu = servers.cpu_seconds()
+        offsets = servers.log_offsets()
         load_before = os.getloadavg()[0]
         measured = run_workers(commands, logs, cluster_timeout(size))
         load_after = os.getloadavg()[0]
         server_cpu_after = servers.cpu_seconds()
+        requested = servers.requested_since(offsets)
         wall = max(m.wall_s for m in measured)
-        memory = redis_memory(client, crawl_id, baseline)
+        memory = redis_memory(client, crawl_id, baseline, commands_before)
         client.close()
         score = score_database(postgres.url(database), truth_articles, servers.url, crawl_id)
     finally:
@@ -272,13 +306,89 @@ def bench_workers(
         "responses": counts.get("responses"),
         "stored": stored,
         "articles_per_s": round(stored / wall, 1) if stored and wall else None,
+        "replica_requests": len(requested),
+        "distinct_urls": len(set(requested)),
         "redis": memory,
         "correctness": score,
     }
     if server_cpu is not None and server_cpu_after is not None and wall:
         result["replica_busy"] = round((server_cpu_after - server_cpu) / wall, 2)
+    requests = result["requests"]
+    if requests:
+        memory["commands_per_request"] = round(memory["commands"] / requests, 1)
+        memory["bytes_per_url_end"] = round(memory["used_bytes"] / requests)
+        memory["bytes_per_url_peak"] = round(memory["peak_bytes"] / requests)
     result["ok"] = crawl_correct(result)
     return result
+
+
+def lone_settings(database_url: str, profiles: Path, workdir: Path) -> dict[str, str]:
+    """The cluster's settings (:func:`bench_settings`) without the cluster: a plain crawl."""
+    return {
+        **FAST_SETTINGS,
+        "DATABASE_URL": database_url,
+        "SITE_PROFILES_DIR": str(profiles),
+        "OUTPUT_DIR": str(workdir / "out"),
+        "REPORTS_DIR": str(workdir / "reports"),
+        "REJECTS_PATH": str(workdir / "rejects.jsonl"),
+        "FEEDS": "{}",
+        "CLUSTER_REDIS_URL": "",
+        "LOG_FILE": str(workdir / "crawl.log"),
+    }
+
+
+def bench_lone(
+    size: int,
+    servers: ReplicaGroup,
+    postgres: PostgresServer,
+    truth_articles: list[dict[str, Any]],
+    workdir: Path,
+) -> dict[str, Any]:
+    """A lone ``scrapy crawl`` of the replica (full mode) into a fresh database of the same
+    PostgreSQL, measured like the workers: what one cluster worker is compared with."""
+    workdir.mkdir(parents=True)
+    profiles = workdir / "profiles"
+    write_profile(profiles, servers.url)
+    database = postgres.create_database()
+    try:
+        cmd = [sys.executable, "-m", "scrapy", "crawl", SITE, "-a", "full=1"]
+        for name, value in lone_settings(postgres.url(database), profiles, workdir).items():
+            cmd += ["-s", f"{name}={value}"]
+        offsets = servers.log_offsets()
+        load_before = os.getloadavg()[0]
+        (measured,) = run_workers([cmd], [workdir / "crawl.out"], cluster_timeout(size))
+        load_after = os.getloadavg()[0]
+        requested = servers.requested_since(offsets)
+        engine = sa.create_engine(postgres.url(database))
+        try:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    sa.text("SELECT url, title, published_at, body_text FROM articles")
+                ).mappings()
+                score = score_records((dict(r) for r in rows), truth_articles, servers.url)
+        finally:
+            engine.dispose()
+    finally:
+        postgres.drop_database(database)
+    report_path = workdir / "reports" / "latest.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else {}
+    counts = report.get("counts", {})
+    stored = counts.get("stored_new", 0) + counts.get("stored_changed", 0)
+    wall = measured.wall_s
+    return {
+        "wall_s": wall,
+        "returncode": measured.returncode,
+        "cpu_s": round(measured.cpu_s, 2),
+        "outcome": report.get("outcome", "no report"),
+        "requests": counts.get("requests"),
+        "stored": stored,
+        "articles_per_s": round(stored / wall, 1) if stored and wall else None,
+        "replica_requests": len(requested),
+        "distinct_urls": len(set(requested)),
+        "load_before": round(load_before, 2),
+        "load_after": round(load_after, 2),
+        "ok": measured.returncode == 0 and stored == len(truth_articles) and is_exact(score),
+    }
 
 
 def crawl_correct(result: dict[str, Any]) -> bool:
@@ -311,8 +421,20 @@ def bench_cluster_size(
     postgres = PostgresServer()
     postgres.start()
     try:
-        with ReplicaGroup(size, workdir, servers_count) as servers:
+        with ReplicaGroup(size, workdir, servers_count, request_logs=True) as servers:
             result["replica_startup_s"] = servers.startup_s
+            print(f"  [cluster {size}] a lone scrapy crawl...", flush=True)
+            try:
+                result["lone"] = bench_lone(
+                    size, servers, postgres, truth_articles, workdir / "lone"
+                )
+            except Exception as exc:
+                result["lone"] = {"error": f"{type(exc).__name__}: {exc}", "ok": False}
+            print(
+                f"  [cluster {size}] lone crawl: {result['lone'].get('wall_s')} s, "
+                f"{result['lone'].get('articles_per_s')} articles/s",
+                flush=True,
+            )
             for workers in workers_list:
                 print(f"  [cluster {size}] {workers} worker(s)...", flush=True)
                 try:
@@ -330,14 +452,21 @@ def bench_cluster_size(
                 )
     finally:
         postgres.stop()
-    add_scaling(result["runs"])
+    add_scaling(result["runs"], result.get("lone"))
     return result
 
 
-def add_scaling(runs: list[dict[str, Any]]) -> None:
-    """Speed-up over the one-worker run (wall time) and scaling efficiency = speed-up / workers."""
+def add_scaling(runs: list[dict[str, Any]], lone: dict[str, Any] | None = None) -> None:
+    """Speed-up over the one-worker run (wall time) and scaling efficiency = speed-up / workers;
+    the throughput over the lone crawl's; the distinct URLs requested over one worker's."""
     base = next((r for r in runs if r.get("workers") == 1 and r.get("wall_s")), None)
+    lone_rate = (lone or {}).get("articles_per_s")
     for run in runs:
+        rate = run.get("articles_per_s")
+        run["vs_lone"] = round(rate / lone_rate, 2) if rate and lone_rate else None
+        base_urls = (base or {}).get("distinct_urls")
+        urls = run.get("distinct_urls")
+        run["extra_urls_vs_one"] = urls - base_urls if urls is not None and base_urls else None
         if base is None or not run.get("wall_s"):
             run["speedup"] = run["efficiency"] = None
             continue
@@ -400,27 +529,52 @@ def peak_per_1000(memory: dict[str, Any]) -> float | None:
 def render_cluster_markdown(results: dict[str, Any]) -> str:
     nproc = results["nproc"]
     lines = [
-        "## Cluster mode (issue 13)",
+        "## Cluster mode (issues 13 and 24)",
         "",
         f"**This machine has {nproc} CPU cores**, shared by the workers, the "
         f"{results['replica_servers']} replica server processes, Redis and PostgreSQL: more "
         f"workers than cores cannot add speed here, and the efficiency below says how much of "
         f"the machine the cluster turned into throughput, not how it scales on separate machines.",
         "",
-        "| Articles | Workers | Wall s | Articles/s | Speed-up | Efficiency | Workers CPU s "
-        "| Replica busy (cores) | Redis used_memory MB (peak) | Crawl keys MB | URLs met "
-        "| Keys KB / 1,000 URLs | used_memory KB / 1,000 URLs, end (peak) | Redis commands / URL "
-        "| Load avg before / after | Crawl |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| Articles | Workers | Wall s | Articles/s | x lone crawl | Speed-up | Efficiency "
+        "| Workers CPU s | Redis commands / request | Redis bytes / URL, end (peak) "
+        "| Distinct URLs requested (vs 1 worker) | Requests | Load avg before / after | Crawl |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for size, data in results["per_size"].items():
         if "error" in data:
-            lines.append(f"| {int(size):,} | - | error: {data['error']} |" + " |" * 13)
+            lines.append(f"| {int(size):,} | - | error: {data['error']} |" + " |" * 11)
             continue
+        lone = data.get("lone") or {}
+        if "error" in lone:
+            lines.append(f"| {int(size):,} | lone | error: {lone['error']} |" + " |" * 11)
+        elif lone:
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"{int(size):,}",
+                        "lone `scrapy crawl`",
+                        _cell(lone["wall_s"]),
+                        _cell(lone["articles_per_s"]),
+                        "1.00",
+                        "-",
+                        "-",
+                        _cell(lone["cpu_s"]),
+                        "-",
+                        "-",
+                        _cell(lone["distinct_urls"]),
+                        _cell(lone["requests"]),
+                        f"{lone['load_before']:.1f} / {lone['load_after']:.1f}",
+                        "correct" if lone["ok"] else f"**WRONG** (outcome {lone['outcome']})",
+                    ]
+                )
+                + " |"
+            )
         for run in data["runs"]:
             if "error" in run:
                 lines.append(
-                    f"| {int(size):,} | {run['workers']} | error: {run['error']} |" + " |" * 13
+                    f"| {int(size):,} | {run['workers']} | error: {run['error']} |" + " |" * 11
                 )
                 continue
             memory = run["redis"]
@@ -432,6 +586,7 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
                 f"{score.get('stored_twice')}, outcome {run['outcome']}, exit codes "
                 f"{run['worker_returncodes']})"
             )
+            extra = run.get("extra_urls_vs_one")
             lines.append(
                 "| "
                 + " | ".join(
@@ -440,17 +595,16 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
                         str(run["workers"]),
                         _cell(run["wall_s"]),
                         _cell(run["articles_per_s"]),
+                        _cell(run.get("vs_lone"), 2),
                         _cell(run["speedup"], 2),
                         _cell(run["efficiency"], 2),
                         _cell(run["workers_cpu_s"]),
-                        _cell(run.get("replica_busy"), 2),
-                        f"{memory['used_memory_mb']:.1f} ({memory['used_memory_peak_mb']:.1f})",
-                        _cell(memory["keys_mb"], 2),
-                        _cell(memory["urls_met"]),
-                        _cell(memory["keys_kb_per_1000_urls"]),
-                        f"{_cell(memory['used_kb_per_1000_urls'])} "
-                        f"({_cell(peak_per_1000(memory))})",
-                        _cell(memory["commands_per_url"]),
+                        _cell(memory.get("commands_per_request")),
+                        f"{_cell(memory.get('bytes_per_url_end'))} "
+                        f"({_cell(memory.get('bytes_per_url_peak'))})",
+                        f"{_cell(run.get('distinct_urls'))}"
+                        + (f" ({extra:+,})" if extra is not None else ""),
+                        _cell(run["requests"]),
                         f"{run['load_before']:.1f} / {run['load_after']:.1f}",
                         verdict,
                     ]
@@ -472,6 +626,19 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
         ]
     lines += [
         "",
+        f"Targets (issue 24, reported, not enforced): at most {TARGET_COMMANDS_PER_REQUEST} "
+        f"Redis commands per request, at most {TARGET_BYTES_PER_URL_END} bytes of Redis per URL "
+        f"at the end and {TARGET_BYTES_PER_URL_PEAK} at the peak, one worker at least "
+        f"{TARGET_LONE_RATIO} of the lone crawl's articles/s, the same distinct URLs requested "
+        "by 2 and 4 workers as by one.",
+        "",
+        "- The lone crawl: `scrapy crawl hepza -a full=1` with the same settings (FAST_SETTINGS, "
+        "no feed) into a fresh database of the same PostgreSQL, run just before the workers "
+        "(interpreter start-up included in both). Redis commands per request: the server's "
+        "`total_commands_processed` over the crawl (those a Lua script runs count one each) "
+        "over the run's requests; bytes per URL: `used_memory` over the empty server's "
+        "baseline, at the end and at its peak, over the run's requests. Distinct URLs: the "
+        "paths and queries the replica answered (its request logs).",
         "- Each worker count: a fresh `redis-server` (tests/redis_server.py: append-only file, "
         f"`appendfsync {REDIS_APPENDFSYNC}`) and a fresh PostgreSQL database (tests/postgres.py), "
         f"`scrapy cluster start --site {SITE} --full`, then N `scrapy cluster work` processes "
@@ -483,11 +650,8 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
         "connections between them). Politeness lifted: FAST_SETTINGS per worker, "
         f"`CLUSTER_HOST_DELAY=0`, `CLUSTER_HOST_CONCURRENCY={HOST_CONCURRENCY_PER_WORKER} x "
         "workers`.",
-        "- Redis: `used_memory` at the end (peak in brackets) and the sum of `MEMORY USAGE` of "
-        "every key of the cluster; per 1,000 URLs met = per 1,000 fingerprints in the site's "
-        "duplicate filter (every request the crawl scheduled); used_memory per 1,000 URLs is "
-        "over the empty server's baseline, at the end and at its peak (the queue's encoded "
-        "requests, freed as they are crawled).",
+        "- What Redis holds: the sum of `MEMORY USAGE` of the cluster's keys by kind, at the "
+        "end (the peak is the queue's encoded requests, freed as they are crawled).",
         f"- Load average: the machine's 1-minute load before and after the workers ran; above "
         f"{nproc} (the cores) other processes were competing for the CPU and the run's numbers "
         "are lower than the cluster's own.",

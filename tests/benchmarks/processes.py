@@ -4,6 +4,7 @@ child runs (wall time, CPU seconds and peak RSS of exactly that child, via ``os.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -260,11 +261,26 @@ class ReplicaGroup:
     Always use it as a context manager: every server is stopped on any exit.
     """
 
-    def __init__(self, articles: int, workdir: Path, count: int, *, name: str = "replica") -> None:
+    def __init__(
+        self,
+        articles: int,
+        workdir: Path,
+        count: int,
+        *,
+        name: str = "replica",
+        request_logs: bool = False,
+    ) -> None:
         if count < 1:
             raise ValueError(f"a replica group needs at least one server, not {count}")
         self.servers = [
-            ReplicaProcess(articles, workdir, name=f"{name}-{n}", reuse_port=True)
+            ReplicaProcess(
+                articles,
+                workdir,
+                name=f"{name}-{n}",
+                reuse_port=True,
+                # each server its own log (``request_logs``): every request the group answers
+                request_log=workdir / f"{name}-{n}.requests.jsonl" if request_logs else None,
+            )
             for n in range(1, count + 1)
         ]
 
@@ -289,6 +305,27 @@ class ReplicaGroup:
     @property
     def startup_s(self) -> float:
         return round(sum(s.startup_s for s in self.servers), 3)
+
+    def log_offsets(self) -> list[int]:
+        """Where each server's request log ends now (see :meth:`requested_since`)."""
+        return [
+            s.request_log.stat().st_size if s.request_log and s.request_log.exists() else 0
+            for s in self.servers
+        ]
+
+    def requested_since(self, offsets: list[int]) -> list[str]:
+        """The path and query of every GET the group answered since ``offsets``."""
+        paths: list[str] = []
+        for server, offset in zip(self.servers, offsets, strict=True):
+            if server.request_log is None or not server.request_log.exists():
+                continue
+            with server.request_log.open("rb") as log:
+                log.seek(offset)
+                for line in log.read().decode("utf-8").splitlines():
+                    record = json.loads(line)
+                    if record["method"] == "GET":
+                        paths.append(record["path_and_query"])
+        return paths
 
     def cpu_seconds(self) -> float | None:
         """CPU seconds of every server together so far (None when one cannot be read)."""

@@ -1,0 +1,182 @@
+"""Few round trips to Redis (issue 24): leases taken in batches, a callback's requests and the
+leases done sent in one step, a sitemap's articles decided in one step, state freed once the
+output that needed it is safe, a finished crawl's keys expiring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from scrapy import Request
+
+from crawler.cluster.crawl import ClusterCrawl
+from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.crawl.frontier import FETCH, Frontier, MemoryFrontierState
+from crawler.crawl.redelivery import RELEASE_META, per_response, release_when_done
+from crawler.setup.fingerprint import source_fingerprint
+from tests.test_cluster_queue import QueueSpider
+from tests.test_frontier_cluster import HOST, PREFIX, TZ, urls_of, worker
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def crawl(client: redis.Redis) -> ClusterCrawl:
+    return ClusterCrawl.create(
+        client, "test", sites=["alpha"], args={}, fingerprint=source_fingerprint(), database="x"
+    )
+
+
+def commands(client: redis.Redis) -> int:
+    return int(client.info("stats")["total_commands_processed"])
+
+
+def test_a_worker_leases_a_batch_of_requests_in_one_step_in_priority_order(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    keys = crawl.site_keys("alpha")
+    queue = LeaseQueue(client, QueueSpider(), keys, 60, owner="host-1", batch=3)
+    for n, priority in enumerate((0, 30, 10, 20)):
+        queue.push(Request(f"http://a.test/{n}", priority=priority))
+    first = queue.pop()
+    assert first is not None and first.url == "http://a.test/1"
+    # three leased at once; two of them wait in the worker, leased to it
+    assert client.zcard(keys.leases) == 3 and client.zcard(keys.queue) == 1
+    assert len(queue.buffered_tokens) == 2 and len(queue) == 3
+    assert all(t.startswith("host-1/") for t in [first.meta[LEASE_META], *queue.buffered_tokens])
+    # given back when the worker stops: in the queue again, not leased
+    assert queue.release_buffered() == 2
+    assert client.zcard(keys.leases) == 1 and client.zcard(keys.queue) == 3
+    urls = [r.url for r in iter(queue.pop, None)]
+    assert urls == ["http://a.test/3", "http://a.test/2", "http://a.test/0"]
+
+
+def test_pushes_acks_and_freed_state_are_one_step_dropping_every_duplicate(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    keys = crawl.site_keys("alpha")
+    queue = LeaseQueue(client, QueueSpider(), keys, 60)
+    queue.push(Request("http://a.test/leased"))
+    leased = queue.pop()
+    assert leased is not None
+    client.sadd(keys.dupefilter, b"old")
+    client.hset("test:held", mapping={b"d1": "u1", b"d2": "u2"})
+    client.rpush("test:taken", "x")
+    queue.push_and_ack([], [], [("test:none", None)])  # the script loaded: not counted below
+    before = commands(client)
+    pushed = queue.push_and_ack(
+        [
+            (Request("http://a.test/old"), b"old"),  # in the filter already
+            (Request("http://a.test/new"), b"new"),
+            (Request("http://a.test/new"), b"new"),  # twice in one batch
+            (Request("http://a.test/home", dont_filter=True), None),
+        ],
+        [leased.meta[LEASE_META]],
+        [("test:held", b"d1"), ("test:taken", None)],
+    )
+    assert commands(client) - before <= 10  # one step, a few commands for the whole batch
+    assert pushed == [False, True, False, True]
+    assert client.smembers(keys.dupefilter) == {b"old", b"new"}
+    assert client.zcard(keys.queue) == 2
+    assert client.zcard(keys.leases) == 0 and client.hlen(keys.leased) == 0
+    assert client.hgetall("test:held") == {b"d2": b"u2"} and not client.exists("test:taken")
+
+
+def test_a_sitemap_s_articles_decided_in_one_step_are_decided_as_one_by_one(
+    client: redis.Redis,
+) -> None:
+    met: list[tuple[str, str | None]] = []
+    for n in range(40):
+        for url in urls_of(f"tin-{n}")[:2]:
+            met.append((url, f"2024-01-{n % 28 + 1:02d}T10:00:00+07:00"))
+    met += [(f"{HOST}/w/tin-3", None), ("https://elsewhere.example/w/x", None)]
+    alone = Frontier(HOST, TZ, state=MemoryFrontierState())
+    expected = [alone.article(url, lastmod=lastmod) for url, lastmod in met]
+    one, other = worker(client), worker(client)
+    other.articles([(f"{HOST}/w/loaded", None)])  # the script loaded: not counted below
+    before = commands(client)
+    for url, lastmod in met[:-2]:  # as the spider does, each entry's lastmod noted first
+        one.note_lastmod(one.key(url), str(lastmod))
+    decided = one.articles(met)
+    assert commands(client) - before <= 15  # about a dozen for the whole batch, not per URL
+    assert decided == expected
+    assert [d.action for d in decided[:2]] == [FETCH, "held"]
+    # another worker meets them after: every one already decided
+    assert {d.action for d in other.articles(met[:4])} == {"ignore"}
+    assert one.lastmod(alone.key(f"{HOST}/w/tin-5")) == "2024-01-06T10:00:00+07:00"
+
+
+def test_state_kept_for_a_callback_run_again_is_named_in_its_request_once_it_ran() -> None:
+    class Spider:
+        @per_response
+        def parse(self, response: Any) -> Iterator[int]:
+            release_when_done("held", b"digest")
+            yield 1
+            release_when_done("taken")
+
+    request = Request("http://a.test/1")
+
+    class Answer:
+        pass
+
+    answer = Answer()
+    answer.request = request  # type: ignore[attr-defined]
+    assert list(Spider().parse(answer)) == [1]
+    assert request.meta[RELEASE_META] == [("held", b"digest"), ("taken", None)]
+    release_when_done("outside")  # outside a callback: nothing, nowhere
+    assert request.meta[RELEASE_META] == [("held", b"digest"), ("taken", None)]
+
+
+def test_a_parsed_article_s_held_urls_and_lastmod_are_freed_with_the_parse_s_lease(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    one = worker(client)
+    key = one.key(urls_of("tin-a")[0])
+    one.note_lastmod(key, "2024-01-02T10:00:00+07:00")
+    assert [d.action for d in one.articles([(u, None) for u in urls_of("tin-a")[:2]])] == [
+        FETCH,
+        "held",
+    ]
+    request = Request(urls_of("tin-a")[0])
+
+    class Answer:
+        pass
+
+    answer = Answer()
+    answer.request = request  # type: ignore[attr-defined]
+
+    @per_response
+    def parse(_: Any, response: Any) -> list[str]:
+        return one.parsed(key)
+
+    assert parse(None, answer) == [urls_of("tin-a")[1]]
+    assert client.hlen(f"{PREFIX}:held") == 1 and client.hlen(f"{PREFIX}:lastmod") == 1
+    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 60)
+    queue.push_and_ack([], [], request.meta[RELEASE_META])
+    assert client.hlen(f"{PREFIX}:held") == 0 and client.hlen(f"{PREFIX}:lastmod") == 0
+    # the article stays parsed: another URL of it met now is an alias
+    assert one.articles([(urls_of("tin-a")[2], None)])[0].action == "alias"
+
+
+def test_a_finished_crawl_s_keys_expire_after_the_retention(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    keys = crawl.site_keys("alpha")
+    client.sadd(keys.dupefilter, b"x")
+    client.set(keys.done, "1")
+    assert crawl.expire(3600) == 3  # the meta, the filter, the done mark
+    assert 3500 < client.ttl(keys.dupefilter) <= 3600
+    assert 3500 < client.ttl(f"{crawl.key}:meta") <= 3600
+    assert crawl.expire(0) == 3
+    assert not client.exists(keys.dupefilter, keys.done, f"{crawl.key}:meta")
