@@ -17,7 +17,7 @@ from pipelines.storage.search import include_name, search_articles
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 from tests.test_storage import classify
 
-HEAD = "0006"
+HEAD = "0011"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 

@@ -33,7 +33,6 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
 from crawler.compat import cluster_refusal
-from crawler.extensions.run import verdict_of
 from crawler.ledger import exit_status
 from crawler.setup.config import ConfigError, check_numeric_settings, parse_since
 from crawler.setup.fingerprint import source_fingerprint
@@ -497,6 +496,8 @@ class Command(ScrapyCommand):
 
 def _failed(crawler: Crawler) -> bool:
     """The ledger's verdict on this crawler's share, relayed: no verdict is a failure."""
+    from crawler.extensions.run import verdict_of  # noqa: PLC0415 (start-up of other commands)
+
     return exit_status(verdict_of(crawler)) != 0
 
 

@@ -1,4 +1,4 @@
-"""Database schema (revision 0006). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0011). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The head of migrations/versions (tests/test_migrations.py checks it): a database already
+# there is opened without running Alembic.
+SCHEMA_REVISION = "0011"
 
 # Dates keep two columns: the ISO string exactly as the pipelines produced it (with the site's
 # offset; a DateTime column would lose the offset on PostgreSQL and the whole zone on SQLite) and
@@ -80,6 +84,9 @@ class Article(Base):
         Index("ix_articles_site_known", "site", "id", "url", "modified_at", "published_at"),
         # Covers the storage pipeline's content index, in its order (store.content_index).
         Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
+        # Datasette's facets (make browse) count from these (revision 0011).
+        Index("ix_articles_category", "category"),
+        Index("ix_articles_author", "author"),
     )
 
     # sha256 of the canonical URL's identity key (crawler.domain.identity.article_id): the host
@@ -139,6 +146,8 @@ class ArticleVersion(Base):
     __table_args__ = (
         Index("ix_article_versions_article_id_id", "article_id", "id"),
         Index("ix_article_versions_site_captured_at", "site", "captured_at"),
+        # A change feed of every site reads its window of versions (revision 0011).
+        Index("ix_article_versions_captured_at", "captured_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -74,7 +74,7 @@ def _article_id(url: str) -> str:
 
 
 def _published(number: int, size: int) -> datetime:
-    return FIRST_PUBLISHED + PUBLISHED_SPAN * number / size
+    return FIRST_PUBLISHED + PUBLISHED_SPAN * (number / size)
 
 
 def _local_iso(instant: datetime) -> str:
