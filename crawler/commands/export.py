@@ -52,10 +52,10 @@ from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterable, Iterator, Sequence
 
     import pyarrow as pa
     from sqlalchemy import Connection
-    from collections.abc import Iterable, Iterator, Sequence
 
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 CHUNK_ROWS = 1000

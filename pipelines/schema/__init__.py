@@ -379,6 +379,7 @@ def json_schema_text() -> str:
 
 # --- Arrow / Parquet --------------------------------------------------------------------------
 
+
 def _arrow_fields(column: Column) -> list[pa.Field]:
     # pyarrow costs every command that imports the schema a seventh of a second: only Parquet
     # pays it.

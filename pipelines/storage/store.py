@@ -38,12 +38,12 @@ from crawler.domain.items import EXPORT_FIELDS
 from pipelines.storage.content_index import ContentIndex
 from pipelines.storage.models import (
     BODY_FIELDS,
+    SCHEMA_REVISION,
     VERSION_FIELDS,
     Article,
     ArticleUrl,
     ArticleVersion,
     CrawlRun,
-    SCHEMA_REVISION,
 )
 from pipelines.storage.secrets import RedactSecretsFilter, redact_url, url_secrets
 
@@ -218,9 +218,8 @@ def at_head(engine: Engine) -> bool:
     skips Alembic (a fifth of a second of imports and migration scripts at every start)."""
     try:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-                SCHEMA_REVISION
-            ]
+            held = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        return held == [SCHEMA_REVISION]
     except SQLAlchemyError as exc:
         if database_unreachable(exc):
             raise

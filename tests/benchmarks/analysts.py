@@ -38,8 +38,8 @@ from tests.benchmarks.analysts_data import (
     recent_cutoff,
 )
 from tests.benchmarks.processes import run_measured
-from tests.postgres import _free_port
 from tests.crawl_runner import PROJECT_ROOT
+from tests.postgres import _free_port
 
 ANALYSTS_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_ANALYSTS_SIZES = (10_000,)
@@ -72,17 +72,32 @@ def commands(size: int, workdir: Path) -> dict[str, list[str]]:
         "search common": ["search", COMMON_WORD],
         "search rare": ["search", RARE_WORD],
         "search common --site --since": [
-            "search", COMMON_WORD, "--site", SITE, "--since", SINCE_DAY,
-        ],  # fmt: skip
+            "search",
+            COMMON_WORD,
+            "--site",
+            SITE,
+            "--since",
+            SINCE_DAY,
+        ],
         "search rare --site --since": ["search", RARE_WORD, "--site", SITE, "--since", SINCE_DAY],
         "change feed, last 20": [
-            "export", "--format", "jsonl", "--changed-since", recent,
-            "-o", str(workdir / "recent.jsonl"),
-        ],  # fmt: skip
+            "export",
+            "--format",
+            "jsonl",
+            "--changed-since",
+            recent,
+            "-o",
+            str(workdir / "recent.jsonl"),
+        ],
         "change feed, all": [
-            "export", "--format", "jsonl", "--changed-since", FIRST_PUBLISHED.date().isoformat(),
-            "-o", str(workdir / "changes.jsonl"),
-        ],  # fmt: skip
+            "export",
+            "--format",
+            "jsonl",
+            "--changed-since",
+            FIRST_PUBLISHED.date().isoformat(),
+            "-o",
+            str(workdir / "changes.jsonl"),
+        ],
         "export jsonl": ["export", "--format", "jsonl", "-o", str(workdir / "a.jsonl")],
         "export csv": ["export", "--format", "csv", "-o", str(workdir / "a.csv")],
         "export parquet": ["export", "--format", "parquet", "-o", str(workdir / "a.parquet")],
@@ -150,7 +165,7 @@ def measure_command(
 
 def _get(url: str, timeout: float) -> tuple[float, bytes]:
     start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (127.0.0.1)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         body = response.read()
     return time.perf_counter() - start, body
 
@@ -187,7 +202,8 @@ def measure_datasette(database: Path, workdir: Path) -> dict[str, dict[str, Any]
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"Datasette did not start; see {workdir / 'datasette.log'}")
+                    log_path = workdir / "datasette.log"
+                    raise RuntimeError(f"Datasette did not start; see {log_path}") from None
                 time.sleep(0.2)
         for name, url in pages.items():
             try:
@@ -247,7 +263,7 @@ class PostgresDatabases:
         try:
             self.server.port = int(lines[3])
             self.server._admin().close()
-        except (IndexError, ValueError, OSError, Exception):  # noqa: BLE001 (stale pid file)
+        except Exception:  # a stale pid file, a port reused by another program
             return False
         return True
 
@@ -457,7 +473,8 @@ def render_analysts_markdown(results: dict[str, Any]) -> str:
         + " |",
     ]
     for name in names:
-        lines.append(f"| {name} | " + " | ".join(_cell(measurements[k].get(name)) for k in keys) + " |")
+        cells = " | ".join(_cell(measurements[k].get(name)) for k in keys)
+        lines.append(f"| {name} | {cells} |")
     lines += ["", "| target | limit | measured | |", "|---|---|---|---|"]
     for target in results["targets"]:
         verdict = "reached" if target["reached"] else "**NOT reached**"
@@ -465,6 +482,23 @@ def render_analysts_markdown(results: dict[str, Any]) -> str:
             f"| {target['target']} | {target['limit']} | {target['measured']} | {verdict} |"
         )
     return "\n".join(lines) + "\n"
+
+
+SECTION_TITLE = "## Analysts' commands"
+
+
+def replace_analysts_section(page: Path, markdown: str) -> None:
+    """Put ``markdown`` in place of the page's analysts' section (appended when it has none):
+    a run of this stage alone leaves the other stages' measurements on the page."""
+    text = page.read_text(encoding="utf-8") if page.exists() else ""
+    start = text.find(SECTION_TITLE)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + markdown
+    else:
+        following = text.find("\n## ", start + len(SECTION_TITLE))
+        rest = text[following + 1 :] if following >= 0 else ""
+        text = text[:start] + markdown + ("\n" + rest if rest else "")
+    page.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,5 +521,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-

@@ -13,6 +13,10 @@ Then the cluster stage (issue 13, tests/benchmarks/cluster.py; ``--no-cluster`` 
 ``--cluster-only`` runs it alone): ``scrapy cluster work`` with ``--cluster-workers`` worker
 processes at ``--cluster-sizes``, a second table in the same files; no speed target, but a wrong
 cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1.
+
+Then the analysts' stage (issue 24, tests/benchmarks/analysts.py; ``--no-analysts`` skips it,
+``--analysts`` runs it alone and replaces only its section of docs/benchmarks.md): search,
+change feed, exports, report and Datasette on generated databases of ``--analysts-sizes``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from crawler.setup.fingerprint import source_fingerprint
+from tests.benchmarks.analysts import (
+    ANALYSTS_SIZES,
+    QUICK_ANALYSTS_SIZES,
+    analysts_ok,
+    render_analysts_markdown,
+    replace_analysts_section,
+    run_analysts_benchmark,
+)
 from tests.benchmarks.cluster import (
     CLUSTER_SIZES,
     CLUSTER_WORKERS,
@@ -383,6 +395,8 @@ def render_all(results: dict[str, Any]) -> str:
         ]
     if "cluster" in results:
         parts.append(render_cluster_markdown(results["cluster"]))
+    if "analysts" in results:
+        parts.append(render_analysts_markdown(results["analysts"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -494,6 +508,15 @@ def main(argv: list[str] | None = None) -> int:
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
+    analysts = parser.add_mutually_exclusive_group()
+    analysts.add_argument("--no-analysts", action="store_true", help="skip the analysts' stage")
+    analysts.add_argument("--analysts", action="store_true", help="only the analysts' stage")
+    parser.add_argument(
+        "--analysts-sizes",
+        type=parse_sizes,
+        help=f"analysts' stage article counts (default {ANALYSTS_SIZES}; "
+        f"--quick {QUICK_ANALYSTS_SIZES})",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--no-docs",
@@ -511,6 +534,21 @@ def main(argv: list[str] | None = None) -> int:
         for path in profile(size, out):
             print(f"wrote {path}")
         return 0
+
+    analysts_sizes = tuple(
+        args.analysts_sizes or (QUICK_ANALYSTS_SIZES if args.quick else ANALYSTS_SIZES)
+    )
+    if args.analysts:
+        analysts = run_analysts_benchmark(analysts_sizes)
+        markdown = render_analysts_markdown(analysts)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "analysts.json").write_text(json.dumps(analysts, indent=2), encoding="utf-8")
+        (out / "analysts.md").write_text(markdown, encoding="utf-8")
+        print(markdown)
+        if out == DEFAULT_OUTPUT.resolve() and not args.no_docs:
+            replace_analysts_section(DOCS_PAGE, markdown)
+            print(f"wrote {DOCS_PAGE}")
+        return 0 if args.no_fail or analysts_ok(analysts) else 1
 
     sizes = (
         []
@@ -537,6 +575,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not cluster_ok(results["cluster"]):
             print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
+            status = 1
+    if not args.no_analysts:
+        results["analysts"] = run_analysts_benchmark(analysts_sizes)
+        write_results(results, out)
+        if not analysts_ok(results["analysts"]) and not args.no_fail:
             status = 1
     print(render_all(results))
     if sizes:

@@ -56,7 +56,9 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX ix_articles_search_document")
         op.execute("ALTER TABLE articles DROP COLUMN search_document")
-        op.execute(f"CREATE INDEX ix_articles_search_document ON articles USING gin ({PG_DOCUMENT})")
+        op.execute(
+            f"CREATE INDEX ix_articles_search_document ON articles USING gin ({PG_DOCUMENT})"
+        )
     else:
         op.execute("DROP INDEX IF EXISTS ix_articles_published_month")
     op.drop_index("ix_articles_author", table_name="articles")
