@@ -276,20 +276,24 @@ def _postgresql_query(filters: str) -> Any:
         f"MaxFragments=2, MaxWords={SNIPPET_WORDS}, MinWords=5"
     )
     # search_document is revision 0011's stored tsvector: a match is checked and ranked
-    # without parsing the article again. The window is the newest RANK_WINDOW matches (the
-    # planner walks the publication index for a common word, the GIN index for a rare one);
-    # the headline, which does parse the text, is made for the page only.
+    # without parsing the article again. The query is written out where it is used (not a CTE)
+    # so that the planner estimates its matches from the column's statistics: the newest
+    # RANK_WINDOW matches are read from the publication index for a common word, from the GIN
+    # index for a rare one. Only the window is ranked, and only the page gets a headline (which
+    # parses the text).
+    query = "plainto_tsquery('search_folded', :query)"
     return text(
-        "WITH q AS (SELECT plainto_tsquery('search_folded', :query) AS query), "
-        "ranked AS (SELECT a.id, a.published_at_utc, ts_rank(a.search_document, q.query) AS score "
-        f"FROM articles AS a, q WHERE a.search_document @@ q.query{filters} "
+        "WITH window_ AS (SELECT a.id, a.published_at_utc FROM articles AS a "
+        f"WHERE a.search_document @@ {query}{filters} "
         "ORDER BY a.published_at_utc DESC, a.id DESC LIMIT :window), "
-        "page AS (SELECT id, score, published_at_utc FROM ranked "
-        "ORDER BY score DESC, published_at_utc DESC, id LIMIT :limit) "
+        "page AS (SELECT w.id, w.published_at_utc, "
+        f"ts_rank(a.search_document, {query}) AS score "
+        "FROM window_ AS w JOIN articles AS a ON a.id = w.id "
+        "ORDER BY score DESC, w.published_at_utc DESC, w.id LIMIT :limit) "
         "SELECT a.id, a.site, a.published_at, a.title, a.url, "
         "ts_headline('search_folded', "
         "search_words(concat_ws(' ', a.title, a.summary, a.body_text)), "
-        f"q.query, '{headline_options}') AS snippet, page.score AS score "
-        "FROM page JOIN articles AS a ON a.id = page.id, q "
+        f"{query}, '{headline_options}') AS snippet, page.score AS score "
+        "FROM page JOIN articles AS a ON a.id = page.id "
         "ORDER BY page.score DESC, page.published_at_utc DESC, page.id"
     )
