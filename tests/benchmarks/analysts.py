@@ -366,8 +366,8 @@ def _value(results: dict[str, Any], key: str, name: str, field: str = "seconds")
 
 
 def evaluate_analysts(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target judged at the largest size measured; a missing measurement is NOT reached."""
-    largest, smallest = max(results["sizes"]), min(results["sizes"])
+    """Each target judged at the largest size measured on each database; a missing
+    measurement is NOT reached."""
     targets: list[dict[str, Any]] = []
 
     def judge(name: str, measured: Any, reached: bool, limit: str) -> None:
@@ -376,6 +376,10 @@ def evaluate_analysts(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
 
     for database in results["databases"]:
+        measured = [
+            int(key.split()[1]) for key in results["measurements"] if key.split()[0] == database
+        ]
+        largest, smallest = max(measured, default=0), min(measured, default=0)
         key = f"{database} {largest}"
         value = _value(results, key, "start-up (search --help)")
         judge(
@@ -485,6 +489,27 @@ def render_analysts_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge_results(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """One table of two runs (a size measured again, or only some commands at the largest
+    size): the later measurement of a command wins; targets are judged again."""
+    measurements = {key: dict(per) for key, per in earlier["measurements"].items()}
+    for key, per in later["measurements"].items():
+        measurements.setdefault(key, {}).update(per)
+    merged = {
+        "sizes": sorted(set(earlier["sizes"]) | set(later["sizes"])),
+        "databases": [
+            *earlier["databases"],
+            *(d for d in later["databases"] if d not in earlier["databases"]),
+        ],
+        "measured_at": f"{earlier['measured_at']} and {later['measured_at']}",
+        "measurements": dict(
+            sorted(measurements.items(), key=lambda kv: (kv[0].split()[0], int(kv[0].split()[1])))
+        ),
+    }
+    merged["targets"] = evaluate_analysts(merged)
+    return merged
+
+
 SECTION_TITLE = "## Analysts' commands"
 
 
@@ -508,12 +533,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--databases", default=",".join(DATABASES))
     parser.add_argument("--only", default="", help="comma-separated command names")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument(
+        "--merge",
+        default=None,
+        help="results of an earlier run (--json) to add these measurements to",
+    )
     args = parser.parse_args(argv)
     results = run_analysts_benchmark(
         tuple(int(s) for s in args.sizes.split(",")),
         tuple(args.databases.split(",")),
         tuple(n for n in args.only.split(",") if n),
     )
+    if args.merge:
+        results = merge_results(json.loads(Path(args.merge).read_text(encoding="utf-8")), results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(render_analysts_markdown(results))
