@@ -32,7 +32,6 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from crawler.compat import cluster_refusal
 from crawler.ledger import exit_status
 from crawler.setup.config import ConfigError, check_numeric_settings, parse_since
 from crawler.setup.fingerprint import source_fingerprint
@@ -251,6 +250,10 @@ class Command(ScrapyCommand):
         from crawler.cluster.connection import (  # noqa: PLC0415 (the cluster extra, optional)
             ClusterUnavailable,
         )
+
+        # Scrapy's downloader comes with crawler.compat: imported when a cluster command runs,
+        # not at every command's start-up.
+        from crawler.compat import cluster_refusal  # noqa: PLC0415
 
         refusal = cluster_refusal(self.settings)
         if refusal is not None:
