@@ -438,9 +438,7 @@ def generate_postgresql(database_url: str, size: int) -> None:
             cursor = raw.cursor()
             runs = _runs(size)
             run_columns = tuple(runs[0])
-            with cursor.copy(  # type: ignore[attr-defined]
-                f"COPY crawl_runs ({', '.join(run_columns)}) FROM STDIN"
-            ) as copy:
+            with cursor.copy(f"COPY crawl_runs ({', '.join(run_columns)}) FROM STDIN") as copy:
                 for run in runs:
                     copy.write_row([_pg_value(n, run[n]) for n in run_columns])
             for start in range(0, size, CHUNK):
@@ -450,9 +448,7 @@ def generate_postgresql(database_url: str, size: int) -> None:
                     ("article_versions", VERSION_COLUMNS, versions),
                     ("article_urls", URL_COLUMNS, urls),
                 ):
-                    with cursor.copy(  # type: ignore[attr-defined]
-                        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-                    ) as copy:
+                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                         for row in rows:
                             copy.write_row([_pg_value(n, row[n]) for n in columns])
             raw.commit()

@@ -508,9 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
-    analysts = parser.add_mutually_exclusive_group()
-    analysts.add_argument("--no-analysts", action="store_true", help="skip the analysts' stage")
-    analysts.add_argument("--analysts", action="store_true", help="only the analysts' stage")
+    analysts_stage = parser.add_mutually_exclusive_group()
+    analysts_stage.add_argument(
+        "--no-analysts", action="store_true", help="skip the analysts' stage"
+    )
+    analysts_stage.add_argument("--analysts", action="store_true", help="only the analysts' stage")
     parser.add_argument(
         "--analysts-sizes",
         type=parse_sizes,
