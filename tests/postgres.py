@@ -58,10 +58,15 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, root: Path | None = None) -> None:
+        """A server in a temporary directory, removed by :meth:`stop`; or, with ``root``, one
+        whose data stays there between uses (the benchmarks' cached databases)."""
         self.bindir = find_bindir()
         self.as_postgres = os.geteuid() == 0
-        self.root = Path(tempfile.mkdtemp(prefix="hepza-pg-"))
+        self.keep = root is not None
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="hepza-pg-"))
         self.data = self.root / "data"
         self.sockets = self.root / "sockets"
         self.logfile = self.root / "server.log"
@@ -82,7 +87,12 @@ class PostgresServer:
         return result
 
     def start(self) -> None:
-        self.sockets.mkdir()
+        self.sockets.mkdir(exist_ok=True)
+        if self.as_postgres:
+            shutil.chown(self.sockets, "postgres", "postgres")
+        if self.keep and (self.data / "PG_VERSION").exists():
+            self._listen()
+            return
         pwfile = self.root / "pwfile"
         pwfile.write_text(PASSWORD + "\n", encoding="utf-8")
         if self.as_postgres:
@@ -105,6 +115,9 @@ class PostgresServer:
             "--no-locale",
         )
         pwfile.unlink()
+        self._listen()
+
+    def _listen(self) -> None:
         last_error: Exception | None = None
         for _ in range(STARTUP_ATTEMPTS):
             self.port = _free_port()
@@ -124,9 +137,12 @@ class PostgresServer:
     def stop(self) -> None:
         try:
             if (self.data / "postmaster.pid").exists():
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+                # A kept server's data must survive: a fast stop writes it all out.
+                mode = "fast" if self.keep else "immediate"
+                self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if not self.keep:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     def pause(self) -> None:
         """Stop the server, dropping every client at once but keeping what was committed

@@ -192,7 +192,7 @@ def test_a_database_written_before_identity_keys_is_migrated_and_a_recrawl_adds_
     assert "'storage/new'" not in again.log
     assert "'storage/changed'" not in again.log
     assert database_rows(first.database_url, "SELECT version_num FROM alembic_version") == [
-        ("0010",)
+        ("0011",)
     ]
     ids_after = {row[0] for row in database_rows(first.database_url, "SELECT id FROM articles")}
     assert ids_after.isdisjoint(ids_before)

@@ -32,8 +32,6 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from crawler.compat import cluster_refusal
-from crawler.extensions.run import verdict_of
 from crawler.ledger import exit_status
 from crawler.setup.config import ConfigError, check_numeric_settings, parse_since
 from crawler.setup.fingerprint import source_fingerprint
@@ -252,6 +250,10 @@ class Command(ScrapyCommand):
         from crawler.cluster.connection import (  # noqa: PLC0415 (the cluster extra, optional)
             ClusterUnavailable,
         )
+
+        # Scrapy's downloader comes with crawler.compat: imported when a cluster command runs,
+        # not at every command's start-up.
+        from crawler.compat import cluster_refusal  # noqa: PLC0415
 
         refusal = cluster_refusal(self.settings)
         if refusal is not None:
@@ -498,6 +500,8 @@ class Command(ScrapyCommand):
 
 def _failed(crawler: Crawler) -> bool:
     """The ledger's verdict on this crawler's share, relayed: no verdict is a failure."""
+    from crawler.extensions.run import verdict_of  # noqa: PLC0415 (start-up of other commands)
+
     return exit_status(verdict_of(crawler)) != 0
 
 

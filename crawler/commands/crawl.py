@@ -14,7 +14,6 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from crawler.extensions.run import verdict_of
 from crawler.ledger import discard_ended_jobdir, exit_status
 from crawler.setup.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
 from crawler.setup.preflight import EXIT_BAD_USAGE, check_set_options, run_preflight
@@ -61,6 +60,10 @@ class Command(ScrapyCrawlCommand):
         crawler = self.crawler_process.create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
+        # Imported here: every command module loads at any `scrapy` start-up, and the run
+        # extension brings the storage and the ledger with it.
+        from crawler.extensions.run import verdict_of  # noqa: PLC0415
+
         # The exit status is the ledger's verdict, relayed: a run it never judged (a crash
         # between the engine stopping and the verdict) is a failed run.
         self.exitcode = exit_status(

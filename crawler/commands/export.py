@@ -30,8 +30,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from scrapy.exceptions import UsageError
 from sqlalchemy import Engine, select
 
@@ -58,7 +56,10 @@ from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Sequence
+
+    import pyarrow as pa
+    from sqlalchemy import Connection
 
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 CHUNK_ROWS = 1000
@@ -67,8 +68,16 @@ ALL_SITES_NAME = "articles"
 # the default file name's marker of a change feed: <site>-changes-<time>.<ext>
 CHANGES_NAME = "changes"
 
-PARQUET_SCHEMA = arrow_schema(EXPORT_COLUMNS)
-CHANGES_PARQUET_SCHEMA = arrow_schema(CHANGE_COLUMNS)
+# Built on first use: pyarrow is a seventh of a second of every command's start-up otherwise.
+_LAZY_SCHEMAS = {"PARQUET_SCHEMA": EXPORT_COLUMNS, "CHANGES_PARQUET_SCHEMA": CHANGE_COLUMNS}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SCHEMAS:
+        schema = arrow_schema(_LAZY_SCHEMAS[name])
+        globals()[name] = schema
+        return schema
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,55 +169,43 @@ class _History:
             self.before = record
         self.newest = record
 
+    def change(self, row: dict[str, Any]) -> ArticleChange:
+        """What happened to the article whose row (its newest bodies) is ``row``."""
+        if self.before is None:
+            return ArticleChange("new", self.count, [])
+        newest = self.newest or {}
+        if not all(name in newest for name in BODY_FIELDS):
+            # the newest version's bodies are the article row's
+            newest = {**newest, "body_text": row["body_text"], "body_html": row["body_html"]}
+        return ArticleChange("changed", self.count, _changed_fields(self.before, newest))
+
+
+def _in_window(cutoff: ChangeCutoff, captured_at: datetime, run_id: str | None) -> bool:
+    # the window of _window, for a version already read (its site is its article's)
+    return captured_at >= cutoff.instant and (cutoff.run_id is None or run_id != cutoff.run_id)
+
 
 def article_changes(
-    engine: Engine, cutoff: ChangeCutoff, site: str | None, as_of: datetime
-) -> dict[str, ArticleChange]:
-    """What happened to each article that got a version since the cut-off (up to ``as_of``)."""
-    window = _window(cutoff, site, as_of)
-    in_window = select(ArticleVersion.id).where(*window)
-    changed_ids = select(ArticleVersion.article_id).where(*window).distinct()
+    conn: Connection, article_ids: Sequence[str], cutoff: ChangeCutoff, as_of: datetime
+) -> dict[str, _History]:
+    """The histories (up to ``as_of``) of a chunk of articles that changed since the cut-off."""
     query = (
         select(
             ArticleVersion.article_id,
             ArticleVersion.record,
-            ArticleVersion.id.in_(in_window).label("in_window"),
+            ArticleVersion.captured_at,
+            ArticleVersion.run_id,
         )
-        .where(ArticleVersion.article_id.in_(changed_ids), ArticleVersion.captured_at <= as_of)
+        .where(ArticleVersion.article_id.in_(article_ids), ArticleVersion.captured_at <= as_of)
         .order_by(ArticleVersion.article_id, ArticleVersion.id)
     )
     histories: dict[str, _History] = {}
-    out: dict[str, ArticleChange] = {}
-    with engine.connect() as conn:
-        rows = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
-        for article_id, record, in_window_flag in rows:
-            history = histories.get(article_id)
-            if history is None:
-                history = histories[article_id] = _History()
-            history.add(record, bool(in_window_flag))
-        # Only an article changed since the cut-off needs its bodies compared; a new one is
-        # done already, and its records are let go.
-        for article_id, history in list(histories.items()):
-            if history.before is None:
-                out[article_id] = ArticleChange("new", history.count, [])
-                del histories[article_id]
-        pending = list(histories)
-        for start in range(0, len(pending), CHUNK_ROWS):
-            ids = pending[start : start + CHUNK_ROWS]
-            bodies = select(Article.id, Article.body_text, Article.body_html).where(
-                Article.id.in_(ids)
-            )
-            for article_id, body_text, body_html in conn.execute(bodies):
-                history = histories.pop(article_id)
-                assert history.before is not None and history.newest is not None
-                newest = history.newest
-                if not all(name in newest for name in BODY_FIELDS):
-                    # the newest version's bodies are the article row's
-                    newest = {**newest, "body_text": body_text, "body_html": body_html}
-                out[article_id] = ArticleChange(
-                    "changed", history.count, _changed_fields(history.before, newest)
-                )
-    return out
+    for article_id, record, captured_at, run_id in conn.execute(query):
+        history = histories.get(article_id)
+        if history is None:
+            history = histories[article_id] = _History()
+        history.add(record, _in_window(cutoff, captured_at, run_id))
+    return histories
 
 
 def iter_articles(
@@ -221,7 +218,11 @@ def iter_articles(
     """Rows as Python values (lists, bools, aware datetimes, dates), in export order; with a
     cut-off, only the articles new or changed since then, each with its change, version and
     changed fields. ``since``: published (display date) at or after that instant;
-    ``event_since``: an event day on or after that day (articles without one are left out)."""
+    ``event_since``: an event day on or after that day (articles without one are left out).
+
+    The change feed reads the versions of ``CHUNK_ROWS`` articles at a time, as their rows
+    stream: its memory is one chunk's, whatever the window (an older version carries its full
+    bodies)."""
     table = Article.__table__.c
     # best_date is derived from the row (pipelines/storage/quality.best_date_of)
     columns = [table[name] for name in EXPORT_COLUMNS if name in table]
@@ -232,24 +233,25 @@ def iter_articles(
         query = query.where(Article.event_date >= event_since)
     if site is not None:
         query = query.where(Article.site == site)
-    changes: dict[str, ArticleChange] = {}
+    as_of = datetime.now(UTC)
     if cutoff is not None:
-        as_of = datetime.now(UTC)
-        changes = article_changes(engine, cutoff, site, as_of)
         window = _window(cutoff, site, as_of)
         changed_ids = select(ArticleVersion.article_id).where(*window).distinct()
         query = query.where(Article.id.in_(changed_ids))
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
-        for mapping in result.mappings():
-            row = dict(mapping)
-            row["best_date"] = best_date_of(row)
+        for chunk in result.mappings().partitions():
+            rows = [dict(mapping) for mapping in chunk]
+            for row in rows:
+                row["best_date"] = best_date_of(row)
             if cutoff is not None:
-                change = changes[row["id"]]
-                row["change"] = change.change
-                row["version"] = change.version
-                row["changed_fields"] = change.changed_fields
-            yield row
+                histories = article_changes(conn, [row["id"] for row in rows], cutoff, as_of)
+                for row in rows:
+                    change = histories[row["id"]].change(row)
+                    row["change"] = change.change
+                    row["version"] = change.version
+                    row["changed_fields"] = change.changed_fields
+            yield from rows
 
 
 def _json(value: Any) -> str:
@@ -275,6 +277,9 @@ def parse_csv_row(row: dict[str, str], columns: tuple[str, ...] = EXPORT_COLUMNS
 def _write_parquet(
     path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, ...], schema: pa.Schema
 ) -> int:
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
     count = 0
     with pq.ParquetWriter(path, schema) as writer:
         chunk: list[dict[str, Any]] = []
@@ -329,7 +334,7 @@ def write_export(
                     writer.writerow(to_csv_row(row, columns))
                     count += 1
         else:
-            schema = PARQUET_SCHEMA if cutoff is None else CHANGES_PARQUET_SCHEMA
+            schema = arrow_schema(columns)
             count = _write_parquet(partial, rows, columns, schema)
         os.replace(partial, output)
     finally:

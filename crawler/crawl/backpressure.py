@@ -21,8 +21,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from crawler import compat
-
 if TYPE_CHECKING:
     from scrapy.core.engine import ExecutionEngine
 
@@ -35,6 +33,10 @@ POLL_SECONDS = 0.05
 def engine_closing(engine: ExecutionEngine | None) -> bool:
     """Whether the engine is stopping or closing its spider: a callback that reads a sitemap
     stops there (crawler.compat reads it)."""
+    # crawler.settings reads this module's default: Scrapy's crawl machinery is imported
+    # when a crawl runs, not by every command's start-up.
+    from crawler import compat  # noqa: PLC0415
+
     return compat.engine_closing(engine)
 
 
@@ -43,6 +45,8 @@ def queue_full(engine: ExecutionEngine | None, limit: int) -> bool:
     them to drain is safe (see the module's docstring); never with a limit of 0."""
     if limit <= 0 or engine is None or not engine.running:
         return False
+    from crawler import compat  # noqa: PLC0415
+
     if not compat.can_wait_for_scheduler(engine):
         return False
     scheduler = engine.scheduler

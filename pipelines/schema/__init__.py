@@ -18,9 +18,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 Kind = Literal[
     "string", "bool", "int", "date", "local_time", "utc_time", "string_list", "object_list"
@@ -452,10 +454,13 @@ def json_schema_text() -> str:
 
 # --- Arrow / Parquet --------------------------------------------------------------------------
 
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-
 
 def _arrow_fields(column: Column) -> list[pa.Field]:
+    # pyarrow costs every command that imports the schema a seventh of a second: only Parquet
+    # pays it.
+    import pyarrow as pa  # noqa: PLC0415
+
+    timestamp = pa.timestamp("us", tz="UTC")
     if column.kind == "string":
         return [pa.field(column.name, pa.string(), nullable=column.nullable)]
     if column.kind == "bool":
@@ -463,12 +468,12 @@ def _arrow_fields(column: Column) -> list[pa.Field]:
     if column.kind == "int":
         return [pa.field(column.name, pa.int64(), nullable=column.nullable)]
     if column.kind == "utc_time":
-        return [pa.field(column.name, TIMESTAMP, nullable=column.nullable)]
+        return [pa.field(column.name, timestamp, nullable=column.nullable)]
     if column.kind == "date":
         return [pa.field(column.name, pa.date32(), nullable=column.nullable)]
     if column.kind == "local_time":
         return [
-            pa.field(column.name, TIMESTAMP, nullable=column.nullable),
+            pa.field(column.name, timestamp, nullable=column.nullable),
             pa.field(column.name + LOCAL_SUFFIX, pa.string(), nullable=column.nullable),
         ]
     if column.kind == "string_list":
@@ -479,6 +484,8 @@ def _arrow_fields(column: Column) -> list[pa.Field]:
 
 def arrow_schema(names: tuple[str, ...]) -> pa.Schema:
     """The Parquet schema of the given columns (a local_time column brings its ``_local``)."""
+    import pyarrow as pa  # noqa: PLC0415
+
     return pa.schema([f for name in names for f in _arrow_fields(BY_NAME[name])])
 
 

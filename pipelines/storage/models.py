@@ -1,4 +1,4 @@
-"""Database schema (revision 0010). Alembic migrations in ``migrations/versions`` must match it."""
+"""Database schema (revision 0011). Alembic migrations in ``migrations/versions`` must match it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# The head of migrations/versions (tests/test_migrations.py checks it): a database already
+# there is opened without running Alembic.
+SCHEMA_REVISION = "0011"
 
 # Dates keep two columns: the ISO string exactly as the pipelines produced it (with the site's
 # offset; a DateTime column would lose the offset on PostgreSQL and the whole zone on SQLite) and
@@ -92,6 +96,9 @@ class Article(Base):
         Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
         # The articles of one display hour (store: published_at_quality) and the report's months.
         Index("ix_articles_site_published_at", "site", "published_at"),
+        # Datasette's facets (make browse) count from these (revision 0011).
+        Index("ix_articles_category", "category"),
+        Index("ix_articles_author", "author"),
     )
 
     # sha256 of the canonical URL's identity key (crawler.domain.identity.article_id): the host
@@ -162,6 +169,8 @@ class ArticleVersion(Base):
         Index("ix_article_versions_site_captured_at", "site", "captured_at"),
         # analysts filter a site's versions by what extracted them
         Index("ix_article_versions_site_parser_version", "site", "parser_version"),
+        # A change feed of every site reads its window of versions (revision 0011).
+        Index("ix_article_versions_captured_at", "captured_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

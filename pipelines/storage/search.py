@@ -4,7 +4,10 @@ A query is words, all of which an article must hold (in its title, summary, body
 tags), with or without their diacritics: "dau tu", "đầu tư" and "Đầu Tư" find the same articles.
 Results are ranked best first by a ``score`` that is higher for a better match (SQLite: minus
 ``bm25``; PostgreSQL: ``ts_rank``; the two scales differ), the title weighing most, then
-summary, category and tags, then the body.
+summary, category and tags, then the body. Only the newest ``RANK_WINDOW`` matches are ranked
+(SQLite: the articles stored last, FTS5's rowid order; PostgreSQL: published last, then
+undated ones first), or ``limit`` if larger: a word in half of a million articles costs a
+thousand scores, not half a million (docs/analysts.md). Every result holds every word.
 
 A query is bounded: at most ``MAX_QUERY_CHARS`` characters and ``MAX_QUERY_TERMS`` distinct
 words (a repeated word is looked for once), and a search that runs longer than its timeout is
@@ -30,11 +33,24 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Connection, Engine
 
-# The index objects are not ORM models: schema comparisons leave them out.
-SEARCH_OBJECTS = frozenset({"articles_fts", "articles_browse", "ix_articles_search_document"})
+# The index objects are not ORM models: schema comparisons leave them out (PostgreSQL's stored
+# search_document column and SQLite's expression index of the browse view's month among them).
+SEARCH_OBJECTS = frozenset(
+    {
+        "articles_fts",
+        "articles_browse",
+        "ix_articles_search_document",
+        "search_document",
+        "ix_articles_published_month",
+    }
+)
 # FTS5 keeps an index in shadow tables named after it.
 SEARCH_SHADOW_PREFIX = "articles_fts_"
 DEFAULT_LIMIT = 20
+# How many matches are ranked: the newest ones (SQLite: stored last; PostgreSQL: published
+# last). Ranking every match of a common word cost seconds per 100k articles; a larger
+# --limit ranks as many as it asks for.
+RANK_WINDOW = 1000
 SNIPPET_WORDS = 16
 MARK_START, MARK_END, ELLIPSIS = "[", "]", "…"
 # bm25 weights of articles_fts's columns: title, summary, body_text, category, tags.
@@ -152,7 +168,7 @@ def search_articles(
         raise ValueError(f"search timeout must be positive, got {timeout}")
     words = query_words(query)
     filters = ""
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {"limit": limit, "window": max(RANK_WINDOW, limit)}
     if site is not None:
         filters += " AND a.site = :site"
         params["site"] = site
@@ -247,16 +263,27 @@ def _run_sqlite(
 
 def _sqlite_query(filters: str) -> Any:
     weights = ", ".join(str(weight) for weight in SQLITE_WEIGHTS)
+    # FTS5 hands its matches newest rowid first without sorting, and computes bm25 only for
+    # the rows it returns: the window costs RANK_WINDOW scores, not one per match. The
+    # snippets are made for the page only (one per row of the outer query).
+    join = "JOIN articles AS a ON a.rowid = f.rowid " if filters else ""
     return text(
+        "WITH ranked AS ("
+        f"SELECT f.rowid AS rowid, -bm25(articles_fts, {weights}) AS score "
+        f"FROM articles_fts AS f {join}"
+        f"WHERE articles_fts MATCH :match{filters} "
+        "ORDER BY f.rowid DESC LIMIT :window), "
+        "page AS (SELECT ranked.rowid, ranked.score, a.published_at_utc FROM ranked "
+        "JOIN articles AS a ON a.rowid = ranked.rowid "
+        "ORDER BY ranked.score DESC, a.published_at_utc DESC, a.id LIMIT :limit) "
         "SELECT a.id, a.site, a.published_at, a.event_date, a.event_date_source, "
         "a.published_at_quality, a.title, a.url, "
         f"snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '{ELLIPSIS}', "
-        f"{SNIPPET_WORDS}) AS snippet, "
-        # bm25 is lower for a better match.
-        f"-bm25(articles_fts, {weights}) AS score "
-        "FROM articles_fts JOIN articles AS a ON a.rowid = articles_fts.rowid "
-        f"WHERE articles_fts MATCH :match{filters} "
-        "ORDER BY score DESC, a.published_at_utc DESC, a.id LIMIT :limit"
+        f"{SNIPPET_WORDS}) AS snippet, page.score AS score "
+        "FROM page JOIN articles_fts ON articles_fts.rowid = page.rowid "
+        "JOIN articles AS a ON a.rowid = page.rowid "
+        "WHERE articles_fts MATCH :match "
+        "ORDER BY page.score DESC, a.published_at_utc DESC, a.id"
     )
 
 
@@ -265,15 +292,26 @@ def _postgresql_query(filters: str) -> Any:
         f"StartSel={MARK_START}, StopSel={MARK_END}, FragmentDelimiter={ELLIPSIS}, "
         f"MaxFragments=2, MaxWords={SNIPPET_WORDS}, MinWords=5"
     )
-    document = "articles_search_document(a.title, a.summary, a.body_text, a.category, a.tags)"
+    # search_document is revision 0011's stored tsvector: a match is checked and ranked
+    # without parsing the article again. The query is written out where it is used (not a CTE)
+    # so that the planner estimates its matches from the column's statistics: the newest
+    # RANK_WINDOW matches are read from the publication index for a common word, from the GIN
+    # index for a rare one. Only the window is ranked, and only the page gets a headline (which
+    # parses the text).
+    query = "plainto_tsquery('search_folded', :query)"
     return text(
-        "WITH q AS (SELECT plainto_tsquery('search_folded', :query) AS query) "
+        "WITH window_ AS (SELECT a.id, a.published_at_utc FROM articles AS a "
+        f"WHERE a.search_document @@ {query}{filters} "
+        "ORDER BY a.published_at_utc DESC, a.id DESC LIMIT :window), "
+        "page AS (SELECT w.id, w.published_at_utc, "
+        f"ts_rank(a.search_document, {query}) AS score "
+        "FROM window_ AS w JOIN articles AS a ON a.id = w.id "
+        "ORDER BY score DESC, w.published_at_utc DESC, w.id LIMIT :limit) "
         "SELECT a.id, a.site, a.published_at, a.event_date, a.event_date_source, "
         "a.published_at_quality, a.title, a.url, "
         "ts_headline('search_folded', "
         "search_words(concat_ws(' ', a.title, a.summary, a.body_text)), "
-        f"q.query, '{headline_options}') AS snippet, "
-        f"ts_rank({document}, q.query) AS score "
-        f"FROM articles AS a, q WHERE {document} @@ q.query{filters} "
-        "ORDER BY score DESC, a.published_at_utc DESC, a.id LIMIT :limit"
+        f"{query}, '{headline_options}') AS snippet, page.score AS score "
+        "FROM page JOIN articles AS a ON a.id = page.id "
+        "ORDER BY page.score DESC, page.published_at_utc DESC, page.id"
     )

@@ -13,6 +13,10 @@ Then the cluster stage (issue 13, tests/benchmarks/cluster.py; ``--no-cluster`` 
 ``--cluster-only`` runs it alone): ``scrapy cluster work`` with ``--cluster-workers`` worker
 processes at ``--cluster-sizes``, a second table in the same files; no speed target, but a wrong
 cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1.
+
+Then the analysts' stage (issue 24, tests/benchmarks/analysts.py; ``--no-analysts`` skips it,
+``--analysts`` runs it alone and replaces only its section of docs/benchmarks.md): search,
+change feed, exports, report and Datasette on generated databases of ``--analysts-sizes``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,14 @@ from tests.benchmarks.archive import (
     QUICK_ARCHIVE_SIZE,
     render_archive_markdown,
     run_archive_benchmark,
+)
+from tests.benchmarks.analysts import (
+    ANALYSTS_SIZES,
+    QUICK_ANALYSTS_SIZES,
+    analysts_ok,
+    render_analysts_markdown,
+    replace_analysts_section,
+    run_analysts_benchmark,
 )
 from tests.benchmarks.cluster import (
     CLUSTER_SIZES,
@@ -403,6 +415,8 @@ def render_all(results: dict[str, Any]) -> str:
         parts.append(render_cluster_markdown(results["cluster"]))
     if "event_dates" in results:
         parts.append(render_event_dates_markdown(results["event_dates"]))
+    if "analysts" in results:
+        parts.append(render_analysts_markdown(results["analysts"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -532,6 +546,17 @@ def main(argv: list[str] | None = None) -> int:
         help=f"articles of the archive stage (default {ARCHIVE_SIZE}; --quick "
         f"{QUICK_ARCHIVE_SIZE})",
     )
+    analysts_stage = parser.add_mutually_exclusive_group()
+    analysts_stage.add_argument(
+        "--no-analysts", action="store_true", help="skip the analysts' stage"
+    )
+    analysts_stage.add_argument("--analysts", action="store_true", help="only the analysts' stage")
+    parser.add_argument(
+        "--analysts-sizes",
+        type=parse_sizes,
+        help=f"analysts' stage article counts (default {ANALYSTS_SIZES}; "
+        f"--quick {QUICK_ANALYSTS_SIZES})",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--no-docs",
@@ -549,6 +574,21 @@ def main(argv: list[str] | None = None) -> int:
         for path in profile(size, out):
             print(f"wrote {path}")
         return 0
+
+    analysts_sizes = tuple(
+        args.analysts_sizes or (QUICK_ANALYSTS_SIZES if args.quick else ANALYSTS_SIZES)
+    )
+    if args.analysts:
+        analysts = run_analysts_benchmark(analysts_sizes)
+        markdown = render_analysts_markdown(analysts)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "analysts.json").write_text(json.dumps(analysts, indent=2), encoding="utf-8")
+        (out / "analysts.md").write_text(markdown, encoding="utf-8")
+        print(markdown)
+        if out == DEFAULT_OUTPUT.resolve() and not args.no_docs:
+            replace_analysts_section(DOCS_PAGE, markdown)
+            print(f"wrote {DOCS_PAGE}")
+        return 0 if args.no_fail or analysts_ok(analysts) else 1
 
     sizes = (
         []
@@ -590,6 +630,11 @@ def main(argv: list[str] | None = None) -> int:
         write_results(results, out)
         if not event_dates_ok(results["event_dates"]):
             print("event-dates stage: an event day or mark was WRONG", file=sys.stderr)
+            status = 1
+    if not args.no_analysts:
+        results["analysts"] = run_analysts_benchmark(analysts_sizes)
+        write_results(results, out)
+        if not analysts_ok(results["analysts"]) and not args.no_fail:
             status = 1
     print(render_all(results))
     if sizes:

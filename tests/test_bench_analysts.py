@@ -1,0 +1,121 @@
+"""The analysts' benchmark stage judges what it measured, and its generated databases hold what
+its commands are timed on (tests/benchmarks/analysts.py, analysts_data.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from crawler.commands.export import ChangeCutoff, write_export
+from pipelines.storage.search import search_articles
+from pipelines.storage.store import ArticleStore
+from tests.benchmarks.analysts import (
+    EXPORTS,
+    INTERACTIVE,
+    evaluate_analysts,
+    merge_results,
+    replace_analysts_section,
+)
+from tests.benchmarks.analysts_data import (
+    COMMON_WORD,
+    EDIT_EVERY,
+    RARE_EVERY,
+    RARE_WORD,
+    generate_sqlite,
+    recent_cutoff,
+)
+
+
+def measurements(seconds: float, rate: int, peak_mb: float) -> dict[str, Any]:
+    per: dict[str, Any] = {name: {"seconds": seconds, "peak_mb": peak_mb} for name in INTERACTIVE}
+    per.update(
+        {name: {"seconds": 1.0, "articles_per_s": rate, "peak_mb": peak_mb} for name in EXPORTS}
+    )
+    per["start-up (search --help)"] = {"seconds": 0.3}
+    per["report"] = {"seconds": 2.0}
+    return per
+
+
+def results(per_size: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "sizes": sorted(per_size),
+        "databases": ["postgresql"],
+        "measured_at": "now",
+        "measurements": {f"postgresql {size}": per for size, per in per_size.items()},
+    }
+
+
+def verdicts(result: dict[str, Any]) -> dict[str, bool]:
+    return {target["target"]: target["reached"] for target in evaluate_analysts(result)}
+
+
+def test_every_measurement_within_its_limit_reaches_every_target() -> None:
+    judged = verdicts(
+        results({10: measurements(0.5, 30_000, 150), 100: measurements(0.6, 25_000, 160)})
+    )
+    assert judged and all(judged.values())
+
+
+def test_a_slow_search_or_export_and_a_growing_memory_are_not_reached() -> None:
+    slow = measurements(1.5, 9_000, 600)
+    judged = verdicts(results({10: measurements(0.5, 30_000, 150), 100: slow}))
+    assert not judged["postgresql 100: search common"]
+    assert not judged["postgresql 100: export jsonl articles/s"]
+    assert not judged["postgresql: export jsonl memory flat 10 -> 100"]
+    assert judged["postgresql 100: report"]
+
+
+def test_a_missing_or_failed_measurement_is_not_reached() -> None:
+    per = measurements(0.5, 30_000, 150)
+    del per["search rare"]
+    per["search common"] = {"seconds": 0.1, "error": "exit 1"}
+    judged = verdicts(results({10: per}))
+    assert not judged["postgresql 10: search rare"]
+    assert not judged["postgresql 10: search common"]
+
+
+def test_merged_runs_judge_each_database_at_its_own_largest_size() -> None:
+    earlier = results({10: measurements(0.5, 30_000, 150)})
+    later = {**results({}), "databases": ["sqlite"], "sizes": [1000]}
+    later["measurements"] = {"sqlite 1000": measurements(2.0, 30_000, 150)}
+    judged = verdicts(merge_results(earlier, later))
+    assert judged["postgresql 10: search common"]
+    assert not judged["sqlite 1000: search common"]
+
+
+def test_the_section_replaces_only_itself_on_the_docs_page(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Benchmarks\n\n## Analysts' commands (old)\n\nold\n\n## Conditions\n\nkept\n")
+    replace_analysts_section(page, "## Analysts' commands (issue 24)\n\nnew\n")
+    text = page.read_text()
+    assert "old" not in text
+    assert text.startswith("# Benchmarks\n\n## Analysts' commands (issue 24)\n\nnew\n")
+    assert text.endswith("## Conditions\n\nkept\n")
+
+
+def test_a_generated_database_holds_the_words_and_the_edits_the_commands_are_timed_on(
+    tmp_path: Path,
+) -> None:
+    size = 2000
+    path = tmp_path / "bench.sqlite3"
+    generate_sqlite(path, size)
+    store = ArticleStore(f"sqlite:///{path}")
+    try:
+        rare = search_articles(store.engine, RARE_WORD, limit=100)
+        assert len(rare) == size // RARE_EVERY
+        assert len(search_articles(store.engine, COMMON_WORD, limit=5)) == 5
+        cutoff = ChangeCutoff(recent_cutoff(size, 7))
+        assert write_export(store.engine, "jsonl", tmp_path / "recent.jsonl", cutoff=cutoff) == 7
+        edited = write_export(
+            store.engine,
+            "jsonl",
+            tmp_path / "all.jsonl",
+            cutoff=ChangeCutoff(recent_cutoff(size, size // EDIT_EVERY)),
+        )
+        assert edited == size // EDIT_EVERY
+        rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+        assert {(row["change"], row["version"]) for row in rows} == {("changed", 2)}
+        assert {tuple(row["changed_fields"]) for row in rows} == {("body_text", "body_html")}
+    finally:
+        store.close()
