@@ -38,12 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from crawler.setup.fingerprint import source_fingerprint
-from tests.benchmarks.archive import (
-    ARCHIVE_SIZE,
-    QUICK_ARCHIVE_SIZE,
-    render_archive_markdown,
-    run_archive_benchmark,
-)
 from tests.benchmarks.analysts import (
     ANALYSTS_SIZES,
     QUICK_ANALYSTS_SIZES,
@@ -51,6 +45,12 @@ from tests.benchmarks.analysts import (
     render_analysts_markdown,
     replace_analysts_section,
     run_analysts_benchmark,
+)
+from tests.benchmarks.archive import (
+    ARCHIVE_SIZE,
+    QUICK_ARCHIVE_SIZE,
+    render_archive_markdown,
+    run_archive_benchmark,
 )
 from tests.benchmarks.cluster import (
     CLUSTER_SIZES,
