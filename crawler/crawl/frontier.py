@@ -45,9 +45,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from datetime import date, tzinfo
 
-    from crawler.crawl.crawl_state import CrawlState
+    from crawler.crawl.crawl_state import CrawlState, KnownDates
     from crawler.domain.items import ListingHint
-    from pipelines.storage.store import KnownArticle
 
 # Links that are never pages to crawl: login/portlet actions, files, feeds, search.
 SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
@@ -473,8 +472,8 @@ class Frontier:
             # The decision carries the stored string, so the request's ``met_url`` shares it.
             return Decision(FETCH, stored, key)
         if action == SKIP_KNOWN:
-            known = self.stored.known if self.stored is not None else {}
-            return Decision(SKIP_KNOWN, url, key, alias=url not in known)
+            index = self.stored
+            return Decision(SKIP_KNOWN, url, key, alias=index is None or url not in index.known)
         if action == ALIAS:
             return Decision(ALIAS, url, key, alias=True)
         return Decision(action, url, key)
@@ -561,7 +560,7 @@ class Frontier:
             self._last_lastmod = (lastmod, value)
         return self._last_lastmod[1]
 
-    def _known(self, key: str) -> KnownArticle | None:
+    def _known(self, key: str) -> KnownDates | None:
         return self.stored.known.get(key) if self.stored is not None else None
 
     def listing_day(self, hint: ListingHint | None) -> date | None:
