@@ -96,6 +96,12 @@ class KnownIndex:
     def __len__(self) -> int:
         return len(self._urls)
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes its arrays hold (frozen)."""
+        arrays = self._frozen or ()
+        return self._urls.nbytes + sum(int(a.nbytes) for a in arrays)
+
     def __contains__(self, url: object) -> bool:
         return isinstance(url, str) and self._urls.get(url) is not None
 
@@ -142,7 +148,7 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
     origin = _origin(base_url) if base_url else ""
     recent_limit = max(0, crawler.settings.getint("RECHECK_RECENT"))
     try:
-        known, recent_urls = _read_known(store.known_rows(site), origin, recent_limit)
+        known, recent_urls = index_known(store.known_rows(site), origin, recent_limit)
         profile = getattr(crawler.spider, "profile", None)
         group = profile.group if profile is not None else None
         owners = store.sites_of_host(base_url, site, group) if base_url else {}
@@ -157,9 +163,12 @@ def load_crawl_state(crawler: Crawler) -> CrawlState:
     return CrawlState(known=known, recent_urls=recent_urls, host_owners=owners)
 
 
-def _read_known(
+def index_known(
     rows: Iterable[KnownRow], origin: str, recent_limit: int
 ) -> tuple[KnownIndex, list[str]]:
+    """The compact index of ``rows`` (:meth:`ArticleStore.known_rows`, an article's rows one
+    after another), and the URLs of its ``recent_limit`` most recently published articles,
+    newest first, under ``origin``'s spelling of the host."""
     index = KnownIndex()
     # the newest ``recent_limit`` articles: (published, -order, URL), the oldest on top
     recent: list[tuple[float, int, str]] = []

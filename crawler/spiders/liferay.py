@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, DownloadCancelledError
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 
+from crawler.compat import internals_usable
 from crawler.crawl.backpressure import (
     DEFAULT_SITEMAP_MAX_QUEUED,
     engine_closing,
@@ -36,7 +37,7 @@ from crawler.crawl.crawl_state import host_refusal, read_crawl_state
 from crawler.crawl.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.crawl.limits import CrawlBounds, CrawlLimits
 from crawler.crawl.redelivery import per_response, redelivered
-from crawler.crawl.streaming import STREAM_META, StreamedResponse
+from crawler.crawl.streaming import SITEMAP_MAXSIZE_UNSTREAMED, STREAM_META, StreamedResponse
 from crawler.domain.identity import is_article_url, normalize_url, url_identity
 from crawler.domain.items import ArticleUrlItem, ListingHint
 from crawler.domain.outcome import fail_run
@@ -52,6 +53,7 @@ from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
+from crawler.middlewares.size import refused_size
 from crawler.parsers.article import article_item, parse_article
 from crawler.parsers.common import PageSelector, page_selector
 from crawler.parsers.liferay import MIN_MARKERS, liferay_markers
@@ -323,6 +325,14 @@ class LiferaySpider(Spider):
             self.crawler.stats.inc_value("crawl/rechecked")
             yield self._article_request(decision.url, decision.key)
 
+    @cached_property
+    def _sitemap_maxsize(self) -> int:
+        limit = self.settings.getint("SITEMAP_MAXSIZE")
+        if internals_usable(self.settings):
+            return limit
+        # Read into memory as any page: a streamed sitemap's allowance would cost gigabytes.
+        return min(limit, SITEMAP_MAXSIZE_UNSTREAMED) if limit else SITEMAP_MAXSIZE_UNSTREAMED
+
     def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
         for url in urls:
             for request in self._follow(
@@ -334,7 +344,7 @@ class LiferaySpider(Spider):
             ):
                 self.frontier.sitemap_requested(request.url)
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
-                request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
+                request.meta["download_maxsize"] = self._sitemap_maxsize
                 # Streamed to a temporary file, never held whole (crawler/crawl/streaming.py): only
                 # the encodings it decodes while streaming are offered.
                 request.meta[STREAM_META] = True
@@ -366,10 +376,20 @@ class LiferaySpider(Spider):
     @per_response
     def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
-        if self._index_unreadable():
-            return
         # Scrapy gives an errback's failure its request.
         request: Request = getattr(failure, "request")  # noqa: B009 (untyped on Failure)
+        reason = sitemap_failure(failure, closing=engine_closing(self.crawler.engine))
+        if reason is not None:
+            # The lastmod of every article it lists was not compared with the database: an
+            # edit only this sitemap signals goes unseen, so the run did not do its job.
+            fail_run(
+                self.crawler,
+                "sitemap_unread",
+                f"sitemap not read: {request.url} ({reason}); the articles it lists were not "
+                "checked for edits",
+            )
+        if self._index_unreadable():
+            return
         self.frontier.sitemap_done(_requested_url(request, request.url))
         yield from self._after_sitemaps()
 
@@ -733,3 +753,28 @@ class LiferaySpider(Spider):
             yield from self.parse_article(response, key=self.frontier.key(response.url))
         else:
             yield from self.parse_page(response)
+
+
+def sitemap_failure(failure: Failure, *, closing: bool = False) -> str | None:
+    """Why a sitemap that could not be read fails the run, or None when it does not: a sitemap
+    the portal does not have (404, 410: nothing it would list was missed), one robots.txt
+    forbids, and a crawl already stopping (``closing``), stopped by a run-wide cap or by an
+    unreachable site (their own outcome says so)."""
+    if failure.check(RunLimitReached, SiteUnreachable, RobotsForbidden):
+        return None
+    if failure.check(HttpError):
+        status = failure.value.response.status
+        return None if status in {404, 410} else f"HTTP {status}"
+    size = refused_size(failure.value)
+    if size is not None:
+        return (
+            f"{size[0]:,} bytes, over the {size[1]:,}-byte limit: raise SITEMAP_MAXSIZE "
+            "(sitemaps are streamed to a temporary file, never held in memory)"
+        )
+    if failure.check(DownloadCancelledError):
+        if closing:
+            return None
+        # A body without Content-Length is cut once it passes the limit (Scrapy's message then
+        # gives no size).
+        return "cut past SITEMAP_MAXSIZE: raise SITEMAP_MAXSIZE"
+    return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"

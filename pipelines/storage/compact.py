@@ -94,6 +94,11 @@ class KeyMap:
     def __len__(self) -> int:
         return len(self._sorted)
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes its arrays hold (frozen)."""
+        return int(self._sorted.nbytes + self._found.nbytes)
+
     def get(self, text: str) -> int | None:
         key = np.uint64(key64(text))
         at = int(np.searchsorted(self._sorted, key))
