@@ -767,10 +767,8 @@ def sitemap_failure(failure: Failure, *, closing: bool = False) -> str | None:
         return None if status in {404, 410} else f"HTTP {status}"
     size = refused_size(failure.value)
     if size is not None:
-        return (
-            f"{size[0]:,} bytes, over the {size[1]:,}-byte limit: raise SITEMAP_MAXSIZE "
-            "(sitemaps are streamed to a temporary file, never held in memory)"
-        )
+        # Streamed to disk, a sitemap's size costs no memory: raising the limit is safe.
+        return f"{size[0]:,} bytes, over the {size[1]:,}-byte limit: raise SITEMAP_MAXSIZE"
     if failure.check(DownloadCancelledError):
         if closing:
             return None
