@@ -1,12 +1,17 @@
-"""The compact index of a site's stored articles an incremental crawl decides against
-(crawler/crawl/crawl_state.py): it answers as the dict of every URL it replaced, in a few bytes
-an article."""
+"""What an unchanged re-run holds, flat in the size of the site: the compact index of the stored
+articles it decides against (crawler/crawl/crawl_state.py), which answers as the dict of every URL
+it replaced in a few bytes an article; the digests of the URLs it met (crawler/crawl/seen.py);
+no sitemap lastmod of an article it skips."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from crawler.crawl.crawl_state import CrawlState, KnownIndex, index_known
+from crawler.crawl.frontier import FETCH, SKIP_KNOWN, Frontier
+from crawler.crawl.seen import MERGE_AT, DigestSet
 from crawler.domain.urls import article_id
 from pipelines.storage.compact import KeyMap
 from pipelines.storage.store import KnownRow
@@ -114,3 +119,39 @@ def test_the_index_holds_twelve_bytes_a_url_and_forty_four_an_article() -> None:
     assert index.nbytes == 40_000 * 12 + 20_000 * (20 + 8 + 8)
     found = index.get(f"{ORIGIN}/en/w/bai-7777")
     assert found is not None and found.id == f"{7777:020d}"
+
+
+# --- what a re-run keeps of the sitemap URLs it skips ------------------------------------------
+
+
+def test_the_seen_digests_are_found_across_merges_in_sixteen_bytes_each() -> None:
+    digests = [hashlib.blake2b(str(n).encode(), digest_size=16).digest() for n in range(70_000)]
+    # digests ending in NUL bytes (numpy strips them from the elements it hands back)
+    digests += [b"\x07" * 15 + b"\0", b"\x07" * 14 + b"\0\0"]
+    seen = DigestSet()
+    assert all(seen.add(d) for d in digests)
+    assert len(seen) == len(digests)
+    assert seen.nbytes == MERGE_AT * 16
+    assert all(d in seen for d in digests)
+    assert not any(seen.add(d) for d in digests[::997])
+    assert b"\x07" * 16 not in seen
+    assert hashlib.blake2b(b"other", digest_size=16).digest() not in seen
+
+
+def test_a_rerun_notes_the_lastmod_only_of_articles_it_may_fetch() -> None:
+    rows = [
+        row(f"{ORIGIN}/w/cu", published="2020-01-01T00:00:00+00:00"),
+        row(f"{ORIGIN}/w/moi", published="2024-01-01T00:00:00+00:00"),
+    ]
+    known, recent = index_known(rows, ORIGIN, 1)
+    frontier = Frontier(ORIGIN, ZoneInfo("Asia/Ho_Chi_Minh"))
+    frontier.use_index(CrawlState(known=known, recent_urls=recent))
+    lastmod = "2019-06-01T00:00:00+00:00"
+    old = frontier.article(f"{ORIGIN}/w/cu", lastmod=lastmod)
+    newest = frontier.article(f"{ORIGIN}/w/moi", lastmod=lastmod)
+    fresh = frontier.article(f"{ORIGIN}/w/chua-luu", lastmod=lastmod)
+    assert (old.action, newest.action, fresh.action) == (SKIP_KNOWN, SKIP_KNOWN, FETCH)
+    # the old article is never fetched in this run; the newest is re-checked, the new fetched
+    assert not frontier.needs_lastmod(old)
+    assert frontier.needs_lastmod(newest)
+    assert frontier.needs_lastmod(fresh)

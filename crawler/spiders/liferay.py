@@ -481,8 +481,9 @@ class LiferaySpider(Spider):
                         cb_kwargs={"depth": 1},
                     )
                 continue
-            if entry.lastmod:
-                self.frontier.note_lastmod(key, entry.lastmod)
+            # Noted once the entry's first article URL is decided, when that decision needs
+            # it (Frontier.needs_lastmod): before any request for it is yielded.
+            lastmod_noted = False
             # The default-locale page first, so that is the one fetched; each URL once (the
             # default is also the entry's URL or one of its alternates).
             urls = dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates)))
@@ -495,6 +496,13 @@ class LiferaySpider(Spider):
                 # The entry's own URL is the article of its key by definition.
                 if url == entry.url or self.frontier.same_article(url, key):
                     decision = self.frontier.article(url, lastmod=entry.lastmod)
+                    if (
+                        entry.lastmod
+                        and not lastmod_noted
+                        and self.frontier.needs_lastmod(decision)
+                    ):
+                        self.frontier.note_lastmod(key, entry.lastmod)
+                        lastmod_noted = True
                     skipped += decision.action == SKIP_KNOWN
                     yield from self._decided(decision)
         if skipped:
