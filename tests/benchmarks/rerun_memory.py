@@ -4,14 +4,16 @@
 [--databases sqlite,postgresql] [--compare /path/to/other/checkout]``
 
 A re-run of a site where nothing changed fetches a fixed handful of pages (robots.txt, the
-sitemaps, the navigation, the re-checks), whatever the size of the database; what must not grow
-with it is the crawler's memory. Per database kind: a small replica portal is crawled once into
-a fresh database, which is then padded with generated articles of the same site (same host,
-older than every article of the portal, each with one alias URL, as a real portal's articles
-have) up to each size in turn; at each size the re-run is measured (peak RSS, the process's own
-``VmHWM``) and checked to be unchanged (succeeded, nothing new or changed stored). The padded
-articles are in no sitemap and no listing: the re-run reads them only through the stored
-indexes, which is exactly what grows with the database.
+sitemaps, the navigation, the re-checks), whatever the size of the site; what must not grow
+with it is the crawler's memory. Per database kind: a small replica portal (served by
+tests/hostile_server.py) is crawled once into a fresh database, which is then padded with
+generated articles of the same site (same host, older than every article of the portal, each
+with one alias URL, as a real portal's articles have) up to each size in turn. The portal's
+sitemap index then also names one more sitemap listing every padded article with its stored
+date as lastmod (generated as it is sent, about 400 bytes an article: 400 MB at 1M), so the
+re-run reads every stored article twice, from the database and from the sitemaps, and finds
+nothing to fetch. At each size the re-run is measured (peak RSS, the process's own ``VmHWM``)
+and checked to be unchanged (succeeded, nothing new or changed stored).
 
 ``--compare DIR`` runs the same re-run with the code of another checkout too (``DIR`` as the
 crawl's working directory, its ``crawler`` package then first on the path), on the same
@@ -28,15 +30,21 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 
 from crawler.domain.urls import article_id
 from pipelines.storage.models import Article, ArticleUrl
 from pipelines.storage.store import ArticleStore
-from tests.benchmarks.processes import ReplicaProcess, run_measured
+from tests.benchmarks.processes import run_measured
 from tests.crawl_runner import PROJECT_ROOT, crawl_command
+from tests.hostile_server import Answer, HostileServer
+from tests.postgres import PostgresServer
+from tests.replica.site import ReplicaConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000, 20_000)
@@ -50,6 +58,48 @@ PAD_BATCH = 5_000
 SITE = "hepza"
 # older than every article of the replica: the re-checks (the newest stored) stay on the portal
 PAD_PUBLISHED = datetime(2001, 1, 1, tzinfo=UTC)
+PADS_SITEMAP = "/bench-pads-sitemap.xml"
+PADS_PER_CHUNK = 2000
+
+
+def _pad_date(n: int) -> datetime:
+    return PAD_PUBLISHED + timedelta(minutes=n)
+
+
+def _pads_sitemap(base: str, count: int) -> Iterator[bytes]:
+    yield (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
+        b'schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">\n'
+    )
+    for first in range(0, count, PADS_PER_CHUNK):
+        yield "".join(
+            f"<url><loc>{base}/w/bench-pad-{n}</loc>"
+            f"<lastmod>{_pad_date(n).isoformat()}</lastmod>"
+            f'<xhtml:link rel="alternate" hreflang="en-US" href="{base}/en/w/bench-pad-{n}"/>'
+            f'<xhtml:link rel="alternate" hreflang="vi-VN" href="{base}/w/bench-pad-{n}"/>'
+            "</url>\n"
+            for n in range(first, min(count, first + PADS_PER_CHUNK))
+        ).encode()
+    yield b"</urlset>"
+
+
+def portal_answer(pads: dict[str, int]) -> Callable[[str, str, Callable[[], Answer]], Answer]:
+    """The replica's answers, its sitemap index naming the sitemap of the ``pads["count"]``
+    padded articles too."""
+
+    def answer(target: str, base: str, replica: Callable[[], Answer]) -> Answer:
+        if target == PADS_SITEMAP:
+            return Answer(200, [("Content-Type", "text/xml")], _pads_sitemap(base, pads["count"]))
+        found = replica()
+        if target == "/sitemap.xml" and isinstance(found.body, bytes):
+            extra = f"  <sitemap><loc>{base}{PADS_SITEMAP}</loc></sitemap>\n</sitemapindex>"
+            body = found.body.replace(b"</sitemapindex>", extra.encode())
+            return Answer(
+                found.status, [h for h in found.headers if h[0] != "Content-Length"], body
+            )
+        return found
+
+    return answer
 
 
 def _pad_rows(
@@ -60,7 +110,7 @@ def _pad_rows(
     for n in range(start, stop):
         url = f"{base_url}/w/bench-pad-{n}"
         ident = article_id(url)
-        published = PAD_PUBLISHED + timedelta(minutes=n)
+        published = _pad_date(n)
         iso = published.isoformat()
         articles.append(
             {
@@ -184,8 +234,6 @@ def run_rerun_memory(
     results["runs"] = runs
     postgres = None
     if "postgresql" in databases:
-        from tests.postgres import PostgresServer
-
         postgres = PostgresServer()
         postgres.start()
     try:
@@ -194,16 +242,20 @@ def run_rerun_memory(
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
             database_url = _database(kind, workdir, postgres)
-            with ReplicaProcess(PORTAL_ARTICLES, workdir, name="replica") as server:
+            pads = {"count": 0}
+            config = ReplicaConfig(articles=PORTAL_ARTICLES)
+            with HostileServer(config, portal_answer(pads)) as server:
                 first = crawl(server.url, workdir, database_url, "first", PROJECT_ROOT, 600)
                 if first["outcome"] != "succeeded":
                     raise RuntimeError(f"{kind}: the first crawl {first['outcome']}: see {workdir}")
-                padded = stored_count(database_url)
+                padded = 0
+                portal = stored_count(database_url)
                 for size in sorted(sizes):
                     started = time.perf_counter()
-                    if size > padded:
-                        pad_database(database_url, server.url, padded, size)
-                        padded = size
+                    if size - portal > padded:
+                        pad_database(database_url, server.url, padded, size - portal)
+                        padded = size - portal
+                        pads["count"] = padded
                     pad_s = round(time.perf_counter() - started, 1)
                     for name, root in roots.items():
                         timeout = 300 + size / 1000
@@ -257,7 +309,8 @@ def render_rerun_memory_markdown(results: dict[str, Any]) -> str:
         f"Target: peak RSS under {TARGET_MB:.0f} MB at {TARGET_SIZE:,} stored articles, on "
         f"every database: **{verdict}** (largest size measured: {target['size']:,}). "
         f"A {PORTAL_ARTICLES}-article replica portal, its database padded with generated "
-        "articles of the same site (one alias URL each); peak RSS is the crawl process's own "
+        "articles of the same site (one alias URL each), listed in one more sitemap with their "
+        "stored dates (nothing to fetch); peak RSS is the crawl process's own "
         "high-water mark, on a shared machine (noisy in wall time, not in memory).",
         "",
         "| Database | Stored articles | Code | Peak RSS MB | Wall s | Requests | Outcome "
