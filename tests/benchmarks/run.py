@@ -48,6 +48,9 @@ from tests.benchmarks.load import server_ceiling
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
 from tests.benchmarks.replay_spider import check_same_requests
 from tests.benchmarks.report import evaluate_targets, exit_status, render_markdown, render_targets
+from tests.benchmarks.rerun_memory import QUICK_SIZES as QUICK_RERUN_SIZES
+from tests.benchmarks.rerun_memory import SIZES as RERUN_SIZES
+from tests.benchmarks.rerun_memory import render_rerun_memory_markdown, run_rerun_memory
 from tests.benchmarks.truth_score import score_feed
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command
 from tests.replica.site import ReplicaConfig, ReplicaSite
@@ -383,6 +386,8 @@ def render_all(results: dict[str, Any]) -> str:
         ]
     if "cluster" in results:
         parts.append(render_cluster_markdown(results["cluster"]))
+    if "rerun_memory" in results:
+        parts.append(render_rerun_memory_markdown(results["rerun_memory"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -494,6 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
+    parser.add_argument(
+        "--rerun-memory",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="peak memory of an unchanged re-run against padded databases "
+        "(tests/benchmarks/rerun_memory.py; about an hour at 1M; --quick: 2k and 20k)",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--no-docs",
@@ -537,6 +549,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not cluster_ok(results["cluster"]):
             print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
+            status = 1
+    if args.rerun_memory:
+        results["rerun_memory"] = run_rerun_memory(
+            list(QUICK_RERUN_SIZES if args.quick else RERUN_SIZES), out
+        )
+        write_results(results, out)
+        if not results["rerun_memory"]["target"]["reached"] and not args.no_fail:
             status = 1
     print(render_all(results))
     if sizes:
