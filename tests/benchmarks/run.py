@@ -13,6 +13,10 @@ Then the cluster stage (issue 13, tests/benchmarks/cluster.py; ``--no-cluster`` 
 ``--cluster-only`` runs it alone): ``scrapy cluster work`` with ``--cluster-workers`` worker
 processes at ``--cluster-sizes``, a second table in the same files; no speed target, but a wrong
 cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1.
+
+``--rerun-memory`` (off by default: about an hour at 1M): the peak memory of an unchanged re-run
+against databases padded to 10k, 100k and 1M articles, on SQLite and PostgreSQL
+(tests/benchmarks/rerun_memory.py); under 300 MB at 1M is the target (issue 24).
 """
 
 from __future__ import annotations
