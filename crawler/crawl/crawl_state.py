@@ -17,7 +17,7 @@ from crawler.extensions.run import RunOwner
 from crawler.setup.config import ConfigError
 from crawler.sites.key import site_of
 from crawler.sites.profile import find_profile, profile_dirs
-from pipelines.storage.compact import Column, KeyMap
+from pipelines.storage.compact import Column, KeyMap, release_freed_memory
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, parse_iso
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 class KnownDates:
     """What an incremental decision needs of a stored article."""
 
-    id: str
     modified_at: datetime | None
     published_at: datetime | None
 
@@ -59,23 +58,20 @@ def _date(micros: int) -> datetime | None:
 
 class KnownIndex:
     """Every URL of a site's stored articles (each stored and alias URL, the identity key of
-    each, each under this crawl's host spelling) -> the article's id and dates.
+    each, each under this crawl's host spelling) -> the article's dates.
 
     Built once from the rows of :meth:`~pipelines.storage.store.ArticleStore.known_rows` as
-    they stream in, held in arrays (:mod:`pipelines.storage.compact`): about 12 bytes a URL and
-    44 an article, so a million-article site's index is tens of megabytes, where a dict of
+    they stream in, held in arrays (:mod:`pipelines.storage.compact`): 12 bytes a URL and 16
+    an article, so a million-article site's index is tens of megabytes, where a dict of
     every URL took over 2 GB."""
 
     def __init__(self) -> None:
         self._urls = KeyMap()
-        self._ids, self._modified, self._published = Column("S"), Column("int64"), Column("int64")
+        self._modified, self._published = Column("int64"), Column("int64")
         self._count = 0
-        self._frozen: tuple[NDArray[Any], NDArray[Any], NDArray[Any]] | None = None
+        self._frozen: tuple[NDArray[Any], NDArray[Any]] | None = None
 
-    def add_article(
-        self, article_id: str, modified: datetime | None, published: datetime | None
-    ) -> int:
-        self._ids.append(article_id.encode())
+    def add_article(self, modified: datetime | None, published: datetime | None) -> int:
         self._modified.append(_micros(modified))
         self._published.append(_micros(published))
         self._count += 1
@@ -86,7 +82,10 @@ class KnownIndex:
 
     def freeze(self) -> KnownIndex:
         self._urls.freeze()
-        self._frozen = (self._ids.array(), self._modified.array(), self._published.array())
+        self._frozen = (self._modified.array(), self._published.array())
+        # The rows and the chunks the arrays were built from are freed: give their memory back
+        # (glibc keeps it otherwise, and the crawl's peak would carry it).
+        release_freed_memory()
         return self
 
     @property
@@ -112,10 +111,8 @@ class KnownIndex:
         if at is None:
             return None
         assert self._frozen is not None
-        ids, modified, published = self._frozen
-        return KnownDates(
-            bytes(ids[at]).decode(), _date(int(modified[at])), _date(int(published[at]))
-        )
+        modified, published = self._frozen
+        return KnownDates(_date(int(modified[at])), _date(int(published[at])))
 
 
 @dataclass
@@ -178,7 +175,7 @@ def index_known(
         if row.id != last_id:
             last_id = row.id
             modified, published = parse_iso(row.modified_at), parse_iso(row.published_at)
-            article = index.add_article(row.id, modified, published)
+            article = index.add_article(modified, published)
             _add(index, row.url, article, _CANONICAL, origin)
             # The frontier asks by identity key (the display-page form of any of an article's
             # URLs); on a portal without display pages the stored address is an Asset

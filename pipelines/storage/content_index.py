@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.storage.compact import Column, KeyMap, key64
+from pipelines.storage.compact import Column, KeyMap, key64, release_freed_memory
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -56,7 +56,9 @@ class ContentIndex:
         holding = np.flatnonzero(self._has)
         keys, first = np.unique(self._digests[holding], return_index=True)
         self._owner_keys = keys
-        self._owner_positions = holding[first]
+        self._owner_positions = holding[first].astype(np.uint32)
+        del holding, first, keys
+        release_freed_memory()
         # What this run accepted: id -> content hash; its rank among the holders of a content
         # (a stored article keeps its position, a new one comes after every stored one); and
         # content hash -> the accepted ids holding it.
