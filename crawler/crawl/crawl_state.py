@@ -17,7 +17,7 @@ from crawler.extensions.run import RunOwner
 from crawler.setup.config import ConfigError
 from crawler.sites.key import site_of
 from crawler.sites.profile import find_profile, profile_dirs
-from pipelines.storage.compact import Column, KeyMap, release_freed_memory
+from pipelines.storage.compact import Column, KeyMap, map_large_arrays, release_freed_memory
 from pipelines.storage.secrets import redact_url
 from pipelines.storage.store import ArticleStore, parse_iso
 
@@ -67,6 +67,7 @@ class KnownIndex:
 
     def __init__(self) -> None:
         self._urls = KeyMap()
+        map_large_arrays()
         self._modified, self._published = Column("int64"), Column("int64")
         self._count = 0
         self._frozen: tuple[NDArray[Any], NDArray[Any]] | None = None

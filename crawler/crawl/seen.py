@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipelines.storage.compact import map_large_arrays
+
 MERGE_AT = 65536
 _DIGEST = "S16"
 
 
 class DigestSet:
     def __init__(self) -> None:
+        map_large_arrays()
         self._recent: set[bytes] = set()
         self._sorted = np.array([], dtype=_DIGEST)
 

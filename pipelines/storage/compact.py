@@ -113,12 +113,33 @@ class KeyMap:
 
 
 @cache
-def _malloc_trim() -> Callable[[int], int] | None:
+def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
-        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+        return ctypes.CDLL(name) if name else None
     except OSError:
         return None
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    return getattr(_libc(), "malloc_trim", None)
+
+
+# glibc's mallopt parameter, and the size from which it gives an allocation pages of its own
+_M_MMAP_THRESHOLD = -3
+_MMAP_FROM = 1 << 20
+
+
+@cache
+def map_large_arrays() -> None:
+    """Have glibc give every allocation of 1 MiB or more pages of its own, handed back when
+    freed. By default the threshold rises to the largest block freed (up to 32 MiB), so the
+    arrays an index is built and grown with come from the heap, and each one replaced leaves a
+    hole the process keeps: 10 MB per 400k URLs met, measured. Set once, process-wide;
+    nothing elsewhere than glibc."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_FROM)
 
 
 def release_freed_memory() -> None:

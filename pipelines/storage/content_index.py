@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.storage.compact import Column, KeyMap, key64, release_freed_memory
+from pipelines.storage.compact import Column, KeyMap, key64, map_large_arrays, release_freed_memory
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,6 +38,7 @@ class ContentIndex:
     def __init__(self, rows: Iterable[tuple[str, str | None]]) -> None:
         # The stored articles, oldest first (first_seen, then id), as the database orders
         # twins: position -> id, content key (0 and ``_has`` False: no content hash).
+        map_large_arrays()
         ids, digests, has = Column("S"), Column("uint64"), Column("bool")
         self._positions = KeyMap()  # id -> position
         count = 0
