@@ -245,8 +245,12 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 LOG_LEVEL = os.environ.get("HEPZA_LOG_LEVEL", "INFO")
 
 # --- data-quality guards --------------------------------------------------------------------
-# Liferay caps a sitemap at 50 MB (50,000 URLs); only sitemap requests may be that large.
-SITEMAP_MAXSIZE = 64 * 1024 * 1024
+# Sitemap requests only: a sitemap is streamed to a temporary file and read entry by entry
+# (crawler/crawl/streaming.py), so its size costs disk, not memory. Liferay puts every article
+# in one sitemap (about 2 KiB each, 64 MiB at 31k articles); 1 GiB holds about 500k. A sitemap
+# refused past it fails the run (sitemap_unread). Where sitemaps cannot be streamed (a Scrapy
+# crawler/compat was not checked against), at most 64 MiB (SITEMAP_MAXSIZE_UNSTREAMED).
+SITEMAP_MAXSIZE = 1024 * 1024 * 1024
 # Longer values are cut, with a <field>_too_long problem on the record saying so.
 MAX_TITLE_CHARS = 1000
 MAX_SUMMARY_CHARS = 5000

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from scrapy import Request, Spider
-from scrapy.exceptions import NotConfigured
-from scrapy.http import HtmlResponse
+from scrapy.exceptions import DownloadCancelledError, NotConfigured
+from scrapy.http import HtmlResponse, Response
 from scrapy.settings import Settings
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
 from crawler import settings as project
 from crawler.crawl.limits import LIMIT_SETTINGS, CrawlBounds, CrawlLimits, entries_fingerprint
@@ -19,6 +21,7 @@ from crawler.domain.outcome import recorded_failures
 from crawler.middlewares.run_limits import RunLimitReached, RunLimits
 from crawler.setup.config import ConfigError
 from crawler.spiders.hepza import HepzaSpider
+from crawler.spiders.liferay import sitemap_failure
 
 BASE = "https://hepza.example"
 WALK = f"{BASE}/tin-tuc"
@@ -244,3 +247,36 @@ def test_run_limits_off_when_both_caps_are_zero() -> None:
 def test_a_bad_run_cap_is_a_clear_error(name: str) -> None:
     with pytest.raises(ConfigError, match=f"{name}='lots' is not .*expected .* of at least 0"):
         make_run_limits(**{"MAX_REQUESTS": 10, "MAX_RUN_SECONDS": 10, name: "lots"})
+
+
+# --- a sitemap not read -------------------------------------------------------------------------
+
+
+def _sitemap_failure(exc: Exception, *, closing: bool = False) -> str | None:
+    return sitemap_failure(Failure(exc), closing=closing)
+
+
+def _http_error(status: int) -> Exception:
+    return HttpError(Response(f"{BASE}/sitemap.xml", status=status), "ignored")
+
+
+def test_a_sitemap_the_portal_does_not_have_or_a_stopped_crawl_fails_nothing() -> None:
+    assert _sitemap_failure(_http_error(404)) is None
+    assert _sitemap_failure(_http_error(410)) is None
+    assert _sitemap_failure(RunLimitReached("MAX_REQUESTS reached")) is None
+    assert _sitemap_failure(DownloadCancelledError("stopping"), closing=True) is None
+
+
+def test_a_sitemap_not_read_names_why() -> None:
+    assert _sitemap_failure(_http_error(503)) == "HTTP 503"
+    refused = DownloadCancelledError(
+        "Expected to receive 76830 bytes which is larger than download max size (10000) in "
+        f"request <GET {BASE}/sitemap.xml>."
+    )
+    assert _sitemap_failure(refused) == (
+        "76,830 bytes, over the 10,000-byte limit: raise SITEMAP_MAXSIZE"
+    )
+    assert _sitemap_failure(DownloadCancelledError("cut")) == (
+        "cut past SITEMAP_MAXSIZE: raise SITEMAP_MAXSIZE"
+    )
+    assert _sitemap_failure(TimeoutError("took too long")) == "TimeoutError: took too long"

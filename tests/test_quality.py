@@ -17,7 +17,7 @@ from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 
-from crawler.crawl.crawl_state import CrawlState
+from crawler.crawl.crawl_state import CrawlState, index_known
 from crawler.domain.items import ArticleItem
 from crawler.domain.urls import canonical_article_url
 from crawler.middlewares.charset import (
@@ -30,7 +30,7 @@ from crawler.middlewares.charset import (
 )
 from crawler.middlewares.size import TooLargeMiddleware
 from pipelines.storage.models import Article, ArticleVersion
-from pipelines.storage.store import ArticleStore, KnownArticle
+from pipelines.storage.store import ArticleStore, KnownRow
 from pipelines.validate import ValidationPipeline
 from tests.crawl_runner import run_crawl
 from tests.replica.content import fold_text
@@ -270,11 +270,11 @@ def test_other_download_errors_are_not_counted_as_too_large() -> None:
     assert crawler.stats.get_value("fetch/too_large") is None
 
 
-def test_pages_are_refused_over_16_mib_and_sitemaps_over_64_mib() -> None:
+def test_pages_are_refused_over_16_mib_and_sitemaps_over_1_gib() -> None:
     from crawler import settings  # noqa: PLC0415
 
     assert settings.DOWNLOAD_MAXSIZE == 16 * 1024 * 1024
-    assert settings.SITEMAP_MAXSIZE == 64 * 1024 * 1024
+    assert settings.SITEMAP_MAXSIZE == 1024 * 1024 * 1024
 
 
 def _validation(tmp_path: Path, max_body_chars: int) -> tuple[ValidationPipeline, Any]:
@@ -388,16 +388,15 @@ def test_history_written_with_bodies_in_every_version_stays_readable(
 
 
 def test_stored_articles_are_counted_by_article_not_by_url() -> None:
-    one = KnownArticle("a" * 20, "https://h/w/mot", None, None)
-    two = KnownArticle("b" * 20, "https://h/w/hai", None, None)
-    state = CrawlState(
-        known={
-            "https://h/w/mot": one,
-            "https://h/en/w/mot": one,
-            "https://h/w/mot;jsessionid=X": one,
-            "https://h/w/hai": two,
-        }
-    )
+    # as the store streams them: one row per alias URL of each article
+    rows = [
+        KnownRow("a" * 20, "https://h/w/mot", None, None, "https://h/en/w/mot"),
+        KnownRow("a" * 20, "https://h/w/mot", None, None, "https://h/w/mot;jsessionid=X"),
+        KnownRow("b" * 20, "https://h/w/hai", None, None, None),
+    ]
+    known, _ = index_known(rows, "https://h", 0)
+    state = CrawlState(known=known)
+    assert len(state.known) == 4
     assert state.article_count == 2
 
 

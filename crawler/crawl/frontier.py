@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from crawler.crawl.redelivery import redelivered
+from crawler.crawl.seen import DigestSet
 from crawler.domain.dates import DateParseError, parse_display_date, parse_machine_date
 from crawler.domain.identity import canonical_url, normalize_url, url_identity
 
@@ -45,9 +46,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from datetime import date, tzinfo
 
-    from crawler.crawl.crawl_state import CrawlState
+    from crawler.crawl.crawl_state import CrawlState, KnownDates
     from crawler.domain.items import ListingHint
-    from pipelines.storage.store import KnownArticle
 
 # Links that are never pages to crawl: login/portlet actions, files, feeds, search.
 SKIP_PATH_PARTS = ("/c/", "/documents/", "/o/", "/image/", "/group/", "/api/", "/search")
@@ -177,8 +177,9 @@ class MemoryFrontierState:
 
     def __init__(self) -> None:
         # Digests, not URLs: the URLs an article is fetched or recorded under live in its
-        # entry; every other URL met is kept as 16 bytes, not a string of 100 to 300.
-        self._seen: set[bytes] = set()
+        # entry; every other URL met is kept as 16 bytes (crawler/crawl/seen.py), not a string
+        # of 100 to 300.
+        self._seen = DigestSet()
         self._articles: dict[str, _Article] = {}
         self._pending_sitemaps: set[str] = set()
         self._navigation_started = False
@@ -191,10 +192,7 @@ class MemoryFrontierState:
         return digest in self._seen
 
     def add_seen(self, digest: bytes) -> bool:
-        if digest in self._seen:
-            return False
-        self._seen.add(digest)
-        return True
+        return self._seen.add(digest)
 
     def meet_article(
         self,
@@ -203,10 +201,9 @@ class MemoryFrontierState:
         url: str,
         wanted: Callable[[], bool],
     ) -> tuple[str, str]:
-        met = digest in self._seen
+        met = not self._seen.add(digest)
         if met and not redelivered():
             return IGNORE, url
-        self._seen.add(digest)
         entry = self._articles.get(key)
         if entry is not None and entry.url is not None:
             if url == entry.url:
@@ -357,6 +354,8 @@ class Frontier:
         # The last sitemap answer of wanted(): an article's locale entries ask it of the same
         # key and lastmod one after another.
         self._last_wanted: tuple[str, str | None, bool] | None = None
+        # the stored index and the keys of the articles it re-checks (needs_lastmod)
+        self._recheck_keys: tuple[CrawlState, frozenset[str]] | None = None
 
     @property
     def mode(self) -> str:
@@ -484,8 +483,8 @@ class Frontier:
             # The decision carries the stored string, so the request's ``met_url`` shares it.
             return Decision(FETCH, stored, key)
         if action == SKIP_KNOWN:
-            known = self.stored.known if self.stored is not None else {}
-            return Decision(SKIP_KNOWN, url, key, alias=url not in known)
+            index = self.stored
+            return Decision(SKIP_KNOWN, url, key, alias=index is None or url not in index.known)
         if action == ALIAS:
             return Decision(ALIAS, url, key, alias=True)
         return Decision(action, url, key)
@@ -515,8 +514,10 @@ class Frontier:
         if action == FETCH:
             return Decision(FETCH, stored, key)
         if action == SKIP_KNOWN:
-            known = self.stored.known if self.stored is not None else {}
-            return Decision(SKIP_KNOWN, stored, key, alias=stored not in known)
+            index = self.stored
+            return Decision(
+                SKIP_KNOWN, stored, key, alias=index is None or stored not in index.known
+            )
         if action == ALIAS:
             return Decision(ALIAS, stored, key, alias=True)
         return Decision(action, stored, key)
@@ -527,6 +528,22 @@ class Frontier:
     def note_lastmod(self, key: str, lastmod: str) -> None:
         """The sitemap's lastmod of an article (the first one met in this run wins)."""
         self.state.note_lastmod(key, lastmod)
+
+    def needs_lastmod(self, decision: Decision) -> bool:
+        """Whether the sitemap's lastmod of the article decided must be noted: it goes in the
+        record of an article fetched in this run. A stored article the sitemap says is
+        unchanged (SKIP_KNOWN) is fetched again only as a re-check (:meth:`rechecks`, the
+        newest stored), so a re-run notes no lastmod for the others: nothing is kept for them
+        but the digests of their URLs (a million-article re-run would hold a million)."""
+        if decision.action != SKIP_KNOWN:
+            return True
+        stored = self.stored
+        if stored is None:
+            return True
+        if self._recheck_keys is None or self._recheck_keys[0] is not stored:
+            keys = frozenset(canonical_url(url) for url in stored.recent_urls)
+            self._recheck_keys = (stored, keys)
+        return decision.key in self._recheck_keys[1]
 
     def lastmod(self, key: str) -> str | None:
         return self.state.lastmod(key)
@@ -603,11 +620,11 @@ class Frontier:
             self._last_lastmod = (lastmod, value)
         return self._last_lastmod[1]
 
-    def known(self, key: str) -> KnownArticle | None:
+    def known(self, key: str) -> KnownDates | None:
         """The stored article of ``key``, if the run's index holds it."""
         return self._known(key)
 
-    def _known(self, key: str) -> KnownArticle | None:
+    def _known(self, key: str) -> KnownDates | None:
         return self.stored.known.get(key) if self.stored is not None else None
 
     def listing_day(self, hint: ListingHint | None) -> date | None:

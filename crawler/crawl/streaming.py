@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 # request meta key: True to have a 2xx body written to a temporary file (StreamedResponse)
 STREAM_META = "stream_body_to_file"
+# The largest sitemap read into memory where streaming is not available (a body costs about
+# twice its size while Scrapy gathers it).
+SITEMAP_MAXSIZE_UNSTREAMED = 64 * 1024 * 1024
 # Content-Encoding values decoded while streaming -> zlib window bits (gzip header; zlib header)
 _DECODERS = {
     b"gzip": 16 + zlib.MAX_WBITS,

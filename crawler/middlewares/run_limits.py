@@ -1,7 +1,9 @@
 """Run-wide caps: at most ``MAX_REQUESTS`` requests and ``MAX_RUN_SECONDS`` of crawling.
 
 Reaching either means the crawl is incomplete, so the run fails with the limit named
-(:func:`crawler.domain.outcome.fail_run`, code ``limit_reached``) and the spider is closed. Requests
+(:func:`crawler.domain.outcome.fail_run`, code ``limit_reached``) and the spider is closed; its
+message says that the next incremental run continues where this one stopped (it skips what is
+stored). Requests
 still on their way when the cap is reached are refused here, so the site never sees more than
 ``MAX_REQUESTS``. ``0`` turns a cap off.
 """
@@ -29,6 +31,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CLOSE_REASON = "limit_reached"
+# What the operator needs to know of a capped run: nothing fetched is lost. An incremental run
+# skips every stored article, so the next one takes up where this one stopped (a first crawl of
+# a large portal at a polite pace is several runs: 180k articles at one request a second are
+# two days).
+RESUMES = (
+    "the articles it stored are kept and the next incremental run continues with those not "
+    "stored yet (or raise the cap to finish in one run)"
+)
 
 
 class RunLimitReached(IgnoreRequest):
@@ -71,7 +81,7 @@ class RunLimits:
             self._reach(
                 "MAX_REQUESTS",
                 f"the crawl reached MAX_REQUESTS ({self.max_requests} requests) and was "
-                "stopped before it ended: pages of the site may not have been fetched",
+                f"stopped before it ended: pages of the site may not have been fetched; {RESUMES}",
             )
         if self.reached is not None:
             assert self.crawler.stats is not None
@@ -85,7 +95,7 @@ class RunLimits:
             self._reach(
                 "MAX_RUN_SECONDS",
                 f"the crawl ran for MAX_RUN_SECONDS ({self.max_seconds:g} s) and was stopped "
-                "before it ended: pages of the site may not have been fetched",
+                f"before it ended: pages of the site may not have been fetched; {RESUMES}",
             )
 
     def _reach(self, setting: str, message: str) -> None:

@@ -23,6 +23,14 @@ logger = logging.getLogger(__name__)
 _SIZE_MESSAGE = re.compile(r"(\d+) bytes which is larger than download max size \((\d+)\)")
 
 
+def refused_size(exception: BaseException) -> tuple[int, int] | None:
+    """(size, limit) in bytes when ``exception`` is Scrapy's refusal of a body for its size."""
+    if not isinstance(exception, DownloadCancelledError):
+        return None
+    match = _SIZE_MESSAGE.search(str(exception))
+    return (int(match[1]), int(match[2])) if match is not None else None
+
+
 class TooLargeMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, DownloadCancelledError
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 
+from crawler.compat import internals_usable
 from crawler.crawl.backpressure import (
     DEFAULT_SITEMAP_MAX_QUEUED,
     engine_closing,
@@ -38,7 +39,7 @@ from crawler.crawl.frontier import SKIP_KNOWN, SKIP_LINK, Decision, Frontier
 from crawler.crawl.limits import CrawlBounds, CrawlLimits
 from crawler.crawl.redelivery import per_response, redelivered
 from crawler.crawl.replay import NotArchived
-from crawler.crawl.streaming import STREAM_META, StreamedResponse
+from crawler.crawl.streaming import SITEMAP_MAXSIZE_UNSTREAMED, STREAM_META, StreamedResponse
 from crawler.domain.dates import format_iso
 from crawler.domain.identity import (
     is_article_url,
@@ -61,6 +62,7 @@ from crawler.middlewares.fence import OffOriginRequest
 from crawler.middlewares.redirect import RedirectLoop
 from crawler.middlewares.robots import RobotsForbidden
 from crawler.middlewares.run_limits import RunLimitReached
+from crawler.middlewares.size import refused_size
 from crawler.parsers.article import (
     ArticlePage,
     article_item,
@@ -342,6 +344,14 @@ class LiferaySpider(Spider):
             self.crawler.stats.inc_value("crawl/rechecked")
             yield self._article_request(decision.url, decision.key)
 
+    @cached_property
+    def _sitemap_maxsize(self) -> int:
+        limit = self.settings.getint("SITEMAP_MAXSIZE")
+        if internals_usable(self.settings):
+            return limit
+        # Read into memory as any page: a streamed sitemap's allowance would cost gigabytes.
+        return min(limit, SITEMAP_MAXSIZE_UNSTREAMED) if limit else SITEMAP_MAXSIZE_UNSTREAMED
+
     def _sitemap_requests(self, urls: list[str]) -> Iterator[Request]:
         for url in urls:
             for request in self._follow(
@@ -353,7 +363,7 @@ class LiferaySpider(Spider):
             ):
                 self.frontier.sitemap_requested(request.url)
                 # Liferay sitemaps may be far larger than any page (DOWNLOAD_MAXSIZE).
-                request.meta["download_maxsize"] = self.settings.getint("SITEMAP_MAXSIZE")
+                request.meta["download_maxsize"] = self._sitemap_maxsize
                 # Streamed to a temporary file, never held whole (crawler/crawl/streaming.py): only
                 # the encodings it decodes while streaming are offered.
                 request.meta[STREAM_META] = True
@@ -385,10 +395,20 @@ class LiferaySpider(Spider):
     @per_response
     def on_sitemap_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
-        if self._index_unreadable():
-            return
         # Scrapy gives an errback's failure its request.
         request: Request = getattr(failure, "request")  # noqa: B009 (untyped on Failure)
+        reason = sitemap_failure(failure, closing=engine_closing(self.crawler.engine))
+        if reason is not None:
+            # The lastmod of every article it lists was not compared with the database: an
+            # edit only this sitemap signals goes unseen, so the run did not do its job.
+            fail_run(
+                self.crawler,
+                "sitemap_unread",
+                f"sitemap not read: {request.url} ({reason}); the articles it lists were not "
+                "checked for edits",
+            )
+        if self._index_unreadable():
+            return
         self.frontier.sitemap_done(_requested_url(request, request.url))
         yield from self._after_sitemaps()
 
@@ -483,8 +503,6 @@ class LiferaySpider(Spider):
                         cb_kwargs={"depth": 1},
                     )
                 continue
-            if entry.lastmod:
-                self.frontier.note_lastmod(key, entry.lastmod)
             # The default-locale page first, so that is the one fetched; each URL once (the
             # default is also the entry's URL or one of its alternates).
             urls = dict.fromkeys((default, entry.url, *(h for _, h in entry.alternates)))
@@ -498,13 +516,9 @@ class LiferaySpider(Spider):
                 if url == entry.url or self.frontier.same_article(url, key):
                     met.append((url, entry.lastmod))
             if len(met) >= SITEMAP_DECISIONS:
-                for decision in self.frontier.articles(met):
-                    skipped += decision.action == SKIP_KNOWN
-                    yield from self._decided(decision)
+                skipped += yield from self._sitemap_decisions(met)
                 met = []
-        for decision in self.frontier.articles(met):
-            skipped += decision.action == SKIP_KNOWN
-            yield from self._decided(decision)
+        skipped += yield from self._sitemap_decisions(met)
         if skipped:
             self.crawler.stats.inc_value("crawl/skipped_known", skipped)
         self.crawler.stats.inc_value("crawl/sitemap_entries", entries % 1000)
@@ -513,6 +527,22 @@ class LiferaySpider(Spider):
             self.crawler.stats.inc_value("crawl/sitemaps_empty")
         self.frontier.sitemap_done(_requested_url(response.request, response.url))
         yield from self._after_sitemaps()
+
+    def _sitemap_decisions(self, met: list[tuple[str, str | None]]) -> Generator[Any, None, int]:
+        """A sitemap's article URLs (each with the entry's lastmod) decided in one step, and
+        their requests; how many were skipped as stored and unchanged. An article's lastmod
+        is noted once, where its decision needs it (Frontier.needs_lastmod: a re-run keeps none
+        for the unchanged stored articles), before any request for it is yielded."""
+        skipped = 0
+        noted: set[str] = set()
+        for (_, lastmod), decision in zip(met, self.frontier.articles(met), strict=True):
+            key = decision.key
+            if lastmod and key and key not in noted and self.frontier.needs_lastmod(decision):
+                self.frontier.note_lastmod(key, lastmod)
+                noted.add(key)
+            skipped += decision.action == SKIP_KNOWN
+            yield from self._decided(decision)
+        return skipped
 
     @per_response
     def parse_page(
@@ -845,3 +875,26 @@ class LiferaySpider(Spider):
             )
         else:
             yield from self.parse_page(response)
+
+
+def sitemap_failure(failure: Failure, *, closing: bool = False) -> str | None:
+    """Why a sitemap that could not be read fails the run, or None when it does not: a sitemap
+    the portal does not have (404, 410: nothing it would list was missed), one robots.txt
+    forbids, and a crawl already stopping (``closing``), stopped by a run-wide cap or by an
+    unreachable site (their own outcome says so)."""
+    if failure.check(RunLimitReached, SiteUnreachable, RobotsForbidden):
+        return None
+    if failure.check(HttpError):
+        status = failure.value.response.status
+        return None if status in {404, 410} else f"HTTP {status}"
+    size = refused_size(failure.value)
+    if size is not None:
+        # Streamed to disk, a sitemap's size costs no memory: raising the limit is safe.
+        return f"{size[0]:,} bytes, over the {size[1]:,}-byte limit: raise SITEMAP_MAXSIZE"
+    if failure.check(DownloadCancelledError):
+        if closing:
+            return None
+        # A body without Content-Length is cut once it passes the limit (Scrapy's message then
+        # gives no size).
+        return "cut past SITEMAP_MAXSIZE: raise SITEMAP_MAXSIZE"
+    return f"{type(failure.value).__name__}: {failure.getErrorMessage()}"

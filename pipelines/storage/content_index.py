@@ -7,12 +7,20 @@ database would once the open batch is committed. It assumes one run writes a sit
 (``hepza-run`` holds a lock per spider). A second run writing the same site meanwhile could make
 a ``change`` label stale, never a row: ``ArticleStore.write_batch`` compares with the stored hash
 inside its transaction before it adds a version.
+
+The stored articles are held in arrays (:mod:`pipelines.storage.compact`), about 50 bytes an
+article, so that an unchanged re-run of a million-article site does not hold a million pairs of
+strings; what this run accepts is kept apart, in ordinary dicts (as many as it stores).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipelines.storage.compact import Column, KeyMap, key64, map_large_arrays, release_freed_memory
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,39 +36,88 @@ class Classification:
 
 class ContentIndex:
     def __init__(self, rows: Iterable[tuple[str, str | None]]) -> None:
-        # article id -> content hash, oldest article first (first_seen, then id), as the
-        # database orders twins; an article accepted in this run is the newest.
-        self._hashes: dict[str, str | None] = dict(rows)
-        # content hash -> the oldest article holding it: what a twin becomes an alias of
-        self._owners: dict[str, str] = {}
-        for record_id, digest in self._hashes.items():
-            if digest is not None:
-                self._owners.setdefault(digest, record_id)
+        # The stored articles, oldest first (first_seen, then id), as the database orders
+        # twins: position -> id, content key (0 and ``_has`` False: no content hash).
+        map_large_arrays()
+        ids, digests, has = Column("S"), Column("uint64"), Column("bool")
+        self._positions = KeyMap()  # id -> position
+        count = 0
+        for record_id, digest in rows:
+            self._positions.add(record_id, count)
+            ids.append(record_id.encode())
+            digests.append(key64(digest) if digest is not None else 0)
+            has.append(digest is not None)
+            count += 1
+        self._positions.freeze()
+        self._stored = count
+        self._ids = ids.array()
+        self._digests = digests.array()
+        self._has = has.array()
+        # content key -> the oldest stored article holding it (by position)
+        holding = np.flatnonzero(self._has)
+        keys, first = np.unique(self._digests[holding], return_index=True)
+        self._owner_keys = keys
+        self._owner_positions = holding[first].astype(np.uint32)
+        del holding, first, keys
+        release_freed_memory()
+        # What this run accepted: id -> content hash; its rank among the holders of a content
+        # (a stored article keeps its position, a new one comes after every stored one); and
+        # content hash -> the accepted ids holding it.
+        self._accepted: dict[str, str] = {}
+        self._ranks: dict[str, int] = {}
+        self._holders: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return self._stored + sum(1 for i in self._ranks.values() if i >= self._stored)
+
+    def _stored_id(self, position: int) -> str:
+        return bytes(self._ids[position]).decode()
 
     def classify(self, record_id: str, digest: str) -> Classification:
-        if record_id in self._hashes:
-            same = self._hashes[record_id] == digest
+        if record_id in self._accepted:
+            same = self._accepted[record_id] == digest
             return Classification("unchanged" if same else "changed", record_id)
-        owner = self._owners.get(digest)
+        position = self._positions.get(record_id)
+        if position is not None:
+            same = bool(self._has[position]) and int(self._digests[position]) == key64(digest)
+            return Classification("unchanged" if same else "changed", record_id)
+        owner = self._owner(digest)
         if owner is not None:
             return Classification("duplicate_content", owner)
         return Classification("new", record_id)
 
+    def _owner(self, digest: str) -> str | None:
+        """The oldest article holding ``digest`` now, stored or accepted."""
+        best: tuple[int, str] | None = None
+        for record_id in self._holders.get(digest, ()):
+            rank = (self._ranks[record_id], record_id)
+            best = rank if best is None or rank < best else best
+        key = np.uint64(key64(digest))
+        at = int(np.searchsorted(self._owner_keys, key))
+        if at < len(self._owner_keys) and self._owner_keys[at] == key:
+            position = int(self._owner_positions[at])
+            stored = self._stored_id(position)
+            if stored in self._accepted:
+                # Its content changed in this run (rare): the next oldest stored holder.
+                stored = ""
+                for other in np.flatnonzero(self._has & (self._digests == key)):
+                    candidate = self._stored_id(int(other))
+                    if candidate not in self._accepted:
+                        position, stored = int(other), candidate
+                        break
+            if stored and (best is None or position < best[0]):
+                best = (position, stored)
+        return best[1] if best is not None else None
+
     def accept(self, record_id: str, digest: str) -> None:
         """The article is queued for storage with this content."""
-        old = self._hashes.get(record_id, digest)
-        self._hashes[record_id] = digest
-        if old == digest:
-            self._owners.setdefault(digest, record_id)
-            return
-        # A stored article's content changed: the oldest holder of each hash may be another.
-        # Rare (two stored articles sharing content), so a scan is affordable.
-        for changed in (old, digest):
-            if changed is not None:
-                self._owners.pop(changed, None)
-                oldest = next((i for i, h in self._hashes.items() if h == changed), None)
-                if oldest is not None:
-                    self._owners[changed] = oldest
+        old = self._accepted.get(record_id)
+        if old is not None:
+            self._holders[old].discard(record_id)
+        else:
+            position = self._positions.get(record_id)
+            self._ranks[record_id] = (
+                position if position is not None else self._stored + len(self._ranks)
+            )
+        self._accepted[record_id] = digest
+        self._holders.setdefault(digest, set()).add(record_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
@@ -61,6 +61,9 @@ MIGRATION_LOCK_KEY = 0x4845505A41_01
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Bound parameters per statement stay far below SQLite's and PostgreSQL's limits.
 IN_CHUNK = 500
+# Rows fetched per round trip when a read streams a whole site (a server-side cursor on
+# PostgreSQL): memory holds one batch, not the result.
+STREAM_ROWS = 5000
 
 LIST_FIELDS = frozenset(
     {"alternate_urls", "tags", "images", "attachments", "related_urls", "problems"}
@@ -105,6 +108,16 @@ def database_unreachable(exc: SQLAlchemyError) -> bool:
     # A server driver's error without a SQLSTATE: the server never answered (connection
     # refused, reset, closed unexpectedly).
     return True
+
+
+class KnownRow(NamedTuple):
+    id: str
+    url: str
+    modified_at: str | None
+    published_at: str | None
+    alias: str | None
+    # "minute" or "day" (a date-only published_at); None when unknown
+    published_at_precision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +374,8 @@ class ArticleStore:
             .order_by(Article.first_seen, Article.id)
         )
         with self.guard("classify"), self._engine.connect() as conn:
-            return ContentIndex((row.id, row.content_hash) for row in conn.execute(query))
+            rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+            return ContentIndex((row.id, row.content_hash) for row in rows)
 
     def write_batch(self, records: list[dict[str, Any]], run_id: str) -> dict[str, list[str]]:
         """Store ``records`` (articles, their versions, their URLs) in one transaction, then
@@ -679,32 +693,45 @@ class ArticleStore:
             conn.execute(stmt, values)
         return len(values)
 
-    def known_index(self, site: str) -> dict[str, KnownArticle]:
-        """What one site's incremental crawl knows: every URL of its stored articles."""
-        index: dict[str, KnownArticle] = {}
-        canonical: dict[str, KnownArticle] = {}
+    def known_rows(self, site: str) -> Iterator[KnownRow]:
+        """What one site's incremental crawl knows, streamed: each stored article's id, URL,
+        modified and published dates (ISO strings) and one of its alias URLs (None without
+        any), one row per alias, an article's rows one after another (by id). Read with a
+        server-side cursor (PostgreSQL) in batches: a million articles are never one result in
+        memory."""
         query = (
             select(
                 Article.id,
                 Article.url,
                 Article.modified_at,
                 Article.published_at,
-                Article.published_at_precision,
                 ArticleUrl.url,
+                Article.published_at_precision,
             )
             .outerjoin(ArticleUrl, ArticleUrl.article_id == Article.id)
             .where(Article.site == site)
+            .order_by(Article.id)
         )
         with self.guard("known_index"), self._engine.connect() as conn:
-            for art_id, url, modified, published, precision, alias in conn.execute(query):
-                known = canonical.get(url)
-                if known is None:
-                    known = KnownArticle(
-                        art_id, url, parse_iso(modified), parse_iso(published), precision
-                    )
-                    canonical[url] = known
-                if alias:
-                    index[alias] = known
+            rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+            for row in rows:
+                yield KnownRow(*row)
+
+    def known_index(self, site: str) -> dict[str, KnownArticle]:
+        """What one site's incremental crawl knows: every URL of its stored articles (a dict,
+        for a small site or a test; the crawl builds its compact index from
+        :meth:`known_rows`)."""
+        index: dict[str, KnownArticle] = {}
+        canonical: dict[str, KnownArticle] = {}
+        for art_id, url, modified, published, alias, precision in self.known_rows(site):
+            known = canonical.get(url)
+            if known is None:
+                known = KnownArticle(
+                    art_id, url, parse_iso(modified), parse_iso(published), precision
+                )
+                canonical[url] = known
+            if alias:
+                index[alias] = known
         index.update(canonical)
         return index
 

@@ -17,6 +17,9 @@ cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1.
 Then the analysts' stage (issue 24, tests/benchmarks/analysts.py; ``--no-analysts`` skips it,
 ``--analysts`` runs it alone and replaces only its section of docs/benchmarks.md): search,
 change feed, exports, report and Datasette on generated databases of ``--analysts-sizes``.
+``--rerun-memory`` (off by default: about an hour at 1M): the peak memory of an unchanged re-run
+against databases padded to 10k, 100k and 1M articles, on SQLite and PostgreSQL
+(tests/benchmarks/rerun_memory.py); under 300 MB at 1M is the target (issue 24).
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ from tests.benchmarks.load import server_ceiling
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
 from tests.benchmarks.replay_spider import check_same_requests
 from tests.benchmarks.report import evaluate_targets, exit_status, render_markdown, render_targets
+from tests.benchmarks.rerun_memory import QUICK_SIZES as QUICK_RERUN_SIZES
+from tests.benchmarks.rerun_memory import SIZES as RERUN_SIZES
+from tests.benchmarks.rerun_memory import render_rerun_memory_markdown, run_rerun_memory
 from tests.benchmarks.truth_score import score_feed
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command
 from tests.replica.site import ReplicaConfig, ReplicaSite
@@ -417,6 +423,8 @@ def render_all(results: dict[str, Any]) -> str:
         parts.append(render_event_dates_markdown(results["event_dates"]))
     if "analysts" in results:
         parts.append(render_analysts_markdown(results["analysts"]))
+    if "rerun_memory" in results:
+        parts.append(render_rerun_memory_markdown(results["rerun_memory"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -557,6 +565,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"analysts' stage article counts (default {ANALYSTS_SIZES}; "
         f"--quick {QUICK_ANALYSTS_SIZES})",
     )
+    parser.add_argument(
+        "--rerun-memory",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="peak memory of an unchanged re-run against padded databases "
+        "(tests/benchmarks/rerun_memory.py; about an hour at 1M; --quick: 2k and 20k)",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--no-docs",
@@ -635,6 +650,13 @@ def main(argv: list[str] | None = None) -> int:
         results["analysts"] = run_analysts_benchmark(analysts_sizes)
         write_results(results, out)
         if not analysts_ok(results["analysts"]) and not args.no_fail:
+            status = 1
+    if args.rerun_memory:
+        results["rerun_memory"] = run_rerun_memory(
+            list(QUICK_RERUN_SIZES if args.quick else RERUN_SIZES), out
+        )
+        write_results(results, out)
+        if not results["rerun_memory"]["target"]["reached"] and not args.no_fail:
             status = 1
     print(render_all(results))
     if sizes:
