@@ -103,7 +103,7 @@ def test_a_key_added_twice_keeps_the_lowest_rank_then_the_first() -> None:
     assert len(keys) == 2
 
 
-def test_the_index_holds_twelve_bytes_a_url_and_sixteen_an_article() -> None:
+def test_the_index_holds_twelve_bytes_a_url_and_seventeen_an_article() -> None:
     # A dict of every URL held about 250 bytes an entry (700 MB for 749k URLs).
     rows = [
         row(
@@ -117,9 +117,11 @@ def test_the_index_holds_twelve_bytes_a_url_and_sixteen_an_article() -> None:
     index, _ = index_known(rows, ORIGIN, 5)
     assert len(index) == 40_000
     assert index.article_count == 20_000
-    assert index.nbytes == 40_000 * 12 + 20_000 * (8 + 8)
+    # two dates of 8 bytes and the published date's precision in one byte
+    assert index.nbytes == 40_000 * 12 + 20_000 * (8 + 8 + 1)
     found = index.get(f"{ORIGIN}/en/w/bai-7777")
     assert found is not None and found.published_at == MAY + timedelta(minutes=7777)
+    assert found.published_at_precision is None  # the rows gave none
 
 
 # --- what a re-run keeps of the sitemap URLs it skips ------------------------------------------

@@ -65,7 +65,7 @@ class KnownIndex:
     each, each under this crawl's host spelling) -> the article's dates.
 
     Built once from the rows of :meth:`~pipelines.storage.store.ArticleStore.known_rows` as
-    they stream in, held in arrays (:mod:`pipelines.storage.compact`): 12 bytes a URL and 16
+    they stream in, held in arrays (:mod:`pipelines.storage.compact`): 12 bytes a URL and 17
     an article, so a million-article site's index is tens of megabytes, where a dict of
     every URL took over 2 GB."""
 
