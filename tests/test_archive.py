@@ -191,6 +191,26 @@ class FullDisk:
         return getattr(self.file, name)
 
 
+def test_one_named_file_is_never_rotated_holds_full_copies_and_replaces_an_older_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "probe" / "portal.warc.gz"
+    path.parent.mkdir()
+    path.write_bytes(b"an older probe's file")
+    writer = ArchiveWriter.one_file(path, info={"software": "probe-test"})
+    writer.max_bytes = 1  # a run's writer would start a new file after every exchange
+    writer.open()
+    pointers = [writer.write(exchange("https://x.vn/a", b"the same page")) for _ in range(2)]
+    writer.close()
+    assert [p.name for p in path.parent.iterdir()] == ["portal.warc.gz"]
+    assert [split_location(pointer)[0] for pointer in pointers] == ["portal.warc.gz"] * 2
+    found = read_all(path)
+    # no digest index: the page met again is a full copy, not a revisit
+    assert [kind for kind, _, _ in found] == ["warcinfo", *["response", "request"] * 2]
+    assert b"software: probe-test" in found[0][2]
+    assert writer.written.total == 5
+
+
 def test_a_failed_write_is_cut_back_and_leaves_every_earlier_record_readable(
     tmp_path: Path,
 ) -> None:

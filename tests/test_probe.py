@@ -21,7 +21,7 @@ from crawler.domain.outcome import recorded_failures
 from crawler.parsers.article import parse_article
 from crawler.probe.findings import ArticleSeen, Findings, coverage_verdict, field_layers
 from crawler.probe.spider import Budget
-from crawler.probe.warc import WarcFile, WarcRecorder
+from crawler.probe.warc import WarcRecorder
 from crawler.sites.profile import profile_from_dict
 from tests.crawl_runner import PROJECT_ROOT
 from tests.warc_fixtures import warc_pages, warc_responses
@@ -55,13 +55,23 @@ def _exchange(url: str, body: bytes, headers: dict[str, str]) -> tuple[Request, 
     return request, response
 
 
+def _recorder(path: Path) -> WarcRecorder:
+    """The probe's WARC middleware, its file open, as a probe's spider_opened leaves it."""
+    recorder = WarcRecorder.from_crawler(get_crawler(settings_dict={"PROBE_WARC_PATH": str(path)}))
+    recorder.spider_opened()
+    return recorder
+
+
+def _record(recorder: WarcRecorder, url: str, body: bytes, headers: dict[str, str]) -> None:
+    request, response = _exchange(url, body, headers)
+    assert recorder.process_response(request, response) is response
+
+
 def test_a_warc_holds_a_request_and_a_response_record_per_exchange(tmp_path: Path) -> None:
     path = tmp_path / "probe.warc.gz"
-    warc = WarcFile(path, "test")
-    warc.write_exchange(
-        *_exchange("http://portal.test/w/a?x=1", PAGE.encode(), {"Content-Type": "text/html"})
-    )
-    warc.close()
+    warc = _recorder(path)
+    _record(warc, "http://portal.test/w/a?x=1", PAGE.encode(), {"Content-Type": "text/html"})
+    warc.spider_closed()
     with path.open("rb") as stream:
         records = [
             (r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.rec_headers)
@@ -84,11 +94,11 @@ def test_each_record_is_its_own_gzip_member_so_a_cut_file_keeps_what_came_before
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "probe.warc.gz"
-    warc = WarcFile(path, "test")
-    warc.write_exchange(*_exchange("http://portal.test/one", b"one", {}))
+    warc = _recorder(path)
+    _record(warc, "http://portal.test/one", b"one", {})
     size_after_first = path.stat().st_size
-    warc.write_exchange(*_exchange("http://portal.test/two", b"two" * 1000, {}))
-    warc.close()
+    _record(warc, "http://portal.test/two", b"two" * 1000, {})
+    warc.spider_closed()
     # a probe killed while writing the second exchange
     data = path.read_bytes()
     cut = tmp_path / "cut.warc.gz"
@@ -102,15 +112,15 @@ def test_each_record_is_its_own_gzip_member_so_a_cut_file_keeps_what_came_before
 
 def test_a_compressed_response_is_archived_as_sent_and_read_back_decoded(tmp_path: Path) -> None:
     path = tmp_path / "probe.warc.gz"
-    warc = WarcFile(path, "test")
+    warc = _recorder(path)
     sent = gzip.compress(PAGE.encode("utf-8"))
     headers = {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Encoding": "gzip",
         "Transfer-Encoding": "chunked",
     }
-    warc.write_exchange(*_exchange("http://portal.test/w/a", sent, headers))
-    warc.close()
+    _record(warc, "http://portal.test/w/a", sent, headers)
+    warc.spider_closed()
     with path.open("rb") as stream:
         record = next(r for r in ArchiveIterator(stream) if r.rec_type == "response")
         # the body as it came, its encoding named; the chunking Twisted undid is not claimed
@@ -126,9 +136,9 @@ def test_a_compressed_response_is_archived_as_sent_and_read_back_decoded(tmp_pat
 
 def test_the_warc_tools_accept_the_file(tmp_path: Path) -> None:
     path = tmp_path / "probe.warc.gz"
-    warc = WarcFile(path, "test")
-    warc.write_exchange(*_exchange("http://portal.test/", PAGE.encode(), {}))
-    warc.close()
+    warc = _recorder(path)
+    _record(warc, "http://portal.test/", PAGE.encode(), {})
+    warc.spider_closed()
     warcio = Path(sys.executable).with_name("warcio")
     check = subprocess.run(
         [str(warcio), "check", "-v", str(path)], capture_output=True, text=True, check=False
@@ -143,17 +153,16 @@ def test_the_warc_tools_accept_the_file(tmp_path: Path) -> None:
 def test_a_warc_record_that_cannot_be_written_fails_the_probe_and_stops_its_archiving(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    crawler = get_crawler(settings_dict={"PROBE_WARC_PATH": str(tmp_path / "probe.warc.gz")})
-    recorder = WarcRecorder.from_crawler(crawler)
-    recorder.spider_opened()
+    recorder = _recorder(tmp_path / "probe.warc.gz")
+    crawler = recorder.crawler
     request, response = _exchange("http://portal.test/", PAGE.encode(), {})
     assert recorder.process_response(request, response) is response
 
     def disk_full(*args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    assert recorder.warc is not None
-    monkeypatch.setattr(recorder.warc, "write_exchange", disk_full)
+    assert recorder.writer is not None
+    monkeypatch.setattr(recorder.writer, "write", disk_full)
     with pytest.raises(IgnoreRequest):
         recorder.process_response(request, response)
     # the page is not passed on as if archived, nor any after it

@@ -1,10 +1,12 @@
 """WARC files of one run: request and response records, ``revisit`` records for unchanged pages.
 
 A run writes ``<site>-<run token>-<serial>.warc.gz`` files into its archive directory, the next
-serial once a file reaches ``max_bytes``; each file starts with a ``warcinfo`` record. Every
-record is its own gzip member, written and flushed before the next one starts: a process killed
-in the middle of a record leaves every earlier record readable (the gzip reader stops at the
-cut member), and a write that fails (disk full) is cut back to the last whole record.
+serial once a file reaches ``max_bytes``; each file starts with a ``warcinfo`` record
+(:meth:`ArchiveWriter.one_file` writes one named file instead, ``scrapy probe --warc PATH``: no
+rotation, no digest index). Every record is its own gzip member, written and flushed before the
+next one starts: a process killed in the middle of a record leaves every earlier record readable
+(the gzip reader stops at the cut member), and a write that fails (disk full) is cut back to the
+last whole record.
 
 A response whose payload (the HTTP body) has the digest of the newest full copy of the same URL
 in the digest index is written as a ``revisit`` record (profile *identical payload digest*,
@@ -116,6 +118,11 @@ class Written:
     bytes: int = 0
     files: list[str] = field(default_factory=list)
 
+    @property
+    def total(self) -> int:
+        """Records of every kind, ``warcinfo`` included."""
+        return sum(self.records.values())
+
     def count(self, kind: str) -> None:
         self.records[kind] = self.records.get(kind, 0) + 1
 
@@ -184,6 +191,7 @@ class ArchiveWriter:
         info: dict[str, str] | None = None,
         digests: DigestIndex | None = None,
         level: int = GZIP_LEVEL,
+        name: str | None = None,
     ) -> None:
         self.directory = directory
         self.site = site
@@ -192,12 +200,20 @@ class ArchiveWriter:
         self.info = dict(info or {})
         self.digests = digests
         self.level = level
+        # the one file to write (one_file), instead of the run's rotated set
+        self.fixed_name = name
         self.written = Written()
         self._serial = -1
         self._file: IO[bytes] | None = None
         self._out: _GzipMembers | None = None
         self._writer: WARCWriter | None = None
         self._name = ""
+
+    @classmethod
+    def one_file(cls, path: Path, *, info: dict[str, str] | None = None) -> ArchiveWriter:
+        """A writer of the one file ``path``, replaced if it exists: never rotated, and without
+        a digest index, so every response is a full copy (no ``revisit`` records)."""
+        return cls(path.parent, "", "", info=info, name=path.name)
 
     @property
     def current_file(self) -> str:
@@ -211,9 +227,14 @@ class ArchiveWriter:
     def _next_file(self) -> None:
         self._close_file()
         self._serial += 1
-        self._name = file_name(self.site, self.token, self._serial)
-        # "x": never another run's file, whatever the clock did
-        self._file = (self.directory / self._name).open("xb")
+        if self.fixed_name is not None:
+            # the file its caller named (a probe run again on the same path replaces it)
+            self._name = self.fixed_name
+            self._file = (self.directory / self._name).open("wb")
+        else:
+            self._name = file_name(self.site, self.token, self._serial)
+            # "x": never another run's file, whatever the clock did
+            self._file = (self.directory / self._name).open("xb")
         self._out = _GzipMembers(self._file, self.level)
         self._writer = WARCWriter(self._out, gzip=False, warc_version="1.1")
         self.written.files.append(self._name)
@@ -254,7 +275,7 @@ class ArchiveWriter:
         the location of the record that holds its payload."""
         if self._file is None:
             raise OSError("the archive is closed")
-        if self._file.tell() >= self.max_bytes:
+        if self.fixed_name is None and self._file.tell() >= self.max_bytes:
             self._next_file()
         assert self._writer is not None
         digest = payload_digest(exchange.payload)

@@ -28,13 +28,6 @@ from scrapy import signals
 from scrapy.exceptions import UsageError
 
 from crawler.commands.crawl import Command as CrawlCommand
-from crawler.crawl.replay import (
-    INDEXES,
-    ArchiveIndex,
-    ArchiveRefused,
-    find_archives,
-    index_archives,
-)
 from crawler.domain.outcome import fail_run
 from crawler.extensions.run import RunOwner, verdict_of
 from crawler.ledger import exit_status
@@ -46,6 +39,8 @@ if TYPE_CHECKING:
     import argparse
 
     from scrapy.crawler import Crawler
+
+    from crawler.crawl.replay import ArchiveIndex
 
 COMMAND = "scrapy reparse"
 REPLAY_HANDLER = "crawler.crawl.replay.ReplayDownloadHandler"
@@ -93,6 +88,14 @@ class Command(CrawlCommand):
         parser.add_argument("--base-url", dest="base_url", metavar="URL", default=None)
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Imported here: Scrapy imports every command module for every command (`scrapy runs`
+        # too), and the replay brings warcio.
+        from crawler.crawl.replay import (  # noqa: PLC0415
+            ArchiveRefused,
+            find_archives,
+            index_archives,
+        )
+
         assert self.settings is not None
         check_set_options(self.settings, opts.set, COMMAND)
         if args:
@@ -146,6 +149,8 @@ class Command(CrawlCommand):
         self.settings.set("REPLAY_INDEX", index.register(), priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        from crawler.crawl.replay import INDEXES  # noqa: PLC0415
+
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
         assert self.crawler_process is not None and self.settings is not None
