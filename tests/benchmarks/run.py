@@ -12,7 +12,10 @@ target is not reached (``--no-fail``: exit 0, report only).
 Then the cluster stage (issue 13, tests/benchmarks/cluster.py; ``--no-cluster`` skips it,
 ``--cluster-only`` runs it alone): ``scrapy cluster work`` with ``--cluster-workers`` worker
 processes at ``--cluster-sizes``, a second table in the same files; no speed target, but a wrong
-cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1.
+cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1. With it, the
+many-portals stage (issue 24, tests/benchmarks/many_portals.py; ``--portals N``, 0 skips it):
+N small replica portals crawled at once by the same worker counts, each portal's politeness
+measured at the portal, and the sizing model (tests/benchmarks/sizing.py) checked against it.
 
 Then the analysts' stage (issue 24, tests/benchmarks/analysts.py; ``--no-analysts`` skips it,
 ``--analysts`` runs it alone and replaces only its section of docs/benchmarks.md): search,
@@ -71,12 +74,20 @@ from tests.benchmarks.event_dates import (
 )
 from tests.benchmarks.extractors import compare_in_own_process, fetch_pages, sample_articles
 from tests.benchmarks.load import server_ceiling
+from tests.benchmarks.many_portals import (
+    PORTAL_COUNT,
+    QUICK_PORTAL_COUNT,
+    many_portals_ok,
+    render_many_portals_markdown,
+    run_many_portals_benchmark,
+)
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
 from tests.benchmarks.replay_spider import check_same_requests
 from tests.benchmarks.report import evaluate_targets, exit_status, render_markdown, render_targets
 from tests.benchmarks.rerun_memory import QUICK_SIZES as QUICK_RERUN_SIZES
 from tests.benchmarks.rerun_memory import SIZES as RERUN_SIZES
 from tests.benchmarks.rerun_memory import render_rerun_memory_markdown, run_rerun_memory
+from tests.benchmarks.sizing import render_sizing_markdown
 from tests.benchmarks.truth_score import score_feed
 from tests.crawl_runner import FAST_SETTINGS, PROJECT_ROOT, crawl_command
 from tests.replica.site import ReplicaConfig, ReplicaSite
@@ -425,6 +436,9 @@ def render_all(results: dict[str, Any]) -> str:
         parts.append(render_analysts_markdown(results["analysts"]))
     if "rerun_memory" in results:
         parts.append(render_rerun_memory_markdown(results["rerun_memory"]))
+    if "many_portals" in results:
+        parts.append(render_many_portals_markdown(results["many_portals"]))
+        parts.append(render_sizing_markdown(results["many_portals"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -533,6 +547,12 @@ def main(argv: list[str] | None = None) -> int:
         default=REPLICA_SERVERS,
         help="replica server processes on the cluster stage's one port (SO_REUSEPORT)",
     )
+    parser.add_argument(
+        "--portals",
+        type=int,
+        help=f"many-portals stage: portals crawled at once (default {PORTAL_COUNT}; --quick "
+        f"{QUICK_PORTAL_COUNT}; 0 skips the stage)",
+    )
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
@@ -581,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cluster_servers < 1:
         parser.error("--cluster-servers must be at least 1")
+    if args.portals is not None and args.portals < 0:
+        parser.error("--portals must be 0 (skip the stage) or more")
     out: Path = args.output_dir.resolve()
     command = "python -m tests.benchmarks.run " + shlex.join(sys.argv[1:] if argv is None else argv)
 
@@ -640,6 +662,19 @@ def main(argv: list[str] | None = None) -> int:
         if not cluster_ok(results["cluster"]):
             print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
             status = 1
+        portals = (
+            args.portals
+            if args.portals is not None
+            else (QUICK_PORTAL_COUNT if args.quick else PORTAL_COUNT)
+        )
+        if portals > 0:
+            results["many_portals"] = run_many_portals_benchmark(
+                out, portals=portals, workers_list=args.cluster_workers
+            )
+            written(results["cluster"])
+            if not many_portals_ok(results["many_portals"]):
+                print("many-portals stage: a crawl was WRONG (see the table)", file=sys.stderr)
+                status = 1
     if args.event_dates:
         results["event_dates"] = run_event_dates(out)
         write_results(results, out)
