@@ -15,7 +15,6 @@ from tests.benchmarks.analysts import (
     INTERACTIVE,
     evaluate_analysts,
     merge_results,
-    replace_analysts_section,
 )
 from tests.benchmarks.analysts_data import (
     COMMON_WORD,
@@ -82,16 +81,6 @@ def test_merged_runs_judge_each_database_at_its_own_largest_size() -> None:
     judged = verdicts(merge_results(earlier, later))
     assert judged["postgresql 10: search common"]
     assert not judged["sqlite 1000: search common"]
-
-
-def test_the_section_replaces_only_itself_on_the_docs_page(tmp_path: Path) -> None:
-    page = tmp_path / "benchmarks.md"
-    page.write_text("# Benchmarks\n\n## Analysts' commands (old)\n\nold\n\n## Conditions\n\nkept\n")
-    replace_analysts_section(page, "## Analysts' commands (issue 24)\n\nnew\n")
-    text = page.read_text()
-    assert "old" not in text
-    assert text.startswith("# Benchmarks\n\n## Analysts' commands (issue 24)\n\nnew\n")
-    assert text.endswith("## Conditions\n\nkept\n")
 
 
 def test_a_generated_database_holds_the_words_and_the_edits_the_commands_are_timed_on(

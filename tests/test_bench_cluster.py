@@ -97,6 +97,8 @@ def test_the_table_names_the_core_count_and_marks_a_wrong_crawl() -> None:
         "outcome": "succeeded",
         "load_before": 1.0,
         "load_after": 1.0,
+        "requests": 100,
+        "distinct_urls": 100,
         "redis": {
             "used_memory_mb": 1.0,
             "used_memory_peak_mb": 2.0,
@@ -106,6 +108,9 @@ def test_the_table_names_the_core_count_and_marks_a_wrong_crawl() -> None:
             "keys_kb_per_1000_urls": 5.0,
             "used_kb_per_1000_urls": 10.0,
             "commands_per_url": 50.0,
+            "commands_per_request": 50.0,
+            "bytes_per_url_end": 10_000,
+            "bytes_per_url_peak": 20_000,
             "keys_kb_by_kind": {"site:dupefilter": 1.0},
         },
     }
@@ -115,5 +120,6 @@ def test_the_table_names_the_core_count_and_marks_a_wrong_crawl() -> None:
     )
     assert "**This machine has 2 CPU cores**" in text
     assert "**WRONG** (missing 2" in text
-    # peak 2.0 MB over a 1.0 MB baseline for 100 URLs: 10,000 KB per 1,000 URLs
-    assert "| 10.0 (10,000.0) |" in text
+    # Redis bytes per URL at the end (and the peak), the distinct URLs (against one worker),
+    # the requests
+    assert "| 10,000 (20,000) | 100 (+0) | 100 |" in text

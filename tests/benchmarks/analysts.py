@@ -530,23 +530,6 @@ def merge_results(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, A
     return merged
 
 
-SECTION_TITLE = "## Analysts' commands"
-
-
-def replace_analysts_section(page: Path, markdown: str) -> None:
-    """Put ``markdown`` in place of the page's analysts' section (appended when it has none):
-    a run of this stage alone leaves the other stages' measurements on the page."""
-    text = page.read_text(encoding="utf-8") if page.exists() else ""
-    start = text.find(SECTION_TITLE)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + markdown
-    else:
-        following = text.find("\n## ", start + len(SECTION_TITLE))
-        rest = text[following + 1 :] if following >= 0 else ""
-        text = text[:start] + markdown + ("\n" + rest if rest else "")
-    page.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in ANALYSTS_SIZES))

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -49,7 +50,6 @@ from tests.benchmarks.analysts import (
     QUICK_ANALYSTS_SIZES,
     analysts_ok,
     render_analysts_markdown,
-    replace_analysts_section,
     run_analysts_benchmark,
 )
 from tests.benchmarks.archive import (
@@ -415,8 +415,23 @@ def write_results(results: dict[str, Any], out: Path) -> None:
     (out / "results.md").write_text(render_all(results), encoding="utf-8")
 
 
+def _many_portals_and_sizing(results: dict[str, Any]) -> str:
+    return render_many_portals_markdown(results) + "\n\n" + render_sizing_markdown(results)
+
+
+# Each stage's section (after the issue-11 tables), from its results.
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "archive": render_archive_markdown,
+    "event_dates": render_event_dates_markdown,
+    "cluster": render_cluster_markdown,
+    "many_portals": _many_portals_and_sizing,
+    "analysts": render_analysts_markdown,
+    "rerun_memory": render_rerun_memory_markdown,
+}
+
+
 def render_all(results: dict[str, Any]) -> str:
-    """The issue-11 tables when those sizes ran, then the cluster table when it ran."""
+    """The issue-11 tables when those sizes ran, then each other stage's section that ran."""
     if results.get("sizes"):
         parts = [render_markdown(results)]
     else:
@@ -426,19 +441,7 @@ def render_all(results: dict[str, Any]) -> str:
             f"{results['started_at']}, total {results['total_seconds'] / 60:.1f} min.  \n"
             f"Machine: {machine}"
         ]
-    if "archive" in results:
-        parts.append(render_archive_markdown(results["archive"]))
-    if "cluster" in results:
-        parts.append(render_cluster_markdown(results["cluster"]))
-    if "event_dates" in results:
-        parts.append(render_event_dates_markdown(results["event_dates"]))
-    if "analysts" in results:
-        parts.append(render_analysts_markdown(results["analysts"]))
-    if "rerun_memory" in results:
-        parts.append(render_rerun_memory_markdown(results["rerun_memory"]))
-    if "many_portals" in results:
-        parts.append(render_many_portals_markdown(results["many_portals"]))
-        parts.append(render_sizing_markdown(results["many_portals"]))
+    parts += [RENDERERS[name](results[name]) for name in STAGES[1:] if name in results]
     return "\n\n".join(parts) + "\n"
 
 
@@ -616,16 +619,14 @@ def main(argv: list[str] | None = None) -> int:
         args.analysts_sizes or (QUICK_ANALYSTS_SIZES if args.quick else ANALYSTS_SIZES)
     )
     if args.analysts:
-        analysts = run_analysts_benchmark(analysts_sizes)
-        markdown = render_analysts_markdown(analysts)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "analysts.json").write_text(json.dumps(analysts, indent=2), encoding="utf-8")
-        (out / "analysts.md").write_text(markdown, encoding="utf-8")
-        print(markdown)
+        results = run_benchmarks([], out, args.sample, command.strip())
+        results["analysts"] = run_analysts_benchmark(analysts_sizes)
+        write_results(results, out)
+        print(render_all(results))
         if out == DEFAULT_OUTPUT.resolve() and not args.no_docs:
-            replace_analysts_section(DOCS_PAGE, markdown)
+            write_docs_page(results, DOCS_PAGE, DOCS_DATA)
             print(f"wrote {DOCS_PAGE}")
-        return 0 if args.no_fail or analysts_ok(analysts) else 1
+        return 0 if args.no_fail or analysts_ok(results["analysts"]) else 1
 
     sizes = (
         []
@@ -698,27 +699,84 @@ def main(argv: list[str] | None = None) -> int:
         print(render_targets(results["targets"]))
     print(f"wrote {out / 'results.md'} and {out / 'results.json'}")
     if out == DEFAULT_OUTPUT.resolve() and not args.no_docs:
-        write_docs_page(results, DOCS_PAGE)
+        write_docs_page(results, DOCS_PAGE, DOCS_DATA)
         print(f"wrote {DOCS_PAGE}")
     return status
 
 
 DEFAULT_OUTPUT = PROJECT_ROOT / "output" / "bench"
-# The documentation's benchmark page: the latest `make bench` run, written by it, never by hand.
+# The documentation's benchmark page: the latest run of each stage, written by `make bench`,
+# never by hand; the measurements it is rendered from beside it.
 DOCS_PAGE = PROJECT_ROOT / "docs" / "benchmarks.md"
+DOCS_DATA = PROJECT_ROOT / "docs" / "benchmarks.json"
 DOCS_PREAMBLE = """\
-<!-- Written by `make bench` (tests/benchmarks/run.py) from its latest run; do not edit. -->
+<!-- Written by `make bench` (tests/benchmarks/run.py) from docs/benchmarks.json; do not edit. -->
 
-What `make bench` measured on this project's own machine, with the command, the date and the
-machine it ran on. The numbers are dated measurements: run `make bench` to measure again
-(`make bench BENCH_ARGS=--no-cluster`, about 4 minutes; the cluster stage adds about 15).
+# Benchmarks
+
+What `make bench` measured on this project's own machine. Each section is the latest run of its
+stage, with the command, the date and the machine it ran on: a run of some stages replaces
+their sections and leaves the others as they were measured. The numbers are dated
+measurements: run `make bench` to measure again (`make bench BENCH_ARGS=--no-cluster`, about 4
+minutes; the cluster and many-portals stages add about 25, `--analysts` alone measures the
+analysts' commands, `--rerun-memory` the re-run's memory).
 
 """
+# The page's stages, in its order; "crawl" is the crawl, parser and re-run tables of issue 11.
+STAGES = (
+    "crawl",
+    "archive",
+    "event_dates",
+    "cluster",
+    "many_portals",
+    "analysts",
+    "rerun_memory",
+)
+CRAWL_KEYS = ("command", "started_at", "total_seconds", "sizes", "per_size", "targets")
 
 
-def write_docs_page(results: dict[str, Any], page: Path) -> None:
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(DOCS_PREAMBLE + render_all(results), encoding="utf-8")
+def stages_of(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The stages this run measured, each with the run's command, start and machine."""
+    run = {
+        "command": results["command"],
+        "started_at": results["started_at"],
+        "machine": results["machine"],
+    }
+    stages: dict[str, dict[str, Any]] = {}
+    if results.get("sizes"):
+        stages["crawl"] = {**run, "results": {k: results[k] for k in CRAWL_KEYS if k in results}}
+    for name in STAGES[1:]:
+        if name in results:
+            stages[name] = {**run, "results": results[name]}
+    return stages
+
+
+def render_stage(name: str, stage: dict[str, Any]) -> str:
+    data = stage["results"]
+    if name == "crawl":
+        # its own "# Benchmarks" page, one section of this one
+        body = render_markdown(data).replace("\n## ", "\n### ")
+        body = body.replace("# Benchmarks", "## Crawl, parser and re-runs (issue 11)", 1)
+    else:
+        body = RENDERERS[name](data).strip()
+    machine = ", ".join(f"{k} {v}" for k, v in stage["machine"].items())
+    return f"{body}\n\n*Measured {stage['started_at']} by `{stage['command']}` on: {machine}.*"
+
+
+def write_docs_page(results: dict[str, Any], page: Path, data: Path) -> None:
+    """The page from the stages this run measured and, for the others, their latest runs
+    (``data``, rewritten with this run's stages)."""
+    stored: dict[str, Any] = {}
+    if data.exists():
+        stored = json.loads(data.read_text(encoding="utf-8")).get("stages", {})
+    stages = {**stored, **stages_of(results)}
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_text(
+        json.dumps({"stages": stages}, indent=1, ensure_ascii=False, default=str) + "\n",
+        encoding="utf-8",
+    )
+    sections = [render_stage(name, stages[name]) for name in STAGES if name in stages]
+    page.write_text(DOCS_PREAMBLE + "\n\n".join(sections) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
