@@ -732,7 +732,6 @@ STAGES = (
     "analysts",
     "rerun_memory",
 )
-CRAWL_KEYS = ("command", "started_at", "total_seconds", "sizes", "per_size", "targets")
 
 
 def stages_of(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -744,7 +743,9 @@ def stages_of(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
     stages: dict[str, dict[str, Any]] = {}
     if results.get("sizes"):
-        stages["crawl"] = {**run, "results": {k: results[k] for k in CRAWL_KEYS if k in results}}
+        # the run's own facts and tables, without the other stages' results
+        crawl = {k: v for k, v in results.items() if k not in STAGES}
+        stages["crawl"] = {**run, "results": crawl}
     for name in STAGES[1:]:
         if name in results:
             stages[name] = {**run, "results": results[name]}
