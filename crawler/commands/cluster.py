@@ -35,6 +35,7 @@ from scrapy.exceptions import UsageError
 from crawler.ledger import exit_status
 from crawler.setup.config import ConfigError, check_numeric_settings, parse_since
 from crawler.setup.fingerprint import source_fingerprint
+from crawler.setup.paths import resolve_output_paths
 from crawler.setup.preflight import (
     EXIT_BAD_USAGE,
     EXIT_FAILED_RUN,
@@ -97,6 +98,10 @@ class Command(ScrapyCommand):
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
+        assert self.settings is not None
+        # Every output place a worker writes (reports, rejects, the WARC archive, the SQLite
+        # database) under OUTPUT_DIR unless given, as for `scrapy crawl`.
+        resolve_output_paths(self.settings)
         if len(args) != 1 or args[0] not in ACTIONS:
             raise UsageError("give one action: start, work or status")
         # Only a worker crawls. Its refusals come here, before the crawler process starts
