@@ -54,9 +54,11 @@ docs: $(STAMP)
 	$(BIN)/python -m pipelines.schema
 
 # Not part of the test suite: prints every target reached / NOT reached, writes
-# output/bench/results.md and docs/benchmarks.md, fails when a target is missed; then the cluster
-# stage. `make bench BENCH_ARGS=--quick`, `--no-cluster` or `--cluster-only`.
-## Benchmarks: writes docs/benchmarks.md (about 20 minutes; BENCH_ARGS=--no-cluster: 4).
+# output/bench/results.md and the stages it ran into docs/benchmarks.md (each stage keeps its
+# latest run), fails when a target is missed. Stages: the crawl sizes, archive, event dates,
+# cluster, many portals, analysts (10k/100k/1M databases), --rerun-memory. `make bench
+# BENCH_ARGS="--quick"`, `--no-cluster`, `--cluster-only`, `--analysts` (that stage alone).
+## Benchmarks: writes docs/benchmarks.md (hours with the analysts' 1M databases; BENCH_ARGS=--quick: minutes).
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 

@@ -556,6 +556,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"many-portals stage: portals crawled at once (default {PORTAL_COUNT}; --quick "
         f"{QUICK_PORTAL_COUNT}; 0 skips the stage)",
     )
+    parser.add_argument(
+        "--no-sizes",
+        action="store_true",
+        help="skip the crawl stage (issue 11's sizes); the other stages run as asked",
+    )
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
@@ -630,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = (
         []
-        if args.cluster_only
+        if args.cluster_only or args.no_sizes
         else args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     )
     results = run_benchmarks(sizes, out, args.sample, command.strip(), bare=args.bare)
