@@ -144,6 +144,14 @@ def _as_written_before_identity_keys(database_url: str) -> int:
                         "UPDATE article_versions SET content_hash = ? WHERE id = ?",
                         (_old_hash(full), version_id),
                     )
+        # revision 0011's indexes (the change feed's, Datasette's facets')
+        for index in (
+            "ix_article_versions_captured_at",
+            "ix_articles_category",
+            "ix_articles_author",
+            "ix_articles_published_month",
+        ):
+            conn.execute(f"DROP INDEX {index}")
         # what revision 0008 added, the code of 0005 did not have
         conn.execute("DROP INDEX ix_articles_site_published_at")
         for column in ("published_at_quality", "event_date_source", "event_date"):

@@ -38,6 +38,8 @@ class KnownDates:
     published_at: datetime | None
     # "minute" or "day" (a date-only published_at); None when unknown
     published_at_precision: str | None = None
+    # the article's row in the index: two URLs of one stored article give the same
+    article: int = -1
 
 
 # Which entry wins when two URLs of the index are one: the stored URL of an article, then an
@@ -122,7 +124,10 @@ class KnownIndex:
         assert self._frozen is not None
         modified, published, precision = self._frozen
         return KnownDates(
-            _date(int(modified[at])), _date(int(published[at])), _PRECISIONS[int(precision[at])]
+            _date(int(modified[at])),
+            _date(int(published[at])),
+            _PRECISIONS[int(precision[at])],
+            int(at),
         )
 
 
