@@ -627,6 +627,35 @@ def test_content_index_classifies_like_the_database_after_queued_changes():
     assert index.classify("copy", "h1") == Classification("new", "copy")
 
 
+def test_a_caller_waiting_for_an_alias_met_while_its_batch_was_written_is_called(
+    crawler, make_article_record, monkeypatch
+):
+    # A cluster worker acknowledges a lease once what the request queued is written: an alias
+    # queued while the batch was on the writer's thread goes with that write, and its caller
+    # must be called then (it waited forever: the lease was never acknowledged).
+    owner = crawler.get_extension(RunOwner)
+    writer = StoreWriter(crawler, owner.store, "run-1", batch_size=50)
+    settle(writer.read_index("hepza"))
+    a = make_article_record("a")
+    writer.queue_article(a, "new")
+    called: list[str] = []
+    writer.when_written(lambda: called.append("a"))
+    real = owner.store.write_batch
+    alias = a["url"] + "?redirect=%2Ftin-tuc"
+
+    def write_batch(records: list[dict[str, Any]], run_id: str) -> Any:
+        writer.queue_aliases(a["url"], [alias])
+        writer.when_written(lambda: called.append("alias"))
+        return real(records, run_id)
+
+    monkeypatch.setattr(owner.store, "write_batch", write_batch)
+    settle(writer.flush_waiting())
+    assert called == ["a", "alias"] and writer.waiting == 0
+    assert alias in owner.store.known_index("hepza")
+    assert settle(writer.close()) is None
+    owner.store.close()
+
+
 def test_a_caller_waiting_for_what_it_queued_is_called_once_that_batch_is_committed(
     crawler, make_article_record
 ):

@@ -188,16 +188,23 @@ class StoreWriter:
         """Write what is queued (unless a flush before this one already did, for a flush that
         is not the last; ``force``: whatever is queued, full batch or not)."""
         async with self._turn:
+            if not final and not self._queued():
+                # Nothing is left to write: what was queued while the last write ran went
+                # with it (its aliases are taken after its records are written).
+                self._written(self._queued_total)
+                return
             if not final and self._queued() < (1 if force else self.batch_size):
                 return
-            # What this write takes: everything queued before it starts.
+            # What this write takes: everything queued before it starts, and perhaps more.
             total = self._queued_total
             try:
                 await self._write_queued(final=final)
             except StorageError as exc:
                 self._write_failed(exc, final=final)
             else:
-                self._written(total)
+                # Emptied: whatever came in while it ran is written too; else what came in
+                # waits for the next flush (a caller waiting for it asks for one).
+                self._written(self._queued_total if not self._queued() else total)
 
     def close(self) -> Awaitable[None] | None:
         """The last flush, then the writer's thread ends; None when nothing was left."""
