@@ -58,9 +58,12 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, max_connections: int = 100) -> None:
         """A server in a temporary directory, removed by :meth:`stop`; or, with ``root``, one
-        whose data stays there between uses (the benchmarks' cached databases)."""
+        whose data stays there between uses (the benchmarks' cached databases).
+        ``max_connections``: PostgreSQL's own default; a cluster benchmark of many sites needs
+        more (each site's crawler in each worker holds connections of its own)."""
+        self.max_connections = max_connections
         self.bindir = find_bindir()
         self.as_postgres = os.geteuid() == 0
         self.keep = root is not None
@@ -124,7 +127,7 @@ class PostgresServer:
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=100"
+                f"-c max_connections={self.max_connections}"
             )
             try:
                 self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", options,
@@ -154,7 +157,8 @@ class PostgresServer:
         """Start a paused server again on the same port."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+            "-c synchronous_commit=off -c full_page_writes=off "
+            f"-c max_connections={self.max_connections}"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", options,
                   "-w", "-t", "60", "start")  # fmt: skip

@@ -60,6 +60,9 @@ WINDOW = 2.0
 JITTER = 0.15
 KEY_PREFIX = "many"
 REDIS_APPENDFSYNC = "everysec"
+# Database connections a site's crawler holds at most (its store's pool): the benchmark's
+# PostgreSQL is sized for every site of every worker.
+CONNECTIONS_PER_SITE = 4
 # The worker's own concurrency: enough for every portal's share at once.
 WORKER_CONCURRENCY = 64
 
@@ -399,7 +402,12 @@ def run_many_portals_benchmark(
         "nproc": len(os.sched_getaffinity(0)),
         "runs": [],
     }
-    postgres = PostgresServer()
+    # Each site's crawler in each worker holds its own database connections (its store, the
+    # writer's thread): PostgreSQL's default 100 is too few for 4 workers of 50 sites (the
+    # run fails closed: "too many clients").
+    postgres = PostgresServer(
+        max_connections=100 + CONNECTIONS_PER_SITE * portals * max(workers_list, default=1)
+    )
     postgres.start()
     try:
         with Portals(portals, articles, workdir / "profiles") as served:
