@@ -179,6 +179,7 @@ def measure_datasette(database: Path, workdir: Path) -> dict[str, dict[str, Any]
     from crawler.ops.browse import datasette_command, write_metadata  # noqa: PLC0415
 
     metadata = write_metadata(database)
+    tables = json.loads(metadata.read_text(encoding="utf-8"))["databases"][database.stem]["tables"]
     port = _free_port()
     log = (workdir / "datasette.log").open("wb")
     server = subprocess.Popen(
@@ -214,10 +215,17 @@ def measure_datasette(database: Path, workdir: Path) -> dict[str, dict[str, Any]
                 json_url = f"{path}.json?{query}"
                 _, body = _get(json_url, 120)
                 data = json.loads(body)
+                # Datasette's JSON leaves a facet that ran out of facet_time_limit_ms out of
+                # facet_results (only its HTML page names it): a facet of the metadata missing
+                # there timed out.
+                table = path.rsplit("/", 1)[1]
+                wanted = tables.get(table, {}).get("facets", [])
                 results[name] = {
                     "seconds": round(warm, 3),
                     "first_s": round(first, 3),
-                    "timed_out_facets": data.get("facets_timed_out", []),
+                    "timed_out_facets": [
+                        f for f in wanted if f not in data.get("facet_results", {})
+                    ],
                     "rows": data.get("filtered_table_rows_count", len(data.get("rows", []))),
                 }
             except OSError as exc:
@@ -534,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(str(s) for s in ANALYSTS_SIZES))
     parser.add_argument("--databases", default=",".join(DATABASES))
-    parser.add_argument("--only", default="", help="comma-separated command names")
+    parser.add_argument("--only", action="append", default=[], help="a command name (repeatable)")
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument(
         "--merge",
@@ -545,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_analysts_benchmark(
         tuple(int(s) for s in args.sizes.split(",")),
         tuple(args.databases.split(",")),
-        tuple(n for n in args.only.split(",") if n),
+        tuple(args.only),
     )
     if args.merge:
         results = merge_results(json.loads(Path(args.merge).read_text(encoding="utf-8")), results)

@@ -549,7 +549,8 @@ def generate_sqlite(path: Path, size: int, log: Any = None) -> None:
                 conn.executemany(version_sql, versions)
                 conn.executemany(url_sql, urls)
                 if done % 20 == 0:
-                    say(f"sqlite {size}: {done * CHUNK:,} rows in {time.perf_counter() - started:.0f} s")
+                    elapsed = time.perf_counter() - started
+                    say(f"sqlite {size}: {done * CHUNK:,} rows in {elapsed:.0f} s")
         say(f"sqlite {size}: rows loaded in {time.perf_counter() - started:.0f} s")
         _fill_sqlite_fts(conn)
         say(f"sqlite {size}: search index in {time.perf_counter() - started:.0f} s")
@@ -640,7 +641,8 @@ def generate_postgresql(database_url: str, size: int, log: Any = None) -> None:
             for count in pool.imap_unordered(_pg_chunk, _chunks(size)):
                 loaded += count
                 if loaded % (20 * CHUNK) == 0:
-                    say(f"postgresql {size}: {loaded:,} rows in {time.perf_counter() - started:.0f} s")
+                    elapsed = time.perf_counter() - started
+                    say(f"postgresql {size}: {loaded:,} rows in {elapsed:.0f} s")
         say(f"postgresql {size}: rows loaded in {time.perf_counter() - started:.0f} s")
         with engine.begin() as conn:
             conn.execute(text("SET maintenance_work_mem = '512MB'"))

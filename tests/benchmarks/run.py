@@ -49,6 +49,7 @@ from tests.benchmarks.analysts import (
     ANALYSTS_SIZES,
     QUICK_ANALYSTS_SIZES,
     analysts_ok,
+    merge_results,
     render_analysts_markdown,
     run_analysts_benchmark,
 )
@@ -594,6 +595,20 @@ def main(argv: list[str] | None = None) -> int:
         f"--quick {QUICK_ANALYSTS_SIZES})",
     )
     parser.add_argument(
+        "--analysts-only",
+        action="append",
+        default=[],
+        metavar="COMMAND",
+        help="with --analysts: measure only this command of its table (repeatable; e.g. "
+        "'search common', 'report', 'datasette table': every Datasette page)",
+    )
+    parser.add_argument(
+        "--analysts-merge",
+        action="store_true",
+        help="with --analysts: add this run's measurements to the analysts' stage recorded in "
+        "docs/benchmarks.json (a size, or some commands, measured alone) instead of replacing it",
+    )
+    parser.add_argument(
         "--rerun-memory",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -625,7 +640,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.analysts:
         results = run_benchmarks([], out, args.sample, command.strip())
-        results["analysts"] = run_analysts_benchmark(analysts_sizes)
+        results["analysts"] = run_analysts_benchmark(analysts_sizes, only=tuple(args.analysts_only))
+        if args.analysts_merge:
+            recorded = recorded_stage(DOCS_DATA, "analysts")
+            if recorded is not None:
+                results["analysts"] = merge_results(recorded["results"], results["analysts"])
+                results["command"] = f"{recorded['command']}; then {results['command']}"
         write_results(results, out)
         print(render_all(results))
         if out == DEFAULT_OUTPUT.resolve() and not args.no_docs:
@@ -767,6 +787,14 @@ def render_stage(name: str, stage: dict[str, Any]) -> str:
         body = RENDERERS[name](data).strip()
     machine = ", ".join(f"{k} {v}" for k, v in stage["machine"].items())
     return f"{body}\n\n*Measured {stage['started_at']} by `{stage['command']}` on: {machine}.*"
+
+
+def recorded_stage(data: Path, name: str) -> dict[str, Any] | None:
+    """A stage as docs/benchmarks.json last recorded it (None: never measured)."""
+    if not data.exists():
+        return None
+    stage = json.loads(data.read_text(encoding="utf-8")).get("stages", {}).get(name)
+    return stage if isinstance(stage, dict) else None
 
 
 def write_docs_page(results: dict[str, Any], page: Path, data: Path) -> None:
