@@ -53,6 +53,9 @@ from tests.benchmarks.analysts import (
     render_analysts_markdown,
     run_analysts_benchmark,
 )
+from tests.benchmarks.analysts import (
+    DATABASES as ANALYSTS_DATABASES,
+)
 from tests.benchmarks.archive import (
     ARCHIVE_SIZE,
     QUICK_ARCHIVE_SIZE,
@@ -601,6 +604,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="COMMAND",
         help="with --analysts: measure only this command of its table (repeatable; e.g. "
         "'search common', 'report', 'datasette table': every Datasette page)",
+    )
+    parser.add_argument(
+        "--analysts-databases",
+        default=",".join(ANALYSTS_DATABASES),
+        help=f"with --analysts: the databases measured (default {','.join(ANALYSTS_DATABASES)})",
     )
     parser.add_argument(
         "--analysts-merge",
