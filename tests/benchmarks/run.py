@@ -648,7 +648,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.analysts:
         results = run_benchmarks([], out, args.sample, command.strip())
-        results["analysts"] = run_analysts_benchmark(analysts_sizes, only=tuple(args.analysts_only))
+        results["analysts"] = run_analysts_benchmark(
+            analysts_sizes,
+            tuple(args.analysts_databases.split(",")),
+            only=tuple(args.analysts_only),
+        )
         if args.analysts_merge:
             recorded = recorded_stage(DOCS_DATA, "analysts")
             if recorded is not None:
