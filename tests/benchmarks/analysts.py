@@ -563,7 +563,12 @@ def render_analysts_markdown(results: dict[str, Any]) -> str:
         f"{results['measured_at']}; a shared 2-core machine: noisy). Each command is a `scrapy` "
         "process started from the project directory: wall seconds (exports: articles/s), and "
         "its own peak memory; a search or change feed also shows its time over the start-up of "
-        "the same size's `scrapy search --help`. Datasette (SQLite only): the warm page load.",
+        "the same size's `scrapy search --help`. Datasette (SQLite only): the warm page load. "
+        "*In-process*: the same search, change feed or report queries (without writing the "
+        "page) called in the benchmark's own process, the second (warm) call: what the "
+        "command's own work costs, without the start-up a loaded machine inflates. *Database "
+        "generated in*: the generator of its cache (a size generated before this run's "
+        "generator keeps its time).",
         "",
         "| command | " + " | ".join(keys) + " |",
         "|---|" + "---|" * len(keys),
