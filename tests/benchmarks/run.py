@@ -19,7 +19,11 @@ measured at the portal, and the sizing model (tests/benchmarks/sizing.py) checke
 
 Then the analysts' stage (issue 24, tests/benchmarks/analysts.py; ``--no-analysts`` skips it,
 ``--analysts`` runs it alone and replaces only its section of docs/benchmarks.md): search,
-change feed, exports, report and Datasette on generated databases of ``--analysts-sizes``.
+change feed, exports, report and Datasette on generated databases of ``--analysts-sizes``
+(cached under output/bench/analysts/; a million articles take about half an hour per database
+to generate on a loaded 2-core machine). ``--analysts-databases``, ``--analysts-only COMMAND``
+and ``--analysts-merge`` measure one database, some commands or one size (``--analysts-sizes
+1000000``) and add them to the recorded stage.
 ``--rerun-memory`` (off by default: about an hour at 1M): the peak memory of an unchanged re-run
 against databases padded to 10k, 100k and 1M articles, on SQLite and PostgreSQL
 (tests/benchmarks/rerun_memory.py); under 300 MB at 1M is the target (issue 24).
