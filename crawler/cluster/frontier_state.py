@@ -110,13 +110,23 @@ for i = 0, n - 1 do
   articles[#articles + 1] = ARGV[4 + 5 * i]
 end
 local seen_now = redis.call('SMISMEMBER', KEYS[1], unpack(urls))
-local requested_now = redis.call('HMGET', KEYS[2], unpack(articles))
-local parsed_now = redis.call('SMISMEMBER', KEYS[3], unpack(articles))
 local seen, requested, parsed = {}, {}, {}
+-- Only the articles of URLs not met before are looked up (a page's links: mostly met).
+local asked = {}
 for i = 1, n do
   if seen_now[i] == 1 then seen[urls[i]] = true end
-  if requested_now[i] then requested[articles[i]] = requested_now[i] end
-  if parsed_now[i] == 1 then parsed[articles[i]] = true end
+  if again or seen_now[i] ~= 1 then asked[#asked + 1] = articles[i] end
+end
+if #asked == 0 then
+  local none = {}
+  for i = 1, n do none[i] = 0 end
+  return none
+end
+local requested_now = redis.call('HMGET', KEYS[2], unpack(asked))
+local parsed_now = redis.call('SMISMEMBER', KEYS[3], unpack(asked))
+for i = 1, #asked do
+  if requested_now[i] then requested[asked[i]] = requested_now[i] end
+  if parsed_now[i] == 1 then parsed[asked[i]] = true end
 end
 local new_seen, new_requested, actions, held, held_order = {}, {}, {}, {}, {}
 for i = 1, n do
@@ -186,9 +196,26 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {'',
 return {redis.call('HGET', KEYS[2], ARGV[1]) or '', lastmod}
 """
 
-# KEYS: seen. ARGV: the URL's digest. 1: met now for the first time.
-_ADD_SEEN = """
-return redis.call('SADD', KEYS[1], ARGV[1])
+# KEYS: lastmod. ARGV: (article digest, lastmod) pairs; the first one of each article wins.
+_NOTE_LASTMODS = """
+local keys, values, first = {}, {}, {}
+for i = 1, #ARGV, 2 do
+  if not first[ARGV[i]] then
+    first[ARGV[i]] = true
+    keys[#keys + 1] = ARGV[i]
+    values[#values + 1] = ARGV[i + 1]
+  end
+end
+local known = redis.call('HMGET', KEYS[1], unpack(keys))
+local set = {}
+for i = 1, #keys do
+  if not known[i] then
+    set[#set + 1] = keys[i]
+    set[#set + 1] = values[i]
+  end
+end
+if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
+return #set / 2
 """
 
 # KEYS: url, parsed. ARGV: again (1/0), then (article digest, URL as stored) pairs. 1 for each
@@ -218,6 +245,26 @@ _DEFER = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return 1
+"""
+
+# KEYS: navigation, the deferred list, seen. ARGV: again (1/0), n, then n (URL digest, URL)
+# pairs. Once navigation started: {} (none kept). Else each URL met before (unless again) is
+# left (1: nothing to do), the others kept (1): a list of 1s, the URLs kept pushed.
+_DEFER_MANY = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
+local n = tonumber(ARGV[2])
+local digests, urls, answers = {}, {}, {}
+for i = 0, n - 1 do
+  digests[#digests + 1] = ARGV[3 + 2 * i]
+  answers[#answers + 1] = 1
+end
+local met = {}
+if ARGV[1] == '0' then met = redis.call('SMISMEMBER', KEYS[3], unpack(digests)) end
+for i = 0, n - 1 do
+  if met[i + 1] ~= 1 then urls[#urls + 1] = ARGV[4 + 2 * i] end
+end
+if #urls > 0 then redis.call('RPUSH', KEYS[2], unpack(urls)) end
+return answers
 """
 
 # KEYS: deferred pages, deferred articles, taken pages, taken articles. ARGV: again (1/0).
@@ -302,31 +349,27 @@ class RedisFrontierState:
         # The same server, its calls sent once (see _run).
         self._once = _unretried(client)
         self._calls = itertools.count()
-        scripts = (
-            _MEET_MANY,
-            _MEET,
-            _ADD_SEEN,
-            _SCHEDULE_NEW,
-            _PARSED,
-            _START_NAVIGATION,
-            _TAKE_DEFERRED,
+        # The calls of every response, sent once: a call sent again after a lost reply is sent
+        # as a callback run again would send it (see _run_again), which answers what the first
+        # run decided or a decision as safe (a page fetched again is dropped by the duplicate
+        # filter): no answer kept for each call, one command less per call.
+        self._meet_many, self._meet, self._schedule_new, self._parsed = (
+            client.register_script(script) for script in (_MEET_MANY, _MEET, _SCHEDULE_NEW, _PARSED)
         )
-        (
-            self._meet_many,
-            self._meet,
-            self._add_seen,
-            self._schedule_new,
-            self._parsed,
-            self._start_navigation,
-            self._take_deferred,
-        ) = (client.register_script(_answered_once(script)) for script in scripts)
+        self._take_deferred = client.register_script(_TAKE_DEFERRED)
+        self._note_lastmods = client.register_script(_NOTE_LASTMODS)
+        # Once per crawl, and its second run would answer otherwise: its answer is kept.
+        self._start_navigation = client.register_script(_answered_once(_START_NAVIGATION))
         self._defer = client.register_script(_DEFER)
+        self._defer_many = client.register_script(_DEFER_MANY)
         # Whether navigation has started (it never stops), and the lastmod read with the last
         # article parsed.
         self._navigating = False
         self._parsed_lastmod: tuple[bytes, str | None] | None = None
         # Digests this worker knows are in the shared set (it never shrinks).
         self._known_seen: set[bytes] = set()
+        # Articles this worker deferred for navigation (until navigation starts).
+        self._deferred_here: set[str] = set()
         # Lastmods noted and not written yet: they go with the next article met (a sitemap
         # notes an entry's lastmod, then meets its URLs), or before any read.
         self._lastmods: list[bytes | str] = []
@@ -360,14 +403,26 @@ class RedisFrontierState:
             # The script may have run: sent again (with backoff), it answers what that run did.
             return script(keys=keys, args=[*args, "1", call])
 
+    def _run_again(
+        self, script: Script, keys: list[str], args: list[bytes | str], again: int | None
+    ) -> Any:
+        """``script`` sent once; after a lost reply (it may have run) sent again with its
+        ``again`` argument (the index in ``args``; None: none) set to '1': what a callback run
+        again asks, whose answer holds whether or not the first sending ran."""
+        import redis  # noqa: PLC0415 (cluster mode only)
+
+        try:
+            return script(keys=keys, args=args, client=self._once)
+        except (redis.ConnectionError, redis.TimeoutError):
+            if again is not None:
+                args = [*args[:again], "1", *args[again + 1 :]]
+            return script(keys=keys, args=args)
+
     def _flush_lastmods(self) -> None:
         if not self._lastmods:
             return
-        pipe = self.client.pipeline(transaction=False)
-        pairs = self._lastmods
-        for i in range(0, len(pairs), 2):
-            pipe.hsetnx(self._lastmod_key, pairs[i], pairs[i + 1])
-        pipe.execute()
+        # A few commands for them all, not one each (sent again, it writes nothing new).
+        self._note_lastmods(keys=[self._lastmod_key], args=self._lastmods)
         self._lastmods = []
 
     # --- URLs met -------------------------------------------------------------------------
@@ -384,9 +439,34 @@ class RedisFrontierState:
     def add_seen(self, digest: bytes) -> bool:
         if digest in self._known_seen:
             return False
-        added = bool(self._run(self._add_seen, [self._seen_key], [digest]))
+        import redis  # noqa: PLC0415 (cluster mode only)
+
+        try:
+            # One command, no script: redis-py sends bytes as they are.
+            added = bool(self._once.sadd(self._seen_key, digest))  # type: ignore[arg-type]
+        except (redis.ConnectionError, redis.TimeoutError):
+            # It may have run: met now, as far as this caller knows (a page fetched twice is
+            # dropped by the cluster's duplicate filter; one never fetched would be lost).
+            self.client.sadd(self._seen_key, digest)  # type: ignore[arg-type]
+            added = True
         self._known_seen.add(digest)
         return added
+
+    def are_seen(self, digests: list[bytes]) -> list[bool]:
+        """:meth:`is_seen` of each, in one round trip for those this worker does not know."""
+        asked = [d for d in dict.fromkeys(digests) if d not in self._known_seen]
+        if asked:
+            # redis-py sends bytes as they are (its annotation says str).
+            answers = self.client.smismember(self._seen_key, asked)  # type: ignore[arg-type]
+            self._known_seen.update(d for d, met in zip(asked, answers, strict=True) if met)
+        return [d in self._known_seen for d in digests]
+
+    def mark_seen(self, digests: list[bytes]) -> None:
+        """Each one met (nothing decided on it: a URL not to follow), in one command."""
+        new = [d for d in dict.fromkeys(digests) if d not in self._known_seen]
+        if new:
+            self.client.sadd(self._seen_key, *new)  # type: ignore[arg-type]
+            self._known_seen.update(new)
 
     def meet_article(
         self,
@@ -406,10 +486,11 @@ class RedisFrontierState:
             stored,
             "1" if wanted() else "0",
             "1" if again else "0",
-            *self._lastmods,
         ]
+        # Written first, in a few commands (the script writes pairs one command each).
+        self._flush_lastmods()
         keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key]
-        action = _ACTIONS[int(self._run(self._meet, [*keys, self._lastmod_key], args))]
+        action = _ACTIONS[int(self._run_again(self._meet, [*keys, self._lastmod_key], args, 5))]
         self._lastmods = []
         self._known_seen.add(digest)
         if action == FETCH:
@@ -433,7 +514,7 @@ class RedisFrontierState:
                 digest, key, url, wanted = met[i]
                 args += (digest, url_digest(key), url, "" if url == key else url, "01"[wanted])
             args += self._lastmods
-            actions = self._run(self._meet_many, keys, args)
+            actions = self._run_again(self._meet_many, keys, args, 0)
             self._lastmods = []
             for i, action in zip(chunk, actions, strict=True):
                 digest, key, url, _ = met[i]
@@ -456,7 +537,7 @@ class RedisFrontierState:
         for key, url in urls:
             args += (url_digest(key), "" if url == key else url)
         # One after another: of two URLs of one article, the first schedules it.
-        scheduled = self._run(self._schedule_new, [self._url_key, self._parsed_key], args)
+        scheduled = self._run_again(self._schedule_new, [self._url_key, self._parsed_key], args, 0)
         return [
             (key if url == key else url) if now else None
             for (key, url), now in zip(urls, scheduled, strict=True)
@@ -486,7 +567,7 @@ class RedisFrontierState:
         digest = url_digest(key)
         args = [digest, "1" if redelivered() else "0"]
         keys = [self._parsed_key, self._held_key, self._lastmod_key]
-        held, lastmod = self._run(self._parsed, keys, args)
+        held, lastmod = self._run_again(self._parsed, keys, args, 1)
         # Asked for next by the spider (its record's lastmod): no second round trip.
         self._parsed_lastmod = (digest, _text(lastmod) or None)
         # Read by a parse run again only: freed once this one's record is committed.
@@ -533,6 +614,34 @@ class RedisFrontierState:
         self._navigating = not kept
         return kept
 
+    def defer_articles(self, met: list[tuple[bytes, str]]) -> list[bool]:
+        if self._navigating:
+            self._deferred_here.clear()
+            return [False] * len(met)
+        again = redelivered()
+        # Known here as met, or deferred by this worker already (an article's related articles
+        # are much the same from page to page): nothing to do, nothing sent.
+        answers = [
+            not again and (digest in self._known_seen or url in self._deferred_here)
+            for digest, url in met
+        ]
+        asked = [pair for pair, known in zip(met, answers, strict=True) if not known]
+        if not asked:
+            return answers
+        args: list[bytes | str] = ["1" if again else "0", str(len(asked))]
+        for digest, url in asked:
+            args += (digest, url)
+        # Not once-only, as _kept_for_navigation.
+        kept = self._defer_many(
+            keys=[self._navigation_key, self._articles_key, self._seen_key], args=args
+        )
+        if not kept:
+            self._navigating = True
+            self._deferred_here.clear()
+            return [False] * len(met)
+        self._deferred_here.update(url for _, url in asked)
+        return [True] * len(met)
+
     def take_deferred(self) -> tuple[list[str], list[str]]:
         # Kept for this callback run again only: freed once its output is safe.
         release_when_done(self._taken_pages_key)
@@ -540,10 +649,11 @@ class RedisFrontierState:
         keys = [self._pages_key, self._articles_key, self._taken_pages_key]
         pages, articles = cast(
             "list[list[bytes | str]]",
-            self._run(
+            self._run_again(
                 self._take_deferred,
                 [*keys, self._taken_articles_key],
                 ["1" if redelivered() else "0"],
+                0,
             ),
         )
         return [_text(u) for u in pages], [_text(u) for u in articles]
