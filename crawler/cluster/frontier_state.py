@@ -7,7 +7,7 @@ scheduled; the worker that reads the last sitemap starts navigation, once.
 
 Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
 
-- ``seen``: set of the 16-byte digests of every URL met;
+- ``seen``: set of the digests of every URL met (:data:`DIGEST_BYTES`);
 - ``url``: hash, article -> the URL it is requested under ("" when it is the article's key);
 - ``parsed``: set of the articles whose page is parsed;
 - ``held``: hash, article -> the URLs met before its page was parsed, one per line (kept once
@@ -20,7 +20,7 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
   that took them, run again; freed once its output is safe);
 - ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
 
-An article is named by the 16-byte digest of its key (its canonical URL), not the URL itself:
+An article is named by the digest of its key (its canonical URL), not the URL itself:
 the URLs live only where they are needed (the requested one, the held ones).
 
 Each worker also remembers the digests it saw in the shared set (a URL met stays met): a URL
@@ -33,7 +33,8 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
+from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN
+from crawler.crawl.frontier import url_digest as _url_digest
 from crawler.crawl.redelivery import redelivered, release_when_done
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ if TYPE_CHECKING:
     import redis
     from redis.commands.core import Script
 
+# Bytes of each digest kept in Redis: a 14-byte set member or hash field takes the allocator's
+# 16-byte size class, a 16-byte one its 24-byte class (Redis adds a header and a terminator),
+# which is 16 bytes per URL met less in every set and hash (measured: 63 bytes a member, not
+# 79). 112 bits: no two URLs of any crawl share one still.
+DIGEST_BYTES = 14
 # How long a worker's last answer is kept for a retry of its call (see _answered_once).
 ANSWER_SECONDS = 3600
 # Lastmods noted and not written yet, at most (a sitemap entry's articles met write them).
@@ -322,6 +328,15 @@ def _unretried(client: redis.Redis) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
+def url_digest(url: str) -> bytes:
+    """The digest of ``url`` as Redis keeps it (:data:`DIGEST_BYTES`)."""
+    return _url_digest(url)[:DIGEST_BYTES]
+
+
+def _short(digest: bytes) -> bytes:
+    return digest[:DIGEST_BYTES]
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -428,6 +443,7 @@ class RedisFrontierState:
     # --- URLs met -------------------------------------------------------------------------
 
     def is_seen(self, digest: bytes) -> bool:
+        digest = _short(digest)
         if digest in self._known_seen:
             return True
         # redis-py sends bytes as they are (its annotation says str).
@@ -437,35 +453,36 @@ class RedisFrontierState:
         return False
 
     def add_seen(self, digest: bytes) -> bool:
+        digest = _short(digest)
         if digest in self._known_seen:
             return False
         import redis  # noqa: PLC0415 (cluster mode only)
 
         try:
-            # One command, no script: redis-py sends bytes as they are.
-            added = bool(self._once.sadd(self._seen_key, digest))  # type: ignore[arg-type]
+            # One command, no script (no kept answer needed: see the except).
+            added = bool(self._once.sadd(self._seen_key, digest))
         except (redis.ConnectionError, redis.TimeoutError):
             # It may have run: met now, as far as this caller knows (a page fetched twice is
             # dropped by the cluster's duplicate filter; one never fetched would be lost).
-            self.client.sadd(self._seen_key, digest)  # type: ignore[arg-type]
+            self.client.sadd(self._seen_key, digest)
             added = True
         self._known_seen.add(digest)
         return added
 
     def are_seen(self, digests: list[bytes]) -> list[bool]:
         """:meth:`is_seen` of each, in one round trip for those this worker does not know."""
+        digests = [_short(d) for d in digests]
         asked = [d for d in dict.fromkeys(digests) if d not in self._known_seen]
         if asked:
-            # redis-py sends bytes as they are (its annotation says str).
-            answers = self.client.smismember(self._seen_key, asked)  # type: ignore[arg-type]
+            answers = self.client.smismember(self._seen_key, asked)
             self._known_seen.update(d for d, met in zip(asked, answers, strict=True) if met)
         return [d in self._known_seen for d in digests]
 
     def mark_seen(self, digests: list[bytes]) -> None:
         """Each one met (nothing decided on it: a URL not to follow), in one command."""
-        new = [d for d in dict.fromkeys(digests) if d not in self._known_seen]
+        new = [d for d in dict.fromkeys(_short(d) for d in digests) if d not in self._known_seen]
         if new:
-            self.client.sadd(self._seen_key, *new)  # type: ignore[arg-type]
+            self.client.sadd(self._seen_key, *new)
             self._known_seen.update(new)
 
     def meet_article(
@@ -476,6 +493,7 @@ class RedisFrontierState:
         wanted: Callable[[], bool],
     ) -> tuple[str, str]:
         again = redelivered()
+        digest = _short(digest)
         if digest in self._known_seen and not again:
             return IGNORE, url
         stored = "" if url == key else url
@@ -499,6 +517,7 @@ class RedisFrontierState:
 
     def meet_articles(self, met: list[tuple[bytes, str, str, bool]]) -> list[tuple[str, str]]:
         again = redelivered()
+        met = [(_short(digest), key, url, wanted) for digest, key, url, wanted in met]
         answers: list[tuple[str, str] | None] = [
             (IGNORE, url) if digest in self._known_seen and not again else None
             for digest, _, url, _ in met
@@ -619,6 +638,7 @@ class RedisFrontierState:
             self._deferred_here.clear()
             return [False] * len(met)
         again = redelivered()
+        met = [(_short(digest), url) for digest, url in met]
         # Known here as met, or deferred by this worker already (an article's related articles
         # are much the same from page to page): nothing to do, nothing sent.
         answers = [
