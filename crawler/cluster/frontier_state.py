@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 # which is 16 bytes per URL met less in every set and hash (measured: 63 bytes a member, not
 # 79). 112 bits: no two URLs of any crawl share one still.
 DIGEST_BYTES = 14
+# A member of the seen set once navigation started (no URL's digest: 14 bytes, not blake2b's):
+# one SMISMEMBER says whether it started and which URLs were met (_DEFER_MANY).
+NAVIGATION_MARK = b"\x00navigation\x00\x00\x00"
 # How long a worker's last answer is kept for a retry of its call (see _answered_once).
 ANSWER_SECONDS = 3600
 # Lastmods noted and not written yet, at most (a sitemap entry's articles met write them).
@@ -239,10 +242,14 @@ end
 return scheduled
 """
 
-# KEYS: sitemaps, navigation. Navigation starts once, when no sitemap is left to read.
+# KEYS: sitemaps, navigation, seen. ARGV: NAVIGATION_MARK. Navigation starts once, when no
+# sitemap is left to read: its mark set, and in the seen set too (see _DEFER_MANY).
 _START_NAVIGATION = """
 if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
-if redis.call('SET', KEYS[2], '1', 'NX') then return 1 end
+if redis.call('SET', KEYS[2], '1', 'NX') then
+  redis.call('SADD', KEYS[3], ARGV[1])
+  return 1
+end
 return 0
 """
 
@@ -253,23 +260,24 @@ redis.call('RPUSH', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: navigation, the deferred list, seen. ARGV: again (1/0), n, then n (URL digest, URL)
-# pairs. Once navigation started: {} (none kept). Else each URL met before (unless again) is
-# left (1: nothing to do), the others kept (1): a list of 1s, the URLs kept pushed.
+# KEYS: the deferred list, seen. ARGV: again (1/0), NAVIGATION_MARK, n, then n (URL digest,
+# URL) pairs. Once navigation started: {} (none kept). Else each URL met before (unless again)
+# is left (1: nothing to do), the others kept (1): a list of 1s, the URLs kept pushed. Whether
+# navigation started and which URLs were met, one command: its mark is a member of seen.
 _DEFER_MANY = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {} end
-local n = tonumber(ARGV[2])
-local digests, urls, answers = {}, {}, {}
+local n = tonumber(ARGV[3])
+local asked, answers = {ARGV[2]}, {}
 for i = 0, n - 1 do
-  digests[#digests + 1] = ARGV[3 + 2 * i]
+  if ARGV[1] == '0' then asked[#asked + 1] = ARGV[4 + 2 * i] end
   answers[#answers + 1] = 1
 end
-local met = {}
-if ARGV[1] == '0' then met = redis.call('SMISMEMBER', KEYS[3], unpack(digests)) end
+local met = redis.call('SMISMEMBER', KEYS[2], unpack(asked))
+if met[1] == 1 then return {} end
+local urls = {}
 for i = 0, n - 1 do
-  if met[i + 1] ~= 1 then urls[#urls + 1] = ARGV[4 + 2 * i] end
+  if met[i + 2] ~= 1 then urls[#urls + 1] = ARGV[5 + 2 * i] end
 end
-if #urls > 0 then redis.call('RPUSH', KEYS[2], unpack(urls)) end
+if #urls > 0 then redis.call('RPUSH', KEYS[1], unpack(urls)) end
 return answers
 """
 
@@ -612,8 +620,8 @@ class RedisFrontierState:
 
     def start_navigation(self) -> bool:
         self._flush_lastmods()
-        keys = [self._sitemaps_key, self._navigation_key]
-        started = bool(self._run(self._start_navigation, keys))
+        keys = [self._sitemaps_key, self._navigation_key, self._seen_key]
+        started = bool(self._run(self._start_navigation, keys, [NAVIGATION_MARK]))
         self._navigating = self._navigating or started
         return started
 
@@ -648,13 +656,11 @@ class RedisFrontierState:
         asked = [pair for pair, known in zip(met, answers, strict=True) if not known]
         if not asked:
             return answers
-        args: list[bytes | str] = ["1" if again else "0", str(len(asked))]
+        args: list[bytes | str] = ["1" if again else "0", NAVIGATION_MARK, str(len(asked))]
         for digest, url in asked:
             args += (digest, url)
         # Not once-only, as _kept_for_navigation.
-        kept = self._defer_many(
-            keys=[self._navigation_key, self._articles_key, self._seen_key], args=args
-        )
+        kept = self._defer_many(keys=[self._articles_key, self._seen_key], args=args)
         if not kept:
             self._navigating = True
             self._deferred_here.clear()
