@@ -245,3 +245,21 @@ def test_redis_keeps_14_byte_digests_and_fingerprints(
     fingerprint = scheduler._fingerprint(Request("http://a.test/x"))
     assert queue.push_and_ack([(Request("http://a.test/x"), fingerprint)], []) == [True]
     assert [len(f) for f in client.smembers(crawl.site_keys("alpha").dupefilter)] == [14]
+
+
+def test_an_article_s_parse_and_the_deferral_of_its_related_articles_are_one_step(
+    client: redis.Redis,
+) -> None:
+    one = worker(client)
+    one.sitemap_requested(f"{HOST}/sitemap.xml")  # navigation waits for it
+    one.articles([(urls_of("tin-p")[0], None), (urls_of("tin-p")[1], None)])
+    one.parsed(one.key(urls_of("tin-q")[0]), [urls_of("rel-q")[0]])  # the script loaded
+    related = [urls_of(f"rel-{n}")[0] for n in range(5)]
+    before = commands(client)
+    held = one.parsed(one.key(urls_of("tin-p")[0]), related)
+    assert one.defer_articles(related) == [True] * 5  # answered by the parse's step
+    assert commands(client) - before <= 7  # one step, not two: 8 (INFO itself counted)
+    assert held == [urls_of("tin-p")[1]]
+    assert client.lrange(f"{PREFIX}:deferred_articles", 0, -1) == [
+        u.encode() for u in [urls_of("rel-q")[0], *related]
+    ]

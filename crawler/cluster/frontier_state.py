@@ -205,6 +205,31 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {'',
 return {redis.call('HGET', KEYS[2], ARGV[1]) or '', lastmod}
 """
 
+# _PARSED and _DEFER_MANY in one step (an article page's record and its related articles):
+# KEYS parsed, held, lastmod, the deferred list, seen; ARGV: the article's digest, again
+# (1/0), then _DEFER_MANY's ARGV. {held, lastmod, _DEFER_MANY's answer}.
+_PARSED_AND_DEFER = """
+local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+local held = ''
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 or ARGV[2] == '1' then
+  held = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+end
+local n = tonumber(ARGV[5])
+local asked, answers = {ARGV[4]}, {}
+for i = 0, n - 1 do
+  if ARGV[3] == '0' then asked[#asked + 1] = ARGV[6 + 2 * i] end
+  answers[#answers + 1] = 1
+end
+local met = redis.call('SMISMEMBER', KEYS[5], unpack(asked))
+if met[1] == 1 then return {held, lastmod, {}} end
+local urls = {}
+for i = 0, n - 1 do
+  if met[i + 2] ~= 1 then urls[#urls + 1] = ARGV[7 + 2 * i] end
+end
+if #urls > 0 then redis.call('RPUSH', KEYS[4], unpack(urls)) end
+return {held, lastmod, answers}
+"""
+
 # KEYS: lastmod. ARGV: (article digest, lastmod) pairs; the first one of each article wins.
 _NOTE_LASTMODS = """
 local keys, values, first = {}, {}, {}
@@ -380,6 +405,10 @@ class RedisFrontierState:
             client.register_script(script) for script in (_MEET_MANY, _MEET, _SCHEDULE_NEW, _PARSED)
         )
         self._take_deferred = client.register_script(_TAKE_DEFERRED)
+        self._parsed_and_defer = client.register_script(_PARSED_AND_DEFER)
+        # The answer of the deferral sent with the last parse (see parsed), for the
+        # defer_articles of the same articles that follows it.
+        self._deferred_with_parse: tuple[list[tuple[bytes, str]], list[bool]] | None = None
         self._note_lastmods = client.register_script(_NOTE_LASTMODS)
         # Once per crawl, and its second run would answer otherwise: its answer is kept.
         self._start_navigation = client.register_script(_answered_once(_START_NAVIGATION))
@@ -589,12 +618,21 @@ class RedisFrontierState:
         value = self.client.hget(self._lastmod_key, digest)
         return None if value is None else _text(value)
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         self._flush_lastmods()
         digest = url_digest(key)
-        args = [digest, "1" if redelivered() else "0"]
+        args: list[bytes | str] = [digest, "1" if redelivered() else "0"]
         keys = [self._parsed_key, self._held_key, self._lastmod_key]
-        held, lastmod = self._run_again(self._parsed, keys, args, 1)
+        self._deferred_with_parse = None
+        met, asked, answers = self._to_defer(list(defer))
+        if asked:
+            # The deferral of the page's related articles goes with it: one step, not two.
+            args += self._defer_args(asked)
+            keys += [self._articles_key, self._seen_key]
+            held, lastmod, kept = self._run_again(self._parsed_and_defer, keys, args, 1)
+            self._deferred_with_parse = (met, self._deferred(met, asked, answers, kept))
+        else:
+            held, lastmod = self._run_again(self._parsed, keys, args, 1)
         # Asked for next by the spider (its record's lastmod): no second round trip.
         self._parsed_lastmod = (digest, _text(lastmod) or None)
         # Read by a parse run again only: freed once this one's record is committed.
@@ -642,11 +680,28 @@ class RedisFrontierState:
         return kept
 
     def defer_articles(self, met: list[tuple[bytes, str]]) -> list[bool]:
+        met = [(_short(digest), url) for digest, url in met]
+        sent, self._deferred_with_parse = self._deferred_with_parse, None
+        if sent is not None and sent[0] == met:
+            return sent[1]
+        met, asked, answers = self._to_defer(met)
+        if not asked:
+            return answers
+        # Not once-only, as _kept_for_navigation.
+        kept = self._defer_many(
+            keys=[self._articles_key, self._seen_key], args=self._defer_args(asked)
+        )
+        return self._deferred(met, asked, answers, kept)
+
+    def _to_defer(
+        self, met: list[tuple[bytes, str]]
+    ) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, str]], list[bool]]:
+        """(met, those to send, the answers known here: True for the others)."""
+        met = [(_short(digest), url) for digest, url in met]
         if self._navigating:
             self._deferred_here.clear()
-            return [False] * len(met)
+            return met, [], [False] * len(met)
         again = redelivered()
-        met = [(_short(digest), url) for digest, url in met]
         # Known here as met, or deferred by this worker already (an article's related articles
         # are much the same from page to page): nothing to do, nothing sent.
         answers = [
@@ -654,13 +709,26 @@ class RedisFrontierState:
             for digest, url in met
         ]
         asked = [pair for pair, known in zip(met, answers, strict=True) if not known]
-        if not asked:
-            return answers
-        args: list[bytes | str] = ["1" if again else "0", NAVIGATION_MARK, str(len(asked))]
+        return met, asked, answers
+
+    @staticmethod
+    def _defer_args(asked: list[tuple[bytes, str]]) -> list[bytes | str]:
+        args: list[bytes | str] = [
+            "1" if redelivered() else "0",
+            NAVIGATION_MARK,
+            str(len(asked)),
+        ]
         for digest, url in asked:
             args += (digest, url)
-        # Not once-only, as _kept_for_navigation.
-        kept = self._defer_many(keys=[self._articles_key, self._seen_key], args=args)
+        return args
+
+    def _deferred(
+        self,
+        met: list[tuple[bytes, str]],
+        asked: list[tuple[bytes, str]],
+        answers: list[bool],
+        kept: list[int],
+    ) -> list[bool]:
         if not kept:
             self._navigating = True
             self._deferred_here.clear()

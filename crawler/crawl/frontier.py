@@ -43,7 +43,7 @@ from crawler.domain.dates import DateParseError, parse_display_date, parse_machi
 from crawler.domain.identity import canonical_url, normalize_url, url_identity
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import date, tzinfo
 
     from crawler.crawl.crawl_state import CrawlState, KnownDates
@@ -135,11 +135,13 @@ class FrontierState(Protocol):
 
     def lastmod(self, key: str) -> str | None: ...
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         """Mark the article parsed; the URLs held for it, handed over once. Its page parsed by
         a callback run again (a cluster worker was killed before the article's record was
         stored): a shared state hands them over again; this process's own state is never run
-        again (nothing redelivers a request in one process) and keeps none."""
+        again (nothing redelivers a request in one process) and keeps none. ``defer``: the
+        (digest, URL) of the page's related articles, which a shared state may defer in the
+        same step (the :meth:`defer_articles` of them that follows then costs nothing)."""
         ...
 
     def sitemap_requested(self, url: str) -> None:
@@ -274,7 +276,7 @@ class MemoryFrontierState:
         entry = self._articles.get(key)
         return entry.lastmod if entry is not None else None
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         # Nothing is redelivered in one process: the held URLs are let go once handed over.
         entry = self._articles.setdefault(key, _Article())
         entry.parsed = True
@@ -602,11 +604,15 @@ class Frontier:
     def lastmod(self, key: str) -> str | None:
         return self.state.lastmod(key)
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, related: Sequence[str] = ()) -> list[str]:
         """The article's page is parsed: the URLs held for it, to go in its record. URLs met
         for it from now on are aliases to record at once. In a callback run again (see
-        :meth:`article`): the held URLs once more, where the state kept them (a cluster's)."""
-        return self.state.parsed(key)
+        :meth:`article`): the held URLs once more, where the state kept them (a cluster's).
+        ``related``: the page's related article URLs, which a shared state may defer in the
+        same step (see :meth:`defer_articles`)."""
+        if not related:
+            return self.state.parsed(key)
+        return self.state.parsed(key, self._deferral(related))
 
     def rechecks(self, limit: int) -> list[Decision]:
         """The ``limit`` newest stored articles not scheduled yet: fetched again to catch
@@ -731,7 +737,11 @@ class Frontier:
         """:meth:`defer_article` of each, in one step (an article's related articles)."""
         if not urls:
             return []
-        return self.state.defer_articles([(url_digest(url_identity(url)[0]), url) for url in urls])
+        return self.state.defer_articles(self._deferral(urls))
+
+    @staticmethod
+    def _deferral(urls: Sequence[str]) -> list[tuple[bytes, str]]:
+        return [(url_digest(url_identity(url)[0]), url) for url in urls]
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
         """The deferred pages and articles not taken yet. In a callback run again (see

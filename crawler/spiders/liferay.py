@@ -720,8 +720,10 @@ class LiferaySpider(Spider):
         if not page.category and hint and hint.name:
             self.crawler.stats.inc_value("extract/category/listing")
         met = [u for u in (met_url, response.url) if u]
-        # Parsed first: a shared frontier hands over the held URLs and the lastmod together.
-        held = self.frontier.parsed(key)
+        related = [url for url in page.related_urls if is_article_url(url)]
+        # Parsed first: a shared frontier hands over the held URLs and the lastmod together,
+        # and defers the related articles in the same step.
+        held = self.frontier.parsed(key, related)
         item = article_item(
             page,
             response.url,
@@ -740,10 +742,9 @@ class LiferaySpider(Spider):
             # A reparse: the page was fetched when the archive says, not now.
             item.crawled_at = format_iso(datetime.fromisoformat(captured).astimezone(self.tz))
         yield item
-        related = [url for url in page.related_urls if is_article_url(url)]
         # A related article may sit in a sitemap not read yet: wait for its lastmod (in one
-        # step: in a cluster crawl, another worker may start navigation meanwhile); the
-        # others decided in one step too.
+        # step: in a cluster crawl, another worker may start navigation meanwhile; sent with
+        # the parse above); the others decided in one step too.
         kept = self.frontier.defer_articles(related)
         yield from self._articles(
             [(url, None) for url, deferred in zip(related, kept, strict=True) if not deferred]
