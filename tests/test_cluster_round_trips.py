@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import redis
 from scrapy import Request
+from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.cluster.scheduler import ClusterScheduler
 from crawler.crawl.frontier import FETCH, Frontier, MemoryFrontierState
 from crawler.crawl.redelivery import RELEASE_META, per_response, release_when_done
 from crawler.setup.fingerprint import source_fingerprint
@@ -180,3 +182,84 @@ def test_a_finished_crawl_s_keys_expire_after_the_retention(
     assert 3500 < client.ttl(f"{crawl.key}:meta") <= 3600
     assert crawl.expire(0) == 3
     assert not client.exists(keys.dupefilter, keys.done, f"{crawl.key}:meta")
+
+
+def test_a_page_s_links_are_checked_and_its_articles_decided_in_one_step_each(
+    client: redis.Redis,
+) -> None:
+    one, other = worker(client), worker(client)
+    pages = [f"{HOST}/tin-tuc/page-{n}" for n in range(30)] + [f"{HOST}/c/login"]
+    other.page(pages[0])  # met by another worker: not new here either
+    articles = [(url, None) for n in range(30) for url in urls_of(f"nav-{n}")[:1]]
+    other.articles(articles[:1])  # the scripts loaded: not counted below
+    alone = Frontier(HOST, TZ, state=MemoryFrontierState())
+    alone.page(pages[0])
+    alone.articles(articles[:1])
+    before = commands(client)
+    new = one.new_pages(pages)
+    decided = one.articles(articles)
+    assert commands(client) - before <= 10  # not one or more per link (60 links)
+    assert new == alone.new_pages(pages) == [False] + [True] * 29 + [False]
+    assert decided == alone.articles(articles)
+    # every link met before, by this worker or another: two commands, whatever their number
+    before = commands(client)
+    assert {d.action for d in other.articles(articles[1:])} == {"ignore"}
+    assert commands(client) - before <= 3  # (and INFO itself)
+
+
+def test_an_article_s_related_articles_are_deferred_in_one_step_and_once_per_worker(
+    client: redis.Redis,
+) -> None:
+    one = worker(client)
+    met = urls_of("seen")[0]
+    one.articles([(met, None)])
+    one.sitemap_requested(f"{HOST}/sitemap.xml")  # navigation waits for it
+    related = [met, *(urls_of(f"rel-{n}")[0] for n in range(10))]
+    assert one.defer_articles(related[:2]) == [True, True]  # the script loaded
+    before = commands(client)
+    assert one.defer_articles(related) == [True] * 11
+    assert commands(client) - before <= 5  # one step for them all (and INFO itself)
+    before = commands(client)
+    assert one.defer_articles(related[:5]) == [True] * 5  # deferred here before: not sent
+    assert commands(client) - before == 1  # INFO itself: nothing sent
+    assert sorted(client.lrange(f"{PREFIX}:deferred_articles", 0, -1)) == sorted(
+        u.encode() for u in related[1:]
+    )  # the met one is not deferred, each other one once
+    one.sitemap_done(f"{HOST}/sitemap.xml")
+    assert one.start_navigation()
+    assert one.defer_articles(related) == [False] * 11  # navigation started: follow them now
+
+
+def test_redis_keeps_14_byte_digests_and_fingerprints(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    one = worker(client)
+    one.articles([(u, None) for u in urls_of("tin-x")[:2]])
+    one.page(f"{HOST}/tin-tuc")
+    assert {len(m) for m in client.smembers(f"{PREFIX}:seen")} == {14}
+    assert {len(f) for f in client.hkeys(f"{PREFIX}:url")} == {14}
+    assert {len(f) for f in client.hkeys(f"{PREFIX}:held")} == {14}
+    queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 60)
+    scheduler = ClusterScheduler.__new__(ClusterScheduler)
+    scheduler.df = RFPDupeFilter(client, crawl.site_keys("alpha").dupefilter)
+    fingerprint = scheduler._fingerprint(Request("http://a.test/x"))
+    assert queue.push_and_ack([(Request("http://a.test/x"), fingerprint)], []) == [True]
+    assert [len(f) for f in client.smembers(crawl.site_keys("alpha").dupefilter)] == [14]
+
+
+def test_an_article_s_parse_and_the_deferral_of_its_related_articles_are_one_step(
+    client: redis.Redis,
+) -> None:
+    one = worker(client)
+    one.sitemap_requested(f"{HOST}/sitemap.xml")  # navigation waits for it
+    one.articles([(urls_of("tin-p")[0], None), (urls_of("tin-p")[1], None)])
+    one.parsed(one.key(urls_of("tin-q")[0]), [urls_of("rel-q")[0]])  # the script loaded
+    related = [urls_of(f"rel-{n}")[0] for n in range(5)]
+    before = commands(client)
+    held = one.parsed(one.key(urls_of("tin-p")[0]), related)
+    assert one.defer_articles(related) == [True] * 5  # answered by the parse's step
+    assert commands(client) - before <= 7  # one step, not two: 8 (INFO itself counted)
+    assert held == [urls_of("tin-p")[1]]
+    assert client.lrange(f"{PREFIX}:deferred_articles", 0, -1) == [
+        u.encode() for u in [urls_of("rel-q")[0], *related]
+    ]

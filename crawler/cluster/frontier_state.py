@@ -7,7 +7,7 @@ scheduled; the worker that reads the last sitemap starts navigation, once.
 
 Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
 
-- ``seen``: set of the 16-byte digests of every URL met;
+- ``seen``: set of the digests of every URL met (:data:`DIGEST_BYTES`);
 - ``url``: hash, article -> the URL it is requested under ("" when it is the article's key);
 - ``parsed``: set of the articles whose page is parsed;
 - ``held``: hash, article -> the URLs met before its page was parsed, one per line (kept once
@@ -20,7 +20,7 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
   that took them, run again; freed once its output is safe);
 - ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
 
-An article is named by the 16-byte digest of its key (its canonical URL), not the URL itself:
+An article is named by the digest of its key (its canonical URL), not the URL itself:
 the URLs live only where they are needed (the requested one, the held ones).
 
 Each worker also remembers the digests it saw in the shared set (a URL met stays met): a URL
@@ -33,7 +33,8 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
+from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN
+from crawler.crawl.frontier import url_digest as _url_digest
 from crawler.crawl.redelivery import redelivered, release_when_done
 
 if TYPE_CHECKING:
@@ -42,6 +43,14 @@ if TYPE_CHECKING:
     import redis
     from redis.commands.core import Script
 
+# Bytes of each digest kept in Redis: a 14-byte set member or hash field takes the allocator's
+# 16-byte size class, a 16-byte one its 24-byte class (Redis adds a header and a terminator),
+# which is 16 bytes per URL met less in every set and hash (measured: 63 bytes a member, not
+# 79). 112 bits: no two URLs of any crawl share one still.
+DIGEST_BYTES = 14
+# A member of the seen set once navigation started (no URL's digest: 14 bytes, not blake2b's):
+# one SMISMEMBER says whether it started and which URLs were met (_DEFER_MANY).
+NAVIGATION_MARK = b"\x00navigation\x00\x00\x00"
 # How long a worker's last answer is kept for a retry of its call (see _answered_once).
 ANSWER_SECONDS = 3600
 # Lastmods noted and not written yet, at most (a sitemap entry's articles met write them).
@@ -110,13 +119,23 @@ for i = 0, n - 1 do
   articles[#articles + 1] = ARGV[4 + 5 * i]
 end
 local seen_now = redis.call('SMISMEMBER', KEYS[1], unpack(urls))
-local requested_now = redis.call('HMGET', KEYS[2], unpack(articles))
-local parsed_now = redis.call('SMISMEMBER', KEYS[3], unpack(articles))
 local seen, requested, parsed = {}, {}, {}
+-- Only the articles of URLs not met before are looked up (a page's links: mostly met).
+local asked = {}
 for i = 1, n do
   if seen_now[i] == 1 then seen[urls[i]] = true end
-  if requested_now[i] then requested[articles[i]] = requested_now[i] end
-  if parsed_now[i] == 1 then parsed[articles[i]] = true end
+  if again or seen_now[i] ~= 1 then asked[#asked + 1] = articles[i] end
+end
+if #asked == 0 then
+  local none = {}
+  for i = 1, n do none[i] = 0 end
+  return none
+end
+local requested_now = redis.call('HMGET', KEYS[2], unpack(asked))
+local parsed_now = redis.call('SMISMEMBER', KEYS[3], unpack(asked))
+for i = 1, #asked do
+  if requested_now[i] then requested[asked[i]] = requested_now[i] end
+  if parsed_now[i] == 1 then parsed[asked[i]] = true end
 end
 local new_seen, new_requested, actions, held, held_order = {}, {}, {}, {}, {}
 for i = 1, n do
@@ -186,9 +205,51 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {'',
 return {redis.call('HGET', KEYS[2], ARGV[1]) or '', lastmod}
 """
 
-# KEYS: seen. ARGV: the URL's digest. 1: met now for the first time.
-_ADD_SEEN = """
-return redis.call('SADD', KEYS[1], ARGV[1])
+# _PARSED and _DEFER_MANY in one step (an article page's record and its related articles):
+# KEYS parsed, held, lastmod, the deferred list, seen; ARGV: the article's digest, again
+# (1/0), then _DEFER_MANY's ARGV. {held, lastmod, _DEFER_MANY's answer}.
+_PARSED_AND_DEFER = """
+local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+local held = ''
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 or ARGV[2] == '1' then
+  held = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+end
+local n = tonumber(ARGV[5])
+local asked, answers = {ARGV[4]}, {}
+for i = 0, n - 1 do
+  if ARGV[3] == '0' then asked[#asked + 1] = ARGV[6 + 2 * i] end
+  answers[#answers + 1] = 1
+end
+local met = redis.call('SMISMEMBER', KEYS[5], unpack(asked))
+if met[1] == 1 then return {held, lastmod, {}} end
+local urls = {}
+for i = 0, n - 1 do
+  if met[i + 2] ~= 1 then urls[#urls + 1] = ARGV[7 + 2 * i] end
+end
+if #urls > 0 then redis.call('RPUSH', KEYS[4], unpack(urls)) end
+return {held, lastmod, answers}
+"""
+
+# KEYS: lastmod. ARGV: (article digest, lastmod) pairs; the first one of each article wins.
+_NOTE_LASTMODS = """
+local keys, values, first = {}, {}, {}
+for i = 1, #ARGV, 2 do
+  if not first[ARGV[i]] then
+    first[ARGV[i]] = true
+    keys[#keys + 1] = ARGV[i]
+    values[#values + 1] = ARGV[i + 1]
+  end
+end
+local known = redis.call('HMGET', KEYS[1], unpack(keys))
+local set = {}
+for i = 1, #keys do
+  if not known[i] then
+    set[#set + 1] = keys[i]
+    set[#set + 1] = values[i]
+  end
+end
+if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
+return #set / 2
 """
 
 # KEYS: url, parsed. ARGV: again (1/0), then (article digest, URL as stored) pairs. 1 for each
@@ -206,10 +267,14 @@ end
 return scheduled
 """
 
-# KEYS: sitemaps, navigation. Navigation starts once, when no sitemap is left to read.
+# KEYS: sitemaps, navigation, seen. ARGV: NAVIGATION_MARK. Navigation starts once, when no
+# sitemap is left to read: its mark set, and in the seen set too (see _DEFER_MANY).
 _START_NAVIGATION = """
 if redis.call('SCARD', KEYS[1]) > 0 then return 0 end
-if redis.call('SET', KEYS[2], '1', 'NX') then return 1 end
+if redis.call('SET', KEYS[2], '1', 'NX') then
+  redis.call('SADD', KEYS[3], ARGV[1])
+  return 1
+end
 return 0
 """
 
@@ -218,6 +283,27 @@ _DEFER = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return 1
+"""
+
+# KEYS: the deferred list, seen. ARGV: again (1/0), NAVIGATION_MARK, n, then n (URL digest,
+# URL) pairs. Once navigation started: {} (none kept). Else each URL met before (unless again)
+# is left (1: nothing to do), the others kept (1): a list of 1s, the URLs kept pushed. Whether
+# navigation started and which URLs were met, one command: its mark is a member of seen.
+_DEFER_MANY = """
+local n = tonumber(ARGV[3])
+local asked, answers = {ARGV[2]}, {}
+for i = 0, n - 1 do
+  if ARGV[1] == '0' then asked[#asked + 1] = ARGV[4 + 2 * i] end
+  answers[#answers + 1] = 1
+end
+local met = redis.call('SMISMEMBER', KEYS[2], unpack(asked))
+if met[1] == 1 then return {} end
+local urls = {}
+for i = 0, n - 1 do
+  if met[i + 2] ~= 1 then urls[#urls + 1] = ARGV[5 + 2 * i] end
+end
+if #urls > 0 then redis.call('RPUSH', KEYS[1], unpack(urls)) end
+return answers
 """
 
 # KEYS: deferred pages, deferred articles, taken pages, taken articles. ARGV: again (1/0).
@@ -275,6 +361,15 @@ def _unretried(client: redis.Redis) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
+def url_digest(url: str) -> bytes:
+    """The digest of ``url`` as Redis keeps it (:data:`DIGEST_BYTES`)."""
+    return _url_digest(url)[:DIGEST_BYTES]
+
+
+def _short(digest: bytes) -> bytes:
+    return digest[:DIGEST_BYTES]
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -302,31 +397,31 @@ class RedisFrontierState:
         # The same server, its calls sent once (see _run).
         self._once = _unretried(client)
         self._calls = itertools.count()
-        scripts = (
-            _MEET_MANY,
-            _MEET,
-            _ADD_SEEN,
-            _SCHEDULE_NEW,
-            _PARSED,
-            _START_NAVIGATION,
-            _TAKE_DEFERRED,
+        # The calls of every response, sent once: a call sent again after a lost reply is sent
+        # as a callback run again would send it (see _run_again), which answers what the first
+        # run decided or a decision as safe (a page fetched again is dropped by the duplicate
+        # filter): no answer kept for each call, one command less per call.
+        self._meet_many, self._meet, self._schedule_new, self._parsed = (
+            client.register_script(script) for script in (_MEET_MANY, _MEET, _SCHEDULE_NEW, _PARSED)
         )
-        (
-            self._meet_many,
-            self._meet,
-            self._add_seen,
-            self._schedule_new,
-            self._parsed,
-            self._start_navigation,
-            self._take_deferred,
-        ) = (client.register_script(_answered_once(script)) for script in scripts)
+        self._take_deferred = client.register_script(_TAKE_DEFERRED)
+        self._parsed_and_defer = client.register_script(_PARSED_AND_DEFER)
+        # The answer of the deferral sent with the last parse (see parsed), for the
+        # defer_articles of the same articles that follows it.
+        self._deferred_with_parse: tuple[list[tuple[bytes, str]], list[bool]] | None = None
+        self._note_lastmods = client.register_script(_NOTE_LASTMODS)
+        # Once per crawl, and its second run would answer otherwise: its answer is kept.
+        self._start_navigation = client.register_script(_answered_once(_START_NAVIGATION))
         self._defer = client.register_script(_DEFER)
+        self._defer_many = client.register_script(_DEFER_MANY)
         # Whether navigation has started (it never stops), and the lastmod read with the last
         # article parsed.
         self._navigating = False
         self._parsed_lastmod: tuple[bytes, str | None] | None = None
         # Digests this worker knows are in the shared set (it never shrinks).
         self._known_seen: set[bytes] = set()
+        # Articles this worker deferred for navigation (until navigation starts).
+        self._deferred_here: set[str] = set()
         # Lastmods noted and not written yet: they go with the next article met (a sitemap
         # notes an entry's lastmod, then meets its URLs), or before any read.
         self._lastmods: list[bytes | str] = []
@@ -360,19 +455,32 @@ class RedisFrontierState:
             # The script may have run: sent again (with backoff), it answers what that run did.
             return script(keys=keys, args=[*args, "1", call])
 
+    def _run_again(
+        self, script: Script, keys: list[str], args: list[bytes | str], again: int | None
+    ) -> Any:
+        """``script`` sent once; after a lost reply (it may have run) sent again with its
+        ``again`` argument (the index in ``args``; None: none) set to '1': what a callback run
+        again asks, whose answer holds whether or not the first sending ran."""
+        import redis  # noqa: PLC0415 (cluster mode only)
+
+        try:
+            return script(keys=keys, args=args, client=self._once)
+        except (redis.ConnectionError, redis.TimeoutError):
+            if again is not None:
+                args = [*args[:again], "1", *args[again + 1 :]]
+            return script(keys=keys, args=args)
+
     def _flush_lastmods(self) -> None:
         if not self._lastmods:
             return
-        pipe = self.client.pipeline(transaction=False)
-        pairs = self._lastmods
-        for i in range(0, len(pairs), 2):
-            pipe.hsetnx(self._lastmod_key, pairs[i], pairs[i + 1])
-        pipe.execute()
+        # A few commands for them all, not one each (sent again, it writes nothing new).
+        self._note_lastmods(keys=[self._lastmod_key], args=self._lastmods)
         self._lastmods = []
 
     # --- URLs met -------------------------------------------------------------------------
 
     def is_seen(self, digest: bytes) -> bool:
+        digest = _short(digest)
         if digest in self._known_seen:
             return True
         # redis-py sends bytes as they are (its annotation says str).
@@ -382,11 +490,37 @@ class RedisFrontierState:
         return False
 
     def add_seen(self, digest: bytes) -> bool:
+        digest = _short(digest)
         if digest in self._known_seen:
             return False
-        added = bool(self._run(self._add_seen, [self._seen_key], [digest]))
+        import redis  # noqa: PLC0415 (cluster mode only)
+
+        try:
+            # One command, no script (no kept answer needed: see the except).
+            added = bool(self._once.sadd(self._seen_key, digest))
+        except (redis.ConnectionError, redis.TimeoutError):
+            # It may have run: met now, as far as this caller knows (a page fetched twice is
+            # dropped by the cluster's duplicate filter; one never fetched would be lost).
+            self.client.sadd(self._seen_key, digest)
+            added = True
         self._known_seen.add(digest)
         return added
+
+    def are_seen(self, digests: list[bytes]) -> list[bool]:
+        """:meth:`is_seen` of each, in one round trip for those this worker does not know."""
+        digests = [_short(d) for d in digests]
+        asked = [d for d in dict.fromkeys(digests) if d not in self._known_seen]
+        if asked:
+            answers = self.client.smismember(self._seen_key, asked)
+            self._known_seen.update(d for d, met in zip(asked, answers, strict=True) if met)
+        return [d in self._known_seen for d in digests]
+
+    def mark_seen(self, digests: list[bytes]) -> None:
+        """Each one met (nothing decided on it: a URL not to follow), in one command."""
+        new = [d for d in dict.fromkeys(_short(d) for d in digests) if d not in self._known_seen]
+        if new:
+            self.client.sadd(self._seen_key, *new)
+            self._known_seen.update(new)
 
     def meet_article(
         self,
@@ -396,6 +530,7 @@ class RedisFrontierState:
         wanted: Callable[[], bool],
     ) -> tuple[str, str]:
         again = redelivered()
+        digest = _short(digest)
         if digest in self._known_seen and not again:
             return IGNORE, url
         stored = "" if url == key else url
@@ -406,10 +541,11 @@ class RedisFrontierState:
             stored,
             "1" if wanted() else "0",
             "1" if again else "0",
-            *self._lastmods,
         ]
+        # Written first, in a few commands (the script writes pairs one command each).
+        self._flush_lastmods()
         keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key]
-        action = _ACTIONS[int(self._run(self._meet, [*keys, self._lastmod_key], args))]
+        action = _ACTIONS[int(self._run_again(self._meet, [*keys, self._lastmod_key], args, 5))]
         self._lastmods = []
         self._known_seen.add(digest)
         if action == FETCH:
@@ -418,6 +554,7 @@ class RedisFrontierState:
 
     def meet_articles(self, met: list[tuple[bytes, str, str, bool]]) -> list[tuple[str, str]]:
         again = redelivered()
+        met = [(_short(digest), key, url, wanted) for digest, key, url, wanted in met]
         answers: list[tuple[str, str] | None] = [
             (IGNORE, url) if digest in self._known_seen and not again else None
             for digest, _, url, _ in met
@@ -433,7 +570,7 @@ class RedisFrontierState:
                 digest, key, url, wanted = met[i]
                 args += (digest, url_digest(key), url, "" if url == key else url, "01"[wanted])
             args += self._lastmods
-            actions = self._run(self._meet_many, keys, args)
+            actions = self._run_again(self._meet_many, keys, args, 0)
             self._lastmods = []
             for i, action in zip(chunk, actions, strict=True):
                 digest, key, url, _ = met[i]
@@ -456,7 +593,7 @@ class RedisFrontierState:
         for key, url in urls:
             args += (url_digest(key), "" if url == key else url)
         # One after another: of two URLs of one article, the first schedules it.
-        scheduled = self._run(self._schedule_new, [self._url_key, self._parsed_key], args)
+        scheduled = self._run_again(self._schedule_new, [self._url_key, self._parsed_key], args, 0)
         return [
             (key if url == key else url) if now else None
             for (key, url), now in zip(urls, scheduled, strict=True)
@@ -481,12 +618,21 @@ class RedisFrontierState:
         value = self.client.hget(self._lastmod_key, digest)
         return None if value is None else _text(value)
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         self._flush_lastmods()
         digest = url_digest(key)
-        args = [digest, "1" if redelivered() else "0"]
+        args: list[bytes | str] = [digest, "1" if redelivered() else "0"]
         keys = [self._parsed_key, self._held_key, self._lastmod_key]
-        held, lastmod = self._run(self._parsed, keys, args)
+        self._deferred_with_parse = None
+        met, asked, answers = self._to_defer(list(defer))
+        if asked:
+            # The deferral of the page's related articles goes with it: one step, not two.
+            args += self._defer_args(asked)
+            keys += [self._articles_key, self._seen_key]
+            held, lastmod, kept = self._run_again(self._parsed_and_defer, keys, args, 1)
+            self._deferred_with_parse = (met, self._deferred(met, asked, answers, kept))
+        else:
+            held, lastmod = self._run_again(self._parsed, keys, args, 1)
         # Asked for next by the spider (its record's lastmod): no second round trip.
         self._parsed_lastmod = (digest, _text(lastmod) or None)
         # Read by a parse run again only: freed once this one's record is committed.
@@ -512,8 +658,8 @@ class RedisFrontierState:
 
     def start_navigation(self) -> bool:
         self._flush_lastmods()
-        keys = [self._sitemaps_key, self._navigation_key]
-        started = bool(self._run(self._start_navigation, keys))
+        keys = [self._sitemaps_key, self._navigation_key, self._seen_key]
+        started = bool(self._run(self._start_navigation, keys, [NAVIGATION_MARK]))
         self._navigating = self._navigating or started
         return started
 
@@ -533,6 +679,63 @@ class RedisFrontierState:
         self._navigating = not kept
         return kept
 
+    def defer_articles(self, met: list[tuple[bytes, str]]) -> list[bool]:
+        met = [(_short(digest), url) for digest, url in met]
+        sent, self._deferred_with_parse = self._deferred_with_parse, None
+        if sent is not None and sent[0] == met:
+            return sent[1]
+        met, asked, answers = self._to_defer(met)
+        if not asked:
+            return answers
+        # Not once-only, as _kept_for_navigation.
+        kept = self._defer_many(
+            keys=[self._articles_key, self._seen_key], args=self._defer_args(asked)
+        )
+        return self._deferred(met, asked, answers, kept)
+
+    def _to_defer(
+        self, met: list[tuple[bytes, str]]
+    ) -> tuple[list[tuple[bytes, str]], list[tuple[bytes, str]], list[bool]]:
+        """(met, those to send, the answers known here: True for the others)."""
+        met = [(_short(digest), url) for digest, url in met]
+        if self._navigating:
+            self._deferred_here.clear()
+            return met, [], [False] * len(met)
+        again = redelivered()
+        # Known here as met, or deferred by this worker already (an article's related articles
+        # are much the same from page to page): nothing to do, nothing sent.
+        answers = [
+            not again and (digest in self._known_seen or url in self._deferred_here)
+            for digest, url in met
+        ]
+        asked = [pair for pair, known in zip(met, answers, strict=True) if not known]
+        return met, asked, answers
+
+    @staticmethod
+    def _defer_args(asked: list[tuple[bytes, str]]) -> list[bytes | str]:
+        args: list[bytes | str] = [
+            "1" if redelivered() else "0",
+            NAVIGATION_MARK,
+            str(len(asked)),
+        ]
+        for digest, url in asked:
+            args += (digest, url)
+        return args
+
+    def _deferred(
+        self,
+        met: list[tuple[bytes, str]],
+        asked: list[tuple[bytes, str]],
+        answers: list[bool],
+        kept: list[int],
+    ) -> list[bool]:
+        if not kept:
+            self._navigating = True
+            self._deferred_here.clear()
+            return [False] * len(met)
+        self._deferred_here.update(url for _, url in asked)
+        return [True] * len(met)
+
     def take_deferred(self) -> tuple[list[str], list[str]]:
         # Kept for this callback run again only: freed once its output is safe.
         release_when_done(self._taken_pages_key)
@@ -540,10 +743,11 @@ class RedisFrontierState:
         keys = [self._pages_key, self._articles_key, self._taken_pages_key]
         pages, articles = cast(
             "list[list[bytes | str]]",
-            self._run(
+            self._run_again(
                 self._take_deferred,
                 [*keys, self._taken_articles_key],
                 ["1" if redelivered() else "0"],
+                0,
             ),
         )
         return [_text(u) for u in pages], [_text(u) for u in articles]

@@ -9,7 +9,8 @@ its worker died without releasing it, once its short lease has expired.
 
 Keys (per host, shared by every crawl): ``{prefix}:host:{host}:slots`` (zset token -> lease
 expiry, epoch seconds) and ``{prefix}:host:{host}:last`` (the start time of the latest granted
-request); both expire on their own when the host is left alone.
+request, written only by workers with a delay); both expire on their own when the host is left
+alone.
 """
 
 from __future__ import annotations
@@ -39,13 +40,16 @@ local concurrency = tonumber(ARGV[1])
 local delay = tonumber(ARGV[2])
 local lease = tonumber(ARGV[3])
 local poll = tonumber(ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local wait = 0
-local last = redis.call('GET', KEYS[2])
+-- Without a delay the last start is neither read nor written (two commands less).
+local last = delay > 0 and redis.call('GET', KEYS[2])
 if last then
   wait = tonumber(last) + delay - now
 end
-if redis.call('ZCARD', KEYS[1]) >= concurrency then
+-- Expired slots (their worker died) are cleared only when they would refuse a request.
+if redis.call('ZCARD', KEYS[1]) >= concurrency
+    and redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) >= 0
+    and redis.call('ZCARD', KEYS[1]) >= concurrency then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   local until_expiry = tonumber(first[2]) - now
   wait = math.max(wait, math.min(poll, until_expiry))
@@ -55,7 +59,9 @@ if wait > 0 then
 end
 redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
 redis.call('EXPIRE', KEYS[1], math.ceil(lease) + 1)
-redis.call('SET', KEYS[2], tostring(now), 'PX', math.ceil(delay * 1000) + 1000)
+if delay > 0 then
+  redis.call('SET', KEYS[2], tostring(now), 'PX', math.ceil(delay * 1000) + 1000)
+end
 return {1, ARGV[4]}
 """
 
@@ -80,10 +86,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local lease = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local renewed = 0
+local pairs = {}
 for i = 2, #ARGV do
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + lease, ARGV[i])
+  pairs[#pairs + 1] = now + lease
+  pairs[#pairs + 1] = ARGV[i]
 end
+-- One command for them all.
+local renewed = redis.call('ZADD', KEYS[1], 'XX', 'CH', unpack(pairs))
 if renewed > 0 then redis.call('EXPIRE', KEYS[1], math.ceil(lease) + 1) end
 return renewed
 """

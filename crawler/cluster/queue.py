@@ -69,11 +69,13 @@ return items
 _RENEW = """
 local t = redis.call('TIME')
 local deadline = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
-local renewed = 0
+local pairs = {}
 for i = 2, #ARGV do
-  renewed = renewed + redis.call('ZADD', KEYS[1], 'XX', 'CH', deadline, ARGV[i])
+  pairs[#pairs + 1] = deadline
+  pairs[#pairs + 1] = ARGV[i]
 end
-return renewed
+-- One command for them all.
+return redis.call('ZADD', KEYS[1], 'XX', 'CH', unpack(pairs))
 """
 
 # KEYS: queue, leases, leased; ARGV: token, score, only_expired (1/0), the request marked

@@ -14,7 +14,7 @@ is acknowledged with the push of the new request.
 
 Few round trips: the requests a callback enqueues and the leases done are sent together, in one
 Lua step (:meth:`LeaseQueue.push_and_ack`: each request into the site's duplicate filter, as a
-16-byte fingerprint, and its queue unless the filter had it; then the acknowledgements), before
+14-byte fingerprint, and its queue unless the filter had it; then the acknowledgements), before
 the engine asks for its next request or on the reactor's next turn; a worker leases
 CLUSTER_LEASE_BATCH requests per round trip. A fingerprint in the filter is always of a
 request queued, leased or done. A lease put back in the queue (its worker was killed, or
@@ -46,6 +46,7 @@ from twisted.internet import task
 
 from crawler.cluster.connection import ClusterUnavailable, redis_client
 from crawler.cluster.crawl import ClusterCrawl
+from crawler.cluster.frontier_state import DIGEST_BYTES
 from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.compat import install_scrape_ack
 from crawler.crawl.redelivery import RELEASE_META
@@ -197,9 +198,9 @@ class ClusterScheduler(Scheduler):
         return True
 
     def _fingerprint(self, request: Request) -> bytes:
-        # 16 bytes of scrapy-redis's fingerprint, not its 40 hex digits: the filter is a third
-        # of the size, and two requests still never share one.
-        return bytes.fromhex(self.df.request_fingerprint(request))[:16]
+        # DIGEST_BYTES of scrapy-redis's fingerprint, not its 40 hex digits: each member in
+        # the allocator's 16-byte size class, and two requests still never share one.
+        return bytes.fromhex(self.df.request_fingerprint(request))[:DIGEST_BYTES]
 
     def _send_soon(self) -> None:
         if not self._sending:

@@ -43,7 +43,7 @@ from crawler.domain.dates import DateParseError, parse_display_date, parse_machi
 from crawler.domain.identity import canonical_url, normalize_url, url_identity
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import date, tzinfo
 
     from crawler.crawl.crawl_state import CrawlState, KnownDates
@@ -88,8 +88,16 @@ class FrontierState(Protocol):
 
     def is_seen(self, digest: bytes) -> bool: ...
 
+    def are_seen(self, digests: list[bytes]) -> list[bool]:
+        """:meth:`is_seen` of each (a shared state: in one round trip)."""
+        ...
+
     def add_seen(self, digest: bytes) -> bool:
         """Mark a URL met; True when it was not met before."""
+        ...
+
+    def mark_seen(self, digests: list[bytes]) -> None:
+        """Mark each URL met, nothing decided on them (a shared state: in one round trip)."""
         ...
 
     def meet_article(
@@ -127,11 +135,13 @@ class FrontierState(Protocol):
 
     def lastmod(self, key: str) -> str | None: ...
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         """Mark the article parsed; the URLs held for it, handed over once. Its page parsed by
         a callback run again (a cluster worker was killed before the article's record was
         stored): a shared state hands them over again; this process's own state is never run
-        again (nothing redelivers a request in one process) and keeps none."""
+        again (nothing redelivers a request in one process) and keeps none. ``defer``: the
+        (digest, URL) of the page's related articles, which a shared state may defer in the
+        same step (the :meth:`defer_articles` of them that follows then costs nothing)."""
         ...
 
     def sitemap_requested(self, url: str) -> None:
@@ -156,6 +166,12 @@ class FrontierState(Protocol):
 
     def defer_article(self, url: str) -> bool:
         """Keep an article for navigation; False (not kept) once navigation has started."""
+        ...
+
+    def defer_articles(self, met: list[tuple[bytes, str]]) -> list[bool]:
+        """Each (URL digest, article URL) met before the sitemaps are all read: True when there
+        is nothing to do now (met before, unless in a callback run again; or kept for
+        navigation), False for them all once navigation has started. In one step."""
         ...
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
@@ -191,8 +207,15 @@ class MemoryFrontierState:
     def is_seen(self, digest: bytes) -> bool:
         return digest in self._seen
 
+    def are_seen(self, digests: list[bytes]) -> list[bool]:
+        return [digest in self._seen for digest in digests]
+
     def add_seen(self, digest: bytes) -> bool:
         return self._seen.add(digest)
+
+    def mark_seen(self, digests: list[bytes]) -> None:
+        for digest in digests:
+            self._seen.add(digest)
 
     def meet_article(
         self,
@@ -253,7 +276,7 @@ class MemoryFrontierState:
         entry = self._articles.get(key)
         return entry.lastmod if entry is not None else None
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         # Nothing is redelivered in one process: the held URLs are let go once handed over.
         entry = self._articles.setdefault(key, _Article())
         entry.parsed = True
@@ -287,6 +310,15 @@ class MemoryFrontierState:
             return False
         self._deferred_articles.append(url)
         return True
+
+    def defer_articles(self, met: list[tuple[bytes, str]]) -> list[bool]:
+        if self._navigation_started:
+            return [False] * len(met)
+        again = redelivered()
+        for digest, url in met:
+            if again or digest not in self._seen:
+                self._deferred_articles.append(url)
+        return [True] * len(met)
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
         pages, articles = self._deferred_pages, self._deferred_articles
@@ -427,6 +459,11 @@ class Frontier:
         """A URL not to follow (a sitemap-listed locale copy of a page already handled)."""
         self.state.add_seen(url_digest(normalize_url(url)))
 
+    def mark_all_seen(self, urls: list[str]) -> None:
+        """:meth:`mark_seen` of each, in one step (a page's locale copies)."""
+        if urls:
+            self.state.mark_seen([url_digest(normalize_url(url)) for url in urls])
+
     # --- pages ----------------------------------------------------------------------------
 
     def is_new_page(self, url: str) -> bool:
@@ -436,6 +473,17 @@ class Frontier:
             return False
         return not self.skipped(url)
 
+    def new_pages(self, urls: list[str]) -> list[bool]:
+        """:meth:`is_new_page` of each, in one step (a page's links)."""
+        normal = [normalize_url(url) for url in urls]
+        candidates = [url for url in normal if self.allowed(url)]
+        if redelivered():
+            seen: set[str] = set()
+        else:
+            answers = self.state.are_seen([url_digest(url) for url in candidates])
+            seen = {url for url, met in zip(candidates, answers, strict=True) if met}
+        return [self.allowed(url) and url not in seen and not self.skipped(url) for url in normal]
+
     def page(self, url: str) -> Decision:
         """A page of the site (not an article): FETCH once, SKIP_LINK, or IGNORE. Met by a
         callback run again (see :meth:`article`): FETCH even when met before, the cluster's
@@ -443,10 +491,12 @@ class Frontier:
         url = normalize_url(url)
         digest = url_digest(url)
         again = redelivered()
-        if not self.allowed(url) or (not again and self.state.is_seen(digest)):
+        if not self.allowed(url):
             return Decision(IGNORE, url)
         if self.skipped(url):
-            return Decision(SKIP_LINK, url)
+            # Never marked seen (only asked): the others are checked and marked in one step.
+            met = not again and self.state.is_seen(digest)
+            return Decision(IGNORE if met else SKIP_LINK, url)
         if again:
             self.state.add_seen(digest)
             return Decision(FETCH, url)
@@ -489,12 +539,17 @@ class Frontier:
             return Decision(ALIAS, url, key, alias=True)
         return Decision(action, url, key)
 
-    def articles(self, met: list[tuple[str, str | None]]) -> list[Decision]:
-        """:meth:`article` of each (url, sitemap lastmod) in turn, decided in one step (one
-        round trip to a shared state): a sitemap's entries."""
+    def articles(
+        self,
+        met: list[tuple[str, str | None]],
+        hints: list[ListingHint | None] | None = None,
+    ) -> list[Decision]:
+        """:meth:`article` of each (url, sitemap lastmod) in turn (with its listing hint, when
+        ``hints`` are given), decided in one step (one round trip to a shared state): a
+        sitemap's entries, a page's links."""
         decisions: list[Decision | None] = []
         asked: list[tuple[bytes, str, str, bool]] = []
-        for given, lastmod in met:
+        for n, (given, lastmod) in enumerate(met):
             url, _, key = url_identity(given)
             if url != given:
                 key = canonical_url(url)
@@ -503,7 +558,8 @@ class Frontier:
                 continue
             decisions.append(None)
             # Asked now, not only when the article is not scheduled: the same answer.
-            asked.append((url_digest(url), key, url, self.wanted(key, None, lastmod)))
+            hint = hints[n] if hints is not None else None
+            asked.append((url_digest(url), key, url, self.wanted(key, hint, lastmod)))
         answers = iter(self.state.meet_articles(asked) if asked else [])
         met_keys = iter(asked)
         return [
@@ -548,11 +604,15 @@ class Frontier:
     def lastmod(self, key: str) -> str | None:
         return self.state.lastmod(key)
 
-    def parsed(self, key: str) -> list[str]:
+    def parsed(self, key: str, related: Sequence[str] = ()) -> list[str]:
         """The article's page is parsed: the URLs held for it, to go in its record. URLs met
         for it from now on are aliases to record at once. In a callback run again (see
-        :meth:`article`): the held URLs once more, where the state kept them (a cluster's)."""
-        return self.state.parsed(key)
+        :meth:`article`): the held URLs once more, where the state kept them (a cluster's).
+        ``related``: the page's related article URLs, which a shared state may defer in the
+        same step (see :meth:`defer_articles`)."""
+        if not related:
+            return self.state.parsed(key)
+        return self.state.parsed(key, self._deferral(related))
 
     def rechecks(self, limit: int) -> list[Decision]:
         """The ``limit`` newest stored articles not scheduled yet: fetched again to catch
@@ -672,6 +732,16 @@ class Frontier:
         if not redelivered() and self.state.is_seen(url_digest(url_identity(url)[0])):
             return True
         return self.state.defer_article(url)
+
+    def defer_articles(self, urls: list[str]) -> list[bool]:
+        """:meth:`defer_article` of each, in one step (an article's related articles)."""
+        if not urls:
+            return []
+        return self.state.defer_articles(self._deferral(urls))
+
+    @staticmethod
+    def _deferral(urls: Sequence[str]) -> list[tuple[bytes, str]]:
+        return [(url_digest(url_identity(url)[0]), url) for url in urls]
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
         """The deferred pages and articles not taken yet. In a callback run again (see

@@ -338,8 +338,8 @@ class LiferaySpider(Spider):
         for url in pages:
             # A page the sitemap lists is one hop from the home page.
             yield from self._follow(url, self.parse_page, PRIORITY_LISTING, cb_kwargs={"depth": 1})
-        for url in articles:
-            yield from self._article(url)
+        # Decided in one step each hundred (a cluster's frontier: one round trip).
+        yield from self._articles([(url, None) for url in articles])
         for decision in self.frontier.rechecks(self.recheck_recent):
             self.crawler.stats.inc_value("crawl/rechecked")
             yield self._article_request(decision.url, decision.key)
@@ -597,13 +597,16 @@ class LiferaySpider(Spider):
         walk = walk or response.url
         walk_ended = self.bounds.listing_page(walk, [e.url for e in listing.entries])
         unknown = 0
+        entries: list[tuple[str, ListingHint | None]] = []
         for entry in listing.entries:
             if not is_article_url(entry.url):
                 continue
             hint = ListingHint(name, listing.locale, entry.date_raw)
             if self.frontier.wanted(self.frontier.key(entry.url), hint):
                 unknown += 1
-            yield from self._article(entry.url, hint)
+            entries.append((entry.url, hint))
+        # The page's articles decided in one step (a cluster's frontier: one round trip).
+        yield from self._articles(entries)
         if walk_ended:
             # An empty page, or one already seen: pagers past the end may keep offering a next.
             return
@@ -614,8 +617,7 @@ class LiferaySpider(Spider):
         further = [listing.next_url] if listing.next_url else []
         if self.full:
             further += listing.page_urls
-        for url in further:
-            new = self.frontier.is_new_page(url)
+        for url, new in zip(further, self.frontier.new_pages(further), strict=True):
             if new and self.bounds.admit_listing_page(walk, url):
                 yield from self._follow(
                     url,
@@ -626,16 +628,20 @@ class LiferaySpider(Spider):
 
     def _navigation(self, response: HtmlResponse, page: PageSelector, depth: int) -> Iterator[Any]:
         # The same page in the site's other locales lists the same articles: skip it.
-        for url in extract_locale_alternates(page, response.url):
-            self.frontier.mark_seen(url)
-        pages = []
+        self.frontier.mark_all_seen(list(extract_locale_alternates(page, response.url)))
+        links: list[str] = []
+        articles: list[tuple[str, ListingHint | None]] = []
         for url in extract_navigation_links(page, response.url, self.profile.parser_config()):
             if is_article_url(url):
-                yield from self._article(url)
+                articles.append((url, None))
             elif self.frontier.skipped(url):
                 self.crawler.stats.inc_value("crawl/skipped_link")
-            elif self.frontier.is_new_page(url):
-                pages.append(url)
+            else:
+                links.append(url)
+        # Each kind of the page's links decided in one step (a cluster's frontier: one round
+        # trip each), not one by one.
+        yield from self._articles(articles)
+        pages = [url for url, new in zip(links, self.frontier.new_pages(links), strict=True) if new]
         for url in self.bounds.admit_links(pages, depth + 1, response.url):
             yield from self._follow(
                 url,
@@ -714,8 +720,10 @@ class LiferaySpider(Spider):
         if not page.category and hint and hint.name:
             self.crawler.stats.inc_value("extract/category/listing")
         met = [u for u in (met_url, response.url) if u]
-        # Parsed first: a shared frontier hands over the held URLs and the lastmod together.
-        held = self.frontier.parsed(key)
+        related = [url for url in page.related_urls if is_article_url(url)]
+        # Parsed first: a shared frontier hands over the held URLs and the lastmod together,
+        # and defers the related articles in the same step.
+        held = self.frontier.parsed(key, related)
         item = article_item(
             page,
             response.url,
@@ -734,13 +742,13 @@ class LiferaySpider(Spider):
             # A reparse: the page was fetched when the archive says, not now.
             item.crawled_at = format_iso(datetime.fromisoformat(captured).astimezone(self.tz))
         yield item
-        for url in page.related_urls:
-            if not is_article_url(url):
-                continue
-            # A related article may sit in a sitemap not read yet: wait for its lastmod (in
-            # one step: in a cluster crawl, another worker may start navigation meanwhile).
-            if not self.frontier.defer_article(url):
-                yield from self._article(url)
+        # A related article may sit in a sitemap not read yet: wait for its lastmod (in one
+        # step: in a cluster crawl, another worker may start navigation meanwhile; sent with
+        # the parse above); the others decided in one step too.
+        kept = self.frontier.defer_articles(related)
+        yield from self._articles(
+            [(url, None) for url, deferred in zip(related, kept, strict=True) if not deferred]
+        )
 
     def _stored_time(self, key: str) -> str | None:
         """The stored published_at of the article, when it is known to the minute."""
@@ -761,6 +769,17 @@ class LiferaySpider(Spider):
         if decision.action == SKIP_KNOWN:
             self.crawler.stats.inc_value("crawl/skipped_known")
         yield from self._decided(decision, hint)
+
+    def _articles(self, met: list[tuple[str, ListingHint | None]]) -> Iterator[Any]:
+        """:meth:`_article` of each (url, listing hint), decided in one step."""
+        if not met:
+            return
+        hints = [hint for _, hint in met]
+        decisions = self.frontier.articles([(url, None) for url, _ in met], hints)
+        for decision, hint in zip(decisions, hints, strict=True):
+            if decision.action == SKIP_KNOWN:
+                self.crawler.stats.inc_value("crawl/skipped_known")
+            yield from self._decided(decision, hint)
 
     def _decided(self, decision: Decision, hint: ListingHint | None = None) -> Iterator[Any]:
         """An article URL's decision as output: its alias item, its request."""
