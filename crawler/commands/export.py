@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
-from sqlalchemy import Engine, select
 
 from crawler.ops.database_command import DatabaseCommand, check_day_in_range, since_instant
 from crawler.setup.config import ConfigError
@@ -44,22 +43,16 @@ from pipelines.schema import (
     to_arrow_row,
     to_csv_cell,
 )
-from pipelines.storage.models import (
-    BODY_FIELDS,
-    VERSION_FIELDS,
-    Article,
-    ArticleVersion,
-    CrawlRun,
-)
-from pipelines.storage.quality import best_date_of
-from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterable, Iterator, Sequence
 
     import pyarrow as pa
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
+
+# SQLAlchemy, the models and the storage are imported in the functions that use them: Scrapy
+# imports every command module at any `scrapy` start-up (`scrapy search --help` among them).
 
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 CHUNK_ROWS = 1000
@@ -118,6 +111,10 @@ def parse_changed_since(value: str, site_timezone: str) -> datetime | None:
 
 def resolve_cutoff(engine: Engine, value: str, site_timezone: str) -> ChangeCutoff | None:
     """``--changed-since``: a run id of the database, else a timestamp; None when neither."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import CrawlRun  # noqa: PLC0415
+
     with engine.connect() as conn:
         started = conn.scalar(select(CrawlRun.started_at).where(CrawlRun.run_id == value.strip()))
     if started is not None:
@@ -134,6 +131,8 @@ class ArticleChange:
 
 
 def _window(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> list[Any]:
+    from pipelines.storage.models import ArticleVersion  # noqa: PLC0415
+
     # as_of: versions a crawl writes while the feed is read wait for the next feed
     conditions: list[Any] = [
         ArticleVersion.captured_at >= cutoff.instant,
@@ -149,6 +148,8 @@ def _window(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> list[Any
 
 
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    from pipelines.storage.models import VERSION_FIELDS  # noqa: PLC0415
+
     return [name for name in VERSION_FIELDS if before.get(name) != after.get(name)]
 
 
@@ -173,6 +174,8 @@ class _History:
         """What happened to the article whose row (its newest bodies) is ``row``."""
         if self.before is None:
             return ArticleChange("new", self.count, [])
+        from pipelines.storage.models import BODY_FIELDS  # noqa: PLC0415
+
         newest = self.newest or {}
         if not all(name in newest for name in BODY_FIELDS):
             # the newest version's bodies are the article row's
@@ -189,6 +192,10 @@ def article_changes(
     conn: Connection, article_ids: Sequence[str], cutoff: ChangeCutoff, as_of: datetime
 ) -> dict[str, _History]:
     """The histories (up to ``as_of``) of a chunk of articles that changed since the cut-off."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import ArticleVersion  # noqa: PLC0415
+
     query = (
         select(
             ArticleVersion.article_id,
@@ -223,6 +230,11 @@ def iter_articles(
     The change feed reads the versions of ``CHUNK_ROWS`` articles at a time, as their rows
     stream: its memory is one chunk's, whatever the window (an older version carries its full
     bodies)."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
+    from pipelines.storage.quality import best_date_of  # noqa: PLC0415
+
     table = Article.__table__.c
     # best_date is derived from the row (pipelines/storage/quality.best_date_of)
     columns = [table[name] for name in EXPORT_COLUMNS if name in table]
@@ -297,6 +309,10 @@ def _write_parquet(
 
 def stored_sites(engine: Engine) -> list[str]:
     """The sites the database holds articles of, sorted."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import Article  # noqa: PLC0415
+
     with engine.connect() as conn:
         return list(conn.scalars(select(Article.site).distinct().order_by(Article.site)))
 
@@ -431,6 +447,8 @@ class Command(DatabaseCommand):
             )
         )
         cutoff: ChangeCutoff | None = None
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+
         try:
             store = ArticleStore(database_url)
             try:

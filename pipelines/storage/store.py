@@ -35,7 +35,6 @@ from sqlalchemy.pool import StaticPool
 
 from crawler.domain.identity import article_id, normalize_url
 from crawler.domain.items import EXPORT_FIELDS
-from pipelines.storage.content_index import ContentIndex
 from pipelines.storage.models import (
     BODY_FIELDS,
     SCHEMA_REVISION,
@@ -52,6 +51,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from scrapy.settings import BaseSettings
+
+    from pipelines.storage.content_index import ContentIndex
 
 logger = logging.getLogger(__name__)
 
@@ -368,6 +369,9 @@ class ArticleStore:
 
     def content_index(self, site: str) -> ContentIndex:
         """Every stored article of ``site`` with its content hash, in one query."""
+        # numpy comes with the index: imported by a crawl, not by every command that reads
+        from pipelines.storage.content_index import ContentIndex  # noqa: PLC0415
+
         query = (
             select(Article.id, Article.content_hash)
             .where(Article.site == site)
