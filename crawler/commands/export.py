@@ -21,12 +21,11 @@ event`` on the event day (``event_date``).
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,15 +39,12 @@ from pipelines.schema import (
     EXPORT_COLUMNS,
     arrow_schema,
     from_csv_cell,
-    to_arrow_row,
-    to_csv_cell,
 )
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
-    import pyarrow as pa
     from sqlalchemy import Connection, Engine
 
 # SQLAlchemy, the models and the storage are imported in the functions that use them: Scrapy
@@ -266,10 +262,6 @@ def iter_articles(
             yield from rows
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def to_jsonable(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, Any]:
     return {
         name: (row[name].isoformat() if isinstance(row[name], (datetime, date)) else row[name])
@@ -277,34 +269,9 @@ def to_jsonable(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) 
     }
 
 
-def to_csv_row(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, str]:
-    return {name: to_csv_cell(name, row[name]) for name in columns}
-
-
 def parse_csv_row(row: dict[str, str], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, Any]:
     """The exported record back from one CSV row (``csv.DictReader``)."""
     return {name: from_csv_cell(name, row[name]) for name in columns}
-
-
-def _write_parquet(
-    path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, ...], schema: pa.Schema
-) -> int:
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    count = 0
-    with pq.ParquetWriter(path, schema) as writer:
-        chunk: list[dict[str, Any]] = []
-        for row in rows:
-            chunk.append(to_arrow_row(row, columns))
-            if len(chunk) >= CHUNK_ROWS:
-                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
-                count += len(chunk)
-                chunk = []
-        # An empty export still gets a file with the schema.
-        writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
-        count += len(chunk)
-    return count
 
 
 def stored_sites(engine: Engine) -> list[str]:
@@ -329,33 +296,55 @@ def write_export(
 ) -> int:
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
     then rename); returns the row count."""
+    from pipelines.schema.writers import write_csv, write_jsonl, write_parquet  # noqa: PLC0415
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     columns = EXPORT_COLUMNS if cutoff is None else CHANGE_COLUMNS
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    rows = iter_articles(engine, since, site, cutoff, event_since)
-    count = 0
+    batches = _export_batches(
+        engine, columns, since=since, site=site, cutoff=cutoff, event_since=event_since
+    )
     try:
         if fmt == "jsonl":
             with partial.open("w", encoding="utf-8", newline="\n") as fh:
-                for row in rows:
-                    fh.write(_json(to_jsonable(row, columns)) + "\n")
-                    count += 1
+                count = write_jsonl(fh, columns, batches)
         elif fmt == "csv":
             with partial.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=columns)
-                writer.writeheader()
-                for row in rows:
-                    writer.writerow(to_csv_row(row, columns))
-                    count += 1
+                count = write_csv(fh, columns, batches)
         else:
-            schema = arrow_schema(columns)
-            count = _write_parquet(partial, rows, columns, schema)
+            count = write_parquet(partial, columns, batches, arrow_schema(columns))
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
     return count
+
+
+def _export_batches(
+    engine: Engine,
+    columns: tuple[str, ...],
+    *,
+    since: datetime | None,
+    site: str | None,
+    cutoff: ChangeCutoff | None,
+    event_since: date | None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows to write, in batches of tuples in ``columns`` order: the snapshot read
+    column-wise (pipelines/storage/export_rows.py), the change feed from :func:`iter_articles`."""
+    if cutoff is None:
+        from pipelines.storage.export_rows import snapshot_batches  # noqa: PLC0415
+
+        yield from snapshot_batches(engine, since, site, event_since)
+        return
+    values = itemgetter(*columns)
+    batch: list[tuple[Any, ...]] = []
+    for row in iter_articles(engine, since, site, cutoff, event_since):
+        batch.append(values(row))
+        if len(batch) >= CHUNK_ROWS:
+            yield batch
+            batch = []
+    yield batch
 
 
 def add_by_option(parser: argparse.ArgumentParser) -> None:
