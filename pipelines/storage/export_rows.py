@@ -35,7 +35,8 @@ JSON_KINDS = frozenset({"string_list", "object_list"})
 # Read from the table; best_date is derived from the row (pipelines/storage/quality.best_date).
 TABLE_COLUMNS: tuple[str, ...] = tuple(name for name in EXPORT_COLUMNS if name != "best_date")
 
-_scan = JSONDecoder().scan_once
+# the C scanner json.loads runs (JSONDecoder sets it in __init__; typeshed does not say so)
+_scan = JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def decode_json(text: Any) -> Any:
