@@ -29,7 +29,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -324,9 +323,16 @@ class ArticleStore:
             self._engine = create_db_engine(database_url)
             self._dialect = self._engine.dialect.name
             upgrade_database(self._engine)
-        self._insert: Callable[..., Any] = (
-            postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        )
+        # The one dialect's insert: a command on SQLite does not import PostgreSQL's dialect.
+        self._insert: Callable[..., Any]
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # noqa: PLC0415
+
+            self._insert = postgresql.insert
+        else:
+            from sqlalchemy.dialects import sqlite  # noqa: PLC0415
+
+            self._insert = sqlite.insert
         # Whether a write means the pages were met on the site now (``last_seen`` moves). A
         # reparse met nothing on the site: it reads archives (crawler/commands/reparse.py).
         self.marks_seen = True
