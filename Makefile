@@ -31,9 +31,12 @@ demo: $(STAMP)
 cluster-demo: $(STAMP)
 	$(BIN)/python -m tests.cluster_demo
 
+# TEST_JOBS processes take whole test files (`--dist loadfile`: a file's module fixtures are
+# built once); TEST_JOBS=0 runs the suite in this one process. The 15 slowest tests are listed.
+TEST_JOBS ?= 2
 ## The whole test suite: lint, then every test (starts the replica, PostgreSQL and Redis itself).
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15
 
 ## The tests not marked e2e, postgres or redis: the quicker loop while working.
 test-quick: $(STAMP)

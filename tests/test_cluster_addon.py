@@ -41,7 +41,12 @@ ADDON = {"crawler.cluster.addon.ClusterAddon": 0}
 
 def project_crawler(tmp_path: Path, **settings: Any) -> Crawler:
     """A crawler of the project's settings, as `scrapy crawl` (RECORD_RUN) builds it."""
-    values = {name: getattr(project, name) for name in dir(project) if name.isupper()}
+    # The reactor is get_crawler's choice: whichever an earlier test in this process installed.
+    values = {
+        name: getattr(project, name)
+        for name in dir(project)
+        if name.isupper() and name != "TWISTED_REACTOR"
+    }
     values |= {
         "RECORD_RUN": True,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'hepza.sqlite3'}",

@@ -15,6 +15,8 @@ import pytest
 import scrapy
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 
 from crawler import compat
 from tests.crawl_runner import PROJECT_ROOT, run_crawl
@@ -169,3 +171,54 @@ def test_a_cluster_worker_refuses_to_run_with_the_fallbacks_in_one_line(tmp_path
         "scrapy cluster work: error: cluster mode needs a Scrapy whose internals crawler/compat "
         f"was checked against (2.19); this is {scrapy.__version__} with the fallbacks forced"
     ]
+
+
+@pytest.fixture
+def twisted_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deferreds awaited as they are under a non-asyncio reactor (none is installed here)."""
+    monkeypatch.setattr("scrapy.utils.defer.is_asyncio_available", lambda: False)
+
+
+@pytest.mark.usefixtures("twisted_waits")
+def test_the_close_timer_firing_after_the_pool_closed_raises_nothing() -> None:
+    # The reactor was blocked past the timeout: the connections' close and the expired timer
+    # run in one turn, before the waiting coroutine resumes (Scrapy's own timer raised
+    # AlreadyCalledError onto a cluster worker's stderr there).
+    clock = Clock()
+    closing: Deferred[Any] = Deferred()
+    timer_errors: list[BaseException] = []
+
+    def timer_runs_in_the_same_turn(result: Any) -> Any:
+        try:
+            clock.advance(2)
+        except BaseException as error:  # what the timer raised is the assertion
+            timer_errors.append(error)
+        return result
+
+    closing.addCallback(timer_runs_in_the_same_turn)
+    waited = Deferred.fromCoroutine(compat.wait_closed(closing, 1, clock))
+    closing.callback(None)
+    assert timer_errors == []
+    assert waited.called
+    assert clock.getDelayedCalls() == []
+
+
+@pytest.mark.usefixtures("twisted_waits")
+def test_closing_stops_waiting_for_a_pool_that_never_closes_after_the_timeout() -> None:
+    clock = Clock()
+    closing: Deferred[Any] = Deferred()
+    waited = Deferred.fromCoroutine(compat.wait_closed(closing, 1, clock))
+    clock.advance(0.5)
+    assert not waited.called
+    clock.advance(0.6)
+    assert waited.called
+
+
+@pytest.mark.usefixtures("twisted_waits")
+def test_closing_a_pool_that_closes_in_time_cancels_the_timer() -> None:
+    clock = Clock()
+    closing: Deferred[Any] = Deferred()
+    waited = Deferred.fromCoroutine(compat.wait_closed(closing, 1, clock))
+    closing.callback(None)
+    assert waited.called
+    assert clock.getDelayedCalls() == []

@@ -150,9 +150,11 @@ def _as_written_before_identity_keys(database_url: str) -> int:
             "ix_articles_category",
             "ix_articles_author",
             "ix_articles_published_month",
+            # revision 0012's (the report's)
+            "ix_articles_last_run_id",
         ):
             conn.execute(f"DROP INDEX {index}")
-        # what revision 0008 added, the code of 0005 did not have
+        # what revision 0008 added (0012 widened), the code of 0005 did not have
         conn.execute("DROP INDEX ix_articles_site_published_at")
         for column in ("published_at_quality", "event_date_source", "event_date"):
             conn.execute(f"ALTER TABLE articles DROP COLUMN {column}")
@@ -200,7 +202,7 @@ def test_a_database_written_before_identity_keys_is_migrated_and_a_recrawl_adds_
     assert "'storage/new'" not in again.log
     assert "'storage/changed'" not in again.log
     assert database_rows(first.database_url, "SELECT version_num FROM alembic_version") == [
-        ("0011",)
+        ("0012",)
     ]
     ids_after = {row[0] for row in database_rows(first.database_url, "SELECT id FROM articles")}
     assert ids_after.isdisjoint(ids_before)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
@@ -225,6 +226,19 @@ def _parsed(tmp_path: Path, base: str, url: str) -> list[dict[str, Any]]:
     return [_dated(item) for item in items if item.get("title")]
 
 
+def _parsed_all(tmp_path: Path, base: str, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``_parsed`` of every path, the ``scrapy parse`` processes run side by side (each in its
+    own directory): they only read the replica."""
+    places = []
+    for number, _ in enumerate(paths):
+        place = tmp_path / f"parse-{number}"
+        place.mkdir()
+        places.append(place)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = pool.map(lambda place, path: _parsed(place, base, base + path), places, paths)
+        return dict(zip(paths, results, strict=True))
+
+
 @pytest.mark.parametrize("number", [1, 2])
 def test_scrapy_parse_gives_one_record_for_every_form_of_an_article(
     server: ReplicaServer, tmp_path: Path, number: int
@@ -241,9 +255,13 @@ def test_scrapy_parse_gives_one_record_for_every_form_of_an_article(
     ]
     if site.legacy(art):
         forms.append(site.legacy_path(art, locale, "/" + art.category.key))
+    other = site.portal.other_locale
+    journal_path = site.journal_path(art, locale)
+    other_path = site.sitemap_path(art, other)
+    parsed = _parsed_all(tmp_path, server.url, [*forms, journal_path, other_path])
     records = []
     for path in forms:
-        (record,) = _parsed(tmp_path, server.url, server.url + path)
+        (record,) = parsed[path]
         records.append({name: record.get(name) for name in SAME_FIELDS})
     for path, record in zip(forms, records, strict=True):
         differ = {k: (v, records[0][k]) for k, v in record.items() if v != records[0][k]}
@@ -251,12 +269,11 @@ def test_scrapy_parse_gives_one_record_for_every_form_of_an_article(
     assert records[0]["url"] == normalize_url(server.url + site.sitemap_path(art, locale))
     # the journal content portlet's view shows the article's template alone (no byline,
     # categories or tags): what it shows is the record's
-    (journal,) = _parsed(tmp_path, server.url, server.url + site.journal_path(art, locale))
+    (journal,) = parsed[journal_path]
     for name in ("url", "title", "summary", "body_text", "published_at"):
         assert journal[name] == records[0][name], name
     # the other locale's copy: the same article (its key), in its own language
-    other = site.portal.other_locale
-    (copy,) = _parsed(tmp_path, server.url, server.url + site.sitemap_path(art, other))
+    (copy,) = parsed[other_path]
     assert canonical_url(copy["url"]) == canonical_url(records[0]["url"])
     assert copy["title"] == records[0]["title"]
 

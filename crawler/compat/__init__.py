@@ -21,6 +21,8 @@ here, and only here, each use checked against the Scrapy versions in :data:`CHEC
 - redirects off the origin and redirect loops refused aloud (``redirects.py``, for
   ``crawler/middlewares/redirect.py``): the redirect middlewares' private ``_redirect`` and
   ``_engine_started``. Fallback: Scrapy's redirects as they are.
+- the HTTP/1.1 handler closed without a stray error (:meth:`StreamingDownloadHandler.close`):
+  the handler's private ``_pool`` and ``_disconnect_timeout``. Fallback: Scrapy's ``close``.
 - a cluster lease acknowledged once a response's output is processed
   (:func:`install_scrape_ack`): ``Scraper.enqueue_scrape`` wrapped. No safe fallback:
   ``scrapy cluster work`` refuses to run.
@@ -169,14 +171,50 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self._streams = internals_usable(crawler.settings)
+        self._internals = internals_usable(crawler.settings)
 
     async def download_request(self, request: Request) -> Response:
-        if not self._streams or not request.meta.get(STREAM_META):
+        if not self._internals or not request.meta.get(STREAM_META):
             return await super().download_request(request)
         from crawler.compat import http11  # noqa: PLC0415 - only on a checked Scrapy
 
         return await http11.download_streamed(self, request)
+
+    async def close(self) -> None:
+        """Scrapy's close, with its give-up timer harmless once the pool has closed.
+
+        Scrapy stops waiting for the pool's cached connections after ``_disconnect_timeout``
+        by firing the pool's Deferred from a timer, and cancels that timer only when the
+        waiting coroutine resumes. When the reactor was blocked past the timeout (a cluster
+        worker retrying an unavailable Redis while another site's crawler closes), the
+        connections' close and the expired timer run in one reactor turn, before the
+        coroutine resumes: the timer fires an already-fired Deferred and an
+        ``AlreadyCalledError`` traceback lands on stderr of a run that failed cleanly.
+        """
+        pool = getattr(self, "_pool", None)
+        timeout = getattr(self, "_disconnect_timeout", None)
+        if not self._internals or pool is None or timeout is None:
+            await super().close()
+            return
+        from twisted.internet import reactor  # noqa: PLC0415 - the installed reactor
+
+        await wait_closed(pool.closeCachedConnections(), timeout, reactor)
+
+
+async def wait_closed(closing: Deferred[Any], timeout: float, clock: Any) -> None:
+    """Wait for ``closing`` at most ``timeout`` seconds of ``clock`` (an ``IReactorTime``)."""
+    from scrapy.utils.defer import maybe_deferred_to_future  # noqa: PLC0415
+
+    def give_up() -> None:
+        if not closing.called:
+            closing.callback(None)
+
+    timer = clock.callLater(timeout, give_up)
+    try:
+        await maybe_deferred_to_future(closing)
+    finally:
+        if timer.active():
+            timer.cancel()
 
 
 class CompatCheck:

@@ -278,6 +278,10 @@ def monthly_counts(engine: Engine, site: str) -> MonthlyCounts:
     return MonthlyCounts(site, months, ordered, undated, placed_by_event, bulk_without_event)
 
 
+# How a record without problems stores them (pipelines/storage: JSON of an empty list).
+NO_PROBLEMS = ("[]", "null")
+
+
 @dataclass(frozen=True)
 class ArticleProblems:
     title: str
@@ -289,9 +293,15 @@ def run_article_problems(
     engine: Engine, run_id: str, limit: int = MAX_ROWS
 ) -> tuple[int, list[ArticleProblems]]:
     """Articles the run stored (new or changed) whose record carries problems: (count, rows)."""
+    # Articles without problems (nearly all) are left out by the database, from the run's
+    # index (revision 0012): a run of a million clean articles does not come to Python row by row.
     query = (
         select(Article.title, Article.url, Article.problems)
-        .where(Article.last_run_id == run_id)
+        .where(
+            Article.last_run_id == run_id,
+            Article.problems.is_not(None),
+            cast(Article.problems, String).not_in(NO_PROBLEMS),
+        )
         .order_by(Article.published_at_utc.desc().nulls_last(), Article.id)
     )
     found: list[ArticleProblems] = []

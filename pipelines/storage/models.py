@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The head of migrations/versions (tests/test_migrations.py checks it): a database already
 # there is opened without running Alembic.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 
 # Dates keep two columns: the ISO string exactly as the pipelines produced it (with the site's
 # offset; a DateTime column would lose the offset on PostgreSQL and the whole zone on SQLite) and
@@ -94,8 +94,18 @@ class Article(Base):
         ),
         # Covers the storage pipeline's content index, in its order (store.content_index).
         Index("ix_articles_site_first_seen", "site", "first_seen", "id", "content_hash"),
-        # The articles of one display hour (store: published_at_quality) and the report's months.
-        Index("ix_articles_site_published_at", "site", "published_at"),
+        # The articles of one display hour (store: published_at_quality); covers the report's
+        # articles per month and category (history.monthly_counts, revision 0012).
+        Index(
+            "ix_articles_site_published_at",
+            "site",
+            "published_at",
+            "category",
+            "published_at_quality",
+            "event_date",
+        ),
+        # The report's problems of the latest run's articles (revision 0012).
+        Index("ix_articles_last_run_id", "last_run_id"),
         # Datasette's facets (make browse) count from these (revision 0011).
         Index("ix_articles_category", "category"),
         Index("ix_articles_author", "author"),

@@ -18,14 +18,18 @@ The text is Vietnamese from a fixed vocabulary, deterministic per article number
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import multiprocessing
+import os
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from pipelines.storage.models import BODY_FIELDS, VERSION_FIELDS
 from pipelines.storage.store import create_db_engine, upgrade_database
@@ -39,6 +43,8 @@ FEED_ROWS = 20
 # Changing what is generated must change this: cached databases of another version are not reused.
 GENERATOR_VERSION = 1
 CHUNK = 5000
+# processes making rows at once (at most one per core)
+GENERATION_WORKERS = 2
 FIRST_PUBLISHED = datetime(2015, 1, 1, 1, 0, tzinfo=UTC)
 PUBLISHED_SPAN = timedelta(days=11 * 365)
 FIRST_EDIT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -200,20 +206,33 @@ def recent_cutoff(size: int, rows: int = FEED_ROWS) -> datetime:
 
 def _texts(number: int, edited: bool) -> tuple[str, str, str]:
     """Title, summary, body text of article ``number`` (its edit: one more paragraph)."""
-    parts = [_TEXTS[(number * 3 + k) % PARAGRAPHS] for k in range(4 + edited)]
-    if number % 2 == 0:
+    first, summary, body = _shared_texts(
+        number * 3 % PARAGRAPHS, number % 2 == 0, number % RARE_EVERY == 7, edited
+    )
+    return f"Tin số {number}: " + first, summary, body
+
+
+@functools.lru_cache(maxsize=4 * PARAGRAPHS * 2)
+def _shared_texts(first: int, common: bool, rare: bool, edited: bool) -> tuple[str, str, str]:
+    # what articles of the same paragraphs share: made once (a million articles, 2k texts)
+    parts = [_TEXTS[(first + k) % PARAGRAPHS] for k in range(4 + edited)]
+    if common:
         parts[1] += " Thu hút đầu tư."
-    if number % RARE_EVERY == 7:
+    if rare:
         parts[2] += f" Trái {RARE_WORD}."
-    title = f"Tin số {number}: " + " ".join(parts[0].split()[:10])
-    return title, " ".join(parts[1].split()[:30]), "\n".join(parts)
+    return " ".join(parts[0].split()[:10]), " ".join(parts[1].split()[:30]), "\n".join(parts)
+
+
+@functools.lru_cache(maxsize=4 * PARAGRAPHS * 2)
+def _html(body: str) -> str:
+    return "".join(f"<p>{p}</p>" for p in body.split("\n"))
 
 
 def _record(number: int, size: int, edited: bool) -> dict[str, Any]:
     url = article_number_url(number)
     title, summary, body = _texts(number, edited)
     published = _published(number, size)
-    html = "".join(f"<p>{p}</p>" for p in body.split("\n"))
+    html = _html(body)
     content_hash = hashlib.sha256(f"{number}:{edited}".encode()).hexdigest()
     return {
         "id": _article_id(url),
@@ -350,17 +369,62 @@ def _sqlite_time(value: datetime | None) -> str | None:
     # SQLAlchemy's DateTime on SQLite: naive UTC text with microseconds.
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    # "+00:00" cut off: naive UTC
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _dumps(value: Any) -> str:
+    return "[]" if value == [] else _ENCODE(value)
 
 
 def _sqlite_value(name: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return _sqlite_time(value)
     if name in JSON_COLUMNS or isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
+        return _dumps(value)
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+TIME_COLUMNS = frozenset(
+    {"published_at_utc", "modified_at_utc", "first_seen", "last_seen", "captured_at"}
+)
+
+
+def _converter(columns: tuple[str, ...] | list[str], sqlite: bool) -> list[tuple[int, Any]]:
+    """Which positions of a row of ``columns`` need converting, and how: the values of
+    :func:`_sqlite_value` / :func:`_pg_value`, without asking every value what it is."""
+    found: list[tuple[int, Any]] = []
+    for index, name in enumerate(columns):
+        if name in JSON_COLUMNS or name == "record":
+            found.append((index, _dumps))
+        elif sqlite and name in TIME_COLUMNS:
+            found.append((index, _sqlite_time))
+        elif sqlite and name == "summary_truncated":
+            found.append((index, int))
+    return found
+
+
+def _tuples(
+    columns: tuple[str, ...] | list[str], rows: list[dict[str, Any]], sqlite: bool
+) -> list[tuple[Any, ...]]:
+    if not rows:
+        return []
+    converters = _converter(columns, sqlite)
+    out = []
+    for row in rows:
+        values = [row[name] for name in columns]
+        for index, convert in converters:
+            if values[index] is not None:
+                values[index] = convert(values[index])
+        out.append(tuple(values))
+    return out
 
 
 def _insert_sql(table: str, columns: tuple[str, ...] | list[str], mark: str) -> str:
@@ -388,89 +452,203 @@ def _runs(size: int) -> list[dict[str, Any]]:
     ]
 
 
-def generate_sqlite(path: Path, size: int) -> None:
-    """Write a database of ``size`` articles at ``path`` (replaced if there)."""
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+LOADED_TABLES = ("articles", "article_versions", "article_urls")
+Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _chunks(size: int) -> list[tuple[int, int, int]]:
+    return [(start, min(size, start + CHUNK), size) for start in range(0, size, CHUNK)]
+
+
+def _chunk_rows(chunk: tuple[int, int, int], sqlite: bool) -> Rows:
+    articles, versions, urls = _rows(*chunk)
+    return (
+        _tuples(ARTICLE_COLUMNS, articles, sqlite),
+        _tuples(VERSION_COLUMNS, versions, sqlite),
+        _tuples(URL_COLUMNS, urls, sqlite),
+    )
+
+
+def _sqlite_chunk(chunk: tuple[int, int, int]) -> Rows:
+    return _chunk_rows(chunk, sqlite=True)
+
+
+def _workers() -> int:
+    # The rows are made in Python (most of the time at a million articles): one process per
+    # core makes them while the database takes the previous chunk.
+    return max(1, min(GENERATION_WORKERS, os.cpu_count() or 1))
+
+
+def _pool(workers: int, initializer: Any = None, initargs: tuple[Any, ...] = ()) -> Any:
+    # spawn: the benchmark's process may hold threads and open connections a fork would copy.
+    return multiprocessing.get_context("spawn").Pool(workers, initializer, initargs)
+
+
+def _fill_sqlite_fts(conn: sqlite3.Connection) -> None:
+    """Revision 0004's own backfill of the search index (the folded columns of every row):
+    what its insert trigger would have written, row by row."""
+    from pipelines.storage.migrations.versions.rev_0004_search import (  # noqa: PLC0415
+        SQLITE_COLUMNS,
+        _values,
+    )
+
+    columns = ", ".join(SQLITE_COLUMNS)
+    conn.execute(
+        f"INSERT INTO articles_fts(rowid, {columns}) "
+        f"SELECT rowid, {_values('articles')} FROM articles"
+    )
+
+
+def generate_sqlite(path: Path, size: int, log: Any = None) -> None:
+    """Write a database of ``size`` articles at ``path`` (replaced if there).
+
+    The schema is the migrations'; its indexes, the search index and its triggers are taken
+    off for the load and built once after it (a million articles: minutes, where keeping a
+    dozen indexes and the search index row by row took most of an hour)."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         leftover.unlink(missing_ok=True)
     engine = create_db_engine(f"sqlite:///{path}")
     try:
         upgrade_database(engine)
     finally:
         engine.dispose()
-    conn = sqlite3.connect(path)
+    say = log or (lambda message: None)
+    conn = sqlite3.connect(path, isolation_level=None)
     try:
+        # Nothing to recover on a crash: a generation that fails is thrown away (no marker).
+        conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("PRAGMA cache_size=-200000")
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("PRAGMA cache_size=-400000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        marks = ", ".join("?" for _ in LOADED_TABLES)
+        deferred = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            f"AND type IN ('index', 'trigger') AND tbl_name IN ({marks}) ORDER BY type, name",
+            LOADED_TABLES,
+        ).fetchall()
+        conn.execute("BEGIN")
+        for kind, name, _ in deferred:
+            conn.execute(f'DROP {kind.upper()} "{name}"')
         article_sql = _insert_sql("articles", ARTICLE_COLUMNS, "?")
         version_sql = _insert_sql("article_versions", VERSION_COLUMNS, "?")
         url_sql = _insert_sql("article_urls", URL_COLUMNS, "?")
-        run_columns = tuple(_runs(size)[0])
+        runs = _runs(size)
+        run_columns = tuple(runs[0])
         conn.executemany(
             _insert_sql("crawl_runs", run_columns, "?"),
-            [tuple(_sqlite_value(n, run[n]) for n in run_columns) for run in _runs(size)],
+            [tuple(_sqlite_value(n, run[n]) for n in run_columns) for run in runs],
         )
-        for start in range(0, size, CHUNK):
-            articles, versions, urls = _rows(start, min(size, start + CHUNK), size)
-            conn.executemany(
-                article_sql,
-                [tuple(_sqlite_value(n, row[n]) for n in ARTICLE_COLUMNS) for row in articles],
-            )
-            conn.executemany(
-                version_sql,
-                [tuple(_sqlite_value(n, row[n]) for n in VERSION_COLUMNS) for row in versions],
-            )
-            conn.executemany(
-                url_sql, [tuple(_sqlite_value(n, row[n]) for n in URL_COLUMNS) for row in urls]
-            )
-            conn.commit()
+        started = time.perf_counter()
+        with _pool(_workers()) as pool:
+            # imap keeps the chunks in order: rowids follow the article numbers
+            for done, (articles, versions, urls) in enumerate(
+                pool.imap(_sqlite_chunk, _chunks(size)), 1
+            ):
+                conn.executemany(article_sql, articles)
+                conn.executemany(version_sql, versions)
+                conn.executemany(url_sql, urls)
+                if done % 20 == 0:
+                    elapsed = time.perf_counter() - started
+                    say(f"sqlite {size}: {done * CHUNK:,} rows in {elapsed:.0f} s")
+        say(f"sqlite {size}: rows loaded in {time.perf_counter() - started:.0f} s")
+        _fill_sqlite_fts(conn)
+        say(f"sqlite {size}: search index in {time.perf_counter() - started:.0f} s")
+        for _kind, _name, sql in sorted(deferred, key=lambda d: d[0] != "index"):
+            conn.execute(sql)
+        say(f"sqlite {size}: indexes in {time.perf_counter() - started:.0f} s")
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA analysis_limit=1000")
         conn.execute("ANALYZE")
-        conn.commit()
     finally:
         conn.close()
+    # what the crawler and every command open it with
+    with sqlite3.connect(path) as wal:
+        wal.execute("PRAGMA journal_mode=WAL")
 
 
 def _pg_value(name: str, value: Any) -> Any:
     if name in JSON_COLUMNS or isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
+        return _dumps(value)
     return value
 
 
-def generate_postgresql(database_url: str, size: int) -> None:
+_PG_CONNECTION: Any = None
+
+
+def _pg_worker_connect(database_url: str) -> None:
+    import psycopg  # noqa: PLC0415
+
+    global _PG_CONNECTION  # noqa: PLW0603
+    url = make_url(database_url)
+    _PG_CONNECTION = psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname=url.database,
+    )
+
+
+def _pg_chunk(chunk: tuple[int, int, int]) -> int:
+    """COPY one chunk's rows in their own transaction (a worker process's connection)."""
+    articles, versions, urls = _chunk_rows(chunk, sqlite=False)
+    conn = _PG_CONNECTION
+    with conn.cursor() as cursor:
+        for table, columns, rows in (
+            ("articles", tuple(ARTICLE_COLUMNS), articles),
+            ("article_versions", VERSION_COLUMNS, versions),
+            ("article_urls", URL_COLUMNS, urls),
+        ):
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+    conn.commit()
+    return len(articles)
+
+
+def generate_postgresql(database_url: str, size: int, log: Any = None) -> None:
     """Load ``size`` articles into the empty database ``database_url`` (migrated here), with
-    COPY; the search index is dropped for the load and built once after it."""
+    COPY from ``GENERATION_WORKERS`` processes at once (each chunk its own transaction; the
+    stored search document is computed as rows arrive); every index that no constraint owns
+    (the search index among them) is dropped for the load and built once after it."""
+    say = log or (lambda message: None)
     engine = create_db_engine(database_url)
     try:
         upgrade_database(engine)
         with engine.begin() as conn:
-            index_sql = conn.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
-                {"name": "ix_articles_search_document"},
-            ).scalar_one()
-            conn.execute(text("DROP INDEX ix_articles_search_document"))
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
+            deferred = conn.execute(
+                text(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes AS i "
+                    "WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables) "
+                    "AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c "
+                    "WHERE c.conname = i.indexname) ORDER BY i.indexname"
+                ),
+                {"tables": list(LOADED_TABLES)},
+            ).all()
+            for name, _ in deferred:
+                conn.execute(text(f'DROP INDEX "{name}"'))
             runs = _runs(size)
-            run_columns = tuple(runs[0])
-            with cursor.copy(f"COPY crawl_runs ({', '.join(run_columns)}) FROM STDIN") as copy:
-                for run in runs:
-                    copy.write_row([_pg_value(n, run[n]) for n in run_columns])
-            for start in range(0, size, CHUNK):
-                articles, versions, urls = _rows(start, min(size, start + CHUNK), size)
-                for table, columns, rows in (
-                    ("articles", tuple(ARTICLE_COLUMNS), articles),
-                    ("article_versions", VERSION_COLUMNS, versions),
-                    ("article_urls", URL_COLUMNS, urls),
-                ):
-                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row([_pg_value(n, row[n]) for n in columns])
-            raw.commit()
-        finally:
-            raw.close()
+            for run in runs:
+                columns = tuple(run)
+                conn.execute(
+                    text(_insert_sql("crawl_runs", columns, ":{name}")),
+                    {n: _pg_value(n, run[n]) for n in columns},
+                )
+        started = time.perf_counter()
+        loaded = 0
+        with _pool(_workers(), _pg_worker_connect, (database_url,)) as pool:
+            for count in pool.imap_unordered(_pg_chunk, _chunks(size)):
+                loaded += count
+                if loaded % (20 * CHUNK) == 0:
+                    elapsed = time.perf_counter() - started
+                    say(f"postgresql {size}: {loaded:,} rows in {elapsed:.0f} s")
+        say(f"postgresql {size}: rows loaded in {time.perf_counter() - started:.0f} s")
         with engine.begin() as conn:
             conn.execute(text("SET maintenance_work_mem = '512MB'"))
-            conn.execute(text(index_sql))
+            for _, sql in deferred:
+                conn.execute(text(sql))
+        say(f"postgresql {size}: indexes in {time.perf_counter() - started:.0f} s")
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     finally:

@@ -19,7 +19,11 @@ measured at the portal, and the sizing model (tests/benchmarks/sizing.py) checke
 
 Then the analysts' stage (issue 24, tests/benchmarks/analysts.py; ``--no-analysts`` skips it,
 ``--analysts`` runs it alone and replaces only its section of docs/benchmarks.md): search,
-change feed, exports, report and Datasette on generated databases of ``--analysts-sizes``.
+change feed, exports, report and Datasette on generated databases of ``--analysts-sizes``
+(cached under output/bench/analysts/; a million articles take about half an hour per database
+to generate on a loaded 2-core machine). ``--analysts-databases``, ``--analysts-only COMMAND``
+and ``--analysts-merge`` measure one database, some commands or one size (``--analysts-sizes
+1000000``) and add them to the recorded stage.
 ``--rerun-memory`` (off by default: about an hour at 1M): the peak memory of an unchanged re-run
 against databases padded to 10k, 100k and 1M articles, on SQLite and PostgreSQL
 (tests/benchmarks/rerun_memory.py); under 300 MB at 1M is the target (issue 24).
@@ -49,8 +53,12 @@ from tests.benchmarks.analysts import (
     ANALYSTS_SIZES,
     QUICK_ANALYSTS_SIZES,
     analysts_ok,
+    merge_results,
     render_analysts_markdown,
     run_analysts_benchmark,
+)
+from tests.benchmarks.analysts import (
+    DATABASES as ANALYSTS_DATABASES,
 )
 from tests.benchmarks.archive import (
     ARCHIVE_SIZE,
@@ -594,6 +602,25 @@ def main(argv: list[str] | None = None) -> int:
         f"--quick {QUICK_ANALYSTS_SIZES})",
     )
     parser.add_argument(
+        "--analysts-only",
+        action="append",
+        default=[],
+        metavar="COMMAND",
+        help="with --analysts: measure only this command of its table (repeatable; e.g. "
+        "'search common', 'report', 'datasette table': every Datasette page)",
+    )
+    parser.add_argument(
+        "--analysts-databases",
+        default=",".join(ANALYSTS_DATABASES),
+        help=f"with --analysts: the databases measured (default {','.join(ANALYSTS_DATABASES)})",
+    )
+    parser.add_argument(
+        "--analysts-merge",
+        action="store_true",
+        help="with --analysts: add this run's measurements to the analysts' stage recorded in "
+        "docs/benchmarks.json (a size, or some commands, measured alone) instead of replacing it",
+    )
+    parser.add_argument(
         "--rerun-memory",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -625,7 +652,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.analysts:
         results = run_benchmarks([], out, args.sample, command.strip())
-        results["analysts"] = run_analysts_benchmark(analysts_sizes)
+        results["analysts"] = run_analysts_benchmark(
+            analysts_sizes,
+            tuple(args.analysts_databases.split(",")),
+            only=tuple(args.analysts_only),
+        )
+        if args.analysts_merge:
+            recorded = recorded_stage(DOCS_DATA, "analysts")
+            if recorded is not None:
+                results["analysts"] = merge_results(recorded["results"], results["analysts"])
+                results["command"] = f"{recorded['command']}; then {results['command']}"
         write_results(results, out)
         print(render_all(results))
         if out == DEFAULT_OUTPUT.resolve() and not args.no_docs:
@@ -767,6 +803,14 @@ def render_stage(name: str, stage: dict[str, Any]) -> str:
         body = RENDERERS[name](data).strip()
     machine = ", ".join(f"{k} {v}" for k, v in stage["machine"].items())
     return f"{body}\n\n*Measured {stage['started_at']} by `{stage['command']}` on: {machine}.*"
+
+
+def recorded_stage(data: Path, name: str) -> dict[str, Any] | None:
+    """A stage as docs/benchmarks.json last recorded it (None: never measured)."""
+    if not data.exists():
+        return None
+    stage = json.loads(data.read_text(encoding="utf-8")).get("stages", {}).get(name)
+    return stage if isinstance(stage, dict) else None
 
 
 def write_docs_page(results: dict[str, Any], page: Path, data: Path) -> None:
