@@ -32,20 +32,13 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
+from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
 from crawler.ledger import exit_status
 from crawler.setup.config import ConfigError, check_numeric_settings, parse_since
 from crawler.setup.fingerprint import source_fingerprint
 from crawler.setup.paths import resolve_output_paths
-from crawler.setup.preflight import (
-    EXIT_BAD_USAGE,
-    EXIT_FAILED_RUN,
-    DatabaseUnreachable,
-    check_database_reachable,
-    check_database_url,
-)
 from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
 from pipelines.storage.secrets import install_redaction, redact_url
-from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
@@ -178,6 +171,7 @@ class Command(ScrapyCommand):
     def _start(self, opts: argparse.Namespace) -> None:
         from crawler.cluster.crawl import ClusterCrawl  # noqa: PLC0415 (the cluster extra)
         from crawler.cluster.record import start_cluster_run  # noqa: PLC0415 (as above)
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
 
         settings = self.settings
         assert settings is not None
@@ -233,6 +227,14 @@ class Command(ScrapyCommand):
         )
 
     def _check_database(self, settings: BaseSettings) -> str:
+        # Imported here, as the storage below: Scrapy imports every command module for every
+        # command, and these bring SQLAlchemy (`scrapy search --help` needs none of it).
+        from crawler.setup.preflight import (  # noqa: PLC0415
+            DatabaseUnreachable,
+            check_database_reachable,
+            check_database_url,
+        )
+
         database = str(settings.get("DATABASE_URL") or "")
         if not database:
             raise CommandRefused("DATABASE_URL is empty: cluster workers store into one database")
@@ -383,6 +385,7 @@ class Command(ScrapyCommand):
         from crawler.cluster.record import (  # noqa: PLC0415 (the cluster extra, optional)
             fail_cluster_run_without_redis,
         )
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
 
         settings = self.settings
         assert settings is not None
@@ -439,6 +442,7 @@ class Command(ScrapyCommand):
             STATUS_FAILED,
         )
         from crawler.cluster.record import finish_cluster_run  # noqa: PLC0415 (as above)
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
 
         settings = self.settings
         assert settings is not None

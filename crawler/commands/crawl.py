@@ -14,9 +14,9 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
+from crawler.domain.errors import EXIT_BAD_USAGE
 from crawler.ledger import discard_ended_jobdir, exit_status
 from crawler.setup.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
-from crawler.setup.preflight import EXIT_BAD_USAGE, check_set_options, run_preflight
 
 if TYPE_CHECKING:
     import argparse
@@ -33,6 +33,10 @@ class Command(ScrapyCrawlCommand):
         return "Run a spider; exit status 1 when the run failed (see the run report)"
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Imported here: Scrapy imports every command module for every command, and the
+        # preflight brings SQLAlchemy and the site profiles (`scrapy search` needs neither).
+        from crawler.setup.preflight import check_set_options, run_preflight  # noqa: PLC0415
+
         # Before Scrapy applies -s: its own refusal of a JSON setting is a usage screen
         # without the setting's name.
         assert self.settings is not None

@@ -21,17 +21,15 @@ event`` on the event day (``event_date``).
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import UsageError
-from sqlalchemy import Engine, select
 
 from crawler.ops.database_command import DatabaseCommand, check_day_in_range, since_instant
 from crawler.setup.config import ConfigError
@@ -41,25 +39,16 @@ from pipelines.schema import (
     EXPORT_COLUMNS,
     arrow_schema,
     from_csv_cell,
-    to_arrow_row,
-    to_csv_cell,
 )
-from pipelines.storage.models import (
-    BODY_FIELDS,
-    VERSION_FIELDS,
-    Article,
-    ArticleVersion,
-    CrawlRun,
-)
-from pipelines.storage.quality import best_date_of
-from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
-    import pyarrow as pa
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Engine
+
+# SQLAlchemy, the models and the storage are imported in the functions that use them: Scrapy
+# imports every command module at any `scrapy` start-up (`scrapy search --help` among them).
 
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 CHUNK_ROWS = 1000
@@ -118,6 +107,10 @@ def parse_changed_since(value: str, site_timezone: str) -> datetime | None:
 
 def resolve_cutoff(engine: Engine, value: str, site_timezone: str) -> ChangeCutoff | None:
     """``--changed-since``: a run id of the database, else a timestamp; None when neither."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import CrawlRun  # noqa: PLC0415
+
     with engine.connect() as conn:
         started = conn.scalar(select(CrawlRun.started_at).where(CrawlRun.run_id == value.strip()))
     if started is not None:
@@ -134,6 +127,8 @@ class ArticleChange:
 
 
 def _window(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> list[Any]:
+    from pipelines.storage.models import ArticleVersion  # noqa: PLC0415
+
     # as_of: versions a crawl writes while the feed is read wait for the next feed
     conditions: list[Any] = [
         ArticleVersion.captured_at >= cutoff.instant,
@@ -149,6 +144,8 @@ def _window(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> list[Any
 
 
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    from pipelines.storage.models import VERSION_FIELDS  # noqa: PLC0415
+
     return [name for name in VERSION_FIELDS if before.get(name) != after.get(name)]
 
 
@@ -173,6 +170,8 @@ class _History:
         """What happened to the article whose row (its newest bodies) is ``row``."""
         if self.before is None:
             return ArticleChange("new", self.count, [])
+        from pipelines.storage.models import BODY_FIELDS  # noqa: PLC0415
+
         newest = self.newest or {}
         if not all(name in newest for name in BODY_FIELDS):
             # the newest version's bodies are the article row's
@@ -189,6 +188,10 @@ def article_changes(
     conn: Connection, article_ids: Sequence[str], cutoff: ChangeCutoff, as_of: datetime
 ) -> dict[str, _History]:
     """The histories (up to ``as_of``) of a chunk of articles that changed since the cut-off."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import ArticleVersion  # noqa: PLC0415
+
     query = (
         select(
             ArticleVersion.article_id,
@@ -223,6 +226,11 @@ def iter_articles(
     The change feed reads the versions of ``CHUNK_ROWS`` articles at a time, as their rows
     stream: its memory is one chunk's, whatever the window (an older version carries its full
     bodies)."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
+    from pipelines.storage.quality import best_date_of  # noqa: PLC0415
+
     table = Article.__table__.c
     # best_date is derived from the row (pipelines/storage/quality.best_date_of)
     columns = [table[name] for name in EXPORT_COLUMNS if name in table]
@@ -254,10 +262,6 @@ def iter_articles(
             yield from rows
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def to_jsonable(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, Any]:
     return {
         name: (row[name].isoformat() if isinstance(row[name], (datetime, date)) else row[name])
@@ -265,38 +269,17 @@ def to_jsonable(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) 
     }
 
 
-def to_csv_row(row: dict[str, Any], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, str]:
-    return {name: to_csv_cell(name, row[name]) for name in columns}
-
-
 def parse_csv_row(row: dict[str, str], columns: tuple[str, ...] = EXPORT_COLUMNS) -> dict[str, Any]:
     """The exported record back from one CSV row (``csv.DictReader``)."""
     return {name: from_csv_cell(name, row[name]) for name in columns}
 
 
-def _write_parquet(
-    path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, ...], schema: pa.Schema
-) -> int:
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
-
-    count = 0
-    with pq.ParquetWriter(path, schema) as writer:
-        chunk: list[dict[str, Any]] = []
-        for row in rows:
-            chunk.append(to_arrow_row(row, columns))
-            if len(chunk) >= CHUNK_ROWS:
-                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
-                count += len(chunk)
-                chunk = []
-        # An empty export still gets a file with the schema.
-        writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
-        count += len(chunk)
-    return count
-
-
 def stored_sites(engine: Engine) -> list[str]:
     """The sites the database holds articles of, sorted."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import Article  # noqa: PLC0415
+
     with engine.connect() as conn:
         return list(conn.scalars(select(Article.site).distinct().order_by(Article.site)))
 
@@ -313,33 +296,55 @@ def write_export(
 ) -> int:
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
     then rename); returns the row count."""
+    from pipelines.schema.writers import write_csv, write_jsonl, write_parquet  # noqa: PLC0415
+
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     columns = EXPORT_COLUMNS if cutoff is None else CHANGE_COLUMNS
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    rows = iter_articles(engine, since, site, cutoff, event_since)
-    count = 0
+    batches = _export_batches(
+        engine, columns, since=since, site=site, cutoff=cutoff, event_since=event_since
+    )
     try:
         if fmt == "jsonl":
             with partial.open("w", encoding="utf-8", newline="\n") as fh:
-                for row in rows:
-                    fh.write(_json(to_jsonable(row, columns)) + "\n")
-                    count += 1
+                count = write_jsonl(fh, columns, batches)
         elif fmt == "csv":
             with partial.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=columns)
-                writer.writeheader()
-                for row in rows:
-                    writer.writerow(to_csv_row(row, columns))
-                    count += 1
+                count = write_csv(fh, columns, batches)
         else:
-            schema = arrow_schema(columns)
-            count = _write_parquet(partial, rows, columns, schema)
+            count = write_parquet(partial, columns, batches, arrow_schema(columns))
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
     return count
+
+
+def _export_batches(
+    engine: Engine,
+    columns: tuple[str, ...],
+    *,
+    since: datetime | None,
+    site: str | None,
+    cutoff: ChangeCutoff | None,
+    event_since: date | None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows to write, in batches of tuples in ``columns`` order: the snapshot read
+    column-wise (pipelines/storage/export_rows.py), the change feed from :func:`iter_articles`."""
+    if cutoff is None:
+        from pipelines.storage.export_rows import snapshot_batches  # noqa: PLC0415
+
+        yield from snapshot_batches(engine, since, site, event_since)
+        return
+    values = itemgetter(*columns)
+    batch: list[tuple[Any, ...]] = []
+    for row in iter_articles(engine, since, site, cutoff, event_since):
+        batch.append(values(row))
+        if len(batch) >= CHUNK_ROWS:
+            yield batch
+            batch = []
+    yield batch
 
 
 def add_by_option(parser: argparse.ArgumentParser) -> None:
@@ -431,6 +436,8 @@ class Command(DatabaseCommand):
             )
         )
         cutoff: ChangeCutoff | None = None
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+
         try:
             store = ArticleStore(database_url)
             try:

@@ -23,15 +23,9 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.spider import spidercls_for_request
 from w3lib.url import is_url
 
+from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
 from crawler.middlewares.fence import origin_of
 from crawler.setup.config import ConfigError, check_settings, parse_spider_args
-from crawler.setup.preflight import (
-    EXIT_BAD_USAGE,
-    EXIT_FAILED_RUN,
-    check_set_options,
-    stop,
-    unknown_spider,
-)
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
 
@@ -51,6 +45,10 @@ class Command(ScrapyParseCommand):
         return "Parse a URL with its site's spider and print the results (exit 1: nothing parsed)"
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Imported here: Scrapy imports every command module for every command, and the
+        # preflight brings SQLAlchemy (`scrapy search` starts without it).
+        from crawler.setup.preflight import check_set_options  # noqa: PLC0415
+
         assert self.settings is not None
         check_set_options(self.settings, opts.set, PROG)
         super().process_options(args, opts)
@@ -72,6 +70,8 @@ class Command(ScrapyParseCommand):
     def spider_for(self, url: str, opts: argparse.Namespace) -> type[Spider]:
         """The spider named by --spider, else the one of the URL's site, else (with a site
         given by its arguments) the generic spider."""
+        from crawler.setup.preflight import unknown_spider  # noqa: PLC0415
+
         assert self.settings is not None
         loader = get_spider_loader(self.settings)
         if opts.spider:
@@ -129,6 +129,8 @@ class Command(ScrapyParseCommand):
             self.fail(f"nothing parsed from {url}: the page gave no item and no request")
 
     def refuse(self, message: str) -> None:
+        from crawler.setup.preflight import stop  # noqa: PLC0415
+
         assert self.settings is not None
         stop(self.settings, "", message, EXIT_BAD_USAGE, PROG)
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.utils.conf import arglist_to_dict
 
+from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
 from crawler.domain.outcome import FAILURE_PREFIX, recorded_failures
 from crawler.extensions.reachability import UNREACHABLE
 from crawler.middlewares.fence import origin_of
@@ -41,13 +42,6 @@ from crawler.setup.config import (
     parse_spider_args,
 )
 from crawler.setup.paths import DEFAULT_OUTPUT_DIR, resolve_output_paths
-from crawler.setup.preflight import (
-    EXIT_BAD_USAGE,
-    EXIT_FAILED_RUN,
-    check_set_options,
-    ensure_writable,
-    stop,
-)
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site, site_name_of
 
@@ -111,6 +105,10 @@ class Command(ScrapyCommand):
         )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        # Imported here: Scrapy imports every command module for every command, and the
+        # preflight brings SQLAlchemy (`scrapy search` starts without it).
+        from crawler.setup.preflight import check_set_options, ensure_writable  # noqa: PLC0415
+
         assert self.settings is not None
         check_set_options(self.settings, opts.set, PROG)
         super().process_options(args, opts)
@@ -238,6 +236,8 @@ class Command(ScrapyCommand):
             self.fail(reasons)
 
     def refuse(self, message: str) -> None:
+        from crawler.setup.preflight import stop  # noqa: PLC0415
+
         assert self.settings is not None
         stop(self.settings, "", message, EXIT_BAD_USAGE, PROG)
 

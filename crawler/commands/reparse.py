@@ -28,11 +28,10 @@ from scrapy import signals
 from scrapy.exceptions import UsageError
 
 from crawler.commands.crawl import Command as CrawlCommand
+from crawler.domain.errors import EXIT_BAD_USAGE
 from crawler.domain.outcome import fail_run
-from crawler.extensions.run import RunOwner, verdict_of
 from crawler.ledger import exit_status
 from crawler.setup.config import ConfigError, parse_base_url, parse_since, parse_site_name
-from crawler.setup.preflight import EXIT_BAD_USAGE, check_set_options, stop
 from crawler.sites.profile import find_profile, profile_dirs
 
 if TYPE_CHECKING:
@@ -89,12 +88,13 @@ class Command(CrawlCommand):
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         # Imported here: Scrapy imports every command module for every command (`scrapy runs`
-        # too), and the replay brings warcio.
+        # too), and the replay brings warcio, the preflight SQLAlchemy.
         from crawler.crawl.replay import (  # noqa: PLC0415
             ArchiveRefused,
             find_archives,
             index_archives,
         )
+        from crawler.setup.preflight import check_set_options, stop  # noqa: PLC0415
 
         assert self.settings is not None
         check_set_options(self.settings, opts.set, COMMAND)
@@ -150,6 +150,7 @@ class Command(CrawlCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from crawler.crawl.replay import INDEXES  # noqa: PLC0415
+        from crawler.extensions.run import verdict_of  # noqa: PLC0415
 
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")
@@ -191,6 +192,8 @@ class Command(CrawlCommand):
 
 def summary_line(crawler: Crawler, index: ArchiveIndex) -> str:
     """What the reparse did, in one line: the run, the archives, the articles, the fields."""
+    from crawler.extensions.run import RunOwner  # noqa: PLC0415
+
     owner = crawler.get_extension(RunOwner)
     stats = crawler.stats.get_stats() if crawler.stats is not None else {}
     report = (owner.report if owner is not None else None) or {}

@@ -25,17 +25,9 @@ from typing import TYPE_CHECKING
 from scrapy.exceptions import UsageError
 
 from crawler.commands.runs import one_line, unknown_site
-from crawler.ledger.history import (
-    known_sites,
-    load_runs,
-    monthly_counts,
-    run_article_problems,
-    run_rejects,
-)
 from crawler.ops.database_command import DatabaseCommand, site_timezone
 from crawler.setup.paths import DEFAULT_OUTPUT_DIR, PLACES_BY_SETTING
 from pipelines.storage.secrets import redact_url
-from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
@@ -61,6 +53,12 @@ def build_sections(
 ) -> list[SiteSection]:
     # matplotlib comes with the page's module: imported when a report is made, not with this
     # module, since Scrapy imports every command's module for every command (a crawl included).
+    from crawler.ledger.history import (  # noqa: PLC0415
+        load_runs,
+        monthly_counts,
+        run_article_problems,
+        run_rejects,
+    )
     from crawler.ledger.html_report import SiteSection  # noqa: PLC0415
 
     sections: list[SiteSection] = []
@@ -119,6 +117,11 @@ class Command(DatabaseCommand):
         if database_url is None:
             return
         rejects_path = Path(self.settings.get("REJECTS_PATH") or "")
+        # Imported here: Scrapy imports every command module at any `scrapy` start-up, and the
+        # history and the storage bring SQLAlchemy.
+        from crawler.ledger.history import known_sites  # noqa: PLC0415
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+
         try:
             store = ArticleStore(database_url)
             try:

@@ -21,22 +21,18 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import UsageError
 
-from crawler.ledger.history import (
-    RunSummary,
-    format_coverage,
-    format_duration,
-    known_sites,
-    load_runs,
-    local_time,
-)
 from crawler.ops.database_command import DatabaseCommand
 from pipelines.storage.secrets import redact_url
-from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
 
     from sqlalchemy import Engine
+
+    from crawler.ledger.history import RunSummary
+
+# The run history and the storage are imported where they are used: Scrapy imports every
+# command module at any `scrapy` start-up, and they bring SQLAlchemy.
 
 
 FORMATS = ("text", "jsonl")
@@ -61,6 +57,8 @@ def unknown_site(engine: Engine, site: str | None) -> str | None:
     """Why ``--site`` names nothing the database holds (None when it does, or is not given)."""
     if site is None:
         return None
+    from crawler.ledger.history import known_sites  # noqa: PLC0415
+
     sites = known_sites(engine)
     if site in sites:
         return None
@@ -73,6 +71,8 @@ def _number(value: int | None) -> str:
 
 
 def text_lines(run: RunSummary, timezone: str) -> list[str]:
+    from crawler.ledger.history import format_coverage, format_duration, local_time  # noqa: PLC0415
+
     local = local_time(run.started_at, timezone)
     # A crawl is the usual run; any other kind (a reparse) is named after the site.
     site = run.site if run.kind == "crawl" else f"{run.site} ({run.kind})"
@@ -123,6 +123,9 @@ class Command(DatabaseCommand):
         database_url = self.database_url()
         if database_url is None:
             return
+        from crawler.ledger.history import load_runs  # noqa: PLC0415
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+
         try:
             store = ArticleStore(database_url)
             try:

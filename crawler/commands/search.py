@@ -25,22 +25,16 @@ from scrapy.exceptions import UsageError
 from crawler.commands.export import Command as ExportCommand
 from crawler.commands.export import add_by_option
 from crawler.setup.config import ConfigError, parse_number
-from pipelines.storage.search import (
-    DEFAULT_LIMIT,
-    MAX_QUERY_CHARS,
-    MAX_QUERY_TERMS,
-    QueryError,
-    SearchHit,
-    SearchTimeoutError,
-    query_words,
-    search_articles,
-)
-from pipelines.storage.store import ArticleStore, StorageError
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterator
     from types import FrameType
+
+    from pipelines.storage.search import SearchHit
+
+# The search and the storage are imported where they are used: Scrapy imports every command
+# module at any `scrapy` start-up, and they bring SQLAlchemy.
 
 FORMATS = ("text", "jsonl")
 
@@ -111,6 +105,12 @@ class Command(ExportCommand):
         return "Search the stored articles, with or without Vietnamese diacritics"
 
     def long_desc(self) -> str:
+        from pipelines.storage.search import (  # noqa: PLC0415
+            DEFAULT_LIMIT,
+            MAX_QUERY_CHARS,
+            MAX_QUERY_TERMS,
+        )
+
         return (
             "Print the stored articles holding every word of QUERY (title, summary, body, "
             "category, tags), best match first; diacritics are optional ('dau tu' finds "
@@ -127,6 +127,8 @@ class Command(ExportCommand):
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
+        from pipelines.storage.search import DEFAULT_LIMIT  # noqa: PLC0415
+
         # Export's own options (--format jsonl|csv|parquet, --output) are not search's.
         ScrapyCommand.add_options(self, parser)
         parser.add_argument("-f", "--format", dest="format", choices=FORMATS, default="text")
@@ -136,6 +138,14 @@ class Command(ExportCommand):
         parser.add_argument("--limit", metavar="N", default=str(DEFAULT_LIMIT))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        from pipelines.storage.search import (  # noqa: PLC0415
+            QueryError,
+            SearchTimeoutError,
+            query_words,
+            search_articles,
+        )
+        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+
         assert self.settings is not None
         if not args:
             raise UsageError('search wants a query, e.g. scrapy search "dau tu"')

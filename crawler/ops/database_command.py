@@ -16,16 +16,11 @@ from zoneinfo import ZoneInfo
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
-from sqlalchemy import inspect, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from crawler.setup.config import ConfigError
 from crawler.setup.paths import resolve_output_paths
-from crawler.setup.preflight import check_database_url
 from crawler.sites.profile import find_profile, profile_dirs
-from pipelines.storage.models import Article
 from pipelines.storage.secrets import install_redaction, redact_url
-from pipelines.storage.store import create_db_engine
 
 if TYPE_CHECKING:
     import argparse
@@ -39,6 +34,14 @@ def missing_database(database_url: str) -> str | None:
     A command that reads must not create an empty database at a mistyped path and report
     "0 articles" as if the crawl had found none.
     """
+    # Imported here, as every database module of these commands: Scrapy imports every command
+    # module at any `scrapy` start-up, and `scrapy search --help` needs no database.
+    from sqlalchemy import inspect, make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError  # noqa: PLC0415
+
+    from pipelines.storage.models import Article  # noqa: PLC0415
+    from pipelines.storage.store import create_db_engine  # noqa: PLC0415
+
     try:
         url = make_url(database_url)
     except ArgumentError:
@@ -114,6 +117,8 @@ class DatabaseCommand(ScrapyCommand):
         """``DATABASE_URL``, its password kept out of every message from now on; None when the
         database is not there (refused: one line, exit status 2)."""
         assert self.settings is not None
+        from crawler.setup.preflight import check_database_url  # noqa: PLC0415
+
         database_url = self.settings.get("DATABASE_URL")
         if not database_url:
             raise UsageError("DATABASE_URL is empty")

@@ -32,6 +32,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
 from crawler.ledger.alerts import alert_without_report, parse_alert_config
 from crawler.ledger.checks import BadRunChecks, load_checks
 from crawler.setup.config import (
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXIT_FAILED_RUN = 1
-EXIT_BAD_USAGE = 2
 KNOWN_BACKENDS = ("sqlite", "postgresql")
 DATABASE_CONNECT_TIMEOUT = 10  # seconds
 # Drivers that take libpq's connect_timeout.

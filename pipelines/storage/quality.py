@@ -120,10 +120,16 @@ def mark_site(conn: Connection, site: str, threshold: int) -> int:
 def best_date_of(row: dict[str, Any]) -> date | None:
     """``best_date`` of an export row: event_date where the display date is bulk, else the
     display day; None without either."""
-    event = row.get("event_date")
-    if row.get("published_at_quality") == BULK and event is not None:
+    return best_date(
+        row.get("event_date"), row.get("published_at_quality"), row.get("published_at")
+    )
+
+
+def best_date(event: Any, quality: str | None, published: Any) -> date | None:
+    """:func:`best_date_of` from the row's ``event_date``, ``published_at_quality`` and
+    ``published_at`` (an export maps it over a batch's columns)."""
+    if quality == BULK and event is not None:
         return event if isinstance(event, date) else date.fromisoformat(str(event))
-    published = row.get("published_at")
     if isinstance(published, str):
         try:
             # the first 10 characters: the day on the site's own clock

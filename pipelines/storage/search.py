@@ -23,11 +23,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, bindparam, text
-from sqlalchemy.exc import OperationalError
-
-from pipelines.storage.models import UTCDateTime
-
 if TYPE_CHECKING:
     from datetime import date, datetime
 
@@ -162,6 +157,12 @@ def search_articles(
     A search running longer than ``timeout`` seconds (None: no bound) is stopped on the
     database and raises :class:`SearchTimeoutError`.
     """
+    # SQLAlchemy is imported by the functions that query: `scrapy search --help` (this module's
+    # bounds in its text) starts without it.
+    from sqlalchemy import Date, bindparam  # noqa: PLC0415
+
+    from pipelines.storage.models import UTCDateTime  # noqa: PLC0415
+
     if limit < 1:
         raise ValueError(f"search limit must be at least 1, got {limit}")
     if timeout is not None and timeout <= 0:
@@ -218,6 +219,9 @@ def _timed_out(timeout: float | None) -> SearchTimeoutError:
 def _run_postgresql(
     conn: Connection, statement: Any, params: dict[str, Any], timeout: float | None
 ) -> list[Any]:
+    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
     with conn.begin():
         # SET LOCAL: both end with the search's transaction, whatever the pool does next.
         if timeout is not None:
@@ -240,6 +244,8 @@ def _run_postgresql(
 def _run_sqlite(
     conn: Connection, statement: Any, params: dict[str, Any], timeout: float | None
 ) -> list[Any]:
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
     if timeout is None:
         return list(conn.execute(statement, params).all())
     deadline = time.monotonic() + timeout
@@ -262,6 +268,8 @@ def _run_sqlite(
 
 
 def _sqlite_query(filters: str) -> Any:
+    from sqlalchemy import text  # noqa: PLC0415
+
     weights = ", ".join(str(weight) for weight in SQLITE_WEIGHTS)
     # FTS5 hands its matches newest rowid first without sorting, and computes bm25 only for
     # the rows it returns: the window costs RANK_WINDOW scores, not one per match. The
@@ -288,6 +296,8 @@ def _sqlite_query(filters: str) -> Any:
 
 
 def _postgresql_query(filters: str) -> Any:
+    from sqlalchemy import text  # noqa: PLC0415
+
     headline_options = (
         f"StartSel={MARK_START}, StopSel={MARK_END}, FragmentDelimiter={ELLIPSIS}, "
         f"MaxFragments=2, MaxWords={SNIPPET_WORDS}, MinWords=5"

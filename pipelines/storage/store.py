@@ -29,13 +29,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from crawler.domain.identity import article_id, normalize_url
 from crawler.domain.items import EXPORT_FIELDS
-from pipelines.storage.content_index import ContentIndex
 from pipelines.storage.models import (
     BODY_FIELDS,
     SCHEMA_REVISION,
@@ -52,6 +50,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from scrapy.settings import BaseSettings
+
+    from pipelines.storage.content_index import ContentIndex
 
 logger = logging.getLogger(__name__)
 
@@ -323,9 +323,16 @@ class ArticleStore:
             self._engine = create_db_engine(database_url)
             self._dialect = self._engine.dialect.name
             upgrade_database(self._engine)
-        self._insert: Callable[..., Any] = (
-            postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        )
+        # The one dialect's insert: a command on SQLite does not import PostgreSQL's dialect.
+        self._insert: Callable[..., Any]
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # noqa: PLC0415
+
+            self._insert = postgresql.insert
+        else:
+            from sqlalchemy.dialects import sqlite  # noqa: PLC0415
+
+            self._insert = sqlite.insert
         # Whether a write means the pages were met on the site now (``last_seen`` moves). A
         # reparse met nothing on the site: it reads archives (crawler/commands/reparse.py).
         self.marks_seen = True
@@ -368,6 +375,9 @@ class ArticleStore:
 
     def content_index(self, site: str) -> ContentIndex:
         """Every stored article of ``site`` with its content hash, in one query."""
+        # numpy comes with the index: imported by a crawl, not by every command that reads
+        from pipelines.storage.content_index import ContentIndex  # noqa: PLC0415
+
         query = (
             select(Article.id, Article.content_hash)
             .where(Article.site == site)

@@ -1,0 +1,222 @@
+"""The exports' writers: JSONL, CSV and Parquet from batches of rows, column by column.
+
+A row is a tuple of Python values in the order of the columns written (what
+``crawler.commands.export.iter_articles`` gives: lists, bools, aware datetimes, dates). Each
+format writes exactly what the record schema's per-row functions give (``to_csv_cell``,
+``to_arrow_row``, JSON of the JSONL record): a batch's columns are converted one list at a
+time, with the serializers built once, which is what lets an export write tens of thousands of
+articles a second.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from pipelines.schema import (
+    BY_NAME,
+    FORMULA_GUARD,
+    FORMULA_TRIGGERS,
+    LOCAL_SUFFIX,
+    _day,
+    _instant,
+    neutralize_formula,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from pathlib import Path
+    from typing import TextIO
+
+    import pyarrow as pa
+
+Batch = list[tuple[Any, ...]]
+
+
+def _make_encode() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False)``, its C encoder built once instead of per call
+    (what ``JSONEncoder.encode`` does for every value: a third of a CSV export's time). Where
+    the interpreter's json has no C encoder, or it would write otherwise, the encoder's own."""
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:
+        return encoder.encode
+    # JSONEncoder.iterencode's arguments for these options, but no markers dict: an exported
+    # value is decoded from JSON text or made of strings, so it cannot hold itself, and a
+    # markers dict shared by every call would be state (a failed call could leave entries).
+    separators = (": ", ", ")
+    chunks = c_make_encoder(
+        None, encoder.default, json.encoder.encode_basestring, None, *separators, False, False, True
+    )
+
+    def fast(value: Any) -> str:
+        return "".join(chunks(value, 0))
+
+    sample = [{"a": 'đ\n"', "b": [1, 2.5, None, True]}, "x", 3, [], False]
+    try:
+        if all(fast(value) == json.dumps(value, ensure_ascii=False) for value in sample):
+            return fast
+    except (TypeError, ValueError):
+        pass
+    return encoder.encode
+
+
+_ENCODE = _make_encode()
+# Rows per Parquet row group: the writer keeps every row group's metadata until it closes the
+# file (a thousand-row group made a million-row export's memory grow by a third), while the
+# rows of a group wait in Arrow form (about 30 MB).
+PARQUET_ROW_GROUP_ROWS = 10_000
+_JSON_CONSTANTS = {True: "true", False: "false"}
+# A text cell is formula-guarded only when it begins with one of these (neutralize_formula).
+_GUARD_FIRST = frozenset(FORMULA_GUARD + FORMULA_TRIGGERS)
+_DATED = frozenset({"utc_time", "date"})
+_JSON_TEXT = frozenset({"bool", "string_list", "object_list"})
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (datetime, date)) else value
+
+
+def write_jsonl(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """One JSON object per row (``json.dumps(..., ensure_ascii=False)`` of the record, times
+    and days as ISO strings); returns the row count."""
+    names = tuple(columns)
+    dated = [index for index, name in enumerate(names) if BY_NAME[name].kind in _DATED]
+    count = 0
+    for batch in batches:
+        if not batch:
+            continue
+        rows: Iterable[tuple[Any, ...]] = batch
+        if dated:
+            values: list[Any] = list(zip(*batch, strict=True))
+            for index in dated:
+                values[index] = list(map(_iso, values[index]))
+            rows = zip(*values, strict=True)
+        fh.write("\n".join([_ENCODE(dict(zip(names, row, strict=True))) for row in rows]))
+        fh.write("\n")
+        count += len(batch)
+    return count
+
+
+def _text_cells(values: Sequence[Any]) -> list[str]:
+    return [
+        ""
+        if value is None
+        else (text if (text := str(value))[:1] not in _GUARD_FIRST else neutralize_formula(text))
+        for value in values
+    ]
+
+
+def _dated_cells(values: Sequence[Any]) -> list[str]:
+    return _text_cells([_iso(value) for value in values])
+
+
+def _json_cells(values: Sequence[Any]) -> list[str]:
+    # most lists are empty and every bool is one of two texts
+    return [
+        ""
+        if value is None
+        else "[]"
+        if value == [] and value.__class__ is list
+        else _JSON_CONSTANTS[value]
+        if value.__class__ is bool
+        else _ENCODE(value)
+        for value in values
+    ]
+
+
+def _int_cells(values: Sequence[Any]) -> list[str]:
+    return ["" if value is None else str(value) for value in values]
+
+
+def csv_cells(name: str) -> Callable[[Sequence[Any]], list[str]]:
+    """What ``to_csv_cell(name, value)`` gives, for a whole column of values."""
+    kind = BY_NAME[name].kind
+    if kind in _JSON_TEXT:
+        return _json_cells
+    if kind == "int":
+        return _int_cells
+    if kind in _DATED:
+        return _dated_cells
+    return _text_cells
+
+
+def csv_field(cell: str) -> str:
+    """``cell`` as ``csv.writer`` (the excel dialect: minimal quoting, quotes doubled) writes it
+    in a row of more than one field; str methods instead of its loop over every character."""
+    if '"' in cell or "," in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def csv_lines(rows: Iterable[Sequence[str]]) -> str:
+    """What ``csv.writer(fh).writerows(rows)`` writes, for rows of more than one field (a row
+    of one empty field is written ``""``, which this does not do)."""
+    return "".join([",".join(map(csv_field, row)) + "\r\n" for row in rows])
+
+
+def write_csv(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """A header row, then one row of cells (``to_csv_cell``) per row; returns the row count."""
+    writer = csv.writer(fh)
+    writer.writerow(columns)
+    cells = [csv_cells(name) for name in columns]
+    count = 0
+    for batch in batches:
+        if not batch:
+            continue
+        values = zip(*batch, strict=True)
+        rows = zip(*(cell(column) for cell, column in zip(cells, values, strict=True)), strict=True)
+        if len(columns) > 1:
+            fh.write(csv_lines(rows))
+        else:
+            writer.writerows(rows)
+        count += len(batch)
+    return count
+
+
+def arrow_columns(columns: Sequence[str], batch: Batch) -> dict[str, list[Any]]:
+    """A batch as the Arrow schema's columns (``to_arrow_row`` of every row)."""
+    out: dict[str, list[Any]] = {}
+    values = list(zip(*batch, strict=True)) if batch else [() for _ in columns]
+    for name, column in zip(columns, values, strict=True):
+        kind = BY_NAME[name].kind
+        if kind == "local_time":
+            out[name] = list(map(_instant, column))
+            out[name + LOCAL_SUFFIX] = list(column)
+        elif kind == "utc_time":
+            out[name] = list(map(_instant, column))
+        elif kind == "date":
+            out[name] = list(map(_day, column))
+        else:
+            out[name] = list(column)
+    return out
+
+
+def write_parquet(
+    path: Path, columns: Sequence[str], batches: Iterable[Batch], schema: pa.Schema
+) -> int:
+    """Row groups of ``PARQUET_ROW_GROUP_ROWS`` rows (the batches' Arrow tables gathered); an
+    export without rows still gets a file with the schema. Returns the row count."""
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    count = 0
+    pending: list[pa.Table] = []
+    pending_rows = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        for batch in batches:
+            if not batch:
+                continue
+            pending.append(pa.Table.from_pydict(arrow_columns(columns, batch), schema=schema))
+            pending_rows += len(batch)
+            count += len(batch)
+            if pending_rows >= PARQUET_ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(pending))
+                pending, pending_rows = [], 0
+        if pending:
+            writer.write_table(pa.concat_tables(pending))
+        if not count:
+            writer.write_table(pa.Table.from_pydict(arrow_columns(columns, []), schema=schema))
+    return count
