@@ -26,6 +26,9 @@ here, and only here, each use checked against the Scrapy versions in :data:`CHEC
 - a cluster lease acknowledged once a response's output is processed
   (:func:`install_scrape_ack`): ``Scraper.enqueue_scrape`` wrapped. No safe fallback:
   ``scrapy cluster work`` refuses to run.
+- a cluster worker told to stop (SIGTERM, SIGINT) waits for Redis no more before Scrapy's
+  graceful shutdown (:func:`on_shutdown_signal`): ``CrawlerProcess._signal_shutdown`` wrapped.
+  Same refusal as above.
 
 On start-up :class:`CompatCheck` logs one WARNING naming the fallbacks when the running Scrapy
 is not a checked one. ``-s SCRAPY_COMPAT_FALLBACK=True`` (or ``HEPZA_SCRAPY_COMPAT_FALLBACK=1``)
@@ -152,6 +155,23 @@ def install_scrape_ack(crawler: Crawler, wrap: Callable[..., Deferred[None]]) ->
         return wrap(enqueue_scrape, result, request)
 
     scraper.enqueue_scrape = acking_enqueue_scrape  # type: ignore[method-assign]
+
+
+def on_shutdown_signal(process: Any, first: Callable[[], None]) -> None:
+    """Has ``first()`` (signal-safe) run when the process gets SIGTERM or SIGINT, before
+    Scrapy's own graceful shutdown (``CrawlerProcess._signal_shutdown``; a second signal stops
+    at once, as Scrapy does). Installed once the reactor runs, right after Scrapy's own
+    handlers (a startup trigger its ``start()`` adds), which it replaces."""
+    from scrapy.utils.ossignal import install_shutdown_handlers  # noqa: PLC0415
+    from twisted.internet import reactor  # noqa: PLC0415 (installed by the crawler process)
+
+    shutdown = process._signal_shutdown
+
+    def stopping(signum: int, frame: Any) -> None:
+        first()
+        shutdown(signum, frame)
+
+    reactor.callWhenRunning(reactor.callLater, 0, install_shutdown_handlers, stopping)
 
 
 def cluster_refusal(settings: BaseSettings | None = None) -> str | None:
