@@ -4,6 +4,7 @@ retry bound in vain, the server counts as lost and later calls try once, until o
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -54,3 +55,38 @@ def test_a_client_s_url_password_is_masked_in_every_log_line(
         logging.getLogger("crawler.test").info("connecting to %s", url)
     assert "cluster-s3cret" not in caplog.text
     assert "redis://:***@127.0.0.1:1/0" in caplog.text
+
+
+def test_a_lost_server_costs_a_connection_made_before_the_loss_no_wait(
+    own_redis_server: RedisServer,
+) -> None:
+    # redis-py's pool first "connects" a pooled connection whose socket the dead server
+    # closed (a no-op that succeeds): that must not count as the server back, or each such
+    # connection (a worker has several per site) waits the whole bound again.
+    url = own_redis_server.url
+    lost_first = connection.redis_client(url, 1.0)
+    pooled = connection.redis_client(url, 1.0)
+    assert lost_first.ping() and pooled.ping()
+    own_redis_server.kill()
+    with pytest.raises(redis.ConnectionError):
+        lost_first.get("key")
+    assert connection.is_lost(url)
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        pooled.get("key")
+    assert time.monotonic() - started < 0.5
+    assert connection.is_lost(url)
+
+
+def test_a_stopping_process_waits_for_no_server(
+    own_redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "_STOPPING", [])
+    url = own_redis_server.url
+    client = connection.redis_client(url, 30)
+    own_redis_server.kill()
+    connection.stop_waiting()
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        client.get("key")
+    assert time.monotonic() - started < 0.5

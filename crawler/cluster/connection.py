@@ -4,7 +4,8 @@ reached."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+import time
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -49,13 +50,32 @@ def retries_within(seconds: float) -> int:
 
 # The servers (by URL) a call of this process waited for in vain for its whole bound.
 _LOST: set[str] = set()
+# Set once the worker was told to stop (SIGTERM): no call waits for Redis any more.
+_STOPPING: list[bool] = []
+# Backoff sleeps are cut in slices this long: a stop (SIGTERM) ends the wait within one.
+SLEEP_SLICE = 0.1
+
+
+def stop_waiting() -> None:
+    """From now on every call to any server is tried once, without waiting: the process is
+    stopping and what it still says to Redis (leases given back) is worth no wait. Safe in a
+    signal handler (it only appends to a list)."""
+    _STOPPING.append(True)
 
 
 class BoundedRetry(Retry):
     """Retries a call with backoff; once a call of this process waited its whole bound in
-    vain, the server is lost: later calls to it try once, without waiting, until one is
-    answered again. A worker failing its run for ``redis_unavailable`` then winds down at once
-    instead of waiting the bound again for each Redis call its in-flight requests still make."""
+    vain, the server is lost: later calls to it try once, without waiting, until a command is
+    answered again (:class:`ClusterRedis`). A worker failing its run for ``redis_unavailable``
+    then winds down at once instead of waiting the bound again for each Redis call its
+    crawlers (one per site) still make.
+
+    Only an answered command finds the server back, not a call of this class that succeeded:
+    redis-py's pool "connects" a pooled connection whose socket the dead server closed (a no-op
+    that succeeds) before it finds the socket dead and connects again. Were that no-op the
+    sign of a server back, every connection made before the loss would wait the whole bound
+    once more: with dozens of crawlers, each with its clients, the worker outlived its Redis
+    by many minutes."""
 
     def __init__(self, url: str, backoff: Any, retries: int, supported_errors: Any) -> None:
         super().__init__(backoff, retries, supported_errors=supported_errors)
@@ -68,27 +88,52 @@ class BoundedRetry(Retry):
         is_retryable: Callable[[Exception], bool] | None = None,
         with_failure_count: bool = False,
     ) -> T:
-        if self.url in _LOST:
+        self._backoff.reset()
+        failures = 0
+        while True:
             try:
-                answer = do()
+                return do()
             except self._supported_errors as error:
+                if is_retryable is not None and not is_retryable(error):
+                    raise
+                failures += 1
                 if with_failure_count:
-                    fail(error, 1)
+                    fail(error, failures)
                 else:
                     fail(error)
-                raise
-            _LOST.discard(self.url)
-            return answer
-        try:
-            return super().call_with_retry(do, fail, is_retryable, with_failure_count)
-        except self._supported_errors:
-            _LOST.add(self.url)
-            raise
+                own_check = getattr(self, "_is_retryable", None)
+                if own_check is not None and not own_check(error):
+                    raise
+                if self.url in _LOST or _STOPPING:
+                    raise
+                if failures > self._retries:
+                    _LOST.add(self.url)
+                    raise
+                _sleep(self._backoff.compute(failures))
+
+
+def _sleep(seconds: float) -> None:
+    """Sleeps ``seconds``, or less once the process is stopping (:func:`stop_waiting`)."""
+    deadline = time.monotonic() + seconds
+    while not _STOPPING and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, SLEEP_SLICE))
+
+
+class ClusterRedis(redis.Redis):
+    """A client whose answered command tells the process its server is back (no longer lost:
+    its calls wait out a fault again)."""
+
+    cluster_url = ""
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        answer = super().execute_command(*args, **options)
+        _LOST.discard(self.cluster_url)
+        return answer
 
 
 def is_lost(url: str) -> bool:
     """Whether a call of this process to the server at ``url`` waited its bound in vain and no
-    call was answered since."""
+    command was answered since."""
     return url in _LOST
 
 
@@ -111,15 +156,20 @@ def redis_client(url: str, retry_seconds: float) -> redis.Redis:
     install_redaction(url=url)
     retry = bounded_retry(url, retry_seconds)
     try:
-        return redis.Redis.from_url(
-            url,
-            retry=retry,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=SOCKET_TIMEOUT,
-            health_check_interval=30,
+        client = cast(
+            "ClusterRedis",
+            ClusterRedis.from_url(
+                url,
+                retry=retry,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=SOCKET_TIMEOUT,
+                health_check_interval=30,
+            ),
         )
     except ValueError as exc:  # a URL redis-py cannot read
         raise ClusterUnavailable(url, exc) from None
+    client.cluster_url = url
+    return client
 
 
 def check_reachable(client: redis.Redis, url: str) -> None:

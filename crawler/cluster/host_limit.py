@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -95,17 +95,25 @@ def _redis_client(url: str, retry_seconds: float) -> redis.Redis:
     """A client that retries a lost connection with backoff for about ``retry_seconds``."""
     import redis  # noqa: PLC0415 (cluster mode only: a plain crawl never imports redis)
 
-    from crawler.cluster.connection import bounded_retry  # noqa: PLC0415 (as above)
+    from crawler.cluster.connection import (  # noqa: PLC0415 (as above)
+        ClusterRedis,
+        bounded_retry,
+    )
 
     # Shares the process's record of a lost server: no more waiting once the run failed.
     retry = bounded_retry(url, retry_seconds)
-    return redis.Redis.from_url(
-        url,
-        retry=retry,
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-        socket_timeout=10,
-        socket_connect_timeout=10,
+    client = cast(
+        "ClusterRedis",
+        ClusterRedis.from_url(
+            url,
+            retry=retry,
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            socket_timeout=10,
+            socket_connect_timeout=10,
+        ),
     )
+    client.cluster_url = url
+    return client
 
 
 class ClusterHostLimitMiddleware:

@@ -315,8 +315,10 @@ class Command(ScrapyCommand):
 
         from crawler.cluster.connection import (  # noqa: PLC0415 (the cluster extra, optional)
             ClusterUnavailable,
+            stop_waiting,
         )
         from crawler.cluster.crawl import WorkerInfo  # noqa: PLC0415 (the cluster extra)
+        from crawler.compat import on_shutdown_signal  # noqa: PLC0415 (Scrapy's downloader)
 
         settings = self.settings
         assert settings is not None and self.crawler_process is not None
@@ -345,6 +347,7 @@ class Command(ScrapyCommand):
                 crawl.beat(info())
             except RedisError as exc:
                 lost.append(str(ClusterUnavailable(settings.get("CLUSTER_REDIS_URL"), exc)))
+                _close_all(crawlers, lost[0])
 
         for site, crawler in crawlers.items():
 
@@ -355,6 +358,8 @@ class Command(ScrapyCommand):
             crawler.signals.connect(closed, signal=signals.engine_stopped, weak=False)
             self.crawler_process.crawl(crawler, **crawl.args)
         heartbeat = _looping(beat, lease / 4)
+        # SIGTERM stops the worker promptly, Redis down or not: no call waits for it any more.
+        on_shutdown_signal(self.crawler_process, stop_waiting)
         self.crawler_process.start()
         if heartbeat.running:
             heartbeat.stop()
@@ -512,6 +517,20 @@ def _failed(crawler: Crawler) -> bool:
     from crawler.extensions.run import verdict_of  # noqa: PLC0415 (start-up of other commands)
 
     return exit_status(verdict_of(crawler)) != 0
+
+
+def _close_all(crawlers: dict[str, Crawler], reason: str) -> None:
+    """Redis is lost for the whole worker: every crawler still open fails its run and closes
+    now, not when its own next Redis call finds out (a crawler waiting on downloads, or idle
+    between checks, might not ask for a long while)."""
+    from scrapy.utils.defer import deferred_from_coro  # noqa: PLC0415 (the reactor runs)
+
+    from crawler.domain.outcome import fail_run  # noqa: PLC0415 (as above)
+
+    for crawler in crawlers.values():
+        if crawler.crawling and crawler.engine is not None:
+            fail_run(crawler, "redis_unavailable", reason)
+            deferred_from_coro(crawler.engine.close_spider_async(reason="redis_unavailable"))
 
 
 def _looping(call: Any, interval: float) -> Any:

@@ -26,6 +26,9 @@ here, and only here, each use checked against the Scrapy versions in :data:`CHEC
 - a cluster lease acknowledged once a response's output is processed
   (:func:`install_scrape_ack`): ``Scraper.enqueue_scrape`` wrapped. No safe fallback:
   ``scrapy cluster work`` refuses to run.
+- a cluster worker told to stop (SIGTERM, SIGINT) waits for Redis no more before Scrapy's
+  graceful shutdown, which waits for every crawler to close (:func:`on_shutdown_signal`):
+  ``CrawlerProcess._signal_kill`` and ``_log_shutdown``. Same refusal as above.
 
 On start-up :class:`CompatCheck` logs one WARNING naming the fallbacks when the running Scrapy
 is not a checked one. ``-s SCRAPY_COMPAT_FALLBACK=True`` (or ``HEPZA_SCRAPY_COMPAT_FALLBACK=1``)
@@ -152,6 +155,30 @@ def install_scrape_ack(crawler: Crawler, wrap: Callable[..., Deferred[None]]) ->
         return wrap(enqueue_scrape, result, request)
 
     scraper.enqueue_scrape = acking_enqueue_scrape  # type: ignore[method-assign]
+
+
+def on_shutdown_signal(process: Any, first: Callable[[], None]) -> None:
+    """Has ``first()`` (signal-safe) run when the process gets SIGTERM or SIGINT, then stops
+    every crawler and lets the reactor stop once the last one closed (a second signal: at
+    once, Scrapy's ``_signal_kill``). Scrapy's own graceful stop stops the reactor as soon as
+    the crawlers it stopped closed, and skips one already closing: that one's share would
+    never be judged. Installed once the reactor runs, right after Scrapy's handlers (a startup
+    trigger its ``start()`` adds), which it replaces."""
+    from scrapy.utils.defer import deferred_from_coro  # noqa: PLC0415
+    from scrapy.utils.ossignal import install_shutdown_handlers  # noqa: PLC0415
+    from twisted.internet import reactor  # noqa: PLC0415 (installed by the crawler process)
+
+    def stop_crawlers() -> None:
+        for crawler in list(process.crawlers):
+            deferred_from_coro(crawler.stop_async())
+
+    def stopping(signum: int, frame: Any) -> None:
+        first()
+        install_shutdown_handlers(process._signal_kill)
+        reactor.callFromThread(process._log_shutdown, signum)
+        reactor.callFromThread(stop_crawlers)
+
+    reactor.callWhenRunning(reactor.callLater, 0, install_shutdown_handlers, stopping)
 
 
 def cluster_refusal(settings: BaseSettings | None = None) -> str | None:
