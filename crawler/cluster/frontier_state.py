@@ -33,8 +33,9 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN, url_digest
+from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN
 from crawler.crawl.redelivery import redelivered, release_when_done
+from crawler.crawl.seen import url_digest
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
