@@ -377,6 +377,37 @@ class ArticleStore:
             rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
             return ContentIndex((row.id, row.content_hash) for row in rows)
 
+    def holds_more_than(self, site: str, count: int) -> bool:
+        """Whether ``site`` has more than ``count`` stored articles (at most ``count + 1``
+        entries of an index read, whatever the size of the site)."""
+        held = select(Article.id).where(Article.site == site).limit(count + 1).subquery()
+        with self.guard("count"), self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(held)).scalar_one()) > count
+
+    def stored_contents(
+        self, site: str, ids: Sequence[str], hashes: Sequence[str]
+    ) -> tuple[dict[str, tuple[str | None, Any]], dict[str, list[tuple[Any, str]]]]:
+        """The stored articles of ``site`` among ``ids`` (id -> content hash, first_seen), and
+        the stored articles of ``site`` holding each of ``hashes`` (hash -> [(first_seen, id)]):
+        what :class:`~pipelines.storage.content_index.LookedUpContents` classifies with, by the
+        primary key and the (site, content_hash) index."""
+        stored: dict[str, tuple[str | None, Any]] = {}
+        holders: dict[str, list[tuple[Any, str]]] = {}
+        with self.guard("classify"), self._engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                query = select(Article.id, Article.content_hash, Article.first_seen).where(
+                    Article.site == site, Article.id.in_(chunk)
+                )
+                for row in conn.execute(query):
+                    stored[row.id] = (row.content_hash, row.first_seen)
+            for chunk in _chunks(list(hashes)):
+                holding = select(Article.content_hash, Article.first_seen, Article.id).where(
+                    Article.site == site, Article.content_hash.in_(chunk)
+                )
+                for held in conn.execute(holding):
+                    holders.setdefault(held.content_hash, []).append((held.first_seen, held.id))
+        return stored, holders
+
     def write_batch(self, records: list[dict[str, Any]], run_id: str) -> dict[str, list[str]]:
         """Store ``records`` (articles, their versions, their URLs) in one transaction, then
         recount the display hours it touched (``pipelines.storage.quality``: an arrival can
