@@ -99,9 +99,9 @@ class SeenUrls:
     the 64 bits the index already tells its URLs apart by (pipelines/storage/compact.py). A URL
     that is not stored but shares those bits with a stored URL is that stored URL to the index
     (its dates are answered for it), and here shares its mark: met once for both. The chance is
-    (URLs met) x (stored URLs) / 2^64, about 1 in 10^7 for a re-run that meets a million new
-    URLs of a site holding three million, and nil for the URLs a re-run meets, which are the
-    stored ones themselves."""
+    (new URLs met) x (stored URLs) / 2^64: about 1 in 6 million for a run that meets a million
+    new URLs of a site holding three million, the chance the index itself already takes of
+    answering one of them as stored."""
 
     def __init__(self) -> None:
         self._digests = DigestSet()
