@@ -760,3 +760,29 @@ def test_looked_up_contents_classify_like_the_whole_index_after_queued_changes()
     assert classify("copy", "h2") == Classification("duplicate_content", "later")
     # nothing looked up: no answer rather than a wrong one
     assert LookedUpContents().classify("old", "h1") is None
+
+
+def test_looking_up_a_record_on_sqlite_seeks_its_id_and_its_content_never_scans_the_site(
+    tmp_path, make_article_record
+):
+    # With the site in the query, SQLite scanned the site's covering index for each record:
+    # seconds each at a million articles.
+    store = ArticleStore(f"sqlite:///{tmp_path / 'lookup.sqlite3'}")
+    a = make_article_record("a")
+    store.write_batch([a], "run-1")
+    by_id = query_plan(store, lambda: store.stored_contents("hepza", [a["id"]], []), "articles")
+    by_content = query_plan(
+        store, lambda: store.stored_contents("hepza", [], [a["content_hash"]]), "articles"
+    )
+    found = store.stored_contents("hepza", [a["id"], "other"], [a["content_hash"], "none"])
+    elsewhere = store.stored_contents("quan1", [a["id"]], [a["content_hash"]])
+    store.close()
+    assert by_id == ["SEARCH articles USING INDEX sqlite_autoindex_articles_1 (id=?)"]
+    assert by_content == [
+        "SEARCH articles USING INDEX ix_articles_site_content_hash (site=? AND content_hash=?)"
+    ]
+    stored, holders = found
+    assert list(stored) == [a["id"]] and stored[a["id"]][0] == a["content_hash"]
+    assert [held for _, held in holders[a["content_hash"]]] == [a["id"]]
+    assert list(holders) == [a["content_hash"]]
+    assert elsewhere == ({}, {})

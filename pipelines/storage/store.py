@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     create_engine,
     event,
     func,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from scrapy.settings import BaseSettings
+    from sqlalchemy.sql.selectable import TextualSelect
 
 logger = logging.getLogger(__name__)
 
@@ -377,6 +379,21 @@ class ArticleStore:
             rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
             return ContentIndex((row.id, row.content_hash) for row in rows)
 
+    @property
+    def _holders_query(self) -> TextualSelect:
+        """The articles of a site holding some content hashes, by the (site, content_hash)
+        index: SQLite is told to use it, or it scans the site's covering index
+        (ix_articles_site_first_seen) for each look-up."""
+        indexed = " INDEXED BY ix_articles_site_content_hash" if self._dialect == "sqlite" else ""
+        return (
+            text(
+                f"SELECT content_hash, first_seen, id FROM articles{indexed} "
+                "WHERE site = :site AND content_hash IN :hashes"
+            )
+            .bindparams(bindparam("hashes", expanding=True))
+            .columns(Article.content_hash, Article.first_seen, Article.id)
+        )
+
     def holds_more_than(self, site: str, count: int) -> bool:
         """Whether ``site`` has more than ``count`` stored articles (at most ``count + 1``
         entries of an index read, whatever the size of the site)."""
@@ -394,17 +411,17 @@ class ArticleStore:
         stored: dict[str, tuple[str | None, Any]] = {}
         holders: dict[str, list[tuple[Any, str]]] = {}
         with self.guard("classify"), self._engine.connect() as conn:
+            # By id alone, its site compared here: with the site in the query, SQLite scans
+            # the site's covering index (ix_articles_site_first_seen) instead.
             for chunk in _chunks(list(ids)):
-                query = select(Article.id, Article.content_hash, Article.first_seen).where(
-                    Article.site == site, Article.id.in_(chunk)
-                )
+                query = select(
+                    Article.id, Article.site, Article.content_hash, Article.first_seen
+                ).where(Article.id.in_(chunk))
                 for row in conn.execute(query):
-                    stored[row.id] = (row.content_hash, row.first_seen)
+                    if row.site == site:
+                        stored[row.id] = (row.content_hash, row.first_seen)
             for chunk in _chunks(list(hashes)):
-                holding = select(Article.content_hash, Article.first_seen, Article.id).where(
-                    Article.site == site, Article.content_hash.in_(chunk)
-                )
-                for held in conn.execute(holding):
+                for held in conn.execute(self._holders_query, {"site": site, "hashes": chunk}):
                     holders.setdefault(held.content_hash, []).append((held.first_seen, held.id))
         return stored, holders
 
