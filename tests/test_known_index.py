@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from crawler.crawl.crawl_state import CrawlState, KnownIndex, index_known
-from crawler.crawl.frontier import FETCH, SKIP_KNOWN, Frontier
-from crawler.crawl.seen import MERGE_AT, DigestSet
+from crawler.crawl.frontier import FETCH, IGNORE, SKIP_KNOWN, Frontier, MemoryFrontierState
+from crawler.crawl.seen import MERGE_AT, DigestSet, SeenUrls, digest_key, url_digest
 from crawler.domain.urls import article_id
 from pipelines.storage.compact import KeyMap
 from pipelines.storage.store import KnownRow
@@ -158,3 +158,54 @@ def test_a_rerun_notes_the_lastmod_only_of_articles_it_may_fetch() -> None:
     assert not frontier.needs_lastmod(old)
     assert frontier.needs_lastmod(newest)
     assert frontier.needs_lastmod(fresh)
+
+
+def test_stored_urls_met_are_marked_in_a_byte_each_beside_the_index() -> None:
+    rows = [row(f"{ORIGIN}/w/bai-{n}", f"{ORIGIN}/en/w/bai-{n}") for n in range(1000)]
+    index, _ = index_known(rows, ORIGIN, 0)
+    seen = SeenUrls()
+    before = url_digest(f"{ORIGIN}/w/bai-1")
+    assert seen.add(before)  # met before the index was read: a digest
+    seen.use_known(index)
+    stored = [url_digest(f"{ORIGIN}/w/bai-{n}") for n in range(1000)]
+    fresh = [url_digest(f"{ORIGIN}/w/moi-{n}") for n in range(10)]
+    assert [seen.add(d) for d in stored[:3]] == [True, False, True]
+    assert all(seen.add(d) for d in stored[3:] + fresh)
+    assert not any(seen.add(d) for d in stored + fresh)
+    assert all(d in seen for d in stored + fresh)
+    assert url_digest(f"{ORIGIN}/en/w/bai-1") not in seen
+    assert len(seen) == 1010
+    # only the URLs that are not the index's are kept as digests
+    assert len(seen.digests) == 11
+
+
+def test_a_url_sharing_a_stored_urls_64_bits_is_met_with_it_as_the_index_knows_it() -> None:
+    # The index tells its URLs apart by the first 64 bits of their digests: a URL sharing them
+    # with a stored URL is that stored URL to it (its dates), and is met with it here.
+    stored = f"{ORIGIN}/w/cu"
+    index, _ = index_known([row(stored)], ORIGIN, 0)
+    seen = SeenUrls()
+    seen.use_known(index)
+    digest = url_digest(stored)
+    twin = digest[:8] + bytes(b ^ 0xFF for b in digest[8:])
+    assert index.position(digest_key(twin)) == index.position(digest_key(digest)) == 0
+    assert seen.add(twin)
+    assert not seen.add(digest)
+    assert digest in seen and twin in seen
+    # a URL differing in its first 64 bits is its own
+    other = bytes([digest[0] ^ 1]) + digest[1:]
+    assert other not in seen and seen.add(other)
+
+
+def test_a_rerun_keeps_no_digest_of_the_stored_urls_its_sitemaps_list() -> None:
+    rows = [row(f"{ORIGIN}/w/bai-{n}", published="2020-01-01T00:00:00+00:00") for n in range(500)]
+    known, recent = index_known(rows, ORIGIN, 0)
+    state = MemoryFrontierState()
+    frontier = Frontier(ORIGIN, ZoneInfo("Asia/Ho_Chi_Minh"), state=state)
+    frontier.use_index(CrawlState(known=known, recent_urls=recent))
+    lastmod = "2019-06-01T00:00:00+00:00"
+    met = [(f"{ORIGIN}/w/bai-{n}", lastmod) for n in range(500)] + [(f"{ORIGIN}/w/moi", lastmod)]
+    decisions = frontier.articles(met)
+    assert [d.action for d in decisions] == [SKIP_KNOWN] * 500 + [FETCH]
+    assert all(d.action == IGNORE for d in frontier.articles(met))
+    assert len(state._seen) == 501 and len(state._seen.digests) == 1

@@ -19,7 +19,7 @@ from sqlalchemy import event, func, select, update
 from crawler.domain.identity import identify
 from crawler.domain.items import ArticleItem, ArticleUrlItem
 from crawler.extensions.run import RunOwner
-from pipelines.storage.content_index import Classification, ContentIndex
+from pipelines.storage.content_index import Classification, ContentIndex, LookedUpContents
 from pipelines.storage.models import Article, ArticleUrl, ArticleVersion, CrawlRun
 from pipelines.storage.pipeline import StoragePipeline
 from pipelines.storage.store import ArticleStore, KnownArticle, StorageError
@@ -675,3 +675,114 @@ def test_a_caller_waiting_for_what_it_queued_is_called_once_that_batch_is_commit
     assert a["url"] in owner.store.known_index("hepza")
     assert settle(writer.close()) is None
     owner.store.close()
+
+
+def test_a_large_site_is_classified_by_looking_up_each_record_never_read_whole(
+    crawler, make_article_record, monkeypatch
+):
+    # An unchanged re-run of a million-article site classifies a few dozen re-checks: the
+    # site's whole index (50 bytes an article, twice that while read) is not held for them.
+    first = StoragePipeline.from_crawler(crawler)
+    a, b = make_article_record("a"), make_article_record("b", body_text="B")
+    assert [process(first, item(r))[0].change for r in (a, b)] == ["new", "new"]
+    close(first)
+
+    second = StoragePipeline.from_crawler(crawler)
+    second.writer.full_index_up_to = 1  # the site holds 2: larger than a full index
+    read_whole: list[str] = []
+    monkeypatch.setattr(second.store, "content_index", read_whole.append)
+    looked_up: list[tuple[int, int]] = []
+    real = second.store.stored_contents
+
+    def stored_contents(site: str, ids: Any, hashes: Any) -> Any:
+        looked_up.append((len(ids), len(hashes)))
+        return real(site, ids, hashes)
+
+    monkeypatch.setattr(second.store, "stored_contents", stored_contents)
+    assert process(second, item(a))[0].change == "unchanged"
+    changed = make_article_record("b", body_text="B, sửa lại")
+    assert process(second, item(changed))[0].change == "changed"
+    # b's old content is no one's now; its new content is b's
+    assert process(second, item(make_article_record("c", body_text="B")))[0].change == "new"
+    copy = make_article_record("d", content_hash=a["content_hash"])
+    _, dropped = process(second, item(copy))
+    assert dropped is not None and f"duplicate content of article {a['id']}" in str(dropped)
+    again = make_article_record("e", content_hash=changed["content_hash"])
+    _, dropped = process(second, item(again))
+    assert dropped is not None and f"duplicate content of article {b['id']}" in str(dropped)
+    close(second)
+    second.store.close()
+    assert read_whole == []
+    # each record looked up once, with its content's holders unless they were looked up
+    # before (d's content is a's, e's is b's new one)
+    assert looked_up == [(1, 1), (1, 1), (1, 1), (1, 0), (1, 0)]
+
+
+def test_looked_up_contents_classify_like_the_whole_index_after_queued_changes():
+    stored = [("old", "h1"), ("twin", "h1"), ("other", "h2")]
+    whole = ContentIndex(stored)
+    parts = LookedUpContents()
+
+    def classify(record_id: str, digest: str) -> Classification | None:
+        need_row, need_holders = parts.wanted(record_id, digest)
+        ids = [record_id] if need_row else []
+        hashes = [digest] if need_holders else []
+        # first_seen as the database orders them: the stored list's order
+        rows = {i: (h, f"{n:04d}") for n, (i, h) in enumerate(stored) if i in ids}
+        holders = {
+            h: [(f"{n:04d}", i) for n, (i, held) in enumerate(stored) if held == h] for h in hashes
+        }
+        parts.learn(rows, ids, holders, hashes)
+        found = parts.classify(record_id, digest)
+        assert found == whole.classify(record_id, digest)
+        return found
+
+    def accept(record_id: str, digest: str) -> None:
+        whole.accept(record_id, digest)
+        parts.accept(record_id, digest)
+
+    assert classify("old", "h1") == Classification("unchanged", "old")
+    assert classify("old", "h9") == Classification("changed", "old")
+    assert classify("copy", "h1") == Classification("duplicate_content", "old")
+    assert classify("fresh", "h3") == Classification("new", "fresh")
+    accept("fresh", "h3")
+    assert classify("fresh", "h3") == Classification("unchanged", "fresh")
+    assert classify("copy", "h3") == Classification("duplicate_content", "fresh")
+    accept("old", "h4")
+    assert classify("copy", "h1") == Classification("duplicate_content", "twin")
+    assert classify("copy", "h4") == Classification("duplicate_content", "old")
+    accept("twin", "h3")
+    assert classify("copy", "h3") == Classification("duplicate_content", "twin")
+    assert classify("copy", "h1") == Classification("new", "copy")
+    accept("later", "h2")
+    assert classify("copy", "h2") == Classification("duplicate_content", "other")
+    accept("other", "h5")
+    assert classify("copy", "h2") == Classification("duplicate_content", "later")
+    # nothing looked up: no answer rather than a wrong one
+    assert LookedUpContents().classify("old", "h1") is None
+
+
+def test_looking_up_a_record_on_sqlite_seeks_its_id_and_its_content_never_scans_the_site(
+    tmp_path, make_article_record
+):
+    # With the site in the query, SQLite scanned the site's covering index for each record:
+    # seconds each at a million articles.
+    store = ArticleStore(f"sqlite:///{tmp_path / 'lookup.sqlite3'}")
+    a = make_article_record("a")
+    store.write_batch([a], "run-1")
+    by_id = query_plan(store, lambda: store.stored_contents("hepza", [a["id"]], []), "articles")
+    by_content = query_plan(
+        store, lambda: store.stored_contents("hepza", [], [a["content_hash"]]), "articles"
+    )
+    found = store.stored_contents("hepza", [a["id"], "other"], [a["content_hash"], "none"])
+    elsewhere = store.stored_contents("quan1", [a["id"]], [a["content_hash"]])
+    store.close()
+    assert by_id == ["SEARCH articles USING INDEX sqlite_autoindex_articles_1 (id=?)"]
+    assert by_content == [
+        "SEARCH articles USING INDEX ix_articles_site_content_hash (site=? AND content_hash=?)"
+    ]
+    stored, holders = found
+    assert list(stored) == [a["id"]] and stored[a["id"]][0] == a["content_hash"]
+    assert [held for _, held in holders[a["content_hash"]]] == [a["id"]]
+    assert list(holders) == [a["content_hash"]]
+    assert elsewhere == ({}, {})

@@ -34,8 +34,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN
-from crawler.crawl.frontier import url_digest as _url_digest
 from crawler.crawl.redelivery import redelivered, release_when_done
+from crawler.crawl.seen import url_digest as _url_digest
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

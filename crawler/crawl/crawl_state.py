@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from scrapy.spiderloader import get_spider_loader
 
+from crawler.crawl.seen import url_key
 from crawler.domain.urls import article_id, canonical_article_url, normalize_url, respelled
 from crawler.extensions.run import RunOwner
 from crawler.setup.config import ConfigError
@@ -69,10 +70,11 @@ class KnownIndex:
     Built once from the rows of :meth:`~pipelines.storage.store.ArticleStore.known_rows` as
     they stream in, held in arrays (:mod:`pipelines.storage.compact`): 12 bytes a URL and 17
     an article, so a million-article site's index is tens of megabytes, where a dict of
-    every URL took over 2 GB."""
+    every URL took over 2 GB. A URL's key is that of its digest (crawler/crawl/seen.py): the
+    crawl marks the stored URLs it met at their position here (:meth:`position`)."""
 
     def __init__(self) -> None:
-        self._urls = KeyMap()
+        self._urls = KeyMap(key=url_key)
         map_large_arrays()
         self._modified, self._published = Column("int64"), Column("int64")
         self._precision = Column("int8")
@@ -111,6 +113,10 @@ class KnownIndex:
         """The bytes its arrays hold (frozen)."""
         arrays = self._frozen or ()
         return self._urls.nbytes + sum(int(a.nbytes) for a in arrays)
+
+    def position(self, key: int) -> int | None:
+        """Where the URL of this 64-bit key is among the index's URLs (0 to len - 1)."""
+        return self._urls.position(key)
 
     def __contains__(self, url: object) -> bool:
         return isinstance(url, str) and self._urls.get(url) is not None

@@ -29,7 +29,6 @@ pages it fetched.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from crawler.crawl.redelivery import redelivered
-from crawler.crawl.seen import DigestSet
+from crawler.crawl.seen import SeenUrls, url_digest
 from crawler.domain.dates import DateParseError, parse_display_date, parse_machine_date
 from crawler.domain.identity import canonical_url, normalize_url, url_identity
 
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from datetime import date, tzinfo
 
-    from crawler.crawl.crawl_state import CrawlState, KnownDates
+    from crawler.crawl.crawl_state import CrawlState, KnownDates, KnownIndex
     from crawler.domain.items import ListingHint
 
 # Links that are never pages to crawl: login/portlet actions, files, feeds, search.
@@ -194,8 +193,8 @@ class MemoryFrontierState:
     def __init__(self) -> None:
         # Digests, not URLs: the URLs an article is fetched or recorded under live in its
         # entry; every other URL met is kept as 16 bytes (crawler/crawl/seen.py), not a string
-        # of 100 to 300.
-        self._seen = DigestSet()
+        # of 100 to 300, or, a stored one, as a byte beside the stored index.
+        self._seen = SeenUrls()
         self._articles: dict[str, _Article] = {}
         self._pending_sitemaps: set[str] = set()
         self._navigation_started = False
@@ -216,6 +215,10 @@ class MemoryFrontierState:
     def mark_seen(self, digests: list[bytes]) -> None:
         for digest in digests:
             self._seen.add(digest)
+
+    def use_known(self, known: KnownIndex) -> None:
+        """The stored index is read: its URLs met from now on are marked in it."""
+        self._seen.use_known(known)
 
     def meet_article(
         self,
@@ -403,6 +406,7 @@ class Frontier:
             self._stored, self._reading = None, stored
         else:
             self._stored, self._reading = stored, None
+            self._known_read(stored)
 
     @property
     def index_reading(self) -> Future[CrawlState] | None:
@@ -415,7 +419,15 @@ class Frontier:
             # Waits for the read; a failed read raises its error here, every time.
             self._stored = self._reading.result()
             self._reading = None
+            self._known_read(self._stored)
         return self._stored
+
+    def _known_read(self, stored: CrawlState) -> None:
+        # In this process, the stored URLs met are marked beside the index (crawler/crawl/
+        # seen.py); a shared state keeps what every worker met. (An index given as a plain
+        # mapping, by a test, has no positions to mark.)
+        if isinstance(self.state, MemoryFrontierState) and hasattr(stored.known, "position"):
+            self.state.use_known(stored.known)
 
     # --- URL identity ---------------------------------------------------------------------
 
@@ -782,8 +794,3 @@ class Frontier:
         frontier = cls(origin, tz, full=full, since=since)
         frontier.load_state(state)
         return frontier
-
-
-def url_digest(url: str) -> bytes:
-    # 128 bits: no two URLs of any crawl share one (a collision would skip a URL unseen).
-    return hashlib.blake2b(url.encode(), digest_size=16).digest()

@@ -66,9 +66,12 @@ class Column:
 
 class KeyMap:
     """String -> int, built by :meth:`add` and then :meth:`freeze`; a string added twice keeps
-    the value of its lowest ``rank`` (the first added among equal ranks)."""
+    the value of its lowest ``rank`` (the first added among equal ranks). ``key``: a string's
+    64-bit key (:func:`key64` unless a caller has its own, to look strings up by a key it
+    already holds: :meth:`position`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: Callable[[str], int] = key64) -> None:
+        self._key = key
         self._keys: Column | None = Column("uint64")
         self._values: Column | None = Column("uint32")
         self._ranks: Column | None = Column("uint8")
@@ -78,7 +81,7 @@ class KeyMap:
     def add(self, text: str, value: int, rank: int = 0) -> None:
         if self._keys is None or self._values is None or self._ranks is None:
             raise RuntimeError("the map is frozen")
-        self._keys.append(key64(text))
+        self._keys.append(self._key(text))
         self._values.append(value)
         self._ranks.append(rank)
 
@@ -105,10 +108,16 @@ class KeyMap:
         return int(self._sorted.nbytes + self._found.nbytes)
 
     def get(self, text: str) -> int | None:
-        key = np.uint64(key64(text))
-        at = int(np.searchsorted(self._sorted, key))
-        if at < len(self._sorted) and self._sorted[at] == key:
-            return int(self._found[at])
+        at = self.position(self._key(text))
+        return None if at is None else int(self._found[at])
+
+    def position(self, key: int) -> int | None:
+        """Where the string of this 64-bit key is among the frozen keys (0 to len - 1), each
+        key at its own position: None when no string added has it."""
+        wanted = np.uint64(key)
+        at = int(np.searchsorted(self._sorted, wanted))
+        if at < len(self._sorted) and self._sorted[at] == wanted:
+            return at
         return None
 
 

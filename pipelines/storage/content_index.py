@@ -16,7 +16,7 @@ strings; what this run accepts is kept apart, in ordinary dicts (as many as it s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -119,5 +119,111 @@ class ContentIndex:
             self._ranks[record_id] = (
                 position if position is not None else self._stored + len(self._ranks)
             )
+        self._accepted[record_id] = digest
+        self._holders.setdefault(digest, set()).add(record_id)
+
+
+# A stored article's place among the holders of a content, as the database orders them
+# (first_seen, then id), before every article new in this run: (0, first_seen, id).
+Rank = tuple[int, str, str]
+
+
+def stored_rank(first_seen: object, record_id: str) -> Rank:
+    return (0, "" if first_seen is None else str(first_seen), record_id)
+
+
+class LookedUpContents:
+    """A :class:`ContentIndex` that holds only what it was told (:meth:`learn`) of the stored
+    articles: for a site too large to hold whole (a million-article site's index is 50 MB,
+    twice that while it is built), as an unchanged re-run classifies a few dozen re-checked
+    articles. :meth:`classify` answers as a ContentIndex of the whole site would, or None while
+    it lacks what the answer needs (:meth:`wanted`: the record's stored row, and for a record
+    not stored, the stored holders of its content)."""
+
+    def __init__(self) -> None:
+        # looked-up id -> its stored content hash and rank; None: not stored
+        self._stored: dict[str, tuple[str | None, Rank] | None] = {}
+        # looked-up content hash -> its stored holders (rank, id), as stored
+        self._stored_holders: dict[str, list[tuple[Rank, str]]] = {}
+        # what this run accepted, as in ContentIndex
+        self._accepted: dict[str, str] = {}
+        self._ranks: dict[str, Rank | tuple[int, int, str]] = {}
+        self._holders: dict[str, set[str]] = {}
+        self._new = 0
+
+    def wanted(self, record_id: str, digest: str) -> tuple[bool, bool]:
+        """Whether the record's stored row, and the stored holders of its content, must still
+        be looked up for :meth:`classify` to answer."""
+        if record_id in self._accepted:
+            return False, False
+        if record_id not in self._stored:
+            return True, digest not in self._stored_holders
+        return False, self._stored[record_id] is None and digest not in self._stored_holders
+
+    def learn(
+        self,
+        stored: dict[str, tuple[str | None, object]],
+        looked_up: Iterable[str],
+        holders: dict[str, list[tuple[object, str]]],
+        looked_up_hashes: Iterable[str],
+    ) -> None:
+        """The stored rows of the ids ``looked_up`` (``stored``: id -> content hash and
+        first_seen, the others are not stored), and the stored holders (first_seen, id) of the
+        hashes ``looked_up_hashes``."""
+        for record_id in looked_up:
+            found = stored.get(record_id)
+            self._stored.setdefault(
+                record_id,
+                None if found is None else (found[0], stored_rank(found[1], record_id)),
+            )
+        for digest in looked_up_hashes:
+            found_holders = sorted(
+                (stored_rank(seen, held), held) for seen, held in holders.get(digest, [])
+            )
+            self._stored_holders.setdefault(digest, found_holders)
+            # a holder is a stored row too
+            for rank, held in found_holders:
+                self._stored.setdefault(held, (digest, rank))
+
+    def classify(self, record_id: str, digest: str) -> Classification | None:
+        if record_id in self._accepted:
+            same = self._accepted[record_id] == digest
+            return Classification("unchanged" if same else "changed", record_id)
+        if record_id not in self._stored:
+            return None
+        stored = self._stored[record_id]
+        if stored is not None:
+            same = stored[0] is not None and stored[0] == digest
+            return Classification("unchanged" if same else "changed", record_id)
+        if digest not in self._stored_holders:
+            return None
+        owner = self._owner(digest)
+        if owner is not None:
+            return Classification("duplicate_content", owner)
+        return Classification("new", record_id)
+
+    def _owner(self, digest: str) -> str | None:
+        """The oldest article holding ``digest`` now: a stored holder whose content this run
+        did not change, or one this run accepted with it."""
+        candidates: list[tuple[Any, str]] = [
+            (rank, held)
+            for rank, held in self._stored_holders.get(digest, ())
+            if held not in self._accepted
+        ]
+        candidates += [(self._ranks[held], held) for held in self._holders.get(digest, ())]
+        return min(candidates)[1] if candidates else None
+
+    def accept(self, record_id: str, digest: str) -> None:
+        """The article is queued for storage with this content."""
+        old = self._accepted.get(record_id)
+        if old is not None:
+            self._holders[old].discard(record_id)
+        else:
+            stored = self._stored.get(record_id)
+            if stored is not None:
+                self._ranks[record_id] = stored[1]
+            else:
+                self._ranks[record_id] = (1, self._new, record_id)
+                self._new += 1
         self._accepted[record_id] = digest
         self._holders.setdefault(digest, set()).add(record_id)

@@ -130,10 +130,14 @@ class StoragePipeline:
     async def _classify_later(self, item: Any, record: dict[str, Any]) -> Any:
         try:
             await self.writer.read_index(record["site"])
+            found = self.writer.classify(record)
+            if found is None:
+                # a large site: what the record needs of it is looked up
+                await self.writer.look_up(record)
+                found = self.writer.classify(record)
         except StorageError as exc:
             self._not_classified(record, exc)
-        found = self.writer.classify(record)
-        assert found is not None  # the index was just read
+        assert found is not None  # the index was just read, the record looked up
         result = self._store(item, record, found)
         return (await result) if inspect.isawaitable(result) else result
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     create_engine,
     event,
     func,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from scrapy.settings import BaseSettings
+    from sqlalchemy.sql.selectable import TextualSelect
 
     from pipelines.storage.content_index import ContentIndex
 
@@ -386,6 +388,52 @@ class ArticleStore:
         with self.guard("classify"), self._engine.connect() as conn:
             rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
             return ContentIndex((row.id, row.content_hash) for row in rows)
+
+    @property
+    def _holders_query(self) -> TextualSelect:
+        """The articles of a site holding some content hashes, by the (site, content_hash)
+        index: SQLite is told to use it, or it scans the site's covering index
+        (ix_articles_site_first_seen) for each look-up."""
+        indexed = " INDEXED BY ix_articles_site_content_hash" if self._dialect == "sqlite" else ""
+        return (
+            text(
+                f"SELECT content_hash, first_seen, id FROM articles{indexed} "
+                "WHERE site = :site AND content_hash IN :hashes"
+            )
+            .bindparams(bindparam("hashes", expanding=True))
+            .columns(Article.content_hash, Article.first_seen, Article.id)
+        )
+
+    def holds_more_than(self, site: str, count: int) -> bool:
+        """Whether ``site`` has more than ``count`` stored articles (at most ``count + 1``
+        entries of an index read, whatever the size of the site)."""
+        held = select(Article.id).where(Article.site == site).limit(count + 1).subquery()
+        with self.guard("count"), self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(held)).scalar_one()) > count
+
+    def stored_contents(
+        self, site: str, ids: Sequence[str], hashes: Sequence[str]
+    ) -> tuple[dict[str, tuple[str | None, Any]], dict[str, list[tuple[Any, str]]]]:
+        """The stored articles of ``site`` among ``ids`` (id -> content hash, first_seen), and
+        the stored articles of ``site`` holding each of ``hashes`` (hash -> [(first_seen, id)]):
+        what :class:`~pipelines.storage.content_index.LookedUpContents` classifies with, by the
+        primary key and the (site, content_hash) index."""
+        stored: dict[str, tuple[str | None, Any]] = {}
+        holders: dict[str, list[tuple[Any, str]]] = {}
+        with self.guard("classify"), self._engine.connect() as conn:
+            # By id alone, its site compared here: with the site in the query, SQLite scans
+            # the site's covering index (ix_articles_site_first_seen) instead.
+            for chunk in _chunks(list(ids)):
+                query = select(
+                    Article.id, Article.site, Article.content_hash, Article.first_seen
+                ).where(Article.id.in_(chunk))
+                for row in conn.execute(query):
+                    if row.site == site:
+                        stored[row.id] = (row.content_hash, row.first_seen)
+            for chunk in _chunks(list(hashes)):
+                for held in conn.execute(self._holders_query, {"site": site, "hashes": chunk}):
+                    holders.setdefault(held.content_hash, []).append((held.first_seen, held.id))
+        return stored, holders
 
     def write_batch(self, records: list[dict[str, Any]], run_id: str) -> dict[str, list[str]]:
         """Store ``records`` (articles, their versions, their URLs) in one transaction, then

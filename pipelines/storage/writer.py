@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crawler.domain.items import CHANGES
 from crawler.domain.outcome import fail_run
+from pipelines.storage.content_index import LookedUpContents
 from pipelines.storage.store import StorageError
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_RETRY_SECONDS = 120.0
+# A site with more stored articles is not read whole to classify (50 bytes an article held,
+# twice that while read): what a record needs of it is looked up as it comes
+# (LookedUpContents).
+FULL_INDEX_UP_TO = 100_000
 # The first wait after a failed attempt, doubled after each failure up to the cap.
 RETRY_FIRST_DELAY = 0.5
 RETRY_MAX_DELAY = 10.0
@@ -64,6 +69,7 @@ class StoreWriter:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        full_index_up_to: int = FULL_INDEX_UP_TO,
     ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
@@ -71,6 +77,7 @@ class StoreWriter:
         self.run_id = run_id
         self.batch_size = max(1, batch_size)
         self.retry_seconds = max(0.0, retry_seconds)
+        self.full_index_up_to = max(0, full_index_up_to)
         # One thread: the database sees the writer's calls in the order they were made.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         # Held for a whole flush (or index read), its retries included: the next one sees the
@@ -80,8 +87,10 @@ class StoreWriter:
         self._outage_started: float | None = None
         self._last_error = ""
         # site -> its stored articles and those accepted since, read once: one query per
-        # site and run instead of one per article
-        self._indexes: dict[str, ContentIndex] = {}
+        # site and run instead of one per article; for a large site, what was looked up of it
+        self._indexes: dict[str, ContentIndex | LookedUpContents] = {}
+        # site -> the (id, content hash) of records waiting for a look-up (look_up)
+        self._wanted: dict[str, dict[str, str]] = {}
         # the open batch, and the change of each of its records (counted once committed)
         self._records: list[dict[str, Any]] = []
         self._changes: list[str] = []
@@ -103,7 +112,8 @@ class StoreWriter:
 
     def classify(self, record: dict[str, Any]) -> Classification | None:
         """How the record compares with its site's stored articles and those queued since;
-        None while the site's index is not read yet (:meth:`read_index`)."""
+        None while the site's index is not read yet (:meth:`read_index`) or, for a large site,
+        what the record needs of it is not looked up yet (:meth:`look_up`)."""
         index = self._indexes.get(record["site"])
         if index is None:
             return None
@@ -114,11 +124,40 @@ class StoreWriter:
         when the database did not answer within the outage bound."""
         async with self._turn:
             if site not in self._indexes:
-                self._indexes[site] = await self._call(lambda: self.store.content_index(site))
+                self._indexes[site] = await self._call(lambda: self._read_index(site))
                 # Once per site and run, the whole site's marks are recounted: a threshold
                 # changed since, or a database that held articles before the marks.
                 remarked = await self._call(lambda: self.store.mark_publication_quality(site))
                 self._inc("published_at_quality_remarked", remarked)
+
+    def _read_index(self, site: str) -> ContentIndex | LookedUpContents:
+        if self.store.holds_more_than(site, self.full_index_up_to):
+            return LookedUpContents()
+        return self.store.content_index(site)
+
+    async def look_up(self, record: dict[str, Any]) -> None:
+        """Look up what :meth:`classify` needs of the record's stored site (read_index first):
+        with the records waiting meanwhile, in one round trip."""
+        site = record["site"]
+        self._wanted.setdefault(site, {})[record["id"]] = record["content_hash"]
+        async with self._turn:
+            index = self._indexes.get(site)
+            wanted = self._wanted.pop(site, {})
+            if not isinstance(index, LookedUpContents) or not wanted:
+                return
+            ids: list[str] = []
+            hashes: set[str] = set()
+            for record_id, digest in wanted.items():
+                need_row, need_holders = index.wanted(record_id, digest)
+                if need_row:
+                    ids.append(record_id)
+                if need_holders:
+                    hashes.add(digest)
+            if not ids and not hashes:
+                return
+            asked = sorted(hashes)
+            stored, holders = await self._call(lambda: self.store.stored_contents(site, ids, asked))
+            index.learn(stored, ids, holders, asked)
 
     # --- the queues ---------------------------------------------------------------------------
 

@@ -92,6 +92,7 @@ from tests.benchmarks.many_portals import (
 from tests.benchmarks.processes import Measured, ReplicaProcess, run_measured
 from tests.benchmarks.replay_spider import check_same_requests
 from tests.benchmarks.report import evaluate_targets, exit_status, render_markdown, render_targets
+from tests.benchmarks.rerun_memory import DATABASES as RERUN_DATABASES
 from tests.benchmarks.rerun_memory import QUICK_SIZES as QUICK_RERUN_SIZES
 from tests.benchmarks.rerun_memory import SIZES as RERUN_SIZES
 from tests.benchmarks.rerun_memory import render_rerun_memory_markdown, run_rerun_memory
@@ -509,6 +510,13 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def parse_databases(text: str) -> list[str]:
+    databases = [part.strip() for part in text.split(",") if part.strip()]
+    if not databases or not set(databases) <= set(RERUN_DATABASES):
+        raise argparse.ArgumentTypeError(f"one or more of {','.join(RERUN_DATABASES)}")
+    return databases
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.run", description=__doc__)
     parser.add_argument("--sizes", type=parse_sizes, help="article counts, e.g. 500,5000,20000")
@@ -627,6 +635,17 @@ def main(argv: list[str] | None = None) -> int:
         help="peak memory of an unchanged re-run against padded databases "
         "(tests/benchmarks/rerun_memory.py; about an hour at 1M; --quick: 2k and 20k)",
     )
+    parser.add_argument(
+        "--rerun-sizes",
+        type=parse_sizes,
+        help=f"stored article counts of the re-run memory stage (default {RERUN_SIZES}; "
+        f"--quick {QUICK_RERUN_SIZES})",
+    )
+    parser.add_argument(
+        "--rerun-databases",
+        type=parse_databases,
+        help=f"databases of the re-run memory stage (default {','.join(RERUN_DATABASES)})",
+    )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
         "--no-docs",
@@ -730,7 +749,9 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
     if args.rerun_memory:
         results["rerun_memory"] = run_rerun_memory(
-            list(QUICK_RERUN_SIZES if args.quick else RERUN_SIZES), out
+            args.rerun_sizes or list(QUICK_RERUN_SIZES if args.quick else RERUN_SIZES),
+            out,
+            databases=tuple(args.rerun_databases or RERUN_DATABASES),
         )
         write_results(results, out)
         if not results["rerun_memory"]["target"]["reached"] and not args.no_fail:
