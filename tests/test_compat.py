@@ -33,6 +33,7 @@ PRIVATE = re.compile(
     r"\._slot\b|_ScrapyAgent|_ResponseReader|_download_handlers|enqueue_scrape|_create_crawler"
     r"|\.slots\b|\._parsers\b|\._parse_robots\b|\._robots_error\b|self\._stats\b|super\(\)\._[a-z]"
     r"|def _redirect\b|def _engine_started\b"
+    r"|_signal_kill\b|_log_shutdown\b|_disconnect_timeout\b|\"_pool\""
 )
 
 
