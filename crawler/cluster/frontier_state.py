@@ -85,24 +85,20 @@ return 4
 """
 _ACTIONS = (IGNORE, ALIAS, HELD, SKIP_KNOWN, FETCH)
 
-# _MEET for many URLs at once, one after another as if met one by one (a sitemap's entries):
-# KEYS as _MEET. ARGV: again (1/0), n, then n (URL digest, article digest, URL, URL as stored,
-# wanted) quintuples, then (article digest, lastmod) pairs noted before. A few commands for the
-# whole batch: what is met, requested and parsed read at once, the new marks written at once.
-_MEET_MANY = """
-local again = ARGV[1] == '1'
-local n = tonumber(ARGV[2])
-local base = 3 + 5 * n
-if #ARGV >= base then
+# A Lua function the scripts below share: notes ARGV's (article digest, lastmod) pairs from
+# index ``from`` in the hash ``key``, where the article has none yet; the first pair of each
+# article wins. Returns how many it noted.
+_NOTE_PAIRS = """
+local function note_pairs(key, from)
   local keys, values, first = {}, {}, {}
-  for i = base, #ARGV, 2 do
+  for i = from, #ARGV, 2 do
     if not first[ARGV[i]] then
       first[ARGV[i]] = true
       keys[#keys + 1] = ARGV[i]
       values[#values + 1] = ARGV[i + 1]
     end
   end
-  local known = redis.call('HMGET', KEYS[5], unpack(keys))
+  local known = redis.call('HMGET', key, unpack(keys))
   local set = {}
   for i = 1, #keys do
     if not known[i] then
@@ -110,8 +106,22 @@ if #ARGV >= base then
       set[#set + 1] = values[i]
     end
   end
-  if #set > 0 then redis.call('HSET', KEYS[5], unpack(set)) end
+  if #set > 0 then redis.call('HSET', key, unpack(set)) end
+  return #set / 2
 end
+"""
+
+# _MEET for many URLs at once, one after another as if met one by one (a sitemap's entries):
+# KEYS as _MEET. ARGV: again (1/0), n, then n (URL digest, article digest, URL, URL as stored,
+# wanted) quintuples, then (article digest, lastmod) pairs noted before. A few commands for the
+# whole batch: what is met, requested and parsed read at once, the new marks written at once.
+_MEET_MANY = (
+    _NOTE_PAIRS
+    + """
+local again = ARGV[1] == '1'
+local n = tonumber(ARGV[2])
+local base = 3 + 5 * n
+if #ARGV >= base then note_pairs(KEYS[5], base) end
 if n == 0 then return {} end
 local urls, articles = {}, {}
 for i = 0, n - 1 do
@@ -193,6 +203,7 @@ if #held_order > 0 then
 end
 return actions
 """
+)
 # URLs met per _MEET_MANY call at most (Lua's unpack takes a few thousand values).
 MEET_BATCH = 100
 
@@ -231,26 +242,7 @@ return {held, lastmod, answers}
 """
 
 # KEYS: lastmod. ARGV: (article digest, lastmod) pairs; the first one of each article wins.
-_NOTE_LASTMODS = """
-local keys, values, first = {}, {}, {}
-for i = 1, #ARGV, 2 do
-  if not first[ARGV[i]] then
-    first[ARGV[i]] = true
-    keys[#keys + 1] = ARGV[i]
-    values[#values + 1] = ARGV[i + 1]
-  end
-end
-local known = redis.call('HMGET', KEYS[1], unpack(keys))
-local set = {}
-for i = 1, #keys do
-  if not known[i] then
-    set[#set + 1] = keys[i]
-    set[#set + 1] = values[i]
-  end
-end
-if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
-return #set / 2
-"""
+_NOTE_LASTMODS = _NOTE_PAIRS + "return note_pairs(KEYS[1], 1)\n"
 
 # KEYS: url, parsed. ARGV: again (1/0), then (article digest, URL as stored) pairs. 1 for each
 # article scheduled now, or (again) scheduled under that URL and not parsed yet.
