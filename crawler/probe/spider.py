@@ -161,18 +161,9 @@ class ProbeSpider(LiferaySpider):
         self.pages.seen.add(url_identity(response.url)[0])
         yield from self.probe_page(response, home=True)
 
-    def _robots_request(self) -> Request:
-        return Request(
-            f"{self.base_url}/robots.txt",
-            callback=self.probe_robots,
-            errback=self.probe_robots_error,
-            priority=PRIORITY_SITEMAP,
-            dont_filter=True,
-        )
+    # --- robots.txt and sitemaps (the crawl's robots.txt request, answered here) ---------------
 
-    # --- robots.txt and sitemaps --------------------------------------------------------------
-
-    def probe_robots(self, response: Response) -> Iterator[Request]:
+    def parse_robots(self, response: Response) -> Iterator[Request]:
         text = response.text if isinstance(response, TextResponse) else ""
         named = parse_robots_sitemaps(text, response.url)
         self.findings.robots_sitemaps = named
@@ -181,7 +172,7 @@ class ProbeSpider(LiferaySpider):
             self.findings.robots += f"; {self.base_url}/sitemap.xml tried"
         yield from self._sitemap_probes(named or [f"{self.base_url}/sitemap.xml"])
 
-    def probe_robots_error(self, failure: Failure) -> Iterator[Request]:
+    def on_robots_error(self, failure: Failure) -> Iterator[Request]:
         self.on_error(failure)
         self.findings.robots = f"{_failure_text(failure)}; {self.base_url}/sitemap.xml tried"
         yield from self._sitemap_probes([f"{self.base_url}/sitemap.xml"])
