@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import make_url, text
 
-from pipelines.storage.models import BODY_FIELDS, VERSION_FIELDS
+from pipelines.storage.models import BODY_FIELDS, VERSION_FIELDS, Article
 from pipelines.storage.store import create_db_engine, upgrade_database
 
 SITE = "hepza"
@@ -270,43 +270,9 @@ def _record(number: int, size: int, edited: bool) -> dict[str, Any]:
     }
 
 
-ARTICLE_COLUMNS = [
-    "id",
-    "site",
-    "url",
-    "alternate_urls",
-    "title",
-    "summary",
-    "summary_truncated",
-    "body_text",
-    "body_html",
-    "author",
-    "published_at",
-    "published_at_raw",
-    "published_at_source",
-    "published_at_precision",
-    "event_date",
-    "event_date_source",
-    "published_at_quality",
-    "parser_version",
-    "archive_record",
-    "modified_at",
-    "language",
-    "category",
-    "tags",
-    "images",
-    "attachments",
-    "related_urls",
-    "content_hash",
-    "crawled_at",
-    "source",
-    "problems",
-    "published_at_utc",
-    "modified_at_utc",
-    "first_seen",
-    "last_seen",
-    "last_run_id",
-]
+# Every column of the articles table (a column the model gains and the generator does not fill
+# fails the generation loudly).
+ARTICLE_COLUMNS = [column.name for column in Article.__table__.columns]
 JSON_COLUMNS = frozenset(
     {"alternate_urls", "tags", "images", "attachments", "related_urls", "problems"}
 )
