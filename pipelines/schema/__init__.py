@@ -506,7 +506,8 @@ def _instant(value: str | datetime | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _day(value: str | date | None) -> date | None:
+def iso_day(value: str | date | None) -> date | None:
+    """A record's ISO day (event_date) as a date; None when it is not one."""
     if value is None or isinstance(value, date):
         return value
     try:
@@ -527,7 +528,7 @@ def to_arrow_row(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
         elif kind == "utc_time":
             out[name] = _instant(value)
         elif kind == "date":
-            out[name] = _day(value)
+            out[name] = iso_day(value)
         else:
             out[name] = value
     return out

@@ -20,8 +20,8 @@ from pipelines.schema import (
     FORMULA_GUARD,
     FORMULA_TRIGGERS,
     LOCAL_SUFFIX,
-    _day,
     _instant,
+    iso_day,
     neutralize_formula,
 )
 
@@ -188,7 +188,7 @@ def arrow_columns(columns: Sequence[str], batch: Batch) -> dict[str, list[Any]]:
         elif kind == "utc_time":
             out[name] = list(map(_instant, column))
         elif kind == "date":
-            out[name] = list(map(_day, column))
+            out[name] = list(map(iso_day, column))
         else:
             out[name] = list(column)
     return out

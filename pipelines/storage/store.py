@@ -35,6 +35,7 @@ from sqlalchemy.pool import StaticPool
 
 from crawler.domain.identity import article_id, normalize_url
 from crawler.domain.items import EXPORT_FIELDS
+from pipelines.schema import iso_day
 from pipelines.storage.models import (
     BODY_FIELDS,
     SCHEMA_REVISION,
@@ -157,16 +158,6 @@ def parse_iso(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
-
-
-def _day(value: str | date | None) -> date | None:
-    """A record's ISO day (event_date) as a date; None when it is not one."""
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _stored_value(value: Any, name: str) -> Any:
@@ -672,7 +663,7 @@ class ArticleStore:
         row["site"] = record_site(record)
         row["summary_truncated"] = bool(row["summary_truncated"])
         if "event_date" in row:
-            row["event_date"] = _day(row["event_date"])
+            row["event_date"] = iso_day(row["event_date"])
         published, modified = parse_iso(row["published_at"]), parse_iso(row["modified_at"])
         row["published_at_utc"] = published.astimezone(UTC) if published else None
         row["modified_at_utc"] = modified.astimezone(UTC) if modified else None
