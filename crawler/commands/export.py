@@ -228,19 +228,14 @@ def iter_articles(
     bodies)."""
     from sqlalchemy import select  # noqa: PLC0415
 
+    from pipelines.storage.export_rows import snapshot_select  # noqa: PLC0415
     from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
     from pipelines.storage.quality import best_date_of  # noqa: PLC0415
 
     table = Article.__table__.c
     # best_date is derived from the row (pipelines/storage/quality.best_date_of)
     columns = [table[name] for name in EXPORT_COLUMNS if name in table]
-    query = select(*columns).order_by(Article.published_at_utc.asc().nulls_last(), Article.id)
-    if since is not None:
-        query = query.where(Article.published_at_utc >= since)
-    if event_since is not None:
-        query = query.where(Article.event_date >= event_since)
-    if site is not None:
-        query = query.where(Article.site == site)
+    query = snapshot_select(columns, since, site, event_since)
     as_of = datetime.now(UTC)
     if cutoff is not None:
         window = _window(cutoff, site, as_of)

@@ -24,10 +24,10 @@ from pipelines.storage.models import Article
 from pipelines.storage.quality import best_date
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from datetime import date, datetime
 
-    from sqlalchemy import Engine
+    from sqlalchemy import ColumnElement, Engine, Select
 
 # Rows per batch: the memory of an export is about one batch (a row is a few KB of text);
 # larger batches cost memory and save no time (one Parquet row group each, as before).
@@ -72,6 +72,25 @@ def _read_column(name: str) -> Any:
     return column
 
 
+def snapshot_select(
+    columns: Sequence[ColumnElement[Any]],
+    since: datetime | None = None,
+    site: str | None = None,
+    event_since: date | None = None,
+) -> Select[Any]:
+    """``columns`` of the snapshot's articles in export order (publication instant, undated
+    last, then id): published at or after ``since``, with an event day on or after
+    ``event_since``, of ``site``, each filter where given."""
+    query = select(*columns).order_by(Article.published_at_utc.asc().nulls_last(), Article.id)
+    if since is not None:
+        query = query.where(Article.published_at_utc >= since)
+    if event_since is not None:
+        query = query.where(Article.event_date >= event_since)
+    if site is not None:
+        query = query.where(Article.site == site)
+    return query
+
+
 def snapshot_batches(
     engine: Engine,
     since: datetime | None = None,
@@ -80,15 +99,9 @@ def snapshot_batches(
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The snapshot's rows in export order (publication instant, undated last, then id), as
     batches of tuples in ``EXPORT_COLUMNS`` order; the filters of ``iter_articles``."""
-    query = select(*(_read_column(name) for name in TABLE_COLUMNS)).order_by(
-        Article.published_at_utc.asc().nulls_last(), Article.id
+    query = snapshot_select(
+        [_read_column(name) for name in TABLE_COLUMNS], since, site, event_since
     )
-    if since is not None:
-        query = query.where(Article.published_at_utc >= since)
-    if event_since is not None:
-        query = query.where(Article.event_date >= event_since)
-    if site is not None:
-        query = query.where(Article.site == site)
     converters = [
         (index, decode_json if BY_NAME[name].kind in JSON_KINDS else _utc)
         for index, name in enumerate(TABLE_COLUMNS)
