@@ -267,17 +267,7 @@ def bench_workers(
         settings = bench_settings(
             redis_server.url, postgres.url(database), profiles, workdir, workers
         )
-        started = subprocess.run(
-            cluster_command("start", settings, "--site", SITE, "--full"),
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if started.returncode != 0:
-            raise RuntimeError(f"scrapy cluster start failed: {started.stderr.strip()[-2000:]}")
-        crawl_id = started.stdout.strip()
+        crawl_id = start_crawl(settings, [SITE], full=True)
         commands, logs = [], []
         for n in range(1, workers + 1):
             own = {**settings, "LOG_FILE": str(workdir / f"worker-{n}.log")}
@@ -347,6 +337,22 @@ def lone_settings(database_url: str, profiles: Path, workdir: Path) -> dict[str,
         "CLUSTER_REDIS_URL": "",
         "LOG_FILE": str(workdir / "crawl.log"),
     }
+
+
+def start_crawl(settings: dict[str, str], sites: list[str], *, full: bool) -> str:
+    """``scrapy cluster start`` of ``sites``: the crawl's id (RuntimeError when it fails)."""
+    args = [arg for site in sites for arg in ("--site", site)] + (["--full"] if full else [])
+    started = subprocess.run(
+        cluster_command("start", settings, *args),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if started.returncode != 0:
+        raise RuntimeError(f"scrapy cluster start failed: {started.stderr.strip()[-2000:]}")
+    return started.stdout.strip()
 
 
 def bench_lone(

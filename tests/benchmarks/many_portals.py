@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -36,9 +35,9 @@ import redis
 import sqlalchemy as sa
 
 from crawler.domain.urls import canonical_article_url
-from tests.benchmarks.cluster import run_workers
+from tests.benchmarks.cluster import run_workers, start_crawl
 from tests.benchmarks.truth_score import is_exact, score_records
-from tests.crawl_runner import PROJECT_ROOT, cluster_command
+from tests.crawl_runner import cluster_command
 from tests.politeness import allowed_in_window, max_in_flight, max_in_window
 from tests.postgres import PostgresServer
 from tests.redis_server import RedisServer
@@ -244,21 +243,6 @@ def _redis_facts(client: redis.Redis, baseline: int) -> dict[str, Any]:
     }
 
 
-def _start(settings: dict[str, str], sites: list[str], *, full: bool) -> str:
-    args = [arg for site in sites for arg in ("--site", site)] + (["--full"] if full else [])
-    started = subprocess.run(
-        cluster_command("start", settings, *args),
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if started.returncode != 0:
-        raise RuntimeError(f"scrapy cluster start failed: {started.stderr.strip()[-2000:]}")
-    return started.stdout.strip()
-
-
 def crawl_once(
     portals: Portals,
     workers: int,
@@ -275,7 +259,7 @@ def crawl_once(
     portals.reset_logs()
     baseline = int(client.info("memory")["used_memory"])
     client.config_resetstat()
-    crawl_id = _start(settings, sites, full=full)
+    crawl_id = start_crawl(settings, sites, full=full)
     size_before = _database_size(engine)
     commands_before = int(client.info("stats")["total_commands_processed"])
     redis_before = _redis_facts(client, baseline)
