@@ -14,7 +14,11 @@ PostgreSQL database. Per worker count it measures:
 - Redis: commands (``total_commands_processed``) and ``used_memory`` at the end and at the
   peak over the empty server, per distinct URL requested;
 - PostgreSQL: the database's growth (``pg_database_size``) per stored article;
-- correctness: every article of every portal stored once and exact, the one run succeeded.
+- correctness: every article of every portal stored once and exact, the one run succeeded;
+- where the time went (:mod:`tests.benchmarks.proc_clock`): the wall split in start-up (to the
+  first request at any portal), requests and tail (the last request to the last worker's
+  exit), the workers' CPU and their reactor's wait for a core in each, the portals', Redis's
+  and PostgreSQL's CPU, each portal's span, and the cores the rest of the machine took.
 
 After the one-worker full crawl, an incremental crawl of the same, unchanged portals (one
 worker) measures what a daily run costs per portal. :mod:`tests.benchmarks.sizing` turns these
@@ -36,6 +40,8 @@ import sqlalchemy as sa
 
 from crawler.domain.urls import canonical_article_url
 from tests.benchmarks.cluster import run_workers, start_crawl
+from tests.benchmarks.proc_clock import CrawlClock, postgres_cpu_s
+from tests.benchmarks.processes import Measured
 from tests.benchmarks.truth_score import is_exact, score_records
 from tests.crawl_runner import cluster_command
 from tests.politeness import allowed_in_window, max_in_flight, max_in_window
@@ -141,6 +147,7 @@ class Portals:
                 "allowed_in_window": allowed,
                 "held": in_flight <= concurrency and window <= allowed,
                 "first_arrival": min((t.arrived for t in timings), default=None),
+                "last_arrival": max((t.arrived for t in timings), default=None),
             }
         return {
             "requests": sum(p["requests"] for p in per_portal.values()),
@@ -157,6 +164,11 @@ class Portals:
                 (p["first_arrival"] for p in per_portal.values() if p["first_arrival"]),
                 default=None,
             ),
+            "spans": [
+                (p["first_arrival"], p["last_arrival"], p["requests"])
+                for p in per_portal.values()
+                if p["first_arrival"] is not None
+            ],
         }
 
 
@@ -243,6 +255,61 @@ def _redis_facts(client: redis.Redis, baseline: int) -> dict[str, Any]:
     }
 
 
+def where_time_went(
+    clock: CrawlClock,
+    measured: list[Measured],
+    spans: list[tuple[float, float, int]],
+    launched: float,
+    requests: int,
+    run: dict[str, Any],
+    cores: int,
+) -> dict[str, Any]:
+    """A crawl's wall split in its phases (start-up to the first request anywhere, the
+    requests, the tail from the last request to the last worker's exit), the workers' CPU and
+    run-queue wait in each, the portals in flight, and the rest of the machine's CPU."""
+    wall = max(m.wall_s for m in measured)
+    if not spans or not requests:
+        return {}
+    first = min(s[0] for s in spans) - launched
+    last = max(s[1] for s in spans) - launched
+    traces = list(clock.workers.values())
+    total_cpu = sum(m.cpu_s for m in measured)
+    startup_cpu = sum(t.cpu_at(first) for t in traces)
+    before_last_cpu = sum(t.cpu_at(last) for t in traces)
+    wait_total = sum(t.wait_s[-1] for t in traces if t.wait_s)
+    startup_wait = sum(t.wait_at(first) for t in traces)
+    crawl_wait = sum(t.wait_at(last) for t in traces) - startup_wait
+    busy = clock.machine_end[0] - clock.machine_start[0]
+    steal = clock.machine_end[1] - clock.machine_start[1]
+    own = total_cpu + run["replica_cpu_s"] + run["redis_cpu_s"] + (run["postgres_cpu_s"] or 0.0)
+    portal_spans = sorted(end - start for start, end, _ in spans)
+    crawl_s = last - first
+    return {
+        "startup_s": round(first, 2),
+        "crawl_s": round(crawl_s, 2),
+        "tail_s": round(wall - last, 2),
+        "startup_cpu_s": round(startup_cpu, 2),
+        "crawl_cpu_s": round(before_last_cpu - startup_cpu, 2),
+        "tail_cpu_s": round(total_cpu - before_last_cpu, 2),
+        "startup_queued_s": round(startup_wait, 2),
+        "crawl_queued_s": round(crawl_wait, 2),
+        "tail_queued_s": round(wait_total - startup_wait - crawl_wait, 2),
+        "worker_cpu_ms_per_request": round((before_last_cpu - startup_cpu) * 1000 / requests, 2),
+        "other_cpu_ms_per_request": round((own - total_cpu) * 1000 / requests, 2),
+        "longest_portal_s": round(portal_spans[-1], 2),
+        "median_portal_s": round(portal_spans[len(portal_spans) // 2], 2),
+        "most_requests_per_portal": max(s[2] for s in spans),
+        "portals_in_flight_mean": round(sum(portal_spans) / crawl_s, 1) if crawl_s > 0 else None,
+        "machine_busy_s": round(busy, 2),
+        "machine_steal_s": round(steal, 2),
+        "own_cpu_s": round(own, 2),
+        # what the other processes of the machine (other jobs) took of its cores meanwhile
+        "background_cpu_s": round(max(busy - own, 0.0) + steal, 2),
+        "background_cores": round((max(busy - own, 0.0) + steal) / wall, 2) if wall else None,
+        "cores": cores,
+    }
+
+
 def crawl_once(
     portals: Portals,
     workers: int,
@@ -252,8 +319,10 @@ def crawl_once(
     workdir: Path,
     *,
     full: bool,
+    postgres_data: Path | None = None,
 ) -> dict[str, Any]:
-    """One cluster crawl of every portal by ``workers`` processes, measured."""
+    """One cluster crawl of every portal by ``workers`` processes, measured (with
+    ``postgres_data``, the server's data directory, PostgreSQL's CPU too)."""
     workdir.mkdir(parents=True, exist_ok=True)
     sites = list(portals.servers)
     portals.reset_logs()
@@ -269,11 +338,18 @@ def crawl_once(
         commands.append(cluster_command("work", own, "--crawl", crawl_id))
         logs.append(workdir / f"worker-{n}.out")
     replica_cpu = resource.getrusage(resource.RUSAGE_SELF)
+    postgres_before = postgres_cpu_s(postgres_data) if postgres_data else None
     launched = time.monotonic()
-    measured = run_workers(
-        commands, logs, crawl_timeout(len(sites), len(next(iter(portals.truth.values()))))
-    )
+    clock = CrawlClock(launched)
+    clock.start()
+    try:
+        measured = run_workers(
+            commands, logs, crawl_timeout(len(sites), len(next(iter(portals.truth.values()))))
+        )
+    finally:
+        clock.finish()
     replica_cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    postgres_after = postgres_cpu_s(postgres_data) if postgres_data else None
     wall = max(m.wall_s for m in measured)
     seen = portals.seen()
     redis_after = _redis_facts(client, baseline)
@@ -282,6 +358,7 @@ def crawl_once(
     distinct = seen["distinct_urls"] or 1
     cpu = sum(m.cpu_s for m in measured)
     first = seen.pop("first_arrival")
+    spans = seen.pop("spans")
     result: dict[str, Any] = {
         "workers": workers,
         "full": full,
@@ -300,6 +377,11 @@ def crawl_once(
             2,
         ),
         "redis_cpu_s": round(redis_after["cpu_s"] - redis_before["cpu_s"], 2),
+        "postgres_cpu_s": (
+            round(postgres_after - postgres_before, 2)
+            if postgres_before is not None and postgres_after is not None
+            else None
+        ),
         "load_after": round(os.getloadavg()[0], 2),
         **seen,
         "redis_commands": redis_after["commands"] - commands_before,
@@ -309,6 +391,9 @@ def crawl_once(
         "database_bytes": size_after - size_before,
         "correctness": stored,
     }
+    result["time"] = where_time_went(
+        clock, measured, spans, launched, seen["requests"], result, len(os.sched_getaffinity(0))
+    )
     new_articles = stored["articles"]
     result["articles_per_s"] = round(new_articles / wall, 2) if full and wall else None
     result["database_bytes_per_article"] = (
@@ -350,11 +435,29 @@ def bench_workers(
         client = redis.Redis.from_url(redis_server.url)
         settings = settings_for(redis_server.url, postgres.url(database), profiles, workdir)
         runs.append(
-            crawl_once(portals, workers, settings, client, engine, workdir / "full", full=True)
+            crawl_once(
+                portals,
+                workers,
+                settings,
+                client,
+                engine,
+                workdir / "full",
+                full=True,
+                postgres_data=postgres.data,
+            )
         )
         if rerun:
             runs.append(
-                crawl_once(portals, 1, settings, client, engine, workdir / "daily", full=False)
+                crawl_once(
+                    portals,
+                    1,
+                    settings,
+                    client,
+                    engine,
+                    workdir / "daily",
+                    full=False,
+                    postgres_data=postgres.data,
+                )
             )
         client.close()
     finally:

@@ -15,7 +15,8 @@ processes at ``--cluster-sizes``, a second table in the same files; no speed tar
 cluster crawl (an article missing, stored twice or wrong, a failed run) exits 1. With it, the
 many-portals stage (issue 24, tests/benchmarks/many_portals.py; ``--portals N``, 0 skips it):
 N small replica portals crawled at once by the same worker counts, each portal's politeness
-measured at the portal, and the sizing model (tests/benchmarks/sizing.py) checked against it.
+measured at the portal, and the sizing model (tests/benchmarks/sizing.py) checked against it
+(``--portals-only``: this stage alone, without the cluster stage).
 
 Then the analysts' stage (issue 24, tests/benchmarks/analysts.py; ``--no-analysts`` skips it,
 ``--analysts`` runs it alone and replaces only its section of docs/benchmarks.md): search,
@@ -580,6 +581,11 @@ def main(argv: list[str] | None = None) -> int:
     stages = parser.add_mutually_exclusive_group()
     stages.add_argument("--no-cluster", action="store_true", help="skip the cluster stage")
     stages.add_argument("--cluster-only", action="store_true", help="only the cluster stage")
+    stages.add_argument(
+        "--portals-only",
+        action="store_true",
+        help="only the many-portals stage (and its sizing model), by --cluster-workers",
+    )
     parser.add_argument(
         "--event-dates",
         action=argparse.BooleanOptionalAction,
@@ -690,12 +696,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = (
         []
-        if args.cluster_only or args.no_sizes
+        if args.cluster_only or args.portals_only or args.no_sizes
         else args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     )
     results = run_benchmarks(sizes, out, args.sample, command.strip(), bare=args.bare)
     status = exit_status(results["targets"], fail_on_miss=not args.no_fail) if sizes else 0
-    if args.archive and not args.cluster_only:
+    if args.archive and not (args.cluster_only or args.portals_only):
         archive_size = args.archive_size or (QUICK_ARCHIVE_SIZE if args.quick else ARCHIVE_SIZE)
         results["archive"] = run_archive_benchmark(archive_size, out)
         write_results(results, out)
@@ -715,14 +721,15 @@ def main(argv: list[str] | None = None) -> int:
             results["total_seconds"] = round(time.perf_counter() - start, 1)
             write_results(results, out)
 
-        written(
-            run_cluster_benchmark(
-                cluster_sizes, args.cluster_workers, out, args.cluster_servers, on_size=written
+        if not args.portals_only:
+            written(
+                run_cluster_benchmark(
+                    cluster_sizes, args.cluster_workers, out, args.cluster_servers, on_size=written
+                )
             )
-        )
-        if not cluster_ok(results["cluster"]):
-            print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
-            status = 1
+            if not cluster_ok(results["cluster"]):
+                print("cluster stage: a crawl was WRONG (see the table)", file=sys.stderr)
+                status = 1
         portals = (
             args.portals
             if args.portals is not None
@@ -732,7 +739,8 @@ def main(argv: list[str] | None = None) -> int:
             results["many_portals"] = run_many_portals_benchmark(
                 out, portals=portals, workers_list=args.cluster_workers
             )
-            written(results["cluster"])
+            results["total_seconds"] = round(time.perf_counter() - start, 1)
+            write_results(results, out)
             if not many_portals_ok(results["many_portals"]):
                 print("many-portals stage: a crawl was WRONG (see the table)", file=sys.stderr)
                 status = 1

@@ -1,30 +1,38 @@
 """The cluster's sizing model (issue 24): from the per-URL costs the many-portals benchmark
-measured (:mod:`tests.benchmarks.many_portals`) and each portal's politeness, how many workers,
-how much Redis memory and how much PostgreSQL disk a daily run and a full backfill of N portals
-of M articles need.
+measured (:mod:`tests.benchmarks.many_portals`) and each portal's politeness, how long a crawl
+takes, where its time goes, and how many workers, how much Redis memory and how much
+PostgreSQL disk a daily run and a full backfill of N portals of M articles need.
 
     python -m tests.benchmarks.sizing --portals 50 --articles 20000 [--new-per-day 20]
         [--delay 1.0] [--concurrency 2] [--window-hours 8] [--costs output/bench/results.json]
 
-The model, per crawl (every portal crawled at once, as ``scrapy cluster`` does):
+Every input is a cost the one-worker crawl measured (``/proc`` and the replica's own request
+log, :mod:`tests.benchmarks.proc_clock`): a worker's CPU from its launch to the first request
+and from the last request to its exit (start-up and tail, per worker), what of the start-up and
+tail is neither CPU nor a wait for a core (connecting, the last commits: waits), the worker CPU
+per request in between, and the CPU the portals, Redis and PostgreSQL spent per request. Per
+crawl (every portal crawled at once, as ``scrapy cluster`` does):
 
 - requests per portal: a backfill makes ``articles x requests_per_article``; a daily run makes
-  what an incremental run of an unchanged portal made (its sitemaps and listings' first pages)
-  plus ``new_per_day x requests_per_article``;
-- the politeness floor: a portal's requests start at least ``delay`` apart (the cluster's host
-  limiter holds it across every worker), and at most ``concurrency`` are in flight, so the
-  largest portal needs ``max((requests - 1) x delay, requests x latency / concurrency)``
-  whatever the number of workers;
-- the CPU floor: every request costs a worker ``cpu_ms_per_request`` (measured with one worker,
-  its start-up included), so W workers on W cores need ``requests x cpu / W``;
-- wall = the workers' start-up + the larger floor. The workers a window needs: the fewest whose
-  CPU floor fits in it, and none helps when the politeness floor alone does not fit;
-- Redis: ``redis_bytes_per_url_peak`` (end) per URL of every portal at once, over the empty
-  server; PostgreSQL: ``database_bytes_per_article`` per stored article.
+  what an incremental run of an unchanged portal made plus ``new_per_day x
+  requests_per_article``;
+- CPU: every worker pays its start-up and tail CPU, and the requests' CPU is shared between the
+  workers; a worker is one reactor thread, so it runs on at most one core. On a machine of its
+  own per worker, a worker needs ``start-up + tail + requests x cpu / W``; on a shared machine
+  (the benchmark's: ``cores`` shared by the workers, the portals, Redis, PostgreSQL and what
+  else runs there, ``background_cores`` of them busy with the rest) the crawl also cannot go
+  faster than all its processes' CPU over the cores left to it;
+- politeness: a portal's requests start at least ``delay`` apart across every worker (the
+  cluster's host limiter), at most ``concurrency`` in flight, so the largest portal needs
+  ``max((requests - 1) x delay, requests x latency / concurrency)`` between the first request
+  and the last, whatever the workers;
+- wall = the start-up's and tail's waits (what is neither CPU nor a wait for a core) + the
+  larger of the CPU bound and the politeness bound (after a worker's start-up CPU, before its
+  tail's).
 
-The check (:func:`check_model`) predicts each measured crawl of the benchmark from the
-one-worker crawl's costs, on the benchmark machine's cores, where the replica portals, Redis and
-PostgreSQL share the CPU with the workers (their CPU per request is part of that prediction).
+The check (:func:`check_model`) predicts each measured full crawl from the one-worker crawl's
+costs; the one input it takes from each run is the machine it ran on: the cores the rest of the
+machine (other jobs) took meanwhile, measured from ``/proc/stat``.
 """
 
 from __future__ import annotations
@@ -44,20 +52,42 @@ DEFAULT_DELAY = 1.0
 DEFAULT_CONCURRENCY = 2
 # A portal's answer time, for the concurrency bound; the delay dominates at the defaults.
 DEFAULT_LATENCY = 0.3
+# The least share of the cores a crawl is given on a shared machine: a run measured as having
+# none left (the rest of the machine busier than its cores) still ran.
+MIN_FREE_CORES = 0.1
 
 
 @dataclass(frozen=True)
 class Costs:
-    """What one URL, one article and one worker cost, as the benchmark measured them."""
+    """What one URL, one article and one worker cost, as the one-worker crawl measured them."""
 
-    cpu_ms_per_request: float
-    other_cpu_ms_per_request: float
+    cpu_ms_per_request: float  # a worker's CPU per request, between its start-up and its tail
+    other_cpu_ms_per_request: float  # the portals', Redis's and PostgreSQL's, per request
     requests_per_article: float
     daily_requests_per_portal: float
     redis_bytes_per_url_end: float
     redis_bytes_per_url_peak: float
     database_bytes_per_article: float
-    startup_s: float
+    startup_s: float  # a worker's launch to its first request
+    startup_cpu_s: float  # a worker's CPU in it
+    tail_s: float  # the last request to the worker's exit
+    tail_cpu_s: float  # a worker's CPU in it
+    # how long its reactor thread waited for a core in them, ready to run (a busy machine)
+    startup_queued_s: float = 0.0
+    tail_queued_s: float = 0.0
+    background_cores: float = 0.0  # the cores the rest of the machine took during that crawl
+
+    @property
+    def waits_s(self) -> float:
+        """What of a worker's start-up and tail is neither its CPU nor a wait for a core
+        (connecting, the last commits): the time no core could shorten."""
+        return max(self.startup_s - self.startup_cpu_s - self.startup_queued_s, 0.0) + max(
+            self.tail_s - self.tail_cpu_s - self.tail_queued_s, 0.0
+        )
+
+    @property
+    def worker_fixed_cpu_s(self) -> float:
+        return self.startup_cpu_s + self.tail_cpu_s
 
     @classmethod
     def from_many_portals(cls, results: dict[str, Any]) -> Costs:
@@ -71,18 +101,28 @@ class Costs:
             raise ValueError(
                 "the many-portals results hold no correct one-worker full crawl and daily run"
             )
+        time = full.get("time")
+        if not time:
+            raise ValueError(
+                "the one-worker crawl was measured without its start-up, tail and CPU split "
+                "(measure the many-portals stage again)"
+            )
         portals = results["portals"]
         return cls(
-            cpu_ms_per_request=full["cpu_ms_per_request"],
-            other_cpu_ms_per_request=round(
-                (full["replica_cpu_s"] + full["redis_cpu_s"]) * 1000 / full["requests"], 3
-            ),
+            cpu_ms_per_request=time["worker_cpu_ms_per_request"],
+            other_cpu_ms_per_request=time["other_cpu_ms_per_request"],
             requests_per_article=full["requests_per_article"],
             daily_requests_per_portal=round(daily["requests"] / portals, 1),
             redis_bytes_per_url_end=full["redis_bytes_per_url_end"],
             redis_bytes_per_url_peak=full["redis_bytes_per_url_peak"],
             database_bytes_per_article=full["database_bytes_per_article"],
-            startup_s=full["startup_s"] or 0.0,
+            startup_s=time["startup_s"],
+            startup_cpu_s=time["startup_cpu_s"],
+            tail_s=time["tail_s"],
+            tail_cpu_s=time["tail_cpu_s"],
+            startup_queued_s=time["startup_queued_s"],
+            tail_queued_s=time["tail_queued_s"],
+            background_cores=time["background_cores"] or 0.0,
         )
 
 
@@ -108,25 +148,43 @@ def politeness_floor_s(requests: float, load: Workload) -> float:
 
 
 def predict(
-    costs: Costs, load: Workload, workers: int, *, backfill: bool, cores: int | None = None
+    costs: Costs,
+    load: Workload,
+    workers: int,
+    *,
+    backfill: bool,
+    cores: int | None = None,
+    background_cores: float = 0.0,
 ) -> dict[str, Any]:
-    """The wall time of one crawl by ``workers`` workers, and what bounds it. With ``cores``
-    (a machine shared by the workers, the portals, Redis and PostgreSQL, as the benchmark's),
-    the workers share those cores with the other processes' CPU."""
+    """The wall time of one crawl by ``workers`` workers, what bounds it and where its time
+    goes. Without ``cores`` every worker has a core of its own (and the portals, Redis and
+    PostgreSQL theirs); with ``cores``, one machine of that many cores, ``background_cores``
+    of them busy with other jobs, runs the workers, the portals, Redis and PostgreSQL."""
     per_portal = requests_per_portal(costs, load, backfill=backfill)
     total = per_portal * load.portals
-    worker_cpu_s = total * costs.cpu_ms_per_request / 1000
-    cpu_floor = worker_cpu_s / workers
+    requests_cpu_s = total * costs.cpu_ms_per_request / 1000
+    per_worker_cpu_s = costs.worker_fixed_cpu_s + requests_cpu_s / workers
+    workers_cpu_s = workers * costs.worker_fixed_cpu_s + requests_cpu_s
+    cpu_bound = per_worker_cpu_s
+    own_cpu_s = workers_cpu_s
     if cores is not None:
-        shared_cpu_s = total * (costs.cpu_ms_per_request + costs.other_cpu_ms_per_request) / 1000
-        cpu_floor = max(worker_cpu_s / min(workers, cores), shared_cpu_s / cores)
+        free = max(cores - background_cores, MIN_FREE_CORES)
+        own_cpu_s = workers_cpu_s + total * costs.other_cpu_ms_per_request / 1000
+        # each worker at most one core, and at most its share of the free ones
+        cpu_bound = max(per_worker_cpu_s / min(1.0, free / workers), own_cpu_s / free)
     polite = politeness_floor_s(per_portal, load)
+    cpu_wall = costs.waits_s + cpu_bound
+    # a portal's requests lie between a worker's start-up and its tail
+    polite_wall = costs.waits_s + costs.worker_fixed_cpu_s + polite
     return {
         "requests": round(total),
-        "wall_s": round(costs.startup_s + max(cpu_floor, polite), 1),
-        "bound": "politeness" if polite >= cpu_floor else "cpu",
+        "wall_s": round(max(cpu_wall, polite_wall), 1),
+        "bound": "politeness" if polite_wall >= cpu_wall else "cpu",
         "politeness_floor_s": round(polite, 1),
-        "cpu_floor_s": round(cpu_floor, 1),
+        "cpu_floor_s": round(cpu_bound, 1),
+        "waits_s": round(costs.waits_s, 1),
+        "workers_cpu_s": round(workers_cpu_s, 1),
+        "own_cpu_s": round(own_cpu_s, 1),
     }
 
 
@@ -135,11 +193,12 @@ def workers_needed(costs: Costs, load: Workload, window_s: float, *, backfill: b
     politeness floor alone does not fit (more workers cannot help: ask the portal for a
     shorter delay or more concurrency, or give the crawl a longer window)."""
     per_portal = requests_per_portal(costs, load, backfill=backfill)
-    budget = window_s - costs.startup_s
-    if politeness_floor_s(per_portal, load) > budget or budget <= 0:
+    budget = window_s - costs.waits_s - costs.worker_fixed_cpu_s
+    polite_wall = costs.waits_s + costs.worker_fixed_cpu_s + politeness_floor_s(per_portal, load)
+    if polite_wall > window_s or budget <= 0:
         return None
-    worker_cpu_s = per_portal * load.portals * costs.cpu_ms_per_request / 1000
-    return max(1, math.ceil(worker_cpu_s / budget))
+    requests_cpu_s = per_portal * load.portals * costs.cpu_ms_per_request / 1000
+    return max(1, math.ceil(requests_cpu_s / budget))
 
 
 def resources(costs: Costs, load: Workload, *, backfill: bool) -> dict[str, float]:
@@ -170,7 +229,8 @@ def plan(costs: Costs, load: Workload, window_s: float, *, backfill: bool) -> di
 
 def check_model(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each measured full crawl of the benchmark next to the model's prediction from the
-    one-worker crawl's costs on the benchmark machine's cores."""
+    one-worker crawl's costs, on the benchmark machine's cores with the rest of the machine as
+    busy as that run measured it."""
     costs = Costs.from_many_portals(results)
     load = Workload(
         portals=results["portals"],
@@ -183,14 +243,41 @@ def check_model(results: dict[str, Any]) -> list[dict[str, Any]]:
     for run in results["runs"]:
         if not run.get("full") or "wall_s" not in run:
             continue
-        predicted = predict(costs, load, run["workers"], backfill=True, cores=results["nproc"])
+        time = run.get("time") or {}
+        background = time.get("background_cores") or 0.0
+        predicted = predict(
+            costs,
+            load,
+            run["workers"],
+            backfill=True,
+            cores=results["nproc"],
+            background_cores=background,
+        )
+        # the same crawl had the other jobs been as busy as during the one-worker crawl
+        as_calibrated = predict(
+            costs,
+            load,
+            run["workers"],
+            backfill=True,
+            cores=results["nproc"],
+            background_cores=costs.background_cores,
+        )
         rows.append(
             {
                 "workers": run["workers"],
                 "measured_wall_s": run["wall_s"],
+                "predicted_at_one_worker_load_s": as_calibrated["wall_s"],
                 "predicted_wall_s": predicted["wall_s"],
                 "bound": predicted["bound"],
                 "error": round(predicted["wall_s"] / run["wall_s"] - 1, 3),
+                "background_cores": background,
+                "measured_own_cpu_s": time.get("own_cpu_s"),
+                "predicted_own_cpu_s": predicted["own_cpu_s"],
+                "measured_phases_s": (
+                    time.get("startup_s"),
+                    time.get("crawl_s"),
+                    time.get("tail_s"),
+                ),
             }
         )
     return rows
@@ -239,6 +326,42 @@ def render_plans(plans: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _where_time_went(results: dict[str, Any]) -> list[str]:
+    """The one-worker crawl's wall, phase by phase, and what its worker waited for."""
+    full = next(
+        (r for r in results["runs"] if r.get("full") and r.get("workers") == 1 and r.get("time")),
+        None,
+    )
+    if full is None:
+        return []
+    t = full["time"]
+    most = t["most_requests_per_portal"]
+    per_request = t["longest_portal_s"] / most if most else 0.0
+    held_by = (
+        "the portals waited for the worker, not for their politeness"
+        if per_request > 2 * results["host_delay_s"]
+        else "their politeness held the portals back"
+    )
+    return [
+        f"Where the one-worker crawl's {full['wall_s']:,.1f} s went: {t['startup_s']:,.1f} s "
+        f"of start-up, {t['crawl_s']:,.1f} s of requests (the worker's CPU "
+        f"{t['crawl_cpu_s']:,.1f} s; its reactor thread waited {t['crawl_queued_s']:,.1f} s "
+        "for a core while ready to run), "
+        f"{t['tail_s']:,.1f} s of tail (CPU {t['tail_cpu_s']:,.1f} s). "
+        f"{t['portals_in_flight_mean']:,.1f} of {results['portals']} portals were in flight on "
+        f"average; the longest portal took {t['longest_portal_s']:,.1f} s (the median "
+        f"{t['median_portal_s']:,.1f} s), {per_request:,.2f} s per request of its {most} "
+        f"where its politeness asks for {results['host_delay_s']:g} s: {held_by}. "
+        "The rest of the machine took "
+        f"{t['background_cores']:,.2f} of its {t['cores']} cores meanwhile.",
+        "",
+    ]
+
+
 def render_sizing_markdown(results: dict[str, Any]) -> str:
     """The model's costs, its check against the measured crawls and the docs' scenarios."""
     try:
@@ -248,27 +371,43 @@ def render_sizing_markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Sizing model (tests/benchmarks/sizing.py)",
         "",
-        "Costs measured by the one-worker crawl above and its daily run: "
-        f"{costs.cpu_ms_per_request:,.2f} ms of worker CPU per request "
-        f"(+ {costs.other_cpu_ms_per_request:,.2f} ms of the replica's and Redis's here), "
-        f"{costs.requests_per_article:,.2f} requests per article, "
+        "Costs measured by the one-worker crawl above and its daily run: a worker spends "
+        f"{costs.startup_cpu_s:,.2f} s of CPU from its launch to the first request (of "
+        f"{costs.startup_s:,.2f} s) and {costs.tail_cpu_s:,.2f} s from the last request to its "
+        f"exit (of {costs.tail_s:,.2f} s; of both, {costs.waits_s:,.2f} s neither CPU nor a wait "
+        f"for a core), {costs.cpu_ms_per_request:,.2f} ms of CPU per request "
+        f"in between; the portals, Redis and PostgreSQL {costs.other_cpu_ms_per_request:,.2f} ms "
+        f"per request here; {costs.requests_per_article:,.2f} requests per article, "
         f"{costs.daily_requests_per_portal:,.1f} requests per portal for a daily run of an "
         f"unchanged portal, Redis {costs.redis_bytes_per_url_peak:,.0f} bytes per URL at the peak "
         f"and {costs.redis_bytes_per_url_end:,.0f} at the end, PostgreSQL "
-        f"{costs.database_bytes_per_article:,.0f} bytes per article, "
-        f"{costs.startup_s:,.1f} s from a worker's launch to its first request.",
+        f"{costs.database_bytes_per_article:,.0f} bytes per article.",
         "",
-        "Checked against the measured crawls (same machine, its cores shared with the portals, "
-        "Redis and PostgreSQL):",
+        *_where_time_went(results),
+        "Checked against the measured crawls: each predicted from the one-worker crawl's costs "
+        "alone, on this machine's cores less those the rest of the machine (other jobs) took "
+        "during that run (`/proc/stat`'s busy time less the crawl's processes' CPU, plus steal):",
         "",
-        "| Workers | Measured wall s | Predicted wall s | Bound | Error |",
-        "|---:|---:|---:|---|---:|",
+        "| Workers | Measured wall s | Start-up + requests + tail s | Cores taken by other jobs "
+        "| Crawl's CPU s measured / predicted | Predicted wall s | Bound | Error "
+        "| Predicted at the one-worker crawl's other jobs s |",
+        "|---:|---:|---|---:|---:|---:|---|---:|---:|",
     ]
     for row in check_model(results):
+        phases = " + ".join(_cell(p) for p in row["measured_phases_s"])
         lines.append(
-            f"| {row['workers']} | {row['measured_wall_s']:,.1f} | {row['predicted_wall_s']:,.1f} "
-            f"| {row['bound']} | {row['error']:+.0%} |"
+            f"| {row['workers']} | {row['measured_wall_s']:,.1f} | {phases} "
+            f"| {row['background_cores']:,.2f} | {_cell(row['measured_own_cpu_s'])} / "
+            f"{row['predicted_own_cpu_s']:,.1f} | {row['predicted_wall_s']:,.1f} "
+            f"| {row['bound']} | {row['error']:+.0%} "
+            f"| {row['predicted_at_one_worker_load_s']:,.1f} |"
         )
+    lines += [
+        "",
+        "The last column keeps the other jobs as busy as during the one-worker crawl: on a "
+        "machine shared with other jobs a crawl's wall follows the cores they leave it, which no "
+        "cost of the crawl predicts.",
+    ]
     lines += [
         "",
         f"What the model says for larger deployments (one core per worker, each portal at the "
