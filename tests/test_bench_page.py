@@ -56,3 +56,27 @@ def test_the_crawl_tables_become_one_section_of_the_page(tmp_path: Path, monkeyp
     text = page.read_text(encoding="utf-8")
     assert text.count("# Benchmarks\n") == 1  # the preamble's title only
     assert "## Crawl, parser and re-runs (issue 11)\n\nCommand: x\n\n### Targets" in text
+
+
+def test_portals_only_measures_the_many_portals_stage_alone_by_the_worker_counts_given(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    asked: list[Any] = []
+
+    def many_portals(out: Path, *, portals: int, workers_list: list[int]) -> dict[str, Any]:
+        asked.append((portals, workers_list))
+        return {"runs": [{"ok": True}]}
+
+    def not_measured(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("only the many-portals stage runs")
+
+    monkeypatch.setattr(run, "run_many_portals_benchmark", many_portals)
+    monkeypatch.setattr(run, "run_cluster_benchmark", not_measured)
+    monkeypatch.setattr(run, "run_archive_benchmark", not_measured)
+    monkeypatch.setattr(run, "render_all", lambda results: "")
+    args = ["--portals-only", "--portals", "7", "--cluster-workers", "1,2,4", "--no-analysts"]
+    status = run.main([*args, "--no-event-dates", "--output-dir", str(tmp_path)])
+    assert status == 0
+    assert asked == [(7, [1, 2, 4])]
+    written = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert written["many_portals"] == {"runs": [{"ok": True}]} and "cluster" not in written
