@@ -118,7 +118,7 @@ def _results(*runs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-FULL = {
+FULL: dict[str, Any] = {
     "workers": 1,
     "full": True,
     "ok": True,
