@@ -60,7 +60,8 @@ docs: $(STAMP)
 # output/bench/results.md and the stages it ran into docs/benchmarks.md (each stage keeps its
 # latest run), fails when a target is missed. Stages: the crawl sizes, archive, event dates,
 # cluster, many portals, analysts (10k/100k/1M databases), --rerun-memory. `make bench
-# BENCH_ARGS="--quick"`, `--no-cluster`, `--cluster-only`, `--analysts` (that stage alone).
+# BENCH_ARGS="--quick"`, `--no-cluster`, `--cluster-only`, `--portals-only`, `--analysts`
+# (that stage alone).
 ## Benchmarks: writes docs/benchmarks.md (hours with the analysts' 1M databases; BENCH_ARGS=--quick: minutes).
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
