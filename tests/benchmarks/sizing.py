@@ -406,7 +406,9 @@ def render_sizing_markdown(results: dict[str, Any]) -> str:
         "",
         "The last column keeps the other jobs as busy as during the one-worker crawl: on a "
         "machine shared with other jobs a crawl's wall follows the cores they leave it, which no "
-        "cost of the crawl predicts.",
+        "cost of the crawl predicts. When they leave the crawl no idle core, its wall is its CPU "
+        "over the cores left, so the CPU column (the crawl's CPU predicted from the one-worker "
+        "crawl's costs against what it measured) is the part of the check no other job moves.",
     ]
     lines += [
         "",
