@@ -189,6 +189,8 @@ def test_the_check_predicts_every_measured_full_crawl_on_the_machine_as_busy_as_
     page = render_sizing_markdown(_results(FULL, DAILY, two))
     assert "| 2 | 20.0 | 3.0 + 5.0 + 2.0 | 1.50 | 12.0 / 11.0 | 24.0 | cpu | +20% | 7.5 |" in page
     assert "Where the one-worker crawl's 10.0 s went" in page
+    # of the 5 s of requests, 4 s of CPU and 0.5 s waiting for a core: 0.5 s with nothing to run
+    assert "was idle about 0.5 s" in page
 
 
 def test_the_command_prints_the_daily_and_backfill_plans_from_the_measured_costs(

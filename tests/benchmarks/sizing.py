@@ -341,6 +341,8 @@ def _where_time_went(results: dict[str, Any]) -> list[str]:
     t = full["time"]
     most = t["most_requests_per_portal"]
     per_request = t["longest_portal_s"] / most if most else 0.0
+    # the process's CPU (every thread) against its reactor thread's wait: about, not exactly
+    idle = max(t["crawl_s"] - t["crawl_cpu_s"] - t["crawl_queued_s"], 0.0)
     held_by = (
         "the portals waited for the worker, not for their politeness"
         if per_request > 2 * results["host_delay_s"]
@@ -350,7 +352,8 @@ def _where_time_went(results: dict[str, Any]) -> list[str]:
         f"Where the one-worker crawl's {full['wall_s']:,.1f} s went: {t['startup_s']:,.1f} s "
         f"of start-up, {t['crawl_s']:,.1f} s of requests (the worker's CPU "
         f"{t['crawl_cpu_s']:,.1f} s; its reactor thread waited {t['crawl_queued_s']:,.1f} s "
-        "for a core while ready to run), "
+        f"for a core while ready to run, and was idle about {idle:,.1f} s: nothing to run while "
+        "it waited for answers, host slots, Redis or PostgreSQL), "
         f"{t['tail_s']:,.1f} s of tail (CPU {t['tail_cpu_s']:,.1f} s). "
         f"{t['portals_in_flight_mean']:,.1f} of {results['portals']} portals were in flight on "
         f"average; the longest portal took {t['longest_portal_s']:,.1f} s (the median "
