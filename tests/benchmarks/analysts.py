@@ -234,6 +234,30 @@ def _get(url: str, timeout: float) -> tuple[float, bytes, str]:
     return time.perf_counter() - start, body, final
 
 
+def page_entry(
+    warm: float, first: float, data: dict[str, Any], wanted: list[str], final_url: str
+) -> dict[str, Any]:
+    """One Datasette page's measurement from its JSON (``data``), the facets its metadata
+    asks for (``wanted``) and the URL its HTML page ended at (``final_url``)."""
+    # A search past the plugin's counted_matches is redirected to a page that neither counts
+    # nor facets (crawler/ops/browse_plugins/article_search.py): no facet ran, so none timed
+    # out, and the page says so where Datasette shows its count.
+    skipped = "_nofacet=1" in final_url
+    # Datasette's JSON leaves a facet that ran out of facet_time_limit_ms out of
+    # facet_results (only its HTML page names it): a facet of the metadata missing there
+    # timed out.
+    facets = data.get("facet_results", {})
+    entry: dict[str, Any] = {
+        "seconds": round(warm, 3),
+        "first_s": round(first, 3),
+        "timed_out_facets": [] if skipped else [f for f in wanted if f not in facets],
+        "rows": data.get("filtered_table_rows_count", len(data.get("rows", []))),
+    }
+    if skipped:
+        entry["not_counted_or_faceted"] = data.get("human_description_en")
+    return entry
+
+
 def measure_datasette(database: Path, workdir: Path) -> dict[str, dict[str, Any]]:
     """Datasette serving ``database`` with the project's metadata (``make browse``): the
     table page, the browse page with its facets, a search; each fetched twice, the second
@@ -278,26 +302,10 @@ def measure_datasette(database: Path, workdir: Path) -> dict[str, dict[str, Any]
                 path, _, query = url.partition("?")
                 json_url = f"{path}.json?{query}"
                 _, body, _ = _get(json_url, 120)
-                data = json.loads(body)
-                # A search past the plugin's counted_matches is redirected to a page that
-                # neither counts nor facets (crawler/ops/browse_plugins/article_search.py):
-                # no facet ran, so none timed out; the page says so instead of a count.
-                skipped = "_nofacet=1" in final
-                # Datasette's JSON leaves a facet that ran out of facet_time_limit_ms out of
-                # facet_results (only its HTML page names it): a facet of the metadata missing
-                # there timed out.
                 table = path.rsplit("/", 1)[1]
-                wanted = tables.get(table, {}).get("facets", [])
-                results[name] = {
-                    "seconds": round(warm, 3),
-                    "first_s": round(first, 3),
-                    "timed_out_facets": []
-                    if skipped
-                    else [f for f in wanted if f not in data.get("facet_results", {})],
-                    "rows": data.get("filtered_table_rows_count", len(data.get("rows", []))),
-                }
-                if skipped:
-                    results[name]["not_counted_or_faceted"] = data.get("human_description_en")
+                results[name] = page_entry(
+                    warm, first, json.loads(body), tables.get(table, {}).get("facets", []), final
+                )
             except OSError as exc:
                 results[name] = {"error": str(exc)}
     finally:
