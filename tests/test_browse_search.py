@@ -84,7 +84,7 @@ def test_a_search_past_counted_matches_redirects_to_a_page_that_neither_counts_n
             response = get(ds, path)
             assert response.status_code == 302, table
             location = response.headers["location"]
-            assert location == f"{path}&_nocount=1&_nofacet=1"
+            assert location == f"{path}&_nocount=index&_nofacet=index"
         data = page(ds, location)
         assert data["filtered_table_rows_count"] is None  # not counted, not a wrong number
         assert data["facet_results"] == {}
@@ -104,7 +104,7 @@ def test_a_search_past_counted_matches_pages_through_exactly_the_matching_articl
     expected = holding(database, COMMON_WORD)
     for table in TABLES:
         query = urlencode({"_search": COMMON_WORD, "_size": "40", "_shape": "objects"})
-        url: str | None = f"/{database.stem}/{table}.json?{query}&_nocount=1&_nofacet=1"
+        url: str | None = f"/{database.stem}/{table}.json?{query}&_nocount=index&_nofacet=index"
         found: list[dict[str, Any]] = []
         pages = 0
         while url:
@@ -217,3 +217,22 @@ def test_a_column_search_finds_the_articles_holding_the_word_in_that_column(
     data = page(ds, path)
     assert title[0] in {row["id"] for row in data["rows"]}
     assert get(ds, f"/{database.stem}/articles_browse.json?_search_nothing=x").status_code == 400
+
+
+def test_a_new_search_or_an_emptied_box_on_a_page_that_skipped_its_count_counts_and_facets_again(
+    served: tuple[Datasette, Path],
+) -> None:
+    ds, database = served
+    table = f"/{database.stem}/articles_browse"
+    # the search form of a page past counted_matches keeps _nocount and _nofacet as hidden fields
+    for search, kept in ((RARE_WORD, f"?_search={RARE_WORD}"), ("", "?_search=")):
+        response = get(ds, f"{table}?_search={search}&_nocount=index&_nofacet=index")
+        assert response.status_code == 302
+        assert response.headers["location"] == table + kept
+    data = page(ds, f"{table}.json?_search={RARE_WORD}")
+    assert data["filtered_table_rows_count"] == len(holding(database, RARE_WORD))
+    assert set(data["facet_results"]) == {"site", "category", "author", "published_month"}
+    # a _nocount of the user's own is the user's: neither removed nor completed
+    mine = f"{table}.json?_search={RARE_WORD}&_nocount=1"
+    assert get(ds, mine).status_code == 200
+    assert page(ds, mine)["filtered_table_rows_count"] is None

@@ -9,9 +9,9 @@ names it (``"plugins": {"article-search": {"fts_table": ..., "fts_pk": ...}}``) 
 
 - the matches are counted by the search index alone (50 ms at 500,000);
 - above MATCHES_COUNTED (``counted_matches`` in the configuration) a search page is
-  redirected to itself with ``_nocount=1&_nofacet=1``: the page says how many articles the
-  index matched instead of counting rows, and offers no facet (each would be a query over
-  every match). ``&_nocount=&_nofacet=`` asks for them anyway;
+  redirected to itself with ``_nocount=index&_nofacet=index``: the page says how many
+  articles the index matched instead of counting rows, and offers no facet (each would be a
+  query over every match). ``&_nocount=&_nofacet=`` asks for them anyway;
 - above MATCHES_COUNTED, when the page is sorted by an indexed column (the default: newest
   first), the filter is ``+pk in (...)``: the unary plus keeps SQLite from looking the matches
   up by rowid, so it walks the sort's index and stops at the page's last row.
@@ -37,6 +37,9 @@ PLUGIN = "article-search"
 # page over 50,000 matches took 0.8 s; 10,000 keep the page a fraction of a second).
 MATCHES_COUNTED = 10_000
 PAGE_FORMATS = ("", "json")
+# What the redirect sets _nocount and _nofacet to: told from a user's own _nocount=1.
+BY_INDEX = "index"
+SKIPS = ("_nocount", "_nofacet")
 
 
 def _config(datasette: Any, database: str, table: str) -> dict[str, Any] | None:
@@ -157,8 +160,13 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
 
 
 async def redirect_target(datasette: Any, scope: dict[str, Any]) -> str | None:
-    """The same page with ``_nocount=1&_nofacet=1`` when its search matches more than
-    MATCHES_COUNTED articles and it would count and facet them; else None."""
+    """Where a search page of a configured table is sent, or None to serve it as asked.
+
+    A search past the configured count gets ``_nocount=index&_nofacet=index`` (the index
+    counted it instead); a page carrying those but whose search is now under the count or
+    gone (a new search, or the box emptied, from that page: its form keeps them as hidden
+    fields) loses them. Values other than ``index`` are the user's own and are left alone, as
+    is a page after the first (it keeps what the first asked for)."""
     parts = scope.get("path", "").strip("/").split("/")
     if len(parts) != 2:
         return None
@@ -166,32 +174,38 @@ async def redirect_target(datasette: Any, scope: dict[str, Any]) -> str | None:
     database, table = tilde_decode(parts[0]), tilde_decode(table)
     if fmt not in PAGE_FORMATS:
         return None
-    try:
-        config = _config(datasette, database, table)
-    except KeyError:
-        return None
+    config = _config(datasette, database, table)
     if config is None:
         return None
-    query = scope.get("query_string", b"").decode("latin-1")
-    pairs = parse_qsl(query, keep_blank_values=True)
+    pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     args = dict(pairs)
-    search = args.get("_search")
-    # a page after the first was reached from one: it keeps what that one asked for
-    if not search or {"_nocount", "_nofacet", "_next"} & set(args):
+    ours = [args.get(key) for key in SKIPS]
+    if "_next" in args or any(value not in (None, BY_INDEX) for value in ours):
         return None
     if args.get("_shape") in ("array", "object"):  # Datasette counts and facets neither
         return None
-    try:
-        db = datasette.get_database(database)
-    except KeyError:
+    skipping = all(value == BY_INDEX for value in ours)
+    search = args.get("_search")
+    if search:
+        try:
+            db = datasette.get_database(database)
+        except KeyError:
+            return None
+        limit = counted(config)
+        matches = await count_matches(db, config, search, _raw(config, args), limit + 1)
+        if matches is None:
+            return None
+        skip = matches > limit
+    else:
+        skip = False
+    if skip == skipping and (skip or not any(ours)):
         return None
-    limit = counted(config)
-    matches = await count_matches(db, config, search, _raw(config, args), limit + 1)
-    if matches is None or matches <= limit:
-        return None
+    kept = [(key, value) for key, value in pairs if key not in SKIPS]
+    if skip:
+        kept += [(key, BY_INDEX) for key in SKIPS]
     # raw_path keeps the path as sent (some clients leave the query string on it)
     path = scope.get("raw_path", b"").decode("latin-1").partition("?")[0] or scope["path"]
-    return f"{path}?{urlencode([*pairs, ('_nocount', '1'), ('_nofacet', '1')])}"
+    return f"{path}?{urlencode(kept)}" if kept else path
 
 
 @hookimpl
