@@ -13,8 +13,10 @@ from pipelines.storage.store import ArticleStore
 from tests.benchmarks.analysts import (
     EXPORTS,
     INTERACTIVE,
+    _cell,
     evaluate_analysts,
     merge_results,
+    page_entry,
 )
 from tests.benchmarks.analysts_data import (
     COMMON_WORD,
@@ -108,3 +110,23 @@ def test_a_generated_database_holds_the_words_and_the_edits_the_commands_are_tim
         assert {tuple(row["changed_fields"]) for row in rows} == {("body_text", "body_html")}
     finally:
         store.close()
+
+
+def test_a_datasette_page_missing_a_facet_timed_out_unless_it_was_redirected_to_skip_them() -> None:
+    wanted = ["site", "category"]
+    data = {"facet_results": {"site": {}}, "filtered_table_rows_count": 5, "rows": []}
+    plain = page_entry(0.3, 0.4, data, wanted, "http://h/db/articles_browse?_search=x")
+    assert plain["timed_out_facets"] == ["category"]
+    assert "not_counted_or_faceted" not in plain
+    said = 'where search matches "x" (500,000 articles by the search index, not counted or faceted)'
+    skipped = page_entry(
+        0.3,
+        0.4,
+        {"facet_results": {}, "filtered_table_rows_count": None, "human_description_en": said},
+        wanted,
+        "http://h/db/articles_browse?_search=x&_nocount=index&_nofacet=index",
+    )
+    assert skipped["timed_out_facets"] == []
+    assert skipped["rows"] is None  # not a count of the page's rows
+    assert skipped["not_counted_or_faceted"] == said
+    assert _cell(skipped) == "0.30 s, not counted or faceted"

@@ -4,7 +4,8 @@
 project setting, else ``--database-url``) on http://127.0.0.1:8001. The metadata
 (pipelines/storage/datasette.json) describes every table and column, facets articles by site,
 category, author and publication month, wires the diacritics-insensitive search index in and
-sorts by publication date, newest first. Datasette reads SQLite only.
+sorts by publication date, newest first; its plugin (browse_plugins/) keeps the articles' search
+fast at a million articles. Datasette reads SQLite only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from crawler.setup.preflight import parse_database_url
 from pipelines.storage.secrets import redact_url
 
 METADATA_TEMPLATE = Path(pipelines.storage.__file__).parent / "datasette.json"
+# Datasette loads every module of this directory as a plugin: the articles' search
+# (browse_plugins/article_search.py, configured per table in the metadata).
+PLUGINS_DIR = Path(__file__).parent / "browse_plugins"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -81,6 +85,8 @@ def datasette_command(database: Path, metadata: Path, host: str, port: int) -> l
         str(database),
         "--metadata",
         str(metadata),
+        "--plugins-dir",
+        str(PLUGINS_DIR),
         "--host",
         host,
         "--port",
