@@ -12,6 +12,7 @@ import pytest
 from scrapy import Request, Spider
 from scrapy.utils.test import get_crawler
 
+from crawler.cluster import serializer
 from crawler.cluster.connection import ClusterUnavailable, check_reachable, redis_client
 from crawler.cluster.crawl import ClusterCrawl, ClusterRefused, WorkerInfo
 from crawler.cluster.queue import LEASE_META, LeaseQueue
@@ -125,16 +126,34 @@ def test_a_pickle_swapped_into_a_lease_is_refused_when_reaped_and_never_runs(
     assert queue.leased_count() == 0 and len(queue) == 0
 
 
-def test_queue_entries_in_redis_are_json(client: redis.Redis, crawl: ClusterCrawl) -> None:
+def test_queue_entries_in_redis_are_compact_records_the_serializer_reads(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
     queue = lease_queue(client, crawl)
     spider = QueueSpider()
     queue.push(Request("http://a.test/x", callback=spider.parse_article, meta={"depth": 2}))
     [raw] = client.zrange(queue.key, 0, -1)
-    entry = json.loads(raw)
+    assert raw.startswith(serializer.MARKER)
+    entry = serializer.loads(raw)
     assert (entry["url"], entry["callback"], entry["meta"]) == (
         "http://a.test/x",
         "parse_article",
         {"depth": 2},
+    )
+
+
+def test_a_json_entry_queued_by_the_code_before_is_popped_and_run(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    queue = lease_queue(client, crawl)
+    old = {"v": 1, "url": "http://a.test/old", "callback": "parse_article", "priority": 20}
+    client.zadd(queue.key, {json.dumps(old): -20})
+    popped = queue.pop()
+    assert popped is not None
+    assert (popped.url, popped.callback.__name__, popped.priority) == (
+        "http://a.test/old",
+        "parse_article",
+        20,
     )
 
 

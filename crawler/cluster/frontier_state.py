@@ -10,12 +10,14 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
 - ``seen``: set of the digests of every URL met (:data:`DIGEST_BYTES`);
 - ``url``: hash, article -> the URL it is requested under ("" when it is the article's key);
 - ``parsed``: set of the articles whose page is parsed;
-- ``held``: hash, article -> the URLs met before its page was parsed, one per line (kept once
+- ``held``: hash, article -> the URLs met before its page was parsed, one per line, packed
+  (percent-decoded where that is lossless: crawler/cluster/packed.py) as the deferred (kept once
   it is parsed, for a parse run again, its worker killed before the record was stored; freed
   once the record is committed and the parse's lease acknowledged);
 - ``lastmod``: hash, article -> the first sitemap lastmod met (freed with ``held``);
 - ``sitemaps``: set of the URLs of the sitemaps requested and not read yet;
-- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists,
+- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists
+  of packed URLs,
   moved to ``taken_pages``/``taken_articles`` when navigation starts (kept for the callback
   that took them, run again; freed once its output is safe);
 - ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
@@ -33,6 +35,7 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
+from crawler.cluster.packed import pack, unpack
 from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN
 from crawler.crawl.redelivery import redelivered, release_when_done
 from crawler.crawl.seen import url_digest as _url_digest
@@ -529,7 +532,8 @@ class RedisFrontierState:
         args: list[bytes | str] = [
             digest,
             url_digest(key),
-            url,
+            # Read back only as a held URL (see parsed): packed.
+            pack(url),
             stored,
             "1" if wanted() else "0",
             "1" if again else "0",
@@ -560,7 +564,8 @@ class RedisFrontierState:
             args: list[bytes | str] = ["1" if again else "0", str(len(chunk))]
             for i in chunk:
                 digest, key, url, wanted = met[i]
-                args += (digest, url_digest(key), url, "" if url == key else url, "01"[wanted])
+                stored = "" if url == key else url
+                args += (digest, url_digest(key), pack(url), stored, "01"[wanted])
             args += self._lastmods
             actions = self._run_again(self._meet_many, keys, args, 0)
             self._lastmods = []
@@ -630,7 +635,7 @@ class RedisFrontierState:
         # Read by a parse run again only: freed once this one's record is committed.
         release_when_done(self._held_key, digest)
         release_when_done(self._lastmod_key, digest)
-        return _text(held).split("\n") if held else []
+        return [unpack(url) for url in _text(held).split("\n")] if held else []
 
     # --- discovery order ------------------------------------------------------------------
 
@@ -667,7 +672,7 @@ class RedisFrontierState:
             return False
         # Not once-only (_answered_once): sent again, the URL is kept twice, which taking it
         # decides once.
-        kept = bool(self._defer(keys=[self._navigation_key, deferred], args=[url]))
+        kept = bool(self._defer(keys=[self._navigation_key, deferred], args=[pack(url)]))
         self._navigating = not kept
         return kept
 
@@ -711,7 +716,7 @@ class RedisFrontierState:
             str(len(asked)),
         ]
         for digest, url in asked:
-            args += (digest, url)
+            args += (digest, pack(url))
         return args
 
     def _deferred(
@@ -742,4 +747,4 @@ class RedisFrontierState:
                 0,
             ),
         )
-        return [_text(u) for u in pages], [_text(u) for u in articles]
+        return [unpack(u) for u in pages], [unpack(u) for u in articles]
