@@ -13,7 +13,7 @@ from scrapy import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.cluster.crawl import ClusterCrawl
-from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.cluster.queue import LEASE_META, PUSH_BATCH, LeaseQueue
 from crawler.cluster.scheduler import ClusterScheduler
 from crawler.crawl.frontier import FETCH, Frontier, MemoryFrontierState
 from crawler.crawl.redelivery import RELEASE_META, per_response, release_when_done
@@ -93,6 +93,31 @@ def test_pushes_acks_and_freed_state_are_one_step_dropping_every_duplicate(
     assert client.zcard(keys.queue) == 2
     assert client.zcard(keys.leases) == 0 and client.hlen(keys.leased) == 0
     assert client.hgetall("test:held") == {b"d2": b"u2"} and not client.exists("test:taken")
+
+
+def test_a_sitemap_s_thousand_requests_go_in_steps_with_the_leases_acknowledged_last(
+    client: redis.Redis, crawl: ClusterCrawl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = crawl.site_keys("alpha")
+    queue = LeaseQueue(client, QueueSpider(), keys, 60)
+    queue.push(Request("http://a.test/sitemap.xml"))
+    leased = queue.pop()
+    assert leased is not None
+    steps: list[tuple[int, int]] = []
+    step = queue._push_step
+
+    def counted(requests: list, tokens: list[str], release: object) -> list[bool]:
+        steps.append((len(requests), len(tokens)))
+        return step(requests, tokens, release)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(queue, "_push_step", counted)
+    requests = [(Request(f"http://a.test/w/{n}"), f"fp{n}".encode()) for n in range(1000)]
+    requests.append((Request("http://a.test/w/0"), b"fp0"))  # a duplicate across steps
+    pushed = queue.push_and_ack(requests, [leased.meta[LEASE_META]])
+    assert steps == [(PUSH_BATCH, 0)] * 5 + [(1, 1)]
+    assert pushed == [True] * 1000 + [False]
+    assert client.zcard(keys.queue) == 1000
+    assert client.zcard(keys.leases) == 0 and client.hlen(keys.leased) == 0
 
 
 def test_a_sitemap_s_articles_decided_in_one_step_are_decided_as_one_by_one(

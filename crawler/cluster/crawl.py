@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.cluster.connection import redis_client
+from crawler.cluster.connection import shared_client
 from crawler.cluster.frontier_state import RedisFrontierState
 
 if TYPE_CHECKING:
@@ -295,7 +295,7 @@ class ClusterCrawl:
 def site_frontier_state(settings: BaseSettings, site: str) -> RedisFrontierState:
     """The frontier state a cluster crawler of ``site`` shares with every worker
     (``{S}:frontier:*``)."""
-    client = redis_client(
+    client = shared_client(
         settings.get("CLUSTER_REDIS_URL"), settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS")
     )
     crawl = ClusterCrawl(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from crawler.cluster.packed import pack, unpack
 from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN
@@ -301,23 +301,26 @@ if #urls > 0 then redis.call('RPUSH', KEYS[1], unpack(urls)) end
 return answers
 """
 
-# KEYS: deferred pages, deferred articles, taken pages, taken articles. ARGV: again (1/0).
-# The deferred ones moved to the taken ones; those moved now, or (again) every one taken.
+# KEYS: deferred pages, deferred articles, taken pages, taken articles. The deferred ones moved
+# to the taken ones: {pages moved, articles moved}, read afterwards (the last ones of the taken).
+# A list not taken before is renamed, not copied: at a crawl's peak no second copy of its
+# thousands of URLs, in Lua or in Redis.
 _TAKE_DEFERRED = """
 local function take(deferred, taken)
+  local n = redis.call('LLEN', deferred)
+  if n == 0 then return 0 end
+  if redis.call('EXISTS', taken) == 0 then
+    redis.call('RENAME', deferred, taken)
+    return n
+  end
   local urls = redis.call('LRANGE', deferred, 0, -1)
   for i = 1, #urls, 1000 do
     redis.call('RPUSH', taken, unpack(urls, i, math.min(i + 999, #urls)))
   end
   redis.call('DEL', deferred)
-  return urls
+  return n
 end
-local pages = take(KEYS[1], KEYS[3])
-local articles = take(KEYS[2], KEYS[4])
-if ARGV[1] == '1' then
-  return {redis.call('LRANGE', KEYS[3], 0, -1), redis.call('LRANGE', KEYS[4], 0, -1)}
-end
-return {pages, articles}
+return {take(KEYS[1], KEYS[3]), take(KEYS[2], KEYS[4])}
 """
 
 
@@ -346,11 +349,16 @@ def _answered_once(body: str) -> str:
 
 
 def _unretried(client: redis.Redis) -> redis.Redis:
-    """A client of ``client``'s server whose calls are tried once (connection errors raised)."""
+    """A client of ``client``'s server whose calls are tried once (connection errors raised):
+    over the same connections when it is the cluster's client."""
     import redis  # noqa: PLC0415 (cluster mode only)
     from redis.backoff import NoBackoff  # noqa: PLC0415
     from redis.retry import Retry  # noqa: PLC0415
 
+    from crawler.cluster.connection import ClusterRedis, once_client  # noqa: PLC0415
+
+    if isinstance(client, ClusterRedis):
+        return once_client(client)
     kwargs = {**client.connection_pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
     pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class, **kwargs)
     return redis.Redis(connection_pool=pool)
@@ -734,17 +742,25 @@ class RedisFrontierState:
         return [True] * len(met)
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
+        import redis  # noqa: PLC0415 (cluster mode only)
+
         # Kept for this callback run again only: freed once its output is safe.
         release_when_done(self._taken_pages_key)
         release_when_done(self._taken_articles_key)
-        keys = [self._pages_key, self._articles_key, self._taken_pages_key]
-        pages, articles = cast(
-            "list[list[bytes | str]]",
-            self._run_again(
-                self._take_deferred,
-                [*keys, self._taken_articles_key],
-                ["1" if redelivered() else "0"],
-                0,
-            ),
-        )
+        taken = [self._taken_pages_key, self._taken_articles_key]
+        keys = [self._pages_key, self._articles_key, *taken]
+        again = redelivered()
+        try:
+            moved = self._take_deferred(keys=keys, client=self._once)
+        except (redis.ConnectionError, redis.TimeoutError):
+            # It may have moved them: every one taken is read, as in a callback run again.
+            moved = self._take_deferred(keys=keys)
+            again = True
+        pipe = self.client.pipeline(transaction=False)
+        for key, count in zip(taken, moved, strict=True):
+            # Again: every one taken (the first run's requests may be lost); else those moved now.
+            if again or int(count):
+                pipe.lrange(key, 0 if again else -int(count), -1)
+        read = iter(pipe.execute())
+        pages, articles = (next(read) if again or int(count) else [] for count in moved)
         return [unpack(u) for u in pages], [unpack(u) for u in articles]

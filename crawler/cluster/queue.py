@@ -159,6 +159,9 @@ end
 return pushed
 """
 
+# Requests pushed per call at most (see LeaseQueue.push_and_ack).
+PUSH_BATCH = 100
+
 # KEYS: leases; the tokens whose deadline passed (server time)
 _EXPIRED = """
 local t = redis.call('TIME')
@@ -223,9 +226,25 @@ class LeaseQueue(PriorityQueue):
     ) -> list[bool]:
         """:meth:`push_unseen` for each (request, fingerprint), then :meth:`ack` of ``tokens``
         and the deletion of ``release`` ((key, hash field), field None: the key), in one step
-        (one round trip): whether each request was pushed."""
+        (one round trip) per PUSH_BATCH requests, the acknowledgements with the last: whether
+        each request was pushed."""
         if not requests and not tokens and not release:
             return []
+        pushed: list[bool] = []
+        # A sitemap's thousands of requests go in steps of PUSH_BATCH, the leases with the
+        # last: Redis holds a call's arguments several times while it runs (its query buffer,
+        # the script's copies, the append-only file's), which was the crawl's memory peak.
+        while len(requests) > PUSH_BATCH:
+            pushed += self._push_step(requests[:PUSH_BATCH], [], ())
+            requests = requests[PUSH_BATCH:]
+        return pushed + self._push_step(requests, tokens, release)
+
+    def _push_step(
+        self,
+        requests: list[tuple[Request, bytes | None]],
+        tokens: list[str],
+        release: Sequence[tuple[str, bytes | None]],
+    ) -> list[bool]:
         args: list[bytes | str | int] = [len(requests)]
         for leased, fingerprint in requests:
             request = _unleased(leased)

@@ -44,7 +44,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.cluster.connection import ClusterUnavailable, redis_client
+from crawler.cluster.connection import ClusterUnavailable, shared_client
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.frontier_state import DIGEST_BYTES
 from crawler.cluster.queue import LEASE_META, LeaseQueue
@@ -116,7 +116,7 @@ class ClusterScheduler(Scheduler):
                 "ClusterScheduler needs CLUSTER_REDIS_URL and CLUSTER_CRAWL_ID "
                 "(run workers with 'scrapy cluster work')"
             )
-        client = redis_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
+        client = shared_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
         crawl = ClusterCrawl.load(client, settings.get("CLUSTER_KEY_PREFIX"), crawl_id)
         return cls(
             crawler,
