@@ -309,3 +309,31 @@ def test_an_unreachable_redis_is_one_line_naming_the_server_without_its_password
     message = str(raised.value)
     assert "\n" not in message and "secret" not in message
     assert message.startswith("Redis at redis://user:***@127.0.0.1:1/0 is unavailable: ")
+
+
+def test_requests_of_one_page_share_one_referer_entry_read_back_by_another_worker(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    keys = crawl.site_keys("alpha")
+    one = lease_queue(client, crawl)
+    sitemap = "http://a.test/sitemap.xml?p_l_id=31&groupId=20122"
+    for n in range(3):
+        one.push(Request(f"http://a.test/w/{n}", headers={"Referer": sitemap}))
+    one.push_and_ack([(Request("http://a.test/w/3", headers={"Referer": sitemap}), b"fp3")], [])
+    assert client.hlen(one.referers_key) == 1
+    assert all(b"sitemap.xml" not in raw for raw in client.zrange(keys.queue, 0, -1))
+    other = lease_queue(client, crawl)  # knows no Referer yet
+    popped = [other.pop() for _ in range(4)]
+    assert [r.headers["Referer"] for r in popped if r is not None] == [sitemap.encode()] * 4
+    # the site done, its table goes
+    crawl.mark_site_done("alpha")
+    assert not client.exists(one.referers_key)
+
+
+def test_a_reaped_request_keeps_its_referer(client: redis.Redis, crawl: ClusterCrawl) -> None:
+    queue = lease_queue(client, crawl, lease=0)
+    queue.push(Request("http://a.test/w/1", headers={"Referer": "http://a.test/list"}))
+    assert queue.pop() is not None
+    assert lease_queue(client, crawl, lease=0).reap() == 1
+    again = lease_queue(client, crawl).pop()
+    assert again is not None and again.headers["Referer"] == b"http://a.test/list"

@@ -244,8 +244,8 @@ def good_record(**changes: object) -> bytes:
     """A version 2 entry whose JSON fields are ``changes``."""
     data = serializer.dumps(Request("https://h.test/w/x").to_dict(spider=SPIDER))
     assert data[1] == 0  # no flags: no field after the URL
-    rest = json.dumps(changes).encode() if changes else b""
-    return data[:1] + bytes([data[1] | (32 if changes else 0)]) + data[2:] + rest
+    # the flag of the JSON fields (128) as a varint
+    return data[:1] + b"\x80\x01" + data[2:] + json.dumps(changes).encode()
 
 
 @pytest.mark.parametrize(
@@ -279,10 +279,33 @@ def good_record(**changes: object) -> bytes:
         (good_record(_class="os.system"), "unknown keys"),
         (good_record(callback="parse"), "out of place"),
         (good_record(meta={"x": {"$object": {"type": "Popen", "fields": {}}}}), "unknown type"),
-        (b"\x02\x20\x10https://h.test/x[1]", "not a JSON object"),
+        (b"\x02\x80\x01\x10https://h.test/x[1]", "not a JSON object"),
+        (b"\x02\x80\x04\x10https://h.test/x", "unknown flags"),
     ],
 )  # fmt: skip
 def test_an_entry_that_is_not_a_request_it_wrote_is_refused(data, reason, capsys):
     with pytest.raises(QueueEntryError, match=reason):
         serializer.loads(data)
     assert "ran" not in capsys.readouterr().out
+
+
+def test_a_referer_in_the_queue_s_table_is_a_digest_in_the_entry_and_comes_back_from_it():
+    request = sitemap_article()
+    obj = request.to_dict(spider=SPIDER)
+    obj["headers"] = {k: v for k, v in obj["headers"].items() if k != b"Referer"}
+    ref = b"12345678"
+    data = serializer.dumps(obj, ref)
+    assert serializer.referer_ref(data) == ref
+    assert b"sitemap.xml" not in data
+    assert len(data) <= 150  # of the JSON's 448 bytes
+    back = request_from_dict(serializer.loads(data, {ref: SITEMAP}), spider=SPIDER)
+    assert back.to_dict(spider=SPIDER) == request.to_dict(spider=SPIDER)
+    # its table freed (or never written): the request still runs, without a Referer
+    alone = request_from_dict(serializer.loads(data), spider=SPIDER)
+    assert b"Referer" not in alone.headers and alone.url == ARTICLE
+
+
+def test_an_entry_without_a_referer_digest_names_none():
+    plain = serializer.dumps(sitemap_article().to_dict(spider=SPIDER))
+    assert serializer.referer_ref(plain) is None
+    assert serializer.referer_ref(ARTICLE_V1) is None

@@ -3,7 +3,7 @@ registry with each worker's heartbeat, and the done marks of its sites.
 
 Keys (``P = {prefix}:crawl:{crawl_id}``, per site ``S = {P}:site:{site}``): ``{prefix}:current``
 (the current crawl id), ``{P}:meta``, ``{P}:workers``, ``{S}:queue``, ``{S}:leases``,
-``{S}:leased``, ``{S}:dupefilter``, ``{S}:seeded``, ``{S}:done``.
+``{S}:leased``, ``{S}:referers``, ``{S}:dupefilter``, ``{S}:seeded``, ``{S}:done``.
 """
 
 from __future__ import annotations
@@ -283,7 +283,12 @@ class ClusterCrawl:
         return not state["seeded"] or bool(state["queued"] or state["leased"])
 
     def mark_site_done(self, site: str) -> None:
-        self.client.set(self.site_keys(site).done, datetime.now(UTC).isoformat(timespec="seconds"))
+        keys = self.site_keys(site)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(keys.done, datetime.now(UTC).isoformat(timespec="seconds"))
+        # The queue's table of Referers (crawler/cluster/queue.py): the queue is empty.
+        pipe.delete(f"{keys.prefix}:referers")
+        pipe.execute()
 
     def site_done(self, site: str) -> bool:
         return bool(self.client.exists(self.site_keys(site).done))

@@ -14,7 +14,8 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
   (percent-decoded where that is lossless: crawler/cluster/packed.py) as the deferred (kept once
   it is parsed, for a parse run again, its worker killed before the record was stored; freed
   once the record is committed and the parse's lease acknowledged);
-- ``lastmod``: hash, article -> the first sitemap lastmod met (freed with ``held``);
+- ``held`` also keeps each article's first sitemap lastmod met (under its digest, last byte
+  0xff: read and freed with its held URLs, one command for both);
 - ``sitemaps``: set of the URLs of the sitemaps requested and not read yet;
 - ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists
   of packed URLs,
@@ -56,6 +57,8 @@ DIGEST_BYTES = 14
 NAVIGATION_MARK = b"\x00navigation\x00\x00\x00"
 # How long a worker's last answer is kept for a retry of its call (see _answered_once).
 ANSWER_SECONDS = 3600
+# Deferred URLs read per round trip when navigation takes them.
+TAKE_PAGE = 500
 # Lastmods noted and not written yet, at most (a sitemap entry's articles met write them).
 LASTMOD_BATCH = 1000
 
@@ -210,38 +213,44 @@ return actions
 # URLs met per _MEET_MANY call at most (Lua's unpack takes a few thousand values).
 MEET_BATCH = 100
 
-# KEYS: parsed, held, lastmod. ARGV: the article's digest, again (1/0). The held URLs, the
-# first time (or again; kept, never added to once the article is parsed, see _MEET), and its
-# lastmod ("" for none), in one step.
-_PARSED = """
-local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {'', lastmod} end
-return {redis.call('HGET', KEYS[2], ARGV[1]) or '', lastmod}
+# Where an article's lastmod is kept: in the held hash (one read, one deletion for both), under
+# its digest with the last byte 0xff (112 bits of digest less 8: still no two articles' alike).
+_LASTMOD_FIELD = f"string.sub(ARGV[1], 1, {DIGEST_BYTES - 1}) .. '\\255'"
+
+# KEYS: parsed, held. ARGV: the article's digest, again (1/0). The held URLs, the first time
+# (or again; kept, never added to once the article is parsed, see _MEET), and its lastmod
+# ("" for none), in one step.
+_PARSED = f"""
+local kept = redis.call('HMGET', KEYS[2], ARGV[1], {_LASTMOD_FIELD})
+local lastmod = kept[2] or ''
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {{'', lastmod}} end
+return {{kept[1] or '', lastmod}}
 """
 
 # _PARSED and _DEFER_MANY in one step (an article page's record and its related articles):
-# KEYS parsed, held, lastmod, the deferred list, seen; ARGV: the article's digest, again
-# (1/0), then _DEFER_MANY's ARGV. {held, lastmod, _DEFER_MANY's answer}.
-_PARSED_AND_DEFER = """
-local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+# KEYS parsed, held, the deferred list, seen; ARGV: the article's digest, again (1/0), then
+# _DEFER_MANY's ARGV. {held, lastmod, _DEFER_MANY's answer}.
+_PARSED_AND_DEFER = f"""
+local kept = redis.call('HMGET', KEYS[2], ARGV[1], {_LASTMOD_FIELD})
+local lastmod = kept[2] or ''
 local held = ''
 if redis.call('SADD', KEYS[1], ARGV[1]) == 1 or ARGV[2] == '1' then
-  held = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+  held = kept[1] or ''
 end
 local n = tonumber(ARGV[5])
-local asked, answers = {ARGV[4]}, {}
+local asked, answers = {{ARGV[4]}}, {{}}
 for i = 0, n - 1 do
   if ARGV[3] == '0' then asked[#asked + 1] = ARGV[6 + 2 * i] end
   answers[#answers + 1] = 1
 end
-local met = redis.call('SMISMEMBER', KEYS[5], unpack(asked))
-if met[1] == 1 then return {held, lastmod, {}} end
-local urls = {}
+local met = redis.call('SMISMEMBER', KEYS[4], unpack(asked))
+if met[1] == 1 then return {{held, lastmod, {{}}}} end
+local urls = {{}}
 for i = 0, n - 1 do
   if met[i + 2] ~= 1 then urls[#urls + 1] = ARGV[7 + 2 * i] end
 end
-if #urls > 0 then redis.call('RPUSH', KEYS[4], unpack(urls)) end
-return {held, lastmod, answers}
+if #urls > 0 then redis.call('RPUSH', KEYS[3], unpack(urls)) end
+return {{held, lastmod, answers}}
 """
 
 # KEYS: lastmod. ARGV: (article digest, lastmod) pairs; the first one of each article wins.
@@ -369,6 +378,11 @@ def url_digest(url: str) -> bytes:
     return _url_digest(url)[:DIGEST_BYTES]
 
 
+def _lastmod_field(digest: bytes) -> bytes:
+    """The field of an article's lastmod in the held hash (see _LASTMOD_FIELD)."""
+    return digest[: DIGEST_BYTES - 1] + b"\xff"
+
+
 def _short(digest: bytes) -> bytes:
     return digest[:DIGEST_BYTES]
 
@@ -388,7 +402,6 @@ class RedisFrontierState:
         self._url_key = f"{prefix}:url"
         self._parsed_key = f"{prefix}:parsed"
         self._held_key = f"{prefix}:held"
-        self._lastmod_key = f"{prefix}:lastmod"
         self._sitemaps_key = f"{prefix}:sitemaps"
         self._navigation_key = f"{prefix}:navigation"
         self._pages_key = f"{prefix}:deferred_pages"
@@ -436,7 +449,6 @@ class RedisFrontierState:
             self._url_key,
             self._parsed_key,
             self._held_key,
-            self._lastmod_key,
             self._sitemaps_key,
             self._navigation_key,
             self._pages_key,
@@ -477,7 +489,7 @@ class RedisFrontierState:
         if not self._lastmods:
             return
         # A few commands for them all, not one each (sent again, it writes nothing new).
-        self._note_lastmods(keys=[self._lastmod_key], args=self._lastmods)
+        self._note_lastmods(keys=[self._held_key], args=self._lastmods)
         self._lastmods = []
 
     # --- URLs met -------------------------------------------------------------------------
@@ -549,7 +561,7 @@ class RedisFrontierState:
         # Written first, in a few commands (the script writes pairs one command each).
         self._flush_lastmods()
         keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key]
-        action = _ACTIONS[int(self._run_again(self._meet, [*keys, self._lastmod_key], args, 5))]
+        action = _ACTIONS[int(self._run_again(self._meet, [*keys, self._held_key], args, 5))]
         self._lastmods = []
         self._known_seen.add(digest)
         if action == FETCH:
@@ -564,7 +576,7 @@ class RedisFrontierState:
             for digest, _, url, _ in met
         ]
         asked = [i for i, answer in enumerate(answers) if answer is None]
-        keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key, self._lastmod_key]
+        keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key, self._held_key]
         for start in range(0, max(len(asked), 1), MEET_BATCH):
             chunk = asked[start : start + MEET_BATCH]
             if not chunk and not self._lastmods:
@@ -610,7 +622,7 @@ class RedisFrontierState:
     # --- articles -------------------------------------------------------------------------
 
     def note_lastmod(self, key: str, lastmod: str) -> None:
-        self._lastmods += (url_digest(key), lastmod)
+        self._lastmods += (_lastmod_field(url_digest(key)), lastmod)
         if len(self._lastmods) >= 2 * LASTMOD_BATCH:
             self._flush_lastmods()
 
@@ -620,14 +632,14 @@ class RedisFrontierState:
         if kept is not None and kept[0] == digest:
             return kept[1]
         self._flush_lastmods()
-        value = self.client.hget(self._lastmod_key, digest)
+        value = self.client.hget(self._held_key, _lastmod_field(digest))
         return None if value is None else _text(value)
 
     def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         self._flush_lastmods()
         digest = url_digest(key)
         args: list[bytes | str] = [digest, "1" if redelivered() else "0"]
-        keys = [self._parsed_key, self._held_key, self._lastmod_key]
+        keys = [self._parsed_key, self._held_key]
         self._deferred_with_parse = None
         met, asked, answers = self._to_defer(list(defer))
         if asked:
@@ -642,7 +654,7 @@ class RedisFrontierState:
         self._parsed_lastmod = (digest, _text(lastmod) or None)
         # Read by a parse run again only: freed once this one's record is committed.
         release_when_done(self._held_key, digest)
-        release_when_done(self._lastmod_key, digest)
+        release_when_done(self._held_key, _lastmod_field(digest))
         return [unpack(url) for url in _text(held).split("\n")] if held else []
 
     # --- discovery order ------------------------------------------------------------------
@@ -756,11 +768,24 @@ class RedisFrontierState:
             # It may have moved them: every one taken is read, as in a callback run again.
             moved = self._take_deferred(keys=keys)
             again = True
-        pipe = self.client.pipeline(transaction=False)
-        for key, count in zip(taken, moved, strict=True):
-            # Again: every one taken (the first run's requests may be lost); else those moved now.
-            if again or int(count):
-                pipe.lrange(key, 0 if again else -int(count), -1)
-        read = iter(pipe.execute())
-        pages, articles = (next(read) if again or int(count) else [] for count in moved)
-        return [unpack(u) for u in pages], [unpack(u) for u in articles]
+        # Again: every one taken (the first run's requests may be lost); else those moved now.
+        pages, articles = (
+            self._read_list(key, None if again else int(count))
+            for key, count in zip(taken, moved, strict=True)
+        )
+        return pages, articles
+
+    def _read_list(self, key: str, last: int | None) -> list[str]:
+        """The ``last`` URLs of the list (None: all), read TAKE_PAGE at a time: Redis holds a
+        reply whole until it is sent, and navigation's is thousands of URLs."""
+        if last == 0:
+            return []
+        start = 0 if last is None else -last
+        urls: list[str] = []
+        while True:
+            end = start + TAKE_PAGE - 1
+            page = self.client.lrange(key, start, -1 if start < 0 and end >= -1 else end)
+            urls += (unpack(u) for u in page)
+            if len(page) < TAKE_PAGE or (start < 0 and end >= -1):
+                return urls
+            start += TAKE_PAGE

@@ -26,10 +26,13 @@ import dataclasses
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crawler.cluster.packed import decoded, quoted
 from crawler.domain.items import ListingHint
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 VERSION = 2
 # The JSON objects the code before wrote (still read).
@@ -57,10 +60,13 @@ _METHOD_CODE = {name: code for code, name in enumerate(METHOD_CODES, 1)}
 # Tagged values: a one-key object whose key is one of these.
 _TUPLE, _BYTES, _OBJECT = "$tuple", "$bytes", "$object"
 _TAGS = frozenset({_TUPLE, _BYTES, _OBJECT})
-# A version 2 entry's flags: which fields follow, in this order, after the URL.
-_CALLBACK, _ERRBACK, _PRIORITY, _DEPTH, _REFERER, _REST = 1, 2, 4, 8, 16, 32
-# The URL, the Referer: stored percent-decoded (quoted again when read).
-_URL_PLAIN, _REFERER_PLAIN = 64, 128
+# A version 2 entry's flags (a varint, one byte for the usual request): which fields follow.
+# REFERER_REF: the Referer is in the queue's table of Referers (LeaseQueue), its REF_BYTES
+# digest right after the flags; else REFERER: a path under the URL's origin, after the depth.
+_CALLBACK, _ERRBACK, _PRIORITY, _DEPTH, _REFERER, _URL_PLAIN, _REFERER_REF = 1, 2, 4, 8, 16, 32, 64
+# The rest as JSON; the Referer's path stored percent-decoded.
+_REST, _REFERER_PLAIN = 128, 256
+REF_BYTES = 8
 _ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 # The Referer's header name as to_dict gives it and as the JSON fields keep it.
 _REFERER_NAME = "Referer"
@@ -147,8 +153,9 @@ def _fields(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
 
 
-def dumps(obj: dict[str, Any]) -> bytes:
-    """The entry (version 2) of a request dict (``Request.to_dict``)."""
+def dumps(obj: dict[str, Any], referer_ref: bytes | None = None) -> bytes:
+    """The entry (version 2) of a request dict (``Request.to_dict``); ``referer_ref``: the
+    digest under which its Referer (left out of ``obj``) is in the queue's table."""
     fields = _fields(obj)
     url = fields.pop("url")
     if not isinstance(url, str) or not url:
@@ -156,6 +163,11 @@ def dumps(obj: dict[str, Any]) -> bytes:
     encoding = fields.get("encoding", "utf-8")
     flags = 0
     tail = bytearray()
+    if referer_ref is not None:
+        if len(referer_ref) != REF_BYTES:
+            raise QueueEncodeError(f"request {url}: a Referer digest of {len(referer_ref)} bytes")
+        flags |= _REFERER_REF
+        tail += referer_ref
     plain = decoded(url, encoding)
     if plain is not None:
         flags |= _URL_PLAIN
@@ -195,7 +207,9 @@ def dumps(obj: dict[str, Any]) -> bytes:
         tail += json.dumps(
             fields, ensure_ascii=False, allow_nan=False, separators=(",", ":")
         ).encode()
-    return MARKER + bytes([flags]) + bytes(tail)
+    head = bytearray(MARKER)
+    _put_varint(head, flags)
+    return bytes(head + tail)
 
 
 def _relative_referer(headers: dict[str, list[str]], url: str) -> tuple[str, bool] | None:
@@ -303,14 +317,27 @@ def _is_str_or_none(value: Any) -> bool:
     return value is None or isinstance(value, str)
 
 
-def loads(data: bytes | str) -> dict[str, Any]:
+def referer_ref(data: bytes) -> bytes | None:
+    """The digest of the entry's Referer in the queue's table; None when it has none there."""
+    if data[:1] != MARKER:
+        return None
+    read = _Reader(data, 1)
+    try:
+        if not read.varint() & _REFERER_REF:
+            return None
+    except QueueEntryError:
+        return None
+    return data[read.pos : read.pos + REF_BYTES]
+
+
+def loads(data: bytes | str, referers: Mapping[bytes, str] | None = None) -> dict[str, Any]:
     """The request dict of a queue entry ``dumps`` wrote (version 2, or the JSON object of
     version 1); :class:`QueueEntryError` for any other bytes (never evaluated, whatever they
-    hold)."""
+    hold). ``referers``: the queue's table of Referers (one missing there: no Referer)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     if data[:1] == MARKER:
-        return _from_entry(_entry_v2(bytes(data)))
+        return _from_entry(_entry_v2(bytes(data), referers or {}))
     try:
         entry = json.loads(data)
     except (UnicodeDecodeError, ValueError):
@@ -344,6 +371,13 @@ class _Reader:
             shift += 7
             _expect(shift < 64, "a number too long")
 
+    def raw(self, size: int) -> bytes:
+        end = self.pos + size
+        _expect(end <= len(self.data), "a truncated entry")
+        value = self.data[self.pos : end]
+        self.pos = end
+        return value
+
     def text(self) -> str:
         size = self.varint()
         end = self.pos + size
@@ -363,10 +397,15 @@ class _Reader:
         return METHOD_CODES[code - 1]
 
 
-def _entry_v2(data: bytes) -> dict[str, Any]:
+def _entry_v2(data: bytes, referers: Mapping[bytes, str]) -> dict[str, Any]:
     """A version 2 entry as the JSON fields of version 1 (checked by _from_entry)."""
     read = _Reader(data, 1)
-    flags = read.byte()
+    flags = read.varint()
+    _expect(flags < 512, f"unknown flags {flags}")
+    shared = None
+    if flags & _REFERER_REF:
+        ref = read.raw(REF_BYTES)
+        shared = referers.get(ref)
     url = read.text()
     entry: dict[str, Any] = {}
     if flags & _CALLBACK:
@@ -408,6 +447,10 @@ def _entry_v2(data: bytes) -> dict[str, Any]:
         headers = entry.setdefault("headers", {})
         _expect(isinstance(headers, dict) and _REFERER_NAME not in headers, "bad headers")
         headers[_REFERER_NAME] = [full]
+    if shared is not None:
+        headers = entry.setdefault("headers", {})
+        _expect(isinstance(headers, dict) and _REFERER_NAME not in headers, "bad headers")
+        headers[_REFERER_NAME] = [shared]
     return entry
 
 
