@@ -16,13 +16,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler.cluster.connection import shared_client
-from crawler.cluster.frontier_state import RedisFrontierState
+from crawler.cluster.frontier_state import RedisFrontierState, agreed_origin
 
 if TYPE_CHECKING:
     import redis
     from scrapy.settings import BaseSettings
 
 CRAWL_ID = re.compile(r"[0-9a-f]{32}")
+# A URL's scheme and host (and port).
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+")
 # The seeded mark: claimed by a worker (``claimed:<worker>``), then ``enqueued`` once the
 # site's seeds are in its queue.
 SEEDS_ENQUEUED = "enqueued"
@@ -306,4 +308,7 @@ def site_frontier_state(settings: BaseSettings, site: str) -> RedisFrontierState
     crawl = ClusterCrawl(
         client, settings.get("CLUSTER_KEY_PREFIX"), settings.get("CLUSTER_CRAWL_ID"), {}
     )
-    return RedisFrontierState(client, f"{crawl.site_keys(site).prefix}:frontier")
+    prefix = f"{crawl.site_keys(site).prefix}:frontier"
+    base = _ORIGIN.match(str(settings.get("SITE_BASE_URL") or ""))
+    origin = agreed_origin(client, prefix, base.group(0)) if base else ""
+    return RedisFrontierState(client, prefix, origin)

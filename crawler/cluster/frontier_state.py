@@ -21,6 +21,7 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
   of packed URLs,
   moved to ``taken_pages``/``taken_articles`` when navigation starts (kept for the callback
   that took them, run again; freed once its output is safe);
+- ``origin``: the site's scheme and host, the URLs above kept as paths under it;
 - ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
 
 An article is named by the digest of its key (its canonical URL), not the URL itself:
@@ -373,6 +374,14 @@ def _unretried(client: redis.Redis) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
+def agreed_origin(client: redis.Redis, prefix: str, origin: str) -> str:
+    """The origin the site's state keeps its URLs under: the first worker's (``origin`` when
+    it is the first), one command. Two workers whose profiles disagree on the site's base URL
+    still read each other's URLs whole."""
+    kept = client.set(f"{prefix}:origin", origin, nx=True, get=True)
+    return origin if kept is None or isinstance(kept, bool) else _text(kept)
+
+
 def url_digest(url: str) -> bytes:
     """The digest of ``url`` as Redis keeps it (:data:`DIGEST_BYTES`)."""
     return _url_digest(url)[:DIGEST_BYTES]
@@ -395,9 +404,12 @@ class RedisFrontierState:
     """:class:`crawler.crawl.frontier.FrontierState` shared through the Redis server of ``client``,
     under the keys ``{prefix}:*``."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, origin: str = "") -> None:
         self.client = client
         self.prefix = prefix
+        # The site's origin (scheme and host), the same for every worker (see agreed_origin):
+        # the URLs kept are paths under it.
+        self.origin = origin
         self._seen_key = f"{prefix}:seen"
         self._url_key = f"{prefix}:url"
         self._parsed_key = f"{prefix}:parsed"
@@ -456,6 +468,7 @@ class RedisFrontierState:
             self._taken_pages_key,
             self._taken_articles_key,
             self._answer_key,
+            f"{self.prefix}:origin",
         ]
 
     def _run(self, script: Script, keys: list[str], args: Sequence[bytes | str] = ()) -> Any:
@@ -553,7 +566,7 @@ class RedisFrontierState:
             digest,
             url_digest(key),
             # Read back only as a held URL (see parsed): packed.
-            pack(url),
+            pack(url, self.origin),
             stored,
             "1" if wanted() else "0",
             "1" if again else "0",
@@ -585,7 +598,7 @@ class RedisFrontierState:
             for i in chunk:
                 digest, key, url, wanted = met[i]
                 stored = "" if url == key else url
-                args += (digest, url_digest(key), pack(url), stored, "01"[wanted])
+                args += (digest, url_digest(key), pack(url, self.origin), stored, "01"[wanted])
             args += self._lastmods
             actions = self._run_again(self._meet_many, keys, args, 0)
             self._lastmods = []
@@ -655,7 +668,7 @@ class RedisFrontierState:
         # Read by a parse run again only: freed once this one's record is committed.
         release_when_done(self._held_key, digest)
         release_when_done(self._held_key, _lastmod_field(digest))
-        return [unpack(url) for url in _text(held).split("\n")] if held else []
+        return [unpack(url, self.origin) for url in _text(held).split("\n")] if held else []
 
     # --- discovery order ------------------------------------------------------------------
 
@@ -692,7 +705,9 @@ class RedisFrontierState:
             return False
         # Not once-only (_answered_once): sent again, the URL is kept twice, which taking it
         # decides once.
-        kept = bool(self._defer(keys=[self._navigation_key, deferred], args=[pack(url)]))
+        kept = bool(
+            self._defer(keys=[self._navigation_key, deferred], args=[pack(url, self.origin)])
+        )
         self._navigating = not kept
         return kept
 
@@ -728,15 +743,14 @@ class RedisFrontierState:
         asked = [pair for pair, known in zip(met, answers, strict=True) if not known]
         return met, asked, answers
 
-    @staticmethod
-    def _defer_args(asked: list[tuple[bytes, str]]) -> list[bytes | str]:
+    def _defer_args(self, asked: list[tuple[bytes, str]]) -> list[bytes | str]:
         args: list[bytes | str] = [
             "1" if redelivered() else "0",
             NAVIGATION_MARK,
             str(len(asked)),
         ]
         for digest, url in asked:
-            args += (digest, pack(url))
+            args += (digest, pack(url, self.origin))
         return args
 
     def _deferred(
@@ -785,7 +799,7 @@ class RedisFrontierState:
         while True:
             end = start + TAKE_PAGE - 1
             page = self.client.lrange(key, start, -1 if start < 0 and end >= -1 else end)
-            urls += (unpack(u) for u in page)
+            urls += (unpack(u, self.origin) for u in page)
             if len(page) < TAKE_PAGE or (start < 0 and end >= -1):
                 return urls
             start += TAKE_PAGE

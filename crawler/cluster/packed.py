@@ -9,8 +9,9 @@ from urllib.parse import unquote
 
 from w3lib.url import safe_url_string
 
-# A packed URL that is percent-decoded starts with this (no URL does).
-PLAIN = "\x01"
+# A packed URL starts with one of these when it is percent-decoded, under the state's origin,
+# or both (no URL starts with a control character).
+PLAIN, RELATIVE, RELATIVE_PLAIN = "\x01", "\x02", "\x03"
 _LINE_BREAKS = ("\n", "\r")
 
 
@@ -34,15 +35,31 @@ def quoted(plain: str, encoding: str = "utf-8") -> str:
     return safe_url_string(plain, encoding)
 
 
-def pack(url: str) -> str:
-    """``url`` as one line of text for Redis (:func:`unpack` gives it back)."""
+def pack(url: str, origin: str = "") -> str:
+    """``url`` as one line of text for Redis, a path when it is under ``origin`` (scheme and
+    host, no escapes): :func:`unpack` with the same origin gives it back."""
     plain = decoded(url)
-    if plain is None or any(c in plain for c in _LINE_BREAKS):
-        return url
-    return PLAIN + plain
+    if plain is not None and any(c in plain for c in _LINE_BREAKS):
+        plain = None
+    text = url if plain is None else plain
+    if origin and "%" not in origin and under(url, origin) and text.startswith(origin):
+        return (RELATIVE if plain is None else RELATIVE_PLAIN) + text[len(origin) :]
+    return url if plain is None else PLAIN + plain
 
 
-def unpack(text: str | bytes) -> str:
+def under(url: str, origin: str) -> bool:
+    """Whether ``url`` is of ``origin`` (not merely starting with it: ``h.test.other``)."""
+    return url.startswith(origin) and url[len(origin) : len(origin) + 1] in ("", "/", "?", "#")
+
+
+def unpack(text: str | bytes, origin: str = "") -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    return quoted(text[1:]) if text.startswith(PLAIN) else text
+    marker, rest = text[:1], text[1:]
+    if marker == PLAIN:
+        return quoted(rest)
+    if marker in (RELATIVE, RELATIVE_PLAIN):
+        if not origin:
+            raise ValueError(f"a URL packed under an origin, read without it: {text!r}")
+        return origin + rest if marker == RELATIVE else quoted(origin + rest)
+    return text

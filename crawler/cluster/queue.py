@@ -22,6 +22,7 @@ import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import NoScriptError
 from scrapy.utils.request import request_from_dict
 from scrapy_redis.queue import PriorityQueue
 
@@ -321,11 +322,20 @@ class LeaseQueue(PriorityQueue):
         if not self._new_referers:
             pushed = self._push_and_ack(keys=script_keys, args=args)
         else:
-            # The new Referers and the requests naming them: one round trip.
+            # The new Referers and the requests naming them: one round trip (the script by its
+            # digest: a pipeline that carries a Script object asks SCRIPT EXISTS each time).
+            new = self._new_referers
             pipe = self.server.pipeline(transaction=False)
             self._write_referers(pipe)
-            self._push_and_ack(keys=script_keys, args=args, client=pipe)
-            pushed = pipe.execute()[-1]
+            pipe.evalsha(self._push_and_ack.sha, len(script_keys), *script_keys, *args)
+            try:
+                pushed = pipe.execute()[-1]
+            except NoScriptError:
+                # Not loaded yet (or Redis restarted): the Referers are written again, the
+                # requests pushed (the script did not run).
+                self._new_referers = new
+                self._write_referers(self.server)
+                pushed = self._push_and_ack(keys=script_keys, args=args)
         return [bool(p) for p in pushed]
 
     def pop(self, timeout: int = 0) -> Request | None:
