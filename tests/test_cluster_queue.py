@@ -337,3 +337,20 @@ def test_a_reaped_request_keeps_its_referer(client: redis.Redis, crawl: ClusterC
     assert lease_queue(client, crawl, lease=0).reap() == 1
     again = lease_queue(client, crawl).pop()
     assert again is not None and again.headers["Referer"] == b"http://a.test/list"
+
+
+def test_a_queued_url_under_the_site_s_origin_is_its_path_and_comes_back_whole(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    keys = crawl.site_keys("alpha")
+    one = LeaseQueue(client, QueueSpider(), keys, 0, origin="http://a.test")
+    one.push(Request("http://a.test/w/công-ty", headers={"Referer": "http://a.test/list"}))
+    [raw] = client.zrange(keys.queue, 0, -1)
+    assert b"a.test" not in raw
+    popped = LeaseQueue(client, QueueSpider(), keys, 0, origin="http://a.test").pop()
+    assert popped is not None and popped.url == "http://a.test/w/c%C3%B4ng-ty"
+    # put back by a reaper (whole, whatever its origin), popped again the same
+    assert LeaseQueue(client, QueueSpider(), keys, 0).reap() == 1
+    again = LeaseQueue(client, QueueSpider(), keys, 60, origin="http://a.test").pop()
+    assert again is not None and again.url == popped.url
+    assert again.headers["Referer"] == b"http://a.test/list"

@@ -244,8 +244,8 @@ def good_record(**changes: object) -> bytes:
     """A version 2 entry whose JSON fields are ``changes``."""
     data = serializer.dumps(Request("https://h.test/w/x").to_dict(spider=SPIDER))
     assert data[1] == 0  # no flags: no field after the URL
-    # the flag of the JSON fields (128) as a varint
-    return data[:1] + b"\x80\x01" + data[2:] + json.dumps(changes).encode()
+    # the flag of the JSON fields (256) as a varint
+    return data[:1] + b"\x80\x02" + data[2:] + json.dumps(changes).encode()
 
 
 @pytest.mark.parametrize(
@@ -279,8 +279,9 @@ def good_record(**changes: object) -> bytes:
         (good_record(_class="os.system"), "unknown keys"),
         (good_record(callback="parse"), "out of place"),
         (good_record(meta={"x": {"$object": {"type": "Popen", "fields": {}}}}), "unknown type"),
-        (b"\x02\x80\x01\x10https://h.test/x[1]", "not a JSON object"),
-        (b"\x02\x80\x04\x10https://h.test/x", "unknown flags"),
+        (b"\x02\x80\x02\x10https://h.test/x[1]", "not a JSON object"),
+        (b"\x02\x80\x08\x10https://h.test/x", "unknown flags"),
+        (b"\x02\x40\x02/x", "read without it"),
     ],
 )  # fmt: skip
 def test_an_entry_that_is_not_a_request_it_wrote_is_refused(data, reason, capsys):
@@ -309,3 +310,18 @@ def test_an_entry_without_a_referer_digest_names_none():
     plain = serializer.dumps(sitemap_article().to_dict(spider=SPIDER))
     assert serializer.referer_ref(plain) is None
     assert serializer.referer_ref(ARTICLE_V1) is None
+
+
+def test_a_url_under_the_site_s_origin_is_kept_as_its_path():
+    request = sitemap_article()
+    obj = request.to_dict(spider=SPIDER)
+    obj["headers"] = {}
+    origin = "http://127.0.0.1:34093"
+    data = serializer.dumps(obj, None, origin)
+    assert origin.encode() not in data
+    assert len(data) <= len(serializer.dumps(obj)) - len(origin)
+    back = request_from_dict(serializer.loads(data, None, origin), spider=SPIDER)
+    assert back.url == ARTICLE
+    # another origin's URL (a look-alike host) is kept whole
+    other = Request("http://127.0.0.1:3409/w/x").to_dict(spider=SPIDER)
+    assert b"127.0.0.1:3409/w/x" in serializer.dumps(other, None, "http://127.0.0.1:340")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 CRAWL_ID = re.compile(r"[0-9a-f]{32}")
 # A URL's scheme and host (and port).
-_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+")
+ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+")
 # The seeded mark: claimed by a worker (``claimed:<worker>``), then ``enqueued`` once the
 # site's seeds are in its queue.
 SEEDS_ENQUEUED = "enqueued"
@@ -309,6 +309,6 @@ def site_frontier_state(settings: BaseSettings, site: str) -> RedisFrontierState
         client, settings.get("CLUSTER_KEY_PREFIX"), settings.get("CLUSTER_CRAWL_ID"), {}
     )
     prefix = f"{crawl.site_keys(site).prefix}:frontier"
-    base = _ORIGIN.match(str(settings.get("SITE_BASE_URL") or ""))
+    base = ORIGIN.match(str(settings.get("SITE_BASE_URL") or ""))
     origin = agreed_origin(client, prefix, base.group(0)) if base else ""
     return RedisFrontierState(client, prefix, origin)

@@ -188,6 +188,7 @@ class LeaseQueue(PriorityQueue):
         *,
         stats: StatsCollector | None = None,
         batch: int = 1,
+        origin: str = "",
     ) -> None:
         super().__init__(server, spider, keys.queue, serializer=serializer)
         self.keys = keys
@@ -208,6 +209,9 @@ class LeaseQueue(PriorityQueue):
         # The Referers of the queued requests, once each (a sitemap's thousands of requests
         # share one): digest -> URL, packed. Freed with the site's keys when it is done.
         self.referers_key = f"{keys.prefix}:referers"
+        # The site's scheme and host, the same for every worker (frontier_state.agreed_origin):
+        # a queued URL under it is kept as its path.
+        self.origin = origin
         # Those this worker wrote or read, and those to write with its next push.
         self._referers: dict[bytes, str] = {}
         self._new_referers: dict[bytes, str] = {}
@@ -231,14 +235,14 @@ class LeaseQueue(PriorityQueue):
         headers = obj.get("headers") or {}
         values = headers.get(_REFERER)
         if not values or len(values) != 1:
-            return serializer.dumps(obj)
+            return serializer.dumps(obj, origin=self.origin)
         referer = bytes(values[0]).decode("latin-1")
         ref = hashlib.blake2b(values[0], digest_size=serializer.REF_BYTES).digest()
         if ref not in self._referers:
             self._new_referers[ref] = referer
             self._remember(ref, referer)
         obj["headers"] = {name: v for name, v in headers.items() if name != _REFERER}
-        return serializer.dumps(obj, ref)
+        return serializer.dumps(obj, ref, self.origin)
 
     def _decode_request(self, encoded_request: bytes) -> Request:
         return request_from_dict(self._loads(encoded_request), spider=self.spider)
@@ -248,7 +252,7 @@ class LeaseQueue(PriorityQueue):
         ref = serializer.referer_ref(data)
         if ref is not None and ref not in self._referers:
             self._read_referers([ref])
-        return serializer.loads(data, self._referers)
+        return serializer.loads(data, self._referers, self.origin)
 
     def _read_referers(self, refs: list[bytes]) -> None:
         for ref, value in zip(refs, self.server.hmget(self.referers_key, refs), strict=True):

@@ -28,7 +28,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from crawler.cluster.packed import decoded, quoted
+from crawler.cluster.packed import decoded, quoted, under
 from crawler.domain.items import ListingHint
 
 if TYPE_CHECKING:
@@ -63,9 +63,12 @@ _TAGS = frozenset({_TUPLE, _BYTES, _OBJECT})
 # A version 2 entry's flags (a varint, one byte for the usual request): which fields follow.
 # REFERER_REF: the Referer is in the queue's table of Referers (LeaseQueue), its REF_BYTES
 # digest right after the flags; else REFERER: a path under the URL's origin, after the depth.
-_CALLBACK, _ERRBACK, _PRIORITY, _DEPTH, _REFERER, _URL_PLAIN, _REFERER_REF = 1, 2, 4, 8, 16, 32, 64
-# The rest as JSON; the Referer's path stored percent-decoded.
-_REST, _REFERER_PLAIN = 128, 256
+# URL_RELATIVE: the URL is a path under the site's origin (the queue's).
+_CALLBACK, _ERRBACK, _PRIORITY, _DEPTH, _URL_PLAIN, _REFERER_REF = 1, 2, 4, 8, 16, 32
+_URL_RELATIVE = 64
+# Rare: the Referer inline, the rest as JSON; the Referer's path stored percent-decoded.
+_REFERER, _REST, _REFERER_PLAIN = 128, 256, 512
+_FLAGS_END = 1024
 REF_BYTES = 8
 _ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 # The Referer's header name as to_dict gives it and as the JSON fields keep it.
@@ -153,9 +156,10 @@ def _fields(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
 
 
-def dumps(obj: dict[str, Any], referer_ref: bytes | None = None) -> bytes:
+def dumps(obj: dict[str, Any], referer_ref: bytes | None = None, origin: str = "") -> bytes:
     """The entry (version 2) of a request dict (``Request.to_dict``); ``referer_ref``: the
-    digest under which its Referer (left out of ``obj``) is in the queue's table."""
+    digest under which its Referer (left out of ``obj``) is in the queue's table; ``origin``:
+    the site's scheme and host (no escapes), a URL under it kept as its path."""
     fields = _fields(obj)
     url = fields.pop("url")
     if not isinstance(url, str) or not url:
@@ -171,7 +175,11 @@ def dumps(obj: dict[str, Any], referer_ref: bytes | None = None) -> bytes:
     plain = decoded(url, encoding)
     if plain is not None:
         flags |= _URL_PLAIN
-    _put_text(tail, plain if plain is not None else url)
+    text = url if plain is None else plain
+    if origin and "%" not in origin and under(url, origin) and text.startswith(origin):
+        flags |= _URL_RELATIVE
+        text = text[len(origin) :]
+    _put_text(tail, text)
     for flag, name in ((_CALLBACK, "callback"), (_ERRBACK, "errback")):
         method = fields.pop(name, None)
         if method is not None:
@@ -330,14 +338,17 @@ def referer_ref(data: bytes) -> bytes | None:
     return data[read.pos : read.pos + REF_BYTES]
 
 
-def loads(data: bytes | str, referers: Mapping[bytes, str] | None = None) -> dict[str, Any]:
+def loads(
+    data: bytes | str, referers: Mapping[bytes, str] | None = None, origin: str = ""
+) -> dict[str, Any]:
     """The request dict of a queue entry ``dumps`` wrote (version 2, or the JSON object of
     version 1); :class:`QueueEntryError` for any other bytes (never evaluated, whatever they
-    hold). ``referers``: the queue's table of Referers (one missing there: no Referer)."""
+    hold). ``referers``: the queue's table of Referers (one missing there: no Referer);
+    ``origin``: the one ``dumps`` was given."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     if data[:1] == MARKER:
-        return _from_entry(_entry_v2(bytes(data), referers or {}))
+        return _from_entry(_entry_v2(bytes(data), referers or {}, origin))
     try:
         entry = json.loads(data)
     except (UnicodeDecodeError, ValueError):
@@ -397,11 +408,11 @@ class _Reader:
         return METHOD_CODES[code - 1]
 
 
-def _entry_v2(data: bytes, referers: Mapping[bytes, str]) -> dict[str, Any]:
+def _entry_v2(data: bytes, referers: Mapping[bytes, str], origin: str) -> dict[str, Any]:
     """A version 2 entry as the JSON fields of version 1 (checked by _from_entry)."""
     read = _Reader(data, 1)
     flags = read.varint()
-    _expect(flags < 512, f"unknown flags {flags}")
+    _expect(flags < _FLAGS_END, f"unknown flags {flags}")
     shared = None
     if flags & _REFERER_REF:
         ref = read.raw(REF_BYTES)
@@ -430,6 +441,9 @@ def _entry_v2(data: bytes, referers: Mapping[bytes, str]) -> dict[str, Any]:
         _expect(read.pos == len(data), "bytes after its fields")
     encoding = entry.get("encoding", "utf-8")
     _expect(isinstance(encoding, str), "no encoding")
+    if flags & _URL_RELATIVE:
+        _expect(bool(origin), "a URL under the site's origin, read without it")
+        url = origin + url
     if flags & _URL_PLAIN:
         url = _quoted(url, encoding)
     entry["url"] = url
@@ -438,10 +452,10 @@ def _entry_v2(data: bytes, referers: Mapping[bytes, str]) -> dict[str, Any]:
         _expect(isinstance(meta, dict) and "depth" not in meta, "meta is not an object")
         meta["depth"] = depth
     if referer is not None:
-        origin = _ORIGIN.match(url)
-        _expect(origin is not None, "a Referer without the URL's origin")
-        assert origin is not None
-        full = origin.group(0) + referer
+        own = _ORIGIN.match(url)
+        _expect(own is not None, "a Referer without the URL's origin")
+        assert own is not None
+        full = own.group(0) + referer
         if flags & _REFERER_PLAIN:
             full = _quoted(full, "utf-8")
         headers = entry.setdefault("headers", {})
