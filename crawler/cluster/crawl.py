@@ -310,5 +310,5 @@ def site_frontier_state(settings: BaseSettings, site: str) -> RedisFrontierState
     )
     prefix = f"{crawl.site_keys(site).prefix}:frontier"
     base = ORIGIN.match(str(settings.get("SITE_BASE_URL") or ""))
-    origin = agreed_origin(client, prefix, base.group(0)) if base else ""
+    origin = agreed_origin(client, prefix, base.group(0) if base else "")
     return RedisFrontierState(client, prefix, origin)

@@ -378,6 +378,10 @@ def agreed_origin(client: redis.Redis, prefix: str, origin: str) -> str:
     """The origin the site's state keeps its URLs under: the first worker's (``origin`` when
     it is the first), one command. Two workers whose profiles disagree on the site's base URL
     still read each other's URLs whole."""
+    if not origin:
+        # none of its own (no base URL): the other workers', if any
+        known = client.get(f"{prefix}:origin")
+        return "" if known is None else _text(known)
     kept = client.set(f"{prefix}:origin", origin, nx=True, get=True)
     return origin if kept is None or isinstance(kept, bool) else _text(kept)
 

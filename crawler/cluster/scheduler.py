@@ -143,9 +143,9 @@ class ClusterScheduler(Scheduler):
             stats=self.stats,
             batch=self.batch,
             # The frontier's (crawl.site_frontier_state), agreed by the workers.
-            origin=agreed_origin(self.server, f"{keys.prefix}:frontier", origin.group(0))
-            if origin
-            else "",
+            origin=agreed_origin(
+                self.server, f"{keys.prefix}:frontier", origin.group(0) if origin else ""
+            ),
         )
         self.df = RFPDupeFilter(self.server, keys.dupefilter)
         self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)
