@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler.cluster.connection import shared_client
-from crawler.cluster.frontier_state import RedisFrontierState, agreed_origin
+from crawler.cluster.frontier_state import RedisFrontierState
 
 if TYPE_CHECKING:
     import redis
@@ -310,5 +310,4 @@ def site_frontier_state(settings: BaseSettings, site: str) -> RedisFrontierState
     )
     prefix = f"{crawl.site_keys(site).prefix}:frontier"
     base = ORIGIN.match(str(settings.get("SITE_BASE_URL") or ""))
-    origin = agreed_origin(client, prefix, base.group(0) if base else "")
-    return RedisFrontierState(client, prefix, origin)
+    return RedisFrontierState(client, prefix, proposed=base.group(0) if base else "")

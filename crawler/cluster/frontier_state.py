@@ -408,12 +408,16 @@ class RedisFrontierState:
     """:class:`crawler.crawl.frontier.FrontierState` shared through the Redis server of ``client``,
     under the keys ``{prefix}:*``."""
 
-    def __init__(self, client: redis.Redis, prefix: str, origin: str = "") -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, origin: str = "", *, proposed: str | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
         # The site's origin (scheme and host), the same for every worker (see agreed_origin):
-        # the URLs kept are paths under it.
-        self.origin = origin
+        # the URLs kept are paths under it. ``proposed``: agreed on at the first use (no
+        # round trip while the crawler is built).
+        self._origin = origin
+        self._proposed = proposed
         self._seen_key = f"{prefix}:seen"
         self._url_key = f"{prefix}:url"
         self._parsed_key = f"{prefix}:parsed"
@@ -457,6 +461,13 @@ class RedisFrontierState:
         # Lastmods noted and not written yet: they go with the next article met (a sitemap
         # notes an entry's lastmod, then meets its URLs), or before any read.
         self._lastmods: list[bytes | str] = []
+
+    @property
+    def origin(self) -> str:
+        if self._proposed is not None:
+            self._origin = agreed_origin(self.client, self.prefix, self._proposed)
+            self._proposed = None
+        return self._origin
 
     def keys(self) -> list[str]:
         """Every key this state may write."""
