@@ -90,3 +90,33 @@ def test_a_stopping_process_waits_for_no_server(
     with pytest.raises(redis.ConnectionError):
         client.get("key")
     assert time.monotonic() - started < 0.5
+
+
+def test_a_worker_s_users_of_one_server_share_one_client_and_its_connections(
+    redis_server: RedisServer,
+) -> None:
+    url = redis_server.url
+    scheduler = connection.shared_client(url, 2.0)
+    limiter = connection.shared_client(url, 2.0)
+    assert scheduler is limiter
+    assert connection.shared_client(url, 0.0) is not scheduler  # another bound, another client
+    once = connection.once_client(scheduler)  # type: ignore[arg-type]
+    assert once.connection_pool is scheduler.connection_pool
+    assert once.ping() and scheduler.ping()
+
+
+def test_a_once_client_raises_at_once_where_its_shared_client_waits_the_server_out(
+    own_redis_server: RedisServer,
+) -> None:
+    url = own_redis_server.url
+    client = connection.redis_client(url, 30)
+    once = connection.once_client(client)  # type: ignore[arg-type]
+    assert once.ping()
+    own_redis_server.kill()
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        once.get("key")
+    assert time.monotonic() - started < 0.5
+    assert not connection.is_lost(url)  # tried once is no verdict on the server
+    own_redis_server.start()
+    assert client.get("key") is None and once.ping()

@@ -12,6 +12,7 @@ import pytest
 from scrapy import Request, Spider
 from scrapy.utils.test import get_crawler
 
+from crawler.cluster import serializer
 from crawler.cluster.connection import ClusterUnavailable, check_reachable, redis_client
 from crawler.cluster.crawl import ClusterCrawl, ClusterRefused, WorkerInfo
 from crawler.cluster.queue import LEASE_META, LeaseQueue
@@ -125,16 +126,34 @@ def test_a_pickle_swapped_into_a_lease_is_refused_when_reaped_and_never_runs(
     assert queue.leased_count() == 0 and len(queue) == 0
 
 
-def test_queue_entries_in_redis_are_json(client: redis.Redis, crawl: ClusterCrawl) -> None:
+def test_queue_entries_in_redis_are_compact_records_the_serializer_reads(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
     queue = lease_queue(client, crawl)
     spider = QueueSpider()
     queue.push(Request("http://a.test/x", callback=spider.parse_article, meta={"depth": 2}))
     [raw] = client.zrange(queue.key, 0, -1)
-    entry = json.loads(raw)
+    assert raw.startswith(serializer.MARKER)
+    entry = serializer.loads(raw)
     assert (entry["url"], entry["callback"], entry["meta"]) == (
         "http://a.test/x",
         "parse_article",
         {"depth": 2},
+    )
+
+
+def test_a_json_entry_queued_by_the_code_before_is_popped_and_run(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    queue = lease_queue(client, crawl)
+    old = {"v": 1, "url": "http://a.test/old", "callback": "parse_article", "priority": 20}
+    client.zadd(queue.key, {json.dumps(old): -20})
+    popped = queue.pop()
+    assert popped is not None
+    assert (popped.url, popped.callback.__name__, popped.priority) == (
+        "http://a.test/old",
+        "parse_article",
+        20,
     )
 
 
@@ -290,3 +309,48 @@ def test_an_unreachable_redis_is_one_line_naming_the_server_without_its_password
     message = str(raised.value)
     assert "\n" not in message and "secret" not in message
     assert message.startswith("Redis at redis://user:***@127.0.0.1:1/0 is unavailable: ")
+
+
+def test_requests_of_one_page_share_one_referer_entry_read_back_by_another_worker(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    keys = crawl.site_keys("alpha")
+    one = lease_queue(client, crawl)
+    sitemap = "http://a.test/sitemap.xml?p_l_id=31&groupId=20122"
+    for n in range(3):
+        one.push(Request(f"http://a.test/w/{n}", headers={"Referer": sitemap}))
+    one.push_and_ack([(Request("http://a.test/w/3", headers={"Referer": sitemap}), b"fp3")], [])
+    assert client.hlen(one.referers_key) == 1
+    assert all(b"sitemap.xml" not in raw for raw in client.zrange(keys.queue, 0, -1))
+    other = lease_queue(client, crawl)  # knows no Referer yet
+    popped = [other.pop() for _ in range(4)]
+    assert [r.headers["Referer"] for r in popped if r is not None] == [sitemap.encode()] * 4
+    # the site done, its table goes
+    crawl.mark_site_done("alpha")
+    assert not client.exists(one.referers_key)
+
+
+def test_a_reaped_request_keeps_its_referer(client: redis.Redis, crawl: ClusterCrawl) -> None:
+    queue = lease_queue(client, crawl, lease=0)
+    queue.push(Request("http://a.test/w/1", headers={"Referer": "http://a.test/list"}))
+    assert queue.pop() is not None
+    assert lease_queue(client, crawl, lease=0).reap() == 1
+    again = lease_queue(client, crawl).pop()
+    assert again is not None and again.headers["Referer"] == b"http://a.test/list"
+
+
+def test_a_queued_url_under_the_site_s_origin_is_its_path_and_comes_back_whole(
+    client: redis.Redis, crawl: ClusterCrawl
+) -> None:
+    keys = crawl.site_keys("alpha")
+    one = LeaseQueue(client, QueueSpider(), keys, 0, origin="http://a.test")
+    one.push(Request("http://a.test/w/công-ty", headers={"Referer": "http://a.test/list"}))
+    [raw] = client.zrange(keys.queue, 0, -1)
+    assert b"a.test" not in raw
+    popped = LeaseQueue(client, QueueSpider(), keys, 0, origin="http://a.test").pop()
+    assert popped is not None and popped.url == "http://a.test/w/c%C3%B4ng-ty"
+    # put back by a reaper, popped again the same
+    assert LeaseQueue(client, QueueSpider(), keys, 0, origin="http://a.test").reap() == 1
+    again = LeaseQueue(client, QueueSpider(), keys, 60, origin="http://a.test").pop()
+    assert again is not None and again.url == popped.url
+    assert again.headers["Referer"] == b"http://a.test/list"

@@ -13,7 +13,7 @@ from scrapy import Request
 from scrapy_redis.dupefilter import RFPDupeFilter
 
 from crawler.cluster.crawl import ClusterCrawl
-from crawler.cluster.queue import LEASE_META, LeaseQueue
+from crawler.cluster.queue import LEASE_META, PUSH_BATCH, LeaseQueue
 from crawler.cluster.scheduler import ClusterScheduler
 from crawler.crawl.frontier import FETCH, Frontier, MemoryFrontierState
 from crawler.crawl.redelivery import RELEASE_META, per_response, release_when_done
@@ -95,6 +95,31 @@ def test_pushes_acks_and_freed_state_are_one_step_dropping_every_duplicate(
     assert client.hgetall("test:held") == {b"d2": b"u2"} and not client.exists("test:taken")
 
 
+def test_a_sitemap_s_thousand_requests_go_in_steps_with_the_leases_acknowledged_last(
+    client: redis.Redis, crawl: ClusterCrawl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = crawl.site_keys("alpha")
+    queue = LeaseQueue(client, QueueSpider(), keys, 60)
+    queue.push(Request("http://a.test/sitemap.xml"))
+    leased = queue.pop()
+    assert leased is not None
+    steps: list[tuple[int, int]] = []
+    step = queue._push_step
+
+    def counted(requests: list, tokens: list[str], release: object) -> list[bool]:
+        steps.append((len(requests), len(tokens)))
+        return step(requests, tokens, release)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(queue, "_push_step", counted)
+    requests = [(Request(f"http://a.test/w/{n}"), f"fp{n}".encode()) for n in range(1000)]
+    requests.append((Request("http://a.test/w/0"), b"fp0"))  # a duplicate across steps
+    pushed = queue.push_and_ack(requests, [leased.meta[LEASE_META]])
+    assert steps == [(PUSH_BATCH, 0)] * (1000 // PUSH_BATCH) + [(1, 1)]
+    assert pushed == [True] * 1000 + [False]
+    assert client.zcard(keys.queue) == 1000
+    assert client.zcard(keys.leases) == 0 and client.hlen(keys.leased) == 0
+
+
 def test_a_sitemap_s_articles_decided_in_one_step_are_decided_as_one_by_one(
     client: redis.Redis,
 ) -> None:
@@ -163,10 +188,11 @@ def test_a_parsed_article_s_held_urls_and_lastmod_are_freed_with_the_parse_s_lea
         return one.parsed(key)
 
     assert parse(None, answer) == [urls_of("tin-a")[1]]
-    assert client.hlen(f"{PREFIX}:held") == 1 and client.hlen(f"{PREFIX}:lastmod") == 1
+    # the held URL and the lastmod, two fields of one hash (read and freed together)
+    assert client.hlen(f"{PREFIX}:held") == 2 and not client.exists(f"{PREFIX}:lastmod")
     queue = LeaseQueue(client, QueueSpider(), crawl.site_keys("alpha"), 60)
     queue.push_and_ack([], [], request.meta[RELEASE_META])
-    assert client.hlen(f"{PREFIX}:held") == 0 and client.hlen(f"{PREFIX}:lastmod") == 0
+    assert client.hlen(f"{PREFIX}:held") == 0
     # the article stays parsed: another URL of it met now is an alias
     assert one.articles([(urls_of("tin-a")[2], None)])[0].action == "alias"
 

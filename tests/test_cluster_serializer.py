@@ -1,4 +1,5 @@
-"""The cluster queue's entries are JSON data, never pickles (crawler/cluster/serializer.py)."""
+"""The cluster queue's entries are data, never pickles: compact records, the JSON objects of the
+code before still read (crawler/cluster/serializer.py)."""
 
 from __future__ import annotations
 
@@ -93,17 +94,114 @@ def test_a_plain_article_request_round_trips_to_its_defaults():
     assert back.to_dict(spider=SPIDER) == request.to_dict(spider=SPIDER)
 
 
-def test_an_entry_is_json_text_without_pickle():
+def test_an_entry_is_a_compact_record_without_pickle():
     data = serializer.dumps(full_request().to_dict(spider=SPIDER))
-    entry = json.loads(data)
-    assert entry["callback"] == "parse_article"
-    assert entry["headers"]["X-Raw"] == ["café"]
-    assert entry["cb_kwargs"]["hint"] == {
+    assert data.startswith(serializer.MARKER)
+    # the usual callbacks are one-byte codes, not their names
+    assert b"parse_article" not in data and b"on_error" not in data
+    rest = json.loads(data[data.index(b"{") :])
+    assert rest["headers"]["X-Raw"] == ["café"]
+    assert rest["cb_kwargs"]["hint"] == {
         "$object": {
             "type": "ListingHint",
             "fields": {"name": "Tin tức", "locale": "vi-VN", "date_raw": "18/01/2023"},
         }
     }
+
+
+SITEMAP = (
+    "http://127.0.0.1:34093/sitemap.xml?p_l_id=31&layoutUuid=949901e5-e1ed-57a6-9c53-"
+    "032d00322cd5&groupId=20122&privateLayout=false"
+)
+ARTICLE = (
+    "http://127.0.0.1:34093/w/c%C3%B4ng-%C4%91o%C3%A0n-khu-ch%E1%BA%BF-xu%E1%BA%A5t-linh-trung-"
+    "i-trao-qu%C3%A0-cho-c%C3%B4ng-nh%C3%A2n-kh%C3%B3-kh%C4%83n-d%E1%BB%8Bp-t%E1%BA%BFt-"
+    "nguy%C3%AAn-%C4%91%C3%A1n"
+)
+# An article request a sitemap queued, as the code before wrote it (version 1, JSON).
+ARTICLE_V1 = json.dumps(
+    {
+        "v": 1,
+        "url": ARTICLE,
+        "callback": "parse_article",
+        "errback": "on_error",
+        "headers": {"Referer": [SITEMAP]},
+        "meta": {"depth": 4},
+        "priority": 20,
+    },
+    separators=(",", ":"),
+).encode()
+
+
+def sitemap_article() -> Request:
+    return Request(
+        ARTICLE,
+        callback=SPIDER.parse_article,
+        errback=SPIDER.on_error,
+        priority=20,
+        headers={"Referer": SITEMAP},
+        meta={"depth": 4},
+    )
+
+
+def test_an_article_request_a_sitemap_queued_takes_about_half_its_json_entry():
+    request = sitemap_article()
+    data = serializer.dumps(request.to_dict(spider=SPIDER))
+    # 448 bytes of JSON: the URL percent-decoded, the Referer a path, callbacks one byte each
+    assert len(ARTICLE_V1) == 448
+    assert len(data) <= 250
+    assert "công-đoàn".encode() in data
+    back = round_trip(request)
+    assert back.to_dict(spider=SPIDER) == request.to_dict(spider=SPIDER)
+    assert back.headers["Referer"] == SITEMAP.encode()
+
+
+def test_an_entry_the_code_before_wrote_as_json_is_still_read():
+    back = request_from_dict(serializer.loads(ARTICLE_V1), spider=SPIDER)
+    assert back.to_dict(spider=SPIDER) == sitemap_article().to_dict(spider=SPIDER)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://h.test/w/a%2Fb",  # a quoted slash: decoded, it would be another path
+        "https://h.test/w/c%c3%b4ng",  # lower-case escapes: quoted again they are upper-case
+        "https://h.test/w/%FF%FE",  # bytes that are not UTF-8
+        "https://h.test/search?q=a%26b&x=%C3%B4",  # a quoted & in the query
+        "https://h.test/w/a%25b",  # a quoted %
+        "https://h.test/w/c%C3%B4ng?p=%E1%BA%A1",
+        "https://h.test/w/plain",
+    ],
+)
+def test_a_url_comes_back_exactly_whatever_its_escapes(url):
+    request = Request(
+        url, callback=SPIDER.parse_article, headers={"Referer": url + "-from"}, meta={"depth": 1}
+    )
+    back = round_trip(request)
+    assert back.url == request.url == url
+    assert back.headers["Referer"] == (url + "-from").encode()
+
+
+def test_a_referer_of_another_origin_stays_whole_and_comes_back():
+    request = Request("https://h.test/w/x", headers={"Referer": "https://h.test.other/a"})
+    back = round_trip(request)
+    assert back.headers["Referer"] == b"https://h.test.other/a"
+    assert back.to_dict(spider=SPIDER) == request.to_dict(spider=SPIDER)
+
+
+def test_a_callback_outside_the_codes_and_a_negative_priority_round_trip():
+    class Other(Spider):
+        name = "other"
+
+        def parse_listing_more(self, response: object) -> None:
+            return None
+
+    spider = Other()
+    request = Request("https://h.test/l", callback=spider.parse_listing_more, priority=-1)
+    data = serializer.dumps(request.to_dict(spider=spider))
+    back = request_from_dict(serializer.loads(data), spider=spider)
+    assert back.callback == spider.parse_listing_more
+    assert back.priority == -1
 
 
 @pytest.mark.parametrize(
@@ -136,16 +234,25 @@ class Payload:
 
 
 def good_entry(**changes: object) -> bytes:
-    entry = json.loads(serializer.dumps(Request("https://h.test/w/x").to_dict(spider=SPIDER)))
+    """A version 1 (JSON) entry, as the code before wrote it, with ``changes``."""
+    entry: dict[str, object] = {"v": 1, "url": "https://h.test/w/x"}
     entry.update(changes)
     return json.dumps(entry).encode()
+
+
+def good_record(**changes: object) -> bytes:
+    """A version 2 entry whose JSON fields are ``changes``."""
+    data = serializer.dumps(Request("https://h.test/w/x").to_dict(spider=SPIDER))
+    assert data[1] == 0  # no flags: no field after the URL
+    # the flag of the JSON fields (256) as a varint
+    return data[:1] + b"\x80\x02" + data[2:] + json.dumps(changes).encode()
 
 
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (pickle.dumps({"url": "https://h.test/"}), "not a JSON request"),
-        (pickle.dumps(Payload()), "not a JSON request"),
+        (pickle.dumps({"url": "https://h.test/"}), "not a queued request"),
+        (pickle.dumps(Payload()), "not a queued request"),
         (b"[1, 2]", "not a JSON object"),
         (b'{"url": "https://h.test/"}', "version None"),
         (good_entry(url=""), "no URL"),
@@ -162,9 +269,59 @@ def good_entry(**changes: object) -> bytes:
         (good_entry(meta={"x": {"$eval": "1"}}), "unknown tag"),
         (good_entry(cb_kwargs={"h": {"$object": {"type": "ListingHint", "fields": {"z": 1}}}}),
          "ListingHint"),
+        (b"\x02", "truncated"),
+        (b"\x02\x00\x40https://h.test/", "truncated"),
+        (b"\x02\x01\x10https://h.test/x\x63", "unknown method code 99"),
+        (b"\x02\x01\x10https://h.test/x\x00\x08__init__", "is not a method name"),
+        (b"\x02\x00\x10https://h.test/x!", "bytes after its fields"),
+        (b"\x02\x00\x02\xff\xfe", "not UTF-8"),
+        (b"\x02\x00\x00", "no URL"),
+        (good_record(_class="os.system"), "unknown keys"),
+        (good_record(callback="parse"), "out of place"),
+        (good_record(meta={"x": {"$object": {"type": "Popen", "fields": {}}}}), "unknown type"),
+        (b"\x02\x80\x02\x10https://h.test/x[1]", "not a JSON object"),
+        (b"\x02\x80\x08\x10https://h.test/x", "unknown flags"),
+        (b"\x02\x40\x02/x", "read without it"),
     ],
 )  # fmt: skip
 def test_an_entry_that_is_not_a_request_it_wrote_is_refused(data, reason, capsys):
     with pytest.raises(QueueEntryError, match=reason):
         serializer.loads(data)
     assert "ran" not in capsys.readouterr().out
+
+
+def test_a_referer_in_the_queue_s_table_is_a_digest_in_the_entry_and_comes_back_from_it():
+    request = sitemap_article()
+    obj = request.to_dict(spider=SPIDER)
+    obj["headers"] = {k: v for k, v in obj["headers"].items() if k != b"Referer"}
+    ref = b"12345678"
+    data = serializer.dumps(obj, ref)
+    assert serializer.referer_ref(data) == ref
+    assert b"sitemap.xml" not in data
+    assert len(data) <= 150  # of the JSON's 448 bytes
+    back = request_from_dict(serializer.loads(data, {ref: SITEMAP}), spider=SPIDER)
+    assert back.to_dict(spider=SPIDER) == request.to_dict(spider=SPIDER)
+    # its table freed (or never written): the request still runs, without a Referer
+    alone = request_from_dict(serializer.loads(data), spider=SPIDER)
+    assert b"Referer" not in alone.headers and alone.url == ARTICLE
+
+
+def test_an_entry_without_a_referer_digest_names_none():
+    plain = serializer.dumps(sitemap_article().to_dict(spider=SPIDER))
+    assert serializer.referer_ref(plain) is None
+    assert serializer.referer_ref(ARTICLE_V1) is None
+
+
+def test_a_url_under_the_site_s_origin_is_kept_as_its_path():
+    request = sitemap_article()
+    obj = request.to_dict(spider=SPIDER)
+    obj["headers"] = {}
+    origin = "http://127.0.0.1:34093"
+    data = serializer.dumps(obj, None, origin)
+    assert origin.encode() not in data
+    assert len(data) <= len(serializer.dumps(obj)) - len(origin)
+    back = request_from_dict(serializer.loads(data, None, origin), spider=SPIDER)
+    assert back.url == ARTICLE
+    # another origin's URL (a look-alike host) is kept whole
+    other = Request("http://127.0.0.1:3409/w/x").to_dict(spider=SPIDER)
+    assert b"127.0.0.1:3409/w/x" in serializer.dumps(other, None, "http://127.0.0.1:340")

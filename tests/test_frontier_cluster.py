@@ -20,7 +20,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from scrapy import Request
 
-from crawler.cluster.frontier_state import RedisFrontierState
+from crawler.cluster import frontier_state
+from crawler.cluster.frontier_state import RedisFrontierState, agreed_origin
 from crawler.crawl.crawl_state import CrawlState
 from crawler.crawl.frontier import (
     ALIAS,
@@ -137,6 +138,32 @@ def test_navigation_starts_once_on_the_worker_that_reads_the_last_sitemap(
     assert not two.defer_article(f"{HOST}/w/tin-b")
     assert not two.defer_page(f"{HOST}/gioi-thieu")
     assert two.take_deferred() == ([], [])
+
+
+def test_navigation_takes_thousands_of_deferred_articles_page_by_page_renamed_not_copied(
+    client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(frontier_state, "TAKE_PAGE", 3)
+    one = worker(client)
+    one.sitemap_requested(f"{HOST}/sitemap.xml")
+    # as the spider meets them: quoted (Request's URL)
+    expected = [Request(f"{HOST}/w/{slug}").url for slug in ["công-ty-a", "b%2Fc", *"defgh"]]
+    for url in expected:
+        assert one.defer_article(url)
+    one.sitemap_done(f"{HOST}/sitemap.xml")
+    assert one.start_navigation()
+    reads: list[tuple[object, ...]] = []
+    lrange = client.lrange
+    monkeypatch.setattr(client, "lrange", lambda *a: reads.append(a) or lrange(*a))
+    pages, articles = one.take_deferred()
+    assert (pages, articles) == ([], expected)
+    assert len(reads) == 3  # 3 + 3 + 1
+    assert not client.exists(f"{PREFIX}:deferred_articles")
+    # the Vietnamese URL kept percent-decoded, given back exactly
+    assert "công-ty-a".encode() in client.lindex(f"{PREFIX}:taken_articles", 0)
+    # a callback run again takes every one again
+    with redelivery(True):
+        assert one.take_deferred() == ([], expected)
 
 
 def test_held_urls_handed_over_are_handed_over_again_to_a_parse_run_again(
@@ -359,3 +386,24 @@ def test_a_call_sent_again_after_its_reply_was_lost_gets_the_answer_of_the_run(
     assert decision.action == FETCH  # not IGNORE: the URL its own first run marked seen
     assert started  # the sitemap counted once, read once; navigation started by this call
     assert not other.start_navigation()
+
+
+def test_urls_kept_under_the_site_s_origin_are_paths_and_workers_agree_on_the_origin(
+    client: redis.Redis,
+) -> None:
+    origin = agreed_origin(client, PREFIX, HOST)
+    # a second worker whose profile names another base URL keeps the first one's origin
+    assert origin == HOST and agreed_origin(client, PREFIX, "https://other.test") == HOST
+    state = RedisFrontierState(client, PREFIX, origin)
+    f = Frontier(HOST, TZ, state=state)
+    f.sitemap_requested(f"{HOST}/sitemap.xml")
+    elsewhere = "https://hepza.example.gov.vn.other/w/x"
+    urls = [Request(f"{HOST}/w/công-ty"), Request(f"{HOST}/w/a%2Fb"), Request(elsewhere)]
+    for request in urls:
+        assert f.defer_article(request.url)
+    kept = client.lrange(f"{PREFIX}:deferred_articles", 0, -1)
+    assert kept[0] == b"\x03/w/c\xc3\xb4ng-ty" and kept[1] == b"\x02/w/a%2Fb"
+    assert kept[2] == elsewhere.encode()
+    f.sitemap_done(f"{HOST}/sitemap.xml")
+    assert f.start_navigation()
+    assert f.take_deferred() == ([], [r.url for r in urls])

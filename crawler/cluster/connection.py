@@ -5,6 +5,7 @@ reached."""
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import redis
@@ -52,6 +53,12 @@ def retries_within(seconds: float) -> int:
 _LOST: set[str] = set()
 # Set once the worker was told to stop (SIGTERM): no call waits for Redis any more.
 _STOPPING: list[bool] = []
+# Set while a client of :func:`once_client` calls: tried once, whatever its connection's retry.
+_ONCE: ContextVar[bool] = ContextVar("cluster_redis_once", default=False)
+# The process's clients, one per server and bound: a worker's scheduler, frontier state,
+# limiter and stats share their connections (each connection is about 20 KB of the server's
+# memory, and a worker runs one call at a time).
+_CLIENTS: dict[tuple[str, float], ClusterRedis] = {}
 # Backoff sleeps are cut in slices this long: a stop (SIGTERM) ends the wait within one.
 SLEEP_SLICE = 0.1
 
@@ -104,7 +111,7 @@ class BoundedRetry(Retry):
                 own_check = getattr(self, "_is_retryable", None)
                 if own_check is not None and not own_check(error):
                     raise
-                if self.url in _LOST or _STOPPING:
+                if self.url in _LOST or _STOPPING or _ONCE.get():
                     raise
                 if failures > self._retries:
                     _LOST.add(self.url)
@@ -124,11 +131,27 @@ class ClusterRedis(redis.Redis):
     its calls wait out a fault again)."""
 
     cluster_url = ""
+    # Its calls are tried once (see once_client).
+    tried_once = False
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        answer = super().execute_command(*args, **options)
+        once = _ONCE.set(True) if self.tried_once else None
+        try:
+            answer = super().execute_command(*args, **options)
+        finally:
+            if once is not None:
+                _ONCE.reset(once)
         _LOST.discard(self.cluster_url)
         return answer
+
+
+def once_client(client: ClusterRedis) -> ClusterRedis:
+    """A client over ``client``'s connections whose calls are tried once: a connection error
+    or timeout is raised at once (its caller sends the call again, marked so)."""
+    once = ClusterRedis(connection_pool=client.connection_pool)
+    once.cluster_url = client.cluster_url
+    once.tried_once = True
+    return once
 
 
 def is_lost(url: str) -> bool:
@@ -169,6 +192,17 @@ def redis_client(url: str, retry_seconds: float) -> redis.Redis:
     except ValueError as exc:  # a URL redis-py cannot read
         raise ClusterUnavailable(url, exc) from None
     client.cluster_url = url
+    return client
+
+
+def shared_client(url: str, retry_seconds: float) -> redis.Redis:
+    """:func:`redis_client`, one per server and bound in the process: a worker's scheduler,
+    frontier state, host limiter and stats share its connections."""
+    client = _CLIENTS.get((url, retry_seconds))
+    if client is None:
+        client = _CLIENTS[(url, retry_seconds)] = cast(
+            "ClusterRedis", redis_client(url, retry_seconds)
+        )
     return client
 
 

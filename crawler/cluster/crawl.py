@@ -3,7 +3,7 @@ registry with each worker's heartbeat, and the done marks of its sites.
 
 Keys (``P = {prefix}:crawl:{crawl_id}``, per site ``S = {P}:site:{site}``): ``{prefix}:current``
 (the current crawl id), ``{P}:meta``, ``{P}:workers``, ``{S}:queue``, ``{S}:leases``,
-``{S}:leased``, ``{S}:dupefilter``, ``{S}:seeded``, ``{S}:done``.
+``{S}:leased``, ``{S}:referers``, ``{S}:dupefilter``, ``{S}:seeded``, ``{S}:done``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.cluster.connection import redis_client
+from crawler.cluster.connection import shared_client
 from crawler.cluster.frontier_state import RedisFrontierState
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 CRAWL_ID = re.compile(r"[0-9a-f]{32}")
+# A URL's scheme and host (and port).
+ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+")
 # The seeded mark: claimed by a worker (``claimed:<worker>``), then ``enqueued`` once the
 # site's seeds are in its queue.
 SEEDS_ENQUEUED = "enqueued"
@@ -283,7 +285,12 @@ class ClusterCrawl:
         return not state["seeded"] or bool(state["queued"] or state["leased"])
 
     def mark_site_done(self, site: str) -> None:
-        self.client.set(self.site_keys(site).done, datetime.now(UTC).isoformat(timespec="seconds"))
+        keys = self.site_keys(site)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(keys.done, datetime.now(UTC).isoformat(timespec="seconds"))
+        # The queue's table of Referers (crawler/cluster/queue.py): the queue is empty.
+        pipe.delete(f"{keys.prefix}:referers")
+        pipe.execute()
 
     def site_done(self, site: str) -> bool:
         return bool(self.client.exists(self.site_keys(site).done))
@@ -295,10 +302,12 @@ class ClusterCrawl:
 def site_frontier_state(settings: BaseSettings, site: str) -> RedisFrontierState:
     """The frontier state a cluster crawler of ``site`` shares with every worker
     (``{S}:frontier:*``)."""
-    client = redis_client(
+    client = shared_client(
         settings.get("CLUSTER_REDIS_URL"), settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS")
     )
     crawl = ClusterCrawl(
         client, settings.get("CLUSTER_KEY_PREFIX"), settings.get("CLUSTER_CRAWL_ID"), {}
     )
-    return RedisFrontierState(client, f"{crawl.site_keys(site).prefix}:frontier")
+    prefix = f"{crawl.site_keys(site).prefix}:frontier"
+    base = ORIGIN.match(str(settings.get("SITE_BASE_URL") or ""))
+    return RedisFrontierState(client, prefix, proposed=base.group(0) if base else "")

@@ -10,14 +10,18 @@ Keys, under ``prefix`` (``{crawl}:site:{site}:frontier`` in a cluster crawl):
 - ``seen``: set of the digests of every URL met (:data:`DIGEST_BYTES`);
 - ``url``: hash, article -> the URL it is requested under ("" when it is the article's key);
 - ``parsed``: set of the articles whose page is parsed;
-- ``held``: hash, article -> the URLs met before its page was parsed, one per line (kept once
+- ``held``: hash, article -> the URLs met before its page was parsed, one per line, packed
+  (percent-decoded where that is lossless: crawler/cluster/packed.py) as the deferred (kept once
   it is parsed, for a parse run again, its worker killed before the record was stored; freed
   once the record is committed and the parse's lease acknowledged);
-- ``lastmod``: hash, article -> the first sitemap lastmod met (freed with ``held``);
+- ``held`` also keeps each article's first sitemap lastmod met (under its digest, last byte
+  0xff: read and freed with its held URLs, one command for both);
 - ``sitemaps``: set of the URLs of the sitemaps requested and not read yet;
-- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists,
+- ``navigation``: set once navigation started; ``deferred_pages``/``deferred_articles``: lists
+  of packed URLs,
   moved to ``taken_pages``/``taken_articles`` when navigation starts (kept for the callback
   that took them, run again; freed once its output is safe);
+- ``origin``: the site's scheme and host, the URLs above kept as paths under it;
 - ``answer:{worker}``: a worker's last answer, for a call redis-py sends again (one hour).
 
 An article is named by the digest of its key (its canonical URL), not the URL itself:
@@ -31,8 +35,9 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from crawler.cluster.packed import pack, unpack
 from crawler.crawl.frontier import ALIAS, FETCH, HELD, IGNORE, SKIP_KNOWN
 from crawler.crawl.redelivery import redelivered, release_when_done
 from crawler.crawl.seen import url_digest as _url_digest
@@ -53,6 +58,8 @@ DIGEST_BYTES = 14
 NAVIGATION_MARK = b"\x00navigation\x00\x00\x00"
 # How long a worker's last answer is kept for a retry of its call (see _answered_once).
 ANSWER_SECONDS = 3600
+# Deferred URLs read per round trip when navigation takes them.
+TAKE_PAGE = 500
 # Lastmods noted and not written yet, at most (a sitemap entry's articles met write them).
 LASTMOD_BATCH = 1000
 
@@ -207,38 +214,44 @@ return actions
 # URLs met per _MEET_MANY call at most (Lua's unpack takes a few thousand values).
 MEET_BATCH = 100
 
-# KEYS: parsed, held, lastmod. ARGV: the article's digest, again (1/0). The held URLs, the
-# first time (or again; kept, never added to once the article is parsed, see _MEET), and its
-# lastmod ("" for none), in one step.
-_PARSED = """
-local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {'', lastmod} end
-return {redis.call('HGET', KEYS[2], ARGV[1]) or '', lastmod}
+# Where an article's lastmod is kept: in the held hash (one read, one deletion for both), under
+# its digest with the last byte 0xff (112 bits of digest less 8: still no two articles' alike).
+_LASTMOD_FIELD = f"string.sub(ARGV[1], 1, {DIGEST_BYTES - 1}) .. '\\255'"
+
+# KEYS: parsed, held. ARGV: the article's digest, again (1/0). The held URLs, the first time
+# (or again; kept, never added to once the article is parsed, see _MEET), and its lastmod
+# ("" for none), in one step.
+_PARSED = f"""
+local kept = redis.call('HMGET', KEYS[2], ARGV[1], {_LASTMOD_FIELD})
+local lastmod = kept[2] or ''
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 and ARGV[2] == '0' then return {{'', lastmod}} end
+return {{kept[1] or '', lastmod}}
 """
 
 # _PARSED and _DEFER_MANY in one step (an article page's record and its related articles):
-# KEYS parsed, held, lastmod, the deferred list, seen; ARGV: the article's digest, again
-# (1/0), then _DEFER_MANY's ARGV. {held, lastmod, _DEFER_MANY's answer}.
-_PARSED_AND_DEFER = """
-local lastmod = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+# KEYS parsed, held, the deferred list, seen; ARGV: the article's digest, again (1/0), then
+# _DEFER_MANY's ARGV. {held, lastmod, _DEFER_MANY's answer}.
+_PARSED_AND_DEFER = f"""
+local kept = redis.call('HMGET', KEYS[2], ARGV[1], {_LASTMOD_FIELD})
+local lastmod = kept[2] or ''
 local held = ''
 if redis.call('SADD', KEYS[1], ARGV[1]) == 1 or ARGV[2] == '1' then
-  held = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+  held = kept[1] or ''
 end
 local n = tonumber(ARGV[5])
-local asked, answers = {ARGV[4]}, {}
+local asked, answers = {{ARGV[4]}}, {{}}
 for i = 0, n - 1 do
   if ARGV[3] == '0' then asked[#asked + 1] = ARGV[6 + 2 * i] end
   answers[#answers + 1] = 1
 end
-local met = redis.call('SMISMEMBER', KEYS[5], unpack(asked))
-if met[1] == 1 then return {held, lastmod, {}} end
-local urls = {}
+local met = redis.call('SMISMEMBER', KEYS[4], unpack(asked))
+if met[1] == 1 then return {{held, lastmod, {{}}}} end
+local urls = {{}}
 for i = 0, n - 1 do
   if met[i + 2] ~= 1 then urls[#urls + 1] = ARGV[7 + 2 * i] end
 end
-if #urls > 0 then redis.call('RPUSH', KEYS[4], unpack(urls)) end
-return {held, lastmod, answers}
+if #urls > 0 then redis.call('RPUSH', KEYS[3], unpack(urls)) end
+return {{held, lastmod, answers}}
 """
 
 # KEYS: lastmod. ARGV: (article digest, lastmod) pairs; the first one of each article wins.
@@ -298,23 +311,26 @@ if #urls > 0 then redis.call('RPUSH', KEYS[1], unpack(urls)) end
 return answers
 """
 
-# KEYS: deferred pages, deferred articles, taken pages, taken articles. ARGV: again (1/0).
-# The deferred ones moved to the taken ones; those moved now, or (again) every one taken.
+# KEYS: deferred pages, deferred articles, taken pages, taken articles. The deferred ones moved
+# to the taken ones: {pages moved, articles moved}, read afterwards (the last ones of the taken).
+# A list not taken before is renamed, not copied: at a crawl's peak no second copy of its
+# thousands of URLs, in Lua or in Redis.
 _TAKE_DEFERRED = """
 local function take(deferred, taken)
+  local n = redis.call('LLEN', deferred)
+  if n == 0 then return 0 end
+  if redis.call('EXISTS', taken) == 0 then
+    redis.call('RENAME', deferred, taken)
+    return n
+  end
   local urls = redis.call('LRANGE', deferred, 0, -1)
   for i = 1, #urls, 1000 do
     redis.call('RPUSH', taken, unpack(urls, i, math.min(i + 999, #urls)))
   end
   redis.call('DEL', deferred)
-  return urls
+  return n
 end
-local pages = take(KEYS[1], KEYS[3])
-local articles = take(KEYS[2], KEYS[4])
-if ARGV[1] == '1' then
-  return {redis.call('LRANGE', KEYS[3], 0, -1), redis.call('LRANGE', KEYS[4], 0, -1)}
-end
-return {pages, articles}
+return {take(KEYS[1], KEYS[3]), take(KEYS[2], KEYS[4])}
 """
 
 
@@ -343,19 +359,41 @@ def _answered_once(body: str) -> str:
 
 
 def _unretried(client: redis.Redis) -> redis.Redis:
-    """A client of ``client``'s server whose calls are tried once (connection errors raised)."""
+    """A client of ``client``'s server whose calls are tried once (connection errors raised):
+    over the same connections when it is the cluster's client."""
     import redis  # noqa: PLC0415 (cluster mode only)
     from redis.backoff import NoBackoff  # noqa: PLC0415
     from redis.retry import Retry  # noqa: PLC0415
 
+    from crawler.cluster.connection import ClusterRedis, once_client  # noqa: PLC0415
+
+    if isinstance(client, ClusterRedis):
+        return once_client(client)
     kwargs = {**client.connection_pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
     pool = redis.ConnectionPool(connection_class=client.connection_pool.connection_class, **kwargs)
     return redis.Redis(connection_pool=pool)
 
 
+def agreed_origin(client: redis.Redis, prefix: str, origin: str) -> str:
+    """The origin the site's state keeps its URLs under: the first worker's (``origin`` when
+    it is the first), one command. Two workers whose profiles disagree on the site's base URL
+    still read each other's URLs whole."""
+    if not origin:
+        # none of its own (no base URL): the other workers', if any
+        known = client.get(f"{prefix}:origin")
+        return "" if known is None else _text(known)
+    kept = client.set(f"{prefix}:origin", origin, nx=True, get=True)
+    return origin if kept is None or isinstance(kept, bool) else _text(kept)
+
+
 def url_digest(url: str) -> bytes:
     """The digest of ``url`` as Redis keeps it (:data:`DIGEST_BYTES`)."""
     return _url_digest(url)[:DIGEST_BYTES]
+
+
+def _lastmod_field(digest: bytes) -> bytes:
+    """The field of an article's lastmod in the held hash (see _LASTMOD_FIELD)."""
+    return digest[: DIGEST_BYTES - 1] + b"\xff"
 
 
 def _short(digest: bytes) -> bytes:
@@ -370,14 +408,20 @@ class RedisFrontierState:
     """:class:`crawler.crawl.frontier.FrontierState` shared through the Redis server of ``client``,
     under the keys ``{prefix}:*``."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str, origin: str = "", *, proposed: str | None = None
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        # The site's origin (scheme and host), the same for every worker (see agreed_origin):
+        # the URLs kept are paths under it. ``proposed``: agreed on at the first use (no
+        # round trip while the crawler is built).
+        self._origin = origin
+        self._proposed = proposed
         self._seen_key = f"{prefix}:seen"
         self._url_key = f"{prefix}:url"
         self._parsed_key = f"{prefix}:parsed"
         self._held_key = f"{prefix}:held"
-        self._lastmod_key = f"{prefix}:lastmod"
         self._sitemaps_key = f"{prefix}:sitemaps"
         self._navigation_key = f"{prefix}:navigation"
         self._pages_key = f"{prefix}:deferred_pages"
@@ -418,6 +462,13 @@ class RedisFrontierState:
         # notes an entry's lastmod, then meets its URLs), or before any read.
         self._lastmods: list[bytes | str] = []
 
+    @property
+    def origin(self) -> str:
+        if self._proposed is not None:
+            self._origin = agreed_origin(self.client, self.prefix, self._proposed)
+            self._proposed = None
+        return self._origin
+
     def keys(self) -> list[str]:
         """Every key this state may write."""
         return [
@@ -425,7 +476,6 @@ class RedisFrontierState:
             self._url_key,
             self._parsed_key,
             self._held_key,
-            self._lastmod_key,
             self._sitemaps_key,
             self._navigation_key,
             self._pages_key,
@@ -433,6 +483,7 @@ class RedisFrontierState:
             self._taken_pages_key,
             self._taken_articles_key,
             self._answer_key,
+            f"{self.prefix}:origin",
         ]
 
     def _run(self, script: Script, keys: list[str], args: Sequence[bytes | str] = ()) -> Any:
@@ -466,7 +517,7 @@ class RedisFrontierState:
         if not self._lastmods:
             return
         # A few commands for them all, not one each (sent again, it writes nothing new).
-        self._note_lastmods(keys=[self._lastmod_key], args=self._lastmods)
+        self._note_lastmods(keys=[self._held_key], args=self._lastmods)
         self._lastmods = []
 
     # --- URLs met -------------------------------------------------------------------------
@@ -529,7 +580,8 @@ class RedisFrontierState:
         args: list[bytes | str] = [
             digest,
             url_digest(key),
-            url,
+            # Read back only as a held URL (see parsed): packed.
+            pack(url, self.origin),
             stored,
             "1" if wanted() else "0",
             "1" if again else "0",
@@ -537,7 +589,7 @@ class RedisFrontierState:
         # Written first, in a few commands (the script writes pairs one command each).
         self._flush_lastmods()
         keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key]
-        action = _ACTIONS[int(self._run_again(self._meet, [*keys, self._lastmod_key], args, 5))]
+        action = _ACTIONS[int(self._run_again(self._meet, [*keys, self._held_key], args, 5))]
         self._lastmods = []
         self._known_seen.add(digest)
         if action == FETCH:
@@ -552,7 +604,7 @@ class RedisFrontierState:
             for digest, _, url, _ in met
         ]
         asked = [i for i, answer in enumerate(answers) if answer is None]
-        keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key, self._lastmod_key]
+        keys = [self._seen_key, self._url_key, self._parsed_key, self._held_key, self._held_key]
         for start in range(0, max(len(asked), 1), MEET_BATCH):
             chunk = asked[start : start + MEET_BATCH]
             if not chunk and not self._lastmods:
@@ -560,7 +612,8 @@ class RedisFrontierState:
             args: list[bytes | str] = ["1" if again else "0", str(len(chunk))]
             for i in chunk:
                 digest, key, url, wanted = met[i]
-                args += (digest, url_digest(key), url, "" if url == key else url, "01"[wanted])
+                stored = "" if url == key else url
+                args += (digest, url_digest(key), pack(url, self.origin), stored, "01"[wanted])
             args += self._lastmods
             actions = self._run_again(self._meet_many, keys, args, 0)
             self._lastmods = []
@@ -597,7 +650,7 @@ class RedisFrontierState:
     # --- articles -------------------------------------------------------------------------
 
     def note_lastmod(self, key: str, lastmod: str) -> None:
-        self._lastmods += (url_digest(key), lastmod)
+        self._lastmods += (_lastmod_field(url_digest(key)), lastmod)
         if len(self._lastmods) >= 2 * LASTMOD_BATCH:
             self._flush_lastmods()
 
@@ -607,14 +660,14 @@ class RedisFrontierState:
         if kept is not None and kept[0] == digest:
             return kept[1]
         self._flush_lastmods()
-        value = self.client.hget(self._lastmod_key, digest)
+        value = self.client.hget(self._held_key, _lastmod_field(digest))
         return None if value is None else _text(value)
 
     def parsed(self, key: str, defer: Sequence[tuple[bytes, str]] = ()) -> list[str]:
         self._flush_lastmods()
         digest = url_digest(key)
         args: list[bytes | str] = [digest, "1" if redelivered() else "0"]
-        keys = [self._parsed_key, self._held_key, self._lastmod_key]
+        keys = [self._parsed_key, self._held_key]
         self._deferred_with_parse = None
         met, asked, answers = self._to_defer(list(defer))
         if asked:
@@ -629,8 +682,8 @@ class RedisFrontierState:
         self._parsed_lastmod = (digest, _text(lastmod) or None)
         # Read by a parse run again only: freed once this one's record is committed.
         release_when_done(self._held_key, digest)
-        release_when_done(self._lastmod_key, digest)
-        return _text(held).split("\n") if held else []
+        release_when_done(self._held_key, _lastmod_field(digest))
+        return [unpack(url, self.origin) for url in _text(held).split("\n")] if held else []
 
     # --- discovery order ------------------------------------------------------------------
 
@@ -667,7 +720,9 @@ class RedisFrontierState:
             return False
         # Not once-only (_answered_once): sent again, the URL is kept twice, which taking it
         # decides once.
-        kept = bool(self._defer(keys=[self._navigation_key, deferred], args=[url]))
+        kept = bool(
+            self._defer(keys=[self._navigation_key, deferred], args=[pack(url, self.origin)])
+        )
         self._navigating = not kept
         return kept
 
@@ -703,15 +758,14 @@ class RedisFrontierState:
         asked = [pair for pair, known in zip(met, answers, strict=True) if not known]
         return met, asked, answers
 
-    @staticmethod
-    def _defer_args(asked: list[tuple[bytes, str]]) -> list[bytes | str]:
+    def _defer_args(self, asked: list[tuple[bytes, str]]) -> list[bytes | str]:
         args: list[bytes | str] = [
             "1" if redelivered() else "0",
             NAVIGATION_MARK,
             str(len(asked)),
         ]
         for digest, url in asked:
-            args += (digest, url)
+            args += (digest, pack(url, self.origin))
         return args
 
     def _deferred(
@@ -729,17 +783,38 @@ class RedisFrontierState:
         return [True] * len(met)
 
     def take_deferred(self) -> tuple[list[str], list[str]]:
+        import redis  # noqa: PLC0415 (cluster mode only)
+
         # Kept for this callback run again only: freed once its output is safe.
         release_when_done(self._taken_pages_key)
         release_when_done(self._taken_articles_key)
-        keys = [self._pages_key, self._articles_key, self._taken_pages_key]
-        pages, articles = cast(
-            "list[list[bytes | str]]",
-            self._run_again(
-                self._take_deferred,
-                [*keys, self._taken_articles_key],
-                ["1" if redelivered() else "0"],
-                0,
-            ),
+        taken = [self._taken_pages_key, self._taken_articles_key]
+        keys = [self._pages_key, self._articles_key, *taken]
+        again = redelivered()
+        try:
+            moved = self._take_deferred(keys=keys, client=self._once)
+        except (redis.ConnectionError, redis.TimeoutError):
+            # It may have moved them: every one taken is read, as in a callback run again.
+            moved = self._take_deferred(keys=keys)
+            again = True
+        # Again: every one taken (the first run's requests may be lost); else those moved now.
+        pages, articles = (
+            self._read_list(key, None if again else int(count))
+            for key, count in zip(taken, moved, strict=True)
         )
-        return [_text(u) for u in pages], [_text(u) for u in articles]
+        return pages, articles
+
+    def _read_list(self, key: str, last: int | None) -> list[str]:
+        """The ``last`` URLs of the list (None: all), read TAKE_PAGE at a time: Redis holds a
+        reply whole until it is sent, and navigation's is thousands of URLs."""
+        if last == 0:
+            return []
+        start = 0 if last is None else -last
+        urls: list[str] = []
+        while True:
+            end = start + TAKE_PAGE - 1
+            page = self.client.lrange(key, start, -1 if start < 0 and end >= -1 else end)
+            urls += (unpack(u, self.origin) for u in page)
+            if len(page) < TAKE_PAGE or (start < 0 and end >= -1):
+                return urls
+            start += TAKE_PAGE

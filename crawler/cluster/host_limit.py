@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -92,28 +92,11 @@ def _limit(settings: BaseSettings, name: str, fallback: str) -> float:
 
 
 def _redis_client(url: str, retry_seconds: float) -> redis.Redis:
-    """A client that retries a lost connection with backoff for about ``retry_seconds``."""
-    import redis  # noqa: PLC0415 (cluster mode only: a plain crawl never imports redis)
+    """The worker's client (retried with backoff for about ``retry_seconds``), its connections
+    shared with the scheduler's."""
+    from crawler.cluster.connection import shared_client  # noqa: PLC0415 (cluster mode only)
 
-    from crawler.cluster.connection import (  # noqa: PLC0415 (as above)
-        ClusterRedis,
-        bounded_retry,
-    )
-
-    # Shares the process's record of a lost server: no more waiting once the run failed.
-    retry = bounded_retry(url, retry_seconds)
-    client = cast(
-        "ClusterRedis",
-        ClusterRedis.from_url(
-            url,
-            retry=retry,
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-            socket_timeout=10,
-            socket_connect_timeout=10,
-        ),
-    )
-    client.cluster_url = url
-    return client
+    return shared_client(url, retry_seconds)
 
 
 class ClusterHostLimitMiddleware:

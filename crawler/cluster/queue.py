@@ -16,14 +16,18 @@ never run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import NoScriptError
+from scrapy.utils.request import request_from_dict
 from scrapy_redis.queue import PriorityQueue
 
 from crawler.cluster import serializer
+from crawler.cluster.packed import pack, unpack
 from crawler.crawl.redelivery import REDELIVERED_META
 from crawler.domain.outcome import record_failure
 
@@ -40,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 # The request's lease token while this worker works on it.
 LEASE_META = "cluster_lease"
+# Referers a worker remembers at most (digest -> URL); past that it forgets them all.
+REFERERS_KNOWN = 10_000
+_REFERER = b"Referer"
 # Entries refused (not a request: never run)
 REFUSED_STAT = "cluster/queue_refused"
 
@@ -159,6 +166,9 @@ end
 return pushed
 """
 
+# Requests pushed per call at most (see LeaseQueue.push_and_ack).
+PUSH_BATCH = 100
+
 # KEYS: leases; the tokens whose deadline passed (server time)
 _EXPIRED = """
 local t = redis.call('TIME')
@@ -178,6 +188,7 @@ class LeaseQueue(PriorityQueue):
         *,
         stats: StatsCollector | None = None,
         batch: int = 1,
+        origin: str = "",
     ) -> None:
         super().__init__(server, spider, keys.queue, serializer=serializer)
         self.keys = keys
@@ -195,6 +206,15 @@ class LeaseQueue(PriorityQueue):
         self._expired = server.register_script(_EXPIRED)
         self._push_unseen = server.register_script(_PUSH_UNSEEN)
         self._push_and_ack = server.register_script(_PUSH_AND_ACK)
+        # The Referers of the queued requests, once each (a sitemap's thousands of requests
+        # share one): digest -> URL, packed. Freed with the site's keys when it is done.
+        self.referers_key = f"{keys.prefix}:referers"
+        # The site's scheme and host, the same for every worker (frontier_state.agreed_origin):
+        # a queued URL under it is kept as its path.
+        self.origin = origin
+        # Those this worker wrote or read, and those to write with its next push.
+        self._referers: dict[bytes, str] = {}
+        self._new_referers: dict[bytes, str] = {}
 
     def __len__(self) -> int:
         return int(self.server.zcard(self.keys.queue)) + len(self._buffer)
@@ -205,7 +225,52 @@ class LeaseQueue(PriorityQueue):
         return [token for token, _ in self._buffer]
 
     def push(self, request: Request) -> None:
-        super().push(_unleased(request))
+        request = _unleased(request)
+        data = self._encode_request(request)
+        self._write_referers(self.server)
+        self.server.zadd(self.key, {data: -request.priority})
+
+    def _encode_request(self, request: Request) -> bytes:
+        obj = request.to_dict(spider=self.spider)
+        headers = obj.get("headers") or {}
+        values = headers.get(_REFERER)
+        if not values or len(values) != 1:
+            return serializer.dumps(obj, origin=self.origin)
+        referer = bytes(values[0]).decode("latin-1")
+        ref = hashlib.blake2b(values[0], digest_size=serializer.REF_BYTES).digest()
+        if ref not in self._referers:
+            self._new_referers[ref] = referer
+            self._remember(ref, referer)
+        obj["headers"] = {name: v for name, v in headers.items() if name != _REFERER}
+        return serializer.dumps(obj, ref, self.origin)
+
+    def _decode_request(self, encoded_request: bytes) -> Request:
+        return request_from_dict(self._loads(encoded_request), spider=self.spider)
+
+    def _loads(self, data: bytes) -> dict[str, Any]:
+        """The entry's request dict, its Referer read from the table unless known here."""
+        ref = serializer.referer_ref(data)
+        if ref is not None and ref not in self._referers:
+            self._read_referers([ref])
+        return serializer.loads(data, self._referers, self.origin)
+
+    def _read_referers(self, refs: list[bytes]) -> None:
+        for ref, value in zip(refs, self.server.hmget(self.referers_key, refs), strict=True):
+            if value is not None:
+                self._remember(ref, unpack(value))
+
+    def _remember(self, ref: bytes, referer: str) -> None:
+        if len(self._referers) >= REFERERS_KNOWN:
+            self._referers.clear()
+        self._referers[ref] = referer
+
+    def _write_referers(self, client: Any) -> None:
+        """The Referers new since the last push into the table (before the entries naming
+        them, or in the same pipeline)."""
+        if self._new_referers:
+            new = {ref: pack(url) for ref, url in self._new_referers.items()}
+            self._new_referers = {}
+            client.hset(self.referers_key, mapping=new)
 
     def push_unseen(self, request: Request, fingerprint: str | bytes | None) -> bool:
         """Adds ``fingerprint`` to the site's duplicate filter and pushes the request, in one
@@ -213,6 +278,7 @@ class LeaseQueue(PriorityQueue):
         filter (``dont_filter``)."""
         request = _unleased(request)
         args = [fingerprint or "", -request.priority, self._encode_request(request)]
+        self._write_referers(self.server)
         return bool(self._push_unseen(keys=[self.keys.dupefilter, self.keys.queue], args=args))
 
     def push_and_ack(
@@ -223,9 +289,25 @@ class LeaseQueue(PriorityQueue):
     ) -> list[bool]:
         """:meth:`push_unseen` for each (request, fingerprint), then :meth:`ack` of ``tokens``
         and the deletion of ``release`` ((key, hash field), field None: the key), in one step
-        (one round trip): whether each request was pushed."""
+        (one round trip) per PUSH_BATCH requests, the acknowledgements with the last: whether
+        each request was pushed."""
         if not requests and not tokens and not release:
             return []
+        pushed: list[bool] = []
+        # A sitemap's thousands of requests go in steps of PUSH_BATCH, the leases with the
+        # last: Redis holds a call's arguments several times while it runs (its query buffer,
+        # the script's copies, the append-only file's), which was the crawl's memory peak.
+        while len(requests) > PUSH_BATCH:
+            pushed += self._push_step(requests[:PUSH_BATCH], [], ())
+            requests = requests[PUSH_BATCH:]
+        return pushed + self._push_step(requests, tokens, release)
+
+    def _push_step(
+        self,
+        requests: list[tuple[Request, bytes | None]],
+        tokens: list[str],
+        release: Sequence[tuple[str, bytes | None]],
+    ) -> list[bool]:
         args: list[bytes | str | int] = [len(requests)]
         for leased, fingerprint in requests:
             request = _unleased(leased)
@@ -240,9 +322,24 @@ class LeaseQueue(PriorityQueue):
         for key, kept in fields.items():
             args += (key, 0) if key in wholes else (key, len(kept), *kept)
         keys = self.keys
-        pushed = self._push_and_ack(
-            keys=[keys.dupefilter, keys.queue, keys.leases, keys.leased], args=args
-        )
+        script_keys = [keys.dupefilter, keys.queue, keys.leases, keys.leased]
+        if not self._new_referers:
+            pushed = self._push_and_ack(keys=script_keys, args=args)
+        else:
+            # The new Referers and the requests naming them: one round trip (the script by its
+            # digest: a pipeline that carries a Script object asks SCRIPT EXISTS each time).
+            new = self._new_referers
+            pipe = self.server.pipeline(transaction=False)
+            self._write_referers(pipe)
+            pipe.evalsha(self._push_and_ack.sha, len(script_keys), *script_keys, *args)
+            try:
+                pushed = pipe.execute()[-1]
+            except NoScriptError:
+                # Not loaded yet (or Redis restarted): the Referers are written again, the
+                # requests pushed (the script did not run).
+                self._new_referers = new
+                self._write_referers(self.server)
+                pushed = self._push_and_ack(keys=script_keys, args=args)
         return [bool(p) for p in pushed]
 
     def pop(self, timeout: int = 0) -> Request | None:
@@ -266,6 +363,11 @@ class LeaseQueue(PriorityQueue):
             keys=[keys.queue, keys.leases, keys.leased],
             args=[prefix, self.lease_seconds, self.batch],
         )
+        # The Referers of these requests written by other workers: one round trip for them all.
+        refs = {serializer.referer_ref(bytes(data)) for data in items} - {None}
+        missing = [ref for ref in refs if ref is not None and ref not in self._referers]
+        if missing:
+            self._read_referers(missing)
         self._buffer.extend((f"{prefix}.{n}", data) for n, data in enumerate(items, 1))
         return bool(items)
 
@@ -327,7 +429,7 @@ class LeaseQueue(PriorityQueue):
         if data is None:
             return False
         try:
-            decoded: dict[str, Any] = self.serializer.loads(data)
+            decoded: dict[str, Any] = self._loads(data)
         except serializer.QueueEntryError as exc:
             # replaced in Redis since it was leased: not put back
             self._refuse(data, exc)

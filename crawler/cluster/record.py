@@ -138,9 +138,9 @@ class ClusterStatsPublisher:
         if not url or not crawl_id or not settings.getbool("RECORD_RUN", False):
             raise NotConfigured
         # The cluster extra, imported by cluster runs only.
-        from crawler.cluster.connection import redis_client  # noqa: PLC0415
+        from crawler.cluster.connection import shared_client  # noqa: PLC0415
 
-        client = redis_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
+        client = shared_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
         ext = cls(
             crawler,
             client,

@@ -44,9 +44,9 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.cluster.connection import ClusterUnavailable, redis_client
-from crawler.cluster.crawl import ClusterCrawl
-from crawler.cluster.frontier_state import DIGEST_BYTES
+from crawler.cluster.connection import ClusterUnavailable, shared_client
+from crawler.cluster.crawl import ORIGIN, ClusterCrawl
+from crawler.cluster.frontier_state import DIGEST_BYTES, agreed_origin
 from crawler.cluster.queue import LEASE_META, LeaseQueue
 from crawler.compat import install_scrape_ack
 from crawler.crawl.redelivery import RELEASE_META
@@ -116,7 +116,7 @@ class ClusterScheduler(Scheduler):
                 "ClusterScheduler needs CLUSTER_REDIS_URL and CLUSTER_CRAWL_ID "
                 "(run workers with 'scrapy cluster work')"
             )
-        client = redis_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
+        client = shared_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
         crawl = ClusterCrawl.load(client, settings.get("CLUSTER_KEY_PREFIX"), crawl_id)
         return cls(
             crawler,
@@ -132,6 +132,8 @@ class ClusterScheduler(Scheduler):
         self.spider = spider
         self.site = site_of(spider)
         keys = self.crawl.site_keys(self.site)
+        base = getattr(spider, "base_url", None) or self.crawler.settings.get("SITE_BASE_URL")
+        origin = ORIGIN.match(str(base or ""))
         self.queue = LeaseQueue(
             self.server,
             spider,
@@ -140,6 +142,10 @@ class ClusterScheduler(Scheduler):
             self.worker_id,
             stats=self.stats,
             batch=self.batch,
+            # The frontier's (crawl.site_frontier_state), agreed by the workers.
+            origin=agreed_origin(
+                self.server, f"{keys.prefix}:frontier", origin.group(0) if origin else ""
+            ),
         )
         self.df = RFPDupeFilter(self.server, keys.dupefilter)
         self.crawler.signals.connect(self._on_idle, signal=signals.spider_idle)

@@ -133,6 +133,7 @@ class Command(ScrapyCommand):
             ClusterUnavailable,
             check_reachable,
             redis_client,
+            shared_client,
         )
 
         settings = self.settings
@@ -145,9 +146,14 @@ class Command(ScrapyCommand):
             )
         try:
             check_numeric_settings(settings)
-            client = redis_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
+            # The one the worker's crawlers use too (crawler/cluster/connection.py).
+            client = shared_client(url, settings.getfloat("CLUSTER_REDIS_RETRY_SECONDS"))
             # At start a missing server is a wrong address, not a fault to wait out.
-            check_reachable(redis_client(url, 0), url)
+            probe = redis_client(url, 0)
+            try:
+                check_reachable(probe, url)
+            finally:
+                probe.close()
         except (ConfigError, ClusterUnavailable) as exc:
             raise CommandRefused(str(exc)) from None
         return client
