@@ -24,7 +24,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
 from crawler.commands.export import add_by_option
-from crawler.setup.config import ConfigError, parse_number
+from crawler.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     import argparse
@@ -138,13 +138,14 @@ class Command(ExportCommand):
         parser.add_argument("--limit", metavar="N", default=str(DEFAULT_LIMIT))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        from crawler.setup.config import parse_number  # noqa: PLC0415
+        from pipelines.storage.engine import Database, StorageError  # noqa: PLC0415
         from pipelines.storage.search import (  # noqa: PLC0415
             QueryError,
             SearchTimeoutError,
             query_words,
             search_articles,
         )
-        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
 
         assert self.settings is not None
         if not args:
@@ -174,7 +175,7 @@ class Command(ExportCommand):
             return
         try:
             with interruptible() as received:
-                store = ArticleStore(database_url)
+                store = Database(database_url)
                 try:
                     with store.guard("search"):
                         unknown = self._unknown_site(store.engine, opts.site)

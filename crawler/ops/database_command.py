@@ -17,10 +17,8 @@ from zoneinfo import ZoneInfo
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.setup.config import ConfigError
+from crawler.domain.errors import ConfigError
 from crawler.setup.paths import resolve_output_paths
-from crawler.sites.profile import find_profile, profile_dirs
-from pipelines.storage.secrets import install_redaction, redact_url
 
 if TYPE_CHECKING:
     import argparse
@@ -39,8 +37,8 @@ def missing_database(database_url: str) -> str | None:
     from sqlalchemy import inspect, make_url  # noqa: PLC0415
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError  # noqa: PLC0415
 
-    from pipelines.storage.models import Article  # noqa: PLC0415
-    from pipelines.storage.store import create_db_engine  # noqa: PLC0415
+    from pipelines.storage.engine import ARTICLES_TABLE, create_db_engine  # noqa: PLC0415
+    from pipelines.storage.secrets import redact_url  # noqa: PLC0415
 
     try:
         url = make_url(database_url)
@@ -57,7 +55,7 @@ def missing_database(database_url: str) -> str | None:
     except (SQLAlchemyError, ImportError):
         return None  # ArticleStore reports it with the driver's reason
     try:
-        has_articles = inspect(engine).has_table(Article.__tablename__)
+        has_articles = inspect(engine).has_table(ARTICLES_TABLE)
     except SQLAlchemyError:
         return None  # unreachable: ArticleStore reports it with the driver's reason
     finally:
@@ -89,6 +87,8 @@ def site_timezone(settings: BaseSettings, site: str | None) -> str:
     """The zone of a site's local times: its profile's, else SITE_TIMEZONE (a portal crawled
     without a profile, by the generic spider, or every site at once)."""
     if site is not None:
+        from crawler.sites.profile import find_profile, profile_dirs  # noqa: PLC0415
+
         try:
             return find_profile(site, profile_dirs(settings)).timezone
         except ConfigError:
@@ -117,7 +117,8 @@ class DatabaseCommand(ScrapyCommand):
         """``DATABASE_URL``, its password kept out of every message from now on; None when the
         database is not there (refused: one line, exit status 2)."""
         assert self.settings is not None
-        from crawler.setup.preflight import check_database_url  # noqa: PLC0415
+        from crawler.setup.database_url import check_database_url  # noqa: PLC0415
+        from pipelines.storage.secrets import install_redaction  # noqa: PLC0415
 
         database_url = self.settings.get("DATABASE_URL")
         if not database_url:
