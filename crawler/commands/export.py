@@ -447,10 +447,10 @@ class Command(DatabaseCommand):
             )
         )
         cutoff: ChangeCutoff | None = None
-        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+        from pipelines.storage.engine import StorageError  # noqa: PLC0415
 
         try:
-            store = ArticleStore(database_url)
+            store = self.open_database(database_url)
             try:
                 with store.guard("export"):
                     unknown = self._unknown_site(store.engine, opts.site)

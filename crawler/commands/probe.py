@@ -45,7 +45,9 @@ PROG = "scrapy probe"
 # The -a arguments the probe takes (the crawl's full/since decide what to re-fetch: not here).
 PROBE_ARGUMENTS = ("base_url", "timezone", "default_locale")
 # Failures that mean there is no portal to probe at that address: bad usage (exit 2).
-# ("site_unreachable": crawler.extensions.reachability.UNREACHABLE, which the tests hold to it)
+# "site_unreachable" is crawler.extensions.reachability.UNREACHABLE, spelled out: that module
+# brings the settings' checks to every command's start-up (tests/test_probe.py holds the two
+# equal).
 NO_PORTAL = frozenset({"not_liferay", "site_unreachable", "home_unavailable", "robots_disallowed"})
 # The crawl's pipelines that reject, deduplicate against the database, or store: not run.
 NOT_IN_PROBE = frozenset(

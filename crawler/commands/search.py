@@ -139,7 +139,7 @@ class Command(ExportCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from crawler.setup.config import parse_number  # noqa: PLC0415
-        from pipelines.storage.engine import Database, StorageError  # noqa: PLC0415
+        from pipelines.storage.engine import StorageError  # noqa: PLC0415
         from pipelines.storage.search import (  # noqa: PLC0415
             QueryError,
             SearchTimeoutError,
@@ -175,7 +175,7 @@ class Command(ExportCommand):
             return
         try:
             with interruptible() as received:
-                store = Database(database_url)
+                store = self.open_database(database_url)
                 try:
                     with store.guard("search"):
                         unknown = self._unknown_site(store.engine, opts.site)

@@ -24,10 +24,14 @@ if TYPE_CHECKING:
     import argparse
 
     from scrapy.settings import BaseSettings
+    from sqlalchemy import Engine
+
+    from pipelines.storage.engine import Database
 
 
-def missing_database(database_url: str) -> str | None:
-    """Why ``database_url`` holds no crawl to read (None when it does).
+def check_database(database_url: str) -> tuple[str | None, Engine | None]:
+    """Why ``database_url`` holds no crawl to read (None when it does), and the engine that
+    looked when it does: the command reads through it (one connection to open, not two).
 
     A command that reads must not create an empty database at a mistyped path and report
     "0 articles" as if the crawl had found none.
@@ -43,26 +47,26 @@ def missing_database(database_url: str) -> str | None:
     try:
         url = make_url(database_url)
     except ArgumentError:
-        return f"DATABASE_URL is not a database URL: {redact_url(database_url)}"
+        return f"DATABASE_URL is not a database URL: {redact_url(database_url)}", None
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database).expanduser()
             if not path.is_file():
-                return f"no database at {path}"
+                return f"no database at {path}", None
     try:
         engine = create_db_engine(database_url)
     except (SQLAlchemyError, ImportError):
-        return None  # ArticleStore reports it with the driver's reason
+        return None, None  # opening the database reports it with the driver's reason
     try:
         has_articles = inspect(engine).has_table(ARTICLES_TABLE)
     except SQLAlchemyError:
-        return None  # unreachable: ArticleStore reports it with the driver's reason
-    finally:
         engine.dispose()
+        return None, None  # unreachable: opening it reports it with the driver's reason
     if not has_articles:
-        return f"no articles table in the database at {redact_url(database_url)}"
-    return None
+        engine.dispose()
+        return f"no articles table in the database at {redact_url(database_url)}", None
+    return None, engine
 
 
 # Days a date option takes: one day inside Python's range on every clock (UTC+-14 h at most), so
@@ -102,6 +106,7 @@ class DatabaseCommand(ScrapyCommand):
     default_settings = {"LOG_LEVEL": "WARNING"}  # noqa: RUF012
     # The command's name: the first word of its one-line errors.
     name: ClassVar[str] = ""
+    _checked_engine: Engine | None = None
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
@@ -130,11 +135,19 @@ class DatabaseCommand(ScrapyCommand):
         except ConfigError as exc:
             self.refuse(str(exc))
             return None
-        missing = missing_database(database_url)
+        missing, self._checked_engine = check_database(database_url)
         if missing:
             self.refuse(missing)
             return None
         return str(database_url)
+
+    def open_database(self, database_url: str) -> Database:
+        """The database :meth:`database_url` checked, brought to this code's schema (a
+        failure raises ``StorageError``), through the engine that checked it."""
+        from pipelines.storage.engine import Database  # noqa: PLC0415
+
+        engine, self._checked_engine = self._checked_engine, None
+        return Database(database_url, engine=engine)
 
     def site_timezone(self, site: str | None) -> str:
         assert self.settings is not None

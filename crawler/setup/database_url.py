@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from crawler.setup.config import ConfigError
+from crawler.domain.errors import ConfigError
 from pipelines.storage.secrets import redact_url
 
 KNOWN_BACKENDS = ("sqlite", "postgresql")

@@ -193,11 +193,13 @@ class Database:
     """The database at ``database_url``, brought to this code's schema revision, its failures
     raised as :class:`StorageError` scrubbed of the password (:meth:`guard`)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, engine: Engine | None = None) -> None:
+        """``engine``: one already made by :func:`create_db_engine` for ``database_url`` (a
+        command's check of the database), which this one then owns."""
         self.redacted_url = redact_url(database_url)
         self._scrubber = RedactSecretsFilter(url_secrets(database_url))
         with self.guard("open"):
-            self._engine = create_db_engine(database_url)
+            self._engine = engine if engine is not None else create_db_engine(database_url)
             self._dialect = self._engine.dialect.name
             self._upgrade(self._engine)
 
