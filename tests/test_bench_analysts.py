@@ -3,6 +3,7 @@ its commands are timed on (tests/benchmarks/analysts.py, analysts_data.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from pipelines.storage.store import ArticleStore
 from tests.benchmarks.analysts import (
     EXPORTS,
     INTERACTIVE,
+    compile_project,
     evaluate_analysts,
     merge_results,
 )
@@ -24,6 +26,7 @@ from tests.benchmarks.analysts_data import (
     generate_sqlite,
     recent_cutoff,
 )
+from tests.crawl_runner import PROJECT_ROOT
 
 
 def measurements(seconds: float, rate: int, peak_mb: float) -> dict[str, Any]:
@@ -108,3 +111,11 @@ def test_a_generated_database_holds_the_words_and_the_edits_the_commands_are_tim
         assert {tuple(row["changed_fields"]) for row in rows} == {("body_text", "body_html")}
     finally:
         store.close()
+
+
+def test_compile_project_writes_the_bytecode_of_the_project_modules() -> None:
+    compile_project()
+    for module in ("crawler/commands/search.py", "pipelines/storage/engine.py"):
+        source = PROJECT_ROOT / module
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        assert compiled.stat().st_mtime >= source.stat().st_mtime
