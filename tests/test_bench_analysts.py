@@ -11,11 +11,14 @@ from typing import Any
 from crawler.commands.export import ChangeCutoff, write_export
 from pipelines.storage.search import search_articles
 from pipelines.storage.store import ArticleStore
+from tests.benchmarks import analysts as analysts_module
 from tests.benchmarks.analysts import (
     EXPORTS,
+    FASTEST_OF,
     INTERACTIVE,
     compile_project,
     evaluate_analysts,
+    measure_fastest,
     merge_results,
 )
 from tests.benchmarks.analysts_data import (
@@ -119,3 +122,37 @@ def test_compile_project_writes_the_bytecode_of_the_project_modules() -> None:
         source = PROJECT_ROOT / module
         compiled = Path(importlib.util.cache_from_source(str(source)))
         assert compiled.stat().st_mtime >= source.stat().st_mtime
+
+
+def _runs(monkeypatch: Any, results: list[dict[str, Any]]) -> list[str]:
+    called: list[str] = []
+
+    def measured(name: str, *args: Any) -> dict[str, Any]:
+        called.append(name)
+        return results[len(called) - 1]
+
+    monkeypatch.setattr(analysts_module, "measure_command", measured)
+    return called
+
+
+def _run(seconds: float, returncode: int = 0) -> dict[str, Any]:
+    return {"seconds": seconds, "returncode": returncode, "timed_out": False}
+
+
+def test_an_interactive_command_keeps_its_fastest_run_and_every_run_s_seconds(monkeypatch):
+    called = _runs(monkeypatch, [_run(1.4), _run(0.9), _run(1.1)])
+    result = measure_fastest("search rare", [], "sqlite://", 10, Path())
+    assert called == ["search rare"] * FASTEST_OF
+    assert result == {**_run(0.9), "runs_s": [1.4, 0.9, 1.1]}
+
+
+def test_a_failed_run_of_an_interactive_command_is_its_result(monkeypatch):
+    _runs(monkeypatch, [_run(0.5), _run(0.4, returncode=1), _run(0.6)])
+    result = measure_fastest("search common", [], "sqlite://", 10, Path())
+    assert result["returncode"] == 1
+
+
+def test_an_export_runs_once(monkeypatch):
+    called = _runs(monkeypatch, [_run(60.0)])
+    assert measure_fastest("export csv", [], "sqlite://", 10, Path()) == _run(60.0)
+    assert called == ["export csv"]
