@@ -116,3 +116,36 @@ def test_the_runs_list_opens_its_database_without_the_store_alembic_or_the_prefl
     shared = tuple(m for m in NOT_FOR_READING if m not in {"sqlalchemy.orm", MODELS})
     started = _start("runs", "-s", f"DATABASE_URL={database}", modules=shared)
     assert started == {"code": 0, "loaded": []}
+
+
+FROZEN_AT_EXIT = """
+import atexit, gc, sys
+from scrapy.cmdline import execute
+try:
+    execute(["scrapy", *sys.argv[1:]])
+except SystemExit:
+    pass
+atexit._run_exitfuncs()
+sys.stderr.write(str(gc.get_freeze_count() > 0))
+"""
+
+
+def _frozen_at_exit(*args: str) -> bool:
+    done = subprocess.run(
+        [sys.executable, "-c", FROZEN_AT_EXIT, *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.stderr.strip().splitlines()[-1] == "True"
+
+
+def test_a_database_command_skips_the_collections_at_exit_even_for_its_help(database):
+    assert _frozen_at_exit("search", "--help")
+    assert _frozen_at_exit("search", "dau tu", "-s", f"DATABASE_URL={database}")
+
+
+def test_a_command_that_is_not_a_database_command_keeps_the_collections_at_exit():
+    assert not _frozen_at_exit("version")

@@ -19,12 +19,12 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
 from crawler.commands.export import add_by_option
 from crawler.domain.errors import ConfigError
+from crawler.ops.database_command import DatabaseCommand
 
 if TYPE_CHECKING:
     import argparse
@@ -130,7 +130,7 @@ class Command(ExportCommand):
         from pipelines.storage.search import DEFAULT_LIMIT  # noqa: PLC0415
 
         # Export's own options (--format jsonl|csv|parquet, --output) are not search's.
-        ScrapyCommand.add_options(self, parser)
+        DatabaseCommand.add_options(self, parser)
         parser.add_argument("-f", "--format", dest="format", choices=FORMATS, default="text")
         parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)

@@ -8,6 +8,8 @@ subclass it finds in ``COMMANDS_MODULE``, this base included."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -107,6 +109,15 @@ class DatabaseCommand(ScrapyCommand):
     # The command's name: the first word of its one-line errors.
     name: ClassVar[str] = ""
     _checked_engine: Engine | None = None
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        # The interpreter's last collections at exit walk every object of the libraries the
+        # command loaded (Scrapy, Twisted, SQLAlchemy, psycopg): 0.08 s of `--help`, 0.15 s of
+        # a search. A reading command leaves them nothing to do (its files closed, its engine
+        # disposed, its memory going back with the process): frozen, they skip it all. Here
+        # (only the chosen command's options are added) so that `--help` has it too.
+        atexit.register(gc.freeze)
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
