@@ -3,6 +3,7 @@ its commands are timed on (tests/benchmarks/analysts.py, analysts_data.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,15 @@ from typing import Any
 from crawler.commands.export import ChangeCutoff, write_export
 from pipelines.storage.search import search_articles
 from pipelines.storage.store import ArticleStore
+from tests.benchmarks import analysts as analysts_module
 from tests.benchmarks.analysts import (
     EXPORTS,
+    FASTEST_OF,
     INTERACTIVE,
     _cell,
+    compile_project,
     evaluate_analysts,
+    measure_fastest,
     merge_results,
     page_entry,
 )
@@ -26,6 +31,7 @@ from tests.benchmarks.analysts_data import (
     generate_sqlite,
     recent_cutoff,
 )
+from tests.crawl_runner import PROJECT_ROOT
 
 
 def measurements(seconds: float, rate: int, peak_mb: float) -> dict[str, Any]:
@@ -130,3 +136,45 @@ def test_a_datasette_page_missing_a_facet_timed_out_unless_it_was_redirected_to_
     assert skipped["rows"] is None  # not a count of the page's rows
     assert skipped["not_counted_or_faceted"] == said
     assert _cell(skipped) == "0.30 s, not counted or faceted"
+
+
+def test_compile_project_writes_the_bytecode_of_the_project_modules() -> None:
+    compile_project()
+    for module in ("crawler/commands/search.py", "pipelines/storage/engine.py"):
+        source = PROJECT_ROOT / module
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        assert compiled.stat().st_mtime >= source.stat().st_mtime
+
+
+def _runs(monkeypatch: Any, results: list[dict[str, Any]]) -> list[str]:
+    called: list[str] = []
+
+    def measured(name: str, *args: Any) -> dict[str, Any]:
+        called.append(name)
+        return results[len(called) - 1]
+
+    monkeypatch.setattr(analysts_module, "measure_command", measured)
+    return called
+
+
+def _run(seconds: float, returncode: int = 0) -> dict[str, Any]:
+    return {"seconds": seconds, "returncode": returncode, "timed_out": False}
+
+
+def test_an_interactive_command_keeps_its_fastest_run_and_every_run_s_seconds(monkeypatch):
+    called = _runs(monkeypatch, [_run(1.4), _run(0.9), _run(1.1)])
+    result = measure_fastest("search rare", [], "sqlite://", 10, Path())
+    assert called == ["search rare"] * FASTEST_OF
+    assert result == {**_run(0.9), "runs_s": [1.4, 0.9, 1.1]}
+
+
+def test_a_failed_run_of_an_interactive_command_is_its_result(monkeypatch):
+    _runs(monkeypatch, [_run(0.5), _run(0.4, returncode=1), _run(0.6)])
+    result = measure_fastest("search common", [], "sqlite://", 10, Path())
+    assert result["returncode"] == 1
+
+
+def test_an_export_runs_once(monkeypatch):
+    called = _runs(monkeypatch, [_run(60.0)])
+    assert measure_fastest("export csv", [], "sqlite://", 10, Path()) == _run(60.0)
+    assert called == ["export csv"]

@@ -17,7 +17,9 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.commands.probe import NO_PORTAL
 from crawler.domain.outcome import recorded_failures
+from crawler.extensions.reachability import UNREACHABLE
 from crawler.parsers.article import parse_article
 from crawler.probe.findings import ArticleSeen, Findings, coverage_verdict, field_layers
 from crawler.probe.spider import Budget
@@ -344,3 +346,7 @@ def test_loading_the_scrapy_commands_does_not_import_the_probe_s_spider_or_warci
         timeout=120,
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_an_unreachable_site_is_one_of_the_failures_that_mean_no_portal():
+    assert UNREACHABLE in NO_PORTAL

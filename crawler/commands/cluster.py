@@ -32,13 +32,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
 
-from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
-from crawler.ledger import exit_status
-from crawler.setup.config import ConfigError, check_numeric_settings, parse_since
-from crawler.setup.fingerprint import source_fingerprint
-from crawler.setup.paths import resolve_output_paths
-from crawler.sites.profile import ProfileError, load_profiles, profile_dirs
-from pipelines.storage.secrets import install_redaction, redact_url
+from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN, ConfigError
 
 if TYPE_CHECKING:
     import argparse
@@ -90,6 +84,8 @@ class Command(ScrapyCommand):
         )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        from crawler.setup.paths import resolve_output_paths  # noqa: PLC0415
+
         super().process_options(args, opts)
         assert self.settings is not None
         # Every output place a worker writes (reports, rejects, the WARC archive, the SQLite
@@ -108,6 +104,8 @@ class Command(ScrapyCommand):
                 raise SystemExit(exc.code) from None
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        from pipelines.storage.secrets import install_redaction  # noqa: PLC0415
+
         action = args[0]
         assert self.settings is not None
         # Before any crawler logs its settings: neither password reaches a log line.
@@ -135,6 +133,7 @@ class Command(ScrapyCommand):
             redis_client,
             shared_client,
         )
+        from crawler.setup.config import check_numeric_settings  # noqa: PLC0415
 
         settings = self.settings
         assert settings is not None
@@ -177,6 +176,10 @@ class Command(ScrapyCommand):
     def _start(self, opts: argparse.Namespace) -> None:
         from crawler.cluster.crawl import ClusterCrawl  # noqa: PLC0415 (the cluster extra)
         from crawler.cluster.record import start_cluster_run  # noqa: PLC0415 (as above)
+        from crawler.setup.config import parse_since  # noqa: PLC0415
+        from crawler.setup.fingerprint import source_fingerprint  # noqa: PLC0415
+        from crawler.sites.profile import ProfileError, load_profiles, profile_dirs  # noqa: PLC0415
+        from pipelines.storage.secrets import redact_url  # noqa: PLC0415
         from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
 
         settings = self.settings
@@ -303,6 +306,7 @@ class Command(ScrapyCommand):
             STATUS_RUNNING,
             ClusterCrawl,
         )
+        from crawler.setup.fingerprint import source_fingerprint  # noqa: PLC0415
 
         assert self.settings is not None
         prefix = self.settings.get("CLUSTER_KEY_PREFIX")
@@ -521,6 +525,7 @@ class Command(ScrapyCommand):
 def _failed(crawler: Crawler) -> bool:
     """The ledger's verdict on this crawler's share, relayed: no verdict is a failure."""
     from crawler.extensions.run import verdict_of  # noqa: PLC0415 (start-up of other commands)
+    from crawler.ledger import exit_status  # noqa: PLC0415 (as above)
 
     return exit_status(verdict_of(crawler)) != 0
 

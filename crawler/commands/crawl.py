@@ -15,7 +15,6 @@ from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
 
 from crawler.domain.errors import EXIT_BAD_USAGE
-from crawler.ledger import discard_ended_jobdir, exit_status
 from crawler.setup.paths import DEFAULT_OUTPUT_DIR, default_feeds, resolve_output_paths
 
 if TYPE_CHECKING:
@@ -67,6 +66,7 @@ class Command(ScrapyCrawlCommand):
         # Imported here: every command module loads at any `scrapy` start-up, and the run
         # extension brings the storage and the ledger with it.
         from crawler.extensions.run import verdict_of  # noqa: PLC0415
+        from crawler.ledger import discard_ended_jobdir, exit_status  # noqa: PLC0415
 
         # The exit status is the ledger's verdict, relayed: a run it never judged (a crash
         # between the engine stopping and the verdict) is a failed run.

@@ -23,11 +23,7 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.spider import spidercls_for_request
 from w3lib.url import is_url
 
-from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
-from crawler.middlewares.fence import origin_of
-from crawler.setup.config import ConfigError, check_settings, parse_spider_args
-from crawler.sites.profile import load_profiles, profile_dirs
-from crawler.sites.resolve import resolve_site
+from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN, ConfigError
 
 if TYPE_CHECKING:
     import argparse
@@ -47,7 +43,9 @@ class Command(ScrapyParseCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         # Imported here: Scrapy imports every command module for every command, and the
         # preflight brings SQLAlchemy (`scrapy search` starts without it).
+        from crawler.setup.config import check_settings  # noqa: PLC0415
         from crawler.setup.preflight import check_set_options  # noqa: PLC0415
+        from crawler.sites.profile import load_profiles, profile_dirs  # noqa: PLC0415
 
         assert self.settings is not None
         check_set_options(self.settings, opts.set, PROG)
@@ -99,6 +97,10 @@ class Command(ScrapyParseCommand):
     def check_site(self, url: str, spidercls: type[Spider], spargs: dict[str, Any]) -> None:
         """The spider's arguments parse, and the URL is on the site it crawls: the spider's
         origin fence would refuse any other, and the page would never be downloaded."""
+        from crawler.middlewares.fence import origin_of  # noqa: PLC0415
+        from crawler.setup.config import parse_spider_args  # noqa: PLC0415
+        from crawler.sites.resolve import resolve_site  # noqa: PLC0415
+
         assert self.settings is not None
         known = getattr(spidercls, "arguments", None)
         if known is None:
@@ -140,6 +142,8 @@ class Command(ScrapyParseCommand):
 
 
 def _origin(url: str) -> str:
+    from crawler.middlewares.fence import origin_of  # noqa: PLC0415
+
     origin = origin_of(url)
     return str(origin) if origin is not None else url
 

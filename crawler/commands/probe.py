@@ -28,22 +28,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.utils.conf import arglist_to_dict
 
-from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
+from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN, ConfigError
 from crawler.domain.outcome import FAILURE_PREFIX, recorded_failures
-from crawler.extensions.reachability import UNREACHABLE
-from crawler.middlewares.fence import origin_of
 from crawler.probe import DEFAULT_PAGES
-from crawler.setup.config import (
-    LIFERAY_ARGUMENTS,
-    ConfigError,
-    check_settings,
-    parse_base_url,
-    parse_site_name,
-    parse_spider_args,
-)
 from crawler.setup.paths import DEFAULT_OUTPUT_DIR, resolve_output_paths
-from crawler.sites.profile import load_profiles, profile_dirs
-from crawler.sites.resolve import resolve_site, site_name_of
+
+# The profiles, the settings' checks and the crawl's extensions are imported where they are
+# used: Scrapy imports every command module at any `scrapy` start-up (`scrapy search` too).
 
 if TYPE_CHECKING:
     import argparse
@@ -54,7 +45,10 @@ PROG = "scrapy probe"
 # The -a arguments the probe takes (the crawl's full/since decide what to re-fetch: not here).
 PROBE_ARGUMENTS = ("base_url", "timezone", "default_locale")
 # Failures that mean there is no portal to probe at that address: bad usage (exit 2).
-NO_PORTAL = frozenset({"not_liferay", UNREACHABLE, "home_unavailable", "robots_disallowed"})
+# "site_unreachable" is crawler.extensions.reachability.UNREACHABLE, spelled out: that module
+# brings the settings' checks to every command's start-up (tests/test_probe.py holds the two
+# equal).
+NO_PORTAL = frozenset({"not_liferay", "site_unreachable", "home_unavailable", "robots_disallowed"})
 # The crawl's pipelines that reject, deduplicate against the database, or store: not run.
 NOT_IN_PROBE = frozenset(
     {
@@ -107,7 +101,14 @@ class Command(ScrapyCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         # Imported here: Scrapy imports every command module for every command, and the
         # preflight brings SQLAlchemy (`scrapy search` starts without it).
+        from crawler.setup.config import (  # noqa: PLC0415
+            LIFERAY_ARGUMENTS,
+            check_settings,
+            parse_spider_args,
+        )
         from crawler.setup.preflight import check_set_options, ensure_writable  # noqa: PLC0415
+        from crawler.sites.profile import load_profiles, profile_dirs  # noqa: PLC0415
+        from crawler.sites.resolve import resolve_site  # noqa: PLC0415
 
         assert self.settings is not None
         check_set_options(self.settings, opts.set, PROG)
@@ -130,6 +131,10 @@ class Command(ScrapyCommand):
 
     def target_arguments(self, args: list[str], opts: argparse.Namespace) -> dict[str, str]:
         """The spider arguments of ``<base_url | site>`` and the ``-a`` options."""
+        from crawler.middlewares.fence import origin_of  # noqa: PLC0415
+        from crawler.setup.config import parse_base_url, parse_site_name  # noqa: PLC0415
+        from crawler.sites.profile import load_profiles, profile_dirs  # noqa: PLC0415
+
         if len(args) != 1:
             raise ConfigError(
                 "give one portal: its address (scrapy probe https://portal.example.gov.vn) "
@@ -158,6 +163,8 @@ class Command(ScrapyCommand):
         return {**given, "base_url": base_url}
 
     def warc_place(self, given: str | None, base_url: str) -> Path:
+        from crawler.sites.resolve import site_name_of  # noqa: PLC0415
+
         if given:
             return Path(given).expanduser()
         assert self.settings is not None

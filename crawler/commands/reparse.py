@@ -28,11 +28,8 @@ from scrapy import signals
 from scrapy.exceptions import UsageError
 
 from crawler.commands.crawl import Command as CrawlCommand
-from crawler.domain.errors import EXIT_BAD_USAGE
+from crawler.domain.errors import EXIT_BAD_USAGE, ConfigError
 from crawler.domain.outcome import fail_run
-from crawler.ledger import exit_status
-from crawler.setup.config import ConfigError, parse_base_url, parse_since, parse_site_name
-from crawler.sites.profile import find_profile, profile_dirs
 
 if TYPE_CHECKING:
     import argparse
@@ -94,7 +91,9 @@ class Command(CrawlCommand):
             find_archives,
             index_archives,
         )
+        from crawler.setup.config import parse_base_url, parse_since, parse_site_name  # noqa: PLC0415
         from crawler.setup.preflight import check_set_options, stop  # noqa: PLC0415
+        from crawler.sites.profile import find_profile, profile_dirs  # noqa: PLC0415
 
         assert self.settings is not None
         check_set_options(self.settings, opts.set, COMMAND)
@@ -151,6 +150,7 @@ class Command(CrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from crawler.crawl.replay import INDEXES  # noqa: PLC0415
         from crawler.extensions.run import verdict_of  # noqa: PLC0415
+        from crawler.ledger import exit_status  # noqa: PLC0415
 
         if args:
             raise UsageError(f"unexpected arguments: {' '.join(args)}")

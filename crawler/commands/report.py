@@ -120,10 +120,10 @@ class Command(DatabaseCommand):
         # Imported here: Scrapy imports every command module at any `scrapy` start-up, and the
         # history and the storage bring SQLAlchemy.
         from crawler.ledger.history import known_sites  # noqa: PLC0415
-        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+        from pipelines.storage.engine import StorageError  # noqa: PLC0415
 
         try:
-            store = ArticleStore(database_url)
+            store = self.open_database(database_url)
             try:
                 with store.guard("report"):
                     unknown = unknown_site(store.engine, opts.site)

@@ -124,10 +124,10 @@ class Command(DatabaseCommand):
         if database_url is None:
             return
         from crawler.ledger.history import load_runs  # noqa: PLC0415
-        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
+        from pipelines.storage.engine import StorageError  # noqa: PLC0415
 
         try:
-            store = ArticleStore(database_url)
+            store = self.open_database(database_url)
             try:
                 with store.guard("runs"):
                     unknown = unknown_site(store.engine, opts.site)

@@ -19,12 +19,12 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.commands.export import Command as ExportCommand
 from crawler.commands.export import add_by_option
-from crawler.setup.config import ConfigError, parse_number
+from crawler.domain.errors import ConfigError
+from crawler.ops.database_command import DatabaseCommand
 
 if TYPE_CHECKING:
     import argparse
@@ -130,7 +130,7 @@ class Command(ExportCommand):
         from pipelines.storage.search import DEFAULT_LIMIT  # noqa: PLC0415
 
         # Export's own options (--format jsonl|csv|parquet, --output) are not search's.
-        ScrapyCommand.add_options(self, parser)
+        DatabaseCommand.add_options(self, parser)
         parser.add_argument("-f", "--format", dest="format", choices=FORMATS, default="text")
         parser.add_argument("--site", metavar="NAME", default=None)
         parser.add_argument("--since", metavar="YYYY-MM-DD", default=None)
@@ -138,13 +138,14 @@ class Command(ExportCommand):
         parser.add_argument("--limit", metavar="N", default=str(DEFAULT_LIMIT))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        from crawler.setup.config import parse_number  # noqa: PLC0415
+        from pipelines.storage.engine import StorageError  # noqa: PLC0415
         from pipelines.storage.search import (  # noqa: PLC0415
             QueryError,
             SearchTimeoutError,
             query_words,
             search_articles,
         )
-        from pipelines.storage.store import ArticleStore, StorageError  # noqa: PLC0415
 
         assert self.settings is not None
         if not args:
@@ -174,7 +175,7 @@ class Command(ExportCommand):
             return
         try:
             with interruptible() as received:
-                store = ArticleStore(database_url)
+                store = self.open_database(database_url)
                 try:
                     with store.guard("search"):
                         unknown = self._unknown_site(store.engine, opts.site)

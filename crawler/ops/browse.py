@@ -22,7 +22,7 @@ from typing import Any
 
 import pipelines.storage
 from crawler.setup.config import ConfigError
-from crawler.setup.preflight import parse_database_url
+from crawler.setup.database_url import parse_database_url
 from pipelines.storage.secrets import redact_url
 
 METADATA_TEMPLATE = Path(pipelines.storage.__file__).parent / "datasette.json"

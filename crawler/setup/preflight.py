@@ -28,8 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from scrapy.spiderloader import get_spider_loader
 from sqlalchemy import create_engine
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from crawler.domain.errors import EXIT_BAD_USAGE, EXIT_FAILED_RUN
@@ -44,6 +43,7 @@ from crawler.setup.config import (
     setting_checks,
     shown_name,
 )
+from crawler.setup.database_url import check_database_url
 from crawler.sites.profile import load_profiles, profile_dirs
 from crawler.sites.resolve import resolve_site
 from pipelines.storage.run_lock import RunLock, RunLockHeld, acquire_run_lock
@@ -54,10 +54,10 @@ if TYPE_CHECKING:
 
     from scrapy import Spider
     from scrapy.settings import BaseSettings
+    from sqlalchemy.engine import URL
 
 logger = logging.getLogger(__name__)
 
-KNOWN_BACKENDS = ("sqlite", "postgresql")
 DATABASE_CONNECT_TIMEOUT = 10  # seconds
 # Drivers that take libpq's connect_timeout.
 _LIBPQ_DRIVERS = {"psycopg", "psycopg2", "psycopg2cffi"}
@@ -74,48 +74,6 @@ _HELD_RUN_LOCKS: list[RunLock] = []
 
 class PreflightFailed(SystemExit):
     """Raised after the one-line error is printed; its code is the command's exit status."""
-
-
-_EXPECTED_DATABASE_URL = (
-    "expected sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user:password@host:5432/db"
-)
-
-
-def parse_database_url(value: str) -> URL:
-    """``DATABASE_URL`` parsed, its port a number from 1 to 65535; else :class:`ConfigError`
-    (the password redacted). Every command that takes a database URL starts here."""
-    shown = redact_url(str(value))
-    expected = _EXPECTED_DATABASE_URL
-    try:
-        url = make_url(str(value))
-    except ArgumentError:
-        raise ConfigError(f"DATABASE_URL={shown!r} is not a database URL: {expected}") from None
-    except ValueError:  # SQLAlchemy's int() of the port
-        raise ConfigError(f"DATABASE_URL={shown!r}: its port is not a number: {expected}") from None
-    port = url.port
-    if port is not None and not 0 < port < 65536:
-        raise ConfigError(f"DATABASE_URL={shown!r} has the port {port}: expected 1 to 65535")
-    return url
-
-
-def check_database_url(value: str) -> URL:
-    """A parsed SQLAlchemy URL of a known backend whose driver is installed."""
-    shown = redact_url(str(value))
-    expected = _EXPECTED_DATABASE_URL
-    url = parse_database_url(value)
-    backend = url.get_backend_name()
-    if backend not in KNOWN_BACKENDS:
-        raise ConfigError(
-            f"DATABASE_URL={shown!r} names the unknown database {backend!r}: {expected}"
-        )
-    try:
-        url.get_dialect().import_dbapi()
-    except (ImportError, NoSuchModuleError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"DATABASE_URL={shown!r}: the driver {url.drivername!r} is not installed ({reason})"
-        ) from None
-    return url
 
 
 def check_database_reachable(value: str, url: URL) -> None:

@@ -2,56 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Text,
-    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# The head of migrations/versions (tests/test_migrations.py checks it): a database already
-# there is opened without running Alembic.
-SCHEMA_REVISION = "0012"
+# A Core type, outside the models: the search binds its --since with it (no ORM).
+from pipelines.storage.columns import UTCDateTime
+
+# The head of migrations/versions (tests/test_migrations.py checks it), kept with the opening
+# of the database, which compares it without importing the models.
+from pipelines.storage.engine import SCHEMA_REVISION  # noqa: F401
 
 # Dates keep two columns: the ISO string exactly as the pipelines produced it (with the site's
 # offset; a DateTime column would lose the offset on PostgreSQL and the whole zone on SQLite) and
 # a UTC instant for sorting and ``--since`` filters.
 ISO_LENGTH = 40
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware datetime stored as UTC; SQLite hands back naive values, so the zone is restored."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime refused: {value!r}")
-        value = value.astimezone(UTC)
-        # SQLite stores the text form; without the offset every value sorts as text in UTC.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 # JSON (not JSONB) on PostgreSQL so that objects keep their key order in exports.

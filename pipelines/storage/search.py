@@ -161,7 +161,7 @@ def search_articles(
     # bounds in its text) starts without it.
     from sqlalchemy import Date, bindparam  # noqa: PLC0415
 
-    from pipelines.storage.models import UTCDateTime  # noqa: PLC0415
+    from pipelines.storage.columns import UTCDateTime  # noqa: PLC0415
 
     if limit < 1:
         raise ValueError(f"search limit must be at least 1, got {limit}")

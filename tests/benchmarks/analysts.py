@@ -19,6 +19,7 @@ from the project directory), its wall time and its own peak memory, and Datasett
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import sys
 import time
@@ -63,13 +64,17 @@ INTERACTIVE = (
     "change feed, last 20",
 )
 EXPORTS = ("export jsonl", "export csv", "export parquet", "change feed, all")
+STARTUP = "start-up (search --help)"
+# A second-long command on a shared machine: its fastest of this many runs is what it costs,
+# the others what the machine's other work added (as timeit keeps the fastest).
+FASTEST_OF = 3
 PAGES = ("datasette table", "datasette facets", "datasette search", "datasette saved search")
 
 
 def commands(size: int, workdir: Path) -> dict[str, list[str]]:
     recent = recent_cutoff(size).isoformat()
     return {
-        "start-up (search --help)": ["search", "--help"],
+        STARTUP: ["search", "--help"],
         "search common": ["search", COMMON_WORD],
         "search rare": ["search", RARE_WORD],
         "search common --site --since": [
@@ -162,6 +167,20 @@ def measure_command(
         text = out.read_text(errors="replace")
         result["matches_line"] = text.strip().splitlines()[-1] if text.strip() else ""
     return result
+
+
+def measure_fastest(
+    name: str, args: list[str], database_url: str, size: int, workdir: Path
+) -> dict[str, Any]:
+    """An interactive command or the start-up: the fastest of ``FASTEST_OF`` runs, with every
+    run's seconds (``runs_s``); any failed run is the result. Other commands: one run."""
+    if name not in INTERACTIVE and name != STARTUP:
+        return measure_command(name, args, database_url, size, workdir)
+    runs = [measure_command(name, args, database_url, size, workdir) for _ in range(FASTEST_OF)]
+    failed = [run for run in runs if run.get("error") or run["returncode"] or run["timed_out"]]
+    chosen = dict(failed[0] if failed else min(runs, key=lambda run: run["seconds"]))
+    chosen["runs_s"] = [run["seconds"] for run in runs]
+    return chosen
 
 
 # What a command's own work costs, without the start-up of a `scrapy` process (which a
@@ -399,6 +418,14 @@ def generation_seconds(database: str, size: int) -> float | None:
     return float(marker.read_text()) if marker.exists() else None
 
 
+def compile_project() -> None:
+    """The project's bytecode written first, as a deployment holds it after its first run (or
+    its install): a machine with PYTHONDONTWRITEBYTECODE set (this one) would otherwise make
+    every command compile the project's modules again, a cost no user's command pays."""
+    for package in ("crawler", "pipelines"):
+        compileall.compile_dir(PROJECT_ROOT / package, quiet=1)
+
+
 def run_analysts_benchmark(
     sizes: tuple[int, ...] = ANALYSTS_SIZES,
     databases: tuple[str, ...] = DATABASES,
@@ -406,6 +433,7 @@ def run_analysts_benchmark(
 ) -> dict[str, Any]:
     """Every command at every size on every database; ``only`` keeps the named commands."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    compile_project()
     workdir = CACHE_DIR / "work"
     workdir.mkdir(exist_ok=True)
     measurements: dict[str, dict[str, dict[str, Any]]] = {}
@@ -432,7 +460,7 @@ def run_analysts_benchmark(
                 for name, args in commands(size, workdir).items():
                     if only and name not in only:
                         continue
-                    per[name] = measure_command(name, args, url, size, workdir)
+                    per[name] = measure_fastest(name, args, url, size, workdir)
                     print(f"  {name}: {per[name]}", file=sys.stderr, flush=True)
                 per.update(measure_in_process(url, size, only))
                 if database == "sqlite" and (not only or any(p in only for p in PAGES)):
@@ -474,7 +502,7 @@ def evaluate_analysts(results: dict[str, Any]) -> list[dict[str, Any]]:
         ]
         largest, smallest = max(measured, default=0), min(measured, default=0)
         key = f"{database} {largest}"
-        value = _value(results, key, "start-up (search --help)")
+        value = _value(results, key, STARTUP)
         judge(
             f"{database}: start-up of a database command",
             value,
@@ -543,7 +571,7 @@ def analysts_ok(results: dict[str, Any]) -> bool:
 
 
 def _startup(per: dict[str, Any]) -> float | None:
-    entry = per.get("start-up (search --help)")
+    entry = per.get(STARTUP)
     return entry.get("seconds") if isinstance(entry, dict) and not entry.get("error") else None
 
 
@@ -580,7 +608,9 @@ def render_analysts_markdown(results: dict[str, Any]) -> str:
         "",
         f"Generated databases of one site, 5% of the articles edited (measured "
         f"{results['measured_at']}; a shared 2-core machine: noisy). Each command is a `scrapy` "
-        "process started from the project directory: wall seconds (exports: articles/s), and "
+        "process started from the project directory (the project's bytecode compiled first, "
+        "as a deployment has it): wall seconds (the start-up, searches and change feed of the "
+        f"last 20: the fastest of {FASTEST_OF} runs; exports: articles/s), and "
         "its own peak memory; a search or change feed also shows its time over the start-up of "
         "the same size's `scrapy search --help`. Datasette (SQLite only): the warm page load. "
         "*In-process*: the same search, change feed or report queries (without writing the "
