@@ -25,7 +25,6 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +51,8 @@ if TYPE_CHECKING:
 
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 CHUNK_ROWS = 1000
+# an export's file buffer: a batch's lines (a few MB) go to the file in one write anyway
+WRITE_BUFFER = 1 << 20
 # the default file name of an export of every site
 ALL_SITES_NAME = "articles"
 # the default file name's marker of a change feed: <site>-changes-<time>.<ext>
@@ -143,6 +144,16 @@ def _window(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> list[Any
     return conditions
 
 
+def changed_since(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> Any:
+    """The articles with a version in the window: the change feed's rows."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
+
+    changed_ids = select(ArticleVersion.article_id).where(*_window(cutoff, site, as_of))
+    return Article.id.in_(changed_ids.distinct())
+
+
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     from pipelines.storage.models import VERSION_FIELDS  # noqa: PLC0415
 
@@ -151,32 +162,41 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 @dataclass(slots=True)
 class _History:
-    """One article's versions, oldest first, as far as the change feed needs them."""
+    """One article's versions, oldest first, as far as the change feed needs them: the ids of
+    the newest version before the cut-off and of the newest version, their records read only
+    where there is a version before the cut-off (most articles of a feed have one version)."""
 
     count: int = 0
-    before: dict[str, Any] | None = None  # the newest version before the cut-off
+    before: int | None = None  # the newest version before the cut-off
     inside: bool = False  # a version since the cut-off was met
-    newest: dict[str, Any] | None = None
+    newest: int | None = None
+    before_record: dict[str, Any] | None = None
+    newest_record: dict[str, Any] | None = None
 
-    def add(self, record: dict[str, Any], in_window: bool) -> None:
+    def add(self, version_id: int, in_window: bool) -> None:
         self.count += 1
         if in_window:
             self.inside = True
         elif not self.inside:
-            self.before = record
-        self.newest = record
+            self.before = version_id
+        self.newest = version_id
 
-    def change(self, row: dict[str, Any]) -> ArticleChange:
-        """What happened to the article whose row (its newest bodies) is ``row``."""
-        if self.before is None:
+    def change(self, body_text: Any, body_html: Any) -> ArticleChange:
+        """What happened to the article whose row's (newest) bodies are these."""
+        if self.before_record is None:
             return ArticleChange("new", self.count, [])
         from pipelines.storage.models import BODY_FIELDS  # noqa: PLC0415
 
-        newest = self.newest or {}
+        newest = self.newest_record or {}
         if not all(name in newest for name in BODY_FIELDS):
             # the newest version's bodies are the article row's
-            newest = {**newest, "body_text": row["body_text"], "body_html": row["body_html"]}
-        return ArticleChange("changed", self.count, _changed_fields(self.before, newest))
+            newest = {**newest, "body_text": _text(body_text), "body_html": _text(body_html)}
+        return ArticleChange("changed", self.count, _changed_fields(self.before_record, newest))
+
+
+def _text(value: Any) -> Any:
+    # a body the export read as its UTF-8 bytes (export_rows.RAW_TEXT_COLUMNS)
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def _in_window(cutoff: ChangeCutoff, captured_at: datetime, run_id: str | None) -> bool:
@@ -187,27 +207,42 @@ def _in_window(cutoff: ChangeCutoff, captured_at: datetime, run_id: str | None) 
 def article_changes(
     conn: Connection, article_ids: Sequence[str], cutoff: ChangeCutoff, as_of: datetime
 ) -> dict[str, _History]:
-    """The histories (up to ``as_of``) of a chunk of articles that changed since the cut-off."""
-    from sqlalchemy import select  # noqa: PLC0415
+    """The histories (up to ``as_of``) of a chunk of articles that changed since the cut-off:
+    every version's id and window first, then the records of only the versions a diff needs
+    (a version's record carries the whole article: decoding every one was most of a feed's
+    time)."""
+    from sqlalchemy import DateTime, select, type_coerce  # noqa: PLC0415
 
+    from pipelines.storage.export_rows import utc  # noqa: PLC0415
     from pipelines.storage.models import ArticleVersion  # noqa: PLC0415
 
     query = (
         select(
             ArticleVersion.article_id,
-            ArticleVersion.record,
-            ArticleVersion.captured_at,
+            ArticleVersion.id,
+            # the dialect's DateTime without UTCDateTime's Python wrapper (export_rows.utc)
+            type_coerce(ArticleVersion.captured_at, DateTime(timezone=True)),
             ArticleVersion.run_id,
         )
         .where(ArticleVersion.article_id.in_(article_ids), ArticleVersion.captured_at <= as_of)
         .order_by(ArticleVersion.article_id, ArticleVersion.id)
     )
     histories: dict[str, _History] = {}
-    for article_id, record, captured_at, run_id in conn.execute(query):
+    for article_id, version_id, captured_at, run_id in conn.execute(query):
         history = histories.get(article_id)
         if history is None:
             history = histories[article_id] = _History()
-        history.add(record, _in_window(cutoff, captured_at, run_id))
+        history.add(version_id, _in_window(cutoff, utc(captured_at), run_id))
+    diffed = [history for history in histories.values() if history.before is not None]
+    if diffed:
+        wanted = {history.before for history in diffed} | {history.newest for history in diffed}
+        found = conn.execute(
+            select(ArticleVersion.id, ArticleVersion.record).where(ArticleVersion.id.in_(wanted))
+        )
+        records = {version_id: record for version_id, record in found}
+        for history in diffed:
+            history.before_record = records[history.before]
+            history.newest_record = records[history.newest]
     return histories
 
 
@@ -226,10 +261,8 @@ def iter_articles(
     The change feed reads the versions of ``CHUNK_ROWS`` articles at a time, as their rows
     stream: its memory is one chunk's, whatever the window (an older version carries its full
     bodies)."""
-    from sqlalchemy import select  # noqa: PLC0415
-
     from pipelines.storage.export_rows import snapshot_select  # noqa: PLC0415
-    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
+    from pipelines.storage.models import Article  # noqa: PLC0415
     from pipelines.storage.quality import best_date_of  # noqa: PLC0415
 
     table = Article.__table__.c
@@ -238,9 +271,7 @@ def iter_articles(
     query = snapshot_select(columns, since, site, event_since)
     as_of = datetime.now(UTC)
     if cutoff is not None:
-        window = _window(cutoff, site, as_of)
-        changed_ids = select(ArticleVersion.article_id).where(*window).distinct()
-        query = query.where(Article.id.in_(changed_ids))
+        query = query.where(changed_since(cutoff, site, as_of))
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
         for chunk in result.mappings().partitions():
@@ -250,7 +281,7 @@ def iter_articles(
             if cutoff is not None:
                 histories = article_changes(conn, [row["id"] for row in rows], cutoff, as_of)
                 for row in rows:
-                    change = histories[row["id"]].change(row)
+                    change = histories[row["id"]].change(row["body_text"], row["body_html"])
                     row["change"] = change.change
                     row["version"] = change.version
                     row["changed_fields"] = change.changed_fields
@@ -291,7 +322,7 @@ def write_export(
 ) -> int:
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
     then rename); returns the row count."""
-    from pipelines.schema.writers import write_csv, write_jsonl, write_parquet  # noqa: PLC0415
+    from pipelines.schema.writers import write_csv, write_jsonl_bytes, write_parquet  # noqa: PLC0415
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
@@ -299,12 +330,19 @@ def write_export(
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
     batches = _export_batches(
-        engine, columns, since=since, site=site, cutoff=cutoff, event_since=event_since
+        engine,
+        columns,
+        since=since,
+        site=site,
+        cutoff=cutoff,
+        event_since=event_since,
+        # the JSONL and Parquet writers take the large texts as UTF-8 bytes
+        raw_text=fmt != "csv",
     )
     try:
         if fmt == "jsonl":
-            with partial.open("w", encoding="utf-8", newline="\n") as fh:
-                count = write_jsonl(fh, columns, batches)
+            with partial.open("wb", buffering=WRITE_BUFFER) as fh:
+                count = write_jsonl_bytes(fh, columns, batches)
         elif fmt == "csv":
             with partial.open("w", encoding="utf-8", newline="") as fh:
                 count = write_csv(fh, columns, batches)
@@ -324,22 +362,30 @@ def _export_batches(
     site: str | None,
     cutoff: ChangeCutoff | None,
     event_since: date | None,
+    raw_text: bool = False,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows to write, in batches of tuples in ``columns`` order: the snapshot read
-    column-wise (pipelines/storage/export_rows.py), the change feed from :func:`iter_articles`."""
-    if cutoff is None:
-        from pipelines.storage.export_rows import snapshot_batches  # noqa: PLC0415
+    """The rows to write, in batches of tuples in ``columns`` order, read column-wise
+    (pipelines/storage/export_rows.py); the change feed's rows are the snapshot's rows of the
+    articles with a version in the window, each followed by its change, version and changed
+    fields (:func:`article_changes`, a batch at a time: its memory is one batch's)."""
+    from pipelines.storage.export_rows import snapshot_batches  # noqa: PLC0415
 
-        yield from snapshot_batches(engine, since, site, event_since)
-        return
-    values = itemgetter(*columns)
-    batch: list[tuple[Any, ...]] = []
-    for row in iter_articles(engine, since, site, cutoff, event_since):
-        batch.append(values(row))
-        if len(batch) >= CHUNK_ROWS:
-            yield batch
-            batch = []
-    yield batch
+    with engine.connect() as conn:
+        if cutoff is None:
+            yield from snapshot_batches(conn, since, site, event_since, raw_text=raw_text)
+            return
+        as_of = datetime.now(UTC)
+        where = [changed_since(cutoff, site, as_of)]
+        key = EXPORT_COLUMNS.index("id")
+        text = EXPORT_COLUMNS.index("body_text")
+        html = EXPORT_COLUMNS.index("body_html")
+        for batch in snapshot_batches(conn, since, site, event_since, where, raw_text=raw_text):
+            histories = article_changes(conn, [row[key] for row in batch], cutoff, as_of)
+            changed = []
+            for row in batch:
+                change = histories[row[key]].change(row[text], row[html])
+                changed.append((*row, change.change, change.version, change.changed_fields))
+            yield changed
 
 
 def add_by_option(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import date, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from pipelines.schema import (
@@ -26,9 +27,9 @@ from pipelines.schema import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
-    from typing import TextIO
+    from typing import BinaryIO, TextIO
 
     import pyarrow as pa
 
@@ -64,6 +65,8 @@ def _make_encode() -> Callable[[Any], str]:
 
 
 _ENCODE = _make_encode()
+# json.dumps(text, ensure_ascii=False) of a str, the C function json calls for one
+_STRING: Callable[[str], str] = json.encoder.encode_basestring
 # Rows per Parquet row group: the writer keeps every row group's metadata until it closes the
 # file (a thousand-row group made a million-row export's memory grow by a third), while the
 # rows of a group wait in Arrow form (about 30 MB).
@@ -79,24 +82,134 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
-def write_jsonl(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """One JSON object per row (``json.dumps(..., ensure_ascii=False)`` of the record, times
-    and days as ISO strings); returns the row count."""
+def _json_texts(values: Sequence[Any]) -> list[str]:
+    # JSON of text: a str's straight from the C string encoder
+    return [_STRING(value) if value.__class__ is str else _ENCODE(value) for value in values]
+
+
+def _json_dated(values: Sequence[Any]) -> list[str]:
+    # an ISO time or day has nothing JSON escapes
+    return [
+        '"' + value.isoformat() + '"' if isinstance(value, (datetime, date)) else _ENCODE(value)
+        for value in values
+    ]
+
+
+def _json_values(values: Sequence[Any]) -> list[str]:
+    return [
+        "[]"
+        if value == [] and value.__class__ is list
+        else _JSON_CONSTANTS[value]
+        if value.__class__ is bool
+        else _ENCODE(value)
+        for value in values
+    ]
+
+
+# What the line template holds where a column's values come as UTF-8 bytes: JSON text never
+# holds a raw NUL (json escapes every control character), so the encoded lines split there.
+_SLOT = "\x00"
+_TEXT_KINDS = frozenset({"string", "local_time"})
+# The control characters json writes as \u00XX or \b, \f: text holding one takes json's own path.
+_RARE_CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r")
+_NOT_RARE = bytes(c for c in range(256) if c not in _RARE_CONTROLS)
+
+
+def json_utf8(value: Any) -> bytes:
+    """``json.dumps(value, ensure_ascii=False)`` in UTF-8, for a text given as its UTF-8 bytes
+    (or a str): the five escapes text has (backslash, quote, newline, CR, tab) by
+    ``bytes.replace``, which skips text without them at memchr speed."""
+    if value.__class__ is bytes:
+        if value.translate(None, _NOT_RARE):
+            value = value.decode("utf-8")
+        else:
+            escaped = (
+                value.replace(b"\\", b"\\\\")
+                .replace(b'"', b'\\"')
+                .replace(b"\n", b"\\n")
+                .replace(b"\r", b"\\r")
+                .replace(b"\t", b"\\t")
+            )
+            return b'"' + escaped + b'"'
+    return _ENCODE(value).encode("utf-8")
+
+
+def jsonl_line_template(columns: Sequence[str], raw: Iterable[int] = ()) -> str:
+    """``json.dumps`` of a record of ``columns`` with each value's JSON left as ``%s``: the
+    keys encoded once, in order, with json's separators; a NUL instead where the column's
+    index is in ``raw`` (its values come as UTF-8 bytes, put in after encoding)."""
+    slots = set(raw)
+    keys = [
+        _ENCODE(name).replace("%", "%%") + ": " + (_SLOT if index in slots else "%s")
+        for index, name in enumerate(columns)
+    ]
+    return "{" + ", ".join(keys) + "}"
+
+
+def jsonl_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[tuple[int, bytes]]:
+    """Each non-empty batch as its JSON lines in UTF-8 (``json.dumps(..., ensure_ascii=False)``
+    of each record, times and days as ISO strings, a newline after each), with its row count.
+
+    Each column's values are encoded as a list, then put into the line's template: no dict per
+    row, each key encoded once. A text column whose values come as UTF-8 bytes (the reading's
+    large texts, pipelines/storage/export_rows.py) is escaped as bytes and put in after the
+    rest is encoded: the text is never decoded, and the lines are encoded to UTF-8 without it.
+    """
     names = tuple(columns)
-    dated = [index for index, name in enumerate(names) if BY_NAME[name].kind in _DATED]
-    count = 0
+    kinds = [BY_NAME[name].kind for name in names]
+    encoders = [
+        _json_texts if kind in _TEXT_KINDS else _json_dated if kind in _DATED else _json_values
+        for kind in kinds
+    ]
+    texts = [index for index, kind in enumerate(kinds) if kind in _TEXT_KINDS]
+    templates: dict[tuple[int, ...], Callable[[tuple[str, ...]], str]] = {}
     for batch in batches:
         if not batch:
             continue
-        rows: Iterable[tuple[Any, ...]] = batch
-        if dated:
-            values: list[Any] = list(zip(*batch, strict=True))
-            for index in dated:
-                values[index] = list(map(_iso, values[index]))
-            rows = zip(*values, strict=True)
-        fh.write("\n".join([_ENCODE(dict(zip(names, row, strict=True))) for row in rows]))
-        fh.write("\n")
-        count += len(batch)
+        values: list[Any] = list(zip(*batch, strict=True))
+        raw = tuple(
+            index for index in texts if any(value.__class__ is bytes for value in values[index])
+        )
+        line = templates.get(raw)
+        if line is None:
+            line = templates[raw] = jsonl_line_template(names, raw).__mod__
+        encoded = [
+            encode(column)
+            for index, (encode, column) in enumerate(zip(encoders, values, strict=True))
+            if index not in raw
+        ]
+        rows = zip(*encoded, strict=True) if encoded else [()] * len(batch)
+        data = ("\n".join(map(line, rows)) + "\n").encode("utf-8")
+        if raw:
+            pieces = data.split(_SLOT.encode())
+            inserted = list(
+                chain.from_iterable(
+                    zip(*(map(json_utf8, values[index]) for index in raw), strict=True)
+                )
+            )
+            joined: list[bytes] = [b""] * (len(pieces) + len(inserted))
+            joined[::2] = pieces
+            joined[1::2] = inserted
+            data = b"".join(joined)
+        yield len(batch), data
+
+
+def write_jsonl(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """One JSON object per row (:func:`jsonl_chunks`) to a text file; returns the row count."""
+    count = 0
+    for rows, data in jsonl_chunks(columns, batches):
+        fh.write(data.decode("utf-8"))
+        count += rows
+    return count
+
+
+def write_jsonl_bytes(fh: BinaryIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """:func:`write_jsonl` to a binary file: the lines' UTF-8 as it is made, not decoded and
+    encoded again (what an export writes)."""
+    count = 0
+    for rows, data in jsonl_chunks(columns, batches):
+        fh.write(data)
+        count += rows
     return count
 
 
