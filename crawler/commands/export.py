@@ -228,18 +228,19 @@ def article_changes(
         .order_by(ArticleVersion.article_id, ArticleVersion.id)
     )
     histories: dict[str, _History] = {}
-    for article_id, version_id, captured_at, run_id in conn.execute(query):
+    for article_id, version_id, captured_at, run_id in conn.execute(query).all():
         history = histories.get(article_id)
         if history is None:
             history = histories[article_id] = _History()
-        history.add(version_id, _in_window(cutoff, utc(captured_at), run_id))
+        # captured_at is not nullable
+        history.add(version_id, _in_window(cutoff, utc(captured_at) or captured_at, run_id))
     diffed = [history for history in histories.values() if history.before is not None]
     if diffed:
         wanted = {history.before for history in diffed} | {history.newest for history in diffed}
         found = conn.execute(
             select(ArticleVersion.id, ArticleVersion.record).where(ArticleVersion.id.in_(wanted))
         )
-        records = {version_id: record for version_id, record in found}
+        records = {version_id: record for version_id, record in found.all()}
         for history in diffed:
             history.before_record = records[history.before]
             history.newest_record = records[history.newest]
@@ -323,21 +324,25 @@ def write_export(
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
     then rename); returns the row count."""
     from pipelines.schema.writers import write_csv, write_jsonl_bytes, write_parquet  # noqa: PLC0415
+    from pipelines.storage.export_rows import prefetched  # noqa: PLC0415
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     columns = EXPORT_COLUMNS if cutoff is None else CHANGE_COLUMNS
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    batches = _export_batches(
-        engine,
-        columns,
-        since=since,
-        site=site,
-        cutoff=cutoff,
-        event_since=event_since,
-        # the JSONL and Parquet writers take the large texts as UTF-8 bytes
-        raw_text=fmt != "csv",
+    # the rows are read in a thread of their own while the writer encodes (export_rows)
+    batches = prefetched(
+        _export_batches(
+            engine,
+            columns,
+            since=since,
+            site=site,
+            cutoff=cutoff,
+            event_since=event_since,
+            # the JSONL and Parquet writers take the large texts as UTF-8 bytes
+            raw_text=fmt != "csv",
+        )
     )
     try:
         if fmt == "jsonl":
@@ -350,6 +355,7 @@ def write_export(
             count = write_parquet(partial, columns, batches, arrow_schema(columns))
         os.replace(partial, output)
     finally:
+        batches.close()  # a writer's error stops the reading at once
         partial.unlink(missing_ok=True)
     return count
 

@@ -84,13 +84,20 @@ def _iso(value: Any) -> Any:
 
 def _json_texts(values: Sequence[Any]) -> list[str]:
     # JSON of text: a str's straight from the C string encoder
-    return [_STRING(value) if value.__class__ is str else _ENCODE(value) for value in values]
+    return [
+        _STRING(value) if value.__class__ is str else "null" if value is None else _ENCODE(value)
+        for value in values
+    ]
 
 
 def _json_dated(values: Sequence[Any]) -> list[str]:
     # an ISO time or day has nothing JSON escapes
     return [
-        '"' + value.isoformat() + '"' if isinstance(value, (datetime, date)) else _ENCODE(value)
+        '"' + value.isoformat() + '"'
+        if isinstance(value, (datetime, date))
+        else "null"
+        if value is None
+        else _ENCODE(value)
         for value in values
     ]
 
@@ -167,9 +174,7 @@ def jsonl_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[t
         if not batch:
             continue
         values: list[Any] = list(zip(*batch, strict=True))
-        raw = tuple(
-            index for index in texts if any(value.__class__ is bytes for value in values[index])
-        )
+        raw = tuple(index for index in texts if bytes in set(map(type, values[index])))
         line = templates.get(raw)
         if line is None:
             line = templates[raw] = jsonl_line_template(names, raw).__mod__

@@ -13,9 +13,11 @@ iter_articles` gives (lists, bools, aware UTC datetimes, dates), in ``EXPORT_COL
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC
 from json.decoder import JSONDecoder
-from typing import TYPE_CHECKING, Any
+from queue import Empty, Full, Queue
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import DateTime, LargeBinary, Text, cast, select, type_coerce
 
@@ -24,11 +26,16 @@ from pipelines.storage.models import Article
 from pipelines.storage.quality import best_date
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Generator, Iterator, Sequence
     from datetime import date, datetime
 
     from sqlalchemy import ColumnElement, Connection, Select
 
+T = TypeVar("T")
+# Batches read ahead of the writer (prefetched): each is about a megabyte or two of text.
+PREFETCH_BATCHES = 2
+# How often a waiting reader or writer looks whether the other side stopped, in seconds
+_POLL_S = 0.1
 # Rows per batch: the memory of an export is about one batch (a row is a few KB of text);
 # larger batches cost memory and save no time (one Parquet row group each, as before).
 BATCH_ROWS = 1000
@@ -127,13 +134,13 @@ def snapshot_batches(
     # rows by id. Ordering the whole rows made SQLite sort every row of the feed in a
     # temporary b-tree (the feed's articles are looked up by id, outside the order's index)
     # before the first one was written: gigabytes at a million articles.
-    ids = snapshot_select([Article.id], since, site, event_since).where(*where)
+    ids = snapshot_select([Article.__table__.c.id], since, site, event_since).where(*where)
     rows_of = select(*columns)
     key = TABLE_COLUMNS.index("id")
     result = conn.execution_options(yield_per=BATCH_ROWS).execute(ids)
     for id_batch in result.partitions():
         wanted = [row[0] for row in id_batch]
-        found = {row[key]: row for row in conn.execute(rows_of.where(Article.id.in_(wanted)))}
+        found = {row[key]: row for row in conn.execute(rows_of.where(Article.id.in_(wanted))).all()}
         # an article deleted since its id was read is left out, as if read a moment later
         yield _converted([found[article_id] for article_id in wanted if article_id in found])
 
@@ -158,3 +165,55 @@ def _converted(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         columns[index] = list(map(convert, columns[index]))
     columns.append(list(map(best_date, columns[_EVENT], columns[_QUALITY], columns[_PUBLISHED])))
     return list(zip(*columns, strict=True))
+
+
+def prefetched(batches: Iterator[T], depth: int = PREFETCH_BATCHES) -> Generator[T, None, None]:
+    """``batches``, read in a thread of their own up to ``depth`` ahead: the database's work
+    (SQLite reading its pages, a PostgreSQL server's query and the socket, none of which holds
+    the GIL) goes on while the writer encodes the batch before. The reading's error is raised
+    here; a writer that stops early stops the reading (the batches' generator is closed in its
+    own thread, which ends its connection)."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=_POLL_S)
+            except Full:
+                continue
+            return True
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not hand((False, batch)):
+                    return
+        except BaseException as exc:  # raised in the writer's thread
+            hand((True, exc))
+            return
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        hand((True, None))
+
+    reader = threading.Thread(target=read, name="export-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                done, item = queue.get(timeout=_POLL_S)
+            except Empty:
+                if not reader.is_alive() and queue.empty():
+                    raise RuntimeError("the export's reader ended without a word") from None
+                continue
+            if done:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
