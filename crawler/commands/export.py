@@ -323,7 +323,11 @@ def write_export(
 ) -> int:
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
     then rename); returns the row count."""
-    from pipelines.schema.writers import write_csv, write_jsonl_bytes, write_parquet  # noqa: PLC0415
+    from pipelines.schema.writers import (  # noqa: PLC0415
+        write_csv_bytes,
+        write_jsonl_bytes,
+        write_parquet,
+    )
     from pipelines.storage.export_rows import prefetched  # noqa: PLC0415
 
     if fmt not in FORMATS:
@@ -340,8 +344,8 @@ def write_export(
             site=site,
             cutoff=cutoff,
             event_since=event_since,
-            # the JSONL and Parquet writers take the large texts as UTF-8 bytes
-            raw_text=fmt != "csv",
+            # every writer takes the large texts as UTF-8 bytes
+            raw_text=True,
         )
     )
     try:
@@ -349,8 +353,8 @@ def write_export(
             with partial.open("wb", buffering=WRITE_BUFFER) as fh:
                 count = write_jsonl_bytes(fh, columns, batches)
         elif fmt == "csv":
-            with partial.open("w", encoding="utf-8", newline="") as fh:
-                count = write_csv(fh, columns, batches)
+            with partial.open("wb", buffering=WRITE_BUFFER) as fh:
+                count = write_csv_bytes(fh, columns, batches)
         else:
             count = write_parquet(partial, columns, batches, arrow_schema(columns))
         os.replace(partial, output)

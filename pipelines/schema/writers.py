@@ -11,6 +11,7 @@ articles a second.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import date, datetime
 from itertools import chain
@@ -275,22 +276,107 @@ def csv_lines(rows: Iterable[Sequence[str]]) -> str:
     return "".join([",".join(map(csv_field, row)) + "\r\n" for row in rows])
 
 
-def write_csv(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """A header row, then one row of cells (``to_csv_cell``) per row; returns the row count."""
-    writer = csv.writer(fh)
-    writer.writerow(columns)
-    cells = [csv_cells(name) for name in columns]
-    count = 0
+_CSV_GUARD_FIRST = frozenset(character.encode() for character in _GUARD_FIRST)
+
+
+def csv_field_utf8(value: Any) -> bytes:
+    """:func:`csv_field` of the text cell of ``value`` (``to_csv_cell``), in UTF-8, for a
+    text given as its UTF-8 bytes (or a str, or None): bytes are quoted as bytes; a text a
+    spreadsheet would run as a formula takes the str path."""
+    if value.__class__ is bytes and value[:1] not in _CSV_GUARD_FIRST:
+        if b'"' in value or b"," in value or b"\n" in value or b"\r" in value:
+            return b'"' + value.replace(b'"', b'""') + b'"'
+        return value
+    if value.__class__ is bytes:
+        value = value.decode("utf-8")
+    return csv_field(_text_cells([value])[0]).encode("utf-8")
+
+
+def _header(columns: Sequence[str]) -> str:
+    written = io.StringIO()
+    csv.writer(written).writerow(columns)
+    return written.getvalue()
+
+
+def csv_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[tuple[int, bytes]]:
+    """The header row, then each non-empty batch's rows of cells (``to_csv_cell``), in UTF-8,
+    with its row count (0 for the header). As :func:`jsonl_chunks`, a text column whose values
+    come as UTF-8 bytes is quoted as bytes and put in after the rest is encoded (at the NULs of
+    the lines; a batch whose other cells hold a NUL of their own is written from str)."""
+    names = tuple(columns)
+    yield 0, _header(names).encode("utf-8")
+    cells = [csv_cells(name) for name in names]
+    texts = [index for index, name in enumerate(names) if cells[index] is _text_cells]
     for batch in batches:
         if not batch:
             continue
-        values = zip(*batch, strict=True)
-        rows = zip(*(cell(column) for cell, column in zip(cells, values, strict=True)), strict=True)
-        if len(columns) > 1:
-            fh.write(csv_lines(rows))
-        else:
-            writer.writerows(rows)
-        count += len(batch)
+        values: list[Any] = list(zip(*batch, strict=True))
+        raw = [index for index in texts if bytes in set(map(type, values[index]))]
+        if len(names) == 1:
+            # csv.writer writes a row of one empty field as "" (csv_lines does not)
+            yield from _csv_of_str(names, cells, values, len(batch))
+            continue
+        fields: list[Any] = [
+            [_SLOT] * len(batch) if index in raw else list(map(csv_field, cell(column)))
+            for index, (cell, column) in enumerate(zip(cells, values, strict=True))
+        ]
+        data = "".join([",".join(row) + "\r\n" for row in zip(*fields, strict=True)]).encode()
+        if raw:
+            pieces = data.split(_SLOT.encode())
+            inserted = list(
+                chain.from_iterable(
+                    zip(*(map(csv_field_utf8, values[index]) for index in raw), strict=True)
+                )
+            )
+            if len(pieces) != len(inserted) + 1:
+                # a text cell held a NUL: this batch from str
+                yield from _csv_of_str(names, cells, values, len(batch))
+                continue
+            joined: list[bytes] = [b""] * (len(pieces) + len(inserted))
+            joined[::2] = pieces
+            joined[1::2] = inserted
+            data = b"".join(joined)
+        yield len(batch), data
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if value.__class__ is bytes else value
+
+
+def _csv_of_str(
+    names: Sequence[str],
+    cells: Sequence[Callable[[Sequence[Any]], list[str]]],
+    values: Sequence[Sequence[Any]],
+    rows: int,
+) -> Iterator[tuple[int, bytes]]:
+    """One batch's rows from str values (:func:`csv_chunks` without bytes), as csv.writer
+    writes them."""
+    texts = [[_text(value) for value in column] for column in values]
+    fields = [cell(column) for cell, column in zip(cells, texts, strict=True)]
+    if len(names) == 1:
+        written = io.StringIO()
+        csv.writer(written).writerows(zip(*fields, strict=True))
+        yield rows, written.getvalue().encode("utf-8")
+        return
+    yield rows, csv_lines(zip(*fields, strict=True)).encode("utf-8")
+
+
+def write_csv(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """A header row, then one row of cells (``to_csv_cell``) per row (:func:`csv_chunks`) to a
+    text file; returns the row count."""
+    count = 0
+    for rows, data in csv_chunks(columns, batches):
+        fh.write(data.decode("utf-8"))
+        count += rows
+    return count
+
+
+def write_csv_bytes(fh: BinaryIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """:func:`write_csv` to a binary file (what an export writes)."""
+    count = 0
+    for rows, data in csv_chunks(columns, batches):
+        fh.write(data)
+        count += rows
     return count
 
 

@@ -39,8 +39,8 @@ _POLL_S = 0.1
 # Rows per batch: the memory of an export is about one batch (a row is a few KB of text);
 # larger batches cost memory and save no time (one Parquet row group each, as before).
 BATCH_ROWS = 1000
-# The large texts, which a writer taking UTF-8 bytes (the JSONL and Parquet ones) is given as
-# such on SQLite: decoding them was a third of an export's reading.
+# The large texts, which the export's writers (pipelines/schema/writers.py) take as their
+# UTF-8 bytes, as SQLite gives them: decoding them was a third of an export's reading.
 RAW_TEXT_COLUMNS = frozenset({"summary", "body_text", "body_html"})
 JSON_KINDS = frozenset({"string_list", "object_list"})
 # Read from the table; best_date is derived from the row (pipelines/storage/quality.best_date).
