@@ -160,91 +160,83 @@ def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [name for name in VERSION_FIELDS if before.get(name) != after.get(name)]
 
 
-@dataclass(slots=True)
-class _History:
-    """One article's versions, oldest first, as far as the change feed needs them: the ids of
-    the newest version before the cut-off and of the newest version, their records read only
-    where there is a version before the cut-off (most articles of a feed have one version)."""
+def history_columns(cutoff: ChangeCutoff, as_of: datetime) -> list[Any]:
+    """What the change feed needs of an article's versions (up to ``as_of``), as columns of
+    its row, worked out by the database per article (index ``(article_id, id)``) instead of
+    every version read back: how many there are, the newest one's id, and the id of the newest
+    version before the cut-off (the last one outside the window before the first one in it;
+    None: none, the article is new since the cut-off)."""
+    from sqlalchemy import and_, func, not_, or_, select  # noqa: PLC0415
+    from sqlalchemy.orm import aliased  # noqa: PLC0415
 
-    count: int = 0
-    before: int | None = None  # the newest version before the cut-off
-    inside: bool = False  # a version since the cut-off was met
-    newest: int | None = None
-    before_record: dict[str, Any] | None = None
-    newest_record: dict[str, Any] | None = None
+    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
 
-    def add(self, version_id: int, in_window: bool) -> None:
-        self.count += 1
-        if in_window:
-            self.inside = True
-        elif not self.inside:
-            self.before = version_id
-        self.newest = version_id
+    def versions(alias: Any) -> list[Any]:
+        return [alias.article_id == Article.id, alias.captured_at <= as_of]
 
-    def change(self, body_text: Any, body_html: Any) -> ArticleChange:
-        """What happened to the article whose row's (newest) bodies are these."""
-        if self.before_record is None:
-            return ArticleChange("new", self.count, [])
-        from pipelines.storage.models import BODY_FIELDS  # noqa: PLC0415
+    def in_window(alias: Any) -> Any:
+        # the window of _window, for the article's own versions
+        inside = alias.captured_at >= cutoff.instant
+        if cutoff.run_id is None:
+            return inside
+        return and_(inside, or_(alias.run_id.is_(None), alias.run_id != cutoff.run_id))
 
-        newest = self.newest_record or {}
+    every, first, outside = (aliased(ArticleVersion) for _ in range(3))
+    count = select(func.count(every.id)).where(*versions(every))
+    newest = select(func.max(every.id)).where(*versions(every))
+    first_inside = select(func.min(first.id)).where(*versions(first), in_window(first))
+    before = select(func.max(outside.id)).where(
+        *versions(outside),
+        not_(in_window(outside)),
+        outside.id < first_inside.correlate(Article).scalar_subquery(),
+    )
+    return [
+        query.correlate(Article).scalar_subquery().label(name)
+        for query, name in ((count, "_versions"), (newest, "_newest"), (before, "_before"))
+    ]
+
+
+def article_changes(
+    conn: Connection, histories: Sequence[tuple[Any, Any, Any]], bodies: Sequence[tuple[Any, Any]]
+) -> list[ArticleChange]:
+    """Each article's change from its :func:`history_columns` (versions, newest, before) and
+    its row's bodies (text, HTML): a version's record (the whole article) is read only for the
+    articles with a version before the cut-off, the ones diffed."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import BODY_FIELDS, ArticleVersion  # noqa: PLC0415
+
+    wanted = {
+        version
+        for _, newest, before in histories
+        if before is not None
+        for version in (newest, before)
+    }
+    records: dict[int, Any] = {}
+    if wanted:
+        found = conn.execute(
+            select(ArticleVersion.id, ArticleVersion.record).where(ArticleVersion.id.in_(wanted))
+        )
+        records = {version_id: record for version_id, record in found.all()}
+    changes = []
+    for (count, newest_id, before_id), (body_text, body_html) in zip(
+        histories, bodies, strict=True
+    ):
+        before = records.get(before_id) if before_id is not None else None
+        if before is None:
+            changes.append(ArticleChange("new", count, []))
+            continue
+        newest = records.get(newest_id) or {}
         if not all(name in newest for name in BODY_FIELDS):
             # the newest version's bodies are the article row's
             newest = {**newest, "body_text": _text(body_text), "body_html": _text(body_html)}
-        return ArticleChange("changed", self.count, _changed_fields(self.before_record, newest))
+        changes.append(ArticleChange("changed", count, _changed_fields(before, newest)))
+    return changes
 
 
 def _text(value: Any) -> Any:
     # a body the export read as its UTF-8 bytes (export_rows.RAW_TEXT_COLUMNS)
     return value.decode("utf-8") if isinstance(value, bytes) else value
-
-
-def _in_window(cutoff: ChangeCutoff, captured_at: datetime, run_id: str | None) -> bool:
-    # the window of _window, for a version already read (its site is its article's)
-    return captured_at >= cutoff.instant and (cutoff.run_id is None or run_id != cutoff.run_id)
-
-
-def article_changes(
-    conn: Connection, article_ids: Sequence[str], cutoff: ChangeCutoff, as_of: datetime
-) -> dict[str, _History]:
-    """The histories (up to ``as_of``) of a chunk of articles that changed since the cut-off:
-    every version's id and window first, then the records of only the versions a diff needs
-    (a version's record carries the whole article: decoding every one was most of a feed's
-    time)."""
-    from sqlalchemy import DateTime, select, type_coerce  # noqa: PLC0415
-
-    from pipelines.storage.export_rows import utc  # noqa: PLC0415
-    from pipelines.storage.models import ArticleVersion  # noqa: PLC0415
-
-    query = (
-        select(
-            ArticleVersion.article_id,
-            ArticleVersion.id,
-            # the dialect's DateTime without UTCDateTime's Python wrapper (export_rows.utc)
-            type_coerce(ArticleVersion.captured_at, DateTime(timezone=True)),
-            ArticleVersion.run_id,
-        )
-        .where(ArticleVersion.article_id.in_(article_ids), ArticleVersion.captured_at <= as_of)
-        .order_by(ArticleVersion.article_id, ArticleVersion.id)
-    )
-    histories: dict[str, _History] = {}
-    for article_id, version_id, captured_at, run_id in conn.execute(query).all():
-        history = histories.get(article_id)
-        if history is None:
-            history = histories[article_id] = _History()
-        # captured_at is not nullable
-        history.add(version_id, _in_window(cutoff, utc(captured_at) or captured_at, run_id))
-    diffed = [history for history in histories.values() if history.before is not None]
-    if diffed:
-        wanted = {history.before for history in diffed} | {history.newest for history in diffed}
-        found = conn.execute(
-            select(ArticleVersion.id, ArticleVersion.record).where(ArticleVersion.id.in_(wanted))
-        )
-        records = {version_id: record for version_id, record in found.all()}
-        for history in diffed:
-            history.before_record = records[history.before]
-            history.newest_record = records[history.newest]
-    return histories
 
 
 def iter_articles(
@@ -269,8 +261,10 @@ def iter_articles(
     table = Article.__table__.c
     # best_date is derived from the row (pipelines/storage/quality.best_date_of)
     columns = [table[name] for name in EXPORT_COLUMNS if name in table]
-    query = snapshot_select(columns, since, site, event_since)
     as_of = datetime.now(UTC)
+    if cutoff is not None:
+        columns += history_columns(cutoff, as_of)
+    query = snapshot_select(columns, since, site, event_since)
     if cutoff is not None:
         query = query.where(changed_since(cutoff, site, as_of))
     with engine.connect() as conn:
@@ -280,9 +274,11 @@ def iter_articles(
             for row in rows:
                 row["best_date"] = best_date_of(row)
             if cutoff is not None:
-                histories = article_changes(conn, [row["id"] for row in rows], cutoff, as_of)
-                for row in rows:
-                    change = histories[row["id"]].change(row["body_text"], row["body_html"])
+                histories = [
+                    (row.pop("_versions"), row.pop("_newest"), row.pop("_before")) for row in rows
+                ]
+                bodies = [(row["body_text"], row["body_html"]) for row in rows]
+                for row, change in zip(rows, article_changes(conn, histories, bodies), strict=True):
                     row["change"] = change.change
                     row["version"] = change.version
                     row["changed_fields"] = change.changed_fields
@@ -377,25 +373,39 @@ def _export_batches(
     """The rows to write, in batches of tuples in ``columns`` order, read column-wise
     (pipelines/storage/export_rows.py); the change feed's rows are the snapshot's rows of the
     articles with a version in the window, each followed by its change, version and changed
-    fields (:func:`article_changes`, a batch at a time: its memory is one batch's)."""
-    from pipelines.storage.export_rows import snapshot_batches  # noqa: PLC0415
+    fields (:func:`history_columns`, :func:`article_changes`), a batch at a time: its memory
+    is one batch's."""
+    from pipelines.storage.export_rows import rows_by_id, snapshot_batches  # noqa: PLC0415
 
     with engine.connect() as conn:
         if cutoff is None:
             yield from snapshot_batches(conn, since, site, event_since, raw_text=raw_text)
             return
+        from pipelines.storage.export_rows import snapshot_select  # noqa: PLC0415
+        from pipelines.storage.models import Article  # noqa: PLC0415
+
         as_of = datetime.now(UTC)
-        where = [changed_since(cutoff, site, as_of)]
-        key = EXPORT_COLUMNS.index("id")
+        # The feed's ids in export order with their histories first, then each batch's rows by
+        # id: ordering whole rows made SQLite sort every row of the feed in a temporary b-tree
+        # (its articles are looked up by id, outside the order's index) before writing one.
+        ids = snapshot_select(
+            [Article.__table__.c.id, *history_columns(cutoff, as_of)], since, site, event_since
+        ).where(changed_since(cutoff, site, as_of))
         text = EXPORT_COLUMNS.index("body_text")
         html = EXPORT_COLUMNS.index("body_html")
-        for batch in snapshot_batches(conn, since, site, event_since, where, raw_text=raw_text):
-            histories = article_changes(conn, [row[key] for row in batch], cutoff, as_of)
-            changed = []
-            for row in batch:
-                change = histories[row[key]].change(row[text], row[html])
-                changed.append((*row, change.change, change.version, change.changed_fields))
-            yield changed
+        result = conn.execution_options(yield_per=CHUNK_ROWS).execute(ids)
+        for part in result.partitions():
+            found = rows_by_id(conn, [article_id for article_id, *_ in part], raw_text=raw_text)
+            # an article deleted since its id was read is left out, as if read a moment later
+            kept = [(found[entry[0]], tuple(entry[1:])) for entry in part if entry[0] in found]
+            rows = [row for row, _ in kept]
+            changes = article_changes(
+                conn, [history for _, history in kept], [(row[text], row[html]) for row in rows]
+            )
+            yield [
+                (*row, change.change, change.version, change.changed_fields)
+                for row, change in zip(rows, changes, strict=True)
+            ]
 
 
 def add_by_option(parser: argparse.ArgumentParser) -> None:

@@ -114,35 +114,32 @@ def snapshot_batches(
     since: datetime | None = None,
     site: str | None = None,
     event_since: date | None = None,
-    where: Sequence[ColumnElement[bool]] = (),
     *,
     raw_text: bool = False,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The snapshot's rows in export order (publication instant, undated last, then id), as
-    batches of tuples in ``EXPORT_COLUMNS`` order; the filters of ``iter_articles``, and
-    ``where`` (the change feed's articles). ``raw_text``: the ``RAW_TEXT_COLUMNS`` as their
-    UTF-8 bytes where the database gives them so (SQLite)."""
-    raw = raw_text and conn.dialect.name == "sqlite"
-    columns = [_read_column(name, raw) for name in TABLE_COLUMNS]
-    if not where:
-        query = snapshot_select(columns, since, site, event_since)
-        result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
-        for batch in result.partitions():
-            yield _converted(batch)
-        return
-    # A filtered snapshot (the change feed): its ids in export order first, then each batch's
-    # rows by id. Ordering the whole rows made SQLite sort every row of the feed in a
-    # temporary b-tree (the feed's articles are looked up by id, outside the order's index)
-    # before the first one was written: gigabytes at a million articles.
-    ids = snapshot_select([Article.__table__.c.id], since, site, event_since).where(*where)
-    rows_of = select(*columns)
+    batches of tuples in ``EXPORT_COLUMNS`` order; the filters of ``iter_articles``.
+    ``raw_text``: the ``RAW_TEXT_COLUMNS`` as their UTF-8 bytes where the database gives them
+    so (SQLite)."""
+    query = snapshot_select(_columns(conn, raw_text), since, site, event_since)
+    result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
+    for batch in result.partitions():
+        yield _converted(batch)
+
+
+def rows_by_id(
+    conn: Connection, article_ids: Sequence[str], *, raw_text: bool = False
+) -> dict[str, tuple[Any, ...]]:
+    """The export rows (as :func:`snapshot_batches` gives them) of these articles, by id; an
+    id the table does not hold is not in it."""
+    query = select(*_columns(conn, raw_text)).where(Article.id.in_(article_ids))
     key = TABLE_COLUMNS.index("id")
-    result = conn.execution_options(yield_per=BATCH_ROWS).execute(ids)
-    for id_batch in result.partitions():
-        wanted = [row[0] for row in id_batch]
-        found = {row[key]: row for row in conn.execute(rows_of.where(Article.id.in_(wanted))).all()}
-        # an article deleted since its id was read is left out, as if read a moment later
-        yield _converted([found[article_id] for article_id in wanted if article_id in found])
+    return {row[key]: row for row in _converted(conn.execute(query).all())}
+
+
+def _columns(conn: Connection, raw_text: bool) -> list[Any]:
+    raw = raw_text and conn.dialect.name == "sqlite"
+    return [_read_column(name, raw) for name in TABLE_COLUMNS]
 
 
 # what the reading converts column by column: (index, function) of each JSON and UTC column
