@@ -1,7 +1,8 @@
 """The exports' writers: JSONL, CSV and Parquet from batches of rows, column by column.
 
 A row is a tuple of Python values in the order of the columns written (what
-``crawler.commands.export.iter_articles`` gives: lists, bools, aware datetimes, dates). Each
+``crawler.commands.export.iter_articles`` gives: lists, bools, aware datetimes, dates), a text
+possibly as its UTF-8 bytes (the reading's large texts on SQLite), which is written the same. Each
 format writes exactly what the record schema's per-row functions give (``to_csv_cell``,
 ``to_arrow_row``, JSON of the JSONL record): a batch's columns are converted one list at a
 time, with the serializers built once, which is what lets an export write tens of thousands of

@@ -1,4 +1,4 @@
-"""The snapshot export's rows, read fast: the articles table in batches of plain tuples.
+"""The exports' and the change feed's rows, read fast: the articles table in batches of tuples.
 
 ``scrapy export`` (crawler/commands/export.py) writes every stored article; at a million rows
 what costs is the work per row, not the database. So the rows come through SQLAlchemy Core (no
@@ -7,7 +7,8 @@ whose per-value conversion is Python code are read raw and converted column by c
 batch: the JSON columns as their text (decoded with the C scanner), the UTC times with the
 driver's own parse. Each row is a tuple of the values :func:`crawler.commands.export.
 iter_articles` gives (lists, bools, aware UTC datetimes, dates), in ``EXPORT_COLUMNS`` order,
-``best_date`` last.
+``best_date`` last; with ``raw_text``, the ``RAW_TEXT_COLUMNS`` as their UTF-8 bytes on SQLite.
+:func:`prefetched` reads the batches ahead of the writer, in a thread of their own.
 """
 
 from __future__ import annotations
