@@ -7,22 +7,39 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.schema import BY_NAME, CHANGE_COLUMNS, EXPORT_COLUMNS, to_arrow_row, to_csv_cell
+from pipelines.schema import (
+    BY_NAME,
+    CHANGE_COLUMNS,
+    EXPORT_COLUMNS,
+    arrow_schema,
+    to_arrow_row,
+    to_csv_cell,
+)
 from pipelines.schema.writers import (
     _ENCODE,
     arrow_columns,
+    csv_field,
+    csv_field_utf8,
     csv_lines,
+    json_utf8,
     write_csv,
+    write_csv_bytes,
     write_jsonl,
+    write_jsonl_bytes,
 )
-from pipelines.storage.export_rows import decode_json
+from pipelines.storage.export_rows import RAW_TEXT_COLUMNS, decode_json, prefetched
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # Text a spreadsheet or a CSV reader trips on: formula triggers, quotes, separators, line ends.
 TRICKY = st.text(alphabet=st.sampled_from(list("ab đ'\"=+-@\t\r\n,;\\\x00\x0b\u2028")), max_size=8)
@@ -119,3 +136,94 @@ def test_each_format_writes_what_the_per_row_functions_give(data, changes):
         assert list(arrow) == list(expected_rows[0])
     for name, values in arrow.items():
         assert values == [row[name] for row in expected_rows]
+
+
+@given(text=TRICKY | st.text(max_size=12))
+def test_json_utf8_of_text_bytes_is_json_dumps_in_utf8(text):
+    expected = json.dumps(text, ensure_ascii=False).encode("utf-8")
+    assert json_utf8(text.encode("utf-8")) == expected
+    assert json_utf8(text) == expected
+
+
+@given(text=TRICKY | st.text(max_size=12))
+def test_csv_field_utf8_of_text_bytes_is_the_quoted_cell_in_utf8(text):
+    expected = csv_field(to_csv_cell("body_text", text)).encode("utf-8")
+    assert csv_field_utf8(text.encode("utf-8")) == expected
+    assert csv_field_utf8(None) == b""
+
+
+def _as_utf8(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...]:
+    # the reading's large texts, as SQLite gives them (export_rows.RAW_TEXT_COLUMNS)
+    return tuple(
+        value.encode("utf-8") if name in RAW_TEXT_COLUMNS and isinstance(value, str) else value
+        for name, value in zip(columns, row, strict=True)
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), changes=st.booleans())
+def test_texts_given_as_utf8_bytes_write_the_same_files(data, changes):
+    columns = CHANGE_COLUMNS if changes else EXPORT_COLUMNS
+    rows = data.draw(_rows(columns))
+    batches = [rows[:2], [], rows[2:]]
+    raw = [[_as_utf8(columns, row) for row in batch] for batch in batches]
+
+    jsonl = io.StringIO()
+    write_jsonl(jsonl, columns, batches)
+    written = io.BytesIO()
+    assert write_jsonl_bytes(written, columns, raw) == len(rows)
+    assert written.getvalue() == jsonl.getvalue().encode("utf-8")
+
+    text_csv = io.StringIO()
+    write_csv(text_csv, columns, batches)
+    written = io.BytesIO()
+    assert write_csv_bytes(written, columns, raw) == len(rows)
+    assert written.getvalue() == text_csv.getvalue().encode("utf-8")
+
+    schema = arrow_schema(columns)
+    for plain, utf8 in zip(batches, raw, strict=True):
+        expected = pa.Table.from_pydict(arrow_columns(columns, plain), schema=schema)
+        assert pa.Table.from_pydict(arrow_columns(columns, utf8), schema=schema).equals(expected)
+
+
+def test_a_csv_batch_whose_text_holds_a_nul_is_written_from_str():
+    columns = ("id", "body_text")
+    batches = [[("a\x00b", b"x,\x00y"), ("c", b"plain")]]
+    written = io.BytesIO()
+    write_csv_bytes(written, columns, batches)
+    expected = io.StringIO()
+    csv.writer(expected).writerows([columns, ("a\x00b", "x,\x00y"), ("c", "plain")])
+    assert written.getvalue() == expected.getvalue().encode("utf-8")
+
+
+def _batches(count: int, fail_at: int | None = None) -> Iterator[list[int]]:
+    for number in range(count):
+        if number == fail_at:
+            raise ValueError("the database went away")
+        yield [number]
+
+
+def test_prefetched_batches_come_in_order_and_all():
+    assert list(prefetched(_batches(50), depth=2)) == [[number] for number in range(50)]
+
+
+def test_prefetched_raises_the_readings_error_in_the_writer():
+    read = prefetched(_batches(10, fail_at=3))
+    assert next(read) == [0]
+    with pytest.raises(ValueError, match="the database went away"):
+        list(read)
+
+
+def test_a_writer_that_stops_early_closes_the_reading():
+    closed = threading.Event()
+
+    def batches() -> Iterator[list[int]]:
+        try:
+            yield from _batches(1000)
+        finally:
+            closed.set()
+
+    read = prefetched(batches(), depth=1)
+    assert next(read) == [0]
+    read.close()
+    assert closed.wait(5)

@@ -25,7 +25,6 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +51,8 @@ if TYPE_CHECKING:
 
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "parquet": "parquet"}
 CHUNK_ROWS = 1000
+# an export's file buffer: a batch's lines (a few MB) go to the file in one write anyway
+WRITE_BUFFER = 1 << 20
 # the default file name of an export of every site
 ALL_SITES_NAME = "articles"
 # the default file name's marker of a change feed: <site>-changes-<time>.<ext>
@@ -143,72 +144,99 @@ def _window(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> list[Any
     return conditions
 
 
+def changed_since(cutoff: ChangeCutoff, site: str | None, as_of: datetime) -> Any:
+    """The articles with a version in the window: the change feed's rows."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
+
+    changed_ids = select(ArticleVersion.article_id).where(*_window(cutoff, site, as_of))
+    return Article.id.in_(changed_ids.distinct())
+
+
 def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     from pipelines.storage.models import VERSION_FIELDS  # noqa: PLC0415
 
     return [name for name in VERSION_FIELDS if before.get(name) != after.get(name)]
 
 
-@dataclass(slots=True)
-class _History:
-    """One article's versions, oldest first, as far as the change feed needs them."""
+def history_columns(cutoff: ChangeCutoff, as_of: datetime) -> list[Any]:
+    """What the change feed needs of an article's versions (up to ``as_of``), as columns of
+    its row, worked out by the database per article (index ``(article_id, id)``) instead of
+    every version read back: how many there are, the newest one's id, and the id of the newest
+    version before the cut-off (the last one outside the window before the first one in it;
+    None: none, the article is new since the cut-off)."""
+    from sqlalchemy import and_, func, not_, or_, select  # noqa: PLC0415
+    from sqlalchemy.orm import aliased  # noqa: PLC0415
 
-    count: int = 0
-    before: dict[str, Any] | None = None  # the newest version before the cut-off
-    inside: bool = False  # a version since the cut-off was met
-    newest: dict[str, Any] | None = None
+    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
 
-    def add(self, record: dict[str, Any], in_window: bool) -> None:
-        self.count += 1
-        if in_window:
-            self.inside = True
-        elif not self.inside:
-            self.before = record
-        self.newest = record
+    def versions(alias: Any) -> list[Any]:
+        return [alias.article_id == Article.id, alias.captured_at <= as_of]
 
-    def change(self, row: dict[str, Any]) -> ArticleChange:
-        """What happened to the article whose row (its newest bodies) is ``row``."""
-        if self.before is None:
-            return ArticleChange("new", self.count, [])
-        from pipelines.storage.models import BODY_FIELDS  # noqa: PLC0415
+    def in_window(alias: Any) -> Any:
+        # the window of _window, for the article's own versions
+        inside = alias.captured_at >= cutoff.instant
+        if cutoff.run_id is None:
+            return inside
+        return and_(inside, or_(alias.run_id.is_(None), alias.run_id != cutoff.run_id))
 
-        newest = self.newest or {}
-        if not all(name in newest for name in BODY_FIELDS):
-            # the newest version's bodies are the article row's
-            newest = {**newest, "body_text": row["body_text"], "body_html": row["body_html"]}
-        return ArticleChange("changed", self.count, _changed_fields(self.before, newest))
-
-
-def _in_window(cutoff: ChangeCutoff, captured_at: datetime, run_id: str | None) -> bool:
-    # the window of _window, for a version already read (its site is its article's)
-    return captured_at >= cutoff.instant and (cutoff.run_id is None or run_id != cutoff.run_id)
+    every, first, outside = (aliased(ArticleVersion) for _ in range(3))
+    count = select(func.count(every.id)).where(*versions(every))
+    newest = select(func.max(every.id)).where(*versions(every))
+    first_inside = select(func.min(first.id)).where(*versions(first), in_window(first))
+    before = select(func.max(outside.id)).where(
+        *versions(outside),
+        not_(in_window(outside)),
+        outside.id < first_inside.correlate(Article).scalar_subquery(),
+    )
+    return [
+        query.correlate(Article).scalar_subquery().label(name)
+        for query, name in ((count, "_versions"), (newest, "_newest"), (before, "_before"))
+    ]
 
 
 def article_changes(
-    conn: Connection, article_ids: Sequence[str], cutoff: ChangeCutoff, as_of: datetime
-) -> dict[str, _History]:
-    """The histories (up to ``as_of``) of a chunk of articles that changed since the cut-off."""
+    conn: Connection, histories: Sequence[tuple[Any, Any, Any]], bodies: Sequence[tuple[Any, Any]]
+) -> list[ArticleChange]:
+    """Each article's change from its :func:`history_columns` (versions, newest, before) and
+    its row's bodies (text, HTML): a version's record (the whole article) is read only for the
+    articles with a version before the cut-off, the ones diffed."""
     from sqlalchemy import select  # noqa: PLC0415
 
-    from pipelines.storage.models import ArticleVersion  # noqa: PLC0415
+    from pipelines.storage.models import BODY_FIELDS, ArticleVersion  # noqa: PLC0415
 
-    query = (
-        select(
-            ArticleVersion.article_id,
-            ArticleVersion.record,
-            ArticleVersion.captured_at,
-            ArticleVersion.run_id,
+    wanted = {
+        version
+        for _, newest, before in histories
+        if before is not None
+        for version in (newest, before)
+    }
+    records: dict[int, Any] = {}
+    if wanted:
+        found = conn.execute(
+            select(ArticleVersion.id, ArticleVersion.record).where(ArticleVersion.id.in_(wanted))
         )
-        .where(ArticleVersion.article_id.in_(article_ids), ArticleVersion.captured_at <= as_of)
-        .order_by(ArticleVersion.article_id, ArticleVersion.id)
-    )
-    histories: dict[str, _History] = {}
-    for article_id, record, captured_at, run_id in conn.execute(query):
-        history = histories.get(article_id)
-        if history is None:
-            history = histories[article_id] = _History()
-        history.add(record, _in_window(cutoff, captured_at, run_id))
-    return histories
+        records = {version_id: record for version_id, record in found.all()}
+    changes = []
+    for (count, newest_id, before_id), (body_text, body_html) in zip(
+        histories, bodies, strict=True
+    ):
+        before = records.get(before_id) if before_id is not None else None
+        if before is None:
+            changes.append(ArticleChange("new", count, []))
+            continue
+        newest = records.get(newest_id) or {}
+        if not all(name in newest for name in BODY_FIELDS):
+            # the newest version's bodies are the article row's
+            newest = {**newest, "body_text": _text(body_text), "body_html": _text(body_html)}
+        changes.append(ArticleChange("changed", count, _changed_fields(before, newest)))
+    return changes
+
+
+def _text(value: Any) -> Any:
+    # a body the export read as its UTF-8 bytes (export_rows.RAW_TEXT_COLUMNS)
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def iter_articles(
@@ -226,21 +254,19 @@ def iter_articles(
     The change feed reads the versions of ``CHUNK_ROWS`` articles at a time, as their rows
     stream: its memory is one chunk's, whatever the window (an older version carries its full
     bodies)."""
-    from sqlalchemy import select  # noqa: PLC0415
-
     from pipelines.storage.export_rows import snapshot_select  # noqa: PLC0415
-    from pipelines.storage.models import Article, ArticleVersion  # noqa: PLC0415
+    from pipelines.storage.models import Article  # noqa: PLC0415
     from pipelines.storage.quality import best_date_of  # noqa: PLC0415
 
     table = Article.__table__.c
     # best_date is derived from the row (pipelines/storage/quality.best_date_of)
     columns = [table[name] for name in EXPORT_COLUMNS if name in table]
-    query = snapshot_select(columns, since, site, event_since)
     as_of = datetime.now(UTC)
     if cutoff is not None:
-        window = _window(cutoff, site, as_of)
-        changed_ids = select(ArticleVersion.article_id).where(*window).distinct()
-        query = query.where(Article.id.in_(changed_ids))
+        columns += history_columns(cutoff, as_of)
+    query = snapshot_select(columns, since, site, event_since)
+    if cutoff is not None:
+        query = query.where(changed_since(cutoff, site, as_of))
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(query)
         for chunk in result.mappings().partitions():
@@ -248,9 +274,11 @@ def iter_articles(
             for row in rows:
                 row["best_date"] = best_date_of(row)
             if cutoff is not None:
-                histories = article_changes(conn, [row["id"] for row in rows], cutoff, as_of)
-                for row in rows:
-                    change = histories[row["id"]].change(row)
+                histories = [
+                    (row.pop("_versions"), row.pop("_newest"), row.pop("_before")) for row in rows
+                ]
+                bodies = [(row["body_text"], row["body_html"]) for row in rows]
+                for row, change in zip(rows, article_changes(conn, histories, bodies), strict=True):
                     row["change"] = change.change
                     row["version"] = change.version
                     row["changed_fields"] = change.changed_fields
@@ -307,27 +335,43 @@ def write_export(
 ) -> int:
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
     then rename); returns the row count."""
-    from pipelines.schema.writers import write_csv, write_jsonl, write_parquet  # noqa: PLC0415
+    from pipelines.schema.writers import (  # noqa: PLC0415
+        write_csv_bytes,
+        write_jsonl_bytes,
+        write_parquet,
+    )
+    from pipelines.storage.export_rows import prefetched  # noqa: PLC0415
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     columns = EXPORT_COLUMNS if cutoff is None else CHANGE_COLUMNS
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
-    batches = _export_batches(
-        engine, columns, since=since, site=site, cutoff=cutoff, event_since=event_since
+    # the rows are read in a thread of their own while the writer encodes (export_rows)
+    batches = prefetched(
+        _export_batches(
+            engine,
+            columns,
+            since=since,
+            site=site,
+            cutoff=cutoff,
+            event_since=event_since,
+            # every writer takes the large texts as UTF-8 bytes
+            raw_text=True,
+        )
     )
     try:
         if fmt == "jsonl":
-            with partial.open("w", encoding="utf-8", newline="\n") as fh:
-                count = write_jsonl(fh, columns, batches)
+            with partial.open("wb", buffering=WRITE_BUFFER) as fh:
+                count = write_jsonl_bytes(fh, columns, batches)
         elif fmt == "csv":
-            with partial.open("w", encoding="utf-8", newline="") as fh:
-                count = write_csv(fh, columns, batches)
+            with partial.open("wb", buffering=WRITE_BUFFER) as fh:
+                count = write_csv_bytes(fh, columns, batches)
         else:
             count = write_parquet(partial, columns, batches, arrow_schema(columns))
         os.replace(partial, output)
     finally:
+        batches.close()  # a writer's error stops the reading at once
         partial.unlink(missing_ok=True)
     return count
 
@@ -340,22 +384,44 @@ def _export_batches(
     site: str | None,
     cutoff: ChangeCutoff | None,
     event_since: date | None,
+    raw_text: bool = False,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows to write, in batches of tuples in ``columns`` order: the snapshot read
-    column-wise (pipelines/storage/export_rows.py), the change feed from :func:`iter_articles`."""
-    if cutoff is None:
-        from pipelines.storage.export_rows import snapshot_batches  # noqa: PLC0415
+    """The rows to write, in batches of tuples in ``columns`` order, read column-wise
+    (pipelines/storage/export_rows.py); the change feed's rows are the snapshot's rows of the
+    articles with a version in the window, each followed by its change, version and changed
+    fields (:func:`history_columns`, :func:`article_changes`), a batch at a time: its memory
+    is one batch's."""
+    from pipelines.storage.export_rows import rows_by_id, snapshot_batches  # noqa: PLC0415
 
-        yield from snapshot_batches(engine, since, site, event_since)
-        return
-    values = itemgetter(*columns)
-    batch: list[tuple[Any, ...]] = []
-    for row in iter_articles(engine, since, site, cutoff, event_since):
-        batch.append(values(row))
-        if len(batch) >= CHUNK_ROWS:
-            yield batch
-            batch = []
-    yield batch
+    with engine.connect() as conn:
+        if cutoff is None:
+            yield from snapshot_batches(conn, since, site, event_since, raw_text=raw_text)
+            return
+        from pipelines.storage.export_rows import snapshot_select  # noqa: PLC0415
+        from pipelines.storage.models import Article  # noqa: PLC0415
+
+        as_of = datetime.now(UTC)
+        # The feed's ids in export order with their histories first, then each batch's rows by
+        # id: ordering whole rows made SQLite sort every row of the feed in a temporary b-tree
+        # (its articles are looked up by id, outside the order's index) before writing one.
+        ids = snapshot_select(
+            [Article.__table__.c.id, *history_columns(cutoff, as_of)], since, site, event_since
+        ).where(changed_since(cutoff, site, as_of))
+        text = EXPORT_COLUMNS.index("body_text")
+        html = EXPORT_COLUMNS.index("body_html")
+        result = conn.execution_options(yield_per=CHUNK_ROWS).execute(ids)
+        for part in result.partitions():
+            found = rows_by_id(conn, [article_id for article_id, *_ in part], raw_text=raw_text)
+            # an article deleted since its id was read is left out, as if read a moment later
+            kept = [(found[entry[0]], tuple(entry[1:])) for entry in part if entry[0] in found]
+            rows = [row for row, _ in kept]
+            changes = article_changes(
+                conn, [history for _, history in kept], [(row[text], row[html]) for row in rows]
+            )
+            yield [
+                (*row, change.change, change.version, change.changed_fields)
+                for row, change in zip(rows, changes, strict=True)
+            ]
 
 
 def add_by_option(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,8 @@
 """The exports' writers: JSONL, CSV and Parquet from batches of rows, column by column.
 
 A row is a tuple of Python values in the order of the columns written (what
-``crawler.commands.export.iter_articles`` gives: lists, bools, aware datetimes, dates). Each
+``crawler.commands.export.iter_articles`` gives: lists, bools, aware datetimes, dates), a text
+possibly as its UTF-8 bytes (the reading's large texts on SQLite), which is written the same. Each
 format writes exactly what the record schema's per-row functions give (``to_csv_cell``,
 ``to_arrow_row``, JSON of the JSONL record): a batch's columns are converted one list at a
 time, with the serializers built once, which is what lets an export write tens of thousands of
@@ -11,8 +12,10 @@ articles a second.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import date, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from pipelines.schema import (
@@ -26,9 +29,9 @@ from pipelines.schema import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
-    from typing import TextIO
+    from typing import BinaryIO, TextIO
 
     import pyarrow as pa
 
@@ -64,6 +67,8 @@ def _make_encode() -> Callable[[Any], str]:
 
 
 _ENCODE = _make_encode()
+# json.dumps(text, ensure_ascii=False) of a str, the C function json calls for one
+_STRING: Callable[[str], str] = json.encoder.encode_basestring
 # Rows per Parquet row group: the writer keeps every row group's metadata until it closes the
 # file (a thousand-row group made a million-row export's memory grow by a third), while the
 # rows of a group wait in Arrow form (about 30 MB).
@@ -79,24 +84,139 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (datetime, date)) else value
 
 
-def write_jsonl(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """One JSON object per row (``json.dumps(..., ensure_ascii=False)`` of the record, times
-    and days as ISO strings); returns the row count."""
+def _json_texts(values: Sequence[Any]) -> list[str]:
+    # JSON of text: a str's straight from the C string encoder
+    return [
+        _STRING(value) if value.__class__ is str else "null" if value is None else _ENCODE(value)
+        for value in values
+    ]
+
+
+def _json_dated(values: Sequence[Any]) -> list[str]:
+    # an ISO time or day has nothing JSON escapes
+    return [
+        '"' + value.isoformat() + '"'
+        if isinstance(value, (datetime, date))
+        else "null"
+        if value is None
+        else _ENCODE(value)
+        for value in values
+    ]
+
+
+def _json_values(values: Sequence[Any]) -> list[str]:
+    return [
+        "[]"
+        if value == [] and value.__class__ is list
+        else _JSON_CONSTANTS[value]
+        if value.__class__ is bool
+        else _ENCODE(value)
+        for value in values
+    ]
+
+
+# What the line template holds where a column's values come as UTF-8 bytes: JSON text never
+# holds a raw NUL (json escapes every control character), so the encoded lines split there.
+_SLOT = "\x00"
+_TEXT_KINDS = frozenset({"string", "local_time"})
+# The control characters json writes as \u00XX or \b, \f: text holding one takes json's own path.
+_RARE_CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r")
+_NOT_RARE = bytes(c for c in range(256) if c not in _RARE_CONTROLS)
+
+
+def json_utf8(value: Any) -> bytes:
+    """``json.dumps(value, ensure_ascii=False)`` in UTF-8, for a text given as its UTF-8 bytes
+    (or a str): the five escapes text has (backslash, quote, newline, CR, tab) by
+    ``bytes.replace``, which skips text without them at memchr speed."""
+    if value.__class__ is bytes:
+        if value.translate(None, _NOT_RARE):
+            value = value.decode("utf-8")
+        else:
+            escaped = (
+                value.replace(b"\\", b"\\\\")
+                .replace(b'"', b'\\"')
+                .replace(b"\n", b"\\n")
+                .replace(b"\r", b"\\r")
+                .replace(b"\t", b"\\t")
+            )
+            return b'"' + escaped + b'"'
+    return _ENCODE(value).encode("utf-8")
+
+
+def jsonl_line_template(columns: Sequence[str], raw: Iterable[int] = ()) -> str:
+    """``json.dumps`` of a record of ``columns`` with each value's JSON left as ``%s``: the
+    keys encoded once, in order, with json's separators; a NUL instead where the column's
+    index is in ``raw`` (its values come as UTF-8 bytes, put in after encoding)."""
+    slots = set(raw)
+    keys = [
+        _ENCODE(name).replace("%", "%%") + ": " + (_SLOT if index in slots else "%s")
+        for index, name in enumerate(columns)
+    ]
+    return "{" + ", ".join(keys) + "}"
+
+
+def jsonl_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[tuple[int, bytes]]:
+    """Each non-empty batch as its JSON lines in UTF-8 (``json.dumps(..., ensure_ascii=False)``
+    of each record, times and days as ISO strings, a newline after each), with its row count.
+
+    Each column's values are encoded as a list, then put into the line's template: no dict per
+    row, each key encoded once. A text column whose values come as UTF-8 bytes (the reading's
+    large texts, pipelines/storage/export_rows.py) is escaped as bytes and put in after the
+    rest is encoded: the text is never decoded, and the lines are encoded to UTF-8 without it.
+    """
     names = tuple(columns)
-    dated = [index for index, name in enumerate(names) if BY_NAME[name].kind in _DATED]
-    count = 0
+    kinds = [BY_NAME[name].kind for name in names]
+    encoders = [
+        _json_texts if kind in _TEXT_KINDS else _json_dated if kind in _DATED else _json_values
+        for kind in kinds
+    ]
+    texts = [index for index, kind in enumerate(kinds) if kind in _TEXT_KINDS]
+    templates: dict[tuple[int, ...], Callable[[tuple[str, ...]], str]] = {}
     for batch in batches:
         if not batch:
             continue
-        rows: Iterable[tuple[Any, ...]] = batch
-        if dated:
-            values: list[Any] = list(zip(*batch, strict=True))
-            for index in dated:
-                values[index] = list(map(_iso, values[index]))
-            rows = zip(*values, strict=True)
-        fh.write("\n".join([_ENCODE(dict(zip(names, row, strict=True))) for row in rows]))
-        fh.write("\n")
-        count += len(batch)
+        values: list[Any] = list(zip(*batch, strict=True))
+        raw = tuple(index for index in texts if bytes in set(map(type, values[index])))
+        line = templates.get(raw)
+        if line is None:
+            line = templates[raw] = jsonl_line_template(names, raw).__mod__
+        encoded = [
+            encode(column)
+            for index, (encode, column) in enumerate(zip(encoders, values, strict=True))
+            if index not in raw
+        ]
+        rows = zip(*encoded, strict=True) if encoded else [()] * len(batch)
+        data = ("\n".join(map(line, rows)) + "\n").encode("utf-8")
+        if raw:
+            pieces = data.split(_SLOT.encode())
+            inserted = list(
+                chain.from_iterable(
+                    zip(*(map(json_utf8, values[index]) for index in raw), strict=True)
+                )
+            )
+            joined: list[bytes] = [b""] * (len(pieces) + len(inserted))
+            joined[::2] = pieces
+            joined[1::2] = inserted
+            data = b"".join(joined)
+        yield len(batch), data
+
+
+def write_jsonl(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """One JSON object per row (:func:`jsonl_chunks`) to a text file; returns the row count."""
+    count = 0
+    for rows, data in jsonl_chunks(columns, batches):
+        fh.write(data.decode("utf-8"))
+        count += rows
+    return count
+
+
+def write_jsonl_bytes(fh: BinaryIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """:func:`write_jsonl` to a binary file: the lines' UTF-8 as it is made, not decoded and
+    encoded again (what an export writes)."""
+    count = 0
+    for rows, data in jsonl_chunks(columns, batches):
+        fh.write(data)
+        count += rows
     return count
 
 
@@ -151,28 +271,122 @@ def csv_field(cell: str) -> str:
     return cell
 
 
+def _csv_fields(cells: list[str]) -> list[str]:
+    """:func:`csv_field` of every cell of a column: most columns (ids, URLs, times, lists
+    without commas) have no cell to quote, which four searches of the joined column tell."""
+    joined = "".join(cells)
+    if '"' in joined or "," in joined or "\n" in joined or "\r" in joined:
+        return list(map(csv_field, cells))
+    return cells
+
+
 def csv_lines(rows: Iterable[Sequence[str]]) -> str:
     """What ``csv.writer(fh).writerows(rows)`` writes, for rows of more than one field (a row
     of one empty field is written ``""``, which this does not do)."""
     return "".join([",".join(map(csv_field, row)) + "\r\n" for row in rows])
 
 
-def write_csv(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """A header row, then one row of cells (``to_csv_cell``) per row; returns the row count."""
-    writer = csv.writer(fh)
-    writer.writerow(columns)
-    cells = [csv_cells(name) for name in columns]
-    count = 0
+_CSV_GUARD_FIRST = frozenset(character.encode() for character in _GUARD_FIRST)
+
+
+def csv_field_utf8(value: Any) -> bytes:
+    """:func:`csv_field` of the text cell of ``value`` (``to_csv_cell``), in UTF-8, for a
+    text given as its UTF-8 bytes (or a str, or None): bytes are quoted as bytes; a text a
+    spreadsheet would run as a formula takes the str path."""
+    if value.__class__ is bytes and value[:1] not in _CSV_GUARD_FIRST:
+        if b'"' in value or b"," in value or b"\n" in value or b"\r" in value:
+            return b'"' + value.replace(b'"', b'""') + b'"'
+        return value
+    if value.__class__ is bytes:
+        value = value.decode("utf-8")
+    return csv_field(_text_cells([value])[0]).encode("utf-8")
+
+
+def _header(columns: Sequence[str]) -> str:
+    written = io.StringIO()
+    csv.writer(written).writerow(columns)
+    return written.getvalue()
+
+
+def csv_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[tuple[int, bytes]]:
+    """The header row, then each non-empty batch's rows of cells (``to_csv_cell``), in UTF-8,
+    with its row count (0 for the header). As :func:`jsonl_chunks`, a text column whose values
+    come as UTF-8 bytes is quoted as bytes and put in after the rest is encoded (at the NULs of
+    the lines; a batch whose other cells hold a NUL of their own is written from str)."""
+    names = tuple(columns)
+    yield 0, _header(names).encode("utf-8")
+    cells = [csv_cells(name) for name in names]
+    texts = [index for index, name in enumerate(names) if cells[index] is _text_cells]
     for batch in batches:
         if not batch:
             continue
-        values = zip(*batch, strict=True)
-        rows = zip(*(cell(column) for cell, column in zip(cells, values, strict=True)), strict=True)
-        if len(columns) > 1:
-            fh.write(csv_lines(rows))
-        else:
-            writer.writerows(rows)
-        count += len(batch)
+        values: list[Any] = list(zip(*batch, strict=True))
+        raw = [index for index in texts if bytes in set(map(type, values[index]))]
+        if len(names) == 1:
+            # csv.writer writes a row of one empty field as "" (csv_lines does not)
+            yield from _csv_of_str(names, cells, values, len(batch))
+            continue
+        fields: list[Any] = [
+            [_SLOT] * len(batch) if index in raw else _csv_fields(cell(column))
+            for index, (cell, column) in enumerate(zip(cells, values, strict=True))
+        ]
+        data = "".join([",".join(row) + "\r\n" for row in zip(*fields, strict=True)]).encode()
+        if raw:
+            pieces = data.split(_SLOT.encode())
+            inserted = list(
+                chain.from_iterable(
+                    zip(*(map(csv_field_utf8, values[index]) for index in raw), strict=True)
+                )
+            )
+            if len(pieces) != len(inserted) + 1:
+                # a text cell held a NUL: this batch from str
+                yield from _csv_of_str(names, cells, values, len(batch))
+                continue
+            joined: list[bytes] = [b""] * (len(pieces) + len(inserted))
+            joined[::2] = pieces
+            joined[1::2] = inserted
+            data = b"".join(joined)
+        yield len(batch), data
+
+
+def _text(value: Any) -> Any:
+    return value.decode("utf-8") if value.__class__ is bytes else value
+
+
+def _csv_of_str(
+    names: Sequence[str],
+    cells: Sequence[Callable[[Sequence[Any]], list[str]]],
+    values: Sequence[Sequence[Any]],
+    rows: int,
+) -> Iterator[tuple[int, bytes]]:
+    """One batch's rows from str values (:func:`csv_chunks` without bytes), as csv.writer
+    writes them."""
+    texts = [[_text(value) for value in column] for column in values]
+    fields = [cell(column) for cell, column in zip(cells, texts, strict=True)]
+    if len(names) == 1:
+        written = io.StringIO()
+        csv.writer(written).writerows(zip(*fields, strict=True))
+        yield rows, written.getvalue().encode("utf-8")
+        return
+    yield rows, csv_lines(zip(*fields, strict=True)).encode("utf-8")
+
+
+def write_csv(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """A header row, then one row of cells (``to_csv_cell``) per row (:func:`csv_chunks`) to a
+    text file; returns the row count."""
+    count = 0
+    for rows, data in csv_chunks(columns, batches):
+        fh.write(data.decode("utf-8"))
+        count += rows
+    return count
+
+
+def write_csv_bytes(fh: BinaryIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
+    """:func:`write_csv` to a binary file (what an export writes)."""
+    count = 0
+    for rows, data in csv_chunks(columns, batches):
+        fh.write(data)
+        count += rows
     return count
 
 

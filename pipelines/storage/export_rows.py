@@ -1,4 +1,4 @@
-"""The snapshot export's rows, read fast: the articles table in batches of plain tuples.
+"""The exports' and the change feed's rows, read fast: the articles table in batches of tuples.
 
 ``scrapy export`` (crawler/commands/export.py) writes every stored article; at a million rows
 what costs is the work per row, not the database. So the rows come through SQLAlchemy Core (no
@@ -7,31 +7,42 @@ whose per-value conversion is Python code are read raw and converted column by c
 batch: the JSON columns as their text (decoded with the C scanner), the UTC times with the
 driver's own parse. Each row is a tuple of the values :func:`crawler.commands.export.
 iter_articles` gives (lists, bools, aware UTC datetimes, dates), in ``EXPORT_COLUMNS`` order,
-``best_date`` last.
+``best_date`` last; with ``raw_text``, the ``RAW_TEXT_COLUMNS`` as their UTF-8 bytes on SQLite.
+:func:`prefetched` reads the batches ahead of the writer, in a thread of their own.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC
 from json.decoder import JSONDecoder
-from typing import TYPE_CHECKING, Any
+from queue import Empty, Full, Queue
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import DateTime, Text, cast, select, type_coerce
+from sqlalchemy import DateTime, LargeBinary, Text, cast, select, type_coerce
 
 from pipelines.schema import BY_NAME, EXPORT_COLUMNS
 from pipelines.storage.models import Article
 from pipelines.storage.quality import best_date
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Generator, Iterator, Sequence
     from datetime import date, datetime
 
-    from sqlalchemy import ColumnElement, Engine, Select
+    from sqlalchemy import ColumnElement, Connection, Select
 
+T = TypeVar("T")
+# Batches read ahead of the writer (prefetched): each is about a megabyte or two of text.
+PREFETCH_BATCHES = 2
+# How often a waiting reader or writer looks whether the other side stopped, in seconds
+_POLL_S = 0.1
 # Rows per batch: the memory of an export is about one batch (a row is a few KB of text);
 # larger batches cost memory and save no time (one Parquet row group each, as before).
 BATCH_ROWS = 1000
+# The large texts, which the export's writers (pipelines/schema/writers.py) take as their
+# UTF-8 bytes, as SQLite gives them: decoding them was a third of an export's reading.
+RAW_TEXT_COLUMNS = frozenset({"summary", "body_text", "body_html"})
 JSON_KINDS = frozenset({"string_list", "object_list"})
 # Read from the table; best_date is derived from the row (pipelines/storage/quality.best_date).
 TABLE_COLUMNS: tuple[str, ...] = tuple(name for name in EXPORT_COLUMNS if name != "best_date")
@@ -46,6 +57,9 @@ def decode_json(text: Any) -> Any:
     around the value, an error to raise as json.loads raises it)."""
     if text is None:
         return None
+    if text == "[]":
+        # most list columns are empty
+        return []
     try:
         value, end = _scan(text, 0)
     except StopIteration:
@@ -53,16 +67,21 @@ def decode_json(text: Any) -> Any:
     return value if end == len(text) else json.loads(text)
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def utc(value: datetime | None) -> datetime | None:
+    """models.UTCDateTime's result from the dialect's DateTime's: SQLite hands back naive UTC,
+    PostgreSQL an aware time."""
     # models.UTCDateTime's result: SQLite hands back naive UTC, PostgreSQL an aware time
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _read_column(name: str) -> Any:
+def _read_column(name: str, raw: bool = False) -> Any:
     column = Article.__table__.c[name]
     kind = BY_NAME[name].kind
+    if raw and name in RAW_TEXT_COLUMNS:
+        # SQLite's own bytes of the text (UTF-8): no decoding to str and encoding back
+        return cast(column, LargeBinary).label(name)
     if kind in JSON_KINDS:
         # the text as stored: PostgreSQL's driver would decode it one Python call per value
         return cast(column, Text).label(name)
@@ -92,31 +111,107 @@ def snapshot_select(
 
 
 def snapshot_batches(
-    engine: Engine,
+    conn: Connection,
     since: datetime | None = None,
     site: str | None = None,
     event_since: date | None = None,
+    *,
+    raw_text: bool = False,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The snapshot's rows in export order (publication instant, undated last, then id), as
-    batches of tuples in ``EXPORT_COLUMNS`` order; the filters of ``iter_articles``."""
-    query = snapshot_select(
-        [_read_column(name) for name in TABLE_COLUMNS], since, site, event_since
-    )
-    converters = [
-        (index, decode_json if BY_NAME[name].kind in JSON_KINDS else _utc)
-        for index, name in enumerate(TABLE_COLUMNS)
-        if BY_NAME[name].kind in JSON_KINDS or BY_NAME[name].kind == "utc_time"
-    ]
-    event = TABLE_COLUMNS.index("event_date")
-    quality = TABLE_COLUMNS.index("published_at_quality")
-    published = TABLE_COLUMNS.index("published_at")
-    with engine.connect() as conn:
-        result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
-        for batch in result.partitions():
-            columns: list[Any] = list(zip(*batch, strict=True))
-            for index, convert in converters:
-                columns[index] = list(map(convert, columns[index]))
-            columns.append(
-                list(map(best_date, columns[event], columns[quality], columns[published]))
-            )
-            yield list(zip(*columns, strict=True))
+    batches of tuples in ``EXPORT_COLUMNS`` order; the filters of ``iter_articles``.
+    ``raw_text``: the ``RAW_TEXT_COLUMNS`` as their UTF-8 bytes where the database gives them
+    so (SQLite)."""
+    query = snapshot_select(_columns(conn, raw_text), since, site, event_since)
+    result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
+    for batch in result.partitions():
+        yield _converted(batch)
+
+
+def rows_by_id(
+    conn: Connection, article_ids: Sequence[str], *, raw_text: bool = False
+) -> dict[str, tuple[Any, ...]]:
+    """The export rows (as :func:`snapshot_batches` gives them) of these articles, by id; an
+    id the table does not hold is not in it."""
+    query = select(*_columns(conn, raw_text)).where(Article.id.in_(article_ids))
+    key = TABLE_COLUMNS.index("id")
+    return {row[key]: row for row in _converted(conn.execute(query).all())}
+
+
+def _columns(conn: Connection, raw_text: bool) -> list[Any]:
+    raw = raw_text and conn.dialect.name == "sqlite"
+    return [_read_column(name, raw) for name in TABLE_COLUMNS]
+
+
+# what the reading converts column by column: (index, function) of each JSON and UTC column
+_CONVERTERS = [
+    (index, decode_json if BY_NAME[name].kind in JSON_KINDS else utc)
+    for index, name in enumerate(TABLE_COLUMNS)
+    if BY_NAME[name].kind in JSON_KINDS or BY_NAME[name].kind == "utc_time"
+]
+_EVENT = TABLE_COLUMNS.index("event_date")
+_QUALITY = TABLE_COLUMNS.index("published_at_quality")
+_PUBLISHED = TABLE_COLUMNS.index("published_at")
+
+
+def _converted(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """A batch of raw rows as export rows: JSON decoded, times UTC, ``best_date`` added."""
+    if not batch:
+        return []
+    columns: list[Any] = list(zip(*batch, strict=True))
+    for index, convert in _CONVERTERS:
+        columns[index] = list(map(convert, columns[index]))
+    columns.append(list(map(best_date, columns[_EVENT], columns[_QUALITY], columns[_PUBLISHED])))
+    return list(zip(*columns, strict=True))
+
+
+def prefetched(batches: Iterator[T], depth: int = PREFETCH_BATCHES) -> Generator[T, None, None]:
+    """``batches``, read in a thread of their own up to ``depth`` ahead: the database's work
+    (SQLite reading its pages, a PostgreSQL server's query and the socket, none of which holds
+    the GIL) goes on while the writer encodes the batch before. The reading's error is raised
+    here; a writer that stops early stops the reading (the batches' generator is closed in its
+    own thread, which ends its connection)."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=_POLL_S)
+            except Full:
+                continue
+            return True
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not hand((False, batch)):
+                    return
+        except BaseException as exc:  # raised in the writer's thread
+            hand((True, exc))
+            return
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        hand((True, None))
+
+    reader = threading.Thread(target=read, name="export-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                done, item = queue.get(timeout=_POLL_S)
+            except Empty:
+                if not reader.is_alive() and queue.empty():
+                    raise RuntimeError("the export's reader ended without a word") from None
+                continue
+            if done:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()
