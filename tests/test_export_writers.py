@@ -29,8 +29,10 @@ from pipelines.schema.writers import (
     arrow_columns,
     csv_field,
     csv_field_utf8,
+    csv_field_utf8_column,
     csv_lines,
     json_utf8,
+    json_utf8_column,
     write_csv,
     write_csv_bytes,
     write_jsonl,
@@ -150,6 +152,39 @@ def test_csv_field_utf8_of_text_bytes_is_the_quoted_cell_in_utf8(text):
     expected = csv_field(to_csv_cell("body_text", text)).encode("utf-8")
     assert csv_field_utf8(text.encode("utf-8")) == expected
     assert csv_field_utf8(None) == b""
+
+
+TEXT_COLUMN = st.lists(
+    st.none() | (TRICKY | st.text(max_size=12)).map(lambda text: text.encode("utf-8")),
+    max_size=6,
+)
+
+
+@given(values=TEXT_COLUMN | st.lists(TRICKY | st.none(), max_size=4))
+def test_json_utf8_column_is_json_utf8_of_each_value(values):
+    expected = [b"null" if value is None else json_utf8(value) for value in values]
+    assert json_utf8_column(values) == expected
+
+
+@given(values=TEXT_COLUMN | st.lists(TRICKY | st.none(), max_size=4))
+def test_csv_field_utf8_column_is_csv_field_utf8_of_each_value(values):
+    assert csv_field_utf8_column(values) == [csv_field_utf8(value) for value in values]
+
+
+def test_a_column_of_plain_texts_is_encoded_joined_as_value_by_value():
+    # the joined path's inputs: bytes and None only, no rare control, no formula start
+    values = [b'a "quoted", line\nnext', None, b"", "đ\t\\".encode(), b"plain"]
+    assert json_utf8_column(values) == [
+        json.dumps(v.decode() if v is not None else None, ensure_ascii=False).encode()
+        for v in values
+    ]
+    assert csv_field_utf8_column(values) == [
+        b'"a ""quoted"", line\nnext"',
+        b"",
+        b"",
+        "đ\t\\".encode(),
+        b"plain",
+    ]
 
 
 def _as_utf8(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...]:

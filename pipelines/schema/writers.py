@@ -118,6 +118,7 @@ def _json_values(values: Sequence[Any]) -> list[str]:
 # What the line template holds where a column's values come as UTF-8 bytes: JSON text never
 # holds a raw NUL (json escapes every control character), so the encoded lines split there.
 _SLOT = "\x00"
+_SLOT_BYTE = _SLOT.encode()
 _TEXT_KINDS = frozenset({"string", "local_time"})
 # The control characters json writes as \u00XX or \b, \f: text holding one takes json's own path.
 _RARE_CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r")
@@ -141,6 +142,43 @@ def json_utf8(value: Any) -> bytes:
             )
             return b'"' + escaped + b'"'
     return _ENCODE(value).encode("utf-8")
+
+
+def json_utf8_column(values: Sequence[Any]) -> list[bytes]:
+    """:func:`json_utf8` of every value of a column, with one call per escape for the whole
+    column where every value is UTF-8 bytes without a rare control character (the values
+    joined at NULs, which such text cannot hold: a NUL is one of them)."""
+    texts = _column_bytes(values)
+    if texts is None:
+        return list(map(json_utf8, values))
+    joined = _SLOT_BYTE.join(texts)
+    if len(joined.translate(None, _NOT_RARE)) != len(values) - 1:
+        # a rare control character (or a NUL of a value's own) somewhere: value by value
+        return list(map(json_utf8, values))
+    escaped = (
+        joined.replace(b"\\", b"\\\\")
+        .replace(b'"', b'\\"')
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\t", b"\\t")
+    )
+    encoded = (b'"' + escaped.replace(_SLOT_BYTE, b'"\x00"') + b'"').split(_SLOT_BYTE)
+    if texts is values:
+        return encoded
+    return [b"null" if value is None else text for value, text in zip(values, encoded, strict=True)]
+
+
+def _column_bytes(values: Sequence[Any]) -> Sequence[bytes] | None:
+    """A column of UTF-8 texts or None as bytes only (None as empty bytes), to be worked on
+    joined; None where it holds anything else (a str: the value-by-value path)."""
+    if not values:
+        return None
+    kinds = set(map(type, values))
+    if kinds == {bytes}:
+        return values
+    if kinds != {bytes, type(None)}:
+        return None
+    return [b"" if value is None else value for value in values]
 
 
 def jsonl_line_template(columns: Sequence[str], raw: Iterable[int] = ()) -> str:
@@ -191,7 +229,7 @@ def jsonl_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[t
             pieces = data.split(_SLOT.encode())
             inserted = list(
                 chain.from_iterable(
-                    zip(*(map(json_utf8, values[index]) for index in raw), strict=True)
+                    zip(*(json_utf8_column(values[index]) for index in raw), strict=True)
                 )
             )
             joined: list[bytes] = [b""] * (len(pieces) + len(inserted))
@@ -287,6 +325,9 @@ def csv_lines(rows: Iterable[Sequence[str]]) -> str:
 
 
 _CSV_GUARD_FIRST = frozenset(character.encode() for character in _GUARD_FIRST)
+# a formula's first character just after a NUL: a value of a NUL-joined column that begins so
+_CSV_GUARD_STARTS = tuple(_SLOT_BYTE + character for character in _CSV_GUARD_FIRST)
+_CSV_SPECIAL = (b'"', b",", b"\n", b"\r")
 
 
 def csv_field_utf8(value: Any) -> bytes:
@@ -300,6 +341,30 @@ def csv_field_utf8(value: Any) -> bytes:
     if value.__class__ is bytes:
         value = value.decode("utf-8")
     return csv_field(_text_cells([value])[0]).encode("utf-8")
+
+
+def csv_field_utf8_column(values: Sequence[Any]) -> list[bytes]:
+    """:func:`csv_field_utf8` of every value of a column: where every value is UTF-8 bytes
+    (or None) and none begins as a formula, the quoting of the values that need it is done on
+    the joined column (the values joined at NULs; a NUL of a value's own takes the value by
+    value path)."""
+    texts = _column_bytes(values)
+    if texts is None:
+        return list(map(csv_field_utf8, values))
+    joined = _SLOT_BYTE + _SLOT_BYTE.join(texts)
+    if joined.count(_SLOT_BYTE) != len(values) or any(
+        guard in joined for guard in _CSV_GUARD_STARTS
+    ):
+        return list(map(csv_field_utf8, values))
+    if not any(special in joined for special in _CSV_SPECIAL):
+        return list(texts)
+    quoted = (b'"' + joined[1:].replace(b'"', b'""').replace(_SLOT_BYTE, b'"\x00"') + b'"').split(
+        _SLOT_BYTE
+    )
+    return [
+        cell if b'"' in text or b"," in text or b"\n" in text or b"\r" in text else text
+        for text, cell in zip(texts, quoted, strict=True)
+    ]
 
 
 def _header(columns: Sequence[str]) -> str:
@@ -335,7 +400,7 @@ def csv_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[tup
             pieces = data.split(_SLOT.encode())
             inserted = list(
                 chain.from_iterable(
-                    zip(*(map(csv_field_utf8, values[index]) for index in raw), strict=True)
+                    zip(*(csv_field_utf8_column(values[index]) for index in raw), strict=True)
                 )
             )
             if len(pieces) != len(inserted) + 1:
