@@ -85,7 +85,9 @@ def _iso(value: Any) -> Any:
 
 
 def _json_texts(values: Sequence[Any]) -> list[str]:
-    # JSON of text: a str's straight from the C string encoder
+    # JSON of text: a str's straight from the C string encoder, mapped over a column of str
+    if set(map(type, values)) == {str}:
+        return list(map(_STRING, values))
     return [
         _STRING(value) if value.__class__ is str else "null" if value is None else _ENCODE(value)
         for value in values
