@@ -29,7 +29,6 @@ from pipelines.schema.writers import (
     arrow_columns,
     csv_field,
     csv_field_utf8,
-    csv_field_utf8_column,
     csv_lines,
     json_utf8,
     json_utf8_column,
@@ -219,24 +218,12 @@ def test_json_utf8_column_is_json_utf8_of_each_value(values):
     assert json_utf8_column(values) == expected
 
 
-@given(values=TEXT_COLUMN | st.lists(TRICKY | st.none(), max_size=4))
-def test_csv_field_utf8_column_is_csv_field_utf8_of_each_value(values):
-    assert csv_field_utf8_column(values) == [csv_field_utf8(value) for value in values]
-
-
-def test_a_column_of_plain_texts_is_encoded_joined_as_value_by_value():
-    # the joined path's inputs: bytes and None only, no rare control, no formula start
+def test_a_json_column_of_plain_texts_is_encoded_joined_as_value_by_value():
+    # the joined path's inputs: bytes and None only, no rare control character
     values = [b'a "quoted", line\nnext', None, b"", "đ\t\\".encode(), b"plain"]
     assert json_utf8_column(values) == [
         json.dumps(v.decode() if v is not None else None, ensure_ascii=False).encode()
         for v in values
-    ]
-    assert csv_field_utf8_column(values) == [
-        b'"a ""quoted"", line\nnext"',
-        b"",
-        b"",
-        "đ\t\\".encode(),
-        b"plain",
     ]
 
 

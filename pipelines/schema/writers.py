@@ -327,9 +327,6 @@ def csv_lines(rows: Iterable[Sequence[str]]) -> str:
 
 
 _CSV_GUARD_FIRST = frozenset(character.encode() for character in _GUARD_FIRST)
-# a formula's first character just after a NUL: a value of a NUL-joined column that begins so
-_CSV_GUARD_STARTS = tuple(_SLOT_BYTE + character for character in _CSV_GUARD_FIRST)
-_CSV_SPECIAL = (b'"', b",", b"\n", b"\r")
 
 
 def csv_field_utf8(value: Any) -> bytes:
@@ -343,30 +340,6 @@ def csv_field_utf8(value: Any) -> bytes:
     if value.__class__ is bytes:
         value = value.decode("utf-8")
     return csv_field(_text_cells([value])[0]).encode("utf-8")
-
-
-def csv_field_utf8_column(values: Sequence[Any]) -> list[bytes]:
-    """:func:`csv_field_utf8` of every value of a column: where every value is UTF-8 bytes
-    (or None) and none begins as a formula, the quoting of the values that need it is done on
-    the joined column (the values joined at NULs; a NUL of a value's own takes the value by
-    value path)."""
-    texts = _column_bytes(values)
-    if texts is None:
-        return list(map(csv_field_utf8, values))
-    joined = _SLOT_BYTE + _SLOT_BYTE.join(texts)
-    if joined.count(_SLOT_BYTE) != len(values) or any(
-        guard in joined for guard in _CSV_GUARD_STARTS
-    ):
-        return list(map(csv_field_utf8, values))
-    if not any(special in joined for special in _CSV_SPECIAL):
-        return list(texts)
-    quoted = (b'"' + joined[1:].replace(b'"', b'""').replace(_SLOT_BYTE, b'"\x00"') + b'"').split(
-        _SLOT_BYTE
-    )
-    return [
-        cell if b'"' in text or b"," in text or b"\n" in text or b"\r" in text else text
-        for text, cell in zip(texts, quoted, strict=True)
-    ]
 
 
 def _header(columns: Sequence[str]) -> str:
@@ -402,7 +375,7 @@ def csv_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[tup
             pieces = data.split(_SLOT.encode())
             inserted = list(
                 chain.from_iterable(
-                    zip(*(csv_field_utf8_column(values[index]) for index in raw), strict=True)
+                    zip(*(map(csv_field_utf8, values[index]) for index in raw), strict=True)
                 )
             )
             if len(pieces) != len(inserted) + 1:
