@@ -31,12 +31,20 @@ from pipelines.schema.writers import (
     csv_field_utf8,
     csv_lines,
     json_utf8,
+    json_utf8_column,
     write_csv,
     write_csv_bytes,
     write_jsonl,
     write_jsonl_bytes,
 )
-from pipelines.storage.export_rows import RAW_TEXT_COLUMNS, decode_json, prefetched
+from pipelines.storage.export_rows import (
+    RAW_TEXT_COLUMNS,
+    decode_json,
+    decode_json_column,
+    prefetched,
+    utc,
+    utc_column,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -60,7 +68,8 @@ def _value(kind: str, nullable: bool) -> st.SearchStrategy[Any]:
         "local_time": TRICKY
         | INSTANTS.map(lambda t: t.astimezone(timezone(timedelta(hours=7))).isoformat()),
         "bool": st.booleans(),
-        "int": st.integers(),
+        # a stored integer is a 64-bit one (what Arrow's int64 takes)
+        "int": st.integers(min_value=-(2**63), max_value=2**63 - 1),
         "date": st.dates(),
         "utc_time": INSTANTS,
         "string_list": st.lists(TRICKY, max_size=3),
@@ -150,6 +159,72 @@ def test_csv_field_utf8_of_text_bytes_is_the_quoted_cell_in_utf8(text):
     expected = csv_field(to_csv_cell("body_text", text)).encode("utf-8")
     assert csv_field_utf8(text.encode("utf-8")) == expected
     assert csv_field_utf8(None) == b""
+
+
+def _stored(moment: datetime) -> str:
+    # how the SQLite dialect's DateTime stores a time (its default storage format)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}"
+    )
+
+
+@given(
+    times=st.lists(
+        st.none() | st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+        max_size=6,
+    )
+)
+def test_utc_column_of_stored_texts_is_what_sqlalchemy_and_utc_read(times):
+    texts = [None if moment is None else _stored(moment) for moment in times]
+    expected = [None if text is None else utc(datetime.fromisoformat(text)) for text in texts]
+    got = utc_column(texts)
+    assert got == expected
+    assert [None if t is None else t.isoformat() for t in got] == [
+        None if t is None else t.isoformat() for t in expected
+    ]
+
+
+def test_utc_column_reads_a_time_stored_with_an_offset_as_utc():
+    texts = ["2024-05-02 09:00:00.000000", "2024-05-02 09:00:00+07:00", None]
+    assert utc_column(texts) == [
+        datetime(2024, 5, 2, 9, tzinfo=UTC),
+        datetime(2024, 5, 2, 2, tzinfo=UTC),
+        None,
+    ]
+    aware = [datetime(2024, 5, 2, 9, tzinfo=timezone(timedelta(hours=7))), None]
+    assert utc_column(aware) == [datetime(2024, 5, 2, 2, tzinfo=UTC), None]
+
+
+def test_utc_column_refuses_a_stored_time_that_is_not_iso():
+    with pytest.raises(ValueError):
+        utc_column(["2024-05-02 09:00:00.000000", "yesterday"])
+
+
+@given(texts=st.lists(st.none() | st.just("[]") | JSON_VALUES.map(json.dumps), max_size=6))
+def test_decode_json_column_is_decode_json_of_each_text(texts):
+    assert decode_json_column(texts) == [decode_json(text) for text in texts]
+
+
+TEXT_COLUMN = st.lists(
+    st.none() | (TRICKY | st.text(max_size=12)).map(lambda text: text.encode("utf-8")),
+    max_size=6,
+)
+
+
+@given(values=TEXT_COLUMN | st.lists(TRICKY | st.none(), max_size=4))
+def test_json_utf8_column_is_json_utf8_of_each_value(values):
+    expected = [b"null" if value is None else json_utf8(value) for value in values]
+    assert json_utf8_column(values) == expected
+
+
+def test_a_json_column_of_plain_texts_is_encoded_joined_as_value_by_value():
+    # the joined path's inputs: bytes and None only, no rare control character
+    values = [b'a "quoted", line\nnext', None, b"", "đ\t\\".encode(), b"plain"]
+    assert json_utf8_column(values) == [
+        json.dumps(v.decode() if v is not None else None, ensure_ascii=False).encode()
+        for v in values
+    ]
 
 
 def _as_utf8(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...]:

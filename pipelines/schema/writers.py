@@ -85,7 +85,9 @@ def _iso(value: Any) -> Any:
 
 
 def _json_texts(values: Sequence[Any]) -> list[str]:
-    # JSON of text: a str's straight from the C string encoder
+    # JSON of text: a str's straight from the C string encoder, mapped over a column of str
+    if set(map(type, values)) == {str}:
+        return list(map(_STRING, values))
     return [
         _STRING(value) if value.__class__ is str else "null" if value is None else _ENCODE(value)
         for value in values
@@ -118,6 +120,7 @@ def _json_values(values: Sequence[Any]) -> list[str]:
 # What the line template holds where a column's values come as UTF-8 bytes: JSON text never
 # holds a raw NUL (json escapes every control character), so the encoded lines split there.
 _SLOT = "\x00"
+_SLOT_BYTE = _SLOT.encode()
 _TEXT_KINDS = frozenset({"string", "local_time"})
 # The control characters json writes as \u00XX or \b, \f: text holding one takes json's own path.
 _RARE_CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r")
@@ -141,6 +144,43 @@ def json_utf8(value: Any) -> bytes:
             )
             return b'"' + escaped + b'"'
     return _ENCODE(value).encode("utf-8")
+
+
+def json_utf8_column(values: Sequence[Any]) -> list[bytes]:
+    """:func:`json_utf8` of every value of a column, with one call per escape for the whole
+    column where every value is UTF-8 bytes without a rare control character (the values
+    joined at NULs, which such text cannot hold: a NUL is one of them)."""
+    texts = _column_bytes(values)
+    if texts is None:
+        return list(map(json_utf8, values))
+    joined = _SLOT_BYTE.join(texts)
+    if len(joined.translate(None, _NOT_RARE)) != len(values) - 1:
+        # a rare control character (or a NUL of a value's own) somewhere: value by value
+        return list(map(json_utf8, values))
+    escaped = (
+        joined.replace(b"\\", b"\\\\")
+        .replace(b'"', b'\\"')
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\t", b"\\t")
+    )
+    encoded = (b'"' + escaped.replace(_SLOT_BYTE, b'"\x00"') + b'"').split(_SLOT_BYTE)
+    if texts is values:
+        return encoded
+    return [b"null" if value is None else text for value, text in zip(values, encoded, strict=True)]
+
+
+def _column_bytes(values: Sequence[Any]) -> Sequence[bytes] | None:
+    """A column of UTF-8 texts or None as bytes only (None as empty bytes), to be worked on
+    joined; None where it holds anything else (a str: the value-by-value path)."""
+    if not values:
+        return None
+    kinds = set(map(type, values))
+    if kinds == {bytes}:
+        return values
+    if kinds != {bytes, type(None)}:
+        return None
+    return [b"" if value is None else value for value in values]
 
 
 def jsonl_line_template(columns: Sequence[str], raw: Iterable[int] = ()) -> str:
@@ -191,7 +231,7 @@ def jsonl_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[t
             pieces = data.split(_SLOT.encode())
             inserted = list(
                 chain.from_iterable(
-                    zip(*(map(json_utf8, values[index]) for index in raw), strict=True)
+                    zip(*(json_utf8_column(values[index]) for index in raw), strict=True)
                 )
             )
             joined: list[bytes] = [b""] * (len(pieces) + len(inserted))

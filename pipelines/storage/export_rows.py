@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC
+from datetime import UTC, datetime
 from json.decoder import JSONDecoder
 from queue import Empty, Full, Queue
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ from pipelines.storage.quality import best_date
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator, Sequence
-    from datetime import date, datetime
+    from datetime import date
 
     from sqlalchemy import ColumnElement, Connection, Select
 
@@ -49,6 +49,9 @@ TABLE_COLUMNS: tuple[str, ...] = tuple(name for name in EXPORT_COLUMNS if name !
 
 # the C scanner json.loads runs (JSONDecoder sets it in __init__; typeshed does not say so)
 _scan = JSONDecoder().scan_once  # type: ignore[attr-defined]
+# what a stored naive UTC time is read with (utc_column); a NULL's stand-in while parsing
+_UTC_OFFSET = "+00:00"
+_EPOCH = "1970-01-01 00:00:00"
 
 
 def decode_json(text: Any) -> Any:
@@ -67,6 +70,34 @@ def decode_json(text: Any) -> Any:
     return value if end == len(text) else json.loads(text)
 
 
+def decode_json_column(texts: Sequence[Any]) -> list[Any]:
+    """:func:`decode_json` of every text of a column; the empty lists (most of the list
+    columns' values) and NULLs without a call each."""
+    return [[] if text == "[]" else None if text is None else decode_json(text) for text in texts]
+
+
+def utc_column(values: Sequence[Any]) -> list[datetime | None]:
+    """:func:`utc` of every value of a column. SQLite's texts of naive UTC times (the SQLite
+    dialect's DateTime storage, ``2024-05-02 09:00:00.000000``, which SQLAlchemy parses with
+    ``datetime.fromisoformat``) are parsed with their offset added: a few C calls for the
+    whole column instead of two Python calls per value."""
+    kinds = set(map(type, values))
+    if not values or kinds - {str, type(None)}:
+        return list(map(utc, values))
+    texts = values if type(None) not in kinds else [_EPOCH if v is None else v for v in values]
+    parts = ((_UTC_OFFSET + "\x00").join(texts) + _UTC_OFFSET).split("\x00")
+    try:
+        if len(parts) != len(texts):
+            raise ValueError("a NUL in a stored time")
+        times: list[datetime | None] = list(map(datetime.fromisoformat, parts))
+    except ValueError:
+        # a time stored otherwise (with an offset): as SQLAlchemy reads it, value by value
+        return [None if text is None else utc(datetime.fromisoformat(text)) for text in values]
+    if texts is values:
+        return times
+    return [None if value is None else time for value, time in zip(values, times, strict=True)]
+
+
 def utc(value: datetime | None) -> datetime | None:
     """models.UTCDateTime's result from the dialect's DateTime's: SQLite hands back naive UTC,
     PostgreSQL an aware time."""
@@ -76,7 +107,7 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _read_column(name: str, raw: bool = False) -> Any:
+def _read_column(name: str, raw: bool = False, sqlite: bool = False) -> Any:
     column = Article.__table__.c[name]
     kind = BY_NAME[name].kind
     if raw and name in RAW_TEXT_COLUMNS:
@@ -85,6 +116,9 @@ def _read_column(name: str, raw: bool = False) -> Any:
     if kind in JSON_KINDS:
         # the text as stored: PostgreSQL's driver would decode it one Python call per value
         return cast(column, Text).label(name)
+    if kind == "utc_time" and sqlite:
+        # the stored text, parsed a column at a time (utc_column)
+        return type_coerce(column, Text).label(name)
     if kind == "utc_time":
         # the dialect's DateTime (C-level parse on SQLite) without UTCDateTime's Python wrapper
         return type_coerce(column, DateTime(timezone=True)).label(name)
@@ -139,13 +173,13 @@ def rows_by_id(
 
 
 def _columns(conn: Connection, raw_text: bool) -> list[Any]:
-    raw = raw_text and conn.dialect.name == "sqlite"
-    return [_read_column(name, raw) for name in TABLE_COLUMNS]
+    sqlite = conn.dialect.name == "sqlite"
+    return [_read_column(name, raw_text and sqlite, sqlite) for name in TABLE_COLUMNS]
 
 
 # what the reading converts column by column: (index, function) of each JSON and UTC column
 _CONVERTERS = [
-    (index, decode_json if BY_NAME[name].kind in JSON_KINDS else utc)
+    (index, decode_json_column if BY_NAME[name].kind in JSON_KINDS else utc_column)
     for index, name in enumerate(TABLE_COLUMNS)
     if BY_NAME[name].kind in JSON_KINDS or BY_NAME[name].kind == "utc_time"
 ]
@@ -160,7 +194,7 @@ def _converted(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         return []
     columns: list[Any] = list(zip(*batch, strict=True))
     for index, convert in _CONVERTERS:
-        columns[index] = list(map(convert, columns[index]))
+        columns[index] = convert(columns[index])
     columns.append(list(map(best_date, columns[_EVENT], columns[_QUALITY], columns[_PUBLISHED])))
     return list(zip(*columns, strict=True))
 
