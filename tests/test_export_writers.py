@@ -32,9 +32,7 @@ from pipelines.schema.writers import (
     csv_lines,
     json_utf8,
     json_utf8_column,
-    write_csv,
     write_csv_bytes,
-    write_jsonl,
     write_jsonl_bytes,
 )
 from pipelines.storage.export_rows import (
@@ -122,22 +120,22 @@ def test_each_format_writes_what_the_per_row_functions_give(data, changes):
     records = [dict(zip(columns, row, strict=True)) for row in rows]
     batches = [rows[:2], [], rows[2:]]
 
-    jsonl = io.StringIO()
-    assert write_jsonl(jsonl, columns, batches) == len(rows)
+    jsonl = io.BytesIO()
+    assert write_jsonl_bytes(jsonl, columns, batches) == len(rows)
     expected_jsonl = "".join(
         json.dumps({name: _jsonable(record[name]) for name in columns}, ensure_ascii=False) + "\n"
         for record in records
     )
-    assert jsonl.getvalue() == expected_jsonl
+    assert jsonl.getvalue().decode("utf-8") == expected_jsonl
 
-    written_csv = io.StringIO()
-    assert write_csv(written_csv, columns, batches) == len(rows)
+    written_csv = io.BytesIO()
+    assert write_csv_bytes(written_csv, columns, batches) == len(rows)
     expected_csv = io.StringIO()
     writer = csv.DictWriter(expected_csv, fieldnames=columns)
     writer.writeheader()
     for record in records:
         writer.writerow({name: to_csv_cell(name, record[name]) for name in columns})
-    assert written_csv.getvalue() == expected_csv.getvalue()
+    assert written_csv.getvalue().decode("utf-8") == expected_csv.getvalue()
 
     arrow = arrow_columns(columns, rows)
     expected_rows = [to_arrow_row(record, columns) for record in records]
@@ -243,17 +241,17 @@ def test_texts_given_as_utf8_bytes_write_the_same_files(data, changes):
     batches = [rows[:2], [], rows[2:]]
     raw = [[_as_utf8(columns, row) for row in batch] for batch in batches]
 
-    jsonl = io.StringIO()
-    write_jsonl(jsonl, columns, batches)
+    from_str = io.BytesIO()
+    write_jsonl_bytes(from_str, columns, batches)
     written = io.BytesIO()
     assert write_jsonl_bytes(written, columns, raw) == len(rows)
-    assert written.getvalue() == jsonl.getvalue().encode("utf-8")
+    assert written.getvalue() == from_str.getvalue()
 
-    text_csv = io.StringIO()
-    write_csv(text_csv, columns, batches)
+    from_str = io.BytesIO()
+    write_csv_bytes(from_str, columns, batches)
     written = io.BytesIO()
     assert write_csv_bytes(written, columns, raw) == len(rows)
-    assert written.getvalue() == text_csv.getvalue().encode("utf-8")
+    assert written.getvalue() == from_str.getvalue()
 
     schema = arrow_schema(columns)
     for plain, utf8 in zip(batches, raw, strict=True):

@@ -31,7 +31,7 @@ from pipelines.schema import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
-    from typing import BinaryIO, TextIO
+    from typing import BinaryIO
 
     import pyarrow as pa
 
@@ -241,23 +241,20 @@ def jsonl_chunks(columns: Sequence[str], batches: Iterable[Batch]) -> Iterator[t
         yield len(batch), data
 
 
-def write_jsonl(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """One JSON object per row (:func:`jsonl_chunks`) to a text file; returns the row count."""
+def write_chunks(fh: BinaryIO, chunks: Iterable[tuple[int, bytes]]) -> int:
+    """Each chunk's UTF-8 to a binary file as it is made (never decoded and encoded again);
+    returns the row count."""
     count = 0
-    for rows, data in jsonl_chunks(columns, batches):
-        fh.write(data.decode("utf-8"))
+    for rows, data in chunks:
+        fh.write(data)
         count += rows
     return count
 
 
 def write_jsonl_bytes(fh: BinaryIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """:func:`write_jsonl` to a binary file: the lines' UTF-8 as it is made, not decoded and
-    encoded again (what an export writes)."""
-    count = 0
-    for rows, data in jsonl_chunks(columns, batches):
-        fh.write(data)
-        count += rows
-    return count
+    """One JSON object per row (:func:`jsonl_chunks`) to a binary file (what an export
+    writes); returns the row count."""
+    return write_chunks(fh, jsonl_chunks(columns, batches))
 
 
 def _text_cells(values: Sequence[Any]) -> list[str]:
@@ -411,23 +408,10 @@ def _csv_of_str(
     yield rows, csv_lines(zip(*fields, strict=True)).encode("utf-8")
 
 
-def write_csv(fh: TextIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """A header row, then one row of cells (``to_csv_cell``) per row (:func:`csv_chunks`) to a
-    text file; returns the row count."""
-    count = 0
-    for rows, data in csv_chunks(columns, batches):
-        fh.write(data.decode("utf-8"))
-        count += rows
-    return count
-
-
 def write_csv_bytes(fh: BinaryIO, columns: Sequence[str], batches: Iterable[Batch]) -> int:
-    """:func:`write_csv` to a binary file (what an export writes)."""
-    count = 0
-    for rows, data in csv_chunks(columns, batches):
-        fh.write(data)
-        count += rows
-    return count
+    """A header row, then one row of cells (``to_csv_cell``) per row (:func:`csv_chunks`) to a
+    binary file (what an export writes); returns the row count."""
+    return write_chunks(fh, csv_chunks(columns, batches))
 
 
 def arrow_columns(columns: Sequence[str], batch: Batch) -> dict[str, list[Any]]:
