@@ -127,6 +127,18 @@ _RARE_CONTROLS = bytes(c for c in range(0x20) if c not in b"\t\n\r")
 _NOT_RARE = bytes(c for c in range(256) if c not in _RARE_CONTROLS)
 
 
+def _escaped(text: bytes) -> bytes:
+    """The five escapes UTF-8 text without a rare control character needs in JSON (backslash,
+    quote, newline, CR, tab), by ``bytes.replace``: text without them passes at memchr speed."""
+    return (
+        text.replace(b"\\", b"\\\\")
+        .replace(b'"', b'\\"')
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\t", b"\\t")
+    )
+
+
 def json_utf8(value: Any) -> bytes:
     """``json.dumps(value, ensure_ascii=False)`` in UTF-8, for a text given as its UTF-8 bytes
     (or a str): the five escapes text has (backslash, quote, newline, CR, tab) by
@@ -135,14 +147,7 @@ def json_utf8(value: Any) -> bytes:
         if value.translate(None, _NOT_RARE):
             value = value.decode("utf-8")
         else:
-            escaped = (
-                value.replace(b"\\", b"\\\\")
-                .replace(b'"', b'\\"')
-                .replace(b"\n", b"\\n")
-                .replace(b"\r", b"\\r")
-                .replace(b"\t", b"\\t")
-            )
-            return b'"' + escaped + b'"'
+            return b'"' + _escaped(value) + b'"'
     return _ENCODE(value).encode("utf-8")
 
 
@@ -157,14 +162,7 @@ def json_utf8_column(values: Sequence[Any]) -> list[bytes]:
     if len(joined.translate(None, _NOT_RARE)) != len(values) - 1:
         # a rare control character (or a NUL of a value's own) somewhere: value by value
         return list(map(json_utf8, values))
-    escaped = (
-        joined.replace(b"\\", b"\\\\")
-        .replace(b'"', b'\\"')
-        .replace(b"\n", b"\\n")
-        .replace(b"\r", b"\\r")
-        .replace(b"\t", b"\\t")
-    )
-    encoded = (b'"' + escaped.replace(_SLOT_BYTE, b'"\x00"') + b'"').split(_SLOT_BYTE)
+    encoded = (b'"' + _escaped(joined).replace(_SLOT_BYTE, b'"\x00"') + b'"').split(_SLOT_BYTE)
     if texts is values:
         return encoded
     return [b"null" if value is None else text for value, text in zip(values, encoded, strict=True)]
