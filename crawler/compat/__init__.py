@@ -21,14 +21,15 @@ here, and only here, each use checked against the Scrapy versions in :data:`CHEC
 - redirects off the origin and redirect loops refused aloud (``redirects.py``, for
   ``crawler/middlewares/redirect.py``): the redirect middlewares' private ``_redirect`` and
   ``_engine_started``. Fallback: Scrapy's redirects as they are.
-- the HTTP/1.1 handler closed without a stray error (:meth:`StreamingDownloadHandler.close`):
-  the handler's private ``_pool`` and ``_disconnect_timeout``. Fallback: Scrapy's ``close``.
+- the HTTP/1.1 handler closed without a stray error (:meth:`StreamingDownloadHandler.close`,
+  ``http11.py``): the handler's private connection pool and disconnect timeout. Fallback:
+  Scrapy's ``close``.
 - a cluster lease acknowledged once a response's output is processed
   (:func:`install_scrape_ack`): ``Scraper.enqueue_scrape`` wrapped. No safe fallback:
   ``scrapy cluster work`` refuses to run.
-- a cluster worker told to stop (SIGTERM, SIGINT) waits for Redis no more before Scrapy's
-  graceful shutdown, which waits for every crawler to close (:func:`on_shutdown_signal`):
-  ``CrawlerProcess._signal_kill`` and ``_log_shutdown``. Same refusal as above.
+- a cluster worker told to stop (SIGTERM, SIGINT) waits for Redis no more before a graceful
+  shutdown that waits for every crawler to close (:func:`on_shutdown_signal`): Scrapy's
+  signal handlers replaced through its public ``install_shutdown_handlers``, no private name.
 
 On start-up :class:`CompatCheck` logs one WARNING naming the fallbacks when the running Scrapy
 is not a checked one. ``-s SCRAPY_COMPAT_FALLBACK=True`` (or ``HEPZA_SCRAPY_COMPAT_FALLBACK=1``)
@@ -160,22 +161,38 @@ def install_scrape_ack(crawler: Crawler, wrap: Callable[..., Deferred[None]]) ->
 def on_shutdown_signal(process: Any, first: Callable[[], None]) -> None:
     """Has ``first()`` (signal-safe) run when the process gets SIGTERM or SIGINT, then stops
     every crawler and lets the reactor stop once the last one closed (a second signal: at
-    once, Scrapy's ``_signal_kill``). Scrapy's own graceful stop stops the reactor as soon as
-    the crawlers it stopped closed, and skips one already closing: that one's share would
-    never be judged. Installed once the reactor runs, right after Scrapy's handlers (a startup
-    trigger its ``start()`` adds), which it replaces."""
+    once, as Scrapy's own second signal does). Scrapy's own graceful stop stops the reactor
+    as soon as the crawlers it stopped closed, and skips one already closing: that one's
+    share would never be judged. Installed once the reactor runs, right after Scrapy's
+    handlers (a startup trigger its ``start()`` adds), which it replaces. What it logs, it logs
+    on the reactor's thread, never in the handler (the interrupted code may be writing to the
+    same stream)."""
+    import signal  # noqa: PLC0415
+    from contextlib import suppress  # noqa: PLC0415
+
     from scrapy.utils.defer import deferred_from_coro  # noqa: PLC0415
-    from scrapy.utils.ossignal import install_shutdown_handlers  # noqa: PLC0415
+    from scrapy.utils.ossignal import install_shutdown_handlers, signal_names  # noqa: PLC0415
     from twisted.internet import reactor  # noqa: PLC0415 (installed by the crawler process)
 
     def stop_crawlers() -> None:
         for crawler in list(process.crawlers):
             deferred_from_coro(crawler.stop_async())
 
+    def stop_reactor() -> None:
+        with suppress(RuntimeError):  # already stopped, or stopping
+            reactor.stop()  # type: ignore[misc]  # twisted's module-level reactor
+
+    def killing(signum: int, frame: Any) -> None:
+        install_shutdown_handlers(signal.SIG_IGN)
+        said = "Received %s twice, forcing unclean shutdown"
+        reactor.callFromThread(logger.info, said, signal_names[signum])
+        reactor.callFromThread(stop_reactor)
+
     def stopping(signum: int, frame: Any) -> None:
         first()
-        install_shutdown_handlers(process._signal_kill)
-        reactor.callFromThread(process._log_shutdown, signum)
+        install_shutdown_handlers(killing)
+        said = "Received %s, shutting down gracefully. Send again to force"
+        reactor.callFromThread(logger.info, said, signal_names[signum])
         reactor.callFromThread(stop_crawlers)
 
     reactor.callWhenRunning(reactor.callLater, 0, install_shutdown_handlers, stopping)
@@ -210,7 +227,7 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
     async def close(self) -> None:
         """Scrapy's close, with its give-up timer harmless once the pool has closed.
 
-        Scrapy stops waiting for the pool's cached connections after ``_disconnect_timeout``
+        Scrapy stops waiting for the pool's cached connections after its disconnect timeout
         by firing the pool's Deferred from a timer, and cancels that timer only when the
         waiting coroutine resumes. When the reactor was blocked past the timeout (a cluster
         worker retrying an unavailable Redis while another site's crawler closes), the
@@ -218,14 +235,12 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
         coroutine resumes: the timer fires an already-fired Deferred and an
         ``AlreadyCalledError`` traceback lands on stderr of a run that failed cleanly.
         """
-        pool = getattr(self, "_pool", None)
-        timeout = getattr(self, "_disconnect_timeout", None)
-        if not self._internals or pool is None or timeout is None:
+        if not self._internals:
             await super().close()
             return
-        from twisted.internet import reactor  # noqa: PLC0415 - the installed reactor
+        from crawler.compat import http11  # noqa: PLC0415 - only on a checked Scrapy
 
-        await wait_closed(pool.closeCachedConnections(), timeout, reactor)
+        await http11.close_pool(self, super().close)
 
 
 async def wait_closed(closing: Deferred[Any], timeout: float, clock: Any) -> None:

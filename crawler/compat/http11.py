@@ -41,6 +41,8 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 from crawler.crawl.streaming import GzipMembers, StreamedResponse, decoder_for, decoding
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Request
     from scrapy.http import Response
     from twisted.web.client import Response as TxResponse
@@ -251,3 +253,20 @@ async def download_streamed(handler: HTTP11DownloadHandler, request: Request) ->
             logger.warning(get_dataloss_msg(request.url))
             handler._fail_on_dataloss_warned = True
         raise
+
+
+async def close_pool(handler: HTTP11DownloadHandler, scrapy_close: Callable[[], Any]) -> None:
+    """Close ``handler``'s pool of cached connections, waiting at most its disconnect timeout
+    with a give-up timer that is harmless once the pool has closed
+    (:meth:`crawler.compat.StreamingDownloadHandler.close` says why); Scrapy's own close
+    (``scrapy_close``) where the handler has no such pool or timeout."""
+    from twisted.internet import reactor  # noqa: PLC0415 - the installed reactor
+
+    from crawler.compat import wait_closed  # noqa: PLC0415 - the package imports this module
+
+    pool = getattr(handler, "_pool", None)
+    timeout = getattr(handler, "_disconnect_timeout", None)
+    if pool is None or timeout is None:
+        await scrapy_close()
+        return
+    await wait_closed(pool.closeCachedConnections(), timeout, reactor)
