@@ -169,6 +169,22 @@ def cluster_command(
     return cmd
 
 
+def start_cluster_crawl(cmd: list[str]) -> str:
+    """Runs ``cmd`` (a ``scrapy cluster start``, :func:`cluster_command`) from the project root,
+    asserts it succeeded, and returns the crawl id it printed."""
+    started = subprocess.run(
+        cmd,
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr[-3000:]
+    return started.stdout.strip()
+
+
 def database_rows(
     database_url: str, query: str, params: dict[str, Any] | None = None, *, table: str = ""
 ) -> list[tuple[Any, ...]]:

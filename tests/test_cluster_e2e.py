@@ -20,7 +20,13 @@ import pytest
 import redis
 
 from tests.conftest import running_redis
-from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings, database_rows
+from tests.crawl_runner import (
+    PROJECT_ROOT,
+    cluster_command,
+    cluster_settings,
+    database_rows,
+    start_cluster_crawl,
+)
 from tests.politeness import allowed_in_window, max_in_flight, max_in_window
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
@@ -134,9 +140,7 @@ def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
 
 def start_crawl(cluster: Cluster) -> str:
     sites = [arg for site in cluster.truth for arg in ("--site", site)]
-    started = _run(cluster.command("start", *sites, "--full"))
-    assert started.returncode == 0, started.stderr[-3000:]
-    return started.stdout.strip()
+    return start_cluster_crawl(cluster.command("start", *sites, "--full"))
 
 
 def start_worker(cluster: Cluster, n: int) -> subprocess.Popen[str]:

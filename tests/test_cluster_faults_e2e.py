@@ -5,7 +5,6 @@ Redis is killed for good, or PostgreSQL stops for a few seconds."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import unicodedata
@@ -18,7 +17,13 @@ from urllib.parse import unquote
 import pytest
 import sqlalchemy
 
-from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings, database_rows
+from tests.crawl_runner import (
+    PROJECT_ROOT,
+    cluster_command,
+    cluster_settings,
+    database_rows,
+    start_cluster_crawl,
+)
 from tests.postgres import PostgresServer
 from tests.replica.portal import make_site
 from tests.replica.server import ReplicaServer
@@ -58,17 +63,9 @@ class Cluster:
         )
 
     def start(self) -> str:
-        started = subprocess.run(
-            self.command("start", *(f"--site={site}" for site in PORTALS), "--full"),
-            cwd=PROJECT_ROOT,
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        return start_cluster_crawl(
+            self.command("start", *(f"--site={site}" for site in PORTALS), "--full")
         )
-        assert started.returncode == 0, started.stderr[-3000:]
-        return started.stdout.strip()
 
     def worker(self, n: int) -> subprocess.Popen[str]:
         return subprocess.Popen(

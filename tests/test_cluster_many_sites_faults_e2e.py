@@ -23,7 +23,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.crawl_runner import PROJECT_ROOT, cluster_command, cluster_settings, database_rows
+from tests.crawl_runner import (
+    PROJECT_ROOT,
+    cluster_command,
+    cluster_settings,
+    database_rows,
+    start_cluster_crawl,
+)
 from tests.replica.portal import PORTALS, make_site
 from tests.replica.server import ReplicaServer
 from tests.replica.site import ReplicaConfig
@@ -76,16 +82,9 @@ class Worker:
         self.process: subprocess.Popen[str] | None = None
 
     def start_crawl(self) -> str:
-        started = subprocess.run(
-            cluster_command("start", self.settings, *(f"--site={s}" for s in _site_names())),
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        return start_cluster_crawl(
+            cluster_command("start", self.settings, *(f"--site={s}" for s in _site_names()))
         )
-        assert started.returncode == 0, started.stderr[-3000:]
-        return started.stdout.strip()
 
     def start(self) -> subprocess.Popen[str]:
         self.process = subprocess.Popen(
