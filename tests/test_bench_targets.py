@@ -335,3 +335,26 @@ def test_measured_peak_is_the_childs_own_not_the_benchmarks(tmp_path: Path) -> N
     assert ballast[-1:] == b"x"
     assert measured.returncode == 0
     assert 40 <= measured.peak_rss_mb < 150
+
+
+def test_measured_peak_of_a_command_with_workers_sums_its_processes(tmp_path: Path) -> None:
+    # an export's worker processes are the command's memory too
+    child = (
+        "import os, time\n"
+        "pids = []\n"
+        "for _ in range(2):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        b = b'y' * (60 * 1024 * 1024)\n"
+        "        time.sleep(1.0)\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "for pid in pids:\n"
+        "    os.waitpid(pid, 0)\n"
+    )
+    measured = run_measured(
+        [sys.executable, "-c", child], cwd=tmp_path, timeout=60, output_path=tmp_path / "out"
+    )
+    assert measured.returncode == 0
+    assert measured.processes == 3
+    assert measured.peak_rss_mb >= 120

@@ -21,6 +21,7 @@ event`` on the event day (``event_date``).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from dataclasses import dataclass
@@ -39,9 +40,9 @@ from pipelines.schema import (
     arrow_schema,
     from_csv_cell,
 )
+from pipelines.storage.export_jobs import MAX_DEFAULT_JOBS, default_jobs
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterator, Sequence
 
     from sqlalchemy import Connection, Engine
@@ -68,6 +69,17 @@ def __getattr__(name: str) -> Any:
         globals()[name] = schema
         return schema
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _jobs(value: str) -> int:
+    """``--jobs``: a whole number of processes, at least 1."""
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 or more)")
+    return jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +216,7 @@ def article_changes(
     articles with a version before the cut-off, the ones diffed."""
     from sqlalchemy import select  # noqa: PLC0415
 
+    from pipelines.storage.export_rows import one_of  # noqa: PLC0415
     from pipelines.storage.models import BODY_FIELDS, ArticleVersion  # noqa: PLC0415
 
     wanted = {
@@ -215,7 +228,9 @@ def article_changes(
     records: dict[int, Any] = {}
     if wanted:
         found = conn.execute(
-            select(ArticleVersion.id, ArticleVersion.record).where(ArticleVersion.id.in_(wanted))
+            select(ArticleVersion.id, ArticleVersion.record).where(
+                one_of(conn, ArticleVersion.id, sorted(wanted))
+            )
         )
         records = {version_id: record for version_id, record in found.all()}
     changes = []
@@ -332,14 +347,18 @@ def write_export(
     *,
     cutoff: ChangeCutoff | None = None,
     event_since: date | None = None,
+    jobs: int = 1,
 ) -> int:
     """Write the snapshot (or, with a cut-off, the change feed) atomically (temporary file,
-    then rename); returns the row count."""
+    then rename); returns the row count. ``jobs`` > 1: the rows are read and encoded by that
+    many worker processes on the parent's snapshot (pipelines/storage/export_jobs.py), the
+    same file; where SQLite could not give them that snapshot, by this process alone."""
     from pipelines.schema.writers import (  # noqa: PLC0415
         write_csv_bytes,
         write_jsonl_bytes,
         write_parquet,
     )
+    from pipelines.storage.export_jobs import SnapshotMoved  # noqa: PLC0415
     from pipelines.storage.export_rows import prefetched  # noqa: PLC0415
 
     if fmt not in FORMATS:
@@ -347,6 +366,16 @@ def write_export(
     columns = EXPORT_COLUMNS if cutoff is None else CHANGE_COLUMNS
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
+    if jobs > 1:
+        filters = ExportFilters(since, site, event_since, cutoff, datetime.now(UTC))
+        try:
+            count = _write_parallel(engine, fmt, partial, columns, filters=filters, jobs=jobs)
+            os.replace(partial, output)
+            return count
+        except SnapshotMoved:
+            pass  # a crawl committed as the workers started: this process alone, below
+        finally:
+            partial.unlink(missing_ok=True)
     # the rows are read in a thread of their own while the writer encodes (export_rows)
     batches = prefetched(
         _export_batches(
@@ -376,6 +405,119 @@ def write_export(
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class ExportFilters:
+    """What an export keeps (the options of :func:`write_export`) and the instant its change
+    feed reads versions up to."""
+
+    since: datetime | None
+    site: str | None
+    event_since: date | None
+    cutoff: ChangeCutoff | None
+    as_of: datetime
+
+
+def _write_parallel(
+    engine: Engine,
+    fmt: str,
+    partial: Path,
+    columns: tuple[str, ...],
+    *,
+    filters: ExportFilters,
+    jobs: int,
+) -> int:
+    """:func:`write_export`'s file written from ``jobs`` worker processes' payloads: the
+    parent reads the ids in export order and writes, each worker reads its ids' rows and
+    encodes them (:func:`_unit_payload`)."""
+    from functools import partial as bind  # noqa: PLC0415
+
+    from pipelines.schema.writers import csv_chunks, write_parquet_tables  # noqa: PLC0415
+    from pipelines.storage.export_jobs import parallel_payloads  # noqa: PLC0415
+
+    payloads = parallel_payloads(
+        engine, bind(_unit_ids, filters), bind(_unit_payload, fmt, columns, filters), jobs
+    )
+    try:
+        if fmt == "parquet":
+            import pyarrow as pa  # noqa: PLC0415
+
+            tables = (pa.ipc.open_stream(payload).read_all() for _, payload in payloads)
+            return write_parquet_tables(partial, columns, tables, arrow_schema(columns))
+        count = 0
+        with partial.open("wb", buffering=WRITE_BUFFER) as fh:
+            if fmt == "csv":
+                fh.write(next(csv_chunks(columns, []))[1])  # the header row
+            for rows, payload in payloads:
+                fh.write(payload)
+                count += rows
+        return count
+    finally:
+        payloads.close()  # a writer's error stops the workers at once
+
+
+def _unit_ids(filters: ExportFilters, conn: Connection) -> Iterator[list[str]]:
+    """The ids of the export's rows in export order, ``UNIT_ROWS`` at a time (the index of
+    the order, no row read)."""
+    from pipelines.storage.export_jobs import UNIT_ROWS  # noqa: PLC0415
+    from pipelines.storage.export_rows import snapshot_select  # noqa: PLC0415
+    from pipelines.storage.models import Article  # noqa: PLC0415
+
+    query = snapshot_select(
+        [Article.__table__.c.id], filters.since, filters.site, filters.event_since
+    )
+    if filters.cutoff is not None:
+        query = query.where(changed_since(filters.cutoff, filters.site, filters.as_of))
+    result = conn.execution_options(yield_per=UNIT_ROWS).execute(query)
+    for part in result.partitions():
+        yield [article_id for (article_id,) in part]
+
+
+def _unit_payload(
+    fmt: str, columns: tuple[str, ...], filters: ExportFilters, conn: Connection, ids: list[str]
+) -> tuple[int, bytes]:
+    """A worker's unit: the rows of these ids (with their changes, for a change feed), in the
+    ids' order, encoded as ``fmt`` (JSON lines, CSV rows without the header, or an Arrow IPC
+    stream of the batch's table); with the row count."""
+    from pipelines.schema.writers import arrow_table, csv_chunks, jsonl_chunks  # noqa: PLC0415
+    from pipelines.storage.export_rows import rows_by_id  # noqa: PLC0415
+
+    if filters.cutoff is None:
+        found = rows_by_id(conn, ids, raw_text=True)
+        rows = [found[article_id] for article_id in ids if article_id in found]
+    else:
+        rows = changed_rows(conn, _histories(conn, ids, filters), raw_text=True)
+    if fmt == "parquet":
+        import pyarrow as pa  # noqa: PLC0415
+
+        table = arrow_table(columns, rows, arrow_schema(columns))
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as stream:
+            stream.write_table(table)
+        return len(rows), sink.getvalue().to_pybytes()
+    chunks = jsonl_chunks(columns, [rows]) if fmt == "jsonl" else csv_chunks(columns, [rows])
+    payload = [data for count, data in chunks if count]  # a CSV's header is the parent's
+    return len(rows), b"".join(payload)
+
+
+def _histories(
+    conn: Connection, ids: list[str], filters: ExportFilters
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """Each article's :func:`history_columns`, in the ids' order (an id without a row is
+    left out: the article was deleted)."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from pipelines.storage.export_rows import one_of  # noqa: PLC0415
+    from pipelines.storage.models import Article  # noqa: PLC0415
+
+    assert filters.cutoff is not None
+    table = Article.__table__.c
+    query = select(table.id, *history_columns(filters.cutoff, filters.as_of)).where(
+        one_of(conn, table.id, ids)
+    )
+    found = {article_id: tuple(history) for article_id, *history in conn.execute(query).all()}
+    return [(article_id, found[article_id]) for article_id in ids if article_id in found]
+
+
 def _export_batches(
     engine: Engine,
     columns: tuple[str, ...],
@@ -391,7 +533,7 @@ def _export_batches(
     articles with a version in the window, each followed by its change, version and changed
     fields (:func:`history_columns`, :func:`article_changes`), a batch at a time: its memory
     is one batch's."""
-    from pipelines.storage.export_rows import rows_by_id, snapshot_batches  # noqa: PLC0415
+    from pipelines.storage.export_rows import snapshot_batches  # noqa: PLC0415
 
     with engine.connect() as conn:
         if cutoff is None:
@@ -407,21 +549,32 @@ def _export_batches(
         ids = snapshot_select(
             [Article.__table__.c.id, *history_columns(cutoff, as_of)], since, site, event_since
         ).where(changed_since(cutoff, site, as_of))
-        text = EXPORT_COLUMNS.index("body_text")
-        html = EXPORT_COLUMNS.index("body_html")
         result = conn.execution_options(yield_per=CHUNK_ROWS).execute(ids)
         for part in result.partitions():
-            found = rows_by_id(conn, [article_id for article_id, *_ in part], raw_text=raw_text)
-            # an article deleted since its id was read is left out, as if read a moment later
-            kept = [(found[entry[0]], tuple(entry[1:])) for entry in part if entry[0] in found]
-            rows = [row for row, _ in kept]
-            changes = article_changes(
-                conn, [history for _, history in kept], [(row[text], row[html]) for row in rows]
-            )
-            yield [
-                (*row, change.change, change.version, change.changed_fields)
-                for row, change in zip(rows, changes, strict=True)
-            ]
+            yield changed_rows(conn, [(entry[0], tuple(entry[1:])) for entry in part], raw_text)
+
+
+def changed_rows(
+    conn: Connection, entries: Sequence[tuple[str, tuple[Any, ...]]], raw_text: bool
+) -> list[tuple[Any, ...]]:
+    """The change feed's rows of these articles, in their order: each article's export row
+    followed by its change, version and changed fields, from its ``(id, history)`` (the
+    :func:`history_columns` of its row). An article deleted since its id was read is left
+    out, as if read a moment later."""
+    from pipelines.storage.export_rows import rows_by_id  # noqa: PLC0415
+
+    found = rows_by_id(conn, [article_id for article_id, _ in entries], raw_text=raw_text)
+    kept = [(found[article_id], history) for article_id, history in entries if article_id in found]
+    rows = [row for row, _ in kept]
+    text = EXPORT_COLUMNS.index("body_text")
+    html = EXPORT_COLUMNS.index("body_html")
+    changes = article_changes(
+        conn, [history for _, history in kept], [(row[text], row[html]) for row in rows]
+    )
+    return [
+        (*row, change.change, change.version, change.changed_fields)
+        for row, change in zip(rows, changes, strict=True)
+    ]
 
 
 def add_by_option(parser: argparse.ArgumentParser) -> None:
@@ -493,6 +646,18 @@ class Command(DatabaseCommand):
             "--changed-since", dest="changed_since", metavar="TIMESTAMP|RUN_ID", default=None
         )
         parser.add_argument("-o", "--output", metavar="PATH", default=None)
+        parser.add_argument(
+            "-j",
+            "--jobs",
+            type=_jobs,
+            default=None,
+            metavar="N",
+            help=(
+                "worker processes that read and encode the rows, all on one snapshot of the "
+                "database (default: the cores this process may use, at most "
+                f"{MAX_DEFAULT_JOBS}; 1: this process alone). The file is the same either way"
+            ),
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
@@ -546,6 +711,7 @@ class Command(DatabaseCommand):
                         opts.site,
                         cutoff=cutoff,
                         event_since=event_since,
+                        jobs=opts.jobs if opts.jobs is not None else default_jobs(),
                     )
             finally:
                 store.close()

@@ -435,6 +435,23 @@ def write_parquet(
 ) -> int:
     """Row groups of ``PARQUET_ROW_GROUP_ROWS`` rows (the batches' Arrow tables gathered); an
     export without rows still gets a file with the schema. Returns the row count."""
+    tables = (arrow_table(columns, batch, schema) for batch in batches if batch)
+    return write_parquet_tables(path, columns, tables, schema)
+
+
+def arrow_table(columns: Sequence[str], batch: Batch, schema: pa.Schema) -> pa.Table:
+    """A batch as an Arrow table of the export's schema (:func:`arrow_columns`)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    return pa.Table.from_pydict(arrow_columns(columns, batch), schema=schema)
+
+
+def write_parquet_tables(
+    path: Path, columns: Sequence[str], tables: Iterable[pa.Table], schema: pa.Schema
+) -> int:
+    """:func:`write_parquet` of batches already made Arrow tables (:func:`arrow_table`, in an
+    export's worker processes): gathered into row groups of ``PARQUET_ROW_GROUP_ROWS`` rows;
+    a file with the schema where there is none. Returns the row count."""
     import pyarrow as pa  # noqa: PLC0415
     import pyarrow.parquet as pq  # noqa: PLC0415
 
@@ -442,17 +459,17 @@ def write_parquet(
     pending: list[pa.Table] = []
     pending_rows = 0
     with pq.ParquetWriter(path, schema) as writer:
-        for batch in batches:
-            if not batch:
+        for table in tables:
+            if not table.num_rows:
                 continue
-            pending.append(pa.Table.from_pydict(arrow_columns(columns, batch), schema=schema))
-            pending_rows += len(batch)
-            count += len(batch)
+            pending.append(table)
+            pending_rows += table.num_rows
+            count += table.num_rows
             if pending_rows >= PARQUET_ROW_GROUP_ROWS:
                 writer.write_table(pa.concat_tables(pending))
                 pending, pending_rows = [], 0
         if pending:
             writer.write_table(pa.concat_tables(pending))
         if not count:
-            writer.write_table(pa.Table.from_pydict(arrow_columns(columns, []), schema=schema))
+            writer.write_table(arrow_table(columns, [], schema))
     return count

@@ -48,6 +48,12 @@ class StorageError(RuntimeError):
         self.unreachable = unreachable
 
 
+class WorkerFailed(RuntimeError):
+    """A process of a parallel export (pipelines/storage/export_jobs.py) raised (its
+    message) or died (its exit status); :meth:`Database.guard` reports it as a storage
+    failure, scrubbed."""
+
+
 # SQLSTATEs of a server that is going away or not accepting connections yet: admin_shutdown,
 # crash_shutdown, cannot_connect_now (PostgreSQL starting up or shutting down).
 UNREACHABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
@@ -217,6 +223,10 @@ class Database:
     def guard(self, action: str) -> Iterator[None]:
         try:
             yield
+        except WorkerFailed as exc:
+            raise StorageError(
+                f"storage {action} failed on {self.redacted_url}: {self._scrubber.scrub(str(exc))}"
+            ) from None
         except SQLAlchemyError as exc:
             # Chaining would print the driver's message in tracebacks; scrub and cut the chain.
             message = self._scrubber.scrub(f"{type(exc).__name__}: {exc}")

@@ -20,7 +20,7 @@ from json.decoder import JSONDecoder
 from queue import Empty, Full, Queue
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import DateTime, LargeBinary, Text, cast, select, type_coerce
+from sqlalchemy import DateTime, LargeBinary, Text, cast, func, select, type_coerce
 
 from pipelines.schema import BY_NAME, EXPORT_COLUMNS
 from pipelines.storage.models import Article
@@ -110,9 +110,12 @@ def utc(value: datetime | None) -> datetime | None:
 def _read_column(name: str, raw: bool = False, sqlite: bool = False) -> Any:
     column = Article.__table__.c[name]
     kind = BY_NAME[name].kind
-    if raw and name in RAW_TEXT_COLUMNS:
+    if raw and name in RAW_TEXT_COLUMNS and sqlite:
         # SQLite's own bytes of the text (UTF-8): no decoding to str and encoding back
         return cast(column, LargeBinary).label(name)
+    if raw and name in RAW_TEXT_COLUMNS:
+        # PostgreSQL's UTF-8 of the text, as bytea (the driver's C unescapes it)
+        return type_coerce(func.convert_to(column, "UTF8"), LargeBinary).label(name)
     if kind in JSON_KINDS:
         # the text as stored: PostgreSQL's driver would decode it one Python call per value
         return cast(column, Text).label(name)
@@ -167,14 +170,26 @@ def rows_by_id(
 ) -> dict[str, tuple[Any, ...]]:
     """The export rows (as :func:`snapshot_batches` gives them) of these articles, by id; an
     id the table does not hold is not in it."""
-    query = select(*_columns(conn, raw_text)).where(Article.id.in_(article_ids))
+    query = select(*_columns(conn, raw_text)).where(one_of(conn, Article.id, article_ids))
     key = TABLE_COLUMNS.index("id")
     return {row[key]: row for row in _converted(conn.execute(query).all())}
 
 
+def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on PostgreSQL as ``= ANY`` of one array parameter: a thousand
+    parameters of an IN list cost SQLAlchemy and psycopg a millisecond each to render and
+    parse (a tenth of an export worker's time), an array one."""
+    if conn.dialect.name != "postgresql":
+        return column.in_(values)
+    from sqlalchemy import any_, bindparam  # noqa: PLC0415
+    from sqlalchemy.dialects.postgresql import ARRAY  # noqa: PLC0415
+
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+
 def _columns(conn: Connection, raw_text: bool) -> list[Any]:
     sqlite = conn.dialect.name == "sqlite"
-    return [_read_column(name, raw_text and sqlite, sqlite) for name in TABLE_COLUMNS]
+    return [_read_column(name, raw_text, sqlite) for name in TABLE_COLUMNS]
 
 
 # what the reading converts column by column: (index, function) of each JSON and UTC column

@@ -147,6 +147,7 @@ def measure_command(
     result: dict[str, Any] = {
         "seconds": measured.wall_s,
         "peak_mb": measured.peak_rss_mb,
+        "processes": measured.processes,
         "returncode": measured.returncode,
         "timed_out": measured.timed_out,
     }
@@ -590,6 +591,8 @@ def _cell(entry: Any, startup: float | None = None) -> str:
         text += f", {entry['articles_per_s']:,}/s"
     if entry.get("peak_mb"):
         text += f", {entry['peak_mb']:.0f} MB"
+        if entry.get("processes", 1) > 1:
+            text += f" ({entry['processes']} processes)"
     if entry.get("timed_out_facets"):
         text += ", facets timed out"
     if entry.get("not_counted_or_faceted"):
@@ -611,7 +614,8 @@ def render_analysts_markdown(results: dict[str, Any]) -> str:
         "process started from the project directory (the project's bytecode compiled first, "
         "as a deployment has it): wall seconds (the start-up, searches and change feed of the "
         f"last 20: the fastest of {FASTEST_OF} runs; exports: articles/s), and "
-        "its own peak memory; a search or change feed also shows its time over the start-up of "
+        "its peak memory (an export's worker processes, `--jobs` at its default of the "
+        "machine's cores, summed with it: the cell says how many processes); a search or change feed also shows its time over the start-up of "
         "the same size's `scrapy search --help`. Datasette (SQLite only): the warm page load. "
         "*In-process*: the same search, change feed or report queries (without writing the "
         "page) called in the benchmark's own process, the second (warm) call: what the "
