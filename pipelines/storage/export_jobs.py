@@ -124,11 +124,28 @@ def _import_snapshot(conn: Connection, snapshot: str | None) -> None:
     """The worker's transaction on the parent's snapshot (PostgreSQL), or its SQLite read
     transaction started (the parent then checks nothing committed meanwhile)."""
     if snapshot is not None:
+        _read_binary(conn)
         conn.execution_options(isolation_level="REPEATABLE READ")
         # the snapshot's name comes from the server (pg_export_snapshot), quoted as a literal
         conn.exec_driver_sql("SET TRANSACTION SNAPSHOT '" + snapshot.replace("'", "''") + "'")
         return
     conn.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1").all()
+
+
+def _read_binary(conn: Connection) -> None:
+    """The worker's PostgreSQL connection (its own, gone with it) asks for every result in
+    the binary format: the same Python values, with no text of times to parse and no hex of
+    the texts' bytes (export_rows reads them as bytea) to undo; a fifth of the reading."""
+    import psycopg  # noqa: PLC0415
+
+    class BinaryCursor(psycopg.Cursor[Any]):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            kwargs.setdefault("binary", True)
+            return super().execute(query, params, **kwargs)
+
+    driver = conn.connection.driver_connection
+    if isinstance(driver, psycopg.Connection):
+        driver.cursor_factory = BinaryCursor
 
 
 class _Workers:
