@@ -269,3 +269,51 @@ def test_scrapy_export_refuses_a_jobs_value_that_is_no_number_of_processes(tmp_p
 def test_default_jobs_are_this_processs_cores_at_most_four():
     cores = len(os.sched_getaffinity(0))
     assert export_jobs.default_jobs() == max(1, min(cores, export_jobs.MAX_DEFAULT_JOBS))
+
+
+@pytest.fixture
+def sqlite_edited(
+    tmp_path, make_article_record
+) -> Iterator[tuple[ArticleStore, datetime, datetime]]:
+    """run-1 stores a-e; run-2 edits a, leaves b as it was and adds f (SQLite)."""
+    store = ArticleStore(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    first = run(store, "run-1", [make_article_record(slug) for slug in SLUGS])
+    edited = make_article_record("a", title="Tiêu đề mới", body_text="Nội dung đã sửa")
+    second = run(store, "run-2", [edited, make_article_record("b"), make_article_record("f")])
+    yield store, first, second
+    store.close()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sqlite_change_feed_of_a_wide_window_holds_the_rows_of_a_narrow_one(
+    sqlite_edited, tmp_path, monkeypatch, jobs
+):
+    store, first, second = sqlite_edited
+    cutoffs = [ChangeCutoff(first), ChangeCutoff(second), ChangeCutoff(first, "run-1")]
+    for index, cutoff in enumerate(cutoffs):
+        narrow_out, wide_out = tmp_path / f"narrow-{index}.jsonl", tmp_path / f"wide-{index}.jsonl"
+        narrow = write_export(store.engine, "jsonl", narrow_out, cutoff=cutoff, jobs=jobs)
+        with monkeypatch.context() as patched:
+            patched.setattr(export_command, "WIDE_WINDOW_VERSIONS", 0)
+            patched.setattr(export_jobs, "UNIT_ROWS", 1)
+            wide = write_export(store.engine, "jsonl", wide_out, cutoff=cutoff, jobs=jobs)
+        assert narrow == wide > 0
+        assert narrow_out.read_bytes() == wide_out.read_bytes()
+
+
+def test_sqlite_change_feed_reads_a_wide_window_by_the_export_orders_index(sqlite_edited):
+    store, first, _ = sqlite_edited
+    cutoff = ChangeCutoff(first)
+    as_of = datetime.now(UTC)
+    filters = export_command.ExportFilters(None, None, None, cutoff, as_of)
+    with store.engine.connect() as conn:
+        assert not export_command.wide_window(conn, cutoff, None, as_of)  # 7 versions
+        with pytest.MonkeyPatch.context() as patched:
+            patched.setattr(export_command, "WIDE_WINDOW_VERSIONS", 6)
+            assert export_command.wide_window(conn, cutoff, None, as_of)
+        query = export_command.snapshot_ids_query(filters, wide=True)
+        sql = str(query.compile(store.engine, compile_kwargs={"literal_binds": True}))
+        plan = " / ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "SCAN articles USING COVERING INDEX ix_articles_published_at_utc_id" in plan, plan
+    assert "USING COVERING INDEX ix_article_versions_article_id_id" in plan, plan
+    assert "TEMP B-TREE FOR ORDER BY" not in plan, plan

@@ -154,6 +154,18 @@ def _as_written_before_identity_keys(database_url: str) -> int:
             "ix_articles_last_run_id",
         ):
             conn.execute(f"DROP INDEX {index}")
+        # revision 0013's (the exports' order, the feed's window) replaced narrower indexes
+        conn.execute("DROP INDEX ix_articles_published_at_utc_id")
+        conn.execute("CREATE INDEX ix_articles_published_at_utc ON articles (published_at_utc)")
+        conn.execute("DROP INDEX ix_article_versions_article_id_id")
+        conn.execute(
+            "CREATE INDEX ix_article_versions_article_id_id ON article_versions (article_id, id)"
+        )
+        conn.execute("DROP INDEX ix_article_versions_site_captured_at")
+        conn.execute(
+            "CREATE INDEX ix_article_versions_site_captured_at "
+            "ON article_versions (site, captured_at)"
+        )
         # what revision 0008 added (0012 widened), the code of 0005 did not have
         conn.execute("DROP INDEX ix_articles_site_published_at")
         for column in ("published_at_quality", "event_date_source", "event_date"):
@@ -202,7 +214,7 @@ def test_a_database_written_before_identity_keys_is_migrated_and_a_recrawl_adds_
     assert "'storage/new'" not in again.log
     assert "'storage/changed'" not in again.log
     assert database_rows(first.database_url, "SELECT version_num FROM alembic_version") == [
-        ("0012",)
+        ("0013",)
     ]
     ids_after = {row[0] for row in database_rows(first.database_url, "SELECT id FROM articles")}
     assert ids_after.isdisjoint(ids_before)

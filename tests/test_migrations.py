@@ -20,7 +20,7 @@ from pipelines.storage.search import include_name, is_search_object, search_arti
 from pipelines.storage.store import ArticleStore, create_db_engine, upgrade_database
 from tests.test_storage import classify
 
-HEAD = "0012"
+HEAD = "0013"
 SITE_TABLES = ("articles", "article_urls", "article_versions", "crawl_runs")
 LIST_COLUMNS = ("alternate_urls", "tags", "images", "attachments", "related_urls", "problems")
 

@@ -366,7 +366,7 @@ def test_concurrent_starts_migrate_once(database_url):
         thread.join()
     assert errors == []
     with stores[0].engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0012",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0013",)]
     for store in stores:
         store.close()
 

@@ -57,6 +57,8 @@ class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
         Index("ix_articles_site_published_at_utc", "site", "published_at_utc"),
+        # The exports' order, the ids read from the index alone (revision 0013).
+        Index("ix_articles_published_at_utc_id", "published_at_utc", "id"),
         Index("ix_articles_site_last_seen", "site", "last_seen"),
         Index("ix_articles_site_content_hash", "site", "content_hash"),
         # Covers what an incremental crawl reads of every article (store.known_index).
@@ -124,7 +126,7 @@ class Article(Base):
     # "<WARC file>:<offset>" of the newest fetch's payload (crawler/archive/)
     archive_record: Mapped[str | None] = mapped_column(Text)
 
-    published_at_utc: Mapped[datetime | None] = mapped_column(index=True)
+    published_at_utc: Mapped[datetime | None] = mapped_column()
     modified_at_utc: Mapped[datetime | None] = mapped_column()
     first_seen: Mapped[datetime] = mapped_column()
     last_seen: Mapped[datetime] = mapped_column()
@@ -152,12 +154,16 @@ class ArticleUrl(Base):
 class ArticleVersion(Base):
     __tablename__ = "article_versions"
     __table_args__ = (
-        Index("ix_article_versions_article_id_id", "article_id", "id"),
-        Index("ix_article_versions_site_captured_at", "site", "captured_at"),
+        # An article's versions; with captured_at, the change feed's history of an article
+        # and its check for a version in the window from the index alone (revision 0013).
+        Index("ix_article_versions_article_id_id", "article_id", "id", "captured_at"),
+        # A site's change feed: its window's articles from the index alone (revision 0013).
+        Index("ix_article_versions_site_captured_at", "site", "captured_at", "article_id"),
         # analysts filter a site's versions by what extracted them
         Index("ix_article_versions_site_parser_version", "site", "parser_version"),
-        # A change feed of every site reads its window of versions (revision 0011).
-        Index("ix_article_versions_captured_at", "captured_at"),
+        # A change feed of every site reads its window of versions (revision 0011), their
+        # articles from the index alone (revision 0013).
+        Index("ix_article_versions_captured_at", "captured_at", "article_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
