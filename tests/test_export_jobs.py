@@ -285,14 +285,15 @@ def sqlite_edited(
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_sqlite_change_feed_of_a_wide_window_holds_the_rows_of_a_narrow_one(
+def test_sqlite_change_feed_of_a_wide_window_holds_the_rows_one_process_finds(
     sqlite_edited, tmp_path, monkeypatch, jobs
 ):
     store, first, second = sqlite_edited
     cutoffs = [ChangeCutoff(first), ChangeCutoff(second), ChangeCutoff(first, "run-1")]
     for index, cutoff in enumerate(cutoffs):
         narrow_out, wide_out = tmp_path / f"narrow-{index}.jsonl", tmp_path / f"wide-{index}.jsonl"
-        narrow = write_export(store.engine, "jsonl", narrow_out, cutoff=cutoff, jobs=jobs)
+        # one process, the histories worked out by the database (history_columns)
+        narrow = write_export(store.engine, "jsonl", narrow_out, cutoff=cutoff, jobs=1)
         with monkeypatch.context() as patched:
             patched.setattr(export_command, "WIDE_WINDOW_VERSIONS", 0)
             patched.setattr(export_jobs, "UNIT_ROWS", 1)
@@ -317,3 +318,18 @@ def test_sqlite_change_feed_reads_a_wide_window_by_the_export_orders_index(sqlit
     assert "SCAN articles USING COVERING INDEX ix_articles_published_at_utc_id" in plan, plan
     assert "USING COVERING INDEX ix_article_versions_article_id_id" in plan, plan
     assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("versions", "history"),
+    [
+        ([(7, True)], (1, 7, None)),  # new since the cut-off
+        ([(1, False), (2, False), (3, True)], (3, 3, 2)),  # edited once in the window
+        ([(1, False), (2, True), (3, False), (4, True)], (4, 4, 1)),  # a run's own version
+        ([(1, True), (2, False)], (2, 2, None)),  # the first version in the window
+    ],
+)
+def test_an_articles_history_is_worked_out_from_its_versions_as_the_database_does(
+    versions, history
+):
+    assert export_command.versions_history(versions) == history
