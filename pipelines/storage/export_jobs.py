@@ -232,8 +232,12 @@ class _Workers:
     def _receive(self, index: int) -> Any:
         from pipelines.storage.engine import WorkerFailed  # noqa: PLC0415
 
+        pipe = self.pipes[index]
         try:
-            kind, value = self.pipes[index].recv()
+            kind, value = pipe.recv()
+            if kind == "ok":
+                # a payload follows as raw bytes: no pickling of megabytes on either side
+                return value, pipe.recv_bytes()
         except (EOFError, OSError):
             process = self.processes[index]
             process.join(timeout=5)
@@ -262,7 +266,9 @@ def _serve(
                 unit = pipe.recv()
                 if unit is None:
                     break
-                pipe.send(("ok", work(conn, unit)))
+                rows, payload = work(conn, unit)
+                pipe.send(("ok", rows))
+                pipe.send_bytes(payload)
     except (EOFError, BrokenPipeError):
         return  # the parent is gone or done
     except BaseException as exc:
