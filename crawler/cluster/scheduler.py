@@ -70,6 +70,11 @@ DEFAULT_LEASE_BATCH = 8
 WRITE_WAIT_SECONDS = 0.5
 # How often a worker whose site's seeds are claimed by another looks whether they are enqueued.
 SEEDS_POLL_SECONDS = 1.0
+# After a lease round trip found the queue empty, the queue is not asked again for this long
+# while this worker's requests are downloading (the end of each has the engine ask again) and
+# it queued nothing since: the engine asks after every response, and most of those asks, with
+# the queue drained and the pages in flight, were an empty round trip.
+EMPTY_QUEUE_SECONDS = 0.1
 
 
 class ClusterScheduler(Scheduler):
@@ -92,6 +97,11 @@ class ClusterScheduler(Scheduler):
         # this worker's leases not yet acknowledged, and those being scraped now
         self.held: set[str] = set()
         self._scraping: set[str] = set()
+        # the leases handed to the engine whose download has not ended yet
+        self._downloading: set[str] = set()
+        # when a lease round trip last found the queue empty (None: since then, this worker
+        # queued requests)
+        self._empty_at: float | None = None
         self._last_reap = 0.0
         self._renewer: task.LoopingCall | None = None
         self._failed = False
@@ -154,6 +164,7 @@ class ClusterScheduler(Scheduler):
             token = request.meta.get(LEASE_META)
             if token is None:
                 return process_output(result, request)
+            self._downloading.discard(token)
             self._scraping.add(token)
             deferred: Deferred[None] = process_output(result, request)
             deferred.addBoth(self._scraped, token, request)
@@ -184,6 +195,7 @@ class ClusterScheduler(Scheduler):
                     "%s: %d unfinished requests given back to the cluster", self.site, released
                 )
             self.held.clear()
+            self._downloading.clear()
             if reason == "finished" and not self.crawl.site_has_work(self.site):
                 self.crawl.mark_site_done(self.site)
                 logger.info("%s: the site's crawl is done in the cluster", self.site)
@@ -200,6 +212,7 @@ class ClusterScheduler(Scheduler):
         if token is not None and token not in self._scraping:
             # A redirect or retry of a leased request: its lease is done once it is queued.
             self._acks.append(token)
+            self._downloading.discard(token)
         self._send_soon()
         return True
 
@@ -229,6 +242,8 @@ class ClusterScheduler(Scheduler):
         pushes, acks, release = self._pushes, self._acks, self._release
         self._pushes, self._acks, self._release = [], [], []
         pushed = self.queue.push_and_ack(pushes, acks, release)
+        if pushes:
+            self._empty_at = None
         for token in acks:
             self.held.discard(token)
         if self.stats is not None:
@@ -245,14 +260,30 @@ class ClusterScheduler(Scheduler):
             return None
         try:
             self._send()
+            if self._known_empty():
+                return None
             self._reap_now_and_then()
             request: Request | None = super().next_request()
         except RedisError as exc:
             self._lost(exc)
             return None
-        if request is not None:
-            self.held.add(request.meta[LEASE_META])
+        if request is None:
+            self._empty_at = time.monotonic()
+            return None
+        token = request.meta[LEASE_META]
+        self.held.add(token)
+        self._downloading.add(token)
         return request
+
+    def _known_empty(self) -> bool:
+        """Whether the queue was found empty so lately that it is not asked again now (see
+        EMPTY_QUEUE_SECONDS); never when nothing of this worker is downloading, whose end
+        would have the engine ask again."""
+        return (
+            self._empty_at is not None
+            and bool(self._downloading)
+            and time.monotonic() - self._empty_at < EMPTY_QUEUE_SECONDS
+        )
 
     def has_pending_requests(self) -> bool:
         if self._failed:
