@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 import redis
 from scrapy import Request
+from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.test import get_crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 
+from crawler.cluster import scheduler as scheduler_module
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.queue import LEASE_META, PUSH_BATCH, LeaseQueue
-from crawler.cluster import scheduler as scheduler_module
 from crawler.cluster.scheduler import ClusterScheduler
 from crawler.crawl.frontier import FETCH, Frontier, MemoryFrontierState
 from crawler.crawl.redelivery import RELEASE_META, per_response, release_when_done
@@ -321,3 +322,32 @@ def test_a_drained_queue_is_not_asked_again_while_the_worker_s_pages_download(
     monkeypatch.setattr(scheduler_module, "EMPTY_QUEUE_SECONDS", 0.0)
     third = scheduler.next_request()
     assert third is not None and third.url == "http://a.test/3"
+
+
+def test_a_spider_kept_open_for_its_own_leases_has_the_engine_woken_once_they_are_done(
+    client: redis.Redis, crawl: ClusterCrawl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = crawl.site_keys("alpha")
+    spider = QueueSpider()
+    crawler = get_crawler(QueueSpider)
+    engine = crawler.engine = object()  # type: ignore[assignment]
+    scheduler = ClusterScheduler(crawler, crawl, "host-1", 60)
+    scheduler.spider, scheduler.stats, scheduler.site = spider, None, "alpha"
+    monkeypatch.setattr(scheduler, "_send_soon", lambda: None)
+    woken: list[object] = []
+    monkeypatch.setattr(scheduler_module, "wake_engine", woken.append)
+    scheduler.queue = LeaseQueue(client, spider, keys, 60, owner="host-1")
+    scheduler.df = RFPDupeFilter(client, keys.dupefilter)
+    crawl.seeds_enqueued("alpha")
+    scheduler.queue.push(Request("http://a.test/1"))
+    leased = scheduler.next_request()
+    assert leased is not None
+    # scraped, its items not committed yet: the site has work, the spider stays open
+    with pytest.raises(DontCloseSpider):
+        scheduler._on_idle()
+    assert woken == []
+    scheduler._done(leased.meta[LEASE_META], [])  # its batch committed
+    scheduler._send()
+    assert woken == [engine]
+    scheduler._send()
+    assert len(woken) == 1  # once

@@ -48,7 +48,7 @@ from crawler.cluster.connection import ClusterUnavailable, shared_client
 from crawler.cluster.crawl import ORIGIN, ClusterCrawl
 from crawler.cluster.frontier_state import DIGEST_BYTES, agreed_origin
 from crawler.cluster.queue import LEASE_META, LeaseQueue
-from crawler.compat import install_scrape_ack
+from crawler.compat import install_scrape_ack, wake_engine
 from crawler.crawl.redelivery import RELEASE_META
 from crawler.domain.outcome import fail_run
 from crawler.sites.key import site_of
@@ -102,6 +102,9 @@ class ClusterScheduler(Scheduler):
         # when a lease round trip last found the queue empty (None: since then, this worker
         # queued requests)
         self._empty_at: float | None = None
+        # The spider was kept open for this worker's own leases still waiting for their
+        # commit: the engine is woken once they are done (see _send).
+        self._idle_waiting = False
         self._last_reap = 0.0
         self._renewer: task.LoopingCall | None = None
         self._failed = False
@@ -246,6 +249,11 @@ class ClusterScheduler(Scheduler):
             self._empty_at = None
         for token in acks:
             self.held.discard(token)
+        if self._idle_waiting and not self.held:
+            # The last of its leases is done: the engine asks whether the site is, now, not
+            # at its next heartbeat (up to 5 s after the crawl's last commit).
+            self._idle_waiting = False
+            wake_engine(self.crawler.engine)
         if self.stats is not None:
             if acks:
                 self.stats.inc_value("cluster/acked", len(acks))
@@ -387,6 +395,7 @@ class ClusterScheduler(Scheduler):
             self._lost(exc)
             raise CloseSpider("redis_unavailable") from None
         if busy:
+            self._idle_waiting = bool(self.held)
             raise DontCloseSpider
 
     def _lost(self, exc: RedisError) -> None:
