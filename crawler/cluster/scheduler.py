@@ -22,10 +22,16 @@ stopped early) comes back marked ``REDELIVERED_META``: its callback may have run
 not reached the queue, so the spider's frontier decides its URLs again
 (crawler/crawl/redelivery.py).
 
+The engine asks for a request after every response: once a lease round trip found the queue
+drained, it is not asked again for EMPTY_QUEUE_SECONDS while this worker's own requests are
+downloading (the end of each asks again) unless the worker queued requests since.
+
 The spider stays open while its site has work anywhere in the cluster (its seeds not yet
 enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.
-Once both are empty the spider closes and the site is marked done. Leases are renewed every
-quarter of CLUSTER_LEASE_SECONDS; expired ones (a killed worker's) are reaped on
+Once both are empty the spider closes and the site is marked done; kept open only for its own
+leases waiting for their commit, the worker wakes the engine once they are acknowledged
+(``crawler.compat.wake_engine``) instead of waiting for its next 5-second heartbeat. Leases are
+renewed every quarter of CLUSTER_LEASE_SECONDS; expired ones (a killed worker's) are reaped on
 ``next_request`` and on ``spider_idle``, at most once per REAP_INTERVAL.
 """
 

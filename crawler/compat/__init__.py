@@ -129,10 +129,9 @@ def wake_engine(engine: ExecutionEngine | None) -> bool:
     if engine is None or not internals_usable(_engine_settings(engine)):
         return False
     slot = getattr(engine, "_slot", None)
-    nextcall = getattr(slot, "nextcall", None)
-    if nextcall is None or slot.closing is not None:
+    if slot is None or slot.closing is not None:
         return False
-    nextcall.schedule()
+    slot.nextcall.schedule()
     return True
 
 
