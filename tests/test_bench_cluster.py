@@ -11,7 +11,11 @@ from tests.benchmarks.cluster import (
     cluster_ok,
     crawl_correct,
     key_group,
+    median_run,
+    pair_entry,
+    paired_ratios,
     render_cluster_markdown,
+    render_pairs,
 )
 from tests.test_bench_targets import EXACT
 
@@ -123,3 +127,52 @@ def test_the_table_names_the_core_count_and_marks_a_wrong_crawl() -> None:
     # Redis bytes per URL at the end (and the peak), the distinct URLs (against one worker),
     # the requests
     assert "| 10,000 (20,000) | 100 (+0) | 100 |" in text
+
+
+def _lone(rate: float, cpu: float) -> dict[str, Any]:
+    return {"wall_s": 100 / rate, "articles_per_s": rate, "cpu_s": cpu, "ok": True}
+
+
+def _one(rate: float, cpu: float, **score: Any) -> dict[str, Any]:
+    run = _run(1, 100 / rate, **score) | {"articles_per_s": rate, "workers_cpu_s": cpu}
+    run["load_before"] = run["load_after"] = 1.0
+    return run
+
+
+def test_one_worker_against_the_lone_crawl_is_the_median_of_the_back_to_back_pairs() -> None:
+    # The machine slowed down between the pairs: each worker run is 0.9 of the lone crawl it
+    # ran next to, whatever the load; a ratio of runs minutes apart would say 0.45 or 1.8.
+    pairs = [
+        pair_entry(_lone(60.0, 20.0), _one(54.0, 21.0), ["lone", "one_worker"]),
+        pair_entry(_lone(30.0, 20.0), _one(27.0, 22.0), ["one_worker", "lone"]),
+        pair_entry(_lone(40.0, 20.0), _one(38.0, 20.0), ["lone", "one_worker"]),
+    ]
+    assert [p["rate_ratio"] for p in pairs] == [0.9, 0.9, 0.95]
+    assert [p["cpu_ratio"] for p in pairs] == [1.05, 1.1, 1.0]
+    paired = paired_ratios(pairs)
+    assert (paired["rate_ratio_median"], paired["cpu_ratio_median"]) == (0.9, 1.05)
+    lone = median_run([_lone(60.0, 20.0), _lone(30.0, 20.0), _lone(40.0, 20.0)])
+    assert lone["articles_per_s"] == 40.0
+    one = median_run([_one(54.0, 21.0), _one(27.0, 22.0), _one(38.0, 20.0)])
+    assert one["articles_per_s"] == 38.0
+    runs = [one, _run(2, 1.0) | {"articles_per_s": 80.0}]
+    add_scaling(runs, lone, paired)
+    assert [r["vs_lone"] for r in runs] == [0.9, 2.0]
+
+
+def test_the_pairs_are_shown_with_their_medians_and_a_wrong_paired_run_fails_the_stage() -> None:
+    wrong = _one(27.0, 22.0, missing=1, present=0.9)
+    pairs = [
+        pair_entry(_lone(60.0, 20.0), _one(54.0, 21.0), ["lone", "one_worker"]),
+        pair_entry(_lone(30.0, 20.0), wrong, ["one_worker", "lone"]),
+    ]
+    size = {"runs": [_one(54.0, 21.0)], "pairs": pairs, "paired": paired_ratios(pairs)}
+    assert not cluster_ok({"per_size": {"100": size}})
+    assert cluster_ok({"per_size": {"100": {**size, "pairs": pairs[:1]}}})
+    text = "\n".join(render_pairs(100, size))
+    assert "back to back (100 articles, 2 pairs): median *x lone crawl* **0.90**" in text
+    assert (
+        "| 1 | lone | 1.7 | 60.0 | 20.0 | 1.9 | 54.0 | 21.0 | 0.90 | 1.05 | - / 1.0 | correct |"
+        in text
+    )
+    assert "| 2 | worker |" in text and "**WRONG**" in text

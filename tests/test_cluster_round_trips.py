@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 import redis
 from scrapy import Request
+from scrapy.exceptions import DontCloseSpider
+from scrapy.utils.test import get_crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 
+from crawler.cluster import scheduler as scheduler_module
 from crawler.cluster.crawl import ClusterCrawl
 from crawler.cluster.queue import LEASE_META, PUSH_BATCH, LeaseQueue
 from crawler.cluster.scheduler import ClusterScheduler
@@ -289,3 +292,62 @@ def test_an_article_s_parse_and_the_deferral_of_its_related_articles_are_one_ste
     assert client.lrange(f"{PREFIX}:deferred_articles", 0, -1) == [
         u.encode() for u in [urls_of("rel-q")[0], *related]
     ]
+
+
+def test_a_drained_queue_is_not_asked_again_while_the_worker_s_pages_download(
+    client: redis.Redis, crawl: ClusterCrawl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = crawl.site_keys("alpha")
+    spider = QueueSpider()
+    scheduler = ClusterScheduler(get_crawler(QueueSpider), crawl, "host-1", 60)
+    scheduler.spider, scheduler.stats = spider, None
+    # sent by the ask that follows (no reactor runs here)
+    monkeypatch.setattr(scheduler, "_send_soon", lambda: None)
+    scheduler.queue = LeaseQueue(client, spider, keys, 60, owner="host-1")
+    scheduler.df = RFPDupeFilter(client, keys.dupefilter)
+    scheduler.queue.push(Request("http://a.test/1"))
+    assert scheduler.next_request() is not None  # downloading from now on
+    assert scheduler.next_request() is None  # the queue is drained: one round trip said so
+    before = commands(client)
+    assert scheduler.next_request() is None
+    assert commands(client) - before == 1  # INFO alone: the engine's asks cost nothing
+    # What this worker queues is leased at its next ask...
+    scheduler.enqueue_request(Request("http://a.test/2"))
+    second = scheduler.next_request()
+    assert second is not None and second.url == "http://a.test/2"
+    # ... another worker's, once EMPTY_QUEUE_SECONDS have passed
+    assert scheduler.next_request() is None
+    LeaseQueue(client, spider, keys, 60, owner="host-2").push(Request("http://a.test/3"))
+    assert scheduler.next_request() is None
+    monkeypatch.setattr(scheduler_module, "EMPTY_QUEUE_SECONDS", 0.0)
+    third = scheduler.next_request()
+    assert third is not None and third.url == "http://a.test/3"
+
+
+def test_a_spider_kept_open_for_its_own_leases_has_the_engine_woken_once_they_are_done(
+    client: redis.Redis, crawl: ClusterCrawl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = crawl.site_keys("alpha")
+    spider = QueueSpider()
+    crawler = get_crawler(QueueSpider)
+    engine = crawler.engine = object()  # type: ignore[assignment]
+    scheduler = ClusterScheduler(crawler, crawl, "host-1", 60)
+    scheduler.spider, scheduler.stats, scheduler.site = spider, None, "alpha"
+    monkeypatch.setattr(scheduler, "_send_soon", lambda: None)
+    woken: list[object] = []
+    monkeypatch.setattr(scheduler_module, "wake_engine", woken.append)
+    scheduler.queue = LeaseQueue(client, spider, keys, 60, owner="host-1")
+    scheduler.df = RFPDupeFilter(client, keys.dupefilter)
+    crawl.seeds_enqueued("alpha")
+    scheduler.queue.push(Request("http://a.test/1"))
+    leased = scheduler.next_request()
+    assert leased is not None
+    # scraped, its items not committed yet: the site has work, the spider stays open
+    with pytest.raises(DontCloseSpider):
+        scheduler._on_idle()
+    assert woken == []
+    scheduler._done(leased.meta[LEASE_META], [])  # its batch committed
+    scheduler._send()
+    assert woken == [engine]
+    scheduler._send()
+    assert len(woken) == 1  # once

@@ -3,6 +3,7 @@ code before still read (crawler/cluster/serializer.py)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import pickle
 from datetime import UTC, datetime
@@ -11,8 +12,10 @@ import pytest
 from scrapy import Request, Spider
 from scrapy.http import FormRequest
 from scrapy.utils.request import request_from_dict
+from w3lib.url import safe_url_string
 
-from crawler.cluster import serializer
+from crawler.cluster import packed, serializer
+from crawler.cluster.queue import request_dict
 from crawler.cluster.serializer import QueueEncodeError, QueueEntryError
 from crawler.domain.items import ListingHint
 
@@ -325,3 +328,78 @@ def test_a_url_under_the_site_s_origin_is_kept_as_its_path():
     # another origin's URL (a look-alike host) is kept whole
     other = Request("http://127.0.0.1:3409/w/x").to_dict(spider=SPIDER)
     assert b"127.0.0.1:3409/w/x" in serializer.dumps(other, None, "http://127.0.0.1:340")
+
+
+class SubclassSpider(RoundTripSpider):
+    name = "round-trip-subclass"
+
+    def on_error(self, failure: object) -> None:  # overridden: its own method, same name
+        return None
+
+
+@pytest.mark.parametrize(
+    "request_of",
+    [
+        lambda spider: full_request().replace(
+            callback=spider.parse_article, errback=spider.on_error
+        ),
+        lambda spider: Request("https://h.test/w/x"),
+        lambda spider: Request("https://h.test/w/x", callback=spider.parse_article),
+    ],
+)
+@pytest.mark.parametrize("spider", [SPIDER, SubclassSpider()])
+def test_a_queued_request_s_dict_is_to_dict_s_without_searching_the_spider(
+    request_of, spider, monkeypatch
+):
+    request = request_of(spider)
+    expected = request.to_dict(spider=spider)
+    monkeypatch.setattr(inspect, "getmembers", _no_search)
+    assert request_dict(request, spider) == expected
+
+
+def _no_search(*args: object, **kwargs: object) -> None:
+    raise AssertionError("inspect.getmembers called")
+
+
+def test_a_callback_that_is_no_method_of_the_spider_is_refused_as_to_dict_refuses_it():
+    other = Spider(name="other")
+    with pytest.raises(ValueError, match="not an instance method"):
+        request_dict(Request("https://h.test/w/x", callback=SPIDER.parse_article), other)
+    with pytest.raises(ValueError, match="not an instance method"):
+        request_dict(Request("https://h.test/w/x", callback=lambda r: None), SPIDER)
+
+
+def test_a_request_subclass_s_dict_still_names_its_class():
+    request = FormRequest("https://h.test/w/x", formdata={"a": "b"})
+    assert request_dict(request, SPIDER)["_class"] == "scrapy.http.request.form.FormRequest"
+
+
+def test_a_url_packed_again_or_unpacked_is_not_quoted_again(monkeypatch):
+    calls: list[str] = []
+
+    def counting(url: str, encoding: str = "utf-8") -> str:
+        calls.append(url)
+        return safe_url_string(url, encoding)
+
+    monkeypatch.setattr(packed, "safe_url_string", counting)
+    monkeypatch.setattr(packed, "_DECODED", {})
+    monkeypatch.setattr(packed, "_QUOTED", {})
+    url = "https://h.test/w/c%C3%B4ng-ty?p=%E1%BA%A1"
+    text = packed.pack(url, "https://h.test")
+    assert packed.pack(url, "https://h.test") == text
+    assert packed.unpack(text, "https://h.test") == url
+    assert len(calls) == 1
+
+
+def test_the_kept_answers_are_bounded_and_stay_right_once_forgotten(monkeypatch):
+    monkeypatch.setattr(packed, "CACHED", 3)
+    monkeypatch.setattr(packed, "_DECODED", {})
+    monkeypatch.setattr(packed, "_QUOTED", {})
+    urls = [f"https://h.test/w/c%C3%B4ng-{n}" for n in range(10)] + ["https://h.test/w/a%2Fb"]
+    for url in urls * 2:
+        plain = packed.decoded(url)
+        assert (plain is None) == (url.endswith("%2Fb"))
+        if plain is not None:
+            assert packed.quoted(plain) == url == safe_url_string(plain)
+        assert len(packed._DECODED) <= 3
+        assert len(packed._QUOTED) <= 3

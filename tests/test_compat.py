@@ -88,6 +88,19 @@ def test_back_pressure_waits_only_with_the_internals() -> None:
     assert not compat.can_wait_for_scheduler(forced(engine()))
 
 
+def test_the_engine_is_woken_through_its_slot_unless_closing_or_without_the_internals() -> None:
+    def woken(target: Any) -> list[bool]:
+        calls: list[bool] = []
+        if getattr(target, "_slot", None) is not None:
+            target._slot.nextcall = SimpleNamespace(schedule=lambda: calls.append(True))
+        return [compat.wake_engine(target), *calls]
+
+    assert woken(engine()) == [True, True]
+    assert woken(engine(closing=True)) == [False]
+    assert woken(forced(engine())) == [False]
+    assert woken(None) == [False]
+
+
 def test_the_scheduler_of_an_older_engine_only_through_the_internals() -> None:
     older = SimpleNamespace(
         crawler=SimpleNamespace(settings=Settings()),

@@ -13,6 +13,13 @@ from w3lib.url import safe_url_string
 # or both (no URL starts with a control character).
 PLAIN, RELATIVE, RELATIVE_PLAIN = "\x01", "\x02", "\x03"
 _LINE_BREAKS = ("\n", "\r")
+# A worker packs and unpacks the same URLs several times (met by the frontier, queued,
+# leased, held for its article), and Scrapy's quoting is most of a worker's cost over a lone
+# crawl's: the answers of :func:`decoded` and :func:`quoted` are kept, up to this many each
+# (then forgotten all at once: a crawl meets its URLs in waves, the old ones are done).
+CACHED = 8192
+_DECODED: dict[tuple[str, str], str | None] = {}
+_QUOTED: dict[tuple[str, str], str] = {}
 
 
 def decoded(url: str, encoding: str = "utf-8") -> str | None:
@@ -21,18 +28,29 @@ def decoded(url: str, encoding: str = "utf-8") -> str | None:
     are not UTF-8 text, a quoted reserved character such as ``%2F``, lower-case escapes)."""
     if "%" not in url:
         return None
+    if (url, encoding) in _DECODED:
+        return _DECODED[(url, encoding)]
     try:
-        plain = unquote(url, errors="strict")
+        plain: str | None = unquote(url, errors="strict")
     except UnicodeDecodeError:
-        return None
-    if plain == url or safe_url_string(plain, encoding) != url:
-        return None
+        plain = None
+    if plain is not None and (plain == url or quoted(plain, encoding) != url):
+        plain = None
+    if len(_DECODED) >= CACHED:
+        _DECODED.clear()
+    _DECODED[(url, encoding)] = plain
     return plain
 
 
 def quoted(plain: str, encoding: str = "utf-8") -> str:
     """The URL :func:`decoded` gave ``plain`` for."""
-    return safe_url_string(plain, encoding)
+    url = _QUOTED.get((plain, encoding))
+    if url is None:
+        url = safe_url_string(plain, encoding)
+        if len(_QUOTED) >= CACHED:
+            _QUOTED.clear()
+        _QUOTED[(plain, encoding)] = url
+    return url
 
 
 def pack(url: str, origin: str = "") -> str:

@@ -22,10 +22,16 @@ stopped early) comes back marked ``REDELIVERED_META``: its callback may have run
 not reached the queue, so the spider's frontier decides its URLs again
 (crawler/crawl/redelivery.py).
 
+The engine asks for a request after every response: once a lease round trip found the queue
+drained, it is not asked again for EMPTY_QUEUE_SECONDS while this worker's own requests are
+downloading (the end of each asks again) unless the worker queued requests since.
+
 The spider stays open while its site has work anywhere in the cluster (its seeds not yet
 enqueued, requests queued or leased by any worker): ``spider_idle`` raises DontCloseSpider.
-Once both are empty the spider closes and the site is marked done. Leases are renewed every
-quarter of CLUSTER_LEASE_SECONDS; expired ones (a killed worker's) are reaped on
+Once both are empty the spider closes and the site is marked done; kept open only for its own
+leases waiting for their commit, the worker wakes the engine once they are acknowledged
+(``crawler.compat.wake_engine``) instead of waiting for its next 5-second heartbeat. Leases are
+renewed every quarter of CLUSTER_LEASE_SECONDS; expired ones (a killed worker's) are reaped on
 ``next_request`` and on ``spider_idle``, at most once per REAP_INTERVAL.
 """
 
@@ -48,7 +54,7 @@ from crawler.cluster.connection import ClusterUnavailable, shared_client
 from crawler.cluster.crawl import ORIGIN, ClusterCrawl
 from crawler.cluster.frontier_state import DIGEST_BYTES, agreed_origin
 from crawler.cluster.queue import LEASE_META, LeaseQueue
-from crawler.compat import install_scrape_ack
+from crawler.compat import install_scrape_ack, wake_engine
 from crawler.crawl.redelivery import RELEASE_META
 from crawler.domain.outcome import fail_run
 from crawler.sites.key import site_of
@@ -70,6 +76,11 @@ DEFAULT_LEASE_BATCH = 8
 WRITE_WAIT_SECONDS = 0.5
 # How often a worker whose site's seeds are claimed by another looks whether they are enqueued.
 SEEDS_POLL_SECONDS = 1.0
+# After a lease round trip found the queue empty, the queue is not asked again for this long
+# while this worker's requests are downloading (the end of each has the engine ask again) and
+# it queued nothing since: the engine asks after every response, and most of those asks, with
+# the queue drained and the pages in flight, were an empty round trip.
+EMPTY_QUEUE_SECONDS = 0.1
 
 
 class ClusterScheduler(Scheduler):
@@ -92,6 +103,14 @@ class ClusterScheduler(Scheduler):
         # this worker's leases not yet acknowledged, and those being scraped now
         self.held: set[str] = set()
         self._scraping: set[str] = set()
+        # the leases handed to the engine whose download has not ended yet
+        self._downloading: set[str] = set()
+        # when a lease round trip last found the queue empty (None: since then, this worker
+        # queued requests)
+        self._empty_at: float | None = None
+        # The spider was kept open for this worker's own leases still waiting for their
+        # commit: the engine is woken once they are done (see _send).
+        self._idle_waiting = False
         self._last_reap = 0.0
         self._renewer: task.LoopingCall | None = None
         self._failed = False
@@ -154,6 +173,7 @@ class ClusterScheduler(Scheduler):
             token = request.meta.get(LEASE_META)
             if token is None:
                 return process_output(result, request)
+            self._downloading.discard(token)
             self._scraping.add(token)
             deferred: Deferred[None] = process_output(result, request)
             deferred.addBoth(self._scraped, token, request)
@@ -184,6 +204,7 @@ class ClusterScheduler(Scheduler):
                     "%s: %d unfinished requests given back to the cluster", self.site, released
                 )
             self.held.clear()
+            self._downloading.clear()
             if reason == "finished" and not self.crawl.site_has_work(self.site):
                 self.crawl.mark_site_done(self.site)
                 logger.info("%s: the site's crawl is done in the cluster", self.site)
@@ -200,6 +221,7 @@ class ClusterScheduler(Scheduler):
         if token is not None and token not in self._scraping:
             # A redirect or retry of a leased request: its lease is done once it is queued.
             self._acks.append(token)
+            self._downloading.discard(token)
         self._send_soon()
         return True
 
@@ -229,8 +251,15 @@ class ClusterScheduler(Scheduler):
         pushes, acks, release = self._pushes, self._acks, self._release
         self._pushes, self._acks, self._release = [], [], []
         pushed = self.queue.push_and_ack(pushes, acks, release)
+        if pushes:
+            self._empty_at = None
         for token in acks:
             self.held.discard(token)
+        if self._idle_waiting and not self.held:
+            # The last of its leases is done: the engine asks whether the site is, now, not
+            # at its next heartbeat (up to 5 s after the crawl's last commit).
+            self._idle_waiting = False
+            wake_engine(self.crawler.engine)
         if self.stats is not None:
             if acks:
                 self.stats.inc_value("cluster/acked", len(acks))
@@ -245,14 +274,30 @@ class ClusterScheduler(Scheduler):
             return None
         try:
             self._send()
+            if self._known_empty():
+                return None
             self._reap_now_and_then()
             request: Request | None = super().next_request()
         except RedisError as exc:
             self._lost(exc)
             return None
-        if request is not None:
-            self.held.add(request.meta[LEASE_META])
+        if request is None:
+            self._empty_at = time.monotonic()
+            return None
+        token = request.meta[LEASE_META]
+        self.held.add(token)
+        self._downloading.add(token)
         return request
+
+    def _known_empty(self) -> bool:
+        """Whether the queue was found empty so lately that it is not asked again now (see
+        EMPTY_QUEUE_SECONDS); never when nothing of this worker is downloading, whose end
+        would have the engine ask again."""
+        return (
+            self._empty_at is not None
+            and bool(self._downloading)
+            and time.monotonic() - self._empty_at < EMPTY_QUEUE_SECONDS
+        )
 
     def has_pending_requests(self) -> bool:
         if self._failed:
@@ -356,6 +401,7 @@ class ClusterScheduler(Scheduler):
             self._lost(exc)
             raise CloseSpider("redis_unavailable") from None
         if busy:
+            self._idle_waiting = bool(self.held)
             raise DontCloseSpider
 
     def _lost(self, exc: RedisError) -> None:

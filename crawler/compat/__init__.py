@@ -121,6 +121,20 @@ def can_wait_for_scheduler(engine: ExecutionEngine) -> bool:
     return scraper_slot is not None and not scraper_slot.needs_backout()
 
 
+def wake_engine(engine: ExecutionEngine | None) -> bool:
+    """Has the engine look at its scheduler, and whether its spider is idle, on the reactor's
+    next turn, as its heartbeat does every 5 s: a spider kept open (``DontCloseSpider``) while
+    its own last work finished closes then, not up to a beat later. False (nothing done, the
+    heartbeat will) without the internals or an open engine."""
+    if engine is None or not internals_usable(_engine_settings(engine)):
+        return False
+    slot = getattr(engine, "_slot", None)
+    if slot is None or slot.closing is not None:
+        return False
+    slot.nextcall.schedule()
+    return True
+
+
 def scheduler_of(engine: Any) -> Any:
     scheduler = getattr(engine, "scheduler", None)
     if scheduler is None and internals_usable(_engine_settings(engine)):

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -59,6 +60,10 @@ TARGET_COMMANDS_PER_REQUEST = 10
 TARGET_BYTES_PER_URL_END = 300
 TARGET_BYTES_PER_URL_PEAK = 600
 TARGET_LONE_RATIO = 0.8
+# The lone crawl and the one-worker run, back to back this many times (their order alternating):
+# the machine's load swings their walls by a third from one minute to the next, much less from
+# one run to the one after it, so each pair's ratio is fair and their median robust.
+LONE_PAIRS = 3
 SITE = "hepza"
 BASE_URL_LINE = re.compile(r'^base_url = ".*"$', re.MULTILINE)
 
@@ -423,8 +428,50 @@ def crawl_correct(result: dict[str, Any]) -> bool:
     )
 
 
+def _measured(what: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``measure()``, or the error it raised (the stage goes on with the next run)."""
+    try:
+        return measure()
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "ok": False, "what": what}
+
+
+def pair_entry(lone: dict[str, Any], one: dict[str, Any], order: list[str]) -> dict[str, Any]:
+    """One back-to-back pair as recorded: each run's wall, articles/s, CPU, load and verdict,
+    and the worker's articles/s and CPU over the lone crawl's."""
+    keep = ("wall_s", "articles_per_s", "load_before", "load_after", "ok", "error")
+    lone_part = {k: lone[k] for k in (*keep, "cpu_s") if k in lone}
+    one_part = {k: one[k] for k in (*keep, "workers_cpu_s") if k in one}
+    entry: dict[str, Any] = {"order": order, "lone": lone_part, "one_worker": one_part}
+    if lone.get("articles_per_s") and one.get("articles_per_s"):
+        entry["rate_ratio"] = round(one["articles_per_s"] / lone["articles_per_s"], 3)
+    if lone.get("cpu_s") and one.get("workers_cpu_s"):
+        entry["cpu_ratio"] = round(one["workers_cpu_s"] / lone["cpu_s"], 3)
+    return entry
+
+
+def median_run(runs: list[dict[str, Any]], rate: str = "articles_per_s") -> dict[str, Any]:
+    """The run of median articles/s (the lower of the two middle ones for an even count); the
+    first run when none has a rate (each errored)."""
+    rated = sorted((r for r in runs if r.get(rate)), key=lambda r: r[rate])
+    return rated[(len(rated) - 1) // 2] if rated else runs[0]
+
+
+def paired_ratios(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of the pairs' ratios, articles/s and CPU (None without a pair that has one)."""
+    rates = [p["rate_ratio"] for p in pairs if "rate_ratio" in p]
+    cpus = [p["cpu_ratio"] for p in pairs if "cpu_ratio" in p]
+    return {
+        "pairs": len(pairs),
+        "rate_ratio_median": round(statistics.median(rates), 2) if rates else None,
+        "rate_ratio_min": min(rates) if rates else None,
+        "rate_ratio_max": max(rates) if rates else None,
+        "cpu_ratio_median": round(statistics.median(cpus), 3) if cpus else None,
+    }
+
+
 def bench_cluster_size(
-    size: int, workers_list: list[int], out: Path, servers_count: int
+    size: int, workers_list: list[int], out: Path, servers_count: int, pairs: int = LONE_PAIRS
 ) -> dict[str, Any]:
     workdir = out / "work" / f"cluster-{size}"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -441,47 +488,84 @@ def bench_cluster_size(
     try:
         with ReplicaGroup(size, workdir, servers_count, request_logs=True) as servers:
             result["replica_startup_s"] = servers.startup_s
-            print(f"  [cluster {size}] a lone scrapy crawl...", flush=True)
-            try:
-                result["lone"] = bench_lone(
-                    size, servers, postgres, truth_articles, workdir / "lone"
+
+            def lone(n: int) -> dict[str, Any]:
+                print(f"  [cluster {size}] a lone scrapy crawl ({n})...", flush=True)
+                run = _measured(
+                    "lone",
+                    lambda: bench_lone(
+                        size, servers, postgres, truth_articles, workdir / f"lone-{n}"
+                    ),
                 )
-            except Exception as exc:
-                result["lone"] = {"error": f"{type(exc).__name__}: {exc}", "ok": False}
-            print(
-                f"  [cluster {size}] lone crawl: {result['lone'].get('wall_s')} s, "
-                f"{result['lone'].get('articles_per_s')} articles/s",
-                flush=True,
-            )
-            for workers in workers_list:
-                print(f"  [cluster {size}] {workers} worker(s)...", flush=True)
-                try:
-                    run = bench_workers(
-                        workers, size, servers, postgres, truth_articles, workdir / f"w{workers}"
-                    )
-                except Exception as exc:
-                    run = {"workers": workers, "error": f"{type(exc).__name__}: {exc}", "ok": False}
-                result["runs"].append(run)
                 print(
-                    f"  [cluster {size}] {workers} worker(s): {run.get('wall_s')} s, "
-                    f"{run.get('articles_per_s')} articles/s, "
+                    f"  [cluster {size}] lone crawl ({n}): {run.get('wall_s')} s, "
+                    f"{run.get('articles_per_s')} articles/s, CPU {run.get('cpu_s')} s",
+                    flush=True,
+                )
+                return run
+
+            def workers_run(workers: int, name: str) -> dict[str, Any]:
+                print(f"  [cluster {size}] {workers} worker(s) ({name})...", flush=True)
+                run = _measured(
+                    f"{workers} workers",
+                    lambda: bench_workers(
+                        workers, size, servers, postgres, truth_articles, workdir / name
+                    ),
+                )
+                run.setdefault("workers", workers)
+                print(
+                    f"  [cluster {size}] {workers} worker(s) ({name}): {run.get('wall_s')} s, "
+                    f"{run.get('articles_per_s')} articles/s, CPU {run.get('workers_cpu_s')} s, "
                     f"{'correct' if run['ok'] else 'WRONG: ' + run.get('error', 'see results')}",
                     flush=True,
                 )
+                return run
+
+            # The lone crawl and one worker back to back, alternating which goes first: each
+            # pair ran under the same load.
+            lones: list[dict[str, Any]] = []
+            ones: list[dict[str, Any]] = []
+            entries: list[dict[str, Any]] = []
+            with_one = 1 in workers_list
+            for n in range(1, max(pairs, 1) + 1):
+                order = ["lone", "one_worker"] if n % 2 or not with_one else ["one_worker", "lone"]
+                got: dict[str, dict[str, Any]] = {}
+                for kind in order if with_one else ["lone"]:
+                    got[kind] = lone(n) if kind == "lone" else workers_run(1, f"w1-{n}")
+                lones.append(got["lone"])
+                if with_one:
+                    ones.append(got["one_worker"])
+                    entries.append(pair_entry(got["lone"], got["one_worker"], order))
+            result["lone"] = median_run(lones)
+            result["lone_runs"] = [pair_entry(r, {}, ["lone"])["lone"] for r in lones]
+            if with_one:
+                result["pairs"] = entries
+                result["paired"] = paired_ratios(entries)
+                result["runs"].append(median_run(ones))
+            for workers in workers_list:
+                if workers != 1:
+                    result["runs"].append(workers_run(workers, f"w{workers}"))
     finally:
         postgres.stop()
-    add_scaling(result["runs"], result.get("lone"))
+    add_scaling(result["runs"], result.get("lone"), result.get("paired"))
     return result
 
 
-def add_scaling(runs: list[dict[str, Any]], lone: dict[str, Any] | None = None) -> None:
+def add_scaling(
+    runs: list[dict[str, Any]],
+    lone: dict[str, Any] | None = None,
+    paired: dict[str, Any] | None = None,
+) -> None:
     """Speed-up over the one-worker run (wall time) and scaling efficiency = speed-up / workers;
-    the throughput over the lone crawl's; the distinct URLs requested over one worker's."""
+    the throughput over the lone crawl's (one worker's: the median of the back-to-back pairs'
+    ratios, ``paired``, when there are pairs); the distinct URLs requested over one worker's."""
     base = next((r for r in runs if r.get("workers") == 1 and r.get("wall_s")), None)
     lone_rate = (lone or {}).get("articles_per_s")
     for run in runs:
         rate = run.get("articles_per_s")
         run["vs_lone"] = round(rate / lone_rate, 2) if rate and lone_rate else None
+        if run.get("workers") == 1 and (paired or {}).get("rate_ratio_median") is not None:
+            run["vs_lone"] = paired["rate_ratio_median"]  # type: ignore[index]
         base_urls = (base or {}).get("distinct_urls")
         urls = run.get("distinct_urls")
         run["extra_urls_vs_one"] = urls - base_urls if urls is not None and base_urls else None
@@ -521,9 +605,14 @@ def run_cluster_benchmark(
 
 
 def cluster_ok(results: dict[str, Any]) -> bool:
-    """Every size ran and every run's crawl was correct."""
+    """Every size ran and every run's crawl was correct (each paired one-worker run too)."""
     sizes = results.get("per_size", {}).values()
-    return all("error" not in s and all(r.get("ok") for r in s["runs"]) for s in sizes)
+    return all(
+        "error" not in s
+        and all(r.get("ok") for r in s["runs"])
+        and all(p["one_worker"].get("ok") for p in s.get("pairs", []))
+        for s in sizes
+    )
 
 
 def _cell(value: Any, digits: int = 1) -> str:
@@ -532,6 +621,60 @@ def _cell(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def render_pairs(size: int, data: dict[str, Any]) -> list[str]:
+    """The back-to-back pairs of a size: each one's runs, its ratios, and their medians."""
+    pairs = data.get("pairs") or []
+    if not pairs:
+        return []
+    paired = data.get("paired") or paired_ratios(pairs)
+    lines = [
+        "",
+        f"One worker against the lone crawl, back to back ({size:,} articles, "
+        f"{len(pairs)} pairs): median *x lone crawl* "
+        f"**{_cell(paired.get('rate_ratio_median'), 2)}** (pairs "
+        f"{_cell(paired.get('rate_ratio_min'), 2)} to {_cell(paired.get('rate_ratio_max'), 2)}), "
+        f"median CPU of the worker over the lone crawl's "
+        f"**{_cell(paired.get('cpu_ratio_median'), 3)}**.",
+        "",
+        "| Pair | First | Lone wall s | Lone articles/s | Lone CPU s | 1 worker wall s "
+        "| 1 worker articles/s | 1 worker CPU s | x lone (articles/s) | x lone (CPU) "
+        "| Load avg before lone / worker | Crawls |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for n, pair in enumerate(pairs, 1):
+        lone, one = pair["lone"], pair["one_worker"]
+        errors = [
+            f"{k}: {v['error']}" for k, v in (("lone", lone), ("worker", one)) if "error" in v
+        ]
+        verdict = "; ".join(errors) or (
+            "correct" if lone.get("ok") and one.get("ok") else "**WRONG** (see the results)"
+        )
+        loads = " / ".join(
+            f"{r['load_before']:.1f}" if "load_before" in r else "-" for r in (lone, one)
+        )
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    str(n),
+                    "lone" if pair["order"][0] == "lone" else "worker",
+                    _cell(lone.get("wall_s")),
+                    _cell(lone.get("articles_per_s")),
+                    _cell(lone.get("cpu_s")),
+                    _cell(one.get("wall_s")),
+                    _cell(one.get("articles_per_s")),
+                    _cell(one.get("workers_cpu_s")),
+                    _cell(pair.get("rate_ratio"), 2),
+                    _cell(pair.get("cpu_ratio"), 2),
+                    loads,
+                    verdict,
+                ]
+            )
+            + " |"
+        )
+    return lines
 
 
 def peak_per_1000(memory: dict[str, Any]) -> float | None:
@@ -629,6 +772,8 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
                 )
                 + " |"
             )
+    for size, data in results["per_size"].items():
+        lines += render_pairs(int(size), data)
     kinds = [
         (size, run["redis"]["keys_kb_by_kind"])
         for size, data in results["per_size"].items()
@@ -651,8 +796,14 @@ def render_cluster_markdown(results: dict[str, Any]) -> str:
         "by 2 and 4 workers as by one.",
         "",
         "- The lone crawl: `scrapy crawl hepza -a full=1` with the same settings (FAST_SETTINGS, "
-        "no feed) into a fresh database of the same PostgreSQL, run just before the workers "
-        "(interpreter start-up included in both). Redis commands per request: the server's "
+        "no feed) into a fresh database of the same PostgreSQL (interpreter start-up included, "
+        "as in the workers' wall and CPU). It and the one-worker run go back to back, in pairs "
+        "whose order alternates (lone first, then worker first, ...), each run on its own fresh "
+        "database (and the worker's on a fresh Redis); the table's lone and 1-worker rows are "
+        "the runs of median articles/s, and the 1-worker row's *x lone crawl* is the median of "
+        "the pairs' ratios (each pair's worker articles/s over its own lone crawl's), not a "
+        "ratio of two runs minutes apart; the 2- and 4-worker rows' is over the lone row's. "
+        "Redis commands per request: the server's "
         "`total_commands_processed` over the crawl (those a Lua script runs count one each) "
         "over the run's requests; bytes per URL: `used_memory` over the empty server's "
         "baseline, at the end and at its peak, over the run's requests. Distinct URLs: the "
