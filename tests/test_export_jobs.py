@@ -16,7 +16,7 @@ from crawler.commands import export as export_command
 from crawler.commands.export import ChangeCutoff, write_export
 from pipelines.storage import export_jobs
 from pipelines.storage.engine import StorageError, WorkerFailed
-from pipelines.storage.export_jobs import SnapshotMoved, UnitWork, parallel_payloads
+from pipelines.storage.export_jobs import SnapshotMoved, parallel_payloads
 from pipelines.storage.models import Article
 from pipelines.storage.store import ArticleStore
 from tests.test_change_feed import run
@@ -54,14 +54,14 @@ def one_row_units(monkeypatch: pytest.MonkeyPatch) -> None:
 def worker_pids(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[], list[int]]:
     """The pids of the processes that encoded units (each appends its own to a file)."""
     log = tmp_path / "unit-pids"
-    encode = export_command._encoded
+    encode = export_command._unit_payload
 
     def recorded(*args: Any) -> tuple[int, bytes]:
         with log.open("a") as fh:
             fh.write(f"{os.getpid()}\n")
         return encode(*args)
 
-    monkeypatch.setattr(export_command, "_encoded", recorded)
+    monkeypatch.setattr(export_command, "_unit_payload", recorded)
     return lambda: [int(line) for line in log.read_text().split()] if log.exists() else []
 
 
@@ -102,16 +102,9 @@ def test_change_feed_by_workers_holds_the_changes_one_process_finds(five_article
     assert '"change": "changed", "version": 2, "changed_fields": ["title", "body_text"' in line
 
 
-def read_titles(conn: Connection, ids: list[str]) -> list[str]:
+def titles_unit(conn: Connection, ids: list[str]) -> tuple[int, bytes]:
     rows = dict(conn.execute(select(Article.id, Article.title).where(Article.id.in_(ids))).all())
-    return [rows[article_id] for article_id in ids]
-
-
-def encode_lines(lines: list[str]) -> tuple[int, bytes]:
-    return len(lines), "\n".join(lines).encode()
-
-
-titles_unit = UnitWork(read_titles, encode_lines)
+    return len(ids), "\n".join(rows[article_id] for article_id in ids).encode()
 
 
 def ids_then_commit(engine: Engine, write: Callable[[Engine], None]):  # type: ignore[no-untyped-def]
@@ -198,29 +191,21 @@ def ids_in_units(conn: Connection) -> Iterator[list[str]]:
         yield [article_id]
 
 
-def failing_encode(lines: list[str]) -> tuple[int, bytes]:
+def failing_unit(conn: Connection, ids: list[str]) -> tuple[int, bytes]:
     raise ValueError("no encoder for this row\nsecond line")
 
 
-def failing_read(conn: Connection, ids: list[str]) -> list[str]:
-    raise ValueError("no such row")
-
-
-def dying_encode(lines: list[str]) -> tuple[int, bytes]:
+def dying_unit(conn: Connection, ids: list[str]) -> tuple[int, bytes]:
     os._exit(3)
 
 
 @pytest.mark.parametrize(
     ("work", "message"),
     [
-        (
-            UnitWork(read_titles, failing_encode),
-            r"export worker 1 failed: ValueError: no encoder for this row$",
-        ),
-        (UnitWork(failing_read, encode_lines), r"export worker 1 failed: ValueError: no such row$"),
-        (UnitWork(read_titles, dying_encode), r"export worker 1 died \(exit status 3\)$"),
+        (failing_unit, r"export worker 1 failed: ValueError: no encoder for this row$"),
+        (dying_unit, r"export worker 1 died \(exit status 3\)$"),
     ],
-    ids=["encoding-raises", "reading-raises", "dies"],
+    ids=["raises", "dies"],
 )
 def test_a_failed_export_worker_fails_the_export_with_its_reason(five_articles, work, message):
     store, _ = five_articles
@@ -239,15 +224,15 @@ def test_a_unit_sent_to_a_worker_that_failed_already_fails_the_export_with_its_r
                 time.sleep(1.5)  # worker 1 fails on unit 0 and exits meanwhile
             yield unit
 
-    def fails_first(conn: Connection, ids: list[str]) -> list[str]:
+    def fails_first(conn: Connection, ids: list[str]) -> tuple[int, bytes]:
         if ids == first:
             raise ValueError("no encoder for this row")
-        return []
+        return len(ids), b""
 
     with store.engine.connect() as conn:
         first = next(ids_in_units(conn))
     with pytest.raises(WorkerFailed, match=r"export worker 1 failed: ValueError: no encoder"):
-        list(parallel_payloads(store.engine, slow_ids, UnitWork(fails_first, encode_lines), 2))
+        list(parallel_payloads(store.engine, slow_ids, fails_first, 2))
 
 
 @pytest.mark.usefixtures("one_row_units")
@@ -255,7 +240,7 @@ def test_a_failed_export_worker_is_a_storage_failure_and_leaves_no_file(
     five_articles, monkeypatch, tmp_path
 ):
     store, _ = five_articles
-    monkeypatch.setattr(export_command, "_encoded", failing_unit_payload)
+    monkeypatch.setattr(export_command, "_unit_payload", failing_unit_payload)
     out = tmp_path / "articles.jsonl"
     failed = r"storage export failed on .*: export worker 1 failed"
     with pytest.raises(StorageError, match=failed), store.guard("export"):

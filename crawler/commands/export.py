@@ -480,10 +480,11 @@ def _write_parallel(
     from functools import partial as bind  # noqa: PLC0415
 
     from pipelines.schema.writers import csv_chunks, write_parquet_tables  # noqa: PLC0415
-    from pipelines.storage.export_jobs import UnitWork, parallel_payloads  # noqa: PLC0415
+    from pipelines.storage.export_jobs import parallel_payloads  # noqa: PLC0415
 
-    work = UnitWork(bind(_unit_rows, filters), bind(_encoded, fmt, columns))
-    payloads = parallel_payloads(engine, bind(_unit_ids, filters), work, jobs)
+    payloads = parallel_payloads(
+        engine, bind(_unit_ids, filters), bind(_unit_payload, fmt, columns, filters), jobs
+    )
     try:
         if fmt == "parquet":
             import pyarrow as pa  # noqa: PLC0415
@@ -530,22 +531,20 @@ def _unit_ids(filters: ExportFilters, conn: Connection) -> Iterator[list[str]]:
         yield [article_id for (article_id,) in part]
 
 
-def _unit_rows(filters: ExportFilters, conn: Connection, ids: list[str]) -> list[tuple[Any, ...]]:
-    """A worker's unit read: the rows of these ids (with their changes, for a change feed),
-    in the ids' order."""
+def _unit_payload(
+    fmt: str, columns: tuple[str, ...], filters: ExportFilters, conn: Connection, ids: list[str]
+) -> tuple[int, bytes]:
+    """A worker's unit: the rows of these ids (with their changes, for a change feed), in the
+    ids' order, encoded as ``fmt`` (JSON lines, CSV rows without the header, or an Arrow IPC
+    stream of the batch's table); with the row count."""
+    from pipelines.schema.writers import arrow_table, csv_chunks, jsonl_chunks  # noqa: PLC0415
     from pipelines.storage.export_rows import rows_by_id  # noqa: PLC0415
 
     if filters.cutoff is None:
         found = rows_by_id(conn, ids, raw_text=True)
-        return [found[article_id] for article_id in ids if article_id in found]
-    return changed_rows(conn, _histories(conn, ids, filters), raw_text=True)
-
-
-def _encoded(fmt: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> tuple[int, bytes]:
-    """A worker's unit encoded as ``fmt`` (JSON lines, CSV rows without the header, or an
-    Arrow IPC stream of the batch's table), with its row count."""
-    from pipelines.schema.writers import arrow_table, csv_chunks, jsonl_chunks  # noqa: PLC0415
-
+        rows = [found[article_id] for article_id in ids if article_id in found]
+    else:
+        rows = changed_rows(conn, _histories(conn, ids, filters), raw_text=True)
     if fmt == "parquet":
         import pyarrow as pa  # noqa: PLC0415
 

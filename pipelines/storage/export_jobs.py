@@ -4,11 +4,8 @@ At a million articles an export is bound by the Python work per row (decoding th
 rows, converting, encoding JSON, CSV or Arrow), which one process does on one core whatever
 threads it runs. :func:`parallel_payloads` takes the rows' ids in export order in the parent
 (an index walk: cheap), hands them ``UNIT_ROWS`` at a time to ``jobs`` forked workers, which
-read the rows of their ids and encode them (:class:`UnitWork`), and gives the encoded payloads
-back in the ids' order: the file is the same, byte for byte, as one process writes. A worker
-reads its next unit's rows in a thread of its own while it encodes the unit before: the
-database's time (a PostgreSQL server's work, SQLite's, neither holding the GIL) is not the
-worker's to wait for.
+read the rows of their ids and encode them (``work``), and gives the encoded payloads back in
+the ids' order: the file is the same, byte for byte, as one process writes.
 
 Every worker reads the parent's snapshot, so the export is what the database held at one
 instant, as a single transaction's is:
@@ -33,9 +30,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -58,15 +53,6 @@ AHEAD = 2
 MAX_DEFAULT_JOBS = 4
 
 
-@dataclass(frozen=True, slots=True)
-class UnitWork:
-    """What a worker does with a unit of ids: ``read`` its rows on the worker's connection
-    (in the worker's reading thread), then ``encode`` them (rows, payload)."""
-
-    read: Callable[[Connection, Sequence[Any]], Any]
-    encode: Callable[[Any], tuple[int, bytes]]
-
-
 class SnapshotMoved(RuntimeError):
     """Another connection committed while the workers' SQLite transactions started: they
     could not be known to read the parent's snapshot."""
@@ -84,11 +70,11 @@ def default_jobs() -> int:
 def parallel_payloads(
     engine: Engine,
     ids: Callable[[Connection], Iterator[Sequence[Any]]],
-    work: UnitWork,
+    work: Callable[[Connection, Sequence[Any]], tuple[int, bytes]],
     jobs: int,
 ) -> Generator[tuple[int, bytes], None, None]:
-    """``work`` of every unit of ids ``ids(conn)`` yields in the parent's snapshot, done by
-    ``jobs`` worker processes, in the units' order: (rows, payload) each.
+    """``work(conn, unit)`` of every unit of ids ``ids(conn)`` yields in the parent's
+    snapshot, done by ``jobs`` worker processes, in the units' order: (rows, payload) each.
     An export of one unit or less is done in the parent alone (no process started).
 
     Raises :class:`SnapshotMoved` before yielding anything where the workers could not share
@@ -109,7 +95,7 @@ def parallel_payloads(
         second = next(units, None)
         if second is None:
             # one unit: no worker would pay for its start
-            yield work.encode(work.read(conn, first))
+            yield work(conn, first)
             return
         pool = stack.enter_context(_Workers(engine, work, jobs, snapshot))
         if moved is not None and _data_version(moved) != before:
@@ -168,7 +154,7 @@ class _Workers:
     def __init__(
         self,
         engine: Engine,
-        work: UnitWork,
+        work: Callable[[Connection, Sequence[Any]], tuple[int, bytes]],
         jobs: int,
         snapshot: str | None,
     ) -> None:
@@ -250,7 +236,8 @@ class _Workers:
         try:
             kind, value = pipe.recv()
             if kind == "ok":
-                return value, pipe.recv_bytes()  # the payload follows (_send_payload)
+                # a payload follows as raw bytes: no pickling of megabytes on either side
+                return value, pipe.recv_bytes()
         except (EOFError, OSError):
             process = self.processes[index]
             process.join(timeout=5)
@@ -262,50 +249,28 @@ class _Workers:
         return value
 
 
-def _serve(engine: Engine, work: UnitWork, snapshot: str | None, pipe: Pipe) -> None:
-    """A worker: its own connection on the parent's snapshot, then each unit's payload sent
-    back, until the parent sends None. The connection is the reading thread's alone (SQLite's
-    may not change threads): it reads unit k+1 while this thread encodes unit k, when the
-    parent has sent k+1 already. An error is sent as its one-line message."""
+def _serve(
+    engine: Engine,
+    work: Callable[[Connection, Sequence[Any]], tuple[int, bytes]],
+    snapshot: str | None,
+    pipe: Pipe,
+) -> None:
+    """A worker: its own connection on the parent's snapshot, then each unit's work sent
+    back, until the parent sends None. An error is sent as its one-line message."""
     engine.dispose(close=False)  # the parent's pooled connections are the parent's
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-worker-reader")
-    conn: Connection | None = None
     try:
-        conn = reader.submit(_connect, engine, snapshot).result()
-        pipe.send(("ready", None))
-        reading: Future[Any] | None = None
-        while True:
-            upcoming: Future[Any] | None = None
-            if reading is None or pipe.poll():
+        with engine.connect() as conn:
+            _import_snapshot(conn, snapshot)
+            pipe.send(("ready", None))
+            while True:
                 unit = pipe.recv()
                 if unit is None:
                     break
-                upcoming = reader.submit(work.read, conn, unit)
-            if reading is not None:
-                _send_payload(pipe, work.encode(reading.result()))
-            reading = upcoming
-        if reading is not None:
-            _send_payload(pipe, work.encode(reading.result()))
+                rows, payload = work(conn, unit)
+                pipe.send(("ok", rows))
+                pipe.send_bytes(payload)
     except (EOFError, BrokenPipeError):
         return  # the parent is gone or done
     except BaseException as exc:
         with suppress(OSError):
             pipe.send(("error", f"{type(exc).__name__}: {exc}".splitlines()[0]))
-    finally:
-        if conn is not None:
-            with suppress(Exception):
-                reader.submit(conn.close).result()
-        reader.shutdown(wait=False, cancel_futures=True)
-
-
-def _connect(engine: Engine, snapshot: str | None) -> Connection:
-    conn = engine.connect()
-    _import_snapshot(conn, snapshot)
-    return conn
-
-
-def _send_payload(pipe: Pipe, encoded: tuple[int, bytes]) -> None:
-    rows, payload = encoded
-    pipe.send(("ok", rows))
-    # the payload as raw bytes: no pickling of megabytes on either side
-    pipe.send_bytes(payload)
