@@ -248,6 +248,9 @@ def versions_history(versions: Sequence[tuple[int, Any]]) -> tuple[int, int, int
     """:func:`history_columns` of one article from its versions up to the feed's instant,
     each ``(id, in the window)``: how many, the newest's id, the newest one outside the
     window before the first one in it (None: none, or no version in the window)."""
+    if len(versions) == 1:
+        # most articles have one version: new in the window, or (outside it) no history to diff
+        return 1, versions[0][0], None
     first_inside = min((vid for vid, inside in versions if inside), default=None)
     before = None
     if first_inside is not None:
