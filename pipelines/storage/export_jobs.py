@@ -128,6 +128,8 @@ def _import_snapshot(conn: Connection, snapshot: str | None) -> None:
         conn.execution_options(isolation_level="REPEATABLE READ")
         # the snapshot's name comes from the server (pg_export_snapshot), quoted as a literal
         conn.exec_driver_sql("SET TRANSACTION SNAPSHOT '" + snapshot.replace("'", "''") + "'")
+        # times come as UTC (what the export writes), not converted one by one
+        conn.exec_driver_sql("SET TIME ZONE 'UTC'")
         return
     conn.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1").all()
 

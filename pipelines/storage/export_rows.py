@@ -84,6 +84,9 @@ def utc_column(values: Sequence[Any]) -> list[datetime | None]:
     whole column instead of two Python calls per value."""
     kinds = set(map(type, values))
     if not values or kinds - {str, type(None)}:
+        if all(value is None or value.tzinfo is UTC for value in values):
+            # aware UTC times already (a PostgreSQL session in UTC: export_jobs)
+            return list(values)
         return list(map(utc, values))
     texts = values if type(None) not in kinds else [_EPOCH if v is None else v for v in values]
     parts = ((_UTC_OFFSET + "\x00").join(texts) + _UTC_OFFSET).split("\x00")
