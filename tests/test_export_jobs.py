@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from crawler.commands import export as export_command
 from crawler.commands.export import ChangeCutoff, write_export
-from pipelines.storage import export_jobs
+from pipelines.storage import change_feed, export_jobs
 from pipelines.storage.engine import StorageError, WorkerFailed
 from pipelines.storage.export_jobs import SnapshotMoved, parallel_payloads
 from pipelines.storage.models import Article
@@ -295,7 +295,7 @@ def test_sqlite_change_feed_of_a_wide_window_holds_the_rows_one_process_finds(
         # one process, the histories worked out by the database (history_columns)
         narrow = write_export(store.engine, "jsonl", narrow_out, cutoff=cutoff, jobs=1)
         with monkeypatch.context() as patched:
-            patched.setattr(export_command, "WIDE_WINDOW_VERSIONS", 0)
+            patched.setattr(change_feed, "WIDE_WINDOW_VERSIONS", 0)
             patched.setattr(export_jobs, "UNIT_ROWS", 1)
             wide = write_export(store.engine, "jsonl", wide_out, cutoff=cutoff, jobs=jobs)
         assert narrow == wide > 0
@@ -308,10 +308,10 @@ def test_sqlite_change_feed_reads_a_wide_window_by_the_export_orders_index(sqlit
     as_of = datetime.now(UTC)
     filters = export_command.ExportFilters(None, None, None, cutoff, as_of)
     with store.engine.connect() as conn:
-        assert not export_command.wide_window(conn, cutoff, None, as_of)  # 7 versions
+        assert not change_feed.wide_window(conn, cutoff, None, as_of)  # 7 versions
         with pytest.MonkeyPatch.context() as patched:
-            patched.setattr(export_command, "WIDE_WINDOW_VERSIONS", 6)
-            assert export_command.wide_window(conn, cutoff, None, as_of)
+            patched.setattr(change_feed, "WIDE_WINDOW_VERSIONS", 6)
+            assert change_feed.wide_window(conn, cutoff, None, as_of)
         query = export_command.snapshot_ids_query(filters, wide=True)
         sql = str(query.compile(store.engine, compile_kwargs={"literal_binds": True}))
         plan = " / ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
@@ -332,4 +332,4 @@ def test_sqlite_change_feed_reads_a_wide_window_by_the_export_orders_index(sqlit
 def test_an_articles_history_is_worked_out_from_its_versions_as_the_database_does(
     versions, history
 ):
-    assert export_command.versions_history(versions) == history
+    assert change_feed.versions_history(versions) == history
