@@ -26,6 +26,7 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -304,7 +305,11 @@ def _write_parallel(
     encodes them (:func:`_unit_payload`)."""
     from functools import partial as bind  # noqa: PLC0415
 
-    from pipelines.schema.writers import csv_chunks, write_parquet_tables  # noqa: PLC0415
+    from pipelines.schema.writers import (  # noqa: PLC0415
+        csv_chunks,
+        write_chunks,
+        write_parquet_tables,
+    )
     from pipelines.storage.export_jobs import parallel_payloads  # noqa: PLC0415
 
     payloads = parallel_payloads(
@@ -316,14 +321,10 @@ def _write_parallel(
 
             tables = (pa.ipc.open_stream(payload).read_all() for _, payload in payloads)
             return write_parquet_tables(partial, columns, tables, arrow_schema(columns))
-        count = 0
+        # a CSV's header row (a chunk of no rows) is the parent's, the workers' payloads follow
+        header = [next(csv_chunks(columns, []))] if fmt == "csv" else []
         with partial.open("wb", buffering=WRITE_BUFFER) as fh:
-            if fmt == "csv":
-                fh.write(next(csv_chunks(columns, []))[1])  # the header row
-            for rows, payload in payloads:
-                fh.write(payload)
-                count += rows
-        return count
+            return write_chunks(fh, chain(header, payloads))
     finally:
         payloads.close()  # a writer's error stops the workers at once
 
