@@ -141,6 +141,8 @@ def tree_rss_kib(pid: int) -> tuple[int, int]:
 
 
 def _status_kib(pid: int, field: bytes) -> int | None:
+    """A ``/proc/<pid>/status`` field in KiB (``VmRSS:``, ``VmHWM:``); None when /proc has
+    none (not Linux, or the process already exited)."""
     try:
         with open(f"/proc/{pid}/status", "rb") as status:
             for line in status:
@@ -154,14 +156,7 @@ def _status_kib(pid: int, field: bytes) -> int | None:
 def own_peak_rss_kib(pid: int) -> int:
     """The process's own peak resident memory so far (``VmHWM``, KiB); 0 when /proc has none
     (not Linux, or the process already exited)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+    return _status_kib(pid, b"VmHWM:") or 0
 
 
 def _kill_group(pid: int, sig: int) -> None:
