@@ -42,6 +42,7 @@ import json
 import math
 import sys
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -245,23 +246,11 @@ def check_model(results: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         time = run.get("time") or {}
         background = time.get("background_cores") or 0.0
-        predicted = predict(
-            costs,
-            load,
-            run["workers"],
-            backfill=True,
-            cores=results["nproc"],
-            background_cores=background,
-        )
+        # this crawl's prediction, with the cores the other jobs took left open
+        at = partial(predict, costs, load, run["workers"], backfill=True, cores=results["nproc"])
+        predicted = at(background_cores=background)
         # the same crawl had the other jobs been as busy as during the one-worker crawl
-        as_calibrated = predict(
-            costs,
-            load,
-            run["workers"],
-            backfill=True,
-            cores=results["nproc"],
-            background_cores=costs.background_cores,
-        )
+        as_calibrated = at(background_cores=costs.background_cores)
         rows.append(
             {
                 "workers": run["workers"],
