@@ -57,7 +57,11 @@ class Cluster:
         settings = cluster_settings(
             self.redis_url, self.database_url, self.profiles, self.workdir, prefix=PREFIX
         )
-        settings |= {"CLUSTER_LEASE_SECONDS": "20", **self.settings}
+        # Articles stored two at a time: the first stored ones (wait_until_stored) come while
+        # the sites are still crawled. With the default batch (50) a site's 12 articles were
+        # stored at its close, and a worker that closes without the engine's heartbeat tail
+        # could finish its whole crawl before the fault.
+        settings |= {"CLUSTER_LEASE_SECONDS": "20", "STORAGE_BATCH_SIZE": "2", **self.settings}
         return cluster_command(
             args[0], settings, *args[1:], log=self.workdir / log if log else None
         )
